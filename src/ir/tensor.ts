@@ -1,0 +1,120 @@
+import { WhittleError } from './errors.js';
+
+/** Element types Whittle handles; names follow numpy / onnxruntime-node. */
+export type DType = 'float32' | 'float64' | 'float16' | 'int8' | 'uint8' | 'int32' | 'int64' | 'bool';
+
+export type TensorData = Float32Array | Float64Array | Uint16Array | Int8Array | Uint8Array | Int32Array | BigInt64Array;
+
+/** ONNX TensorProto.DataType codes. */
+export const ONNX_DTYPE: Record<DType, number> = {
+  float32: 1,
+  uint8: 2,
+  int8: 3,
+  int32: 6,
+  int64: 7,
+  bool: 9,
+  float16: 10,
+  float64: 11,
+};
+
+export function dtypeFromOnnx(code: number): DType {
+  for (const [k, v] of Object.entries(ONNX_DTYPE)) if (v === code) return k as DType;
+  throw new WhittleError('BAD_ONNX', `unsupported ONNX tensor element type ${code}; Whittle reads float32/64/16, int8/32/64, uint8 and bool`);
+}
+
+export function bytesPerElement(dtype: DType): number {
+  switch (dtype) {
+    case 'float64':
+    case 'int64':
+      return 8;
+    case 'float32':
+    case 'int32':
+      return 4;
+    case 'float16':
+      return 2;
+    default:
+      return 1;
+  }
+}
+
+export function allocate(dtype: DType, size: number): TensorData {
+  switch (dtype) {
+    case 'float32':
+      return new Float32Array(size);
+    case 'float64':
+      return new Float64Array(size);
+    case 'float16':
+      return new Uint16Array(size);
+    case 'int8':
+      return new Int8Array(size);
+    case 'uint8':
+    case 'bool':
+      return new Uint8Array(size);
+    case 'int32':
+      return new Int32Array(size);
+    case 'int64':
+      return new BigInt64Array(size);
+  }
+}
+
+export function sizeOf(dims: readonly number[]): number {
+  let n = 1;
+  for (const d of dims) n *= d;
+  return n;
+}
+
+/**
+ * A dense tensor: element type, dimensions and a typed array in row-major order.
+ *
+ * ```ts
+ * const w = Tensor.fromArray('float32', [2, 2], [1, 2, 3, 4]);
+ * ```
+ */
+export class Tensor {
+  readonly dtype: DType;
+  readonly dims: readonly number[];
+  readonly data: TensorData;
+
+  constructor(dtype: DType, dims: readonly number[], data?: TensorData) {
+    const size = sizeOf(dims);
+    const d = data ?? allocate(dtype, size);
+    if (d.length !== size) {
+      throw new WhittleError('SHAPE_MISMATCH', `tensor of shape [${dims.join(', ')}] needs ${size} elements, got ${d.length}`);
+    }
+    this.dtype = dtype;
+    this.dims = [...dims];
+    this.data = d;
+  }
+
+  get size(): number {
+    return this.data.length;
+  }
+
+  static fromArray(dtype: DType, dims: readonly number[], values: ArrayLike<number> | readonly bigint[]): Tensor {
+    const data = allocate(dtype, values.length);
+    if (data instanceof BigInt64Array) {
+      for (let i = 0; i < values.length; i++) data[i] = BigInt(values[i] as number | bigint);
+    } else {
+      for (let i = 0; i < values.length; i++) data[i] = Number(values[i]);
+    }
+    return new Tensor(dtype, dims, data);
+  }
+
+  static scalar(dtype: DType, value: number): Tensor {
+    return Tensor.fromArray(dtype, [], [value]);
+  }
+
+  /** 1-D int64 tensor, the form ONNX wants for shapes and axes. */
+  static int64(values: readonly number[]): Tensor {
+    return Tensor.fromArray('int64', [values.length], values);
+  }
+
+  /** Values as plain numbers (int64 converted; fine for shapes and small ints). */
+  toNumbers(): number[] {
+    return Array.from(this.data as ArrayLike<number | bigint>, (v) => Number(v));
+  }
+
+  clone(): Tensor {
+    return new Tensor(this.dtype, this.dims, this.data.slice());
+  }
+}
