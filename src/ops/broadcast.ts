@@ -1,0 +1,37 @@
+// Numpy-style broadcasting: shape rule for elementwise ops, and the reduction that brings a
+// gradient back to an operand's shape.
+import { WhittleError } from '../ir/errors.js';
+import type { Dim, GraphBuilder } from '../ir/graph.js';
+import { attr } from '../ir/graph.js';
+import { Tensor } from '../ir/tensor.js';
+
+export function broadcastShapes(a: readonly Dim[], b: readonly Dim[], what = 'operands'): Dim[] {
+  const n = Math.max(a.length, b.length);
+  const out: Dim[] = [];
+  for (let i = 0; i < n; i++) {
+    const da = a[a.length - n + i] ?? 1;
+    const db = b[b.length - n + i] ?? 1;
+    if (da === 1) out.push(db);
+    else if (db === 1 || da === db) out.push(da);
+    else if (typeof da === 'string' || typeof db === 'string') out.push(typeof da === 'number' ? da : db);
+    else throw new WhittleError('SHAPE_MISMATCH', `${what} of shapes [${a.join(', ')}] and [${b.join(', ')}] cannot be broadcast together`);
+  }
+  return out;
+}
+
+/**
+ * Sums `grad` (of shape `from`) down to shape `to` over the broadcast axes; returns `grad`
+ * itself when no reduction is needed.
+ */
+export function reduceToShape(b: GraphBuilder, grad: string, from: readonly Dim[], to: readonly Dim[]): string {
+  const lead = from.length - to.length;
+  const axes: number[] = [];
+  for (let i = 0; i < from.length; i++) {
+    if (i < lead) axes.push(i);
+    else if (to[i - lead] === 1 && from[i] !== 1) axes.push(i);
+  }
+  if (axes.length === 0) return grad;
+  const summed = b.op1('ReduceSum', [grad, b.constant(Tensor.int64(axes), 'axes')], { keepdims: attr.int(1) });
+  if (lead === 0) return summed;
+  return b.op1('Reshape', [summed, b.constant(Tensor.int64(to.map((d) => (typeof d === 'number' ? d : 0))), 'shape')]);
+}

@@ -1,0 +1,116 @@
+// Checks gradient rules against central finite differences. Used by the op tests.
+//  - float64 graphs: both the analytic gradient and the finite differences run in ORT.
+//  - float32-only ops (Conv, pooling): the analytic gradient runs in ORT in float32, the
+//    finite differences come from a float64 reference forward written in the test.
+import assert from 'node:assert/strict';
+import { addGradients } from '../src/autodiff/gradients.js';
+import type { Graph } from '../src/ir/graph.js';
+import { GraphBuilder, makeModel } from '../src/ir/graph.js';
+import { Tensor } from '../src/ir/tensor.js';
+import type { DType } from '../src/ir/tensor.js';
+import { Session } from '../src/runtime/session.js';
+
+export function seededUniform(seed: number): (lo?: number, hi?: number) => number {
+  let s = seed >>> 0;
+  return (lo = -1, hi = 1) => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    const u = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return lo + (hi - lo) * u;
+  };
+}
+
+export function randomTensor(dtype: DType, dims: number[], seed: number, lo = -1, hi = 1): Tensor {
+  const r = seededUniform(seed);
+  const n = dims.reduce((a, b) => a * b, 1);
+  return Tensor.fromArray(dtype, dims, Array.from({ length: n }, () => r(lo, hi)));
+}
+
+export interface GradCheck {
+  /** Forward graph: its inputs are fed from `feeds`, every graph output enters the loss. */
+  graph: Graph;
+  feeds: Record<string, Tensor>;
+  /** Inputs to differentiate against (graph inputs). */
+  wrt: string[];
+  /** Float64 forward for ops ORT runs only in float32: feeds → one array per graph output. */
+  reference?: (feeds: Record<string, Float64Array>) => Float64Array[];
+  eps?: number;
+  /** Tolerance on |analytic − numeric| / max(1, |numeric|). */
+  tol?: number;
+}
+
+export interface GradCheckResult {
+  maxError: number;
+  checked: number;
+}
+
+/** Runs the check and asserts; returns the worst relative error seen. */
+export async function gradCheck(spec: GradCheck): Promise<GradCheckResult> {
+  const { feeds, wrt } = spec;
+  const fwd = await Session.create(makeModel(spec.graph), { threads: 1 });
+  const outs = await fwd.run(feeds);
+  await fwd.release();
+
+  // loss = Σ_o Σ (o · r_o) with fixed random r_o, so every output element matters differently.
+  const g = spec.graph.clone();
+  const b = new GraphBuilder(g, 'check');
+  const weights: Float64Array[] = [];
+  const terms: string[] = [];
+  spec.graph.outputs.forEach((o, i) => {
+    const y = outs[o.name];
+    assert.ok(y, `forward produced no ${o.name}`);
+    const r = randomTensor(o.dtype, [...y.dims], 1000 + i);
+    weights.push(Float64Array.from(r.data as ArrayLike<number>));
+    terms.push(b.op1('ReduceSum', [b.op1('Mul', [o.name, b.constant(r, 'r')])], { keepdims: { type: 'int', value: 0 } }));
+  });
+  const loss = terms.length === 1 ? (terms[0] as string) : b.op1('Sum', terms);
+  const lossType = spec.graph.outputs[0]?.dtype ?? 'float32';
+  const grads = addGradients(g, loss, wrt);
+  g.outputs = [{ name: loss, dtype: lossType, shape: [] }, ...wrt.map((w) => ({ name: grads.get(w) as string, dtype: feeds[w]?.dtype ?? lossType, shape: [...(feeds[w]?.dims ?? [])] }))];
+  const s = await Session.create(makeModel(g), { threads: 1 });
+  const res = await s.run(feeds);
+
+  const numericLoss = async (f: Record<string, Tensor>): Promise<number> => {
+    if (spec.reference) {
+      const f64: Record<string, Float64Array> = {};
+      for (const [k, t] of Object.entries(f)) f64[k] = Float64Array.from(t.data as ArrayLike<number>);
+      const ys = spec.reference(f64);
+      let acc = 0;
+      ys.forEach((y, i) => {
+        const w = weights[i] as Float64Array;
+        assert.equal(y.length, w.length, `reference output ${i} has ${y.length} elements, ORT's has ${w.length}`);
+        for (let j = 0; j < y.length; j++) acc += (y[j] as number) * (w[j] as number);
+      });
+      return acc;
+    }
+    const r = await s.run(f, [loss]);
+    return Number((r[loss] as Tensor).data[0]);
+  };
+
+  const eps = spec.eps ?? (spec.reference ? 1e-5 : 1e-6);
+  const tol = spec.tol ?? (spec.reference ? 2e-3 : 1e-6);
+  let maxError = 0;
+  let checked = 0;
+  for (const w of wrt) {
+    const base = feeds[w] as Tensor;
+    const analytic = res[grads.get(w) as string] as Tensor;
+    assert.deepEqual([...analytic.dims], [...base.dims], `gradient of ${w} has shape [${analytic.dims}] but ${w} is [${base.dims}]`);
+    for (let i = 0; i < base.size; i++) {
+      const plus = base.clone();
+      const minus = base.clone();
+      (plus.data as Float64Array)[i] = (base.data[i] as number) + eps;
+      (minus.data as Float64Array)[i] = (base.data[i] as number) - eps;
+      const fp = await numericLoss({ ...feeds, [w]: plus });
+      const fm = await numericLoss({ ...feeds, [w]: minus });
+      const numeric = (fp - fm) / (2 * eps);
+      const err = Math.abs((analytic.data[i] as number) - numeric) / Math.max(1, Math.abs(numeric));
+      maxError = Math.max(maxError, err);
+      checked++;
+      assert.ok(err <= tol, `d loss / d ${w}[${i}]: analytic ${analytic.data[i]} vs numeric ${numeric} (relative error ${err.toExponential(2)} > ${tol})`);
+    }
+  }
+  await s.release();
+  return { maxError, checked };
+}
