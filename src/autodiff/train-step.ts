@@ -1,0 +1,173 @@
+// Assembles a training-step graph from an inference model: loss, gradients, in-graph optimizer
+// update. Parameters, optimizer state and BatchNorm running statistics become graph inputs and
+// their next values graph outputs, so the host owns every number between steps.
+import { WhittleError } from '../ir/errors.js';
+import type { Graph, Model, Node } from '../ir/graph.js';
+import { attr, GraphBuilder, getInt } from '../ir/graph.js';
+import type { DType } from '../ir/tensor.js';
+import { Tensor } from '../ir/tensor.js';
+import { addGradients } from './gradients.js';
+import type { OptimizerConfig } from './optimizer.js';
+import { emitUpdate, stateSlots } from './optimizer.js';
+
+export type LossKind = 'cross-entropy' | 'mse';
+
+export interface TrainStepOptions {
+  optimizer: OptimizerConfig;
+  loss?: LossKind;
+  /** Initializers to keep fixed. */
+  frozen?: readonly string[];
+}
+
+/** A value fed each step whose next value the step returns. */
+export interface Carried {
+  input: string;
+  output: string;
+  dims: number[];
+  dtype: DType;
+  /** Where the initial value comes from: a model initializer, or zeros (optimizer state). */
+  init: { kind: 'initializer'; name: string } | { kind: 'zeros' };
+}
+
+export interface TrainStep {
+  model: Model;
+  /** Names of the trainable parameters (initializers of the source model). */
+  params: string[];
+  carried: Carried[];
+  input: string;
+  labels: string;
+  loss: string;
+  /** Number of correct argmax predictions in the batch (cross-entropy only). */
+  correct: string | undefined;
+  /** Per-step scalar inputs (learning rate and optimizer terms). */
+  scalars: string[];
+}
+
+const FLOATS = new Set<DType>(['float32', 'float64']);
+
+/** Initializer slots that are hyper-parameters or statistics, never trained. */
+function nonTrainableSlots(n: Node): number[] {
+  switch (n.opType) {
+    case 'BatchNormalization':
+      return [3, 4];
+    case 'Dropout':
+    case 'Pow':
+      return [1, 2];
+    case 'Clip':
+      return [1, 2];
+    default:
+      return [];
+  }
+}
+
+/** Float initializers that are weights: what the optimizer updates. */
+export function trainableParameters(graph: Graph, frozen: readonly string[] = []): string[] {
+  const excluded = new Set(frozen);
+  for (const n of graph.nodes) for (const i of nonTrainableSlots(n)) if (n.inputs[i]) excluded.add(n.inputs[i] as string);
+  const used = new Set(graph.nodes.flatMap((n) => n.inputs));
+  return [...graph.initializers].filter(([k, t]) => FLOATS.has(t.dtype) && t.dims.length > 0 && used.has(k) && !excluded.has(k)).map(([k]) => k);
+}
+
+/**
+ * Builds the training step for `model` (an inference graph with one input and logits as its
+ * first output).
+ *
+ * ```ts
+ * const step = buildTrainStep(createModel('lenet-300-100'), { optimizer: { kind: 'sgd', momentum: 0.9 } });
+ * ```
+ */
+export function buildTrainStep(model: Model, options: TrainStepOptions): TrainStep {
+  const src = model.graph;
+  if (src.inputs.length !== 1) {
+    throw new WhittleError('BAD_ARGUMENT', `training needs a model with exactly one input, this one has ${src.inputs.length} (${src.inputs.map((i) => i.name).join(', ')})`);
+  }
+  const out = src.outputs[0];
+  if (out === undefined) throw new WhittleError('INVALID_GRAPH', 'the model has no output to train');
+  const g = src.clone();
+  g.name = `${src.name}_train`;
+  const input = (src.inputs[0] as { name: string }).name;
+  const b = new GraphBuilder(g, 'train');
+  const params = trainableParameters(src, options.frozen);
+  if (params.length === 0) throw new WhittleError('BAD_ARGUMENT', 'the model has no trainable parameters (float initializers)');
+  const carried: Carried[] = [];
+  const promote = (name: string): void => {
+    const t = g.initializers.get(name) as Tensor;
+    g.initializers.delete(name);
+    g.inputs.push({ name, dtype: t.dtype, shape: [...t.dims] });
+  };
+
+  // Training-mode forms: BatchNorm uses batch statistics and returns updated running stats;
+  // Dropout drops.
+  for (const n of g.nodes) {
+    if (n.opType === 'BatchNormalization') {
+      n.attributes['training_mode'] = attr.int(1);
+      const stats: string[] = [];
+      for (const slot of [3, 4]) {
+        const name = n.inputs[slot] as string;
+        const t = g.initializers.get(name);
+        if (t === undefined) throw new WhittleError('BAD_ARGUMENT', `BatchNormalization "${n.name}": running statistic "${name}" is not an initializer`);
+        promote(name);
+        const next = b.fresh(`${name}.next`);
+        stats.push(next);
+        carried.push({ input: name, output: next, dims: [...t.dims], dtype: t.dtype, init: { kind: 'initializer', name } });
+      }
+      n.outputs = [n.outputs[0] as string, ...stats];
+    } else if (n.opType === 'Dropout') {
+      const ratio = n.inputs[1] || b.constant(Tensor.scalar('float32', 0.5), 'ratio');
+      n.inputs = [n.inputs[0] as string, ratio, b.constant(Tensor.fromArray('bool', [], [1]), 'training')];
+      if (n.outputs.length < 2 || !n.outputs[1]) n.outputs = [n.outputs[0] as string, b.fresh(`${n.name}.mask`)];
+    }
+  }
+  for (const p of params) promote(p);
+
+  const labels = 'labels';
+  let loss: string;
+  let correct: string | undefined;
+  const kind = options.loss ?? 'cross-entropy';
+  if (kind === 'cross-entropy') {
+    g.inputs.push({ name: labels, dtype: 'int64', shape: ['N'] });
+    loss = b.op('SoftmaxCrossEntropyLoss', [out.name, labels], { reduction: attr.string('mean') }, ['loss'])[0] as string;
+  } else {
+    g.inputs.push({ name: labels, dtype: out.dtype, shape: [...out.shape] });
+    const d = b.op1('Sub', [out.name, labels]);
+    loss = b.op('ReduceMean', [b.op1('Mul', [d, d])], { keepdims: attr.int(0) }, ['loss'])[0] as string;
+  }
+
+  const grads = addGradients(g, loss, params);
+
+  const scalars = ['lr'];
+  const dtype = out.dtype;
+  g.inputs.push({ name: 'lr', dtype, shape: [] });
+  if (options.optimizer.kind === 'adam' || options.optimizer.kind === 'adamw') {
+    scalars.push('opt.step_size', 'opt.eps_hat');
+    g.inputs.push({ name: 'opt.step_size', dtype, shape: [] }, { name: 'opt.eps_hat', dtype, shape: [] });
+  }
+  const slots = stateSlots(options.optimizer);
+  const ub = new GraphBuilder(g, 'opt');
+  for (const p of params) {
+    const pt = model.graph.initializers.get(p) as Tensor;
+    const state = slots.map((s) => {
+      const name = `${p}.${s}`;
+      g.inputs.push({ name, dtype: pt.dtype, shape: [...pt.dims] });
+      return name;
+    });
+    const [next, ...nextState] = emitUpdate(ub, options.optimizer, pt.dtype, { param: p, grad: grads.get(p) as string, state });
+    carried.push({ input: p, output: next as string, dims: [...pt.dims], dtype: pt.dtype, init: { kind: 'initializer', name: p } });
+    state.forEach((s, i) => carried.push({ input: s, output: nextState[i] as string, dims: [...pt.dims], dtype: pt.dtype, init: { kind: 'zeros' } }));
+  }
+
+  if (kind === 'cross-entropy') {
+    const pred = b.op1('ArgMax', [out.name], { axis: attr.int(1), keepdims: attr.int(0) });
+    correct = b.op('ReduceSum', [b.op1('Cast', [b.op1('Equal', [pred, labels])], { to: attr.int(1) })], { keepdims: attr.int(0) }, ['correct'])[0] as string;
+  }
+
+  g.outputs = [{ name: loss, dtype, shape: [] }];
+  if (correct !== undefined) g.outputs.push({ name: correct, dtype: 'float32', shape: [] });
+  for (const c of carried) g.outputs.push({ name: c.output, dtype: c.dtype, shape: c.dims });
+  return { model: { ...model, graph: g, metadata: { ...model.metadata } }, params, carried, input, labels, loss, correct, scalars };
+}
+
+/** True when a BatchNormalization node is in training form. */
+export function isTrainingBatchNorm(n: Node): boolean {
+  return n.opType === 'BatchNormalization' && getInt(n, 'training_mode', 0) === 1;
+}

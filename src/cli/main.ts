@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+// The whittle command line: parses flags, calls the library, prints human progress on stderr and,
+// with --json, exactly one JSON object on stdout.
+import { Command, CommanderError, Option } from 'commander';
+import { WhittleError } from '../ir/errors.js';
+import { registerCommands } from './commands.js';
+
+const program = new Command();
+program
+  .name('whittle')
+  .description('Train neural networks and make them smaller and faster; ship plain ONNX.')
+  .version('0.1.0')
+  .option('--verbose', 'print stack traces on errors')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride();
+program.addOption(new Option('--json', 'print one JSON object on stdout').hideHelp());
+registerCommands(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    // Commander already printed its message (unknown flag, missing value, --help, --version).
+    process.exit(e.exitCode);
+  }
+  const verbose = process.argv.includes('--verbose');
+  if (e instanceof WhittleError) {
+    process.stderr.write(`whittle: error [${e.code}]: ${e.message}\n`);
+    if (verbose) process.stderr.write(`${e.stack ?? ''}\n`);
+    process.exit(e.code === 'BAD_ARGUMENT' ? 2 : 1);
+  }
+  process.stderr.write(`whittle: internal error: ${(e as Error).message ?? String(e)}\n`);
+  if (verbose) process.stderr.write(`${(e as Error).stack ?? ''}\n`);
+  else process.stderr.write('(run again with --verbose for the stack trace, and please report it)\n');
+  process.exit(1);
+}

@@ -1,0 +1,149 @@
+import { WhittleError } from '../ir/errors.js';
+
+/**
+ * An in-memory labelled image dataset: `count` samples of `shape` bytes each, stored
+ * sample-major in `images` (sample i occupies `images[i*prod(shape) .. (i+1)*prod(shape))`).
+ */
+export interface Dataset {
+  readonly images: Uint8Array;
+  readonly labels: Uint8Array;
+  readonly count: number;
+  /** Per-sample shape, channels first, e.g. [1, 28, 28] or [3, 32, 32]. */
+  readonly shape: number[];
+  readonly numClasses: number;
+}
+
+/** A dataset's two standard splits. */
+export interface DatasetSplits {
+  train: Dataset;
+  test: Dataset;
+}
+
+/** The number of values in one sample: the product of `shape`. */
+export function sampleSize(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/** Options of `createDataset`. */
+export interface DatasetArrays {
+  images: Uint8Array;
+  labels: Uint8Array;
+  /** Per-sample shape, channels first. */
+  shape: number[];
+  /** Defaults to the largest label + 1. */
+  numClasses?: number;
+}
+
+/**
+ * Builds a `Dataset` from arrays already in memory, checking that sizes and labels agree.
+ *
+ * ```ts
+ * const ds = createDataset({ images: new Uint8Array(2 * 4), labels: new Uint8Array([0, 1]), shape: [1, 2, 2] });
+ * // ds.count = 2, ds.numClasses = 2
+ * ```
+ */
+export function createDataset(arrays: DatasetArrays, source = 'dataset'): Dataset {
+  const { images, labels, shape } = arrays;
+  if (shape.length === 0 || shape.some((d) => !Number.isInteger(d) || d <= 0)) {
+    throw new WhittleError('BAD_ARGUMENT', `${source}: sample shape [${shape.join(', ')}] must be positive integers, e.g. [1, 28, 28]`);
+  }
+  const count = labels.length;
+  const size = sampleSize(shape);
+  if (images.length !== count * size) {
+    throw new WhittleError(
+      'BAD_DATA',
+      `${source}: ${count} labels need ${count} × ${size} = ${count * size} image bytes for shape [${shape.join(', ')}], ` +
+        `got ${images.length}; check that the image and label files belong together`,
+    );
+  }
+  let maxLabel = -1;
+  for (let i = 0; i < count; i++) {
+    const l = labels[i] as number;
+    if (l > maxLabel) maxLabel = l;
+  }
+  const numClasses = arrays.numClasses ?? Math.max(maxLabel + 1, 1);
+  if (!Number.isInteger(numClasses) || numClasses <= 0) {
+    throw new WhittleError('BAD_ARGUMENT', `${source}: numClasses must be a positive integer, got ${numClasses}`);
+  }
+  if (maxLabel >= numClasses) {
+    throw new WhittleError(
+      'BAD_DATA',
+      `${source}: label ${maxLabel} is out of range for ${numClasses} classes; check the label file or pass a larger numClasses`,
+    );
+  }
+  return { images, labels, count, shape: [...shape], numClasses };
+}
+
+/**
+ * Samples `start .. start+count-1` of a dataset, sharing memory with it (no copy).
+ *
+ * ```ts
+ * const first1000 = subset(mnist.train, 0, 1000);
+ * ```
+ */
+export function subset(ds: Dataset, start: number, count: number): Dataset {
+  if (!Number.isInteger(start) || !Number.isInteger(count) || start < 0 || count < 0 || start + count > ds.count) {
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `subset(start=${start}, count=${count}) is outside the dataset's ${ds.count} samples; ` +
+        `pass integers with 0 <= start and start + count <= ${ds.count}`,
+    );
+  }
+  const size = sampleSize(ds.shape);
+  return {
+    images: ds.images.subarray(start * size, (start + count) * size),
+    labels: ds.labels.subarray(start, start + count),
+    count,
+    shape: [...ds.shape],
+    numClasses: ds.numClasses,
+  };
+}
+
+/**
+ * Splits off the last samples of a dataset for validation (no copy). `sizeOrFraction` below 1 is
+ * a fraction of the samples (rounded to the nearest sample); 1 or more is a sample count. The
+ * split is by position, so it is the same on every run; shuffle batches within `train`.
+ *
+ * ```ts
+ * const { train, validation } = splitValidation(mnist.train, 5000); // 55000 + 5000
+ * const split = splitValidation(mnist.train, 0.1);                   // 54000 + 6000
+ * ```
+ */
+export function splitValidation(ds: Dataset, sizeOrFraction: number): { train: Dataset; validation: Dataset } {
+  let n: number;
+  if (sizeOrFraction > 0 && sizeOrFraction < 1) n = Math.round(ds.count * sizeOrFraction);
+  else if (Number.isInteger(sizeOrFraction) && sizeOrFraction >= 1) n = sizeOrFraction;
+  else {
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `validation split ${sizeOrFraction} is neither a fraction in (0, 1) nor a sample count >= 1; pass e.g. 0.1 or 5000`,
+    );
+  }
+  if (n < 1 || n >= ds.count) {
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `validation split ${sizeOrFraction} gives ${n} validation samples of ${ds.count}; ` +
+        'keep at least one sample on each side: pass a smaller fraction or count',
+    );
+  }
+  return { train: subset(ds, 0, ds.count - n), validation: subset(ds, ds.count - n, n) };
+}
+
+/**
+ * Counts the samples of each class.
+ *
+ * ```ts
+ * const hist = labelHistogram(mnist.test); // hist[7] = 1028
+ * ```
+ */
+export function labelHistogram(ds: Dataset): Uint32Array {
+  const hist = new Uint32Array(ds.numClasses);
+  const labels = ds.labels;
+  for (let i = 0; i < ds.count; i++) {
+    const l = labels[i] as number;
+    hist[l] = (hist[l] as number) + 1;
+  }
+  return hist;
+}

@@ -1,0 +1,143 @@
+import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import { WhittleError } from '../ir/errors.js';
+
+/** A decoded IDX file: its dimensions and its bytes, row-major. */
+export interface IdxArray {
+  dims: number[];
+  data: Uint8Array;
+}
+
+/** The only IDX element type Whittle reads: unsigned byte (MNIST images and labels). */
+const IDX_UBYTE = 0x08;
+const IDX_TYPE_NAMES: Record<number, string> = {
+  0x08: 'ubyte',
+  0x09: 'sbyte',
+  0x0b: 'int16',
+  0x0c: 'int32',
+  0x0d: 'float32',
+  0x0e: 'float64',
+};
+
+/** True when the bytes start with the gzip magic number (1f 8b). */
+function isGzip(bytes: Uint8Array): boolean {
+  return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+}
+
+/**
+ * Reads an IDX file (the MNIST format), raw or gzip-compressed. Compression is detected from the
+ * file's first bytes, so a `.gz` name is not required.
+ *
+ * ```ts
+ * const { dims, data } = readIdx('data/train-images-idx3-ubyte.gz');
+ * // dims = [60000, 28, 28], data.length = 47040000
+ * ```
+ */
+export function readIdx(path: string): IdxArray {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw new WhittleError('DATA_NOT_FOUND', `cannot read IDX file ${path}: ${(e as Error).message}; check the path`, {
+      cause: e,
+    });
+  }
+  if (isGzip(bytes)) {
+    try {
+      bytes = gunzipSync(bytes);
+    } catch (e) {
+      throw new WhittleError(
+        'BAD_DATA',
+        `IDX file ${path} looks gzip-compressed but does not decompress (${(e as Error).message}); ` +
+          'the download is probably truncated: fetch the file again',
+        { cause: e },
+      );
+    }
+  }
+  return decodeIdx(bytes, path);
+}
+
+/**
+ * Decodes IDX bytes (already decompressed). `source` names the data in error messages.
+ *
+ * ```ts
+ * const { dims } = decodeIdx(encodeIdx([2, 2], new Uint8Array([1, 2, 3, 4])));
+ * // dims = [2, 2]
+ * ```
+ */
+export function decodeIdx(bytes: Uint8Array, source = 'IDX data'): IdxArray {
+  const refetch = 'it is not an MNIST-format IDX file or the download is damaged: fetch it again';
+  if (bytes.length < 4) {
+    throw new WhittleError('BAD_DATA', `${source} is ${bytes.length} bytes, too short for an IDX header; ${refetch}`);
+  }
+  const b0 = bytes[0] ?? 0;
+  const b1 = bytes[1] ?? 0;
+  const type = bytes[2] ?? 0;
+  const ndims = bytes[3] ?? 0;
+  if (b0 !== 0 || b1 !== 0 || ndims === 0) {
+    const magic = [b0, b1, type, ndims].map((b) => b.toString(16).padStart(2, '0')).join(' ');
+    throw new WhittleError('BAD_DATA', `${source} has bad IDX magic number ${magic} (expected 00 00 08 0N); ${refetch}`);
+  }
+  if (type !== IDX_UBYTE) {
+    const name = IDX_TYPE_NAMES[type] ?? `unknown type 0x${type.toString(16)}`;
+    throw new WhittleError(
+      'BAD_DATA',
+      `${source} holds ${name} elements; Whittle reads only ubyte (0x08) IDX files: convert the data to bytes`,
+    );
+  }
+  const headerBytes = 4 + 4 * ndims;
+  if (bytes.length < headerBytes) {
+    throw new WhittleError('BAD_DATA', `${source} is truncated inside its IDX header (${bytes.length} bytes); ${refetch}`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const dims: number[] = [];
+  let count = 1;
+  for (let i = 0; i < ndims; i++) {
+    const d = view.getUint32(4 + 4 * i, false);
+    dims.push(d);
+    count *= d;
+  }
+  const available = bytes.length - headerBytes;
+  if (available < count) {
+    throw new WhittleError(
+      'BAD_DATA',
+      `${source} is truncated: dims [${dims.join(', ')}] need ${count} data bytes, found ${available}; ${refetch}`,
+    );
+  }
+  // subarray shares memory with the file buffer: no copy of 47 MB of MNIST pixels.
+  return { dims, data: bytes.subarray(headerBytes, headerBytes + count) };
+}
+
+/**
+ * Encodes bytes as a ubyte IDX file (header + data); the inverse of `decodeIdx`.
+ *
+ * ```ts
+ * writeFileSync('labels-idx1-ubyte', encodeIdx([3], new Uint8Array([5, 0, 4])));
+ * ```
+ */
+export function encodeIdx(dims: readonly number[], data: Uint8Array): Uint8Array {
+  if (dims.length === 0 || dims.length > 255) {
+    throw new WhittleError('BAD_ARGUMENT', `IDX needs 1..255 dims, got ${dims.length}; pass the array's shape`);
+  }
+  let count = 1;
+  for (const d of dims) {
+    if (!Number.isInteger(d) || d < 0 || d > 0xffffffff) {
+      throw new WhittleError('BAD_ARGUMENT', `IDX dim ${d} is not a uint32; pass non-negative integer dims`);
+    }
+    count *= d;
+  }
+  if (count !== data.length) {
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `IDX dims [${dims.join(', ')}] need ${count} bytes, got ${data.length}; make the shape match the data`,
+    );
+  }
+  const headerBytes = 4 + 4 * dims.length;
+  const out = new Uint8Array(headerBytes + count);
+  const view = new DataView(out.buffer);
+  out[2] = IDX_UBYTE;
+  out[3] = dims.length;
+  dims.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
+  out.set(data, headerBytes);
+  return out;
+}

@@ -1,0 +1,28 @@
+// Whittle's public API: named exports only.
+export { WhittleError } from './ir/errors.js';
+export type { ErrorCode } from './ir/errors.js';
+export { Tensor } from './ir/tensor.js';
+export type { DType } from './ir/tensor.js';
+export { attr, Graph, GraphBuilder, makeModel } from './ir/graph.js';
+export type { Attribute, Dim, Model, Node, ValueInfo } from './ir/graph.js';
+export { decodeModel, encodeModel } from './ir/onnx.js';
+export { loadModelFile, saveModel } from './ir/io.js';
+export { inferShapes } from './ir/shape.js';
+export { modelStats } from './ir/stats.js';
+export { OPS, SHAPE_RULES } from './ops/index.js';
+export type { OpDef } from './ops/index.js';
+export { addGradients } from './autodiff/gradients.js';
+export { buildTrainStep, trainableParameters } from './autodiff/train-step.js';
+export { optimizerFromName } from './autodiff/optimizer.js';
+export type { OptimizerConfig } from './autodiff/optimizer.js';
+export { Session } from './runtime/session.js';
+export * as nn from './nn/index.js';
+export { createModel, ZOO_NAMES } from './nn/index.js';
+export * as data from './data/index.js';
+export { loadIdxDataset } from './data/index.js';
+export type { Dataset, Normalization } from './data/index.js';
+export { train } from './train/trainer.js';
+export type { EpochRecord, ProgressEvent, TrainOptions, TrainResult } from './train/trainer.js';
+export { evaluate } from './train/evaluate.js';
+export { learningRate, scheduleFromName } from './train/schedule.js';
+export type { ScheduleConfig } from './train/schedule.js';

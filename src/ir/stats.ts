@@ -1,0 +1,113 @@
+// Size and cost of a model: parameter counts, bytes, FLOPs and op counts, as `whittle info`
+// reports them.
+import type { Model } from './graph.js';
+import { getInt, getInts } from './graph.js';
+import type { ShapeRule, TypeShape } from './shape.js';
+import { inferShapes } from './shape.js';
+import { bytesPerElement } from './tensor.js';
+
+export interface ModelStats {
+  /** Elements in float initializers (the weights). */
+  params: number;
+  nonzeroParams: number;
+  /** Bytes of all initializers as stored dense. */
+  parameterBytes: number;
+  /** Floating-point operations of one forward pass on one sample (2 per multiply-add). */
+  flops: number;
+  macs: number;
+  ops: Record<string, number>;
+  inputs: { name: string; dtype: string; shape: (number | string)[] }[];
+  outputs: { name: string; dtype: string; shape: (number | string)[] }[];
+}
+
+const prod = (xs: readonly (number | string)[]): number => xs.reduce<number>((a, d) => a * (typeof d === 'number' ? d : 1), 1);
+
+/**
+ * Counts parameters, nonzeros, bytes and per-sample FLOPs (symbolic dims such as the batch count
+ * as 1).
+ *
+ * ```ts
+ * const s = modelStats(model, SHAPE_RULES);
+ * console.log(s.params, s.flops);
+ * ```
+ */
+export function modelStats(model: Model, rules: ReadonlyMap<string, ShapeRule>): ModelStats {
+  const g = model.graph.clone();
+  let params = 0;
+  let nonzero = 0;
+  let bytes = 0;
+  for (const t of g.initializers.values()) {
+    bytes += t.size * bytesPerElement(t.dtype);
+    if (t.dtype !== 'float32' && t.dtype !== 'float64' && t.dtype !== 'float16') continue;
+    params += t.size;
+    for (let i = 0; i < t.size; i++) if (t.data[i] !== 0) nonzero++;
+  }
+  const shapes = inferShapes(g, rules);
+  const shape = (name: string | undefined): TypeShape['shape'] => (name ? shapes.get(name)?.shape ?? [] : []);
+  let macs = 0;
+  let other = 0;
+  const ops: Record<string, number> = {};
+  for (const n of g.nodes) {
+    ops[n.opType] = (ops[n.opType] ?? 0) + 1;
+    const out = shape(n.outputs[0]);
+    switch (n.opType) {
+      case 'Conv': {
+        const w = shape(n.inputs[1]);
+        // Each output element: (Cin/groups)·kh·kw multiply-adds.
+        macs += prod(out) * prod(w.slice(1));
+        if (n.inputs[2]) other += prod(out);
+        break;
+      }
+      case 'Gemm': {
+        const a = shape(n.inputs[0]);
+        const k = getInt(n, 'transA', 0) ? a[0] : a[1];
+        macs += prod(out) * (typeof k === 'number' ? k : 1);
+        if (n.inputs[2]) other += prod(out);
+        break;
+      }
+      case 'MatMul': {
+        const a = shape(n.inputs[0]);
+        const k = a[a.length - 1];
+        macs += prod(out) * (typeof k === 'number' ? k : 1);
+        break;
+      }
+      case 'MaxPool':
+      case 'AveragePool': {
+        const k = getInts(n, 'kernel_shape') ?? [1];
+        other += prod(out) * prod(k);
+        break;
+      }
+      case 'Relu':
+      case 'Add':
+      case 'Sub':
+      case 'Mul':
+      case 'Div':
+      case 'Sigmoid':
+      case 'Tanh':
+      case 'LeakyRelu':
+      case 'Clip':
+      case 'GlobalAveragePool':
+        other += prod(n.opType === 'GlobalAveragePool' ? shape(n.inputs[0]) : out);
+        break;
+      case 'BatchNormalization':
+        other += 2 * prod(out);
+        break;
+      case 'Softmax':
+      case 'LogSoftmax':
+        other += 3 * prod(out);
+        break;
+      default:
+        break;
+    }
+  }
+  return {
+    params,
+    nonzeroParams: nonzero,
+    parameterBytes: bytes,
+    flops: 2 * macs + other,
+    macs,
+    ops,
+    inputs: g.inputs.map((v) => ({ name: v.name, dtype: v.dtype, shape: v.shape })),
+    outputs: g.outputs.map((v) => ({ name: v.name, dtype: v.dtype, shape: v.shape })),
+  };
+}

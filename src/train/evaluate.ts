@@ -1,0 +1,97 @@
+import type { Dataset, Normalization } from '../data/index.js';
+import { normalizeBatch } from '../data/index.js';
+import { WhittleError } from '../ir/errors.js';
+import type { Model } from '../ir/graph.js';
+import { attr, GraphBuilder } from '../ir/graph.js';
+import { Tensor } from '../ir/tensor.js';
+import { Session } from '../runtime/session.js';
+
+export interface EvalOptions {
+  normalization: Normalization;
+  batchSize?: number;
+  threads?: number;
+  /** Evaluate only the first `limit` samples. */
+  limit?: number;
+}
+
+export interface EvalResult {
+  accuracy: number;
+  loss: number;
+  samples: number;
+  correct: number;
+}
+
+/** Adds summed cross-entropy and the count of correct predictions to a copy of the model. */
+export function evalGraph(model: Model): Model {
+  const g = model.graph.clone();
+  const out = g.outputs[0];
+  if (out === undefined) throw new WhittleError('INVALID_GRAPH', 'the model has no output');
+  const b = new GraphBuilder(g, 'eval');
+  g.inputs.push({ name: 'labels', dtype: 'int64', shape: ['N'] });
+  const logits = out.dtype === 'float32' ? out.name : b.op1('Cast', [out.name], { to: attr.int(1) });
+  const loss = b.op('SoftmaxCrossEntropyLoss', [logits, 'labels'], { reduction: attr.string('sum') }, ['loss_sum'])[0] as string;
+  const pred = b.op1('ArgMax', [logits], { axis: attr.int(1), keepdims: attr.int(0) });
+  const correct = b.op('ReduceSum', [b.op1('Cast', [b.op1('Equal', [pred, 'labels'])], { to: attr.int(1) })], { keepdims: attr.int(0) }, ['correct'])[0] as string;
+  g.outputs = [
+    { name: loss, dtype: 'float32', shape: [] },
+    { name: correct, dtype: 'float32', shape: [] },
+  ];
+  return { ...model, graph: g };
+}
+
+/**
+ * Accuracy and mean cross-entropy of a classifier on a dataset.
+ *
+ * ```ts
+ * const { accuracy } = await evaluate(model, mnist.test, { normalization: 'x/255' });
+ * ```
+ */
+export async function evaluate(model: Model, ds: Dataset, options: EvalOptions): Promise<EvalResult> {
+  const inputInfo = model.graph.inputs[0];
+  if (inputInfo === undefined) throw new WhittleError('INVALID_GRAPH', 'the model has no input');
+  checkInputShape(model, ds);
+  const session = await Session.create(evalGraph(model), { threads: options.threads });
+  const n = Math.min(ds.count, options.limit ?? ds.count);
+  const bs = options.batchSize ?? 1000;
+  let loss = 0;
+  let correct = 0;
+  const dims = inputDims(model, ds);
+  try {
+    for (let start = 0; start < n; start += bs) {
+      const m = Math.min(bs, n - start);
+      const idx = Int32Array.from({ length: m }, (_, i) => start + i);
+      const x = normalizeBatch(ds, idx, options.normalization);
+      const y = new BigInt64Array(m);
+      for (let i = 0; i < m; i++) y[i] = BigInt(ds.labels[start + i] as number);
+      const r = await session.run({ [inputInfo.name]: new Tensor('float32', [m, ...dims], x), labels: new Tensor('int64', [m], y) });
+      loss += Number(r['loss_sum']?.data[0]);
+      correct += Number(r['correct']?.data[0]);
+    }
+  } finally {
+    await session.release();
+  }
+  return { accuracy: correct / n, loss: loss / n, samples: n, correct };
+}
+
+/** The per-sample dims the model's input wants, e.g. [1, 28, 28] or [784]. */
+export function inputDims(model: Model, ds: Dataset): number[] {
+  const shape = model.graph.inputs[0]?.shape ?? [];
+  const per = shape.slice(1);
+  if (per.every((d): d is number => typeof d === 'number')) return per;
+  return [...ds.shape];
+}
+
+/** Throws a clear SHAPE_MISMATCH when the data cannot feed the model's input. */
+export function checkInputShape(model: Model, ds: Dataset): void {
+  const info = model.graph.inputs[0];
+  if (info === undefined) return;
+  const per = info.shape.slice(1);
+  const want = per.reduce<number>((a, d) => a * (typeof d === 'number' ? d : 1), 1);
+  const have = ds.shape.reduce((a, b) => a * b, 1);
+  if (per.every((d) => typeof d === 'number') && want !== have) {
+    throw new WhittleError(
+      'SHAPE_MISMATCH',
+      `model input "${info.name}" expects samples of shape [${per.join(', ')}] (${want} values) but the data has [${ds.shape.join(', ')}] (${have}); use a model made for this dataset`,
+    );
+  }
+}

@@ -1,0 +1,256 @@
+// The training loop: feeds batches and the carried state (parameters, optimizer state, BatchNorm
+// statistics) into the training-step graph, reads the next state back, and checkpoints.
+import { existsSync } from 'node:fs';
+import type { OptimizerConfig } from '../autodiff/optimizer.js';
+import { stepScalars } from '../autodiff/optimizer.js';
+import type { TrainStep } from '../autodiff/train-step.js';
+import { buildTrainStep } from '../autodiff/train-step.js';
+import { buildLoopTrainStep } from '../autodiff/loop.js';
+import type { Dataset, Normalization } from '../data/index.js';
+import { epochOrder, normalizeBatch } from '../data/index.js';
+import { WhittleError } from '../ir/errors.js';
+import type { Model } from '../ir/graph.js';
+import { Tensor } from '../ir/tensor.js';
+import { Session } from '../runtime/session.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { checkInputShape, evaluate, inputDims } from './evaluate.js';
+import type { PlateauState, ScheduleOptions } from './schedule.js';
+import { initialPlateauState, learningRate, updatePlateau } from './schedule.js';
+
+export interface TrainOptions {
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  optimizer: OptimizerConfig;
+  schedule?: ScheduleOptions;
+  normalization: Normalization;
+  seed?: number;
+  threads?: number;
+  /** Evaluated after every epoch (accuracy, loss; drives plateau schedules and early stopping). */
+  validation?: Dataset;
+  /** Stop when validation loss has not improved for this many epochs. */
+  earlyStoppingPatience?: number;
+  /** Written atomically after every epoch and on interruption. */
+  checkpointPath?: string;
+  /** Continue from `checkpointPath` if it exists. */
+  resume?: boolean;
+  /**
+   * Training steps per session.run (an ONNX Loop over K stacked batches; 1: one step per run).
+   * Same result either way; K > 1 saves the per-run overhead that dominates small models.
+   */
+  stepsPerRun?: number;
+  /** Polled between steps; return true to save a checkpoint and stop (Ctrl-C). */
+  shouldStop?: () => boolean;
+  onProgress?: (e: ProgressEvent) => void;
+}
+
+export type ProgressEvent =
+  | { type: 'start'; epochs: number; stepsPerEpoch: number; startEpoch: number; startStep: number }
+  | { type: 'step'; epoch: number; step: number; stepsPerEpoch: number; loss: number; accuracy: number; lr: number }
+  | { type: 'epoch'; record: EpochRecord };
+
+export interface EpochRecord {
+  epoch: number;
+  loss: number;
+  trainAccuracy: number;
+  valLoss?: number;
+  valAccuracy?: number;
+  lr: number;
+  seconds: number;
+  samplesPerSec: number;
+}
+
+export interface TrainResult {
+  model: Model;
+  history: EpochRecord[];
+  /** Epochs completed. */
+  epochs: number;
+  status: 'completed' | 'interrupted' | 'early-stopped';
+  /** Median training throughput over the epochs run in this call. */
+  samplesPerSec: number;
+}
+
+/** Per-run overhead dominates small models; 16 steps per run amortizes it (DESIGN.md). */
+export const DEFAULT_STEPS_PER_RUN = 16;
+
+const BIGINT_LABELS: bigint[] = Array.from({ length: 256 }, (_, v) => BigInt(v));
+
+interface CheckpointMeta {
+  epoch: number;
+  stepInEpoch: number;
+  globalStep: number;
+  plateau: PlateauState;
+  history: EpochRecord[];
+  partial: { lossSum: number; correct: number; seen: number };
+  bestValLoss: number;
+  badEpochs: number;
+  fingerprint: string;
+}
+
+function fingerprint(o: TrainOptions, step: TrainStep): string {
+  return JSON.stringify([o.batchSize, o.lr, o.optimizer, o.schedule, o.seed ?? 0, o.normalization, step.carried.map((c) => [c.input, c.dims])]);
+}
+
+function median(xs: number[]): number {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+/** The model with `state`'s parameter and BatchNorm values as its initializers. */
+function materialize(model: Model, step: TrainStep, state: Map<string, Tensor>): Model {
+  const g = model.graph.clone();
+  for (const c of step.carried) {
+    if (c.init.kind === 'initializer') g.initializers.set(c.init.name, state.get(c.input) as Tensor);
+  }
+  return { ...model, graph: g, metadata: { ...model.metadata } };
+}
+
+/**
+ * Trains a classifier with an in-graph optimizer.
+ *
+ * ```ts
+ * const { model: trained } = await train(createModel('lenet-300-100'), mnist.train, {
+ *   epochs: 10, batchSize: 64, lr: 0.05, optimizer: { kind: 'sgd', momentum: 0.9 }, normalization: 'x/255',
+ * });
+ * ```
+ */
+export async function train(model: Model, data: Dataset, o: TrainOptions): Promise<TrainResult> {
+  if (!(o.epochs >= 1)) throw new WhittleError('BAD_ARGUMENT', `epochs must be ≥ 1, got ${o.epochs}`);
+  if (!(o.batchSize >= 1)) throw new WhittleError('BAD_ARGUMENT', `batch size must be ≥ 1, got ${o.batchSize}`);
+  if (!(o.lr > 0)) throw new WhittleError('BAD_ARGUMENT', `learning rate must be > 0, got ${o.lr}`);
+  checkInputShape(model, data);
+  const step = buildTrainStep(model, { optimizer: o.optimizer });
+  const K = Math.max(1, Math.floor(o.stepsPerRun ?? DEFAULT_STEPS_PER_RUN));
+  const loop = K > 1 ? buildLoopTrainStep(step) : undefined;
+  const session = await Session.create(loop?.step.model ?? step.model, { threads: o.threads });
+  const schedule: ScheduleOptions = o.schedule ?? { schedule: { kind: 'constant' } };
+  const bs = Math.min(o.batchSize, data.count);
+  const stepsPerEpoch = Math.floor(data.count / bs);
+  const totalSteps = stepsPerEpoch * o.epochs;
+  const dims = inputDims(model, data);
+  const seed = o.seed ?? 0;
+
+  const state = new Map<string, Tensor>();
+  for (const c of step.carried) {
+    state.set(c.input, c.init.kind === 'initializer' ? (model.graph.initializers.get(c.init.name) as Tensor).clone() : new Tensor(c.dtype, c.dims));
+  }
+  let meta: CheckpointMeta = {
+    epoch: 0,
+    stepInEpoch: 0,
+    globalStep: 0,
+    plateau: initialPlateauState(),
+    history: [],
+    partial: { lossSum: 0, correct: 0, seen: 0 },
+    bestValLoss: Number.POSITIVE_INFINITY,
+    badEpochs: 0,
+    fingerprint: fingerprint(o, step),
+  };
+  if (o.resume && o.checkpointPath !== undefined && existsSync(o.checkpointPath)) {
+    const ck = loadCheckpoint<CheckpointMeta>(o.checkpointPath);
+    if (ck.meta.fingerprint !== meta.fingerprint) {
+      throw new WhittleError('BAD_ARGUMENT', `checkpoint ${o.checkpointPath} was written by a run with other settings (model, batch, lr, optimizer, schedule, seed or normalization); rerun with the same flags, or delete it to start over`);
+    }
+    meta = ck.meta;
+    for (const [k, t] of ck.tensors) if (state.has(k)) state.set(k, t);
+  }
+  const save = (): void => {
+    if (o.checkpointPath !== undefined) saveCheckpoint(o.checkpointPath, meta, state);
+  };
+
+  o.onProgress?.({ type: 'start', epochs: o.epochs, stepsPerEpoch, startEpoch: meta.epoch, startStep: meta.stepInEpoch });
+  const speeds: number[] = [];
+  let status: TrainResult['status'] = 'completed';
+  const sample = dims.reduce((a, b) => a * b, 1);
+  const xBuf = new Float32Array(K * bs * sample);
+  const yBuf = new BigInt64Array(K * bs);
+  try {
+    epochs: while (meta.epoch < o.epochs) {
+      const epoch = meta.epoch;
+      const order = epochOrder(data.count, { shuffle: true, seed, epoch });
+      const t0 = performance.now();
+      const firstStep = meta.stepInEpoch;
+      let lr = 0;
+      for (let s = meta.stepInEpoch; s < stepsPerEpoch; ) {
+        if (o.shouldStop?.()) {
+          status = 'interrupted';
+          save();
+          break epochs;
+        }
+        const k = Math.min(K, stepsPerEpoch - s);
+        const lrs: number[] = [];
+        for (let j = 0; j < k; j++) lrs.push(learningRate(o.lr, schedule, { step: meta.globalStep + j, epoch, stepsPerEpoch, totalSteps }, meta.plateau));
+        const idx = order.subarray(s * bs, (s + k) * bs);
+        normalizeBatch(data, idx, o.normalization, xBuf);
+        for (let i = 0; i < idx.length; i++) yBuf[i] = BIGINT_LABELS[data.labels[idx[i] as number] as number] as bigint;
+        const scalars = lrs.map((l, j) => stepScalars(o.optimizer, l, meta.globalStep + j + 1));
+        const feeds: Record<string, Tensor> = {};
+        for (const [name, t] of state) feeds[name] = t;
+        if (loop !== undefined) {
+          feeds[loop.stackedInput] = new Tensor('float32', [k, bs, ...dims], xBuf.subarray(0, k * bs * sample));
+          feeds[loop.stackedLabels] = new Tensor('int64', [k, bs], yBuf.subarray(0, k * bs));
+          for (const [name, stacked] of Object.entries(loop.stackedScalars)) {
+            feeds[stacked] = Tensor.fromArray('float32', [k], scalars.map((v) => v[name] ?? 0));
+          }
+        } else {
+          feeds[step.input] = new Tensor('float32', [bs, ...dims], xBuf.subarray(0, bs * sample));
+          feeds[step.labels] = new Tensor('int64', [bs], yBuf.subarray(0, bs));
+          for (const [name, v] of Object.entries(scalars[0] ?? {})) feeds[name] = Tensor.scalar('float32', v);
+        }
+        const r = await session.run(feeds);
+        const losses = r[loop?.losses ?? step.loss]?.data as Float32Array;
+        const corrects = (loop?.corrects ?? step.correct) !== undefined ? (r[(loop?.corrects ?? step.correct) as string]?.data as Float32Array) : undefined;
+        for (let j = 0; j < k; j++) {
+          const loss = losses[j] as number;
+          if (!Number.isFinite(loss)) {
+            throw new WhittleError('NAN_LOSS', `the loss became ${loss} at epoch ${epoch + 1}, step ${s + j + 1} (learning rate ${lrs[j]}); lower --lr (e.g. ${o.lr / 10}) or add --warmup steps`);
+          }
+          meta.partial.lossSum += loss * bs;
+          meta.partial.correct += corrects?.[j] ?? 0;
+        }
+        for (const c of step.carried) state.set(c.input, r[c.output] as Tensor);
+        meta.partial.seen += k * bs;
+        s += k;
+        meta.stepInEpoch = s;
+        meta.globalStep += k;
+        lr = lrs[k - 1] as number;
+        o.onProgress?.({ type: 'step', epoch, step: s, stepsPerEpoch, loss: meta.partial.lossSum / meta.partial.seen, accuracy: meta.partial.correct / meta.partial.seen, lr });
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      const samplesPerSec = ((stepsPerEpoch - firstStep) * bs) / Math.max(seconds, 1e-9);
+      speeds.push(samplesPerSec);
+      const record: EpochRecord = {
+        epoch: epoch + 1,
+        loss: meta.partial.lossSum / Math.max(1, meta.partial.seen),
+        trainAccuracy: meta.partial.correct / Math.max(1, meta.partial.seen),
+        lr,
+        seconds,
+        samplesPerSec,
+      };
+      if (o.validation !== undefined) {
+        const v = await evaluate(materialize(model, step, state), o.validation, { normalization: o.normalization, threads: o.threads });
+        record.valLoss = v.loss;
+        record.valAccuracy = v.accuracy;
+        if (schedule.schedule.kind === 'plateau') meta.plateau = updatePlateau(schedule.schedule, meta.plateau, v.loss);
+        if (v.loss < meta.bestValLoss) {
+          meta.bestValLoss = v.loss;
+          meta.badEpochs = 0;
+        } else meta.badEpochs++;
+      }
+      meta.history.push(record);
+      meta.epoch++;
+      meta.stepInEpoch = 0;
+      meta.partial = { lossSum: 0, correct: 0, seen: 0 };
+      save();
+      o.onProgress?.({ type: 'epoch', record });
+      if (o.earlyStoppingPatience !== undefined && meta.badEpochs > o.earlyStoppingPatience) {
+        status = 'early-stopped';
+        break;
+      }
+    }
+  } finally {
+    await session.release();
+  }
+  return { model: materialize(model, step, state), history: meta.history, epochs: meta.epoch, status, samplesPerSec: median(speeds) };
+}
