@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The whittle command line: parses flags, calls the library, prints human progress on stderr and,
 // with --json, exactly one JSON object on stdout.
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { WhittleError } from '../ir/errors.js';
 import { registerCommands } from './commands.js';
 
@@ -13,7 +13,6 @@ program
   .option('--verbose', 'print stack traces on errors')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
-program.addOption(new Option('--json', 'print one JSON object on stdout').hideHelp());
 registerCommands(program);
 
 try {

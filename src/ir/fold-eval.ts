@@ -14,10 +14,18 @@ type Scalar = number | bigint;
 /** Evaluates a node on constant inputs (undefined for an omitted optional input); undefined: cannot. */
 export type Evaluator = (node: Node, inputs: (Tensor | undefined)[]) => Tensor[] | undefined;
 
+/** A tensor's elements as plain JS values: bigint for int64, number otherwise. */
 export function values(t: Tensor): Scalar[] {
   return Array.from(t.data as ArrayLike<Scalar>);
 }
 
+/**
+ * Builds a tensor from JS values, truncating toward zero for int64 and mapping to 0/1 for bool.
+ *
+ * ```ts
+ * makeTensor('int64', [2], [0n, -1n]);
+ * ```
+ */
 export function makeTensor(dtype: DType, dims: readonly number[], vals: readonly Scalar[]): Tensor {
   const data = allocate(dtype, vals.length);
   vals.forEach((v, i) => {
@@ -40,7 +48,13 @@ function axesOf(node: Node, inputs: (Tensor | undefined)[], i: number): number[]
   return getInts(node, 'axes') ?? inputs[i]?.toNumbers();
 }
 
-/** Indices along one axis that Slice(start, end, step) visits, with ONNX's clamping rules. */
+/**
+ * Indices along one axis that Slice(start, end, step) visits, with ONNX's clamping rules.
+ *
+ * ```ts
+ * sliceIndices(3, -1, -100, -2); // [2, 0]
+ * ```
+ */
 export function sliceIndices(dim: number, start: number, end: number, step: number): number[] {
   if (step === 0) throw new RangeError('Slice step 0');
   let s = start < 0 ? start + dim : start;
@@ -115,6 +129,13 @@ export function shapeRange(node: Node, rank: number): [number, number] {
   return [clamp(getInt(node, 'start', 0)), clamp(getInt(node, 'end', rank))];
 }
 
+/**
+ * Evaluators by op type, for the ops of exported shape computations.
+ *
+ * ```ts
+ * const [s] = EVALUATORS.get('Shape')?.(node, [Tensor.int64([1, 2])]) ?? [];
+ * ```
+ */
 export const EVALUATORS: ReadonlyMap<string, Evaluator> = new Map<string, Evaluator>([
   ['Constant', (node) => {
     const t = constantValue(node);

@@ -7,7 +7,7 @@ import { getInt } from './graph.js';
 import type { ShapeRule, TypeShape } from './shape.js';
 import { constantValues } from './shape.js';
 import type { Tensor } from './tensor.js';
-import { axisOf, EVALUATORS, MAX_FOLDED_ELEMENTS, shapeRange, sliceIndices, makeTensor, values } from './fold-eval.js';
+import { EVALUATORS, makeTensor, MAX_FOLDED_ELEMENTS, shapeRange, sliceIndices, values } from './fold-eval.js';
 import { implicitInputs } from './validate.js';
 
 /** Dimension `axis` of value `value`: known only when the graph runs (typically the batch). */
@@ -140,7 +140,11 @@ function inferNode(node: Node, state: FoldState, rules: ReadonlyMap<string, Shap
     if (a === undefined) return b === undefined ? undefined : { dtype: b.dtype, shape: [...b.shape] };
     if (b === undefined || b.shape.length !== a.shape.length) return a;
     // Prefer a number over a symbol: either source may know a dim the other does not.
-    return { dtype: a.dtype, shape: a.shape.map((d, k): Dim => (typeof d === 'number' ? d : (b.shape[k] ?? d))) };
+    const shape = a.shape.map((d, k): Dim => {
+      const r = b.shape[k];
+      return typeof d === 'string' && typeof r === 'number' ? r : d;
+    });
+    return { dtype: a.dtype, shape };
   });
 }
 

@@ -26,6 +26,10 @@ function subgraphs(node: Node): Graph[] {
 /**
  * Names a node reads from its enclosing scope through subgraph attributes (the body of a Loop,
  * the branches of an If): values the subgraph uses but does not define itself.
+ *
+ * ```ts
+ * const outer = implicitInputs(loopNode); // e.g. ['lr'] when the Loop body reads the outer 'lr'
+ * ```
  */
 export function implicitInputs(node: Node): string[] {
   const out = new Set<string>();

@@ -33,5 +33,6 @@ export function reduceToShape(b: GraphBuilder, grad: string, from: readonly Dim[
   if (axes.length === 0) return grad;
   const summed = b.op1('ReduceSum', [grad, b.constant(Tensor.int64(axes), 'axes')], { keepdims: attr.int(1) });
   if (lead === 0) return summed;
-  return b.op1('Reshape', [summed, b.constant(Tensor.int64(to.map((d) => (typeof d === 'number' ? d : 0))), 'shape')]);
+  // Drop the summed leading axes (kept as 1s above); a Reshape with 0 = "copy" would misalign symbolic dims.
+  return b.op1('Squeeze', [summed, b.constant(Tensor.int64(Array.from({ length: lead }, (_, i) => i)), 'axes')]);
 }

@@ -7,10 +7,67 @@ import { identity } from './identity.js';
 import { mul } from './mul.js';
 import { reduceMean, reduceSum } from './reduce.js';
 import { relu } from './relu.js';
+import { softmaxCrossEntropyLoss } from './softmax-cross-entropy.js';
 import { sum } from './sum.js';
+// Tensor math, data movement and the shape-only ops of exported models and gradient graphs.
+import { argMax, argMin } from './argmax.js';
+import { cast } from './cast.js';
+import { clip } from './clip.js';
+import { equal, greater, greaterOrEqual, less, lessOrEqual } from './compare.js';
+import { concat } from './concat.js';
+import { constant } from './constant.js';
+import { constantOfShape } from './constant-of-shape.js';
+import { div } from './div.js';
+import { exp } from './exp.js';
+import { expand } from './expand.js';
+import { flatten } from './flatten.js';
+import { floor } from './floor.js';
+import { gather } from './gather.js';
+import { gatherElements } from './gather-elements.js';
+import { leakyRelu } from './leaky-relu.js';
+import { log } from './log.js';
+import { and, not, or } from './logical.js';
+import { matmul } from './matmul.js';
+import { mod } from './mod.js';
+import { neg } from './neg.js';
+import { oneHot } from './one-hot.js';
+import { pad } from './pad.js';
+import { pow } from './pow.js';
+import { range } from './range.js';
+import { reduceMax, reduceMin, reduceProd } from './reduce-extra.js';
+import { reshape } from './reshape.js';
+import { scatterElements } from './scatter-elements.js';
+import { shape, size } from './shape.js';
+import { sigmoid } from './sigmoid.js';
+import { slice } from './slice.js';
+import { logSoftmax, softmax } from './softmax.js';
+import { split } from './split.js';
+import { sqrt } from './sqrt.js';
+import { squeeze } from './squeeze.js';
+import { sub } from './sub.js';
+import { tanh } from './tanh.js';
+import { transpose } from './transpose.js';
+import { unsqueeze } from './unsqueeze.js';
+import { where } from './where.js';
+// Convolution, pooling, normalization, dropout.
+import { conv } from './conv.js';
+import { convTranspose } from './conv-transpose.js';
+import { averagePool, globalAveragePool } from './average-pool.js';
+import { maxPool } from './max-pool.js';
+import { maxUnpool } from './max-unpool.js';
+import { resize } from './resize.js';
 import type { OpDef } from './types.js';
 
-const ALL: OpDef[] = [add, gemm, identity, mul, reduceMean, reduceSum, relu, sum];
+const ALL: OpDef[] = [add, gemm, identity, mul, reduceMean, reduceSum, relu, softmaxCrossEntropyLoss, sum,
+  // tensor math, data movement, shape-only
+  and, argMax, argMin, cast, clip, concat, constant, constantOfShape, div, equal, exp, expand, flatten,
+  floor, gather, gatherElements, greater, greaterOrEqual, leakyRelu, less, lessOrEqual, log, logSoftmax,
+  matmul, mod, neg, not, oneHot, or, pad, pow, range, reduceMax, reduceMin, reduceProd, reshape,
+  scatterElements, shape, sigmoid, size, slice, softmax, split, sqrt, squeeze, sub, tanh, transpose,
+  unsqueeze, where,
+  // convolution, pooling, normalization, dropout
+  averagePool, conv, convTranspose, globalAveragePool, maxPool, maxUnpool, resize,
+];
 
 export const OPS: ReadonlyMap<string, OpDef> = new Map(ALL.map((d) => [d.op, d]));
 export const SHAPE_RULES: ReadonlyMap<string, ShapeRule> = new Map(ALL.map((d) => [d.op, d.inferShape]));

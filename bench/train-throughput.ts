@@ -1,0 +1,40 @@
+// One measurement in a fresh process: Whittle's real training loop (data normalization, feeds,
+// in-graph update) on real MNIST, batch 64; times the steps after the warm-up. Prints one JSON line.
+// usage: node dist/bench/train-throughput.js MODEL THREADS WARMUP TIMED STEPS_PER_RUN
+import { loadIdxDataset, subset } from '../src/data/index.js';
+import { createModel } from '../src/nn/index.js';
+import { train } from '../src/train/trainer.js';
+
+const [model = 'lenet-300-100', threadsArg = '2', warmupArg = '64', timedArg = '512', kArg = '16'] = process.argv.slice(2);
+const threads = Number(threadsArg);
+const warmup = Number(warmupArg);
+const timed = Number(timedArg);
+const K = Number(kArg);
+const batch = 64;
+const mnist = loadIdxDataset();
+const data = subset(mnist.train, 0, (warmup + timed) * batch);
+let tWarm = 0;
+let stepWarm = 0;
+let tEnd = 0;
+let stepEnd = 0;
+await train(createModel(model, { seed: 0 }), data, {
+  epochs: 1,
+  batchSize: batch,
+  lr: 0.05,
+  optimizer: { kind: 'sgd', momentum: 0.9 },
+  normalization: 'x/255',
+  threads,
+  stepsPerRun: K,
+  onProgress: (e) => {
+    if (e.type !== 'step') return;
+    if (stepWarm === 0 && e.step >= warmup) {
+      tWarm = performance.now();
+      stepWarm = e.step;
+    }
+    tEnd = performance.now();
+    stepEnd = e.step;
+  },
+});
+const samplesPerSec = ((stepEnd - stepWarm) * batch) / ((tEnd - tWarm) / 1000);
+const peakRssBytes = process.resourceUsage().maxRSS * 1024;
+process.stdout.write(`${JSON.stringify({ engine: 'whittle', model, threads, stepsPerRun: K, samplesPerSec, peakRssBytes })}\n`);

@@ -1,0 +1,23 @@
+import { broadcastShapes, reduceToShape } from './broadcast.js';
+import type { OpDef } from './types.js';
+import { input } from './util.js';
+
+/** Y = A / B with broadcasting; dA = dY / B, dB = −dY · Y / B. */
+export const div: OpDef = {
+  op: 'Div',
+  inferShape({ node, inputs }) {
+    const a = input(node, inputs, 0);
+    const b = input(node, inputs, 1);
+    return [{ dtype: a.dtype, shape: broadcastShapes(a.shape, b.shape, `Div "${node.name}" operands`) }];
+  },
+  gradient({ node, dy, b, inputs, outputs, needs }) {
+    const g = dy[0];
+    const y = outputs[0];
+    if (g === undefined || y === undefined) return [];
+    const B = node.inputs[1] as string;
+    const Y = node.outputs[0] as string;
+    const dA = needs[0] && inputs[0] ? reduceToShape(b, b.op1('Div', [g, B]), y.shape, inputs[0].shape) : undefined;
+    const dB = needs[1] && inputs[1] ? reduceToShape(b, b.op1('Neg', [b.op1('Div', [b.op1('Mul', [g, Y]), B])]), y.shape, inputs[1].shape) : undefined;
+    return [dA, dB];
+  },
+};

@@ -1,0 +1,8 @@
+import type { OpDef } from './types.js';
+import { input } from './util.js';
+
+/** Shape rule only: Floor's derivative is zero almost everywhere, so nothing trains through it. */
+export const floor: OpDef = {
+  op: 'Floor',
+  inferShape: ({ node, inputs }) => [input(node, inputs, 0)],
+};

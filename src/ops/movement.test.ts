@@ -1,0 +1,102 @@
+// Gradient checks (float64, finite differences in ORT) for the data-movement ops.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { attr, Graph } from '../ir/graph.js';
+import type { Attribute } from '../ir/graph.js';
+import { inferShapes } from '../ir/shape.js';
+import { Tensor } from '../ir/tensor.js';
+import { gradCheck, randomTensor } from '../../test/gradcheck.js';
+import { SHAPE_RULES } from './index.js';
+
+interface OneNode {
+  op: string;
+  inputs: string[];
+  feeds: Record<string, Tensor>;
+  init?: Record<string, Tensor>;
+  attributes?: Record<string, Attribute>;
+  wrt?: string[];
+}
+
+/** Checks y = op(inputs) where feeds become graph inputs and init initializers. */
+async function checkOneNode(c: OneNode): Promise<void> {
+  const g = new Graph(c.op);
+  for (const [name, t] of Object.entries(c.feeds)) g.inputs.push({ name, dtype: t.dtype, shape: [...t.dims] });
+  for (const [name, t] of Object.entries(c.init ?? {})) g.initializers.set(name, t);
+  g.nodes.push({ name: c.op.toLowerCase(), opType: c.op, domain: '', inputs: c.inputs, outputs: ['y'], attributes: c.attributes ?? {} });
+  const y = inferShapes(g, SHAPE_RULES).get('y');
+  assert.ok(y);
+  g.outputs.push({ name: 'y', dtype: y.dtype, shape: y.shape });
+  const wrt = c.wrt ?? Object.keys(c.feeds);
+  const r = await gradCheck({ graph: g, feeds: c.feeds, wrt });
+  assert.equal(r.checked, wrt.reduce((n, w) => n + (c.feeds[w]?.size ?? 0), 0));
+}
+
+const f64 = (dims: number[], seed: number): Tensor => randomTensor('float64', dims, seed);
+const i64 = Tensor.int64;
+
+test('Flatten at axes 0, 1, 2 and -1 reshapes dY back', async () => {
+  for (const axis of [0, 1, 2, -1]) await checkOneNode({ op: 'Flatten', inputs: ['x'], feeds: { x: f64([2, 3, 4], 1) }, attributes: { axis: attr.int(axis) } });
+});
+
+test('Reshape with 0 and -1 in the target shape reshapes dY back', async () => {
+  await checkOneNode({ op: 'Reshape', inputs: ['x', 's'], feeds: { x: f64([2, 3, 4], 2) }, init: { s: i64([0, -1]) } });
+  await checkOneNode({ op: 'Reshape', inputs: ['x', 's'], feeds: { x: f64([2, 3, 4], 3) }, init: { s: i64([4, -1, 2]) } });
+});
+
+test('Transpose by [2,0,1] and by the default reversal: dY moves back by the inverse', async () => {
+  await checkOneNode({ op: 'Transpose', inputs: ['x'], feeds: { x: f64([2, 3, 4], 4) }, attributes: { perm: attr.ints([2, 0, 1]) } });
+  await checkOneNode({ op: 'Transpose', inputs: ['x'], feeds: { x: f64([2, 3, 4], 5) } });
+});
+
+test('Concat of three inputs on axis 1 and on axis -1: dY is split among them', async () => {
+  const feeds = { a: f64([2, 3], 6), b: f64([2, 1], 7), c: f64([2, 2], 8) };
+  await checkOneNode({ op: 'Concat', inputs: ['a', 'b', 'c'], feeds, attributes: { axis: attr.int(1) } });
+  await checkOneNode({ op: 'Concat', inputs: ['a', 'b', 'c'], feeds, attributes: { axis: attr.int(-1) }, wrt: ['a', 'c'] });
+});
+
+test('Concat along a symbolic axis slices dY at runtime offsets', async () => {
+  const g = new Graph('concat');
+  g.inputs.push({ name: 'a', dtype: 'float64', shape: ['A', 3] }, { name: 'b', dtype: 'float64', shape: ['B', 3] });
+  g.nodes.push({ name: 'concat', opType: 'Concat', domain: '', inputs: ['a', 'b'], outputs: ['y'], attributes: { axis: attr.int(0) } });
+  g.outputs.push({ name: 'y', dtype: 'float64', shape: ['A+B', 3] });
+  const r = await gradCheck({ graph: g, feeds: { a: f64([2, 3], 9), b: f64([1, 3], 10) }, wrt: ['a', 'b'] });
+  assert.equal(r.checked, 9);
+});
+
+test('Squeeze with axes [1, -1] and without axes; Unsqueeze with axes [-1, 0]', async () => {
+  await checkOneNode({ op: 'Squeeze', inputs: ['x', 'axes'], feeds: { x: f64([2, 1, 3, 1], 11) }, init: { axes: i64([1, -1]) } });
+  await checkOneNode({ op: 'Squeeze', inputs: ['x'], feeds: { x: f64([1, 3, 1], 12) } });
+  await checkOneNode({ op: 'Unsqueeze', inputs: ['x', 'axes'], feeds: { x: f64([2, 3], 13) }, init: { axes: i64([-1, 0]) } });
+});
+
+test('Slice with step 1 (negative start, end past the dim): dY is padded back', async () => {
+  await checkOneNode({ op: 'Slice', inputs: ['x', 's', 'e', 'ax'], feeds: { x: f64([4, 5], 14) }, init: { s: i64([1, -3]), e: i64([3, 100]), ax: i64([0, 1]) } });
+  await checkOneNode({ op: 'Slice', inputs: ['x', 's', 'e'], feeds: { x: f64([4, 5], 15) }, init: { s: i64([2]), e: i64([2 ** 53]) } });
+});
+
+test('Slice with steps 2 and -1: dY is scattered back to the picked elements', async () => {
+  await checkOneNode({ op: 'Slice', inputs: ['x', 's', 'e', 'ax', 'st'], feeds: { x: f64([4, 5], 16) }, init: { s: i64([0, 4]), e: i64([4, 0]), ax: i64([0, -1]), st: i64([2, -1]) } });
+});
+
+test('Slice of a symbolic batch dim scatters dY back', async () => {
+  const g = new Graph('slice');
+  g.inputs.push({ name: 'x', dtype: 'float64', shape: ['N', 3] });
+  g.initializers.set('s', i64([1, 1]));
+  g.initializers.set('e', i64([-1, 3]));
+  g.nodes.push({ name: 'slice', opType: 'Slice', domain: '', inputs: ['x', 's', 'e'], outputs: ['y'], attributes: {} });
+  g.outputs.push({ name: 'y', dtype: 'float64', shape: ['M', 2] });
+  const r = await gradCheck({ graph: g, feeds: { x: f64([4, 3], 17) }, wrt: ['x'] });
+  assert.equal(r.checked, 12);
+});
+
+test('Flatten and Reshape of a symbolic batch: dY is reshaped back with the batch dim copied', async () => {
+  for (const [op, extra] of [['Flatten', []], ['Reshape', ['s']]] as const) {
+    const g = new Graph(op);
+    g.inputs.push({ name: 'x', dtype: 'float64', shape: ['N', 2, 3] });
+    if (op === 'Reshape') g.initializers.set('s', i64([0, -1]));
+    g.nodes.push({ name: 'flat', opType: op, domain: '', inputs: ['x', ...extra], outputs: ['y'], attributes: {} });
+    g.outputs.push({ name: 'y', dtype: 'float64', shape: ['N', 6] });
+    const r = await gradCheck({ graph: g, feeds: { x: f64([3, 2, 3], 18) }, wrt: ['x'] });
+    assert.equal(r.checked, 18);
+  }
+});

@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { tempDir, whittle } from './cli.js';
+
+test('train → eval → info on the bundled MNIST: LeNet-300-100, 2 epochs, ≥ 97% test accuracy', () => {
+  const dir = tempDir();
+  const out = join(dir, 'mlp.onnx');
+  const t = whittle(['train', '--model', 'lenet-300-100', '--epochs', '2', '--threads', '2', '--seed', '1', '--out', out, '--json']);
+  assert.equal(t.code, 0, t.stderr);
+  const j = t.json as Record<string, number | string>;
+  assert.ok(Number(j['accuracy']) >= 0.97, `accuracy ${j['accuracy']}`);
+  assert.equal(j['epochs'], 2);
+  assert.ok(Number(j['samplesPerSec']) > 0);
+  assert.equal(j['out'], out);
+  assert.equal(j['bytes'], statSync(out).size);
+  assert.match(t.stderr, /epoch 2\/2: loss [0-9.]+ acc [0-9.]+ \| val loss/);
+  // stdout carries exactly one JSON object.
+  assert.equal(t.stdout.trim().split('\n').length, 1);
+
+  const e = whittle(['eval', '--model', out, '--json']);
+  assert.equal(e.code, 0, e.stderr);
+  assert.equal(e.json?.['samples'], 10000);
+  assert.ok(Math.abs(Number(e.json?.['accuracy']) - Number(j['accuracy'])) < 1e-9, 'eval reproduces the accuracy train reported');
+  assert.equal(e.json?.['normalize'], 'x/255', 'normalization recorded in the model is used');
+
+  const i = whittle(['info', '--model', out, '--json']);
+  assert.equal(i.code, 0, i.stderr);
+  assert.equal(i.json?.['params'], 266_610);
+  assert.equal(i.json?.['bytes'], statSync(out).size);
+  // 2·(784·300 + 300·100 + 100·10) multiply-adds + biases + ReLUs.
+  assert.ok(Number(i.json?.['flops']) >= 2 * 266_200);
+  assert.ok(!existsSync(`${out}.tmp`));
+  assert.ok(readFileSync(out).length > 1_000_000);
+});
