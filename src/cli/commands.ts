@@ -186,7 +186,7 @@ export function registerCommands(program: Command): void {
       emit(Boolean(f.json), { model: f.model, params: s.params, nonzeroParams: s.nonzeroParams, bytes, parameterBytes: s.parameterBytes, flops: s.flops, macs: s.macs, ops: s.ops, inputs: s.inputs, outputs: s.outputs, metadata: model.metadata });
     });
 
-  trainOptions(program.command('demo').description('the main job on the bundled MNIST: train LeNet-300-100 and report test accuracy'), { epochs: 2, lr: 0.05, optimizer: 'momentum' })
+  trainOptions(program.command('demo').description('the main job on the bundled MNIST: train LeNet-300-100 and report test accuracy'), { epochs: 10, lr: 0.05, optimizer: 'momentum' })
     .option('--model <zoo|file.onnx>', 'model', 'lenet-300-100')
     .action(async (f: TrainFlags) => {
       process.stderr.write(`whittle demo: training ${f.model} on MNIST for ${f.epochs} epoch(s), batch ${f.batch}, ${f.optimizer} lr ${f.lr}, ${f.threads} thread(s)\n`);

@@ -99,10 +99,17 @@ function indicesGradient(b: GraphBuilder, node: Node, dy: string, dtype: DType, 
   const xShape = b.op1('Shape', [x]);
   const overlapping = a.kernel.some((_, i) => (a.strides[i] as number) < dilatedKernel(a, i));
   if (!overlapping && dtype === 'float32' && geom !== undefined) {
+    // MaxUnpool's attributes only set the smallest output it accepts; a ceil-mode window past
+    // the end would make that exceed X, so the excess goes into the end pad.
+    const kernel = a.kernel.map((_, i) => dilatedKernel(a, i));
+    const padsEnd = geom.padsEnd.map((pe, i) => {
+      const smallest = ((geom.outDims[i] as number) - 1) * (a.strides[i] as number) + (kernel[i] as number) - (geom.padsBegin[i] as number) - pe;
+      return pe + Math.max(0, smallest - (geom.inDims[i] as number));
+    });
     return b.op1('MaxUnpool', [dy, indices, xShape], {
-      kernel_shape: attr.ints(a.kernel),
+      kernel_shape: attr.ints(kernel),
       strides: attr.ints(a.strides),
-      pads: attr.ints([...geom.padsBegin, ...geom.padsEnd]),
+      pads: attr.ints([...geom.padsBegin, ...padsEnd]),
     });
   }
   const flat = b.constant(Tensor.int64([-1]), 'flat');
