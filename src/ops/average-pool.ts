@@ -7,7 +7,7 @@ import { poolAttrs, poolShape } from './max-pool.js';
 import type { OpDef } from './types.js';
 import { input, scalar } from './util.js';
 import type { WindowGeometry } from './window.js';
-import { unusedTail, windowGeometry } from './window.js';
+import { reshapeLike, unusedTail, windowGeometry } from './window.js';
 
 /**
  * How many elements each output window averages over, per spatial axis, as onnxruntime counts
@@ -64,7 +64,7 @@ export const averagePool: OpDef = {
     if (tails.some((t) => t > 0)) at['output_padding'] = attr.ints(tails.map((t) => Math.max(0, t)));
     const ones = b.constant(Tensor.fromArray(x.dtype, [1, 1, ...geom.kernel], new Array<number>(geom.kernel.reduce((p, q) => p * q, 1)).fill(1)), 'ones');
     const spread = b.op1('ConvTranspose', [single, ones], at);
-    return [b.op1('Reshape', [spread, b.op1('Shape', [node.inputs[0] as string])])];
+    return [reshapeLike(b, spread, node.inputs[0] as string, x.shape)];
   },
 };
 
@@ -82,18 +82,16 @@ export const globalAveragePool: OpDef = {
     const g = dy[0];
     const x = inputs[0];
     if (g === undefined || x === undefined) return [];
-    const X = node.inputs[0] as string;
-    const xShape = b.op1('Shape', [X]);
     const spatial = x.shape.slice(2);
-    let scaled: string;
     if (spatial.every((d): d is number => typeof d === 'number')) {
-      scaled = b.op1('Mul', [g, scalar(b, x.dtype, 1 / spatial.reduce((p, q) => p * q, 1), 'inv_count')]);
-    } else {
-      // Symbolic spatial size: divide by the runtime element count of the spatial axes.
-      const dims = b.op1('Slice', [xShape, b.constant(Tensor.int64([2]), 'starts'), b.constant(Tensor.int64([x.shape.length]), 'ends')]);
-      const count = b.op1('Cast', [b.op1('ReduceProd', [dims], { keepdims: attr.int(0) })], { to: attr.int(x.dtype === 'float64' ? 11 : 1) });
-      scaled = b.op1('Div', [g, count]);
+      // dY is [N, C, 1, …]: expanding to [1, 1, H, …] broadcasts it to X's shape.
+      const scaled = b.op1('Mul', [g, scalar(b, x.dtype, 1 / spatial.reduce((p, q) => p * q, 1), 'inv_count')]);
+      return [b.op1('Expand', [scaled, b.constant(Tensor.int64([1, 1, ...spatial]), 'shape')])];
     }
-    return [b.op1('Expand', [scaled, xShape])];
+    // Symbolic spatial size: divide by the runtime element count of the spatial axes.
+    const xShape = b.op1('Shape', [node.inputs[0] as string]);
+    const dims = b.op1('Slice', [xShape, b.constant(Tensor.int64([2]), 'starts'), b.constant(Tensor.int64([x.shape.length]), 'ends')]);
+    const count = b.op1('Cast', [b.op1('ReduceProd', [dims], { keepdims: attr.int(0) })], { to: attr.int(x.dtype === 'float64' ? 11 : 1) });
+    return [b.op1('Expand', [b.op1('Div', [g, count]), xShape])];
   },
 };

@@ -120,6 +120,13 @@ const CASES: Case[] = [
     strides: [2, 2], out: [6, 6], padsBegin: [0, 1],
   },
   {
+    // SAME_UPPER asks for n·s = 3; dilated kernel 5: full 2 + 5 = 7, pads 2 and 2.
+    name: 'auto_pad SAME_UPPER with dilation 2',
+    spatial: [3, 4], n: 2, c: 2, mg: 2, kernel: [3, 3], bias: false,
+    attributes: { dilations: attr.ints([2, 2]), auto_pad: attr.string('SAME_UPPER') },
+    dilations: [2, 2], out: [3, 4], padsBegin: [2, 2],
+  },
+  {
     name: '1-D: kernel 3, stride 2, pads [1, 0]',
     spatial: [5], n: 2, c: 2, mg: 3, kernel: [3], bias: true,
     attributes: { strides: attr.ints([2]), pads: attr.ints([1, 0]) },

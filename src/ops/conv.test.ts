@@ -190,4 +190,7 @@ test('Conv shape rule: symbolic batch, SAME_UPPER output size, and a clear error
   const out = conv.inferShape({ node, inputs: [{ dtype: 'float32', shape: ['N', 3, 7, 8] }, { dtype: 'float32', shape: [5, 3, 3, 3] }], constant: () => undefined });
   assert.deepEqual(out[0]!.shape, ['N', 5, 4, 4]);
   assert.throws(() => conv.inferShape({ node, inputs: [{ dtype: 'float32', shape: [64, 784] }, { dtype: 'float32', shape: [5, 3, 3, 3] }], constant: () => undefined }), /did you forget a Reshape/);
+  // onnxruntime refuses SAME padding with dilations for Conv: say so at build time.
+  const dilated = { ...node, attributes: { ...node.attributes, dilations: attr.ints([2, 2]) } };
+  assert.throws(() => conv.inferShape({ node: dilated, inputs: [{ dtype: 'float32', shape: ['N', 3, 7, 8] }, { dtype: 'float32', shape: [5, 3, 3, 3] }], constant: () => undefined }), /give explicit pads/);
 });

@@ -53,6 +53,8 @@ import { where } from './where.js';
 import { conv } from './conv.js';
 import { convTranspose } from './conv-transpose.js';
 import { averagePool, globalAveragePool } from './average-pool.js';
+import { batchNormalization } from './batch-norm.js';
+import { dropout } from './dropout.js';
 import { maxPool } from './max-pool.js';
 import { maxUnpool } from './max-unpool.js';
 import { resize } from './resize.js';
@@ -66,7 +68,7 @@ const ALL: OpDef[] = [add, gemm, identity, mul, reduceMean, reduceSum, relu, sof
   scatterElements, shape, sigmoid, size, slice, softmax, split, sqrt, squeeze, sub, tanh, transpose,
   unsqueeze, where,
   // convolution, pooling, normalization, dropout
-  averagePool, conv, convTranspose, globalAveragePool, maxPool, maxUnpool, resize,
+  averagePool, batchNormalization, conv, convTranspose, dropout, globalAveragePool, maxPool, maxUnpool, resize,
 ];
 
 export const OPS: ReadonlyMap<string, OpDef> = new Map(ALL.map((d) => [d.op, d]));

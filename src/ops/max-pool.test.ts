@@ -176,6 +176,12 @@ for (const k of [CASES[0]!, CASES[1]!, CASES[2]!, CASES[3]!, CASES[6]!]) {
   });
 }
 
+test('MaxPool shape rule: auto_pad SAME with dilations is refused with a fix (onnxruntime runs it inconsistently)', async () => {
+  const { maxPool } = await import('./max-pool.js');
+  const node = { name: 'p', opType: 'MaxPool', domain: '', inputs: ['x'], outputs: ['y'], attributes: { kernel_shape: attr.ints([3, 3]), dilations: attr.ints([2, 2]), auto_pad: attr.string('SAME_UPPER') } };
+  assert.throws(() => maxPool.inferShape({ node, inputs: [{ dtype: 'float32', shape: [1, 1, 6, 6] }], constant: () => undefined }), /give explicit pads/);
+});
+
 test('MaxPool shape rule: Indices are int64 of the output shape; symbolic batch survives', async () => {
   const { maxPool } = await import('./max-pool.js');
   const node = { name: 'p', opType: 'MaxPool', domain: '', inputs: ['x'], outputs: ['y', 'i'], attributes: { kernel_shape: attr.ints([3, 3]), strides: attr.ints([2, 2]), ceil_mode: attr.int(1) } };

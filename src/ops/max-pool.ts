@@ -9,7 +9,7 @@ import { cropSpatialEnd } from './conv-backprop.js';
 import type { OpDef } from './types.js';
 import { input, scalar } from './util.js';
 import type { WindowAttrs, WindowGeometry } from './window.js';
-import { dilatedKernel, windowAttrs, windowGeometry, windowOutDims } from './window.js';
+import { dilatedKernel, reshapeLike, windowAttrs, windowGeometry, windowOutDims } from './window.js';
 
 function poolInput(node: Node, inputs: (TypeShape | undefined)[]): TypeShape {
   const x = input(node, inputs, 0);
@@ -88,15 +88,16 @@ function tilingGradient(b: GraphBuilder, x: string, y: string, dy: string, dtype
  * (stride ≥ window) put each dY at a distinct position: MaxUnpool (float32 only in ORT);
  * otherwise positions repeat and must add up: ScatterElements(reduction = add) on the flat X.
  */
-function indicesGradient(b: GraphBuilder, node: Node, dy: string, dtype: DType, a: WindowAttrs, geom: WindowGeometry | undefined): string {
-  const x = node.inputs[0] as string;
+function indicesGradient(b: GraphBuilder, node: Node, dy: string, x: TypeShape, a: WindowAttrs, geom: WindowGeometry | undefined): string {
+  const X = node.inputs[0] as string;
+  const dtype = x.dtype;
   let indices = node.outputs[1];
   if (!indices || getInt(node, 'storage_order', 0) !== 0) {
     const at: Record<string, Attribute> = { ...node.attributes };
     delete at['storage_order'];
-    indices = b.op('MaxPool', [x], at, 2)[1] as string;
+    indices = b.op('MaxPool', [X], at, 2)[1] as string;
   }
-  const xShape = b.op1('Shape', [x]);
+  const xShape = b.op1('Shape', [X]);
   const overlapping = a.kernel.some((_, i) => (a.strides[i] as number) < dilatedKernel(a, i));
   if (!overlapping && dtype === 'float32' && geom !== undefined) {
     // MaxUnpool's attributes only set the smallest output it accepts; a ceil-mode window past
@@ -106,16 +107,18 @@ function indicesGradient(b: GraphBuilder, node: Node, dy: string, dtype: DType, 
       const smallest = ((geom.outDims[i] as number) - 1) * (a.strides[i] as number) + (kernel[i] as number) - (geom.padsBegin[i] as number) - pe;
       return pe + Math.max(0, smallest - (geom.inDims[i] as number));
     });
-    return b.op1('MaxUnpool', [dy, indices, xShape], {
+    const unpooled = b.op1('MaxUnpool', [dy, indices, xShape], {
       kernel_shape: attr.ints(kernel),
       strides: attr.ints(a.strides),
       pads: attr.ints([...geom.padsBegin, ...padsEnd]),
     });
+    // A no-op at run time; gives shape inference X's dims (MaxUnpool's target is computed).
+    return reshapeLike(b, unpooled, X, x.shape);
   }
   const flat = b.constant(Tensor.int64([-1]), 'flat');
-  const zeros = b.op1('ConstantOfShape', [b.op1('Shape', [b.op1('Reshape', [x, flat])])], { value: attr.tensor(Tensor.fromArray(dtype, [1], [0])) });
+  const zeros = b.op1('ConstantOfShape', [b.op1('Shape', [b.op1('Reshape', [X, flat])])], { value: attr.tensor(Tensor.fromArray(dtype, [1], [0])) });
   const scattered = b.op1('ScatterElements', [zeros, b.op1('Reshape', [indices, flat]), b.op1('Reshape', [dy, flat])], { axis: attr.int(0), reduction: attr.string('add') });
-  return b.op1('Reshape', [scattered, xShape]);
+  return reshapeLike(b, scattered, X, x.shape);
 }
 
 /**
@@ -141,6 +144,6 @@ export const maxPool: OpDef = {
       a.kernel.every((k, i) => k === geom.strides[i] && geom.dilations[i] === 1 && geom.padsBegin[i] === 0 && geom.padsEnd[i] === 0) &&
       geom.outDims.every((o, i) => o * (a.kernel[i] as number) <= (geom.inDims[i] as number));
     if (tiling) return [tilingGradient(b, node.inputs[0] as string, node.outputs[0] as string, g, x.dtype, geom)];
-    return [indicesGradient(b, node, g, x.dtype, a, geom)];
+    return [indicesGradient(b, node, g, x, a, geom)];
   },
 };

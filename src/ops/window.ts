@@ -2,7 +2,8 @@
 // strides, dilations, pads and auto_pad, and computes output sizes the way onnxruntime does.
 import { WhittleError } from '../ir/errors.js';
 import { getInt, getInts, getString } from '../ir/graph.js';
-import type { Dim, Node } from '../ir/graph.js';
+import type { Dim, GraphBuilder, Node } from '../ir/graph.js';
+import { Tensor } from '../ir/tensor.js';
 import { unknownDim } from './dims.js';
 
 /** Window attributes of a node with `spatial` spatial axes. */
@@ -51,13 +52,20 @@ export function windowAttrs(node: Node, spatial: number, kernelFromWeight?: read
   if (autoPad !== 'NOTSET' && autoPad !== 'SAME_UPPER' && autoPad !== 'SAME_LOWER' && autoPad !== 'VALID') {
     throw new WhittleError('INVALID_GRAPH', `${node.opType} "${node.name}": auto_pad "${autoPad}" is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID`);
   }
+  const dilations = intsOr(node, 'dilations', spatial, 1);
+  // onnxruntime's Conv refuses SAME with dilations, and its pooling kernels size the padding for
+  // the undilated kernel while its shape inference uses the dilated one (the graph then fails
+  // to load); ConvTranspose is consistent.
+  if (autoPad.startsWith('SAME') && dilations.some((d) => d !== 1) && node.opType !== 'ConvTranspose') {
+    throw new WhittleError('UNSUPPORTED_OP', `${node.opType} "${node.name}": onnxruntime does not run auto_pad=${autoPad} with dilations [${dilations.join(', ')}] consistently; give explicit pads instead`);
+  }
   if (autoPad !== 'NOTSET' && node.attributes['pads'] !== undefined) {
     throw new WhittleError('INVALID_GRAPH', `${node.opType} "${node.name}" has both auto_pad=${autoPad} and pads; onnxruntime refuses that, keep one of them`);
   }
   return {
     kernel,
     strides: intsOr(node, 'strides', spatial, 1),
-    dilations: intsOr(node, 'dilations', spatial, 1),
+    dilations,
     pads: intsOr(node, 'pads', 2 * spatial, 0),
     autoPad,
     ceilMode: getInt(node, 'ceil_mode', 0) !== 0,
@@ -122,4 +130,14 @@ export function knownDims(node: Node, dims: readonly Dim[], what: string): numbe
  */
 export function unusedTail(g: WindowGeometry, i: number): number {
   return (g.inDims[i] as number) + (g.padsBegin[i] as number) + (g.padsEnd[i] as number) - dilatedKernel(g, i) - (g.strides[i] as number) * ((g.outDims[i] as number) - 1);
+}
+
+/**
+ * Reshape(v, X's shape): with a constant target when X's dims past the batch are known, so
+ * shape inference keeps them (Shape(X) as the target would leave every dim unknown).
+ */
+export function reshapeLike(b: GraphBuilder, v: string, x: string, xShape: readonly Dim[]): string {
+  const rest = xShape.slice(1);
+  if (rest.every((d): d is number => typeof d === 'number')) return b.op1('Reshape', [v, b.constant(Tensor.int64([-1, ...rest]), 'shape')]);
+  return b.op1('Reshape', [v, b.op1('Shape', [x])]);
 }
