@@ -12,7 +12,7 @@ import { evaluate } from '../train/evaluate.js';
 import { scheduleFromName, SCHEDULE_NAMES } from '../train/schedule.js';
 import { train } from '../train/trainer.js';
 import { createReporter } from './progress.js';
-import { loadData, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel } from './load.js';
+import { loadData, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel, zooShapeFor } from './load.js';
 
 function int(name: string, min: number) {
   return (v: string): number => {
@@ -58,9 +58,9 @@ interface TrainFlags {
 
 /** The shared body of `train` and `demo`. */
 async function runTrain(f: TrainFlags, label = 'train'): Promise<Record<string, unknown>> {
-  const { model, path } = loadModel(f.model, { seed: f.seed });
-  const normalization = resolveNormalization(f.normalize, model);
   const data = loadData(f.data);
+  const { model, path } = loadModel(f.model, { seed: f.seed, ...zooShapeFor(data.train) });
+  const normalization = resolveNormalization(f.normalize, model);
   const checkpointPath = f.checkpoint ?? (f.out !== undefined ? `${f.out}.ckpt` : undefined);
   if (f.resume && checkpointPath === undefined) throw new WhittleError('BAD_ARGUMENT', '--resume needs --checkpoint PATH or --out PATH (the checkpoint is PATH.ckpt)');
   let stop = false;
@@ -122,7 +122,7 @@ async function runTrain(f: TrainFlags, label = 'train'): Promise<Record<string, 
 
 function trainOptions(cmd: Command, defaults: { epochs: number; lr: number; optimizer: string; model?: string }): Command {
   return cmd
-    .option('--data <dir>', 'MNIST-format IDX directory (default: the bundled MNIST)')
+    .option('--data <dir>', 'MNIST-format IDX or CIFAR-10 binary directory (default: the bundled MNIST)')
     .option('--epochs <n>', 'epochs', int('--epochs', 1), defaults.epochs)
     .option('--batch <n>', 'mini-batch size', int('--batch', 1), 64)
     .addOption(new Option('--optimizer <name>', 'optimizer').choices([...OPTIMIZER_NAMES]).default(defaults.optimizer))
@@ -153,15 +153,15 @@ export function registerCommands(program: Command): void {
     .command('eval')
     .description('accuracy and loss of a model on the test split')
     .requiredOption('--model <file.onnx>', 'model to evaluate (or a zoo name, untrained)')
-    .option('--data <dir>', 'MNIST-format IDX directory (default: the bundled MNIST)')
+    .option('--data <dir>', 'MNIST-format IDX or CIFAR-10 binary directory (default: the bundled MNIST)')
     .option('--normalize <how>', 'input normalization (default: what the model recorded, else x/255)')
     .option('--threads <n>', 'ONNX Runtime threads', int('--threads', 1), availableParallelism())
     .option('--limit <n>', 'evaluate only the first N test samples', int('--limit', 1))
     .option('--json', 'print one JSON object on stdout')
     .action(async (f: { model: string; data?: string; normalize?: string; threads: number; limit?: number; json?: boolean }) => {
-      const { model } = loadModel(f.model);
-      const normalization = resolveNormalization(f.normalize, model);
       const data = loadData(f.data);
+      const { model } = loadModel(f.model, zooShapeFor(data.test));
+      const normalization = resolveNormalization(f.normalize, model);
       const r = await evaluate(model, data.test, { normalization, threads: f.threads, limit: f.limit });
       process.stderr.write(`eval ${f.model}: accuracy ${(100 * r.accuracy).toFixed(2)}% (${r.correct}/${r.samples}), loss ${r.loss.toFixed(4)}\n`);
       emit(Boolean(f.json), { model: f.model, accuracy: r.accuracy, loss: r.loss, samples: r.samples, correct: r.correct, errors: r.samples - r.correct, normalize: normalization });

@@ -1,8 +1,8 @@
 // Resolving --model and --data into library objects, with the errors a user can act on.
 import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Dataset, Normalization } from '../data/index.js';
-import { loadIdxDataset, parseNormalization } from '../data/index.js';
+import { CIFAR10_TEST_FILE, loadCifar10, loadIdxDataset, parseNormalization } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import { foldConstants } from '../ir/fold.js';
 import type { Model } from '../ir/graph.js';
@@ -26,9 +26,19 @@ export function loadModel(spec: string, options: { seed?: number; inChannels?: n
   return { model: { ...model, graph: foldConstants(model.graph, SHAPE_RULES) }, path: resolve(spec) };
 }
 
-/** The MNIST-format dataset in `dir`, or the bundled MNIST when `dir` is undefined. */
+/**
+ * The dataset in `dir`: CIFAR-10 binary batches when it holds them, else MNIST-format IDX files;
+ * the bundled MNIST when `dir` is undefined.
+ */
 export function loadData(dir: string | undefined): { train: Dataset; test: Dataset } {
+  if (dir !== undefined && [dir, join(dir, 'cifar-10-batches-bin')].some((d) => existsSync(join(d, CIFAR10_TEST_FILE)))) return loadCifar10(dir);
   return loadIdxDataset(dir);
+}
+
+/** Zoo models are built for the data's sample shape ([C, S, S]); files are taken as they are. */
+export function zooShapeFor(data: Dataset): { inChannels?: number; inputSize?: number } {
+  const [c, h, w] = data.shape;
+  return c !== undefined && h !== undefined && h === w ? { inChannels: c, inputSize: h } : {};
 }
 
 /** --normalize if given, else what the model recorded, else x/255. */

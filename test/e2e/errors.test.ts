@@ -47,7 +47,13 @@ test('a model whose input does not match the data shape', () => {
     writeFileSync(join(dir, 'tiny', `${split}-images-idx3-ubyte`), encodeIdx([n, 8, 8], img));
     writeFileSync(join(dir, 'tiny', `${split}-labels-idx1-ubyte`), encodeIdx([n], lab));
   }
-  assertCleanError(whittle(['train', '--model', 'lenet-300-100', '--data', join(dir, 'tiny'), '--epochs', '1', '--batch', '4']), /SHAPE_MISMATCH.*\[1, 28, 28\].*\[1, 8, 8\]/);
+  const model = join(dir, 'mnist-mlp.onnx');
+  writeFileSync(model, encodeModel(createModel('lenet-300-100')));
+  assertCleanError(whittle(['train', '--model', model, '--data', join(dir, 'tiny'), '--epochs', '1', '--batch', '4']), /SHAPE_MISMATCH.*\[1, 28, 28\].*\[1, 8, 8\]/);
+  assertCleanError(whittle(['eval', '--model', model, '--data', join(dir, 'tiny')]), /SHAPE_MISMATCH/);
+  // A zoo model is built for the data instead.
+  const zoo = whittle(['train', '--model', 'lenet-300-100', '--data', join(dir, 'tiny'), '--epochs', '1', '--batch', '4', '--json']);
+  assert.equal(zoo.code, 0, zoo.stderr);
 });
 
 test('NaN loss from a huge learning rate stops with advice and writes no model', () => {
