@@ -41,3 +41,12 @@ test('train fine-tunes a PyTorch-exported MLP and records its normalization; the
   assert.equal(e.json?.['normalize'], 'mnist-mean-std');
   assert.equal(e.json?.['accuracy'], r.json?.['accuracy']);
 });
+
+test('train fine-tunes a PyTorch-exported residual CNN (Conv, Add, MaxPool, GlobalAveragePool, Reshape)', () => {
+  const src = join(FIXTURES, 'cnn.opset17.onnx');
+  const before = whittle(['eval', '--model', src, '--json']);
+  assert.equal(before.code, 0, before.stderr);
+  const r = whittle(['train', '--model', src, '--epochs', '1', '--samples', '6400', '--optimizer', 'adam', '--lr', '0.01', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(Number(r.json?.['accuracy']) > Number(before.json?.['accuracy']) + 0.1, `before ${before.json?.['accuracy']}, after ${r.json?.['accuracy']}`);
+});
