@@ -20,8 +20,17 @@ export interface LoopTrainStep {
 
 const BODY = 'body/';
 
-function renameInBody(g: Graph, keep: ReadonlySet<string>): (n: string) => string {
+function renameInBody(keep: ReadonlySet<string>): (n: string) => string {
   return (n: string): string => (n === '' || keep.has(n) ? n : BODY + n);
+}
+
+/** Every value name `nodes` read, including from inside their subgraphs (outer-scope references). */
+function namesRead(nodes: readonly Node[], into = new Set<string>()): Set<string> {
+  for (const n of nodes) {
+    for (const i of n.inputs) into.add(i);
+    for (const a of Object.values(n.attributes)) if (a.type === 'graph') namesRead(a.value.nodes, into);
+  }
+  return into;
 }
 
 /**
@@ -38,14 +47,18 @@ export function buildLoopTrainStep(step: TrainStep): LoopTrainStep {
   // from the stacked outer tensors by the iteration number.
   const body = src.clone();
   body.name = 'train_step_body';
-  const rn = renameInBody(body, new Set());
+  // Extra inputs (masks, teacher outputs) stay outer-scope values the body reads by name.
+  const rn = renameInBody(new Set(step.extra.map((e) => e.name)));
   body.nodes = body.nodes.map((n): Node => ({ ...n, name: rn(n.name), inputs: n.inputs.map(rn), outputs: n.outputs.map(rn) }));
   const outer: Graph = src.clone();
   outer.nodes = [];
   outer.name = `${src.name}_loop`;
   outer.valueInfo = new Map();
   // Constants move to the outer graph under their body names, visible to the body by outer scope.
-  outer.initializers = new Map([...src.initializers].map(([k, t]) => [rn(k), t]));
+  // Only the ones the body reads: gradient rules may leave constants unused, and ORT warns about
+  // every unused initializer it removes.
+  const read = namesRead(body.nodes);
+  outer.initializers = new Map([...src.initializers].map(([k, t]): [string, Tensor] => [rn(k), t]).filter(([k]) => read.has(k)));
   body.initializers = new Map();
   body.valueInfo = new Map();
 
@@ -75,8 +88,9 @@ export function buildLoopTrainStep(step: TrainStep): LoopTrainStep {
     ...(step.correct !== undefined ? [{ name: rn(step.correct), dtype: 'float32' as const, shape: [] }] : []),
   ];
 
+  const extraNames = new Set(step.extra.map((e) => e.name));
   outer.inputs = [
-    ...src.inputs.filter((v) => carriedInputs.has(v.name)),
+    ...src.inputs.filter((v) => carriedInputs.has(v.name) || extraNames.has(v.name)),
     ...perStep.map((name) => {
       const v = inputsByName.get(name);
       return { name: stacked[name] as string, dtype: v?.dtype ?? 'float32', shape: ['K', ...(v?.shape ?? [])] };

@@ -12,11 +12,47 @@ import { emitUpdate, stateSlots } from './optimizer.js';
 
 export type LossKind = 'cross-entropy' | 'mse';
 
-export interface TrainStepOptions {
+/** What an extra loss term sees: the training graph being built, before differentiation. */
+export interface LossContext {
+  graph: Graph;
+  b: GraphBuilder;
+  /** The model's input, its logits, the labels input, and the trainable parameters. */
+  input: string;
+  logits: string;
+  labels: string;
+  params: readonly string[];
+  dtype: DType;
+  /** Declares an extra graph input fed every run (e.g. a teacher's logits); returns its name. */
+  addInput(name: string, dtype: DType, shape: (number | string)[]): string;
+}
+
+/** The hooks compression methods use; each is optional and composes with the others. */
+export interface StepExtensions {
+  /** Rewrites the forward graph before differentiation (e.g. fake quantization); keep parameter names. */
+  forwardRewrite?: (graph: Graph) => void;
+  /** Adds scalar loss terms (regularizers, distillation); returns their value names. */
+  extraLoss?: (ctx: LossContext) => string[];
+  /** Weight of the built-in loss (cross-entropy or MSE); default 1. */
+  baseLossWeight?: number;
+  /**
+   * Parameters held under a 0/1 mask fed each run as `${param}.mask`: after every update
+   * p ← update(p) · mask, so pruned weights stay exactly zero and never come back.
+   */
+  masked?: readonly string[];
+}
+
+export interface TrainStepOptions extends StepExtensions {
   optimizer: OptimizerConfig;
   loss?: LossKind;
   /** Initializers to keep fixed. */
   frozen?: readonly string[];
+}
+
+/** An input fed unchanged to every run, set by the caller (masks, teacher outputs). */
+export interface ExtraInput {
+  name: string;
+  dtype: DType;
+  shape: (number | string)[];
 }
 
 /** A value fed each step whose next value the step returns. */
@@ -41,6 +77,12 @@ export interface TrainStep {
   correct: string | undefined;
   /** Per-step scalar inputs (learning rate and optimizer terms). */
   scalars: string[];
+  /** Inputs the caller feeds besides batch, scalars and carried state (masks: `${param}.mask`). */
+  extra: ExtraInput[];
+}
+
+export function maskName(param: string): string {
+  return `${param}.mask`;
 }
 
 const FLOATS = new Set<DType>(['float32', 'float64']);
@@ -119,6 +161,7 @@ export function buildTrainStep(model: Model, options: TrainStepOptions): TrainSt
     }
   }
   for (const p of params) promote(p);
+  options.forwardRewrite?.(g);
 
   const labels = 'labels';
   let loss: string;
@@ -133,7 +176,20 @@ export function buildTrainStep(model: Model, options: TrainStepOptions): TrainSt
     loss = b.op('ReduceMean', [b.op1('Mul', [d, d])], { keepdims: attr.int(0) }, ['loss'])[0] as string;
   }
 
-  const grads = addGradients(g, loss, params);
+  const extra: ExtraInput[] = [];
+  const addInput = (name: string, dtype: DType, shape: (number | string)[]): string => {
+    g.inputs.push({ name, dtype, shape: [...shape] });
+    extra.push({ name, dtype, shape: [...shape] });
+    return name;
+  };
+  const weight = options.baseLossWeight ?? 1;
+  const terms = options.extraLoss?.({ graph: g, b, input, logits: out.name, labels, params, dtype: out.dtype, addInput }) ?? [];
+  let objective = loss;
+  if (weight !== 1 || terms.length > 0) {
+    const base = weight === 1 ? loss : b.op1('Mul', [loss, b.constant(Tensor.scalar(out.dtype, weight), 'base_loss_weight')]);
+    objective = terms.length === 0 ? base : b.op('Sum', [base, ...terms], {}, ['objective'])[0] as string;
+  }
+  const grads = addGradients(g, objective, params);
 
   const scalars = ['lr'];
   const dtype = out.dtype;
@@ -143,6 +199,10 @@ export function buildTrainStep(model: Model, options: TrainStepOptions): TrainSt
     g.inputs.push({ name: 'opt.step_size', dtype, shape: [] }, { name: 'opt.eps_hat', dtype, shape: [] });
   }
   const slots = stateSlots(options.optimizer);
+  const masked = new Set(options.masked ?? []);
+  for (const m of masked) {
+    if (!params.includes(m)) throw new WhittleError('BAD_ARGUMENT', `cannot mask "${m}": it is not a trainable parameter (${params.join(', ')})`);
+  }
   const ub = new GraphBuilder(g, 'opt');
   for (const p of params) {
     const pt = model.graph.initializers.get(p) as Tensor;
@@ -151,8 +211,10 @@ export function buildTrainStep(model: Model, options: TrainStepOptions): TrainSt
       g.inputs.push({ name, dtype: pt.dtype, shape: [...pt.dims] });
       return name;
     });
-    const [next, ...nextState] = emitUpdate(ub, options.optimizer, pt.dtype, { param: p, grad: grads.get(p) as string, state });
-    carried.push({ input: p, output: next as string, dims: [...pt.dims], dtype: pt.dtype, init: { kind: 'initializer', name: p } });
+    const [updated, ...nextState] = emitUpdate(ub, options.optimizer, pt.dtype, { param: p, grad: grads.get(p) as string, state });
+    let next = updated as string;
+    if (masked.has(p)) next = ub.op1('Mul', [next, addInput(maskName(p), pt.dtype, [...pt.dims])]);
+    carried.push({ input: p, output: next, dims: [...pt.dims], dtype: pt.dtype, init: { kind: 'initializer', name: p } });
     state.forEach((s, i) => carried.push({ input: s, output: nextState[i] as string, dims: [...pt.dims], dtype: pt.dtype, init: { kind: 'zeros' } }));
   }
 
@@ -161,10 +223,11 @@ export function buildTrainStep(model: Model, options: TrainStepOptions): TrainSt
     correct = b.op('ReduceSum', [b.op1('Cast', [b.op1('Equal', [pred, labels])], { to: attr.int(1) })], { keepdims: attr.int(0) }, ['correct'])[0] as string;
   }
 
-  g.outputs = [{ name: loss, dtype, shape: [] }];
+  // The reported loss is the objective actually minimized (base loss plus extra terms).
+  g.outputs = [{ name: objective, dtype, shape: [] }];
   if (correct !== undefined) g.outputs.push({ name: correct, dtype: 'float32', shape: [] });
   for (const c of carried) g.outputs.push({ name: c.output, dtype: c.dtype, shape: c.dims });
-  return { model: { ...model, graph: g, metadata: { ...model.metadata } }, params, carried, input, labels, loss, correct, scalars };
+  return { model: { ...model, graph: g, metadata: { ...model.metadata } }, params, carried, input, labels, loss: objective, correct, scalars, extra };
 }
 
 /** True when a BatchNormalization node is in training form. */

@@ -22,6 +22,28 @@ export interface Checkpoint<M> {
   tensors: Map<string, Tensor>;
 }
 
+// JSON has no Infinity or NaN (it writes null), yet a run's meta holds them: an unset best loss is
+// +Infinity. They travel as { $number: 'Infinity' } and come back as numbers.
+const NON_FINITE = '$number';
+
+function encodeNonFinite(_key: string, value: unknown): unknown {
+  return typeof value === 'number' && !Number.isFinite(value) ? { [NON_FINITE]: String(value) } : value;
+}
+
+function decodeNonFinite(_key: string, value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  const keys = Object.keys(value);
+  const v = (value as Record<string, unknown>)[NON_FINITE];
+  return keys.length === 1 && (v === 'Infinity' || v === '-Infinity' || v === 'NaN') ? Number(v) : value;
+}
+
+/**
+ * Writes `meta` (JSON-able) and `tensors` to one file, atomically.
+ *
+ * ```ts
+ * saveCheckpoint('run.ckpt', { epoch: 3 }, new Map([['fc.weight', w]]));
+ * ```
+ */
 export function saveCheckpoint<M>(path: string, meta: M, tensors: ReadonlyMap<string, Tensor>): void {
   const entries: CheckpointTensor[] = [];
   let offset = 0;
@@ -30,7 +52,7 @@ export function saveCheckpoint<M>(path: string, meta: M, tensors: ReadonlyMap<st
     entries.push({ name, dtype: t.dtype, dims: [...t.dims], offset, bytes });
     offset += bytes;
   }
-  const header = new TextEncoder().encode(JSON.stringify({ version: 1, meta, tensors: entries }));
+  const header = new TextEncoder().encode(JSON.stringify({ version: 1, meta, tensors: entries }, encodeNonFinite));
   const prefix = new Uint8Array(12);
   prefix.set(new TextEncoder().encode(MAGIC));
   new DataView(prefix.buffer).setUint32(8, header.length, true);
@@ -39,6 +61,13 @@ export function saveCheckpoint<M>(path: string, meta: M, tensors: ReadonlyMap<st
   writeFileAtomic(path, chunks);
 }
 
+/**
+ * Reads a file written by `saveCheckpoint`; a damaged or foreign file is a BAD_DATA error.
+ *
+ * ```ts
+ * const { meta, tensors } = loadCheckpoint<{ epoch: number }>('run.ckpt');
+ * ```
+ */
 export function loadCheckpoint<M>(path: string): Checkpoint<M> {
   let buf: Buffer;
   try {
@@ -46,16 +75,25 @@ export function loadCheckpoint<M>(path: string): Checkpoint<M> {
   } catch (e) {
     throw new WhittleError('IO', `cannot read checkpoint ${path}: ${(e as Error).message}`, { cause: e });
   }
-  if (buf.length < 12 || buf.subarray(0, 8).toString('latin1') !== MAGIC) {
+  const truncated = (): WhittleError => new WhittleError('BAD_DATA', `checkpoint ${path} is truncated; delete it to start over`);
+  const magic = buf.subarray(0, 8).toString('latin1');
+  if (magic !== MAGIC.slice(0, magic.length) || buf.length === 0) {
     throw new WhittleError('BAD_DATA', `${path} is not a Whittle checkpoint; delete it to start over, or pass the right --checkpoint`);
   }
+  if (buf.length < 12) throw truncated();
   const hlen = buf.readUInt32LE(8);
-  const header = JSON.parse(buf.subarray(12, 12 + hlen).toString('utf8')) as { meta: M; tensors: CheckpointTensor[] };
   const base = 12 + hlen;
+  if (base > buf.length) throw truncated();
+  let header: { meta: M; tensors: CheckpointTensor[] };
+  try {
+    header = JSON.parse(buf.subarray(12, base).toString('utf8'), decodeNonFinite) as { meta: M; tensors: CheckpointTensor[] };
+  } catch (e) {
+    throw new WhittleError('BAD_DATA', `checkpoint ${path} has a damaged header (${(e as Error).message}); delete it to start over`, { cause: e });
+  }
   const tensors = new Map<string, Tensor>();
   for (const e of header.tensors) {
+    if (base + e.offset + e.bytes > buf.length) throw truncated();
     const data = allocate(e.dtype, e.bytes / bytesPerElement(e.dtype));
-    if (base + e.offset + e.bytes > buf.length) throw new WhittleError('BAD_DATA', `checkpoint ${path} is truncated; delete it to start over`);
     new Uint8Array(data.buffer).set(buf.subarray(base + e.offset, base + e.offset + e.bytes));
     tensors.set(e.name, new Tensor(e.dtype, e.dims, data));
   }

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import type { OptimizerConfig } from '../autodiff/optimizer.js';
 import { stepScalars } from '../autodiff/optimizer.js';
-import type { TrainStep } from '../autodiff/train-step.js';
+import type { StepExtensions, TrainStep } from '../autodiff/train-step.js';
 import { buildTrainStep } from '../autodiff/train-step.js';
 import { buildLoopTrainStep } from '../autodiff/loop.js';
 import type { Dataset, Normalization } from '../data/index.js';
@@ -39,9 +39,42 @@ export interface TrainOptions {
    * Same result either way; K > 1 saves the per-run overhead that dominates small models.
    */
   stepsPerRun?: number;
+  /** Compression hooks in the training graph: masks, extra loss terms, forward rewrites. */
+  step?: StepExtensions;
+  /** Initial values of the step's extra inputs (e.g. `${param}.mask`); masks default to all ones. */
+  extraFeeds?: ReadonlyMap<string, Tensor>;
+  /** Policies run between session runs (pruning schedules, growing, ...). */
+  callbacks?: readonly TrainCallback[];
   /** Polled between steps; return true to save a checkpoint and stop (Ctrl-C). */
   shouldStop?: () => boolean;
   onProgress?: (e: ProgressEvent) => void;
+}
+
+/** What a callback sees and may change between runs. */
+export interface StepContext {
+  epoch: number;
+  /** Steps completed so far in the whole run. */
+  globalStep: number;
+  stepsPerEpoch: number;
+  totalSteps: number;
+  /** Current parameters, optimizer state and BatchNorm statistics by input name; replace entries to change them. */
+  state: Map<string, Tensor>;
+  /** Current extra inputs (masks, ...) by name; replace entries to change them. */
+  extraFeeds: Map<string, Tensor>;
+  /** The model with the current parameters. */
+  currentModel(): Model;
+}
+
+export interface EpochContext extends StepContext {
+  record: EpochRecord;
+}
+
+/** A training policy: compression during training is a callback with one context argument. */
+export interface TrainCallback {
+  /** After each session run (K steps when stepsPerRun = K). */
+  onStepEnd?(ctx: StepContext): void | Promise<void>;
+  /** After each epoch, once validation has run. */
+  onEpochEnd?(ctx: EpochContext): void | Promise<void>;
 }
 
 export type ProgressEvent =
@@ -121,7 +154,7 @@ export async function train(model: Model, data: Dataset, o: TrainOptions): Promi
   if (!(o.batchSize >= 1)) throw new WhittleError('BAD_ARGUMENT', `batch size must be ≥ 1, got ${o.batchSize}`);
   if (!(o.lr > 0)) throw new WhittleError('BAD_ARGUMENT', `learning rate must be > 0, got ${o.lr}`);
   checkInputShape(model, data);
-  const step = buildTrainStep(model, { optimizer: o.optimizer });
+  const step = buildTrainStep(model, { ...o.step, optimizer: o.optimizer });
   const K = Math.max(1, Math.floor(o.stepsPerRun ?? DEFAULT_STEPS_PER_RUN));
   const loop = K > 1 ? buildLoopTrainStep(step) : undefined;
   const session = await Session.create(loop?.step.model ?? step.model, { threads: o.threads });
@@ -136,6 +169,26 @@ export async function train(model: Model, data: Dataset, o: TrainOptions): Promi
   for (const c of step.carried) {
     state.set(c.input, c.init.kind === 'initializer' ? (model.graph.initializers.get(c.init.name) as Tensor).clone() : new Tensor(c.dtype, c.dims));
   }
+  const extraFeeds = new Map<string, Tensor>();
+  for (const e of step.extra) {
+    const given = o.extraFeeds?.get(e.name);
+    if (given !== undefined) extraFeeds.set(e.name, given);
+    else if (e.name.endsWith('.mask') && e.shape.every((d): d is number => typeof d === 'number')) {
+      const ones = new Tensor(e.dtype, e.shape);
+      (ones.data as Float32Array | Float64Array).fill(1);
+      extraFeeds.set(e.name, ones);
+    }
+    else throw new WhittleError('BAD_ARGUMENT', `the training step needs a value for its extra input "${e.name}"; pass it in extraFeeds`);
+  }
+  const context = (epoch: number): StepContext => ({
+    epoch,
+    globalStep: meta.globalStep,
+    stepsPerEpoch,
+    totalSteps,
+    state,
+    extraFeeds,
+    currentModel: () => materialize(model, step, state),
+  });
   let meta: CheckpointMeta = {
     epoch: 0,
     stepInEpoch: 0,
@@ -153,10 +206,13 @@ export async function train(model: Model, data: Dataset, o: TrainOptions): Promi
       throw new WhittleError('BAD_ARGUMENT', `checkpoint ${o.checkpointPath} was written by a run with other settings (model, batch, lr, optimizer, schedule, seed or normalization); rerun with the same flags, or delete it to start over`);
     }
     meta = ck.meta;
-    for (const [k, t] of ck.tensors) if (state.has(k)) state.set(k, t);
+    for (const [k, t] of ck.tensors) {
+      if (state.has(k)) state.set(k, t);
+      else if (extraFeeds.has(k)) extraFeeds.set(k, t);
+    }
   }
   const save = (): void => {
-    if (o.checkpointPath !== undefined) saveCheckpoint(o.checkpointPath, meta, state);
+    if (o.checkpointPath !== undefined) saveCheckpoint(o.checkpointPath, meta, new Map([...state, ...extraFeeds]));
   };
 
   o.onProgress?.({ type: 'start', epochs: o.epochs, stepsPerEpoch, startEpoch: meta.epoch, startStep: meta.stepInEpoch });
@@ -187,6 +243,7 @@ export async function train(model: Model, data: Dataset, o: TrainOptions): Promi
         const scalars = lrs.map((l, j) => stepScalars(o.optimizer, l, meta.globalStep + j + 1));
         const feeds: Record<string, Tensor> = {};
         for (const [name, t] of state) feeds[name] = t;
+        for (const [name, t] of extraFeeds) feeds[name] = t;
         if (loop !== undefined) {
           feeds[loop.stackedInput] = new Tensor('float32', [k, bs, ...dims], xBuf.subarray(0, k * bs * sample));
           feeds[loop.stackedLabels] = new Tensor('int64', [k, bs], yBuf.subarray(0, k * bs));
@@ -215,6 +272,7 @@ export async function train(model: Model, data: Dataset, o: TrainOptions): Promi
         meta.stepInEpoch = s;
         meta.globalStep += k;
         lr = lrs[k - 1] as number;
+        for (const cb of o.callbacks ?? []) await cb.onStepEnd?.(context(epoch));
         o.onProgress?.({ type: 'step', epoch, step: s, stepsPerEpoch, loss: meta.partial.lossSum / meta.partial.seen, accuracy: meta.partial.correct / meta.partial.seen, lr });
       }
       const seconds = (performance.now() - t0) / 1000;
@@ -238,6 +296,7 @@ export async function train(model: Model, data: Dataset, o: TrainOptions): Promi
           meta.badEpochs = 0;
         } else meta.badEpochs++;
       }
+      for (const cb of o.callbacks ?? []) await cb.onEpochEnd?.({ ...context(epoch), record });
       meta.history.push(record);
       meta.epoch++;
       meta.stepInEpoch = 0;

@@ -1,0 +1,149 @@
+// The training loop on real MNIST subsets: loss goes down, BatchNorm statistics are carried,
+// the Loop form is bit-identical to single steps, divergence and early stopping are reported.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { createDataset, loadIdxDataset, subset } from '../data/index.js';
+import type { Dataset } from '../data/index.js';
+import { WhittleError } from '../ir/errors.js';
+import type { Tensor } from '../ir/tensor.js';
+import { createModel } from '../nn/zoo.js';
+import { evaluate } from './evaluate.js';
+import { train } from './trainer.js';
+import type { TrainOptions } from './trainer.js';
+
+const mnist = loadIdxDataset();
+
+function floats(t: Tensor | undefined, what: string): Float32Array {
+  assert.ok(t, `${what} is missing`);
+  assert.equal(t.dtype, 'float32', what);
+  return t.data as Float32Array;
+}
+
+test('resnet-cifar (1×28×28) on 512 MNIST images: epoch 2 loss < epoch 1, BatchNorm statistics trained, evaluable', async () => {
+  const model = createModel('resnet-cifar', { inChannels: 1, inputSize: 28 });
+  const data = subset(mnist.train, 0, 512);
+  const result = await train(model, data, { epochs: 2, batchSize: 32, lr: 1e-3, optimizer: { kind: 'adam' }, normalization: 'x/255', threads: 1 });
+  assert.equal(result.status, 'completed');
+  assert.equal(result.epochs, 2);
+  assert.equal(result.history.length, 2);
+  const [e1, e2] = result.history;
+  assert.ok(e1 && e2);
+  assert.ok(e2.loss < e1.loss, `epoch 2 loss ${e2.loss} should be below epoch 1 loss ${e1.loss}`);
+
+  const bns = model.graph.nodes.filter((n) => n.opType === 'BatchNormalization');
+  assert.equal(bns.length, 1 + 3 * 2 + 2); // stem, two per block, two projected shortcuts
+  for (const bn of bns) {
+    for (const [slot, initial] of [[3, 0], [4, 1]] as const) {
+      const name = bn.inputs[slot] as string;
+      const before = floats(model.graph.initializers.get(name), `${name} before`);
+      assert.ok(before.every((v) => v === initial), `${name} starts at ${initial}`);
+      const after = floats(result.model.graph.initializers.get(name), `${name} after`);
+      assert.equal(after.length, before.length);
+      assert.ok(after.every(Number.isFinite), `${name} is finite`);
+      assert.ok(after.some((v) => v !== initial), `${name} moved away from ${initial}`);
+      if (slot === 4) assert.ok(after.every((v) => v >= 0), `${name} is a variance`);
+    }
+  }
+  // Training does not touch the caller's model.
+  const w = bns[0]?.inputs[3] as string;
+  assert.ok(floats(model.graph.initializers.get(w), w).every((v) => v === 0));
+
+  const ev = await evaluate(result.model, subset(mnist.test, 0, 200), { normalization: 'x/255', threads: 1 });
+  assert.equal(ev.samples, 200);
+  assert.ok(Number.isFinite(ev.loss) && ev.loss > 0, `eval loss ${ev.loss}`);
+  assert.ok(ev.accuracy > 0.1, `eval accuracy ${ev.accuracy} beats chance after 2 epochs`);
+});
+
+test('stepsPerRun 1 and 8 give bit-identical parameters (lenet-300-100, 1024 samples, 21 steps: 8 + 8 + 5)', async () => {
+  const data = subset(mnist.train, 0, 1024);
+  const run = (stepsPerRun: number) =>
+    train(createModel('lenet-300-100'), data, { epochs: 1, batchSize: 48, lr: 1e-3, optimizer: { kind: 'adam' }, normalization: 'x/255', threads: 1, stepsPerRun });
+  const one = await run(1);
+  const eight = await run(8);
+  const initial = createModel('lenet-300-100').graph.initializers;
+  for (const [name, t] of one.model.graph.initializers) {
+    assert.deepEqual(eight.model.graph.initializers.get(name)?.data, t.data, name);
+    if (t.dims.length > 0) assert.notDeepEqual(t.data, initial.get(name)?.data, `${name} was trained`);
+  }
+  assert.equal(eight.history[0]?.loss, one.history[0]?.loss);
+  assert.equal(eight.history[0]?.trainAccuracy, one.history[0]?.trainAccuracy);
+});
+
+test('a diverging run (lr 1e6) stops with NAN_LOSS naming the epoch, step and a lower --lr', async () => {
+  const data = subset(mnist.train, 0, 256);
+  await assert.rejects(
+    train(createModel('lenet-300-100'), data, { epochs: 1, batchSize: 32, lr: 1e6, optimizer: { kind: 'sgd' }, normalization: 'x/255', threads: 1, stepsPerRun: 1 }),
+    (e: unknown) => {
+      assert.ok(e instanceof WhittleError, String(e));
+      assert.equal(e.code, 'NAN_LOSS');
+      assert.match(e.message, /^the loss became (NaN|-?Infinity) at epoch 1, step \d+ \(learning rate 1000000\); lower --lr \(e\.g\. 100000\)/);
+      return true;
+    },
+  );
+});
+
+/** `ds` with every label moved to the next class: the better the model fits `ds`, the worse it does here. */
+function relabelled(ds: Dataset): Dataset {
+  const labels = ds.labels.map((l) => (l + 1) % ds.numClasses);
+  return createDataset({ images: ds.images, labels, shape: ds.shape, numClasses: ds.numClasses });
+}
+
+test('early stopping: validation loss that gets worse stops the run after patience + 1 bad epochs', async () => {
+  const data = subset(mnist.train, 0, 512);
+  const validation = relabelled(subset(mnist.train, 512, 256));
+  const options: TrainOptions = {
+    epochs: 5,
+    batchSize: 32,
+    lr: 0.05,
+    optimizer: { kind: 'sgd', momentum: 0.9 },
+    normalization: 'x/255',
+    threads: 1,
+    validation,
+    earlyStoppingPatience: 0,
+  };
+  const result = await train(createModel('mlp:784-32-10'), data, options);
+  const [e1, e2] = result.history;
+  assert.ok(e1?.valLoss !== undefined && e2?.valLoss !== undefined && e1.valAccuracy !== undefined);
+  assert.ok(e2.valLoss > e1.valLoss, `validation loss ${e1.valLoss} → ${e2.valLoss} got worse`);
+  assert.equal(result.status, 'early-stopped');
+  assert.equal(result.epochs, 2);
+  assert.equal(result.history.length, 2);
+  // The recorded validation numbers are the returned model's.
+  const ev = await evaluate(result.model, validation, { normalization: 'x/255', threads: 1 });
+  assert.equal(ev.loss, e2.valLoss);
+});
+
+test('interrupt in epoch 1 + resume = one uninterrupted run, validation bookkeeping included', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'whittle-resume-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const options: TrainOptions = {
+    epochs: 3,
+    batchSize: 32,
+    lr: 0.05,
+    optimizer: { kind: 'sgd', momentum: 0.9 },
+    schedule: { schedule: { kind: 'plateau', factor: 0.5, patience: 0 } },
+    normalization: 'x/255',
+    threads: 1,
+    stepsPerRun: 4,
+    validation: subset(mnist.train, 512, 256),
+    earlyStoppingPatience: 0,
+    checkpointPath: join(dir, 'run.ckpt'),
+  };
+  const data = subset(mnist.train, 0, 512);
+  const whole = await train(createModel('mlp:784-32-10'), data, { ...options, checkpointPath: undefined });
+  assert.equal(whole.status, 'completed', 'validation loss improves every epoch on real labels');
+
+  let polls = 0;
+  const first = await train(createModel('mlp:784-32-10'), data, { ...options, shouldStop: () => ++polls > 2 });
+  assert.equal(first.status, 'interrupted');
+  assert.equal(first.epochs, 0);
+  // Before any validation the best loss is +Infinity; it must come back from the checkpoint as such.
+  const resumed = await train(createModel('mlp:784-32-10'), data, { ...options, resume: true });
+  assert.equal(resumed.status, 'completed');
+  const comparable = (r: typeof whole) => r.history.map(({ seconds: _s, samplesPerSec: _p, ...rest }) => rest);
+  assert.deepEqual(comparable(resumed), comparable(whole));
+  for (const [name, t] of whole.model.graph.initializers) assert.deepEqual(resumed.model.graph.initializers.get(name)?.data, t.data, name);
+});
