@@ -62,7 +62,9 @@ for (let rep = 0; rep < repeats; rep++) {
   for (const { model, threads } of configs) {
     process.stderr.write(`bench: round ${rep + 1}/${repeats} ${model} ${threads} thread(s)\n`);
     add(`whittle|${model}|${threads}`, run(process.execPath, [join(here, 'train-throughput.js'), model, String(threads), String(warmup), String(timed), '16']));
-    if (haveTorch) add(`pytorch|${model}|${threads}`, run(python, [join(here, '..', '..', 'bench', 'peers', 'torch_train.py'), model, String(threads), String(warmup), String(timed), mnistDir], torchEnv));
+    // OpenBLAS has its own thread pool: pin it too, so "1 thread" means one core for both engines.
+    const env = { ...torchEnv, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) };
+    if (haveTorch) add(`pytorch|${model}|${threads}`, run(python, [join(here, '..', '..', 'bench', 'peers', 'torch_train.py'), model, String(threads), String(warmup), String(timed), mnistDir], env));
   }
 }
 

@@ -1,60 +1,17 @@
 import { availableParallelism } from 'node:os';
 import { statSync } from 'node:fs';
 import type { Command } from 'commander';
-import { Option } from 'commander';
-import { optimizerFromName, OPTIMIZER_NAMES } from '../autodiff/optimizer.js';
 import { WhittleError } from '../ir/errors.js';
 import { encodeModel } from '../ir/onnx.js';
 import { modelStats } from '../ir/stats.js';
 import { SHAPE_RULES } from '../ops/index.js';
 import { subset } from '../data/index.js';
 import { evaluate } from '../train/evaluate.js';
-import { scheduleFromName, SCHEDULE_NAMES } from '../train/schedule.js';
 import { train } from '../train/trainer.js';
+import { addTrainFlags, emit, int, toTrainOptions } from './flags.js';
+import type { TrainFlags } from './flags.js';
 import { createReporter } from './progress.js';
 import { loadData, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel, zooShapeFor } from './load.js';
-
-function int(name: string, min: number) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new WhittleError('BAD_ARGUMENT', `${name} must be an integer ≥ ${min}, got "${v}"`);
-    return n;
-  };
-}
-
-function num(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n)) throw new WhittleError('BAD_ARGUMENT', `${name} must be a number, got "${v}"`);
-    return n;
-  };
-}
-
-function emit(json: boolean, obj: Record<string, unknown>): void {
-  if (json) process.stdout.write(`${JSON.stringify(obj)}\n`);
-}
-
-interface TrainFlags {
-  model: string;
-  data?: string;
-  epochs: number;
-  batch: number;
-  optimizer: string;
-  lr: number;
-  weightDecay: number;
-  schedule: string;
-  warmup: number;
-  seed: number;
-  threads: number;
-  out?: string;
-  checkpoint?: string;
-  resume?: boolean;
-  normalize?: string;
-  patience?: number;
-  samples?: number;
-  stepsPerRun: number;
-  json?: boolean;
-}
 
 /** The shared body of `train` and `demo`. */
 async function runTrain(f: TrainFlags, label = 'train'): Promise<Record<string, unknown>> {
@@ -75,17 +32,8 @@ async function runTrain(f: TrainFlags, label = 'train'): Promise<Record<string, 
   try {
     const trainSet = f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train;
     const result = await train(model, trainSet, {
-      epochs: f.epochs,
-      batchSize: f.batch,
-      lr: f.lr,
-      optimizer: optimizerFromName(f.optimizer, f.weightDecay),
-      schedule: { schedule: scheduleFromName(f.schedule, f.epochs), warmupSteps: f.warmup },
-      normalization,
-      seed: f.seed,
-      threads: f.threads,
+      ...toTrainOptions(f, normalization),
       validation: data.test,
-      earlyStoppingPatience: f.patience,
-      stepsPerRun: f.stepsPerRun,
       checkpointPath,
       resume: f.resume,
       shouldStop: () => stop,
@@ -120,30 +68,8 @@ async function runTrain(f: TrainFlags, label = 'train'): Promise<Record<string, 
   }
 }
 
-function trainOptions(cmd: Command, defaults: { epochs: number; lr: number; optimizer: string; model?: string }): Command {
-  return cmd
-    .option('--data <dir>', 'MNIST-format IDX or CIFAR-10 binary directory (default: the bundled MNIST)')
-    .option('--epochs <n>', 'epochs', int('--epochs', 1), defaults.epochs)
-    .option('--batch <n>', 'mini-batch size', int('--batch', 1), 64)
-    .addOption(new Option('--optimizer <name>', 'optimizer').choices([...OPTIMIZER_NAMES]).default(defaults.optimizer))
-    .option('--lr <x>', 'learning rate', num('--lr'), defaults.lr)
-    .option('--weight-decay <x>', 'L2 weight decay (decoupled for adamw)', num('--weight-decay'), 0)
-    .addOption(new Option('--schedule <name>', 'learning-rate schedule').choices([...SCHEDULE_NAMES]).default('cosine'))
-    .option('--warmup <steps>', 'linear warm-up steps', int('--warmup', 0), 0)
-    .option('--seed <n>', 'seed for weights and shuffling', int('--seed', 0), 0)
-    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', int('--threads', 1), availableParallelism())
-    .option('--out <file.onnx>', 'where to write the trained model')
-    .option('--checkpoint <path>', 'checkpoint file (default: OUT.ckpt)')
-    .option('--resume', 'continue from the checkpoint')
-    .option('--normalize <how>', 'input normalization: x/255 | mnist-mean-std | none (default: what the model recorded, else x/255)')
-    .option('--patience <epochs>', 'early stopping: stop after this many epochs without a better validation loss', int('--patience', 0))
-    .option('--samples <n>', 'train on the first N training samples only (quick runs)', int('--samples', 1))
-    .option('--steps-per-run <k>', 'training steps per onnxruntime call (an ONNX Loop; same result, less overhead)', int('--steps-per-run', 1), 16)
-    .option('--json', 'print one JSON object on stdout');
-}
-
 export function registerCommands(program: Command): void {
-  trainOptions(program.command('train').description('train a zoo model or fine-tune an .onnx model on MNIST-format data').requiredOption('--model <zoo|file.onnx>', 'zoo name (lenet-300-100, lenet-5, resnet-cifar, mlp:784-100-10) or .onnx file'), {
+  addTrainFlags(program.command('train').description('train a zoo model or fine-tune an .onnx model on MNIST-format data').requiredOption('--model <zoo|file.onnx>', 'zoo name (lenet-300-100, lenet-5, resnet-cifar, mlp:784-100-10) or .onnx file'), {
     epochs: 10,
     lr: 0.05,
     optimizer: 'momentum',
@@ -186,7 +112,7 @@ export function registerCommands(program: Command): void {
       emit(Boolean(f.json), { model: f.model, params: s.params, nonzeroParams: s.nonzeroParams, bytes, parameterBytes: s.parameterBytes, flops: s.flops, macs: s.macs, ops: s.ops, inputs: s.inputs, outputs: s.outputs, metadata: model.metadata });
     });
 
-  trainOptions(program.command('demo').description('the main job on the bundled MNIST: train LeNet-300-100 and report test accuracy'), { epochs: 10, lr: 0.05, optimizer: 'momentum' })
+  addTrainFlags(program.command('demo').description('the main job on the bundled MNIST: train LeNet-300-100 and report test accuracy'), { epochs: 10, lr: 0.05, optimizer: 'momentum' })
     .option('--model <zoo|file.onnx>', 'model', 'lenet-300-100')
     .action(async (f: TrainFlags) => {
       process.stderr.write(`whittle demo: training ${f.model} on MNIST for ${f.epochs} epoch(s), batch ${f.batch}, ${f.optimizer} lr ${f.lr}, ${f.threads} thread(s)\n`);

@@ -13,7 +13,8 @@ program
   .option('--verbose', 'print stack traces on errors')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
-registerCommands(program);
+// Each family of commands registers itself from its own file.
+for (const register of [registerCommands]) register(program);
 
 try {
   await program.parseAsync(process.argv);

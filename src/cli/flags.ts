@@ -1,0 +1,96 @@
+// Flags shared by the commands: number parsing with clear errors, the --json contract, and the
+// training flags every command that trains (train, demo, prune, distill, ...) accepts.
+import { availableParallelism } from 'node:os';
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { optimizerFromName, OPTIMIZER_NAMES } from '../autodiff/optimizer.js';
+import type { Normalization } from '../data/index.js';
+import { WhittleError } from '../ir/errors.js';
+import { scheduleFromName, SCHEDULE_NAMES } from '../train/schedule.js';
+import type { TrainOptions } from '../train/trainer.js';
+
+export function int(name: string, min: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new WhittleError('BAD_ARGUMENT', `${name} must be an integer ≥ ${min}, got "${v}"`);
+    return n;
+  };
+}
+
+export function num(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n)) throw new WhittleError('BAD_ARGUMENT', `${name} must be a number, got "${v}"`);
+    return n;
+  };
+}
+
+/** With --json: exactly one JSON object on stdout. */
+export function emit(json: boolean, obj: Record<string, unknown>): void {
+  if (json) process.stdout.write(`${JSON.stringify(obj)}\n`);
+}
+
+export interface TrainFlags {
+  model: string;
+  data?: string;
+  epochs: number;
+  batch: number;
+  optimizer: string;
+  lr: number;
+  weightDecay: number;
+  schedule: string;
+  warmup: number;
+  seed: number;
+  threads: number;
+  out?: string;
+  checkpoint?: string;
+  resume?: boolean;
+  normalize?: string;
+  patience?: number;
+  samples?: number;
+  stepsPerRun: number;
+  json?: boolean;
+}
+
+/** Adds the training flags (--data, --epochs, --batch, --optimizer, --lr, ...) to a command. */
+export function addTrainFlags(cmd: Command, defaults: { epochs: number; lr: number; optimizer: string; model?: string }): Command {
+  return cmd
+    .option('--data <dir>', 'MNIST-format IDX or CIFAR-10 binary directory (default: the bundled MNIST)')
+    .option('--epochs <n>', 'epochs', int('--epochs', 1), defaults.epochs)
+    .option('--batch <n>', 'mini-batch size', int('--batch', 1), 64)
+    .addOption(new Option('--optimizer <name>', 'optimizer').choices([...OPTIMIZER_NAMES]).default(defaults.optimizer))
+    .option('--lr <x>', 'learning rate', num('--lr'), defaults.lr)
+    .option('--weight-decay <x>', 'L2 weight decay (decoupled for adamw)', num('--weight-decay'), 0)
+    .addOption(new Option('--schedule <name>', 'learning-rate schedule').choices([...SCHEDULE_NAMES]).default('cosine'))
+    .option('--warmup <steps>', 'linear warm-up steps', int('--warmup', 0), 0)
+    .option('--seed <n>', 'seed for weights and shuffling', int('--seed', 0), 0)
+    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', int('--threads', 1), availableParallelism())
+    .option('--out <file.onnx>', 'where to write the trained model')
+    .option('--checkpoint <path>', 'checkpoint file (default: OUT.ckpt)')
+    .option('--resume', 'continue from the checkpoint')
+    .option('--normalize <how>', 'input normalization: x/255 | mnist-mean-std | none (default: what the model recorded, else x/255)')
+    .option('--patience <epochs>', 'early stopping: stop after this many epochs without a better validation loss', int('--patience', 0))
+    .option('--samples <n>', 'train on the first N training samples only (quick runs)', int('--samples', 1))
+    .option('--steps-per-run <k>', 'training steps per onnxruntime call (an ONNX Loop; same result, less overhead)', int('--steps-per-run', 1), 16)
+    .option('--json', 'print one JSON object on stdout');
+}
+
+
+/**
+ * The trainer options the training flags ask for (data, validation, checkpoints and callbacks
+ * are the caller's).
+ */
+export function toTrainOptions(f: TrainFlags, normalization: Normalization): Pick<TrainOptions, 'epochs' | 'batchSize' | 'lr' | 'optimizer' | 'schedule' | 'normalization' | 'seed' | 'threads' | 'earlyStoppingPatience' | 'stepsPerRun'> {
+  return {
+    epochs: f.epochs,
+    batchSize: f.batch,
+    lr: f.lr,
+    optimizer: optimizerFromName(f.optimizer, f.weightDecay),
+    schedule: { schedule: scheduleFromName(f.schedule, f.epochs), warmupSteps: f.warmup },
+    normalization,
+    seed: f.seed,
+    threads: f.threads,
+    earlyStoppingPatience: f.patience,
+    stepsPerRun: f.stepsPerRun,
+  };
+}
