@@ -4,10 +4,12 @@
 //    finite differences come from a float64 reference forward written in the test.
 import assert from 'node:assert/strict';
 import { addGradients } from '../src/autodiff/gradients.js';
-import type { Graph } from '../src/ir/graph.js';
-import { GraphBuilder, makeModel } from '../src/ir/graph.js';
+import type { Attribute, ValueInfo } from '../src/ir/graph.js';
+import { Graph, GraphBuilder, makeModel } from '../src/ir/graph.js';
+import { inferShapes } from '../src/ir/shape.js';
 import { Tensor } from '../src/ir/tensor.js';
 import type { DType } from '../src/ir/tensor.js';
+import { SHAPE_RULES } from '../src/ops/index.js';
 import { Session } from '../src/runtime/session.js';
 
 export function seededUniform(seed: number): (lo?: number, hi?: number) => number {
@@ -121,4 +123,76 @@ export async function gradCheck(spec: GradCheck): Promise<GradCheckResult> {
   }
   await s.release();
   return { maxError, checked };
+}
+
+export interface OneNodeGraph {
+  /** Graph inputs, fed at run time. */
+  inputs: ValueInfo[];
+  /** The node's operands; default: the graph inputs in order. '' skips an optional operand. */
+  operands?: string[];
+  /** Constant operands (shapes, axes, ...). */
+  initializers?: Record<string, Tensor>;
+  attributes?: Record<string, Attribute>;
+  /**
+   * Graph outputs. Default: the node's one output 'y', typed and shaped by the op's shape rule.
+   */
+  outputs?: ValueInfo[];
+  /** The node's outputs; default: the graph outputs' names (more for e.g. MaxPool's Indices). */
+  results?: string[];
+  /** Graph and node name; default: the op type in lower case. */
+  name?: string;
+}
+
+/**
+ * A graph of one `opType` node, the unit the op tests check.
+ *
+ * ```ts
+ * const g = oneNodeGraph('Relu', { inputs: [{ name: 'x', dtype: 'float64', shape: [2, 3] }] });
+ * ```
+ */
+export function oneNodeGraph(opType: string, spec: OneNodeGraph): Graph {
+  const name = spec.name ?? opType.toLowerCase();
+  const g = new Graph(name);
+  g.inputs.push(...spec.inputs.map((v) => ({ ...v, shape: [...v.shape] })));
+  for (const [k, t] of Object.entries(spec.initializers ?? {})) g.initializers.set(k, t);
+  const results = spec.results ?? spec.outputs?.map((o) => o.name) ?? ['y'];
+  g.nodes.push({ name, opType, domain: '', inputs: spec.operands ?? spec.inputs.map((v) => v.name), outputs: results, attributes: spec.attributes ?? {} });
+  if (spec.outputs !== undefined) g.outputs.push(...spec.outputs.map((v) => ({ ...v, shape: [...v.shape] })));
+  else {
+    const y = inferShapes(g, SHAPE_RULES).get('y');
+    assert.ok(y, `the ${opType} shape rule gives no type for its output "y"`);
+    g.outputs.push({ name: 'y', dtype: y.dtype, shape: y.shape });
+  }
+  return g;
+}
+
+/** Feeds as graph inputs of their own type and shape. */
+export function inputsOf(feeds: Record<string, Tensor>): ValueInfo[] {
+  return Object.entries(feeds).map(([name, t]) => ({ name, dtype: t.dtype, shape: [...t.dims] }));
+}
+
+export interface OneNodeCheck {
+  op: string;
+  /** The node's operands: names of `feeds` (graph inputs), of `init` (initializers), or ''. */
+  inputs: string[];
+  feeds: Record<string, Tensor>;
+  init?: Record<string, Tensor>;
+  attributes?: Record<string, Attribute>;
+  /** Default: every feed. */
+  wrt?: string[];
+}
+
+/**
+ * Gradient-checks y = op(inputs) (float64, finite differences in ORT), asserting that every
+ * element of every `wrt` input was checked.
+ *
+ * ```ts
+ * await checkOneNode({ op: 'Tanh', inputs: ['x'], feeds: { x: randomTensor('float64', [2, 3], 1) } });
+ * ```
+ */
+export async function checkOneNode(c: OneNodeCheck): Promise<void> {
+  const graph = oneNodeGraph(c.op, { inputs: inputsOf(c.feeds), operands: c.inputs, initializers: c.init, attributes: c.attributes });
+  const wrt = c.wrt ?? Object.keys(c.feeds);
+  const r = await gradCheck({ graph, feeds: c.feeds, wrt });
+  assert.equal(r.checked, wrt.reduce((n, w) => n + (c.feeds[w]?.size ?? 0), 0));
 }

@@ -4,7 +4,7 @@ import { attr, Graph, makeModel } from '../ir/graph.js';
 import type { Attribute } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import { Session } from '../runtime/session.js';
-import { gradCheck, randomTensor } from '../../test/gradcheck.js';
+import { gradCheck, oneNodeGraph, randomTensor } from '../../test/gradcheck.js';
 
 // Inputs on a 1/256 grid and a power-of-two step keep x ± eps exact in float32.
 const EPS = 1 / 1024;
@@ -113,11 +113,7 @@ function checkForward(graph: Graph, feeds: Record<string, Tensor>, yDims: number
 }
 
 function poolGraph(opType: string, attributes: Record<string, Attribute>, xDims: number[], yDims: number[]): Graph {
-  const g = new Graph('pool');
-  g.inputs.push({ name: 'x', dtype: 'float32', shape: xDims });
-  g.nodes.push({ name: 'pool', opType, domain: '', inputs: ['x'], outputs: ['y'], attributes });
-  g.outputs.push({ name: 'y', dtype: 'float32', shape: yDims });
-  return g;
+  return oneNodeGraph(opType, { name: 'pool', inputs: [{ name: 'x', dtype: 'float32', shape: xDims }], attributes, outputs: [{ name: 'y', dtype: 'float32', shape: yDims }] });
 }
 
 for (const k of CASES) {

@@ -4,7 +4,7 @@ import { attr, Graph, makeModel } from '../ir/graph.js';
 import type { Attribute } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import { Session } from '../runtime/session.js';
-import { gradCheck, randomTensor } from '../../test/gradcheck.js';
+import { gradCheck, oneNodeGraph, randomTensor } from '../../test/gradcheck.js';
 import { convTranspose } from './conv-transpose.js';
 
 // Inputs on a 1/256 grid and a power-of-two step keep x ± eps exact in float32.
@@ -154,14 +154,13 @@ for (const k of CASES) {
   const xDims = [k.n, k.c, ...k.spatial];
   const wDims = [k.c, k.mg, ...k.kernel];
   const yDims = [k.n, m, ...k.out];
-  const build = (): Graph => {
-    const g = new Graph('convT');
-    g.inputs.push({ name: 'x', dtype: 'float32', shape: xDims }, { name: 'w', dtype: 'float32', shape: wDims });
-    if (k.bias) g.inputs.push({ name: 'b', dtype: 'float32', shape: [m] });
-    g.nodes.push({ name: 'convT', opType: 'ConvTranspose', domain: '', inputs: k.bias ? ['x', 'w', 'b'] : ['x', 'w'], outputs: ['y'], attributes: k.attributes });
-    g.outputs.push({ name: 'y', dtype: 'float32', shape: yDims });
-    return g;
-  };
+  const build = (): Graph =>
+    oneNodeGraph('ConvTranspose', {
+      name: 'convT',
+      inputs: [{ name: 'x', dtype: 'float32', shape: xDims }, { name: 'w', dtype: 'float32', shape: wDims }, ...(k.bias ? [{ name: 'b', dtype: 'float32' as const, shape: [m] }] : [])],
+      attributes: k.attributes,
+      outputs: [{ name: 'y', dtype: 'float32', shape: yDims }],
+    });
   const feeds: Record<string, Tensor> = { x: gridTensor(xDims, 11), w: gridTensor(wDims, 12) };
   if (k.bias) feeds['b'] = gridTensor([m], 13);
   const reference = (f: Record<string, Float64Array>): Float64Array[] => [refConvT(ref, f['x']!, f['w']!, f['b'])];

@@ -5,7 +5,7 @@ import type { Attribute } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import { Session } from '../runtime/session.js';
 import { makeModel } from '../ir/graph.js';
-import { gradCheck, randomTensor } from '../../test/gradcheck.js';
+import { gradCheck, oneNodeGraph, randomTensor } from '../../test/gradcheck.js';
 
 // Inputs on a 1/256 grid and a power-of-two step keep x ± eps exact in float32, so the
 // float64 reference sees exactly the perturbation it is asked about.
@@ -153,14 +153,12 @@ for (const k of CASES) {
   const wDims = [k.m, k.c / group, ...k.kernel];
   const [oh, ow] = outDims(ref);
   const yDims = [k.n, k.m, ...(k.spatial.length === 1 ? [ow] : [oh, ow])];
-  const build = (): Graph => {
-    const g = new Graph('conv');
-    g.inputs.push({ name: 'x', dtype: 'float32', shape: xDims }, { name: 'w', dtype: 'float32', shape: wDims });
-    if (k.bias) g.inputs.push({ name: 'b', dtype: 'float32', shape: [k.m] });
-    g.nodes.push({ name: 'conv', opType: 'Conv', domain: '', inputs: k.bias ? ['x', 'w', 'b'] : ['x', 'w'], outputs: ['y'], attributes: k.attributes });
-    g.outputs.push({ name: 'y', dtype: 'float32', shape: yDims });
-    return g;
-  };
+  const build = (): Graph =>
+    oneNodeGraph('Conv', {
+      inputs: [{ name: 'x', dtype: 'float32', shape: xDims }, { name: 'w', dtype: 'float32', shape: wDims }, ...(k.bias ? [{ name: 'b', dtype: 'float32' as const, shape: [k.m] }] : [])],
+      attributes: k.attributes,
+      outputs: [{ name: 'y', dtype: 'float32', shape: yDims }],
+    });
   const feeds: Record<string, Tensor> = { x: gridTensor(xDims, 1), w: gridTensor(wDims, 2) };
   if (k.bias) feeds['b'] = gridTensor([k.m], 3);
   const reference = (f: Record<string, Float64Array>): Float64Array[] => [refConv(ref, f['x']!, f['w']!, f['b'])];

@@ -3,34 +3,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { attr, Graph } from '../ir/graph.js';
-import type { Attribute } from '../ir/graph.js';
-import { inferShapes } from '../ir/shape.js';
 import { Tensor } from '../ir/tensor.js';
-import { gradCheck, randomTensor } from '../../test/gradcheck.js';
-import { SHAPE_RULES } from './index.js';
-
-interface OneNode {
-  op: string;
-  inputs: string[];
-  feeds: Record<string, Tensor>;
-  init?: Record<string, Tensor>;
-  attributes?: Record<string, Attribute>;
-  wrt?: string[];
-}
-
-/** Checks y = op(inputs) where feeds become graph inputs and init initializers. */
-async function checkOneNode(c: OneNode): Promise<void> {
-  const g = new Graph(c.op);
-  for (const [name, t] of Object.entries(c.feeds)) g.inputs.push({ name, dtype: t.dtype, shape: [...t.dims] });
-  for (const [name, t] of Object.entries(c.init ?? {})) g.initializers.set(name, t);
-  g.nodes.push({ name: c.op.toLowerCase(), opType: c.op, domain: '', inputs: c.inputs, outputs: ['y'], attributes: c.attributes ?? {} });
-  const y = inferShapes(g, SHAPE_RULES).get('y');
-  assert.ok(y);
-  g.outputs.push({ name: 'y', dtype: y.dtype, shape: y.shape });
-  const wrt = c.wrt ?? Object.keys(c.feeds);
-  const r = await gradCheck({ graph: g, feeds: c.feeds, wrt });
-  assert.equal(r.checked, wrt.reduce((n, w) => n + (c.feeds[w]?.size ?? 0), 0));
-}
+import { checkOneNode, gradCheck, oneNodeGraph, randomTensor } from '../../test/gradcheck.js';
 
 const f64 = (dims: number[], seed: number, lo = -1, hi = 1): Tensor => randomTensor('float64', dims, seed, lo, hi);
 
@@ -95,11 +69,12 @@ test('Expand [3,1] to [2,3,4]: the gradient sums back', async () => {
 // reduceToShape (broadcast.ts) reshapes with 0 = "copy this dim" after summing away leading
 // axes, which copies the wrong dim when the operand has a symbolic dim; Squeeze would be exact.
 test('Expand of a symbolic-batch [N,3] to [2,N,3]: the gradient sums back over the new axis', async () => {
-  const g = new Graph('expand');
-  g.inputs.push({ name: 'x', dtype: 'float64', shape: ['N', 3] });
-  g.initializers.set('shape', Tensor.int64([2, 1, 3]));
-  g.nodes.push({ name: 'expand', opType: 'Expand', domain: '', inputs: ['x', 'shape'], outputs: ['y'], attributes: {} });
-  g.outputs.push({ name: 'y', dtype: 'float64', shape: [2, 'N', 3] });
+  const g = oneNodeGraph('Expand', {
+    inputs: [{ name: 'x', dtype: 'float64', shape: ['N', 3] }],
+    initializers: { shape: Tensor.int64([2, 1, 3]) },
+    operands: ['x', 'shape'],
+    outputs: [{ name: 'y', dtype: 'float64', shape: [2, 'N', 3] }],
+  });
   await gradCheck({ graph: g, feeds: { x: f64([4, 3], 21) }, wrt: ['x'] });
 });
 

@@ -5,7 +5,7 @@ import { attr, Graph, GraphBuilder, makeModel } from '../ir/graph.js';
 import type { Attribute } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import { Session } from '../runtime/session.js';
-import { gradCheck, randomTensor, seededUniform } from '../../test/gradcheck.js';
+import { gradCheck, oneNodeGraph, randomTensor, seededUniform } from '../../test/gradcheck.js';
 
 // Every input value distinct, on a 1/128 grid: each window has a unique max with a margin of 8
 // finite-difference steps, and x ± eps stays exact in float32.
@@ -108,11 +108,13 @@ function refOf(k: Case, n: number, c: number): RefPool {
 }
 
 function poolGraph(k: Case, xDims: number[], yDims: number[]): Graph {
-  const g = new Graph('maxpool');
-  g.inputs.push({ name: 'x', dtype: 'float32', shape: xDims });
-  g.nodes.push({ name: 'pool', opType: 'MaxPool', domain: '', inputs: ['x'], outputs: k.withIndices ? ['y', 'idx'] : ['y'], attributes: k.attributes });
-  g.outputs.push({ name: 'y', dtype: 'float32', shape: yDims });
-  return g;
+  return oneNodeGraph('MaxPool', {
+    name: 'pool',
+    inputs: [{ name: 'x', dtype: 'float32', shape: xDims }],
+    attributes: k.attributes,
+    outputs: [{ name: 'y', dtype: 'float32', shape: yDims }],
+    results: k.withIndices ? ['y', 'idx'] : ['y'],
+  });
 }
 
 for (const k of CASES) {

@@ -1,35 +1,9 @@
 // Gradient checks (float64, finite differences in ORT) for the data-movement ops.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { attr, Graph } from '../ir/graph.js';
-import type { Attribute } from '../ir/graph.js';
-import { inferShapes } from '../ir/shape.js';
+import { attr } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
-import { gradCheck, randomTensor } from '../../test/gradcheck.js';
-import { SHAPE_RULES } from './index.js';
-
-interface OneNode {
-  op: string;
-  inputs: string[];
-  feeds: Record<string, Tensor>;
-  init?: Record<string, Tensor>;
-  attributes?: Record<string, Attribute>;
-  wrt?: string[];
-}
-
-/** Checks y = op(inputs) where feeds become graph inputs and init initializers. */
-async function checkOneNode(c: OneNode): Promise<void> {
-  const g = new Graph(c.op);
-  for (const [name, t] of Object.entries(c.feeds)) g.inputs.push({ name, dtype: t.dtype, shape: [...t.dims] });
-  for (const [name, t] of Object.entries(c.init ?? {})) g.initializers.set(name, t);
-  g.nodes.push({ name: c.op.toLowerCase(), opType: c.op, domain: '', inputs: c.inputs, outputs: ['y'], attributes: c.attributes ?? {} });
-  const y = inferShapes(g, SHAPE_RULES).get('y');
-  assert.ok(y);
-  g.outputs.push({ name: 'y', dtype: y.dtype, shape: y.shape });
-  const wrt = c.wrt ?? Object.keys(c.feeds);
-  const r = await gradCheck({ graph: g, feeds: c.feeds, wrt });
-  assert.equal(r.checked, wrt.reduce((n, w) => n + (c.feeds[w]?.size ?? 0), 0));
-}
+import { checkOneNode, gradCheck, oneNodeGraph, randomTensor } from '../../test/gradcheck.js';
 
 const f64 = (dims: number[], seed: number): Tensor => randomTensor('float64', dims, seed);
 const i64 = Tensor.int64;
@@ -55,10 +29,11 @@ test('Concat of three inputs on axis 1 and on axis -1: dY is split among them', 
 });
 
 test('Concat along a symbolic axis slices dY at runtime offsets', async () => {
-  const g = new Graph('concat');
-  g.inputs.push({ name: 'a', dtype: 'float64', shape: ['A', 3] }, { name: 'b', dtype: 'float64', shape: ['B', 3] });
-  g.nodes.push({ name: 'concat', opType: 'Concat', domain: '', inputs: ['a', 'b'], outputs: ['y'], attributes: { axis: attr.int(0) } });
-  g.outputs.push({ name: 'y', dtype: 'float64', shape: ['A+B', 3] });
+  const g = oneNodeGraph('Concat', {
+    inputs: [{ name: 'a', dtype: 'float64', shape: ['A', 3] }, { name: 'b', dtype: 'float64', shape: ['B', 3] }],
+    attributes: { axis: attr.int(0) },
+    outputs: [{ name: 'y', dtype: 'float64', shape: ['A+B', 3] }],
+  });
   const r = await gradCheck({ graph: g, feeds: { a: f64([2, 3], 9), b: f64([1, 3], 10) }, wrt: ['a', 'b'] });
   assert.equal(r.checked, 9);
 });
@@ -79,23 +54,24 @@ test('Slice with steps 2 and -1: dY is scattered back to the picked elements', a
 });
 
 test('Slice of a symbolic batch dim scatters dY back', async () => {
-  const g = new Graph('slice');
-  g.inputs.push({ name: 'x', dtype: 'float64', shape: ['N', 3] });
-  g.initializers.set('s', i64([1, 1]));
-  g.initializers.set('e', i64([-1, 3]));
-  g.nodes.push({ name: 'slice', opType: 'Slice', domain: '', inputs: ['x', 's', 'e'], outputs: ['y'], attributes: {} });
-  g.outputs.push({ name: 'y', dtype: 'float64', shape: ['M', 2] });
+  const g = oneNodeGraph('Slice', {
+    inputs: [{ name: 'x', dtype: 'float64', shape: ['N', 3] }],
+    initializers: { s: i64([1, 1]), e: i64([-1, 3]) },
+    operands: ['x', 's', 'e'],
+    outputs: [{ name: 'y', dtype: 'float64', shape: ['M', 2] }],
+  });
   const r = await gradCheck({ graph: g, feeds: { x: f64([4, 3], 17) }, wrt: ['x'] });
   assert.equal(r.checked, 12);
 });
 
 test('Flatten and Reshape of a symbolic batch: dY is reshaped back with the batch dim copied', async () => {
   for (const [op, extra] of [['Flatten', []], ['Reshape', ['s']]] as const) {
-    const g = new Graph(op);
-    g.inputs.push({ name: 'x', dtype: 'float64', shape: ['N', 2, 3] });
-    if (op === 'Reshape') g.initializers.set('s', i64([0, -1]));
-    g.nodes.push({ name: 'flat', opType: op, domain: '', inputs: ['x', ...extra], outputs: ['y'], attributes: {} });
-    g.outputs.push({ name: 'y', dtype: 'float64', shape: ['N', 6] });
+    const g = oneNodeGraph(op, {
+      inputs: [{ name: 'x', dtype: 'float64', shape: ['N', 2, 3] }],
+      initializers: op === 'Reshape' ? { s: i64([0, -1]) } : {},
+      operands: ['x', ...extra],
+      outputs: [{ name: 'y', dtype: 'float64', shape: ['N', 6] }],
+    });
     const r = await gradCheck({ graph: g, feeds: { x: f64([3, 2, 3], 18) }, wrt: ['x'] });
     assert.equal(r.checked, 18);
   }

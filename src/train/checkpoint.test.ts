@@ -94,6 +94,18 @@ test('a truncated checkpoint (in the tensor data, in the header, in the prefix) 
   }
 });
 
+test('a checkpoint whose header is not JSON, or not a checkpoint header, is reported as damaged', () => {
+  for (const [label, header] of [['not JSON', '{"meta": {'], ['no tensor list', '{"meta": {}}']] as const) {
+    const json = Buffer.from(header);
+    const prefix = Buffer.alloc(12);
+    prefix.write('WHTLCKPT', 'latin1');
+    prefix.writeUInt32LE(json.length, 8);
+    const path = join(dir, `damaged-${label.replaceAll(' ', '-')}.ckpt`);
+    writeFileSync(path, Buffer.concat([prefix, json]));
+    assertBadCheckpoint(path, /has a damaged header .*; delete it to start over/);
+  }
+});
+
 test('a file that is not a checkpoint is named as such', () => {
   const path = join(dir, 'model.onnx');
   writeFileSync(path, Buffer.from('\x08\x08\x12\x07pytorch\x1a\x052.1.0 and more bytes'));

@@ -90,6 +90,7 @@ export function loadCheckpoint<M>(path: string): Checkpoint<M> {
   } catch (e) {
     throw new WhittleError('BAD_DATA', `checkpoint ${path} has a damaged header (${(e as Error).message}); delete it to start over`, { cause: e });
   }
+  if (!Array.isArray(header?.tensors)) throw new WhittleError('BAD_DATA', `checkpoint ${path} has a damaged header (no tensor list); delete it to start over`);
   const tensors = new Map<string, Tensor>();
   for (const e of header.tensors) {
     if (base + e.offset + e.bytes > buf.length) throw truncated();
