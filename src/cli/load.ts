@@ -5,6 +5,7 @@ import type { Dataset, Normalization } from '../data/index.js';
 import { CIFAR10_TEST_FILE, loadCifar10, loadIdxDataset, parseNormalization } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import { foldConstants } from '../ir/fold.js';
+import { validateGraph } from '../ir/validate.js';
 import type { Model } from '../ir/graph.js';
 import { loadModelFile, saveModel as saveModelFile } from '../ir/io.js';
 import { createModel, ZOO_NAMES } from '../nn/index.js';
@@ -23,6 +24,9 @@ export function loadModel(spec: string, options: { seed?: number; inChannels?: n
   }
   if (statSync(spec).isDirectory()) throw new WhittleError('BAD_ARGUMENT', `--model ${spec} is a directory; pass an .onnx file`);
   const model = loadModelFile(spec);
+  // Structure first (dangling inputs, duplicate outputs, order), so a broken file fails with a
+  // clear message here rather than deep inside onnxruntime.
+  validateGraph(model.graph);
   return { model: { ...model, graph: foldConstants(model.graph, SHAPE_RULES) }, path: resolve(spec) };
 }
 

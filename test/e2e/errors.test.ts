@@ -91,3 +91,17 @@ test('--out equal to the input model is refused, input untouched', () => {
   assertCleanError(whittle(['train', '--model', path, '--epochs', '1', '--samples', '256', '--out', path]), /never overwrites its input/);
   assert.deepEqual(readFileSync(path), before);
 });
+
+test('a structurally broken graph (dangling input) is refused at load with the value named', () => {
+  const dir = tempDir();
+  const g = new Graph('broken');
+  g.inputs.push({ name: 'input', dtype: 'float32', shape: ['N', 1, 28, 28] });
+  g.nodes.push(
+    { name: 'flat', opType: 'Flatten', domain: '', inputs: ['input'], outputs: ['f'], attributes: {} },
+    { name: 'fc', opType: 'Gemm', domain: '', inputs: ['f', 'missing_weight'], outputs: ['logits'], attributes: { transB: attr.int(1) } },
+  );
+  g.outputs.push({ name: 'logits', dtype: 'float32', shape: ['N', 10] });
+  const path = join(dir, 'broken.onnx');
+  writeFileSync(path, encodeModel(makeModel(g)));
+  assertCleanError(whittle(['info', '--model', path]), /INVALID_GRAPH.*missing_weight/);
+});
