@@ -1,6 +1,7 @@
 /** Stable machine-readable codes for every error Whittle raises on purpose. */
 export type ErrorCode =
   | 'BAD_ONNX'
+  | 'BAD_CONTAINER'
   | 'UNSUPPORTED_OP'
   | 'NO_GRADIENT'
   | 'SHAPE_MISMATCH'

@@ -1,9 +1,15 @@
-import { getInt } from '../ir/graph.js';
+import { WhittleError } from '../ir/errors.js';
+import { attr, getInt } from '../ir/graph.js';
+import { Tensor } from '../ir/tensor.js';
 import { formatShape, shapeError } from './dims.js';
 import type { OpDef } from './types.js';
 import { input, normAxis } from './util.js';
 
-/** Gather(data, indices, axis): data.shape[:axis] + indices.shape + data.shape[axis+1:]. */
+/**
+ * Gather(data, indices, axis): data.shape[:axis] + indices.shape + data.shape[axis+1:].
+ * Gradient (axis 0): dData = ScatterND(zeros, indices[..., None], dY, reduction=add) (ScatterElements
+ * for 1-D data), so rows gathered several times (shared weights) receive the sum of their gradients.
+ */
 export const gather: OpDef = {
   op: 'Gather',
   inferShape({ node, inputs }) {
@@ -13,5 +19,32 @@ export const gather: OpDef = {
     if (indices.dtype !== 'int64' && indices.dtype !== 'int32') throw shapeError(node, `indices must be int32 or int64, got ${indices.dtype}; Cast them`);
     const axis = normAxis(node, getInt(node, 'axis', 0), data.shape.length);
     return [{ dtype: data.dtype, shape: [...data.shape.slice(0, axis), ...indices.shape, ...data.shape.slice(axis + 1)] }];
+  },
+  gradient({ node, b, dy, inputs, needs, constant }) {
+    const g = dy[0];
+    const data = inputs[0];
+    const idxInfo = inputs[1];
+    if (g === undefined || data === undefined || idxInfo === undefined || !needs[0]) return [];
+    if (normAxis(node, getInt(node, 'axis', 0), data.shape.length) !== 0) {
+      throw new WhittleError('NO_GRADIENT', `Gather "${node.name}": only axis 0 is differentiable; Transpose the data so the gathered axis comes first`);
+    }
+    const X = node.inputs[0] as string;
+    let idx = node.inputs[1] as string;
+    if (idxInfo.dtype !== 'int64') idx = b.op1('Cast', [idx], { to: attr.int(7) });
+    // ScatterND wants non-negative rows; constant indices (shared weights) are checked once here.
+    const known = constant(1);
+    if (known === undefined || known.toNumbers().some((v) => v < 0)) {
+      const rows = b.op1('Gather', [b.op1('Shape', [X]), b.constant(Tensor.int64([0]), 'axis0')]);
+      const zero = b.constant(Tensor.scalar('int64', 0), 'zero');
+      idx = b.op1('Where', [b.op1('Less', [idx, zero]), b.op1('Add', [idx, b.op1('Squeeze', [rows])]), idx]);
+    }
+    const zeros = b.op1('ConstantOfShape', [b.op1('Shape', [X])], { value: attr.tensor(Tensor.fromArray(data.dtype, [1], [0])) });
+    if (data.shape.length === 1) {
+      // A 1-D table (a codebook): ScatterElements over the flattened indices is ~1.5× faster in ORT.
+      const flat = b.constant(Tensor.int64([-1]), 'flat');
+      return [b.op1('ScatterElements', [zeros, b.op1('Reshape', [idx, flat]), b.op1('Reshape', [g, flat])], { axis: attr.int(0), reduction: attr.string('add') })];
+    }
+    const at = b.op1('Unsqueeze', [idx, b.constant(Tensor.int64([-1]), 'last')]);
+    return [b.op1('ScatterND', [zeros, at, g], { reduction: attr.string('add') })];
   },
 };

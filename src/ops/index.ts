@@ -37,6 +37,7 @@ import { range } from './range.js';
 import { reduceMax, reduceMin, reduceProd } from './reduce-extra.js';
 import { reshape } from './reshape.js';
 import { scatterElements } from './scatter-elements.js';
+import { scatterND } from './scatter-nd.js';
 import { shape, size } from './shape.js';
 import { sigmoid } from './sigmoid.js';
 import { slice } from './slice.js';
@@ -58,6 +59,12 @@ import { dropout } from './dropout.js';
 import { maxPool } from './max-pool.js';
 import { maxUnpool } from './max-unpool.js';
 import { resize } from './resize.js';
+// Quantization: STE rounding/sign for fake-quant training, QDQ and integer ops of exported models.
+import { abs } from './abs.js';
+import { bitShift } from './bit-shift.js';
+import { dequantizeLinear, dynamicQuantizeLinear, matMulInteger, quantizeLinear } from './quantize-linear.js';
+import { round } from './round.js';
+import { sign } from './sign.js';
 import type { OpDef } from './types.js';
 
 const ALL: OpDef[] = [add, gemm, identity, mul, reduceMean, reduceSum, relu, softmaxCrossEntropyLoss, sum,
@@ -65,10 +72,12 @@ const ALL: OpDef[] = [add, gemm, identity, mul, reduceMean, reduceSum, relu, sof
   and, argMax, argMin, cast, clip, concat, constant, constantOfShape, div, equal, exp, expand, flatten,
   floor, gather, gatherElements, greater, greaterOrEqual, leakyRelu, less, lessOrEqual, log, logSoftmax,
   matmul, mod, neg, not, oneHot, or, pad, pow, range, reduceMax, reduceMin, reduceProd, reshape,
-  scatterElements, shape, sigmoid, size, slice, softmax, split, sqrt, squeeze, sub, tanh, transpose,
+  scatterElements, scatterND, shape, sigmoid, size, slice, softmax, split, sqrt, squeeze, sub, tanh, transpose,
   unsqueeze, where,
   // convolution, pooling, normalization, dropout
   averagePool, batchNormalization, conv, convTranspose, dropout, globalAveragePool, maxPool, maxUnpool, resize,
+  // quantization
+  abs, bitShift, dequantizeLinear, dynamicQuantizeLinear, matMulInteger, quantizeLinear, round, sign,
 ];
 
 export const OPS: ReadonlyMap<string, OpDef> = new Map(ALL.map((d) => [d.op, d]));
