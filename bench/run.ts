@@ -86,3 +86,12 @@ for (const { model, threads } of configs) {
 }
 process.stdout.write(rows.join('\n') + '\n\n');
 process.stdout.write(`raw: ${JSON.stringify(summary)}\n`);
+
+// Pruned-model inference latency beside the dense one (issue 3): BENCH_PRUNE=DENSE.onnx:PRUNED.onnx.
+const prunePair = process.env['BENCH_PRUNE'];
+if (prunePair !== undefined) {
+  const [dense, pruned] = prunePair.split(':');
+  const r = spawnSync(process.execPath, [join(here, 'prune-latency.js'), dense ?? '', pruned ?? '', String(Math.max(3, repeats))], { encoding: 'utf8', timeout: 600_000 });
+  process.stdout.write(`\n${r.stdout}`);
+  if (r.status !== 0) process.stderr.write(`bench: prune-latency failed: ${r.stderr.trim()}\n`);
+}

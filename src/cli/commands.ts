@@ -4,17 +4,21 @@ import type { Command } from 'commander';
 import { WhittleError } from '../ir/errors.js';
 import { encodeModel } from '../ir/onnx.js';
 import { modelStats } from '../ir/stats.js';
+import { sparseStats } from '../compress/prune/sparse.js';
 import { SHAPE_RULES } from '../ops/index.js';
 import { subset } from '../data/index.js';
+import type { Normalization } from '../data/index.js';
 import { evaluate } from '../train/evaluate.js';
 import { train } from '../train/trainer.js';
 import { addTrainFlags, emit, int, toTrainOptions } from './flags.js';
 import type { TrainFlags } from './flags.js';
+import type { Model } from '../ir/graph.js';
+import { demoCompression } from './compress.js';
 import { createReporter } from './progress.js';
 import { loadData, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel, zooShapeFor } from './load.js';
 
 /** The shared body of `train` and `demo`. */
-async function runTrain(f: TrainFlags, label = 'train'): Promise<Record<string, unknown>> {
+async function runTrain(f: TrainFlags, label = 'train', onTrained?: (model: Model) => void): Promise<Record<string, unknown>> {
   const data = loadData(f.data);
   const { model, path } = loadModel(f.model, { seed: f.seed, ...zooShapeFor(data.train) });
   const normalization = resolveNormalization(f.normalize, model);
@@ -45,6 +49,7 @@ async function runTrain(f: TrainFlags, label = 'train'): Promise<Record<string, 
       process.exitCode = 130;
     }
     const trained = { ...result.model, metadata: { ...result.model.metadata, [NORMALIZE_KEY]: normalization } };
+    if (result.status !== 'interrupted') onTrained?.(trained);
     const last = result.history[result.history.length - 1];
     let bytes: number | undefined;
     if (f.out !== undefined && result.status !== 'interrupted') bytes = saveModel(trained, f.out, path);
@@ -101,23 +106,32 @@ export function registerCommands(program: Command): void {
     .action((f: { model: string; json?: boolean }) => {
       const { model, path } = loadModel(f.model);
       const s = modelStats(model, SHAPE_RULES);
+      const sparse = sparseStats(model);
       const bytes = path !== undefined ? statSync(path).size : encodeModel(model).length;
       const ops = Object.entries(s.ops)
         .sort((a, b) => b[1] - a[1])
         .map(([k, v]) => `${k}×${v}`)
         .join(' ');
       process.stderr.write(
-        `${f.model}: ${s.params.toLocaleString('en-US')} params (${s.nonzeroParams.toLocaleString('en-US')} nonzero), ${bytes.toLocaleString('en-US')} bytes, ${(s.flops / 1e6).toFixed(2)} MFLOPs/sample\n  inputs: ${s.inputs.map((i) => `${i.name} ${i.dtype}[${i.shape.join(',')}]`).join(', ')}\n  ops: ${ops}\n`,
+        `${f.model}: ${s.params.toLocaleString('en-US')} params (${s.nonzeroParams.toLocaleString('en-US')} nonzero), ${bytes.toLocaleString('en-US')} bytes (weights ${sparse.denseBytes.toLocaleString('en-US')} dense, ${sparse.sparseBytes.toLocaleString('en-US')} sparse), ${(s.flops / 1e6).toFixed(2)} MFLOPs/sample\n  inputs: ${s.inputs.map((i) => `${i.name} ${i.dtype}[${i.shape.join(',')}]`).join(', ')}\n  ops: ${ops}\n`,
       );
-      emit(Boolean(f.json), { model: f.model, params: s.params, nonzeroParams: s.nonzeroParams, bytes, parameterBytes: s.parameterBytes, flops: s.flops, macs: s.macs, ops: s.ops, inputs: s.inputs, outputs: s.outputs, metadata: model.metadata });
+      emit(Boolean(f.json), { model: f.model, params: s.params, nonzeroParams: s.nonzeroParams, bytes, parameterBytes: s.parameterBytes, denseBytes: sparse.denseBytes, sparseBytes: sparse.sparseBytes, flops: s.flops, macs: s.macs, ops: s.ops, inputs: s.inputs, outputs: s.outputs, metadata: model.metadata });
     });
 
-  addTrainFlags(program.command('demo').description('the main job on the bundled MNIST: train LeNet-300-100 and report test accuracy'), { epochs: 10, lr: 0.05, optimizer: 'momentum' })
+  addTrainFlags(program.command('demo').description('the main job on the bundled MNIST: train LeNet-300-100, report test accuracy, then Deep-Compress it (Table 1)'), { epochs: 10, lr: 0.05, optimizer: 'momentum' })
     .option('--model <zoo|file.onnx>', 'model', 'lenet-300-100')
-    .action(async (f: TrainFlags) => {
+    .option('--no-compress', 'skip the Deep Compression part (prune → k-means → Huffman, Table 1)')
+    .option('--compress-out <dir>', 'where the demo writes model.wtl and model.onnx (default: OUT.dc, else a temporary directory)')
+    .action(async (f: TrainFlags & { compress: boolean; compressOut?: string }) => {
       process.stderr.write(`whittle demo: training ${f.model} on MNIST for ${f.epochs} epoch(s), batch ${f.batch}, ${f.optimizer} lr ${f.lr}, ${f.threads} thread(s)\n`);
-      const r = await runTrain(f, 'demo');
+      let trained: Model | undefined;
+      const r = await runTrain(f, 'demo', (m) => (trained = m));
       process.stderr.write(`whittle demo: test accuracy ${(100 * Number(r['accuracy'])).toFixed(2)}% after ${String(r['epochs'])} epoch(s), ${String(r['samplesPerSec'])} samples/s${f.out ? `; model written to ${f.out}` : ''}\n`);
+      if (f.compress && trained !== undefined) {
+        const out = f.compressOut ?? (f.out !== undefined ? `${f.out}.dc` : undefined);
+        const c = await demoCompression(trained, { data: f.data, normalization: r['normalize'] as Normalization, threads: f.threads, out, seed: f.seed, samples: f.samples });
+        if (c !== undefined) r['compression'] = c;
+      }
       emit(Boolean(f.json), r);
     });
 }

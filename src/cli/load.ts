@@ -7,7 +7,8 @@ import { WhittleError } from '../ir/errors.js';
 import { foldConstants } from '../ir/fold.js';
 import { validateGraph } from '../ir/validate.js';
 import type { Model } from '../ir/graph.js';
-import { loadModelFile, saveModel as saveModelFile } from '../ir/io.js';
+import { saveModel as saveModelFile } from '../ir/io.js';
+import { loadSparseOnnxFile } from '../compress/prune/sparse-onnx.js';
 import { createModel, ZOO_NAMES } from '../nn/index.js';
 import { SHAPE_RULES } from '../ops/index.js';
 
@@ -23,7 +24,8 @@ export function loadModel(spec: string, options: { seed?: number; inChannels?: n
     throw new WhittleError('BAD_ARGUMENT', `--model ${spec}: no such file, and not a zoo model (${ZOO_NAMES.join(', ')})`);
   }
   if (statSync(spec).isDirectory()) throw new WhittleError('BAD_ARGUMENT', `--model ${spec} is a directory; pass an .onnx file`);
-  const model = loadModelFile(spec);
+  // Sparse initializers (whittle prune --sparse) are densified on load.
+  const model = loadSparseOnnxFile(spec);
   // Structure first (dangling inputs, duplicate outputs, order), so a broken file fails with a
   // clear message here rather than deep inside onnxruntime.
   validateGraph(model.graph);

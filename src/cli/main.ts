@@ -4,6 +4,10 @@
 import { Command, CommanderError } from 'commander';
 import { WhittleError } from '../ir/errors.js';
 import { registerCommands } from './commands.js';
+import { registerCompressCommands } from './compress.js';
+import { registerDistillCommands } from './distill.js';
+import { registerPruneCommands } from './prune.js';
+import { registerQuantizeCommands } from './quantize.js';
 
 const program = new Command();
 program
@@ -14,7 +18,7 @@ program
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 // Each family of commands registers itself from its own file.
-for (const register of [registerCommands]) register(program);
+for (const register of [registerCommands, registerPruneCommands, registerCompressCommands, registerDistillCommands, registerQuantizeCommands]) register(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,144 @@
+// `whittle quantize`: post-training (static QDQ int8, dynamic int8, fp16, int4) and
+// quantization-aware (uniform, binary, ternary) quantization with clipping flags.
+import { existsSync, rmSync, statSync } from 'node:fs';
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { normalizeBatch, subset } from '../data/index.js';
+import { ACTIVATION_CLIPS, CALIBRATION_METHODS, QUANT_FORMATS, QUANT_SCHEMES, quantizeModel, resolveQuantizeOptions } from '../compress/quantize/index.js';
+import type { ActivationClip, CalibrationMethod, QuantFormat, QuantSchemeName } from '../compress/quantize/index.js';
+import { WhittleError } from '../ir/errors.js';
+import { modelStats } from '../ir/stats.js';
+import { Tensor } from '../ir/tensor.js';
+import { SHAPE_RULES } from '../ops/index.js';
+import { evaluate } from '../train/evaluate.js';
+import { addTrainFlags, emit, int, num, toTrainOptions } from './flags.js';
+import type { TrainFlags } from './flags.js';
+import { loadData, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel } from './load.js';
+import { createReporter } from './progress.js';
+
+interface QuantizeFlags extends TrainFlags {
+  scheme: string;
+  bits?: number;
+  perChannel: boolean;
+  calibration: CalibrationMethod;
+  percentile: number;
+  calibSamples: number;
+  clipWeights?: number;
+  clipActivations?: ActivationClip;
+  format: string;
+  blockSize: number;
+  evalLimit?: number;
+  keepFloat?: string;
+}
+
+/**
+ * Schemes and formats other commands own: `whittle quantize --scheme kmeans` and `--format
+ * container` dispatch here once the codec registers them (the Deep Compression pipeline).
+ */
+export const EXTERNAL_QUANTIZERS = new Map<string, (f: QuantizeFlags) => Promise<Record<string, unknown>>>();
+
+async function runQuantize(f: QuantizeFlags): Promise<Record<string, unknown>> {
+  const external = EXTERNAL_QUANTIZERS.get(f.scheme) ?? EXTERNAL_QUANTIZERS.get(`format:${f.format}`);
+  if (external !== undefined) return external(f);
+  if (f.scheme === 'kmeans' || f.format === 'container') {
+    throw new WhittleError('BAD_ARGUMENT', `--scheme kmeans and --format container belong to the Deep Compression codec, which is not built into this whittle yet; use whittle compress --recipe … when it is`);
+  }
+  if (f.out === undefined) throw new WhittleError('BAD_ARGUMENT', 'whittle quantize needs --out Q.onnx');
+  const scheme = f.scheme as QuantSchemeName;
+  const format = f.format as QuantFormat;
+  // Everything checkable is checked before loading data or training.
+  const { bits } = resolveQuantizeOptions({ scheme, format, bits: f.bits, clipActivations: f.clipActivations, clipWeights: f.clipWeights });
+  const data = loadData(f.data);
+  const { model, path } = loadModel(f.model);
+  if (path !== undefined && existsSync(f.out) && statSync(f.out).isDirectory()) throw new WhittleError('BAD_ARGUMENT', `--out ${f.out} is a directory; pass a file name`);
+  const normalization = resolveNormalization(f.normalize, model);
+  const t0 = performance.now();
+  const needsSamples = (scheme === 'ptq' && format === 'qdq') || scheme === 'qat';
+  let samples: Tensor | undefined;
+  if (needsSamples) {
+    const n = Math.min(f.calibSamples, data.train.count);
+    const idx = Int32Array.from({ length: n }, (_, i) => i);
+    samples = new Tensor('float32', [n, ...data.train.shape], normalizeBatch(data.train, idx, normalization));
+    const per = model.graph.inputs[0]?.shape.slice(1) ?? [];
+    // A flat model input ([N, 784]) takes the images flattened; any other mismatch is reported by calibration.
+    if (per.length === 1 && per[0] === samples.size / n) samples = new Tensor('float32', [n, per[0]], samples.data);
+  }
+  const trained = scheme === 'qat' || scheme === 'binary' || scheme === 'ternary';
+  const reporter = createReporter({ label: `quantize ${scheme}` });
+  const trainSet = f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train;
+  const result = await quantizeModel(model, {
+    scheme,
+    format,
+    bits,
+    perChannel: f.perChannel,
+    calibration: { method: f.calibration, percentile: f.percentile },
+    samples,
+    clipWeights: f.clipWeights,
+    clipActivations: f.clipActivations,
+    blockSize: f.blockSize,
+    keepFloat: f.keepFloat?.split(',').filter((s) => s !== ''),
+    threads: f.threads,
+    training: trained ? { data: trainSet, options: { ...toTrainOptions(f, normalization), validation: f.evalLimit ? subset(data.test, 0, Math.min(f.evalLimit, data.test.count)) : data.test, onProgress: reporter } } : undefined,
+  });
+  reporter.stop();
+  const out = { ...result.model, metadata: { ...result.model.metadata, [NORMALIZE_KEY]: normalization } };
+  const evalOptions = { normalization, threads: f.threads, limit: f.evalLimit };
+  const baseline = await evaluate(model, data.test, evalOptions);
+  const quantized = await evaluate(out, data.test, evalOptions);
+  let bytes: number;
+  try {
+    bytes = saveModel(out, f.out, path);
+  } catch (e) {
+    if (existsSync(f.out) && !(e instanceof WhittleError && e.code === 'BAD_ARGUMENT')) rmSync(f.out, { force: true });
+    throw e;
+  }
+  const fp32Bytes = 4 * modelStats(model, SHAPE_RULES).params;
+  const r = {
+    model: f.model,
+    scheme,
+    format: scheme === 'binary' || scheme === 'ternary' ? 'packed' : scheme === 'dynamic' ? 'matmulinteger' : format,
+    bits,
+    out: f.out,
+    bytes,
+    fp32Bytes,
+    compressionRatio: fp32Bytes / bytes,
+    accuracy: quantized.accuracy,
+    baselineAccuracy: baseline.accuracy,
+    accuracyDrop: baseline.accuracy - quantized.accuracy,
+    evalSamples: quantized.samples,
+    calibration: needsSamples ? { method: f.calibration, samples: samples?.dims[0] ?? 0 } : null,
+    perChannel: f.perChannel,
+    clipWeights: f.clipWeights ?? null,
+    clipActivations: f.clipActivations ?? null,
+    keepFloat: f.keepFloat ?? null,
+    epochs: result.training?.epochs ?? null,
+    layers: result.layers.map((l) => ({ name: l.name, op: l.op, bits: l.bits, params: l.params, bytes: l.bytes, sparsity: l.sparsity ?? 0 })),
+    seconds: (performance.now() - t0) / 1000,
+    normalize: normalization,
+  };
+  process.stderr.write(
+    `quantize ${scheme}/${r.format} ${bits}-bit: accuracy ${(100 * quantized.accuracy).toFixed(2)}% (fp32 ${(100 * baseline.accuracy).toFixed(2)}%, drop ${(100 * r.accuracyDrop).toFixed(2)} points), ${bytes.toLocaleString('en-US')} bytes (${r.compressionRatio.toFixed(2)}× vs fp32 parameters) → ${f.out}\n`,
+  );
+  return r;
+}
+
+export function registerQuantizeCommands(program: Command): void {
+  const cmd = program
+    .command('quantize')
+    .description('quantize a model: ptq (static int8 QDQ) | dynamic (int8 weights) | qat | binary | ternary; export qdq | fp16 | int4')
+    .requiredOption('--model <file.onnx>', 'model to quantize (a trained .onnx, or a zoo name)')
+    .addOption(new Option('--scheme <name>', 'quantization scheme').choices([...QUANT_SCHEMES, 'kmeans']).default('ptq'))
+    .option('--bits <b>', 'weight bits (ptq/dynamic 8; qat 8|4|2; int4 format 4; binary 1; ternary 2)', int('--bits', 1))
+    .option('--per-channel', 'one weight scale per output channel (default)', true)
+    .option('--no-per-channel', 'one weight scale per tensor')
+    .addOption(new Option('--calibration <method>', 'activation range calibration').choices([...CALIBRATION_METHODS]).default('minmax'))
+    .option('--percentile <p>', 'percentile calibration: share of values kept, in percent', num('--percentile'), 99.99)
+    .option('--calib-samples <n>', 'training samples used for calibration', int('--calib-samples', 1), 512)
+    .option('--clip-weights <a>', 'clip layer weights to [-a, a] (every step when training)', num('--clip-weights'))
+    .addOption(new Option('--clip-activations <kind>', 'replace ReLUs by ReLU6 or learned PACT clipping').choices([...ACTIVATION_CLIPS]))
+    .addOption(new Option('--format <form>', 'output form').choices([...QUANT_FORMATS, 'container']).default('qdq'))
+    .option('--block-size <n>', 'int4: weights per quantization block', int('--block-size', 16), 32)
+    .option('--eval-limit <n>', 'evaluate on the first N test samples only', int('--eval-limit', 1))
+    .option('--keep-float <layers>', 'qat/binary/ternary: comma-separated layer names left in float32 (e.g. conv1)');
+  addTrainFlags(cmd, { epochs: 3, lr: 0.01, optimizer: 'momentum' }).action(async (f: QuantizeFlags) => emit(Boolean(f.json), await runQuantize(f)));
+}

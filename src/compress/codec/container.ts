@@ -1,0 +1,380 @@
+// The Deep Compression container (.wtl): the graph without its weights (deflated ONNX), then
+// each weight either dense (float32, or float16 when that is exact) or sparse + shared — relative indices (gaps of `gapBits`,
+// filler entries when a gap overflows) and cluster indices, both Huffman coded, with the
+// codebook — and a CRC-32 of everything before it. Every byte is attributed in the breakdown.
+import { crc32, deflateRawSync, inflateRawSync } from 'node:zlib';
+import { readFileSync } from 'node:fs';
+import { WhittleError } from '../../ir/errors.js';
+import type { Model } from '../../ir/graph.js';
+import { writeFileAtomic } from '../../ir/io.js';
+import { decodeModel, encodeModel } from '../../ir/onnx.js';
+import { sizeOf, Tensor } from '../../ir/tensor.js';
+import { ByteReader, ByteWriter } from './bytes.js';
+import { halfExact } from './half.js';
+import { BitReader, BitWriter, canonicalCodes, codedBits, huffmanCodeLengths, HuffmanDecoder } from './huffman.js';
+
+export const CONTAINER_MAGIC = 'WTLC';
+export const CONTAINER_VERSION = 1;
+/** Most index bits per shared weight (codebook sizes and symbol counts are stored in 16 bits). */
+export const MAX_INDEX_BITS = 12;
+const KIND_DENSE = 1;
+const KIND_SHARED = 2;
+
+/** A weight after pruning and k-means sharing: its values are `codebook[assignment[i]]`, or 0 where pruned. */
+export interface SharedWeight {
+  dims: number[];
+  /** Index bits: the codebook has at most 2^bits entries. */
+  bits: number;
+  codebook: Float32Array;
+  /** Per element (row-major): cluster index, or -1 where the weight is pruned (exactly zero). */
+  assignment: Int32Array;
+}
+
+/** The dense float32 values a shared weight stands for. */
+export function sharedValues(w: SharedWeight): Float32Array {
+  const out = new Float32Array(w.assignment.length);
+  w.assignment.forEach((c, i) => {
+    if (c >= 0) out[i] = w.codebook[c] as number;
+  });
+  return out;
+}
+
+/** Where the bytes of one stored tensor went. */
+export interface TensorBytes {
+  name: string;
+  kind: 'dense' | 'shared';
+  dims: number[];
+  /** Name, shape and counts. */
+  header: number;
+  /** Dense float32 values (biases and anything not shared). */
+  values: number;
+  codebook: number;
+  huffmanTables: number;
+  /** The Huffman-coded relative and cluster indices. */
+  indices: number;
+  total: number;
+  bits?: number;
+  gapBits?: number;
+  nonzeros?: number;
+  /** Stored entries: nonzeros plus filler zeros for gaps that overflow `gapBits`. */
+  entries?: number;
+  fillers?: number;
+}
+
+export interface ContainerBreakdown {
+  /** Total bytes: equal to the file's size. */
+  bytes: number;
+  /** Magic, version, tensor count, checksum. */
+  framing: number;
+  /** The deflated ONNX graph without its weights. */
+  graph: number;
+  tensors: TensorBytes[];
+}
+
+export interface EncodeOptions {
+  /** Bits per relative index (1–8), or 'auto' (default): the width that codes smallest. */
+  gapBits?: number | 'auto' | ReadonlyMap<string, number>;
+}
+
+function writeTable(w: ByteWriter, lengths: Uint8Array): void {
+  let n = lengths.length;
+  while (n > 0 && lengths[n - 1] === 0) n--;
+  const max = Math.max(0, ...lengths.subarray(0, n));
+  const nibbles = max <= 15;
+  w.u16(n);
+  w.u8(nibbles ? 4 : 8);
+  if (nibbles) {
+    const b = new Uint8Array(Math.ceil(n / 2));
+    for (let i = 0; i < n; i++) b[i >> 1]! |= (lengths[i] as number) << (i & 1 ? 0 : 4);
+    w.bytes(b);
+  } else w.bytes(lengths.subarray(0, n));
+}
+
+function tableBytes(lengths: Uint8Array): number {
+  const w = new ByteWriter();
+  writeTable(w, lengths);
+  return w.length;
+}
+
+function readTable(r: ByteReader, alphabet: number, what: string): Uint8Array {
+  const n = r.u16(`${what} size`);
+  const packing = r.u8(`${what} packing`);
+  if (n > alphabet) throw new WhittleError('BAD_CONTAINER', `bad ${what}: ${n} symbols but the alphabet has ${alphabet}`);
+  if (packing !== 4 && packing !== 8) throw new WhittleError('BAD_CONTAINER', `bad ${what}: packing ${packing} (expected 4 or 8 bits per length)`);
+  const lengths = new Uint8Array(alphabet);
+  if (packing === 4) {
+    const b = r.bytes(Math.ceil(n / 2), what);
+    for (let i = 0; i < n; i++) lengths[i] = ((b[i >> 1] as number) >> (i & 1 ? 0 : 4)) & 15;
+  } else lengths.set(r.bytes(n, what));
+  return lengths;
+}
+
+/** The (gap, symbol) entries of a shared weight for one gap width; symbol K marks a filler zero. */
+function sparseEntries(w: SharedWeight, gapBits: number): { gaps: Uint16Array; syms: Uint16Array; fillers: number } {
+  const K = w.codebook.length;
+  const maxGap = 2 ** gapBits - 1;
+  const gaps: number[] = [];
+  const syms: number[] = [];
+  let fillers = 0;
+  let last = -1;
+  w.assignment.forEach((c, p) => {
+    if (c < 0) return;
+    let d = p - last - 1;
+    while (d > maxGap) {
+      gaps.push(maxGap);
+      syms.push(K);
+      fillers++;
+      last += maxGap + 1;
+      d = p - last - 1;
+    }
+    gaps.push(d);
+    syms.push(c);
+    last = p;
+  });
+  return { gaps: Uint16Array.from(gaps), syms: Uint16Array.from(syms), fillers };
+}
+
+function histogram(values: Uint16Array, size: number): Float64Array {
+  const h = new Float64Array(size);
+  for (const v of values) h[v]!++;
+  return h;
+}
+
+function planShared(w: SharedWeight, gapBits: number) {
+  const { gaps, syms, fillers } = sparseEntries(w, gapBits);
+  const gapCounts = histogram(gaps, 2 ** gapBits);
+  const symCounts = histogram(syms, w.codebook.length + 1);
+  const gapLengths = huffmanCodeLengths(gapCounts);
+  const symLengths = huffmanCodeLengths(symCounts);
+  const bits = codedBits(gapCounts, gapLengths) + codedBits(symCounts, symLengths);
+  const cost = Math.ceil(bits / 8) + tableBytes(gapLengths) + tableBytes(symLengths);
+  return { gapBits, gaps, syms, fillers, gapLengths, symLengths, cost };
+}
+
+function checkShared(name: string, w: SharedWeight): void {
+  const K = w.codebook.length;
+  if (!(Number.isInteger(w.bits) && w.bits >= 1 && w.bits <= MAX_INDEX_BITS)) throw new WhittleError('BAD_ARGUMENT', `weight "${name}": ${w.bits} index bits is unsupported; use 1–${MAX_INDEX_BITS}`);
+  if (K < 1 || K > 2 ** w.bits) throw new WhittleError('BAD_ARGUMENT', `weight "${name}": a codebook of ${K} entries does not fit ${w.bits} bits (at most ${2 ** w.bits})`);
+  if (w.assignment.length !== sizeOf(w.dims)) throw new WhittleError('SHAPE_MISMATCH', `weight "${name}": ${w.assignment.length} assignments for shape [${w.dims.join(', ')}]`);
+  for (const c of w.assignment) if (c >= K || c < -1) throw new WhittleError('BAD_ARGUMENT', `weight "${name}": cluster index ${c} is outside the codebook of ${K}`);
+}
+
+/** Bytes per stored float: 2 when every value is exactly a float16, else 4. */
+function writeFloatsWidth(values: Float32Array): 2 | 4 {
+  return halfExact(values) ? 2 : 4;
+}
+
+function writeFloats(w: ByteWriter, values: Float32Array, width: 2 | 4): void {
+  if (width === 2) w.f16s(values);
+  else w.f32s(values);
+}
+
+function readWidth(r: ByteReader, source: string, name: string): 2 | 4 {
+  const width = r.u8(`the float width of "${name}"`);
+  if (width !== 2 && width !== 4) throw new WhittleError('BAD_CONTAINER', `${source}: tensor "${name}" stores ${width}-byte floats (expected 2 or 4); the file is corrupt`);
+  return width;
+}
+
+function readFloats(r: ByteReader, n: number, width: 2 | 4, what: string): Float32Array {
+  return width === 2 ? r.f16s(n, what) : r.f32s(n, what);
+}
+
+function writeHeader(w: ByteWriter, kind: number, name: string, dims: readonly number[]): void {
+  const nameBytes = new TextEncoder().encode(name);
+  if (nameBytes.length > 255) throw new WhittleError('BAD_ARGUMENT', `tensor name "${name}" is longer than 255 bytes`);
+  if (dims.length > 255) throw new WhittleError('BAD_ARGUMENT', `tensor "${name}" has rank ${dims.length}`);
+  w.u8(kind);
+  w.u8(nameBytes.length);
+  w.bytes(nameBytes);
+  w.u8(dims.length);
+  for (const d of dims) w.u32(d);
+}
+
+/**
+ * Encodes a model whose weights in `shared` are pruned and k-means shared; every other float
+ * initializer (biases, ...) is stored dense. The graph keeps everything else.
+ *
+ * ```ts
+ * const { bytes, breakdown } = encodeContainer(model, new Map([['fc1.weight', fc1]]));
+ * ```
+ */
+export function encodeContainer(model: Model, shared: ReadonlyMap<string, SharedWeight>, options: EncodeOptions = {}): { bytes: Uint8Array; breakdown: ContainerBreakdown } {
+  const g = model.graph.clone();
+  const stored: [string, Tensor][] = [];
+  for (const [name, t] of g.initializers) {
+    if (shared.has(name) || (t.dtype === 'float32' && t.dims.length > 0)) {
+      stored.push([name, t]);
+      g.initializers.delete(name);
+    }
+  }
+  for (const name of shared.keys()) if (!model.graph.initializers.has(name)) throw new WhittleError('BAD_ARGUMENT', `shared weight "${name}" is not an initializer of the model`);
+  const w = new ByteWriter();
+  w.bytes(new TextEncoder().encode(CONTAINER_MAGIC));
+  w.u8(CONTAINER_VERSION);
+  const graphBytes = deflateRawSync(encodeModel({ ...model, graph: g }), { level: 9 });
+  w.u32(graphBytes.length);
+  w.bytes(graphBytes);
+  w.u16(stored.length);
+  const tensors: TensorBytes[] = [];
+  for (const [name, t] of stored) {
+    const start = w.length;
+    const sw = shared.get(name);
+    if (sw === undefined) {
+      writeHeader(w, KIND_DENSE, name, t.dims);
+      const values = t.data as Float32Array;
+      const width = writeFloatsWidth(values);
+      w.u8(width);
+      const header = w.length - start;
+      writeFloats(w, values, width);
+      tensors.push({ name, kind: 'dense', dims: [...t.dims], header, values: width * t.size, codebook: 0, huffmanTables: 0, indices: 0, total: w.length - start });
+      continue;
+    }
+    checkShared(name, sw);
+    if (sizeOf(sw.dims) !== t.size) throw new WhittleError('SHAPE_MISMATCH', `shared weight "${name}" has shape [${sw.dims.join(', ')}] but the model's is [${t.dims.join(', ')}]`);
+    const opt = options.gapBits;
+    const fixed = typeof opt === 'number' ? opt : opt instanceof Map ? opt.get(name) : undefined;
+    if (fixed !== undefined && !(Number.isInteger(fixed) && fixed >= 1 && fixed <= 8)) throw new WhittleError('BAD_ARGUMENT', `gap bits must be an integer in 1–8, got ${fixed}`);
+    let plan = planShared(sw, fixed ?? 8);
+    if (fixed === undefined) for (let b = 1; b < 8; b++) {
+      const p = planShared(sw, b);
+      if (p.cost < plan.cost) plan = p;
+    }
+    writeHeader(w, KIND_SHARED, name, sw.dims);
+    w.u8(sw.bits);
+    w.u8(plan.gapBits);
+    w.u16(sw.codebook.length);
+    w.u32(plan.gaps.length);
+    const width = writeFloatsWidth(sw.codebook);
+    w.u8(width);
+    const header = w.length - start;
+    writeFloats(w, sw.codebook, width);
+    const t0 = w.length;
+    writeTable(w, plan.gapLengths);
+    writeTable(w, plan.symLengths);
+    const huffmanTables = w.length - t0;
+    const gapCodes = canonicalCodes(plan.gapLengths);
+    const symCodes = canonicalCodes(plan.symLengths);
+    const bits = new BitWriter();
+    for (let i = 0; i < plan.gaps.length; i++) {
+      const gp = plan.gaps[i] as number;
+      const sy = plan.syms[i] as number;
+      bits.write(gapCodes[gp] as number, plan.gapLengths[gp] as number);
+      bits.write(symCodes[sy] as number, plan.symLengths[sy] as number);
+    }
+    const stream = bits.finish();
+    w.u32(stream.length);
+    w.bytes(stream);
+    const nonzeros = plan.gaps.length - plan.fillers;
+    tensors.push({
+      name, kind: 'shared', dims: [...sw.dims], header: header + 4, values: 0, codebook: width * sw.codebook.length, huffmanTables, indices: stream.length,
+      total: w.length - start, bits: sw.bits, gapBits: plan.gapBits, nonzeros, entries: plan.gaps.length, fillers: plan.fillers,
+    });
+  }
+  const body = w.finish();
+  const bytes = new Uint8Array(body.length + 4);
+  bytes.set(body);
+  new DataView(bytes.buffer).setUint32(body.length, crc32(body), true);
+  const graph = 4 + graphBytes.length;
+  const breakdown: ContainerBreakdown = { bytes: bytes.length, framing: 4 + 1 + 2 + 4, graph, tensors };
+  return { bytes, breakdown };
+}
+
+/**
+ * Decodes a container back into a runnable model (dense float32 weights) and the shared
+ * weights exactly as encoded. Throws BAD_CONTAINER on bad magic, version, truncation, a bad
+ * Huffman table or a checksum mismatch.
+ *
+ * ```ts
+ * const { model } = decodeContainer(readFileSync('model.wtl'));
+ * ```
+ */
+export function decodeContainer(bytes: Uint8Array, source = 'container'): { model: Model; shared: Map<string, SharedWeight>; breakdown: ContainerBreakdown } {
+  const r = new ByteReader(bytes, source);
+  const magic = new TextDecoder().decode(r.bytes(4, 'the magic number'));
+  if (magic !== CONTAINER_MAGIC) throw new WhittleError('BAD_CONTAINER', `${source} is not a Whittle container (magic "${magic.replace(/[^\x20-\x7e]/g, '?')}", expected "${CONTAINER_MAGIC}"); pass a .wtl file written by whittle compress`);
+  const version = r.u8('the version');
+  if (version !== CONTAINER_VERSION) throw new WhittleError('BAD_CONTAINER', `${source} is container version ${version}; this Whittle reads version ${CONTAINER_VERSION}, upgrade whittle or re-encode it`);
+  const graphLen = r.u32('the graph length');
+  const graphBytes = r.bytes(graphLen, 'the graph');
+  let model: Model;
+  try {
+    model = decodeModel(inflateRawSync(graphBytes), source);
+  } catch (e) {
+    throw new WhittleError('BAD_CONTAINER', `${source}: the stored graph is corrupt (${(e as Error).message})`, { cause: e });
+  }
+  const count = r.u16('the tensor count');
+  const shared = new Map<string, SharedWeight>();
+  const tensors: TensorBytes[] = [];
+  for (let k = 0; k < count; k++) {
+    const start = r.pos;
+    const kind = r.u8('a tensor kind');
+    const name = new TextDecoder().decode(r.bytes(r.u8('a tensor name length'), 'a tensor name'));
+    const rank = r.u8(`the rank of "${name}"`);
+    const dims = Array.from({ length: rank }, () => r.u32(`the shape of "${name}"`));
+    const size = sizeOf(dims);
+    if (kind === KIND_DENSE) {
+      const width = readWidth(r, source, name);
+      const header = r.pos - start;
+      model.graph.initializers.set(name, new Tensor('float32', dims, readFloats(r, size, width, `the values of "${name}"`)));
+      tensors.push({ name, kind: 'dense', dims, header, values: width * size, codebook: 0, huffmanTables: 0, indices: 0, total: r.pos - start });
+      continue;
+    }
+    if (kind !== KIND_SHARED) throw new WhittleError('BAD_CONTAINER', `${source}: tensor "${name}" has unknown kind ${kind}`);
+    const bits = r.u8(`the index bits of "${name}"`);
+    const gapBits = r.u8(`the gap bits of "${name}"`);
+    const K = r.u16(`the codebook size of "${name}"`);
+    const entries = r.u32(`the entry count of "${name}"`);
+    if (bits < 1 || bits > MAX_INDEX_BITS || K < 1 || K > 2 ** bits || gapBits < 1 || gapBits > 8) {
+      throw new WhittleError('BAD_CONTAINER', `${source}: tensor "${name}" has ${bits} index bits, ${K} centroids and ${gapBits} gap bits; the file is corrupt`);
+    }
+    const width = readWidth(r, source, name);
+    const header = r.pos - start + 4;
+    const codebook = readFloats(r, K, width, `the codebook of "${name}"`);
+    const t0 = r.pos;
+    const gapTable = readTable(r, 2 ** gapBits, `Huffman table of the gaps of "${name}"`);
+    const symTable = readTable(r, K + 1, `Huffman table of the clusters of "${name}"`);
+    // A fully pruned weight has no entries and empty tables; any other needs complete codes.
+    const gapDec = entries > 0 ? new HuffmanDecoder(gapTable, `Huffman table of the gaps of "${name}"`) : undefined;
+    const symDec = entries > 0 ? new HuffmanDecoder(symTable, `Huffman table of the clusters of "${name}"`) : undefined;
+    const huffmanTables = r.pos - t0;
+    const streamLen = r.u32(`the index stream length of "${name}"`);
+    const bitsIn = new BitReader(r.bytes(streamLen, `the index stream of "${name}"`), `the index stream of "${name}"`);
+    const assignment = new Int32Array(size).fill(-1);
+    let pos = -1;
+    let fillers = 0;
+    for (let e = 0; e < entries; e++) {
+      pos += (gapDec as HuffmanDecoder).decode(bitsIn) + 1;
+      const sym = (symDec as HuffmanDecoder).decode(bitsIn);
+      if (pos >= size) throw new WhittleError('BAD_CONTAINER', `${source}: the indices of "${name}" run past its ${size} elements; the file is corrupt`);
+      if (sym < K) assignment[pos] = sym;
+      else fillers++;
+    }
+    const w: SharedWeight = { dims, bits, codebook, assignment };
+    shared.set(name, w);
+    model.graph.initializers.set(name, new Tensor('float32', dims, sharedValues(w)));
+    tensors.push({ name, kind: 'shared', dims, header, values: 0, codebook: width * K, huffmanTables, indices: streamLen, total: r.pos - start, bits, gapBits, nonzeros: entries - fillers, entries, fillers });
+  }
+  const bodyLen = r.pos;
+  const stored = r.u32('the checksum');
+  if (r.remaining !== 0) throw new WhittleError('BAD_CONTAINER', `${source} has ${r.remaining} unexpected bytes after its checksum; the file is corrupt`);
+  if (crc32(bytes.subarray(0, bodyLen)) !== stored) throw new WhittleError('BAD_CONTAINER', `${source}: checksum mismatch, the file is corrupt`);
+  return { model, shared, breakdown: { bytes: bytes.length, framing: 11, graph: 4 + graphLen, tensors } };
+}
+
+/** Encodes and writes atomically; the breakdown's `bytes` is the file's size. */
+export function writeContainer(path: string, model: Model, shared: ReadonlyMap<string, SharedWeight>, options: EncodeOptions = {}): ContainerBreakdown {
+  const { bytes, breakdown } = encodeContainer(model, shared, options);
+  writeFileAtomic(path, [bytes]);
+  return breakdown;
+}
+
+/** Reads and decodes a container file. */
+export function readContainer(path: string): ReturnType<typeof decodeContainer> {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw new WhittleError('IO', `cannot read ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  return decodeContainer(bytes, path);
+}

@@ -1,0 +1,69 @@
+// Growing: Net2WiderNet and Net2DeeperNet keep the ORT outputs (≤ 1e-5), have the expected
+// shapes and parameter counts, refuse to shrink; grow-when-stuck reaches the target widths and
+// keeps learning.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { loadIdxDataset, splitValidation, subset } from '../../data/index.js';
+import { WhittleError } from '../../ir/errors.js';
+import type { Tensor } from '../../ir/tensor.js';
+import { countParameters, createModel } from '../../nn/index.js';
+import { evaluate } from '../../train/evaluate.js';
+import { train } from '../../train/trainer.js';
+import { maxAbsOutputChange } from '../merge/index.js';
+import { deepen, growWhenStuck, widen } from './index.js';
+
+const mnist = loadIdxDataset();
+const sample = subset(mnist.test, 0, 500);
+const norm = { normalization: 'x/255' as const, threads: 1 };
+const sgd = { batchSize: 64, lr: 0.05, optimizer: { kind: 'sgd', momentum: 0.9 } as const, ...norm };
+
+const trained = train(createModel('lenet-300-100', { seed: 5 }), subset(mnist.train, 0, 4096), { ...sgd, epochs: 1 }).then((r) => r.model);
+
+for (const [label, options] of [
+  ['Net2WiderNet', {}],
+  ['Net2WiderNet with symmetry-breaking noise', { noise: 0.2 }],
+  ['random new units with zero outgoing weights', { init: 'random' as const }],
+] as const) {
+  test(`${label} keeps the outputs (fc1 300 → 450)`, async () => {
+    const model = await trained;
+    const before = (model.graph.initializers.get('fc2.weight') as Tensor).data.slice();
+    const wider = widen(model, { layer: 'fc1', width: 450, seed: 1, ...options });
+    assert.deepEqual(wider.graph.initializers.get('fc1.weight')?.dims, [450, 784]);
+    assert.deepEqual(wider.graph.initializers.get('fc2.weight')?.dims, [100, 450]);
+    assert.equal(countParameters(wider.graph), countParameters(model.graph) + 150 * (784 + 1 + 100));
+    const change = await maxAbsOutputChange(model, wider, sample, norm);
+    assert.ok(change <= 1e-5, `max |Δoutput| ${change}`);
+    assert.deepEqual((model.graph.initializers.get('fc2.weight') as Tensor).data, before, 'the input model is not modified');
+  });
+}
+
+test('Net2DeeperNet inserts an identity Dense + ReLU and keeps the outputs', async () => {
+  const model = await trained;
+  const deeper = deepen(model, { after: 'fc2' });
+  assert.deepEqual(
+    deeper.graph.nodes.map((n) => n.opType),
+    ['Flatten', 'Gemm', 'Relu', 'Gemm', 'Relu', 'Gemm', 'Relu', 'Gemm'],
+  );
+  assert.equal(countParameters(deeper.graph), countParameters(model.graph) + 100 * 100 + 100);
+  assert.equal(await maxAbsOutputChange(model, deeper, sample, norm), 0);
+  // Deepening twice after the same layer picks a fresh name.
+  const twice = deepen(deeper, { after: 'fc2' });
+  assert.ok(twice.graph.initializers.has('fc2_deep2.weight'));
+});
+
+test('widening to a smaller width, or growing the output layer, is refused', async () => {
+  const model = createModel('lenet-300-100', { seed: 1 });
+  assert.throws(() => widen(model, { layer: 'fc1', width: 200 }), (e: unknown) => e instanceof WhittleError && e.code === 'BAD_ARGUMENT' && /cannot widen "fc1" to 200 units: it has 300/.test(e.message));
+  assert.throws(() => widen(model, { layer: 'fc3', width: 20 }), (e: unknown) => e instanceof WhittleError && /the last layer cannot be/.test(e.message));
+});
+
+test('grow when stuck: a 784-16-10 net grows to 784-64-10 in steps and keeps learning', async () => {
+  const split = splitValidation(subset(mnist.train, 0, 6144), 1024);
+  const r = await growWhenStuck(createModel('mlp:784-16-10', { seed: 2 }), split.train, { ...sgd, epochs: 4, schedule: { schedule: { kind: 'cosine' } } }, { targets: { fc1: 64 }, validation: split.validation, steps: 2, deadline: 2 });
+  assert.equal(r.events.length, 2);
+  assert.deepEqual(r.events.map((e) => e.widths['fc1']), [40, 64]);
+  assert.deepEqual(r.model.graph.initializers.get('fc1.weight')?.dims, [64, 784]);
+  assert.equal(r.history.length, 4);
+  const acc = await evaluate(r.model, subset(mnist.test, 0, 2000), norm);
+  assert.ok(acc.accuracy > 0.85, `accuracy ${acc.accuracy}`);
+});

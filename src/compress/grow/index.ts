@@ -1,0 +1,125 @@
+// Function-preserving growth (Chen, Goodfellow, Shlens 2016, "Net2Net"): widen a Dense layer by
+// replicating units and splitting their outgoing weights, or insert an identity-initialized Dense
+// layer. Both return new models whose outputs equal the old ones up to float rounding.
+import { WhittleError } from '../../ir/errors.js';
+import type { Model, Node } from '../../ir/graph.js';
+import { attr } from '../../ir/graph.js';
+import { Tensor } from '../../ir/tensor.js';
+import { Rng } from '../../nn/init.js';
+import { denseChain, readChain, writeChain } from '../merge/dense.js';
+
+export { growWhenStuck } from './policy.js';
+export type { GrowEvent, GrowPolicy, GrowResult } from './policy.js';
+
+export interface WidenOptions {
+  /** The Dense layer to widen (node name, e.g. 'fc1'); it must feed one Dense layer. */
+  layer: string;
+  /** The new number of units (more than now). */
+  width: number;
+  /**
+   * Symmetry breaking: replicas split their outgoing weights unequally by zero-sum noise of this
+   * standard deviation relative to the split weight (the sum, so the output, is unchanged).
+   * Default 0: the exact Net2Net split.
+   */
+  noise?: number;
+  /**
+   * 'replicate' (default): Net2WiderNet. 'random': new units get fresh He-initialized incoming
+   * weights and zero outgoing weights: also function-preserving, and no symmetry to break.
+   */
+  init?: 'replicate' | 'random';
+  seed?: number;
+}
+
+/**
+ * Net2WiderNet: adds `width − current` units to a Dense layer, each a copy of a randomly chosen
+ * unit (incoming weights and bias); every unit's outgoing weights are divided among its copies.
+ *
+ * ```ts
+ * const wider = widen(model, { layer: 'fc1', width: 600 });
+ * ```
+ */
+export function widen(model: Model, options: WidenOptions): Model {
+  const g = model.graph.clone();
+  const chain = denseChain(g, options.layer);
+  const old = readChain(g, chain);
+  const n = options.width;
+  if (!Number.isInteger(n) || n <= old.width) {
+    throw new WhittleError('BAD_ARGUMENT', `cannot widen "${chain.layer.name}" to ${n} units: it has ${old.width}; give a larger integer width (merge or prune to make it smaller)`);
+  }
+  const noise = options.noise ?? 0;
+  if (!(noise >= 0)) throw new WhittleError('BAD_ARGUMENT', `noise must be ≥ 0, got ${noise}`);
+  const rng = new Rng(options.seed ?? 0);
+  // source[u]: the original unit new unit u copies.
+  const random = options.init === 'random';
+  const source = Array.from({ length: n }, (_, u) => (u < old.width || random ? u : Math.floor(rng.uniform() * old.width)));
+  const copies = new Array<number[]>(n);
+  for (let u = 0; u < n; u++) (copies[source[u] as number] ??= []).push(u);
+  const { inFeatures: f, outFeatures: of } = old;
+  const incoming = new Float32Array(n * f);
+  const bias = new Float32Array(n);
+  const outgoing = new Float32Array(n * of);
+  const heStd = Math.sqrt(2 / f);
+  for (let u = 0; u < n; u++) {
+    const s = source[u] as number;
+    if (s >= old.width) {
+      for (let k = 0; k < f; k++) incoming[u * f + k] = rng.normal() * heStd;
+      continue;
+    }
+    incoming.set(old.incoming.subarray(s * f, (s + 1) * f), u * f);
+    bias[u] = old.bias[s] as number;
+  }
+  // Units of their own (random init) keep zero outgoing weights.
+  copies.forEach((group, s) => {
+    if (s >= old.width) return;
+    const c = group.length;
+    for (let o = 0; o < of; o++) {
+      const share = (old.outgoing[s * of + o] as number) / c;
+      // Zero-sum noise keeps Σ over the copies equal to the original weight.
+      const eps = group.map(() => (c > 1 && noise > 0 ? rng.normal() * noise * Math.abs(share) : 0));
+      const mean = eps.reduce((a, e) => a + e, 0) / c;
+      group.forEach((u, m) => (outgoing[u * of + o] = share + (eps[m] as number) - mean));
+    }
+  });
+  writeChain(g, chain, { incoming, bias, outgoing, width: n, inFeatures: f, outFeatures: of });
+  return { ...model, graph: g, metadata: { ...model.metadata } };
+}
+
+export interface DeepenOptions {
+  /** Insert the new layer after this Dense layer (after its activation, if any). */
+  after: string;
+  /** Name of the new layer; default `${after}_deep` (made unique). */
+  name?: string;
+}
+
+/**
+ * Net2DeeperNet: inserts a Dense layer initialized to the identity after a Dense layer, followed
+ * by a ReLU when that layer's activation is a ReLU (ReLU(I·ReLU(x)) = ReLU(x)).
+ *
+ * ```ts
+ * const deeper = deepen(model, { after: 'fc1' });
+ * ```
+ */
+export function deepen(model: Model, options: DeepenOptions): Model {
+  const g = model.graph.clone();
+  const chain = denseChain(g, options.after);
+  const act = chain.activation;
+  const value = (act?.outputs[0] ?? chain.layer.outputs[0]) as string;
+  const used = g.allNames();
+  let name = options.name ?? `${chain.layer.name}_deep`;
+  if (options.name !== undefined && used.has(name)) throw new WhittleError('BAD_ARGUMENT', `name "${name}" is already used in the model; choose another`);
+  for (let i = 2; used.has(name) || used.has(`${name}.weight`); i++) name = `${chain.layer.name}_deep${i}`;
+  const w = chain.width;
+  const eye = new Tensor('float32', [w, w]);
+  for (let i = 0; i < w; i++) (eye.data as Float32Array)[i * w + i] = 1;
+  g.initializers.set(`${name}.weight`, eye);
+  g.initializers.set(`${name}.bias`, new Tensor('float32', [w]));
+  const reluAfter = act?.opType === 'Relu';
+  const out = reluAfter ? `${name}.linear` : name;
+  const nodes: Node[] = [{ name, opType: 'Gemm', domain: '', inputs: [value, `${name}.weight`, `${name}.bias`], outputs: [out], attributes: { transB: attr.int(1) } }];
+  if (reluAfter) nodes.push({ name: `${name}_relu`, opType: 'Relu', domain: '', inputs: [out], outputs: [`${name}_relu`], attributes: {} });
+  const result = nodes[nodes.length - 1]?.outputs[0] as string;
+  chain.next.inputs = chain.next.inputs.map((i) => (i === value ? result : i));
+  const at = g.nodes.indexOf(chain.next);
+  g.nodes.splice(at, 0, ...nodes);
+  return { ...model, graph: g, metadata: { ...model.metadata } };
+}

@@ -1,0 +1,98 @@
+// k-means sharing against oracles: Lloyd's fixed point on a known data set, and the shared
+// training graph's centroid gradient equal to the sum of its members' dense gradients.
+import assert from 'node:assert/strict';
+import { mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { addGradients } from '../../autodiff/gradients.js';
+import { attr, Graph, GraphBuilder, makeModel } from '../../ir/graph.js';
+import type { Model } from '../../ir/graph.js';
+import { Tensor } from '../../ir/tensor.js';
+import { createModel } from '../../nn/index.js';
+import { Session } from '../../runtime/session.js';
+import { readContainer } from '../codec/index.js';
+import { writeKmeansContainer } from './container.js';
+import { kmeans1d } from './kmeans.js';
+import { magnitudePrune } from '../prune/index.js';
+import { kmeansShareWeights, sharedTrainingModel } from './share.js';
+
+test('kmeans1d: linear init over [min, max], converges to the cluster means', () => {
+  const v = Float32Array.of(-1, -0.9, -0.8, 0.1, 0.2, 0.9, 1.0);
+  const { centroids, assignment } = kmeans1d(v, 3);
+  assert.deepEqual([...assignment], [0, 0, 0, 1, 1, 2, 2]);
+  assert.deepEqual([...centroids], [Math.fround(-0.9), Math.fround(0.15), Math.fround(0.95)].map((x) => Math.fround(x)));
+  // Every value sits at its nearest centroid (the fixed point of Lloyd's iteration).
+  v.forEach((x, i) => {
+    const best = [...centroids].reduce((b, c, j) => (Math.abs(x - c) < Math.abs(x - (centroids[b] as number)) ? j : b), 0);
+    assert.equal(assignment[i], best);
+  });
+});
+
+function tinyModel(): Model {
+  const g = new Graph('tiny');
+  g.inputs.push({ name: 'x', dtype: 'float32', shape: ['N', 6] });
+  g.initializers.set('fc.weight', Tensor.fromArray('float32', [4, 6], Array.from({ length: 24 }, (_, i) => Math.sin(i * 1.7) * (i % 5 === 0 ? 0.01 : 1))));
+  g.initializers.set('fc.bias', Tensor.fromArray('float32', [4], [0.1, -0.1, 0.2, 0]));
+  g.nodes.push({ name: 'fc', opType: 'Gemm', domain: '', inputs: ['x', 'fc.weight', 'fc.bias'], outputs: ['logits'], attributes: { transB: attr.int(1) } });
+  g.outputs.push({ name: 'logits', dtype: 'float32', shape: ['N', 4] });
+  return makeModel(g);
+}
+
+/** d(Σ logits·r)/d(param) for each param, run in ORT. */
+async function grads(model: Model, params: string[], x: Tensor): Promise<Map<string, Float32Array>> {
+  const g = model.graph.clone();
+  const b = new GraphBuilder(g, 'loss');
+  const r = b.constant(Tensor.fromArray('float32', [3, 4], Array.from({ length: 12 }, (_, i) => Math.cos(i))), 'r');
+  const loss = b.op1('ReduceSum', [b.op1('Mul', ['logits', r])], { keepdims: attr.int(0) });
+  for (const p of params) {
+    const t = g.initializers.get(p) as Tensor;
+    g.initializers.delete(p);
+    g.inputs.push({ name: p, dtype: 'float32', shape: [...t.dims] });
+  }
+  const d = addGradients(g, loss, params);
+  g.outputs = params.map((p) => ({ name: d.get(p) as string, dtype: 'float32', shape: [...(model.graph.initializers.get(p) as Tensor).dims] }));
+  const s = await Session.create(makeModel(g), { threads: 1 });
+  const feeds: Record<string, Tensor> = { x };
+  for (const p of params) feeds[p] = model.graph.initializers.get(p) as Tensor;
+  const out = await s.run(feeds);
+  await s.release();
+  return new Map(params.map((p) => [p, out[d.get(p) as string]?.data as Float32Array]));
+}
+
+test('shared training graph: each centroid gets the sum of its members’ gradients; pruned weights none', async () => {
+  const { model: pruned } = magnitudePrune(tinyModel(), { perLayer: { 'fc.weight': 0.25 } });
+  const { model: q, shared } = kmeansShareWeights(pruned, new Map([['fc.weight', 2]]));
+  const w = shared.get('fc.weight');
+  assert.ok(w);
+  assert.equal([...w.assignment].filter((c) => c < 0).length, 6, '25% of 24 weights pruned');
+  const x = Tensor.fromArray('float32', [3, 6], Array.from({ length: 18 }, (_, i) => Math.cos(i * 0.3)));
+  const dense = (await grads(q, ['fc.weight'], x)).get('fc.weight') as Float32Array;
+  const tm = sharedTrainingModel(q, shared);
+  const cb = (await grads(tm, ['fc.weight.codebook'], x)).get('fc.weight.codebook') as Float32Array;
+  const want = new Float64Array(w.codebook.length);
+  w.assignment.forEach((c, i) => {
+    if (c >= 0) want[c]! += dense[i] as number;
+  });
+  want.forEach((v, k) => assert.ok(Math.abs(v - (cb[k] as number)) < 1e-5, `centroid ${k}: ${cb[k]} vs Σ members ${v}`));
+  // The training model computes the same function as the quantized dense model.
+  const run = async (m: Model): Promise<number[]> => {
+    const s = await Session.create(m, { threads: 1 });
+    const out = await s.run({ x });
+    await s.release();
+    return [...(out['logits']?.data as Float32Array)];
+  };
+  assert.deepEqual(await run(tm), await run(q));
+});
+
+test('writeKmeansContainer: every layer shares ≤ 2^bits values, the file decodes to the quantized model', () => {
+  const path = join(mkdtempSync(join(tmpdir(), 'whittle-km-')), 'm.wtl');
+  const { model: q, breakdown } = writeKmeansContainer(createModel('mlp:784-30-10', { seed: 2 }), path, { bits: 3 });
+  assert.equal(breakdown.bytes, statSync(path).size);
+  const d = readContainer(path);
+  for (const w of ['fc1.weight', 'fc2.weight']) {
+    const values = (q.graph.initializers.get(w) as Tensor).data as Float32Array;
+    assert.ok(new Set(values).size <= 8, `${w} has ${new Set(values).size} distinct values`);
+    assert.deepEqual([...((d.model.graph.initializers.get(w) as Tensor).data as Float32Array)], [...values]);
+  }
+});

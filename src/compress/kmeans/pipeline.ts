@@ -1,0 +1,158 @@
+// Deep Compression (Han, Mao, Dally 2016) as one library call: magnitude pruning with masked
+// fine-tuning, k-means weight sharing, centroid fine-tuning in the graph, then the container.
+import type { OptimizerConfig } from '../../autodiff/optimizer.js';
+import type { Dataset, Normalization } from '../../data/index.js';
+import { WhittleError } from '../../ir/errors.js';
+import type { Model } from '../../ir/graph.js';
+import { Tensor } from '../../ir/tensor.js';
+import { evaluate } from '../../train/evaluate.js';
+import type { ProgressEvent, TrainOptions } from '../../train/trainer.js';
+import { train } from '../../train/trainer.js';
+import type { SharedWeight } from '../codec/container.js';
+import { roundToHalf } from '../codec/half.js';
+import { agpPrune, fineTuneMasked, magnitudePrune } from '../prune/index.js';
+import { denseFromShared, kmeansShareWeights, readCodebooks, sharedTrainingModel, withSharedValues } from './share.js';
+
+/** What to do to one layer's weight. */
+export interface LayerPlan {
+  /** A node name (its weight is input 1: Gemm, Conv, MatMul) or a weight initializer name. */
+  layer: string;
+  /** Fraction of the weights to prune, in [0, 1). */
+  sparsity: number;
+  /** Index bits: 2^bits shared values. */
+  bits: number;
+}
+
+export interface FineTune {
+  epochs: number;
+  lr: number;
+}
+
+export interface DeepCompressionOptions {
+  layers: readonly LayerPlan[];
+  /**
+   * 'agp' (default): gradual magnitude pruning during `epochs` of training (the cubic ramp over
+   * the first 3/4). 'rounds': prune → fine-tune `epochs` → ..., `rounds` times, sparsity ramping up.
+   */
+  prune: FineTune & { method?: 'agp' | 'rounds'; rounds?: number };
+  /** Fine-tuning of the shared centroids (gradients summed per cluster). */
+  centroids: FineTune;
+  /**
+   * Round the codebooks and the other float parameters (biases) to float16 at the end, so the
+   * container stores them in 2 bytes; the reported accuracy includes the rounding.
+   */
+  halfPrecision?: boolean;
+  batchSize: number;
+  optimizer: OptimizerConfig;
+  normalization: Normalization;
+  seed?: number;
+  threads?: number;
+  stepsPerRun?: number;
+  /** Test data for the accuracy after each stage. */
+  test: Dataset;
+  onStage?: (e: StageEvent) => void;
+  /** Progress of each fine-tuning run (its label says which). */
+  onProgress?: (label: string) => ((e: ProgressEvent) => void) | undefined;
+}
+
+export type StageName = 'baseline' | 'pruned' | 'quantized' | 'centroids';
+export interface StageEvent {
+  stage: StageName;
+  accuracy: number;
+  seconds: number;
+}
+
+export interface DeepCompressionResult {
+  /** The compressed model with dense float32 weights (each shared weight's exact values). */
+  model: Model;
+  /** The pruned + shared form of each planned weight, keyed by initializer name. */
+  shared: Map<string, SharedWeight>;
+  /** Initializer name → layer (node) name. */
+  layerOf: Map<string, string>;
+  stages: StageEvent[];
+}
+
+/** The weight initializer a plan entry names: a node's input 1 or an initializer itself. */
+export function resolveWeight(model: Model, layer: string): { weight: string; layer: string } {
+  if (model.graph.initializers.has(layer)) {
+    const node = model.graph.nodes.find((n) => n.inputs.includes(layer));
+    return { weight: layer, layer: node?.name ?? layer };
+  }
+  const node = model.graph.nodes.find((n) => n.name === layer);
+  const w = node?.inputs[1];
+  if (node === undefined || w === undefined || !model.graph.initializers.has(w)) {
+    const names = model.graph.nodes.filter((n) => ['Gemm', 'Conv', 'MatMul'].includes(n.opType)).map((n) => n.name);
+    throw new WhittleError('BAD_ARGUMENT', `layer "${layer}" is not a Gemm/Conv/MatMul node with a weight initializer; layers of this model: ${names.join(', ')}`);
+  }
+  return { weight: w, layer };
+}
+
+function baseTrain(o: DeepCompressionOptions, epochs: number, lr: number): TrainOptions {
+  return {
+    epochs, lr, batchSize: o.batchSize, optimizer: o.optimizer, normalization: o.normalization, seed: o.seed, threads: o.threads,
+    stepsPerRun: o.stepsPerRun, schedule: { schedule: { kind: 'cosine' } },
+  };
+}
+
+/**
+ * Prune → fine-tune → k-means share → fine-tune centroids. Encode the result with
+ * `encodeContainer(result.model, result.shared)`.
+ *
+ * ```ts
+ * const r = await deepCompress(model, mnist.train, { layers: [{ layer: 'fc1', sparsity: 0.92, bits: 6 }], ... });
+ * ```
+ */
+export async function deepCompress(model: Model, data: Dataset, o: DeepCompressionOptions): Promise<DeepCompressionResult> {
+  const rounds = o.prune.rounds ?? 1;
+  if (!(Number.isInteger(rounds) && rounds >= 1)) throw new WhittleError('BAD_ARGUMENT', `prune rounds must be an integer ≥ 1, got ${rounds}`);
+  const plan = o.layers.map((p) => ({ ...p, ...resolveWeight(model, p.layer) }));
+  const layerOf = new Map(plan.map((p) => [p.weight, p.layer]));
+  const stages: StageEvent[] = [];
+  let t0 = performance.now();
+  const stage = async (name: StageName, m: Model): Promise<void> => {
+    const { accuracy } = await evaluate(m, o.test, { normalization: o.normalization, threads: o.threads });
+    const e = { stage: name, accuracy, seconds: (performance.now() - t0) / 1000 };
+    stages.push(e);
+    o.onStage?.(e);
+    t0 = performance.now();
+  };
+  await stage('baseline', model);
+
+  // Magnitude pruning (src/compress/prune), fine-tuned under masks so pruned weights stay zero.
+  let current = model;
+  const perLayer = Object.fromEntries(plan.map((p) => [p.weight, p.sparsity]));
+  const method = o.prune.method ?? 'agp';
+  if (method === 'agp' && o.prune.epochs > 0) {
+    current = (await agpPrune(current, data, { perLayer }, { ...baseTrain(o, o.prune.epochs, o.prune.lr), onProgress: o.onProgress?.('prune') })).model;
+  } else {
+    for (let r = 1; r <= rounds; r++) {
+      // The sparsity ramps cubically to its target: fast early, gentle late.
+      const frac = method === 'agp' ? 1 : 1 - (1 - r / rounds) ** 3;
+      const { model: pruned, masks } = magnitudePrune(current, { perLayer: Object.fromEntries(plan.map((p) => [p.weight, p.sparsity * frac])) });
+      current = pruned;
+      if (o.prune.epochs > 0) current = (await fineTuneMasked(current, masks, data, { ...baseTrain(o, o.prune.epochs, o.prune.lr), onProgress: o.onProgress?.(`prune ${r}/${rounds}`) })).model;
+    }
+  }
+  await stage('pruned', current);
+
+  const { model: quantized, shared } = kmeansShareWeights(current, new Map(plan.map((p) => [p.weight, p.bits])));
+  await stage('quantized', quantized);
+  let finalModel = quantized;
+  let finalShared = shared;
+  if (o.centroids.epochs > 0) {
+    const res = await train(sharedTrainingModel(quantized, shared), data, {
+      ...baseTrain(o, o.centroids.epochs, o.centroids.lr),
+      onProgress: o.onProgress?.('centroids'),
+    });
+    finalShared = readCodebooks(res.model, shared);
+    finalModel = denseFromShared(res.model, quantized, shared);
+  }
+  if (o.halfPrecision) {
+    finalShared = new Map([...finalShared].map(([k, w]) => [k, { ...w, codebook: roundToHalf(w.codebook) }]));
+    const g = finalModel.graph.clone();
+    for (const [k, t] of g.initializers) if (t.dtype === 'float32' && t.dims.length > 0 && !finalShared.has(k)) g.initializers.set(k, new Tensor('float32', t.dims, roundToHalf(t.data as Float32Array)));
+    finalModel = withSharedValues({ ...finalModel, graph: g }, finalShared);
+  }
+  await stage('centroids', finalModel);
+  return { model: finalModel, shared: finalShared, layerOf, stages };
+}

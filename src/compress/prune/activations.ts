@@ -1,0 +1,84 @@
+// Activation statistics over a calibration set: one ONNX Runtime pass with each group's probe
+// value added as an output.
+import type { Dataset, Normalization } from '../../data/index.js';
+import { normalizeBatch } from '../../data/index.js';
+import type { Model } from '../../ir/graph.js';
+import { inferShapes } from '../../ir/shape.js';
+import { Tensor } from '../../ir/tensor.js';
+import { SHAPE_RULES } from '../../ops/index.js';
+import { Session } from '../../runtime/session.js';
+import { inputDims } from '../../train/evaluate.js';
+import type { PruneGroup } from './dependency.js';
+import type { ActivationStats } from './importance.js';
+
+export interface CalibrationOptions {
+  normalization: Normalization;
+  /** Samples used (the first ones); default 1024. */
+  samples?: number;
+  batchSize?: number;
+  threads?: number;
+}
+
+/**
+ * Mean |a| and APoZ per channel of each group's probe value.
+ *
+ * ```ts
+ * const stats = await activationStats(model, groups, mnist.train, { normalization: 'x/255', samples: 512 });
+ * ```
+ */
+export async function activationStats(model: Model, groups: readonly PruneGroup[], data: Dataset, o: CalibrationOptions): Promise<Map<number, ActivationStats>> {
+  const probed = groups.filter((g) => g.probe !== undefined);
+  const g = model.graph.clone();
+  const have = new Set(g.outputs.map((v) => v.name));
+  // Declare each probe with its inferred shape: onnxruntime merges declared output shapes into
+  // its own inference, so a wrong rank would break the nodes downstream.
+  const shapes = inferShapes(model.graph.clone(), SHAPE_RULES);
+  for (const p of probed) {
+    const name = p.probe as string;
+    const ts = shapes.get(name);
+    if (!have.has(name)) g.outputs.push({ name, dtype: ts?.dtype ?? 'float32', shape: [...(ts?.shape ?? [])] });
+    have.add(name);
+  }
+  g.valueInfo.clear();
+  const session = await Session.create({ ...model, graph: g }, { threads: o.threads });
+  const stats = new Map<number, { abs: Float64Array; zeros: Float64Array; per: number }>();
+  for (const p of probed) stats.set(p.id, { abs: new Float64Array(p.channels), zeros: new Float64Array(p.channels), per: 0 });
+  const n = Math.min(data.count, o.samples ?? 1024);
+  const bs = o.batchSize ?? 256;
+  const dims = inputDims(model, data);
+  const input = model.graph.inputs[0]?.name ?? 'input';
+  try {
+    for (let start = 0; start < n; start += bs) {
+      const m = Math.min(bs, n - start);
+      const idx = Int32Array.from({ length: m }, (_, i) => start + i);
+      const r = await session.run({ [input]: new Tensor('float32', [m, ...dims], normalizeBatch(data, idx, o.normalization)) }, probed.map((p) => p.probe as string));
+      for (const p of probed) {
+        const t = r[p.probe as string] as Tensor;
+        const d = t.data as Float32Array;
+        const c = t.dims[1] as number;
+        const inner = t.dims.slice(2).reduce((a, x) => a * x, 1);
+        const s = stats.get(p.id) as { abs: Float64Array; zeros: Float64Array; per: number };
+        for (let b = 0; b < (t.dims[0] as number); b++) {
+          for (let ch = 0; ch < c; ch++) {
+            const base = (b * c + ch) * inner;
+            let a = 0;
+            let z = 0;
+            for (let i = 0; i < inner; i++) {
+              const v = d[base + i] as number;
+              a += Math.abs(v);
+              if (v <= 0) z++;
+            }
+            s.abs[ch] = (s.abs[ch] as number) + a;
+            s.zeros[ch] = (s.zeros[ch] as number) + z;
+          }
+        }
+        s.per += (t.dims[0] as number) * inner;
+      }
+    }
+  } finally {
+    await session.release();
+  }
+  const out = new Map<number, ActivationStats>();
+  for (const [id, s] of stats) out.set(id, { meanAbs: s.abs.map((v) => v / Math.max(1, s.per)), zeroFraction: s.zeros.map((v) => v / Math.max(1, s.per)) });
+  return out;
+}

@@ -1,0 +1,25 @@
+// Pruning: unstructured magnitude pruning with masks for fine-tuning, structured filter/neuron
+// pruning over coupled groups with thinning, schedules, sensitivity analysis, sparse storage.
+export { magnitudePrune, magnitudePrune as magnitude, masksFromZeros, layerSparsity } from './magnitude.js';
+export type { LayerSparsity, MagnitudeOptions, MaskedModel, PruneScope } from './magnitude.js';
+export { checkSparsity, prunableLayers, resolveLayers } from './layers.js';
+export type { PrunableLayer } from './layers.js';
+export { dependencyGroups } from './dependency.js';
+export type { GroupMember, PruneGroup } from './dependency.js';
+export { gatherAxis, thinChannels } from './thin.js';
+export { activationImportance, magnitudeImportance, topChannels } from './importance.js';
+export type { ActivationStats, ImportanceKind } from './importance.js';
+export { activationStats } from './activations.js';
+export type { CalibrationOptions } from './activations.js';
+export { pruneChannels, pruneChannels as channels } from './structured.js';
+export type { ChannelPruneOptions, ChannelPruneResult, GroupResult } from './structured.js';
+export { agpCallback, agpMaskedWeights, agpPrune, agpSparsity, fineTuneMasked, iterativePrune } from './schedule.js';
+export type { AgpOptions, IterationRecord, IterativeOptions, PruneStep } from './schedule.js';
+export { proposeForTarget, proposeSparsities, sensitivity } from './sensitivity.js';
+export type { LayerSensitivity, SensitivityOptions, SensitivityPoint } from './sensitivity.js';
+export { decodeSparse, encodeSparse, sparseStats } from './sparse.js';
+export type { SparseForm, SparseStats, TensorStorage } from './sparse.js';
+export { pruneReport } from './report.js';
+export type { LayerReport, PruneReport } from './report.js';
+export { decodeSparseOnnx, encodeSparseOnnx, loadSparseOnnxFile } from './sparse-onnx.js';
+export type { SparseOnnxOptions } from './sparse-onnx.js';

@@ -1,0 +1,60 @@
+// The layers pruning can act on: Gemm, MatMul and Conv nodes whose weight is an initializer.
+// Layers are named after their node (zoo models: 'fc1', 'conv2'; PyTorch exports: '/fc/Gemm').
+import { WhittleError } from '../../ir/errors.js';
+import type { Graph } from '../../ir/graph.js';
+
+export interface PrunableLayer {
+  /** The node's name, the name users give on the command line. */
+  name: string;
+  opType: 'Gemm' | 'MatMul' | 'Conv';
+  /** Initializer holding the weight. */
+  weight: string;
+  bias: string | undefined;
+  dims: readonly number[];
+}
+
+const PRUNABLE = new Set(['Gemm', 'MatMul', 'Conv']);
+
+/**
+ * The weight layers of a graph, in node order.
+ *
+ * ```ts
+ * prunableLayers(createModel('lenet-5').graph).map((l) => l.name); // ['conv1', 'conv2', 'fc1', 'fc2']
+ * ```
+ */
+export function prunableLayers(graph: Graph): PrunableLayer[] {
+  const out: PrunableLayer[] = [];
+  for (const n of graph.nodes) {
+    if (!PRUNABLE.has(n.opType)) continue;
+    const w = graph.initializers.get(n.inputs[1] ?? '');
+    if (w === undefined || (w.dtype !== 'float32' && w.dtype !== 'float64') || w.dims.length < 2) continue;
+    const b = n.inputs[2] ? n.inputs[2] : undefined;
+    out.push({ name: n.name, opType: n.opType as PrunableLayer['opType'], weight: n.inputs[1] as string, bias: b !== undefined && graph.initializers.has(b) ? b : undefined, dims: [...w.dims] });
+  }
+  return out;
+}
+
+/** The prunable layers, or a clear error when there are none. */
+export function requirePrunableLayers(graph: Graph): PrunableLayer[] {
+  const layers = prunableLayers(graph);
+  if (layers.length === 0) {
+    throw new WhittleError('BAD_ARGUMENT', `model "${graph.name}" has no prunable layers (Gemm, MatMul or Conv with a constant float weight)`);
+  }
+  return layers;
+}
+
+/** Resolves layer names (node name or weight name), listing the valid ones when one is unknown. */
+export function resolveLayers(graph: Graph, names: readonly string[]): PrunableLayer[] {
+  const layers = requirePrunableLayers(graph);
+  return names.map((n) => {
+    const l = layers.find((x) => x.name === n || x.weight === n);
+    if (l === undefined) throw new WhittleError('BAD_ARGUMENT', `no prunable layer named "${n}"; valid layers: ${layers.map((x) => x.name).join(', ')}`);
+    return l;
+  });
+}
+
+/** Throws unless 0 ≤ s < 1. */
+export function checkSparsity(s: number, what = 'sparsity'): number {
+  if (!(Number.isFinite(s) && s >= 0 && s < 1)) throw new WhittleError('BAD_ARGUMENT', `${what} must be in [0, 1) (the fraction of weights removed), got ${s}`);
+  return s;
+}

@@ -1,0 +1,59 @@
+// Schedules: the AGP cubic, masks holding through fine-tuning, AGP reaching its exact final
+// sparsity during training, and the iterative loop's accuracy floor.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { loadIdxDataset, subset } from '../../data/index.js';
+import type { Tensor } from '../../ir/tensor.js';
+import { createModel } from '../../nn/index.js';
+import { magnitudePrune } from './magnitude.js';
+import { agpPrune, agpSparsity, fineTuneMasked, iterativePrune } from './schedule.js';
+
+const mnist = loadIdxDataset();
+const data = subset(mnist.train, 0, 2048);
+const val = subset(mnist.test, 0, 500);
+const opts = { epochs: 1, batchSize: 64, lr: 0.05, optimizer: { kind: 'sgd', momentum: 0.9 } as const, normalization: 'x/255' as const, threads: 1 };
+const zeros = (t: Tensor | undefined): number => (t?.data as Float32Array).reduce((a, v) => a + (v === 0 ? 1 : 0), 0);
+
+test('AGP cubic: s_i at the start, s_f at the end, s_f − (s_f − s_i)/8 half-way', () => {
+  const o = { initial: 0.1, final: 0.9, startStep: 100, endStep: 300 };
+  assert.equal(agpSparsity(0, o), 0.1);
+  assert.equal(agpSparsity(300, o), 0.9);
+  assert.equal(agpSparsity(1000, o), 0.9);
+  assert.ok(Math.abs(agpSparsity(200, o) - (0.9 - 0.8 / 8)) < 1e-12);
+});
+
+test('masked fine-tuning keeps pruned weights at exactly zero and moves the others', async () => {
+  const model = createModel('lenet-300-100', { seed: 1 });
+  const pruned = magnitudePrune(model, { sparsity: 0.9, scope: 'global' });
+  const r = await fineTuneMasked(pruned.model, pruned.masks, data, opts);
+  for (const [w, m] of pruned.masks) {
+    const after = r.model.graph.initializers.get(w)?.data as Float32Array;
+    const before = pruned.model.graph.initializers.get(w)?.data as Float32Array;
+    let moved = 0;
+    for (let i = 0; i < after.length; i++) {
+      if (m.data[i] === 0) assert.ok(after[i] === 0, `${w}[${i}] = ${after[i]}`);
+      else if (after[i] !== before[i]) moved++;
+    }
+    assert.ok(moved > 0, w);
+  }
+});
+
+test('AGP during training ends at exactly the requested sparsity', async () => {
+  const model = createModel('lenet-300-100', { seed: 1 });
+  const r = await agpPrune(model, data, { perLayer: { fc1: 0.9, fc2: 0.8 } }, { ...opts, epochs: 2, stepsPerRun: 4 });
+  assert.equal(zeros(r.model.graph.initializers.get('fc1.weight')), Math.round(0.9 * 235200));
+  assert.equal(zeros(r.model.graph.initializers.get('fc2.weight')), Math.round(0.8 * 30000));
+  assert.equal(zeros(r.model.graph.initializers.get('fc3.weight')), 0);
+});
+
+test('iterative pruning stops below the accuracy floor and keeps the previous model', async () => {
+  const model = createModel('lenet-300-100', { seed: 1 });
+  const r = await iterativePrune(model, data, (m, s) => magnitudePrune(m, { sparsity: s }), { sparsities: [0.5, 0.9], train: opts, validation: val, accuracyFloor: 1.01 });
+  assert.equal(r.history.length, 1);
+  assert.equal(r.history[0]?.accepted, false);
+  assert.equal(r.model, model);
+  const ok = await iterativePrune(model, data, (m, s) => magnitudePrune(m, { sparsity: s }), { sparsities: [0.5, 0.8], train: opts, validation: val, accuracyFloor: 0.5 });
+  assert.deepEqual(ok.history.map((h) => h.accepted), [true, true]);
+  assert.equal(zeros(ok.model.graph.initializers.get('fc1.weight')), Math.round(0.8 * 235200));
+  assert.ok(ok.accuracy > 0.8, `accuracy ${ok.accuracy}`);
+});

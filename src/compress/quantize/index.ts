@@ -1,0 +1,12 @@
+// Quantization: uniform affine math, calibration, PTQ (static QDQ and dynamic), QAT with
+// straight-through estimators, binary/ternary weights, clipping.
+export { type Bits, type QuantParams, type QuantScheme, SUPPORTED_BITS, checkBits, dequantizeArray, dequantizeValue, fakeQuantizeArray, quantRange, quantizeArray, quantizeValue, rangeToParams, roundHalfEven, weightParams } from './affine.js';
+export { type ActivationRange, type CalibrationMethod, type CalibrationOptions, CALIBRATION_METHODS, calibrate, checkCalibrationShape } from './calibrate.js';
+export { type ActivationClip, ACTIVATION_CLIPS, clipActivations, clipWeights, layerWeights, pactToClip, weightClipCallback } from './clip.js';
+export { type DynamicQuantOptions, quantizeDynamic } from './dynamic.js';
+export { foldBatchNorm } from './fold-bn.js';
+export { type QuantFormat, type QuantSchemeName, type QuantizeModelResult, type QuantizeOptions, QUANT_FORMATS, QUANT_SCHEMES, quantizeModel, resolveQuantizeOptions } from './pipeline.js';
+export { type QatOptions, type QatPlan, type QatScheme, QAT_SCHEMES, prepareQat } from './qat.js';
+export { binarize, finalizeQat, qatPlanOf, ternarize } from './qat-finalize.js';
+export { simulateQdq } from './simulate.js';
+export { type LayerReport, type QuantizeResult, type StaticQuantOptions, buildQdq, quantizeStatic } from './static.js';

@@ -1,0 +1,172 @@
+// Static post-training quantization to ONNX QDQ form: int8 weights (per channel) and uint8
+// activations with calibrated ranges, BatchNorm folded first. onnxruntime fuses the QDQ pairs
+// into its integer kernels (QLinearConv, QGemm, MatMulIntegerToFloat).
+import { WhittleError } from '../../ir/errors.js';
+import type { Graph, Model, Node } from '../../ir/graph.js';
+import { attr, GraphBuilder } from '../../ir/graph.js';
+import { Tensor } from '../../ir/tensor.js';
+import type { QuantParams, QuantScheme } from './affine.js';
+import { quantizeArray, rangeToParams, weightParams } from './affine.js';
+import type { ActivationRange, CalibrationOptions } from './calibrate.js';
+import { calibrate, checkCalibrationShape } from './calibrate.js';
+import { foldBatchNorm } from './fold-bn.js';
+import type { WeightedNode } from './graph-util.js';
+import { dropUnusedInitializers, weightedNodes } from './graph-util.js';
+
+/** Ops that move values without changing them: they share their input's quantization. */
+const PASS_THROUGH = new Set(['MaxPool', 'Flatten', 'Reshape', 'Transpose', 'Squeeze', 'Unsqueeze']);
+
+export const INT8_WEIGHTS: QuantScheme = { bits: 8, signed: true, symmetric: true };
+export const UINT8_ACTIVATIONS: QuantScheme = { bits: 8, signed: false, symmetric: false };
+
+export interface StaticQuantOptions {
+  /** Calibration inputs, float32 [N, ...] in the model's input normalization. */
+  samples: Tensor;
+  calibration?: CalibrationOptions;
+  /** One scale per output channel of each weight (default) or one per tensor. */
+  perChannel?: boolean;
+  /** Layers (node names) left in float32, e.g. a sensitive or memory-bound first conv. */
+  keepFloat?: readonly string[];
+  threads?: number;
+}
+
+/** One quantized layer, as the CLI's `layers` JSON reports it. */
+export interface LayerReport {
+  name: string;
+  op: string;
+  bits: number;
+  params: number;
+  /** Bytes of the stored weight (and bias) in the output model. */
+  bytes: number;
+  /** Share of the weights that are exactly zero (ternary codes 0); absent: 0. */
+  sparsity?: number;
+}
+
+export interface QuantizeResult {
+  model: Model;
+  layers: LayerReport[];
+}
+
+function paramTensors(b: GraphBuilder, p: { scale: Float32Array; zeroPoint: Int32Array }, zeroType: 'int8' | 'uint8' | 'int32', hint: string, scalar: boolean): [string, string] {
+  const dims = scalar ? [] : [p.scale.length];
+  const s = b.constant(new Tensor('float32', dims, Float32Array.from(p.scale)), `${hint}.scale`);
+  const z = b.constant(Tensor.fromArray(zeroType, dims, p.zeroPoint), `${hint}.zero_point`);
+  return [s, z];
+}
+
+/** Adds DequantizeLinear(int weight) for a weighted node; returns the LayerReport. */
+function quantizeWeight(g: Graph, b: GraphBuilder, w: WeightedNode, p: QuantParams, actScale: number | undefined): LayerReport {
+  const perChannel = p.axis !== undefined;
+  const q = b.constant(Tensor.fromArray('int8', w.weight.dims, quantizeArray(w.weight.data as Float32Array, w.weight.dims, p)), `${w.weightName}.int8`);
+  const [s, z] = paramTensors(b, p, 'int8', w.weightName, !perChannel);
+  const at: Node['attributes'] = perChannel ? { axis: attr.int(w.channelAxis) } : {};
+  const deq = insertBefore(g, w.node, 'DequantizeLinear', [q, s, z], at, b, `${w.weightName}.dq`);
+  w.node.inputs[1] = deq;
+  let bytes = w.weight.size + 4 * p.scale.length + p.zeroPoint.length;
+  if (w.bias !== undefined && actScale !== undefined && w.node.opType !== 'MatMul') {
+    // Bias in int32 at scale s_x·s_w: what QLinearConv/QGemm add to their accumulators.
+    const n = w.bias.size;
+    const bs = new Float32Array(n);
+    const bq = new Int32Array(n);
+    for (let c = 0; c < n; c++) {
+      const sc = Math.fround(actScale * (p.scale[perChannel ? c : 0] as number));
+      bs[c] = sc;
+      bq[c] = Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, Math.round((w.bias.data[c] as number) / sc)));
+    }
+    const biasName = w.node.inputs[2] as string;
+    const qb = b.constant(new Tensor('int32', [n], bq), `${biasName}.int32`);
+    const bsc = b.constant(new Tensor('float32', [n], bs), `${biasName}.scale`);
+    const bz = b.constant(new Tensor('int32', [n], new Int32Array(n)), `${biasName}.zero_point`);
+    w.node.inputs[2] = insertBefore(g, w.node, 'DequantizeLinear', [qb, bsc, bz], { axis: attr.int(0) }, b, `${biasName}.dq`);
+    bytes += 4 * n;
+  } else if (w.bias !== undefined) bytes += 4 * w.bias.size;
+  return { name: w.node.name, op: w.node.opType, bits: p.scheme.bits, params: w.weight.size + (w.bias?.size ?? 0), bytes };
+}
+
+/** Emits a node just before `before` in node order; returns its output. */
+function insertBefore(g: Graph, before: Node, opType: string, inputs: string[], attributes: Node['attributes'], b: GraphBuilder, hint: string): string {
+  const out = b.fresh(hint);
+  const node: Node = { name: b.fresh(`${hint}_node`), opType, domain: '', inputs, outputs: [out], attributes };
+  g.nodes.splice(g.nodes.indexOf(before), 0, node);
+  return out;
+}
+
+/**
+ * The activations to quantize: each weighted node's input, traced back through pass-through ops
+ * (MaxPool, Flatten, ...) to where it was computed; every value on the way shares its params.
+ */
+export function activationGroups(g: Graph, weighted: readonly WeightedNode[]): Map<string, string[]> {
+  const groups = new Map<string, string[]>();
+  for (const w of weighted) {
+    const chain = [w.node.inputs[0] as string];
+    for (;;) {
+      const p = g.producerOf(chain[chain.length - 1] as string);
+      if (p === undefined || !PASS_THROUGH.has(p.opType) || g.consumersOf(p.outputs[0] as string).length !== 1) break;
+      chain.push(p.inputs[0] as string);
+    }
+    const origin = chain[chain.length - 1] as string;
+    const list = groups.get(origin) ?? [];
+    for (const v of chain) if (!list.includes(v)) list.push(v);
+    groups.set(origin, list);
+  }
+  return groups;
+}
+
+/**
+ * Static int8 post-training quantization in QDQ form.
+ *
+ * ```ts
+ * const { model: q } = await quantizeStatic(lenet, { samples, calibration: { method: 'percentile' } });
+ * saveModel(q, 'lenet-int8.onnx');
+ * ```
+ */
+export async function quantizeStatic(model: Model, o: StaticQuantOptions): Promise<QuantizeResult & { ranges: Map<string, ActivationRange> }> {
+  checkCalibrationShape(model, o.samples);
+  const folded = foldBatchNorm(model).model;
+  const keep = new Set(o.keepFloat ?? []);
+  const weighted = weightedNodes(folded.graph).filter((w) => !keep.has(w.node.name));
+  if (weighted.length === 0) throw new WhittleError('BAD_ARGUMENT', 'the model has no Conv, Gemm or MatMul with constant float32 weights to quantize');
+  const groups = activationGroups(folded.graph, weighted);
+  const ranges = await calibrate(folded, o.samples, [...groups.keys()], { method: 'minmax', ...o.calibration, threads: o.threads }, UINT8_ACTIVATIONS);
+  const activations = new Map<string, { scale: number; zeroPoint: number }>();
+  for (const origin of groups.keys()) {
+    const r = ranges.get(origin) as ActivationRange;
+    activations.set(origin, rangeToParams(r.lo, r.hi, UINT8_ACTIVATIONS));
+  }
+  const perChannel = o.perChannel ?? true;
+  return { ...buildQdq(folded, activations, (w) => weightParams(w.weight.data as Float32Array, w.weight.dims, INT8_WEIGHTS, perChannel ? w.channelAxis : undefined), keep), ranges };
+}
+
+/**
+ * The QDQ form of a float model, given uint8 parameters for the activation feeding each layer
+ * (by the value where it is computed, as `activationGroups` keys them) and int8 parameters for
+ * each weight.
+ */
+export function buildQdq(model: Model, activations: ReadonlyMap<string, { scale: number; zeroPoint: number }>, weightParamsOf: (w: WeightedNode) => QuantParams, keepFloat: ReadonlySet<string> = new Set()): QuantizeResult {
+  const g = model.graph.clone();
+  const weighted = weightedNodes(g).filter((w) => !keepFloat.has(w.node.name));
+  const groups = activationGroups(g, weighted);
+  const b = new GraphBuilder(g, 'q');
+  const actParams = new Map<string, QuantParams>();
+  for (const [origin, members] of groups) {
+    const p = activations.get(origin);
+    if (p === undefined) continue;
+    const params: QuantParams = { scale: Float32Array.of(p.scale), zeroPoint: Int32Array.of(p.zeroPoint), axis: undefined, scheme: UINT8_ACTIVATIONS };
+    for (const v of members) actParams.set(v, params);
+  }
+  const layers = weighted.map((w) => quantizeWeight(g, b, w, weightParamsOf(w), actParams.get(w.node.inputs[0] as string)?.scale[0]));
+
+  // Q → DQ right after each activation is produced (or at the start for graph inputs).
+  for (const [value, p] of actParams) {
+    const [s, z] = paramTensors(b, p, 'uint8', value, true);
+    const qv = b.fresh(`${value}.q`);
+    const dq = b.fresh(`${value}.dq`);
+    const qNode: Node = { name: b.fresh(`${value}.q_node`), opType: 'QuantizeLinear', domain: '', inputs: [value, s, z], outputs: [qv], attributes: {} };
+    const dqNode: Node = { name: b.fresh(`${value}.dq_node`), opType: 'DequantizeLinear', domain: '', inputs: [qv, s, z], outputs: [dq], attributes: {} };
+    for (const n of g.nodes) n.inputs = n.inputs.map((i) => (i === value ? dq : i));
+    const producer = g.producerOf(value);
+    g.nodes.splice(producer === undefined ? 0 : g.nodes.indexOf(producer) + 1, 0, qNode, dqNode);
+  }
+  dropUnusedInitializers(g);
+  return { model: { ...model, graph: g, metadata: { ...model.metadata, 'whittle.quantization': 'qdq-int8' } }, layers };
+}

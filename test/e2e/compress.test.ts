@@ -1,0 +1,98 @@
+// whittle compress / decode end to end: the container's bytes are the file's, the decoded ONNX
+// evaluates in ORT exactly as Whittle reported, and damaged input fails cleanly with no output.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { DEEP_COMPRESSION_PRESETS, parseDeepCompressionRecipe } from '../../src/recipe/deep-compression.js';
+import { tempDir, whittle } from './cli.js';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+const QUICK = `# a quick recipe for the tests: few samples, one pass of each stage
+model: lenet-300-100
+samples: 4000
+threads: 2
+layers:
+  - { layer: fc1, sparsity: 0.9, bits: 5 }
+  - { layer: fc2, sparsity: 0.8, bits: 5 }
+  - { layer: fc3, sparsity: 0.5, bits: 6 }
+prune: { method: rounds, rounds: 2, epochs: 1, lr: 0.05 }
+centroids: { epochs: 1, lr: 0.001 }
+encode: { half: true }
+`;
+
+test('compress → decode → eval: bytes are the file size, the decoded ONNX scores what compress reported', () => {
+  const dir = tempDir();
+  const recipe = join(dir, 'quick.yaml');
+  writeFileSync(recipe, QUICK);
+  const out = join(dir, 'dc');
+  const c = whittle(['compress', '--recipe', recipe, '--out', out, '--json']);
+  assert.equal(c.code, 0, c.stderr);
+  const j = c.json as Record<string, unknown>;
+  for (const k of ['accuracy', 'bytes', 'compressionRatio', 'bits', 'scheme', 'layers', 'container', 'onnx']) assert.ok(k in j, `JSON has ${k}`);
+  assert.equal(j['scheme'], 'deep-compression');
+  assert.equal(j['container'], join(out, 'model.wtl'));
+  assert.equal(j['onnx'], join(out, 'model.onnx'));
+  const bytes = statSync(join(out, 'model.wtl')).size;
+  assert.equal(j['bytes'], bytes);
+  assert.equal(j['denseBytes'], 266_610 * 4);
+  assert.ok(Math.abs(Number(j['compressionRatio']) - (266_610 * 4) / bytes) < 1e-9);
+  const layers = j['layers'] as { name: string; bits: number; sparsity: number; bytes: { total: number } }[];
+  assert.deepEqual(layers.map((l) => l.name), ['fc1', 'fc2', 'fc3']);
+  assert.equal(layers.reduce((a, l) => a + l.bytes.total, 0) + Number(j['graphBytes']) + Number(j['framingBytes']), bytes, 'per-layer bytes add up to the file');
+  assert.ok(Math.abs((layers[0]?.sparsity ?? 0) - 0.9) < 1e-3);
+  assert.deepEqual(j['bits'], { fc1: 5, fc2: 5, fc3: 6 });
+  assert.match(c.stderr, /Compressed size/);
+
+  const e = whittle(['eval', '--model', join(out, 'model.onnx'), '--json']);
+  assert.equal(e.code, 0, e.stderr);
+  assert.equal(e.json?.['accuracy'], j['accuracy'], 'ORT on the written ONNX reproduces the reported accuracy');
+  const stages = j['stages'] as { stage: string; accuracy: number }[];
+  assert.equal(stages.at(-1)?.accuracy, j['accuracy'], 'the decoded model scores exactly what the in-memory compressed model scored');
+
+  const onnx = join(dir, 'decoded.onnx');
+  const d = whittle(['decode', '--model', join(out, 'model.wtl'), '--out', onnx, '--json']);
+  assert.equal(d.code, 0, d.stderr);
+  assert.equal(d.json?.['bytes'], bytes);
+  assert.deepEqual(readFileSync(onnx), readFileSync(join(out, 'model.onnx')), 'decode writes the same ONNX as compress');
+
+  // Damage: truncated, wrong magic. Non-zero exit, a clear message, no output file.
+  const wtl = readFileSync(join(out, 'model.wtl'));
+  for (const [name, bad, re] of [
+    ['cut.wtl', wtl.subarray(0, wtl.length - 50), /BAD_CONTAINER.*truncated/],
+    ['magic.wtl', Buffer.concat([Buffer.from('ONNX'), wtl.subarray(4)]), /not a Whittle container/],
+  ] as const) {
+    writeFileSync(join(dir, name), bad);
+    const target = join(dir, `${name}.onnx`);
+    const r = whittle(['decode', '--model', join(dir, name), '--out', target]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, re);
+    assert.ok(!existsSync(target), 'no partial output');
+  }
+});
+
+test('a recipe with a typo is refused before any work, naming the field', () => {
+  const dir = tempDir();
+  const recipe = join(dir, 'typo.yaml');
+  writeFileSync(recipe, QUICK.replace('sparsity: 0.9,', 'sparsty: 0.9,'));
+  const r = whittle(['compress', '--recipe', recipe, '--out', join(dir, 'dc')]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /layers\.0/);
+  assert.ok(!existsSync(join(dir, 'dc')));
+});
+
+test('the shipped Deep Compression recipes parse, start with their command and result, and match the demo presets', () => {
+  for (const net of ['lenet-300-100', 'lenet-5']) {
+    const path = join(ROOT, 'recipes', `deep-compression-${net}.yaml`);
+    const text = readFileSync(path, 'utf8');
+    assert.match(text.split('\n')[0] ?? '', new RegExp(`^# whittle compress --recipe recipes/deep-compression-${net}\\.yaml --out `));
+    assert.match(text, /# result: /);
+    const r = parseDeepCompressionRecipe(parse(text), path);
+    const { model: _m, threads: _t, ...rest } = r;
+    const { threads: _pt, model: _pm, ...preset } = (DEEP_COMPRESSION_PRESETS[net] ?? {}) as Record<string, unknown>;
+    assert.deepEqual(rest, preset, `${net}: recipe and demo preset agree`);
+  }
+});

@@ -1,0 +1,102 @@
+// `whittle quantize` end to end: a LeNet-300-100 trained for one quick epoch is quantized every
+// way; each output is evaluated by onnxruntime (through `whittle eval`), its `bytes` equals the
+// file on disk, and bad input fails cleanly with no output file.
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, test } from 'node:test';
+import { encodeIdx } from '../../src/data/idx.js';
+import { tempDir, whittle } from './cli.js';
+
+let dir: string;
+let model: string;
+let baseline: number;
+
+before(() => {
+  dir = tempDir();
+  model = join(dir, 'mlp.onnx');
+  const r = whittle(['train', '--model', 'lenet-300-100', '--epochs', '1', '--samples', '8192', '--lr', '0.05', '--threads', '1', '--out', model, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  baseline = Number(r.json?.['accuracy']);
+  assert.ok(baseline > 0.9, `baseline ${baseline}`);
+});
+
+function quantize(args: string[]): Record<string, unknown> {
+  const r = whittle(['quantize', '--model', model, '--threads', '1', '--eval-limit', '2000', '--json', ...args]);
+  assert.equal(r.code, 0, r.stderr);
+  const j = r.json as Record<string, unknown>;
+  const out = j['out'] as string;
+  assert.equal(j['bytes'], statSync(out).size, 'bytes is the size of the file written');
+  // onnxruntime loads and evaluates the file as written.
+  const ev = whittle(['eval', '--model', out, '--limit', '2000', '--threads', '1', '--json']);
+  assert.equal(ev.code, 0, ev.stderr);
+  assert.equal(ev.json?.['accuracy'], j['accuracy']);
+  return j;
+}
+
+test('ptq (static QDQ, entropy calibration) and dynamic keep accuracy', () => {
+  const ptq = quantize(['--scheme', 'ptq', '--calibration', 'entropy', '--calib-samples', '256', '--out', join(dir, 'ptq.onnx')]);
+  assert.equal(ptq['bits'], 8);
+  assert.ok(Number(ptq['accuracyDrop']) <= 0.01, `drop ${ptq['accuracyDrop']}`);
+  assert.ok(Number(ptq['compressionRatio']) > 3.5);
+  assert.deepEqual((ptq['layers'] as { name: string }[]).map((l) => l.name), ['fc1', 'fc2', 'fc3']);
+  const dyn = quantize(['--scheme', 'dynamic', '--out', join(dir, 'dyn.onnx')]);
+  assert.ok(Number(dyn['accuracyDrop']) <= 0.01);
+});
+
+test('fp16 halves the bytes; int4 (MatMulNBits) keeps accuracy', () => {
+  const fp32Bytes = statSync(model).size;
+  const half = quantize(['--format', 'fp16', '--out', join(dir, 'half.onnx')]);
+  assert.ok(Math.abs(Number(half['bytes']) / fp32Bytes - 0.5) < 0.01, `${half['bytes']} vs ${fp32Bytes}`);
+  assert.ok(Math.abs(Number(half['accuracyDrop'])) <= 0.001);
+  const q4 = quantize(['--format', 'int4', '--out', join(dir, 'q4.onnx')]);
+  assert.equal(q4['bits'], 4);
+  assert.ok(Number(q4['accuracyDrop']) <= 0.01 && Number(q4['bytes']) < fp32Bytes / 5);
+});
+
+test('ternary with weight clipping trains briefly and stores 2-bit packed weights', () => {
+  const t = quantize(['--scheme', 'ternary', '--epochs', '1', '--samples', '2048', '--clip-weights', '0.5', '--lr', '0.01', '--out', join(dir, 'tern.onnx')]);
+  assert.equal(t['format'], 'packed');
+  // TWN's threshold 0.7·mean|W| zeroes a large share of each layer.
+  for (const l of t['layers'] as { sparsity: number }[]) assert.ok(l.sparsity > 0.2 && l.sparsity < 0.8, `sparsity ${l.sparsity}`);
+  assert.ok(Number(t['bytes']) < 266_000 / 4 + 12_000);
+  assert.ok(Number(t['accuracy']) > 0.85);
+});
+
+test('qat (int8, LSQ scales) with PACT clipping exports QDQ with the learned clip in inference form', () => {
+  const q = quantize(['--scheme', 'qat', '--clip-activations', 'pact', '--epochs', '1', '--samples', '1024', '--calib-samples', '128', '--lr', '0.005', '--out', join(dir, 'qat.onnx')]);
+  assert.equal(q['format'], 'qdq');
+  assert.ok(Number(q['accuracyDrop']) <= 0.02, `drop ${q['accuracyDrop']}`);
+  const info = whittle(['info', '--model', join(dir, 'qat.onnx'), '--json']);
+  assert.equal(info.code, 0, info.stderr);
+  const ops = info.json?.['ops'] as Record<string, number>;
+  // Each PACT clip became a ReLU where the quantizer saturates below α anyway, else stays two ReLUs.
+  assert.ok((ops['Relu'] ?? 0) >= 2 && ops['Round'] === undefined);
+  assert.ok((ops['QuantizeLinear'] ?? 0) >= 3 && ops['Round'] === undefined, 'no fake-quant left, QDQ instead');
+});
+
+function assertCleanError(r: { code: number | null; stderr: string; stdout: string }, pattern: RegExp, out: string): void {
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, pattern);
+  assert.doesNotMatch(r.stderr, /^\s+at /m);
+  assert.equal(r.stdout, '');
+  assert.ok(!existsSync(out), 'no partial output');
+  assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
+}
+
+test('bad input: unsupported bits, wrong-shape calibration data, impossible combinations', () => {
+  const out = join(dir, 'bad.onnx');
+  assertCleanError(whittle(['quantize', '--model', model, '--bits', '3', '--out', out]), /BAD_ARGUMENT.*--bits 3 is not supported.*supported: 8/, out);
+  assertCleanError(whittle(['quantize', '--model', model, '--format', 'int4', '--bits', '8', '--out', out]), /--bits 8.*--format int4.*supported: 4/, out);
+  assertCleanError(whittle(['quantize', '--model', model, '--scheme', 'qat', '--bits', '5', '--out', out]), /supported: 8, 4, 2/, out);
+  assertCleanError(whittle(['quantize', '--model', model, '--clip-activations', 'pact', '--out', out]), /pact learns its clip while training/, out);
+  assertCleanError(whittle(['quantize', '--model', model, '--scheme', 'kmeans', '--out', out]), /Deep Compression codec/, out);
+  const tiny = join(dir, 'tiny');
+  mkdirSync(tiny);
+  const n = 16;
+  for (const split of ['train', 't10k']) {
+    writeFileSync(join(tiny, `${split}-images-idx3-ubyte`), encodeIdx([n, 8, 8], new Uint8Array(n * 64).map((_, i) => i % 251)));
+    writeFileSync(join(tiny, `${split}-labels-idx1-ubyte`), encodeIdx([n], new Uint8Array(n).map((_, i) => i % 10)));
+  }
+  assertCleanError(whittle(['quantize', '--model', model, '--data', tiny, '--out', out]), /SHAPE_MISMATCH.*calibration data must be float32 \[N, 1, 28, 28\].*\[16, 1, 8, 8\]/, out);
+});
