@@ -3,8 +3,10 @@
 // MNIST); engines alternate so machine noise hits both; the table shows medians and ratios.
 // Timing never fails the build: this prints, it does not assert.
 import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 interface Sample {
@@ -48,50 +50,83 @@ const torchEnv: NodeJS.ProcessEnv = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE'
 delete torchEnv['OPENBLAS_CORETYPE'];
 delete torchEnv['OPENBLAS_L2_SIZE'];
 
+// BENCH_SECTIONS=train,prune,quant picks sections (default all).
+const sections = new Set((process.env['BENCH_SECTIONS'] ?? 'train,prune,quant').split(','));
 const configs: { model: string; threads: number }[] = [];
 for (const model of (process.env['BENCH_MODELS'] ?? 'lenet-300-100,lenet-5').split(',')) for (const threads of [1, 2]) configs.push({ model, threads });
 
-const results = new Map<string, Sample[]>();
-const add = (key: string, s: Sample | undefined): void => {
-  if (s === undefined) return;
-  const list = results.get(key) ?? [];
-  list.push(s);
-  results.set(key, list);
-};
-for (let rep = 0; rep < repeats; rep++) {
-  for (const { model, threads } of configs) {
-    process.stderr.write(`bench: round ${rep + 1}/${repeats} ${model} ${threads} thread(s)\n`);
-    add(`whittle|${model}|${threads}`, run(process.execPath, [join(here, 'train-throughput.js'), model, String(threads), String(warmup), String(timed), '16']));
-    // OpenBLAS has its own thread pool: pin it too, so "1 thread" means one core for both engines.
-    const env = { ...torchEnv, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) };
-    if (haveTorch) add(`pytorch|${model}|${threads}`, run(python, [join(here, '..', '..', 'bench', 'peers', 'torch_train.py'), model, String(threads), String(warmup), String(timed), mnistDir], env));
+if (sections.has('train')) {
+  const results = new Map<string, Sample[]>();
+  const add = (key: string, s: Sample | undefined): void => {
+    if (s === undefined) return;
+    const list = results.get(key) ?? [];
+    list.push(s);
+    results.set(key, list);
+  };
+  for (let rep = 0; rep < repeats; rep++) {
+    for (const { model, threads } of configs) {
+      process.stderr.write(`bench: round ${rep + 1}/${repeats} ${model} ${threads} thread(s)\n`);
+      add(`whittle|${model}|${threads}`, run(process.execPath, [join(here, 'train-throughput.js'), model, String(threads), String(warmup), String(timed), '16']));
+      // OpenBLAS has its own thread pool: pin it too, so "1 thread" means one core for both engines.
+      const env = { ...torchEnv, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) };
+      if (haveTorch) add(`pytorch|${model}|${threads}`, run(python, [join(here, '..', '..', 'bench', 'peers', 'torch_train.py'), model, String(threads), String(warmup), String(timed), mnistDir], env));
+    }
   }
+
+  const med = (key: string): number => median((results.get(key) ?? []).map((s) => s.samplesPerSec));
+  const rss = (key: string): number => Math.max(...(results.get(key) ?? []).map((s) => s.peakRssBytes));
+  const rows: string[] = [];
+  rows.push(`Training throughput, batch 64, real MNIST, samples/s (median of ${repeats} fresh processes, ${warmup} warm-up + ${timed} timed steps)`);
+  rows.push('');
+  rows.push('| model | threads | Whittle | PyTorch | Whittle / PyTorch | Whittle / PyTorch best | peak RSS Whittle | peak RSS PyTorch |');
+  rows.push('|---|---|---|---|---|---|---|---|');
+  const summary: Record<string, unknown> = {};
+  for (const { model, threads } of configs) {
+    const w = med(`whittle|${model}|${threads}`);
+    const p = med(`pytorch|${model}|${threads}`);
+    const best = Math.max(med(`pytorch|${model}|1`), med(`pytorch|${model}|2`));
+    const mb = (b: number): string => (Number.isFinite(b) ? `${(b / 2 ** 20).toFixed(0)} MiB` : 'n/a');
+    rows.push(`| ${model} | ${threads} | ${Math.round(w)} | ${haveTorch ? Math.round(p) : 'n/a'} | ${haveTorch ? (w / p).toFixed(2) + '×' : 'n/a'} | ${haveTorch ? (w / best).toFixed(2) + '×' : 'n/a'} | ${mb(rss(`whittle|${model}|${threads}`))} | ${haveTorch ? mb(rss(`pytorch|${model}|${threads}`)) : 'n/a'} |`);
+    summary[`${model}|${threads}`] = { whittle: w, pytorch: p, ratio: w / p, ratioToBest: w / best, whittleSamples: results.get(`whittle|${model}|${threads}`)?.map((s) => Math.round(s.samplesPerSec)), pytorchSamples: results.get(`pytorch|${model}|${threads}`)?.map((s) => Math.round(s.samplesPerSec)) };
+  }
+  process.stdout.write(rows.join('\n') + '\n\n');
+  process.stdout.write(`raw: ${JSON.stringify(summary)}\n`);
 }
 
-const med = (key: string): number => median((results.get(key) ?? []).map((s) => s.samplesPerSec));
-const rss = (key: string): number => Math.max(...(results.get(key) ?? []).map((s) => s.peakRssBytes));
-const rows: string[] = [];
-rows.push(`Training throughput, batch 64, real MNIST, samples/s (median of ${repeats} fresh processes, ${warmup} warm-up + ${timed} timed steps)`);
-rows.push('');
-rows.push('| model | threads | Whittle | PyTorch | Whittle / PyTorch | Whittle / PyTorch best | peak RSS Whittle | peak RSS PyTorch |');
-rows.push('|---|---|---|---|---|---|---|---|');
-const summary: Record<string, unknown> = {};
-for (const { model, threads } of configs) {
-  const w = med(`whittle|${model}|${threads}`);
-  const p = med(`pytorch|${model}|${threads}`);
-  const best = Math.max(med(`pytorch|${model}|1`), med(`pytorch|${model}|2`));
-  const mb = (b: number): string => (Number.isFinite(b) ? `${(b / 2 ** 20).toFixed(0)} MiB` : 'n/a');
-  rows.push(`| ${model} | ${threads} | ${Math.round(w)} | ${haveTorch ? Math.round(p) : 'n/a'} | ${haveTorch ? (w / p).toFixed(2) + '×' : 'n/a'} | ${haveTorch ? (w / best).toFixed(2) + '×' : 'n/a'} | ${mb(rss(`whittle|${model}|${threads}`))} | ${haveTorch ? mb(rss(`pytorch|${model}|${threads}`)) : 'n/a'} |`);
-  summary[`${model}|${threads}`] = { whittle: w, pytorch: p, ratio: w / p, ratioToBest: w / best, whittleSamples: results.get(`whittle|${model}|${threads}`)?.map((s) => Math.round(s.samplesPerSec)), pytorchSamples: results.get(`pytorch|${model}|${threads}`)?.map((s) => Math.round(s.samplesPerSec)) };
+// Inference latency, side by side: the thinned LeNet-5 against the dense one, and the quantized
+// forms (int8 QDQ, dynamic int8, fp16, int4) against fp32. They use the recipes' trained models
+// when present (runs/lenet-5.onnx, runs/lenet-300-100.onnx, runs/prune/S1.onnx; BENCH_PRUNE=
+// DENSE.onnx:PRUNED.onnx overrides the pair), else short-trained stand-ins made here: latency does
+// not depend on the weights' values, and the accuracy columns then say how good the stand-in is.
+const cli = join(here, '..', 'src', 'cli', 'main.js');
+let scratch: string | undefined;
+function prepared(path: string, make: (out: string) => string[]): string {
+  if (existsSync(path)) return path;
+  scratch ??= mkdtempSync(join(tmpdir(), 'whittle-bench-'));
+  const out = join(scratch, basename(path));
+  if (existsSync(out)) return out;
+  process.stderr.write(`bench: ${path} not found (see recipes/); making a stand-in: whittle ${make(out).join(' ')}\n`);
+  const r = spawnSync(process.execPath, [cli, ...make(out)], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'inherit'] });
+  if (r.status !== 0) throw new Error(`bench: could not make ${out}`);
+  return out;
 }
-process.stdout.write(rows.join('\n') + '\n\n');
-process.stdout.write(`raw: ${JSON.stringify(summary)}\n`);
-
-// Pruned-model inference latency beside the dense one (issue 3): BENCH_PRUNE=DENSE.onnx:PRUNED.onnx.
-const prunePair = process.env['BENCH_PRUNE'];
-if (prunePair !== undefined) {
-  const [dense, pruned] = prunePair.split(':');
-  const r = spawnSync(process.execPath, [join(here, 'prune-latency.js'), dense ?? '', pruned ?? '', String(Math.max(3, repeats))], { encoding: 'utf8', timeout: 600_000 });
+const lenet5 = (): string => prepared('runs/lenet-5.onnx', (out) => ['train', '--model', 'lenet-5', '--epochs', '1', '--lr', '0.05', '--warmup', '100', '--seed', '1', '--out', out]);
+const latency = (script: string, args: string[]): void => {
+  const r = spawnSync(process.execPath, [join(here, script), ...args], { encoding: 'utf8', timeout: 1_800_000, stdio: ['ignore', 'pipe', 'inherit'] });
   process.stdout.write(`\n${r.stdout}`);
-  if (r.status !== 0) process.stderr.write(`bench: prune-latency failed: ${r.stderr.trim()}\n`);
+  if (r.status !== 0) process.stderr.write(`bench: ${script} failed (exit ${r.status})\n`);
+};
+try {
+  if (sections.has('prune')) {
+    const pair = process.env['BENCH_PRUNE']?.split(':');
+    const dense = pair?.[0] ?? lenet5();
+    const pruned = pair?.[1] ?? prepared('runs/prune/S1.onnx', (out) => ['prune', '--model', dense, '--granularity', 'channel', '--sparsity', '0.55', '--finetune-epochs', '0', '--out', out]);
+    latency('prune-latency.js', [dense, pruned, String(Math.max(3, repeats))]);
+  }
+  if (sections.has('quant')) {
+    const mlp = prepared('runs/lenet-300-100.onnx', (out) => ['train', '--model', 'lenet-300-100', '--epochs', '3', '--lr', '0.05', '--seed', '1', '--out', out]);
+    latency('quant-latency.js', [lenet5(), mlp]);
+  }
+} finally {
+  if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
 }

@@ -3,7 +3,7 @@
 import { WhittleError } from '../ir/errors.js';
 import type { Graph, Node } from '../ir/graph.js';
 import { GraphBuilder } from '../ir/graph.js';
-import { constantValues, inferShapes } from '../ir/shape.js';
+import { constantValues, inferShapes, opKey } from '../ir/shape.js';
 import type { TypeShape } from '../ir/shape.js';
 import { Tensor } from '../ir/tensor.js';
 import { OPS, SHAPE_RULES } from '../ops/index.js';
@@ -72,7 +72,7 @@ export function addGradients(graph: Graph, loss: string, wrt: readonly string[],
   for (const node of relevant) {
     const dy = node.outputs.map((o) => (o === '' ? undefined : total(o)));
     if (dy.every((d) => d === undefined)) continue;
-    const def = OPS.get(node.opType);
+    const def = OPS.get(opKey(node));
     if (def?.gradient === undefined) {
       throw new WhittleError('NO_GRADIENT', `${node.opType} "${node.name}" has no gradient rule, so this graph cannot be trained; ops with gradients: ${[...OPS.values()].filter((d) => d.gradient).map((d) => d.op).sort().join(', ')}`);
     }

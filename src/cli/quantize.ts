@@ -1,11 +1,13 @@
 // `whittle quantize`: post-training (static QDQ int8, dynamic int8, fp16, int4) and
 // quantization-aware (uniform, binary, ternary) quantization with clipping flags.
 import { existsSync, rmSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { normalizeBatch, subset } from '../data/index.js';
 import { ACTIVATION_CLIPS, CALIBRATION_METHODS, QUANT_FORMATS, QUANT_SCHEMES, quantizeModel, resolveQuantizeOptions } from '../compress/quantize/index.js';
 import type { ActivationClip, CalibrationMethod, QuantFormat, QuantSchemeName } from '../compress/quantize/index.js';
+import { writeKmeansContainer } from '../compress/kmeans/index.js';
 import { WhittleError } from '../ir/errors.js';
 import { modelStats } from '../ir/stats.js';
 import { Tensor } from '../ir/tensor.js';
@@ -15,6 +17,7 @@ import { addTrainFlags, emit, int, num, toTrainOptions } from './flags.js';
 import type { TrainFlags } from './flags.js';
 import { loadData, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel } from './load.js';
 import { createReporter } from './progress.js';
+import { denseParameterBytes, layerBreakdown } from './compress.js';
 
 interface QuantizeFlags extends TrainFlags {
   scheme: string;
@@ -32,17 +35,50 @@ interface QuantizeFlags extends TrainFlags {
 }
 
 /**
- * Schemes and formats other commands own: `whittle quantize --scheme kmeans` and `--format
- * container` dispatch here once the codec registers them (the Deep Compression pipeline).
+ * `--scheme kmeans`: Deep Compression's weight sharing alone (no pruning, no fine-tuning): each
+ * Gemm/Conv/MatMul weight shares 2^bits k-means centroids (linear initialization; exact zeros stay
+ * pruned) and the model is written as the Huffman-coded container. `whittle compress` runs the
+ * whole pipeline; `whittle decode` turns the container back into ONNX.
  */
-export const EXTERNAL_QUANTIZERS = new Map<string, (f: QuantizeFlags) => Promise<Record<string, unknown>>>();
+async function runKmeans(f: QuantizeFlags, formatGiven: boolean): Promise<Record<string, unknown>> {
+  if (formatGiven && f.format !== 'container') throw new WhittleError('BAD_ARGUMENT', `--scheme kmeans is stored in the Deep Compression container: use --format container (or leave --format out), then whittle decode --model FILE.wtl --out M.onnx for a runnable ONNX`);
+  if (f.out === undefined) throw new WhittleError('BAD_ARGUMENT', 'whittle quantize --scheme kmeans needs --out FILE.wtl');
+  const bits = f.bits ?? 5;
+  if (bits < 1 || bits > 8) throw new WhittleError('BAD_ARGUMENT', `--bits ${bits}: k-means sharing takes 1–8 bits (2–256 centroids per layer)`);
+  const data = loadData(f.data);
+  const { model, path } = loadModel(f.model);
+  if (path !== undefined && resolve(f.out) === path) throw new WhittleError('BAD_ARGUMENT', `${f.out} is the input model; Whittle never overwrites its input, choose another output path`);
+  if (existsSync(f.out) && statSync(f.out).isDirectory()) throw new WhittleError('BAD_ARGUMENT', `--out ${f.out} is a directory; pass a file name such as model.wtl`);
+  const normalization = resolveNormalization(f.normalize, model);
+  const t0 = performance.now();
+  const { model: shared, breakdown } = writeKmeansContainer({ ...model, metadata: { ...model.metadata, [NORMALIZE_KEY]: normalization } }, f.out, { bits });
+  const evalOptions = { normalization, threads: f.threads, limit: f.evalLimit };
+  const baseline = await evaluate(model, data.test, evalOptions);
+  const quantized = await evaluate(shared, data.test, evalOptions);
+  const fp32Bytes = denseParameterBytes(model);
+  process.stderr.write(`quantize kmeans/container ${bits}-bit: accuracy ${(100 * quantized.accuracy).toFixed(2)}% (fp32 ${(100 * baseline.accuracy).toFixed(2)}%), ${breakdown.bytes.toLocaleString('en-US')} bytes (${(fp32Bytes / breakdown.bytes).toFixed(2)}× vs fp32 parameters) → ${f.out}\n`);
+  return {
+    model: f.model,
+    scheme: 'kmeans',
+    format: 'container',
+    bits,
+    out: f.out,
+    bytes: breakdown.bytes,
+    fp32Bytes,
+    compressionRatio: fp32Bytes / breakdown.bytes,
+    accuracy: quantized.accuracy,
+    baselineAccuracy: baseline.accuracy,
+    accuracyDrop: baseline.accuracy - quantized.accuracy,
+    evalSamples: quantized.samples,
+    layers: layerBreakdown(shared, breakdown).map((l) => ({ name: l.name, bits: l.bits, params: l.params, sparsity: l.sparsity, bytes: l.bytes.total })),
+    seconds: (performance.now() - t0) / 1000,
+    normalize: normalization,
+  };
+}
 
-async function runQuantize(f: QuantizeFlags): Promise<Record<string, unknown>> {
-  const external = EXTERNAL_QUANTIZERS.get(f.scheme) ?? EXTERNAL_QUANTIZERS.get(`format:${f.format}`);
-  if (external !== undefined) return external(f);
-  if (f.scheme === 'kmeans' || f.format === 'container') {
-    throw new WhittleError('BAD_ARGUMENT', `--scheme kmeans and --format container belong to the Deep Compression codec, which is not built into this whittle yet; use whittle compress --recipe … when it is`);
-  }
+async function runQuantize(f: QuantizeFlags, formatGiven: boolean): Promise<Record<string, unknown>> {
+  if (f.scheme === 'kmeans') return runKmeans(f, formatGiven);
+  if (f.format === 'container') throw new WhittleError('BAD_ARGUMENT', `--format container holds k-means shared weights: use --scheme kmeans --format container, or whittle compress --recipe … for the whole Deep Compression pipeline`);
   if (f.out === undefined) throw new WhittleError('BAD_ARGUMENT', 'whittle quantize needs --out Q.onnx');
   const scheme = f.scheme as QuantSchemeName;
   const format = f.format as QuantFormat;
@@ -125,10 +161,10 @@ async function runQuantize(f: QuantizeFlags): Promise<Record<string, unknown>> {
 export function registerQuantizeCommands(program: Command): void {
   const cmd = program
     .command('quantize')
-    .description('quantize a model: ptq (static int8 QDQ) | dynamic (int8 weights) | qat | binary | ternary; export qdq | fp16 | int4')
+    .description('quantize a model: ptq (static int8 QDQ) | dynamic (int8 weights) | qat | binary | ternary | kmeans (shared weights in the container); export qdq | fp16 | int4 | container')
     .requiredOption('--model <file.onnx>', 'model to quantize (a trained .onnx, or a zoo name)')
     .addOption(new Option('--scheme <name>', 'quantization scheme').choices([...QUANT_SCHEMES, 'kmeans']).default('ptq'))
-    .option('--bits <b>', 'weight bits (ptq/dynamic 8; qat 8|4|2; int4 format 4; binary 1; ternary 2)', int('--bits', 1))
+    .option('--bits <b>', 'weight bits (ptq/dynamic 8; qat 8|4|2; int4 format 4; binary 1; ternary 2; kmeans 1–8, default 5)', int('--bits', 1))
     .option('--per-channel', 'one weight scale per output channel (default)', true)
     .option('--no-per-channel', 'one weight scale per tensor')
     .addOption(new Option('--calibration <method>', 'activation range calibration').choices([...CALIBRATION_METHODS]).default('minmax'))
@@ -140,5 +176,5 @@ export function registerQuantizeCommands(program: Command): void {
     .option('--block-size <n>', 'int4: weights per quantization block', int('--block-size', 16), 32)
     .option('--eval-limit <n>', 'evaluate on the first N test samples only', int('--eval-limit', 1))
     .option('--keep-float <layers>', 'qat/binary/ternary: comma-separated layer names left in float32 (e.g. conv1)');
-  addTrainFlags(cmd, { epochs: 3, lr: 0.01, optimizer: 'momentum' }).action(async (f: QuantizeFlags) => emit(Boolean(f.json), await runQuantize(f)));
+  addTrainFlags(cmd, { epochs: 3, lr: 0.01, optimizer: 'momentum' }).action(async (f: QuantizeFlags) => emit(Boolean(f.json), await runQuantize(f, cmd.getOptionValueSource('format') !== 'default')));
 }

@@ -102,6 +102,27 @@ export function subset(ds: Dataset, start: number, count: number): Dataset {
 }
 
 /**
+ * The samples of `a` followed by those of `b` (copied), e.g. to give held-out samples back to
+ * training. Both must have the same sample shape and classes.
+ *
+ * ```ts
+ * const all = concatDatasets(split.train, split.validation);
+ * ```
+ */
+export function concatDatasets(a: Dataset, b: Dataset): Dataset {
+  if (a.shape.join('x') !== b.shape.join('x') || a.numClasses !== b.numClasses) {
+    throw new WhittleError('SHAPE_MISMATCH', `cannot join datasets of samples [${a.shape.join(', ')}] (${a.numClasses} classes) and [${b.shape.join(', ')}] (${b.numClasses} classes); they must match`);
+  }
+  const images = new Uint8Array(a.images.length + b.images.length);
+  images.set(a.images);
+  images.set(b.images, a.images.length);
+  const labels = new Uint8Array(a.count + b.count);
+  labels.set(a.labels);
+  labels.set(b.labels, a.count);
+  return { images, labels, count: a.count + b.count, shape: [...a.shape], numClasses: a.numClasses };
+}
+
+/**
  * Splits off the last samples of a dataset for validation (no copy). `sizeOrFraction` below 1 is
  * a fraction of the samples (rounded to the nearest sample); 1 or more is a sample count. The
  * split is by position, so it is the same on every run; shuffle batches within `train`.

@@ -19,6 +19,11 @@ export interface ShapeContext {
 
 export type ShapeRule = (ctx: ShapeContext) => TypeShape[];
 
+/** The key of a node's op in rule tables: `Conv` for the default domain, `com.microsoft:MatMulNBits` otherwise. */
+export function opKey(node: Pick<Node, 'opType' | 'domain'>): string {
+  return node.domain === '' ? node.opType : `${node.domain}:${node.opType}`;
+}
+
 /** Values known at graph-build time: initializers and Constant outputs. */
 export function constantValues(graph: Graph): Map<string, Tensor> {
   const m = new Map(graph.initializers);
@@ -40,8 +45,8 @@ export function inferShapes(graph: Graph, rules: ReadonlyMap<string, ShapeRule>,
   for (const v of graph.inputs) known.set(v.name, { dtype: v.dtype, shape: v.shape });
   for (const [k, t] of graph.initializers) known.set(k, { dtype: t.dtype, shape: [...t.dims] });
   for (const node of graph.nodes) {
-    const rule = rules.get(node.opType);
-    if (rule === undefined || node.domain !== '') {
+    const rule = rules.get(opKey(node));
+    if (rule === undefined) {
       throw new WhittleError('UNSUPPORTED_OP', `${node.opType} "${node.name}"${node.domain ? ` (domain ${node.domain})` : ''} is not an op Whittle supports yet; supported: ${[...rules.keys()].sort().join(', ')}`);
     }
     const inputs = node.inputs.map((name) => {

@@ -7,7 +7,10 @@ import { inferShapes } from './shape.js';
 import { bytesPerElement } from './tensor.js';
 
 export interface ModelStats {
-  /** Elements in float initializers (the weights). */
+  /**
+   * Weights: elements of float initializers, plus the integer codes of quantized weights (read by
+   * DequantizeLinear, MatMulInteger or ConvInteger; K·N for a 4-bit MatMulNBits weight).
+   */
   params: number;
   nonzeroParams: number;
   /** Bytes of all initializers as stored dense. */
@@ -42,6 +45,32 @@ export function modelStats(model: Model, rules: ReadonlyMap<string, ShapeRule>):
     params += t.size;
     for (let i = 0; i < t.size; i++) if (t.data[i] !== 0) nonzero++;
   }
+  const counted = new Set<string>();
+  for (const n of g.nodes) {
+    const codes = n.domain !== '' ? undefined : n.opType === 'DequantizeLinear' ? [0] : n.opType === 'MatMulInteger' || n.opType === 'ConvInteger' ? [0, 1] : undefined;
+    for (const i of codes ?? []) {
+      const name = n.inputs[i] ?? '';
+      const t = g.initializers.get(name);
+      if (t === undefined || counted.has(name) || (t.dtype !== 'int8' && t.dtype !== 'uint8')) continue;
+      counted.add(name);
+      params += t.size;
+      // A weight is zero where its code equals its zero point (per tensor, or per channel along `axis`).
+      const zpName = n.opType === 'DequantizeLinear' ? n.inputs[2] : n.inputs[i + 2];
+      const zp = zpName ? g.initializers.get(zpName) : undefined;
+      const axis = getInt(n, 'axis', 1);
+      const inner = prod(t.dims.slice(axis + 1));
+      for (let j = 0; j < t.size; j++) {
+        const z = zp === undefined ? 0 : zp.size === 1 ? Number(zp.data[0]) : Number(zp.data[Math.floor(j / inner) % zp.size]);
+        if (Number(t.data[j]) !== z) nonzero++;
+      }
+    }
+    if (n.domain === 'com.microsoft' && n.opType === 'MatMulNBits' && n.inputs[1] && g.initializers.has(n.inputs[1]) && !counted.has(n.inputs[1])) {
+      counted.add(n.inputs[1]);
+      const kn = getInt(n, 'K', 0) * getInt(n, 'N', 0);
+      params += kn;
+      nonzero += kn;
+    }
+  }
   const shapes = inferShapes(g, rules);
   const shape = (name: string | undefined): TypeShape['shape'] => (name ? shapes.get(name)?.shape ?? [] : []);
   let macs = 0;
@@ -65,6 +94,10 @@ export function modelStats(model: Model, rules: ReadonlyMap<string, ShapeRule>):
         if (n.inputs[2]) other += prod(out);
         break;
       }
+      case 'MatMulNBits':
+        macs += prod(out) * getInt(n, 'K', 1);
+        if (n.inputs[5]) other += prod(out);
+        break;
       case 'MatMul': {
         const a = shape(n.inputs[0]);
         const k = a[a.length - 1];

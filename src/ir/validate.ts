@@ -1,6 +1,7 @@
 // Structural checks on a graph, so that a broken import or a buggy transform fails here with a
 // message naming the value and the fix, not later inside onnxruntime with a cryptic one.
 import { WhittleError } from './errors.js';
+import { opKey } from './shape.js';
 import type { Graph, Node } from './graph.js';
 
 /** Ops whose first output is optional in ONNX (the recurrent ones); every other op must name it. */
@@ -116,8 +117,7 @@ function checkScope(graph: Graph, opRules: ReadonlyMap<string, unknown> | undefi
   if (opRules !== undefined) {
     const unknown = new Set<string>();
     for (const node of graph.nodes) {
-      if (node.domain !== '') unknown.add(`${node.opType} (domain ${node.domain})`);
-      else if (!opRules.has(node.opType)) unknown.add(node.opType);
+      if (!opRules.has(opKey(node))) unknown.add(node.domain === '' ? node.opType : `${node.opType} (domain ${node.domain})`);
     }
     if (unknown.size > 0) {
       const which = [...unknown].sort();

@@ -63,6 +63,7 @@ import { resize } from './resize.js';
 import { abs } from './abs.js';
 import { bitShift } from './bit-shift.js';
 import { dequantizeLinear, dynamicQuantizeLinear, matMulInteger, quantizeLinear } from './quantize-linear.js';
+import { matMulNBits } from './matmul-nbits.js';
 import { round } from './round.js';
 import { sign } from './sign.js';
 import type { OpDef } from './types.js';
@@ -78,6 +79,8 @@ const ALL: OpDef[] = [add, gemm, identity, mul, reduceMean, reduceSum, relu, sof
   averagePool, batchNormalization, conv, convTranspose, dropout, globalAveragePool, maxPool, maxUnpool, resize,
   // quantization
   abs, bitShift, dequantizeLinear, dynamicQuantizeLinear, matMulInteger, quantizeLinear, round, sign,
+  // onnxruntime contrib ops that Whittle's exports use (inference only)
+  matMulNBits,
 ];
 
 export const OPS: ReadonlyMap<string, OpDef> = new Map(ALL.map((d) => [d.op, d]));

@@ -1,6 +1,6 @@
 // Helpers for the CLI end-to-end tests: run the compiled CLI as a user would.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +37,14 @@ export function whittleAsync(args: string[]): { child: ReturnType<typeof spawn>;
   return { child, done };
 }
 
+const made: string[] = [];
+// Each test file runs in its own process: its temporary directories go when it exits.
+process.on('exit', () => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
 export function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'whittle-e2e-'));
+  const dir = mkdtempSync(join(tmpdir(), 'whittle-e2e-'));
+  made.push(dir);
+  return dir;
 }

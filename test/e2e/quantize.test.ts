@@ -84,13 +84,33 @@ function assertCleanError(r: { code: number | null; stderr: string; stdout: stri
   assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
 }
 
+test('kmeans: 4-bit shared weights in the container; decode gives a model onnxruntime evaluates to the same accuracy', () => {
+  const wtl = join(dir, 'km.wtl');
+  const r = whittle(['quantize', '--model', model, '--scheme', 'kmeans', '--bits', '4', '--threads', '1', '--eval-limit', '2000', '--out', wtl, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const j = r.json as Record<string, unknown>;
+  assert.equal(j['bytes'], statSync(wtl).size, 'bytes is the size of the container written');
+  // Unpruned, each weight costs its Huffman-coded 4-bit index plus a 1-bit gap code: > 6× smaller.
+  assert.ok(Number(j['compressionRatio']) > 6, `ratio ${j['compressionRatio']}`);
+  assert.ok(Number(j['accuracyDrop']) <= 0.01, `drop ${j['accuracyDrop']}`);
+  assert.deepEqual((j['layers'] as { name: string }[]).map((l) => l.name), ['fc1', 'fc2', 'fc3']);
+  const onnx = join(dir, 'km.onnx');
+  const d = whittle(['decode', '--model', wtl, '--out', onnx, '--json']);
+  assert.equal(d.code, 0, d.stderr);
+  const ev = whittle(['eval', '--model', onnx, '--limit', '2000', '--threads', '1', '--json']);
+  assert.equal(ev.code, 0, ev.stderr);
+  assert.equal(ev.json?.['accuracy'], j['accuracy']);
+});
+
 test('bad input: unsupported bits, wrong-shape calibration data, impossible combinations', () => {
   const out = join(dir, 'bad.onnx');
   assertCleanError(whittle(['quantize', '--model', model, '--bits', '3', '--out', out]), /BAD_ARGUMENT.*--bits 3 is not supported.*supported: 8/, out);
   assertCleanError(whittle(['quantize', '--model', model, '--format', 'int4', '--bits', '8', '--out', out]), /--bits 8.*--format int4.*supported: 4/, out);
   assertCleanError(whittle(['quantize', '--model', model, '--scheme', 'qat', '--bits', '5', '--out', out]), /supported: 8, 4, 2/, out);
   assertCleanError(whittle(['quantize', '--model', model, '--clip-activations', 'pact', '--out', out]), /pact learns its clip while training/, out);
-  assertCleanError(whittle(['quantize', '--model', model, '--scheme', 'kmeans', '--out', out]), /Deep Compression codec/, out);
+  assertCleanError(whittle(['quantize', '--model', model, '--scheme', 'kmeans', '--format', 'qdq', '--out', out]), /--scheme kmeans is stored in the Deep Compression container: use --format container/, out);
+  assertCleanError(whittle(['quantize', '--model', model, '--format', 'container', '--out', out]), /--format container holds k-means shared weights/, out);
+  assertCleanError(whittle(['quantize', '--model', model, '--scheme', 'kmeans', '--bits', '9', '--out', out]), /--bits 9: k-means sharing takes 1–8 bits/, out);
   const tiny = join(dir, 'tiny');
   mkdirSync(tiny);
   const n = 16;

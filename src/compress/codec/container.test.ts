@@ -1,7 +1,7 @@
 // The .wtl container: exact round trips, byte accounting equal to the file's size, and clear
 // errors for every kind of damage.
 import assert from 'node:assert/strict';
-import { mkdtempSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -54,9 +54,11 @@ test('encode → decode gives exactly the shared weights, biases and a runnable 
   }
 });
 
-test('writeContainer: the reported bytes are the file size, and readContainer reads it back', () => {
+test('writeContainer: the reported bytes are the file size, and readContainer reads it back', (t) => {
   const { model, shared } = fixture();
-  const path = join(mkdtempSync(join(tmpdir(), 'whittle-wtl-')), 'm.wtl');
+  const dir = mkdtempSync(join(tmpdir(), 'whittle-wtl-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'm.wtl');
   const b = writeContainer(path, model, shared);
   assert.equal(b.bytes, statSync(path).size);
   assert.equal(readContainer(path).breakdown.bytes, b.bytes);

@@ -8,6 +8,7 @@
 // shapes. A phase change costs one session build (~50 ms) and restarts the momentum buffers; the
 // learning-rate schedule restarts from the current rate over the epochs left.
 import type { Dataset } from '../../data/index.js';
+import { concatDatasets } from '../../data/index.js';
 import { WhittleError } from '../../ir/errors.js';
 import type { Model } from '../../ir/graph.js';
 import { evaluate } from '../../train/evaluate.js';
@@ -37,6 +38,12 @@ export interface GrowPolicy {
   init?: 'replicate' | 'random';
   /** After a growth event the learning rate restarts from the base rate (default) or continues its schedule. */
   lrAfterGrowth?: 'continue' | 'restart';
+  /**
+   * Once the last growth has happened nothing more is decided on the validation samples, so they
+   * join the training set for the rest of the run (default true; the epochs left are kept, so the
+   * run takes as many more steps as the extra samples need).
+   */
+  reuseValidation?: boolean;
 }
 
 export interface GrowEvent {
@@ -97,6 +104,10 @@ export async function growWhenStuck(model: Model, data: Dataset, options: TrainO
   const history: GrowResult['history'] = [];
   while (done < budget) {
     const left = steps - events.length;
+    // Fully grown: the held-out samples train too, for the epochs left (no more checks).
+    const final = left === 0 && (policy.reuseValidation ?? true);
+    const phaseData = final ? concatDatasets(data, policy.validation) : data;
+    const phaseBudget = final ? Math.round(((budget - done) / spe) * Math.floor(phaseData.count / Math.min(options.batchSize, phaseData.count))) : budget - done;
     let best = -1;
     let bad = 0;
     let grow: GrowEvent['reason'] | undefined;
@@ -106,7 +117,7 @@ export async function growWhenStuck(model: Model, data: Dataset, options: TrainO
     const watch: TrainCallback = {
       onStepEnd: async (ctx) => {
         phaseSteps = ctx.globalStep;
-        if (phaseSteps < nextCheck || done + phaseSteps >= budget) return;
+        if (final || phaseSteps < nextCheck || phaseSteps >= phaseBudget) return;
         nextCheck += checkSteps;
         const v = await evaluate(ctx.currentModel(), policy.validation, { normalization: options.normalization, threads: options.threads });
         const at = done + phaseSteps;
@@ -121,19 +132,19 @@ export async function growWhenStuck(model: Model, data: Dataset, options: TrainO
       },
     };
     // One session per phase; its schedule restarts over the steps left.
-    const r = await train(current, data, {
+    const r = await train(current, phaseData, {
       ...options,
-      epochs: Math.ceil((budget - done) / spe),
+      epochs: Math.ceil(phaseBudget / Math.floor(phaseData.count / Math.min(options.batchSize, phaseData.count))),
       lr,
       seed: (options.seed ?? 0) + 7919 * done,
       validation: undefined,
       callbacks: [...(options.callbacks ?? []), watch],
-      shouldStop: () => grow !== undefined || done + phaseSteps >= budget || (options.shouldStop?.() ?? false),
+      shouldStop: () => grow !== undefined || phaseSteps >= phaseBudget || (options.shouldStop?.() ?? false),
       checkpointPath: undefined,
       resume: false,
     });
     current = r.model;
-    done += phaseSteps;
+    done += final ? budget - done : phaseSteps;
     lr = (policy.lrAfterGrowth ?? 'restart') === 'restart' ? options.lr : (r.history[r.history.length - 1]?.lr ?? lr);
     if (grow === undefined || phaseSteps === 0) break;
     const next: Record<string, number> = {};
@@ -145,7 +156,9 @@ export async function growWhenStuck(model: Model, data: Dataset, options: TrainO
     }
     events.push({ epoch: done / spe, reason: grow, widths: next });
   }
-  const v = await evaluate(current, policy.validation, { normalization: options.normalization, threads: options.threads });
-  history.push({ epoch: done / spe, valAccuracy: v.accuracy, widths: widthsOf(current, layers) });
+  if (!(policy.reuseValidation ?? true) || events.length < steps) {
+    const v = await evaluate(current, policy.validation, { normalization: options.normalization, threads: options.threads });
+    history.push({ epoch: done / spe, valAccuracy: v.accuracy, widths: widthsOf(current, layers) });
+  }
   return { model: current, events, history };
 }

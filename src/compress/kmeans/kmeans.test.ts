@@ -1,7 +1,7 @@
 // k-means sharing against oracles: Lloyd's fixed point on a known data set, and the shared
 // training graph's centroid gradient equal to the sum of its members' dense gradients.
 import assert from 'node:assert/strict';
-import { mkdtempSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -85,8 +85,10 @@ test('shared training graph: each centroid gets the sum of its members’ gradie
   assert.deepEqual(await run(tm), await run(q));
 });
 
-test('writeKmeansContainer: every layer shares ≤ 2^bits values, the file decodes to the quantized model', () => {
-  const path = join(mkdtempSync(join(tmpdir(), 'whittle-km-')), 'm.wtl');
+test('writeKmeansContainer: every layer shares ≤ 2^bits values, the file decodes to the quantized model', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'whittle-km-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'm.wtl');
   const { model: q, breakdown } = writeKmeansContainer(createModel('mlp:784-30-10', { seed: 2 }), path, { bits: 3 });
   assert.equal(breakdown.bytes, statSync(path).size);
   const d = readContainer(path);
