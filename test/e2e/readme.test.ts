@@ -2,14 +2,14 @@
 // 'whittle' by name (package self-reference).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-test('README library example runs and trains to > 95% test accuracy', () => {
+test('README library example runs: trains to > 95% test accuracy, and the pruned int8 model keeps > 95%', (t) => {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   const section = readme.slice(readme.indexOf('## Library example'));
   const code = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
@@ -17,13 +17,18 @@ test('README library example runs and trains to > 95% test accuracy', () => {
   assert.match(code, /from 'whittle'/);
   const dir = join(ROOT, 'runs', `readme-${process.pid}`);
   mkdirSync(dir, { recursive: true });
+  // Inside the package (so 'whittle' resolves to it), removed afterwards.
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const out = join(dir, 'lenet-300-100.onnx');
-  const script = code.replace('epochs: 10', 'epochs: 1').replace("'lenet-300-100.onnx'", JSON.stringify(out)) + '\nconsole.log(JSON.stringify({ accuracy }));\n';
+  // Every file the example writes goes to the test's directory.
+  const script = code.replace('epochs: 10', 'epochs: 1').replace(/'([\w-]+\.onnx)'/g, (_, name: string) => JSON.stringify(join(dir, name))) + '\nconsole.log(JSON.stringify({ accuracy, small: small.accuracy }));\n';
   const file = join(dir, 'example.mjs');
   writeFileSync(file, script);
   const r = spawnSync(process.execPath, [file], { encoding: 'utf8', cwd: ROOT, timeout: 120_000 });
   assert.equal(r.status, 0, r.stderr);
-  const { accuracy } = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { accuracy: number };
+  const { accuracy, small } = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { accuracy: number; small: number };
   assert.ok(accuracy > 0.95, `accuracy ${accuracy}`);
+  assert.ok(small > 0.95, `pruned + int8 accuracy ${small}`);
   assert.ok(existsSync(out));
+  assert.ok(existsSync(join(dir, 'lenet-300-100-small.onnx')));
 });

@@ -1,6 +1,6 @@
 // Little-endian byte writing and bounds-checked reading for the container.
 import { WhittleError } from '../../ir/errors.js';
-import { fromHalfBits, toHalfBits } from './half.js';
+import { fromHalfBits, toHalfBits } from '../../ir/half.js';
 
 export class ByteWriter {
   #chunks: Uint8Array[] = [];

@@ -9,7 +9,7 @@ import { createModel } from '../../nn/index.js';
 import { Tensor } from '../../ir/tensor.js';
 import type { Model } from '../../ir/graph.js';
 import type { SharedWeight } from './container.js';
-import { roundToHalf } from './half.js';
+import { roundToHalf } from '../../ir/half.js';
 import { decodeContainer, encodeContainer, readContainer, sharedValues, writeContainer } from './container.js';
 
 /** mlp:784-30-10 with fc1 pruned to ~90% and 4-bit shared, fc2 dense 3-bit shared. */

@@ -10,7 +10,7 @@ import { writeFileAtomic } from '../../ir/io.js';
 import { decodeModel, encodeModel } from '../../ir/onnx.js';
 import { sizeOf, Tensor } from '../../ir/tensor.js';
 import { ByteReader, ByteWriter } from './bytes.js';
-import { halfExact } from './half.js';
+import { halfExact } from '../../ir/half.js';
 import { BitReader, BitWriter, canonicalCodes, codedBits, huffmanCodeLengths, HuffmanDecoder } from './huffman.js';
 
 export const CONTAINER_MAGIC = 'WTLC';

@@ -1,5 +1,5 @@
 // The Deep Compression codec: canonical Huffman coding and the .wtl container.
-export { fromHalfBits, halfExact, roundToHalf, toHalfBits } from './half.js';
+export { fromHalfBits, halfExact, roundToHalf, toHalfBits } from '../../ir/half.js';
 export { BitReader, BitWriter, canonicalCodes, codedBits, huffmanCodeLengths, HuffmanDecoder, MAX_CODE_LENGTH } from './huffman.js';
 export {
   type ContainerBreakdown,

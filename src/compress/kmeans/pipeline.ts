@@ -9,7 +9,7 @@ import { evaluate } from '../../train/evaluate.js';
 import type { ProgressEvent, TrainOptions } from '../../train/trainer.js';
 import { train } from '../../train/trainer.js';
 import type { SharedWeight } from '../codec/container.js';
-import { roundToHalf } from '../codec/half.js';
+import { roundToHalf } from '../../ir/half.js';
 import { agpPrune, fineTuneMasked, magnitudePrune } from '../prune/index.js';
 import { denseFromShared, kmeansShareWeights, readCodebooks, sharedTrainingModel, withSharedValues } from './share.js';
 

@@ -1,5 +1,5 @@
-// IEEE half precision, bit-exact: the container stores a codebook or bias vector in 2 bytes per
-// value when every value survives the round trip, so storage stays lossless.
+// IEEE half precision (binary16), bit-exact: fp16 weight export and the Deep Compression
+// container (codebooks and biases stored in 2 bytes when every value survives the round trip).
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
