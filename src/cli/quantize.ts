@@ -175,6 +175,6 @@ export function registerQuantizeCommands(program: Command): void {
     .addOption(new Option('--format <form>', 'output form').choices([...QUANT_FORMATS, 'container']).default('qdq'))
     .option('--block-size <n>', 'int4: weights per quantization block', int('--block-size', 16), 32)
     .option('--eval-limit <n>', 'evaluate on the first N test samples only', int('--eval-limit', 1))
-    .option('--keep-float <layers>', 'qat/binary/ternary: comma-separated layer names left in float32 (e.g. conv1)');
+    .option('--keep-float <layers>', 'ptq/qat/binary/ternary: comma-separated layer names left in float32 (e.g. conv1, whose int8 kernel is slow with one input channel)');
   addTrainFlags(cmd, { epochs: 3, lr: 0.01, optimizer: 'momentum' }).action(async (f: QuantizeFlags) => emit(Boolean(f.json), await runQuantize(f, cmd.getOptionValueSource('format') !== 'default')));
 }

@@ -44,6 +44,12 @@ test('ptq (static QDQ, entropy calibration) and dynamic keep accuracy', () => {
   assert.ok(Number(dyn['accuracyDrop']) <= 0.01);
 });
 
+test('ptq --keep-float leaves the named layer in float32 and quantizes the rest', () => {
+  const j = quantize(['--scheme', 'ptq', '--keep-float', 'fc1', '--calib-samples', '256', '--out', join(dir, 'ptq-kf.onnx')]);
+  assert.deepEqual((j['layers'] as { name: string }[]).map((l) => l.name), ['fc2', 'fc3']);
+  assert.ok(Number(j['bytes']) > 4 * 235_200, 'fc1 stays float32');
+});
+
 test('fp16 halves the bytes; int4 (MatMulNBits) keeps accuracy', () => {
   const fp32Bytes = statSync(model).size;
   const half = quantize(['--format', 'fp16', '--out', join(dir, 'half.onnx')]);

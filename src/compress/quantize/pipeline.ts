@@ -123,6 +123,6 @@ export async function quantizeModel(model: Model, o: QuantizeOptions): Promise<Q
   if (format === 'int4') return { ...base, ...exportInt4(m, { blockSize: o.blockSize }) };
   if (o.scheme === 'dynamic') return { ...base, ...quantizeDynamic(m) };
   if (o.samples === undefined) throw new WhittleError('BAD_ARGUMENT', 'static post-training quantization needs calibration samples');
-  const r = await quantizeStatic(m, { samples: o.samples, calibration: o.calibration, perChannel: o.perChannel, threads: o.threads });
+  const r = await quantizeStatic(m, { samples: o.samples, calibration: o.calibration, perChannel: o.perChannel, threads: o.threads, keepFloat: o.keepFloat });
   return { ...base, model: r.model, layers: r.layers };
 }
