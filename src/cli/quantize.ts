@@ -32,6 +32,9 @@ interface QuantizeFlags extends TrainFlags {
   blockSize: number;
   evalLimit?: number;
   keepFloat?: string;
+  teacher?: string;
+  temperature: number;
+  alpha: number;
 }
 
 /**
@@ -43,6 +46,7 @@ interface QuantizeFlags extends TrainFlags {
 async function runKmeans(f: QuantizeFlags, formatGiven: boolean): Promise<Record<string, unknown>> {
   if (formatGiven && f.format !== 'container') throw new WhittleError('BAD_ARGUMENT', `--scheme kmeans is stored in the Deep Compression container: use --format container (or leave --format out), then whittle decode --model FILE.wtl --out M.onnx for a runnable ONNX`);
   if (f.out === undefined) throw new WhittleError('BAD_ARGUMENT', 'whittle quantize --scheme kmeans needs --out FILE.wtl');
+  if (f.teacher !== undefined) throw new WhittleError('BAD_ARGUMENT', '--scheme kmeans does not train; a --teacher distills during qat, binary or ternary training (whittle compress fine-tunes k-means centroids)');
   const bits = f.bits ?? 5;
   if (bits < 1 || bits > 8) throw new WhittleError('BAD_ARGUMENT', `--bits ${bits}: k-means sharing takes 1–8 bits (2–256 centroids per layer)`);
   const data = loadData(f.data);
@@ -86,6 +90,7 @@ async function runQuantize(f: QuantizeFlags, formatGiven: boolean): Promise<Reco
   const { bits } = resolveQuantizeOptions({ scheme, format, bits: f.bits, clipActivations: f.clipActivations, clipWeights: f.clipWeights });
   const data = loadData(f.data);
   const { model, path } = loadModel(f.model);
+  const teacher = f.teacher === undefined ? undefined : { model: loadModel(f.teacher).model, temperature: f.temperature, alpha: f.alpha };
   if (path !== undefined && existsSync(f.out) && statSync(f.out).isDirectory()) throw new WhittleError('BAD_ARGUMENT', `--out ${f.out} is a directory; pass a file name`);
   const normalization = resolveNormalization(f.normalize, model);
   const t0 = performance.now();
@@ -113,6 +118,7 @@ async function runQuantize(f: QuantizeFlags, formatGiven: boolean): Promise<Reco
     clipActivations: f.clipActivations,
     blockSize: f.blockSize,
     keepFloat: f.keepFloat?.split(',').filter((s) => s !== ''),
+    teacher,
     threads: f.threads,
     training: trained ? { data: trainSet, options: { ...toTrainOptions(f, normalization), validation: f.evalLimit ? subset(data.test, 0, Math.min(f.evalLimit, data.test.count)) : data.test, onProgress: reporter } } : undefined,
   });
@@ -147,6 +153,7 @@ async function runQuantize(f: QuantizeFlags, formatGiven: boolean): Promise<Reco
     clipWeights: f.clipWeights ?? null,
     clipActivations: f.clipActivations ?? null,
     keepFloat: f.keepFloat ?? null,
+    teacher: f.teacher ?? null,
     epochs: result.training?.epochs ?? null,
     layers: result.layers.map((l) => ({ name: l.name, op: l.op, bits: l.bits, params: l.params, bytes: l.bytes, sparsity: l.sparsity ?? 0 })),
     seconds: (performance.now() - t0) / 1000,
@@ -175,6 +182,9 @@ export function registerQuantizeCommands(program: Command): void {
     .addOption(new Option('--format <form>', 'output form').choices([...QUANT_FORMATS, 'container']).default('qdq'))
     .option('--block-size <n>', 'int4: weights per quantization block', int('--block-size', 16), 32)
     .option('--eval-limit <n>', 'evaluate on the first N test samples only', int('--eval-limit', 1))
+    .option('--teacher <file.onnx>', 'qat/binary/ternary: distill from this model while training (e.g. the float model itself)')
+    .option('--temperature <T>', 'with --teacher: softmax temperature', num('--temperature'), 4)
+    .option('--alpha <a>', 'with --teacher: weight of the soft-target loss (labels get 1 − alpha)', num('--alpha'), 0.7)
     .option('--keep-float <layers>', 'ptq/qat/binary/ternary: comma-separated layer names left in float32 (e.g. conv1, whose int8 kernel is slow with one input channel)');
   addTrainFlags(cmd, { epochs: 3, lr: 0.01, optimizer: 'momentum' }).action(async (f: QuantizeFlags) => emit(Boolean(f.json), await runQuantize(f, cmd.getOptionValueSource('format') !== 'default')));
 }

@@ -2,7 +2,7 @@
 // way; each output is evaluated by onnxruntime (through `whittle eval`), its `bytes` equals the
 // file on disk, and bad input fails cleanly with no output file.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { encodeIdx } from '../../src/data/idx.js';
@@ -67,6 +67,19 @@ test('ternary with weight clipping trains briefly and stores 2-bit packed weight
   for (const l of t['layers'] as { sparsity: number }[]) assert.ok(l.sparsity > 0.2 && l.sparsity < 0.8, `sparsity ${l.sparsity}`);
   assert.ok(Number(t['bytes']) < 266_000 / 4 + 12_000);
   assert.ok(Number(t['accuracy']) > 0.85);
+});
+
+test('ternary distilled from its float parent (--teacher): the teacher changes the training, accuracy is kept', () => {
+  const flags = ['--scheme', 'ternary', '--epochs', '1', '--samples', '2048', '--lr', '0.01', '--seed', '3'];
+  const alone = quantize([...flags, '--out', join(dir, 'ternary-alone.onnx')]);
+  const kd = quantize([...flags, '--teacher', model, '--out', join(dir, 'ternary-kd.onnx')]);
+  assert.equal(kd['teacher'], model);
+  assert.equal(kd['bits'], 2);
+  assert.ok(Number(kd['accuracy']) > 0.85, `accuracy ${kd['accuracy']}`);
+  // Same seed, data and one thread: only the distillation loss can make the weights differ.
+  assert.notDeepEqual(readFileSync(kd['out'] as string), readFileSync(alone['out'] as string));
+  const out = join(dir, 'bad-kd.onnx');
+  assertCleanError(whittle(['quantize', '--model', model, '--scheme', 'ptq', '--teacher', model, '--out', out]), /a teacher distills while training/, out);
 });
 
 test('qat (int8, LSQ scales) with PACT clipping exports QDQ with the learned clip in inference form', () => {

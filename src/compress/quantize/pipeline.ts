@@ -9,6 +9,8 @@ import { exportFp16 } from '../../export/fp16.js';
 import { exportInt4 } from '../../export/int4.js';
 import type { TrainOptions, TrainResult } from '../../train/trainer.js';
 import { train } from '../../train/trainer.js';
+import type { DistillOptions } from '../distill/index.js';
+import { distillStudent } from '../distill/index.js';
 import type { CalibrationOptions } from './calibrate.js';
 import { checkCalibrationShape } from './calibrate.js';
 import type { ActivationClip } from './clip.js';
@@ -39,7 +41,12 @@ export interface QuantizeOptions {
   clipActivations?: ActivationClip;
   /** qat/binary/ternary: the data and trainer settings. */
   training?: { data: Dataset; options: TrainOptions };
-  /** qat/binary/ternary: layers (node names) left in float32. */
+  /**
+   * qat/binary/ternary: distill from this teacher while training (typically the float model the
+   * quantized one comes from): the loss is α·T²·KL(teacher ‖ student) + (1 − α)·CE(labels).
+   */
+  teacher?: { model: Model } & Omit<DistillOptions, 'hints'>;
+  /** ptq/qat/binary/ternary: layers (node names) left in float32. */
   keepFloat?: readonly string[];
   /** int4: weights per block; default 32. */
   blockSize?: number;
@@ -99,6 +106,7 @@ export async function quantizeModel(model: Model, o: QuantizeOptions): Promise<Q
   const { format, bits } = resolveQuantizeOptions(o);
   if (o.samples !== undefined) checkCalibrationShape(model, o.samples);
   if (TRAINED.has(o.scheme) && o.training === undefined) throw new WhittleError('BAD_ARGUMENT', `--scheme ${o.scheme} trains the model; pass training data and options`);
+  if (o.teacher !== undefined && !TRAINED.has(o.scheme)) throw new WhittleError('BAD_ARGUMENT', `a teacher distills while training: use it with --scheme qat, binary or ternary (got --scheme ${o.scheme})`);
   let m = model;
   if (o.clipActivations !== undefined) m = clipActivations(m, o.clipActivations);
   const base = { scheme: o.scheme, format, bits };
@@ -110,7 +118,8 @@ export async function quantizeModel(model: Model, o: QuantizeOptions): Promise<Q
     const { model: qat, plan } = await prepareQat(m, { scheme, bits, samples: o.samples, calibration: o.calibration, threads: o.threads, keepFloat: o.keepFloat });
     const callbacks = [...(training.options.callbacks ?? [])];
     if (o.clipWeights !== undefined) callbacks.push(weightClipCallback(o.clipWeights, layerWeights(qat)));
-    const result = await train(qat, training.data, { ...training.options, callbacks });
+    const options = { ...training.options, callbacks };
+    const result = o.teacher === undefined ? await train(qat, training.data, options) : await distillStudent(o.teacher.model, qat, training.data, options, o.teacher);
     const final = finalizeQat(result.model, plan);
     return { ...base, ...final, training: result };
   }
