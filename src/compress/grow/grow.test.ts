@@ -70,3 +70,50 @@ test('grow when stuck: a 784-16-10 net grows to 784-64-10 in steps and keeps lea
   const held = await growWhenStuck(createModel('mlp:784-16-10', { seed: 2 }), split.train, { ...sgd, epochs: 4, schedule: { schedule: { kind: 'cosine' } } }, { targets: { fc1: 64 }, validation: split.validation, steps: 2, deadline: 2, reuseValidation: false });
   assert.equal(held.history.length, 4, 'kept out of training, the validation set is checked every epoch and at the end');
 });
+
+/** Every 1-D parameter (BatchNorm scales, shifts and statistics; biases) away from its initial value, so copying them wrongly shows. */
+function randomizeBatchNorm(model: ReturnType<typeof createModel>): void {
+  let k = 0;
+  for (const [name, t] of model.graph.initializers) {
+    if (t.dims.length !== 1 || t.dtype !== 'float32') continue;
+    const d = t.data as Float32Array;
+    for (let i = 0; i < d.length; i++) d[i] = name.endsWith('running_var') ? 0.5 + ((k++ * 7919) % 100) / 100 : (((k++ * 7919) % 200) - 100) / 200;
+  }
+}
+
+test('Net2WiderNet for convolutions: LeNet-5 conv1 20 → 30 and conv2 50 → 64 (through Flatten into fc1) keep the outputs', async () => {
+  const model = (await train(createModel('lenet-5', { seed: 3 }), subset(mnist.train, 0, 1024), { ...sgd, lr: 0.01, epochs: 1 })).model;
+  for (const options of [{}, { noise: 0.2 }, { init: 'random' as const }]) {
+    const wider = widen(widen(model, { layer: 'conv1', width: 30, seed: 1, ...options }), { layer: 'conv2', width: 64, seed: 2, ...options });
+    assert.deepEqual(wider.graph.initializers.get('conv1.weight')?.dims, [30, 1, 5, 5]);
+    assert.deepEqual(wider.graph.initializers.get('conv2.weight')?.dims, [64, 30, 5, 5]);
+    assert.deepEqual(wider.graph.initializers.get('fc1.weight')?.dims, [500, 64 * 16]);
+    assert.equal(countParameters(wider.graph), countParameters(model.graph) + 10 * 26 + 14 * (30 * 25 + 1) + 50 * 10 * 25 + 500 * 14 * 16);
+    const change = await maxAbsOutputChange(model, wider, sample, norm);
+    assert.ok(change <= 1e-5, `${JSON.stringify(options)}: max |Δoutput| ${change}`);
+  }
+});
+
+test('Net2WiderNet across BatchNorm and residual additions: a ResNet stage and an inner conv grow, outputs kept', async () => {
+  const model = createModel('resnet-cifar', { inChannels: 1, inputSize: 28, blocks: 2, seed: 4 });
+  randomizeBatchNorm(model);
+  const stage = widen(model, { layer: 'conv1', width: 24, noise: 0.1, seed: 1 });
+  const inner = widen(stage, { layer: 'layer2.0.conv1', width: 40, seed: 2 });
+  assert.equal(inner.graph.initializers.get('conv1.weight')?.dims[0], 24);
+  assert.equal(inner.graph.initializers.get('layer1.1.conv2.weight')?.dims[0], 24, 'every block output of the stage grows with the stem');
+  assert.equal(inner.graph.initializers.get('layer2.0.conv2.weight')?.dims[1], 40);
+  const change = await maxAbsOutputChange(model, inner, sample, norm);
+  assert.ok(change <= 1e-5, `max |Δoutput| ${change}`);
+});
+
+test('Net2DeeperNet for convolutions inserts an identity 3×3 Conv (+ ReLU after a ReLU) and keeps the outputs', async () => {
+  const model = createModel('resnet-cifar', { inChannels: 1, inputSize: 28, blocks: 1, seed: 5 });
+  randomizeBatchNorm(model);
+  const deeper = deepen(deepen(createModel('lenet-5', { seed: 3 }), { after: 'conv2' }), { after: 'conv1' });
+  assert.deepEqual(deeper.graph.initializers.get('conv1_deep.weight')?.dims, [20, 20, 3, 3]);
+  assert.equal(await maxAbsOutputChange(createModel('lenet-5', { seed: 3 }), deeper, sample, norm), 0);
+  const res = deepen(model, { after: 'layer1.0.conv1' });
+  assert.ok(res.graph.nodes.some((n) => n.name === 'layer1.0.conv1_deep_relu'), 'a ReLU follows, as after the BatchNorm+ReLU it was inserted behind');
+  assert.ok((await maxAbsOutputChange(model, res, sample, norm)) <= 1e-5);
+  assert.throws(() => widen(model, { layer: 'nosuch', width: 30 }), (e: unknown) => e instanceof WhittleError && /no Dense or Conv layer "nosuch"; layers: conv1, /.test(e.message));
+});

@@ -1,18 +1,34 @@
-// Function-preserving growth (Chen, Goodfellow, Shlens 2016, "Net2Net"): widen a Dense layer by
-// replicating units and splitting their outgoing weights, or insert an identity-initialized Dense
-// layer. Both return new models whose outputs equal the old ones up to float rounding.
+// Function-preserving growth (Chen, Goodfellow, Shlens 2016, "Net2Net"): widen a Dense or Conv
+// layer by replicating units and splitting their outgoing weights, or insert an identity-initialized
+// Dense or Conv layer. Both return new models whose outputs equal the old ones up to float rounding.
 import { WhittleError } from '../../ir/errors.js';
 import type { Model, Node } from '../../ir/graph.js';
 import { attr } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import { Rng } from '../../nn/init.js';
 import { denseChain, readChain, writeChain } from '../merge/dense.js';
+import { channelGroup, deepenConv, widenChannels } from './channels.js';
 
 export { growWhenStuck } from './policy.js';
+export { channelGroup, deepenConv, widenChannels } from './channels.js';
+
+/**
+ * The Conv node a layer name (node or weight name) refers to, if it is one; BAD_ARGUMENT listing
+ * the layers that can grow when the name is neither a Conv nor a Dense layer.
+ */
+function isConv(model: Model, layer: string): Node | undefined {
+  const named = (opType: string): Node | undefined => model.graph.nodes.find((n) => n.opType === opType && (n.name === layer || n.inputs[1] === layer || n.inputs[1] === `${layer}.weight`));
+  const conv = named('Conv');
+  if (conv === undefined && named('Gemm') === undefined) {
+    const layers = model.graph.nodes.filter((n) => (n.opType === 'Conv' || n.opType === 'Gemm') && model.graph.initializers.has(n.inputs[1] ?? '')).map((n) => n.name);
+    throw new WhittleError('BAD_ARGUMENT', `no Dense or Conv layer "${layer}"; layers: ${layers.join(', ') || '(none)'}`);
+  }
+  return conv;
+}
 export type { GrowEvent, GrowPolicy, GrowResult } from './policy.js';
 
 export interface WidenOptions {
-  /** The Dense layer to widen (node name, e.g. 'fc1'); it must feed one Dense layer. */
+  /** The layer to widen (node name, e.g. 'fc1' or 'conv1'): a Dense layer feeding one Dense layer, or a Conv (its coupled channel group grows: BatchNorm, residual additions, the next layers' inputs). */
   layer: string;
   /** The new number of units (more than now). */
   width: number;
@@ -39,6 +55,9 @@ export interface WidenOptions {
  * ```
  */
 export function widen(model: Model, options: WidenOptions): Model {
+  if (isConv(model, options.layer)) {
+    return widenChannels(model, channelGroup(model, options.layer), { width: options.width, noise: options.noise ?? 0, init: options.init ?? 'replicate', seed: options.seed ?? 0 });
+  }
   const g = model.graph.clone();
   const chain = denseChain(g, options.layer);
   const old = readChain(g, chain);
@@ -85,7 +104,7 @@ export function widen(model: Model, options: WidenOptions): Model {
 }
 
 export interface DeepenOptions {
-  /** Insert the new layer after this Dense layer (after its activation, if any). */
+  /** Insert the new layer after this Dense or Conv layer (after its ReLU, if any). */
   after: string;
   /** Name of the new layer; default `${after}_deep` (made unique). */
   name?: string;
@@ -100,6 +119,14 @@ export interface DeepenOptions {
  * ```
  */
 export function deepen(model: Model, options: DeepenOptions): Model {
+  const conv = isConv(model, options.after);
+  if (conv !== undefined) {
+    const used = model.graph.allNames();
+    if (options.name !== undefined && used.has(options.name)) throw new WhittleError('BAD_ARGUMENT', `name "${options.name}" is already used in the model; choose another`);
+    let name = options.name ?? `${conv.name}_deep`;
+    for (let i = 2; used.has(name) || used.has(`${name}.weight`); i++) name = `${conv.name}_deep${i}`;
+    return deepenConv(model, conv, name);
+  }
   const g = model.graph.clone();
   const chain = denseChain(g, options.after);
   const act = chain.activation;

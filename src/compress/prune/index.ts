@@ -6,7 +6,7 @@ export { checkSparsity, prunableLayers, resolveLayers } from './layers.js';
 export type { PrunableLayer } from './layers.js';
 export { dependencyGroups } from './dependency.js';
 export type { GroupMember, PruneGroup } from './dependency.js';
-export { gatherAxis, thinChannels } from './thin.js';
+export { followFlattenReshapes, gatherAxis, thinChannels } from './thin.js';
 export { activationImportance, magnitudeImportance, topChannels } from './importance.js';
 export type { ActivationStats, ImportanceKind } from './importance.js';
 export { activationStats } from './activations.js';

@@ -2,7 +2,7 @@
 // channels of each to keep. Every member slice goes at once, so the result is a smaller graph
 // with the same structure that ONNX Runtime loads as it is.
 import { WhittleError } from '../../ir/errors.js';
-import type { Model } from '../../ir/graph.js';
+import type { Graph, Model } from '../../ir/graph.js';
 import { inferShapes } from '../../ir/shape.js';
 import { Tensor } from '../../ir/tensor.js';
 import { SHAPE_RULES } from '../../ops/index.js';
@@ -25,6 +25,25 @@ export function gatherAxis(t: Tensor, axis: number, keep: readonly number[]): Te
     });
   }
   return out;
+}
+
+/**
+ * Flattening Reshapes ([N, C, H, W] → [N, C·H·W]) with a constant target shape must follow a new
+ * feature count after channels were removed or added: their shape becomes [N, −1] ([0, −1]).
+ * `before` is the graph whose shapes the constants were written for; `g` is edited in place.
+ */
+export function followFlattenReshapes(before: Graph, g: Graph): void {
+  const shapes = inferShapes(before.clone(), SHAPE_RULES);
+  for (const n of g.nodes) {
+    if (n.opType !== 'Reshape') continue;
+    const s = g.initializers.get(n.inputs[1] ?? '');
+    const inShape = shapes.get(n.inputs[0] ?? '')?.shape;
+    if (s === undefined || s.dims.length !== 1 || s.size !== 2 || inShape === undefined || inShape.length < 2) continue;
+    const [a, b] = s.toNumbers() as [number, number];
+    const rest = inShape.slice(1);
+    if (b === -1 || !rest.every((d) => typeof d === 'number') || rest.reduce<number>((x, d) => x * (d as number), 1) !== b) continue;
+    g.initializers.set(n.inputs[1] as string, Tensor.int64(a === -1 ? [0, -1] : [a, -1]));
+  }
 }
 
 /**
@@ -79,18 +98,7 @@ export function thinChannels(model: Model, groups: readonly PruneGroup[], keep: 
     if (before === undefined || after === undefined || group?.type !== 'int' || group.value === 1) continue;
     if (group.value === before.dims[0] && before.dims[1] === 1) n.attributes = { ...n.attributes, group: { type: 'int', value: after.dims[0] as number } };
   }
-  // Flattening Reshapes ([N, C, H, W] → [N, C·H·W]) must follow the new feature count.
-  const before = inferShapes(model.graph.clone(), SHAPE_RULES);
-  for (const n of g.nodes) {
-    if (n.opType !== 'Reshape') continue;
-    const s = g.initializers.get(n.inputs[1] ?? '');
-    const inShape = before.get(n.inputs[0] ?? '')?.shape;
-    if (s === undefined || s.dims.length !== 1 || s.size !== 2 || inShape === undefined || inShape.length < 2) continue;
-    const [a, b] = s.toNumbers() as [number, number];
-    const rest = inShape.slice(1);
-    if (b === -1 || !rest.every((d) => typeof d === 'number') || rest.reduce<number>((x, d) => x * (d as number), 1) !== b) continue;
-    g.initializers.set(n.inputs[1] as string, Tensor.int64(a === -1 ? [0, -1] : [a, -1]));
-  }
+  followFlattenReshapes(model.graph, g);
   g.valueInfo.clear();
   try {
     inferShapes(g, SHAPE_RULES);
