@@ -20,7 +20,9 @@ function find(dir) {
   return out;
 }
 const filter = process.argv.slice(2);
-let files = [...find(join(root, 'dist/src')), ...find(join(root, 'dist/test'))];
+// Only tests whose TypeScript source still exists: tsc leaves the output of deleted files behind.
+const hasSource = (js) => existsSync(join(root, js.slice(join(root, 'dist').length + 1).replace(/\.js$/, '.ts')));
+let files = [...find(join(root, 'dist/src')), ...find(join(root, 'dist/test'))].filter(hasSource);
 if (filter.length > 0) files = files.filter((f) => filter.some((s) => f.includes(s)));
 if (files.length === 0) {
   console.error('no test files found');
