@@ -120,7 +120,6 @@ async function runPrune(f: PruneFlags): Promise<Record<string, unknown>> {
   }
   if (f.method === 'l1' && structured) throw new WhittleError('BAD_ARGUMENT', '--method l1 sparsifies single weights; for whole neurons/filters use --method group-lasso');
   if (structured && f.schedule === 'agp') throw new WhittleError('BAD_ARGUMENT', '--schedule agp ramps unstructured sparsity; for neurons/filters use oneshot or iterative');
-  if (structured && f.scope === 'global') throw new WhittleError('BAD_ARGUMENT', '--scope global applies to weight pruning; structured pruning removes the same fraction of each group (or --per-layer)');
   const perLayer = f.perLayer !== undefined ? parsePerLayer(f.perLayer) : undefined;
   if (f.sparsity === undefined && perLayer === undefined) throw new WhittleError('BAD_ARGUMENT', 'give --sparsity S or --per-layer LAYER=S,...');
   if (f.sparsity !== undefined && perLayer !== undefined && f.scope === 'global') throw new WhittleError('BAD_ARGUMENT', '--per-layer and --scope global exclude each other');
@@ -135,7 +134,8 @@ async function runPrune(f: PruneFlags): Promise<Record<string, unknown>> {
   requirePrunableLayers(model.graph);
   // Validate names and feasibility on the model before any training.
   const groupNames = structured ? groupFilter(model, granularity) : undefined;
-  if (structured) await pruneChannels(model, { sparsity: f.sparsity, perLayer: perLayer ?? (groupNames && f.sparsity !== undefined ? Object.fromEntries(groupNames.map((n) => [n, f.sparsity as number])) : undefined) });
+  if (structured && f.scope === 'global') await pruneChannels(model, { sparsity: f.sparsity, scope: 'global', layers: groupNames });
+  else if (structured) await pruneChannels(model, { sparsity: f.sparsity, perLayer: perLayer ?? (groupNames && f.sparsity !== undefined ? Object.fromEntries(groupNames.map((n) => [n, f.sparsity as number])) : undefined) });
   else magnitudePrune(model, { sparsity: f.sparsity, perLayer, scope: f.scope });
 
   const trainSet = f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train;
@@ -145,11 +145,14 @@ async function runPrune(f: PruneFlags): Promise<Record<string, unknown>> {
   process.stderr.write(`prune ${f.model}: accuracy before ${(100 * accuracyBefore).toFixed(2)}%\n`);
 
   const structuredStep = async (m: Model, s: number): Promise<{ model: Model; groups: GroupResult[] }> => {
-    const per = perLayer ?? (groupNames !== undefined ? Object.fromEntries(groupNames.map((n) => [n, s])) : undefined);
+    const global = f.scope === 'global';
+    const per = global ? undefined : (perLayer ?? (groupNames !== undefined ? Object.fromEntries(groupNames.map((n) => [n, s])) : undefined));
     const importance = f.method === 'activation' || f.method === 'apoz' ? f.method : f.method === 'group-lasso' ? 'l2' : 'l1';
     const r = await pruneChannels(m, {
       sparsity: per === undefined ? s : undefined,
       perLayer: per,
+      scope: global ? 'global' : 'layer',
+      layers: global ? groupNames : undefined,
       importance,
       calibration: { data: trainSet, normalization, samples: f.calibrationSamples, threads: f.threads },
     });
@@ -252,7 +255,7 @@ export function registerPruneCommands(program: Command): void {
     .addOption(new Option('--granularity <g>', 'weight (unstructured) | neuron | filter | channel (neurons and filters); default: weight for magnitude/l1, channel otherwise').choices([...GRANULARITIES]))
     .option('--sparsity <s>', 'fraction removed, in [0, 1): of weights, or of each group\'s neurons/filters', sparsityFlag('--sparsity'))
     .option('--per-layer <list>', 'explicit sparsity per layer, e.g. fc1=0.92,fc2=0.91,fc3=0.74')
-    .addOption(new Option('--scope <s>', 'weight pruning: one threshold per layer or across all layers').choices(['layer', 'global']).default('layer'))
+    .addOption(new Option('--scope <s>', 'one threshold per layer, or one ranking across all layers (weights; and neurons/filters, scored relative to their layer\'s mean)').choices(['layer', 'global']).default('layer'))
     .addOption(new Option('--schedule <s>', 'oneshot | iterative (prune, fine-tune, evaluate, repeat) | agp (gradual, during training)').choices([...SCHEDULES]).default('oneshot'))
     .option('--finetune-epochs <n>', 'fine-tuning epochs (iterative: per step; l1/group-lasso: regularized epochs)', int('--finetune-epochs', 0), 0)
     .option('--recover-epochs <n>', 'l1/group-lasso: fine-tuning epochs after thresholding', int('--recover-epochs', 0), 1)

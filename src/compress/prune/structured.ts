@@ -14,6 +14,14 @@ import { thinChannels } from './thin.js';
 export interface ChannelPruneOptions {
   /** Fraction of each group's channels to remove, in [0, 1). */
   sparsity?: number;
+  /**
+   * 'layer' (default): each group loses the same fraction. 'global': the `sparsity` fraction of
+   * all channels goes, the lowest-ranked across groups, each group's scores divided by their mean
+   * so that layers of different scale compare; every group keeps at least one channel.
+   */
+  scope?: 'layer' | 'global';
+  /** With scope 'global': rank only these groups (names as in perLayer); default every prunable group. */
+  layers?: readonly string[];
   /** Explicit fraction per group, named by its first producing layer (e.g. { conv1: 0.5, fc1: 0.6 }). */
   perLayer?: Readonly<Record<string, number>>;
   /** Default 'l1'. 'activation' and 'apoz' need `calibration`. */
@@ -65,16 +73,41 @@ export async function pruneChannels(model: Model, o: ChannelPruneOptions): Promi
     if (o.calibration === undefined) throw new WhittleError('BAD_ARGUMENT', `importance "${kind}" needs calibration data`);
     stats = await activationStats(model, [...targets.keys()], o.calibration.data, o.calibration);
   }
+  const scoresOf = (g: PruneGroup): Float64Array => {
+    const st = stats?.get(g.id);
+    return st !== undefined ? activationImportance(st, kind as 'activation' | 'apoz') : magnitudeImportance(model.graph, g, kind === 'l2' ? 'l2' : 'l1');
+  };
+  const keepCounts = new Map<PruneGroup, number>();
+  if (o.scope === 'global') {
+    if (o.sparsity === undefined || o.perLayer !== undefined) throw new WhittleError('BAD_ARGUMENT', 'global channel ranking takes one --sparsity (not --per-layer)');
+    // Every channel of every group, by its score relative to its group's mean; the lowest go.
+    const ranked: { g: PruneGroup; score: number }[] = [];
+    const ranks = o.layers === undefined ? [...targets.keys()] : resolveGroups(all, o.layers);
+    for (const g of ranks) {
+      const sc = scoresOf(g);
+      const mean = sc.reduce((a, v) => a + v, 0) / sc.length || 1;
+      for (const v of sc) ranked.push({ g, score: v / mean });
+      keepCounts.set(g, g.channels);
+    }
+    ranked.sort((a, b) => a.score - b.score);
+    let remove = Math.round(o.sparsity * ranked.length);
+    for (const r of ranked) {
+      if (remove === 0) break;
+      const left = keepCounts.get(r.g) as number;
+      if (left <= 1) continue;
+      keepCounts.set(r.g, left - 1);
+      remove--;
+    }
+  } else {
+    for (const [g, s] of targets) keepCounts.set(g, g.channels - Math.round(s * g.channels));
+  }
   const keep = new Map<number, number[]>();
   const results: GroupResult[] = [];
   for (const g of all) {
-    const s = targets.get(g);
-    if (s === undefined) continue;
-    const keepCount = g.channels - Math.round(s * g.channels);
-    if (keepCount < 1) throw new WhittleError('BAD_ARGUMENT', `removing ${Math.round(s * g.channels)} of ${g.channels} channels of "${g.name}" would disconnect the graph; lower its sparsity`);
-    const st = stats?.get(g.id);
-    const scores = st !== undefined ? activationImportance(st, kind as 'activation' | 'apoz') : magnitudeImportance(model.graph, g, kind === 'l2' ? 'l2' : 'l1');
-    keep.set(g.id, topChannels(scores, keepCount));
+    const keepCount = keepCounts.get(g);
+    if (keepCount === undefined) continue;
+    if (keepCount < 1) throw new WhittleError('BAD_ARGUMENT', `removing ${g.channels - keepCount} of ${g.channels} channels of "${g.name}" would disconnect the graph; lower its sparsity`);
+    keep.set(g.id, topChannels(scoresOf(g), keepCount));
     results.push({ name: g.name, channelsBefore: g.channels, channelsAfter: keepCount });
   }
   return { model: thinChannels(model, all, keep), groups: results };

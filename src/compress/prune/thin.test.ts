@@ -237,3 +237,29 @@ test('a weight shared by two layers (as deduplicating exporters write) is left a
   assert.match(groups.find((g) => g.name === 'fc2')?.reason ?? '', /"fc2.weight" is shared/);
   await assert.rejects(pruneChannels(model, { sparsity: 0.5 }), /no prunable channel groups/);
 });
+
+test('global channel ranking: the asked share of all channels goes, unevenly across groups, every group keeps one', async () => {
+  const model = createModel('lenet-5', { seed: 2 });
+  // conv1's filters scaled down 1000×: scores are compared relative to their group's mean, so a
+  // layer's scale does not decide how much of it goes.
+  const w = model.graph.initializers.get('conv1.weight') as Tensor;
+  model.graph.initializers.set('conv1.weight', new Tensor('float32', w.dims, (w.data as Float32Array).map((v) => v / 1000)));
+  const total = 20 + 50 + 500;
+  const r = await pruneChannels(model, { sparsity: 0.5, scope: 'global' });
+  const kept = r.groups.reduce((a, g) => a + g.channelsAfter, 0);
+  assert.equal(kept, total - Math.round(0.5 * total));
+  assert.ok(r.groups.every((g) => g.channelsAfter >= 1));
+  const conv1 = r.groups.find((g) => g.name === 'conv1')?.channelsAfter ?? 0;
+  assert.ok(conv1 >= 5, `conv1 keeps ${conv1} of 20`);
+  const layer = await pruneChannels(model, { sparsity: 0.5 });
+  assert.notDeepEqual(r.groups.map((g) => g.channelsAfter), layer.groups.map((g) => g.channelsAfter), 'not the per-layer split');
+  const extreme = await pruneChannels(model, { sparsity: 0.99, scope: 'global' });
+  assert.deepEqual(extreme.groups.map((g) => g.channelsAfter).every((n) => n >= 1), true);
+  assert.equal(extreme.groups.reduce((a, g) => a + g.channelsAfter, 0), total - Math.round(0.99 * total));
+  // The thinned model runs: one batch through onnxruntime.
+  const s = await Session.create(r.model, { threads: 1 });
+  const out = await s.run({ input: new Tensor('float32', [2, 1, 28, 28]) });
+  await s.release();
+  assert.deepEqual(Object.values(out)[0]?.dims, [2, 10]);
+  await assert.rejects(pruneChannels(model, { sparsity: 0.5, scope: 'global', perLayer: { conv1: 0.5 } }), /one --sparsity/);
+});
