@@ -35,28 +35,7 @@ interface RefPool {
 
 /** For every output, the flat input position of its window's first maximum. */
 function argmaxPositions(r: RefPool, x: Float64Array): Int32Array {
-  const [H, W] = r.inDims;
-  const [OH, OW] = r.outDims;
-  const pos = new Int32Array(r.n * r.c * OH * OW);
-  for (let nc = 0; nc < r.n * r.c; nc++)
-    for (let i = 0; i < OH; i++)
-      for (let j = 0; j < OW; j++) {
-        let best = -Infinity;
-        let at = -1;
-        for (let p = 0; p < r.kernel[0]; p++)
-          for (let q = 0; q < r.kernel[1]; q++) {
-            const hi = i * r.strides[0] + p * r.dilations[0] - r.padsBegin[0];
-            const wi = j * r.strides[1] + q * r.dilations[1] - r.padsBegin[1];
-            if (hi < 0 || hi >= H || wi < 0 || wi >= W) continue;
-            const v = x[(nc * H + hi) * W + wi]!;
-            if (v > best) {
-              best = v;
-              at = (nc * H + hi) * W + wi;
-            }
-          }
-        pos[(nc * OH + i) * OW + j] = at;
-      }
-  return pos;
+  return Int32Array.from(allMaxPositions(r, x), (ps) => ps[0] ?? -1);
 }
 
 function refMaxPool(r: RefPool, x: Float64Array): Float64Array {
