@@ -117,3 +117,15 @@ test('Net2DeeperNet for convolutions inserts an identity 3×3 Conv (+ ReLU after
   assert.ok((await maxAbsOutputChange(model, res, sample, norm)) <= 1e-5);
   assert.throws(() => widen(model, { layer: 'nosuch', width: 30 }), (e: unknown) => e instanceof WhittleError && /no Dense or Conv layer "nosuch"; layers: conv1, /.test(e.message));
 });
+
+test('grow when stuck widens convolutions too, and every growth happens even when runs of K steps overshoot the deadline', async () => {
+  const { pruneChannels } = await import('../prune/index.js');
+  const narrow = (await pruneChannels(createModel('lenet-5', { seed: 6 }), { sparsity: 0.5 })).model;
+  const split = splitValidation(subset(mnist.train, 0, 3072), 512);
+  const r = await growWhenStuck(narrow, split.train, { ...sgd, lr: 0.01, epochs: 4, stepsPerRun: 16 }, { targets: { conv1: 20, conv2: 50 }, validation: split.validation, steps: 3, checksPerEpoch: 2, deadline: 1, patience: 100 });
+  assert.ok(r.events.every((e) => e.reason === 'deadline'), 'growth forced by the deadline alone');
+  assert.equal(r.events.length, 3);
+  assert.deepEqual(r.events[2]?.widths, { conv1: 20, conv2: 50 });
+  assert.deepEqual(r.model.graph.initializers.get('conv2.weight')?.dims, [50, 20, 5, 5]);
+  assert.ok((await evaluate(r.model, subset(mnist.test, 0, 1000), norm)).accuracy > 0.9);
+});

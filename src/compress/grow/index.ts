@@ -12,11 +12,16 @@ import { channelGroup, deepenConv, widenChannels } from './channels.js';
 export { growWhenStuck } from './policy.js';
 export { channelGroup, deepenConv, widenChannels } from './channels.js';
 
+/** A growable layer's width: a Dense layer's neurons or a Conv's filters (its channel group's). */
+export function layerWidth(model: Model, layer: string): number {
+  return isConv(model, layer) !== undefined ? channelGroup(model, layer).channels : denseChain(model.graph, layer).width;
+}
+
 /**
  * The Conv node a layer name (node or weight name) refers to, if it is one; BAD_ARGUMENT listing
  * the layers that can grow when the name is neither a Conv nor a Dense layer.
  */
-function isConv(model: Model, layer: string): Node | undefined {
+export function isConv(model: Model, layer: string): Node | undefined {
   const named = (opType: string): Node | undefined => model.graph.nodes.find((n) => n.opType === opType && (n.name === layer || n.inputs[1] === layer || n.inputs[1] === `${layer}.weight`));
   const conv = named('Conv');
   if (conv === undefined && named('Gemm') === undefined) {

@@ -14,8 +14,7 @@ import type { Model } from '../../ir/graph.js';
 import { evaluate } from '../../train/evaluate.js';
 import type { TrainCallback, TrainOptions } from '../../train/trainer.js';
 import { train } from '../../train/trainer.js';
-import { denseChain } from '../merge/dense.js';
-import { widen } from './index.js';
+import { layerWidth, widen } from './index.js';
 
 export interface GrowPolicy {
   /** Target width of each layer to grow, e.g. { fc1: 300, fc2: 100 }. */
@@ -61,7 +60,7 @@ export interface GrowResult {
 }
 
 function widthsOf(model: Model, layers: readonly string[]): Record<string, number> {
-  return Object.fromEntries(layers.map((l) => [l, denseChain(model.graph, l).width]));
+  return Object.fromEntries(layers.map((l) => [l, layerWidth(model, l)]));
 }
 
 /**
@@ -128,7 +127,8 @@ export async function growWhenStuck(model: Model, data: Dataset, options: TrainO
         } else bad++;
         if (left === 0) return;
         if (bad >= patience) grow = 'stuck';
-        else if (at <= deadlineSteps && Math.floor((deadlineSteps - at) / checkSteps) <= left - 1) grow = 'deadline';
+        // Late checks (a run of K steps overshoots) still grow: every step is taken by the deadline or at the first check after it.
+        else if (Math.floor(Math.max(0, deadlineSteps - at) / checkSteps) <= left - 1) grow = 'deadline';
       },
     };
     // One session per phase; its schedule restarts over the steps left.
