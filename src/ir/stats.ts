@@ -1,6 +1,6 @@
 // Size and cost of a model: parameter counts, bytes, FLOPs and op counts, as `whittle info`
 // reports them.
-import type { Model } from './graph.js';
+import type { Graph, Model, Node } from './graph.js';
 import { getInt, getInts } from './graph.js';
 import type { ShapeRule, TypeShape } from './shape.js';
 import { inferShapes } from './shape.js';
@@ -9,7 +9,8 @@ import { bytesPerElement } from './tensor.js';
 export interface ModelStats {
   /**
    * Weights: elements of float initializers, plus the integer codes of quantized weights (read by
-   * DequantizeLinear, MatMulInteger or ConvInteger; K·N for a 4-bit MatMulNBits weight).
+   * DequantizeLinear, MatMulInteger or ConvInteger; K·N for a 4-bit MatMulNBits weight; the
+   * weights of packed 1-/2-bit codes).
    */
   params: number;
   nonzeroParams: number;
@@ -24,6 +25,33 @@ export interface ModelStats {
 }
 
 const prod = (xs: readonly (number | string)[]): number => xs.reduce<number>((a, d) => a * (typeof d === 'number' ? d : 1), 1);
+
+/**
+ * Packed 1- or 2-bit weights (Whittle's binary/ternary export): uint8 codes → BitShift → Mod →
+ * Reshape → Slice(0, count) → Gather(table). Counts the `count` weights, nonzero where the
+ * code's table value is.
+ */
+function countPacked(g: Graph, shift: Node, counted: Set<string>, add: (params: number, nonzero: number) => void): void {
+  const packed = g.initializers.get(shift.inputs[0] ?? '');
+  const shifts = g.initializers.get(shift.inputs[1] ?? '');
+  if (packed === undefined || packed.dtype !== 'uint8' || shifts === undefined || counted.has(shift.inputs[0] as string)) return;
+  const next = (v: string | undefined, op: string): Node | undefined => g.consumersOf(v ?? '').find((c) => c.opType === op);
+  const slice = next(next(next(shift.outputs[0], 'Mod')?.outputs[0], 'Reshape')?.outputs[0], 'Slice');
+  const count = slice === undefined ? undefined : g.initializers.get(slice.inputs[2] ?? '')?.toNumbers()[0];
+  const cast = next(slice?.outputs[0], 'Cast');
+  const gather = next(cast?.outputs[0], 'Gather');
+  const table = gather === undefined ? undefined : g.initializers.get(gather.inputs[0] ?? '');
+  if (count === undefined || table === undefined) return;
+  counted.add(shift.inputs[0] as string);
+  const per = shifts.size;
+  const bits = 8 / per;
+  let nz = 0;
+  for (let i = 0; i < count; i++) {
+    const code = ((packed.data[Math.floor(i / per)] as number) >> ((i % per) * bits)) & ((1 << bits) - 1);
+    if (Number(table.data[code]) !== 0) nz++;
+  }
+  add(count, nz);
+}
 
 /**
  * Counts parameters, nonzeros, bytes and per-sample FLOPs (symbolic dims such as the batch count
@@ -64,6 +92,7 @@ export function modelStats(model: Model, rules: ReadonlyMap<string, ShapeRule>):
         if (Number(t.data[j]) !== z) nonzero++;
       }
     }
+    if (n.opType === 'BitShift' && n.domain === '') countPacked(g, n, counted, (p, nz) => ((params += p), (nonzero += nz)));
     if (n.domain === 'com.microsoft' && n.opType === 'MatMulNBits' && n.inputs[1] && g.initializers.has(n.inputs[1]) && !counted.has(n.inputs[1])) {
       counted.add(n.inputs[1]);
       const kn = getInt(n, 'K', 0) * getInt(n, 'N', 0);

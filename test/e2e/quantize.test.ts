@@ -67,6 +67,13 @@ test('ternary with weight clipping trains briefly and stores 2-bit packed weight
   for (const l of t['layers'] as { sparsity: number }[]) assert.ok(l.sparsity > 0.2 && l.sparsity < 0.8, `sparsity ${l.sparsity}`);
   assert.ok(Number(t['bytes']) < 266_000 / 4 + 12_000);
   assert.ok(Number(t['accuracy']) > 0.85);
+  // info counts the packed weights themselves (not their bytes), zeros where TWN zeroed them.
+  const info = whittle(['info', '--model', join(dir, 'tern.onnx'), '--json']);
+  assert.equal(info.code, 0, info.stderr);
+  const params = Number(info.json?.['params']);
+  assert.ok(params >= 266_200 && params < 266_610 + 100, `params ${params}`);
+  const weightsKept = 1 - (t['layers'] as { sparsity: number; params: number }[]).reduce((a, l) => a + l.sparsity * l.params, 0) / 266_200;
+  assert.ok(Math.abs(Number(info.json?.['nonzeroParams']) / 266_200 - weightsKept) < 0.01, `nonzero ${info.json?.['nonzeroParams']} vs kept ${weightsKept}`);
 });
 
 test('ternary distilled from its float parent (--teacher): the teacher changes the training, accuracy is kept', () => {
