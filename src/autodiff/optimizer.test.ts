@@ -261,6 +261,7 @@ for (const [label, cfg] of CONFIGS) {
 test('optimizerFromName: PyTorch defaults per name; unknown names list the valid ones', () => {
   assert.deepEqual(optimizerFromName('nesterov'), { kind: 'sgd', momentum: 0.9, nesterov: true, weightDecay: 0 });
   assert.deepEqual(optimizerFromName('adamw'), { kind: 'adamw', weightDecay: 0.01 });
+  assert.deepEqual(optimizerFromName('adamw', 0), { kind: 'adamw', weightDecay: 0 }, 'an explicit 0 turns AdamW\'s decay off');
   assert.deepEqual(optimizerFromName('adam', 5e-4), { kind: 'adam', weightDecay: 5e-4 });
   assert.throws(() => optimizerFromName('lion'), (e: Error & { code?: string }) => e.code === 'BAD_ARGUMENT' && /unknown optimizer "lion".*sgd, momentum, nesterov, adam, adamw, rmsprop/.test(e.message));
 });

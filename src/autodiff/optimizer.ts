@@ -17,7 +17,8 @@ export const OPTIMIZER_NAMES = ['sgd', 'momentum', 'nesterov', 'adam', 'adamw', 
  * Parses a CLI optimizer name into a config with PyTorch's defaults
  * (momentum 0.9 for 'momentum'/'nesterov').
  */
-export function optimizerFromName(name: string, weightDecay = 0): OptimizerConfig {
+export function optimizerFromName(name: string, weightDecayOrDefault?: number): OptimizerConfig {
+  const weightDecay = weightDecayOrDefault ?? 0;
   switch (name) {
     case 'sgd':
       return { kind: 'sgd', weightDecay };
@@ -28,7 +29,8 @@ export function optimizerFromName(name: string, weightDecay = 0): OptimizerConfi
     case 'adam':
       return { kind: 'adam', weightDecay };
     case 'adamw':
-      return { kind: 'adamw', weightDecay: weightDecay || 0.01 };
+      // AdamW's customary default decay; an explicit 0 is honoured.
+      return { kind: 'adamw', weightDecay: weightDecayOrDefault ?? 0.01 };
     case 'rmsprop':
       return { kind: 'rmsprop', weightDecay };
     default:

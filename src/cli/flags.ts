@@ -37,7 +37,7 @@ export interface TrainFlags {
   batch: number;
   optimizer: string;
   lr: number;
-  weightDecay: number;
+  weightDecay?: number;
   schedule: string;
   warmup: number;
   seed: number;
@@ -60,7 +60,7 @@ export function addTrainFlags(cmd: Command, defaults: { epochs: number; lr: numb
     .option('--batch <n>', 'mini-batch size', int('--batch', 1), 64)
     .addOption(new Option('--optimizer <name>', 'optimizer').choices([...OPTIMIZER_NAMES]).default(defaults.optimizer))
     .option('--lr <x>', 'learning rate', num('--lr'), defaults.lr)
-    .option('--weight-decay <x>', 'L2 weight decay (decoupled for adamw)', num('--weight-decay'), 0)
+    .option('--weight-decay <x>', 'L2 weight decay (default 0; decoupled for adamw, whose default is 0.01)', num('--weight-decay'))
     .addOption(new Option('--schedule <name>', 'learning-rate schedule').choices([...SCHEDULE_NAMES]).default('cosine'))
     .option('--warmup <steps>', 'linear warm-up steps', int('--warmup', 0), 0)
     .option('--seed <n>', 'seed for weights and shuffling', int('--seed', 0), 0)

@@ -50,7 +50,7 @@ interface PruneFlags {
   batch: number;
   optimizer: string;
   lr: number;
-  weightDecay: number;
+  weightDecay?: number;
   lrSchedule: string;
   seed: number;
   threads: number;
@@ -266,7 +266,7 @@ export function registerPruneCommands(program: Command): void {
     .option('--batch <n>', 'mini-batch size', int('--batch', 1), 64)
     .addOption(new Option('--optimizer <name>', 'optimizer for fine-tuning').choices([...OPTIMIZER_NAMES]).default('momentum'))
     .option('--lr <x>', 'fine-tuning learning rate', num('--lr'), 0.01)
-    .option('--weight-decay <x>', 'L2 weight decay', num('--weight-decay'), 0)
+    .option('--weight-decay <x>', 'L2 weight decay (default 0; decoupled for adamw, whose default is 0.01)', num('--weight-decay'))
     .addOption(new Option('--lr-schedule <name>', 'learning-rate schedule of each fine-tuning run').choices([...SCHEDULE_NAMES]).default('cosine'))
     .option('--seed <n>', 'seed for shuffling', int('--seed', 0), 0)
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', int('--threads', 1), availableParallelism())
