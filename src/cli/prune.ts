@@ -14,7 +14,7 @@ import { dependencyGroups } from '../compress/prune/dependency.js';
 import { checkSparsity, requirePrunableLayers } from '../compress/prune/layers.js';
 import { magnitudePrune } from '../compress/prune/magnitude.js';
 import { pruneReport } from '../compress/prune/report.js';
-import { agpPrune, fineTuneMasked, iterativePrune } from '../compress/prune/schedule.js';
+import { agpChannelPrune, agpPrune, fineTuneMasked, iterativePrune } from '../compress/prune/schedule.js';
 import type { IterationRecord, PruneStep } from '../compress/prune/schedule.js';
 import { proposeForTarget, proposeSparsities, sensitivity } from '../compress/prune/sensitivity.js';
 import { pruneChannels } from '../compress/prune/structured.js';
@@ -119,7 +119,7 @@ async function runPrune(f: PruneFlags): Promise<Record<string, unknown>> {
     throw new WhittleError('BAD_ARGUMENT', `--method ${f.method} removes whole neurons or filters; use --granularity neuron, filter or channel`);
   }
   if (f.method === 'l1' && structured) throw new WhittleError('BAD_ARGUMENT', '--method l1 sparsifies single weights; for whole neurons/filters use --method group-lasso');
-  if (structured && f.schedule === 'agp') throw new WhittleError('BAD_ARGUMENT', '--schedule agp ramps unstructured sparsity; for neurons/filters use oneshot or iterative');
+  if (structured && f.schedule === 'agp' && (f.method !== 'magnitude' || f.scope === 'global')) throw new WhittleError('BAD_ARGUMENT', '--schedule agp for neurons/filters ranks them by magnitude within each layer: use --method magnitude and --scope layer');
   const perLayer = f.perLayer !== undefined ? parsePerLayer(f.perLayer) : undefined;
   if (f.sparsity === undefined && perLayer === undefined) throw new WhittleError('BAD_ARGUMENT', 'give --sparsity S or --per-layer LAYER=S,...');
   if (f.sparsity !== undefined && perLayer !== undefined && f.scope === 'global') throw new WhittleError('BAD_ARGUMENT', '--per-layer and --scope global exclude each other');
@@ -171,7 +171,11 @@ async function runPrune(f: PruneFlags): Promise<Record<string, unknown>> {
   }
   const tuneEpochs = f.method === 'l1' || f.method === 'group-lasso' ? f.recoverEpochs : f.finetuneEpochs;
 
-  if (f.schedule === 'agp') {
+  if (f.schedule === 'agp' && structured) {
+    const r = await agpChannelPrune(current, trainSet, { sparsity: perLayer === undefined ? f.sparsity : undefined, perLayer, layers: groupNames }, trainOptions(f, tuneEpochs, normalization, testSet, 'agp'));
+    groups = r.groups;
+    current = r.model;
+  } else if (f.schedule === 'agp') {
     const r = await agpPrune(current, trainSet, { sparsity: f.sparsity, perLayer, scope: f.scope }, trainOptions(f, tuneEpochs, normalization, testSet, 'agp'));
     current = r.model;
   } else if (f.schedule === 'iterative') {

@@ -176,7 +176,7 @@ test('bad input: clear errors, non-zero exit, input untouched', () => {
   assertRefused(['prune', '--model', src, '--per-layer', 'fc1=0.9,fc7=0.5'], /no prunable layer named "fc7"; valid layers: fc1, fc2, fc3/, src);
   assertRefused(['prune', '--model', 'lenet-5', '--granularity', 'channel', '--per-layer', 'conv1=0.99'], /would disconnect the graph/);
   assertRefused(['prune', '--model', 'lenet-5', '--granularity', 'channel', '--per-layer', 'fc2=0.5'], /cannot be removed.*graph output/);
-  assertRefused(['prune', '--model', src, '--granularity', 'neuron', '--sparsity', '0.5', '--schedule', 'agp', '--finetune-epochs', '1'], /agp/, src);
+  assertRefused(['prune', '--model', src, '--granularity', 'neuron', '--method', 'apoz', '--sparsity', '0.5', '--schedule', 'agp', '--finetune-epochs', '1'], /--schedule agp for neurons\/filters ranks them by magnitude.*--method magnitude/, src);
   const g = new Graph('no-weights');
   g.inputs.push({ name: 'input', dtype: 'float32', shape: ['N', 1, 28, 28] });
   g.nodes.push({ name: 'flat', opType: 'Flatten', domain: '', inputs: ['input'], outputs: ['logits'], attributes: { axis: attr.int(1) } });

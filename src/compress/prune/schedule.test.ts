@@ -6,7 +6,8 @@ import { loadIdxDataset, subset } from '../../data/index.js';
 import type { Tensor } from '../../ir/tensor.js';
 import { createModel } from '../../nn/index.js';
 import { magnitudePrune } from './magnitude.js';
-import { agpPrune, agpSparsity, fineTuneMasked, iterativePrune } from './schedule.js';
+import { agpChannelPrune, agpPrune, agpSparsity, fineTuneMasked, iterativePrune } from './schedule.js';
+import { maxAbsOutputChange } from '../merge/index.js';
 
 const mnist = loadIdxDataset();
 const data = subset(mnist.train, 0, 2048);
@@ -57,3 +58,21 @@ test('iterative pruning stops below the accuracy floor and keeps the previous mo
   assert.equal(zeros(ok.model.graph.initializers.get('fc1.weight')), Math.round(0.8 * 235200));
   assert.ok(ok.accuracy > 0.8, `accuracy ${ok.accuracy}`);
 });
+
+for (const [label, make, sparsity] of [
+  ['LeNet-5 (convolutions, Flatten into Dense)', () => createModel('lenet-5', { seed: 2 }), { conv1: 0.5, conv2: 0.6, fc1: 0.7 }],
+  ['a ResNet (BatchNorm, residual stages)', () => createModel('resnet-cifar', { inChannels: 1, inputSize: 28, blocks: 1, seed: 2 }), undefined],
+] as const) {
+  test(`channel AGP on ${label}: masked channels output exactly zero, so thinning at the end changes nothing`, async () => {
+    const model = make();
+    const r = await agpChannelPrune(model, data, sparsity === undefined ? { sparsity: 0.5 } : { perLayer: sparsity }, { ...opts, lr: 0.01, stepsPerRun: 8 });
+    for (const g of r.groups) {
+      const s = sparsity === undefined ? 0.5 : (sparsity as Record<string, number>)[g.name] ?? 0;
+      assert.equal(g.channelsAfter, g.channelsBefore - Math.round(s * g.channelsBefore), g.name);
+    }
+    // The trained, masked model and its thinned form compute the same function.
+    const change = await maxAbsOutputChange(r.training.model, r.model, val, { normalization: 'x/255', threads: 1 });
+    assert.ok(change <= 1e-4, `max |Δoutput| ${change}`);
+    assert.ok(r.training.history.length === 1);
+  });
+}

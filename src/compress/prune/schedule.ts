@@ -1,17 +1,22 @@
 // Pruning schedules around one training loop: masked fine-tuning, the iterative
 // prune → fine-tune → evaluate loop with an accuracy floor, and gradual pruning (AGP, Zhu & Gupta
-// 2017) as a training callback.
+// 2017) of weights or of whole channels as a training callback.
 import { maskName } from '../../autodiff/train-step.js';
 import type { Dataset } from '../../data/index.js';
 import { WhittleError } from '../../ir/errors.js';
 import type { Model } from '../../ir/graph.js';
-import type { Tensor } from '../../ir/tensor.js';
+import { Tensor } from '../../ir/tensor.js';
 import { evaluate } from '../../train/evaluate.js';
 import type { StepContext, TrainCallback, TrainOptions, TrainResult } from '../../train/trainer.js';
 import { train } from '../../train/trainer.js';
 import type { MagnitudeOptions } from './magnitude.js';
 import { magnitudePrune } from './magnitude.js';
 import { checkSparsity } from './layers.js';
+import type { PruneGroup } from './dependency.js';
+import { dependencyGroups } from './dependency.js';
+import { magnitudeImportance, topChannels } from './importance.js';
+import type { GroupResult } from './structured.js';
+import { thinChannels } from './thin.js';
 
 /**
  * Fine-tunes a pruned model with its masks in the training graph: pruned weights stay exactly
@@ -153,4 +158,113 @@ export async function iterativePrune(model: Model, data: Dataset, step: PruneSte
     bestAccuracy = accuracy;
   }
   return { model: best, accuracy: bestAccuracy, history };
+}
+
+export interface AgpChannelOptions {
+  /** Final fraction of each group's channels removed (with `perLayer`, per group). */
+  sparsity?: number;
+  /** Per group (named by its first producing layer), e.g. { conv1: 0.5, fc1: 0.6 }. */
+  perLayer?: Readonly<Record<string, number>>;
+  /** Groups to prune with `sparsity` (default every prunable group). */
+  layers?: readonly string[];
+  startStep?: number;
+  endStep?: number;
+  every?: number;
+}
+
+/**
+ * Gradual structured pruning: during training each group's weakest channels (L1 of their weights)
+ * are masked out along the AGP cubic — the producers' filters, biases and BatchNorm scale/shift,
+ * so a masked channel outputs exactly zero — and the model is thinned at the end.
+ *
+ * ```ts
+ * const { model: thin, groups } = await agpChannelPrune(lenet5, mnist.train, { sparsity: 0.55 }, trainOptions);
+ * ```
+ */
+export async function agpChannelPrune(model: Model, data: Dataset, o: AgpChannelOptions, options: TrainOptions): Promise<{ model: Model; groups: GroupResult[]; training: TrainResult }> {
+  const all = dependencyGroups(model.graph);
+  const targets = new Map<PruneGroup, number>();
+  const byName = (n: string): PruneGroup => {
+    const g = all.find((x) => x.name === n || x.producers.includes(n));
+    const valid = all.filter((x) => x.prunable).map((x) => x.name);
+    if (g === undefined || !g.prunable) throw new WhittleError('BAD_ARGUMENT', `no prunable channel group "${n}"; prunable groups: ${valid.join(', ') || '(none)'}`);
+    return g;
+  };
+  for (const [n, s] of Object.entries(o.perLayer ?? {})) targets.set(byName(n), checkSparsity(s, `sparsity of "${n}"`));
+  if (o.sparsity !== undefined) {
+    checkSparsity(o.sparsity);
+    for (const g of o.layers !== undefined ? o.layers.map(byName) : all.filter((x) => x.prunable)) if (!targets.has(g)) targets.set(g, o.sparsity);
+  }
+  if (targets.size === 0) throw new WhittleError('BAD_ARGUMENT', 'give a sparsity or per-layer sparsities');
+  for (const [g, s] of targets) {
+    if (g.channels - Math.round(s * g.channels) < 1) throw new WhittleError('BAD_ARGUMENT', `removing ${Math.round(s * g.channels)} of ${g.channels} channels of "${g.name}" would disconnect the graph; lower its sparsity`);
+    if (g.members.some((m) => m.role === 'const')) throw new WhittleError('BAD_ARGUMENT', `"${g.name}" adds a per-channel constant, which masking cannot silence; prune it one-shot or iteratively`);
+  }
+  // The tensors a channel's output depends on: producers' weights and biases, BatchNorm scale and shift.
+  const masked = new Map<string, { group: PruneGroup; axis: number; offset: number; repeat: number }[]>();
+  for (const g of targets.keys()) {
+    for (const m of g.members) {
+      // A BatchNorm's scale and shift (inputs 1 and 2), not its running statistics.
+      const bn = m.role === 'norm' ? model.graph.nodes.find((n) => n.name === m.node) : undefined;
+      if (m.role !== 'out' && !(bn !== undefined && (bn.inputs[1] === m.tensor || bn.inputs[2] === m.tensor))) continue;
+      const list = masked.get(m.tensor) ?? [];
+      list.push({ group: g, axis: m.axis, offset: m.offset, repeat: m.repeat });
+      masked.set(m.tensor, list);
+    }
+  }
+  const stepsPerEpoch = Math.floor(data.count / Math.min(options.batchSize, data.count));
+  const total = stepsPerEpoch * options.epochs;
+  const startStep = o.startStep ?? 0;
+  const endStep = o.endStep ?? Math.round(0.75 * total);
+  const every = Math.max(1, o.every ?? Math.round(stepsPerEpoch / 10));
+  const dropped = new Map<PruneGroup, number[]>([...targets.keys()].map((g) => [g, []]));
+  const masksFor = (m: Model): Map<string, Tensor> => {
+    const out = new Map<string, Tensor>();
+    for (const [name, slices] of masked) {
+      const w = m.graph.initializers.get(name) as Tensor;
+      const mask = new Float32Array(w.size).fill(1);
+      for (const s of slices) {
+        const n = w.dims[s.axis] as number;
+        const inner = w.dims.slice(s.axis + 1).reduce((a, d) => a * d, 1);
+        const outer = w.size / (n * inner);
+        for (const c of dropped.get(s.group) ?? []) for (let oi = 0; oi < outer; oi++) mask.fill(0, (oi * n + s.offset + c * s.repeat) * inner, (oi * n + s.offset + (c + 1) * s.repeat) * inner);
+      }
+      out.set(name, new Tensor(w.dtype, w.dims, mask));
+    }
+    return out;
+  };
+  let last = -Infinity;
+  let fraction = -1;
+  const cb: TrainCallback = {
+    onStepEnd(ctx: StepContext): void {
+      if (!(ctx.globalStep - last >= every || (ctx.globalStep >= endStep && fraction < 1))) return;
+      const frac = agpSparsity(ctx.globalStep, { initial: 0, final: 1, startStep, endStep });
+      if (frac === fraction) return;
+      last = ctx.globalStep;
+      fraction = frac;
+      const current = ctx.currentModel();
+      for (const [g, s] of targets) {
+        const keep = new Set(topChannels(magnitudeImportance(current.graph, g, 'l1'), g.channels - Math.round(s * frac * g.channels)));
+        dropped.set(g, Array.from({ length: g.channels }, (_, c) => c).filter((c) => !keep.has(c)));
+      }
+      for (const [name, mask] of masksFor(current)) {
+        ctx.extraFeeds.set(maskName(name), mask);
+        const w = current.graph.initializers.get(name) as Tensor;
+        ctx.state.set(name, new Tensor(w.dtype, w.dims, (w.data as Float32Array).map((v, i) => v * (mask.data[i] as number))));
+      }
+    },
+  };
+  const extraFeeds = new Map(options.extraFeeds ?? []);
+  for (const [name, mask] of masksFor(model)) extraFeeds.set(maskName(name), mask);
+  const training = await train(model, data, { ...options, extraFeeds, step: { ...options.step, masked: [...new Set([...(options.step?.masked ?? []), ...masked.keys()])] }, callbacks: [...(options.callbacks ?? []), cb] });
+  const keep = new Map<number, number[]>();
+  const groups: GroupResult[] = [];
+  for (const g of all) {
+    const d = dropped.get(g);
+    if (d === undefined) continue;
+    const gone = new Set(d);
+    keep.set(g.id, Array.from({ length: g.channels }, (_, c) => c).filter((c) => !gone.has(c)));
+    groups.push({ name: g.name, channelsBefore: g.channels, channelsAfter: g.channels - d.length });
+  }
+  return { model: thinChannels(training.model, all, keep), groups, training };
 }
