@@ -2,7 +2,7 @@
 // 'whittle' by name (package self-reference).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -31,4 +31,14 @@ test('README library example runs: trains to > 95% test accuracy, and the pruned
   assert.ok(small > 0.95, `pruned + int8 accuracy ${small}`);
   assert.ok(existsSync(out));
   assert.ok(existsSync(join(dir, 'lenet-300-100-small.onnx')));
+});
+
+test('`npx whittle` runs from a fresh build, as the README tells users to call it', () => {
+  // tsc writes files without the execute bit; the build must set it on the CLI (the bin).
+  const bin = join(ROOT, 'dist/src/cli/main.js');
+  assert.ok((statSync(bin).mode & 0o111) !== 0, `${bin} is not executable`);
+  const r = spawnSync('npx', ['--no-install', 'whittle', 'info', '--model', 'lenet-300-100', '--json'], { encoding: 'utf8', cwd: ROOT, timeout: 60_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const info = JSON.parse(r.stdout) as { params: number };
+  assert.equal(info.params, 266_610);
 });
