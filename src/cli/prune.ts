@@ -162,6 +162,7 @@ async function runPrune(f: PruneFlags): Promise<Record<string, unknown>> {
   let current = model;
   let history: IterationRecord[] | undefined;
   let groups: GroupResult[] | undefined;
+  let accuracyPruned: number | undefined;
   // Sparsity-inducing training first: λR(W) in the objective, then threshold.
   if (f.method === 'l1' || f.method === 'group-lasso') {
     // Group lasso acts on the neurons/filters that can go: the producers of prunable groups.
@@ -198,14 +199,22 @@ async function runPrune(f: PruneFlags): Promise<Record<string, unknown>> {
     const r = await structuredStep(current, f.sparsity ?? 0);
     groups = r.groups;
     current = r.model;
-    if (tuneEpochs > 0) current = (await train(current, trainSet, trainOptions(f, tuneEpochs, normalization, testSet, 'fine-tune'))).model;
+    if (tuneEpochs > 0) {
+      accuracyPruned = await accuracyOf(current);
+      current = (await train(current, trainSet, trainOptions(f, tuneEpochs, normalization, testSet, 'fine-tune'))).model;
+    }
   } else {
     const r = magnitudePrune(current, { sparsity: f.sparsity, perLayer, scope: f.scope });
     current = r.model;
-    if (tuneEpochs > 0) current = (await fineTuneMasked(current, r.masks, trainSet, trainOptions(f, tuneEpochs, normalization, testSet, 'fine-tune'))).model;
+    if (tuneEpochs > 0) {
+      accuracyPruned = await accuracyOf(current);
+      current = (await fineTuneMasked(current, r.masks, trainSet, trainOptions(f, tuneEpochs, normalization, testSet, 'fine-tune'))).model;
+    }
   }
 
   const accuracy = await accuracyOf(current);
+  // One-shot without fine-tuning: the pruned accuracy is the final one.
+  if (f.schedule === 'oneshot' && accuracyPruned === undefined) accuracyPruned = accuracy;
   const result: Model = { ...current, metadata: { ...current.metadata, [NORMALIZE_KEY]: normalization } };
   let bytes: number | undefined;
   if (f.sparse) {
@@ -215,7 +224,7 @@ async function runPrune(f: PruneFlags): Promise<Record<string, unknown>> {
   } else if (f.out !== undefined) bytes = saveModel(result, f.out, path);
   const report = pruneReport(model, result, bytes);
   process.stderr.write(
-    `prune: accuracy ${(100 * accuracyBefore).toFixed(2)}% → ${(100 * accuracy).toFixed(2)}%, params ${report.paramsBefore.toLocaleString('en-US')} → ${report.params.toLocaleString('en-US')} (${report.nonzeroParams.toLocaleString('en-US')} nonzero, ${report.nonzeroRatio.toFixed(1)}× fewer), ` +
+    `prune: accuracy ${(100 * accuracyBefore).toFixed(2)}% → ${accuracyPruned !== undefined && accuracyPruned !== accuracy ? `${(100 * accuracyPruned).toFixed(2)}% pruned → ` : ''}${(100 * accuracy).toFixed(2)}%, params ${report.paramsBefore.toLocaleString('en-US')} → ${report.params.toLocaleString('en-US')} (${report.nonzeroParams.toLocaleString('en-US')} nonzero, ${report.nonzeroRatio.toFixed(1)}× fewer), ` +
       `FLOPs ${(report.flopsBefore / 1e6).toFixed(2)}M → ${(report.flops / 1e6).toFixed(2)}M, .onnx ${report.bytes.toLocaleString('en-US')} bytes (${report.compressionRatio.toFixed(2)}×), sparse weights ${report.sparseBytes.toLocaleString('en-US')} bytes (${report.sparseCompressionRatio.toFixed(2)}×)\n`,
   );
   for (const l of report.layers) process.stderr.write(`  ${l.name}: [${l.shapeBefore.join('×')}] → [${l.shapeAfter?.join('×') ?? '-'}], ${(100 * l.sparsity).toFixed(1)}% removed\n`);
@@ -226,6 +235,8 @@ async function runPrune(f: PruneFlags): Promise<Record<string, unknown>> {
     schedule: f.schedule,
     accuracy,
     accuracyBefore,
+    // One-shot: accuracy right after pruning, before fine-tuning (null for gradual schedules).
+    accuracyPruned: accuracyPruned ?? null,
     errorRate: 1 - accuracy,
     ...report,
     groups: groups ?? null,

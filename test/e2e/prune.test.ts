@@ -49,6 +49,11 @@ test('magnitude pruning (global) with masked fine-tuning: exact nonzeros, honest
   assert.ok(Number(j['accuracy']) > Math.max(0.85, Number(j['accuracyBefore']) - 0.03), `accuracy ${j['accuracyBefore']} → ${j['accuracy']}`);
   assert.deepEqual(layers(j).get('fc1')?.shapeAfter, [300, 784]);
   assert.deepEqual(readFileSync(src), before, 'input untouched');
+  // accuracyPruned is the accuracy before fine-tuning: what the same pruning gives with 0 epochs.
+  const zero = whittle(['prune', '--model', src, '--sparsity', '0.9', '--scope', 'global', '--finetune-epochs', '0', '--eval-limit', '2000', '--threads', '1', '--json']);
+  assert.equal(zero.json?.['accuracyPruned'], zero.json?.['accuracy']);
+  assert.equal(j['accuracyPruned'], zero.json?.['accuracy']);
+  assert.notEqual(j['accuracyPruned'], j['accuracy'], 'fine-tuning changed the accuracy');
   const e = whittle(['eval', '--model', out, '--limit', '2000', '--json']);
   assert.equal(e.json?.['accuracy'], j['accuracy']);
   const info = whittle(['info', '--model', out, '--json']);
