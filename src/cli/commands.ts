@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { statSync } from 'node:fs';
 import type { Command } from 'commander';
+import { Option } from 'commander';
 import { WhittleError } from '../ir/errors.js';
 import { encodeModel } from '../ir/onnx.js';
 import { modelStats } from '../ir/stats.js';
@@ -9,6 +10,8 @@ import { SHAPE_RULES } from '../ops/index.js';
 import { subset } from '../data/index.js';
 import type { Normalization } from '../data/index.js';
 import { evaluate } from '../train/evaluate.js';
+import { BACKENDS } from '../runtime/session.js';
+import type { Backend } from '../runtime/session.js';
 import { train } from '../train/trainer.js';
 import { addTrainFlags, emit, int, toTrainOptions } from './flags.js';
 import type { TrainFlags } from './flags.js';
@@ -88,14 +91,15 @@ export function registerCommands(program: Command): void {
     .option('--normalize <how>', 'input normalization (default: what the model recorded, else x/255)')
     .option('--threads <n>', 'ONNX Runtime threads', int('--threads', 1), availableParallelism())
     .option('--limit <n>', 'evaluate only the first N test samples', int('--limit', 1))
+    .addOption(new Option('--runtime <name>', 'node: onnxruntime-node; web: onnxruntime-web\'s WebAssembly backend, as a browser runs it (one thread; needs the onnxruntime-web package)').choices([...BACKENDS]).default('node'))
     .option('--json', 'print one JSON object on stdout')
-    .action(async (f: { model: string; data?: string; normalize?: string; threads: number; limit?: number; json?: boolean }) => {
+    .action(async (f: { model: string; data?: string; normalize?: string; threads: number; limit?: number; runtime: Backend; json?: boolean }) => {
       const data = loadData(f.data);
       const { model } = loadModel(f.model, zooShapeFor(data.test));
       const normalization = resolveNormalization(f.normalize, model);
-      const r = await evaluate(model, data.test, { normalization, threads: f.threads, limit: f.limit });
-      process.stderr.write(`eval ${f.model}: accuracy ${(100 * r.accuracy).toFixed(2)}% (${r.correct}/${r.samples}), loss ${r.loss.toFixed(4)}\n`);
-      emit(Boolean(f.json), { model: f.model, accuracy: r.accuracy, loss: r.loss, samples: r.samples, correct: r.correct, errors: r.samples - r.correct, normalize: normalization });
+      const r = await evaluate(model, data.test, { normalization, threads: f.threads, limit: f.limit, backend: f.runtime });
+      process.stderr.write(`eval ${f.model}${f.runtime === 'web' ? ' (onnxruntime-web, WebAssembly)' : ''}: accuracy ${(100 * r.accuracy).toFixed(2)}% (${r.correct}/${r.samples}), loss ${r.loss.toFixed(4)}\n`);
+      emit(Boolean(f.json), { model: f.model, accuracy: r.accuracy, loss: r.loss, samples: r.samples, correct: r.correct, errors: r.samples - r.correct, normalize: normalization, runtime: f.runtime });
     });
 
   program

@@ -11,7 +11,8 @@ export type ErrorCode =
   | 'BAD_DATA'
   | 'NAN_LOSS'
   | 'IO'
-  | 'RUNTIME';
+  | 'RUNTIME'
+  | 'MISSING_DEPENDENCY';
 
 /**
  * An error a user can act on: `message` names the problem and the fix, `code` is stable.

@@ -7,10 +7,36 @@ import { encodeModel } from '../ir/onnx.js';
 import type { DType, TensorData } from '../ir/tensor.js';
 import { Tensor } from '../ir/tensor.js';
 
+/**
+ * Which onnxruntime runs the graph: `node` (onnxruntime-node, native) or `web` (onnxruntime-web's
+ * WebAssembly backend, what a browser runs: use it to check that a model loads and computes the
+ * same there before shipping it; it needs the optional onnxruntime-web package).
+ */
+export type Backend = 'node' | 'web';
+export const BACKENDS: readonly Backend[] = ['node', 'web'];
+
 export interface SessionOptions {
-  /** Intra-op threads; default: all cores. */
+  /** Intra-op threads; default: all cores (`web`: one WebAssembly thread, as in a page without cross-origin isolation). */
   threads?: number;
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Default `node`. */
+  backend?: Backend;
+}
+
+let web: Promise<typeof ort> | undefined;
+/** onnxruntime-web, loaded on first use; both packages share onnxruntime-common's API and Tensor. */
+function loadWeb(): Promise<typeof ort> {
+  web ??= import('onnxruntime-web').then(
+    (m) => {
+      m.env.wasm.numThreads = 1;
+      return m as unknown as typeof ort;
+    },
+    (e: unknown) => {
+      web = undefined;
+      throw new WhittleError('MISSING_DEPENDENCY', `the web backend needs the onnxruntime-web package, which is not installed: run npm install onnxruntime-web (${(e as Error).message})`, { cause: e });
+    },
+  );
+  return web;
 }
 
 export type Feeds = Record<string, Tensor>;
@@ -62,16 +88,18 @@ export class Session {
   static async create(model: Model | Uint8Array, options: SessionOptions = {}): Promise<Session> {
     const bytes = model instanceof Uint8Array ? model : encodeModel(model);
     const threads = options.threads ?? defaultThreads();
+    const api = options.backend === 'web' ? await loadWeb() : ort;
     try {
-      const inner = await ort.InferenceSession.create(bytes, {
+      const inner = await api.InferenceSession.create(bytes, {
         intraOpNumThreads: threads,
         interOpNumThreads: 1,
         graphOptimizationLevel: options.optimization ?? 'all',
         executionMode: 'sequential',
+        ...(options.backend === 'web' ? { executionProviders: ['wasm'] } : {}),
       });
       return new Session(inner);
     } catch (e) {
-      throw new WhittleError('RUNTIME', `onnxruntime could not load the graph: ${(e as Error).message}`, { cause: e });
+      throw new WhittleError('RUNTIME', `onnxruntime${options.backend === 'web' ? '-web' : ''} could not load the graph: ${(e as Error).message}`, { cause: e });
     }
   }
 
@@ -103,7 +131,7 @@ export class SessionCache {
   #sessions = new Map<string, Promise<Session>>();
 
   get(key: string, build: () => Model, options: SessionOptions = {}): Promise<Session> {
-    const k = `${key}|${options.threads ?? ''}|${options.optimization ?? ''}`;
+    const k = `${key}|${options.threads ?? ''}|${options.optimization ?? ''}|${options.backend ?? 'node'}`;
     let s = this.#sessions.get(k);
     if (s === undefined) {
       s = Session.create(build(), options);

@@ -4,6 +4,7 @@ import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
 import { attr, GraphBuilder } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
+import type { Backend } from '../runtime/session.js';
 import { Session } from '../runtime/session.js';
 
 export interface EvalOptions {
@@ -12,6 +13,8 @@ export interface EvalOptions {
   threads?: number;
   /** Evaluate only the first `limit` samples. */
   limit?: number;
+  /** onnxruntime-node (default) or onnxruntime-web's WebAssembly backend. */
+  backend?: Backend;
 }
 
 export interface EvalResult {
@@ -50,7 +53,7 @@ export async function evaluate(model: Model, ds: Dataset, options: EvalOptions):
   const inputInfo = model.graph.inputs[0];
   if (inputInfo === undefined) throw new WhittleError('INVALID_GRAPH', 'the model has no input');
   checkInputShape(model, ds);
-  const session = await Session.create(evalGraph(model), { threads: options.threads });
+  const session = await Session.create(evalGraph(model), { threads: options.threads, backend: options.backend });
   const n = Math.min(ds.count, options.limit ?? ds.count);
   const bs = options.batchSize ?? 1000;
   let loss = 0;
