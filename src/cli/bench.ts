@@ -1,0 +1,109 @@
+// whittle bench: inference latency of models side by side, on onnxruntime-node and -web, so a
+// user sees which form is fastest where the model will run: a compressed form's gain depends on
+// the runtime and the thread count (LeNet-5 int8 QDQ: 1.8× at 1 thread, 1.2× at 2, 1.3× in
+// WebAssembly).
+import { availableParallelism } from 'node:os';
+import { statSync } from 'node:fs';
+import cliProgress from 'cli-progress';
+import type { Command } from 'commander';
+import { normalizeBatch } from '../data/index.js';
+import { WhittleError } from '../ir/errors.js';
+import { encodeModel } from '../ir/onnx.js';
+import { Tensor } from '../ir/tensor.js';
+import type { LatencyCase, LatencySetting } from '../runtime/latency.js';
+import { compareLatency } from '../runtime/latency.js';
+import type { Backend } from '../runtime/session.js';
+import { BACKENDS } from '../runtime/session.js';
+import { inputDims } from '../train/evaluate.js';
+import { emit, int } from './flags.js';
+import { loadData, loadModel, resolveNormalization, zooShapeFor } from './load.js';
+
+interface BenchFlags {
+  model: string[];
+  data?: string;
+  runtime: string;
+  threads?: string;
+  batch: number;
+  rounds: number;
+  warmup: number;
+  runs: number;
+  json?: boolean;
+}
+
+function parseList<T>(flag: string, value: string, parse: (s: string) => T): T[] {
+  const items = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (items.length === 0) throw new WhittleError('BAD_ARGUMENT', `${flag} needs at least one value, got "${value}"`);
+  return [...new Set(items)].map(parse);
+}
+
+function settingsFor(f: BenchFlags): LatencySetting[] {
+  const backends = parseList('--runtime', f.runtime, (s) => {
+    if (!(BACKENDS as readonly string[]).includes(s)) throw new WhittleError('BAD_ARGUMENT', `--runtime takes ${BACKENDS.join(', ')} (comma-separated), got "${s}"`);
+    return s as Backend;
+  });
+  const threads = f.threads === undefined ? [...new Set([1, availableParallelism()])] : parseList('--threads', f.threads, int('--threads', 1));
+  // onnxruntime-web runs one WebAssembly thread here, as in a page without cross-origin isolation.
+  return backends.flatMap((backend): LatencySetting[] => (backend === 'web' ? [{ backend, threads: 1 }] : threads.map((t) => ({ backend, threads: t }))));
+}
+
+async function runBench(f: BenchFlags): Promise<Record<string, unknown>> {
+  if (f.model.length === 0) throw new WhittleError('BAD_ARGUMENT', 'give at least one --model (repeat it to compare models side by side)');
+  const settings = settingsFor(f);
+  const data = loadData(f.data);
+  const cases: (LatencyCase & { bytes: number })[] = [];
+  for (const [i, spec] of f.model.entries()) {
+    const { model, path } = loadModel(spec, zooShapeFor(data.test));
+    const input = model.graph.inputs[0];
+    if (input === undefined || input.dtype !== 'float32') throw new WhittleError('BAD_ARGUMENT', `${spec}: bench feeds one float32 input of images; the model's input is ${input === undefined ? 'missing' : input.dtype}`);
+    const idx = Int32Array.from({ length: f.batch }, (_, k) => k % data.test.count);
+    const x = new Tensor('float32', [f.batch, ...inputDims(model, data.test)], normalizeBatch(data.test, idx, resolveNormalization(undefined, model)));
+    const bytes = encodeModel(model);
+    // The same file twice still gets two rows.
+    const name = f.model.indexOf(spec) === i ? spec : `${spec} (#${i + 1})`;
+    cases.push({ name, model: bytes, feeds: { [input.name]: x }, bytes: path !== undefined ? statSync(path).size : bytes.length });
+  }
+  const total = f.rounds * settings.length * cases.length;
+  const bar = process.stderr.isTTY === true ? new cliProgress.SingleBar({ stream: process.stderr, format: 'bench [{bar}] {value}/{total} sessions | ETA {eta_formatted} | {what}', hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
+  bar?.start(total, 0, { what: '' });
+  let done = 0;
+  const rows = await compareLatency(cases, settings, {
+    rounds: f.rounds,
+    warmup: f.warmup,
+    runs: f.runs,
+    onMeasure: (m) => {
+      done++;
+      bar?.update(done, { what: `${m.name} ${m.setting.backend} ${m.setting.threads}T ${m.ms.toFixed(3)} ms` });
+      if (bar === undefined && done % (settings.length * cases.length) === 0) process.stderr.write(`bench: round ${m.round + 1}/${m.rounds} done\n`);
+    },
+  });
+  bar?.stop();
+  const bytesOf = new Map(cases.map((c) => [c.name, c.bytes]));
+  const table = [['model', 'bytes', 'runtime', 'threads', 'ms/batch', 'samples/s', `× ${cases[0]?.name ?? ''}`]];
+  for (const r of rows) table.push([r.name, (bytesOf.get(r.name) ?? 0).toLocaleString('en-US'), r.backend, String(r.threads), r.ms.toFixed(3), Math.round((1000 * f.batch) / r.ms).toLocaleString('en-US'), r.speedup.toFixed(2)]);
+  const widths = (table[0] as string[]).map((_, i) => Math.max(...table.map((row) => (row[i] as string).length)));
+  const lines = table.map((row) => row.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  '));
+  process.stderr.write(`Inference latency, batch ${f.batch}, median of ${f.rounds} rounds × ${f.runs} runs (fresh sessions, models alternating)\n${lines.join('\n')}\n`);
+  return {
+    batch: f.batch,
+    rounds: f.rounds,
+    warmup: f.warmup,
+    runs: f.runs,
+    rows: rows.map((r) => ({ model: r.name, bytes: bytesOf.get(r.name), runtime: r.backend, threads: r.threads, msPerBatch: r.ms, samplesPerSec: (1000 * f.batch) / r.ms, speedup: r.speedup, samples: r.samples })),
+  };
+}
+
+export function registerBenchCommands(program: Command): void {
+  program
+    .command('bench')
+    .description('inference latency of models side by side (onnxruntime-node and/or onnxruntime-web), medians of fresh sessions')
+    .option('--model <file.onnx>', 'a model to time (repeat to compare; the first is the reference)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--data <dir>', 'where the input images come from (default: the bundled MNIST test set)')
+    .option('--runtime <list>', 'node, web, or node,web', 'node')
+    .option('--threads <list>', 'onnxruntime-node intra-op threads, e.g. 1,2 (default: 1 and all cores)')
+    .option('--batch <n>', 'images per run', int('--batch', 1), 64)
+    .option('--rounds <n>', 'rounds; the reported figure is the median', int('--rounds', 1), 5)
+    .option('--warmup <n>', 'untimed runs of each fresh session', int('--warmup', 0), 50)
+    .option('--runs <n>', 'timed runs per session', int('--runs', 1), 200)
+    .option('--json', 'print one JSON object on stdout')
+    .action(async (f: BenchFlags) => emit(Boolean(f.json), await runBench(f)));
+}
