@@ -32,9 +32,12 @@ const x = new Tensor('float32', [64, 1, 28, 28], normalizeBatch(mnist.test, Int3
 
 for (const path of paths) {
   const fp32 = loadModelFile(path);
+  const firstConv = fp32.graph.nodes.find((n) => n.opType === 'Conv')?.name;
   const variants: [string, Model][] = [
     ['fp32', fp32],
     ['int8 QDQ (static, minmax)', (await quantizeStatic(fp32, { samples: calib, threads: 2 })).model],
+    // The first conv (one input channel: a slow int8 kernel) kept in float32.
+    ...(firstConv === undefined ? [] : [[`int8 QDQ, ${firstConv} float`, (await quantizeStatic(fp32, { samples: calib, threads: 2, keepFloat: [firstConv] })).model] as [string, Model]]),
     ['int8 dynamic', quantizeDynamic(fp32).model],
     ['fp16 weights', exportFp16(fp32)],
     ['int4 MatMulNBits (Gemm)', exportInt4(fp32).model],

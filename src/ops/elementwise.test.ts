@@ -88,3 +88,11 @@ test('Cast float64 → float32 → float64: the gradient is cast back through bo
   // float32 in the middle: a coarse step keeps rounding out of the difference quotient.
   await gradCheck({ graph: g, feeds: { x: f64([2, 3], 20) }, wrt: ['x'], eps: 1e-2, tol: 1e-4 });
 });
+
+test('Max of three operands with broadcasting, away from ties: gradients match finite differences', async () => {
+  await checkOneNode({ op: 'Max', inputs: ['a', 'b', 'c'], feeds: { a: f64([2, 3, 4], 21), b: f64([3, 1], 22), c: f64([4], 23) } });
+});
+
+test('Max(x, x) is the identity: the tied inputs share dY and their halves sum back to dY', async () => {
+  await checkOneNode({ op: 'Max', inputs: ['x', 'x'], feeds: { x: f64([2, 3], 24) } });
+});

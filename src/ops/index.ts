@@ -9,6 +9,7 @@ import { reduceMean, reduceSum } from './reduce.js';
 import { relu } from './relu.js';
 import { softmaxCrossEntropyLoss } from './softmax-cross-entropy.js';
 import { sum } from './sum.js';
+import { max } from './max.js';
 // Tensor math, data movement and the shape-only ops of exported models and gradient graphs.
 import { argMax, argMin } from './argmax.js';
 import { cast } from './cast.js';
@@ -72,7 +73,7 @@ const ALL: OpDef[] = [add, gemm, identity, mul, reduceMean, reduceSum, relu, sof
   // tensor math, data movement, shape-only
   and, argMax, argMin, cast, clip, concat, constant, constantOfShape, div, equal, exp, expand, flatten,
   floor, gather, gatherElements, greater, greaterOrEqual, leakyRelu, less, lessOrEqual, log, logSoftmax,
-  matmul, mod, neg, not, oneHot, or, pad, pow, range, reduceMax, reduceMin, reduceProd, reshape,
+  matmul, max, mod, neg, not, oneHot, or, pad, pow, range, reduceMax, reduceMin, reduceProd, reshape,
   scatterElements, scatterND, shape, sigmoid, size, slice, softmax, split, sqrt, squeeze, sub, tanh, transpose,
   unsqueeze, where,
   // convolution, pooling, normalization, dropout

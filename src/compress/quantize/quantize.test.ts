@@ -92,6 +92,34 @@ test('static PTQ of a conv net (QLinearConv, uint8 MaxPool): every quantized act
   }
 });
 
+test('PTQ with conv1 kept in float: pool1 stays float behind a Max(v, v) barrier, and quantizing after the pool equals quantizing before it', async () => {
+  const lenet = createModel('lenet-5', { seed: 2 });
+  const { model: q } = await quantizeStatic(lenet, { samples, calibration: { method: 'minmax' }, keepFloat: ['conv1'], threads: 1 });
+  const g = q.graph;
+  const conv1 = g.nodes.find((n) => n.name === 'conv1');
+  const pool1 = g.nodes.find((n) => n.name === 'pool1');
+  assert.ok(conv1 && pool1);
+  assert.deepEqual(g.consumersOf(conv1.outputs[0] as string).map((n) => n.opType), ['MaxPool'], 'conv1 feeds pool1 directly, in float');
+  const barrier = g.consumersOf(pool1.outputs[0] as string);
+  assert.deepEqual(barrier.map((n) => n.opType), ['Max']);
+  assert.deepEqual(barrier[0]?.inputs, [pool1.outputs[0], pool1.outputs[0]]);
+  const qNode = g.consumersOf(barrier[0]?.outputs[0] as string)[0];
+  assert.equal(qNode?.opType, 'QuantizeLinear');
+  // The form onnxruntime would otherwise make: the same Q → DQ also in front of pool1.
+  const before = q.graph.clone();
+  const v = conv1.outputs[0] as string;
+  for (const n of before.nodes) n.inputs = n.inputs.map((i) => (i === v ? 'conv1.dq' : i));
+  before.nodes.splice(before.nodes.findIndex((n) => n.name === 'conv1') + 1, 0,
+    { name: 'conv1.q_node', opType: 'QuantizeLinear', domain: '', inputs: [v, qNode.inputs[1] as string, qNode.inputs[2] as string], outputs: ['conv1.q'], attributes: {} },
+    { name: 'conv1.dq_node', opType: 'DequantizeLinear', domain: '', inputs: ['conv1.q', qNode.inputs[1] as string, qNode.inputs[2] as string], outputs: ['conv1.dq'], attributes: {} });
+  const x = new Tensor('float32', [32, 1, 28, 28], (samples.data as Float32Array).subarray(0, 32 * 784));
+  const a = (await outputs(q, ['logits'], x))['logits']?.data as Float32Array;
+  const b = (await outputs({ ...q, graph: before }, ['logits'], x))['logits']?.data as Float32Array;
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs((a[i] as number) - (b[i] as number)));
+  assert.ok(worst <= 1e-5, `max |Δlogits| ${worst}`);
+});
+
 test('calibration methods pick ranges inside the observed one and keep accuracy', async () => {
   const ranges = await Promise.all(CALIBRATION_METHODS.map((method) => calibrate(fp32, samples, ['relu1', 'flatten'], { method, threads: 1 })));
   ranges.forEach((m, i) => {
