@@ -44,10 +44,12 @@ test('ptq (static QDQ, entropy calibration) and dynamic keep accuracy', () => {
   assert.ok(Number(dyn['accuracyDrop']) <= 0.01);
 });
 
-test('ptq --keep-float leaves the named layer in float32 and quantizes the rest', () => {
-  const j = quantize(['--scheme', 'ptq', '--keep-float', 'fc1', '--calib-samples', '256', '--out', join(dir, 'ptq-kf.onnx')]);
-  assert.deepEqual((j['layers'] as { name: string }[]).map((l) => l.name), ['fc2', 'fc3']);
-  assert.ok(Number(j['bytes']) > 4 * 235_200, 'fc1 stays float32');
+test('ptq and qat --keep-float leave the named layer in float32 and quantize the rest', () => {
+  for (const scheme of [['--scheme', 'ptq', '--calib-samples', '256'], ['--scheme', 'qat', '--epochs', '1', '--samples', '2048', '--lr', '0.005']]) {
+    const j = quantize([...scheme, '--keep-float', 'fc1', '--out', join(dir, `${scheme[1]}-kf.onnx`)]);
+    assert.deepEqual((j['layers'] as { name: string }[]).map((l) => l.name), ['fc2', 'fc3'], scheme[1]);
+    assert.ok(Number(j['bytes']) > 4 * 235_200, `${scheme[1]}: fc1 stays float32`);
+  }
 });
 
 test('fp16 halves the bytes; int4 (MatMulNBits) keeps accuracy', () => {

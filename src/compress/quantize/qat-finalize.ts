@@ -104,12 +104,19 @@ export function finalizeQat(trained: Model, plan: QatPlan = qatPlanOf(trained)):
     const activations = new Map(plan.activations.map((a) => [a.value, { scale: learned(g, a.scaleParam, a.gradScale)[0] as number, zeroPoint: a.zeroPoint }]));
     const byWeight = new Map(plan.weights.map((w) => [w.weight, w]));
     const bits = plan.bits as 2 | 4 | 8;
-    const result = buildQdq(plain, activations, (wn): QuantParams => {
-      const w = byWeight.get(wn.weightName);
-      if (w?.scaleParam === undefined || w.gradScale === undefined) throw new WhittleError('INVALID_GRAPH', `no learned scale for "${wn.weightName}"`);
-      const scale = learned(g, w.scaleParam, w.gradScale);
-      return { scale, zeroPoint: new Int32Array(scale.length), axis: w.axis, scheme: { bits, signed: true, symmetric: true } };
-    });
+    // Layers trained without fake-quant weights (--keep-float) stay float in the export too.
+    const keepFloat = new Set(weightedNodes(g).filter((wn) => !byWeight.has(wn.weightName)).map((wn) => wn.node.name));
+    const result = buildQdq(
+      plain,
+      activations,
+      (wn): QuantParams => {
+        const w = byWeight.get(wn.weightName);
+        if (w?.scaleParam === undefined || w.gradScale === undefined) throw new WhittleError('INVALID_GRAPH', `no learned scale for "${wn.weightName}"`);
+        const scale = learned(g, w.scaleParam, w.gradScale);
+        return { scale, zeroPoint: new Int32Array(scale.length), axis: w.axis, scheme: { bits, signed: true, symmetric: true } };
+      },
+      keepFloat,
+    );
     for (const k of scaleParams.keys()) result.model.graph.initializers.delete(k);
     const [qmin, qmax] = quantRange({ bits, signed: true });
     const tops = new Map(plan.activations.filter((a) => a.zeroPoint === 0).map((a) => [a.value, 255 * (learned(g, a.scaleParam, a.gradScale)[0] as number)]));
