@@ -1,9 +1,11 @@
 // Numpy-style broadcasting: shape rule for elementwise ops, and the reduction that brings a
 // gradient back to an operand's shape.
 import { WhittleError } from '../ir/errors.js';
-import type { Dim, GraphBuilder } from '../ir/graph.js';
+import type { Dim, GraphBuilder, Node } from '../ir/graph.js';
 import { attr } from '../ir/graph.js';
+import type { TypeShape } from '../ir/shape.js';
 import { Tensor } from '../ir/tensor.js';
+import { input } from './util.js';
 
 export function broadcastShapes(a: readonly Dim[], b: readonly Dim[], what = 'operands'): Dim[] {
   const n = Math.max(a.length, b.length);
@@ -23,6 +25,13 @@ export function broadcastShapes(a: readonly Dim[], b: readonly Dim[], what = 'op
  * Sums `grad` (of shape `from`) down to shape `to` over the broadcast axes; returns `grad`
  * itself when no reduction is needed.
  */
+/** Type and broadcast shape of a variadic elementwise op's output (Sum, Max). */
+export function variadicShape(node: Node, inputs: (TypeShape | undefined)[]): TypeShape {
+  let shape = input(node, inputs, 0).shape;
+  for (let i = 1; i < inputs.length; i++) shape = broadcastShapes(shape, input(node, inputs, i).shape, `${node.opType} "${node.name}" operands`);
+  return { dtype: input(node, inputs, 0).dtype, shape };
+}
+
 export function reduceToShape(b: GraphBuilder, grad: string, from: readonly Dim[], to: readonly Dim[]): string {
   const lead = from.length - to.length;
   const axes: number[] = [];

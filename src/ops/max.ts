@@ -1,7 +1,7 @@
 import { attr } from '../ir/graph.js';
-import { broadcastShapes, reduceToShape } from './broadcast.js';
+import { ONNX_DTYPE } from '../ir/tensor.js';
+import { reduceToShape, variadicShape } from './broadcast.js';
 import type { OpDef } from './types.js';
-import { input } from './util.js';
 
 /**
  * Variadic elementwise maximum with broadcasting. dX_i = dY where X_i is the maximum, shared
@@ -10,17 +10,12 @@ import { input } from './util.js';
  */
 export const max: OpDef = {
   op: 'Max',
-  inferShape({ node, inputs }) {
-    let shape = input(node, inputs, 0).shape;
-    for (let i = 1; i < inputs.length; i++) shape = broadcastShapes(shape, input(node, inputs, i).shape, `Max "${node.name}" operands`);
-    return [{ dtype: input(node, inputs, 0).dtype, shape }];
-  },
+  inferShape: ({ node, inputs }) => [variadicShape(node, inputs)],
   gradient({ node, dy, b, inputs, outputs, needs }) {
     const g = dy[0];
     const y = outputs[0];
     if (g === undefined || y === undefined) return [];
-    const dtype = y.dtype === 'float64' ? 11 : 1;
-    const hits = node.inputs.map((x) => b.op1('Cast', [b.op1('Equal', [x, node.outputs[0] as string])], { to: attr.int(dtype) }));
+    const hits = node.inputs.map((x) => b.op1('Cast', [b.op1('Equal', [x, node.outputs[0] as string])], { to: attr.int(ONNX_DTYPE[y.dtype]) }));
     const share = b.op1('Div', [g, hits.length === 1 ? (hits[0] as string) : b.op1('Sum', hits)]);
     return inputs.map((x, i) => (needs[i] && x ? reduceToShape(b, b.op1('Mul', [share, hits[i] as string]), y.shape, x.shape) : undefined));
   },

@@ -1,15 +1,10 @@
-import { broadcastShapes, reduceToShape } from './broadcast.js';
+import { reduceToShape, variadicShape } from './broadcast.js';
 import type { OpDef } from './types.js';
-import { input } from './util.js';
 
 /** Variadic elementwise sum (also what autodiff uses to accumulate fan-out gradients). */
 export const sum: OpDef = {
   op: 'Sum',
-  inferShape({ node, inputs }) {
-    let shape = input(node, inputs, 0).shape;
-    for (let i = 1; i < inputs.length; i++) shape = broadcastShapes(shape, input(node, inputs, i).shape, `Sum "${node.name}" operands`);
-    return [{ dtype: input(node, inputs, 0).dtype, shape }];
-  },
+  inferShape: ({ node, inputs }) => [variadicShape(node, inputs)],
   gradient({ dy, b, inputs, outputs, needs }) {
     const g = dy[0];
     const y = outputs[0];
