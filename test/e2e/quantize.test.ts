@@ -148,3 +148,14 @@ test('bad input: unsupported bits, wrong-shape calibration data, impossible comb
   }
   assertCleanError(whittle(['quantize', '--model', model, '--data', tiny, '--out', out]), /SHAPE_MISMATCH.*calibration data must be float32 \[N, 1, 28, 28\].*\[16, 1, 8, 8\]/, out);
 });
+
+test('ptq of a conv net with a one-channel first conv hints at --keep-float, and not once it is given', () => {
+  const base = ['quantize', '--model', 'lenet-5', '--calib-samples', '64', '--eval-limit', '200', '--threads', '1'];
+  const plain = whittle([...base, '--out', join(dir, 'l5-plain.onnx')]);
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.match(plain.stderr, /hint: conv1 has few input channels.*--keep-float conv1/);
+  assert.doesNotMatch(plain.stderr, /hint: conv2/, 'conv2 reads 20 channels');
+  const kept = whittle([...base, '--keep-float', 'conv1', '--out', join(dir, 'l5-kept.onnx')]);
+  assert.equal(kept.code, 0, kept.stderr);
+  assert.doesNotMatch(kept.stderr, /hint:/);
+});
