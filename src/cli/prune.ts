@@ -252,7 +252,7 @@ interface SensitivityFlags {
   sparsities: string;
   granularity: 'weight' | 'channel';
   layers?: string;
-  limit: number;
+  evalLimit: number;
   maxDrop: number;
   target?: number;
   threads: number;
@@ -302,7 +302,7 @@ export function registerPruneCommands(program: Command): void {
     .option('--sparsities <list>', 'sparsities to try, comma-separated', '0.5,0.7,0.8,0.9,0.95')
     .addOption(new Option('--granularity <g>', 'weight (magnitude) or channel (L1 filters/neurons, thinned)').choices(['weight', 'channel']).default('weight'))
     .option('--layers <list>', 'layers to analyse (default: all prunable)')
-    .option('--limit <n>', 'test samples per evaluation', int('--limit', 1), 2000)
+    .option('--eval-limit <n>', 'test samples per evaluation', int('--eval-limit', 1), 2000)
     .option('--max-drop <x>', 'proposal: largest sparsity per layer losing at most this accuracy (0..1)', num('--max-drop'), 0.005)
     .option('--target <s>', 'proposal instead: per-layer sparsities reaching this overall weight sparsity at the least measured accuracy cost', sparsityFlag('--target'))
     .option('--threads <n>', 'ONNX Runtime threads', int('--threads', 1), availableParallelism())
@@ -313,7 +313,7 @@ export function registerPruneCommands(program: Command): void {
       const data = loadData(f.data);
       const { model } = loadModel(f.model, zooShapeFor(data.test));
       const normalization = resolveNormalization(f.normalize, model);
-      const test = subset(data.test, 0, Math.min(f.limit, data.test.count));
+      const test = subset(data.test, 0, Math.min(f.evalLimit, data.test.count));
       const r = await sensitivity(model, {
         sparsities,
         granularity: f.granularity,

@@ -85,7 +85,7 @@ test('per-layer sparsities and the sensitivity command', () => {
   assert.ok(Math.abs((l.get('fc1')?.sparsity ?? 0) - 0.92) < 1e-4);
   assert.ok(Math.abs((l.get('fc2')?.sparsity ?? 0) - 0.91) < 1e-4);
   assert.ok(Math.abs((l.get('fc3')?.sparsity ?? 0) - 0.74) < 1e-4);
-  const s = whittle(['sensitivity', '--model', src, '--sparsities', '0.5,0.99', '--limit', '500', '--max-drop', '0.03', '--threads', '1', '--json']);
+  const s = whittle(['sensitivity', '--model', src, '--sparsities', '0.5,0.99', '--eval-limit', '500', '--max-drop', '0.03', '--threads', '1', '--json']);
   assert.equal(s.code, 0, s.stderr);
   const curves = s.json?.['layers'] as { name: string; points: { sparsity: number; accuracy: number }[] }[];
   assert.deepEqual(curves.map((c) => c.name), ['fc1', 'fc2', 'fc3']);
