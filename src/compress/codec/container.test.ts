@@ -11,6 +11,8 @@ import type { Model } from '../../ir/graph.js';
 import type { SharedWeight } from './container.js';
 import { roundToHalf } from '../../ir/half.js';
 import { decodeContainer, encodeContainer, readContainer, sharedValues, writeContainer } from './container.js';
+import { codedBits, huffmanCodeLengths } from './huffman.js';
+import { crc32 } from 'node:zlib';
 
 /** mlp:784-30-10 with fc1 pruned to ~90% and 4-bit shared, fc2 dense 3-bit shared. */
 function fixture(): { model: Model; shared: Map<string, SharedWeight> } {
@@ -52,6 +54,32 @@ test('encode → decode gives exactly the shared weights, biases and a runnable 
     assert.equal(fc1?.nonzeros, [...(shared.get('fc1.weight') as SharedWeight).assignment].filter((c) => c >= 0).length);
     if (gapBits === 3) assert.ok((fc1?.fillers ?? 0) > 500, 'gaps over 7 need filler entries');
   }
+});
+
+test('a dense shared weight pays no gap bits: its stream is exactly its Huffman-coded cluster indices', () => {
+  const { model, shared } = fixture();
+  const fc2 = shared.get('fc2.weight') as SharedWeight;
+  assert.ok(fc2.assignment.every((c) => c >= 0), 'fc2 is dense');
+  const counts = new Float64Array(fc2.codebook.length + 1);
+  for (const c of fc2.assignment) counts[c]!++;
+  const expected = Math.ceil(codedBits(counts, huffmanCodeLengths(counts)) / 8);
+  const { bytes, breakdown } = encodeContainer(model, shared);
+  assert.equal(breakdown.tensors.find((t) => t.name === 'fc2.weight')?.indices, expected);
+  assert.deepEqual([...(decodeContainer(bytes).shared.get('fc2.weight') as SharedWeight).assignment], [...fc2.assignment]);
+});
+
+test('version 1 containers (no lone-symbol tables here) still decode', () => {
+  const { model, shared } = fixture();
+  const pruned = new Map([...shared].filter(([name]) => name === 'fc1.weight'));
+  const g = model.graph.clone();
+  const dense = shared.get('fc2.weight') as SharedWeight;
+  g.initializers.set('fc2.weight', new Tensor('float32', dense.dims, sharedValues(dense)));
+  const { bytes } = encodeContainer({ ...model, graph: g }, pruned);
+  const v1 = bytes.slice();
+  v1[4] = 1;
+  new DataView(v1.buffer).setUint32(v1.length - 4, crc32(v1.subarray(0, v1.length - 4)), true);
+  const d = decodeContainer(v1);
+  assert.deepEqual([...(d.shared.get('fc1.weight') as SharedWeight).assignment], [...(pruned.get('fc1.weight') as SharedWeight).assignment]);
 });
 
 test('writeContainer: the reported bytes are the file size, and readContainer reads it back', (t) => {

@@ -14,7 +14,10 @@ import { halfExact } from '../../ir/half.js';
 import { BitReader, BitWriter, canonicalCodes, codedBits, huffmanCodeLengths, HuffmanDecoder } from './huffman.js';
 
 export const CONTAINER_MAGIC = 'WTLC';
-export const CONTAINER_VERSION = 1;
+/** 2: a stream whose Huffman table has one symbol stores no bits (a dense shared weight pays no
+ * gap bits); version 1 files, which spent one bit per entry there, still decode. */
+export const CONTAINER_VERSION = 2;
+const READABLE_VERSIONS = [1, 2];
 /** Most index bits per shared weight (codebook sizes and symbol counts are stored in 16 bits). */
 export const MAX_INDEX_BITS = 12;
 const KIND_DENSE = 1;
@@ -134,6 +137,22 @@ function sparseEntries(w: SharedWeight, gapBits: number): { gaps: Uint16Array; s
   return { gaps: Uint16Array.from(gaps), syms: Uint16Array.from(syms), fillers };
 }
 
+/** The symbol of a one-symbol table (coded with zero bits from version 2), else undefined. */
+function loneSymbol(lengths: ArrayLike<number>): number | undefined {
+  let found: number | undefined;
+  for (let s = 0; s < lengths.length; s++) {
+    if ((lengths[s] as number) === 0) continue;
+    if (found !== undefined) return undefined;
+    found = s;
+  }
+  return found;
+}
+
+/** Stream bits of one table's symbols: none when the table has one symbol. */
+function streamBits(counts: ArrayLike<number>, lengths: ArrayLike<number>): number {
+  return loneSymbol(lengths) === undefined ? codedBits(counts, lengths) : 0;
+}
+
 function histogram(values: Uint16Array, size: number): Float64Array {
   const h = new Float64Array(size);
   for (const v of values) h[v]!++;
@@ -146,7 +165,7 @@ function planShared(w: SharedWeight, gapBits: number) {
   const symCounts = histogram(syms, w.codebook.length + 1);
   const gapLengths = huffmanCodeLengths(gapCounts);
   const symLengths = huffmanCodeLengths(symCounts);
-  const bits = codedBits(gapCounts, gapLengths) + codedBits(symCounts, symLengths);
+  const bits = streamBits(gapCounts, gapLengths) + streamBits(symCounts, symLengths);
   const cost = Math.ceil(bits / 8) + tableBytes(gapLengths) + tableBytes(symLengths);
   return { gapBits, gaps, syms, fillers, gapLengths, symLengths, cost };
 }
@@ -254,12 +273,14 @@ export function encodeContainer(model: Model, shared: ReadonlyMap<string, Shared
     const huffmanTables = w.length - t0;
     const gapCodes = canonicalCodes(plan.gapLengths);
     const symCodes = canonicalCodes(plan.symLengths);
+    const gapsCoded = loneSymbol(plan.gapLengths) === undefined;
+    const symsCoded = loneSymbol(plan.symLengths) === undefined;
     const bits = new BitWriter();
     for (let i = 0; i < plan.gaps.length; i++) {
       const gp = plan.gaps[i] as number;
       const sy = plan.syms[i] as number;
-      bits.write(gapCodes[gp] as number, plan.gapLengths[gp] as number);
-      bits.write(symCodes[sy] as number, plan.symLengths[sy] as number);
+      if (gapsCoded) bits.write(gapCodes[gp] as number, plan.gapLengths[gp] as number);
+      if (symsCoded) bits.write(symCodes[sy] as number, plan.symLengths[sy] as number);
     }
     const stream = bits.finish();
     w.u32(stream.length);
@@ -293,7 +314,7 @@ export function decodeContainer(bytes: Uint8Array, source = 'container'): { mode
   const magic = new TextDecoder().decode(r.bytes(4, 'the magic number'));
   if (magic !== CONTAINER_MAGIC) throw new WhittleError('BAD_CONTAINER', `${source} is not a Whittle container (magic "${magic.replace(/[^\x20-\x7e]/g, '?')}", expected "${CONTAINER_MAGIC}"); pass a .wtl file written by whittle compress`);
   const version = r.u8('the version');
-  if (version !== CONTAINER_VERSION) throw new WhittleError('BAD_CONTAINER', `${source} is container version ${version}; this Whittle reads version ${CONTAINER_VERSION}, upgrade whittle or re-encode it`);
+  if (!READABLE_VERSIONS.includes(version)) throw new WhittleError('BAD_CONTAINER', `${source} is container version ${version}; this Whittle reads versions ${READABLE_VERSIONS.join(' and ')}, upgrade whittle or re-encode it`);
   const graphLen = r.u32('the graph length');
   const graphBytes = r.bytes(graphLen, 'the graph');
   let model: Model;
@@ -337,14 +358,16 @@ export function decodeContainer(bytes: Uint8Array, source = 'container'): { mode
     const gapDec = entries > 0 ? new HuffmanDecoder(gapTable, `Huffman table of the gaps of "${name}"`) : undefined;
     const symDec = entries > 0 ? new HuffmanDecoder(symTable, `Huffman table of the clusters of "${name}"`) : undefined;
     const huffmanTables = r.pos - t0;
+    const gapLone = version >= 2 ? loneSymbol(gapTable) : undefined;
+    const symLone = version >= 2 ? loneSymbol(symTable) : undefined;
     const streamLen = r.u32(`the index stream length of "${name}"`);
     const bitsIn = new BitReader(r.bytes(streamLen, `the index stream of "${name}"`), `the index stream of "${name}"`);
     const assignment = new Int32Array(size).fill(-1);
     let pos = -1;
     let fillers = 0;
     for (let e = 0; e < entries; e++) {
-      pos += (gapDec as HuffmanDecoder).decode(bitsIn) + 1;
-      const sym = (symDec as HuffmanDecoder).decode(bitsIn);
+      pos += (gapLone ?? (gapDec as HuffmanDecoder).decode(bitsIn)) + 1;
+      const sym = symLone ?? (symDec as HuffmanDecoder).decode(bitsIn);
       if (pos >= size) throw new WhittleError('BAD_CONTAINER', `${source}: the indices of "${name}" run past its ${size} elements; the file is corrupt`);
       if (sym < K) assignment[pos] = sym;
       else fillers++;
