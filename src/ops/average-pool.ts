@@ -2,7 +2,7 @@
 import { WhittleError } from '../ir/errors.js';
 import { attr, getInt } from '../ir/graph.js';
 import type { Attribute } from '../ir/graph.js';
-import { Tensor } from '../ir/tensor.js';
+import { ONNX_DTYPE, Tensor } from '../ir/tensor.js';
 import { poolAttrs, poolShape } from './max-pool.js';
 import type { OpDef } from './types.js';
 import { input, scalar } from './util.js';
@@ -91,7 +91,7 @@ export const globalAveragePool: OpDef = {
     // Symbolic spatial size: divide by the runtime element count of the spatial axes.
     const xShape = b.op1('Shape', [node.inputs[0] as string]);
     const dims = b.op1('Slice', [xShape, b.constant(Tensor.int64([2]), 'starts'), b.constant(Tensor.int64([x.shape.length]), 'ends')]);
-    const count = b.op1('Cast', [b.op1('ReduceProd', [dims], { keepdims: attr.int(0) })], { to: attr.int(x.dtype === 'float64' ? 11 : 1) });
+    const count = b.op1('Cast', [b.op1('ReduceProd', [dims], { keepdims: attr.int(0) })], { to: attr.int(ONNX_DTYPE[x.dtype]) });
     return [b.op1('Expand', [b.op1('Div', [g, count]), xShape])];
   },
 };

@@ -4,7 +4,7 @@ import { WhittleError } from '../ir/errors.js';
 import { attr, getFloat, getInt } from '../ir/graph.js';
 import type { GraphBuilder, Node } from '../ir/graph.js';
 import type { TypeShape } from '../ir/shape.js';
-import { Tensor } from '../ir/tensor.js';
+import { ONNX_DTYPE, Tensor } from '../ir/tensor.js';
 import type { OpDef } from './types.js';
 import { input, scalar } from './util.js';
 
@@ -29,7 +29,7 @@ function inverseCount(b: GraphBuilder, x: string, ts: TypeShape): string {
   const dims = statAxes(ts.shape.length).map((a) => ts.shape[a]);
   if (dims.every((d): d is number => typeof d === 'number')) return scalar(b, ts.dtype, 1 / dims.reduce((p, q) => p * q, 1), 'inv_count');
   const count = b.op1('ReduceProd', [b.op1('Gather', [b.op1('Shape', [x]), b.constant(Tensor.int64(statAxes(ts.shape.length)), 'axes')])], { keepdims: attr.int(0) });
-  return b.op1('Div', [scalar(b, ts.dtype, 1, 'one'), b.op1('Cast', [count], { to: attr.int(ts.dtype === 'float64' ? 11 : 1) })]);
+  return b.op1('Div', [scalar(b, ts.dtype, 1, 'one'), b.op1('Cast', [count], { to: attr.int(ONNX_DTYPE[ts.dtype]) })]);
 }
 
 function sumOver(b: GraphBuilder, v: string, rank: number, keepdims: boolean): string {

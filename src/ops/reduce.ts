@@ -1,9 +1,9 @@
 // ReduceSum and ReduceMean (opset 13+/18 forms: axes as an optional second input).
 import { WhittleError } from '../ir/errors.js';
-import { getInt, getInts } from '../ir/graph.js';
+import { attr, getInt, getInts } from '../ir/graph.js';
 import type { Dim, Node } from '../ir/graph.js';
 import type { ShapeContext, TypeShape } from '../ir/shape.js';
-import { Tensor } from '../ir/tensor.js';
+import { ONNX_DTYPE, Tensor } from '../ir/tensor.js';
 import type { GradientContext, OpDef } from './types.js';
 import { input, normAxis, scalar } from './util.js';
 
@@ -49,7 +49,7 @@ function reduceGradient(mean: boolean) {
         dx = b.op1('Mul', [dx, scalar(b, x.dtype, 1 / dims.reduce((p, q) => p * q, 1), 'inv_count')]);
       } else {
         // Symbolic reduced size (e.g. the batch): divide by the runtime count.
-        const count = b.op1('Cast', [b.op1('ReduceProd', [b.op1('Gather', [xShape, b.constant(Tensor.int64(axes), 'axes')])], { keepdims: { type: 'int', value: 0 } })], { to: { type: 'int', value: x.dtype === 'float64' ? 11 : 1 } });
+        const count = b.op1('Cast', [b.op1('ReduceProd', [b.op1('Gather', [xShape, b.constant(Tensor.int64(axes), 'axes')])], { keepdims: attr.int(0) })], { to: attr.int(ONNX_DTYPE[x.dtype]) });
         dx = b.op1('Div', [dx, count]);
       }
     }

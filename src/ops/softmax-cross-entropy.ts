@@ -1,6 +1,6 @@
 import { WhittleError } from '../ir/errors.js';
 import { attr, getString } from '../ir/graph.js';
-import { Tensor } from '../ir/tensor.js';
+import { ONNX_DTYPE, Tensor } from '../ir/tensor.js';
 import type { OpDef } from './types.js';
 import { expectRank, input } from './util.js';
 
@@ -31,7 +31,7 @@ export const softmaxCrossEntropyLoss: OpDef = {
     const onehot = b.op1('OneHot', [labels, b.constant(Tensor.int64([classes]), 'depth'), zeroOne], { axis: attr.int(-1) });
     let d = b.op1('Sub', [b.op1('Softmax', [x], { axis: attr.int(1) }), onehot]);
     if (reduction === 'mean') {
-      const n = b.op1('Cast', [b.op1('Gather', [b.op1('Shape', [x]), b.constant(Tensor.int64([0]), 'batch_axis')])], { to: attr.int(scores.dtype === 'float64' ? 11 : 1) });
+      const n = b.op1('Cast', [b.op1('Gather', [b.op1('Shape', [x]), b.constant(Tensor.int64([0]), 'batch_axis')])], { to: attr.int(ONNX_DTYPE[scores.dtype]) });
       d = b.op1('Div', [d, n]);
     }
     return [b.op1('Mul', [d, g])];
