@@ -18,6 +18,7 @@ import { agpChannelPrune, agpPrune, fineTuneMasked, iterativePrune } from '../co
 import type { IterationRecord, PruneStep } from '../compress/prune/schedule.js';
 import { proposeForTarget, proposeSparsities, sensitivity } from '../compress/prune/sensitivity.js';
 import { pruneChannels } from '../compress/prune/structured.js';
+import { sparsityForFlops } from '../compress/prune/budget.js';
 import type { GroupResult } from '../compress/prune/structured.js';
 import { groupLassoRegularizer, l1Regularizer } from '../compress/regularize/index.js';
 import { evaluate } from '../train/evaluate.js';
@@ -60,6 +61,7 @@ interface PruneFlags {
   normalize?: string;
   out?: string;
   sparse?: boolean;
+  flops?: number;
   json?: boolean;
 }
 
@@ -121,7 +123,9 @@ async function runPrune(f: PruneFlags): Promise<Record<string, unknown>> {
   if (f.method === 'l1' && structured) throw new WhittleError('BAD_ARGUMENT', '--method l1 sparsifies single weights; for whole neurons/filters use --method group-lasso');
   if (structured && f.schedule === 'agp' && (f.method !== 'magnitude' || f.scope === 'global')) throw new WhittleError('BAD_ARGUMENT', '--schedule agp for neurons/filters ranks them by magnitude within each layer: use --method magnitude and --scope layer');
   const perLayer = f.perLayer !== undefined ? parsePerLayer(f.perLayer) : undefined;
-  if (f.sparsity === undefined && perLayer === undefined) throw new WhittleError('BAD_ARGUMENT', 'give --sparsity S or --per-layer LAYER=S,...');
+  if (f.flops !== undefined && !structured) throw new WhittleError('BAD_ARGUMENT', '--flops removes whole neurons or filters to meet the budget: add --granularity neuron, filter or channel');
+  if (f.flops !== undefined && (f.sparsity !== undefined || perLayer !== undefined)) throw new WhittleError('BAD_ARGUMENT', '--flops chooses the sparsity itself; drop --sparsity and --per-layer');
+  if (f.sparsity === undefined && perLayer === undefined && f.flops === undefined) throw new WhittleError('BAD_ARGUMENT', 'give --sparsity S, --per-layer LAYER=S,... or (neurons/filters) --flops F');
   if (f.sparsity !== undefined && perLayer !== undefined && f.scope === 'global') throw new WhittleError('BAD_ARGUMENT', '--per-layer and --scope global exclude each other');
   if (f.schedule === 'iterative' && perLayer !== undefined) throw new WhittleError('BAD_ARGUMENT', '--schedule iterative ramps --sparsity; drop --per-layer or use oneshot/agp');
   if ((f.method === 'l1' || f.method === 'group-lasso') && f.finetuneEpochs < 1) throw new WhittleError('BAD_ARGUMENT', `--method ${f.method} trains with the regularizer first; give --finetune-epochs ≥ 1`);
@@ -132,18 +136,9 @@ async function runPrune(f: PruneFlags): Promise<Record<string, unknown>> {
   if (f.out !== undefined && path !== undefined && resolve(f.out) === path) throw new WhittleError('BAD_ARGUMENT', `${f.out} is the input model; Whittle never overwrites its input, choose another output path`);
   const normalization = resolveNormalization(f.normalize, model);
   requirePrunableLayers(model.graph);
-  // Validate names and feasibility on the model before any training.
   const groupNames = structured ? groupFilter(model, granularity) : undefined;
-  if (structured && f.scope === 'global') await pruneChannels(model, { sparsity: f.sparsity, scope: 'global', layers: groupNames });
-  else if (structured) await pruneChannels(model, { sparsity: f.sparsity, perLayer: perLayer ?? (groupNames && f.sparsity !== undefined ? Object.fromEntries(groupNames.map((n) => [n, f.sparsity as number])) : undefined) });
-  else magnitudePrune(model, { sparsity: f.sparsity, perLayer, scope: f.scope });
-
   const trainSet = f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train;
   const testSet = f.evalLimit !== undefined ? subset(data.test, 0, Math.min(f.evalLimit, data.test.count)) : data.test;
-  const accuracyOf = async (m: Model): Promise<number> => (await evaluate(m, testSet, { normalization, threads: f.threads })).accuracy;
-  const accuracyBefore = await accuracyOf(model);
-  process.stderr.write(`prune ${f.model}: accuracy before ${(100 * accuracyBefore).toFixed(2)}%\n`);
-
   const structuredStep = async (m: Model, s: number): Promise<{ model: Model; groups: GroupResult[] }> => {
     const global = f.scope === 'global';
     const per = global ? undefined : (perLayer ?? (groupNames !== undefined ? Object.fromEntries(groupNames.map((n) => [n, s])) : undefined));
@@ -158,6 +153,20 @@ async function runPrune(f: PruneFlags): Promise<Record<string, unknown>> {
     });
     return { model: r.model, groups: r.groups };
   };
+  if (f.flops !== undefined) {
+    const budget = await sparsityForFlops(model, f.flops, async (s) => (await structuredStep(model, s)).model);
+    f.sparsity = budget.sparsity;
+    process.stderr.write(`prune: ${(100 * budget.sparsity).toFixed(1)}% of the ${f.scope === 'global' ? 'channels (global ranking)' : "channels of each group"} leaves ${((100 * budget.flops) / budget.flopsBefore).toFixed(1)}% of the FLOPs (budget ${(100 * f.flops).toFixed(1)}%)\n`);
+  }
+  // Validate names and feasibility on the model before any training.
+  if (structured && f.scope === 'global') await pruneChannels(model, { sparsity: f.sparsity, scope: 'global', layers: groupNames });
+  else if (structured) await pruneChannels(model, { sparsity: f.sparsity, perLayer: perLayer ?? (groupNames && f.sparsity !== undefined ? Object.fromEntries(groupNames.map((n) => [n, f.sparsity as number])) : undefined) });
+  else magnitudePrune(model, { sparsity: f.sparsity, perLayer, scope: f.scope });
+
+  const accuracyOf = async (m: Model): Promise<number> => (await evaluate(m, testSet, { normalization, threads: f.threads })).accuracy;
+  const accuracyBefore = await accuracyOf(model);
+  process.stderr.write(`prune ${f.model}: accuracy before ${(100 * accuracyBefore).toFixed(2)}%\n`);
+
 
   let current = model;
   let history: IterationRecord[] | undefined;
@@ -237,6 +246,9 @@ async function runPrune(f: PruneFlags): Promise<Record<string, unknown>> {
     accuracyBefore,
     // One-shot: accuracy right after pruning, before fine-tuning (null for gradual schedules).
     accuracyPruned: accuracyPruned ?? null,
+    // With --flops: the budget and the sparsity the search chose.
+    flopsBudget: f.flops ?? null,
+    sparsity: f.sparsity ?? null,
     errorRate: 1 - accuracy,
     ...report,
     groups: groups ?? null,
@@ -270,6 +282,7 @@ export function registerPruneCommands(program: Command): void {
     .addOption(new Option('--granularity <g>', 'weight (unstructured) | neuron | filter | channel (neurons and filters); default: weight for magnitude/l1, channel otherwise').choices([...GRANULARITIES]))
     .option('--sparsity <s>', 'fraction removed, in [0, 1): of weights, or of each group\'s neurons/filters', sparsityFlag('--sparsity'))
     .option('--per-layer <list>', 'explicit sparsity per layer, e.g. fc1=0.92,fc2=0.91,fc3=0.74')
+    .option('--flops <fraction>', 'neurons/filters: keep at most this fraction of the FLOPs per sample (e.g. 0.25); the sparsity is searched', num('--flops'))
     .addOption(new Option('--scope <s>', 'one threshold per layer, or one ranking across all layers (weights; and neurons/filters, scored relative to their layer\'s mean)').choices(['layer', 'global']).default('layer'))
     .addOption(new Option('--schedule <s>', 'oneshot | iterative (prune, fine-tune, evaluate, repeat) | agp (gradual, during training)').choices([...SCHEDULES]).default('oneshot'))
     .option('--finetune-epochs <n>', 'fine-tuning epochs (iterative: per step; l1/group-lasso: regularized epochs)', int('--finetune-epochs', 0), 0)

@@ -133,6 +133,23 @@ test('structured pruning thins LeNet-5: exact shapes and parameters, < 30% of th
   assert.ok(Number(r.json?.['accuracy']) > 0.6, `accuracy ${r.json?.['accuracy']}`);
 });
 
+test('prune --flops: the searched sparsity meets the FLOPs budget, as info counts it', () => {
+  const out = join(dir, 'lenet5-budget.onnx');
+  const r = whittle(['prune', '--model', 'lenet-5', '--granularity', 'channel', '--flops', '0.3', '--finetune-epochs', '0', '--eval-limit', '200', '--threads', '1', '--out', out, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const j = r.json ?? {};
+  assert.equal(j['flopsBudget'], 0.3);
+  assert.ok(Number(j['flops']) <= 0.3 * Number(j['flopsBefore']), `${j['flops']} of ${j['flopsBefore']}`);
+  assert.ok(Number(j['sparsity']) > 0 && Number(j['sparsity']) < 1);
+  assert.equal(whittle(['info', '--model', out, '--json']).json?.['flops'], j['flops']);
+  // The same sparsity given directly thins to the same model.
+  const same = whittle(['prune', '--model', 'lenet-5', '--granularity', 'channel', '--sparsity', String(j['sparsity']), '--finetune-epochs', '0', '--eval-limit', '200', '--threads', '1', '--json']);
+  assert.equal(same.json?.['flops'], j['flops']);
+  const bad = whittle(['prune', '--model', 'lenet-5', '--flops', '0.3']);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /--flops removes whole neurons or filters.*--granularity/);
+});
+
 test('structured pruning of the zoo ResNet keeps residual groups consistent and evaluates', () => {
   const r = whittle(['prune', '--model', 'resnet-cifar', '--granularity', 'filter', '--sparsity', '0.5', '--finetune-epochs', '1', '--samples', '256', '--batch', '32', '--eval-limit', '200', '--threads', '1', '--json']);
   assert.equal(r.code, 0, r.stderr);

@@ -12,6 +12,8 @@ export type { ActivationStats, ImportanceKind } from './importance.js';
 export { activationStats } from './activations.js';
 export type { CalibrationOptions } from './activations.js';
 export { pruneChannels, pruneChannels as channels } from './structured.js';
+export { sparsityForFlops } from './budget.js';
+export type { FlopsBudgetResult } from './budget.js';
 export type { ChannelPruneOptions, ChannelPruneResult, GroupResult } from './structured.js';
 export { agpCallback, agpChannelPrune, agpMaskedWeights, agpPrune, agpSparsity, fineTuneMasked, iterativePrune } from './schedule.js';
 export type { AgpChannelOptions, AgpOptions, IterationRecord, IterativeOptions, PruneStep } from './schedule.js';
