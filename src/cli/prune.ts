@@ -167,7 +167,6 @@ async function runPrune(f: PruneFlags): Promise<Record<string, unknown>> {
   const accuracyBefore = await accuracyOf(model);
   process.stderr.write(`prune ${f.model}: accuracy before ${(100 * accuracyBefore).toFixed(2)}%\n`);
 
-
   let current = model;
   let history: IterationRecord[] | undefined;
   let groups: GroupResult[] | undefined;
