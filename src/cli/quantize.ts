@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { normalizeBatch, subset } from '../data/index.js';
+import type { Dataset, Normalization } from '../data/index.js';
 import { ACTIVATION_CLIPS, CALIBRATION_METHODS, QUANT_FORMATS, QUANT_SCHEMES, quantizeModel, resolveQuantizeOptions } from '../compress/quantize/index.js';
 import type { ActivationClip, CalibrationMethod, QuantFormat, QuantSchemeName } from '../compress/quantize/index.js';
 import { writeKmeansContainer } from '../compress/kmeans/index.js';
@@ -12,7 +13,9 @@ import { WhittleError } from '../ir/errors.js';
 import { modelStats } from '../ir/stats.js';
 import { Tensor } from '../ir/tensor.js';
 import { SHAPE_RULES } from '../ops/index.js';
-import { evaluate } from '../train/evaluate.js';
+import { evaluate, inputDims } from '../train/evaluate.js';
+import type { LatencyCase } from '../runtime/latency.js';
+import { compareLatency } from '../runtime/latency.js';
 import { addTrainFlags, emit, int, num, toTrainOptions } from './flags.js';
 import type { TrainFlags } from './flags.js';
 import { loadData, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel } from './load.js';
@@ -108,25 +111,35 @@ async function runQuantize(f: QuantizeFlags, formatGiven: boolean): Promise<Reco
   const trained = scheme === 'qat' || scheme === 'binary' || scheme === 'ternary';
   const reporter = createReporter({ label: `quantize ${scheme}` });
   const trainSet = f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train;
-  const result = await quantizeModel(model, {
-    scheme,
-    format,
-    bits,
-    perChannel: f.perChannel,
-    calibration: { method: f.calibration, percentile: f.percentile },
-    samples,
-    clipWeights: f.clipWeights,
-    clipActivations: f.clipActivations,
-    blockSize: f.blockSize,
-    keepFloat: f.keepFloat?.split(',').filter((s) => s !== ''),
-    teacher,
-    threads: f.threads,
-    training: trained ? { data: trainSet, options: { ...toTrainOptions(f, normalization), validation: f.evalLimit ? subset(data.test, 0, Math.min(f.evalLimit, data.test.count)) : data.test, onProgress: reporter } } : undefined,
-  });
+  const quantizeWith = (keepFloat: string[] | undefined) =>
+    quantizeModel(model, {
+      scheme,
+      format,
+      bits,
+      perChannel: f.perChannel,
+      calibration: { method: f.calibration, percentile: f.percentile },
+      samples,
+      clipWeights: f.clipWeights,
+      clipActivations: f.clipActivations,
+      blockSize: f.blockSize,
+      keepFloat,
+      teacher,
+      threads: f.threads,
+      training: trained ? { data: trainSet, options: { ...toTrainOptions(f, normalization), validation: f.evalLimit ? subset(data.test, 0, Math.min(f.evalLimit, data.test.count)) : data.test, onProgress: reporter } } : undefined,
+    });
+  let keepFloat = f.keepFloat === 'auto' ? undefined : f.keepFloat?.split(',').filter((s) => s !== '');
+  let autoChoice: Record<string, unknown> | undefined;
+  if (f.keepFloat === 'auto') {
+    if (scheme !== 'ptq' || format !== 'qdq') throw new WhittleError('BAD_ARGUMENT', '--keep-float auto times static int8 forms on this machine: use it with --scheme ptq (format qdq), or name the layers');
+    const choice = await fastestKeepFloat(model, fewInputChannelConvs(model), (k) => quantizeWith(k).then((r) => r.model), data.test, normalization, f.threads);
+    keepFloat = choice.keepFloat;
+    autoChoice = choice;
+  }
+  const result = await quantizeWith(keepFloat);
   reporter.stop();
   if ((scheme === 'ptq' || scheme === 'qat') && format === 'qdq' && f.keepFloat === undefined) {
     for (const name of fewInputChannelConvs(model)) {
-      process.stderr.write(`hint: ${name} has few input channels, where onnxruntime's int8 convolution is slower than float32 (LeNet-5's conv1: 0.86 vs 0.24 ms per batch of 64); --keep-float ${name} made that model 2.0× faster than fp32 at 2 threads instead of 1.4× — compare with whittle bench\n`);
+      process.stderr.write(`hint: ${name} has few input channels, where onnxruntime's int8 convolution is slower than float32 (LeNet-5's conv1: 0.86 vs 0.24 ms per batch of 64); --keep-float ${name} made that model 2.0× faster than fp32 at 2 threads instead of 1.4×; --keep-float auto times both forms here and keeps the faster\n`);
     }
   }
   const out = { ...result.model, metadata: { ...result.model.metadata, [NORMALIZE_KEY]: normalization } };
@@ -158,7 +171,9 @@ async function runQuantize(f: QuantizeFlags, formatGiven: boolean): Promise<Reco
     perChannel: f.perChannel,
     clipWeights: f.clipWeights ?? null,
     clipActivations: f.clipActivations ?? null,
-    keepFloat: f.keepFloat ?? null,
+    keepFloat: keepFloat === undefined || keepFloat.length === 0 ? null : keepFloat.join(','),
+    // With --keep-float auto: the forms timed and the one chosen.
+    keepFloatAuto: autoChoice ?? null,
     teacher: f.teacher ?? null,
     epochs: result.training?.epochs ?? null,
     layers: result.layers.map((l) => ({ name: l.name, op: l.op, bits: l.bits, params: l.params, bytes: l.bytes, sparsity: l.sparsity ?? 0 })),
@@ -169,6 +184,27 @@ async function runQuantize(f: QuantizeFlags, formatGiven: boolean): Promise<Reco
     `quantize ${scheme}/${r.format} ${bits}-bit: accuracy ${(100 * quantized.accuracy).toFixed(2)}% (fp32 ${(100 * baseline.accuracy).toFixed(2)}%, drop ${(100 * r.accuracyDrop).toFixed(2)} points), ${bytes.toLocaleString('en-US')} bytes (${r.compressionRatio.toFixed(2)}× vs fp32 parameters) → ${f.out}\n`,
   );
   return r;
+}
+
+/**
+ * Times the all-int8 form against each candidate layer (and all of them) left in float, on this
+ * machine at `threads`, batch 64 of test images, and returns the fastest choice.
+ */
+async function fastestKeepFloat(model: Model, candidates: string[], quantize: (keep: string[]) => Promise<Model>, test: Dataset, normalization: Normalization, threads: number): Promise<{ keepFloat: string[]; candidates: string[]; rows: { keepFloat: string[]; msPerBatch: number }[] }> {
+  if (candidates.length === 0) {
+    process.stderr.write('keep-float auto: no few-input-channel convolution to consider; every layer goes to int8\n');
+    return { keepFloat: [], candidates, rows: [] };
+  }
+  const options = [[], ...candidates.map((c) => [c]), ...(candidates.length > 1 ? [candidates] : [])];
+  const input = model.graph.inputs[0]?.name as string;
+  const x = new Tensor('float32', [64, ...inputDims(model, test)], normalizeBatch(test, Int32Array.from({ length: 64 }, (_, i) => i % test.count), normalization));
+  const cases: LatencyCase[] = [];
+  for (const keep of options) cases.push({ name: keep.join(',') || '(all int8)', model: await quantize(keep), feeds: { [input]: x } });
+  const rows = await compareLatency(cases, [{ backend: 'node', threads }], { rounds: 3, warmup: 30, runs: 100 });
+  const timed = rows.map((r, i) => ({ keepFloat: options[i] as string[], msPerBatch: r.ms }));
+  const best = timed.reduce((a, b) => (b.msPerBatch < a.msPerBatch ? b : a));
+  for (const t of timed) process.stderr.write(`keep-float auto: ${t.keepFloat.join(',') || '(all int8)'} ${t.msPerBatch.toFixed(3)} ms per batch of 64 at ${threads} thread(s)${t === best ? '  ← kept' : ''}\n`);
+  return { keepFloat: best.keepFloat, candidates, rows: timed };
 }
 
 /** Ungrouped Conv layers reading at most 4 channels (a grayscale or RGB first layer). */
@@ -202,6 +238,6 @@ export function registerQuantizeCommands(program: Command): void {
     .option('--teacher <file.onnx>', 'qat/binary/ternary: distill from this model while training (e.g. the float model itself)')
     .option('--temperature <T>', 'with --teacher: softmax temperature', num('--temperature'), 4)
     .option('--alpha <a>', 'with --teacher: weight of the soft-target loss (labels get 1 − alpha)', num('--alpha'), 0.7)
-    .option('--keep-float <layers>', 'ptq/qat/binary/ternary: comma-separated layer names left in float32 (e.g. conv1, whose int8 kernel is slow with one input channel)');
+    .option('--keep-float <layers>', 'ptq/qat/binary/ternary: comma-separated layer names left in float32 (e.g. conv1, whose int8 kernel is slow with one input channel); ptq: auto times all-int8 against leaving each few-input-channel conv in float on this machine (--threads) and keeps the fastest');
   addTrainFlags(cmd, { epochs: 3, lr: 0.01, optimizer: 'momentum' }).action(async (f: QuantizeFlags) => emit(Boolean(f.json), await runQuantize(f, cmd.getOptionValueSource('format') !== 'default')));
 }

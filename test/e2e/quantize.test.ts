@@ -153,9 +153,26 @@ test('ptq of a conv net with a one-channel first conv hints at --keep-float, and
   const base = ['quantize', '--model', 'lenet-5', '--calib-samples', '64', '--eval-limit', '200', '--threads', '1'];
   const plain = whittle([...base, '--out', join(dir, 'l5-plain.onnx')]);
   assert.equal(plain.code, 0, plain.stderr);
-  assert.match(plain.stderr, /hint: conv1 has few input channels.*--keep-float conv1/);
+  assert.match(plain.stderr, /hint: conv1 has few input channels.*--keep-float conv1.*--keep-float auto/);
   assert.doesNotMatch(plain.stderr, /hint: conv2/, 'conv2 reads 20 channels');
   const kept = whittle([...base, '--keep-float', 'conv1', '--out', join(dir, 'l5-kept.onnx')]);
   assert.equal(kept.code, 0, kept.stderr);
   assert.doesNotMatch(kept.stderr, /hint:/);
+});
+
+test('ptq --keep-float auto times the forms on this machine and keeps the fastest', () => {
+  const r = whittle(['quantize', '--model', 'lenet-5', '--keep-float', 'auto', '--calib-samples', '64', '--eval-limit', '200', '--threads', '1', '--out', join(dir, 'l5-auto.onnx'), '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const auto = r.json?.['keepFloatAuto'] as { keepFloat: string[]; candidates: string[]; rows: { keepFloat: string[]; msPerBatch: number }[] };
+  assert.deepEqual(auto.candidates, ['conv1']);
+  assert.deepEqual(auto.rows.map((x) => x.keepFloat), [[], ['conv1']]);
+  const fastest = auto.rows.reduce((a, b) => (b.msPerBatch < a.msPerBatch ? b : a));
+  assert.deepEqual(auto.keepFloat, fastest.keepFloat);
+  const quantized = (r.json?.['layers'] as { name: string }[]).map((l) => l.name);
+  assert.deepEqual(quantized, ['conv1', 'conv2', 'fc1', 'fc2'].filter((n) => !auto.keepFloat.includes(n)));
+  assert.equal(r.json?.['keepFloat'], auto.keepFloat.length === 0 ? null : auto.keepFloat.join(','));
+  const bad = whittle(['quantize', '--model', 'lenet-5', '--scheme', 'dynamic', '--keep-float', 'auto', '--out', join(dir, 'x.onnx')]);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /--keep-float auto times static int8 forms.*--scheme ptq/);
+  assert.ok(!existsSync(join(dir, 'x.onnx')));
 });
