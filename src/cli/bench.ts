@@ -6,15 +6,13 @@ import { availableParallelism } from 'node:os';
 import { statSync } from 'node:fs';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { normalizeBatch } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import { encodeModel } from '../ir/onnx.js';
-import { Tensor } from '../ir/tensor.js';
 import type { LatencyCase, LatencySetting } from '../runtime/latency.js';
 import { compareLatency } from '../runtime/latency.js';
 import type { Backend } from '../runtime/session.js';
 import { BACKENDS } from '../runtime/session.js';
-import { inputDims } from '../train/evaluate.js';
+import { inputBatch } from '../train/evaluate.js';
 import { emit, int } from './flags.js';
 import { loadData, loadModel, resolveNormalization, zooShapeFor } from './load.js';
 
@@ -55,8 +53,7 @@ async function runBench(f: BenchFlags): Promise<Record<string, unknown>> {
     const { model, path } = loadModel(spec, zooShapeFor(data.test));
     const input = model.graph.inputs[0];
     if (input === undefined || input.dtype !== 'float32') throw new WhittleError('BAD_ARGUMENT', `${spec}: bench feeds one float32 input of images; the model's input is ${input === undefined ? 'missing' : input.dtype}`);
-    const idx = Int32Array.from({ length: f.batch }, (_, k) => k % data.test.count);
-    const x = new Tensor('float32', [f.batch, ...inputDims(model, data.test)], normalizeBatch(data.test, idx, resolveNormalization(undefined, model)));
+    const x = inputBatch(model, data.test, f.batch, resolveNormalization(undefined, model));
     const bytes = encodeModel(model);
     // The same file twice still gets two rows.
     const name = f.model.indexOf(spec) === i ? spec : `${spec} (#${i + 1})`;

@@ -7,13 +7,13 @@ import { Option } from 'commander';
 import { normalizeBatch, subset } from '../data/index.js';
 import type { Dataset, Normalization } from '../data/index.js';
 import { ACTIVATION_CLIPS, CALIBRATION_METHODS, QUANT_FORMATS, QUANT_SCHEMES, quantizeModel, resolveQuantizeOptions } from '../compress/quantize/index.js';
-import type { ActivationClip, CalibrationMethod, QuantFormat, QuantSchemeName } from '../compress/quantize/index.js';
+import type { ActivationClip, CalibrationMethod, QuantFormat, QuantizeModelResult, QuantSchemeName } from '../compress/quantize/index.js';
 import { writeKmeansContainer } from '../compress/kmeans/index.js';
 import { WhittleError } from '../ir/errors.js';
 import { modelStats } from '../ir/stats.js';
 import { Tensor } from '../ir/tensor.js';
 import { SHAPE_RULES } from '../ops/index.js';
-import { evaluate, inputDims } from '../train/evaluate.js';
+import { evaluate, inputBatch } from '../train/evaluate.js';
 import type { LatencyCase } from '../runtime/latency.js';
 import { compareLatency } from '../runtime/latency.js';
 import { addTrainFlags, emit, int, num, toTrainOptions } from './flags.js';
@@ -129,13 +129,16 @@ async function runQuantize(f: QuantizeFlags, formatGiven: boolean): Promise<Reco
     });
   let keepFloat = f.keepFloat === 'auto' ? undefined : f.keepFloat?.split(',').filter((s) => s !== '');
   let autoChoice: Record<string, unknown> | undefined;
+  let chosen: QuantizeModelResult | undefined;
   if (f.keepFloat === 'auto') {
     if (scheme !== 'ptq' || format !== 'qdq') throw new WhittleError('BAD_ARGUMENT', '--keep-float auto times static int8 forms on this machine: use it with --scheme ptq (format qdq), or name the layers');
-    const choice = await fastestKeepFloat(model, fewInputChannelConvs(model), (k) => quantizeWith(k).then((r) => r.model), data.test, normalization, f.threads);
+    const { result: fastest, ...choice } = await fastestKeepFloat(model, fewInputChannelConvs(model), quantizeWith, data.test, normalization, f.threads);
     keepFloat = choice.keepFloat;
     autoChoice = choice;
+    chosen = fastest;
   }
-  const result = await quantizeWith(keepFloat);
+  // --keep-float auto already quantized the form it keeps.
+  const result = chosen ?? (await quantizeWith(keepFloat));
   reporter.stop();
   if ((scheme === 'ptq' || scheme === 'qat') && format === 'qdq' && f.keepFloat === undefined) {
     for (const name of fewInputChannelConvs(model)) {
@@ -190,21 +193,29 @@ async function runQuantize(f: QuantizeFlags, formatGiven: boolean): Promise<Reco
  * Times the all-int8 form against each candidate layer (and all of them) left in float, on this
  * machine at `threads`, batch 64 of test images, and returns the fastest choice.
  */
-async function fastestKeepFloat(model: Model, candidates: string[], quantize: (keep: string[]) => Promise<Model>, test: Dataset, normalization: Normalization, threads: number): Promise<{ keepFloat: string[]; candidates: string[]; rows: { keepFloat: string[]; msPerBatch: number }[] }> {
+async function fastestKeepFloat(
+  model: Model,
+  candidates: string[],
+  quantize: (keep: string[]) => Promise<QuantizeModelResult>,
+  test: Dataset,
+  normalization: Normalization,
+  threads: number,
+): Promise<{ keepFloat: string[]; candidates: string[]; rows: { keepFloat: string[]; msPerBatch: number }[]; result: QuantizeModelResult | undefined }> {
   if (candidates.length === 0) {
     process.stderr.write('keep-float auto: no few-input-channel convolution to consider; every layer goes to int8\n');
-    return { keepFloat: [], candidates, rows: [] };
+    return { keepFloat: [], candidates, rows: [], result: undefined };
   }
   const options = [[], ...candidates.map((c) => [c]), ...(candidates.length > 1 ? [candidates] : [])];
   const input = model.graph.inputs[0]?.name as string;
-  const x = new Tensor('float32', [64, ...inputDims(model, test)], normalizeBatch(test, Int32Array.from({ length: 64 }, (_, i) => i % test.count), normalization));
-  const cases: LatencyCase[] = [];
-  for (const keep of options) cases.push({ name: keep.join(',') || '(all int8)', model: await quantize(keep), feeds: { [input]: x } });
+  const x = inputBatch(model, test, 64, normalization);
+  const results: QuantizeModelResult[] = [];
+  for (const keep of options) results.push(await quantize(keep));
+  const cases: LatencyCase[] = results.map((r, i) => ({ name: (options[i] as string[]).join(',') || '(all int8)', model: r.model, feeds: { [input]: x } }));
   const rows = await compareLatency(cases, [{ backend: 'node', threads }], { rounds: 3, warmup: 30, runs: 100 });
   const timed = rows.map((r, i) => ({ keepFloat: options[i] as string[], msPerBatch: r.ms }));
   const best = timed.reduce((a, b) => (b.msPerBatch < a.msPerBatch ? b : a));
   for (const t of timed) process.stderr.write(`keep-float auto: ${t.keepFloat.join(',') || '(all int8)'} ${t.msPerBatch.toFixed(3)} ms per batch of 64 at ${threads} thread(s)${t === best ? '  ← kept' : ''}\n`);
-  return { keepFloat: best.keepFloat, candidates, rows: timed };
+  return { keepFloat: best.keepFloat, candidates, rows: timed, result: results[timed.indexOf(best)] };
 }
 
 /** Ungrouped Conv layers reading at most 4 channels (a grayscale or RGB first layer). */

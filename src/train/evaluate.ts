@@ -84,6 +84,12 @@ export function inputDims(model: Model, ds: Dataset): number[] {
   return [...ds.shape];
 }
 
+/** The first `count` samples of `ds` (cycled if it has fewer), shaped for the model's input. */
+export function inputBatch(model: Model, ds: Dataset, count: number, normalization: Normalization): Tensor {
+  const idx = Int32Array.from({ length: count }, (_, i) => i % ds.count);
+  return new Tensor('float32', [count, ...inputDims(model, ds)], normalizeBatch(ds, idx, normalization));
+}
+
 /** Throws a clear SHAPE_MISMATCH when the data cannot feed the model's input. */
 export function checkInputShape(model: Model, ds: Dataset): void {
   const info = model.graph.inputs[0];

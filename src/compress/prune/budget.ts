@@ -27,13 +27,17 @@ export async function sparsityForFlops(model: Model, fraction: number, thin: (sp
   if (!(fraction > 0 && fraction < 1)) throw new WhittleError('BAD_ARGUMENT', `a FLOPs budget is a fraction of the model's FLOPs in (0, 1), got ${fraction}`);
   const flopsBefore = modelStats(model, SHAPE_RULES).flops;
   /** FLOPs at sparsity s/1000, or undefined where thinning that far would disconnect the graph. */
+  const seen = new Map<number, number | undefined>();
   const flopsAt = async (permille: number): Promise<number | undefined> => {
+    if (seen.has(permille)) return seen.get(permille);
+    let flops: number | undefined;
     try {
-      return modelStats(await thin(permille / 1000), SHAPE_RULES).flops;
+      flops = modelStats(await thin(permille / 1000), SHAPE_RULES).flops;
     } catch (e) {
-      if (e instanceof WhittleError && e.code === 'BAD_ARGUMENT' && /disconnect/.test(e.message)) return undefined;
-      throw e;
+      if (!(e instanceof WhittleError && e.code === 'BAD_ARGUMENT' && /disconnect/.test(e.message))) throw e;
     }
+    seen.set(permille, flops);
+    return flops;
   };
   // The largest feasible sparsity (removing more would leave a group without channels).
   let top = 999;
