@@ -88,7 +88,8 @@ export function exportWebPage(dir: string, f: Omit<ExportFlags, 'web' | 'json'>)
   const test = f.limit !== undefined ? subset(data, 0, Math.min(f.limit, data.count)) : data;
   const sampleSize = inputShape.reduce((a, d) => a * d, 1);
   if (sampleSize !== test.images.length / test.count) throw new WhittleError('BAD_ARGUMENT', `${f.model} takes ${sampleSize} values per sample but the test set's samples have ${test.images.length / test.count}; pass the matching --data`);
-  const testBytes = deflateRawSync(Buffer.concat([test.images.subarray(0, test.count * sampleSize), test.labels.subarray(0, test.count)]), { level: 9 });
+  // Level 6: 1.64 MB for MNIST's test set in 0.3 s; level 9 saves 2% and takes 20 times longer.
+  const testBytes = deflateRawSync(Buffer.concat([test.images.subarray(0, test.count * sampleSize), test.labels.subarray(0, test.count)]), { level: 6 });
   writeFileAtomic(join(dir, 'test-set.bin'), [testBytes]);
   const manifest: WebManifest = {
     title: `Whittle: ${basename(f.model)} in the browser`,

@@ -94,13 +94,13 @@ interface DcLayer {
 }
 
 /** Deep Compression's Table 1, the per-layer table and bars, from a `compress` result. */
-function deepCompression(r: Record<string, unknown>, n: number, charts: ChartSpec[]): string {
+function deepCompression(r: Record<string, unknown>, n: number, charts: ChartSpec[], name: string | undefined): string {
   const layers = (Array.isArray(r['layers']) ? r['layers'] : []) as DcLayer[];
   const dense = num(r['denseBytes']);
   const bytes = num(r['bytes']);
   const t1 = table(
     ['Network', 'Top-1 error', 'Top-1 error (compressed)', 'Parameters', 'Original size', 'Compressed size', 'Ratio'],
-    [[String(r['model'] ?? ''), pct(num(r['baselineAccuracy']) !== undefined ? 1 - (r['baselineAccuracy'] as number) : undefined), pct(num(r['accuracy']) !== undefined ? 1 - (r['accuracy'] as number) : undefined), int(dense !== undefined ? dense / 4 : undefined), dense !== undefined ? `${(dense / 1000).toFixed(1)} KB` : '–', bytes !== undefined ? `${(bytes / 1000).toFixed(1)} KB` : '–', dense !== undefined && bytes !== undefined ? `${(dense / bytes).toFixed(1)}×` : '–']],
+    [[String(r['model'] ?? name ?? ''), pct(num(r['baselineAccuracy']) !== undefined ? 1 - (r['baselineAccuracy'] as number) : undefined), pct(num(r['accuracy']) !== undefined ? 1 - (r['accuracy'] as number) : undefined), int(dense !== undefined ? dense / 4 : undefined), dense !== undefined ? `${(dense / 1000).toFixed(1)} KB` : '–', bytes !== undefined ? `${(bytes / 1000).toFixed(1)} KB` : '–', dense !== undefined && bytes !== undefined ? `${(dense / bytes).toFixed(1)}×` : '–']],
     'table1',
   );
   const lt = table(
@@ -137,22 +137,22 @@ function sensitivityCurves(r: Record<string, unknown>, n: number, charts: ChartS
   return `<h3>Sensitivity per layer</h3><div class="row">${canvas(lineChart(`r${n}-sens`, xs.map((x) => `${(100 * x).toFixed(0)}%`), series, { title: 'accuracy (%)' }, 'sparsity of that layer alone'), charts, 'Accuracy when pruning one layer at a time')}${table(['Layer', ...xs.map((x) => `${(100 * x).toFixed(0)}%`), 'Proposed'], rows)}</div>`;
 }
 
-function resultSection(r: Record<string, unknown>, n: number, charts: ChartSpec[]): string {
-  if (r['scheme'] === 'deep-compression') return deepCompression(r, n, charts);
+function resultSection(r: Record<string, unknown>, n: number, charts: ChartSpec[], name: string | undefined): string {
+  if (r['scheme'] === 'deep-compression') return deepCompression(r, n, charts, name);
   const compression = r['compression'];
   let html = '';
   const layers = r['layers'];
   if (Array.isArray(layers) && layers.length > 0 && typeof layers[0] === 'object' && layers[0] !== null && 'points' in layers[0]) html += sensitivityCurves(r, n, charts);
   else if (Array.isArray(layers) && layers.length > 0) html += pruned(r, n, charts);
   // `whittle demo`: the training result holds the compression result.
-  if (typeof compression === 'object' && compression !== null) html += deepCompression(compression as Record<string, unknown>, n, charts);
+  if (typeof compression === 'object' && compression !== null) html += deepCompression(compression as Record<string, unknown>, n, charts, typeof r['model'] === 'string' ? r['model'] : name);
   return html;
 }
 
 function runSection(run: RunData, n: number, charts: ChartSpec[]): string {
   const what = [run.command, run.model].filter(Boolean).join(' ') || 'run';
   const when = run.time !== undefined ? ` · started ${escapeHtml(run.time)}` : '';
-  const body = curves(run, n, charts) + stages(run, n, charts) + (run.result !== undefined ? resultSection(run.result, n, charts) : '');
+  const body = curves(run, n, charts) + stages(run, n, charts) + (run.result !== undefined ? resultSection(run.result, n, charts, run.model) : '');
   return `<section><h2>${escapeHtml(what)}</h2><p class="src">${escapeHtml(run.path)}${when}</p>${body || '<p>This log holds no epochs, stages or results yet.</p>'}</section>`;
 }
 

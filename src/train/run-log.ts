@@ -83,7 +83,9 @@ export function openRunLog(path: string, run: { command: string; model?: string;
  * A trainer `onProgress` that logs each epoch under `phase`, then passes every event on to `next`
  * (the human progress reporter). With no log it is `next` itself.
  */
-export function logEpochs<T extends ((e: ProgressEvent) => void) | undefined>(log: RunLog | undefined, phase: string, next: T): T | ((e: ProgressEvent) => void) {
+export function logEpochs(log: RunLog | undefined, phase: string, next: (e: ProgressEvent) => void): (e: ProgressEvent) => void;
+export function logEpochs(log: RunLog | undefined, phase: string, next?: (e: ProgressEvent) => void): ((e: ProgressEvent) => void) | undefined;
+export function logEpochs(log: RunLog | undefined, phase: string, next?: (e: ProgressEvent) => void): ((e: ProgressEvent) => void) | undefined {
   if (log === undefined) return next;
   return (e: ProgressEvent) => {
     if (e.type === 'epoch') log.write({ type: 'epoch', phase, ...e.record });
