@@ -1,7 +1,7 @@
 // Run logs: every line is in the file as soon as it is written (a killed run keeps it), JSONL
 // and CSV hold the same values, and the trainer's other progress events pass through.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -56,6 +56,9 @@ test('CSV: a header, then one row per epoch or stage with the same values; resul
     assert.equal(cell(3, 'stage'), 'final');
     assert.equal(Number(cell(3, 'accuracy')), 0.9812);
     assert.ok(rows[1]?.includes('"a,""b"""'), 'text with commas and quotes is quoted');
+    const failed = join(dir, 'failed.log.jsonl');
+    openRunLog(failed, { command: 'train' }).close();
+    assert.ok(!existsSync(failed), 'a run that failed before its first epoch leaves no log');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -2,7 +2,7 @@
 // so a run killed halfway keeps every metric it reached. `whittle report` draws them.
 // Unlike model outputs these files are not written atomically: each line is one write(2) on an
 // open descriptor, which a kill cannot undo; a temp-file-and-rename would lose the whole run.
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { WhittleError } from '../ir/errors.js';
 import type { EpochRecord, ProgressEvent } from './trainer.js';
@@ -31,10 +31,14 @@ export class RunLog {
   readonly path: string;
   readonly format: 'jsonl' | 'csv';
   #fd: number | undefined;
+  #append: boolean;
+  /** Lines other than the opening 'run' line. */
+  #written = 0;
 
   constructor(path: string, options: { append?: boolean } = {}) {
     this.path = path;
     this.format = path.toLowerCase().endsWith('.csv') ? 'csv' : 'jsonl';
+    this.#append = options.append === true;
     try {
       mkdirSync(dirname(path), { recursive: true });
       this.#fd = openSync(path, options.append ? 'a' : 'w');
@@ -51,6 +55,7 @@ export class RunLog {
 
   /** Appends one line (a result line is skipped in CSV, which has no place for nested values). */
   write(line: RunLogLine): void {
+    if (line.type !== 'run') this.#written++;
     if (this.format === 'jsonl') this.#raw(`${JSON.stringify(line)}\n`);
     else if (line.type !== 'result') {
       const flat = line as Record<string, unknown>;
@@ -58,9 +63,12 @@ export class RunLog {
     }
   }
 
+  /** Closes the file; a new log that got no line past the opening one (the command failed before its first epoch) is removed. */
   close(): void {
-    if (this.#fd !== undefined) closeSync(this.#fd);
+    if (this.#fd === undefined) return;
+    closeSync(this.#fd);
     this.#fd = undefined;
+    if (this.#written === 0 && !this.#append) rmSync(this.path, { force: true });
   }
 }
 
