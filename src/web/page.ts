@@ -73,7 +73,8 @@ async function loadModel(id: string): Promise<Loaded> {
   const t3 = performance.now();
   setText(`bytes-${id}`, `${fmt(bytes.length)} bytes`);
   setText(`decode-${id}`, m.format === 'wtl' ? `${(t2 - t1).toFixed(1)} ms → ${fmt(onnx.length)} bytes of ONNX` : 'none (plain ONNX)');
-  setText(`load-${id}`, `${(t1 - t0).toFixed(0)} ms download, ${(t3 - t2).toFixed(0)} ms session`);
+  // The first session also compiles onnxruntime-web's WebAssembly; later ones reuse it.
+  setText(`load-${id}`, `${(t1 - t0).toFixed(0)} ms download, ${(t3 - t2).toFixed(0)} ms session${sessions.size === 0 ? ' (with starting the WebAssembly runtime)' : ''}`);
   const loaded = { session, downloaded: bytes.length };
   sessions.set(id, loaded);
   return loaded;
@@ -195,8 +196,10 @@ function setUpDrawing(): void {
     const px = drawnPixels();
     if (px !== undefined) {
       drawPixels(px);
-      setText('label', 'your drawing');
-      predict(px).catch(showError);
+      setText('label', 'classifying your drawing…');
+      predict(px)
+        .then(() => setText('label', 'your drawing'))
+        .catch(showError);
     }
   };
   c.addEventListener('pointerup', end);

@@ -15,7 +15,7 @@ const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
 test('demo writes a run log and a report; export --web runs the container in headless Chromium at eval\'s accuracy', async (t) => {
   const dir = tempDir();
   const out = join(dir, 'm.onnx');
-  const d = whittle(['demo', '--epochs', '1', '--samples', '1000', '--threads', '2', '--out', out, '--json']);
+  const d = whittle(['demo', '--epochs', '1', '--samples', '500', '--threads', '2', '--out', out, '--json']);
   assert.equal(d.code, 0, d.stderr);
   const j = d.json as Record<string, unknown>;
   const c = j['compression'] as { container: string; onnx: string; bytes: number; accuracy: number; stages: { stage: string; accuracy: number }[] };
@@ -78,6 +78,15 @@ test('demo writes a run log and a report; export --web runs the container in hea
     await page.waitForFunction("document.getElementById('accuracy-dense').textContent !== '–' || document.body.dataset.state === 'error'", undefined, { timeout: 20_000 });
     assert.equal(await page.textContent('#accuracy-dense'), pct(accuracy));
     assert.equal(server.sent.get('/model.onnx'), statSync(join(site, 'model.onnx')).size);
+    // Draw a vertical stroke, a "1": both models classify the drawing.
+    const box = await page.locator('#draw').boundingBox();
+    assert.ok(box);
+    await page.mouse.move(box.x + 0.5 * box.width, box.y + 0.15 * box.height);
+    await page.mouse.down();
+    for (let k = 1; k <= 10; k++) await page.mouse.move(box.x + 0.5 * box.width, box.y + (0.15 + 0.07 * k) * box.height);
+    await page.mouse.up();
+    await page.waitForFunction("document.getElementById('label').textContent === 'your drawing'", undefined, { timeout: 5_000 });
+    for (const id of ['compressed', 'dense']) assert.match((await page.textContent(`#pred-${id}`)) ?? '', /^1 \(\d+\.\d%\)$/, id);
     await page.screenshot({ path: join(shots, 'page.png'), fullPage: true });
     assert.deepEqual(errors, [], 'no console errors');
 
