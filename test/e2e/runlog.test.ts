@@ -55,6 +55,18 @@ test('prune --log FILE.csv and train logs → whittle report; bad logs name the 
   assert.ok(text.includes('<h2>train mlp:784-30-10</h2>') && text.includes('<h2>prune ') && text.includes('<h2>Model</h2>'));
   assert.ok(text.includes(`${(100 * Number(p.json?.['accuracy'])).toFixed(2)}%`), 'the final pruned accuracy is in the stage table');
 
+  // export --web with a plain ONNX model: one (dense) column, the test set cut to --limit.
+  const site = join(dir, 'site');
+  const x = whittle(['export', '--web', site, '--model', join(dir, 'p.onnx'), '--limit', '100', '--json']);
+  assert.equal(x.code, 0, x.stderr);
+  const manifest = JSON.parse(readFileSync(join(site, 'manifest.json'), 'utf8')) as { models: { id: string; format: string; bytes: number }[]; test: { count: number; sampleSize: number }; inputShape: number[] };
+  assert.deepEqual(manifest.models.map((m) => [m.id, m.format, m.bytes]), [['dense', 'onnx', readFileSync(join(dir, 'p.onnx')).length]]);
+  assert.deepEqual(readFileSync(join(site, 'model.onnx')), readFileSync(join(dir, 'p.onnx')));
+  assert.deepEqual([manifest.test.count, manifest.test.sampleSize, manifest.inputShape], [100, 784, [1, 28, 28]]);
+  const noWeb = whittle(['export', '--model', join(dir, 'p.onnx')]);
+  assert.equal(noWeb.code, 2, noWeb.stderr);
+  assert.match(noWeb.stderr, /whittle export needs --web DIR/);
+
   const cut = join(dir, 'cut.jsonl');
   const full = readFileSync(`${trained}.log.jsonl`, 'utf8');
   writeFileSync(cut, full.slice(0, full.length - 20));
