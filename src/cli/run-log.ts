@@ -12,6 +12,11 @@ export function addLogFlag(cmd: Command): Command {
 /**
  * The run log a command writes: `--log` if given, else beside `--out` (inside it when `--out` is a
  * directory), else none.
+ *
+ * ```ts
+ * resolveLogPath(undefined, 'm.onnx'); // 'm.onnx.log.jsonl'
+ * resolveLogPath(undefined, 'dc', true); // 'dc/log.jsonl'
+ * ```
  */
 export function resolveLogPath(flag: string | undefined, out: string | undefined, outIsDir = false): string | undefined {
   if (flag !== undefined) return flag;

@@ -19,6 +19,13 @@ interface ChartSpec {
 
 const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
 
+/**
+ * Text made safe inside HTML elements and attribute values.
+ *
+ * ```ts
+ * escapeHtml('a < b'); // 'a &lt; b'
+ * ```
+ */
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
 }

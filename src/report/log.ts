@@ -144,7 +144,13 @@ export function parseRunLog(text: string, path: string): RunData {
   return run;
 }
 
-/** Reads and parses a run log file (`.jsonl`, `.csv` or a saved `--json` object). */
+/**
+ * Reads and parses a run log file (`.jsonl`, `.csv` or a saved `--json` object).
+ *
+ * ```ts
+ * const run = readRunLog('lenet.onnx.log.jsonl'); // run.epochs, run.stages, run.result
+ * ```
+ */
 export function readRunLog(path: string): RunData {
   let text: string;
   try {

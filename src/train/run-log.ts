@@ -90,6 +90,10 @@ export function openRunLog(path: string, run: { command: string; model?: string;
 /**
  * A trainer `onProgress` that logs each epoch under `phase`, then passes every event on to `next`
  * (the human progress reporter). With no log it is `next` itself.
+ *
+ * ```ts
+ * const onProgress = logEpochs(log, 'fine-tune', createReporter({ label: 'fine-tune' }));
+ * ```
  */
 export function logEpochs(log: RunLog | undefined, phase: string, next: (e: ProgressEvent) => void): (e: ProgressEvent) => void;
 export function logEpochs(log: RunLog | undefined, phase: string, next?: (e: ProgressEvent) => void): ((e: ProgressEvent) => void) | undefined;

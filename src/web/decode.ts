@@ -5,7 +5,13 @@ import { parseContainer } from '../compress/codec/parse.js';
 import type { ContainerBreakdown } from '../compress/codec/parse.js';
 import { crc32 } from '../compress/codec/crc32.js';
 
-/** Raw-deflate decompression with the platform's DecompressionStream (browsers, Node ≥ 20). */
+/**
+ * Raw-deflate decompression with the platform's DecompressionStream (browsers, Node ≥ 20).
+ *
+ * ```ts
+ * const testSet = await inflateRaw(new Uint8Array(await (await fetch('test-set.bin')).arrayBuffer()));
+ * ```
+ */
 export async function inflateRaw(bytes: Uint8Array): Promise<Uint8Array> {
   const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('deflate-raw'));
   return new Uint8Array(await new Response(stream).arrayBuffer());
