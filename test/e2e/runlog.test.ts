@@ -47,12 +47,18 @@ test('prune --log FILE.csv and train logs → whittle report; bad logs name the 
   assert.deepEqual(pruneLog.stages.map((s) => s.accuracy), [p.json?.['accuracyBefore'], p.json?.['accuracyPruned'], p.json?.['accuracy']]);
   assert.deepEqual(pruneLog.epochs.map((e) => e.phase), ['fine-tune']);
 
+  const sensLog = join(dir, 's.jsonl');
+  const sens = whittle(['sensitivity', '--model', trained, '--sparsities', '0.5,0.9', '--eval-limit', '500', '--threads', '1', '--log', sensLog, '--json']);
+  assert.equal(sens.code, 0, sens.stderr);
+  assert.deepEqual(readRunLog(sensLog).result?.['layers'], sens.json?.['layers']);
+
   const html = join(dir, 'r.html');
-  const r = whittle(['report', `${trained}.log.jsonl`, csv, '--model', join(dir, 'p.onnx'), '--out', html, '--json']);
+  const r = whittle(['report', `${trained}.log.jsonl`, csv, sensLog, '--model', join(dir, 'p.onnx'), '--out', html, '--json']);
   assert.equal(r.code, 0, r.stderr);
   const text = readFileSync(html, 'utf8');
   assert.equal(r.json?.['bytes'], Buffer.byteLength(text));
   assert.ok(text.includes('<h2>train mlp:784-30-10</h2>') && text.includes('<h2>prune ') && text.includes('<h2>Model</h2>'));
+  assert.ok(text.includes('<h3>Sensitivity per layer</h3>'), 'sensitivity curves (the CSV prune log has no result line, so no per-layer pruning section)');
   assert.ok(text.includes(`${(100 * Number(p.json?.['accuracy'])).toFixed(2)}%`), 'the final pruned accuracy is in the stage table');
 
   // export --web with a plain ONNX model: one (dense) column, the test set cut to --limit.
