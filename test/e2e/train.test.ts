@@ -12,6 +12,18 @@ test('train → eval → info on the bundled MNIST: LeNet-300-100, 2 epochs, ≥
   const j = t.json as Record<string, number | string>;
   assert.ok(Number(j['accuracy']) >= 0.97, `accuracy ${j['accuracy']}`);
   assert.equal(j['epochs'], 2);
+  // Validation: 10% of the 60000 training images held out; the test split only at the end.
+  assert.equal(j['valSamples'], 6000);
+  assert.equal(j['trainSamples'], 54000);
+  assert.equal(j['testSamples'], 10000);
+  const history = j['history'] as unknown as { valAccuracy: number; valLoss: number }[];
+  assert.equal(history.length, 2);
+  assert.equal(j['valAccuracy'], history[1]?.valAccuracy);
+  assert.ok(Number(j['valAccuracy']) >= 0.97 && Number(history[1]?.valLoss) > 0);
+  assert.deepEqual(j['recoveries'], []);
+  assert.equal(j['lr'], 0.05);
+  assert.equal(j['fineTuning'], false);
+  assert.match(t.stderr, /train: test accuracy [0-9.]+% \(10000 samples\)/);
   assert.ok(Number(j['samplesPerSec']) > 0);
   assert.equal(j['out'], out);
   assert.equal(j['bytes'], statSync(out).size);
