@@ -31,7 +31,7 @@ async function runTrain(f: TrainFlags, lrGiven: boolean, label = 'train', onTrai
   const normalization = resolveNormalization(f.normalize, model);
   const fineTuning = path !== undefined;
   if (fineTuning && !lrGiven) {
-    f = { ...f, lr: f.lr * FINE_TUNE_LR_FACTOR };
+    f = { ...f, lr: Number((f.lr * FINE_TUNE_LR_FACTOR).toPrecision(6)) };
     process.stderr.write(`${label}: fine-tuning ${f.model} at learning rate ${f.lr} (a tenth of the from-scratch default; --lr to choose)\n`);
   }
   const trainData = f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train;
