@@ -45,9 +45,9 @@ export interface TrainOptions {
    */
   stepsPerRun?: number;
   /**
-   * On a non-finite loss, go back to the state before the run (or the run before, when the run's
-   * first loss is already non-finite), halve the learning rate and continue (default true);
-   * false: throw NAN_LOSS at once.
+   * On a non-finite loss, go back to a state kept from before the loss began to climb (48–64
+   * steps back, within the epoch), halve the learning rate and replay the same batches (default
+   * true); false: throw NAN_LOSS at once.
    */
   recover?: boolean;
   /** Halvings of the learning rate before a recurring non-finite loss stops training (default 8). */
