@@ -46,3 +46,18 @@ test('train → eval → info on the bundled MNIST: LeNet-300-100, 2 epochs, ≥
   assert.ok(!existsSync(`${out}.tmp`));
   assert.ok(readFileSync(out).length > 1_000_000);
 });
+
+test('a diverging run recovers: each non-finite loss is undone, the learning rate halved, reported on stderr and in the JSON', () => {
+  const r = whittle(['train', '--model', 'lenet-5', '--samples', '2276', '--batch', '32', '--lr', '0.2', '--warmup', '0', '--schedule', 'constant', '--steps-per-run', '4', '--epochs', '1', '--seed', '1', '--threads', '1', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const recoveries = r.json?.['recoveries'] as { epoch: number; step: number; restoredStep: number; lr: number }[];
+  assert.ok(recoveries.length >= 1 && recoveries.length <= 8, JSON.stringify(recoveries));
+  recoveries.forEach((x, i) => {
+    assert.equal(x.lr, 0.2 / 2 ** (i + 1));
+    assert.equal(x.epoch, 1);
+    assert.ok(x.restoredStep < x.step && x.step - x.restoredStep <= 64 + 4, JSON.stringify(x));
+  });
+  assert.equal(r.stderr.match(/train: non-finite loss at step \d+; went back to step \d+ and halved the learning rate/g)?.length, recoveries.length);
+  assert.equal(r.json?.['status'], 'completed');
+  assert.equal(r.json?.['lr'], 0.2, 'the JSON keeps the learning rate asked for; recoveries say what it became');
+});
