@@ -24,12 +24,23 @@ import { logEpochs } from '../train/run-log.js';
 import type { RunLog } from '../train/run-log.js';
 import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
 import { demoReport } from './report.js';
+import { holdOutValidation } from './validation.js';
 
-/** The shared body of `train` and `demo`. */
-async function runTrain(f: TrainFlags, label = 'train', onTrained?: (model: Model) => void, log?: RunLog): Promise<Record<string, unknown>> {
+/** Fine-tuning a model file starts from trained weights: a tenth of the from-scratch rate unless --lr says otherwise. */
+export const FINE_TUNE_LR_FACTOR = 0.1;
+
+/** The shared body of `train` and `demo`; `lrGiven`: --lr was on the command line. */
+async function runTrain(f: TrainFlags, lrGiven: boolean, label = 'train', onTrained?: (model: Model) => void, log?: RunLog): Promise<Record<string, unknown>> {
   const data = loadData(f.data);
   const { model, path } = loadModel(f.model, { seed: f.seed, ...zooShapeFor(data.train) });
   const normalization = resolveNormalization(f.normalize, model);
+  const fineTuning = path !== undefined;
+  if (fineTuning && !lrGiven) {
+    f = { ...f, lr: Number((f.lr * FINE_TUNE_LR_FACTOR).toPrecision(6)) };
+    process.stderr.write(`${label}: fine-tuning ${f.model} at learning rate ${f.lr} (a tenth of the from-scratch default; --lr to choose)\n`);
+  }
+  const trainData = f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train;
+  const { train: trainSet, validation } = holdOutValidation(trainData, f);
   const checkpointPath = f.checkpoint ?? (f.out !== undefined ? `${f.out}.ckpt` : undefined);
   if (f.resume && checkpointPath === undefined) throw new WhittleError('BAD_ARGUMENT', '--resume needs --checkpoint PATH or --out PATH (the checkpoint is PATH.ckpt)');
   let stop = false;
@@ -42,14 +53,16 @@ async function runTrain(f: TrainFlags, label = 'train', onTrained?: (model: Mode
   const reporter = createReporter({ label });
   const t0 = performance.now();
   try {
-    const trainSet = f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train;
     const result = await train(model, trainSet, {
-      ...toTrainOptions(f, normalization),
-      validation: data.test,
+      ...toTrainOptions(f, normalization, trainSet.count),
+      validation,
       checkpointPath,
       resume: f.resume,
       shouldStop: () => stop,
       onProgress: logEpochs(log, label, reporter),
+    }).catch((e: unknown) => {
+      if (e instanceof WhittleError && e.code === 'NAN_LOSS') throw new WhittleError(e.code, `${e.message} (--lr, --warmup${f.recover ? '' : '; without --no-recover training goes back and halves the learning rate'})`, { cause: e });
+      throw e;
     });
     reporter.stop();
     if (result.status === 'interrupted') {
@@ -61,11 +74,22 @@ async function runTrain(f: TrainFlags, label = 'train', onTrained?: (model: Mode
     const last = result.history[result.history.length - 1];
     let bytes: number | undefined;
     if (f.out !== undefined && result.status !== 'interrupted') bytes = saveModel(trained, f.out, path);
+    // The test split, once, on the final model (an interrupted run is not final).
+    const test = result.status === 'interrupted' ? undefined : await evaluate(trained, data.test, { normalization, threads: f.threads });
+    if (test !== undefined) process.stderr.write(`${label}: test accuracy ${(100 * test.accuracy).toFixed(2)}% (${test.samples} samples), loss ${test.loss.toFixed(4)}\n`);
     return {
       model: f.model,
       status: result.status,
-      accuracy: last?.valAccuracy ?? null,
-      loss: last?.valLoss ?? null,
+      accuracy: test?.accuracy ?? null,
+      loss: test?.loss ?? null,
+      testSamples: test?.samples ?? null,
+      valAccuracy: last?.valAccuracy ?? null,
+      valLoss: last?.valLoss ?? null,
+      valSamples: validation.count,
+      trainSamples: trainSet.count,
+      lr: f.lr,
+      fineTuning,
+      recoveries: result.recoveries,
       trainLoss: last?.loss ?? null,
       trainAccuracy: last?.trainAccuracy ?? null,
       epochs: result.epochs,
@@ -87,10 +111,10 @@ export function registerCommands(program: Command): void {
     lr: 0.05,
     optimizer: 'momentum',
   });
-  addLogFlag(trainCmd).action(async (f: TrainFlags & { log?: string }) => {
+  addLogFlag(trainCmd).action(async (f: TrainFlags & { log?: string }, cmd: Command) => {
     const log = openCommandLog(resolveLogPath(f.log, f.out), 'train', f.model, { append: f.resume });
     try {
-      const r = await runTrain(f, 'train', undefined, log);
+      const r = await runTrain(f, cmd.getOptionValueSource('lr') === 'cli', 'train', undefined, log);
       log?.write({ type: 'result', result: r });
       emit(Boolean(f.json), r);
     } finally {
@@ -123,14 +147,14 @@ export function registerCommands(program: Command): void {
     .option('--no-compress', 'skip the Deep Compression part (prune → k-means → Huffman, Table 1)')
     .option('--compress-out <dir>', 'where the demo writes model.wtl and model.onnx (default: OUT.dc, else a temporary directory)')
     .option('--report <file.html>', 'the HTML report of the run (default: OUT.report.html, else in a temporary directory)');
-  addLogFlag(demoCmd).action(async (f: TrainFlags & { compress: boolean; compressOut?: string; report?: string; log?: string }) => {
+  addLogFlag(demoCmd).action(async (f: TrainFlags & { compress: boolean; compressOut?: string; report?: string; log?: string }, cmd: Command) => {
       process.stderr.write(`whittle demo: training ${f.model} on MNIST for ${f.epochs} epoch(s), batch ${f.batch}, ${f.optimizer} lr ${f.lr}, ${f.threads} thread(s)\n`);
       // The demo always keeps a log, so that it can end with a report.
       const scratch = join(tmpdir(), `whittle-demo-${process.pid}`);
       const log = openCommandLog(resolveLogPath(f.log, f.out) ?? join(scratch, 'log.jsonl'), 'demo', f.model);
       try {
         let trained: Model | undefined;
-        const r = await runTrain(f, 'demo', (m) => (trained = m), log);
+        const r = await runTrain(f, cmd.getOptionValueSource('lr') === 'cli', 'demo', (m) => (trained = m), log);
         process.stderr.write(`whittle demo: test accuracy ${(100 * Number(r['accuracy'])).toFixed(2)}% after ${String(r['epochs'])} epoch(s), ${String(r['samplesPerSec'])} samples/s${f.out ? `; model written to ${f.out}` : ''}\n`);
         let container: string | undefined;
         if (f.compress && trained !== undefined) {
