@@ -22,10 +22,11 @@ export type { LatencyCase, LatencyOptions, LatencyRow, LatencySetting } from './
 export * as nn from './nn/index.js';
 export { createModel, ZOO_NAMES } from './nn/index.js';
 export * as data from './data/index.js';
-export { loadIdxDataset } from './data/index.js';
+export { loadIdxDataset, splitValidation } from './data/index.js';
 export type { Dataset, Normalization } from './data/index.js';
 export { train } from './train/trainer.js';
 export type { EpochRecord, ProgressEvent, TrainOptions, TrainResult } from './train/trainer.js';
+export type { Recovery } from './train/recovery.js';
 export { evaluate } from './train/evaluate.js';
 export { compareModels, evaluateTensors } from './train/compare.js';
 export type { CompareOptions, ModelComparison } from './train/compare.js';

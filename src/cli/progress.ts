@@ -29,6 +29,11 @@ export function createReporter(options: { quiet?: boolean; label?: string } = {}
         bar.start(e.stepsPerEpoch, e.step, { epoch: e.epoch + 1, epochs, loss: fmt(e.loss), acc: fmt(e.accuracy), lr: e.lr.toPrecision(3) });
       }
       if (e.step % 10 === 0 || e.step === e.stepsPerEpoch) bar.update(e.step, { epoch: e.epoch + 1, epochs, loss: fmt(e.loss), acc: fmt(e.accuracy), lr: e.lr.toPrecision(3) });
+    } else if (e.type === 'recovery') {
+      bar?.stop();
+      bar = undefined;
+      const r = e.recovery;
+      process.stderr.write(`${label}: non-finite loss at step ${r.step}; went back to step ${r.restoredStep} and halved the learning rate to ${r.lr.toPrecision(3)}\n`);
     } else if (e.type === 'epoch') {
       bar?.stop();
       bar = undefined;

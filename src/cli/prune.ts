@@ -28,6 +28,10 @@ import { train } from '../train/trainer.js';
 import { emit, int, num } from './flags.js';
 import { createReporter } from './progress.js';
 import { loadData, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel, zooShapeFor } from './load.js';
+import { logEpochs } from '../train/run-log.js';
+import type { RunLog } from '../train/run-log.js';
+import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
+import { addValidationFlags, holdOutValidation } from './validation.js';
 
 const METHODS = ['magnitude', 'activation', 'apoz', 'l1', 'group-lasso'] as const;
 const GRANULARITIES = ['weight', 'neuron', 'filter', 'channel'] as const;
@@ -62,6 +66,8 @@ interface PruneFlags {
   out?: string;
   sparse?: boolean;
   flops?: number;
+  valSplit: number;
+  valData?: string;
   json?: boolean;
 }
 
@@ -82,7 +88,7 @@ function sparsityFlag(name: string) {
   return (v: string): number => checkSparsity(num(name)(v), name);
 }
 
-function trainOptions(f: PruneFlags, epochs: number, normalization: Normalization, validation: Dataset | undefined, label: string): TrainOptions {
+function trainOptions(f: PruneFlags, epochs: number, normalization: Normalization, validation: Dataset | undefined, label: string, log?: RunLog): TrainOptions {
   return {
     epochs,
     batchSize: f.batch,
@@ -94,7 +100,7 @@ function trainOptions(f: PruneFlags, epochs: number, normalization: Normalizatio
     threads: f.threads,
     stepsPerRun: f.stepsPerRun,
     validation,
-    onProgress: createReporter({ label }),
+    onProgress: logEpochs(log, label, createReporter({ label })),
   };
 }
 
@@ -113,7 +119,7 @@ function groupFilter(model: Model, granularity: string): string[] | undefined {
   return names;
 }
 
-async function runPrune(f: PruneFlags): Promise<Record<string, unknown>> {
+async function runPrune(f: PruneFlags, log?: RunLog): Promise<Record<string, unknown>> {
   const t0 = performance.now();
   const granularity = f.granularity ?? (f.method === 'magnitude' || f.method === 'l1' ? 'weight' : 'channel');
   const structured = granularity !== 'weight';
@@ -137,7 +143,8 @@ async function runPrune(f: PruneFlags): Promise<Record<string, unknown>> {
   const normalization = resolveNormalization(f.normalize, model);
   requirePrunableLayers(model.graph);
   const groupNames = structured ? groupFilter(model, granularity) : undefined;
-  const trainSet = f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train;
+  // Fine-tuning and calibration on the training side; the iterative floor and schedules on the validation side.
+  const { train: trainSet, validation } = holdOutValidation(f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train, f);
   const testSet = f.evalLimit !== undefined ? subset(data.test, 0, Math.min(f.evalLimit, data.test.count)) : data.test;
   const structuredStep = async (m: Model, s: number): Promise<{ model: Model; groups: GroupResult[] }> => {
     const global = f.scope === 'global';
@@ -165,6 +172,9 @@ async function runPrune(f: PruneFlags): Promise<Record<string, unknown>> {
 
   const accuracyOf = async (m: Model): Promise<number> => (await evaluate(m, testSet, { normalization, threads: f.threads })).accuracy;
   const accuracyBefore = await accuracyOf(model);
+  const t1 = performance.now();
+  const stage = (name: string, accuracy: number): void => log?.write({ type: 'stage', stage: name, accuracy, seconds: (performance.now() - t1) / 1000 });
+  stage('before', accuracyBefore);
   process.stderr.write(`prune ${f.model}: accuracy before ${(100 * accuracyBefore).toFixed(2)}%\n`);
 
   let current = model;
@@ -176,16 +186,16 @@ async function runPrune(f: PruneFlags): Promise<Record<string, unknown>> {
     // Group lasso acts on the neurons/filters that can go: the producers of prunable groups.
     const producers = dependencyGroups(model.graph).filter((g) => g.prunable && (groupNames === undefined || groupNames.includes(g.name))).flatMap((g) => g.producers);
     const step = f.method === 'l1' ? l1Regularizer(model.graph, f.lambda) : groupLassoRegularizer(model.graph, f.lambda, producers);
-    current = (await train(current, trainSet, { ...trainOptions(f, f.finetuneEpochs, normalization, testSet, `${f.method} λ=${f.lambda}`), step })).model;
+    current = (await train(current, trainSet, { ...trainOptions(f, f.finetuneEpochs, normalization, validation, `${f.method} λ=${f.lambda}`, log), step })).model;
   }
   const tuneEpochs = f.method === 'l1' || f.method === 'group-lasso' ? f.recoverEpochs : f.finetuneEpochs;
 
   if (f.schedule === 'agp' && structured) {
-    const r = await agpChannelPrune(current, trainSet, { sparsity: perLayer === undefined ? f.sparsity : undefined, perLayer, layers: groupNames }, trainOptions(f, tuneEpochs, normalization, testSet, 'agp'));
+    const r = await agpChannelPrune(current, trainSet, { sparsity: perLayer === undefined ? f.sparsity : undefined, perLayer, layers: groupNames }, trainOptions(f, tuneEpochs, normalization, validation, 'agp', log));
     groups = r.groups;
     current = r.model;
   } else if (f.schedule === 'agp') {
-    const r = await agpPrune(current, trainSet, { sparsity: f.sparsity, perLayer, scope: f.scope }, trainOptions(f, tuneEpochs, normalization, testSet, 'agp'));
+    const r = await agpPrune(current, trainSet, { sparsity: f.sparsity, perLayer, scope: f.scope }, trainOptions(f, tuneEpochs, normalization, validation, 'agp', log));
     current = r.model;
   } else if (f.schedule === 'iterative') {
     const targets = iterativeTargets(f.sparsity as number, f.steps);
@@ -199,30 +209,33 @@ async function runPrune(f: PruneFlags): Promise<Record<string, unknown>> {
           return { model: r.model };
         }
       : (m, s) => magnitudePrune(m, { sparsity: s, scope: f.scope });
-    const r = await iterativePrune(current, trainSet, step, { sparsities: targets, train: trainOptions(f, Math.max(1, tuneEpochs), normalization, undefined, 'fine-tune'), validation: testSet, accuracyFloor: f.floor });
+    const r = await iterativePrune(current, trainSet, step, { sparsities: targets, train: trainOptions(f, Math.max(1, tuneEpochs), normalization, undefined, 'fine-tune', log), validation, accuracyFloor: f.floor });
     history = r.history;
     current = r.model;
-    for (const h of r.history) process.stderr.write(`iterative: sparsity ${(100 * h.sparsity).toFixed(1)}% → accuracy ${(100 * h.accuracy).toFixed(2)}%${h.accepted ? '' : ' (below the floor; kept the previous model)'}\n`);
+    for (const h of r.history) stage(`sparsity ${(100 * h.sparsity).toFixed(1)}%${h.accepted ? '' : ' (rejected)'}`, h.accuracy);
+    for (const h of r.history) process.stderr.write(`iterative: sparsity ${(100 * h.sparsity).toFixed(1)}% → validation accuracy ${(100 * h.accuracy).toFixed(2)}%${h.accepted ? '' : ' (below the floor; kept the previous model)'}\n`);
   } else if (structured) {
     const r = await structuredStep(current, f.sparsity ?? 0);
     groups = r.groups;
     current = r.model;
     if (tuneEpochs > 0) {
       accuracyPruned = await accuracyOf(current);
-      current = (await train(current, trainSet, trainOptions(f, tuneEpochs, normalization, testSet, 'fine-tune'))).model;
+      current = (await train(current, trainSet, trainOptions(f, tuneEpochs, normalization, validation, 'fine-tune', log))).model;
     }
   } else {
     const r = magnitudePrune(current, { sparsity: f.sparsity, perLayer, scope: f.scope });
     current = r.model;
     if (tuneEpochs > 0) {
       accuracyPruned = await accuracyOf(current);
-      current = (await fineTuneMasked(current, r.masks, trainSet, trainOptions(f, tuneEpochs, normalization, testSet, 'fine-tune'))).model;
+      current = (await fineTuneMasked(current, r.masks, trainSet, trainOptions(f, tuneEpochs, normalization, validation, 'fine-tune', log))).model;
     }
   }
 
   const accuracy = await accuracyOf(current);
   // One-shot without fine-tuning: the pruned accuracy is the final one.
   if (f.schedule === 'oneshot' && accuracyPruned === undefined) accuracyPruned = accuracy;
+  if (accuracyPruned !== undefined && accuracyPruned !== accuracy) stage('pruned', accuracyPruned);
+  stage('final', accuracy);
   const result: Model = { ...current, metadata: { ...current.metadata, [NORMALIZE_KEY]: normalization } };
   let bytes: number | undefined;
   if (f.sparse) {
@@ -268,11 +281,14 @@ interface SensitivityFlags {
   target?: number;
   threads: number;
   normalize?: string;
+  seed: number;
+  valSplit: number;
+  valData?: string;
   json?: boolean;
 }
 
 export function registerPruneCommands(program: Command): void {
-  program
+  const pruneCmd = program
     .command('prune')
     .description('prune a model (unstructured weights or whole neurons/filters), fine-tune, and report size, FLOPs and accuracy')
     .requiredOption('--model <file.onnx>', 'model to prune (a trained .onnx, or a zoo name)')
@@ -287,7 +303,7 @@ export function registerPruneCommands(program: Command): void {
     .option('--finetune-epochs <n>', 'fine-tuning epochs (iterative: per step; l1/group-lasso: regularized epochs)', int('--finetune-epochs', 0), 0)
     .option('--recover-epochs <n>', 'l1/group-lasso: fine-tuning epochs after thresholding', int('--recover-epochs', 0), 1)
     .option('--steps <n>', 'iterative: number of prune/fine-tune rounds', int('--steps', 1), 4)
-    .option('--floor <acc>', 'iterative: stop when test accuracy falls below this (0..1), keeping the previous model', num('--floor'))
+    .option('--floor <acc>', 'iterative: stop when validation accuracy falls below this (0..1), keeping the previous model', num('--floor'))
     .option('--lambda <x>', 'l1/group-lasso regularization strength λ', num('--lambda'), 1e-4)
     .option('--calibration-samples <n>', 'activation/apoz: training samples to measure activations on', int('--calibration-samples', 1), 1024)
     .option('--batch <n>', 'mini-batch size', int('--batch', 1), 64)
@@ -303,10 +319,19 @@ export function registerPruneCommands(program: Command): void {
     .option('--normalize <how>', 'input normalization (default: what the model recorded, else x/255)')
     .option('--out <file.onnx>', 'where to write the pruned model')
     .option('--sparse', 'store sparse weights as ONNX sparse initializers (values + int32 positions; onnxruntime densifies them on load)')
-    .option('--json', 'print one JSON object on stdout')
-    .action(async (f: PruneFlags) => emit(Boolean(f.json), await runPrune(f)));
+    .option('--json', 'print one JSON object on stdout');
+  addLogFlag(addValidationFlags(pruneCmd)).action(async (f: PruneFlags & { log?: string }) => {
+    const log = openCommandLog(resolveLogPath(f.log, f.out), 'prune', f.model);
+    try {
+      const r = await runPrune(f, log);
+      log?.write({ type: 'result', result: r });
+      emit(Boolean(f.json), r);
+    } finally {
+      log?.close();
+    }
+  });
 
-  program
+  const sensitivityCmd = program
     .command('sensitivity')
     .description('prune each layer alone at several sparsities and report the accuracy curve per layer')
     .requiredOption('--model <file.onnx>', 'trained model')
@@ -314,31 +339,39 @@ export function registerPruneCommands(program: Command): void {
     .option('--sparsities <list>', 'sparsities to try, comma-separated', '0.5,0.7,0.8,0.9,0.95')
     .addOption(new Option('--granularity <g>', 'weight (magnitude) or channel (L1 filters/neurons, thinned)').choices(['weight', 'channel']).default('weight'))
     .option('--layers <list>', 'layers to analyse (default: all prunable)')
-    .option('--eval-limit <n>', 'test samples per evaluation', int('--eval-limit', 1), 2000)
+    .option('--eval-limit <n>', 'validation samples per evaluation', int('--eval-limit', 1), 2000)
     .option('--max-drop <x>', 'proposal: largest sparsity per layer losing at most this accuracy (0..1)', num('--max-drop'), 0.005)
     .option('--target <s>', 'proposal instead: per-layer sparsities reaching this overall weight sparsity at the least measured accuracy cost', sparsityFlag('--target'))
     .option('--threads <n>', 'ONNX Runtime threads', int('--threads', 1), availableParallelism())
     .option('--normalize <how>', 'input normalization (default: what the model recorded, else x/255)')
-    .option('--json', 'print one JSON object on stdout')
-    .action(async (f: SensitivityFlags) => {
+    .option('--seed <n>', 'seed of the validation split', int('--seed', 0), 0)
+    .option('--json', 'print one JSON object on stdout');
+  // Proposals are choices: measured on samples held out of the training data, not on the test split.
+  addLogFlag(addValidationFlags(sensitivityCmd)).action(async (f: SensitivityFlags & { log?: string }) => {
       const sparsities = f.sparsities.split(',').map((s) => checkSparsity(num('--sparsities')(s.trim()), '--sparsities entry'));
       const data = loadData(f.data);
       const { model } = loadModel(f.model, zooShapeFor(data.test));
       const normalization = resolveNormalization(f.normalize, model);
-      const test = subset(data.test, 0, Math.min(f.evalLimit, data.test.count));
+      const { validation } = holdOutValidation(data.train, f);
+      const held = subset(validation, 0, Math.min(f.evalLimit, validation.count));
       const r = await sensitivity(model, {
         sparsities,
         granularity: f.granularity,
         layers: f.layers?.split(',').map((s) => s.trim()),
-        evaluate: async (m) => (await evaluate(m, test, { normalization, threads: f.threads })).accuracy,
+        evaluate: async (m) => (await evaluate(m, held, { normalization, threads: f.threads })).accuracy,
       });
       const proposed = f.target !== undefined ? proposeForTarget(r, f.target) : proposeSparsities(r, f.maxDrop);
       const head = `layer${' '.repeat(14)}${sparsities.map((s) => `${(100 * s).toFixed(0)}%`.padStart(8)).join('')}   proposed`;
-      process.stderr.write(`sensitivity of ${f.model} (baseline ${(100 * r.baseline).toFixed(2)}% on ${test.count} test samples)\n${head}\n`);
+      process.stderr.write(`sensitivity of ${f.model} (baseline ${(100 * r.baseline).toFixed(2)}% on ${held.count} validation samples)\n${head}\n`);
       for (const l of r.layers) {
         process.stderr.write(`${l.name.padEnd(19)}${l.points.map((p) => `${(100 * p.accuracy).toFixed(2)}`.padStart(8)).join('')}   ${(100 * (proposed[l.name] ?? 0)).toFixed(0)}%\n`);
       }
       if (f.target !== undefined) process.stderr.write(`proposed for ${(100 * f.target).toFixed(1)}% overall: --per-layer ${Object.entries(proposed).map(([k, v]) => `${k}=${v}`).join(',')}\n`);
-      emit(Boolean(f.json), { model: f.model, granularity: f.granularity, baseline: r.baseline, samples: test.count, layers: r.layers, proposed });
+      const result = { model: f.model, granularity: f.granularity, baseline: r.baseline, samples: held.count, layers: r.layers, proposed };
+      // A log only with --log: sensitivity writes no model beside which to put one.
+      const log = openCommandLog(f.log, 'sensitivity', f.model);
+      log?.write({ type: 'result', result });
+      log?.close();
+      emit(Boolean(f.json), result);
     });
 }

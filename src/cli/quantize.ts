@@ -22,7 +22,11 @@ import type { TrainFlags } from './flags.js';
 import { loadData, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel } from './load.js';
 import type { Model } from '../ir/graph.js';
 import { createReporter } from './progress.js';
+import { logEpochs } from '../train/run-log.js';
+import type { RunLog } from '../train/run-log.js';
+import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
 import { denseParameterBytes, layerBreakdown } from './compress.js';
+import { holdOutValidation } from './validation.js';
 
 interface QuantizeFlags extends TrainFlags {
   scheme: string;
@@ -87,7 +91,7 @@ async function runKmeans(f: QuantizeFlags, formatGiven: boolean): Promise<Record
   };
 }
 
-async function runQuantize(f: QuantizeFlags, formatGiven: boolean): Promise<Record<string, unknown>> {
+async function runQuantize(f: QuantizeFlags, formatGiven: boolean, log?: RunLog): Promise<Record<string, unknown>> {
   if (f.scheme === 'kmeans') return runKmeans(f, formatGiven);
   if (f.format === 'container') throw new WhittleError('BAD_ARGUMENT', `--format container holds k-means shared weights: use --scheme kmeans --format container, or whittle compress --recipe … for the whole Deep Compression pipeline`);
   if (f.out === undefined) throw new WhittleError('BAD_ARGUMENT', 'whittle quantize needs --out Q.onnx');
@@ -101,19 +105,21 @@ async function runQuantize(f: QuantizeFlags, formatGiven: boolean): Promise<Reco
   if (path !== undefined && existsSync(f.out) && statSync(f.out).isDirectory()) throw new WhittleError('BAD_ARGUMENT', `--out ${f.out} is a directory; pass a file name`);
   const normalization = resolveNormalization(f.normalize, model);
   const t0 = performance.now();
+  // Calibration and training see only the training side; the validation side makes the choices.
+  const { train: trainData, validation } = holdOutValidation(f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train, f);
   const needsSamples = (scheme === 'ptq' && format === 'qdq') || scheme === 'qat';
   let samples: Tensor | undefined;
   if (needsSamples) {
-    const n = Math.min(f.calibSamples, data.train.count);
+    const n = Math.min(f.calibSamples, trainData.count);
     const idx = Int32Array.from({ length: n }, (_, i) => i);
-    samples = new Tensor('float32', [n, ...data.train.shape], normalizeBatch(data.train, idx, normalization));
+    samples = new Tensor('float32', [n, ...trainData.shape], normalizeBatch(trainData, idx, normalization));
     const per = model.graph.inputs[0]?.shape.slice(1) ?? [];
     // A flat model input ([N, 784]) takes the images flattened; any other mismatch is reported by calibration.
     if (per.length === 1 && per[0] === samples.size / n) samples = new Tensor('float32', [n, per[0]], samples.data);
   }
   const trained = scheme === 'qat' || scheme === 'binary' || scheme === 'ternary';
   const reporter = createReporter({ label: `quantize ${scheme}` });
-  const trainSet = f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train;
+  const trainSet = trainData;
   const quantizeWith = (keepFloat: string[] | undefined) =>
     quantizeModel(model, {
       scheme,
@@ -128,14 +134,14 @@ async function runQuantize(f: QuantizeFlags, formatGiven: boolean): Promise<Reco
       keepFloat,
       teacher,
       threads: f.threads,
-      training: trained ? { data: trainSet, options: { ...toTrainOptions(f, normalization), validation: f.evalLimit ? subset(data.test, 0, Math.min(f.evalLimit, data.test.count)) : data.test, onProgress: reporter } } : undefined,
+      training: trained ? { data: trainSet, options: { ...toTrainOptions(f, normalization, trainSet.count), validation, onProgress: logEpochs(log, scheme, reporter) } } : undefined,
     });
   let keepFloat = f.keepFloat === 'auto' ? undefined : f.keepFloat?.split(',').filter((s) => s !== '');
   let autoChoice: Record<string, unknown> | undefined;
   let chosen: QuantizeModelResult | undefined;
   if (f.keepFloat === 'auto') {
     if (scheme !== 'ptq' || format !== 'qdq') throw new WhittleError('BAD_ARGUMENT', '--keep-float auto times static int8 forms on this machine: use it with --scheme ptq (format qdq), or name the layers');
-    const { result: fastest, ...choice } = await fastestKeepFloat(model, fewInputChannelConvs(model), quantizeWith, data.test, normalization, f.threads);
+    const { result: fastest, ...choice } = await fastestKeepFloat(model, fewInputChannelConvs(model), quantizeWith, validation, normalization, f.threads);
     keepFloat = choice.keepFloat;
     autoChoice = choice;
     chosen = fastest;
@@ -197,13 +203,13 @@ async function runQuantize(f: QuantizeFlags, formatGiven: boolean): Promise<Reco
 
 /**
  * Times the all-int8 form against each candidate layer (and all of them) left in float, on this
- * machine at `threads`, batch 64 of test images, and returns the fastest choice.
+ * machine at `threads`, batch 64 of validation images, and returns the fastest choice.
  */
 async function fastestKeepFloat(
   model: Model,
   candidates: string[],
   quantize: (keep: string[]) => Promise<QuantizeModelResult>,
-  test: Dataset,
+  validation: Dataset,
   normalization: Normalization,
   threads: number,
 ): Promise<{ keepFloat: string[]; candidates: string[]; rows: { keepFloat: string[]; msPerBatch: number }[]; result: QuantizeModelResult | undefined }> {
@@ -213,7 +219,7 @@ async function fastestKeepFloat(
   }
   const options = [[], ...candidates.map((c) => [c]), ...(candidates.length > 1 ? [candidates] : [])];
   const input = model.graph.inputs[0]?.name as string;
-  const x = inputBatch(model, test, 64, normalization);
+  const x = inputBatch(model, validation, 64, normalization);
   const results: QuantizeModelResult[] = [];
   for (const keep of options) results.push(await quantize(keep));
   const cases: LatencyCase[] = results.map((r, i) => ({ name: (options[i] as string[]).join(',') || '(all int8)', model: r.model, feeds: { [input]: x } }));
@@ -256,5 +262,14 @@ export function registerQuantizeCommands(program: Command): void {
     .option('--temperature <T>', 'with --teacher: softmax temperature', num('--temperature'), 4)
     .option('--alpha <a>', 'with --teacher: weight of the soft-target loss (labels get 1 − alpha)', num('--alpha'), 0.7)
     .option('--keep-float <layers>', 'ptq/qat/binary/ternary: comma-separated layer names left in float32 (e.g. conv1, whose int8 kernel is slow with one input channel); ptq: auto times all-int8 against leaving each few-input-channel conv in float on this machine (--threads) and keeps the fastest');
-  addTrainFlags(cmd, { epochs: 3, lr: 0.01, optimizer: 'momentum' }).action(async (f: QuantizeFlags) => emit(Boolean(f.json), await runQuantize(f, cmd.getOptionValueSource('format') !== 'default')));
+  addLogFlag(addTrainFlags(cmd, { epochs: 3, lr: 0.01, optimizer: 'momentum' })).action(async (f: QuantizeFlags & { log?: string }) => {
+    const log = openCommandLog(resolveLogPath(f.log, f.out), 'quantize', f.model);
+    try {
+      const r = await runQuantize(f, cmd.getOptionValueSource('format') !== 'default', log);
+      log?.write({ type: 'result', result: r });
+      emit(Boolean(f.json), r);
+    } finally {
+      log?.close();
+    }
+  });
 }

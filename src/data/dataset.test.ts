@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { WhittleError } from '../ir/errors.js';
-import { concatDatasets, createDataset, labelHistogram, sampleSize, splitValidation, subset } from './dataset.js';
+import { concatDatasets, createDataset, labelHistogram, sampleSize, subset } from './dataset.js';
 
 /** 10 samples of shape [1, 2, 2]; sample i has all pixels = i, label i % 3. */
 function tiny() {
@@ -49,35 +49,4 @@ test('subset shares memory and keeps metadata', () => {
   assert.equal(s.images.buffer, ds.images.buffer);
   assert.equal(s.numClasses, 3);
   assert.throws(() => subset(ds, 8, 3), hasCode('BAD_ARGUMENT', 'start=8', '10 samples'));
-});
-
-test('splitValidation by fraction and by count takes the last samples', () => {
-  const ds = tiny();
-  const byFraction = splitValidation(ds, 0.2);
-  assert.equal(byFraction.train.count, 8);
-  assert.equal(byFraction.validation.count, 2);
-  assert.deepEqual([...byFraction.validation.images.subarray(0, 1)], [8]);
-  const byCount = splitValidation(ds, 3);
-  assert.equal(byCount.train.count, 7);
-  assert.equal(byCount.validation.count, 3);
-  assert.deepEqual([...byCount.validation.labels], [1, 2, 0]);
-});
-
-test('splitValidation rejects splits that leave a side empty or make no sense', () => {
-  const ds = tiny();
-  assert.throws(() => splitValidation(ds, 10), hasCode('BAD_ARGUMENT', 'at least one'));
-  assert.throws(() => splitValidation(ds, 0.01), hasCode('BAD_ARGUMENT', '0 validation samples'));
-  assert.throws(() => splitValidation(ds, -1), hasCode('BAD_ARGUMENT', 'e.g. 0.1 or 5000'));
-  assert.throws(() => splitValidation(ds, 2.5), hasCode('BAD_ARGUMENT'));
-});
-
-test('concatDatasets undoes splitValidation and refuses mismatched samples', () => {
-  const ds = tiny();
-  const { train, validation } = splitValidation(ds, 3);
-  const all = concatDatasets(train, validation);
-  assert.equal(all.count, 10);
-  assert.deepEqual([...all.images], [...ds.images]);
-  assert.deepEqual([...all.labels], [...ds.labels]);
-  const other = createDataset({ images: new Uint8Array(8), labels: new Uint8Array(2), shape: [1, 4] });
-  assert.throws(() => concatDatasets(ds, other), hasCode('SHAPE_MISMATCH', '[1, 2, 2]', '[1, 4]'));
 });

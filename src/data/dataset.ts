@@ -106,7 +106,7 @@ export function subset(ds: Dataset, start: number, count: number): Dataset {
  * training. Both must have the same sample shape and classes.
  *
  * ```ts
- * const all = concatDatasets(split.train, split.validation);
+ * const all = concatDatasets(split.train, split.validation); // split = splitValidation(…)
  * ```
  */
 export function concatDatasets(a: Dataset, b: Dataset): Dataset {
@@ -120,36 +120,6 @@ export function concatDatasets(a: Dataset, b: Dataset): Dataset {
   labels.set(a.labels);
   labels.set(b.labels, a.count);
   return { images, labels, count: a.count + b.count, shape: [...a.shape], numClasses: a.numClasses };
-}
-
-/**
- * Splits off the last samples of a dataset for validation (no copy). `sizeOrFraction` below 1 is
- * a fraction of the samples (rounded to the nearest sample); 1 or more is a sample count. The
- * split is by position, so it is the same on every run; shuffle batches within `train`.
- *
- * ```ts
- * const { train, validation } = splitValidation(mnist.train, 5000); // 55000 + 5000
- * const split = splitValidation(mnist.train, 0.1);                   // 54000 + 6000
- * ```
- */
-export function splitValidation(ds: Dataset, sizeOrFraction: number): { train: Dataset; validation: Dataset } {
-  let n: number;
-  if (sizeOrFraction > 0 && sizeOrFraction < 1) n = Math.round(ds.count * sizeOrFraction);
-  else if (Number.isInteger(sizeOrFraction) && sizeOrFraction >= 1) n = sizeOrFraction;
-  else {
-    throw new WhittleError(
-      'BAD_ARGUMENT',
-      `validation split ${sizeOrFraction} is neither a fraction in (0, 1) nor a sample count >= 1; pass e.g. 0.1 or 5000`,
-    );
-  }
-  if (n < 1 || n >= ds.count) {
-    throw new WhittleError(
-      'BAD_ARGUMENT',
-      `validation split ${sizeOrFraction} gives ${n} validation samples of ${ds.count}; ` +
-        'keep at least one sample on each side: pass a smaller fraction or count',
-    );
-  }
-  return { train: subset(ds, 0, ds.count - n), validation: subset(ds, ds.count - n, n) };
 }
 
 /**

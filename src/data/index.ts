@@ -1,5 +1,6 @@
 // Datasets, seeded shuffling and batching. Imports nothing of Whittle but ir/.
-export { type Dataset, type DatasetArrays, type DatasetSplits, concatDatasets, createDataset, labelHistogram, sampleSize, splitValidation, subset } from './dataset.js';
+export { type Dataset, type DatasetArrays, type DatasetSplits, concatDatasets, createDataset, labelHistogram, sampleSize, subset } from './dataset.js';
+export { DEFAULT_VALIDATION_FRACTION, splitValidation } from './split.js';
 export { type IdxArray, decodeIdx, encodeIdx, readIdx } from './idx.js';
 export { IDX_DATASET_FILES, defaultMnistDir, loadIdxDataset } from './mnist.js';
 export { CIFAR10_SHAPE, CIFAR10_TEST_FILE, CIFAR10_TRAIN_FILES, loadCifar10, parseCifar10 } from './cifar.js';

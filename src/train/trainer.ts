@@ -13,6 +13,8 @@ import type { Model } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import { Session } from '../runtime/session.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import type { Recovery, TrainSnapshot } from './recovery.js';
+import { DEFAULT_MAX_RECOVERIES, SnapshotRing } from './recovery.js';
 import { checkInputShape, evaluate, inputDims } from './evaluate.js';
 import type { PlateauState, ScheduleOptions } from './schedule.js';
 import { initialPlateauState, learningRate, updatePlateau } from './schedule.js';
@@ -26,7 +28,10 @@ export interface TrainOptions {
   normalization: Normalization;
   seed?: number;
   threads?: number;
-  /** Evaluated after every epoch (accuracy, loss; drives plateau schedules and early stopping). */
+  /**
+   * Held-out samples evaluated after every epoch (accuracy, loss; drives plateau schedules and
+   * early stopping). Hold them out of the training data (`splitValidation`), never the test set.
+   */
   validation?: Dataset;
   /** Stop when validation loss has not improved for this many epochs. */
   earlyStoppingPatience?: number;
@@ -39,6 +44,14 @@ export interface TrainOptions {
    * Same result either way; K > 1 saves the per-run overhead that dominates small models.
    */
   stepsPerRun?: number;
+  /**
+   * On a non-finite loss, go back to a state kept from before the loss began to climb (48–64
+   * steps back, within the epoch), halve the learning rate and replay the same batches (default
+   * true); false: throw NAN_LOSS at once.
+   */
+  recover?: boolean;
+  /** Halvings of the learning rate before a recurring non-finite loss stops training (default 8). */
+  maxRecoveries?: number;
   /** Compression hooks in the training graph: masks, extra loss terms, forward rewrites. */
   step?: StepExtensions;
   /** Initial values of the step's extra inputs (e.g. `${param}.mask`); masks default to all ones. */
@@ -80,7 +93,8 @@ export interface TrainCallback {
 export type ProgressEvent =
   | { type: 'start'; epochs: number; stepsPerEpoch: number; startEpoch: number; startStep: number }
   | { type: 'step'; epoch: number; step: number; stepsPerEpoch: number; loss: number; accuracy: number; lr: number }
-  | { type: 'epoch'; record: EpochRecord };
+  | { type: 'epoch'; record: EpochRecord }
+  | { type: 'recovery'; recovery: Recovery };
 
 export interface EpochRecord {
   epoch: number;
@@ -101,10 +115,15 @@ export interface TrainResult {
   status: 'completed' | 'interrupted' | 'early-stopped';
   /** Median training throughput over the epochs run in this call. */
   samplesPerSec: number;
+  /** Non-finite losses recovered from (learning rate halved each time), oldest first. */
+  recoveries: Recovery[];
 }
 
 /** Per-run overhead dominates small models; 16 steps per run amortizes it (DESIGN.md). */
 export const DEFAULT_STEPS_PER_RUN = 16;
+
+/** Recovery goes back 48–64 steps: four states before runs, 16 or more steps apart (kept by reference). */
+const SNAPSHOTS = { keep: 4, spacing: 16 };
 
 const BIGINT_LABELS: bigint[] = Array.from({ length: 256 }, (_, v) => BigInt(v));
 
@@ -117,6 +136,9 @@ interface CheckpointMeta {
   partial: { lossSum: number; correct: number; seen: number };
   bestValLoss: number;
   badEpochs: number;
+  /** The learning rate's factor after recoveries (1: none). */
+  lrScale: number;
+  recoveries: Recovery[];
   fingerprint: string;
 }
 
@@ -198,6 +220,8 @@ export async function train(model: Model, data: Dataset, o: TrainOptions): Promi
     partial: { lossSum: 0, correct: 0, seen: 0 },
     bestValLoss: Number.POSITIVE_INFINITY,
     badEpochs: 0,
+    lrScale: 1,
+    recoveries: [],
     fingerprint: fingerprint(o, step),
   };
   if (o.resume && o.checkpointPath !== undefined && existsSync(o.checkpointPath)) {
@@ -205,7 +229,8 @@ export async function train(model: Model, data: Dataset, o: TrainOptions): Promi
     if (ck.meta.fingerprint !== meta.fingerprint) {
       throw new WhittleError('BAD_ARGUMENT', `checkpoint ${o.checkpointPath} was written by a run with other settings (model, batch, lr, optimizer, schedule, seed or normalization); rerun with the same flags, or delete it to start over`);
     }
-    meta = ck.meta;
+    // Checkpoints written before recovery existed lack its two fields.
+    meta = { ...ck.meta, lrScale: ck.meta.lrScale ?? 1, recoveries: ck.meta.recoveries ?? [] };
     for (const [k, t] of ck.tensors) {
       if (state.has(k)) state.set(k, t);
       else if (extraFeeds.has(k)) extraFeeds.set(k, t);
@@ -213,6 +238,18 @@ export async function train(model: Model, data: Dataset, o: TrainOptions): Promi
   }
   const save = (): void => {
     if (o.checkpointPath !== undefined) saveCheckpoint(o.checkpointPath, meta, new Map([...state, ...extraFeeds]));
+  };
+  const snapshots = new SnapshotRing(SNAPSHOTS);
+  const maxRecoveries = o.maxRecoveries ?? DEFAULT_MAX_RECOVERIES;
+  /** Puts the run back where `back` was; the maps are the ones callbacks hold, so refill them. */
+  const restore = (back: TrainSnapshot): void => {
+    state.clear();
+    for (const [k, t] of back.state) state.set(k, t);
+    extraFeeds.clear();
+    for (const [k, t] of back.extraFeeds) extraFeeds.set(k, t);
+    meta.stepInEpoch = back.stepInEpoch;
+    meta.globalStep = back.globalStep;
+    meta.partial = { ...back.partial };
   };
 
   o.onProgress?.({ type: 'start', epochs: o.epochs, stepsPerEpoch, startEpoch: meta.epoch, startStep: meta.stepInEpoch });
@@ -225,6 +262,7 @@ export async function train(model: Model, data: Dataset, o: TrainOptions): Promi
     epochs: while (meta.epoch < o.epochs) {
       const epoch = meta.epoch;
       const order = epochOrder(data.count, { shuffle: true, seed, epoch });
+      snapshots.clear();
       const t0 = performance.now();
       const firstStep = meta.stepInEpoch;
       let lr = 0;
@@ -236,7 +274,7 @@ export async function train(model: Model, data: Dataset, o: TrainOptions): Promi
         }
         const k = Math.min(K, stepsPerEpoch - s);
         const lrs: number[] = [];
-        for (let j = 0; j < k; j++) lrs.push(learningRate(o.lr, schedule, { step: meta.globalStep + j, epoch, stepsPerEpoch, totalSteps }, meta.plateau));
+        for (let j = 0; j < k; j++) lrs.push(meta.lrScale * learningRate(o.lr, schedule, { step: meta.globalStep + j, epoch, stepsPerEpoch, totalSteps }, meta.plateau));
         const idx = order.subarray(s * bs, (s + k) * bs);
         normalizeBatch(data, idx, o.normalization, xBuf);
         for (let i = 0; i < idx.length; i++) yBuf[i] = BIGINT_LABELS[data.labels[idx[i] as number] as number] as bigint;
@@ -255,14 +293,35 @@ export async function train(model: Model, data: Dataset, o: TrainOptions): Promi
           feeds[step.labels] = new Tensor('int64', [bs], yBuf.subarray(0, bs));
           for (const [name, v] of Object.entries(scalars[0] ?? {})) feeds[name] = Tensor.scalar('float32', v);
         }
+        snapshots.offer({ state, extraFeeds, stepInEpoch: s, globalStep: meta.globalStep, partial: meta.partial });
         const r = await session.run(feeds);
         const losses = r[loop?.losses ?? step.loss]?.data as Float32Array;
         const corrects = (loop?.corrects ?? step.correct) !== undefined ? (r[(loop?.corrects ?? step.correct) as string]?.data as Float32Array) : undefined;
+        const bad = losses.subarray(0, k).findIndex((l) => !Number.isFinite(l));
+        if (bad >= 0) {
+          const where = `at epoch ${epoch + 1}, step ${s + bad + 1} (learning rate ${lrs[bad]})`;
+          if (o.recover === false) throw new WhittleError('NAN_LOSS', `the loss became ${losses[bad]} ${where}; lower the learning rate (e.g. ${o.lr / 10}), add warm-up steps, or let training recover`);
+          const failedStep = meta.globalStep + bad + 1;
+          // Back to a state from before the loss started to climb, then the same batches at half the rate.
+          restore(snapshots.rollback());
+          s = meta.stepInEpoch;
+          if (meta.recoveries.length >= maxRecoveries) {
+            save();
+            throw new WhittleError(
+              'NAN_LOSS',
+              `the loss became ${losses[bad]} ${where} again after ${maxRecoveries} halvings of the learning rate; ` +
+                `${o.checkpointPath !== undefined ? `the last good state (step ${meta.globalStep}) is saved in ${o.checkpointPath}; ` : ''}` +
+                'lower the learning rate further, add warm-up steps, or check the data and the model',
+            );
+          }
+          meta.lrScale /= 2;
+          const recovery: Recovery = { epoch: epoch + 1, step: failedStep, restoredStep: meta.globalStep, lr: o.lr * meta.lrScale };
+          meta.recoveries.push(recovery);
+          o.onProgress?.({ type: 'recovery', recovery });
+          continue;
+        }
         for (let j = 0; j < k; j++) {
           const loss = losses[j] as number;
-          if (!Number.isFinite(loss)) {
-            throw new WhittleError('NAN_LOSS', `the loss became ${loss} at epoch ${epoch + 1}, step ${s + j + 1} (learning rate ${lrs[j]}); lower --lr (e.g. ${o.lr / 10}) or add --warmup steps`);
-          }
           meta.partial.lossSum += loss * bs;
           meta.partial.correct += corrects?.[j] ?? 0;
         }
@@ -311,5 +370,5 @@ export async function train(model: Model, data: Dataset, o: TrainOptions): Promi
   } finally {
     await session.release();
   }
-  return { model: materialize(model, step, state), history: meta.history, epochs: meta.epoch, status, samplesPerSec: median(speeds) };
+  return { model: materialize(model, step, state), history: meta.history, epochs: meta.epoch, status, samplesPerSec: median(speeds), recoveries: meta.recoveries };
 }

@@ -23,6 +23,10 @@ test('distill: a 784-30-10 student from the teacher, with a hint; JSON has accur
   assert.equal(r.code, 0, r.stderr);
   const j = r.json as Record<string, number>;
   assert.ok(Number(j['accuracy']) >= 0.8, `accuracy ${j['accuracy']}`);
+  // Settings are compared on samples held out of the 4096 training ones; accuracy is the test split's.
+  assert.equal(j['valSamples'], 410);
+  assert.ok(Number(j['valAccuracy']) >= 0.8, `validation accuracy ${j['valAccuracy']}`);
+  assert.match(r.stderr, /distill epoch 1\/1: .*\| val loss/);
   assert.equal(j['params'], 784 * 30 + 30 + 30 * 10 + 10, 'hint adapters are not part of the saved student');
   assert.equal(j['bytes'], statSync(out).size);
   assert.match(r.stderr, /distill epoch 1\/1/);

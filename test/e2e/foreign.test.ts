@@ -46,7 +46,22 @@ test('train fine-tunes a PyTorch-exported residual CNN (Conv, Add, MaxPool, Glob
   const src = join(FIXTURES, 'cnn.opset17.onnx');
   const before = whittle(['eval', '--model', src, '--json']);
   assert.equal(before.code, 0, before.stderr);
-  const r = whittle(['train', '--model', src, '--epochs', '1', '--samples', '6400', '--optimizer', 'adam', '--lr', '0.01', '--json']);
+  const r = whittle(['train', '--model', src, '--epochs', '1', '--samples', '6400', '--batch', '32', '--optimizer', 'adam', '--lr', '0.01', '--json']);
   assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.json?.['lr'], 0.01, 'an explicit --lr wins over the fine-tuning default');
   assert.ok(Number(r.json?.['accuracy']) > Number(before.json?.['accuracy']) + 0.1, `before ${before.json?.['accuracy']}, after ${r.json?.['accuracy']}`);
+});
+
+test('fine-tuning a PyTorch ResNet with BatchNorm at the default learning rate: a tenth of the from-scratch rate, no divergence', () => {
+  const src = join(FIXTURES, 'resnet-bn.opset17.onnx');
+  const before = whittle(['eval', '--model', src, '--json']);
+  assert.equal(before.code, 0, before.stderr);
+  const r = whittle(['train', '--model', src, '--epochs', '1', '--samples', '3200', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.json?.['lr'], 0.005);
+  assert.equal(r.json?.['fineTuning'], true);
+  assert.match(r.stderr, /fine-tuning .*resnet-bn\.opset17\.onnx at learning rate 0\.005 \(a tenth of the from-scratch default/);
+  assert.deepEqual(r.json?.['recoveries'], []);
+  assert.ok(Number.isFinite(Number(r.json?.['loss'])));
+  assert.ok(Number(r.json?.['accuracy']) > Number(before.json?.['accuracy']) + 0.05, `before ${before.json?.['accuracy']}, after ${r.json?.['accuracy']}`);
 });

@@ -16,7 +16,8 @@ const base = join(dir, 'lenet-300-100.onnx');
 
 function trained(): string {
   if (!existsSync(base)) {
-    const r = whittle(['train', '--model', 'lenet-300-100', '--epochs', '1', '--samples', '6400', '--threads', '1', '--out', base, '--json']);
+    // 7111 samples: 6400 to train on, 711 held out for validation.
+    const r = whittle(['train', '--model', 'lenet-300-100', '--epochs', '1', '--samples', '7111', '--threads', '1', '--out', base, '--json']);
     assert.equal(r.code, 0, r.stderr);
   }
   return base;
@@ -35,7 +36,7 @@ test('magnitude pruning (global) with masked fine-tuning: exact nonzeros, honest
   const src = trained();
   const before = readFileSync(src);
   const out = join(dir, 'sparse.onnx');
-  const r = whittle(['prune', '--model', src, '--sparsity', '0.9', '--scope', 'global', '--finetune-epochs', '1', '--samples', '6400', '--eval-limit', '2000', '--threads', '1', '--out', out, '--json']);
+  const r = whittle(['prune', '--model', src, '--sparsity', '0.9', '--scope', 'global', '--finetune-epochs', '1', '--samples', '7111', '--eval-limit', '2000', '--threads', '1', '--out', out, '--json']);
   assert.equal(r.code, 0, r.stderr);
   const j = r.json ?? {};
   for (const k of ['accuracy', 'params', 'nonzeroParams', 'bytes', 'flops', 'compressionRatio', 'layers', 'sparseBytes']) assert.ok(k in j, k);
@@ -116,7 +117,7 @@ test('group lasso training then thresholding, and iterative neuron pruning with 
 
 test('structured pruning thins LeNet-5: exact shapes and parameters, < 30% of the FLOPs, runs in ORT', () => {
   const out = join(dir, 'lenet5-thin.onnx');
-  const r = whittle(['prune', '--model', 'lenet-5', '--granularity', 'channel', '--sparsity', '0.5', '--finetune-epochs', '1', '--samples', '2048', '--lr', '0.05', '--eval-limit', '500', '--threads', '1', '--out', out, '--json']);
+  const r = whittle(['prune', '--model', 'lenet-5', '--granularity', 'channel', '--sparsity', '0.5', '--finetune-epochs', '1', '--samples', '2276', '--lr', '0.05', '--eval-limit', '500', '--threads', '1', '--out', out, '--json']);
   assert.equal(r.code, 0, r.stderr);
   const l = layers(r.json);
   assert.deepEqual(l.get('conv1')?.shapeAfter, [10, 1, 5, 5]);

@@ -146,7 +146,8 @@ test('bad input: unsupported bits, wrong-shape calibration data, impossible comb
     writeFileSync(join(tiny, `${split}-images-idx3-ubyte`), encodeIdx([n, 8, 8], new Uint8Array(n * 64).map((_, i) => i % 251)));
     writeFileSync(join(tiny, `${split}-labels-idx1-ubyte`), encodeIdx([n], new Uint8Array(n).map((_, i) => i % 10)));
   }
-  assertCleanError(whittle(['quantize', '--model', model, '--data', tiny, '--out', out]), /SHAPE_MISMATCH.*calibration data must be float32 \[N, 1, 28, 28\].*\[16, 1, 8, 8\]/, out);
+  // Calibration draws on the training side only: 16 samples less the 2 held out for validation.
+  assertCleanError(whittle(['quantize', '--model', model, '--data', tiny, '--out', out]), /SHAPE_MISMATCH.*calibration data must be float32 \[N, 1, 28, 28\].*\[14, 1, 8, 8\]/, out);
 });
 
 test('ptq of a conv net with a one-channel first conv hints at --keep-float, and not once it is given', () => {

@@ -12,6 +12,18 @@ test('train → eval → info on the bundled MNIST: LeNet-300-100, 2 epochs, ≥
   const j = t.json as Record<string, number | string>;
   assert.ok(Number(j['accuracy']) >= 0.97, `accuracy ${j['accuracy']}`);
   assert.equal(j['epochs'], 2);
+  // Validation: 10% of the 60000 training images held out; the test split only at the end.
+  assert.equal(j['valSamples'], 6000);
+  assert.equal(j['trainSamples'], 54000);
+  assert.equal(j['testSamples'], 10000);
+  const history = j['history'] as unknown as { valAccuracy: number; valLoss: number }[];
+  assert.equal(history.length, 2);
+  assert.equal(j['valAccuracy'], history[1]?.valAccuracy);
+  assert.ok(Number(j['valAccuracy']) >= 0.97 && Number(history[1]?.valLoss) > 0);
+  assert.deepEqual(j['recoveries'], []);
+  assert.equal(j['lr'], 0.05);
+  assert.equal(j['fineTuning'], false);
+  assert.match(t.stderr, /train: test accuracy [0-9.]+% \(10000 samples\)/);
   assert.ok(Number(j['samplesPerSec']) > 0);
   assert.equal(j['out'], out);
   assert.equal(j['bytes'], statSync(out).size);
@@ -33,4 +45,19 @@ test('train → eval → info on the bundled MNIST: LeNet-300-100, 2 epochs, ≥
   assert.ok(Number(i.json?.['flops']) >= 2 * 266_200);
   assert.ok(!existsSync(`${out}.tmp`));
   assert.ok(readFileSync(out).length > 1_000_000);
+});
+
+test('a diverging run recovers: each non-finite loss is undone, the learning rate halved, reported on stderr and in the JSON', () => {
+  const r = whittle(['train', '--model', 'lenet-5', '--samples', '2276', '--batch', '32', '--lr', '0.2', '--warmup', '0', '--schedule', 'constant', '--steps-per-run', '4', '--epochs', '1', '--seed', '1', '--threads', '1', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const recoveries = r.json?.['recoveries'] as { epoch: number; step: number; restoredStep: number; lr: number }[];
+  assert.ok(recoveries.length >= 1 && recoveries.length <= 8, JSON.stringify(recoveries));
+  recoveries.forEach((x, i) => {
+    assert.equal(x.lr, 0.2 / 2 ** (i + 1));
+    assert.equal(x.epoch, 1);
+    assert.ok(x.restoredStep < x.step && x.step - x.restoredStep <= 64 + 4, JSON.stringify(x));
+  });
+  assert.equal(r.stderr.match(/train: non-finite loss at step \d+; went back to step \d+ and halved the learning rate/g)?.length, recoveries.length);
+  assert.equal(r.json?.['status'], 'completed');
+  assert.equal(r.json?.['lr'], 0.2, 'the JSON keeps the learning rate asked for; recoveries say what it became');
 });

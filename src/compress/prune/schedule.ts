@@ -121,7 +121,7 @@ export interface IterativeOptions {
   sparsities: readonly number[];
   /** Fine-tuning after each step (epochs: per step). */
   train: TrainOptions;
-  /** Where accuracy is measured after each step. */
+  /** Where accuracy is measured after each step: held out of the training data, never the test set. */
   validation: Dataset;
   /** Stop, keeping the last model at or above it, when accuracy falls below this floor. */
   accuracyFloor?: number;
@@ -138,7 +138,8 @@ export interface IterationRecord {
  * a floor (the previous model is kept) or the last sparsity is reached.
  *
  * ```ts
- * const r = await iterativePrune(model, mnist.train, (m, s) => magnitudePrune(m, { sparsity: s }), { sparsities: [0.5, 0.8, 0.9], train: opts, validation: mnist.test, accuracyFloor: 0.98 });
+ * const { train, validation } = splitValidation(mnist.train, 0.1, { seed: 0 });
+ * const r = await iterativePrune(model, train, (m, s) => magnitudePrune(m, { sparsity: s }), { sparsities: [0.5, 0.8, 0.9], train: opts, validation, accuracyFloor: 0.98 });
  * ```
  */
 export async function iterativePrune(model: Model, data: Dataset, step: PruneStep, o: IterativeOptions): Promise<{ model: Model; accuracy: number; history: IterationRecord[] }> {

@@ -1,0 +1,97 @@
+// Recovery from a non-finite loss: the run goes back to a kept state, halves the learning rate and
+// replays the same batches (bit-identical to a clean run at the halved rate from that state);
+// `recover: false` fails at once; a NaN that keeps coming back stops after a bounded number of
+// halvings with the last good state checkpointed.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { loadIdxDataset, subset } from '../data/index.js';
+import { WhittleError } from '../ir/errors.js';
+import { Tensor } from '../ir/tensor.js';
+import { createModel } from '../nn/zoo.js';
+import { loadCheckpoint } from './checkpoint.js';
+import type { TrainCallback, TrainOptions } from './trainer.js';
+import { train } from './trainer.js';
+
+const mnist = loadIdxDataset();
+const data = subset(mnist.train, 0, 512);
+const base: TrainOptions = { epochs: 1, batchSize: 32, lr: 0.05, optimizer: { kind: 'sgd', momentum: 0.9 }, normalization: 'x/255', threads: 1, stepsPerRun: 4, seed: 3 };
+
+/** After the run ending at step `at` (or every run when `at` is undefined), sets fc1's weights to NaN. */
+function poison(at: number | undefined): TrainCallback & { fired: number } {
+  return {
+    fired: 0,
+    onStepEnd(ctx) {
+      if (at !== undefined && (ctx.globalStep !== at || this.fired > 0)) return;
+      this.fired++;
+      const w = ctx.state.get('fc1.weight') as Tensor;
+      ctx.state.set('fc1.weight', new Tensor(w.dtype, w.dims, new Float32Array(w.size).fill(Number.NaN)));
+    },
+  };
+}
+
+test('a non-finite loss is undone: back to the kept state, half the rate, same batches = a clean run at half the rate', async () => {
+  const cb = poison(8);
+  const recovered = await train(createModel('mlp:784-32-10'), data, { ...base, callbacks: [cb] });
+  assert.equal(cb.fired, 1);
+  // The run after step 8 starts on the poisoned weights: its first loss (step 9) is NaN; the only
+  // state kept this epoch (16 steps, states ≥ 16 steps apart) is the one before step 1.
+  assert.deepEqual(recovered.recoveries, [{ epoch: 1, step: 9, restoredStep: 0, lr: 0.025 }]);
+  assert.equal(recovered.status, 'completed');
+  const clean = await train(createModel('mlp:784-32-10'), data, { ...base, lr: 0.025 });
+  assert.deepEqual(clean.recoveries, []);
+  for (const [name, t] of clean.model.graph.initializers) assert.deepEqual(recovered.model.graph.initializers.get(name)?.data, t.data, name);
+  assert.equal(recovered.history[0]?.loss, clean.history[0]?.loss, 'the undone steps are not counted in the epoch loss');
+});
+
+test('recover: false stops with NAN_LOSS at the first non-finite loss', async () => {
+  await assert.rejects(train(createModel('mlp:784-32-10'), data, { ...base, recover: false, callbacks: [poison(8)] }), (e: unknown) => {
+    assert.ok(e instanceof WhittleError, String(e));
+    assert.equal(e.code, 'NAN_LOSS');
+    assert.match(e.message, /^the loss became NaN at epoch 1, step 9 \(learning rate 0\.05\); lower the learning rate \(e\.g\. 0\.005\)/);
+    return true;
+  });
+});
+
+test('a NaN that keeps coming back stops after maxRecoveries halvings, the last good state checkpointed', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'whittle-recovery-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const checkpointPath = join(dir, 'run.ckpt');
+  const halvings: number[] = [];
+  await assert.rejects(
+    train(createModel('mlp:784-32-10'), data, {
+      ...base,
+      epochs: 2,
+      maxRecoveries: 3,
+      checkpointPath,
+      callbacks: [poison(undefined)],
+      onProgress: (e) => e.type === 'recovery' && halvings.push(e.recovery.lr),
+    }),
+    (e: unknown) => {
+      assert.ok(e instanceof WhittleError, String(e));
+      assert.equal(e.code, 'NAN_LOSS');
+      assert.match(e.message, /again after 3 halvings of the learning rate; the last good state \(step 0\) is saved in .*run\.ckpt/);
+      return true;
+    },
+  );
+  assert.deepEqual(halvings, [0.025, 0.0125, 0.00625]);
+  const ck = loadCheckpoint<{ globalStep: number; epoch: number; recoveries: unknown[]; lrScale: number }>(checkpointPath);
+  assert.equal(ck.meta.globalStep, 0);
+  assert.equal(ck.meta.epoch, 0);
+  assert.equal(ck.meta.recoveries.length, 3);
+  assert.equal(ck.meta.lrScale, 0.125);
+  const w = ck.tensors.get('fc1.weight')?.data as Float32Array;
+  assert.ok(w.length === 784 * 32 && w.every(Number.isFinite), 'the saved weights are the good ones');
+  assert.deepEqual(w, createModel('mlp:784-32-10').graph.initializers.get('fc1.weight')?.data, 'step 0 is the initial model');
+});
+
+test('a really diverging run (LeNet-5, lr 0.2, no warm-up) recovers and learns', async () => {
+  const r = await train(createModel('lenet-5', { seed: 1 }), subset(mnist.train, 0, 2048), { ...base, lr: 0.2, seed: 0 });
+  assert.ok(r.recoveries.length >= 1 && r.recoveries.length <= 8, JSON.stringify(r.recoveries));
+  r.recoveries.forEach((x, i) => assert.equal(x.lr, 0.2 / 2 ** (i + 1)));
+  for (const x of r.recoveries) assert.ok(x.restoredStep < x.step);
+  for (const t of r.model.graph.initializers.values()) if (t.dtype === 'float32') assert.ok((t.data as Float32Array).every(Number.isFinite));
+  assert.ok(Number.isFinite(r.history[0]?.loss) && (r.history[0]?.trainAccuracy ?? 0) > 0.5, JSON.stringify(r.history));
+});
