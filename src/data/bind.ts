@@ -100,7 +100,11 @@ export interface RandomDataOptions {
   /** Samples; default 64 (a multiple of the model's fixed batch, if any). */
   count?: number;
   seed?: number;
-  /** Size given to dynamic dimensions other than the batch; default 16. */
+  /**
+   * Size given to dynamic dimensions other than the batch; default 16, and 32 for those of 4-D
+   * (image) inputs: CNNs that halve the resolution five times (detectors and segmenters with FPN
+   * upsampling, e.g. PaddleOCR's DBNet) accept only multiples of 32.
+   */
   dynamicSize?: number;
 }
 
@@ -122,7 +126,7 @@ export function randomTensorDataset(model: Model, options: RandomDataOptions = {
     if (info.shape.length === 0) throw new WhittleError('SHAPE_MISMATCH', `input "${info.name}" is a scalar (no batch axis); Whittle feeds batches of samples: re-export the model with a batch axis`);
     const shape = info.shape.slice(1).map((d) => {
       if (typeof d === 'number') return d;
-      const size = symbols.get(d) ?? options.dynamicSize ?? 16;
+      const size = symbols.get(d) ?? options.dynamicSize ?? (info.shape.length === 4 ? 32 : 16);
       if (d !== '') symbols.set(d, size);
       return size;
     });

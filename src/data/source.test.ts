@@ -67,7 +67,7 @@ test('one sample without its batch axis, a fixed batch, and positional savez nam
   assert.throws(() => bindArrays(fixed, new Map<string, NpyArray>([['x', arr(3)], ['y', arr(3)]]), { source: 's' }), /fix the batch at 2 .* the data has 3 samples; give a multiple of 2/);
 });
 
-test('random inputs: seeded, shaped like the inputs (dynamic dims 16), floats in [0, 1), integers 0 or 1', () => {
+test('random inputs: seeded, shaped like the inputs (dynamic dims 16, 32 in images), floats in [0, 1), integers 0 or 1', () => {
   const a = randomTensorDataset(twoInputs, { count: 5, seed: 3 });
   const b = randomTensorDataset(twoInputs, { count: 5, seed: 3 });
   assert.equal(a.source, 'random');
@@ -78,6 +78,10 @@ test('random inputs: seeded, shaped like the inputs (dynamic dims 16), floats in
   assert.deepEqual(img.inputs[0]!.shape, [3, 4, 4]);
   assert.ok([...img.inputs[0]!.data].every((v) => (v as number) >= 0 && (v as number) < 1));
   assert.notDeepEqual([...img.inputs[0]!.data], [...randomTensorDataset(image, { count: 2, seed: 2 }).inputs[0]!.data]);
+  // Dynamic image sizes are 32, a multiple of the total stride of a five-stage CNN.
+  const anySize = modelWith([{ name: 'x', dtype: 'float32', shape: ['N', 3, 'H', 'W'] }]);
+  assert.deepEqual(randomTensorDataset(anySize, { count: 1 }).inputs[0]!.shape, [3, 32, 32]);
+  assert.deepEqual(randomTensorDataset(anySize, { count: 1, dynamicSize: 8 }).inputs[0]!.shape, [3, 8, 8]);
 });
 
 test('loadDataForModel picks the source by the path: .npy with labels.npy beside, .npz, JSONL, image folders', () => {
