@@ -173,6 +173,21 @@ export function modelStats(model: Model, rules: ReadonlyMap<string, ShapeRule>, 
       case 'BatchNormalization':
         other += 2 * prod(out);
         break;
+      case 'LSTM':
+      case 'GRU':
+      case 'RNN': {
+        // Per time step and direction: gates × hidden × (input + hidden) multiply-adds.
+        const x = shape(n.inputs[0]);
+        const w = shape(n.inputs[1]);
+        const r = shape(n.inputs[2]);
+        const steps = getInt(n, 'layout', 0) === 0 ? x[0] : x[1];
+        const [dirs, gh, inputSize] = w;
+        const hidden = r[2];
+        if ([steps, dirs, gh, inputSize, hidden].every((d) => typeof d === 'number')) {
+          macs += (steps as number) * (dirs as number) * (gh as number) * ((inputSize as number) + (hidden as number));
+        }
+        break;
+      }
       case 'Softmax':
       case 'LogSoftmax':
         other += 3 * prod(out);
