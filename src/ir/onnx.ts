@@ -259,7 +259,7 @@ export function encodeModel(model: Model, options: EncodeOptions = {}): Uint8Arr
     irVersion: BigInt(model.irVersion),
     producerName: model.producerName,
     producerVersion: model.producerVersion,
-    opsetImport: model.opsetImports.map((o) => create(OperatorSetIdProtoSchema, { domain: o.domain, version: BigInt(o.version) })),
+    opsetImport: model.opsetImports.map((o) => create(OperatorSetIdProtoSchema, { ...(o.domain !== '' ? { domain: o.domain } : {}), version: BigInt(o.version) })),
     graph: graphToProto(model.graph, model.irVersion < 4, options.external),
     metadataProps: Object.entries(model.metadata).map(([key, value]) => create(StringStringEntryProtoSchema, { key, value })),
   });

@@ -122,10 +122,12 @@ export function modelStats(model: Model, rules: ReadonlyMap<string, ShapeRule>, 
   let other = 0;
   const ops: Record<string, number> = {};
   let unknownShapeNodes = 0;
+  // Sequences, optionals and maps have no shape to know.
+  const nonTensor = new Set([...g.outputs, ...g.valueInfo.values()].filter((v) => v.type !== undefined && v.type !== 'unknown' && !v.type.startsWith('tensor(')).map((v) => v.name));
   for (const n of g.nodes) {
     const key = n.domain === '' || n.domain === 'ai.onnx' ? n.opType : `${n.domain}:${n.opType}`;
     ops[key] = (ops[key] ?? 0) + 1;
-    if (n.outputs.some((o) => o !== '' && !shapes.has(o))) unknownShapeNodes++;
+    if (n.outputs.some((o) => o !== '' && !shapes.has(o) && !nonTensor.has(o))) unknownShapeNodes++;
     const out = shape(n.outputs[0]);
     switch (n.opType) {
       case 'Conv': {

@@ -68,12 +68,16 @@ async function runOnce(bytes: Uint8Array, model: Model, size: (d: Dim) => number
 export async function probeShapes(model: Model, options: ProbeOptions = {}): Promise<Map<string, TypeShape>> {
   const g = model.graph.clone();
   const existing = new Set(g.outputs.map((v) => v.name));
-  const wanted = [...existing];
+  // onnxruntime-node cannot hand back sequences, optionals or maps: leave out what is declared so
+  // or made by the ops that make them.
+  const nonTensor = new Set([...g.outputs, ...g.valueInfo.values()].filter((v) => v.type !== undefined && !v.type.startsWith('tensor(')).map((v) => v.name));
+  for (const n of g.nodes) if (/Sequence|Optional/.test(n.opType) && !/^ConcatFromSequence$|^SequenceAt$|^SequenceLength$|^OptionalGetElement$|^OptionalHasElement$/.test(n.opType)) n.outputs.forEach((o) => nonTensor.add(o));
+  const wanted = [...existing].filter((o) => !nonTensor.has(o));
   for (const n of g.nodes) {
     for (const o of n.outputs) {
       if (o === '' || existing.has(o)) continue;
       existing.add(o);
-      wanted.push(o);
+      if (!nonTensor.has(o)) wanted.push(o);
       // No type: onnxruntime infers it (a wrong guess here would make the model invalid).
       g.outputs.push({ name: o, dtype: 'float32', shape: [], type: 'unknown', typeProto: new Uint8Array() });
     }
