@@ -14,6 +14,7 @@ import { modelStats } from '../ir/stats.js';
 import { Tensor } from '../ir/tensor.js';
 import { SHAPE_RULES } from '../ops/index.js';
 import { evaluate, inputBatch } from '../train/evaluate.js';
+import { agreementWithInput } from './eval.js';
 import type { LatencyCase } from '../runtime/latency.js';
 import { compareLatency } from '../runtime/latency.js';
 import { addTrainFlags, emit, int, num, toTrainOptions } from './flags.js';
@@ -63,6 +64,7 @@ async function runKmeans(f: QuantizeFlags, formatGiven: boolean): Promise<Record
   const evalOptions = { normalization, threads: f.threads, limit: f.evalLimit };
   const baseline = await evaluate(model, data.test, evalOptions);
   const quantized = await evaluate(shared, data.test, evalOptions);
+  const agreement = await agreementWithInput(shared, model, data.test, normalization, f);
   const fp32Bytes = denseParameterBytes(model);
   process.stderr.write(`quantize kmeans/container ${bits}-bit: accuracy ${(100 * quantized.accuracy).toFixed(2)}% (fp32 ${(100 * baseline.accuracy).toFixed(2)}%), ${breakdown.bytes.toLocaleString('en-US')} bytes (${(fp32Bytes / breakdown.bytes).toFixed(2)}× vs fp32 parameters) → ${f.out}\n`);
   return {
@@ -78,6 +80,7 @@ async function runKmeans(f: QuantizeFlags, formatGiven: boolean): Promise<Record
     baselineAccuracy: baseline.accuracy,
     accuracyDrop: baseline.accuracy - quantized.accuracy,
     evalSamples: quantized.samples,
+    agreement,
     layers: layerBreakdown(shared, breakdown).map((l) => ({ name: l.name, bits: l.bits, params: l.params, sparsity: l.sparsity, bytes: l.bytes.total })),
     seconds: (performance.now() - t0) / 1000,
     normalize: normalization,
@@ -149,6 +152,7 @@ async function runQuantize(f: QuantizeFlags, formatGiven: boolean): Promise<Reco
   const evalOptions = { normalization, threads: f.threads, limit: f.evalLimit };
   const baseline = await evaluate(model, data.test, evalOptions);
   const quantized = await evaluate(out, data.test, evalOptions);
+  const agreement = await agreementWithInput(out, model, data.test, normalization, f);
   let bytes: number;
   try {
     bytes = saveModel(out, f.out, path);
@@ -170,6 +174,8 @@ async function runQuantize(f: QuantizeFlags, formatGiven: boolean): Promise<Reco
     baselineAccuracy: baseline.accuracy,
     accuracyDrop: baseline.accuracy - quantized.accuracy,
     evalSamples: quantized.samples,
+    // Output agreement with the input model on the evaluation samples (no labels needed).
+    agreement,
     calibration: needsSamples ? { method: f.calibration, samples: samples?.dims[0] ?? 0 } : null,
     perChannel: f.perChannel,
     clipWeights: f.clipWeights ?? null,

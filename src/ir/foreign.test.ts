@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { fromBinary } from '@bufbuild/protobuf';
-import { ModelProtoSchema } from 'onnx-buf';
+import { ModelProtoSchema } from './proto/onnx_pb.js';
 import { SHAPE_RULES } from '../ops/index.js';
 import { Session } from '../runtime/session.js';
 import { foldConstants } from './fold.js';

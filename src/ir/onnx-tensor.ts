@@ -1,8 +1,8 @@
 // TensorProto ↔ Tensor: every way ONNX stores tensor data (raw_data, the typed fields, external
 // files, sparse tensors), read into Whittle's Tensor; written back as raw_data.
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
-import { StringStringEntryProtoSchema, TensorProtoSchema } from 'onnx-buf';
-import type { SparseTensorProto, TensorProto } from 'onnx-buf';
+import { StringStringEntryProtoSchema, TensorProtoSchema } from './proto/onnx_pb.js';
+import type { SparseTensorProto, TensorProto } from './proto/onnx_pb.js';
 import { WhittleError } from './errors.js';
 import { allocate, bytesPerElement, dtypeFromOnnx, isHoldable, ONNX_DTYPE, ONNX_TYPE_NAMES, sizeOf, Tensor } from './tensor.js';
 

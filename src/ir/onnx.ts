@@ -1,5 +1,6 @@
-// Reading and writing .onnx files. The protobuf work is done by onnx-buf (ONNX 1.20's onnx.proto
-// compiled by @bufbuild/protobuf); this file only maps between its messages and Whittle's IR.
+// Reading and writing .onnx files. The protobuf classes are generated from ONNX's official
+// onnx.proto (src/ir/proto/, `npm run gen-proto`); this file only maps between its messages and
+// Whittle's IR.
 // Whatever the IR does not model (doc strings, functions, training info, non-tensor types,
 // unusual attributes and tensors) travels as serialized protobuf beside it, so load → save keeps it.
 import { create, fromBinary, isFieldSet, toBinary } from '@bufbuild/protobuf';
@@ -18,8 +19,8 @@ import {
   TypeProto_TensorSchema,
   TypeProtoSchema,
   ValueInfoProtoSchema,
-} from 'onnx-buf';
-import type { AttributeProto, GraphProto, ModelProto, NodeProto, TypeProto, ValueInfoProto } from 'onnx-buf';
+} from './proto/onnx_pb.js';
+import type { AttributeProto, GraphProto, ModelProto, NodeProto, TypeProto, ValueInfoProto } from './proto/onnx_pb.js';
 import { WhittleError } from './errors.js';
 import type { Attribute, Dim, Model, Node, ValueInfo } from './graph.js';
 import { Graph } from './graph.js';

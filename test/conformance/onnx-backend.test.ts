@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fromBinary } from '@bufbuild/protobuf';
-import { TensorProtoSchema } from 'onnx-buf';
+import { TensorProtoSchema } from '../../src/ir/proto/onnx_pb.js';
 import * as ort from 'onnxruntime-node';
 import { fromHalfBits } from '../../src/ir/half.js';
 import { encodeModel } from '../../src/ir/onnx.js';

@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { create, toBinary } from '@bufbuild/protobuf';
-import { AttributeProto_AttributeType as AT, ModelProtoSchema } from 'onnx-buf';
+import { AttributeProto_AttributeType as AT, ModelProtoSchema } from '../../src/ir/proto/onnx_pb.js';
 import { tempDir, whittle } from './cli.js';
 
 const dim = (d: number | string) => ({ value: typeof d === 'number' ? { case: 'dimValue' as const, value: BigInt(d) } : { case: 'dimParam' as const, value: d } });

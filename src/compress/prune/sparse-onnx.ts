@@ -2,8 +2,8 @@
 // SparseTensorProto (nonzero values + their flat int32 positions) in graph.sparse_initializer,
 // which onnxruntime densifies when it loads the model. No custom container, no custom op.
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
-import { ModelProtoSchema, SparseTensorProtoSchema, TensorProtoSchema } from 'onnx-buf';
-import type { TensorProto } from 'onnx-buf';
+import { ModelProtoSchema, SparseTensorProtoSchema, TensorProtoSchema } from '../../ir/proto/onnx_pb.js';
+import type { TensorProto } from '../../ir/proto/onnx_pb.js';
 import { WhittleError } from '../../ir/errors.js';
 import type { Model } from '../../ir/graph.js';
 import { decodeModel, encodeModel } from '../../ir/onnx.js';
