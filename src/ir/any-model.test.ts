@@ -31,7 +31,7 @@ function foreignModel(): ModelProto {
     docString: 'a model with every kind of part',
     domain: 'org.example',
     modelVersion: 3n,
-    opsetImport: [{ version: 17n }, { domain: 'com.microsoft', version: 1n }, { domain: 'custom.local', version: 1n }],
+    opsetImport: [{ domain: '', version: 17n }, { domain: 'com.microsoft', version: 1n }, { domain: 'custom.local', version: 1n }],
     metadataProps: [{ key: 'author', value: 'me' }],
     graph: {
       name: 'g',
@@ -63,7 +63,7 @@ function foreignModel(): ModelProto {
         domain: 'custom.local',
         input: ['a'],
         output: ['b'],
-        opsetImport: [{ version: 17n }],
+        opsetImport: [{ domain: '', version: 17n }],
         node: [{ opType: 'Add', input: ['a', 'a'], output: ['b'] }],
       },
     ],

@@ -46,6 +46,8 @@ export interface Node {
   attributes: Record<string, Attribute>;
   /** Serialized ONNX fields Whittle does not model (doc string, overload, metadata), written back as they were. */
   extra?: Uint8Array;
+  /** The name Whittle made up for a node the file left unnamed; while `name` still equals it, the file gets no name back. */
+  generatedName?: string;
 }
 
 /** Helpers to write attributes tersely: `{ transB: attr.int(1) }`. */

@@ -39,12 +39,17 @@ const fromUtf8 = new TextDecoder();
  * Serializes the fields Whittle does not model (`keys` of `msg`, those the file set, plus fields
  * unknown to this onnx.proto); undefined when there are none.
  */
-function extraOf<D extends DescMessage>(schema: D, msg: MessageShape<D>, keys: readonly string[]): Uint8Array | undefined {
+function extraOf<D extends DescMessage>(schema: D, msg: MessageShape<D>, keys: readonly string[], emptyKeys: readonly string[] = []): Uint8Array | undefined {
   const m = create(schema) as Record<string, unknown> & { $unknown?: UnknownField[] };
   const src = msg as unknown as Record<string, unknown> & { $unknown?: UnknownField[] };
   for (const key of keys) {
     const field = schema.fields.find((f) => f.localName === key);
     if (field !== undefined && isFieldSet(msg, field)) m[key] = src[key];
+  }
+  // Modeled strings the file set to '' explicitly (withExtra never writes ''): remembered here.
+  for (const key of emptyKeys) {
+    const field = schema.fields.find((f) => f.localName === key);
+    if (field !== undefined && isFieldSet(msg, field) && src[key] === '') m[key] = '';
   }
   if (src.$unknown !== undefined && src.$unknown.length > 0) m.$unknown = src.$unknown;
   const bytes = toBinary(schema, m as MessageShape<D>);
@@ -188,7 +193,7 @@ function attributeFromProto(p: AttributeProto, ctx: DecodeContext): Attribute {
 
 function nodeToProto(n: Node, external?: ExternalWriter): NodeProto {
   return withExtra(NodeProtoSchema, n.extra, {
-    name: n.name,
+    name: n.name === n.generatedName ? '' : n.name,
     opType: n.opType,
     domain: n.domain,
     input: n.inputs,
@@ -219,7 +224,7 @@ function graphToProto(g: Graph, initializersAsInputs: boolean, external?: Extern
 
 function graphFromProto(p: GraphProto, ctx: DecodeContext): Graph {
   const g = new Graph(p.name);
-  g.extra = extraOf(GraphProtoSchema, p, ['docString', 'quantizationAnnotation', 'metadataProps']);
+  g.extra = extraOf(GraphProtoSchema, p, ['docString', 'quantizationAnnotation', 'metadataProps'], ['name']);
   for (const t of p.initializer) {
     const tensor = tensorFromProto(t, ctx);
     if (tensor === undefined) g.opaqueInitializers.set(t.name, opaqueTensorBytes(t, ctx));
@@ -241,9 +246,10 @@ function graphFromProto(p: GraphProto, ctx: DecodeContext): Graph {
     const name = n.name || `${n.opType}_${i}`;
     const attributes: Record<string, Attribute> = {};
     for (const a of n.attribute) attributes[a.name] = attributeFromProto(a, ctx);
-    const extra = extraOf(NodeProtoSchema, n, ['docString', 'overload', 'metadataProps', 'deviceConfigurations']);
+    const extra = extraOf(NodeProtoSchema, n, ['docString', 'overload', 'metadataProps', 'deviceConfigurations'], ['name', 'domain']);
     const node: Node = { name, opType: n.opType, domain: n.domain === 'ai.onnx' ? '' : n.domain, inputs: [...n.input], outputs: [...n.output], attributes };
     if (extra !== undefined) node.extra = extra;
+    if (n.name === '') node.generatedName = name;
     return node;
   });
   return g;
@@ -260,7 +266,8 @@ export function encodeModel(model: Model, options: EncodeOptions = {}): Uint8Arr
     irVersion: BigInt(model.irVersion),
     producerName: model.producerName,
     producerVersion: model.producerVersion,
-    opsetImport: model.opsetImports.map((o) => create(OperatorSetIdProtoSchema, { ...(o.domain !== '' ? { domain: o.domain } : {}), version: BigInt(o.version) })),
+    // onnx's make_opsetid always sets the domain, '' included: written the same way.
+    opsetImport: model.opsetImports.map((o) => create(OperatorSetIdProtoSchema, { domain: o.domain, version: BigInt(o.version) })),
     graph: graphToProto(model.graph, model.irVersion < 4, options.external),
     metadataProps: Object.entries(model.metadata).map(([key, value]) => create(StringStringEntryProtoSchema, { key, value })),
   });
@@ -287,7 +294,7 @@ export function decodeModel(bytes: Uint8Array, source = 'model', ctx: DecodeCont
   }
   const metadata: Record<string, string> = {};
   for (const e of proto.metadataProps) metadata[e.key] = e.value;
-  const extra = extraOf(ModelProtoSchema, proto, ['domain', 'modelVersion', 'docString', 'trainingInfo', 'functions', 'configuration']);
+  const extra = extraOf(ModelProtoSchema, proto, ['domain', 'modelVersion', 'docString', 'trainingInfo', 'functions', 'configuration'], ['producerName', 'producerVersion']);
   return {
     graph: graphFromProto(proto.graph, ctx),
     opsetImports: proto.opsetImport.map((o) => ({ domain: o.domain === 'ai.onnx' ? '' : o.domain, version: Number(o.version) })),
