@@ -6,7 +6,7 @@ import { WhittleError } from '../ir/errors.js';
 import { encodeModel } from '../ir/onnx.js';
 import { modelStats } from '../ir/stats.js';
 import type { Signature } from '../ir/stats.js';
-import { probeShapes } from '../runtime/probe.js';
+import { runtimeShapes } from '../runtime/probe.js';
 import { sparseStats } from '../compress/prune/sparse.js';
 import { SHAPE_RULES } from '../ops/index.js';
 import { subset } from '../data/index.js';
@@ -92,12 +92,8 @@ export function registerCommands(program: Command): void {
     .option('--json', 'print one JSON object on stdout')
     .action(async (f: { model: string; json?: boolean }) => {
       const { model, path } = loadModel(f.model);
-      let s = modelStats(model, SHAPE_RULES);
-      // Ops without a shape rule: ask onnxruntime for the shapes, so their FLOPs count too.
-      if (s.unknownShapeNodes > 0) {
-        const known = await probeShapes(model);
-        if (known.size > 0) s = modelStats(model, SHAPE_RULES, { known });
-      }
+      // Ops without a shape rule: onnxruntime tells their shapes, so FLOPs after them count too.
+      const s = modelStats(model, SHAPE_RULES, { known: await runtimeShapes(model, SHAPE_RULES) });
       const sparse = sparseStats(model);
       const bytes = path !== undefined ? statSync(path).size : encodeModel(model).length;
       const ops = Object.entries(s.ops)

@@ -5,7 +5,7 @@ import { attr, Graph, makeModel } from '../ir/graph.js';
 import { inferShapes } from '../ir/shape.js';
 import { Tensor } from '../ir/tensor.js';
 import { SHAPE_RULES } from '../ops/index.js';
-import { inferShapesWithRuntime, probeShapes } from './probe.js';
+import { inferShapesWithRuntime, probeShapes, runtimeShapes } from './probe.js';
 
 /** x[N,4] → HardSigmoid and Erf (no Whittle rules) → Gemm (a rule, reading their shapes). */
 function model(): ReturnType<typeof makeModel> {
@@ -28,4 +28,6 @@ test('onnxruntime supplies the shapes of ops without rules, the batch dim keepin
   assert.deepEqual(shapes.get('e'), { dtype: 'float32', shape: ['N', 4] });
   // Gemm's own rule ran on the probed input shape.
   assert.deepEqual(shapes.get('y'), { dtype: 'float32', shape: ['N', 3] });
+  // Only the outputs of the ops without a rule were asked of onnxruntime.
+  assert.deepEqual([...(await runtimeShapes(m, SHAPE_RULES)).keys()].sort(), ['e', 'h']);
 });

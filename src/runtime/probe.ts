@@ -5,7 +5,7 @@ import * as ort from 'onnxruntime-node';
 import type { Dim, Model, ValueInfo } from '../ir/graph.js';
 import { encodeModel } from '../ir/onnx.js';
 import type { ShapeRule, TypeShape } from '../ir/shape.js';
-import { constantValues, inferShapes, typeShapeOf } from '../ir/shape.js';
+import { constantValues, inferShapes, opKey } from '../ir/shape.js';
 import type { DType } from '../ir/tensor.js';
 
 const DTYPES: ReadonlySet<string> = new Set(['float32', 'float64', 'float16', 'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'bool']);
@@ -13,6 +13,8 @@ const DTYPES: ReadonlySet<string> = new Set(['float32', 'float64', 'float16', 'i
 export interface ProbeOptions {
   /** Sizes for symbolic input dims by name; others are 1 in the first run and 2 in the second. */
   dims?: Record<string, number>;
+  /** Only these values (default: every value of the main graph); fewer extra outputs keep the runs light on big models. */
+  values?: readonly string[];
 }
 
 /** A sample input: small non-negative values (valid indices, no division by zero in softmax and friends). */
@@ -67,21 +69,23 @@ async function runOnce(bytes: Uint8Array, model: Model, size: (d: Dim) => number
  */
 export async function probeShapes(model: Model, options: ProbeOptions = {}): Promise<Map<string, TypeShape>> {
   const g = model.graph.clone();
+  const only = options.values === undefined ? undefined : new Set(options.values);
   const existing = new Set(g.outputs.map((v) => v.name));
   // onnxruntime-node cannot hand back sequences, optionals or maps: leave out what is declared so
   // or made by the ops that make them.
   const nonTensor = new Set([...g.outputs, ...g.valueInfo.values()].filter((v) => v.type !== undefined && !v.type.startsWith('tensor(')).map((v) => v.name));
   for (const n of g.nodes) if (/Sequence|Optional/.test(n.opType) && !/^ConcatFromSequence$|^SequenceAt$|^SequenceLength$|^OptionalGetElement$|^OptionalHasElement$/.test(n.opType)) n.outputs.forEach((o) => nonTensor.add(o));
-  const wanted = [...existing].filter((o) => !nonTensor.has(o));
+  const wanted = [...existing].filter((o) => !nonTensor.has(o) && (only === undefined || only.has(o)));
   for (const n of g.nodes) {
     for (const o of n.outputs) {
-      if (o === '' || existing.has(o)) continue;
+      if (o === '' || existing.has(o) || (only !== undefined && !only.has(o))) continue;
       existing.add(o);
       if (!nonTensor.has(o)) wanted.push(o);
       // No type: onnxruntime infers it (a wrong guess here would make the model invalid).
       g.outputs.push({ name: o, dtype: 'float32', shape: [], type: 'unknown', typeProto: new Uint8Array() });
     }
   }
+  if (wanted.length === 0) return new Map();
   const bytes = encodeModel({ ...model, graph: g });
   const symbols = [...new Set(g.inputs.flatMap((v) => v.shape.filter((d): d is string => typeof d === 'string')))];
   const sized = (k: number) => (d: Dim): number => (typeof d === 'number' ? d : options.dims?.[d] ?? k);
@@ -109,6 +113,33 @@ export async function probeShapes(model: Model, options: ProbeOptions = {}): Pro
 }
 
 /**
+ * What onnxruntime must tell about a model so every value has a shape: nothing when the rules
+ * (and the file) cover it; else the outputs of the ops without a rule (their consumers' rules
+ * do the rest), then whatever is still missing. Pass the result as `known` to `inferShapes` or
+ * `modelStats`.
+ *
+ * ```ts
+ * const stats = modelStats(model, SHAPE_RULES, { known: await runtimeShapes(model, SHAPE_RULES) });
+ * ```
+ */
+export async function runtimeShapes(model: Model, rules: ReadonlyMap<string, ShapeRule>, options: ProbeOptions = {}): Promise<Map<string, TypeShape>> {
+  const g = model.graph;
+  const constants = constantValues(g);
+  const missing = (known: Map<string, TypeShape>): string[] => {
+    const shapes = inferShapes(g.clone(), rules, constants, { known, unknown: 'skip' });
+    return g.nodes.flatMap((n) => n.outputs.filter((o) => o !== '' && !shapes.has(o)));
+  };
+  const known = new Map<string, TypeShape>();
+  const first = missing(known);
+  if (first.length === 0) return known;
+  const noRule = new Set(g.nodes.filter((n) => !rules.has(opKey(n))).flatMap((n) => n.outputs));
+  for (const [k, v] of await probeShapes(model, { ...options, values: first.filter((o) => noRule.has(o)) })) known.set(k, v);
+  const rest = missing(known);
+  if (rest.length > 0) for (const [k, v] of await probeShapes(model, { ...options, values: rest })) known.set(k, v);
+  return known;
+}
+
+/**
  * Shapes of every value: Whittle's rules where it has them, onnxruntime's probe for the rest
  * (only run when the rules and the file leave something unknown). Throws UNSUPPORTED_OP naming
  * the node whose outputs stay unknown.
@@ -118,11 +149,6 @@ export async function probeShapes(model: Model, options: ProbeOptions = {}): Pro
  * ```
  */
 export async function inferShapesWithRuntime(model: Model, rules: ReadonlyMap<string, ShapeRule>, options: ProbeOptions = {}): Promise<Map<string, TypeShape>> {
-  const g = model.graph.clone();
-  const constants = constantValues(g);
-  const first = inferShapes(g.clone(), rules, constants, { unknown: 'skip' });
-  const complete = g.nodes.every((n) => n.outputs.every((o) => o === '' || first.has(o))) && g.outputs.every((v) => first.has(v.name) || typeShapeOf(v) === undefined);
-  if (complete) return first;
-  const known = await probeShapes(model, options);
-  return inferShapes(g, rules, constants, { known });
+  const known = await runtimeShapes(model, rules, options);
+  return inferShapes(model.graph.clone(), rules, constantValues(model.graph), { known });
 }

@@ -10,7 +10,7 @@ import { modelStats } from '../../src/ir/stats.js';
 import { Tensor } from '../../src/ir/tensor.js';
 import { loadModel } from '../../src/load.js';
 import { SHAPE_RULES } from '../../src/ops/index.js';
-import { probeShapes } from '../../src/runtime/probe.js';
+import { runtimeShapes } from '../../src/runtime/probe.js';
 import { Session } from '../../src/runtime/session.js';
 
 const CORPUS = process.env['WHITTLE_CORPUS'] ?? new URL('../../../test/fixtures/corpus/', import.meta.url).pathname;
@@ -35,8 +35,7 @@ for (const file of files) {
   test(`corpus ${file}: load → info (every shape known) → save computes what the original computes`, async () => {
     const path = join(CORPUS, file);
     const model = loadModel(path);
-    let stats = modelStats(model, SHAPE_RULES);
-    if (stats.unknownShapeNodes > 0) stats = modelStats(model, SHAPE_RULES, { known: await probeShapes(model) });
+    const stats = modelStats(model, SHAPE_RULES, { known: await runtimeShapes(model, SHAPE_RULES) });
     assert.equal(stats.unknownShapeNodes, 0, 'every value has a shape');
     assert.ok(stats.params > 0);
     if (!Object.keys(stats.ops).some((op) => CONTROL_FLOW.has(op))) assert.ok(stats.flops > 0, 'FLOPs counted');
