@@ -1,4 +1,5 @@
-import { availableParallelism } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Option } from 'commander';
@@ -21,9 +22,13 @@ import type { Model } from '../ir/graph.js';
 import { demoCompression } from './compress.js';
 import { createReporter } from './progress.js';
 import { loadData, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel, zooShapeFor } from './load.js';
+import { logEpochs } from '../train/run-log.js';
+import type { RunLog } from '../train/run-log.js';
+import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
+import { demoReport } from './report.js';
 
 /** The shared body of `train` and `demo`. */
-async function runTrain(f: TrainFlags, label = 'train', onTrained?: (model: Model) => void): Promise<Record<string, unknown>> {
+async function runTrain(f: TrainFlags, label = 'train', onTrained?: (model: Model) => void, log?: RunLog): Promise<Record<string, unknown>> {
   const data = loadData(f.data);
   const { model, path } = loadModel(f.model, { seed: f.seed, ...zooShapeFor(data.train) });
   const normalization = resolveNormalization(f.normalize, model);
@@ -46,7 +51,7 @@ async function runTrain(f: TrainFlags, label = 'train', onTrained?: (model: Mode
       checkpointPath,
       resume: f.resume,
       shouldStop: () => stop,
-      onProgress: reporter,
+      onProgress: logEpochs(log, label, reporter),
     });
     reporter.stop();
     if (result.status === 'interrupted') {
@@ -79,11 +84,21 @@ async function runTrain(f: TrainFlags, label = 'train', onTrained?: (model: Mode
 }
 
 export function registerCommands(program: Command): void {
-  addTrainFlags(program.command('train').description('train a zoo model or fine-tune an .onnx model on MNIST-format data').requiredOption('--model <zoo|file.onnx>', 'zoo name (lenet-300-100, lenet-5, resnet-cifar, mlp:784-100-10) or .onnx file'), {
+  const trainCmd = addTrainFlags(program.command('train').description('train a zoo model or fine-tune an .onnx model on MNIST-format data').requiredOption('--model <zoo|file.onnx>', 'zoo name (lenet-300-100, lenet-5, resnet-cifar, mlp:784-100-10) or .onnx file'), {
     epochs: 10,
     lr: 0.05,
     optimizer: 'momentum',
-  }).action(async (f: TrainFlags) => emit(Boolean(f.json), await runTrain(f)));
+  });
+  addLogFlag(trainCmd).action(async (f: TrainFlags & { log?: string }) => {
+    const log = openCommandLog(resolveLogPath(f.log, f.out), 'train', f.model, { append: f.resume });
+    try {
+      const r = await runTrain(f, 'train', undefined, log);
+      log?.write({ type: 'result', result: r });
+      emit(Boolean(f.json), r);
+    } finally {
+      log?.close();
+    }
+  });
 
   program
     .command('info')
@@ -108,20 +123,37 @@ export function registerCommands(program: Command): void {
       emit(Boolean(f.json), { model: f.model, params: s.params, nonzeroParams: s.nonzeroParams, bytes, parameterBytes: s.parameterBytes, denseBytes: sparse.denseBytes, sparseBytes: sparse.sparseBytes, flops: s.flops, macs: s.macs, unknownShapeNodes: s.unknownShapeNodes, ops: s.ops, opsets: model.opsetImports, inputs: s.inputs, outputs: s.outputs, metadata: model.metadata });
     });
 
-  addTrainFlags(program.command('demo').description('the main job on the bundled MNIST: train LeNet-300-100, report test accuracy, then Deep-Compress it (Table 1)'), { epochs: 10, lr: 0.05, optimizer: 'momentum' })
+  const demoCmd = addTrainFlags(program.command('demo').description('the main job on the bundled MNIST: train LeNet-300-100, report test accuracy, then Deep-Compress it (Table 1)'), { epochs: 10, lr: 0.05, optimizer: 'momentum' })
     .option('--model <zoo|file.onnx>', 'model', 'lenet-300-100')
     .option('--no-compress', 'skip the Deep Compression part (prune → k-means → Huffman, Table 1)')
     .option('--compress-out <dir>', 'where the demo writes model.wtl and model.onnx (default: OUT.dc, else a temporary directory)')
-    .action(async (f: TrainFlags & { compress: boolean; compressOut?: string }) => {
+    .option('--report <file.html>', 'the HTML report of the run (default: OUT.report.html, else in a temporary directory)');
+  addLogFlag(demoCmd).action(async (f: TrainFlags & { compress: boolean; compressOut?: string; report?: string; log?: string }) => {
       process.stderr.write(`whittle demo: training ${f.model} on MNIST for ${f.epochs} epoch(s), batch ${f.batch}, ${f.optimizer} lr ${f.lr}, ${f.threads} thread(s)\n`);
-      let trained: Model | undefined;
-      const r = await runTrain(f, 'demo', (m) => (trained = m));
-      process.stderr.write(`whittle demo: test accuracy ${(100 * Number(r['accuracy'])).toFixed(2)}% after ${String(r['epochs'])} epoch(s), ${String(r['samplesPerSec'])} samples/s${f.out ? `; model written to ${f.out}` : ''}\n`);
-      if (f.compress && trained !== undefined) {
-        const out = f.compressOut ?? (f.out !== undefined ? `${f.out}.dc` : undefined);
-        const c = await demoCompression(trained, { data: f.data, normalization: r['normalize'] as Normalization, threads: f.threads, out, seed: f.seed, samples: f.samples });
-        if (c !== undefined) r['compression'] = c;
+      // The demo always keeps a log, so that it can end with a report.
+      const scratch = join(tmpdir(), `whittle-demo-${process.pid}`);
+      const log = openCommandLog(resolveLogPath(f.log, f.out) ?? join(scratch, 'log.jsonl'), 'demo', f.model);
+      try {
+        let trained: Model | undefined;
+        const r = await runTrain(f, 'demo', (m) => (trained = m), log);
+        process.stderr.write(`whittle demo: test accuracy ${(100 * Number(r['accuracy'])).toFixed(2)}% after ${String(r['epochs'])} epoch(s), ${String(r['samplesPerSec'])} samples/s${f.out ? `; model written to ${f.out}` : ''}\n`);
+        let container: string | undefined;
+        if (f.compress && trained !== undefined) {
+          const out = f.compressOut ?? (f.out !== undefined ? `${f.out}.dc` : scratch);
+          const c = await demoCompression(trained, { data: f.data, normalization: r['normalize'] as Normalization, threads: f.threads, out, seed: f.seed, samples: f.samples, log });
+          if (c !== undefined) {
+            r['compression'] = c;
+            container = String(c['container']);
+          }
+        }
+        log?.write({ type: 'result', result: r });
+        log?.close();
+        const report = f.report ?? (f.out !== undefined ? `${f.out}.report.html` : join(scratch, 'report.html'));
+        r['report'] = demoReport(log?.path, report, container ?? f.out);
+        process.stderr.write(`whittle demo: report ${report}\n`);
+        emit(Boolean(f.json), r);
+      } finally {
+        log?.close();
       }
-      emit(Boolean(f.json), r);
     });
 }

@@ -20,6 +20,10 @@ import { evaluate } from '../train/evaluate.js';
 import { emit, int } from './flags.js';
 import { createReporter } from './progress.js';
 import { loadData, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel, zooShapeFor } from './load.js';
+import { logEpochs } from '../train/run-log.js';
+import type { RunLog } from '../train/run-log.js';
+import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
+import { resolveRecipePath } from './recipes.js';
 
 /** Bytes of a model's float parameters stored densely as float32: the ratio's numerator. */
 export function denseParameterBytes(model: Model): number {
@@ -87,7 +91,7 @@ export async function runDeepCompression(
   model: Model,
   data: { train: Dataset; test: Dataset },
   recipe: DeepCompressionRecipe,
-  o: { out: string; normalization: Normalization; threads?: number; label?: string },
+  o: { out: string; normalization: Normalization; threads?: number; label?: string; log?: RunLog },
 ): Promise<CompressionRun> {
   if (existsSync(o.out) && !statSync(o.out).isDirectory()) throw new WhittleError('BAD_ARGUMENT', `--out ${o.out} is a file; pass a directory (it is created if missing)`);
   const label = o.label ?? 'compress';
@@ -104,8 +108,11 @@ export async function runDeepCompression(
     threads: o.threads ?? recipe.threads,
     stepsPerRun: recipe.stepsPerRun,
     test: data.test,
-    onStage: (e) => process.stderr.write(`${label}: ${e.stage} — test error ${(100 * (1 - e.accuracy)).toFixed(2)}% (${e.seconds.toFixed(1)} s)\n`),
-    onProgress: (stage) => createReporter({ label: `${label} ${stage}` }),
+    onStage: (e) => {
+      o.log?.write({ type: 'stage', ...e });
+      process.stderr.write(`${label}: ${e.stage} — test error ${(100 * (1 - e.accuracy)).toFixed(2)}% (${e.seconds.toFixed(1)} s)\n`);
+    },
+    onProgress: (stage) => logEpochs(o.log, stage, createReporter({ label: `${label} ${stage}` })),
   });
   mkdirSync(o.out, { recursive: true });
   const container = join(o.out, 'model.wtl');
@@ -170,7 +177,7 @@ export function compressionJson(run: CompressionRun, recipe: DeepCompressionReci
  */
 export async function demoCompression(
   model: Model,
-  o: { data?: string; normalization: Normalization; threads?: number; out?: string; seed?: number; samples?: number },
+  o: { data?: string; normalization: Normalization; threads?: number; out?: string; seed?: number; samples?: number; log?: RunLog },
 ): Promise<Record<string, unknown> | undefined> {
   const zoo = model.metadata['whittle.zoo'] ?? '';
   const preset = DEEP_COMPRESSION_PRESETS[zoo];
@@ -181,30 +188,38 @@ export async function demoCompression(
   const out = o.out ?? join(tmpdir(), `whittle-demo-${process.pid}`);
   const recipe = { ...preset, model: zoo, seed: o.seed ?? preset.seed, samples: o.samples ?? preset.samples };
   process.stderr.write(`whittle demo: Deep Compression of ${zoo}: prune → fine-tune → k-means → fine-tune centroids → Huffman\n`);
-  const run = await runDeepCompression(model, loadData(o.data), recipe, { out, normalization: o.normalization, threads: o.threads, label: 'demo compress' });
+  const run = await runDeepCompression(model, loadData(o.data), recipe, { out, normalization: o.normalization, threads: o.threads, label: 'demo compress', log: o.log });
   process.stderr.write(`\n${compressionTable(zoo, run)}\ncontainer ${run.container}, runnable ONNX ${run.onnx}\n`);
   return compressionJson(run, recipe);
 }
 
 export function registerCompressCommands(program: Command): void {
-  program
+  const compressCmd = program
     .command('compress')
     .description('Deep Compression: prune → fine-tune → k-means → fine-tune centroids → Huffman; writes DIR/model.wtl and DIR/model.onnx')
-    .requiredOption('--recipe <file.yaml>', 'Deep Compression recipe (see recipes/deep-compression-*.yaml)')
+    .requiredOption('--recipe <name|file.yaml>', 'Deep Compression recipe: a shipped one by name (deep-compression-lenet-300-100, deep-compression-lenet-5) or a YAML file')
     .requiredOption('--out <dir>', 'output directory')
     .option('--model <zoo|file.onnx>', 'override the recipe\'s model')
     .option('--threads <n>', 'ONNX Runtime threads (default: the recipe\'s, else all cores)', int('--threads', 1))
-    .option('--json', 'print one JSON object on stdout')
-    .action(async (f: { recipe: string; out: string; model?: string; threads?: number; json?: boolean }) => {
-      const recipe = loadDeepCompressionRecipe(f.recipe);
+    .option('--json', 'print one JSON object on stdout');
+  addLogFlag(compressCmd).action(async (f: { recipe: string; out: string; model?: string; threads?: number; json?: boolean; log?: string }) => {
+      const recipe = loadDeepCompressionRecipe(resolveRecipePath(f.recipe));
       if (f.model !== undefined) recipe.model = f.model;
       const data = loadData(recipe.data);
       const { model } = loadModel(recipe.model, { seed: recipe.seed, ...zooShapeFor(data.train) });
       const normalization = resolveNormalization(recipe.normalize, model);
       const t0 = performance.now();
-      const run = await runDeepCompression(model, data, recipe, { out: f.out, normalization, threads: f.threads });
-      process.stderr.write(`\n${compressionTable(recipe.model, run)}\nwrote ${run.container} (${run.breakdown.bytes} bytes) and ${run.onnx} in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
-      emit(Boolean(f.json), { model: recipe.model, ...compressionJson(run, recipe), seconds: (performance.now() - t0) / 1000 });
+      if (existsSync(f.out) && !statSync(f.out).isDirectory()) throw new WhittleError('BAD_ARGUMENT', `--out ${f.out} is a file; pass a directory (it is created if missing)`);
+      const log = openCommandLog(resolveLogPath(f.log, f.out, true), 'compress', recipe.model);
+      try {
+        const run = await runDeepCompression(model, data, recipe, { out: f.out, normalization, threads: f.threads, log });
+        process.stderr.write(`\n${compressionTable(recipe.model, run)}\nwrote ${run.container} (${run.breakdown.bytes} bytes) and ${run.onnx} in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
+        const result = { model: recipe.model, ...compressionJson(run, recipe), seconds: (performance.now() - t0) / 1000 };
+        log?.write({ type: 'result', result });
+        emit(Boolean(f.json), result);
+      } finally {
+        log?.close();
+      }
     });
 
   program

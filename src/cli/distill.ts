@@ -23,6 +23,8 @@ import type { TrainFlags } from './flags.js';
 import { addTrainFlags, emit, int, num, toTrainOptions } from './flags.js';
 import { loadData, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel, zooShapeFor } from './load.js';
 import { createReporter } from './progress.js';
+import { logEpochs } from '../train/run-log.js';
+import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
 
 /** Samples of the test split on which merge and grow measure the change of the outputs. */
 const CHANGE_SAMPLES = 1000;
@@ -79,34 +81,40 @@ function registerDistill(program: Command): void {
     .option('--hint <teacher:student>', 'also match a student tensor to a teacher tensor through a learned adapter (repeatable)', collect, [])
     .option('--baseline', 'also train the student alone (same seed, epochs, optimizer) and report both error counts')
     .option('--keep-zeros', 'a pruned student: hold its zero weights at zero while distilling');
-  addTrainFlags(cmd, { epochs: 10, lr: 0.05, optimizer: 'momentum' }).action(async (f: DistillFlags) => {
-    const data = loadData(f.data);
-    const { model: teacher, path: teacherPath } = loadModel(f.teacher);
-    if (teacherPath === undefined) throw new WhittleError('BAD_ARGUMENT', `--teacher ${f.teacher}: pass a trained .onnx file (a zoo name would be an untrained teacher)`);
-    const { model: student, path: studentPath } = loadModel(f.student, { seed: f.seed, ...zooShapeFor(data.train) });
-    checkOut(f.out, [teacherPath, studentPath]);
-    const normalization = resolveNormalization(f.normalize, teacher);
-    const trainSet = f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train;
-    const masks = f.keepZeros ? masksFromZeros(student) : new Map<string, Tensor>();
-    const options = {
-      ...toTrainOptions({ ...f, model: f.student }, normalization),
-      onProgress: createReporter({ label: 'distill' }),
-      step: { masked: [...masks.keys()] },
-      extraFeeds: new Map([...masks].map(([w, m]) => [`${w}.mask`, m] as const)),
-    };
-    const t0 = performance.now();
-    const result = await distillStudent(teacher, student, trainSet, options, { temperature: f.temperature, alpha: f.alpha, hints: f.hint.map(parseHint) });
-    const s = await summary(result.model, data.test, normalization, f.threads);
-    const bytes = save(result.model, f.out, [teacherPath, studentPath], normalization);
-    const out: Record<string, unknown> = { ...s, bytes: bytes ?? s.bytes, teacher: f.teacher, student: f.student, temperature: f.temperature, alpha: f.alpha, epochs: result.epochs, samplesPerSec: Math.round(result.samplesPerSec), seconds: (performance.now() - t0) / 1000, out: f.out ?? null };
-    process.stderr.write(`distill: student ${f.student} test accuracy ${(100 * s.accuracy).toFixed(2)}% (${s.errors} errors), ${s.params.toLocaleString('en-US')} params\n`);
-    if (f.baseline) {
-      const alone = await train(student, trainSet, { ...options, onProgress: createReporter({ label: 'alone' }) });
-      const b = await summary(alone.model, data.test, normalization, f.threads);
-      Object.assign(out, { baselineAccuracy: b.accuracy, baselineErrors: b.errors, errorRatio: b.errors === 0 ? null : s.errors / b.errors });
-      process.stderr.write(`distill: trained alone ${b.errors} errors; distilled ${s.errors} (${((100 * s.errors) / Math.max(1, b.errors)).toFixed(1)}%)\n`);
+  addLogFlag(addTrainFlags(cmd, { epochs: 10, lr: 0.05, optimizer: 'momentum' })).action(async (f: DistillFlags & { log?: string }) => {
+    const log = openCommandLog(resolveLogPath(f.log, f.out), 'distill', f.student);
+    try {
+      const data = loadData(f.data);
+      const { model: teacher, path: teacherPath } = loadModel(f.teacher);
+      if (teacherPath === undefined) throw new WhittleError('BAD_ARGUMENT', `--teacher ${f.teacher}: pass a trained .onnx file (a zoo name would be an untrained teacher)`);
+      const { model: student, path: studentPath } = loadModel(f.student, { seed: f.seed, ...zooShapeFor(data.train) });
+      checkOut(f.out, [teacherPath, studentPath]);
+      const normalization = resolveNormalization(f.normalize, teacher);
+      const trainSet = f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train;
+      const masks = f.keepZeros ? masksFromZeros(student) : new Map<string, Tensor>();
+      const options = {
+        ...toTrainOptions({ ...f, model: f.student }, normalization),
+        onProgress: logEpochs(log, 'distill', createReporter({ label: 'distill' })),
+        step: { masked: [...masks.keys()] },
+        extraFeeds: new Map([...masks].map(([w, m]) => [`${w}.mask`, m] as const)),
+      };
+      const t0 = performance.now();
+      const result = await distillStudent(teacher, student, trainSet, options, { temperature: f.temperature, alpha: f.alpha, hints: f.hint.map(parseHint) });
+      const s = await summary(result.model, data.test, normalization, f.threads);
+      const bytes = save(result.model, f.out, [teacherPath, studentPath], normalization);
+      const out: Record<string, unknown> = { ...s, bytes: bytes ?? s.bytes, teacher: f.teacher, student: f.student, temperature: f.temperature, alpha: f.alpha, epochs: result.epochs, samplesPerSec: Math.round(result.samplesPerSec), seconds: (performance.now() - t0) / 1000, out: f.out ?? null };
+      process.stderr.write(`distill: student ${f.student} test accuracy ${(100 * s.accuracy).toFixed(2)}% (${s.errors} errors), ${s.params.toLocaleString('en-US')} params\n`);
+      if (f.baseline) {
+        const alone = await train(student, trainSet, { ...options, onProgress: logEpochs(log, 'alone', createReporter({ label: 'alone' })) });
+        const b = await summary(alone.model, data.test, normalization, f.threads);
+        Object.assign(out, { baselineAccuracy: b.accuracy, baselineErrors: b.errors, errorRatio: b.errors === 0 ? null : s.errors / b.errors });
+        process.stderr.write(`distill: trained alone ${b.errors} errors; distilled ${s.errors} (${((100 * s.errors) / Math.max(1, b.errors)).toFixed(1)}%)\n`);
+      }
+      log?.write({ type: 'result', result: out });
+      emit(Boolean(f.json), out);
+    } finally {
+      log?.close();
     }
-    emit(Boolean(f.json), out);
   });
 }
 
@@ -219,7 +227,7 @@ function registerGrow(program: Command): void {
     .option('--checks-per-epoch <n>', 'with --when-stuck: validation checks per epoch (growth can follow any check)', int('--checks-per-epoch', 1), 1)
     .option('--grow-by <epoch>', 'with --when-stuck: every growth event has happened by this epoch (default: half the epochs)', num('--grow-by'))
     .option('--validation <n>', 'with --when-stuck: training samples held out to detect plateaus', int('--validation', 1), 5000);
-  addTrainFlags(cmd, { epochs: 15, lr: 0.05, optimizer: 'momentum' }).action(async (f: GrowFlags) => {
+  addLogFlag(addTrainFlags(cmd, { epochs: 15, lr: 0.05, optimizer: 'momentum' })).action(async (f: GrowFlags & { log?: string }) => {
     const widths = f.widen.map((v) => parseAssignment('--widen', v));
     if (widths.length === 0 && f.deepenAfter === undefined) throw new WhittleError('BAD_ARGUMENT', 'say how to grow: --widen LAYER=WIDTH and/or --deepen-after LAYER');
     const data = loadData(f.data);
@@ -231,8 +239,11 @@ function registerGrow(program: Command): void {
     if (f.whenStuck) {
       if (widths.length === 0) throw new WhittleError('BAD_ARGUMENT', '--when-stuck needs the target widths as --widen LAYER=WIDTH');
       const split = splitValidation(data.train, f.validation);
-      const r = await growWhenStuck(model, split.train, { ...toTrainOptions(f, normalization), onProgress: createReporter({ label: 'grow' }) }, { targets: Object.fromEntries(widths), validation: split.validation, steps: f.growSteps, checksPerEpoch: f.checksPerEpoch, deadline: f.growBy, noise: f.noise || undefined, init: f.init });
+      const log = openCommandLog(resolveLogPath(f.log, f.out), 'grow', f.model);
+      const r = await growWhenStuck(model, split.train, { ...toTrainOptions(f, normalization), onProgress: logEpochs(log, 'grow', createReporter({ label: 'grow' })) }, { targets: Object.fromEntries(widths), validation: split.validation, steps: f.growSteps, checksPerEpoch: f.checksPerEpoch, deadline: f.growBy, noise: f.noise || undefined, init: f.init });
       grown = r.model;
+      log?.write({ type: 'result', result: { model: f.model, events: r.events } });
+      log?.close();
       for (const e of r.events) process.stderr.write(`grow: at epoch ${e.epoch.toFixed(2)} (${e.reason}) → ${Object.entries(e.widths).map(([l, w]) => `${l}=${w}`).join(', ')}\n`);
       Object.assign(out, { events: r.events, history: r.history });
     } else {

@@ -10,6 +10,8 @@ import { registerDistillCommands } from './distill.js';
 import { registerEvalCommands } from './eval.js';
 import { registerPruneCommands } from './prune.js';
 import { registerQuantizeCommands } from './quantize.js';
+import { registerReportCommands } from './report.js';
+import { registerExportCommands } from './export.js';
 
 const program = new Command();
 program
@@ -20,7 +22,7 @@ program
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 // Each family of commands registers itself from its own file.
-for (const register of [registerCommands, registerEvalCommands, registerPruneCommands, registerCompressCommands, registerDistillCommands, registerQuantizeCommands, registerBenchCommands]) register(program);
+for (const register of [registerCommands, registerEvalCommands, registerPruneCommands, registerCompressCommands, registerDistillCommands, registerQuantizeCommands, registerBenchCommands, registerReportCommands, registerExportCommands]) register(program);
 
 try {
   await program.parseAsync(process.argv);

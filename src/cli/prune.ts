@@ -28,6 +28,9 @@ import { train } from '../train/trainer.js';
 import { emit, int, num } from './flags.js';
 import { createReporter } from './progress.js';
 import { loadData, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel, zooShapeFor } from './load.js';
+import { logEpochs } from '../train/run-log.js';
+import type { RunLog } from '../train/run-log.js';
+import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
 
 const METHODS = ['magnitude', 'activation', 'apoz', 'l1', 'group-lasso'] as const;
 const GRANULARITIES = ['weight', 'neuron', 'filter', 'channel'] as const;
@@ -82,7 +85,7 @@ function sparsityFlag(name: string) {
   return (v: string): number => checkSparsity(num(name)(v), name);
 }
 
-function trainOptions(f: PruneFlags, epochs: number, normalization: Normalization, validation: Dataset | undefined, label: string): TrainOptions {
+function trainOptions(f: PruneFlags, epochs: number, normalization: Normalization, validation: Dataset | undefined, label: string, log?: RunLog): TrainOptions {
   return {
     epochs,
     batchSize: f.batch,
@@ -94,7 +97,7 @@ function trainOptions(f: PruneFlags, epochs: number, normalization: Normalizatio
     threads: f.threads,
     stepsPerRun: f.stepsPerRun,
     validation,
-    onProgress: createReporter({ label }),
+    onProgress: logEpochs(log, label, createReporter({ label })),
   };
 }
 
@@ -113,7 +116,7 @@ function groupFilter(model: Model, granularity: string): string[] | undefined {
   return names;
 }
 
-async function runPrune(f: PruneFlags): Promise<Record<string, unknown>> {
+async function runPrune(f: PruneFlags, log?: RunLog): Promise<Record<string, unknown>> {
   const t0 = performance.now();
   const granularity = f.granularity ?? (f.method === 'magnitude' || f.method === 'l1' ? 'weight' : 'channel');
   const structured = granularity !== 'weight';
@@ -165,6 +168,9 @@ async function runPrune(f: PruneFlags): Promise<Record<string, unknown>> {
 
   const accuracyOf = async (m: Model): Promise<number> => (await evaluate(m, testSet, { normalization, threads: f.threads })).accuracy;
   const accuracyBefore = await accuracyOf(model);
+  const t1 = performance.now();
+  const stage = (name: string, accuracy: number): void => log?.write({ type: 'stage', stage: name, accuracy, seconds: (performance.now() - t1) / 1000 });
+  stage('before', accuracyBefore);
   process.stderr.write(`prune ${f.model}: accuracy before ${(100 * accuracyBefore).toFixed(2)}%\n`);
 
   let current = model;
@@ -176,16 +182,16 @@ async function runPrune(f: PruneFlags): Promise<Record<string, unknown>> {
     // Group lasso acts on the neurons/filters that can go: the producers of prunable groups.
     const producers = dependencyGroups(model.graph).filter((g) => g.prunable && (groupNames === undefined || groupNames.includes(g.name))).flatMap((g) => g.producers);
     const step = f.method === 'l1' ? l1Regularizer(model.graph, f.lambda) : groupLassoRegularizer(model.graph, f.lambda, producers);
-    current = (await train(current, trainSet, { ...trainOptions(f, f.finetuneEpochs, normalization, testSet, `${f.method} λ=${f.lambda}`), step })).model;
+    current = (await train(current, trainSet, { ...trainOptions(f, f.finetuneEpochs, normalization, testSet, `${f.method} λ=${f.lambda}`, log), step })).model;
   }
   const tuneEpochs = f.method === 'l1' || f.method === 'group-lasso' ? f.recoverEpochs : f.finetuneEpochs;
 
   if (f.schedule === 'agp' && structured) {
-    const r = await agpChannelPrune(current, trainSet, { sparsity: perLayer === undefined ? f.sparsity : undefined, perLayer, layers: groupNames }, trainOptions(f, tuneEpochs, normalization, testSet, 'agp'));
+    const r = await agpChannelPrune(current, trainSet, { sparsity: perLayer === undefined ? f.sparsity : undefined, perLayer, layers: groupNames }, trainOptions(f, tuneEpochs, normalization, testSet, 'agp', log));
     groups = r.groups;
     current = r.model;
   } else if (f.schedule === 'agp') {
-    const r = await agpPrune(current, trainSet, { sparsity: f.sparsity, perLayer, scope: f.scope }, trainOptions(f, tuneEpochs, normalization, testSet, 'agp'));
+    const r = await agpPrune(current, trainSet, { sparsity: f.sparsity, perLayer, scope: f.scope }, trainOptions(f, tuneEpochs, normalization, testSet, 'agp', log));
     current = r.model;
   } else if (f.schedule === 'iterative') {
     const targets = iterativeTargets(f.sparsity as number, f.steps);
@@ -199,9 +205,10 @@ async function runPrune(f: PruneFlags): Promise<Record<string, unknown>> {
           return { model: r.model };
         }
       : (m, s) => magnitudePrune(m, { sparsity: s, scope: f.scope });
-    const r = await iterativePrune(current, trainSet, step, { sparsities: targets, train: trainOptions(f, Math.max(1, tuneEpochs), normalization, undefined, 'fine-tune'), validation: testSet, accuracyFloor: f.floor });
+    const r = await iterativePrune(current, trainSet, step, { sparsities: targets, train: trainOptions(f, Math.max(1, tuneEpochs), normalization, undefined, 'fine-tune', log), validation: testSet, accuracyFloor: f.floor });
     history = r.history;
     current = r.model;
+    for (const h of r.history) stage(`sparsity ${(100 * h.sparsity).toFixed(1)}%${h.accepted ? '' : ' (rejected)'}`, h.accuracy);
     for (const h of r.history) process.stderr.write(`iterative: sparsity ${(100 * h.sparsity).toFixed(1)}% → accuracy ${(100 * h.accuracy).toFixed(2)}%${h.accepted ? '' : ' (below the floor; kept the previous model)'}\n`);
   } else if (structured) {
     const r = await structuredStep(current, f.sparsity ?? 0);
@@ -209,20 +216,22 @@ async function runPrune(f: PruneFlags): Promise<Record<string, unknown>> {
     current = r.model;
     if (tuneEpochs > 0) {
       accuracyPruned = await accuracyOf(current);
-      current = (await train(current, trainSet, trainOptions(f, tuneEpochs, normalization, testSet, 'fine-tune'))).model;
+      current = (await train(current, trainSet, trainOptions(f, tuneEpochs, normalization, testSet, 'fine-tune', log))).model;
     }
   } else {
     const r = magnitudePrune(current, { sparsity: f.sparsity, perLayer, scope: f.scope });
     current = r.model;
     if (tuneEpochs > 0) {
       accuracyPruned = await accuracyOf(current);
-      current = (await fineTuneMasked(current, r.masks, trainSet, trainOptions(f, tuneEpochs, normalization, testSet, 'fine-tune'))).model;
+      current = (await fineTuneMasked(current, r.masks, trainSet, trainOptions(f, tuneEpochs, normalization, testSet, 'fine-tune', log))).model;
     }
   }
 
   const accuracy = await accuracyOf(current);
   // One-shot without fine-tuning: the pruned accuracy is the final one.
   if (f.schedule === 'oneshot' && accuracyPruned === undefined) accuracyPruned = accuracy;
+  if (accuracyPruned !== undefined && accuracyPruned !== accuracy) stage('pruned', accuracyPruned);
+  stage('final', accuracy);
   const result: Model = { ...current, metadata: { ...current.metadata, [NORMALIZE_KEY]: normalization } };
   let bytes: number | undefined;
   if (f.sparse) {
@@ -272,7 +281,7 @@ interface SensitivityFlags {
 }
 
 export function registerPruneCommands(program: Command): void {
-  program
+  const pruneCmd = program
     .command('prune')
     .description('prune a model (unstructured weights or whole neurons/filters), fine-tune, and report size, FLOPs and accuracy')
     .requiredOption('--model <file.onnx>', 'model to prune (a trained .onnx, or a zoo name)')
@@ -303,10 +312,19 @@ export function registerPruneCommands(program: Command): void {
     .option('--normalize <how>', 'input normalization (default: what the model recorded, else x/255)')
     .option('--out <file.onnx>', 'where to write the pruned model')
     .option('--sparse', 'store sparse weights as ONNX sparse initializers (values + int32 positions; onnxruntime densifies them on load)')
-    .option('--json', 'print one JSON object on stdout')
-    .action(async (f: PruneFlags) => emit(Boolean(f.json), await runPrune(f)));
+    .option('--json', 'print one JSON object on stdout');
+  addLogFlag(pruneCmd).action(async (f: PruneFlags & { log?: string }) => {
+    const log = openCommandLog(resolveLogPath(f.log, f.out), 'prune', f.model);
+    try {
+      const r = await runPrune(f, log);
+      log?.write({ type: 'result', result: r });
+      emit(Boolean(f.json), r);
+    } finally {
+      log?.close();
+    }
+  });
 
-  program
+  const sensitivityCmd = program
     .command('sensitivity')
     .description('prune each layer alone at several sparsities and report the accuracy curve per layer')
     .requiredOption('--model <file.onnx>', 'trained model')
@@ -319,8 +337,8 @@ export function registerPruneCommands(program: Command): void {
     .option('--target <s>', 'proposal instead: per-layer sparsities reaching this overall weight sparsity at the least measured accuracy cost', sparsityFlag('--target'))
     .option('--threads <n>', 'ONNX Runtime threads', int('--threads', 1), availableParallelism())
     .option('--normalize <how>', 'input normalization (default: what the model recorded, else x/255)')
-    .option('--json', 'print one JSON object on stdout')
-    .action(async (f: SensitivityFlags) => {
+    .option('--json', 'print one JSON object on stdout');
+  addLogFlag(sensitivityCmd).action(async (f: SensitivityFlags & { log?: string }) => {
       const sparsities = f.sparsities.split(',').map((s) => checkSparsity(num('--sparsities')(s.trim()), '--sparsities entry'));
       const data = loadData(f.data);
       const { model } = loadModel(f.model, zooShapeFor(data.test));
@@ -339,6 +357,11 @@ export function registerPruneCommands(program: Command): void {
         process.stderr.write(`${l.name.padEnd(19)}${l.points.map((p) => `${(100 * p.accuracy).toFixed(2)}`.padStart(8)).join('')}   ${(100 * (proposed[l.name] ?? 0)).toFixed(0)}%\n`);
       }
       if (f.target !== undefined) process.stderr.write(`proposed for ${(100 * f.target).toFixed(1)}% overall: --per-layer ${Object.entries(proposed).map(([k, v]) => `${k}=${v}`).join(',')}\n`);
-      emit(Boolean(f.json), { model: f.model, granularity: f.granularity, baseline: r.baseline, samples: test.count, layers: r.layers, proposed });
+      const result = { model: f.model, granularity: f.granularity, baseline: r.baseline, samples: test.count, layers: r.layers, proposed };
+      // A log only with --log: sensitivity writes no model beside which to put one.
+      const log = openCommandLog(f.log, 'sensitivity', f.model);
+      log?.write({ type: 'result', result });
+      log?.close();
+      emit(Boolean(f.json), result);
     });
 }

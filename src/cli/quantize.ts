@@ -22,6 +22,9 @@ import type { TrainFlags } from './flags.js';
 import { loadData, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel } from './load.js';
 import type { Model } from '../ir/graph.js';
 import { createReporter } from './progress.js';
+import { logEpochs } from '../train/run-log.js';
+import type { RunLog } from '../train/run-log.js';
+import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
 import { denseParameterBytes, layerBreakdown } from './compress.js';
 
 interface QuantizeFlags extends TrainFlags {
@@ -87,7 +90,7 @@ async function runKmeans(f: QuantizeFlags, formatGiven: boolean): Promise<Record
   };
 }
 
-async function runQuantize(f: QuantizeFlags, formatGiven: boolean): Promise<Record<string, unknown>> {
+async function runQuantize(f: QuantizeFlags, formatGiven: boolean, log?: RunLog): Promise<Record<string, unknown>> {
   if (f.scheme === 'kmeans') return runKmeans(f, formatGiven);
   if (f.format === 'container') throw new WhittleError('BAD_ARGUMENT', `--format container holds k-means shared weights: use --scheme kmeans --format container, or whittle compress --recipe … for the whole Deep Compression pipeline`);
   if (f.out === undefined) throw new WhittleError('BAD_ARGUMENT', 'whittle quantize needs --out Q.onnx');
@@ -128,7 +131,7 @@ async function runQuantize(f: QuantizeFlags, formatGiven: boolean): Promise<Reco
       keepFloat,
       teacher,
       threads: f.threads,
-      training: trained ? { data: trainSet, options: { ...toTrainOptions(f, normalization), validation: f.evalLimit ? subset(data.test, 0, Math.min(f.evalLimit, data.test.count)) : data.test, onProgress: reporter } } : undefined,
+      training: trained ? { data: trainSet, options: { ...toTrainOptions(f, normalization), validation: f.evalLimit ? subset(data.test, 0, Math.min(f.evalLimit, data.test.count)) : data.test, onProgress: logEpochs(log, scheme, reporter) } } : undefined,
     });
   let keepFloat = f.keepFloat === 'auto' ? undefined : f.keepFloat?.split(',').filter((s) => s !== '');
   let autoChoice: Record<string, unknown> | undefined;
@@ -256,5 +259,14 @@ export function registerQuantizeCommands(program: Command): void {
     .option('--temperature <T>', 'with --teacher: softmax temperature', num('--temperature'), 4)
     .option('--alpha <a>', 'with --teacher: weight of the soft-target loss (labels get 1 − alpha)', num('--alpha'), 0.7)
     .option('--keep-float <layers>', 'ptq/qat/binary/ternary: comma-separated layer names left in float32 (e.g. conv1, whose int8 kernel is slow with one input channel); ptq: auto times all-int8 against leaving each few-input-channel conv in float on this machine (--threads) and keeps the fastest');
-  addTrainFlags(cmd, { epochs: 3, lr: 0.01, optimizer: 'momentum' }).action(async (f: QuantizeFlags) => emit(Boolean(f.json), await runQuantize(f, cmd.getOptionValueSource('format') !== 'default')));
+  addLogFlag(addTrainFlags(cmd, { epochs: 3, lr: 0.01, optimizer: 'momentum' })).action(async (f: QuantizeFlags & { log?: string }) => {
+    const log = openCommandLog(resolveLogPath(f.log, f.out), 'quantize', f.model);
+    try {
+      const r = await runQuantize(f, cmd.getOptionValueSource('format') !== 'default', log);
+      log?.write({ type: 'result', result: r });
+      emit(Boolean(f.json), r);
+    } finally {
+      log?.close();
+    }
+  });
 }

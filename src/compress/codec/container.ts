@@ -9,70 +9,14 @@ import type { Model } from '../../ir/graph.js';
 import { writeFileAtomic } from '../../ir/io.js';
 import { decodeModel, encodeModel } from '../../ir/onnx.js';
 import { sizeOf, Tensor } from '../../ir/tensor.js';
-import { ByteReader, ByteWriter } from './bytes.js';
+import { ByteWriter } from './bytes.js';
 import { halfExact } from '../../ir/half.js';
-import { BitReader, BitWriter, canonicalCodes, codedBits, huffmanCodeLengths, HuffmanDecoder } from './huffman.js';
+import { BitWriter, canonicalCodes, codedBits, huffmanCodeLengths } from './huffman.js';
+import type { ContainerBreakdown, SharedWeight, TensorBytes } from './parse.js';
+import { CONTAINER_MAGIC, CONTAINER_VERSION, KIND_DENSE, KIND_SHARED, loneSymbol, MAX_INDEX_BITS, parseContainer } from './parse.js';
 
-export const CONTAINER_MAGIC = 'WTLC';
-/** 2: a stream whose Huffman table has one symbol stores no bits (a dense shared weight pays no
- * gap bits); version 1 files, which spent one bit per entry there, still decode. */
-export const CONTAINER_VERSION = 2;
-const READABLE_VERSIONS = [1, 2];
-/** Most index bits per shared weight (codebook sizes and symbol counts are stored in 16 bits). */
-export const MAX_INDEX_BITS = 12;
-const KIND_DENSE = 1;
-const KIND_SHARED = 2;
-
-/** A weight after pruning and k-means sharing: its values are `codebook[assignment[i]]`, or 0 where pruned. */
-export interface SharedWeight {
-  dims: number[];
-  /** Index bits: the codebook has at most 2^bits entries. */
-  bits: number;
-  codebook: Float32Array;
-  /** Per element (row-major): cluster index, or -1 where the weight is pruned (exactly zero). */
-  assignment: Int32Array;
-}
-
-/** The dense float32 values a shared weight stands for. */
-export function sharedValues(w: SharedWeight): Float32Array {
-  const out = new Float32Array(w.assignment.length);
-  w.assignment.forEach((c, i) => {
-    if (c >= 0) out[i] = w.codebook[c] as number;
-  });
-  return out;
-}
-
-/** Where the bytes of one stored tensor went. */
-export interface TensorBytes {
-  name: string;
-  kind: 'dense' | 'shared';
-  dims: number[];
-  /** Name, shape and counts. */
-  header: number;
-  /** Dense float32 values (biases and anything not shared). */
-  values: number;
-  codebook: number;
-  huffmanTables: number;
-  /** The Huffman-coded relative and cluster indices. */
-  indices: number;
-  total: number;
-  bits?: number;
-  gapBits?: number;
-  nonzeros?: number;
-  /** Stored entries: nonzeros plus filler zeros for gaps that overflow `gapBits`. */
-  entries?: number;
-  fillers?: number;
-}
-
-export interface ContainerBreakdown {
-  /** Total bytes: equal to the file's size. */
-  bytes: number;
-  /** Magic, version, tensor count, checksum. */
-  framing: number;
-  /** The deflated ONNX graph without its weights. */
-  graph: number;
-  tensors: TensorBytes[];
-}
+export { CONTAINER_MAGIC, CONTAINER_VERSION, MAX_INDEX_BITS, sharedValues } from './parse.js';
+export type { ContainerBreakdown, SharedWeight, TensorBytes } from './parse.js';
 
 export interface EncodeOptions {
   /** Bits per relative index (1–8), or 'auto' (default): the width that codes smallest. */
@@ -99,19 +43,6 @@ function tableBytes(lengths: Uint8Array): number {
   return w.length;
 }
 
-function readTable(r: ByteReader, alphabet: number, what: string): Uint8Array {
-  const n = r.u16(`${what} size`);
-  const packing = r.u8(`${what} packing`);
-  if (n > alphabet) throw new WhittleError('BAD_CONTAINER', `bad ${what}: ${n} symbols but the alphabet has ${alphabet}`);
-  if (packing !== 4 && packing !== 8) throw new WhittleError('BAD_CONTAINER', `bad ${what}: packing ${packing} (expected 4 or 8 bits per length)`);
-  const lengths = new Uint8Array(alphabet);
-  if (packing === 4) {
-    const b = r.bytes(Math.ceil(n / 2), what);
-    for (let i = 0; i < n; i++) lengths[i] = ((b[i >> 1] as number) >> (i & 1 ? 0 : 4)) & 15;
-  } else lengths.set(r.bytes(n, what));
-  return lengths;
-}
-
 /** The (gap, symbol) entries of a shared weight for one gap width; symbol K marks a filler zero. */
 function sparseEntries(w: SharedWeight, gapBits: number): { gaps: Uint16Array; syms: Uint16Array; fillers: number } {
   const K = w.codebook.length;
@@ -135,17 +66,6 @@ function sparseEntries(w: SharedWeight, gapBits: number): { gaps: Uint16Array; s
     last = p;
   });
   return { gaps: Uint16Array.from(gaps), syms: Uint16Array.from(syms), fillers };
-}
-
-/** The symbol of a one-symbol table (coded with zero bits from version 2), else undefined. */
-function loneSymbol(lengths: ArrayLike<number>): number | undefined {
-  let found: number | undefined;
-  for (let s = 0; s < lengths.length; s++) {
-    if ((lengths[s] as number) === 0) continue;
-    if (found !== undefined) return undefined;
-    found = s;
-  }
-  return found;
 }
 
 /** Stream bits of one table's symbols: none when the table has one symbol. */
@@ -186,16 +106,6 @@ function writeFloatsWidth(values: Float32Array): 2 | 4 {
 function writeFloats(w: ByteWriter, values: Float32Array, width: 2 | 4): void {
   if (width === 2) w.f16s(values);
   else w.f32s(values);
-}
-
-function readWidth(r: ByteReader, source: string, name: string): 2 | 4 {
-  const width = r.u8(`the float width of "${name}"`);
-  if (width !== 2 && width !== 4) throw new WhittleError('BAD_CONTAINER', `${source}: tensor "${name}" stores ${width}-byte floats (expected 2 or 4); the file is corrupt`);
-  return width;
-}
-
-function readFloats(r: ByteReader, n: number, width: 2 | 4, what: string): Float32Array {
-  return width === 2 ? r.f16s(n, what) : r.f32s(n, what);
 }
 
 function writeHeader(w: ByteWriter, kind: number, name: string, dims: readonly number[]): void {
@@ -310,78 +220,19 @@ export function encodeContainer(model: Model, shared: ReadonlyMap<string, Shared
  * ```
  */
 export function decodeContainer(bytes: Uint8Array, source = 'container'): { model: Model; shared: Map<string, SharedWeight>; breakdown: ContainerBreakdown } {
-  const r = new ByteReader(bytes, source);
-  const magic = new TextDecoder().decode(r.bytes(4, 'the magic number'));
-  if (magic !== CONTAINER_MAGIC) throw new WhittleError('BAD_CONTAINER', `${source} is not a Whittle container (magic "${magic.replace(/[^\x20-\x7e]/g, '?')}", expected "${CONTAINER_MAGIC}"); pass a .wtl file written by whittle compress`);
-  const version = r.u8('the version');
-  if (!READABLE_VERSIONS.includes(version)) throw new WhittleError('BAD_CONTAINER', `${source} is container version ${version}; this Whittle reads versions ${READABLE_VERSIONS.join(' and ')}, upgrade whittle or re-encode it`);
-  const graphLen = r.u32('the graph length');
-  const graphBytes = r.bytes(graphLen, 'the graph');
+  const parsed = parseContainer(bytes, source, crc32);
   let model: Model;
   try {
-    model = decodeModel(inflateRawSync(graphBytes), source);
+    model = decodeModel(inflateRawSync(parsed.graph), source);
   } catch (e) {
     throw new WhittleError('BAD_CONTAINER', `${source}: the stored graph is corrupt (${(e as Error).message})`, { cause: e });
   }
-  const count = r.u16('the tensor count');
   const shared = new Map<string, SharedWeight>();
-  const tensors: TensorBytes[] = [];
-  for (let k = 0; k < count; k++) {
-    const start = r.pos;
-    const kind = r.u8('a tensor kind');
-    const name = new TextDecoder().decode(r.bytes(r.u8('a tensor name length'), 'a tensor name'));
-    const rank = r.u8(`the rank of "${name}"`);
-    const dims = Array.from({ length: rank }, () => r.u32(`the shape of "${name}"`));
-    const size = sizeOf(dims);
-    if (kind === KIND_DENSE) {
-      const width = readWidth(r, source, name);
-      const header = r.pos - start;
-      model.graph.initializers.set(name, new Tensor('float32', dims, readFloats(r, size, width, `the values of "${name}"`)));
-      tensors.push({ name, kind: 'dense', dims, header, values: width * size, codebook: 0, huffmanTables: 0, indices: 0, total: r.pos - start });
-      continue;
-    }
-    if (kind !== KIND_SHARED) throw new WhittleError('BAD_CONTAINER', `${source}: tensor "${name}" has unknown kind ${kind}`);
-    const bits = r.u8(`the index bits of "${name}"`);
-    const gapBits = r.u8(`the gap bits of "${name}"`);
-    const K = r.u16(`the codebook size of "${name}"`);
-    const entries = r.u32(`the entry count of "${name}"`);
-    if (bits < 1 || bits > MAX_INDEX_BITS || K < 1 || K > 2 ** bits || gapBits < 1 || gapBits > 8) {
-      throw new WhittleError('BAD_CONTAINER', `${source}: tensor "${name}" has ${bits} index bits, ${K} centroids and ${gapBits} gap bits; the file is corrupt`);
-    }
-    const width = readWidth(r, source, name);
-    const header = r.pos - start + 4;
-    const codebook = readFloats(r, K, width, `the codebook of "${name}"`);
-    const t0 = r.pos;
-    const gapTable = readTable(r, 2 ** gapBits, `Huffman table of the gaps of "${name}"`);
-    const symTable = readTable(r, K + 1, `Huffman table of the clusters of "${name}"`);
-    // A fully pruned weight has no entries and empty tables; any other needs complete codes.
-    const gapDec = entries > 0 ? new HuffmanDecoder(gapTable, `Huffman table of the gaps of "${name}"`) : undefined;
-    const symDec = entries > 0 ? new HuffmanDecoder(symTable, `Huffman table of the clusters of "${name}"`) : undefined;
-    const huffmanTables = r.pos - t0;
-    const gapLone = version >= 2 ? loneSymbol(gapTable) : undefined;
-    const symLone = version >= 2 ? loneSymbol(symTable) : undefined;
-    const streamLen = r.u32(`the index stream length of "${name}"`);
-    const bitsIn = new BitReader(r.bytes(streamLen, `the index stream of "${name}"`), `the index stream of "${name}"`);
-    const assignment = new Int32Array(size).fill(-1);
-    let pos = -1;
-    let fillers = 0;
-    for (let e = 0; e < entries; e++) {
-      pos += (gapLone ?? (gapDec as HuffmanDecoder).decode(bitsIn)) + 1;
-      const sym = symLone ?? (symDec as HuffmanDecoder).decode(bitsIn);
-      if (pos >= size) throw new WhittleError('BAD_CONTAINER', `${source}: the indices of "${name}" run past its ${size} elements; the file is corrupt`);
-      if (sym < K) assignment[pos] = sym;
-      else fillers++;
-    }
-    const w: SharedWeight = { dims, bits, codebook, assignment };
-    shared.set(name, w);
-    model.graph.initializers.set(name, new Tensor('float32', dims, sharedValues(w)));
-    tensors.push({ name, kind: 'shared', dims, header, values: 0, codebook: width * K, huffmanTables, indices: streamLen, total: r.pos - start, bits, gapBits, nonzeros: entries - fillers, entries, fillers });
+  for (const t of parsed.tensors) {
+    model.graph.initializers.set(t.name, new Tensor('float32', t.dims, t.values));
+    if (t.shared !== undefined) shared.set(t.name, t.shared);
   }
-  const bodyLen = r.pos;
-  const stored = r.u32('the checksum');
-  if (r.remaining !== 0) throw new WhittleError('BAD_CONTAINER', `${source} has ${r.remaining} unexpected bytes after its checksum; the file is corrupt`);
-  if (crc32(bytes.subarray(0, bodyLen)) !== stored) throw new WhittleError('BAD_CONTAINER', `${source}: checksum mismatch, the file is corrupt`);
-  return { model, shared, breakdown: { bytes: bytes.length, framing: 11, graph: 4 + graphLen, tensors } };
+  return { model, shared, breakdown: parsed.breakdown };
 }
 
 /** Encodes and writes atomically; the breakdown's `bytes` is the file's size. */
