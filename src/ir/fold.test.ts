@@ -216,16 +216,3 @@ test('shapes recorded in the file stand in for ops without a shape rule', () => 
   assert.deepEqual(folded.initializers.get(folded.nodes[1]?.inputs[1] ?? '')?.toNumbers(), [-1, 2, 3]);
   assert.deepEqual([...folded.valueInfo.keys()], ['h'], 'value infos of removed values are dropped');
 });
-
-test('Identity of a weight (shared weights in PyTorch exports) folds to the weight itself, not a copy', () => {
-  const g = new Graph('shared');
-  g.inputs.push({ name: 'x', dtype: 'float32', shape: ['N', 2] });
-  g.initializers.set('w', Tensor.fromArray('float32', [2, 2], [1, 2, 3, 4]));
-  g.nodes.push({ name: 'share', opType: 'Identity', domain: '', inputs: ['w'], outputs: ['w_copy'], attributes: {} });
-  g.nodes.push({ name: 'mm1', opType: 'MatMul', domain: '', inputs: ['x', 'w'], outputs: ['h'], attributes: {} });
-  g.nodes.push({ name: 'mm2', opType: 'MatMul', domain: '', inputs: ['h', 'w_copy'], outputs: ['y'], attributes: {} });
-  g.outputs.push({ name: 'y', dtype: 'float32', shape: ['N', 2] });
-  const folded = foldConstants(g, SHAPE_RULES);
-  assert.deepEqual([...folded.initializers.keys()], ['w']);
-  assert.deepEqual(folded.nodes.map((n) => n.inputs), [['x', 'w'], ['h', 'w']]);
-});

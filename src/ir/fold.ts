@@ -204,8 +204,6 @@ export function foldConstants(graph: Graph, shapeRules: ReadonlyMap<string, Shap
 
   const folded = new Set<Node>();
   const created = new Map<string, Tensor>();
-  // Identity of a constant (PyTorch's exports share weights that way): its readers read the source.
-  const aliases = new Map<string, string>();
   for (const node of g.nodes) {
     const evaluate = node.domain === '' ? EVALUATORS.get(node.opType) : undefined;
     const ins = node.inputs.map((n) => (n === '' ? undefined : state.consts.get(n)));
@@ -226,7 +224,6 @@ export function foldConstants(graph: Graph, shapeRules: ReadonlyMap<string, Shap
     }
     if (outs !== undefined && outs.length === node.outputs.length && outs.every((t) => t.size <= MAX_FOLDED_ELEMENTS)) {
       folded.add(node);
-      if (node.opType === 'Identity' && node.inputs[0] && node.outputs[0]) aliases.set(node.outputs[0], aliases.get(node.inputs[0]) ?? node.inputs[0]);
       node.outputs.forEach((o, i) => {
         const t = outs[i] as Tensor;
         state.consts.set(o, t);
@@ -246,9 +243,6 @@ export function foldConstants(graph: Graph, shapeRules: ReadonlyMap<string, Shap
       if (ts !== undefined && o !== undefined && o !== '') state.types.set(o, ts);
     });
   }
-  // Not where the name itself matters: a graph output, or a value a subgraph reads by name.
-  const keepName = new Set([...g.outputs.map((v) => v.name), ...g.nodes.flatMap(implicitInputs)]);
-  for (const [alias, source] of aliases) if (!keepName.has(alias)) renameReads(g, alias, source);
   return prune(g, folded, state.consts);
 }
 
