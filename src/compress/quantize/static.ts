@@ -9,9 +9,25 @@ import type { QuantParams, QuantScheme } from './affine.js';
 import { quantizeArray, rangeToParams, weightParams } from './affine.js';
 import type { ActivationRange, CalibrationOptions } from './calibrate.js';
 import { calibrate, checkCalibrationShape } from './calibrate.js';
+import type { ModelData } from './feeds.js';
 import { foldBatchNorm } from './fold-bn.js';
-import type { WeightedNode } from './graph-util.js';
-import { dropUnusedInitializers, weightedNodes } from './graph-util.js';
+import type { SkippedNode, WeightedNode } from './graph-util.js';
+import { COMPUTE_OPS, dropUnusedInitializers, foldWeightTransposes, isExcluded, qdqDomain, skipReason, weightedNodes, withMicrosoftDomain } from './graph-util.js';
+import { valueTypes } from './types.js';
+
+/**
+ * Ops besides Conv/Gemm/MatMul whose activations get QDQ, as onnxruntime's quantizer does: each
+ * has an integer kernel onnxruntime fuses DQ → op → Q into (QLinearAdd, QLinearMul,
+ * QLinearConcat, QLinearAveragePool, QLinearGlobalAveragePool), so residual adds and squeeze-
+ * excitation products stay in int8 between convolutions.
+ */
+export const QDQ_OPS = new Set(['Add', 'Mul', 'Concat', 'AveragePool', 'GlobalAveragePool']);
+
+/** A node whose activation inputs are quantized. */
+export interface QdqConsumer {
+  node: Node;
+  inputs: string[];
+}
 
 /** Ops that move values without changing them: they share their input's quantization. */
 const PASS_THROUGH = new Set(['MaxPool', 'Flatten', 'Reshape', 'Transpose', 'Squeeze', 'Unsqueeze']);
@@ -20,13 +36,15 @@ export const INT8_WEIGHTS: QuantScheme = { bits: 8, signed: true, symmetric: tru
 export const UINT8_ACTIVATIONS: QuantScheme = { bits: 8, signed: false, symmetric: false };
 
 export interface StaticQuantOptions {
-  /** Calibration inputs, float32 [N, ...] in the model's input normalization. */
-  samples: Tensor;
+  /** Calibration inputs: float32 [N, ...] for a single-input model, or batches of named inputs. */
+  samples: ModelData;
   calibration?: CalibrationOptions;
   /** One scale per output channel of each weight (default) or one per tensor. */
   perChannel?: boolean;
   /** Layers (node names) left in float32, e.g. a sensitive or memory-bound first conv. */
   keepFloat?: readonly string[];
+  /** Node names or op types left in float32 (the same as keepFloat, which names layers). */
+  exclude?: readonly string[];
   threads?: number;
 }
 
@@ -45,6 +63,10 @@ export interface LayerReport {
 export interface QuantizeResult {
   model: Model;
   layers: LayerReport[];
+  /** Compute ops left in float32, and why. */
+  skipped?: SkippedNode[];
+  /** Choices a user should know about (e.g. per-tensor weights forced by an old opset). */
+  notes?: string[];
 }
 
 function paramTensors(b: GraphBuilder, p: { scale: Float32Array; zeroPoint: Int32Array }, zeroType: 'int8' | 'uint8' | 'int32', hint: string, scalar: boolean): [string, string] {
@@ -55,38 +77,38 @@ function paramTensors(b: GraphBuilder, p: { scale: Float32Array; zeroPoint: Int3
 }
 
 /** Adds DequantizeLinear(int weight) for a weighted node; returns the LayerReport. */
-function quantizeWeight(g: Graph, b: GraphBuilder, w: WeightedNode, p: QuantParams, actScale: number | undefined): LayerReport {
+function quantizeWeight(g: Graph, b: GraphBuilder, w: WeightedNode, p: QuantParams, actScale: number | undefined, domain: string): LayerReport {
   const perChannel = p.axis !== undefined;
   const q = b.constant(Tensor.fromArray('int8', w.weight.dims, quantizeArray(w.weight.data as Float32Array, w.weight.dims, p)), `${w.weightName}.int8`);
   const [s, z] = paramTensors(b, p, 'int8', w.weightName, !perChannel);
   const at: Node['attributes'] = perChannel ? { axis: attr.int(w.channelAxis) } : {};
-  const deq = insertBefore(g, w.node, 'DequantizeLinear', [q, s, z], at, b, `${w.weightName}.dq`);
+  const deq = insertBefore(g, w.node, 'DequantizeLinear', [q, s, z], at, b, `${w.weightName}.dq`, domain);
   w.node.inputs[1] = deq;
   let bytes = w.weight.size + 4 * p.scale.length + p.zeroPoint.length;
   if (w.bias !== undefined && actScale !== undefined && w.node.opType !== 'MatMul') {
     // Bias in int32 at scale s_x·s_w: what QLinearConv/QGemm add to their accumulators.
     const n = w.bias.size;
-    const bs = new Float32Array(n);
+    const bs = new Float32Array(perChannel ? n : 1);
     const bq = new Int32Array(n);
     for (let c = 0; c < n; c++) {
       const sc = Math.fround(actScale * (p.scale[perChannel ? c : 0] as number));
-      bs[c] = sc;
+      bs[perChannel ? c : 0] = sc;
       bq[c] = Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, Math.round((w.bias.data[c] as number) / sc)));
     }
     const biasName = w.node.inputs[2] as string;
     const qb = b.constant(new Tensor('int32', [n], bq), `${biasName}.int32`);
-    const bsc = b.constant(new Tensor('float32', [n], bs), `${biasName}.scale`);
-    const bz = b.constant(new Tensor('int32', [n], new Int32Array(n)), `${biasName}.zero_point`);
-    w.node.inputs[2] = insertBefore(g, w.node, 'DequantizeLinear', [qb, bsc, bz], { axis: attr.int(0) }, b, `${biasName}.dq`);
+    const bsc = b.constant(new Tensor('float32', perChannel ? [n] : [], bs), `${biasName}.scale`);
+    const bz = b.constant(new Tensor('int32', perChannel ? [n] : [], new Int32Array(bs.length)), `${biasName}.zero_point`);
+    w.node.inputs[2] = insertBefore(g, w.node, 'DequantizeLinear', [qb, bsc, bz], perChannel ? { axis: attr.int(0) } : {}, b, `${biasName}.dq`, domain);
     bytes += 4 * n;
   } else if (w.bias !== undefined) bytes += 4 * w.bias.size;
   return { name: w.node.name, op: w.node.opType, bits: p.scheme.bits, params: w.weight.size + (w.bias?.size ?? 0), bytes };
 }
 
 /** Emits a node just before `before` in node order; returns its output. */
-function insertBefore(g: Graph, before: Node, opType: string, inputs: string[], attributes: Node['attributes'], b: GraphBuilder, hint: string): string {
+function insertBefore(g: Graph, before: Node, opType: string, inputs: string[], attributes: Node['attributes'], b: GraphBuilder, hint: string, domain: string): string {
   const out = b.fresh(hint);
-  const node: Node = { name: b.fresh(`${hint}_node`), opType, domain: '', inputs, outputs: [out], attributes };
+  const node: Node = { name: b.fresh(`${hint}_node`), opType, domain, inputs, outputs: [out], attributes };
   g.nodes.splice(g.nodes.indexOf(before), 0, node);
   return out;
 }
@@ -97,32 +119,37 @@ const FUSED_ACTIVATIONS = new Set(['Relu', 'Clip']);
 const ORT_Q_PROPAGATES = new Set(['MaxPool', 'Reshape', 'Transpose', 'Squeeze', 'Unsqueeze', 'Slice']);
 
 /**
- * The activations to quantize: each weighted node's input, traced back through pass-through ops
- * (MaxPool, Flatten, ...) to where it was computed (the key); every value on the way shares its
- * params. Where that value comes from a layer left in float (or is the graph input), only the
- * layer's own input is quantized and the pass-through ops run in float: a uint8 MaxPool in NCHW
- * layout is onnxruntime's slow generic kernel (2.1 ms against 0.15 ms in float for LeNet-5's
- * pool1). Quantization is monotone, so Q(MaxPool(x)) = MaxPool(Q(x)): the same numbers.
+ * The activations to quantize: each consumer's inputs (a weighted node's first input; every float
+ * activation input of a QDQ_OPS node), traced back through pass-through ops (MaxPool, Flatten,
+ * ...) whose readers are all quantized, to where it was computed (the key); every value on the way
+ * shares its params. Where that value comes from a layer left in float (or is the graph input),
+ * only the layer's own input is quantized and the pass-through ops run in float: a uint8 MaxPool
+ * in NCHW layout is onnxruntime's slow generic kernel (2.1 ms against 0.15 ms in float for
+ * LeNet-5's pool1). Quantization is monotone, so Q(MaxPool(x)) = MaxPool(Q(x)): the same numbers.
  */
-export function activationGroups(g: Graph, weighted: readonly WeightedNode[]): Map<string, string[]> {
-  const quantized = new Set(weighted.map((w) => w.node));
+export function activationGroups(g: Graph, weighted: readonly WeightedNode[], extra: readonly QdqConsumer[] = []): Map<string, string[]> {
+  const consumers: QdqConsumer[] = [...weighted.map((w) => ({ node: w.node, inputs: [w.node.inputs[0] as string] })), ...extra];
+  const quantized = new Set(consumers.map((c) => c.node));
   const fromIntegerKernel = (value: string): boolean => {
     let p = g.producerOf(value);
     if (p !== undefined && FUSED_ACTIVATIONS.has(p.opType)) p = g.producerOf(p.inputs[0] as string);
     return p !== undefined && quantized.has(p);
   };
   const groups = new Map<string, string[]>();
-  for (const w of weighted) {
-    const chain = [w.node.inputs[0] as string];
-    for (;;) {
-      const p = g.producerOf(chain[chain.length - 1] as string);
-      if (p === undefined || !PASS_THROUGH.has(p.opType) || g.consumersOf(p.outputs[0] as string).length !== 1) break;
-      chain.push(p.inputs[0] as string);
+  for (const c of consumers) {
+    for (const input of c.inputs) {
+      const chain = [input];
+      for (;;) {
+        const p = g.producerOf(chain[chain.length - 1] as string);
+        const readers = p === undefined ? [] : g.consumersOf(p.outputs[0] as string);
+        if (p === undefined || !PASS_THROUGH.has(p.opType) || (readers.length !== 1 && !readers.every((r) => quantized.has(r)))) break;
+        chain.push(p.inputs[0] as string);
+      }
+      const origin = chain[chain.length - 1] as string;
+      const list = groups.get(origin) ?? [];
+      for (const v of fromIntegerKernel(origin) ? chain : chain.slice(0, 1)) if (!list.includes(v)) list.push(v);
+      groups.set(origin, list);
     }
-    const origin = chain[chain.length - 1] as string;
-    const list = groups.get(origin) ?? [];
-    for (const v of fromIntegerKernel(origin) ? chain : chain.slice(0, 1)) if (!list.includes(v)) list.push(v);
-    groups.set(origin, list);
   }
   return groups;
 }
@@ -141,8 +168,49 @@ function qWouldCrossMaxPool(g: Graph, value: string): boolean {
   }
 }
 
+/** What a model offers static quantization: its layers, its other QDQ nodes, and what stays float. */
+export interface QdqPlan {
+  weighted: WeightedNode[];
+  extra: QdqConsumer[];
+  skipped: SkippedNode[];
+}
+
 /**
- * Static int8 post-training quantization in QDQ form.
+ * The Conv/Gemm/MatMul layers with constant weights and float32 inputs, and the QDQ_OPS nodes
+ * whose inputs are all float32 activations, minus `exclude` (node names or op types).
+ */
+export function planQdq(model: Model, exclude: ReadonlySet<string>, withExtra = true): QdqPlan {
+  const g = model.graph;
+  const types = valueTypes(model);
+  const isFloat = (v: string): boolean => types.get(v) === 'float32';
+  const skipped: SkippedNode[] = [];
+  const weighted: WeightedNode[] = [];
+  const found = new Set<Node>();
+  for (const w of weightedNodes(g)) {
+    found.add(w.node);
+    if (isExcluded(w.node, exclude)) skipped.push({ node: w.node.name, op: w.node.opType, reason: 'excluded (--exclude / keepFloat)' });
+    else if (!isFloat(w.node.inputs[0] as string)) skipped.push({ node: w.node.name, op: w.node.opType, reason: 'its input is not a float32 activation of known type' });
+    else weighted.push(w);
+  }
+  for (const n of g.nodes) if (COMPUTE_OPS.has(n.opType) && !found.has(n)) skipped.push({ node: n.name, op: n.opType, reason: isExcluded(n, exclude) ? 'excluded (--exclude / keepFloat)' : skipReason(g, n) });
+  const extra: QdqConsumer[] = [];
+  if (withExtra) {
+    for (const n of g.nodes) {
+      if (!QDQ_OPS.has(n.opType) || isExcluded(n, exclude)) continue;
+      const inputs = n.inputs.filter((i) => i !== '');
+      // Constant operands (a bias Add, a scale Mul) would need their own int8 form: left float.
+      if (inputs.length === 0 || !inputs.every((i) => isFloat(i) && !g.initializers.has(i)) || !isFloat(n.outputs[0] as string)) continue;
+      extra.push({ node: n, inputs });
+    }
+  }
+  return { weighted, extra, skipped };
+}
+
+/**
+ * Static int8 post-training quantization in QDQ form, for any model: Conv (grouped and depthwise
+ * included), Gemm and MatMul with constant weights get int8 weights (per channel) and uint8
+ * inputs; Add, Mul, Concat and average pools between them get uint8 activations too. Everything
+ * else runs in float32 on dequantized values; `skipped` lists the compute ops left in float.
  *
  * ```ts
  * const { model: q } = await quantizeStatic(lenet, { samples, calibration: { method: 'percentile' } });
@@ -150,31 +218,40 @@ function qWouldCrossMaxPool(g: Graph, value: string): boolean {
  * ```
  */
 export async function quantizeStatic(model: Model, o: StaticQuantOptions): Promise<QuantizeResult & { ranges: Map<string, ActivationRange> }> {
-  checkCalibrationShape(model, o.samples);
-  const folded = foldBatchNorm(model).model;
-  const keep = new Set(o.keepFloat ?? []);
-  const weighted = weightedNodes(folded.graph).filter((w) => !keep.has(w.node.name));
-  if (weighted.length === 0) throw new WhittleError('BAD_ARGUMENT', 'the model has no Conv, Gemm or MatMul with constant float32 weights to quantize');
-  const groups = activationGroups(folded.graph, weighted);
+  if (o.samples instanceof Tensor) checkCalibrationShape(model, o.samples);
+  const folded = foldBatchNorm(foldWeightTransposes(model)).model;
+  const exclude = new Set([...(o.keepFloat ?? []), ...(o.exclude ?? [])]);
+  const plan = planQdq(folded, exclude);
+  if (plan.weighted.length === 0) throw new WhittleError('BAD_ARGUMENT', `the model has no Conv, Gemm or MatMul with constant float32 weights to quantize${plan.skipped.length > 0 ? ` (${plan.skipped.map((s) => `${s.op} "${s.node}": ${s.reason}`).slice(0, 3).join('; ')})` : ''}`);
+  const groups = activationGroups(folded.graph, plan.weighted, plan.extra);
   const ranges = await calibrate(folded, o.samples, [...groups.keys()], { method: 'minmax', ...o.calibration, threads: o.threads }, UINT8_ACTIVATIONS);
   const activations = new Map<string, { scale: number; zeroPoint: number }>();
   for (const origin of groups.keys()) {
     const r = ranges.get(origin) as ActivationRange;
     activations.set(origin, rangeToParams(r.lo, r.hi, UINT8_ACTIVATIONS));
   }
+  const notes: string[] = [];
   const perChannel = o.perChannel ?? true;
-  return { ...buildQdq(folded, activations, (w) => weightParams(w.weight.data as Float32Array, w.weight.dims, INT8_WEIGHTS, perChannel ? w.channelAxis : undefined), keep), ranges };
+  const domain = qdqDomain(folded);
+  if (domain !== '') notes.push(`opset ${folded.opsetImports.find((i) => i.domain === '')?.version ?? '?'} < 13: QuantizeLinear/DequantizeLinear from onnxruntime's com.microsoft domain (the standard ones take no per-channel axis before opset 13)`);
+  const chosen = new Set(plan.weighted.map((w) => w.node));
+  const floatLayers = new Set(weightedNodes(folded.graph).filter((w) => !chosen.has(w.node)).map((w) => w.node.name));
+  const r = buildQdq(folded, activations, (w) => weightParams(w.weight.data as Float32Array, w.weight.dims, INT8_WEIGHTS, perChannel ? w.channelAxis : undefined), floatLayers, plan.extra);
+  return { ...r, skipped: plan.skipped, notes, ranges };
 }
 
 /**
  * The QDQ form of a float model, given uint8 parameters for the activation feeding each layer
  * (by the value where it is computed, as `activationGroups` keys them) and int8 parameters for
- * each weight.
+ * each weight. `extra` nodes (Add, Concat, ...) get their inputs quantized too.
  */
-export function buildQdq(model: Model, activations: ReadonlyMap<string, { scale: number; zeroPoint: number }>, weightParamsOf: (w: WeightedNode) => QuantParams, keepFloat: ReadonlySet<string> = new Set()): QuantizeResult {
+export function buildQdq(model: Model, activations: ReadonlyMap<string, { scale: number; zeroPoint: number }>, weightParamsOf: (w: WeightedNode) => QuantParams, keepFloat: ReadonlySet<string> = new Set(), extra: readonly QdqConsumer[] = []): QuantizeResult {
   const g = model.graph.clone();
-  const weighted = weightedNodes(g).filter((w) => !keepFloat.has(w.node.name));
-  const groups = activationGroups(g, weighted);
+  const domain = qdqDomain(model);
+  const weighted = weightedNodes(g).filter((w) => !isExcluded(w.node, keepFloat));
+  // `extra` names nodes of model.graph; the clone's nodes sit at the same positions.
+  const extraHere = extra.map((c) => ({ node: g.nodes[model.graph.nodes.indexOf(c.node)] as Node, inputs: c.inputs }));
+  const groups = activationGroups(g, weighted, extraHere);
   const b = new GraphBuilder(g, 'q');
   const actParams = new Map<string, QuantParams>();
   for (const [origin, members] of groups) {
@@ -183,7 +260,7 @@ export function buildQdq(model: Model, activations: ReadonlyMap<string, { scale:
     const params: QuantParams = { scale: Float32Array.of(p.scale), zeroPoint: Int32Array.of(p.zeroPoint), axis: undefined, scheme: UINT8_ACTIVATIONS };
     for (const v of members) actParams.set(v, params);
   }
-  const layers = weighted.map((w) => quantizeWeight(g, b, w, weightParamsOf(w), actParams.get(w.node.inputs[0] as string)?.scale[0]));
+  const layers = weighted.map((w) => quantizeWeight(g, b, w, weightParamsOf(w), actParams.get(w.node.inputs[0] as string)?.scale[0], domain));
 
   // Q → DQ right after each activation is produced (or at the start for graph inputs).
   const floatPooled = new Set([...groups].filter(([origin, members]) => !members.includes(origin)).flatMap(([, members]) => members).filter((v) => qWouldCrossMaxPool(g, v)));
@@ -194,12 +271,12 @@ export function buildQdq(model: Model, activations: ReadonlyMap<string, { scale:
     // Max(v, v) = v, an op onnxruntime's QDQ propagation does not pass: the pooling stays in float.
     const barrier: Node[] = floatPooled.has(value) ? [{ name: b.fresh(`${value}.barrier`), opType: 'Max', domain: '', inputs: [value, value], outputs: [b.fresh(`${value}.float`)], attributes: {} }] : [];
     const qInput = barrier[0]?.outputs[0] ?? value;
-    const qNode: Node = { name: b.fresh(`${value}.q_node`), opType: 'QuantizeLinear', domain: '', inputs: [qInput, s, z], outputs: [qv], attributes: {} };
-    const dqNode: Node = { name: b.fresh(`${value}.dq_node`), opType: 'DequantizeLinear', domain: '', inputs: [qv, s, z], outputs: [dq], attributes: {} };
+    const qNode: Node = { name: b.fresh(`${value}.q_node`), opType: 'QuantizeLinear', domain, inputs: [qInput, s, z], outputs: [qv], attributes: {} };
+    const dqNode: Node = { name: b.fresh(`${value}.dq_node`), opType: 'DequantizeLinear', domain, inputs: [qv, s, z], outputs: [dq], attributes: {} };
     for (const n of g.nodes) n.inputs = n.inputs.map((i) => (i === value ? dq : i));
     const producer = g.producerOf(value);
     g.nodes.splice(producer === undefined ? 0 : g.nodes.indexOf(producer) + 1, 0, ...barrier, qNode, dqNode);
   }
   dropUnusedInitializers(g);
-  return { model: { ...model, graph: g, metadata: { ...model.metadata, 'whittle.quantization': 'qdq-int8' } }, layers };
+  return { model: { ...model, graph: g, opsetImports: withMicrosoftDomain(model, g), metadata: { ...model.metadata, 'whittle.quantization': 'qdq-int8' } }, layers };
 }
