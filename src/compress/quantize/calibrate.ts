@@ -1,10 +1,9 @@
 // Calibration: runs the float model on sample inputs, records each activation's range and
 // histogram, and picks the range to quantize by min-max, percentile, MSE or entropy (KL).
 import { WhittleError } from '../../ir/errors.js';
-import type { Dim, Model } from '../../ir/graph.js';
-import { inferShapes } from '../../ir/shape.js';
+import type { Model } from '../../ir/graph.js';
+import { GraphBuilder } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
-import { SHAPE_RULES } from '../../ops/index.js';
 import type { Feeds } from '../../runtime/session.js';
 import { Session } from '../../runtime/session.js';
 import type { QuantScheme } from './affine.js';
@@ -58,27 +57,22 @@ export function checkCalibrationShape(model: Model, samples: Tensor): void {
   }
 }
 
-/** Shapes of `names` where Whittle's rules know them (else [] : onnxruntime takes the real one). */
-function knownShapes(model: Model): Map<string, Dim[]> {
-  const out = new Map<string, Dim[]>();
-  for (const [k, v] of model.graph.valueInfo) out.set(k, v.shape);
-  try {
-    for (const [k, v] of inferShapes(model.graph, SHAPE_RULES)) out.set(k, v.shape);
-  } catch {
-    // An op without a rule: declared value info is all there is.
-  }
-  return out;
-}
-
+/**
+ * Runs the batches with each named value as an extra output, flattened: a Reshape to [-1] gives
+ * every tap a rank-1 output whatever the value's rank, so no shape rule is needed for any op and
+ * onnxruntime's own shape inference is never contradicted.
+ */
 async function forEachBatch(model: Model, batches: readonly Feeds[], names: readonly string[], o: CalibrationOptions, visit: (name: string, data: Float32Array) => void): Promise<void> {
   const g = model.graph.clone();
-  const shapes = knownShapes(model);
-  g.outputs = names.map((n) => ({ name: n, dtype: 'float32', shape: [...(shapes.get(n) ?? [])] }));
+  const b = new GraphBuilder(g, 'calib');
+  const flat = b.constant(Tensor.int64([-1]), 'flat');
+  const taps = names.map((n) => b.op1('Reshape', [n, flat]));
+  g.outputs = taps.map((t, i) => ({ name: t, dtype: 'float32', shape: [`calib_${i}`] }));
   const session = await Session.create({ ...model, graph: g }, { threads: o.threads });
   try {
     for (const feeds of batches) {
-      const r = await session.run(feeds, names);
-      for (const name of names) visit(name, r[name]?.data as Float32Array);
+      const r = await session.run(feeds, taps);
+      names.forEach((name, i) => visit(name, r[taps[i] as string]?.data as Float32Array));
     }
   } finally {
     await session.release();
@@ -96,6 +90,7 @@ async function forEachBatch(model: Model, batches: readonly Feeds[], names: read
 export async function calibrate(model: Model, samples: ModelData, names: readonly string[], o: CalibrationOptions, scheme: QuantScheme = { bits: 8, signed: false, symmetric: false }): Promise<Map<string, ActivationRange>> {
   if (samples instanceof Tensor) checkCalibrationShape(model, samples);
   const batches = await collectFeeds(model, samples, o.batchSize ?? 256);
+  if (names.length === 0) return new Map();
   const bins = o.bins ?? 2048;
   const hist = new Map<string, Histogram>();
   for (const n of names) hist.set(n, { min: Infinity, max: -Infinity, amax: 0, counts: new Float64Array(2 * bins) });

@@ -3,6 +3,7 @@
 import type { Graph, Model, Node } from '../../ir/graph.js';
 import { getFloat, getInt, getInts, opsetOf } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
+import { implicitInputs } from '../../ir/validate.js';
 
 /** Ops whose second input is a weight matrix/kernel that quantization targets. */
 export const WEIGHT_OPS = new Set(['Conv', 'Gemm', 'MatMul']);
@@ -49,9 +50,10 @@ export function rewireReaders(g: Graph, from: string, to: string, except: Readon
   }
 }
 
-/** Removes initializers no node reads. */
+/** Removes initializers no node reads (subgraphs' reads of outer values included). */
 export function dropUnusedInitializers(g: Graph): void {
-  const used = new Set(g.nodes.flatMap((n) => n.inputs));
+  const used = new Set(g.nodes.flatMap((n) => [...n.inputs, ...implicitInputs(n)]));
+  for (const o of g.outputs) used.add(o.name);
   for (const k of [...g.initializers.keys()]) if (!used.has(k)) g.initializers.delete(k);
 }
 

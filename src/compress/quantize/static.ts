@@ -3,7 +3,7 @@
 // into its integer kernels (QLinearConv, QGemm, MatMulIntegerToFloat).
 import { WhittleError } from '../../ir/errors.js';
 import type { Graph, Model, Node } from '../../ir/graph.js';
-import { attr, GraphBuilder } from '../../ir/graph.js';
+import { attr, GraphBuilder, opsetOf } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import type { QuantParams, QuantScheme } from './affine.js';
 import { quantizeArray, rangeToParams, weightParams } from './affine.js';
@@ -223,20 +223,23 @@ export async function quantizeStatic(model: Model, o: StaticQuantOptions): Promi
   const exclude = new Set([...(o.keepFloat ?? []), ...(o.exclude ?? [])]);
   const plan = planQdq(folded, exclude);
   if (plan.weighted.length === 0) throw new WhittleError('BAD_ARGUMENT', `the model has no Conv, Gemm or MatMul with constant float32 weights to quantize${plan.skipped.length > 0 ? ` (${plan.skipped.map((s) => `${s.op} "${s.node}": ${s.reason}`).slice(0, 3).join('; ')})` : ''}`);
-  const groups = activationGroups(folded.graph, plan.weighted, plan.extra);
+  const notes: string[] = [];
+  // onnxruntime fuses QDQ into QLinearConv & co. of opset 10; an opset-9 model cannot hold them.
+  const weightOnly = opsetOf(folded) < 10;
+  if (weightOnly) notes.push(`opset ${opsetOf(folded)} < 10: int8 weights only, activations stay float (onnxruntime's QDQ fusion makes opset-10 QLinear ops this model's opset cannot hold); re-export at opset 13+ for int8 compute`);
+  const groups = weightOnly ? new Map<string, string[]>() : activationGroups(folded.graph, plan.weighted, plan.extra);
   const ranges = await calibrate(folded, o.samples, [...groups.keys()], { method: 'minmax', ...o.calibration, threads: o.threads }, UINT8_ACTIVATIONS);
   const activations = new Map<string, { scale: number; zeroPoint: number }>();
   for (const origin of groups.keys()) {
     const r = ranges.get(origin) as ActivationRange;
     activations.set(origin, rangeToParams(r.lo, r.hi, UINT8_ACTIVATIONS));
   }
-  const notes: string[] = [];
   const perChannel = o.perChannel ?? true;
   const domain = qdqDomain(folded);
   if (domain !== '') notes.push(`opset ${folded.opsetImports.find((i) => i.domain === '')?.version ?? '?'} < 13: QuantizeLinear/DequantizeLinear from onnxruntime's com.microsoft domain (the standard ones take no per-channel axis before opset 13)`);
   const chosen = new Set(plan.weighted.map((w) => w.node));
   const floatLayers = new Set(weightedNodes(folded.graph).filter((w) => !chosen.has(w.node)).map((w) => w.node.name));
-  const r = buildQdq(folded, activations, (w) => weightParams(w.weight.data as Float32Array, w.weight.dims, INT8_WEIGHTS, perChannel ? w.channelAxis : undefined), floatLayers, plan.extra);
+  const r = buildQdq(folded, activations, (w) => weightParams(w.weight.data as Float32Array, w.weight.dims, INT8_WEIGHTS, perChannel ? w.channelAxis : undefined), floatLayers, weightOnly ? [] : plan.extra);
   return { ...r, skipped: plan.skipped, notes, ranges };
 }
 
