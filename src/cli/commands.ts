@@ -84,25 +84,6 @@ export function registerCommands(program: Command): void {
   }).action(async (f: TrainFlags) => emit(Boolean(f.json), await runTrain(f)));
 
   program
-    .command('eval')
-    .description('accuracy and loss of a model on the test split')
-    .requiredOption('--model <file.onnx>', 'model to evaluate (or a zoo name, untrained)')
-    .option('--data <dir>', 'MNIST-format IDX or CIFAR-10 binary directory (default: the bundled MNIST)')
-    .option('--normalize <how>', 'input normalization (default: what the model recorded, else x/255)')
-    .option('--threads <n>', 'ONNX Runtime threads', int('--threads', 1), availableParallelism())
-    .option('--limit <n>', 'evaluate only the first N test samples', int('--limit', 1))
-    .addOption(new Option('--runtime <name>', 'node: onnxruntime-node; web: onnxruntime-web\'s WebAssembly backend, as a browser runs it (one thread; needs the onnxruntime-web package)').choices([...BACKENDS]).default('node'))
-    .option('--json', 'print one JSON object on stdout')
-    .action(async (f: { model: string; data?: string; normalize?: string; threads: number; limit?: number; runtime: Backend; json?: boolean }) => {
-      const data = loadData(f.data);
-      const { model } = loadModel(f.model, zooShapeFor(data.test));
-      const normalization = resolveNormalization(f.normalize, model);
-      const r = await evaluate(model, data.test, { normalization, threads: f.threads, limit: f.limit, backend: f.runtime });
-      process.stderr.write(`eval ${f.model}${f.runtime === 'web' ? ' (onnxruntime-web, WebAssembly)' : ''}: accuracy ${(100 * r.accuracy).toFixed(2)}% (${r.correct}/${r.samples}), loss ${r.loss.toFixed(4)}\n`);
-      emit(Boolean(f.json), { model: f.model, accuracy: r.accuracy, loss: r.loss, samples: r.samples, correct: r.correct, errors: r.samples - r.correct, normalize: normalization, runtime: f.runtime });
-    });
-
-  program
     .command('info')
     .description('parameters, nonzeros, bytes, FLOPs and op counts of a model')
     .requiredOption('--model <file.onnx>', 'model file (or a zoo name)')

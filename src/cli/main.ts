@@ -7,6 +7,7 @@ import { registerBenchCommands } from './bench.js';
 import { registerCommands } from './commands.js';
 import { registerCompressCommands } from './compress.js';
 import { registerDistillCommands } from './distill.js';
+import { registerEvalCommands } from './eval.js';
 import { registerPruneCommands } from './prune.js';
 import { registerQuantizeCommands } from './quantize.js';
 
@@ -19,7 +20,7 @@ program
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 // Each family of commands registers itself from its own file.
-for (const register of [registerCommands, registerPruneCommands, registerCompressCommands, registerDistillCommands, registerQuantizeCommands, registerBenchCommands]) register(program);
+for (const register of [registerCommands, registerEvalCommands, registerPruneCommands, registerCompressCommands, registerDistillCommands, registerQuantizeCommands, registerBenchCommands]) register(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -14,6 +14,7 @@ import { modelStats } from '../ir/stats.js';
 import { Tensor } from '../ir/tensor.js';
 import { SHAPE_RULES } from '../ops/index.js';
 import { evaluate, inputBatch } from '../train/evaluate.js';
+import { quantizeAgreement } from './eval.js';
 import type { LatencyCase } from '../runtime/latency.js';
 import { compareLatency } from '../runtime/latency.js';
 import { addTrainFlags, emit, int, num, toTrainOptions } from './flags.js';
@@ -149,6 +150,7 @@ async function runQuantize(f: QuantizeFlags, formatGiven: boolean): Promise<Reco
   const evalOptions = { normalization, threads: f.threads, limit: f.evalLimit };
   const baseline = await evaluate(model, data.test, evalOptions);
   const quantized = await evaluate(out, data.test, evalOptions);
+  const agreement = await quantizeAgreement(out, model, data.test, normalization, f);
   let bytes: number;
   try {
     bytes = saveModel(out, f.out, path);
@@ -170,6 +172,8 @@ async function runQuantize(f: QuantizeFlags, formatGiven: boolean): Promise<Reco
     baselineAccuracy: baseline.accuracy,
     accuracyDrop: baseline.accuracy - quantized.accuracy,
     evalSamples: quantized.samples,
+    // Output agreement with the input model on the evaluation samples (no labels needed).
+    agreement,
     calibration: needsSamples ? { method: f.calibration, samples: samples?.dims[0] ?? 0 } : null,
     perChannel: f.perChannel,
     clipWeights: f.clipWeights ?? null,

@@ -1,4 +1,4 @@
-// Datasets, seeded shuffling and batching. Imports nothing of Whittle but ir/errors.
+// Datasets, seeded shuffling and batching. Imports nothing of Whittle but ir/.
 export { type Dataset, type DatasetArrays, type DatasetSplits, concatDatasets, createDataset, labelHistogram, sampleSize, splitValidation, subset } from './dataset.js';
 export { type IdxArray, decodeIdx, encodeIdx, readIdx } from './idx.js';
 export { IDX_DATASET_FILES, defaultMnistDir, loadIdxDataset } from './mnist.js';
@@ -17,3 +17,10 @@ export {
   normalizeValue,
   parseNormalization,
 } from './batches.js';
+export { type NpyArray, decodeNpy, encodeNpy, readNpy } from './npy.js';
+export { decodeNpz, readNpz, readZipEntries } from './npz.js';
+export { type JsonlArrays, parseJsonl, readJsonl } from './jsonl.js';
+export { type ImageOptions, type RgbaImage, IMAGE_EXTENSIONS, decodeImage, listImageFolder, readImageFolder, resizeBilinear } from './image-folder.js';
+export { type SampleTensor, type TensorDataset, castData, createTensorDataset, labelsFromArray, limitTensorDataset, tensorBatch, tensorDatasetFromImages } from './tensor-dataset.js';
+export { type RandomDataOptions, bindArrays, feedInputs, fixedBatchSize, randomTensorDataset } from './bind.js';
+export { type DataForModelOptions, type DataSourceKind, detectDataSource, loadDataForModel } from './source.js';

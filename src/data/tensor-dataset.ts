@@ -1,0 +1,161 @@
+// Samples for any model: named inputs, each with its own dtype and per-sample shape, and optional
+// class labels. The image `Dataset` (MNIST, CIFAR) maps into it with `tensorDatasetFromImages`.
+import { WhittleError } from '../ir/errors.js';
+import { toHalfBits, fromHalfBits } from '../ir/half.js';
+import type { DType, TensorData } from '../ir/tensor.js';
+import { allocate, sizeOf, Tensor } from '../ir/tensor.js';
+import type { Dataset } from './dataset.js';
+import type { Normalization } from './batches.js';
+import { normalizeBatch } from './batches.js';
+
+/** One named input of a `TensorDataset`: `count` samples of `shape`, stored sample-major. */
+export interface SampleTensor {
+  readonly name: string;
+  readonly dtype: DType;
+  /** Per-sample shape (no batch axis), e.g. [3, 224, 224]. */
+  readonly shape: readonly number[];
+  readonly data: TensorData;
+}
+
+/** Samples for a model with any number of inputs. */
+export interface TensorDataset {
+  readonly count: number;
+  readonly inputs: readonly SampleTensor[];
+  /** One class index per sample, when the source has labels. */
+  readonly labels: Int32Array | undefined;
+  /** Class names by index (image folders), when known. */
+  readonly classes?: readonly string[];
+  /** Where the samples came from, for messages and reports: a path, `random`, ... */
+  readonly source: string;
+}
+
+/**
+ * Builds a `TensorDataset`, checking that every input and the labels hold `count` samples.
+ *
+ * ```ts
+ * const ds = createTensorDataset({ source: 'mine', inputs: [{ name: 'x', dtype: 'float32', shape: [2], data: Float32Array.of(1, 2, 3, 4) }] });
+ * // ds.count = 2
+ * ```
+ */
+export function createTensorDataset(parts: { inputs: SampleTensor[]; labels?: Int32Array; classes?: readonly string[]; source: string }): TensorDataset {
+  const { inputs, labels, source } = parts;
+  const first = inputs[0];
+  if (first === undefined) throw new WhittleError('BAD_DATA', `${source}: no inputs`);
+  const count = first.data.length / sizeOf(first.shape);
+  for (const t of inputs) {
+    const per = sizeOf(t.shape);
+    if (per === 0 || t.data.length % per !== 0 || t.data.length / per !== count) {
+      throw new WhittleError('BAD_DATA', `${source}: input "${t.name}" holds ${t.data.length / (per || 1)} samples of [${t.shape.join(', ')}], "${first.name}" holds ${count}; every input needs one entry per sample`);
+    }
+  }
+  if (labels !== undefined && labels.length !== count) {
+    throw new WhittleError('BAD_DATA', `${source}: ${labels.length} labels for ${count} samples; give one label per sample`);
+  }
+  return { count, inputs, labels, ...(parts.classes !== undefined ? { classes: parts.classes } : {}), source };
+}
+
+/**
+ * Samples `start .. start+count-1` as feeds for `Session.run` (views, no copy) and their labels.
+ *
+ * ```ts
+ * const { feeds } = tensorBatch(ds, 0, 32); // { input_ids: Tensor[32, 128], attention_mask: ... }
+ * ```
+ */
+export function tensorBatch(ds: TensorDataset, start: number, count: number): { feeds: Record<string, Tensor>; labels: Int32Array | undefined } {
+  if (!Number.isInteger(start) || !Number.isInteger(count) || start < 0 || count < 1 || start + count > ds.count) {
+    throw new WhittleError('BAD_ARGUMENT', `tensorBatch(start=${start}, count=${count}) is outside the ${ds.count} samples of ${ds.source}`);
+  }
+  const feeds: Record<string, Tensor> = {};
+  for (const t of ds.inputs) {
+    const per = sizeOf(t.shape);
+    feeds[t.name] = new Tensor(t.dtype, [count, ...t.shape], t.data.subarray(start * per, (start + count) * per) as TensorData);
+  }
+  return { feeds, labels: ds.labels?.subarray(start, start + count) };
+}
+
+/**
+ * The first `count` samples (views, no copy).
+ *
+ * ```ts
+ * const first100 = limitTensorDataset(ds, 100);
+ * ```
+ */
+export function limitTensorDataset(ds: TensorDataset, count: number): TensorDataset {
+  if (count >= ds.count) return ds;
+  const inputs = ds.inputs.map((t) => ({ ...t, data: t.data.subarray(0, count * sizeOf(t.shape)) as TensorData }));
+  return { ...ds, count, inputs, labels: ds.labels?.subarray(0, count) };
+}
+
+/**
+ * The image dataset's samples, normalized to float32, as the model input `name` of per-sample
+ * `shape` (default the dataset's own; a flat shape of the same size takes the images flattened).
+ *
+ * ```ts
+ * const ds = tensorDatasetFromImages(mnist.test, { name: 'input', normalization: 'x/255' });
+ * ```
+ */
+export function tensorDatasetFromImages(images: Dataset, options: { name: string; normalization: Normalization; shape?: readonly number[]; source?: string }): TensorDataset {
+  const shape = options.shape ?? images.shape;
+  if (sizeOf(shape) !== sizeOf(images.shape)) {
+    throw new WhittleError('SHAPE_MISMATCH', `input "${options.name}" expects samples of [${shape.join(', ')}], the images are [${images.shape.join(', ')}]; use a model made for this dataset`);
+  }
+  const idx = Int32Array.from({ length: images.count }, (_, i) => i);
+  return {
+    count: images.count,
+    inputs: [{ name: options.name, dtype: 'float32', shape: [...shape], data: normalizeBatch(images, idx, options.normalization) }],
+    labels: Int32Array.from(images.labels),
+    source: options.source ?? 'images',
+  };
+}
+
+function isFloat(dtype: DType): boolean {
+  return dtype === 'float32' || dtype === 'float64' || dtype === 'float16';
+}
+
+/**
+ * The values converted to another dtype (the same array when it already has it). Floats become
+ * integers only when every value is whole; `what` names the data in the error.
+ *
+ * ```ts
+ * castData(Float64Array.of(1, 2), 'float64', 'float32', 'x'); // Float32Array [1, 2]
+ * ```
+ */
+export function castData(data: TensorData, from: DType, to: DType, what: string): TensorData {
+  if (from === to) return data;
+  const n = data.length;
+  const out = allocate(to, n);
+  const read: (i: number) => number = from === 'float16' ? (i) => fromHalfBits(data[i] as number) : from === 'int64' ? (i) => Number(data[i] as bigint) : (i) => data[i] as number;
+  if (isFloat(from) && !isFloat(to)) {
+    for (let i = 0; i < n; i++) {
+      const v = read(i);
+      if (!Number.isInteger(v)) throw new WhittleError('BAD_DATA', `${what} has ${from} values (e.g. ${v}) but the model takes ${to}; save the array as ${to}`);
+    }
+  }
+  if (to === 'int64') for (let i = 0; i < n; i++) (out as BigInt64Array)[i] = BigInt(read(i));
+  else if (to === 'float16') for (let i = 0; i < n; i++) (out as Uint16Array)[i] = toHalfBits(read(i));
+  else if (to === 'bool') for (let i = 0; i < n; i++) (out as Uint8Array)[i] = read(i) !== 0 ? 1 : 0;
+  else for (let i = 0; i < n; i++) (out as Float32Array)[i] = read(i);
+  return out;
+}
+
+/**
+ * Class labels from an array (integers, one per sample: shape [N] or [N, 1]).
+ *
+ * ```ts
+ * const labels = labelsFromArray({ dtype: 'int64', dims: [2], data: BigInt64Array.of(3n, 1n) }, 'labels.npy'); // Int32Array [3, 1]
+ * ```
+ */
+export function labelsFromArray(array: { dtype: DType; dims: readonly number[]; data: TensorData }, source: string): Int32Array {
+  const { dims } = array;
+  if (!(dims.length === 1 || (dims.length === 2 && dims[1] === 1))) {
+    throw new WhittleError('BAD_DATA', `${source}: labels must be one class index per sample, shape [N]; found [${dims.join(', ')}]`);
+  }
+  const ints = castData(array.data, array.dtype, 'float64', source);
+  const labels = new Int32Array(ints.length);
+  for (let i = 0; i < ints.length; i++) {
+    const v = ints[i] as number;
+    if (!Number.isInteger(v) || v < 0 || v > 0x7fffffff) throw new WhittleError('BAD_DATA', `${source}: label ${v} at sample ${i} is not a class index (a whole number ≥ 0)`);
+    labels[i] = v;
+  }
+  return labels;
+}

@@ -1,0 +1,149 @@
+// Running models on a `TensorDataset`: output agreement between a model and a reference (e.g. a
+// quantized model and its float original), and accuracy where the data has labels.
+import type { TensorDataset } from '../data/index.js';
+import { castData, feedInputs, fixedBatchSize, tensorBatch } from '../data/index.js';
+import { WhittleError } from '../ir/errors.js';
+import type { Model } from '../ir/graph.js';
+import { fromHalfBits } from '../ir/half.js';
+import { Tensor } from '../ir/tensor.js';
+import type { Backend } from '../runtime/session.js';
+import { Session } from '../runtime/session.js';
+import type { OutputAgreement } from './agreement.js';
+import { AgreementMeter, correctPredictions } from './agreement.js';
+
+/** Options of `compareModels` and `evaluateTensors`. */
+export interface CompareOptions {
+  /** Samples per run; default 256, or the batch the model fixes. */
+  batchSize?: number;
+  threads?: number;
+  backend?: Backend;
+}
+
+/** What `compareModels` measured. */
+export interface ModelComparison {
+  samples: number;
+  /** Where the inputs came from: the dataset's source (`random` for random inputs). */
+  source: string;
+  /** One entry per output of the model, matched to the reference's by name (else by position). */
+  outputs: OutputAgreement[];
+  /** With labels: the model's accuracy on the first [N, C] class-score output. */
+  accuracy: number | undefined;
+  referenceAccuracy: number | undefined;
+}
+
+/** An output tensor's values as numbers (float16 decoded, int64 converted). */
+export function outputValues(t: Tensor): ArrayLike<number> {
+  if (t.dtype === 'float16') return Float64Array.from(t.data as Uint16Array, fromHalfBits);
+  if (t.dtype === 'int64') return Float64Array.from(t.data as BigInt64Array, Number);
+  return t.data as Exclude<typeof t.data, BigInt64Array>;
+}
+
+const isClassScores = (t: Tensor): boolean => (t.dtype === 'float32' || t.dtype === 'float64' || t.dtype === 'float16') && t.dims.length >= 2 && (t.dims[1] as number) >= 2;
+const isPerSample = (t: Tensor): boolean => isClassScores(t) && t.dims.slice(2).every((d) => d === 1);
+
+// Feeds for `model`: the data's inputs by name (else by position), cast to the model's dtypes.
+function feedsFor(model: Model, feeds: Record<string, Tensor>, data: TensorDataset): Record<string, Tensor> {
+  const out: Record<string, Tensor> = {};
+  feedInputs(model).forEach((info, k) => {
+    const t = feeds[info.name] ?? feeds[data.inputs[k]?.name ?? ''];
+    if (t === undefined) throw new WhittleError('BAD_DATA', `${data.source} has no data for input "${info.name}" of the model; the data has ${data.inputs.map((i) => `"${i.name}"`).join(', ')}`);
+    out[info.name] = t.dtype === info.dtype ? t : new Tensor(info.dtype, t.dims, castData(t.data, t.dtype, info.dtype, `input "${info.name}"`));
+  });
+  return out;
+}
+
+function batchSizeFor(models: Model[], options: CompareOptions): number {
+  const fixed = models.map(fixedBatchSize).filter((b): b is number => b !== undefined);
+  if (fixed.length > 1 && fixed.some((b) => b !== fixed[0])) throw new WhittleError('SHAPE_MISMATCH', `the models fix different batch sizes (${fixed.join(' and ')}); compare models with the same input shapes`);
+  return fixed[0] ?? options.batchSize ?? 256;
+}
+
+async function forEachBatch(models: Model[], data: TensorDataset, options: CompareOptions, visit: (outputs: Record<string, Tensor>[], labels: Int32Array | undefined) => void): Promise<void> {
+  const bs = batchSizeFor(models, options);
+  const sessions: Session[] = [];
+  try {
+    for (const m of models) sessions.push(await Session.create(m, { threads: options.threads, backend: options.backend }));
+    for (let start = 0; start < data.count; start += bs) {
+      const { feeds, labels } = tensorBatch(data, start, Math.min(bs, data.count - start));
+      const outs: Record<string, Tensor>[] = [];
+      for (let k = 0; k < sessions.length; k++) outs.push(await (sessions[k] as Session).run(feedsFor(models[k] as Model, feeds, data)));
+      visit(outs, labels);
+    }
+  } finally {
+    for (const s of sessions) await s.release();
+  }
+}
+
+/**
+ * Runs `model` and `reference` on the same samples and measures, per output, how well the model
+ * follows the reference: top-1 agreement (class scores), cosine similarity, max/mean absolute
+ * error and SQNR; with labels, both accuracies.
+ *
+ * ```ts
+ * const cmp = await compareModels(quantized, float, loadDataForModel(float, 'calib.npz'));
+ * cmp.outputs[0]?.top1; // e.g. 0.995
+ * ```
+ */
+export async function compareModels(model: Model, reference: Model, data: TensorDataset, options: CompareOptions = {}): Promise<ModelComparison> {
+  const names = model.graph.outputs.map((o) => o.name);
+  const refNames = reference.graph.outputs.map((o) => o.name);
+  if (names.length !== refNames.length) throw new WhittleError('SHAPE_MISMATCH', `the model has ${names.length} outputs (${names.join(', ')}), the reference ${refNames.length} (${refNames.join(', ')}); compare a model with its own original`);
+  const pair = names.map((n, k) => (refNames.includes(n) ? n : (refNames[k] as string)));
+  let meters: AgreementMeter[] | undefined;
+  let correct = 0;
+  let refCorrect = 0;
+  let scored: number | undefined;
+  await forEachBatch([model, reference], data, options, ([out, ref], labels) => {
+    const o = out as Record<string, Tensor>;
+    const r = ref as Record<string, Tensor>;
+    meters ??= names.map((n) => new AgreementMeter(n, isClassScores(o[n] as Tensor)));
+    names.forEach((n, k) => {
+      const a = o[n] as Tensor;
+      const b = r[pair[k] as string] as Tensor;
+      if (a.dims.join(',') !== b.dims.join(',')) throw new WhittleError('SHAPE_MISMATCH', `output "${n}" is [${a.dims.join(', ')}] but the reference's "${pair[k]}" is [${b.dims.join(', ')}]; compare a model with its own original`);
+      (meters as AgreementMeter[])[k]?.add(outputValues(a), outputValues(b), a.dims);
+    });
+    if (labels !== undefined) {
+      scored ??= names.findIndex((n) => isPerSample(o[n] as Tensor));
+      const n = names[scored];
+      if (n !== undefined) {
+        const a = o[n] as Tensor;
+        correct += correctPredictions(outputValues(a), [a.dims[0] as number, a.dims[1] as number], labels);
+        refCorrect += correctPredictions(outputValues(r[pair[scored] as string] as Tensor), [a.dims[0] as number, a.dims[1] as number], labels);
+      }
+    }
+  });
+  const hasAccuracy = data.labels !== undefined && scored !== undefined && scored >= 0;
+  return {
+    samples: data.count,
+    source: data.source,
+    outputs: (meters ?? []).map((m) => m.result()),
+    accuracy: hasAccuracy ? correct / data.count : undefined,
+    referenceAccuracy: hasAccuracy ? refCorrect / data.count : undefined,
+  };
+}
+
+/**
+ * Runs a model on the samples: the shape of each output and, with labels, the accuracy of the
+ * first [N, C] class-score output.
+ *
+ * ```ts
+ * const { accuracy } = await evaluateTensors(model, loadDataForModel(model, 'val/'));
+ * ```
+ */
+export async function evaluateTensors(model: Model, data: TensorDataset, options: CompareOptions = {}): Promise<{ samples: number; accuracy: number | undefined; outputs: { name: string; dtype: string; dims: number[] }[] }> {
+  let correct = 0;
+  let scored: number | undefined;
+  let outputs: { name: string; dtype: string; dims: number[] }[] = [];
+  const names = model.graph.outputs.map((o) => o.name);
+  await forEachBatch([model], data, options, ([out], labels) => {
+    const o = out as Record<string, Tensor>;
+    // Per-sample shapes, with the batch axis as the sample count.
+    outputs = names.map((n) => ({ name: n, dtype: (o[n] as Tensor).dtype, dims: [data.count, ...(o[n] as Tensor).dims.slice(1)] }));
+    if (labels === undefined) return;
+    scored ??= names.findIndex((n) => isPerSample(o[n] as Tensor));
+    const a = o[names[scored] ?? ''];
+    if (a !== undefined) correct += correctPredictions(outputValues(a), [a.dims[0] as number, a.dims[1] as number], labels);
+  });
+  return { samples: data.count, accuracy: data.labels !== undefined && scored !== undefined && scored >= 0 ? correct / data.count : undefined, outputs };
+}
