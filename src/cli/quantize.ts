@@ -22,6 +22,8 @@ import type { TrainFlags } from './flags.js';
 import { loadData, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel } from './load.js';
 import type { Model } from '../ir/graph.js';
 import { createReporter } from './progress.js';
+import { quantizeAnyModel, usesImageDataset } from './quantize-any.js';
+import { FP16_DEFAULT_BLOCK } from '../export/fp16.js';
 import { denseParameterBytes, layerBreakdown } from './compress.js';
 
 interface QuantizeFlags extends TrainFlags {
@@ -37,6 +39,10 @@ interface QuantizeFlags extends TrainFlags {
   blockSize: number;
   evalLimit?: number;
   keepFloat?: string;
+  exclude?: string;
+  evalData?: string;
+  fp16Block?: string;
+  fp16Mode: 'weights' | 'compute';
   teacher?: string;
   temperature: number;
   alpha: number;
@@ -89,6 +95,7 @@ async function runQuantize(f: QuantizeFlags, formatGiven: boolean): Promise<Reco
   if (f.scheme === 'kmeans') return runKmeans(f, formatGiven);
   if (f.format === 'container') throw new WhittleError('BAD_ARGUMENT', `--format container holds k-means shared weights: use --scheme kmeans --format container, or whittle compress --recipe … for the whole Deep Compression pipeline`);
   if (f.out === undefined) throw new WhittleError('BAD_ARGUMENT', 'whittle quantize needs --out Q.onnx');
+  if (!usesImageDataset(f)) return quantizeAnyModel(f);
   const scheme = f.scheme as QuantSchemeName;
   const format = f.format as QuantFormat;
   // Everything checkable is checked before loading data or training.
@@ -124,6 +131,8 @@ async function runQuantize(f: QuantizeFlags, formatGiven: boolean): Promise<Reco
       clipActivations: f.clipActivations,
       blockSize: f.blockSize,
       keepFloat,
+      exclude: f.exclude?.split(',').filter((x) => x !== ''),
+      fp16: { mode: f.fp16Mode, block: [...FP16_DEFAULT_BLOCK, ...(f.fp16Block?.split(',').filter((x) => x !== '') ?? [])] },
       teacher,
       threads: f.threads,
       training: trained ? { data: trainSet, options: { ...toTrainOptions(f, normalization), validation: f.evalLimit ? subset(data.test, 0, Math.min(f.evalLimit, data.test.count)) : data.test, onProgress: reporter } } : undefined,
@@ -184,6 +193,9 @@ async function runQuantize(f: QuantizeFlags, formatGiven: boolean): Promise<Reco
     teacher: f.teacher ?? null,
     epochs: result.training?.epochs ?? null,
     layers: result.layers.map((l) => ({ name: l.name, op: l.op, bits: l.bits, params: l.params, bytes: l.bytes, sparsity: l.sparsity ?? 0 })),
+    exclude: f.exclude ?? null,
+    skipped: result.skipped ?? [],
+    notes: result.notes ?? [],
     seconds: (performance.now() - t0) / 1000,
     normalize: normalization,
   };
@@ -253,6 +265,10 @@ export function registerQuantizeCommands(program: Command): void {
     .option('--teacher <file.onnx>', 'qat/binary/ternary: distill from this model while training (e.g. the float model itself)')
     .option('--temperature <T>', 'with --teacher: softmax temperature', num('--temperature'), 4)
     .option('--alpha <a>', 'with --teacher: weight of the soft-target loss (labels get 1 − alpha)', num('--alpha'), 0.7)
+    .option('--exclude <nodes|ops>', 'ptq/dynamic/int4: comma-separated node names or op types left in float32 (e.g. Conv_0,Gemm); overlaps --keep-float, which names layers and also serves qat/binary/ternary')
+    .option('--eval-data <path>', 'any model: data for the agreement figures (default: the --data samples calibration did not use, else random inputs)')
+    .addOption(new Option('--fp16-mode <form>', 'fp16: weights (half the file, float32 compute; runs everywhere) or compute (a float16 graph with Casts at the inputs/outputs, for GPU/WebGPU)').choices(['weights', 'compute']).default('weights'))
+    .option('--fp16-block <ops>', `fp16: op types or node names kept in float32, added to the defaults (${FP16_DEFAULT_BLOCK.join(', ')})`)
     .option('--keep-float <layers>', 'ptq/qat/binary/ternary: comma-separated layer names left in float32 (e.g. conv1, whose int8 kernel is slow with one input channel); ptq: auto times all-int8 against leaving each few-input-channel conv in float on this machine (--threads) and keeps the fastest');
   addTrainFlags(cmd, { epochs: 3, lr: 0.01, optimizer: 'momentum' }).action(async (f: QuantizeFlags) => emit(Boolean(f.json), await runQuantize(f, cmd.getOptionValueSource('format') !== 'default')));
 }

@@ -5,7 +5,8 @@ import type { Model, Node } from '../ir/graph.js';
 import { attr, GraphBuilder } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import { quantizeValue, rangeToParams } from '../compress/quantize/affine.js';
-import { dropUnusedInitializers, weightedNodes, weightKN } from '../compress/quantize/graph-util.js';
+import type { SkippedNode } from '../compress/quantize/graph-util.js';
+import { COMPUTE_OPS, dropUnusedInitializers, foldWeightTransposes, isExcluded, skipReason, weightedNodes, weightKN, withMicrosoftDomain } from '../compress/quantize/graph-util.js';
 import type { LayerReport, QuantizeResult } from '../compress/quantize/static.js';
 
 export interface Int4Options {
@@ -13,6 +14,8 @@ export interface Int4Options {
   blockSize?: number;
   /** Give every block its own zero point (asymmetric, default) or use 8 (symmetric). */
   symmetric?: boolean;
+  /** Node names or op types left in float32. */
+  exclude?: readonly string[];
 }
 
 /** Codes, scales and zero points of one [K, N] weight in MatMulNBits layout. */
@@ -64,8 +67,9 @@ export function quantizeInt4Blocks(w: Float32Array, k: number, n: number, blockS
 }
 
 /**
- * Replaces every Gemm/MatMul with constant weights by MatMulNBits (4-bit) + bias Add; convolutions
- * stay float32.
+ * Replaces every Gemm/MatMul with constant 2-D weights (read directly or through a Transpose;
+ * activations of any batch rank) by MatMulNBits (4-bit) + bias Add; convolutions and the rest stay
+ * float32, listed in `skipped`.
  *
  * ```ts
  * const { model: q4 } = exportInt4(mlp, { blockSize: 32 });
@@ -74,10 +78,21 @@ export function quantizeInt4Blocks(w: Float32Array, k: number, n: number, blockS
 export function exportInt4(model: Model, o: Int4Options = {}): QuantizeResult {
   const blockSize = o.blockSize ?? 32;
   if (!(blockSize >= 16 && (blockSize & (blockSize - 1)) === 0)) throw new WhittleError('BAD_ARGUMENT', `int4 block size must be a power of two ≥ 16, got ${blockSize}`);
-  const g = model.graph.clone();
+  const folded = foldWeightTransposes(model);
+  const g = folded.graph.clone();
+  const exclude = new Set(o.exclude ?? []);
   const layers: LayerReport[] = [];
-  for (const w of weightedNodes(g)) {
-    if (w.node.opType === 'Conv') continue;
+  const skipped: SkippedNode[] = [];
+  const weighted = new Map(weightedNodes(g).map((w) => [w.node, w]));
+  for (const n of g.nodes) {
+    if (!COMPUTE_OPS.has(n.opType)) continue;
+    const w = weighted.get(n);
+    if (isExcluded(n, exclude)) skipped.push({ node: n.name, op: n.opType, reason: 'excluded (--exclude)' });
+    else if (n.opType === 'Conv' && w !== undefined) skipped.push({ node: n.name, op: n.opType, reason: 'MatMulNBits is a matrix product; convolutions stay float32' });
+    else if (w === undefined) skipped.push({ node: n.name, op: n.opType, reason: skipReason(g, n) });
+  }
+  for (const w of weighted.values()) {
+    if (w.node.opType === 'Conv' || isExcluded(w.node, exclude)) continue;
     const { data, k, n } = weightKN(w);
     const q = quantizeInt4Blocks(data, k, n, blockSize, o.symmetric ?? false);
     const b = new GraphBuilder(g, w.node.name);
@@ -93,6 +108,5 @@ export function exportInt4(model: Model, o: Int4Options = {}): QuantizeResult {
   }
   if (layers.length === 0) throw new WhittleError('BAD_ARGUMENT', 'int4 export quantizes Gemm/MatMul weights and this model has none with constant float32 weights');
   dropUnusedInitializers(g);
-  const opsetImports = model.opsetImports.some((i) => i.domain === 'com.microsoft') ? model.opsetImports : [...model.opsetImports, { domain: 'com.microsoft', version: 1 }];
-  return { model: { ...model, graph: g, opsetImports, metadata: { ...model.metadata, 'whittle.quantization': `int4-matmulnbits-b${blockSize}` } }, layers };
+  return { model: { ...folded, graph: g, opsetImports: withMicrosoftDomain(folded, g), metadata: { ...model.metadata, 'whittle.quantization': `int4-matmulnbits-b${blockSize}` } }, layers, skipped };
 }

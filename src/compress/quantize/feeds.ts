@@ -1,17 +1,22 @@
 // Model inputs for calibration and agreement: any number of named inputs per batch. The old form,
 // one float32 [N, ...] tensor for the model's only input, is wrapped into batches of the same kind.
-import { createRng } from '../../data/rng.js';
+import type { TensorDataset } from '../../data/index.js';
+import { tensorBatch } from '../../data/index.js';
 import { WhittleError } from '../../ir/errors.js';
-import type { Model, ValueInfo } from '../../ir/graph.js';
-import type { DType } from '../../ir/tensor.js';
+import type { Model } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import type { Feeds } from '../../runtime/session.js';
 
 /**
- * Sample inputs for a model: one float32 [N, ...] tensor for a single-input model, or batches of
+ * Sample inputs for a model: one float32 [N, ...] tensor for a single-input model, a
+ * `TensorDataset` (what `loadDataForModel` reads from .npy/.npz/JSONL/images), or batches of
  * named inputs (a list, or any sync or async iterable, read once).
  */
-export type ModelData = Tensor | readonly Feeds[] | Iterable<Feeds> | AsyncIterable<Feeds>;
+export type ModelData = Tensor | TensorDataset | readonly Feeds[] | Iterable<Feeds> | AsyncIterable<Feeds>;
+
+function isTensorDataset(d: ModelData): d is TensorDataset {
+  return typeof (d as TensorDataset).count === 'number' && Array.isArray((d as TensorDataset).inputs);
+}
 
 /** Rows [start, start + count) of a tensor along its first axis. */
 export function sliceRows(t: Tensor, start: number, count: number): Tensor {
@@ -47,64 +52,12 @@ export async function collectFeeds(model: Model, data: ModelData, batchSize = 25
     if (model.graph.inputs.length > 1) throw new WhittleError('BAD_ARGUMENT', `the model has ${model.graph.inputs.length} inputs (${model.graph.inputs.map((i) => i.name).join(', ')}); pass batches of named inputs instead of one tensor`);
     const n = data.dims[0] ?? 0;
     for (let s = 0; s < n; s += batchSize) out.push({ [info.name]: sliceRows(data, s, Math.min(batchSize, n - s)) });
+  } else if (isTensorDataset(data)) {
+    for (let s = 0; s < data.count; s += batchSize) out.push(tensorBatch(data, s, Math.min(batchSize, data.count - s)).feeds);
   } else {
     for await (const f of data as AsyncIterable<Feeds>) out.push(f);
   }
   if (out.length === 0) throw new WhittleError('BAD_DATA', 'the sample data is empty; pass at least one batch');
   for (const f of out) checkFeeds(model, f);
-  return out;
-}
-
-/** Random values for one input: normal floats; integers in [0, bound) (token ids stay valid). */
-function randomTensor(info: ValueInfo, dims: number[], bound: number, next: () => number): Tensor {
-  const t = new Tensor(info.dtype, dims);
-  const d = t.data;
-  const ints: readonly DType[] = ['int8', 'uint8', 'int32', 'int64'];
-  for (let i = 0; i < d.length; i++) {
-    if (info.dtype === 'float32' || info.dtype === 'float64') {
-      // Box–Muller: standard normal, what a normalized input looks like.
-      (d as Float32Array)[i] = Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
-    } else if (ints.includes(info.dtype)) {
-      const v = Math.floor(next() * bound);
-      if (d instanceof BigInt64Array) d[i] = BigInt(v);
-      else (d as Int32Array)[i] = v;
-    }
-  }
-  return t;
-}
-
-/** The largest valid index for an integer input read by Gather (an embedding), else 1 (zeros). */
-function indexBound(model: Model, input: string): number {
-  let bound = Infinity;
-  for (const n of model.graph.nodes) {
-    if (n.opType !== 'Gather' || n.inputs[1] !== input) continue;
-    const table = model.graph.initializers.get(n.inputs[0] as string);
-    const axis = n.attributes['axis']?.type === 'int' ? n.attributes['axis'].value : 0;
-    const size = table?.dims[axis < 0 ? axis + table.dims.length : axis];
-    if (size !== undefined) bound = Math.min(bound, size);
-  }
-  return Number.isFinite(bound) ? bound : 1;
-}
-
-/**
- * Random inputs shaped like the model's: `batches` batches of `batch` samples, symbolic dims after
- * the first set to `length`. For agreement figures when the user gives no data.
- *
- * ```ts
- * const feeds = randomFeeds(model, { batch: 16, seed: 0 });
- * ```
- */
-export function randomFeeds(model: Model, o: { batch?: number; batches?: number; length?: number; seed?: number } = {}): Feeds[] {
-  const rng = createRng(o.seed ?? 0);
-  const next = (): number => rng.next();
-  const out: Feeds[] = [];
-  for (let b = 0; b < (o.batches ?? 1); b++) {
-    const feeds: Feeds = {};
-    for (const info of model.graph.inputs) {
-      const dims = info.shape.map((d, i) => (typeof d === 'number' ? d : i === 0 ? (o.batch ?? 16) : (o.length ?? 8)));
-      feeds[info.name] = randomTensor(info, dims, indexBound(model, info.name), next);
-    }
-    out.push(feeds);
-  }
   return out;
 }
