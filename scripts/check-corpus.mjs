@@ -67,6 +67,23 @@ function firstRows(arr, n) {
   return new ort.Tensor(arr.dtype, arr.data.slice(0, rows * per), [rows, ...arr.dims.slice(1)]);
 }
 
+/** Top-1 accuracy of an MNIST model on mnist.test2000.npz, normalized as the manifest says. */
+async function mnistAccuracy(session, m) {
+  const test = parseNpz(readFileSync(join(DIR, 'mnist.test2000.npz')));
+  const x = Float32Array.from(test.x.data, (v) => (v / 255 - 0.1307) / 0.3081);
+  const out = await session.run({ [m.inputs[0].name]: new ort.Tensor('float32', x, test.x.dims) });
+  const logits = out[m.outputs[0].name].data;
+  const n = test.labels.dims[0], k = logits.length / n;
+  let correct = 0;
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let j = 1; j < k; j++) if (logits[i * k + j] > logits[i * k + best]) best = j;
+    if (BigInt(best) === test.labels.data[i]) correct++;
+  }
+  const acc = correct / n;
+  return `${(acc * 100).toFixed(2)}% (torch ${(m.test_accuracy_first2000 * 100).toFixed(2)}%)`;
+}
+
 const filter = process.argv[2] ?? '';
 const manifest = JSON.parse(readFileSync(join(DIR, 'manifest.json'), 'utf8'));
 const rows = [];
@@ -89,6 +106,7 @@ for (const m of manifest.models.filter((e) => e.file.includes(filter))) {
     }
     row.maxAbsErr = worst.toExponential(2);
     if (!(worst < 1e-3)) row.status = 'MISMATCH';
+    if (m.trained === 'MNIST') row.acc = await mnistAccuracy(session, m);
   } catch (e) {
     row.status = `FAIL: ${String(e.message ?? e).split('\n')[0].slice(0, 120)}`;
   }
@@ -96,7 +114,9 @@ for (const m of manifest.models.filter((e) => e.file.includes(filter))) {
   rows.push(row);
 }
 const w = Math.max(...rows.map((r) => r.file.length));
-console.log(`${'file'.padEnd(w)}  opset  max|ort-torch|  status`);
-for (const r of rows) console.log(`${r.file.padEnd(w)}  ${String(r.opset).padStart(5)}  ${r.maxAbsErr.padStart(13)}  ${r.status}`);
+console.log(`${'file'.padEnd(w)}  opset  max|ort-torch|  status  test2000 top-1 (ort vs torch)`);
+for (const r of rows) {
+  console.log(`${r.file.padEnd(w)}  ${String(r.opset).padStart(5)}  ${r.maxAbsErr.padStart(13)}  ${r.status}${r.acc ? `      ${r.acc}` : ''}`);
+}
 console.log(`${rows.length - failed}/${rows.length} ok; onnxruntime-node ${ort.env.versions?.common ?? ''}`);
 process.exitCode = failed ? 1 : 0;
