@@ -36,6 +36,12 @@ const DESCR_OF: Record<DType, string> = {
   int8: '|i1',
   uint8: '|u1',
   bool: '|b1',
+  // Merge of the ir branch's wider DType: the element types NumPy has too.
+  int16: '<i2',
+  uint16: '<u2',
+  uint32: '<u4',
+  uint64: '<u8',
+  bfloat16: '<V2',
 };
 
 function field(header: string, key: string, source: string): string {
