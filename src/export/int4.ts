@@ -1,13 +1,14 @@
 // 4-bit weights for Gemm/MatMul as onnxruntime's MatMulNBits (com.microsoft): weights in blocks
 // of `blockSize` along K, each block with its own scale and 4-bit zero point, two codes a byte.
 import { WhittleError } from '../ir/errors.js';
-import type { Model, Node } from '../ir/graph.js';
+import type { Graph, Model, Node } from '../ir/graph.js';
 import { attr, GraphBuilder } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import { quantizeValue, rangeToParams } from '../compress/quantize/affine.js';
 import type { SkippedNode } from '../compress/quantize/graph-util.js';
-import { COMPUTE_OPS, dropUnusedInitializers, foldWeightTransposes, isExcluded, skipReason, weightedNodes, weightKN, withMicrosoftDomain } from '../compress/quantize/graph-util.js';
+import { COMPUTE_OPS, dropUnusedInitializers, foldWeightTransposes, forEachSubgraph, isExcluded, skipReason, weightedNodes, weightKN, withMicrosoftDomain } from '../compress/quantize/graph-util.js';
 import type { LayerReport, QuantizeResult } from '../compress/quantize/static.js';
+import { valueTypes } from '../compress/quantize/types.js';
 
 export interface Int4Options {
   /** Weights per block along K: a power of two ≥ 16; default 32. */
@@ -83,6 +84,17 @@ export function exportInt4(model: Model, o: Int4Options = {}): QuantizeResult {
   const exclude = new Set(o.exclude ?? []);
   const layers: LayerReport[] = [];
   const skipped: SkippedNode[] = [];
+  const visit = (h: Graph): void => int4Graph(h, { exclude, blockSize, symmetric: o.symmetric ?? false, layers, skipped });
+  visit(g);
+  forEachSubgraph(g, valueTypes(folded), (sub) => visit(sub));
+  if (layers.length === 0) throw new WhittleError('BAD_ARGUMENT', 'int4 export quantizes Gemm/MatMul weights and this model has none with constant float32 weights');
+  dropUnusedInitializers(g);
+  return { model: { ...folded, graph: g, opsetImports: withMicrosoftDomain(folded, g), metadata: { ...model.metadata, 'whittle.quantization': `int4-matmulnbits-b${blockSize}` } }, layers, skipped };
+}
+
+/** MatMulNBits for the Gemm/MatMul nodes of one graph (subgraphs are visited separately). */
+function int4Graph(g: Graph, c: { exclude: ReadonlySet<string>; blockSize: number; symmetric: boolean; layers: LayerReport[]; skipped: SkippedNode[] }): void {
+  const { exclude, blockSize, layers, skipped } = c;
   const weighted = new Map(weightedNodes(g).map((w) => [w.node, w]));
   for (const n of g.nodes) {
     if (!COMPUTE_OPS.has(n.opType)) continue;
@@ -94,7 +106,7 @@ export function exportInt4(model: Model, o: Int4Options = {}): QuantizeResult {
   for (const w of weighted.values()) {
     if (w.node.opType === 'Conv' || isExcluded(w.node, exclude)) continue;
     const { data, k, n } = weightKN(w);
-    const q = quantizeInt4Blocks(data, k, n, blockSize, o.symmetric ?? false);
+    const q = quantizeInt4Blocks(data, k, n, blockSize, c.symmetric);
     const b = new GraphBuilder(g, w.node.name);
     const B = b.constant(new Tensor('uint8', [n, q.blocks, blockSize / 2], q.packed), `${w.weightName}.q4`);
     const S = b.constant(new Tensor('float32', [n * q.blocks], q.scales), `${w.weightName}.scales`);
@@ -106,7 +118,4 @@ export function exportInt4(model: Model, o: Int4Options = {}): QuantizeResult {
     g.nodes.splice(g.nodes.indexOf(w.node), 1, ...nodes);
     layers.push({ name: w.node.name, op: w.node.opType, bits: 4, params: w.weight.size + (w.bias?.size ?? 0), bytes: q.packed.length + 4 * q.scales.length + q.zeroPoints.length + 4 * (w.bias?.size ?? 0) });
   }
-  if (layers.length === 0) throw new WhittleError('BAD_ARGUMENT', 'int4 export quantizes Gemm/MatMul weights and this model has none with constant float32 weights');
-  dropUnusedInitializers(g);
-  return { model: { ...folded, graph: g, opsetImports: withMicrosoftDomain(folded, g), metadata: { ...model.metadata, 'whittle.quantization': `int4-matmulnbits-b${blockSize}` } }, layers, skipped };
 }

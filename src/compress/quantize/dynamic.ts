@@ -5,12 +5,13 @@
 import { WhittleError } from '../../ir/errors.js';
 import type { Graph, Model, Node } from '../../ir/graph.js';
 import { attr, getInt, GraphBuilder, opsetOf } from '../../ir/graph.js';
+import type { DType } from '../../ir/tensor.js';
 import { Tensor } from '../../ir/tensor.js';
 import type { QuantScheme } from './affine.js';
 import { quantizeArray, weightParams } from './affine.js';
 import { foldBatchNorm } from './fold-bn.js';
 import type { SkippedNode, WeightedNode } from './graph-util.js';
-import { COMPUTE_OPS, dropUnusedInitializers, foldWeightTransposes, isExcluded, skipReason, weightedNodes, weightKN, withMicrosoftDomain } from './graph-util.js';
+import { COMPUTE_OPS, dropUnusedInitializers, foldWeightTransposes, forEachSubgraph, isExcluded, skipReason, weightedNodes, weightKN, withMicrosoftDomain } from './graph-util.js';
 import { valueTypes } from './types.js';
 import type { LayerReport, QuantizeResult } from './static.js';
 
@@ -171,37 +172,61 @@ function lstmSkipReason(g: Graph, node: Node): string | undefined {
 export function quantizeDynamic(model: Model, o: DynamicQuantOptions = {}): QuantizeResult {
   const folded = foldBatchNorm(foldWeightTransposes(model)).model;
   const g = folded.graph.clone();
-  const types = valueTypes(folded);
-  const exclude = new Set(o.exclude ?? []);
   const modern = opsetOf(folded) >= 11;
   const notes = modern ? [] : [`opset ${opsetOf(folded)} < 11 has no DynamicQuantizeLinear: Gemm/MatMul use com.microsoft's DynamicQuantizeMatMul, Conv keeps int8 weights dequantized in front of a float Conv`];
-  const layers: LayerReport[] = [];
-  const skipped: SkippedNode[] = [];
+  const ctx: DynamicContext = { exclude: new Set(o.exclude ?? []), conv: o.conv ?? true, modern, layers: [], skipped: [] };
+  const types = valueTypes(folded);
+  quantizeGraphDynamic(g, types, ctx);
+  forEachSubgraph(g, types, (sub, subTypes) => quantizeGraphDynamic(sub, subTypes, ctx));
+  const { layers, skipped } = ctx;
+  if (layers.length === 0) throw new WhittleError('BAD_ARGUMENT', `the model has no Conv, Gemm, MatMul or LSTM with constant float32 weights to quantize${skipped.length > 0 ? ` (${skipped.slice(0, 3).map((s) => `${s.op} "${s.node}": ${s.reason}`).join('; ')})` : ''}`);
+  dropUnusedInitializers(g);
+  return { model: { ...folded, graph: g, opsetImports: withMicrosoftDomain(folded, g), metadata: { ...folded.metadata, 'whittle.quantization': 'dynamic-int8' } }, layers, skipped, notes };
+}
+
+interface DynamicContext {
+  exclude: ReadonlySet<string>;
+  conv: boolean;
+  modern: boolean;
+  layers: LayerReport[];
+  skipped: SkippedNode[];
+}
+
+/** Dynamic quantization of one graph's nodes (subgraphs are visited separately). */
+function quantizeGraphDynamic(g: Graph, types: ReadonlyMap<string, DType | undefined>, ctx: DynamicContext): void {
   const skip = (n: Node, reason: string): void => {
-    skipped.push({ node: n.name, op: n.opType, reason });
+    ctx.skipped.push({ node: n.name, op: n.opType, reason });
   };
   const weighted = new Map(weightedNodes(g).map((w) => [w.node, w]));
   for (const node of [...g.nodes]) {
     if (!COMPUTE_OPS.has(node.opType)) continue;
-    if (isExcluded(node, exclude)) {
+    if (isExcluded(node, ctx.exclude)) {
       skip(node, 'excluded (--exclude)');
       continue;
     }
     const w = weighted.get(node);
     if (node.opType === 'LSTM') {
       const why = lstmSkipReason(g, node);
-      if (why === undefined) layers.push(dynamicLstm(g, node));
+      if (why === undefined) ctx.layers.push(dynamicLstm(g, node));
       else skip(node, why);
     } else if (w === undefined) skip(node, node.opType === 'GRU' || node.opType === 'RNN' ? `onnxruntime has no integer ${node.opType} kernel` : skipReason(g, node));
     else if (types.get(node.inputs[0] as string) !== 'float32') skip(node, 'its input is not a float32 activation of known type');
     else if (node.opType === 'Conv') {
-      if (!(o.conv ?? true)) skip(node, 'Conv quantization turned off');
-      else layers.push(modern ? dynamicConv(g, w) : weightOnlyConv(g, w));
-    } else layers.push(modern ? dynamicGemm(g, w) : dynamicQuantizeMatMul(g, w));
+      if (!ctx.conv) skip(node, 'Conv quantization turned off');
+      else ctx.layers.push(ctx.modern ? dynamicConv(g, w) : weightOnlyConv(g, w));
+    } else ctx.layers.push(ctx.modern ? dynamicGemm(g, w) : dynamicQuantizeMatMul(g, w));
   }
-  if (layers.length === 0) throw new WhittleError('BAD_ARGUMENT', `the model has no Conv, Gemm, MatMul or LSTM with constant float32 weights to quantize${skipped.length > 0 ? ` (${skipped.slice(0, 3).map((s) => `${s.op} "${s.node}": ${s.reason}`).join('; ')})` : ''}`);
-  dropUnusedInitializers(g);
-  return { model: { ...folded, graph: g, opsetImports: withMicrosoftDomain(folded, g), metadata: { ...folded.metadata, 'whittle.quantization': 'dynamic-int8' } }, layers, skipped, notes };
+}
+
+/**
+ * Dynamic int8 for the layers inside subgraphs (If/Loop/Scan bodies), which static calibration
+ * cannot observe; returns the graph with them quantized.
+ */
+export function quantizeSubgraphsDynamic(model: Model, exclude: ReadonlySet<string>): { graph: Graph; layers: LayerReport[]; skipped: SkippedNode[] } {
+  const g = model.graph.clone();
+  const ctx: DynamicContext = { exclude, conv: true, modern: opsetOf(model) >= 11, layers: [], skipped: [] };
+  forEachSubgraph(g, valueTypes(model), (sub, subTypes) => quantizeGraphDynamic(sub, subTypes, ctx));
+  return { graph: g, layers: ctx.layers, skipped: ctx.skipped };
 }
 
 /** Gemm/MatMul → com.microsoft DynamicQuantizeMatMul (one node; for opsets before 11). */

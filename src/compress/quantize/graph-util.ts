@@ -1,7 +1,9 @@
 // Small graph edits the quantization passes share: which input of an op is its weight, and
 // rewiring a value's readers.
 import type { Graph, Model, Node } from '../../ir/graph.js';
-import { getFloat, getInt, getInts, opsetOf } from '../../ir/graph.js';
+import { attr, getFloat, getInt, getInts, opsetOf } from '../../ir/graph.js';
+import type { DType } from '../../ir/tensor.js';
+import { graphValueTypes } from './types.js';
 import { Tensor } from '../../ir/tensor.js';
 import { implicitInputs } from '../../ir/validate.js';
 
@@ -151,4 +153,34 @@ export function qdqDomain(model: Model): '' | 'com.microsoft' {
 export function withMicrosoftDomain(model: Model, g: Graph): Model['opsetImports'] {
   const used = g.nodes.some((n) => n.domain === 'com.microsoft');
   return used && !model.opsetImports.some((i) => i.domain === 'com.microsoft') ? [...model.opsetImports, { domain: 'com.microsoft', version: 1 }] : model.opsetImports;
+}
+
+/**
+ * Visits every subgraph (If branches, Loop and Scan bodies, nested too) of `g` as a private copy
+ * put back into its node, with the float weights it reads from enclosing graphs made visible as
+ * its own initializers for the visit (those left unchanged are removed again afterwards: the
+ * enclosing graph still holds them).
+ */
+export function forEachSubgraph(g: Graph, types: ReadonlyMap<string, DType | undefined>, visit: (sub: Graph, types: Map<string, DType | undefined>) => void, visible: ReadonlyMap<string, Tensor> = g.initializers): void {
+  for (const n of g.nodes) {
+    for (const [key, a] of Object.entries(n.attributes)) {
+      if (a.type !== 'graph') continue;
+      const sub = a.value.clone();
+      n.attributes[key] = attr.graph(sub);
+      const defined = new Set([...sub.inputs.map((v) => v.name), ...sub.initializers.keys(), ...sub.nodes.flatMap((x) => x.outputs)]);
+      const borrowed = new Map<string, Tensor>();
+      for (const x of sub.nodes) for (const i of x.inputs) {
+        const t = visible.get(i);
+        if (!defined.has(i) && t !== undefined) borrowed.set(i, t);
+      }
+      for (const [k, t] of borrowed) sub.initializers.set(k, t);
+      const subTypes = graphValueTypes(sub, types);
+      visit(sub, subTypes);
+      forEachSubgraph(sub, subTypes, visit, new Map([...visible, ...sub.initializers]));
+      for (const [k, t] of borrowed) if (sub.initializers.get(k) === t) sub.initializers.delete(k);
+      const used = new Set(sub.nodes.flatMap((x) => [...x.inputs, ...implicitInputs(x)]));
+      for (const o of sub.outputs) used.add(o.name);
+      for (const k of [...sub.initializers.keys()]) if (!used.has(k)) sub.initializers.delete(k);
+    }
+  }
 }

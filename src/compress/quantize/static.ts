@@ -14,6 +14,7 @@ import { foldBatchNorm } from './fold-bn.js';
 import type { SkippedNode, WeightedNode } from './graph-util.js';
 import { COMPUTE_OPS, dropUnusedInitializers, foldWeightTransposes, isExcluded, qdqDomain, skipReason, weightedNodes, withMicrosoftDomain } from './graph-util.js';
 import { valueTypes } from './types.js';
+import { quantizeSubgraphsDynamic } from './dynamic.js';
 
 /**
  * Ops besides Conv/Gemm/MatMul whose activations get QDQ, as onnxruntime's quantizer does: each
@@ -219,9 +220,19 @@ export function planQdq(model: Model, exclude: ReadonlySet<string>, withExtra = 
  */
 export async function quantizeStatic(model: Model, o: StaticQuantOptions): Promise<QuantizeResult & { ranges: Map<string, ActivationRange> }> {
   if (o.samples instanceof Tensor) checkCalibrationShape(model, o.samples);
-  const folded = foldBatchNorm(foldWeightTransposes(model)).model;
   const exclude = new Set([...(o.keepFloat ?? []), ...(o.exclude ?? [])]);
+  const prepared = foldBatchNorm(foldWeightTransposes(model)).model;
+  // Calibration cannot see inside If/Loop/Scan bodies: their layers get dynamic int8.
+  const inside = quantizeSubgraphsDynamic(prepared, exclude);
+  const folded: Model = { ...prepared, graph: inside.graph };
   const plan = planQdq(folded, exclude);
+  plan.skipped.push(...inside.skipped);
+  if (plan.weighted.length === 0 && inside.layers.length > 0) {
+    const g = folded.graph.clone();
+    dropUnusedInitializers(g);
+    const notes = ['the layers are inside If/Loop/Scan bodies, which calibration cannot observe: they got dynamic int8 (activations quantized per run)'];
+    return { model: { ...folded, graph: g, opsetImports: withMicrosoftDomain(folded, g), metadata: { ...folded.metadata, 'whittle.quantization': 'dynamic-int8' } }, layers: inside.layers, skipped: plan.skipped, notes, ranges: new Map() };
+  }
   if (plan.weighted.length === 0) throw new WhittleError('BAD_ARGUMENT', `the model has no Conv, Gemm or MatMul with constant float32 weights to quantize${plan.skipped.length > 0 ? ` (${plan.skipped.map((s) => `${s.op} "${s.node}": ${s.reason}`).slice(0, 3).join('; ')})` : ''}`);
   const notes: string[] = [];
   // onnxruntime fuses QDQ into QLinearConv & co. of opset 10; an opset-9 model cannot hold them.
@@ -240,7 +251,8 @@ export async function quantizeStatic(model: Model, o: StaticQuantOptions): Promi
   const chosen = new Set(plan.weighted.map((w) => w.node));
   const floatLayers = new Set(weightedNodes(folded.graph).filter((w) => !chosen.has(w.node)).map((w) => w.node.name));
   const r = buildQdq(folded, activations, (w) => weightParams(w.weight.data as Float32Array, w.weight.dims, INT8_WEIGHTS, perChannel ? w.channelAxis : undefined), floatLayers, weightOnly ? [] : plan.extra);
-  return { ...r, skipped: plan.skipped, notes, ranges };
+  if (inside.layers.length > 0) notes.push(`${inside.layers.length} layer(s) inside If/Loop/Scan bodies got dynamic int8: calibration cannot observe them`);
+  return { ...r, layers: [...r.layers, ...inside.layers], skipped: plan.skipped, notes, ranges };
 }
 
 /**

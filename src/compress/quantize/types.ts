@@ -2,7 +2,7 @@
 // values are float32 activations (an Add of int64 shape values is not one) without needing a
 // shape rule for every op. Declared value info wins; else a small table of the ops whose output
 // type differs from their first input's.
-import type { Attribute, Model, Node } from '../../ir/graph.js';
+import type { Attribute, Graph, Model, Node } from '../../ir/graph.js';
 import type { DType } from '../../ir/tensor.js';
 import { dtypeFromOnnx } from '../../ir/tensor.js';
 
@@ -82,8 +82,12 @@ function outputTypes(node: Node, typeOf: (v: string) => DType | undefined): (DTy
  * ```
  */
 export function valueTypes(model: Model): Map<string, DType | undefined> {
-  const g = model.graph;
-  const types = new Map<string, DType | undefined>();
+  return graphValueTypes(model.graph);
+}
+
+/** `valueTypes` of one graph; `outer` holds the types of the enclosing graphs' values (subgraphs). */
+export function graphValueTypes(g: Graph, outer: ReadonlyMap<string, DType | undefined> = new Map()): Map<string, DType | undefined> {
+  const types = new Map<string, DType | undefined>(outer);
   for (const v of g.inputs) types.set(v.name, v.dtype);
   for (const [k, t] of g.initializers) types.set(k, t.dtype);
   const declared = new Map<string, DType>();
