@@ -72,20 +72,22 @@ export interface QuantizeResult {
 
 function paramTensors(b: GraphBuilder, p: { scale: Float32Array; zeroPoint: Int32Array }, zeroType: 'int8' | 'uint8' | 'int32', hint: string, scalar: boolean): [string, string] {
   const dims = scalar ? [] : [p.scale.length];
-  const s = b.constant(new Tensor('float32', dims, Float32Array.from(p.scale)), `${hint}.scale`);
-  const z = b.constant(Tensor.fromArray(zeroType, dims, p.zeroPoint), `${hint}.zero_point`);
+  const s = b.constant(new Tensor('float32', dims, Float32Array.from(p.scale)), `${hint}s`);
+  const z = b.constant(Tensor.fromArray(zeroType, dims, p.zeroPoint), `${hint}z`);
   return [s, z];
 }
 
 /** Adds DequantizeLinear(int weight) for a weighted node; returns the LayerReport. */
-function quantizeWeight(g: Graph, b: GraphBuilder, w: WeightedNode, p: QuantParams, actScale: number | undefined, domain: string): LayerReport {
+function quantizeWeight(g: Graph, b: GraphBuilder, w: WeightedNode, p: QuantParams, actScale: number | undefined, domain: string, id: string): LayerReport {
   const perChannel = p.axis !== undefined;
-  const q = b.constant(Tensor.fromArray('int8', w.weight.dims, quantizeArray(w.weight.data as Float32Array, w.weight.dims, p)), `${w.weightName}.int8`);
-  const [s, z] = paramTensors(b, p, 'int8', w.weightName, !perChannel);
+  const q = b.constant(Tensor.fromArray('int8', w.weight.dims, quantizeArray(w.weight.data as Float32Array, w.weight.dims, p)), `${id}q`);
+  const symmetric = p.zeroPoint.every((z) => z === 0);
+  const [s, z] = symmetric ? [b.constant(new Tensor('float32', perChannel ? [p.scale.length] : [], Float32Array.from(p.scale)), `${id}s`), undefined] : paramTensors(b, p, 'int8', id, !perChannel);
   const at: Node['attributes'] = perChannel ? { axis: attr.int(w.channelAxis) } : {};
-  const deq = insertBefore(g, w.node, 'DequantizeLinear', [q, s, z], at, b, `${w.weightName}.dq`, domain);
+  // Symmetric int8 weights leave out their all-zero zero point (DequantizeLinear's default).
+  const deq = insertBefore(g, w.node, 'DequantizeLinear', z === undefined ? [q, s] : [q, s, z], at, b, `${id}d`, domain);
   w.node.inputs[1] = deq;
-  let bytes = w.weight.size + 4 * p.scale.length + p.zeroPoint.length;
+  let bytes = w.weight.size + 4 * p.scale.length + (symmetric ? 0 : p.zeroPoint.length);
   if (w.bias !== undefined && actScale !== undefined && w.node.opType !== 'MatMul') {
     // Bias in int32 at scale s_x·s_w: what QLinearConv/QGemm add to their accumulators.
     const n = w.bias.size;
@@ -96,11 +98,10 @@ function quantizeWeight(g: Graph, b: GraphBuilder, w: WeightedNode, p: QuantPara
       bs[perChannel ? c : 0] = sc;
       bq[c] = Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, Math.round((w.bias.data[c] as number) / sc)));
     }
-    const biasName = w.node.inputs[2] as string;
-    const qb = b.constant(new Tensor('int32', [n], bq), `${biasName}.int32`);
-    const bsc = b.constant(new Tensor('float32', perChannel ? [n] : [], bs), `${biasName}.scale`);
-    const bz = b.constant(new Tensor('int32', perChannel ? [n] : [], new Int32Array(bs.length)), `${biasName}.zero_point`);
-    w.node.inputs[2] = insertBefore(g, w.node, 'DequantizeLinear', [qb, bsc, bz], perChannel ? { axis: attr.int(0) } : {}, b, `${biasName}.dq`, domain);
+    const qb = b.constant(new Tensor('int32', [n], bq), `${id}b`);
+    const bsc = b.constant(new Tensor('float32', perChannel ? [n] : [], bs), `${id}bs`);
+    // An int32 DequantizeLinear's zero point can only be 0, its default: left out (4 bytes a channel).
+    w.node.inputs[2] = insertBefore(g, w.node, 'DequantizeLinear', [qb, bsc], perChannel ? { axis: attr.int(0) } : {}, b, `${id}bd`, domain);
     bytes += 4 * n;
   } else if (w.bias !== undefined) bytes += 4 * w.bias.size;
   return { name: w.node.name, op: w.node.opType, bits: p.scheme.bits, params: w.weight.size + (w.bias?.size ?? 0), bytes };
@@ -109,7 +110,7 @@ function quantizeWeight(g: Graph, b: GraphBuilder, w: WeightedNode, p: QuantPara
 /** Emits a node just before `before` in node order; returns its output. */
 function insertBefore(g: Graph, before: Node, opType: string, inputs: string[], attributes: Node['attributes'], b: GraphBuilder, hint: string, domain: string): string {
   const out = b.fresh(hint);
-  const node: Node = { name: b.fresh(`${hint}_node`), opType, domain, inputs, outputs: [out], attributes };
+  const node: Node = { name: b.fresh(`${hint}n`), opType, domain, inputs, outputs: [out], attributes };
   g.nodes.splice(g.nodes.indexOf(before), 0, node);
   return out;
 }
@@ -275,19 +276,22 @@ export function buildQdq(model: Model, activations: ReadonlyMap<string, { scale:
     const params: QuantParams = { scale: Float32Array.of(p.scale), zeroPoint: Int32Array.of(p.zeroPoint), axis: undefined, scheme: UINT8_ACTIVATIONS };
     for (const v of members) actParams.set(v, params);
   }
-  const layers = weighted.map((w) => quantizeWeight(g, b, w, weightParamsOf(w), actParams.get(w.node.inputs[0] as string)?.scale[0], domain));
+  // Short generated names (w3q, a7s, ...): long ONNX value names repeated in every Q/DQ input cost more bytes than small layers' weights.
+  const layers = weighted.map((w, i) => quantizeWeight(g, b, w, weightParamsOf(w), actParams.get(w.node.inputs[0] as string)?.scale[0], domain, `w${i}`));
 
   // Q → DQ right after each activation is produced (or at the start for graph inputs).
   const floatPooled = new Set([...groups].filter(([origin, members]) => !members.includes(origin)).flatMap(([, members]) => members).filter((v) => qWouldCrossMaxPool(g, v)));
+  let k = 0;
   for (const [value, p] of actParams) {
-    const [s, z] = paramTensors(b, p, 'uint8', value, true);
-    const qv = b.fresh(`${value}.q`);
-    const dq = b.fresh(`${value}.dq`);
+    const id = `a${k++}`;
+    const [s, z] = paramTensors(b, p, 'uint8', id, true);
+    const qv = b.fresh(`${id}q`);
+    const dq = b.fresh(`${id}d`);
     // Max(v, v) = v, an op onnxruntime's QDQ propagation does not pass: the pooling stays in float.
-    const barrier: Node[] = floatPooled.has(value) ? [{ name: b.fresh(`${value}.barrier`), opType: 'Max', domain: '', inputs: [value, value], outputs: [b.fresh(`${value}.float`)], attributes: {} }] : [];
+    const barrier: Node[] = floatPooled.has(value) ? [{ name: b.fresh(`${id}.barrier`), opType: 'Max', domain: '', inputs: [value, value], outputs: [b.fresh(`${id}f`)], attributes: {} }] : [];
     const qInput = barrier[0]?.outputs[0] ?? value;
-    const qNode: Node = { name: b.fresh(`${value}.q_node`), opType: 'QuantizeLinear', domain, inputs: [qInput, s, z], outputs: [qv], attributes: {} };
-    const dqNode: Node = { name: b.fresh(`${value}.dq_node`), opType: 'DequantizeLinear', domain, inputs: [qv, s, z], outputs: [dq], attributes: {} };
+    const qNode: Node = { name: b.fresh(`${id}Q`), opType: 'QuantizeLinear', domain, inputs: [qInput, s, z], outputs: [qv], attributes: {} };
+    const dqNode: Node = { name: b.fresh(`${id}D`), opType: 'DequantizeLinear', domain, inputs: [qv, s, z], outputs: [dq], attributes: {} };
     for (const n of g.nodes) n.inputs = n.inputs.map((i) => (i === value ? dq : i));
     const producer = g.producerOf(value);
     g.nodes.splice(producer === undefined ? 0 : g.nodes.indexOf(producer) + 1, 0, ...barrier, qNode, dqNode);
