@@ -1,12 +1,12 @@
 // Loadability check for test/fixtures/corpus (not a test): opens every corpus model with
 // onnxruntime-node, runs it on the first samples of its .npy input and prints the max absolute
 // error against PyTorch's outputs in <name>.ref.npz. Exits non-zero if a model fails to load or run.
+// With --web it runs them in onnxruntime-web (wasm, 1 thread) instead.
 //
-//   node scripts/check-corpus.mjs [substring]
+//   node scripts/check-corpus.mjs [--web] [substring]
 import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import ort from 'onnxruntime-node';
 
 const DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'test', 'fixtures', 'corpus');
 const DTYPES = {
@@ -84,7 +84,10 @@ async function mnistAccuracy(session, m) {
   return `${(acc * 100).toFixed(2)}% (torch ${(m.test_accuracy_first2000 * 100).toFixed(2)}%)`;
 }
 
-const filter = process.argv[2] ?? '';
+const web = process.argv.includes('--web');
+const filter = process.argv.slice(2).find((a) => !a.startsWith('--')) ?? '';
+const ort = web ? (await import('onnxruntime-web')).default : (await import('onnxruntime-node')).default;
+if (web) ort.env.wasm.numThreads = 1;
 const manifest = JSON.parse(readFileSync(join(DIR, 'manifest.json'), 'utf8'));
 const rows = [];
 let failed = 0;
@@ -118,5 +121,5 @@ console.log(`${'file'.padEnd(w)}  opset  max|ort-torch|  status  test2000 top-1 
 for (const r of rows) {
   console.log(`${r.file.padEnd(w)}  ${String(r.opset).padStart(5)}  ${r.maxAbsErr.padStart(13)}  ${r.status}${r.acc ? `      ${r.acc}` : ''}`);
 }
-console.log(`${rows.length - failed}/${rows.length} ok; onnxruntime-node ${ort.env.versions?.common ?? ''}`);
+console.log(`${rows.length - failed}/${rows.length} ok; ${web ? 'onnxruntime-web' : 'onnxruntime-node'} ${ort.env.versions?.common ?? ''}`);
 process.exitCode = failed ? 1 : 0;
