@@ -50,10 +50,14 @@ function extraOf<D extends DescMessage>(schema: D, msg: MessageShape<D>, keys: r
   return bytes.length > 0 ? bytes : undefined;
 }
 
-/** A message built from its extra fields (if any) plus the modeled ones. */
+/**
+ * A message built from its extra fields (if any) plus the modeled ones. Empty strings are left
+ * unset: onnx.proto is proto2, where a set empty string is written, and files rarely set them.
+ */
 function withExtra<D extends DescMessage>(schema: D, extra: Uint8Array | undefined, modeled: Partial<MessageShape<D>>): MessageShape<D> {
   const m = extra === undefined ? create(schema) : fromBinary(schema, extra);
-  return Object.assign(m, modeled);
+  for (const [k, v] of Object.entries(modeled)) if (v !== '' && v !== undefined) (m as Record<string, unknown>)[k] = v;
+  return m;
 }
 
 /** ONNX's spelling of a type, as onnxruntime prints it: `tensor(float)`, `seq(tensor(int64))`. */
@@ -255,7 +259,7 @@ export function encodeModel(model: Model, options: EncodeOptions = {}): Uint8Arr
     irVersion: BigInt(model.irVersion),
     producerName: model.producerName,
     producerVersion: model.producerVersion,
-    opsetImport: model.opsetImports.map((o) => create(OperatorSetIdProtoSchema, { domain: o.domain, version: BigInt(o.version) })),
+    opsetImport: model.opsetImports.map((o) => create(OperatorSetIdProtoSchema, { ...(o.domain !== '' ? { domain: o.domain } : {}), version: BigInt(o.version) })),
     graph: graphToProto(model.graph, model.irVersion < 4, options.external),
     metadataProps: Object.entries(model.metadata).map(([key, value]) => create(StringStringEntryProtoSchema, { key, value })),
   });

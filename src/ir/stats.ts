@@ -122,10 +122,12 @@ export function modelStats(model: Model, rules: ReadonlyMap<string, ShapeRule>, 
   let other = 0;
   const ops: Record<string, number> = {};
   let unknownShapeNodes = 0;
+  // Sequences, optionals and maps have no shape to know.
+  const nonTensor = new Set([...g.outputs, ...g.valueInfo.values()].filter((v) => v.type !== undefined && v.type !== 'unknown' && !v.type.startsWith('tensor(')).map((v) => v.name));
   for (const n of g.nodes) {
     const key = n.domain === '' || n.domain === 'ai.onnx' ? n.opType : `${n.domain}:${n.opType}`;
     ops[key] = (ops[key] ?? 0) + 1;
-    if (n.outputs.some((o) => o !== '' && !shapes.has(o))) unknownShapeNodes++;
+    if (n.outputs.some((o) => o !== '' && !shapes.has(o) && !nonTensor.has(o))) unknownShapeNodes++;
     const out = shape(n.outputs[0]);
     switch (n.opType) {
       case 'Conv': {
@@ -173,6 +175,21 @@ export function modelStats(model: Model, rules: ReadonlyMap<string, ShapeRule>, 
       case 'BatchNormalization':
         other += 2 * prod(out);
         break;
+      case 'LSTM':
+      case 'GRU':
+      case 'RNN': {
+        // Per time step and direction: gates × hidden × (input + hidden) multiply-adds.
+        const x = shape(n.inputs[0]);
+        const w = shape(n.inputs[1]);
+        const r = shape(n.inputs[2]);
+        const steps = getInt(n, 'layout', 0) === 0 ? x[0] : x[1];
+        const [dirs, gh, inputSize] = w;
+        const hidden = r[2];
+        if ([steps, dirs, gh, inputSize, hidden].every((d) => typeof d === 'number')) {
+          macs += (steps as number) * (dirs as number) * (gh as number) * ((inputSize as number) + (hidden as number));
+        }
+        break;
+      }
       case 'Softmax':
       case 'LogSoftmax':
         other += 3 * prod(out);
