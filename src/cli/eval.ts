@@ -138,7 +138,7 @@ export function registerEvalCommands(program: Command): void {
  * `agreement` of a transform's JSON: the result against its input model on the evaluation
  * samples (the first `limit` of the test split), per output.
  */
-export async function quantizeAgreement(result: Model, input: Model, test: Dataset, normalization: Normalization, f: { threads: number; evalLimit?: number }): Promise<Record<string, unknown>> {
+export async function agreementWithInput(result: Model, input: Model, test: Dataset, normalization: Normalization, f: { threads: number; evalLimit?: number }): Promise<Record<string, unknown>> {
   const images = imagesAsTensors(input, test, normalization, 'test split');
   const cmp = await compareModels(result, input, limitTensorDataset(images, f.evalLimit ?? images.count), { threads: f.threads });
   return { inputs: 'data', samples: cmp.samples, outputs: agreementJson(cmp.outputs) };

@@ -14,7 +14,7 @@ import { modelStats } from '../ir/stats.js';
 import { Tensor } from '../ir/tensor.js';
 import { SHAPE_RULES } from '../ops/index.js';
 import { evaluate, inputBatch } from '../train/evaluate.js';
-import { quantizeAgreement } from './eval.js';
+import { agreementWithInput } from './eval.js';
 import type { LatencyCase } from '../runtime/latency.js';
 import { compareLatency } from '../runtime/latency.js';
 import { addTrainFlags, emit, int, num, toTrainOptions } from './flags.js';
@@ -70,6 +70,7 @@ async function runKmeans(f: QuantizeFlags, formatGiven: boolean): Promise<Record
   const evalOptions = { normalization, threads: f.threads, limit: f.evalLimit };
   const baseline = await evaluate(model, data.test, evalOptions);
   const quantized = await evaluate(shared, data.test, evalOptions);
+  const agreement = await agreementWithInput(shared, model, data.test, normalization, f);
   const fp32Bytes = denseParameterBytes(model);
   process.stderr.write(`quantize kmeans/container ${bits}-bit: accuracy ${(100 * quantized.accuracy).toFixed(2)}% (fp32 ${(100 * baseline.accuracy).toFixed(2)}%), ${breakdown.bytes.toLocaleString('en-US')} bytes (${(fp32Bytes / breakdown.bytes).toFixed(2)}× vs fp32 parameters) → ${f.out}\n`);
   return {
@@ -85,6 +86,7 @@ async function runKmeans(f: QuantizeFlags, formatGiven: boolean): Promise<Record
     baselineAccuracy: baseline.accuracy,
     accuracyDrop: baseline.accuracy - quantized.accuracy,
     evalSamples: quantized.samples,
+    agreement,
     layers: layerBreakdown(shared, breakdown).map((l) => ({ name: l.name, bits: l.bits, params: l.params, sparsity: l.sparsity, bytes: l.bytes.total })),
     seconds: (performance.now() - t0) / 1000,
     normalize: normalization,
@@ -159,7 +161,7 @@ async function runQuantize(f: QuantizeFlags, formatGiven: boolean): Promise<Reco
   const evalOptions = { normalization, threads: f.threads, limit: f.evalLimit };
   const baseline = await evaluate(model, data.test, evalOptions);
   const quantized = await evaluate(out, data.test, evalOptions);
-  const agreement = await quantizeAgreement(out, model, data.test, normalization, f);
+  const agreement = await agreementWithInput(out, model, data.test, normalization, f);
   let bytes: number;
   try {
     bytes = saveModel(out, f.out, path);
