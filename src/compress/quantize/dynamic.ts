@@ -30,14 +30,14 @@ function replaceNode(g: Graph, node: Node, replacement: Node[]): void {
 }
 
 function dynamicGemm(g: Graph, w: WeightedNode): LayerReport {
-  const b = new GraphBuilder(g, w.node.name);
+  const b = new GraphBuilder(g, 'dq');
   const saved = g.nodes;
   g.nodes = [];
   const { data, k, n } = weightKN(w);
   const p = weightParams(data, [k, n], INT8_SYM, 1);
-  const wq = b.constant(Tensor.fromArray('int8', [k, n], quantizeArray(data, [k, n], p)), `${w.weightName}.int8`);
-  const wz = b.constant(new Tensor('int8', [n]), `${w.weightName}.zero_point`);
-  const ws = b.constant(new Tensor('float32', [n], Float32Array.from(p.scale)), `${w.weightName}.scale`);
+  const wq = b.constant(Tensor.fromArray('int8', [k, n], quantizeArray(data, [k, n], p)), 'w');
+  const wz = b.constant(new Tensor('int8', [n]), 'z');
+  const ws = b.constant(new Tensor('float32', [n], Float32Array.from(p.scale)), 's');
   const [xq, xs, xz] = b.op('DynamicQuantizeLinear', [w.node.inputs[0] as string], {}, 3) as [string, string, string];
   const acc = b.op1('MatMulInteger', [xq, wq, xz, wz]);
   const scaled = b.op1('Mul', [b.op1('Cast', [acc], { to: attr.int(1) }), b.op1('Mul', [xs, ws])]);
@@ -57,7 +57,7 @@ function dynamicGemm(g: Graph, w: WeightedNode): LayerReport {
  * output cosine 0.72 against the float model).
  */
 function dynamicConv(g: Graph, w: WeightedNode): LayerReport {
-  const b = new GraphBuilder(g, w.node.name);
+  const b = new GraphBuilder(g, 'dq');
   const saved = g.nodes;
   g.nodes = [];
   const d = w.weight.data as Float32Array;
@@ -73,15 +73,15 @@ function dynamicConv(g: Graph, w: WeightedNode): LayerReport {
     for (let i = 0; i < per; i++) q[c * per + i] = 128 + Math.max(-127, Math.min(127, Math.round((d[c * per + i] as number) / s)));
   }
   const bcast = [1, m, ...Array.from({ length: w.weight.dims.length - 2 }, () => 1)];
-  const wq = b.constant(new Tensor('uint8', w.weight.dims, q), `${w.weightName}.uint8`);
-  const wz = b.constant(Tensor.fromArray('uint8', [], [128]), `${w.weightName}.zero_point`);
-  const ws = b.constant(new Tensor('float32', bcast, scale), `${w.weightName}.scale`);
+  const wq = b.constant(new Tensor('uint8', w.weight.dims, q), 'w');
+  const wz = b.constant(Tensor.fromArray('uint8', [], [128]), 'z');
+  const ws = b.constant(new Tensor('float32', bcast, scale), 's');
   const [xq, xs, xz] = b.op('DynamicQuantizeLinear', [w.node.inputs[0] as string], {}, 3) as [string, string, string];
   const acc = b.op1('ConvInteger', [xq, wq, xz, wz], { ...w.node.attributes });
   const scaled = b.op1('Mul', [b.op1('Cast', [acc], { to: attr.int(1) }), b.op1('Mul', [xs, ws])]);
   const out = w.node.outputs[0] as string;
   if (w.bias !== undefined) {
-    const bias = b.constant(new Tensor('float32', bcast, Float32Array.from(w.bias.data as Float32Array)), `${w.node.inputs[2] as string}.bcast`);
+    const bias = b.constant(new Tensor('float32', bcast, Float32Array.from(w.bias.data as Float32Array)), 'b');
     b.op('Add', [scaled, bias], {}, [out]);
   } else b.op('Identity', [scaled], {}, [out]);
   const added = g.nodes;
@@ -96,13 +96,13 @@ function dynamicConv(g: Graph, w: WeightedNode): LayerReport {
  * the convolution runs in float.
  */
 function weightOnlyConv(g: Graph, w: WeightedNode): LayerReport {
-  const b = new GraphBuilder(g, w.node.name);
+  const b = new GraphBuilder(g, 'dq');
   const p = weightParams(w.weight.data as Float32Array, w.weight.dims, INT8_SYM, 0);
-  const wq = b.constant(Tensor.fromArray('int8', w.weight.dims, quantizeArray(w.weight.data as Float32Array, w.weight.dims, p)), `${w.weightName}.int8`);
-  const ws = b.constant(new Tensor('float32', [p.scale.length], Float32Array.from(p.scale)), `${w.weightName}.scale`);
-  const wz = b.constant(new Tensor('int8', [p.scale.length]), `${w.weightName}.zero_point`);
-  const deq = b.fresh(`${w.weightName}.dq`);
-  const node: Node = { name: b.fresh(`${w.weightName}.dq_node`), opType: 'DequantizeLinear', domain: 'com.microsoft', inputs: [wq, ws, wz], outputs: [deq], attributes: { axis: attr.int(0) } };
+  const wq = b.constant(Tensor.fromArray('int8', w.weight.dims, quantizeArray(w.weight.data as Float32Array, w.weight.dims, p)), 'w');
+  const ws = b.constant(new Tensor('float32', [p.scale.length], Float32Array.from(p.scale)), 's');
+  const wz = b.constant(new Tensor('int8', [p.scale.length]), 'z');
+  const deq = b.fresh('d');
+  const node: Node = { name: b.fresh('D'), opType: 'DequantizeLinear', domain: 'com.microsoft', inputs: [wq, ws, wz], outputs: [deq], attributes: { axis: attr.int(0) } };
   g.nodes.splice(g.nodes.indexOf(w.node), 0, node);
   w.node.inputs[1] = deq;
   return { name: w.node.name, op: 'Conv', bits: 8, params: w.weight.size + (w.bias?.size ?? 0), bytes: w.weight.size + 5 * p.scale.length + 4 * (w.bias?.size ?? 0) };
@@ -128,7 +128,7 @@ function quantizeLstmWeight(w: Tensor): { q: Int8Array; scale: Float32Array; dim
 
 /** LSTM → com.microsoft DynamicQuantizeLSTM: int8 W and R per gate row, activations quantized per run. */
 function dynamicLstm(g: Graph, node: Node): LayerReport {
-  const b = new GraphBuilder(g, node.name);
+  const b = new GraphBuilder(g, 'dq');
   const inputs = [...node.inputs];
   while (inputs.length < 8) inputs.push('');
   let bytes = 0;
@@ -138,13 +138,13 @@ function dynamicLstm(g: Graph, node: Node): LayerReport {
     const name = node.inputs[i] as string;
     const w = g.initializers.get(name) as Tensor;
     const { q, scale, dims } = quantizeLstmWeight(w);
-    inputs[i] = b.constant(new Tensor('int8', dims, q), `${name}.int8`);
+    inputs[i] = b.constant(new Tensor('int8', dims, q), 'w');
     const sdims = [dims[0] as number, dims[2] as number];
-    extra.push(b.constant(new Tensor('float32', sdims, scale), `${name}.scale`), b.constant(new Tensor('int8', sdims), `${name}.zero_point`));
+    extra.push(b.constant(new Tensor('float32', sdims, scale), 's'), b.constant(new Tensor('int8', sdims), 'z'));
     bytes += q.length + 5 * scale.length;
     params += w.size;
   }
-  const replacement: Node = { ...node, name: b.fresh(`${node.name}.int8`), domain: 'com.microsoft', opType: 'DynamicQuantizeLSTM', inputs: [...inputs.slice(0, 8), ...extra] };
+  const replacement: Node = { ...node, name: node.name, domain: 'com.microsoft', opType: 'DynamicQuantizeLSTM', inputs: [...inputs.slice(0, 8), ...extra] };
   g.nodes.splice(g.nodes.indexOf(node), 1, replacement);
   return { name: node.name, op: 'LSTM', bits: 8, params, bytes };
 }
@@ -216,6 +216,47 @@ function quantizeGraphDynamic(g: Graph, types: ReadonlyMap<string, DType | undef
       else ctx.layers.push(ctx.modern ? dynamicConv(g, w) : weightOnlyConv(g, w));
     } else ctx.layers.push(ctx.modern ? dynamicGemm(g, w) : dynamicQuantizeMatMul(g, w));
   }
+  const tables = new Map<string, [string, string]>();
+  for (const node of [...g.nodes]) {
+    const table = node.opType === 'Gather' && !isExcluded(node, ctx.exclude) ? g.initializers.get(node.inputs[0] as string) : undefined;
+    if (table === undefined || table.dtype !== 'float32' || table.dims.length !== 2 || table.size < 1024 || getInt(node, 'axis', 0) !== 0) continue;
+    ctx.layers.push(quantizeEmbedding(g, node, table, tables));
+  }
+}
+
+/**
+ * Gather from a float table (an embedding) → Gather from its int8 rows, each row's scale gathered
+ * alongside: out = Cast(Gather(Wq, ids)) · Gather(scale, ids). Exact up to the rows' rounding, and
+ * the table, often the largest weight of a Transformer, shrinks to a quarter.
+ */
+function quantizeEmbedding(g: Graph, node: Node, table: Tensor, done: Map<string, [string, string]>): LayerReport {
+  const b = new GraphBuilder(g, 'dq');
+  const name = node.inputs[0] as string;
+  let made = done.get(name);
+  const [rows, cols] = table.dims as [number, number];
+  if (made === undefined) {
+    const d = table.data as Float32Array;
+    const q = new Int8Array(d.length);
+    const scale = new Float32Array(rows);
+    for (let r = 0; r < rows; r++) {
+      let amax = 0;
+      for (let c = 0; c < cols; c++) amax = Math.max(amax, Math.abs(d[r * cols + c] as number));
+      const s = amax > 0 ? amax / 127 : 1;
+      scale[r] = s;
+      for (let c = 0; c < cols; c++) q[r * cols + c] = Math.round((d[r * cols + c] as number) / s);
+    }
+    made = [b.constant(new Tensor('int8', [rows, cols], q), 'e'), b.constant(new Tensor('float32', [rows, 1], scale), 'es')];
+    done.set(name, made);
+  }
+  const saved = g.nodes;
+  g.nodes = [];
+  const ids = node.inputs[1] as string;
+  const picked = b.op1('Cast', [b.op1('Gather', [made[0], ids])], { to: attr.int(1) });
+  b.op('Mul', [picked, b.op1('Gather', [made[1], ids])], {}, [node.outputs[0] as string]);
+  const added = g.nodes;
+  g.nodes = saved;
+  replaceNode(g, node, added);
+  return { name: node.name, op: 'Gather', bits: 8, params: table.size, bytes: table.size + 4 * rows };
 }
 
 /**
@@ -231,14 +272,14 @@ export function quantizeSubgraphsDynamic(model: Model, exclude: ReadonlySet<stri
 
 /** Gemm/MatMul → com.microsoft DynamicQuantizeMatMul (one node; for opsets before 11). */
 function dynamicQuantizeMatMul(g: Graph, w: WeightedNode): LayerReport {
-  const b = new GraphBuilder(g, w.node.name);
+  const b = new GraphBuilder(g, 'dq');
   const { data, k, n } = weightKN(w);
   const p = weightParams(data, [k, n], INT8_SYM, 1);
-  const wq = b.constant(Tensor.fromArray('int8', [k, n], quantizeArray(data, [k, n], p)), `${w.weightName}.int8`);
-  const ws = b.constant(new Tensor('float32', [n], Float32Array.from(p.scale)), `${w.weightName}.scale`);
-  const wz = b.constant(new Tensor('int8', [n]), `${w.weightName}.zero_point`);
+  const wq = b.constant(Tensor.fromArray('int8', [k, n], quantizeArray(data, [k, n], p)), 'w');
+  const ws = b.constant(new Tensor('float32', [n], Float32Array.from(p.scale)), 's');
+  const wz = b.constant(new Tensor('int8', [n]), 'z');
   const inputs = [w.node.inputs[0] as string, wq, ws, wz, ...(w.bias !== undefined ? [w.node.inputs[2] as string] : [])];
-  const node: Node = { name: b.fresh(`${w.node.name}.int8`), opType: 'DynamicQuantizeMatMul', domain: 'com.microsoft', inputs, outputs: [...w.node.outputs], attributes: {} };
+  const node: Node = { name: w.node.name, opType: 'DynamicQuantizeMatMul', domain: 'com.microsoft', inputs, outputs: [...w.node.outputs], attributes: {} };
   g.nodes.splice(g.nodes.indexOf(w.node), 1, node);
   return { name: w.node.name, op: w.node.opType, bits: 8, params: w.weight.size + (w.bias?.size ?? 0), bytes: w.weight.size + 5 * n + 4 * (w.bias?.size ?? 0) };
 }
