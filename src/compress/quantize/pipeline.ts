@@ -17,6 +17,7 @@ import { checkCalibrationShape } from './calibrate.js';
 import type { ActivationClip } from './clip.js';
 import { clipActivations, clipWeights, layerWeights, weightClipCallback } from './clip.js';
 import { quantizeDynamic } from './dynamic.js';
+import { foldBatchNorm } from './fold-bn.js';
 import type { ModelData } from './feeds.js';
 import { prepareQat } from './qat.js';
 import { finalizeQat } from './qat-finalize.js';
@@ -135,7 +136,9 @@ export async function quantizeModel(model: Model, o: QuantizeOptions): Promise<Q
 
   if (o.clipWeights !== undefined) m = clipWeights(m, o.clipWeights);
   if (format === 'fp16') {
-    const q = exportFp16(m, o.fp16);
+    // BatchNorm folded first: its four per-channel vectors would each stay float32 (too small to
+    // convert) and onnxruntime folds them at load anyway.
+    const q = exportFp16(foldBatchNorm(m).model, o.fp16);
     return { ...base, model: q, layers: [], skipped: [], notes: [] };
   }
   if (format === 'int4') return { ...base, ...exportInt4(m, { blockSize: o.blockSize, exclude: o.exclude }) };
