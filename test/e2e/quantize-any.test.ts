@@ -73,3 +73,18 @@ test('bad input: static int8 without data, data of the wrong shape: one line, no
   assert.ok(!wrong.stderr.includes('    at '), 'no stack trace');
   assert.ok(!existsSync(out));
 });
+
+test('static int8 of the corpus MNIST ResNet-20 from .npy calibration: ≥ 99% top-1 agreement, ≤ 0.5 points accuracy drop on the MNIST test set', () => {
+  const model = 'mnist_resnet20.opset13.onnx';
+  const q = quantize(model, ['--data', join(CORPUS, 'mnist.calib.npy'), '--calib-samples', '256', '--calibration', 'percentile'], 'r20-int8.onnx');
+  assert.equal((q['agreement'] as Agreement).samples, 256, 'agreement on the 256 calibration-file samples calibration did not use');
+  assert.ok(Number(q['sizeRatio']) < 0.33, `int8 file ${q['sizeRatio']} of the fp32 file`);
+  // The test images come from the bundled MNIST, normalized as the model was trained.
+  const e = whittle(['eval', '--model', join(dir, 'r20-int8.onnx'), '--reference', join(CORPUS, model), '--normalize', 'mnist-mean-std', '--limit', '2000', '--threads', '1', '--json']);
+  assert.equal(e.code, 0, e.stderr);
+  const top1 = (e.json?.['agreement'] as { top1: number }[])[0]?.top1 as number;
+  const drop = Number(e.json?.['referenceAccuracy']) - Number(e.json?.['accuracy']);
+  assert.ok(Number(e.json?.['referenceAccuracy']) > 0.98);
+  assert.ok(top1 >= 0.99, `top-1 agreement ${top1}`);
+  assert.ok(drop <= 0.005, `accuracy drop ${drop}`);
+});
