@@ -69,7 +69,7 @@ function halfWeights(graph: Graph, block: ReadonlySet<string>): Graph {
   for (const [name, t] of [...g.initializers]) {
     const readers = g.consumersOf(name);
     // Small tensors (biases of narrow layers, scalars) would save fewer bytes than their Cast costs.
-    if (t.dtype !== 'float32' || t.size < 32 || readers.length === 0 || readers.every((n) => block.has(n.opType) || block.has(n.name))) continue;
+    if (t.dtype !== 'float32' || t.size < 32 || (readers.length > 0 && readers.every((n) => block.has(n.opType) || block.has(n.name)))) continue;
     const half = `${name}.fp16`;
     g.initializers.delete(name);
     g.initializers.set(half, toHalf(t));
