@@ -6,6 +6,8 @@ import { Option } from 'commander';
 import { WhittleError } from '../ir/errors.js';
 import { encodeModel } from '../ir/onnx.js';
 import { modelStats } from '../ir/stats.js';
+import type { Signature } from '../ir/stats.js';
+import { runtimeShapes } from '../runtime/probe.js';
 import { sparseStats } from '../compress/prune/sparse.js';
 import { SHAPE_RULES } from '../ops/index.js';
 import { subset } from '../data/index.js';
@@ -127,19 +129,22 @@ export function registerCommands(program: Command): void {
     .description('parameters, nonzeros, bytes, FLOPs and op counts of a model')
     .requiredOption('--model <file.onnx>', 'model file (or a zoo name)')
     .option('--json', 'print one JSON object on stdout')
-    .action((f: { model: string; json?: boolean }) => {
+    .action(async (f: { model: string; json?: boolean }) => {
       const { model, path } = loadModel(f.model);
-      const s = modelStats(model, SHAPE_RULES);
+      // Ops without a shape rule: onnxruntime tells their shapes, so FLOPs after them count too.
+      const s = modelStats(model, SHAPE_RULES, { known: await runtimeShapes(model, SHAPE_RULES) });
       const sparse = sparseStats(model);
       const bytes = path !== undefined ? statSync(path).size : encodeModel(model).length;
       const ops = Object.entries(s.ops)
         .sort((a, b) => b[1] - a[1])
         .map(([k, v]) => `${k}×${v}`)
         .join(' ');
+      const sig = (v: Signature): string => (v.type !== undefined ? `${v.name} ${v.type}` : `${v.name} ${v.dtype}[${v.shape.join(',')}]`);
+      const unknown = s.unknownShapeNodes > 0 ? ` (${s.unknownShapeNodes} node(s) of unknown shape not counted)` : '';
       process.stderr.write(
-        `${f.model}: ${s.params.toLocaleString('en-US')} params (${s.nonzeroParams.toLocaleString('en-US')} nonzero), ${bytes.toLocaleString('en-US')} bytes (weights ${sparse.denseBytes.toLocaleString('en-US')} dense, ${sparse.sparseBytes.toLocaleString('en-US')} sparse), ${(s.flops / 1e6).toFixed(2)} MFLOPs/sample\n  inputs: ${s.inputs.map((i) => `${i.name} ${i.dtype}[${i.shape.join(',')}]`).join(', ')}\n  ops: ${ops}\n`,
+        `${f.model}: ${s.params.toLocaleString('en-US')} params (${s.nonzeroParams.toLocaleString('en-US')} nonzero), ${bytes.toLocaleString('en-US')} bytes (weights ${sparse.denseBytes.toLocaleString('en-US')} dense, ${sparse.sparseBytes.toLocaleString('en-US')} sparse), ${(s.flops / 1e6).toFixed(2)} MFLOPs/sample${unknown}\n  inputs: ${s.inputs.map(sig).join(', ')}\n  outputs: ${s.outputs.map(sig).join(', ')}\n  opsets: ${model.opsetImports.map((o) => `${o.domain || 'ai.onnx'} ${o.version}`).join(', ')}\n  ops: ${ops}\n`,
       );
-      emit(Boolean(f.json), { model: f.model, params: s.params, nonzeroParams: s.nonzeroParams, bytes, parameterBytes: s.parameterBytes, denseBytes: sparse.denseBytes, sparseBytes: sparse.sparseBytes, flops: s.flops, macs: s.macs, ops: s.ops, inputs: s.inputs, outputs: s.outputs, metadata: model.metadata });
+      emit(Boolean(f.json), { model: f.model, params: s.params, nonzeroParams: s.nonzeroParams, bytes, parameterBytes: s.parameterBytes, denseBytes: sparse.denseBytes, sparseBytes: sparse.sparseBytes, flops: s.flops, macs: s.macs, unknownShapeNodes: s.unknownShapeNodes, ops: s.ops, opsets: model.opsetImports, inputs: s.inputs, outputs: s.outputs, metadata: model.metadata });
     });
 
   const demoCmd = addTrainFlags(program.command('demo').description('the main job on the bundled MNIST: train LeNet-300-100, report test accuracy, then Deep-Compress it (Table 1)'), { epochs: 10, lr: 0.05, optimizer: 'momentum' })

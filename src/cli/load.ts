@@ -4,13 +4,10 @@ import { join, resolve } from 'node:path';
 import type { Dataset, Normalization } from '../data/index.js';
 import { CIFAR10_TEST_FILE, loadCifar10, loadIdxDataset, parseNormalization } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
-import { foldConstants } from '../ir/fold.js';
-import { validateGraph } from '../ir/validate.js';
 import type { Model } from '../ir/graph.js';
 import { saveModel as saveModelFile } from '../ir/io.js';
-import { loadSparseOnnxFile } from '../compress/prune/sparse-onnx.js';
+import { loadModel as loadModelFromFile } from '../load.js';
 import { createModel, ZOO_NAMES } from '../nn/index.js';
-import { SHAPE_RULES } from '../ops/index.js';
 
 export const NORMALIZE_KEY = 'whittle.normalize';
 
@@ -24,12 +21,8 @@ export function loadModel(spec: string, options: { seed?: number; inChannels?: n
     throw new WhittleError('BAD_ARGUMENT', `--model ${spec}: no such file, and not a zoo model (${ZOO_NAMES.join(', ')})`);
   }
   if (statSync(spec).isDirectory()) throw new WhittleError('BAD_ARGUMENT', `--model ${spec} is a directory; pass an .onnx file`);
-  // Sparse initializers (whittle prune --sparse) are densified on load.
-  const model = loadSparseOnnxFile(spec);
-  // Structure first (dangling inputs, duplicate outputs, order), so a broken file fails with a
-  // clear message here rather than deep inside onnxruntime.
-  validateGraph(model.graph);
-  return { model: { ...model, graph: foldConstants(model.graph, SHAPE_RULES) }, path: resolve(spec) };
+  // The library's loader: external data, sparse initializers densified, validated, folded.
+  return { model: loadModelFromFile(spec), path: resolve(spec) };
 }
 
 /**

@@ -25,6 +25,8 @@ import { createReporter } from './progress.js';
 import { logEpochs } from '../train/run-log.js';
 import type { RunLog } from '../train/run-log.js';
 import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
+import { quantizeAnyModel, usesImageDataset } from './quantize-any.js';
+import { FP16_DEFAULT_BLOCK } from '../export/fp16.js';
 import { denseParameterBytes, layerBreakdown } from './compress.js';
 import { holdOutValidation } from './validation.js';
 
@@ -41,6 +43,10 @@ interface QuantizeFlags extends TrainFlags {
   blockSize: number;
   evalLimit?: number;
   keepFloat?: string;
+  exclude?: string;
+  evalData?: string;
+  fp16Block?: string;
+  fp16Mode: 'weights' | 'compute';
   teacher?: string;
   temperature: number;
   alpha: number;
@@ -95,6 +101,7 @@ async function runQuantize(f: QuantizeFlags, formatGiven: boolean, log?: RunLog)
   if (f.scheme === 'kmeans') return runKmeans(f, formatGiven);
   if (f.format === 'container') throw new WhittleError('BAD_ARGUMENT', `--format container holds k-means shared weights: use --scheme kmeans --format container, or whittle compress --recipe … for the whole Deep Compression pipeline`);
   if (f.out === undefined) throw new WhittleError('BAD_ARGUMENT', 'whittle quantize needs --out Q.onnx');
+  if (!usesImageDataset(f)) return quantizeAnyModel(f);
   const scheme = f.scheme as QuantSchemeName;
   const format = f.format as QuantFormat;
   // Everything checkable is checked before loading data or training.
@@ -132,6 +139,8 @@ async function runQuantize(f: QuantizeFlags, formatGiven: boolean, log?: RunLog)
       clipActivations: f.clipActivations,
       blockSize: f.blockSize,
       keepFloat,
+      exclude: f.exclude?.split(',').filter((x) => x !== ''),
+      fp16: { mode: f.fp16Mode, block: [...FP16_DEFAULT_BLOCK, ...(f.fp16Block?.split(',').filter((x) => x !== '') ?? [])] },
       teacher,
       threads: f.threads,
       training: trained ? { data: trainSet, options: { ...toTrainOptions(f, normalization, trainSet.count), validation, onProgress: logEpochs(log, scheme, reporter) } } : undefined,
@@ -192,6 +201,9 @@ async function runQuantize(f: QuantizeFlags, formatGiven: boolean, log?: RunLog)
     teacher: f.teacher ?? null,
     epochs: result.training?.epochs ?? null,
     layers: result.layers.map((l) => ({ name: l.name, op: l.op, bits: l.bits, params: l.params, bytes: l.bytes, sparsity: l.sparsity ?? 0 })),
+    exclude: f.exclude ?? null,
+    skipped: result.skipped ?? [],
+    notes: result.notes ?? [],
     seconds: (performance.now() - t0) / 1000,
     normalize: normalization,
   };
@@ -261,6 +273,10 @@ export function registerQuantizeCommands(program: Command): void {
     .option('--teacher <file.onnx>', 'qat/binary/ternary: distill from this model while training (e.g. the float model itself)')
     .option('--temperature <T>', 'with --teacher: softmax temperature', num('--temperature'), 4)
     .option('--alpha <a>', 'with --teacher: weight of the soft-target loss (labels get 1 − alpha)', num('--alpha'), 0.7)
+    .option('--exclude <nodes|ops>', 'ptq/dynamic/int4: comma-separated node names or op types left in float32 (e.g. Conv_0,Gemm); overlaps --keep-float, which names layers and also serves qat/binary/ternary')
+    .option('--eval-data <path>', 'any model: data for the agreement figures (default: the --data samples calibration did not use, else random inputs)')
+    .addOption(new Option('--fp16-mode <form>', 'fp16: weights (half the file, float32 compute; runs everywhere) or compute (a float16 graph with Casts at the inputs/outputs, for GPU/WebGPU)').choices(['weights', 'compute']).default('weights'))
+    .option('--fp16-block <ops>', `fp16: op types or node names kept in float32, added to the defaults (${FP16_DEFAULT_BLOCK.join(', ')})`)
     .option('--keep-float <layers>', 'ptq/qat/binary/ternary: comma-separated layer names left in float32 (e.g. conv1, whose int8 kernel is slow with one input channel); ptq: auto times all-int8 against leaving each few-input-channel conv in float on this machine (--threads) and keeps the fastest');
   addLogFlag(addTrainFlags(cmd, { epochs: 3, lr: 0.01, optimizer: 'momentum' })).action(async (f: QuantizeFlags & { log?: string }) => {
     const log = openCommandLog(resolveLogPath(f.log, f.out), 'quantize', f.model);

@@ -27,7 +27,12 @@ const DESCR: Record<string, DType> = {
   b1: 'bool',
 };
 
-const DESCR_OF: Record<DType, string> = {
+// The Tensor types .npy reading does not take yet are written all the same (numpy has no bfloat16).
+const DESCR_OF: Record<Exclude<DType, 'bfloat16'>, string> = {
+  int16: '<i2',
+  uint16: '<u2',
+  uint32: '<u4',
+  uint64: '<u8',
   float32: '<f4',
   float64: '<f8',
   float16: '<f2',
@@ -110,6 +115,7 @@ export function encodeNpy(array: NpyArray, options: { version?: 1 | 2 } = {}): U
   const { dtype, dims, data } = array;
   const size = sizeOf(dims);
   if (data.length !== size) throw new WhittleError('BAD_ARGUMENT', `encodeNpy: shape [${dims.join(', ')}] holds ${size} values, data has ${data.length}`);
+  if (dtype === 'bfloat16') throw new WhittleError('BAD_ARGUMENT', 'encodeNpy: numpy has no bfloat16; convert the array to float32 first');
   const shape = dims.length === 1 ? `(${dims[0]},)` : `(${dims.join(', ')})`;
   const dict = `{'descr': '${DESCR_OF[dtype]}', 'fortran_order': False, 'shape': ${shape}, }`;
   let version = options.version ?? 1;

@@ -1,18 +1,22 @@
 // 4-bit weights for Gemm/MatMul as onnxruntime's MatMulNBits (com.microsoft): weights in blocks
 // of `blockSize` along K, each block with its own scale and 4-bit zero point, two codes a byte.
 import { WhittleError } from '../ir/errors.js';
-import type { Model, Node } from '../ir/graph.js';
+import type { Graph, Model, Node } from '../ir/graph.js';
 import { attr, GraphBuilder } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import { quantizeValue, rangeToParams } from '../compress/quantize/affine.js';
-import { dropUnusedInitializers, weightedNodes, weightKN } from '../compress/quantize/graph-util.js';
+import type { SkippedNode } from '../compress/quantize/graph-util.js';
+import { COMPUTE_OPS, dropUnusedInitializers, foldWeightTransposes, forEachSubgraph, isExcluded, skipReason, weightedNodes, weightKN, withMicrosoftDomain } from '../compress/quantize/graph-util.js';
 import type { LayerReport, QuantizeResult } from '../compress/quantize/static.js';
+import { valueTypes } from '../compress/quantize/types.js';
 
 export interface Int4Options {
   /** Weights per block along K: a power of two ≥ 16; default 32. */
   blockSize?: number;
   /** Give every block its own zero point (asymmetric, default) or use 8 (symmetric). */
   symmetric?: boolean;
+  /** Node names or op types left in float32. */
+  exclude?: readonly string[];
 }
 
 /** Codes, scales and zero points of one [K, N] weight in MatMulNBits layout. */
@@ -64,8 +68,9 @@ export function quantizeInt4Blocks(w: Float32Array, k: number, n: number, blockS
 }
 
 /**
- * Replaces every Gemm/MatMul with constant weights by MatMulNBits (4-bit) + bias Add; convolutions
- * stay float32.
+ * Replaces every Gemm/MatMul with constant 2-D weights (read directly or through a Transpose;
+ * activations of any batch rank) by MatMulNBits (4-bit) + bias Add; convolutions and the rest stay
+ * float32, listed in `skipped`.
  *
  * ```ts
  * const { model: q4 } = exportInt4(mlp, { blockSize: 32 });
@@ -74,12 +79,34 @@ export function quantizeInt4Blocks(w: Float32Array, k: number, n: number, blockS
 export function exportInt4(model: Model, o: Int4Options = {}): QuantizeResult {
   const blockSize = o.blockSize ?? 32;
   if (!(blockSize >= 16 && (blockSize & (blockSize - 1)) === 0)) throw new WhittleError('BAD_ARGUMENT', `int4 block size must be a power of two ≥ 16, got ${blockSize}`);
-  const g = model.graph.clone();
+  const folded = foldWeightTransposes(model);
+  const g = folded.graph.clone();
+  const exclude = new Set(o.exclude ?? []);
   const layers: LayerReport[] = [];
-  for (const w of weightedNodes(g)) {
-    if (w.node.opType === 'Conv') continue;
+  const skipped: SkippedNode[] = [];
+  const visit = (h: Graph): void => int4Graph(h, { exclude, blockSize, symmetric: o.symmetric ?? false, layers, skipped });
+  visit(g);
+  forEachSubgraph(g, valueTypes(folded), (sub) => visit(sub));
+  if (layers.length === 0) throw new WhittleError('BAD_ARGUMENT', 'int4 export quantizes Gemm/MatMul weights and this model has none with constant float32 weights');
+  dropUnusedInitializers(g);
+  return { model: { ...folded, graph: g, opsetImports: withMicrosoftDomain(folded, g), metadata: { ...model.metadata, 'whittle.quantization': `int4-matmulnbits-b${blockSize}` } }, layers, skipped };
+}
+
+/** MatMulNBits for the Gemm/MatMul nodes of one graph (subgraphs are visited separately). */
+function int4Graph(g: Graph, c: { exclude: ReadonlySet<string>; blockSize: number; symmetric: boolean; layers: LayerReport[]; skipped: SkippedNode[] }): void {
+  const { exclude, blockSize, layers, skipped } = c;
+  const weighted = new Map(weightedNodes(g).map((w) => [w.node, w]));
+  for (const n of g.nodes) {
+    if (!COMPUTE_OPS.has(n.opType)) continue;
+    const w = weighted.get(n);
+    if (isExcluded(n, exclude)) skipped.push({ node: n.name, op: n.opType, reason: 'excluded (--exclude)' });
+    else if (n.opType === 'Conv' && w !== undefined) skipped.push({ node: n.name, op: n.opType, reason: 'MatMulNBits is a matrix product; convolutions stay float32' });
+    else if (w === undefined) skipped.push({ node: n.name, op: n.opType, reason: skipReason(g, n) });
+  }
+  for (const w of weighted.values()) {
+    if (w.node.opType === 'Conv' || isExcluded(w.node, exclude)) continue;
     const { data, k, n } = weightKN(w);
-    const q = quantizeInt4Blocks(data, k, n, blockSize, o.symmetric ?? false);
+    const q = quantizeInt4Blocks(data, k, n, blockSize, c.symmetric);
     const b = new GraphBuilder(g, w.node.name);
     const B = b.constant(new Tensor('uint8', [n, q.blocks, blockSize / 2], q.packed), `${w.weightName}.q4`);
     const S = b.constant(new Tensor('float32', [n * q.blocks], q.scales), `${w.weightName}.scales`);
@@ -91,8 +118,4 @@ export function exportInt4(model: Model, o: Int4Options = {}): QuantizeResult {
     g.nodes.splice(g.nodes.indexOf(w.node), 1, ...nodes);
     layers.push({ name: w.node.name, op: w.node.opType, bits: 4, params: w.weight.size + (w.bias?.size ?? 0), bytes: q.packed.length + 4 * q.scales.length + q.zeroPoints.length + 4 * (w.bias?.size ?? 0) });
   }
-  if (layers.length === 0) throw new WhittleError('BAD_ARGUMENT', 'int4 export quantizes Gemm/MatMul weights and this model has none with constant float32 weights');
-  dropUnusedInitializers(g);
-  const opsetImports = model.opsetImports.some((i) => i.domain === 'com.microsoft') ? model.opsetImports : [...model.opsetImports, { domain: 'com.microsoft', version: 1 }];
-  return { model: { ...model, graph: g, opsetImports, metadata: { ...model.metadata, 'whittle.quantization': `int4-matmulnbits-b${blockSize}` } }, layers };
 }

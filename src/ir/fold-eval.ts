@@ -1,6 +1,6 @@
 // Small JS evaluators for the ops that make up exported shape computations (Shape, Gather,
 // Unsqueeze, Concat, ...), on constant tensors. Only what constant folding needs: small
-// tensors, the default domain, no float16.
+// tensors, the default domain, no float16/bfloat16.
 import type { Node } from './graph.js';
 import { getInt, getInts } from './graph.js';
 import type { DType } from './tensor.js';
@@ -29,7 +29,7 @@ export function values(t: Tensor): Scalar[] {
 export function makeTensor(dtype: DType, dims: readonly number[], vals: readonly Scalar[]): Tensor {
   const data = allocate(dtype, vals.length);
   vals.forEach((v, i) => {
-    if (data instanceof BigInt64Array) data[i] = typeof v === 'bigint' ? v : BigInt(Math.trunc(v));
+    if (data instanceof BigInt64Array || data instanceof BigUint64Array) data[i] = typeof v === 'bigint' ? v : BigInt(Math.trunc(v));
     else if (dtype === 'bool') data[i] = Number(v) !== 0 ? 1 : 0;
     else data[i] = Number(v);
   });
@@ -90,7 +90,7 @@ function pick(t: Tensor, perAxis: number[][]): Tensor {
 
 function arithmetic(op: (a: Scalar, b: Scalar) => Scalar): Evaluator {
   return (_node, [a, b]) => {
-    if (a === undefined || b === undefined || a.dtype !== b.dtype || a.dtype === 'float16' || a.dtype === 'bool') return undefined;
+    if (a === undefined || b === undefined || a.dtype !== b.dtype || isBits(a.dtype) || a.dtype === 'bool') return undefined;
     const rank = Math.max(a.dims.length, b.dims.length);
     const pad = (d: readonly number[]): number[] => [...Array<number>(rank - d.length).fill(1), ...d];
     const da = pad(a.dims);
@@ -108,6 +108,9 @@ function arithmetic(op: (a: Scalar, b: Scalar) => Scalar): Evaluator {
     return [makeTensor(a.dtype, dims, va.map((x, i) => op(x, vb[i] as Scalar)))];
   };
 }
+
+/** float16/bfloat16 hold bit patterns, not values: not folded. */
+const isBits = (d: DType): boolean => d === 'float16' || d === 'bfloat16';
 
 const isInt = (v: Scalar): v is bigint => typeof v === 'bigint';
 
@@ -198,7 +201,7 @@ export const EVALUATORS: ReadonlyMap<string, Evaluator> = new Map<string, Evalua
   }],
   ['Cast', (node, [x]) => {
     const to = dtypeFromOnnx(getInt(node, 'to', 0));
-    if (x === undefined || to === 'float16' || x.dtype === 'float16') return undefined;
+    if (x === undefined || isBits(to) || isBits(x.dtype)) return undefined;
     // Cast to an integer type truncates toward zero; makeTensor does that for int64.
     const vals = values(x).map((v) => (to === 'float32' || to === 'float64' || to === 'bool' || isInt(v) ? v : Math.trunc(v)));
     return [makeTensor(to, x.dims, vals)];
@@ -230,7 +233,7 @@ export const EVALUATORS: ReadonlyMap<string, Evaluator> = new Map<string, Evalua
     if (sizeOf(dims) > MAX_FOLDED_ELEMENTS) return undefined;
     const a = node.attributes['value'];
     const fill = a?.type === 'tensor' ? a.value : Tensor.scalar('float32', 0);
-    if (fill.dtype === 'float16') return undefined;
+    if (isBits(fill.dtype)) return undefined;
     return [makeTensor(fill.dtype, dims, Array<Scalar>(sizeOf(dims)).fill(values(fill)[0] ?? 0))];
   }],
 ]);

@@ -5,7 +5,7 @@
 import type { Dim, Graph, Node } from './graph.js';
 import { getInt } from './graph.js';
 import type { ShapeRule, TypeShape } from './shape.js';
-import { constantValues } from './shape.js';
+import { constantValues, typeShapeOf } from './shape.js';
 import type { Tensor } from './tensor.js';
 import { EVALUATORS, makeTensor, MAX_FOLDED_ELEMENTS, shapeRange, sliceIndices, values } from './fold-eval.js';
 import { implicitInputs } from './validate.js';
@@ -136,7 +136,7 @@ function inferNode(node: Node, state: FoldState, rules: ReadonlyMap<string, Shap
   }
   return node.outputs.map((o, i) => {
     const a = inferred[i];
-    const b = recorded.get(o);
+    const b = typeShapeOf(recorded.get(o));
     if (a === undefined) return b === undefined ? undefined : { dtype: b.dtype, shape: [...b.shape] };
     if (b === undefined || b.shape.length !== a.shape.length) return a;
     // Prefer a number over a symbol: either source may know a dim the other does not.
@@ -196,7 +196,10 @@ export function foldConstants(graph: Graph, shapeRules: ReadonlyMap<string, Shap
   const g = graph.clone();
   removeInferenceDropout(g);
   const state: FoldState = { consts: new Map(g.initializers), syms: new Map(), types: new Map() };
-  for (const v of g.inputs) state.types.set(v.name, { dtype: v.dtype, shape: v.shape });
+  for (const v of g.inputs) {
+    const ts = typeShapeOf(v);
+    if (ts !== undefined) state.types.set(v.name, ts);
+  }
   for (const [k, t] of g.initializers) state.types.set(k, { dtype: t.dtype, shape: [...t.dims] });
 
   const folded = new Set<Node>();

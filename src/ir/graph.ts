@@ -9,6 +9,19 @@ export interface ValueInfo {
   name: string;
   dtype: DType;
   shape: Dim[];
+  /** A tensor whose rank is unknown (the file gave no shape): `shape` is then [] and means nothing. */
+  unranked?: boolean;
+  /**
+   * Set for a value that is not a tensor Whittle can hold: a sequence, optional or map, a
+   * tensor of string/complex/float8/4-bit elements, or a value the file gives no type. It reads
+   * like onnxruntime's type strings (`seq(tensor(float))`, `tensor(string)`, `unknown`);
+   * `dtype`/`shape` then mean nothing and the original type is written back from `typeProto`.
+   */
+  type?: string;
+  /** The serialized ONNX TypeProto for a value with `type` set (empty: no type). */
+  typeProto?: Uint8Array;
+  /** Serialized ONNX fields Whittle does not model (doc string, metadata), written back as they were. */
+  extra?: Uint8Array;
 }
 
 export type Attribute =
@@ -19,7 +32,9 @@ export type Attribute =
   | { type: 'floats'; value: number[] }
   | { type: 'strings'; value: string[] }
   | { type: 'tensor'; value: Tensor }
-  | { type: 'graph'; value: Graph };
+  | { type: 'graph'; value: Graph }
+  /** Any other attribute (tensor lists, sparse tensors, types, graph lists, references inside functions): the serialized AttributeProto, written back as it was. */
+  | { type: 'opaque'; value: Uint8Array };
 
 export interface Node {
   name: string;
@@ -29,6 +44,10 @@ export interface Node {
   inputs: string[];
   outputs: string[];
   attributes: Record<string, Attribute>;
+  /** Serialized ONNX fields Whittle does not model (doc string, overload, metadata), written back as they were. */
+  extra?: Uint8Array;
+  /** The name Whittle made up for a node the file left unnamed; while `name` still equals it, the file gets no name back. */
+  generatedName?: string;
 }
 
 /** Helpers to write attributes tersely: `{ transB: attr.int(1) }`. */
@@ -87,6 +106,13 @@ export class Graph {
   initializers = new Map<string, Tensor>();
   /** Known types and shapes of intermediate values. */
   valueInfo = new Map<string, ValueInfo>();
+  /**
+   * Initializers a Tensor cannot hold (string, complex, float8, 4-bit elements): the serialized
+   * TensorProto by name, written back as it was. Transforms treat them as values of unknown content.
+   */
+  opaqueInitializers = new Map<string, Uint8Array>();
+  /** Serialized ONNX fields of the graph Whittle does not model (doc string, quantization annotations). */
+  extra?: Uint8Array;
 
   constructor(name = 'main') {
     this.name = name;
@@ -100,6 +126,8 @@ export class Graph {
     g.outputs = this.outputs.map((v) => ({ ...v, shape: [...v.shape] }));
     g.initializers = new Map(this.initializers);
     g.valueInfo = new Map([...this.valueInfo].map(([k, v]) => [k, { ...v, shape: [...v.shape] }]));
+    g.opaqueInitializers = new Map(this.opaqueInitializers);
+    g.extra = this.extra;
     return g;
   }
 
@@ -118,6 +146,7 @@ export class Graph {
     const s = new Set<string>();
     for (const v of this.inputs) s.add(v.name);
     for (const k of this.initializers.keys()) s.add(k);
+    for (const k of this.opaqueInitializers.keys()) s.add(k);
     for (const n of this.nodes) {
       s.add(n.name);
       for (const o of n.outputs) s.add(o);
@@ -140,6 +169,11 @@ export interface Model {
   producerVersion: string;
   /** ONNX metadata_props; Whittle records e.g. `whittle.normalize` here. */
   metadata: Record<string, string>;
+  /**
+   * Serialized ONNX model fields Whittle does not model (doc string, domain, model version,
+   * model-local functions, training info), written back as they were.
+   */
+  extra?: Uint8Array;
 }
 
 export const DEFAULT_OPSET = 17;

@@ -36,31 +36,78 @@ export function constantValues(graph: Graph): Map<string, Tensor> {
   return m;
 }
 
+export interface InferOptions {
+  /**
+   * Types and shapes learned elsewhere (onnxruntime's probe, see runtime/probe.ts), used for the
+   * outputs of ops without a rule; where a rule exists, the rule wins.
+   */
+  known?: ReadonlyMap<string, TypeShape>;
+  /**
+   * `throw` (default): an op whose outputs neither a rule nor `known` nor the file's value_info
+   * gives is an UNSUPPORTED_OP error naming the node, for transforms that need every shape.
+   * `skip`: leave those values out of the result (for reports such as `whittle info`).
+   */
+  unknown?: 'throw' | 'skip';
+}
+
+/** Type and shape as a ValueInfo states it; undefined for non-tensor or unranked values. */
+export function typeShapeOf(v: ValueInfo | undefined): TypeShape | undefined {
+  return v === undefined || v.type !== undefined || v.unranked ? undefined : { dtype: v.dtype, shape: v.shape };
+}
+
 /**
  * Infers the type and shape of every value, in node order, and records them in
- * `graph.valueInfo`. Throws UNSUPPORTED_OP for an op without a rule.
+ * `graph.valueInfo`. Ops without a rule take their outputs' types from `options.known` or from
+ * the file's value_info; failing both, UNSUPPORTED_OP (or, with `unknown: 'skip'`, the values
+ * are left out).
+ *
+ * ```ts
+ * const shapes = inferShapes(graph, SHAPE_RULES);
+ * ```
  */
-export function inferShapes(graph: Graph, rules: ReadonlyMap<string, ShapeRule>, constants = constantValues(graph)): Map<string, TypeShape> {
+export function inferShapes(graph: Graph, rules: ReadonlyMap<string, ShapeRule>, constants = constantValues(graph), options: InferOptions = {}): Map<string, TypeShape> {
+  const skip = options.unknown === 'skip';
   const known = new Map<string, TypeShape>();
-  for (const v of graph.inputs) known.set(v.name, { dtype: v.dtype, shape: v.shape });
+  const produced = new Set<string>([...graph.opaqueInitializers.keys(), ...graph.inputs.map((v) => v.name)]);
+  for (const v of graph.inputs) {
+    const ts = typeShapeOf(v) ?? options.known?.get(v.name);
+    if (ts !== undefined) known.set(v.name, ts);
+  }
   for (const [k, t] of graph.initializers) known.set(k, { dtype: t.dtype, shape: [...t.dims] });
+  const fromElsewhere = (o: string): TypeShape | undefined => options.known?.get(o) ?? typeShapeOf(graph.valueInfo.get(o)) ?? typeShapeOf(graph.outputs.find((v) => v.name === o));
   for (const node of graph.nodes) {
     const rule = rules.get(opKey(node));
-    if (rule === undefined) {
-      throw new WhittleError('UNSUPPORTED_OP', `${node.opType} "${node.name}"${node.domain ? ` (domain ${node.domain})` : ''} is not an op Whittle supports yet; supported: ${[...rules.keys()].sort().join(', ')}`);
-    }
+    let unknownInput: string | undefined;
     const inputs = node.inputs.map((name) => {
       if (name === '') return undefined;
       const ts = known.get(name);
-      if (ts === undefined) throw new WhittleError('INVALID_GRAPH', `${node.opType} "${node.name}" reads "${name}", which no node, input or initializer produces`);
+      if (ts === undefined) {
+        if (!produced.has(name) && !graph.initializers.has(name) && !skip) throw new WhittleError('INVALID_GRAPH', `${node.opType} "${node.name}" reads "${name}", which no node, input or initializer produces`);
+        unknownInput ??= name;
+      }
       return ts;
     });
-    const outs = rule({ node, inputs, constant: (i) => constants.get(node.inputs[i] ?? '') });
+    let outs: (TypeShape | undefined)[] | undefined;
+    if (rule !== undefined && unknownInput === undefined) {
+      try {
+        outs = rule({ node, inputs, constant: (i) => constants.get(node.inputs[i] ?? '') });
+      } catch (e) {
+        if (!skip) throw e;
+      }
+    }
+    outs ??= node.outputs.map(fromElsewhere);
     node.outputs.forEach((o, i) => {
+      if (o !== '') produced.add(o);
       const ts = outs[i];
-      if (o === '' || ts === undefined) return;
+      if (o === '') return;
+      if (ts === undefined) {
+        if (skip) return;
+        const why = rule === undefined ? `is not an op Whittle has a shape rule for${node.domain ? ` (domain ${node.domain})` : ''}` : `reads "${unknownInput}", whose type and shape are unknown`;
+        throw new WhittleError('UNSUPPORTED_OP', `${node.opType} "${node.name}" ${why}, and the file does not record the shape of its output "${o}"; run shape inference with onnxruntime first (inferShapesWithRuntime), or drop the node`);
+      }
       known.set(o, ts);
-      graph.valueInfo.set(o, { name: o, dtype: ts.dtype, shape: ts.shape });
+      const extra = graph.valueInfo.get(o)?.extra;
+      graph.valueInfo.set(o, { name: o, dtype: ts.dtype, shape: ts.shape, ...(extra !== undefined ? { extra } : {}) });
     });
   }
   return known;

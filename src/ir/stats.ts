@@ -1,9 +1,9 @@
 // Size and cost of a model: parameter counts, bytes, FLOPs and op counts, as `whittle info`
 // reports them.
-import type { Graph, Model, Node } from './graph.js';
+import type { Graph, Model, Node, ValueInfo } from './graph.js';
 import { getInt, getInts } from './graph.js';
 import type { ShapeRule, TypeShape } from './shape.js';
-import { inferShapes } from './shape.js';
+import { constantValues, inferShapes } from './shape.js';
 import { bytesPerElement } from './tensor.js';
 
 export interface ModelStats {
@@ -20,8 +20,23 @@ export interface ModelStats {
   flops: number;
   macs: number;
   ops: Record<string, number>;
-  inputs: { name: string; dtype: string; shape: (number | string)[] }[];
-  outputs: { name: string; dtype: string; shape: (number | string)[] }[];
+  /** Signatures; `type` is set (e.g. `seq(tensor(float))`) for values that are not plain tensors, whose dtype/shape then mean nothing. */
+  inputs: Signature[];
+  outputs: Signature[];
+  /** Nodes whose output shapes were unknown, so their FLOPs are not counted (0 when the count is complete). */
+  unknownShapeNodes: number;
+}
+
+export interface Signature {
+  name: string;
+  dtype: string;
+  shape: (number | string)[];
+  type?: string;
+}
+
+function signature(v: ValueInfo): Signature {
+  if (v.type !== undefined) return { name: v.name, dtype: v.dtype, shape: [], type: v.type };
+  return { name: v.name, dtype: v.dtype, shape: v.unranked ? [] : [...v.shape], ...(v.unranked ? { type: `tensor(${v.dtype}) of unknown rank` } : {}) };
 }
 
 const prod = (xs: readonly (number | string)[]): number => xs.reduce<number>((a, d) => a * (typeof d === 'number' ? d : 1), 1);
@@ -55,14 +70,15 @@ function countPacked(g: Graph, shift: Node, counted: Set<string>, add: (params: 
 
 /**
  * Counts parameters, nonzeros, bytes and per-sample FLOPs (symbolic dims such as the batch count
- * as 1).
+ * as 1). Works on any model: shapes come from `rules`, else from `known` (onnxruntime's probe)
+ * or the file; nodes whose shapes stay unknown add no FLOPs and are counted in `unknownShapeNodes`.
  *
  * ```ts
  * const s = modelStats(model, SHAPE_RULES);
  * console.log(s.params, s.flops);
  * ```
  */
-export function modelStats(model: Model, rules: ReadonlyMap<string, ShapeRule>): ModelStats {
+export function modelStats(model: Model, rules: ReadonlyMap<string, ShapeRule>, options: { known?: ReadonlyMap<string, TypeShape> } = {}): ModelStats {
   const g = model.graph.clone();
   let params = 0;
   let nonzero = 0;
@@ -100,13 +116,18 @@ export function modelStats(model: Model, rules: ReadonlyMap<string, ShapeRule>):
       nonzero += kn;
     }
   }
-  const shapes = inferShapes(g, rules);
+  const shapes = inferShapes(g, rules, constantValues(g), { known: options.known, unknown: 'skip' });
   const shape = (name: string | undefined): TypeShape['shape'] => (name ? shapes.get(name)?.shape ?? [] : []);
   let macs = 0;
   let other = 0;
   const ops: Record<string, number> = {};
+  let unknownShapeNodes = 0;
+  // Sequences, optionals and maps have no shape to know.
+  const nonTensor = new Set([...g.outputs, ...g.valueInfo.values()].filter((v) => v.type !== undefined && v.type !== 'unknown' && !v.type.startsWith('tensor(')).map((v) => v.name));
   for (const n of g.nodes) {
-    ops[n.opType] = (ops[n.opType] ?? 0) + 1;
+    const key = n.domain === '' || n.domain === 'ai.onnx' ? n.opType : `${n.domain}:${n.opType}`;
+    ops[key] = (ops[key] ?? 0) + 1;
+    if (n.outputs.some((o) => o !== '' && !shapes.has(o) && !nonTensor.has(o))) unknownShapeNodes++;
     const out = shape(n.outputs[0]);
     switch (n.opType) {
       case 'Conv': {
@@ -154,6 +175,21 @@ export function modelStats(model: Model, rules: ReadonlyMap<string, ShapeRule>):
       case 'BatchNormalization':
         other += 2 * prod(out);
         break;
+      case 'LSTM':
+      case 'GRU':
+      case 'RNN': {
+        // Per time step and direction: gates × hidden × (input + hidden) multiply-adds.
+        const x = shape(n.inputs[0]);
+        const w = shape(n.inputs[1]);
+        const r = shape(n.inputs[2]);
+        const steps = getInt(n, 'layout', 0) === 0 ? x[0] : x[1];
+        const [dirs, gh, inputSize] = w;
+        const hidden = r[2];
+        if ([steps, dirs, gh, inputSize, hidden].every((d) => typeof d === 'number')) {
+          macs += (steps as number) * (dirs as number) * (gh as number) * ((inputSize as number) + (hidden as number));
+        }
+        break;
+      }
       case 'Softmax':
       case 'LogSoftmax':
         other += 3 * prod(out);
@@ -169,7 +205,8 @@ export function modelStats(model: Model, rules: ReadonlyMap<string, ShapeRule>):
     flops: 2 * macs + other,
     macs,
     ops,
-    inputs: g.inputs.map((v) => ({ name: v.name, dtype: v.dtype, shape: v.shape })),
-    outputs: g.outputs.map((v) => ({ name: v.name, dtype: v.dtype, shape: v.shape })),
+    inputs: g.inputs.map(signature),
+    outputs: g.outputs.map(signature),
+    unknownShapeNodes,
   };
 }

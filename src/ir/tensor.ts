@@ -1,9 +1,13 @@
 import { WhittleError } from './errors.js';
 
-/** Element types Whittle handles; names follow numpy / onnxruntime-node. */
-export type DType = 'float32' | 'float64' | 'float16' | 'int8' | 'uint8' | 'int32' | 'int64' | 'bool';
+/**
+ * Element types a Tensor holds; names follow numpy / onnxruntime-node. float16 and bfloat16 are
+ * kept as their 16-bit patterns. Other ONNX element types (string, complex, float8, 4-bit) are
+ * carried through load → save as opaque values (see `Graph.opaqueInitializers`).
+ */
+export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'bool';
 
-export type TensorData = Float32Array | Float64Array | Uint16Array | Int8Array | Uint8Array | Int32Array | BigInt64Array;
+export type TensorData = Float32Array | Float64Array | Uint16Array | Int8Array | Uint8Array | Int16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array;
 
 /** ONNX TensorProto.DataType codes. */
 export const ONNX_DTYPE: Record<DType, number> = {
@@ -15,22 +19,44 @@ export const ONNX_DTYPE: Record<DType, number> = {
   bool: 9,
   float16: 10,
   float64: 11,
+  uint16: 4,
+  int16: 5,
+  uint32: 12,
+  uint64: 13,
+  bfloat16: 16,
 };
+
+/** ONNX element types by code, for messages about the ones a Tensor cannot hold. */
+export const ONNX_TYPE_NAMES: Readonly<Record<number, string>> = {
+  1: 'float', 2: 'uint8', 3: 'int8', 4: 'uint16', 5: 'int16', 6: 'int32', 7: 'int64', 8: 'string', 9: 'bool', 10: 'float16',
+  11: 'double', 12: 'uint32', 13: 'uint64', 14: 'complex64', 15: 'complex128', 16: 'bfloat16', 17: 'float8e4m3fn',
+  18: 'float8e4m3fnuz', 19: 'float8e5m2', 20: 'float8e5m2fnuz', 21: 'uint4', 22: 'int4', 23: 'float4e2m1',
+};
+
+/** Whether a Tensor can hold ONNX element type `code`. */
+export function isHoldable(code: number): boolean {
+  return Object.values(ONNX_DTYPE).includes(code);
+}
 
 export function dtypeFromOnnx(code: number): DType {
   for (const [k, v] of Object.entries(ONNX_DTYPE)) if (v === code) return k as DType;
-  throw new WhittleError('BAD_ONNX', `unsupported ONNX tensor element type ${code}; Whittle reads float32/64/16, int8/32/64, uint8 and bool`);
+  throw new WhittleError('BAD_ONNX', `ONNX tensor element type ${ONNX_TYPE_NAMES[code] ?? code} has no Whittle Tensor form; Whittle computes with float32/64/16, bfloat16, (u)int8/16/32/64 and bool`);
 }
 
 export function bytesPerElement(dtype: DType): number {
   switch (dtype) {
     case 'float64':
     case 'int64':
+    case 'uint64':
       return 8;
     case 'float32':
     case 'int32':
+    case 'uint32':
       return 4;
     case 'float16':
+    case 'bfloat16':
+    case 'int16':
+    case 'uint16':
       return 2;
     default:
       return 1;
@@ -44,7 +70,15 @@ export function allocate(dtype: DType, size: number): TensorData {
     case 'float64':
       return new Float64Array(size);
     case 'float16':
+    case 'bfloat16':
+    case 'uint16':
       return new Uint16Array(size);
+    case 'int16':
+      return new Int16Array(size);
+    case 'uint32':
+      return new Uint32Array(size);
+    case 'uint64':
+      return new BigUint64Array(size);
     case 'int8':
       return new Int8Array(size);
     case 'uint8':
@@ -92,7 +126,7 @@ export class Tensor {
 
   static fromArray(dtype: DType, dims: readonly number[], values: ArrayLike<number> | readonly bigint[]): Tensor {
     const data = allocate(dtype, values.length);
-    if (data instanceof BigInt64Array) {
+    if (data instanceof BigInt64Array || data instanceof BigUint64Array) {
       for (let i = 0; i < values.length; i++) data[i] = BigInt(values[i] as number | bigint);
     } else {
       for (let i = 0; i < values.length; i++) data[i] = Number(values[i]);

@@ -35,7 +35,7 @@ function subgraphs(node: Node): Graph[] {
 export function implicitInputs(node: Node): string[] {
   const out = new Set<string>();
   for (const g of subgraphs(node)) {
-    const defined = new Set<string>([...g.inputs.map((v) => v.name), ...g.initializers.keys()]);
+    const defined = new Set<string>([...g.inputs.map((v) => v.name), ...g.initializers.keys(), ...g.opaqueInitializers.keys()]);
     for (const n of g.nodes) for (const o of n.outputs) if (o !== '') defined.add(o);
     const reads = (name: string): void => {
       if (name !== '' && !defined.has(name)) out.add(name);
@@ -67,6 +67,7 @@ function checkScope(graph: Graph, opRules: ReadonlyMap<string, unknown> | undefi
     declared.add(v.name);
   }
   for (const k of graph.initializers.keys()) declared.add(k);
+  for (const k of graph.opaqueInitializers.keys()) declared.add(k);
 
   // 2. Output names: present where the op requires them, each produced exactly once.
   const producer = new Map<string, { node: Node; index: number }>();
@@ -81,7 +82,7 @@ function checkScope(graph: Graph, opRules: ReadonlyMap<string, unknown> | undefi
       if (o === '') continue;
       const prev = producer.get(o);
       if (prev !== undefined) problems.push(`"${o}" is produced by both ${describe(prev.node)} and ${describe(node)}; rename one of the outputs`);
-      else if (graph.initializers.has(o)) problems.push(`${describe(node)} writes "${o}", which is already an initializer; rename the output`);
+      else if (graph.initializers.has(o) || graph.opaqueInitializers.has(o)) problems.push(`${describe(node)} writes "${o}", which is already an initializer; rename the output`);
       else if (declared.has(o)) problems.push(`${describe(node)} writes "${o}", which is already a graph input; rename the output`);
       else if (outer.has(o)) problems.push(`${describe(node)} writes "${o}", which the enclosing graph already defines; rename the output`);
       else producer.set(o, { node, index });

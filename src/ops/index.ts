@@ -60,6 +60,7 @@ import { dropout } from './dropout.js';
 import { maxPool } from './max-pool.js';
 import { maxUnpool } from './max-unpool.js';
 import { resize } from './resize.js';
+import { upsample } from './upsample.js';
 // Quantization: STE rounding/sign for fake-quant training, QDQ and integer ops of exported models.
 import { abs } from './abs.js';
 import { bitShift } from './bit-shift.js';
@@ -77,7 +78,7 @@ const ALL: OpDef[] = [add, gemm, identity, mul, reduceMean, reduceSum, relu, sof
   scatterElements, scatterND, shape, sigmoid, size, slice, softmax, split, sqrt, squeeze, sub, tanh, transpose,
   unsqueeze, where,
   // convolution, pooling, normalization, dropout
-  averagePool, batchNormalization, conv, convTranspose, dropout, globalAveragePool, maxPool, maxUnpool, resize,
+  averagePool, batchNormalization, conv, convTranspose, dropout, globalAveragePool, maxPool, maxUnpool, resize, upsample,
   // quantization
   abs, bitShift, dequantizeLinear, dynamicQuantizeLinear, matMulInteger, quantizeLinear, round, sign,
   // onnxruntime contrib ops that Whittle's exports use (inference only)

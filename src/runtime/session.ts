@@ -41,14 +41,19 @@ function loadWeb(): Promise<typeof ort> {
 
 export type Feeds = Record<string, Tensor>;
 
-const ORT_TYPE: Record<DType, ort.Tensor.Type> = {
+/** onnxruntime's JavaScript API has no bfloat16 tensors. */
+const ORT_TYPE: Record<Exclude<DType, 'bfloat16'>, ort.Tensor.Type> = {
   float32: 'float32',
   float64: 'float64',
   float16: 'float16',
   int8: 'int8',
   uint8: 'uint8',
+  int16: 'int16',
+  uint16: 'uint16',
   int32: 'int32',
+  uint32: 'uint32',
   int64: 'int64',
+  uint64: 'uint64',
   bool: 'bool',
 };
 
@@ -57,6 +62,7 @@ export function defaultThreads(): number {
 }
 
 function toOrt(t: Tensor): ort.Tensor {
+  if (t.dtype === 'bfloat16') throw new WhittleError('RUNTIME', 'onnxruntime-node cannot take bfloat16 tensors as inputs; Cast them to float32 in the graph');
   return new ort.Tensor(ORT_TYPE[t.dtype], t.data as never, t.dims as number[]);
 }
 

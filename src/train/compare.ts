@@ -34,8 +34,10 @@ export interface ModelComparison {
 /** An output tensor's values as numbers (float16 decoded, int64 converted). */
 export function outputValues(t: Tensor): ArrayLike<number> {
   if (t.dtype === 'float16') return Float64Array.from(t.data as Uint16Array, fromHalfBits);
-  if (t.dtype === 'int64') return Float64Array.from(t.data as BigInt64Array, Number);
-  return t.data as Exclude<typeof t.data, BigInt64Array>;
+  if (t.data instanceof BigInt64Array || t.data instanceof BigUint64Array) return Float64Array.from(t.data, Number);
+  // bfloat16 is the top half of a float32.
+  if (t.dtype === 'bfloat16') return new Float32Array(Uint32Array.from(t.data as Uint16Array, (h) => h << 16).buffer);
+  return t.data as Exclude<typeof t.data, BigInt64Array | BigUint64Array>;
 }
 
 const isClassScores = (t: Tensor): boolean => (t.dtype === 'float32' || t.dtype === 'float64' || t.dtype === 'float16') && t.dims.length >= 2 && (t.dims[1] as number) >= 2;

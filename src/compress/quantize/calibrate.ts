@@ -2,12 +2,14 @@
 // histogram, and picks the range to quantize by min-max, percentile, MSE or entropy (KL).
 import { WhittleError } from '../../ir/errors.js';
 import type { Model } from '../../ir/graph.js';
-import { inferShapes } from '../../ir/shape.js';
+import { GraphBuilder } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
-import { SHAPE_RULES } from '../../ops/index.js';
+import type { Feeds } from '../../runtime/session.js';
 import { Session } from '../../runtime/session.js';
 import type { QuantScheme } from './affine.js';
 import { quantizeValue, quantRange, rangeToParams } from './affine.js';
+import type { ModelData } from './feeds.js';
+import { collectFeeds } from './feeds.js';
 
 export const CALIBRATION_METHODS = ['minmax', 'percentile', 'mse', 'entropy'] as const;
 export type CalibrationMethod = (typeof CALIBRATION_METHODS)[number];
@@ -55,21 +57,22 @@ export function checkCalibrationShape(model: Model, samples: Tensor): void {
   }
 }
 
-async function forEachBatch(model: Model, samples: Tensor, names: readonly string[], o: CalibrationOptions, visit: (name: string, data: Float32Array) => void): Promise<void> {
+/**
+ * Runs the batches with each named value as an extra output, flattened: a Reshape to [-1] gives
+ * every tap a rank-1 output whatever the value's rank, so no shape rule is needed for any op and
+ * onnxruntime's own shape inference is never contradicted.
+ */
+async function forEachBatch(model: Model, batches: readonly Feeds[], names: readonly string[], o: CalibrationOptions, visit: (name: string, data: Float32Array) => void): Promise<void> {
   const g = model.graph.clone();
-  const shapes = inferShapes(g, SHAPE_RULES);
-  g.outputs = names.map((n) => ({ name: n, dtype: 'float32', shape: [...(shapes.get(n)?.shape ?? [])] }));
+  const b = new GraphBuilder(g, 'calib');
+  const flat = b.constant(Tensor.int64([-1]), 'flat');
+  const taps = names.map((n) => b.op1('Reshape', [n, flat]));
+  g.outputs = taps.map((t, i) => ({ name: t, dtype: 'float32', shape: [`calib_${i}`] }));
   const session = await Session.create({ ...model, graph: g }, { threads: o.threads });
-  const input = (model.graph.inputs[0] as { name: string }).name;
-  const n = samples.dims[0] as number;
-  const per = samples.size / n;
-  const bs = o.batchSize ?? 256;
   try {
-    for (let s = 0; s < n; s += bs) {
-      const m = Math.min(bs, n - s);
-      const x = new Tensor('float32', [m, ...samples.dims.slice(1)], (samples.data as Float32Array).subarray(s * per, (s + m) * per));
-      const r = await session.run({ [input]: x }, names);
-      for (const name of names) visit(name, r[name]?.data as Float32Array);
+    for (const feeds of batches) {
+      const r = await session.run(feeds, taps);
+      names.forEach((name, i) => visit(name, r[taps[i] as string]?.data as Float32Array));
     }
   } finally {
     await session.release();
@@ -77,18 +80,21 @@ async function forEachBatch(model: Model, samples: Tensor, names: readonly strin
 }
 
 /**
- * Runs `samples` through `model` and returns the range to quantize for each named activation.
+ * Runs `samples` (one float32 [N, ...] tensor, or batches of named inputs) through `model` and
+ * returns the range to quantize for each named activation.
  *
  * ```ts
  * const ranges = await calibrate(model, samples, ['relu1'], { method: 'entropy' });
  * ```
  */
-export async function calibrate(model: Model, samples: Tensor, names: readonly string[], o: CalibrationOptions, scheme: QuantScheme = { bits: 8, signed: false, symmetric: false }): Promise<Map<string, ActivationRange>> {
-  checkCalibrationShape(model, samples);
+export async function calibrate(model: Model, samples: ModelData, names: readonly string[], o: CalibrationOptions, scheme: QuantScheme = { bits: 8, signed: false, symmetric: false }): Promise<Map<string, ActivationRange>> {
+  if (samples instanceof Tensor) checkCalibrationShape(model, samples);
+  const batches = await collectFeeds(model, samples, o.batchSize ?? 256);
+  if (names.length === 0) return new Map();
   const bins = o.bins ?? 2048;
   const hist = new Map<string, Histogram>();
   for (const n of names) hist.set(n, { min: Infinity, max: -Infinity, amax: 0, counts: new Float64Array(2 * bins) });
-  await forEachBatch(model, samples, names, o, (name, d) => {
+  await forEachBatch(model, batches, names, o, (name, d) => {
     const h = hist.get(name) as Histogram;
     for (let i = 0; i < d.length; i++) {
       const v = d[i] as number;
@@ -102,7 +108,7 @@ export async function calibrate(model: Model, samples: Tensor, names: readonly s
     return out;
   }
   for (const h of hist.values()) h.amax = Math.max(Math.abs(h.min), Math.abs(h.max), 1e-12);
-  await forEachBatch(model, samples, names, o, (name, d) => {
+  await forEachBatch(model, batches, names, o, (name, d) => {
     const h = hist.get(name) as Histogram;
     const k = bins / h.amax;
     for (let i = 0; i < d.length; i++) {

@@ -3,6 +3,7 @@
 import type { Model } from '../../ir/graph.js';
 import { getFloat, GraphBuilder } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
+import { dropUnusedInitializers } from './graph-util.js';
 
 /**
  * Folds every BatchNormalization whose input is a Conv used only by it; returns a new model and
@@ -41,8 +42,7 @@ export function foldBatchNorm(model: Model): { model: Model; folded: string[] } 
     g.nodes = g.nodes.filter((n) => n !== bn);
     folded.push(bn.name);
   }
-  // Drop initializers nothing reads anymore (the old weights and BN statistics).
-  const used = new Set(g.nodes.flatMap((n) => n.inputs));
-  for (const k of [...g.initializers.keys()]) if (!used.has(k)) g.initializers.delete(k);
+  // Drop initializers nothing reads anymore (the old weights and BN statistics); subgraphs' reads count.
+  dropUnusedInitializers(g);
   return { model: { ...model, graph: g, metadata: { ...model.metadata } }, folded };
 }

@@ -4,7 +4,8 @@
 import type { Dataset } from '../../data/index.js';
 import { WhittleError } from '../../ir/errors.js';
 import type { Model } from '../../ir/graph.js';
-import type { Tensor } from '../../ir/tensor.js';
+import { Tensor } from '../../ir/tensor.js';
+import type { Fp16Options } from '../../export/fp16.js';
 import { exportFp16 } from '../../export/fp16.js';
 import { exportInt4 } from '../../export/int4.js';
 import type { TrainOptions, TrainResult } from '../../train/trainer.js';
@@ -16,6 +17,8 @@ import { checkCalibrationShape } from './calibrate.js';
 import type { ActivationClip } from './clip.js';
 import { clipActivations, clipWeights, layerWeights, weightClipCallback } from './clip.js';
 import { quantizeDynamic } from './dynamic.js';
+import { foldBatchNorm } from './fold-bn.js';
+import type { ModelData } from './feeds.js';
 import { prepareQat } from './qat.js';
 import { finalizeQat } from './qat-finalize.js';
 import type { QuantizeResult } from './static.js';
@@ -34,8 +37,11 @@ export interface QuantizeOptions {
   bits?: number;
   perChannel?: boolean;
   calibration?: CalibrationOptions;
-  /** Calibration inputs (ptq, qat): float32 [N, ...] in the model's normalization. */
-  samples?: Tensor;
+  /**
+   * Calibration inputs (ptq, qat): float32 [N, ...] in the model's normalization for a
+   * single-input model, or any `ModelData` (a TensorDataset, batches of named inputs) for ptq.
+   */
+  samples?: ModelData;
   /** Bound the layer weights to [−A, A] (after every step when training, once otherwise). */
   clipWeights?: number;
   clipActivations?: ActivationClip;
@@ -48,6 +54,10 @@ export interface QuantizeOptions {
   teacher?: { model: Model } & Omit<DistillOptions, 'hints'>;
   /** ptq/qat/binary/ternary: layers (node names) left in float32. */
   keepFloat?: readonly string[];
+  /** ptq, dynamic, int4: node names or op types left in float32. */
+  exclude?: readonly string[];
+  /** fp16: the form and the ops kept in float32. */
+  fp16?: Fp16Options;
   /** int4: weights per block; default 32. */
   blockSize?: number;
   threads?: number;
@@ -104,7 +114,7 @@ export function resolveQuantizeOptions(o: Pick<QuantizeOptions, 'scheme' | 'form
  */
 export async function quantizeModel(model: Model, o: QuantizeOptions): Promise<QuantizeModelResult> {
   const { format, bits } = resolveQuantizeOptions(o);
-  if (o.samples !== undefined) checkCalibrationShape(model, o.samples);
+  if (o.samples instanceof Tensor) checkCalibrationShape(model, o.samples);
   if (TRAINED.has(o.scheme) && o.training === undefined) throw new WhittleError('BAD_ARGUMENT', `--scheme ${o.scheme} trains the model; pass training data and options`);
   if (o.teacher !== undefined && !TRAINED.has(o.scheme)) throw new WhittleError('BAD_ARGUMENT', `a teacher distills while training: use it with --scheme qat, binary or ternary (got --scheme ${o.scheme})`);
   let m = model;
@@ -114,8 +124,8 @@ export async function quantizeModel(model: Model, o: QuantizeOptions): Promise<Q
   if (TRAINED.has(o.scheme)) {
     const training = o.training as { data: Dataset; options: TrainOptions };
     const scheme = o.scheme === 'qat' ? 'uniform' : o.scheme === 'binary' ? 'binary' : 'ternary';
-    if (scheme === 'uniform' && o.samples === undefined) throw new WhittleError('BAD_ARGUMENT', 'quantization-aware training needs calibration samples to initialize its activation scales');
-    const { model: qat, plan } = await prepareQat(m, { scheme, bits, samples: o.samples, calibration: o.calibration, threads: o.threads, keepFloat: o.keepFloat });
+    if (scheme === 'uniform' && !(o.samples instanceof Tensor)) throw new WhittleError('BAD_ARGUMENT', 'quantization-aware training needs calibration samples (one float32 [N, ...] tensor) to initialize its activation scales');
+    const { model: qat, plan } = await prepareQat(m, { scheme, bits, samples: o.samples as Tensor | undefined, calibration: o.calibration, threads: o.threads, keepFloat: o.keepFloat });
     const callbacks = [...(training.options.callbacks ?? [])];
     if (o.clipWeights !== undefined) callbacks.push(weightClipCallback(o.clipWeights, layerWeights(qat)));
     const options = { ...training.options, callbacks };
@@ -126,12 +136,14 @@ export async function quantizeModel(model: Model, o: QuantizeOptions): Promise<Q
 
   if (o.clipWeights !== undefined) m = clipWeights(m, o.clipWeights);
   if (format === 'fp16') {
-    const q = exportFp16(m);
-    return { ...base, model: q, layers: [] };
+    // BatchNorm folded first: its four per-channel vectors would each stay float32 (too small to
+    // convert) and onnxruntime folds them at load anyway.
+    const q = exportFp16(foldBatchNorm(m).model, o.fp16);
+    return { ...base, model: q, layers: [], skipped: [], notes: [] };
   }
-  if (format === 'int4') return { ...base, ...exportInt4(m, { blockSize: o.blockSize }) };
-  if (o.scheme === 'dynamic') return { ...base, ...quantizeDynamic(m) };
+  if (format === 'int4') return { ...base, ...exportInt4(m, { blockSize: o.blockSize, exclude: o.exclude }) };
+  if (o.scheme === 'dynamic') return { ...base, ...quantizeDynamic(m, { exclude: o.exclude }) };
   if (o.samples === undefined) throw new WhittleError('BAD_ARGUMENT', 'static post-training quantization needs calibration samples');
-  const r = await quantizeStatic(m, { samples: o.samples, calibration: o.calibration, perChannel: o.perChannel, threads: o.threads, keepFloat: o.keepFloat });
-  return { ...base, model: r.model, layers: r.layers };
+  const r = await quantizeStatic(m, { samples: o.samples, calibration: o.calibration, perChannel: o.perChannel, threads: o.threads, keepFloat: o.keepFloat, exclude: o.exclude });
+  return { ...base, model: r.model, layers: r.layers, skipped: r.skipped, notes: r.notes };
 }

@@ -3,15 +3,32 @@
 // into its integer kernels (QLinearConv, QGemm, MatMulIntegerToFloat).
 import { WhittleError } from '../../ir/errors.js';
 import type { Graph, Model, Node } from '../../ir/graph.js';
-import { attr, GraphBuilder } from '../../ir/graph.js';
+import { attr, GraphBuilder, opsetOf } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import type { QuantParams, QuantScheme } from './affine.js';
 import { quantizeArray, rangeToParams, weightParams } from './affine.js';
 import type { ActivationRange, CalibrationOptions } from './calibrate.js';
 import { calibrate, checkCalibrationShape } from './calibrate.js';
+import type { ModelData } from './feeds.js';
 import { foldBatchNorm } from './fold-bn.js';
-import type { WeightedNode } from './graph-util.js';
-import { dropUnusedInitializers, weightedNodes } from './graph-util.js';
+import type { SkippedNode, WeightedNode } from './graph-util.js';
+import { COMPUTE_OPS, dropUnusedInitializers, foldWeightTransposes, isExcluded, qdqDomain, skipReason, weightedNodes, withMicrosoftDomain } from './graph-util.js';
+import { valueTypes } from './types.js';
+import { quantizeSubgraphsDynamic } from './dynamic.js';
+
+/**
+ * Ops besides Conv/Gemm/MatMul whose activations get QDQ, as onnxruntime's quantizer does: each
+ * has an integer kernel onnxruntime fuses DQ → op → Q into (QLinearAdd, QLinearMul,
+ * QLinearConcat, QLinearAveragePool, QLinearGlobalAveragePool), so residual adds and squeeze-
+ * excitation products stay in int8 between convolutions.
+ */
+export const QDQ_OPS = new Set(['Add', 'Mul', 'Concat', 'AveragePool', 'GlobalAveragePool']);
+
+/** A node whose activation inputs are quantized. */
+export interface QdqConsumer {
+  node: Node;
+  inputs: string[];
+}
 
 /** Ops that move values without changing them: they share their input's quantization. */
 const PASS_THROUGH = new Set(['MaxPool', 'Flatten', 'Reshape', 'Transpose', 'Squeeze', 'Unsqueeze']);
@@ -20,13 +37,15 @@ export const INT8_WEIGHTS: QuantScheme = { bits: 8, signed: true, symmetric: tru
 export const UINT8_ACTIVATIONS: QuantScheme = { bits: 8, signed: false, symmetric: false };
 
 export interface StaticQuantOptions {
-  /** Calibration inputs, float32 [N, ...] in the model's input normalization. */
-  samples: Tensor;
+  /** Calibration inputs: float32 [N, ...] for a single-input model, or batches of named inputs. */
+  samples: ModelData;
   calibration?: CalibrationOptions;
   /** One scale per output channel of each weight (default) or one per tensor. */
   perChannel?: boolean;
   /** Layers (node names) left in float32, e.g. a sensitive or memory-bound first conv. */
   keepFloat?: readonly string[];
+  /** Node names or op types left in float32 (the same as keepFloat, which names layers). */
+  exclude?: readonly string[];
   threads?: number;
 }
 
@@ -45,48 +64,53 @@ export interface LayerReport {
 export interface QuantizeResult {
   model: Model;
   layers: LayerReport[];
+  /** Compute ops left in float32, and why. */
+  skipped?: SkippedNode[];
+  /** Choices a user should know about (e.g. per-tensor weights forced by an old opset). */
+  notes?: string[];
 }
 
 function paramTensors(b: GraphBuilder, p: { scale: Float32Array; zeroPoint: Int32Array }, zeroType: 'int8' | 'uint8' | 'int32', hint: string, scalar: boolean): [string, string] {
   const dims = scalar ? [] : [p.scale.length];
-  const s = b.constant(new Tensor('float32', dims, Float32Array.from(p.scale)), `${hint}.scale`);
-  const z = b.constant(Tensor.fromArray(zeroType, dims, p.zeroPoint), `${hint}.zero_point`);
+  const s = b.constant(new Tensor('float32', dims, Float32Array.from(p.scale)), `${hint}s`);
+  const z = b.constant(Tensor.fromArray(zeroType, dims, p.zeroPoint), `${hint}z`);
   return [s, z];
 }
 
 /** Adds DequantizeLinear(int weight) for a weighted node; returns the LayerReport. */
-function quantizeWeight(g: Graph, b: GraphBuilder, w: WeightedNode, p: QuantParams, actScale: number | undefined): LayerReport {
+function quantizeWeight(g: Graph, b: GraphBuilder, w: WeightedNode, p: QuantParams, actScale: number | undefined, domain: string, id: string): LayerReport {
   const perChannel = p.axis !== undefined;
-  const q = b.constant(Tensor.fromArray('int8', w.weight.dims, quantizeArray(w.weight.data as Float32Array, w.weight.dims, p)), `${w.weightName}.int8`);
-  const [s, z] = paramTensors(b, p, 'int8', w.weightName, !perChannel);
+  const q = b.constant(Tensor.fromArray('int8', w.weight.dims, quantizeArray(w.weight.data as Float32Array, w.weight.dims, p)), `${id}q`);
+  const symmetric = p.zeroPoint.every((z) => z === 0);
+  const [s, z] = symmetric ? [b.constant(new Tensor('float32', perChannel ? [p.scale.length] : [], Float32Array.from(p.scale)), `${id}s`), undefined] : paramTensors(b, p, 'int8', id, !perChannel);
   const at: Node['attributes'] = perChannel ? { axis: attr.int(w.channelAxis) } : {};
-  const deq = insertBefore(g, w.node, 'DequantizeLinear', [q, s, z], at, b, `${w.weightName}.dq`);
+  // Symmetric int8 weights leave out their all-zero zero point (DequantizeLinear's default).
+  const deq = insertBefore(g, w.node, 'DequantizeLinear', z === undefined ? [q, s] : [q, s, z], at, b, `${id}d`, domain);
   w.node.inputs[1] = deq;
-  let bytes = w.weight.size + 4 * p.scale.length + p.zeroPoint.length;
+  let bytes = w.weight.size + 4 * p.scale.length + (symmetric ? 0 : p.zeroPoint.length);
   if (w.bias !== undefined && actScale !== undefined && w.node.opType !== 'MatMul') {
     // Bias in int32 at scale s_x·s_w: what QLinearConv/QGemm add to their accumulators.
     const n = w.bias.size;
-    const bs = new Float32Array(n);
+    const bs = new Float32Array(perChannel ? n : 1);
     const bq = new Int32Array(n);
     for (let c = 0; c < n; c++) {
       const sc = Math.fround(actScale * (p.scale[perChannel ? c : 0] as number));
-      bs[c] = sc;
+      bs[perChannel ? c : 0] = sc;
       bq[c] = Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, Math.round((w.bias.data[c] as number) / sc)));
     }
-    const biasName = w.node.inputs[2] as string;
-    const qb = b.constant(new Tensor('int32', [n], bq), `${biasName}.int32`);
-    const bsc = b.constant(new Tensor('float32', [n], bs), `${biasName}.scale`);
-    const bz = b.constant(new Tensor('int32', [n], new Int32Array(n)), `${biasName}.zero_point`);
-    w.node.inputs[2] = insertBefore(g, w.node, 'DequantizeLinear', [qb, bsc, bz], { axis: attr.int(0) }, b, `${biasName}.dq`);
+    const qb = b.constant(new Tensor('int32', [n], bq), `${id}b`);
+    const bsc = b.constant(new Tensor('float32', perChannel ? [n] : [], bs), `${id}bs`);
+    // An int32 DequantizeLinear's zero point can only be 0, its default: left out (4 bytes a channel).
+    w.node.inputs[2] = insertBefore(g, w.node, 'DequantizeLinear', [qb, bsc], perChannel ? { axis: attr.int(0) } : {}, b, `${id}bd`, domain);
     bytes += 4 * n;
   } else if (w.bias !== undefined) bytes += 4 * w.bias.size;
   return { name: w.node.name, op: w.node.opType, bits: p.scheme.bits, params: w.weight.size + (w.bias?.size ?? 0), bytes };
 }
 
 /** Emits a node just before `before` in node order; returns its output. */
-function insertBefore(g: Graph, before: Node, opType: string, inputs: string[], attributes: Node['attributes'], b: GraphBuilder, hint: string): string {
+function insertBefore(g: Graph, before: Node, opType: string, inputs: string[], attributes: Node['attributes'], b: GraphBuilder, hint: string, domain: string): string {
   const out = b.fresh(hint);
-  const node: Node = { name: b.fresh(`${hint}_node`), opType, domain: '', inputs, outputs: [out], attributes };
+  const node: Node = { name: b.fresh(`${hint}n`), opType, domain, inputs, outputs: [out], attributes };
   g.nodes.splice(g.nodes.indexOf(before), 0, node);
   return out;
 }
@@ -97,32 +121,37 @@ const FUSED_ACTIVATIONS = new Set(['Relu', 'Clip']);
 const ORT_Q_PROPAGATES = new Set(['MaxPool', 'Reshape', 'Transpose', 'Squeeze', 'Unsqueeze', 'Slice']);
 
 /**
- * The activations to quantize: each weighted node's input, traced back through pass-through ops
- * (MaxPool, Flatten, ...) to where it was computed (the key); every value on the way shares its
- * params. Where that value comes from a layer left in float (or is the graph input), only the
- * layer's own input is quantized and the pass-through ops run in float: a uint8 MaxPool in NCHW
- * layout is onnxruntime's slow generic kernel (2.1 ms against 0.15 ms in float for LeNet-5's
- * pool1). Quantization is monotone, so Q(MaxPool(x)) = MaxPool(Q(x)): the same numbers.
+ * The activations to quantize: each consumer's inputs (a weighted node's first input; every float
+ * activation input of a QDQ_OPS node), traced back through pass-through ops (MaxPool, Flatten,
+ * ...) whose readers are all quantized, to where it was computed (the key); every value on the way
+ * shares its params. Where that value comes from a layer left in float (or is the graph input),
+ * only the layer's own input is quantized and the pass-through ops run in float: a uint8 MaxPool
+ * in NCHW layout is onnxruntime's slow generic kernel (2.1 ms against 0.15 ms in float for
+ * LeNet-5's pool1). Quantization is monotone, so Q(MaxPool(x)) = MaxPool(Q(x)): the same numbers.
  */
-export function activationGroups(g: Graph, weighted: readonly WeightedNode[]): Map<string, string[]> {
-  const quantized = new Set(weighted.map((w) => w.node));
+export function activationGroups(g: Graph, weighted: readonly WeightedNode[], extra: readonly QdqConsumer[] = []): Map<string, string[]> {
+  const consumers: QdqConsumer[] = [...weighted.map((w) => ({ node: w.node, inputs: [w.node.inputs[0] as string] })), ...extra];
+  const quantized = new Set(consumers.map((c) => c.node));
   const fromIntegerKernel = (value: string): boolean => {
     let p = g.producerOf(value);
     if (p !== undefined && FUSED_ACTIVATIONS.has(p.opType)) p = g.producerOf(p.inputs[0] as string);
     return p !== undefined && quantized.has(p);
   };
   const groups = new Map<string, string[]>();
-  for (const w of weighted) {
-    const chain = [w.node.inputs[0] as string];
-    for (;;) {
-      const p = g.producerOf(chain[chain.length - 1] as string);
-      if (p === undefined || !PASS_THROUGH.has(p.opType) || g.consumersOf(p.outputs[0] as string).length !== 1) break;
-      chain.push(p.inputs[0] as string);
+  for (const c of consumers) {
+    for (const input of c.inputs) {
+      const chain = [input];
+      for (;;) {
+        const p = g.producerOf(chain[chain.length - 1] as string);
+        const readers = p === undefined ? [] : g.consumersOf(p.outputs[0] as string);
+        if (p === undefined || !PASS_THROUGH.has(p.opType) || (readers.length !== 1 && !readers.every((r) => quantized.has(r)))) break;
+        chain.push(p.inputs[0] as string);
+      }
+      const origin = chain[chain.length - 1] as string;
+      const list = groups.get(origin) ?? [];
+      for (const v of fromIntegerKernel(origin) ? chain : chain.slice(0, 1)) if (!list.includes(v)) list.push(v);
+      groups.set(origin, list);
     }
-    const origin = chain[chain.length - 1] as string;
-    const list = groups.get(origin) ?? [];
-    for (const v of fromIntegerKernel(origin) ? chain : chain.slice(0, 1)) if (!list.includes(v)) list.push(v);
-    groups.set(origin, list);
   }
   return groups;
 }
@@ -141,8 +170,49 @@ function qWouldCrossMaxPool(g: Graph, value: string): boolean {
   }
 }
 
+/** What a model offers static quantization: its layers, its other QDQ nodes, and what stays float. */
+export interface QdqPlan {
+  weighted: WeightedNode[];
+  extra: QdqConsumer[];
+  skipped: SkippedNode[];
+}
+
 /**
- * Static int8 post-training quantization in QDQ form.
+ * The Conv/Gemm/MatMul layers with constant weights and float32 inputs, and the QDQ_OPS nodes
+ * whose inputs are all float32 activations, minus `exclude` (node names or op types).
+ */
+export function planQdq(model: Model, exclude: ReadonlySet<string>, withExtra = true): QdqPlan {
+  const g = model.graph;
+  const types = valueTypes(model);
+  const isFloat = (v: string): boolean => types.get(v) === 'float32';
+  const skipped: SkippedNode[] = [];
+  const weighted: WeightedNode[] = [];
+  const found = new Set<Node>();
+  for (const w of weightedNodes(g)) {
+    found.add(w.node);
+    if (isExcluded(w.node, exclude)) skipped.push({ node: w.node.name, op: w.node.opType, reason: 'excluded (--exclude / keepFloat)' });
+    else if (!isFloat(w.node.inputs[0] as string)) skipped.push({ node: w.node.name, op: w.node.opType, reason: 'its input is not a float32 activation of known type' });
+    else weighted.push(w);
+  }
+  for (const n of g.nodes) if (COMPUTE_OPS.has(n.opType) && !found.has(n)) skipped.push({ node: n.name, op: n.opType, reason: isExcluded(n, exclude) ? 'excluded (--exclude / keepFloat)' : skipReason(g, n) });
+  const extra: QdqConsumer[] = [];
+  if (withExtra) {
+    for (const n of g.nodes) {
+      if (!QDQ_OPS.has(n.opType) || isExcluded(n, exclude)) continue;
+      const inputs = n.inputs.filter((i) => i !== '');
+      // Constant operands (a bias Add, a scale Mul) would need their own int8 form: left float.
+      if (inputs.length === 0 || !inputs.every((i) => isFloat(i) && !g.initializers.has(i)) || !isFloat(n.outputs[0] as string)) continue;
+      extra.push({ node: n, inputs });
+    }
+  }
+  return { weighted, extra, skipped };
+}
+
+/**
+ * Static int8 post-training quantization in QDQ form, for any model: Conv (grouped and depthwise
+ * included), Gemm and MatMul with constant weights get int8 weights (per channel) and uint8
+ * inputs; Add, Mul, Concat and average pools between them get uint8 activations too. Everything
+ * else runs in float32 on dequantized values; `skipped` lists the compute ops left in float.
  *
  * ```ts
  * const { model: q } = await quantizeStatic(lenet, { samples, calibration: { method: 'percentile' } });
@@ -150,12 +220,26 @@ function qWouldCrossMaxPool(g: Graph, value: string): boolean {
  * ```
  */
 export async function quantizeStatic(model: Model, o: StaticQuantOptions): Promise<QuantizeResult & { ranges: Map<string, ActivationRange> }> {
-  checkCalibrationShape(model, o.samples);
-  const folded = foldBatchNorm(model).model;
-  const keep = new Set(o.keepFloat ?? []);
-  const weighted = weightedNodes(folded.graph).filter((w) => !keep.has(w.node.name));
-  if (weighted.length === 0) throw new WhittleError('BAD_ARGUMENT', 'the model has no Conv, Gemm or MatMul with constant float32 weights to quantize');
-  const groups = activationGroups(folded.graph, weighted);
+  if (o.samples instanceof Tensor) checkCalibrationShape(model, o.samples);
+  const exclude = new Set([...(o.keepFloat ?? []), ...(o.exclude ?? [])]);
+  const prepared = foldBatchNorm(foldWeightTransposes(model)).model;
+  // Calibration cannot see inside If/Loop/Scan bodies: their layers get dynamic int8.
+  const inside = quantizeSubgraphsDynamic(prepared, exclude);
+  const folded: Model = { ...prepared, graph: inside.graph };
+  const plan = planQdq(folded, exclude);
+  plan.skipped.push(...inside.skipped);
+  if (plan.weighted.length === 0 && inside.layers.length > 0) {
+    const g = folded.graph.clone();
+    dropUnusedInitializers(g);
+    const notes = ['the layers are inside If/Loop/Scan bodies, which calibration cannot observe: they got dynamic int8 (activations quantized per run)'];
+    return { model: { ...folded, graph: g, opsetImports: withMicrosoftDomain(folded, g), metadata: { ...folded.metadata, 'whittle.quantization': 'dynamic-int8' } }, layers: inside.layers, skipped: plan.skipped, notes, ranges: new Map() };
+  }
+  if (plan.weighted.length === 0) throw new WhittleError('BAD_ARGUMENT', `the model has no Conv, Gemm or MatMul with constant float32 weights to quantize${plan.skipped.length > 0 ? ` (${plan.skipped.map((s) => `${s.op} "${s.node}": ${s.reason}`).slice(0, 3).join('; ')})` : ''}`);
+  const notes: string[] = [];
+  // onnxruntime fuses QDQ into QLinearConv & co. of opset 10; an opset-9 model cannot hold them.
+  const weightOnly = opsetOf(folded) < 10;
+  if (weightOnly) notes.push(`opset ${opsetOf(folded)} < 10: int8 weights only, activations stay float (onnxruntime's QDQ fusion makes opset-10 QLinear ops this model's opset cannot hold); re-export at opset 13+ for int8 compute`);
+  const groups = weightOnly ? new Map<string, string[]>() : activationGroups(folded.graph, plan.weighted, plan.extra);
   const ranges = await calibrate(folded, o.samples, [...groups.keys()], { method: 'minmax', ...o.calibration, threads: o.threads }, UINT8_ACTIVATIONS);
   const activations = new Map<string, { scale: number; zeroPoint: number }>();
   for (const origin of groups.keys()) {
@@ -163,18 +247,27 @@ export async function quantizeStatic(model: Model, o: StaticQuantOptions): Promi
     activations.set(origin, rangeToParams(r.lo, r.hi, UINT8_ACTIVATIONS));
   }
   const perChannel = o.perChannel ?? true;
-  return { ...buildQdq(folded, activations, (w) => weightParams(w.weight.data as Float32Array, w.weight.dims, INT8_WEIGHTS, perChannel ? w.channelAxis : undefined), keep), ranges };
+  const domain = qdqDomain(folded);
+  if (domain !== '') notes.push(`opset ${folded.opsetImports.find((i) => i.domain === '')?.version ?? '?'} < 13: QuantizeLinear/DequantizeLinear from onnxruntime's com.microsoft domain (the standard ones take no per-channel axis before opset 13)`);
+  const chosen = new Set(plan.weighted.map((w) => w.node));
+  const floatLayers = new Set(weightedNodes(folded.graph).filter((w) => !chosen.has(w.node)).map((w) => w.node.name));
+  const r = buildQdq(folded, activations, (w) => weightParams(w.weight.data as Float32Array, w.weight.dims, INT8_WEIGHTS, perChannel ? w.channelAxis : undefined), floatLayers, weightOnly ? [] : plan.extra);
+  if (inside.layers.length > 0) notes.push(`${inside.layers.length} layer(s) inside If/Loop/Scan bodies got dynamic int8: calibration cannot observe them`);
+  return { ...r, layers: [...r.layers, ...inside.layers], skipped: plan.skipped, notes, ranges };
 }
 
 /**
  * The QDQ form of a float model, given uint8 parameters for the activation feeding each layer
  * (by the value where it is computed, as `activationGroups` keys them) and int8 parameters for
- * each weight.
+ * each weight. `extra` nodes (Add, Concat, ...) get their inputs quantized too.
  */
-export function buildQdq(model: Model, activations: ReadonlyMap<string, { scale: number; zeroPoint: number }>, weightParamsOf: (w: WeightedNode) => QuantParams, keepFloat: ReadonlySet<string> = new Set()): QuantizeResult {
+export function buildQdq(model: Model, activations: ReadonlyMap<string, { scale: number; zeroPoint: number }>, weightParamsOf: (w: WeightedNode) => QuantParams, keepFloat: ReadonlySet<string> = new Set(), extra: readonly QdqConsumer[] = []): QuantizeResult {
   const g = model.graph.clone();
-  const weighted = weightedNodes(g).filter((w) => !keepFloat.has(w.node.name));
-  const groups = activationGroups(g, weighted);
+  const domain = qdqDomain(model);
+  const weighted = weightedNodes(g).filter((w) => !isExcluded(w.node, keepFloat));
+  // `extra` names nodes of model.graph; the clone's nodes sit at the same positions.
+  const extraHere = extra.map((c) => ({ node: g.nodes[model.graph.nodes.indexOf(c.node)] as Node, inputs: c.inputs }));
+  const groups = activationGroups(g, weighted, extraHere);
   const b = new GraphBuilder(g, 'q');
   const actParams = new Map<string, QuantParams>();
   for (const [origin, members] of groups) {
@@ -183,23 +276,26 @@ export function buildQdq(model: Model, activations: ReadonlyMap<string, { scale:
     const params: QuantParams = { scale: Float32Array.of(p.scale), zeroPoint: Int32Array.of(p.zeroPoint), axis: undefined, scheme: UINT8_ACTIVATIONS };
     for (const v of members) actParams.set(v, params);
   }
-  const layers = weighted.map((w) => quantizeWeight(g, b, w, weightParamsOf(w), actParams.get(w.node.inputs[0] as string)?.scale[0]));
+  // Short generated names (w3q, a7s, ...): long ONNX value names repeated in every Q/DQ input cost more bytes than small layers' weights.
+  const layers = weighted.map((w, i) => quantizeWeight(g, b, w, weightParamsOf(w), actParams.get(w.node.inputs[0] as string)?.scale[0], domain, `w${i}`));
 
   // Q → DQ right after each activation is produced (or at the start for graph inputs).
   const floatPooled = new Set([...groups].filter(([origin, members]) => !members.includes(origin)).flatMap(([, members]) => members).filter((v) => qWouldCrossMaxPool(g, v)));
+  let k = 0;
   for (const [value, p] of actParams) {
-    const [s, z] = paramTensors(b, p, 'uint8', value, true);
-    const qv = b.fresh(`${value}.q`);
-    const dq = b.fresh(`${value}.dq`);
+    const id = `a${k++}`;
+    const [s, z] = paramTensors(b, p, 'uint8', id, true);
+    const qv = b.fresh(`${id}q`);
+    const dq = b.fresh(`${id}d`);
     // Max(v, v) = v, an op onnxruntime's QDQ propagation does not pass: the pooling stays in float.
-    const barrier: Node[] = floatPooled.has(value) ? [{ name: b.fresh(`${value}.barrier`), opType: 'Max', domain: '', inputs: [value, value], outputs: [b.fresh(`${value}.float`)], attributes: {} }] : [];
+    const barrier: Node[] = floatPooled.has(value) ? [{ name: b.fresh(`${id}.barrier`), opType: 'Max', domain: '', inputs: [value, value], outputs: [b.fresh(`${id}f`)], attributes: {} }] : [];
     const qInput = barrier[0]?.outputs[0] ?? value;
-    const qNode: Node = { name: b.fresh(`${value}.q_node`), opType: 'QuantizeLinear', domain: '', inputs: [qInput, s, z], outputs: [qv], attributes: {} };
-    const dqNode: Node = { name: b.fresh(`${value}.dq_node`), opType: 'DequantizeLinear', domain: '', inputs: [qv, s, z], outputs: [dq], attributes: {} };
+    const qNode: Node = { name: b.fresh(`${id}Q`), opType: 'QuantizeLinear', domain, inputs: [qInput, s, z], outputs: [qv], attributes: {} };
+    const dqNode: Node = { name: b.fresh(`${id}D`), opType: 'DequantizeLinear', domain, inputs: [qv, s, z], outputs: [dq], attributes: {} };
     for (const n of g.nodes) n.inputs = n.inputs.map((i) => (i === value ? dq : i));
     const producer = g.producerOf(value);
     g.nodes.splice(producer === undefined ? 0 : g.nodes.indexOf(producer) + 1, 0, ...barrier, qNode, dqNode);
   }
   dropUnusedInitializers(g);
-  return { model: { ...model, graph: g, metadata: { ...model.metadata, 'whittle.quantization': 'qdq-int8' } }, layers };
+  return { model: { ...model, graph: g, opsetImports: withMicrosoftDomain(model, g), metadata: { ...model.metadata, 'whittle.quantization': 'qdq-int8' } }, layers };
 }

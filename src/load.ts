@@ -1,0 +1,32 @@
+// The library's way to open any .onnx file: what `whittle` does with --model, so a library user
+// gets the same model as the CLI. It ties ir/ (reading, validation, folding) to ops/ (the shape
+// rules folding uses), which ir/ may not import itself.
+import { foldConstants } from './ir/fold.js';
+import type { Model } from './ir/graph.js';
+import { loadModelFile } from './ir/io.js';
+import { validateGraph } from './ir/validate.js';
+import { SHAPE_RULES } from './ops/index.js';
+
+export interface LoadOptions {
+  /** Fold constant subgraphs (shape computations, Constant nodes) into initializers; default true. */
+  fold?: boolean;
+}
+
+/**
+ * Reads an .onnx file (external data beside it, sparse initializers densified), checks its
+ * structure, and folds what is computable before run time. Any valid ONNX model loads: ops and
+ * domains Whittle has no rules for are kept as they are.
+ *
+ * ```ts
+ * import { loadModel, modelStats, SHAPE_RULES } from 'whittle';
+ * const model = loadModel('mobilenet.onnx');
+ * console.log(modelStats(model, SHAPE_RULES).params);
+ * ```
+ */
+export function loadModel(path: string, options: LoadOptions = {}): Model {
+  const model = loadModelFile(path);
+  // Structure first (dangling inputs, duplicate outputs, order), so a broken file fails with a
+  // clear message here rather than deep inside onnxruntime.
+  validateGraph(model.graph);
+  return options.fold === false ? model : { ...model, graph: foldConstants(model.graph, SHAPE_RULES) };
+}
