@@ -279,7 +279,9 @@ export function registerQuantizeCommands(program: Command): void {
     .option('--fp16-block <ops>', `fp16: op types or node names kept in float32, added to the defaults (${FP16_DEFAULT_BLOCK.join(', ')})`)
     .option('--keep-float <layers>', 'ptq/qat/binary/ternary: comma-separated layer names left in float32 (e.g. conv1, whose int8 kernel is slow with one input channel); ptq: auto times all-int8 against leaving each few-input-channel conv in float on this machine (--threads) and keeps the fastest');
   addLogFlag(addTrainFlags(cmd, { epochs: 3, lr: 0.01, optimizer: 'momentum' })).action(async (f: QuantizeFlags & { log?: string }) => {
-    const log = openCommandLog(resolveLogPath(f.log, f.out), 'quantize', f.model);
+    // Only the training schemes have epochs to log by default; post-training quantization logs with --log.
+    const trains = f.scheme === 'qat' || f.scheme === 'binary' || f.scheme === 'ternary';
+    const log = openCommandLog(resolveLogPath(f.log, trains ? f.out : undefined), 'quantize', f.model);
     try {
       const r = await runQuantize(f, cmd.getOptionValueSource('format') !== 'default', log);
       log?.write({ type: 'result', result: r });
