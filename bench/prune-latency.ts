@@ -16,12 +16,24 @@ if (densePath === undefined || prunedPath === undefined) {
 const rounds = Number(roundsArg);
 const runs = Number(runsArg);
 const test = loadIdxDataset().test;
-const x = new Tensor('float32', [64, 1, 28, 28], normalizeBatch(test, Int32Array.from({ length: 64 }, (_, i) => i), 'x/255'));
+const x = new Tensor(
+  'float32',
+  [64, 1, 28, 28],
+  normalizeBatch(
+    test,
+    Int32Array.from({ length: 64 }, (_, i) => i),
+    'x/255',
+  ),
+);
 const caseOf = (name: string, path: string): LatencyCase => {
   const model = loadModelFile(path);
   return { name, model, feeds: { [model.graph.inputs[0]?.name as string]: x } };
 };
-const rowsOut = await compareLatency([caseOf('dense', densePath), caseOf('pruned', prunedPath)], [1, 2].map((threads) => ({ backend: 'node' as const, threads })), { rounds, runs });
+const rowsOut = await compareLatency(
+  [caseOf('dense', densePath), caseOf('pruned', prunedPath)],
+  [1, 2].map((threads) => ({ backend: 'node' as const, threads })),
+  { rounds, runs },
+);
 
 const rows = ['| threads | dense ms/batch | pruned ms/batch | speed-up |', '|---|---|---|---|'];
 const raw: Record<string, { dense: number[]; pruned: number[] }> = {};
@@ -32,4 +44,6 @@ for (const threads of [1, 2]) {
   raw[threads] = { dense: dense.samples, pruned: pruned.samples };
   rows.push(`| ${threads} | ${dense.ms.toFixed(3)} | ${pruned.ms.toFixed(3)} | ${pruned.speedup.toFixed(2)}× |`);
 }
-process.stdout.write(`Inference latency, batch 64, ${densePath} vs ${prunedPath} (median of ${rounds} rounds × ${runs} runs)\n\n${rows.join('\n')}\n\nraw: ${JSON.stringify(raw)}\n`);
+process.stdout.write(
+  `Inference latency, batch 64, ${densePath} vs ${prunedPath} (median of ${rounds} rounds × ${runs} runs)\n\n${rows.join('\n')}\n\nraw: ${JSON.stringify(raw)}\n`,
+);

@@ -27,8 +27,24 @@ if (paths.length === 0) {
 }
 
 const mnist = loadIdxDataset();
-const calib = new Tensor('float32', [512, 1, 28, 28], normalizeBatch(mnist.train, Int32Array.from({ length: 512 }, (_, i) => i), 'x/255'));
-const x = new Tensor('float32', [64, 1, 28, 28], normalizeBatch(mnist.test, Int32Array.from({ length: 64 }, (_, i) => i), 'x/255'));
+const calib = new Tensor(
+  'float32',
+  [512, 1, 28, 28],
+  normalizeBatch(
+    mnist.train,
+    Int32Array.from({ length: 512 }, (_, i) => i),
+    'x/255',
+  ),
+);
+const x = new Tensor(
+  'float32',
+  [64, 1, 28, 28],
+  normalizeBatch(
+    mnist.test,
+    Int32Array.from({ length: 64 }, (_, i) => i),
+    'x/255',
+  ),
+);
 
 for (const path of paths) {
   const fp32 = loadModelFile(path);
@@ -37,7 +53,9 @@ for (const path of paths) {
     ['fp32', fp32],
     ['int8 QDQ (static, minmax)', (await quantizeStatic(fp32, { samples: calib, threads: 2 })).model],
     // The first conv (one input channel: a slow int8 kernel) kept in float32.
-    ...(firstConv === undefined ? [] : [[`int8 QDQ, ${firstConv} float`, (await quantizeStatic(fp32, { samples: calib, threads: 2, keepFloat: [firstConv] })).model] as [string, Model]]),
+    ...(firstConv === undefined
+      ? []
+      : [[`int8 QDQ, ${firstConv} float`, (await quantizeStatic(fp32, { samples: calib, threads: 2, keepFloat: [firstConv] })).model] as [string, Model]]),
     ['int8 dynamic', quantizeDynamic(fp32).model],
     ['fp16 weights', exportFp16(fp32)],
     ['int4 MatMulNBits (Gemm)', exportInt4(fp32).model],
@@ -46,15 +64,29 @@ for (const path of paths) {
   for (const [name, m] of variants) acc.set(name, (await evaluate(m, mnist.test, { normalization: 'x/255', threads: 2 })).accuracy);
   const cases = variants.map(([name, model]) => ({ name, model, feeds: { [model.graph.inputs[0]?.name as string]: x } }));
   const rowsOut = [
-    ...(await compareLatency(cases, threadList.map((threads) => ({ backend: 'node' as const, threads })), { rounds: repeats, runs: timedRuns })),
+    ...(await compareLatency(
+      cases,
+      threadList.map((threads) => ({ backend: 'node' as const, threads })),
+      { rounds: repeats, runs: timedRuns },
+    )),
     ...(withWeb ? await compareLatency(cases, [{ backend: 'web', threads: 1 }], { rounds: repeats, runs: Math.max(1, Math.round(timedRuns / 3)) }) : []),
   ];
-  const columns: { label: string; backend: 'node' | 'web'; threads: number }[] = [...threadList.map((t) => ({ label: `${t}T`, backend: 'node' as const, threads: t })), ...(withWeb ? [{ label: 'web', backend: 'web' as const, threads: 1 }] : [])];
+  const columns: { label: string; backend: 'node' | 'web'; threads: number }[] = [
+    ...threadList.map((t) => ({ label: `${t}T`, backend: 'node' as const, threads: t })),
+    ...(withWeb ? [{ label: 'web', backend: 'web' as const, threads: 1 }] : []),
+  ];
   const base = acc.get('fp32') as number;
-  console.log(`\n${path} — MNIST test accuracy (10,000) and latency per batch of 64, onnxruntime-node (nT) and onnxruntime-web (web) (median of ${repeats} rounds)`);
+  console.log(
+    `\n${path} — MNIST test accuracy (10,000) and latency per batch of 64, onnxruntime-node (nT) and onnxruntime-web (web) (median of ${repeats} rounds)`,
+  );
   const head = ['variant', 'bytes', 'accuracy', 'drop (pts)', ...columns.flatMap((c) => [`ms ${c.label}`, `× fp32 ${c.label}`])];
   const rows = variants.map(([name, m]) => {
-    const cells = [name, encodeModel(m).length.toLocaleString('en-US'), `${(100 * (acc.get(name) as number)).toFixed(2)}%`, (100 * (base - (acc.get(name) as number))).toFixed(2)];
+    const cells = [
+      name,
+      encodeModel(m).length.toLocaleString('en-US'),
+      `${(100 * (acc.get(name) as number)).toFixed(2)}%`,
+      (100 * (base - (acc.get(name) as number))).toFixed(2),
+    ];
     for (const c of columns) {
       const row = rowsOut.find((r) => r.name === name && r.backend === c.backend && r.threads === c.threads);
       cells.push(row?.ms.toFixed(3) ?? '-', row?.speedup.toFixed(2) ?? '-');

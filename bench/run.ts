@@ -61,10 +61,17 @@ if (sections.has('train')) {
   for (let rep = 0; rep < repeats; rep++) {
     for (const { model, threads } of configs) {
       process.stderr.write(`bench: round ${rep + 1}/${repeats} ${model} ${threads} thread(s)\n`);
-      add(`whittle|${model}|${threads}`, run(process.execPath, [join(here, 'train-throughput.js'), model, String(threads), String(warmup), String(timed), '16']));
+      add(
+        `whittle|${model}|${threads}`,
+        run(process.execPath, [join(here, 'train-throughput.js'), model, String(threads), String(warmup), String(timed), '16']),
+      );
       // OpenBLAS has its own thread pool: pin it too, so "1 thread" means one core for both engines.
       const env = { ...torchEnv, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) };
-      if (haveTorch) add(`pytorch|${model}|${threads}`, run(python, [join(here, '..', '..', 'bench', 'peers', 'torch_train.py'), model, String(threads), String(warmup), String(timed), mnistDir], env));
+      if (haveTorch)
+        add(
+          `pytorch|${model}|${threads}`,
+          run(python, [join(here, '..', '..', 'bench', 'peers', 'torch_train.py'), model, String(threads), String(warmup), String(timed), mnistDir], env),
+        );
     }
   }
 
@@ -81,8 +88,17 @@ if (sections.has('train')) {
     const p = med(`pytorch|${model}|${threads}`);
     const best = Math.max(med(`pytorch|${model}|1`), med(`pytorch|${model}|2`));
     const mb = (b: number): string => (Number.isFinite(b) ? `${(b / 2 ** 20).toFixed(0)} MiB` : 'n/a');
-    rows.push(`| ${model} | ${threads} | ${Math.round(w)} | ${haveTorch ? Math.round(p) : 'n/a'} | ${haveTorch ? (w / p).toFixed(2) + '×' : 'n/a'} | ${haveTorch ? (w / best).toFixed(2) + '×' : 'n/a'} | ${mb(rss(`whittle|${model}|${threads}`))} | ${haveTorch ? mb(rss(`pytorch|${model}|${threads}`)) : 'n/a'} |`);
-    summary[`${model}|${threads}`] = { whittle: w, pytorch: p, ratio: w / p, ratioToBest: w / best, whittleSamples: results.get(`whittle|${model}|${threads}`)?.map((s) => Math.round(s.samplesPerSec)), pytorchSamples: results.get(`pytorch|${model}|${threads}`)?.map((s) => Math.round(s.samplesPerSec)) };
+    rows.push(
+      `| ${model} | ${threads} | ${Math.round(w)} | ${haveTorch ? Math.round(p) : 'n/a'} | ${haveTorch ? (w / p).toFixed(2) + '×' : 'n/a'} | ${haveTorch ? (w / best).toFixed(2) + '×' : 'n/a'} | ${mb(rss(`whittle|${model}|${threads}`))} | ${haveTorch ? mb(rss(`pytorch|${model}|${threads}`)) : 'n/a'} |`,
+    );
+    summary[`${model}|${threads}`] = {
+      whittle: w,
+      pytorch: p,
+      ratio: w / p,
+      ratioToBest: w / best,
+      whittleSamples: results.get(`whittle|${model}|${threads}`)?.map((s) => Math.round(s.samplesPerSec)),
+      pytorchSamples: results.get(`pytorch|${model}|${threads}`)?.map((s) => Math.round(s.samplesPerSec)),
+    };
   }
   process.stdout.write(rows.join('\n') + '\n\n');
   process.stdout.write(`raw: ${JSON.stringify(summary)}\n`);
@@ -105,7 +121,8 @@ function prepared(path: string, make: (out: string) => string[]): string {
   if (r.status !== 0) throw new Error(`bench: could not make ${out}`);
   return out;
 }
-const lenet5 = (): string => prepared('runs/lenet-5.onnx', (out) => ['train', '--model', 'lenet-5', '--epochs', '1', '--lr', '0.05', '--warmup', '100', '--seed', '1', '--out', out]);
+const lenet5 = (): string =>
+  prepared('runs/lenet-5.onnx', (out) => ['train', '--model', 'lenet-5', '--epochs', '1', '--lr', '0.05', '--warmup', '100', '--seed', '1', '--out', out]);
 const latency = (script: string, args: string[]): void => {
   const r = spawnSync(process.execPath, [join(here, script), ...args], { encoding: 'utf8', timeout: 1_800_000, stdio: ['ignore', 'pipe', 'inherit'] });
   process.stdout.write(`\n${r.stdout}`);
@@ -115,11 +132,37 @@ try {
   if (sections.has('prune')) {
     const pair = process.env['BENCH_PRUNE']?.split(':');
     const dense = pair?.[0] ?? lenet5();
-    const pruned = pair?.[1] ?? prepared('runs/prune/S1.onnx', (out) => ['prune', '--model', dense, '--granularity', 'channel', '--sparsity', '0.55', '--finetune-epochs', '0', '--out', out]);
+    const pruned =
+      pair?.[1] ??
+      prepared('runs/prune/S1.onnx', (out) => [
+        'prune',
+        '--model',
+        dense,
+        '--granularity',
+        'channel',
+        '--sparsity',
+        '0.55',
+        '--finetune-epochs',
+        '0',
+        '--out',
+        out,
+      ]);
     latency('prune-latency.js', [dense, pruned, String(Math.max(3, repeats))]);
   }
   if (sections.has('quant')) {
-    const mlp = prepared('runs/lenet-300-100.onnx', (out) => ['train', '--model', 'lenet-300-100', '--epochs', '3', '--lr', '0.05', '--seed', '1', '--out', out]);
+    const mlp = prepared('runs/lenet-300-100.onnx', (out) => [
+      'train',
+      '--model',
+      'lenet-300-100',
+      '--epochs',
+      '3',
+      '--lr',
+      '0.05',
+      '--seed',
+      '1',
+      '--out',
+      out,
+    ]);
     latency('quant-latency.js', [lenet5(), mlp]);
   }
 } finally {

@@ -10,8 +10,13 @@ import { fileURLToPath } from 'node:url';
 
 const DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'test', 'fixtures', 'corpus');
 const DTYPES = {
-  '<f4': ['float32', Float32Array], '<f8': ['float64', Float64Array], '<i8': ['int64', BigInt64Array],
-  '<i4': ['int32', Int32Array], '|u1': ['uint8', Uint8Array], '<f2': ['float16', Uint16Array], '|b1': ['bool', Uint8Array],
+  '<f4': ['float32', Float32Array],
+  '<f8': ['float64', Float64Array],
+  '<i8': ['int64', BigInt64Array],
+  '<i4': ['int32', Int32Array],
+  '|u1': ['uint8', Uint8Array],
+  '<f2': ['float16', Uint16Array],
+  '|b1': ['bool', Uint8Array],
 };
 
 /** Parses one .npy buffer (C order only) into { dtype, dims, data }. */
@@ -26,7 +31,11 @@ function parseNpy(buf) {
   if (/'fortran_order':\s*True/.test(header)) throw new Error('fortran order .npy');
   const spec = DTYPES[descr];
   if (!spec) throw new Error(`unsupported .npy dtype ${descr}`);
-  const dims = shape.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const dims = shape
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
   const body = buf.subarray(start + hlen);
   const copy = new Uint8Array(body).buffer; // aligned copy
   return { dtype: spec[0], dims, data: new spec[1](copy) };
@@ -42,18 +51,25 @@ function parseNpz(buf) {
   while (count-- > 0) {
     const method = buf.readUInt16LE(p + 10);
     let size = buf.readUInt32LE(p + 20);
-    const nameLen = buf.readUInt16LE(p + 28), extraLen = buf.readUInt16LE(p + 30), commentLen = buf.readUInt16LE(p + 32);
+    const nameLen = buf.readUInt16LE(p + 28),
+      extraLen = buf.readUInt16LE(p + 30),
+      commentLen = buf.readUInt16LE(p + 32);
     let local = buf.readUInt32LE(p + 42);
     const name = buf.toString('utf8', p + 46, p + 46 + nameLen);
     if (method !== 0) throw new Error(`compressed .npz member ${name}`);
-    if (size === 0xffffffff || local === 0xffffffff) { // zip64 extra field
+    if (size === 0xffffffff || local === 0xffffffff) {
+      // zip64 extra field
       const extra = buf.subarray(p + 46 + nameLen, p + 46 + nameLen + extraLen);
       let q = 4;
       if (buf.readUInt32LE(p + 24) === 0xffffffff) q += 8;
-      if (size === 0xffffffff) { size = Number(extra.readBigUInt64LE(q)); q += 8; }
+      if (size === 0xffffffff) {
+        size = Number(extra.readBigUInt64LE(q));
+        q += 8;
+      }
       if (local === 0xffffffff) local = Number(extra.readBigUInt64LE(q));
     }
-    const lname = buf.readUInt16LE(local + 26), lextra = buf.readUInt16LE(local + 28);
+    const lname = buf.readUInt16LE(local + 26),
+      lextra = buf.readUInt16LE(local + 28);
     const dataStart = local + 30 + lname + lextra;
     out[name.replace(/\.npy$/, '')] = parseNpy(buf.subarray(dataStart, dataStart + size));
     p += 46 + nameLen + extraLen + commentLen;
@@ -73,7 +89,8 @@ async function mnistAccuracy(session, m) {
   const x = Float32Array.from(test.x.data, (v) => (v / 255 - 0.1307) / 0.3081);
   const out = await session.run({ [m.inputs[0].name]: new ort.Tensor('float32', x, test.x.dims) });
   const logits = out[m.outputs[0].name].data;
-  const n = test.labels.dims[0], k = logits.length / n;
+  const n = test.labels.dims[0],
+    k = logits.length / n;
   let correct = 0;
   for (let i = 0; i < n; i++) {
     let best = 0;
@@ -111,7 +128,9 @@ for (const m of manifest.models.filter((e) => e.file.includes(filter))) {
     if (!(worst < 1e-3)) row.status = 'MISMATCH';
     if (m.trained === 'MNIST') row.acc = await mnistAccuracy(session, m);
   } catch (e) {
-    row.status = `FAIL: ${String(e.message ?? e).split('\n')[0].slice(0, 120)}`;
+    row.status = `FAIL: ${String(e.message ?? e)
+      .split('\n')[0]
+      .slice(0, 120)}`;
   }
   if (row.status !== 'ok') failed++;
   rows.push(row);

@@ -21,26 +21,40 @@ function feedsFor(spec) {
       continue;
     }
     const n = f.dims.reduce((a, b) => a * b, 1);
-    feeds[name] = new ort.Tensor('float32', Float32Array.from({ length: n }, (_, j) => Math.sin(j * 0.37) * 0.5), f.dims);
+    feeds[name] = new ort.Tensor(
+      'float32',
+      Float32Array.from({ length: n }, (_, j) => Math.sin(j * 0.37) * 0.5),
+      f.dims,
+    );
   }
   return feeds;
 }
 
-let failed = 0, found = 0;
+let failed = 0,
+  found = 0;
 for (const m of list.models.filter((e) => !e.same_file_as)) {
   const path = roots.map((r) => join(r, m.package, m.path)).find((p) => existsSync(p));
   const label = `${m.package}@${m.version} ${m.path}`;
-  if (!path) { console.log(`${label}: not installed`); continue; }
+  if (!path) {
+    console.log(`${label}: not installed`);
+    continue;
+  }
   found++;
   try {
     const t0 = performance.now();
     const session = await ort.InferenceSession.create(path, { logSeverityLevel: 3 });
     const out = await session.run(feedsFor(m.check_feed));
-    const shapes = Object.entries(out).map(([k, v]) => `${k.slice(0, 24)}[${v.dims.join(',')}]`).join(' ');
+    const shapes = Object.entries(out)
+      .map(([k, v]) => `${k.slice(0, 24)}[${v.dims.join(',')}]`)
+      .join(' ');
     console.log(`${label}: ok, ${shapes}, ${Math.round(performance.now() - t0)} ms`);
   } catch (e) {
     failed++;
-    console.log(`${label}: FAIL ${String(e.message ?? e).split('\n')[0].slice(0, 160)}`);
+    console.log(
+      `${label}: FAIL ${String(e.message ?? e)
+        .split('\n')[0]
+        .slice(0, 160)}`,
+    );
   }
 }
 console.log(`${found - failed}/${found} found models ran; onnxruntime-node ${ort.env.versions?.common ?? ''}`);

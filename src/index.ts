@@ -62,6 +62,15 @@ export { deepCompress, kmeans1d, kmeansShareWeights, writeKmeansContainer } from
 export type { DeepCompressionOptions, DeepCompressionResult, LayerPlan } from './compress/kmeans/index.js';
 export * as quantize from './compress/quantize/index.js';
 export { quantizeModel, quantizeStatic, quantizeDynamic, prepareQat, finalizeQat, simulateQdq, calibrate, foldBatchNorm } from './compress/quantize/index.js';
-export type { QuantizeOptions, QuantizeModelResult, QuantSchemeName, QuantFormat, CalibrationMethod, LayerReport, ModelData, SkippedNode } from './compress/quantize/index.js';
+export type {
+  QuantizeOptions,
+  QuantizeModelResult,
+  QuantSchemeName,
+  QuantFormat,
+  CalibrationMethod,
+  LayerReport,
+  ModelData,
+  SkippedNode,
+} from './compress/quantize/index.js';
 export { exportFp16, exportInt4, FP16_DEFAULT_BLOCK } from './export/index.js';
 export type { Fp16Options } from './export/index.js';

@@ -27,7 +27,11 @@ export function seededUniform(seed: number): (lo?: number, hi?: number) => numbe
 export function randomTensor(dtype: DType, dims: number[], seed: number, lo = -1, hi = 1): Tensor {
   const r = seededUniform(seed);
   const n = dims.reduce((a, b) => a * b, 1);
-  return Tensor.fromArray(dtype, dims, Array.from({ length: n }, () => r(lo, hi)));
+  return Tensor.fromArray(
+    dtype,
+    dims,
+    Array.from({ length: n }, () => r(lo, hi)),
+  );
 }
 
 export interface GradCheck {
@@ -70,7 +74,10 @@ export async function gradCheck(spec: GradCheck): Promise<GradCheckResult> {
   const loss = terms.length === 1 ? (terms[0] as string) : b.op1('Sum', terms);
   const lossType = spec.graph.outputs[0]?.dtype ?? 'float32';
   const grads = addGradients(g, loss, wrt);
-  g.outputs = [{ name: loss, dtype: lossType, shape: [] }, ...wrt.map((w) => ({ name: grads.get(w) as string, dtype: feeds[w]?.dtype ?? lossType, shape: [...(feeds[w]?.dims ?? [])] }))];
+  g.outputs = [
+    { name: loss, dtype: lossType, shape: [] },
+    ...wrt.map((w) => ({ name: grads.get(w) as string, dtype: feeds[w]?.dtype ?? lossType, shape: [...(feeds[w]?.dims ?? [])] })),
+  ];
   const s = await Session.create(makeModel(g), { threads: 1 });
   const res = await s.run(feeds);
 
@@ -194,5 +201,8 @@ export async function checkOneNode(c: OneNodeCheck): Promise<void> {
   const graph = oneNodeGraph(c.op, { inputs: inputsOf(c.feeds), operands: c.inputs, initializers: c.init, attributes: c.attributes });
   const wrt = c.wrt ?? Object.keys(c.feeds);
   const r = await gradCheck({ graph, feeds: c.feeds, wrt });
-  assert.equal(r.checked, wrt.reduce((n, w) => n + (c.feeds[w]?.size ?? 0), 0));
+  assert.equal(
+    r.checked,
+    wrt.reduce((n, w) => n + (c.feeds[w]?.size ?? 0), 0),
+  );
 }

@@ -8,7 +8,11 @@ import { addGradients } from './gradients.js';
 test('fan-out: a value used twice gets the sum of both gradients', async () => {
   // y = relu(x·W1ᵀ) + x·W2ᵀ, with x feeding two branches and W used through Identity too.
   const g = new Graph('fan');
-  g.inputs.push({ name: 'x', dtype: 'float64', shape: [2, 3] }, { name: 'w1', dtype: 'float64', shape: [4, 3] }, { name: 'w2', dtype: 'float64', shape: [4, 3] });
+  g.inputs.push(
+    { name: 'x', dtype: 'float64', shape: [2, 3] },
+    { name: 'w1', dtype: 'float64', shape: [4, 3] },
+    { name: 'w2', dtype: 'float64', shape: [4, 3] },
+  );
   g.nodes.push(
     { name: 'g1', opType: 'Gemm', domain: '', inputs: ['x', 'w1'], outputs: ['h1'], attributes: { transB: attr.int(1) } },
     { name: 'r', opType: 'Relu', domain: '', inputs: ['h1'], outputs: ['a1'], attributes: {} },
@@ -18,7 +22,11 @@ test('fan-out: a value used twice gets the sum of both gradients', async () => {
     { name: 'sum2', opType: 'Add', domain: '', inputs: ['y', 'h2'], outputs: ['z'], attributes: {} },
   );
   g.outputs.push({ name: 'z', dtype: 'float64', shape: [2, 4] });
-  const r = await gradCheck({ graph: g, feeds: { x: randomTensor('float64', [2, 3], 7), w1: randomTensor('float64', [4, 3], 8), w2: randomTensor('float64', [4, 3], 9) }, wrt: ['x', 'w1', 'w2'] });
+  const r = await gradCheck({
+    graph: g,
+    feeds: { x: randomTensor('float64', [2, 3], 7), w1: randomTensor('float64', [4, 3], 8), w2: randomTensor('float64', [4, 3], 9) },
+    wrt: ['x', 'w1', 'w2'],
+  });
   assert.equal(r.checked, 6 + 12 + 12);
 });
 
@@ -30,12 +38,18 @@ test('an op without a gradient rule is named in a NO_GRADIENT error', () => {
   assert.equal(addGradients(g.clone(), 'y', ['x']).size, 1);
   // Floor has a shape rule but no gradient.
   g.nodes[0] = { name: 'steps', opType: 'Floor', domain: '', inputs: ['x'], outputs: ['h'], attributes: {} };
-  assert.throws(() => addGradients(g, 'y', ['x']), (e: unknown) => e instanceof WhittleError && e.code === 'NO_GRADIENT' && /Floor "steps"/.test(e.message));
+  assert.throws(
+    () => addGradients(g, 'y', ['x']),
+    (e: unknown) => e instanceof WhittleError && e.code === 'NO_GRADIENT' && /Floor "steps"/.test(e.message),
+  );
 });
 
 test('a parameter that does not reach the loss is reported', () => {
   const g = new Graph('t');
   g.inputs.push({ name: 'x', dtype: 'float64', shape: [] }, { name: 'unused', dtype: 'float64', shape: [] });
   g.nodes.push({ name: 'id', opType: 'Identity', domain: '', inputs: ['x'], outputs: ['y'], attributes: {} });
-  assert.throws(() => addGradients(g, 'y', ['x', 'unused']), (e: unknown) => e instanceof WhittleError && /unused/.test(e.message));
+  assert.throws(
+    () => addGradients(g, 'y', ['x', 'unused']),
+    (e: unknown) => e instanceof WhittleError && /unused/.test(e.message),
+  );
 });

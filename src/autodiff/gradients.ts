@@ -74,7 +74,14 @@ export function addGradients(graph: Graph, loss: string, wrt: readonly string[],
     if (dy.every((d) => d === undefined)) continue;
     const def = OPS.get(opKey(node));
     if (def?.gradient === undefined) {
-      throw new WhittleError('NO_GRADIENT', `${node.opType} "${node.name}" has no gradient rule, so this graph cannot be trained; ops with gradients: ${[...OPS.values()].filter((d) => d.gradient).map((d) => d.op).sort().join(', ')}`);
+      throw new WhittleError(
+        'NO_GRADIENT',
+        `${node.opType} "${node.name}" has no gradient rule, so this graph cannot be trained; ops with gradients: ${[...OPS.values()]
+          .filter((d) => d.gradient)
+          .map((d) => d.op)
+          .sort()
+          .join(', ')}`,
+      );
     }
     const info = (name: string): TypeShape | undefined => (name === '' ? undefined : shapes.get(name));
     const dx = def.gradient({

@@ -100,12 +100,11 @@ export function buildLoopTrainStep(step: TrainStep): LoopTrainStep {
   const tripScalar = ob.op1('Squeeze', [trip, ob.constant(Tensor.int64([0]), 'axis0')]);
   const losses = `${step.loss}.per_step`;
   const corrects = step.correct !== undefined ? `${step.correct}.per_step` : undefined;
-  ob.op(
-    'Loop',
-    [tripScalar, '', ...step.carried.map((c) => c.input)],
-    { body: attr.graph(body) },
-    [...step.carried.map((c) => c.output), losses, ...(corrects !== undefined ? [corrects] : [])],
-  );
+  ob.op('Loop', [tripScalar, '', ...step.carried.map((c) => c.input)], { body: attr.graph(body) }, [
+    ...step.carried.map((c) => c.output),
+    losses,
+    ...(corrects !== undefined ? [corrects] : []),
+  ]);
   outer.outputs = [
     ...step.carried.map((c) => ({ name: c.output, dtype: c.dtype, shape: [...c.dims] })),
     { name: losses, dtype: 'float32', shape: ['K'] },

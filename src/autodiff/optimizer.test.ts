@@ -199,9 +199,18 @@ async function runLoop(cfg: OptimizerConfig): Promise<{ state: Map<string, Tenso
     const x = new Float32Array(STEPS * N * F);
     BATCHES.forEach((b, s) => x.set(b.x, s * N * F));
     feeds[loop.stackedInput] = new Tensor('float32', [STEPS, N, F], x);
-    feeds[loop.stackedLabels] = Tensor.fromArray('int64', [STEPS, N], BATCHES.flatMap((b) => b.y));
+    feeds[loop.stackedLabels] = Tensor.fromArray(
+      'int64',
+      [STEPS, N],
+      BATCHES.flatMap((b) => b.y),
+    );
     const scalars = LRS.map((lr, s) => stepScalars(cfg, lr, s + 1));
-    for (const [name, stacked] of Object.entries(loop.stackedScalars)) feeds[stacked] = Tensor.fromArray('float32', [STEPS], scalars.map((v) => v[name] as number));
+    for (const [name, stacked] of Object.entries(loop.stackedScalars))
+      feeds[stacked] = Tensor.fromArray(
+        'float32',
+        [STEPS],
+        scalars.map((v) => v[name] as number),
+      );
     const r = await session.run(feeds);
     return { state: new Map(step.carried.map((c) => [c.input, r[c.output] as Tensor])), losses: Array.from(r[loop.losses]?.data as Float32Array) };
   } finally {
@@ -242,7 +251,10 @@ for (const [label, cfg] of CONFIGS) {
     const { states, losses } = await runSteps(cfg);
     for (let s = 0; s < STEPS; s++) {
       const expected = ref.params[s] as Params;
-      assert.ok(Math.abs((losses[s] as number) - (ref.losses[s] as number)) <= 1e-5 * (ref.losses[s] as number), `step ${s + 1} loss ${losses[s]} vs ${ref.losses[s]}`);
+      assert.ok(
+        Math.abs((losses[s] as number) - (ref.losses[s] as number)) <= 1e-5 * (ref.losses[s] as number),
+        `step ${s + 1} loss ${losses[s]} vs ${ref.losses[s]}`,
+      );
       assertClose(states[s]?.get('w'), expected.w, `w after step ${s + 1}`);
       assertClose(states[s]?.get('b'), expected.b, `b after step ${s + 1}`);
     }
@@ -254,14 +266,20 @@ for (const [label, cfg] of CONFIGS) {
     const last = single.states[STEPS - 1] as Map<string, Tensor>;
     assert.deepEqual([...looped.state.keys()], [...last.keys()]);
     for (const [name, t] of last) assert.deepEqual(looped.state.get(name)?.data, t.data, `${name} after 3 steps`);
-    assert.deepEqual(looped.losses, single.losses.map((l) => Math.fround(l)));
+    assert.deepEqual(
+      looped.losses,
+      single.losses.map((l) => Math.fround(l)),
+    );
   });
 }
 
 test('optimizerFromName: PyTorch defaults per name; unknown names list the valid ones', () => {
   assert.deepEqual(optimizerFromName('nesterov'), { kind: 'sgd', momentum: 0.9, nesterov: true, weightDecay: 0 });
   assert.deepEqual(optimizerFromName('adamw'), { kind: 'adamw', weightDecay: 0.01 });
-  assert.deepEqual(optimizerFromName('adamw', 0), { kind: 'adamw', weightDecay: 0 }, 'an explicit 0 turns AdamW\'s decay off');
+  assert.deepEqual(optimizerFromName('adamw', 0), { kind: 'adamw', weightDecay: 0 }, "an explicit 0 turns AdamW's decay off");
   assert.deepEqual(optimizerFromName('adam', 5e-4), { kind: 'adam', weightDecay: 5e-4 });
-  assert.throws(() => optimizerFromName('lion'), (e: Error & { code?: string }) => e.code === 'BAD_ARGUMENT' && /unknown optimizer "lion".*sgd, momentum, nesterov, adam, adamw, rmsprop/.test(e.message));
+  assert.throws(
+    () => optimizerFromName('lion'),
+    (e: Error & { code?: string }) => e.code === 'BAD_ARGUMENT' && /unknown optimizer "lion".*sgd, momentum, nesterov, adam, adamw, rmsprop/.test(e.message),
+  );
 });

@@ -121,7 +121,10 @@ export function trainableParameters(graph: Graph, frozen: readonly string[] = []
 export function buildTrainStep(model: Model, options: TrainStepOptions): TrainStep {
   const src = model.graph;
   if (src.inputs.length !== 1) {
-    throw new WhittleError('BAD_ARGUMENT', `training needs a model with exactly one input, this one has ${src.inputs.length} (${src.inputs.map((i) => i.name).join(', ')})`);
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `training needs a model with exactly one input, this one has ${src.inputs.length} (${src.inputs.map((i) => i.name).join(', ')})`,
+    );
   }
   const out = src.outputs[0];
   if (out === undefined) throw new WhittleError('INVALID_GRAPH', 'the model has no output to train');
@@ -187,7 +190,7 @@ export function buildTrainStep(model: Model, options: TrainStepOptions): TrainSt
   let objective = loss;
   if (weight !== 1 || terms.length > 0) {
     const base = weight === 1 ? loss : b.op1('Mul', [loss, b.constant(Tensor.scalar(out.dtype, weight), 'base_loss_weight')]);
-    objective = terms.length === 0 ? base : b.op('Sum', [base, ...terms], {}, ['objective'])[0] as string;
+    objective = terms.length === 0 ? base : (b.op('Sum', [base, ...terms], {}, ['objective'])[0] as string);
   }
   const grads = addGradients(g, objective, params);
 

@@ -29,14 +29,18 @@ interface BenchFlags {
 }
 
 function parseList<T>(flag: string, value: string, parse: (s: string) => T): T[] {
-  const items = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const items = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   if (items.length === 0) throw new WhittleError('BAD_ARGUMENT', `${flag} needs at least one value, got "${value}"`);
   return [...new Set(items)].map(parse);
 }
 
 function settingsFor(f: BenchFlags): LatencySetting[] {
   const backends = parseList('--runtime', f.runtime, (s) => {
-    if (!(BACKENDS as readonly string[]).includes(s)) throw new WhittleError('BAD_ARGUMENT', `--runtime takes ${BACKENDS.join(', ')} (comma-separated), got "${s}"`);
+    if (!(BACKENDS as readonly string[]).includes(s))
+      throw new WhittleError('BAD_ARGUMENT', `--runtime takes ${BACKENDS.join(', ')} (comma-separated), got "${s}"`);
     return s as Backend;
   });
   const threads = f.threads === undefined ? [...new Set([1, availableParallelism()])] : parseList('--threads', f.threads, int('--threads', 1));
@@ -52,7 +56,11 @@ async function runBench(f: BenchFlags): Promise<Record<string, unknown>> {
   for (const [i, spec] of f.model.entries()) {
     const { model, path } = loadModel(spec, zooShapeFor(data.test));
     const input = model.graph.inputs[0];
-    if (input === undefined || input.dtype !== 'float32') throw new WhittleError('BAD_ARGUMENT', `${spec}: bench feeds one float32 input of images; the model's input is ${input === undefined ? 'missing' : input.dtype}`);
+    if (input === undefined || input.dtype !== 'float32')
+      throw new WhittleError(
+        'BAD_ARGUMENT',
+        `${spec}: bench feeds one float32 input of images; the model's input is ${input === undefined ? 'missing' : input.dtype}`,
+      );
     const x = inputBatch(model, data.test, f.batch, resolveNormalization(undefined, model));
     const bytes = encodeModel(model);
     // The same file twice still gets two rows.
@@ -60,7 +68,13 @@ async function runBench(f: BenchFlags): Promise<Record<string, unknown>> {
     cases.push({ name, model: bytes, feeds: { [input.name]: x }, bytes: path !== undefined ? statSync(path).size : bytes.length });
   }
   const total = f.rounds * settings.length * cases.length;
-  const bar = process.stderr.isTTY === true ? new cliProgress.SingleBar({ stream: process.stderr, format: 'bench [{bar}] {value}/{total} sessions | ETA {eta_formatted} | {what}', hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
+  const bar =
+    process.stderr.isTTY === true
+      ? new cliProgress.SingleBar(
+          { stream: process.stderr, format: 'bench [{bar}] {value}/{total} sessions | ETA {eta_formatted} | {what}', hideCursor: true },
+          cliProgress.Presets.shades_classic,
+        )
+      : undefined;
   bar?.start(total, 0, { what: '' });
   let done = 0;
   const rows = await compareLatency(cases, settings, {
@@ -76,16 +90,36 @@ async function runBench(f: BenchFlags): Promise<Record<string, unknown>> {
   bar?.stop();
   const bytesOf = new Map(cases.map((c) => [c.name, c.bytes]));
   const table = [['model', 'bytes', 'runtime', 'threads', 'ms/batch', 'samples/s', `× ${cases[0]?.name ?? ''}`]];
-  for (const r of rows) table.push([r.name, (bytesOf.get(r.name) ?? 0).toLocaleString('en-US'), r.backend, String(r.threads), r.ms.toFixed(3), Math.round((1000 * f.batch) / r.ms).toLocaleString('en-US'), r.speedup.toFixed(2)]);
+  for (const r of rows)
+    table.push([
+      r.name,
+      (bytesOf.get(r.name) ?? 0).toLocaleString('en-US'),
+      r.backend,
+      String(r.threads),
+      r.ms.toFixed(3),
+      Math.round((1000 * f.batch) / r.ms).toLocaleString('en-US'),
+      r.speedup.toFixed(2),
+    ]);
   const widths = (table[0] as string[]).map((_, i) => Math.max(...table.map((row) => (row[i] as string).length)));
   const lines = table.map((row) => row.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  '));
-  process.stderr.write(`Inference latency, batch ${f.batch}, median of ${f.rounds} rounds × ${f.runs} runs (fresh sessions, models alternating)\n${lines.join('\n')}\n`);
+  process.stderr.write(
+    `Inference latency, batch ${f.batch}, median of ${f.rounds} rounds × ${f.runs} runs (fresh sessions, models alternating)\n${lines.join('\n')}\n`,
+  );
   return {
     batch: f.batch,
     rounds: f.rounds,
     warmup: f.warmup,
     runs: f.runs,
-    rows: rows.map((r) => ({ model: r.name, bytes: bytesOf.get(r.name), runtime: r.backend, threads: r.threads, msPerBatch: r.ms, samplesPerSec: (1000 * f.batch) / r.ms, speedup: r.speedup, samples: r.samples })),
+    rows: rows.map((r) => ({
+      model: r.name,
+      bytes: bytesOf.get(r.name),
+      runtime: r.backend,
+      threads: r.threads,
+      msPerBatch: r.ms,
+      samplesPerSec: (1000 * f.batch) / r.ms,
+      speedup: r.speedup,
+      samples: r.samples,
+    })),
   };
 }
 

@@ -44,7 +44,8 @@ async function runTrain(f: TrainFlags, lrGiven: boolean, label = 'train', onTrai
   const trainData = f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train;
   const { train: trainSet, validation } = holdOutValidation(trainData, f);
   const checkpointPath = f.checkpoint ?? (f.out !== undefined ? `${f.out}.ckpt` : undefined);
-  if (f.resume && checkpointPath === undefined) throw new WhittleError('BAD_ARGUMENT', '--resume needs --checkpoint PATH or --out PATH (the checkpoint is PATH.ckpt)');
+  if (f.resume && checkpointPath === undefined)
+    throw new WhittleError('BAD_ARGUMENT', '--resume needs --checkpoint PATH or --out PATH (the checkpoint is PATH.ckpt)');
   let stop = false;
   const onSigint = (): void => {
     if (stop) process.exit(130);
@@ -63,12 +64,19 @@ async function runTrain(f: TrainFlags, lrGiven: boolean, label = 'train', onTrai
       shouldStop: () => stop,
       onProgress: logEpochs(log, label, reporter),
     }).catch((e: unknown) => {
-      if (e instanceof WhittleError && e.code === 'NAN_LOSS') throw new WhittleError(e.code, `${e.message} (--lr, --warmup${f.recover ? '' : '; without --no-recover training goes back and halves the learning rate'})`, { cause: e });
+      if (e instanceof WhittleError && e.code === 'NAN_LOSS')
+        throw new WhittleError(
+          e.code,
+          `${e.message} (--lr, --warmup${f.recover ? '' : '; without --no-recover training goes back and halves the learning rate'})`,
+          { cause: e },
+        );
       throw e;
     });
     reporter.stop();
     if (result.status === 'interrupted') {
-      process.stderr.write(`whittle: stopped at epoch ${result.epochs + 1}; checkpoint ${checkpointPath ?? '(none: pass --out or --checkpoint)'}; continue with the same command plus --resume\n`);
+      process.stderr.write(
+        `whittle: stopped at epoch ${result.epochs + 1}; checkpoint ${checkpointPath ?? '(none: pass --out or --checkpoint)'}; continue with the same command plus --resume\n`,
+      );
       process.exitCode = 130;
     }
     const trained = { ...result.model, metadata: { ...result.model.metadata, [NORMALIZE_KEY]: normalization } };
@@ -78,7 +86,8 @@ async function runTrain(f: TrainFlags, lrGiven: boolean, label = 'train', onTrai
     if (f.out !== undefined && result.status !== 'interrupted') bytes = saveModel(trained, f.out, path);
     // The test split, once, on the final model (an interrupted run is not final).
     const test = result.status === 'interrupted' ? undefined : await evaluate(trained, data.test, { normalization, threads: f.threads });
-    if (test !== undefined) process.stderr.write(`${label}: test accuracy ${(100 * test.accuracy).toFixed(2)}% (${test.samples} samples), loss ${test.loss.toFixed(4)}\n`);
+    if (test !== undefined)
+      process.stderr.write(`${label}: test accuracy ${(100 * test.accuracy).toFixed(2)}% (${test.samples} samples), loss ${test.loss.toFixed(4)}\n`);
     return {
       model: f.model,
       status: result.status,
@@ -108,11 +117,17 @@ async function runTrain(f: TrainFlags, lrGiven: boolean, label = 'train', onTrai
 }
 
 export function registerCommands(program: Command): void {
-  const trainCmd = addTrainFlags(program.command('train').description('train a zoo model or fine-tune an .onnx model on MNIST-format data').requiredOption('--model <zoo|file.onnx>', 'zoo name (lenet-300-100, lenet-5, resnet-cifar, mlp:784-100-10) or .onnx file'), {
-    epochs: 10,
-    lr: 0.05,
-    optimizer: 'momentum',
-  });
+  const trainCmd = addTrainFlags(
+    program
+      .command('train')
+      .description('train a zoo model or fine-tune an .onnx model on MNIST-format data')
+      .requiredOption('--model <zoo|file.onnx>', 'zoo name (lenet-300-100, lenet-5, resnet-cifar, mlp:784-100-10) or .onnx file'),
+    {
+      epochs: 10,
+      lr: 0.05,
+      optimizer: 'momentum',
+    },
+  );
   addLogFlag(trainCmd).action(async (f: TrainFlags & { log?: string }, cmd: Command) => {
     const log = openCommandLog(resolveLogPath(f.log, f.out), 'train', f.model, { append: f.resume });
     try {
@@ -144,40 +159,71 @@ export function registerCommands(program: Command): void {
       process.stderr.write(
         `${f.model}: ${s.params.toLocaleString('en-US')} params (${s.nonzeroParams.toLocaleString('en-US')} nonzero), ${bytes.toLocaleString('en-US')} bytes (weights ${sparse.denseBytes.toLocaleString('en-US')} dense, ${sparse.sparseBytes.toLocaleString('en-US')} sparse), ${(s.flops / 1e6).toFixed(2)} MFLOPs/sample${unknown}\n  inputs: ${s.inputs.map(sig).join(', ')}\n  outputs: ${s.outputs.map(sig).join(', ')}\n  opsets: ${model.opsetImports.map((o) => `${o.domain || 'ai.onnx'} ${o.version}`).join(', ')}\n  ops: ${ops}\n`,
       );
-      emit(Boolean(f.json), { model: f.model, params: s.params, nonzeroParams: s.nonzeroParams, bytes, parameterBytes: s.parameterBytes, denseBytes: sparse.denseBytes, sparseBytes: sparse.sparseBytes, flops: s.flops, macs: s.macs, unknownShapeNodes: s.unknownShapeNodes, ops: s.ops, opsets: model.opsetImports, inputs: s.inputs, outputs: s.outputs, metadata: model.metadata });
+      emit(Boolean(f.json), {
+        model: f.model,
+        params: s.params,
+        nonzeroParams: s.nonzeroParams,
+        bytes,
+        parameterBytes: s.parameterBytes,
+        denseBytes: sparse.denseBytes,
+        sparseBytes: sparse.sparseBytes,
+        flops: s.flops,
+        macs: s.macs,
+        unknownShapeNodes: s.unknownShapeNodes,
+        ops: s.ops,
+        opsets: model.opsetImports,
+        inputs: s.inputs,
+        outputs: s.outputs,
+        metadata: model.metadata,
+      });
     });
 
-  const demoCmd = addTrainFlags(program.command('demo').description('the main job on the bundled MNIST: train LeNet-300-100, report test accuracy, then Deep-Compress it (Table 1)'), { epochs: 10, lr: 0.05, optimizer: 'momentum' })
+  const demoCmd = addTrainFlags(
+    program.command('demo').description('the main job on the bundled MNIST: train LeNet-300-100, report test accuracy, then Deep-Compress it (Table 1)'),
+    { epochs: 10, lr: 0.05, optimizer: 'momentum' },
+  )
     .option('--model <zoo|file.onnx>', 'model', 'lenet-300-100')
     .option('--no-compress', 'skip the Deep Compression part (prune → k-means → Huffman, Table 1)')
     .option('--compress-out <dir>', 'where the demo writes model.wtl and model.onnx (default: OUT.dc, else a temporary directory)')
     .option('--report <file.html>', 'the HTML report of the run (default: OUT.report.html, else in a temporary directory)');
   addLogFlag(demoCmd).action(async (f: TrainFlags & { compress: boolean; compressOut?: string; report?: string; log?: string }, cmd: Command) => {
-      process.stderr.write(`whittle demo: training ${f.model} on MNIST for ${f.epochs} epoch(s), batch ${f.batch}, ${f.optimizer} lr ${f.lr}, ${f.threads} thread(s)\n`);
-      // The demo always keeps a log, so that it can end with a report.
-      const scratch = join(tmpdir(), `whittle-demo-${process.pid}`);
-      const log = openCommandLog(resolveLogPath(f.log, f.out) ?? join(scratch, 'log.jsonl'), 'demo', f.model);
-      try {
-        let trained: Model | undefined;
-        const r = await runTrain(f, cmd.getOptionValueSource('lr') === 'cli', 'demo', (m) => (trained = m), log);
-        process.stderr.write(`whittle demo: test accuracy ${(100 * Number(r['accuracy'])).toFixed(2)}% after ${String(r['epochs'])} epoch(s), ${String(r['samplesPerSec'])} samples/s${f.out ? `; model written to ${f.out}` : ''}\n`);
-        let container: string | undefined;
-        if (f.compress && trained !== undefined) {
-          const out = f.compressOut ?? (f.out !== undefined ? `${f.out}.dc` : scratch);
-          const c = await demoCompression(trained, { data: f.data, normalization: r['normalize'] as Normalization, threads: f.threads, out, seed: f.seed, samples: f.samples, log });
-          if (c !== undefined) {
-            r['compression'] = c;
-            container = String(c['container']);
-          }
+    process.stderr.write(
+      `whittle demo: training ${f.model} on MNIST for ${f.epochs} epoch(s), batch ${f.batch}, ${f.optimizer} lr ${f.lr}, ${f.threads} thread(s)\n`,
+    );
+    // The demo always keeps a log, so that it can end with a report.
+    const scratch = join(tmpdir(), `whittle-demo-${process.pid}`);
+    const log = openCommandLog(resolveLogPath(f.log, f.out) ?? join(scratch, 'log.jsonl'), 'demo', f.model);
+    try {
+      let trained: Model | undefined;
+      const r = await runTrain(f, cmd.getOptionValueSource('lr') === 'cli', 'demo', (m) => (trained = m), log);
+      process.stderr.write(
+        `whittle demo: test accuracy ${(100 * Number(r['accuracy'])).toFixed(2)}% after ${String(r['epochs'])} epoch(s), ${String(r['samplesPerSec'])} samples/s${f.out ? `; model written to ${f.out}` : ''}\n`,
+      );
+      let container: string | undefined;
+      if (f.compress && trained !== undefined) {
+        const out = f.compressOut ?? (f.out !== undefined ? `${f.out}.dc` : scratch);
+        const c = await demoCompression(trained, {
+          data: f.data,
+          normalization: r['normalize'] as Normalization,
+          threads: f.threads,
+          out,
+          seed: f.seed,
+          samples: f.samples,
+          log,
+        });
+        if (c !== undefined) {
+          r['compression'] = c;
+          container = String(c['container']);
         }
-        log?.write({ type: 'result', result: r });
-        log?.close();
-        const report = f.report ?? (f.out !== undefined ? `${f.out}.report.html` : join(scratch, 'report.html'));
-        r['report'] = demoReport(log?.path, report, container ?? f.out);
-        process.stderr.write(`whittle demo: report ${report}\n`);
-        emit(Boolean(f.json), r);
-      } finally {
-        log?.close();
       }
-    });
+      log?.write({ type: 'result', result: r });
+      log?.close();
+      const report = f.report ?? (f.out !== undefined ? `${f.out}.report.html` : join(scratch, 'report.html'));
+      r['report'] = demoReport(log?.path, report, container ?? f.out);
+      process.stderr.write(`whittle demo: report ${report}\n`);
+      emit(Boolean(f.json), r);
+    } finally {
+      log?.close();
+    }
+  });
 }

@@ -28,7 +28,8 @@ import { resolveRecipePath } from './recipes.js';
 /** Bytes of a model's float parameters stored densely as float32: the ratio's numerator. */
 export function denseParameterBytes(model: Model): number {
   let n = 0;
-  for (const t of model.graph.initializers.values()) if ((t.dtype === 'float32' || t.dtype === 'float64' || t.dtype === 'float16') && t.dims.length > 0) n += 4 * t.size;
+  for (const t of model.graph.initializers.values())
+    if ((t.dtype === 'float32' || t.dtype === 'float64' || t.dtype === 'float16') && t.dims.length > 0) n += 4 * t.size;
   return n;
 }
 
@@ -53,7 +54,16 @@ export function layerBreakdown(model: Model, b: ContainerBreakdown): LayerReport
     const isWeight = node !== undefined ? node.inputs[1] === t.name : t.kind === 'shared';
     let r = byLayer.get(name);
     if (r === undefined) {
-      r = { name, weight: undefined, params: 0, bits: 32, gapBits: undefined, sparsity: 0, nonzeros: 0, bytes: { weights: 0, indices: 0, codebook: 0, huffmanTables: 0, biases: 0, headers: 0, total: 0 } };
+      r = {
+        name,
+        weight: undefined,
+        params: 0,
+        bits: 32,
+        gapBits: undefined,
+        sparsity: 0,
+        nonzeros: 0,
+        bytes: { weights: 0, indices: 0, codebook: 0, huffmanTables: 0, biases: 0, headers: 0, total: 0 },
+      };
       byLayer.set(name, r);
     }
     const size = t.dims.reduce((a, d) => a * d, 1);
@@ -93,7 +103,8 @@ export async function runDeepCompression(
   recipe: DeepCompressionRecipe,
   o: { out: string; normalization: Normalization; threads?: number; label?: string; log?: RunLog },
 ): Promise<CompressionRun> {
-  if (existsSync(o.out) && !statSync(o.out).isDirectory()) throw new WhittleError('BAD_ARGUMENT', `--out ${o.out} is a file; pass a directory (it is created if missing)`);
+  if (existsSync(o.out) && !statSync(o.out).isDirectory())
+    throw new WhittleError('BAD_ARGUMENT', `--out ${o.out} is a file; pass a directory (it is created if missing)`);
   const label = o.label ?? 'compress';
   const trainSet = recipe.samples !== undefined ? subset(data.train, 0, Math.min(recipe.samples, data.train.count)) : data.train;
   const result = await deepCompress(model, trainSet, {
@@ -135,11 +146,26 @@ export function compressionTable(name: string, run: CompressionRun): string {
   const base = run.result.stages.find((s) => s.stage === 'baseline')?.accuracy ?? Number.NaN;
   const rows = [
     ['Network', 'Top-1 error', 'Top-1 error (compressed)', 'Parameters', 'Original size', 'Compressed size', 'Ratio'],
-    [name, pct(1 - base), pct(1 - run.accuracy), (run.denseBytes / 4).toLocaleString('en-US'), kb(run.denseBytes), kb(run.breakdown.bytes), `${(run.denseBytes / run.breakdown.bytes).toFixed(1)}×`],
+    [
+      name,
+      pct(1 - base),
+      pct(1 - run.accuracy),
+      (run.denseBytes / 4).toLocaleString('en-US'),
+      kb(run.denseBytes),
+      kb(run.breakdown.bytes),
+      `${(run.denseBytes / run.breakdown.bytes).toFixed(1)}×`,
+    ],
   ];
   const layerRows = [
     ['Layer', 'Params', 'Weights kept', 'Bits', 'Gap bits', 'Indices', 'Codebook', 'Huffman tables', 'Biases', 'Total'],
-    ...run.layers.map((l) => [l.name, l.params.toLocaleString('en-US'), pct(1 - l.sparsity), String(l.bits), String(l.gapBits ?? '-'), ...[l.bytes.indices, l.bytes.codebook, l.bytes.huffmanTables, l.bytes.biases, l.bytes.total].map((n) => `${n} B`)]),
+    ...run.layers.map((l) => [
+      l.name,
+      l.params.toLocaleString('en-US'),
+      pct(1 - l.sparsity),
+      String(l.bits),
+      String(l.gapBits ?? '-'),
+      ...[l.bytes.indices, l.bytes.codebook, l.bytes.huffmanTables, l.bytes.biases, l.bytes.total].map((n) => `${n} B`),
+    ]),
     ['(graph + framing)', '', '', '', '', '', '', '', '', `${run.breakdown.graph + run.breakdown.framing} B`],
   ];
   const fmt = (table: string[][]): string => {
@@ -182,13 +208,21 @@ export async function demoCompression(
   const zoo = model.metadata['whittle.zoo'] ?? '';
   const preset = DEEP_COMPRESSION_PRESETS[zoo];
   if (preset === undefined) {
-    process.stderr.write(`whittle demo: no Deep Compression preset for "${zoo || 'this model'}" (presets: ${Object.keys(DEEP_COMPRESSION_PRESETS).join(', ')}); skipping compression\n`);
+    process.stderr.write(
+      `whittle demo: no Deep Compression preset for "${zoo || 'this model'}" (presets: ${Object.keys(DEEP_COMPRESSION_PRESETS).join(', ')}); skipping compression\n`,
+    );
     return undefined;
   }
   const out = o.out ?? join(tmpdir(), `whittle-demo-${process.pid}`);
   const recipe = { ...preset, model: zoo, seed: o.seed ?? preset.seed, samples: o.samples ?? preset.samples };
   process.stderr.write(`whittle demo: Deep Compression of ${zoo}: prune → fine-tune → k-means → fine-tune centroids → Huffman\n`);
-  const run = await runDeepCompression(model, loadData(o.data), recipe, { out, normalization: o.normalization, threads: o.threads, label: 'demo compress', log: o.log });
+  const run = await runDeepCompression(model, loadData(o.data), recipe, {
+    out,
+    normalization: o.normalization,
+    threads: o.threads,
+    label: 'demo compress',
+    log: o.log,
+  });
   process.stderr.write(`\n${compressionTable(zoo, run)}\ncontainer ${run.container}, runnable ONNX ${run.onnx}\n`);
   return compressionJson(run, recipe);
 }
@@ -197,30 +231,36 @@ export function registerCompressCommands(program: Command): void {
   const compressCmd = program
     .command('compress')
     .description('Deep Compression: prune → fine-tune → k-means → fine-tune centroids → Huffman; writes DIR/model.wtl and DIR/model.onnx')
-    .requiredOption('--recipe <name|file.yaml>', 'Deep Compression recipe: a shipped one by name (deep-compression-lenet-300-100, deep-compression-lenet-5) or a YAML file')
+    .requiredOption(
+      '--recipe <name|file.yaml>',
+      'Deep Compression recipe: a shipped one by name (deep-compression-lenet-300-100, deep-compression-lenet-5) or a YAML file',
+    )
     .requiredOption('--out <dir>', 'output directory')
-    .option('--model <zoo|file.onnx>', 'override the recipe\'s model')
-    .option('--threads <n>', 'ONNX Runtime threads (default: the recipe\'s, else all cores)', int('--threads', 1))
+    .option('--model <zoo|file.onnx>', "override the recipe's model")
+    .option('--threads <n>', "ONNX Runtime threads (default: the recipe's, else all cores)", int('--threads', 1))
     .option('--json', 'print one JSON object on stdout');
   addLogFlag(compressCmd).action(async (f: { recipe: string; out: string; model?: string; threads?: number; json?: boolean; log?: string }) => {
-      const recipe = loadDeepCompressionRecipe(resolveRecipePath(f.recipe));
-      if (f.model !== undefined) recipe.model = f.model;
-      const data = loadData(recipe.data);
-      const { model } = loadModel(recipe.model, { seed: recipe.seed, ...zooShapeFor(data.train) });
-      const normalization = resolveNormalization(recipe.normalize, model);
-      const t0 = performance.now();
-      if (existsSync(f.out) && !statSync(f.out).isDirectory()) throw new WhittleError('BAD_ARGUMENT', `--out ${f.out} is a file; pass a directory (it is created if missing)`);
-      const log = openCommandLog(resolveLogPath(f.log, f.out, true), 'compress', recipe.model);
-      try {
-        const run = await runDeepCompression(model, data, recipe, { out: f.out, normalization, threads: f.threads, log });
-        process.stderr.write(`\n${compressionTable(recipe.model, run)}\nwrote ${run.container} (${run.breakdown.bytes} bytes) and ${run.onnx} in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
-        const result = { model: recipe.model, ...compressionJson(run, recipe), seconds: (performance.now() - t0) / 1000 };
-        log?.write({ type: 'result', result });
-        emit(Boolean(f.json), result);
-      } finally {
-        log?.close();
-      }
-    });
+    const recipe = loadDeepCompressionRecipe(resolveRecipePath(f.recipe));
+    if (f.model !== undefined) recipe.model = f.model;
+    const data = loadData(recipe.data);
+    const { model } = loadModel(recipe.model, { seed: recipe.seed, ...zooShapeFor(data.train) });
+    const normalization = resolveNormalization(recipe.normalize, model);
+    const t0 = performance.now();
+    if (existsSync(f.out) && !statSync(f.out).isDirectory())
+      throw new WhittleError('BAD_ARGUMENT', `--out ${f.out} is a file; pass a directory (it is created if missing)`);
+    const log = openCommandLog(resolveLogPath(f.log, f.out, true), 'compress', recipe.model);
+    try {
+      const run = await runDeepCompression(model, data, recipe, { out: f.out, normalization, threads: f.threads, log });
+      process.stderr.write(
+        `\n${compressionTable(recipe.model, run)}\nwrote ${run.container} (${run.breakdown.bytes} bytes) and ${run.onnx} in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`,
+      );
+      const result = { model: recipe.model, ...compressionJson(run, recipe), seconds: (performance.now() - t0) / 1000 };
+      log?.write({ type: 'result', result });
+      emit(Boolean(f.json), result);
+    } finally {
+      log?.close();
+    }
+  });
 
   program
     .command('decode')
@@ -234,7 +274,18 @@ export function registerCompressCommands(program: Command): void {
       const onnxBytes = saveModel(model, f.out, f.model);
       const layers = layerBreakdown(model, breakdown);
       const dense = denseParameterBytes(model);
-      process.stderr.write(`decode ${f.model}: ${breakdown.bytes} bytes → ${f.out} (${onnxBytes} bytes), ${(dense / breakdown.bytes).toFixed(1)}× smaller than dense float32\n`);
-      emit(Boolean(f.json), { model: f.model, out: f.out, bytes: breakdown.bytes, onnxBytes, denseBytes: dense, compressionRatio: dense / breakdown.bytes, layers, normalize: model.metadata[NORMALIZE_KEY] ?? null });
+      process.stderr.write(
+        `decode ${f.model}: ${breakdown.bytes} bytes → ${f.out} (${onnxBytes} bytes), ${(dense / breakdown.bytes).toFixed(1)}× smaller than dense float32\n`,
+      );
+      emit(Boolean(f.json), {
+        model: f.model,
+        out: f.out,
+        bytes: breakdown.bytes,
+        onnxBytes,
+        denseBytes: dense,
+        compressionRatio: dense / breakdown.bytes,
+        layers,
+        normalize: model.metadata[NORMALIZE_KEY] ?? null,
+      });
     });
 }

@@ -44,14 +44,21 @@ function parseHint(v: string): Hint {
   return { teacher: v.slice(0, i), student: v.slice(i + 1) };
 }
 
-async function summary(model: Model, test: Dataset, normalization: Normalization, threads: number): Promise<{ accuracy: number; errors: number; params: number; bytes: number }> {
+async function summary(
+  model: Model,
+  test: Dataset,
+  normalization: Normalization,
+  threads: number,
+): Promise<{ accuracy: number; errors: number; params: number; bytes: number }> {
   const r = await evaluate(model, test, { normalization, threads });
   return { accuracy: r.accuracy, errors: r.samples - r.correct, params: countParameters(model.graph), bytes: encodeModel(model).length };
 }
 
 /** Refuses an --out that is one of the input files (checked before any work is done). */
 function checkOut(out: string | undefined, inputs: readonly (string | undefined)[]): void {
-  for (const p of inputs) if (out !== undefined && p !== undefined && resolve(out) === p) throw new WhittleError('BAD_ARGUMENT', `${out} is an input model; Whittle never overwrites its input, choose another output path`);
+  for (const p of inputs)
+    if (out !== undefined && p !== undefined && resolve(out) === p)
+      throw new WhittleError('BAD_ARGUMENT', `${out} is an input model; Whittle never overwrites its input, choose another output path`);
 }
 
 function save(model: Model, out: string | undefined, inputs: readonly (string | undefined)[], normalization: Normalization): number | null {
@@ -86,7 +93,8 @@ function registerDistill(program: Command): void {
     try {
       const data = loadData(f.data);
       const { model: teacher, path: teacherPath } = loadModel(f.teacher);
-      if (teacherPath === undefined) throw new WhittleError('BAD_ARGUMENT', `--teacher ${f.teacher}: pass a trained .onnx file (a zoo name would be an untrained teacher)`);
+      if (teacherPath === undefined)
+        throw new WhittleError('BAD_ARGUMENT', `--teacher ${f.teacher}: pass a trained .onnx file (a zoo name would be an untrained teacher)`);
       const { model: student, path: studentPath } = loadModel(f.student, { seed: f.seed, ...zooShapeFor(data.train) });
       checkOut(f.out, [teacherPath, studentPath]);
       const normalization = resolveNormalization(f.normalize, teacher);
@@ -106,12 +114,33 @@ function registerDistill(program: Command): void {
       const s = await summary(result.model, data.test, normalization, f.threads);
       const bytes = save(result.model, f.out, [teacherPath, studentPath], normalization);
       const valAccuracy = result.history[result.history.length - 1]?.valAccuracy ?? null;
-      const out: Record<string, unknown> = { ...s, valAccuracy, valSamples: validation.count, recoveries: result.recoveries, bytes: bytes ?? s.bytes, teacher: f.teacher, student: f.student, temperature: f.temperature, alpha: f.alpha, epochs: result.epochs, samplesPerSec: Math.round(result.samplesPerSec), seconds: (performance.now() - t0) / 1000, out: f.out ?? null };
-      process.stderr.write(`distill: student ${f.student} test accuracy ${(100 * s.accuracy).toFixed(2)}% (${s.errors} errors), ${s.params.toLocaleString('en-US')} params\n`);
+      const out: Record<string, unknown> = {
+        ...s,
+        valAccuracy,
+        valSamples: validation.count,
+        recoveries: result.recoveries,
+        bytes: bytes ?? s.bytes,
+        teacher: f.teacher,
+        student: f.student,
+        temperature: f.temperature,
+        alpha: f.alpha,
+        epochs: result.epochs,
+        samplesPerSec: Math.round(result.samplesPerSec),
+        seconds: (performance.now() - t0) / 1000,
+        out: f.out ?? null,
+      };
+      process.stderr.write(
+        `distill: student ${f.student} test accuracy ${(100 * s.accuracy).toFixed(2)}% (${s.errors} errors), ${s.params.toLocaleString('en-US')} params\n`,
+      );
       if (f.baseline) {
         const alone = await train(student, trainSet, { ...options, onProgress: logEpochs(log, 'alone', createReporter({ label: 'alone' })) });
         const b = await summary(alone.model, data.test, normalization, f.threads);
-        Object.assign(out, { baselineValAccuracy: alone.history[alone.history.length - 1]?.valAccuracy ?? null, baselineAccuracy: b.accuracy, baselineErrors: b.errors, errorRatio: b.errors === 0 ? null : s.errors / b.errors });
+        Object.assign(out, {
+          baselineValAccuracy: alone.history[alone.history.length - 1]?.valAccuracy ?? null,
+          baselineAccuracy: b.accuracy,
+          baselineErrors: b.errors,
+          errorRatio: b.errors === 0 ? null : s.errors / b.errors,
+        });
         process.stderr.write(`distill: trained alone ${b.errors} errors; distilled ${s.errors} (${((100 * s.errors) / Math.max(1, b.errors)).toFixed(1)}%)\n`);
       }
       log?.write({ type: 'result', result: out });
@@ -148,7 +177,11 @@ function registerMerge(program: Command): void {
     .requiredOption('--layer <name>', 'layer whose neurons or filters merge, e.g. fc1 or conv2')
     .option('--count <k>', 'neurons/filters to remove', int('--count', 1))
     .option('--ratio <r>', 'fraction of the neurons/filters to remove', num('--ratio'))
-    .addOption(new Option('--criterion <how>', 'pair neurons by incoming weights or by activations on training samples').choices(['weight', 'activation']).default('weight'))
+    .addOption(
+      new Option('--criterion <how>', 'pair neurons by incoming weights or by activations on training samples')
+        .choices(['weight', 'activation'])
+        .default('weight'),
+    )
     .addOption(new Option('--similarity <how>', 'weight criterion: cosine (scaled copies merge) or l2').choices(['cosine', 'l2']).default('cosine'))
     .option('--calibration-samples <n>', 'training samples for the activation criterion', int('--calibration-samples', 2), 2000)
     .option('--fine-tune <epochs>', 'fine-tune the merged model for this many epochs', int('--fine-tune', 0), 0)
@@ -178,13 +211,25 @@ function registerMerge(program: Command): void {
       let final = r.model;
       let tuned: Awaited<ReturnType<typeof summary>> | undefined;
       if (f.fineTune > 0) {
-        const t = await train(r.model, data.train, { epochs: f.fineTune, batchSize: 64, lr: f.lr, optimizer: { kind: 'sgd', momentum: 0.9 }, schedule: { schedule: { kind: 'cosine', minLr: 0 } }, normalization, seed: f.seed, threads: f.threads, onProgress: createReporter({ label: 'fine-tune' }) });
+        const t = await train(r.model, data.train, {
+          epochs: f.fineTune,
+          batchSize: 64,
+          lr: f.lr,
+          optimizer: { kind: 'sgd', momentum: 0.9 },
+          schedule: { schedule: { kind: 'cosine', minLr: 0 } },
+          normalization,
+          seed: f.seed,
+          threads: f.threads,
+          onProgress: createReporter({ label: 'fine-tune' }),
+        });
         final = t.model;
         tuned = await summary(final, data.test, normalization, f.threads);
       }
       const bytes = save(final, f.out, [path], normalization);
       const acc = tuned ?? after;
-      process.stderr.write(`merge ${f.layer}: ${r.widthBefore} → ${r.widthAfter} units; accuracy ${(100 * before.accuracy).toFixed(2)}% → ${(100 * after.accuracy).toFixed(2)}%${tuned ? ` → ${(100 * tuned.accuracy).toFixed(2)}% after ${f.fineTune} epoch(s) of fine-tuning` : ''}; max |Δoutput| ${change.toExponential(2)}\n`);
+      process.stderr.write(
+        `merge ${f.layer}: ${r.widthBefore} → ${r.widthAfter} units; accuracy ${(100 * before.accuracy).toFixed(2)}% → ${(100 * after.accuracy).toFixed(2)}%${tuned ? ` → ${(100 * tuned.accuracy).toFixed(2)}% after ${f.fineTune} epoch(s) of fine-tuning` : ''}; max |Δoutput| ${change.toExponential(2)}\n`,
+      );
       emit(Boolean(f.json), {
         model: f.model,
         layer: f.layer,
@@ -224,14 +269,24 @@ function registerGrow(program: Command): void {
     .option('--widen <layer=width>', 'widen a Dense layer to this many neurons, or a Conv to this many filters (repeatable)', collect, [])
     .option('--deepen-after <layer>', 'insert an identity Dense (or 3×3 Conv) layer after this one')
     .option('--noise <x>', 'replicated units: zero-sum noise on the split outgoing weights (breaks symmetry; output unchanged)', num('--noise'), 0)
-    .addOption(new Option('--init <how>', 'new units: replicate existing ones (Net2WiderNet; default for --widen) or random with zero outgoing weights (default with --when-stuck)').choices(['replicate', 'random']))
+    .addOption(
+      new Option(
+        '--init <how>',
+        'new units: replicate existing ones (Net2WiderNet; default for --widen) or random with zero outgoing weights (default with --when-stuck)',
+      ).choices(['replicate', 'random']),
+    )
     .option('--when-stuck', 'train with the training flags; widen toward the --widen widths whenever validation accuracy plateaus')
     .option('--grow-steps <n>', 'with --when-stuck: growth events to reach the widths', int('--grow-steps', 1), 3)
     .option('--checks-per-epoch <n>', 'with --when-stuck: validation checks per epoch (growth can follow any check)', int('--checks-per-epoch', 1), 1)
-    .option('--grow-by <epoch>', 'with --when-stuck: every growth event has happened by this epoch (default: half the epochs); plateaus are detected on --val-split', num('--grow-by'));
+    .option(
+      '--grow-by <epoch>',
+      'with --when-stuck: every growth event has happened by this epoch (default: half the epochs); plateaus are detected on --val-split',
+      num('--grow-by'),
+    );
   addLogFlag(addTrainFlags(cmd, { epochs: 15, lr: 0.05, optimizer: 'momentum' })).action(async (f: GrowFlags & { log?: string }) => {
     const widths = f.widen.map((v) => parseAssignment('--widen', v));
-    if (widths.length === 0 && f.deepenAfter === undefined) throw new WhittleError('BAD_ARGUMENT', 'say how to grow: --widen LAYER=WIDTH and/or --deepen-after LAYER');
+    if (widths.length === 0 && f.deepenAfter === undefined)
+      throw new WhittleError('BAD_ARGUMENT', 'say how to grow: --widen LAYER=WIDTH and/or --deepen-after LAYER');
     const data = loadData(f.data);
     const { model, path } = loadModel(f.model, { seed: f.seed, ...zooShapeFor(data.train) });
     checkOut(f.out, [path]);
@@ -243,11 +298,29 @@ function registerGrow(program: Command): void {
       const trainData = f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train;
       const split = holdOutValidation(trainData, f);
       const log = openCommandLog(resolveLogPath(f.log, f.out), 'grow', f.model);
-      const r = await growWhenStuck(model, split.train, { ...toTrainOptions(f, normalization, split.train.count), onProgress: logEpochs(log, 'grow', createReporter({ label: 'grow' })) }, { targets: Object.fromEntries(widths), validation: split.validation, steps: f.growSteps, checksPerEpoch: f.checksPerEpoch, deadline: f.growBy, noise: f.noise || undefined, init: f.init });
+      const r = await growWhenStuck(
+        model,
+        split.train,
+        { ...toTrainOptions(f, normalization, split.train.count), onProgress: logEpochs(log, 'grow', createReporter({ label: 'grow' })) },
+        {
+          targets: Object.fromEntries(widths),
+          validation: split.validation,
+          steps: f.growSteps,
+          checksPerEpoch: f.checksPerEpoch,
+          deadline: f.growBy,
+          noise: f.noise || undefined,
+          init: f.init,
+        },
+      );
       grown = r.model;
       log?.write({ type: 'result', result: { model: f.model, events: r.events } });
       log?.close();
-      for (const e of r.events) process.stderr.write(`grow: at epoch ${e.epoch.toFixed(2)} (${e.reason}) → ${Object.entries(e.widths).map(([l, w]) => `${l}=${w}`).join(', ')}\n`);
+      for (const e of r.events)
+        process.stderr.write(
+          `grow: at epoch ${e.epoch.toFixed(2)} (${e.reason}) → ${Object.entries(e.widths)
+            .map(([l, w]) => `${l}=${w}`)
+            .join(', ')}\n`,
+        );
       Object.assign(out, { events: r.events, history: r.history });
     } else {
       for (const [layer, width] of widths) grown = widen(grown, { layer, width, noise: f.noise, init: f.init, seed: f.seed });
@@ -256,8 +329,18 @@ function registerGrow(program: Command): void {
     }
     const s = await summary(grown, data.test, normalization, f.threads);
     const bytes = save(grown, f.out, [path], normalization);
-    process.stderr.write(`grow: ${countParameters(model.graph).toLocaleString('en-US')} → ${s.params.toLocaleString('en-US')} params, accuracy ${(100 * s.accuracy).toFixed(2)}%${out['maxAbsOutputChange'] !== undefined ? `, max |Δoutput| ${Number(out['maxAbsOutputChange']).toExponential(2)}` : ''}\n`);
-    emit(Boolean(f.json), { ...out, accuracy: s.accuracy, errors: s.errors, params: s.params, paramsBefore: countParameters(model.graph), bytes: bytes ?? s.bytes, out: f.out ?? null });
+    process.stderr.write(
+      `grow: ${countParameters(model.graph).toLocaleString('en-US')} → ${s.params.toLocaleString('en-US')} params, accuracy ${(100 * s.accuracy).toFixed(2)}%${out['maxAbsOutputChange'] !== undefined ? `, max |Δoutput| ${Number(out['maxAbsOutputChange']).toExponential(2)}` : ''}\n`,
+    );
+    emit(Boolean(f.json), {
+      ...out,
+      accuracy: s.accuracy,
+      errors: s.errors,
+      params: s.params,
+      paramsBefore: countParameters(model.graph),
+      bytes: bytes ?? s.bytes,
+      out: f.out ?? null,
+    });
   });
 }
 

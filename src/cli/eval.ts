@@ -47,13 +47,25 @@ function numbers(flag: string, count?: number) {
 
 /** Agreement figures as JSON: no Infinity (identical outputs have `sqnrDb: null`, `exact: true`). */
 export function agreementJson(outputs: readonly OutputAgreement[]): Record<string, unknown>[] {
-  return outputs.map((o) => ({ name: o.name, top1: o.top1 ?? null, cosine: o.cosine, maxAbsError: o.maxAbsError, meanAbsError: o.meanAbsError, sqnrDb: Number.isFinite(o.sqnrDb) ? o.sqnrDb : null, exact: o.exact, values: o.values }));
+  return outputs.map((o) => ({
+    name: o.name,
+    top1: o.top1 ?? null,
+    cosine: o.cosine,
+    maxAbsError: o.maxAbsError,
+    meanAbsError: o.meanAbsError,
+    sqnrDb: Number.isFinite(o.sqnrDb) ? o.sqnrDb : null,
+    exact: o.exact,
+    values: o.values,
+  }));
 }
 
 /** One stderr line per output. */
 export function describeAgreement(cmp: ModelComparison): string {
   return cmp.outputs
-    .map((o) => `  ${o.name}: ${o.top1 !== undefined ? `top-1 agreement ${(100 * o.top1).toFixed(2)}%, ` : ''}cosine ${o.cosine.toFixed(6)}, max |err| ${o.maxAbsError.toPrecision(3)}, mean |err| ${o.meanAbsError.toPrecision(3)}, SQNR ${Number.isFinite(o.sqnrDb) ? `${o.sqnrDb.toFixed(1)} dB` : '∞ (identical)'}\n`)
+    .map(
+      (o) =>
+        `  ${o.name}: ${o.top1 !== undefined ? `top-1 agreement ${(100 * o.top1).toFixed(2)}%, ` : ''}cosine ${o.cosine.toFixed(6)}, max |err| ${o.maxAbsError.toPrecision(3)}, mean |err| ${o.meanAbsError.toPrecision(3)}, SQNR ${Number.isFinite(o.sqnrDb) ? `${o.sqnrDb.toFixed(1)} dB` : '∞ (identical)'}\n`,
+    )
     .join('');
 }
 
@@ -63,14 +75,24 @@ function usesImageDataset(f: EvalFlags): boolean {
   if ((ZOO_NAMES as readonly string[]).includes(f.model.split(':')[0] ?? '') && !existsSync(f.model)) return true;
   const inputs = feedInputs(loadModel(f.model).model);
   const per = inputs[0]?.shape.slice(1) ?? [];
-  return inputs.length === 1 && inputs[0]?.dtype === 'float32' && per.every((d) => typeof d === 'number') && per.reduce<number>((a, d) => a * (d as number), 1) === 784;
+  return (
+    inputs.length === 1 &&
+    inputs[0]?.dtype === 'float32' &&
+    per.every((d) => typeof d === 'number') &&
+    per.reduce<number>((a, d) => a * (d as number), 1) === 784
+  );
 }
 
 // MNIST/CIFAR images shaped for the model's one input (flattened for an MLP).
 function imagesAsTensors(model: Model, images: Dataset, normalization: Normalization, source: string): TensorDataset {
   const info = feedInputs(model)[0];
   const per = info?.shape.slice(1) ?? [];
-  return tensorDatasetFromImages(images, { name: info?.name ?? 'input', normalization, source, ...(per.every((d): d is number => typeof d === 'number') ? { shape: per } : {}) });
+  return tensorDatasetFromImages(images, {
+    name: info?.name ?? 'input',
+    normalization,
+    source,
+    ...(per.every((d): d is number => typeof d === 'number') ? { shape: per } : {}),
+  });
 }
 
 async function evalImageDataset(f: EvalFlags): Promise<Record<string, unknown>> {
@@ -78,13 +100,30 @@ async function evalImageDataset(f: EvalFlags): Promise<Record<string, unknown>> 
   const { model } = loadModel(f.model, zooShapeFor(data.test));
   const normalization = resolveNormalization(f.normalize, model);
   const r = await evaluate(model, data.test, { normalization, threads: f.threads, limit: f.limit, backend: f.runtime });
-  process.stderr.write(`eval ${f.model}${f.runtime === 'web' ? ' (onnxruntime-web, WebAssembly)' : ''}: accuracy ${(100 * r.accuracy).toFixed(2)}% (${r.correct}/${r.samples}), loss ${r.loss.toFixed(4)}\n`);
-  const out: Record<string, unknown> = { model: f.model, accuracy: r.accuracy, loss: r.loss, samples: r.samples, correct: r.correct, errors: r.samples - r.correct, normalize: normalization, runtime: f.runtime };
+  process.stderr.write(
+    `eval ${f.model}${f.runtime === 'web' ? ' (onnxruntime-web, WebAssembly)' : ''}: accuracy ${(100 * r.accuracy).toFixed(2)}% (${r.correct}/${r.samples}), loss ${r.loss.toFixed(4)}\n`,
+  );
+  const out: Record<string, unknown> = {
+    model: f.model,
+    accuracy: r.accuracy,
+    loss: r.loss,
+    samples: r.samples,
+    correct: r.correct,
+    errors: r.samples - r.correct,
+    normalize: normalization,
+    runtime: f.runtime,
+  };
   if (f.reference !== undefined) {
     const reference = loadModel(f.reference, zooShapeFor(data.test)).model;
     const images = imagesAsTensors(model, data.test, normalization, f.data ?? 'mnist');
-    const cmp = await compareModels(model, reference, limitTensorDataset(images, f.limit ?? images.count), { threads: f.threads, backend: f.runtime, batchSize: f.batch });
-    process.stderr.write(`agreement with ${f.reference} on ${cmp.samples} samples (reference accuracy ${(100 * (cmp.referenceAccuracy ?? 0)).toFixed(2)}%):\n${describeAgreement(cmp)}`);
+    const cmp = await compareModels(model, reference, limitTensorDataset(images, f.limit ?? images.count), {
+      threads: f.threads,
+      backend: f.runtime,
+      batchSize: f.batch,
+    });
+    process.stderr.write(
+      `agreement with ${f.reference} on ${cmp.samples} samples (reference accuracy ${(100 * (cmp.referenceAccuracy ?? 0)).toFixed(2)}%):\n${describeAgreement(cmp)}`,
+    );
     Object.assign(out, { reference: f.reference, referenceAccuracy: cmp.referenceAccuracy ?? null, inputs: 'data', agreement: agreementJson(cmp.outputs) });
   }
   return out;
@@ -93,10 +132,16 @@ async function evalImageDataset(f: EvalFlags): Promise<Record<string, unknown>> 
 async function evalAnyModel(f: EvalFlags): Promise<Record<string, unknown>> {
   const { model } = loadModel(f.model);
   const reference = f.reference === undefined ? undefined : loadModel(f.reference).model;
-  const options: DataForModelOptions = { ...(f.imageSize ? { size: f.imageSize } : {}), ...(f.channels ? { channels: f.channels } : {}), ...(f.mean ? { mean: f.mean } : {}), ...(f.std ? { std: f.std } : {}) };
+  const options: DataForModelOptions = {
+    ...(f.imageSize ? { size: f.imageSize } : {}),
+    ...(f.channels ? { channels: f.channels } : {}),
+    ...(f.mean ? { mean: f.mean } : {}),
+    ...(f.std ? { std: f.std } : {}),
+  };
   // Random inputs are shaped like the reference's when there is one: it is the model the data was meant for.
   const shapeModel: Model = reference ?? model;
-  let data: TensorDataset = f.data !== undefined ? loadDataForModel(shapeModel, f.data, options) : randomTensorDataset(shapeModel, { count: f.limit ?? 64, seed: f.seed });
+  let data: TensorDataset =
+    f.data !== undefined ? loadDataForModel(shapeModel, f.data, options) : randomTensorDataset(shapeModel, { count: f.limit ?? 64, seed: f.seed });
   if (f.limit !== undefined) data = limitTensorDataset(data, f.limit);
   const inputs = f.data === undefined ? 'random' : 'data';
   const runOptions = { threads: f.threads, backend: f.runtime, batchSize: f.batch };
@@ -104,13 +149,22 @@ async function evalAnyModel(f: EvalFlags): Promise<Record<string, unknown>> {
   const where = `${data.count} ${inputs === 'random' ? `random samples (seed ${f.seed})` : `samples of ${f.data}`}`;
   if (reference === undefined) {
     const r = await evaluateTensors(model, data, runOptions);
-    process.stderr.write(`eval ${f.model} on ${where}: ${r.accuracy !== undefined ? `accuracy ${(100 * r.accuracy).toFixed(2)}%; ` : ''}outputs ${r.outputs.map((o) => `${o.name} ${o.dtype}[${o.dims.join(',')}]`).join(', ')}\n`);
+    process.stderr.write(
+      `eval ${f.model} on ${where}: ${r.accuracy !== undefined ? `accuracy ${(100 * r.accuracy).toFixed(2)}%; ` : ''}outputs ${r.outputs.map((o) => `${o.name} ${o.dtype}[${o.dims.join(',')}]`).join(', ')}\n`,
+    );
     return { ...base, accuracy: r.accuracy ?? null, outputs: r.outputs };
   }
   const cmp = await compareModels(model, reference, data, runOptions);
-  const acc = cmp.accuracy !== undefined ? `; accuracy ${(100 * cmp.accuracy).toFixed(2)}% (reference ${(100 * (cmp.referenceAccuracy ?? 0)).toFixed(2)}%)` : '';
+  const acc =
+    cmp.accuracy !== undefined ? `; accuracy ${(100 * cmp.accuracy).toFixed(2)}% (reference ${(100 * (cmp.referenceAccuracy ?? 0)).toFixed(2)}%)` : '';
   process.stderr.write(`eval ${f.model} against ${f.reference} on ${where}${acc}:\n${describeAgreement(cmp)}`);
-  return { ...base, reference: f.reference, accuracy: cmp.accuracy ?? null, referenceAccuracy: cmp.referenceAccuracy ?? null, agreement: agreementJson(cmp.outputs) };
+  return {
+    ...base,
+    reference: f.reference,
+    accuracy: cmp.accuracy ?? null,
+    referenceAccuracy: cmp.referenceAccuracy ?? null,
+    agreement: agreementJson(cmp.outputs),
+  };
 }
 
 export function registerEvalCommands(program: Command): void {
@@ -118,9 +172,19 @@ export function registerEvalCommands(program: Command): void {
     .command('eval')
     .description('accuracy of a model on the test split, or its outputs on any data; --reference: agreement with another model (no labels needed)')
     .requiredOption('--model <file.onnx>', 'model to evaluate (or a zoo name, untrained)')
-    .option('--reference <file.onnx>', 'compare the outputs with this model (e.g. the float original of a quantized model): top-1 agreement, cosine, max/mean |error|, SQNR')
-    .option('--data <path>', 'MNIST-format IDX or CIFAR-10 directory; or for any model: .npy, .npz (keys = input names), a directory of .npy, a folder of PNG/JPEG images (class sub-folders), a .jsonl of named inputs; labels from labels.npy / a labels key / "label" (default: the bundled MNIST, or random inputs for other models)')
-    .option('--image-size <H,W>', 'image folders: resize to H×W (bilinear; default: the model\'s input size)', (v: string) => numbers('--image-size', 2)(v) as [number, number])
+    .option(
+      '--reference <file.onnx>',
+      'compare the outputs with this model (e.g. the float original of a quantized model): top-1 agreement, cosine, max/mean |error|, SQNR',
+    )
+    .option(
+      '--data <path>',
+      'MNIST-format IDX or CIFAR-10 directory; or for any model: .npy, .npz (keys = input names), a directory of .npy, a folder of PNG/JPEG images (class sub-folders), a .jsonl of named inputs; labels from labels.npy / a labels key / "label" (default: the bundled MNIST, or random inputs for other models)',
+    )
+    .option(
+      '--image-size <H,W>',
+      "image folders: resize to H×W (bilinear; default: the model's input size)",
+      (v: string) => numbers('--image-size', 2)(v) as [number, number],
+    )
     .addOption(new Option('--channels <order>', 'image folders: channel order (default: gray for 1-channel inputs, else rgb)').choices(['rgb', 'bgr', 'gray']))
     .option('--mean <m>', 'image folders: per-channel mean on the 0..1 scale, e.g. 0.485,0.456,0.406', numbers('--mean'))
     .option('--std <s>', 'image folders: per-channel std on the 0..1 scale, e.g. 0.229,0.224,0.225', numbers('--std'))
@@ -129,7 +193,14 @@ export function registerEvalCommands(program: Command): void {
     .option('--limit <n>', 'evaluate only the first N samples (random inputs: how many, default 64)', int('--limit', 1))
     .option('--batch <n>', 'samples per run', int('--batch', 1), 256)
     .option('--seed <n>', 'seed of the random inputs', int('--seed', 0), 0)
-    .addOption(new Option('--runtime <name>', 'node: onnxruntime-node; web: onnxruntime-web\'s WebAssembly backend, as a browser runs it (one thread; needs the onnxruntime-web package)').choices([...BACKENDS]).default('node'))
+    .addOption(
+      new Option(
+        '--runtime <name>',
+        "node: onnxruntime-node; web: onnxruntime-web's WebAssembly backend, as a browser runs it (one thread; needs the onnxruntime-web package)",
+      )
+        .choices([...BACKENDS])
+        .default('node'),
+    )
     .option('--json', 'print one JSON object on stdout')
     .action(async (f: EvalFlags) => emit(Boolean(f.json), usesImageDataset(f) ? await evalImageDataset(f) : await evalAnyModel(f)));
 }
@@ -138,7 +209,13 @@ export function registerEvalCommands(program: Command): void {
  * `agreement` of a transform's JSON: the result against its input model on the evaluation
  * samples (the first `limit` of the test split), per output.
  */
-export async function agreementWithInput(result: Model, input: Model, test: Dataset, normalization: Normalization, f: { threads: number; evalLimit?: number }): Promise<Record<string, unknown>> {
+export async function agreementWithInput(
+  result: Model,
+  input: Model,
+  test: Dataset,
+  normalization: Normalization,
+  f: { threads: number; evalLimit?: number },
+): Promise<Record<string, unknown>> {
   const images = imagesAsTensors(input, test, normalization, 'test split');
   const cmp = await compareModels(result, input, limitTensorDataset(images, f.evalLimit ?? images.count), { threads: f.threads });
   return { inputs: 'data', samples: cmp.samples, outputs: agreementJson(cmp.outputs) };

@@ -90,18 +90,27 @@ export function addTrainFlags(cmd: Command, defaults: { epochs: number; lr: numb
     .option('--json', 'print one JSON object on stdout');
 }
 
-
 /**
  * The trainer options the training flags ask for (data, validation, checkpoints and callbacks
  * are the caller's); `trainCount`, the number of training samples, sizes the default warm-up.
  */
-export function toTrainOptions(f: TrainFlags, normalization: Normalization, trainCount: number): Pick<TrainOptions, 'epochs' | 'batchSize' | 'lr' | 'optimizer' | 'schedule' | 'normalization' | 'seed' | 'threads' | 'earlyStoppingPatience' | 'stepsPerRun' | 'recover'> {
+export function toTrainOptions(
+  f: TrainFlags,
+  normalization: Normalization,
+  trainCount: number,
+): Pick<
+  TrainOptions,
+  'epochs' | 'batchSize' | 'lr' | 'optimizer' | 'schedule' | 'normalization' | 'seed' | 'threads' | 'earlyStoppingPatience' | 'stepsPerRun' | 'recover'
+> {
   return {
     epochs: f.epochs,
     batchSize: f.batch,
     lr: f.lr,
     optimizer: optimizerFromName(f.optimizer, f.weightDecay),
-    schedule: { schedule: scheduleFromName(f.schedule, f.epochs), warmupSteps: f.warmup ?? defaultWarmupSteps(f.epochs * Math.floor(trainCount / Math.min(f.batch, trainCount))) },
+    schedule: {
+      schedule: scheduleFromName(f.schedule, f.epochs),
+      warmupSteps: f.warmup ?? defaultWarmupSteps(f.epochs * Math.floor(trainCount / Math.min(f.batch, trainCount))),
+    },
     normalization,
     seed: f.seed,
     threads: f.threads,

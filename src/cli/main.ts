@@ -22,7 +22,18 @@ program
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 // Each family of commands registers itself from its own file.
-for (const register of [registerCommands, registerEvalCommands, registerPruneCommands, registerCompressCommands, registerDistillCommands, registerQuantizeCommands, registerBenchCommands, registerReportCommands, registerExportCommands]) register(program);
+for (const register of [
+  registerCommands,
+  registerEvalCommands,
+  registerPruneCommands,
+  registerCompressCommands,
+  registerDistillCommands,
+  registerQuantizeCommands,
+  registerBenchCommands,
+  registerReportCommands,
+  registerExportCommands,
+])
+  register(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -23,23 +23,33 @@ export function createReporter(options: { quiet?: boolean; label?: string } = {}
     } else if (e.type === 'step' && tty) {
       if (bar === undefined) {
         bar = new cliProgress.SingleBar(
-          { stream: process.stderr, format: `${label} epoch {epoch}/{epochs} [{bar}] {percentage}% | ETA {eta_formatted} | loss {loss} | acc {acc} | lr {lr}`, hideCursor: true, etaBuffer: 50 },
+          {
+            stream: process.stderr,
+            format: `${label} epoch {epoch}/{epochs} [{bar}] {percentage}% | ETA {eta_formatted} | loss {loss} | acc {acc} | lr {lr}`,
+            hideCursor: true,
+            etaBuffer: 50,
+          },
           cliProgress.Presets.shades_classic,
         );
         bar.start(e.stepsPerEpoch, e.step, { epoch: e.epoch + 1, epochs, loss: fmt(e.loss), acc: fmt(e.accuracy), lr: e.lr.toPrecision(3) });
       }
-      if (e.step % 10 === 0 || e.step === e.stepsPerEpoch) bar.update(e.step, { epoch: e.epoch + 1, epochs, loss: fmt(e.loss), acc: fmt(e.accuracy), lr: e.lr.toPrecision(3) });
+      if (e.step % 10 === 0 || e.step === e.stepsPerEpoch)
+        bar.update(e.step, { epoch: e.epoch + 1, epochs, loss: fmt(e.loss), acc: fmt(e.accuracy), lr: e.lr.toPrecision(3) });
     } else if (e.type === 'recovery') {
       bar?.stop();
       bar = undefined;
       const r = e.recovery;
-      process.stderr.write(`${label}: non-finite loss at step ${r.step}; went back to step ${r.restoredStep} and halved the learning rate to ${r.lr.toPrecision(3)}\n`);
+      process.stderr.write(
+        `${label}: non-finite loss at step ${r.step}; went back to step ${r.restoredStep} and halved the learning rate to ${r.lr.toPrecision(3)}\n`,
+      );
     } else if (e.type === 'epoch') {
       bar?.stop();
       bar = undefined;
       const r = e.record;
       const val = r.valAccuracy !== undefined ? ` | val loss ${fmt(r.valLoss ?? NaN)} acc ${fmt(r.valAccuracy)}` : '';
-      process.stderr.write(`${label} epoch ${r.epoch}/${epochs}: loss ${fmt(r.loss)} acc ${fmt(r.trainAccuracy)}${val} | ${Math.round(r.samplesPerSec)} samples/s, ${r.seconds.toFixed(1)} s\n`);
+      process.stderr.write(
+        `${label} epoch ${r.epoch}/${epochs}: loss ${fmt(r.loss)} acc ${fmt(r.trainAccuracy)}${val} | ${Math.round(r.samplesPerSec)} samples/s, ${r.seconds.toFixed(1)} s\n`,
+      );
     }
   }) as Reporter;
   report.stop = () => {

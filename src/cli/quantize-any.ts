@@ -52,7 +52,12 @@ export function usesImageDataset(f: { model: string; data?: string }): boolean {
   if ((ZOO_NAMES as readonly string[]).includes(f.model.split(':')[0] ?? '') && !existsSync(f.model)) return true;
   const inputs = feedInputs(loadModel(f.model).model);
   const per = inputs[0]?.shape.slice(1) ?? [];
-  return inputs.length === 1 && inputs[0]?.dtype === 'float32' && per.every((d) => typeof d === 'number') && per.reduce<number>((a, d) => a * (d as number), 1) === 784;
+  return (
+    inputs.length === 1 &&
+    inputs[0]?.dtype === 'float32' &&
+    per.every((d) => typeof d === 'number') &&
+    per.reduce<number>((a, d) => a * (d as number), 1) === 784
+  );
 }
 
 /** Samples `start ..` of a dataset (views, no copy). */
@@ -61,7 +66,11 @@ function dropFirst(ds: TensorDataset, start: number): TensorDataset {
   return { ...ds, count: ds.count - start, inputs, labels: ds.labels?.subarray(start) };
 }
 
-const list = (v: string | undefined): string[] | undefined => v?.split(',').map((s) => s.trim()).filter((s) => s !== '');
+const list = (v: string | undefined): string[] | undefined =>
+  v
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 
 /**
  * Quantizes any ONNX model; the result JSON carries `agreement` with the input model (on
@@ -73,13 +82,24 @@ export async function quantizeAnyModel(f: AnyModelQuantizeFlags): Promise<Record
   const scheme = f.scheme as QuantSchemeName;
   const format = f.format as QuantFormat;
   const { bits } = resolveQuantizeOptions({ scheme, format, bits: f.bits, clipWeights: f.clipWeights });
-  if (scheme === 'qat' || scheme === 'binary' || scheme === 'ternary') throw new WhittleError('BAD_ARGUMENT', `--scheme ${scheme} trains on labelled images (IDX/CIFAR --data); for this model use --scheme ptq (with --data) or dynamic, or --format fp16 / int4`);
-  if (f.keepFloat === 'auto') throw new WhittleError('BAD_ARGUMENT', '--keep-float auto times MNIST/CIFAR batches; name the nodes or op types to keep float with --exclude');
-  if (f.teacher !== undefined || f.clipActivations !== undefined) throw new WhittleError('BAD_ARGUMENT', '--teacher and --clip-activations belong to training schemes (qat, binary, ternary) on image datasets');
+  if (scheme === 'qat' || scheme === 'binary' || scheme === 'ternary')
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `--scheme ${scheme} trains on labelled images (IDX/CIFAR --data); for this model use --scheme ptq (with --data) or dynamic, or --format fp16 / int4`,
+    );
+  if (f.keepFloat === 'auto')
+    throw new WhittleError('BAD_ARGUMENT', '--keep-float auto times MNIST/CIFAR batches; name the nodes or op types to keep float with --exclude');
+  if (f.teacher !== undefined || f.clipActivations !== undefined)
+    throw new WhittleError('BAD_ARGUMENT', '--teacher and --clip-activations belong to training schemes (qat, binary, ternary) on image datasets');
   const needsData = scheme === 'ptq' && format === 'qdq';
-  if (needsData && f.data === undefined) throw new WhittleError('BAD_ARGUMENT', `static int8 (--scheme ptq) calibrates activation ranges on sample inputs: pass --data (.npy, .npz, a directory of .npy, JSONL or images shaped like the model's inputs), or use --scheme dynamic, --format fp16 or --format int4, which need no data`);
+  if (needsData && f.data === undefined)
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `static int8 (--scheme ptq) calibrates activation ranges on sample inputs: pass --data (.npy, .npz, a directory of .npy, JSONL or images shaped like the model's inputs), or use --scheme dynamic, --format fp16 or --format int4, which need no data`,
+    );
   const { model, path } = loadModel(f.model);
-  if (path !== undefined && existsSync(f.out) && statSync(f.out).isDirectory()) throw new WhittleError('BAD_ARGUMENT', `--out ${f.out} is a directory; pass a file name`);
+  if (path !== undefined && existsSync(f.out) && statSync(f.out).isDirectory())
+    throw new WhittleError('BAD_ARGUMENT', `--out ${f.out} is a directory; pass a file name`);
   const t0 = performance.now();
   const data = f.data !== undefined ? loadDataForModel(model, f.data) : undefined;
   const calib = needsData && data !== undefined ? limitTensorDataset(data, f.calibSamples) : undefined;
@@ -87,7 +107,8 @@ export async function quantizeAnyModel(f: AnyModelQuantizeFlags): Promise<Record
   let evalSet: TensorDataset;
   let evalFrom: string;
   if (f.evalData !== undefined) [evalSet, evalFrom] = [loadDataForModel(model, f.evalData), 'eval-data'];
-  else if (data !== undefined && calib !== undefined && data.count > calib.count) [evalSet, evalFrom] = [dropFirst(data, calib.count), 'data (samples after the calibration ones)'];
+  else if (data !== undefined && calib !== undefined && data.count > calib.count)
+    [evalSet, evalFrom] = [dropFirst(data, calib.count), 'data (samples after the calibration ones)'];
   else if (data !== undefined) [evalSet, evalFrom] = [data, calib !== undefined ? 'data (the calibration samples themselves)' : 'data'];
   else [evalSet, evalFrom] = [randomTensorDataset(model, { count: f.evalLimit ?? 64, seed: f.seed }), 'random'];
   if (f.evalLimit !== undefined) evalSet = limitTensorDataset(evalSet, f.evalLimit);
@@ -139,8 +160,12 @@ export async function quantizeAnyModel(f: AnyModelQuantizeFlags): Promise<Record
     notes: result.notes ?? [],
     seconds: (performance.now() - t0) / 1000,
   };
-  process.stderr.write(`quantize ${scheme}/${shownFormat}: ${result.layers.length} layers quantized, ${r.skipped.length} left float; ${bytes.toLocaleString('en-US')} bytes (${(100 * r.sizeRatio).toFixed(1)}% of the input file) → ${f.out}\n`);
+  process.stderr.write(
+    `quantize ${scheme}/${shownFormat}: ${result.layers.length} layers quantized, ${r.skipped.length} left float; ${bytes.toLocaleString('en-US')} bytes (${(100 * r.sizeRatio).toFixed(1)}% of the input file) → ${f.out}\n`,
+  );
   for (const n of r.notes) process.stderr.write(`note: ${n}\n`);
-  process.stderr.write(`agreement with the input model on ${cmp.samples} ${evalFrom === 'random' ? 'random inputs (no --data)' : `samples (${evalFrom})`}${cmp.accuracy !== undefined ? `; accuracy ${(100 * cmp.accuracy).toFixed(2)}% (input model ${(100 * (cmp.referenceAccuracy ?? 0)).toFixed(2)}%)` : ''}:\n${describeAgreement(cmp)}`);
+  process.stderr.write(
+    `agreement with the input model on ${cmp.samples} ${evalFrom === 'random' ? 'random inputs (no --data)' : `samples (${evalFrom})`}${cmp.accuracy !== undefined ? `; accuracy ${(100 * cmp.accuracy).toFixed(2)}% (input model ${(100 * (cmp.referenceAccuracy ?? 0)).toFixed(2)}%)` : ''}:\n${describeAgreement(cmp)}`,
+  );
   return r;
 }

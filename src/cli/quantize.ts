@@ -59,15 +59,25 @@ interface QuantizeFlags extends TrainFlags {
  * whole pipeline; `whittle decode` turns the container back into ONNX.
  */
 async function runKmeans(f: QuantizeFlags, formatGiven: boolean): Promise<Record<string, unknown>> {
-  if (formatGiven && f.format !== 'container') throw new WhittleError('BAD_ARGUMENT', `--scheme kmeans is stored in the Deep Compression container: use --format container (or leave --format out), then whittle decode --model FILE.wtl --out M.onnx for a runnable ONNX`);
+  if (formatGiven && f.format !== 'container')
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `--scheme kmeans is stored in the Deep Compression container: use --format container (or leave --format out), then whittle decode --model FILE.wtl --out M.onnx for a runnable ONNX`,
+    );
   if (f.out === undefined) throw new WhittleError('BAD_ARGUMENT', 'whittle quantize --scheme kmeans needs --out FILE.wtl');
-  if (f.teacher !== undefined) throw new WhittleError('BAD_ARGUMENT', '--scheme kmeans does not train; a --teacher distills during qat, binary or ternary training (whittle compress fine-tunes k-means centroids)');
+  if (f.teacher !== undefined)
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      '--scheme kmeans does not train; a --teacher distills during qat, binary or ternary training (whittle compress fine-tunes k-means centroids)',
+    );
   const bits = f.bits ?? 5;
   if (bits < 1 || bits > 8) throw new WhittleError('BAD_ARGUMENT', `--bits ${bits}: k-means sharing takes 1–8 bits (2–256 centroids per layer)`);
   const data = loadData(f.data);
   const { model, path } = loadModel(f.model);
-  if (path !== undefined && resolve(f.out) === path) throw new WhittleError('BAD_ARGUMENT', `${f.out} is the input model; Whittle never overwrites its input, choose another output path`);
-  if (existsSync(f.out) && statSync(f.out).isDirectory()) throw new WhittleError('BAD_ARGUMENT', `--out ${f.out} is a directory; pass a file name such as model.wtl`);
+  if (path !== undefined && resolve(f.out) === path)
+    throw new WhittleError('BAD_ARGUMENT', `${f.out} is the input model; Whittle never overwrites its input, choose another output path`);
+  if (existsSync(f.out) && statSync(f.out).isDirectory())
+    throw new WhittleError('BAD_ARGUMENT', `--out ${f.out} is a directory; pass a file name such as model.wtl`);
   const normalization = resolveNormalization(f.normalize, model);
   const t0 = performance.now();
   const { model: shared, breakdown } = writeKmeansContainer({ ...model, metadata: { ...model.metadata, [NORMALIZE_KEY]: normalization } }, f.out, { bits });
@@ -76,7 +86,9 @@ async function runKmeans(f: QuantizeFlags, formatGiven: boolean): Promise<Record
   const quantized = await evaluate(shared, data.test, evalOptions);
   const agreement = await agreementWithInput(shared, model, data.test, normalization, f);
   const fp32Bytes = denseParameterBytes(model);
-  process.stderr.write(`quantize kmeans/container ${bits}-bit: accuracy ${(100 * quantized.accuracy).toFixed(2)}% (fp32 ${(100 * baseline.accuracy).toFixed(2)}%), ${breakdown.bytes.toLocaleString('en-US')} bytes (${(fp32Bytes / breakdown.bytes).toFixed(2)}× vs fp32 parameters) → ${f.out}\n`);
+  process.stderr.write(
+    `quantize kmeans/container ${bits}-bit: accuracy ${(100 * quantized.accuracy).toFixed(2)}% (fp32 ${(100 * baseline.accuracy).toFixed(2)}%), ${breakdown.bytes.toLocaleString('en-US')} bytes (${(fp32Bytes / breakdown.bytes).toFixed(2)}× vs fp32 parameters) → ${f.out}\n`,
+  );
   return {
     model: f.model,
     scheme: 'kmeans',
@@ -99,7 +111,11 @@ async function runKmeans(f: QuantizeFlags, formatGiven: boolean): Promise<Record
 
 async function runQuantize(f: QuantizeFlags, formatGiven: boolean, log?: RunLog): Promise<Record<string, unknown>> {
   if (f.scheme === 'kmeans') return runKmeans(f, formatGiven);
-  if (f.format === 'container') throw new WhittleError('BAD_ARGUMENT', `--format container holds k-means shared weights: use --scheme kmeans --format container, or whittle compress --recipe … for the whole Deep Compression pipeline`);
+  if (f.format === 'container')
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `--format container holds k-means shared weights: use --scheme kmeans --format container, or whittle compress --recipe … for the whole Deep Compression pipeline`,
+    );
   if (f.out === undefined) throw new WhittleError('BAD_ARGUMENT', 'whittle quantize needs --out Q.onnx');
   if (!usesImageDataset(f)) return quantizeAnyModel(f);
   const scheme = f.scheme as QuantSchemeName;
@@ -109,11 +125,15 @@ async function runQuantize(f: QuantizeFlags, formatGiven: boolean, log?: RunLog)
   const data = loadData(f.data);
   const { model, path } = loadModel(f.model);
   const teacher = f.teacher === undefined ? undefined : { model: loadModel(f.teacher).model, temperature: f.temperature, alpha: f.alpha };
-  if (path !== undefined && existsSync(f.out) && statSync(f.out).isDirectory()) throw new WhittleError('BAD_ARGUMENT', `--out ${f.out} is a directory; pass a file name`);
+  if (path !== undefined && existsSync(f.out) && statSync(f.out).isDirectory())
+    throw new WhittleError('BAD_ARGUMENT', `--out ${f.out} is a directory; pass a file name`);
   const normalization = resolveNormalization(f.normalize, model);
   const t0 = performance.now();
   // Calibration and training see only the training side; the validation side makes the choices.
-  const { train: trainData, validation } = holdOutValidation(f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train, f);
+  const { train: trainData, validation } = holdOutValidation(
+    f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train,
+    f,
+  );
   const needsSamples = (scheme === 'ptq' && format === 'qdq') || scheme === 'qat';
   let samples: Tensor | undefined;
   if (needsSamples) {
@@ -143,13 +163,19 @@ async function runQuantize(f: QuantizeFlags, formatGiven: boolean, log?: RunLog)
       fp16: { mode: f.fp16Mode, block: [...FP16_DEFAULT_BLOCK, ...(f.fp16Block?.split(',').filter((x) => x !== '') ?? [])] },
       teacher,
       threads: f.threads,
-      training: trained ? { data: trainSet, options: { ...toTrainOptions(f, normalization, trainSet.count), validation, onProgress: logEpochs(log, scheme, reporter) } } : undefined,
+      training: trained
+        ? { data: trainSet, options: { ...toTrainOptions(f, normalization, trainSet.count), validation, onProgress: logEpochs(log, scheme, reporter) } }
+        : undefined,
     });
   let keepFloat = f.keepFloat === 'auto' ? undefined : f.keepFloat?.split(',').filter((s) => s !== '');
   let autoChoice: Record<string, unknown> | undefined;
   let chosen: QuantizeModelResult | undefined;
   if (f.keepFloat === 'auto') {
-    if (scheme !== 'ptq' || format !== 'qdq') throw new WhittleError('BAD_ARGUMENT', '--keep-float auto times static int8 forms on this machine: use it with --scheme ptq (format qdq), or name the layers');
+    if (scheme !== 'ptq' || format !== 'qdq')
+      throw new WhittleError(
+        'BAD_ARGUMENT',
+        '--keep-float auto times static int8 forms on this machine: use it with --scheme ptq (format qdq), or name the layers',
+      );
     const { result: fastest, ...choice } = await fastestKeepFloat(model, fewInputChannelConvs(model), quantizeWith, validation, normalization, f.threads);
     keepFloat = choice.keepFloat;
     autoChoice = choice;
@@ -160,7 +186,9 @@ async function runQuantize(f: QuantizeFlags, formatGiven: boolean, log?: RunLog)
   reporter.stop();
   if ((scheme === 'ptq' || scheme === 'qat') && format === 'qdq' && f.keepFloat === undefined) {
     for (const name of fewInputChannelConvs(model)) {
-      process.stderr.write(`hint: ${name} has few input channels, where onnxruntime's int8 convolution is slower than float32 (LeNet-5's conv1: 0.86 vs 0.24 ms per batch of 64); --keep-float ${name} made that model 2.0× faster than fp32 at 2 threads instead of 1.4×; --keep-float auto times both forms here and keeps the faster\n`);
+      process.stderr.write(
+        `hint: ${name} has few input channels, where onnxruntime's int8 convolution is slower than float32 (LeNet-5's conv1: 0.86 vs 0.24 ms per batch of 64); --keep-float ${name} made that model 2.0× faster than fp32 at 2 threads instead of 1.4×; --keep-float auto times both forms here and keeps the faster\n`,
+      );
     }
   }
   const out = { ...result.model, metadata: { ...result.model.metadata, [NORMALIZE_KEY]: normalization } };
@@ -238,7 +266,10 @@ async function fastestKeepFloat(
   const rows = await compareLatency(cases, [{ backend: 'node', threads }], { rounds: 3, warmup: 30, runs: 100 });
   const timed = rows.map((r, i) => ({ keepFloat: options[i] as string[], msPerBatch: r.ms }));
   const best = timed.reduce((a, b) => (b.msPerBatch < a.msPerBatch ? b : a));
-  for (const t of timed) process.stderr.write(`keep-float auto: ${t.keepFloat.join(',') || '(all int8)'} ${t.msPerBatch.toFixed(3)} ms per batch of 64 at ${threads} thread(s)${t === best ? '  ← kept' : ''}\n`);
+  for (const t of timed)
+    process.stderr.write(
+      `keep-float auto: ${t.keepFloat.join(',') || '(all int8)'} ${t.msPerBatch.toFixed(3)} ms per batch of 64 at ${threads} thread(s)${t === best ? '  ← kept' : ''}\n`,
+    );
   return { keepFloat: best.keepFloat, candidates, rows: timed, result: results[timed.indexOf(best)] };
 }
 
@@ -256,7 +287,9 @@ function fewInputChannelConvs(model: Model): string[] {
 export function registerQuantizeCommands(program: Command): void {
   const cmd = program
     .command('quantize')
-    .description('quantize a model: ptq (static int8 QDQ) | dynamic (int8 weights) | qat | binary | ternary | kmeans (shared weights in the container); export qdq | fp16 | int4 | container')
+    .description(
+      'quantize a model: ptq (static int8 QDQ) | dynamic (int8 weights) | qat | binary | ternary | kmeans (shared weights in the container); export qdq | fp16 | int4 | container',
+    )
     .requiredOption('--model <file.onnx>', 'model to quantize (a trained .onnx, or a zoo name)')
     .addOption(new Option('--scheme <name>', 'quantization scheme').choices([...QUANT_SCHEMES, 'kmeans']).default('ptq'))
     .option('--bits <b>', 'weight bits (ptq/dynamic 8; qat 8|4|2; int4 format 4; binary 1; ternary 2; kmeans 1–8, default 5)', int('--bits', 1))
@@ -273,11 +306,24 @@ export function registerQuantizeCommands(program: Command): void {
     .option('--teacher <file.onnx>', 'qat/binary/ternary: distill from this model while training (e.g. the float model itself)')
     .option('--temperature <T>', 'with --teacher: softmax temperature', num('--temperature'), 4)
     .option('--alpha <a>', 'with --teacher: weight of the soft-target loss (labels get 1 − alpha)', num('--alpha'), 0.7)
-    .option('--exclude <nodes|ops>', 'ptq/dynamic/int4: comma-separated node names or op types left in float32 (e.g. Conv_0,Gemm); overlaps --keep-float, which names layers and also serves qat/binary/ternary')
+    .option(
+      '--exclude <nodes|ops>',
+      'ptq/dynamic/int4: comma-separated node names or op types left in float32 (e.g. Conv_0,Gemm); overlaps --keep-float, which names layers and also serves qat/binary/ternary',
+    )
     .option('--eval-data <path>', 'any model: data for the agreement figures (default: the --data samples calibration did not use, else random inputs)')
-    .addOption(new Option('--fp16-mode <form>', 'fp16: weights (half the file, float32 compute; runs everywhere) or compute (a float16 graph with Casts at the inputs/outputs, for GPU/WebGPU)').choices(['weights', 'compute']).default('weights'))
+    .addOption(
+      new Option(
+        '--fp16-mode <form>',
+        'fp16: weights (half the file, float32 compute; runs everywhere) or compute (a float16 graph with Casts at the inputs/outputs, for GPU/WebGPU)',
+      )
+        .choices(['weights', 'compute'])
+        .default('weights'),
+    )
     .option('--fp16-block <ops>', `fp16: op types or node names kept in float32, added to the defaults (${FP16_DEFAULT_BLOCK.join(', ')})`)
-    .option('--keep-float <layers>', 'ptq/qat/binary/ternary: comma-separated layer names left in float32 (e.g. conv1, whose int8 kernel is slow with one input channel); ptq: auto times all-int8 against leaving each few-input-channel conv in float on this machine (--threads) and keeps the fastest');
+    .option(
+      '--keep-float <layers>',
+      'ptq/qat/binary/ternary: comma-separated layer names left in float32 (e.g. conv1, whose int8 kernel is slow with one input channel); ptq: auto times all-int8 against leaving each few-input-channel conv in float on this machine (--threads) and keeps the fastest',
+    );
   addLogFlag(addTrainFlags(cmd, { epochs: 3, lr: 0.01, optimizer: 'momentum' })).action(async (f: QuantizeFlags & { log?: string }) => {
     // Only the training schemes have epochs to log by default; post-training quantization logs with --log.
     const trains = f.scheme === 'qat' || f.scheme === 'binary' || f.scheme === 'ternary';

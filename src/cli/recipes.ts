@@ -10,7 +10,12 @@ export const RECIPES_DIR = fileURLToPath(new URL('../../../recipes/', import.met
 
 /** The recipe names shipped with the package (file names without .yaml). */
 export function shippedRecipes(): string[] {
-  return existsSync(RECIPES_DIR) ? readdirSync(RECIPES_DIR).filter((n) => n.endsWith('.yaml')).map((n) => n.slice(0, -5)).sort() : [];
+  return existsSync(RECIPES_DIR)
+    ? readdirSync(RECIPES_DIR)
+        .filter((n) => n.endsWith('.yaml'))
+        .map((n) => n.slice(0, -5))
+        .sort()
+    : [];
 }
 
 /**

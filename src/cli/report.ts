@@ -50,7 +50,7 @@ export function registerReportCommands(program: Command): void {
     .argument('<run...>', 'run logs: the --log files of train, demo, prune, compress, sensitivity (.jsonl, .csv) or a saved --json output')
     .requiredOption('--out <file.html>', 'where to write the report')
     .option('--model <file>', 'add the layer table of this model (.onnx, .wtl or a zoo name)')
-    .option('--title <text>', 'the report\'s title')
+    .option('--title <text>', "the report's title")
     .option('--json', 'print one JSON object on stdout')
     .action((runs: string[], f: { out: string; model?: string; title?: string; json?: boolean }) => {
       const bytes = writeReport(runs, f.out, { model: f.model, title: f.title });

@@ -6,7 +6,10 @@ import { openRunLog } from '../train/run-log.js';
 
 /** Adds `--log FILE` to a command. */
 export function addLogFlag(cmd: Command): Command {
-  return cmd.option('--log <file.jsonl|file.csv>', 'run log: one line per epoch/stage, written as the run goes (default: OUT.log.jsonl beside --out, DIR/log.jsonl for a directory; .csv for CSV)');
+  return cmd.option(
+    '--log <file.jsonl|file.csv>',
+    'run log: one line per epoch/stage, written as the run goes (default: OUT.log.jsonl beside --out, DIR/log.jsonl for a directory; .csv for CSV)',
+  );
 }
 
 /**

@@ -26,7 +26,12 @@ function fraction(name: string) {
 /** Adds --val-split and --val-data to a command (the training flags include them). */
 export function addValidationFlags(cmd: Command): Command {
   return cmd
-    .option('--val-split <fraction>', 'fraction of the training data held out (seeded by --seed) for every choice: early stopping, schedules, floors, proposals; the test split is evaluated once, at the end', fraction('--val-split'), DEFAULT_VALIDATION_FRACTION)
+    .option(
+      '--val-split <fraction>',
+      'fraction of the training data held out (seeded by --seed) for every choice: early stopping, schedules, floors, proposals; the test split is evaluated once, at the end',
+      fraction('--val-split'),
+      DEFAULT_VALIDATION_FRACTION,
+    )
     .option('--val-data <dir>', 'validate on every sample of this dataset directory (same formats as --data) instead of holding out --val-split');
 }
 
@@ -44,11 +49,17 @@ export function holdOutValidation(train: Dataset, f: ValidationFlags): { train: 
     }
   }
   if (resolve(f.valData) === resolve(f.data ?? defaultMnistDir())) {
-    throw new WhittleError('BAD_ARGUMENT', `--val-data ${f.valData} is the --data directory, whose test split must stay unseen until the end; pass another directory, or leave --val-data out to hold out --val-split of the training data`);
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `--val-data ${f.valData} is the --data directory, whose test split must stay unseen until the end; pass another directory, or leave --val-data out to hold out --val-split of the training data`,
+    );
   }
   const given = loadData(f.valData);
   if (given.train.shape.join('x') !== train.shape.join('x') || given.train.numClasses !== train.numClasses) {
-    throw new WhittleError('BAD_ARGUMENT', `--val-data ${f.valData} holds samples [${given.train.shape.join(', ')}] of ${given.train.numClasses} classes, the training data [${train.shape.join(', ')}] of ${train.numClasses}; pass validation data of the same kind`);
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `--val-data ${f.valData} holds samples [${given.train.shape.join(', ')}] of ${given.train.numClasses} classes, the training data [${train.shape.join(', ')}] of ${train.numClasses}; pass validation data of the same kind`,
+    );
   }
   return { train, validation: concatDatasets(given.train, given.test) };
 }

@@ -29,8 +29,7 @@ test('parseNormalization accepts the three names and lists them on error', () =>
   assert.throws(
     () => parseNormalization('zscore'),
     (e: unknown) =>
-      e instanceof WhittleError && e.code === 'BAD_ARGUMENT' && e.message.includes('"zscore"') &&
-      e.message.includes('x/255, mnist-mean-std, none'),
+      e instanceof WhittleError && e.code === 'BAD_ARGUMENT' && e.message.includes('"zscore"') && e.message.includes('x/255, mnist-mean-std, none'),
   );
 });
 
@@ -43,7 +42,10 @@ test('normalizeBatch gathers the right samples in order, into a given buffer', (
   assert.deepEqual([...out.subarray(12, 18)], [102, 152, 202, 252, 46, 96]);
   assert.equal(out[18], -1);
   assert.deepEqual([...gatherLabels(ds, [7, 0, 102])], [7n, 0n, 2n]);
-  assert.throws(() => normalizeBatch(ds, [103], 'x/255'), (e: unknown) => e instanceof WhittleError && e.message.includes('0..102'));
+  assert.throws(
+    () => normalizeBatch(ds, [103], 'x/255'),
+    (e: unknown) => e instanceof WhittleError && e.message.includes('0..102'),
+  );
 });
 
 test('same seed and epoch give the same order; another epoch or seed gives another', () => {
@@ -90,13 +92,19 @@ test('dropLast skips the short batch; shuffle false keeps dataset order', () => 
   assert.equal(batchCount(ds, { batchSize: 16, dropLast: true }), 6);
   assert.ok(dropped.every((b) => b.size === 16));
   const ordered = [...batches(ds, { batchSize: 50, shuffle: false })].flatMap((b) => [...b.indices]);
-  assert.deepEqual(ordered, Array.from({ length: 103 }, (_, i) => i));
+  assert.deepEqual(
+    ordered,
+    Array.from({ length: 103 }, (_, i) => i),
+  );
 });
 
 test('bad batch options fail when passed, not at the first batch', () => {
   const ds = synthetic();
   const bad = (opts: Parameters<typeof batches>[1], fragment: string) =>
-    assert.throws(() => batches(ds, opts), (e: unknown) => e instanceof WhittleError && e.code === 'BAD_ARGUMENT' && e.message.includes(fragment));
+    assert.throws(
+      () => batches(ds, opts),
+      (e: unknown) => e instanceof WhittleError && e.code === 'BAD_ARGUMENT' && e.message.includes(fragment),
+    );
   bad({ batchSize: 0 }, 'batch size');
   bad({ batchSize: 1.5 }, 'batch size');
   bad({ batchSize: 8, normalization: 'bogus' as never }, 'bogus');

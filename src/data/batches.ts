@@ -23,10 +23,7 @@ const MNIST_STD = 0.3081;
  */
 export function parseNormalization(s: string): Normalization {
   if ((NORMALIZATIONS as readonly string[]).includes(s)) return s as Normalization;
-  throw new WhittleError(
-    'BAD_ARGUMENT',
-    `unknown normalization "${s}"; use one of: ${NORMALIZATIONS.join(', ')}`,
-  );
+  throw new WhittleError('BAD_ARGUMENT', `unknown normalization "${s}"; use one of: ${NORMALIZATIONS.join(', ')}`);
 }
 
 // One 256-entry table per normalization: a byte becomes a float by one lookup, no per-element math.
@@ -75,12 +72,7 @@ function checkIndex(ds: Dataset, idx: number | undefined, position: number): num
  * const x = normalizeBatch(mnist.test, [0, 1, 2], 'x/255'); // 3 × 784 floats in [0, 1]
  * ```
  */
-export function normalizeBatch(
-  ds: Dataset,
-  indices: ArrayLike<number>,
-  normalization: Normalization,
-  out?: Float32Array,
-): Float32Array {
+export function normalizeBatch(ds: Dataset, indices: ArrayLike<number>, normalization: Normalization, out?: Float32Array): Float32Array {
   const size = sampleSize(ds.shape);
   const n = indices.length;
   const x = out ?? new Float32Array(n * size);

@@ -39,7 +39,11 @@ export function fixedBatchSize(model: Model): number | undefined {
  * const ds = bindArrays(model, new Map([['x', readNpy('x.npy')]]), { source: 'x.npy' });
  * ```
  */
-export function bindArrays(model: Model, arrays: ReadonlyMap<string, NpyArray>, options: { source: string; labels?: Int32Array; classes?: readonly string[] }): TensorDataset {
+export function bindArrays(
+  model: Model,
+  arrays: ReadonlyMap<string, NpyArray>,
+  options: { source: string; labels?: Int32Array; classes?: readonly string[] },
+): TensorDataset {
   const { source } = options;
   const inputs = feedInputs(model);
   if (inputs.length === 0) throw new WhittleError('INVALID_GRAPH', 'the model has no inputs to feed');
@@ -48,13 +52,21 @@ export function bindArrays(model: Model, arrays: ReadonlyMap<string, NpyArray>, 
   const inputNames = inputs.map((i) => i.name);
   if (names.every((n) => inputNames.includes(n))) for (const [n, a] of arrays) byInput.set(n, a);
   else if (names.length === 1 && inputs.length === 1) byInput.set(inputNames[0] as string, arrays.get(names[0] as string) as NpyArray);
-  else if (names.length === inputs.length && names.every((n, k) => n === `arr_${k}`)) names.forEach((n, k) => byInput.set(inputNames[k] as string, arrays.get(n) as NpyArray));
+  else if (names.length === inputs.length && names.every((n, k) => n === `arr_${k}`))
+    names.forEach((n, k) => byInput.set(inputNames[k] as string, arrays.get(n) as NpyArray));
   else {
     const extra = names.filter((n) => !inputNames.includes(n));
-    throw new WhittleError('BAD_DATA', `${source}: array${extra.length > 1 ? 's' : ''} ${extra.map((n) => `"${n}"`).join(', ')} match${extra.length > 1 ? '' : 'es'} no model input; the model's inputs are ${inputNames.map((n) => `"${n}"`).join(', ')}: name the arrays after them`);
+    throw new WhittleError(
+      'BAD_DATA',
+      `${source}: array${extra.length > 1 ? 's' : ''} ${extra.map((n) => `"${n}"`).join(', ')} match${extra.length > 1 ? '' : 'es'} no model input; the model's inputs are ${inputNames.map((n) => `"${n}"`).join(', ')}: name the arrays after them`,
+    );
   }
   const missing = inputNames.filter((n) => !byInput.has(n));
-  if (missing.length > 0) throw new WhittleError('BAD_DATA', `${source} has no data for model input${missing.length > 1 ? 's' : ''} ${missing.map((n) => `"${n}"`).join(', ')}; give one array per input, named after it`);
+  if (missing.length > 0)
+    throw new WhittleError(
+      'BAD_DATA',
+      `${source} has no data for model input${missing.length > 1 ? 's' : ''} ${missing.map((n) => `"${n}"`).join(', ')}; give one array per input, named after it`,
+    );
   const symbols = new Map<string, { value: number; input: string }>();
   const samples: SampleTensor[] = [];
   let count: number | undefined;
@@ -63,33 +75,51 @@ export function bindArrays(model: Model, arrays: ReadonlyMap<string, NpyArray>, 
     const a = byInput.get(info.name) as NpyArray;
     const rank = info.shape.length;
     const expected = `input "${info.name}" expects ${fmt(info.shape)}`;
-    if (rank === 0) throw new WhittleError('SHAPE_MISMATCH', `${source}: ${expected} (a scalar, no batch axis); Whittle feeds batches of samples: re-export the model with a batch axis`);
+    if (rank === 0)
+      throw new WhittleError(
+        'SHAPE_MISMATCH',
+        `${source}: ${expected} (a scalar, no batch axis); Whittle feeds batches of samples: re-export the model with a batch axis`,
+      );
     // One rank short: a single sample.
     const dims = a.dims.length === rank - 1 ? [1, ...a.dims] : a.dims;
-    if (dims.length !== rank) throw new WhittleError('SHAPE_MISMATCH', `${source}: ${expected}, found ${fmt(a.dims)}; give the array the model's shape (leading axis = samples)`);
+    if (dims.length !== rank)
+      throw new WhittleError('SHAPE_MISMATCH', `${source}: ${expected}, found ${fmt(a.dims)}; give the array the model's shape (leading axis = samples)`);
     for (let k = 1; k < rank; k++) {
       const want = info.shape[k] as Dim;
       const have = dims[k] as number;
       if (typeof want === 'number' && want !== have) {
-        throw new WhittleError('SHAPE_MISMATCH', `${source}: ${expected} (per sample ${fmt(info.shape.slice(1))}), found ${fmt(dims)}; axis ${k} should be ${want}`);
+        throw new WhittleError(
+          'SHAPE_MISMATCH',
+          `${source}: ${expected} (per sample ${fmt(info.shape.slice(1))}), found ${fmt(dims)}; axis ${k} should be ${want}`,
+        );
       }
       if (typeof want === 'string' && want !== '') {
         const seen = symbols.get(want);
         if (seen !== undefined && seen.value !== have) {
-          throw new WhittleError('SHAPE_MISMATCH', `${source}: dimension "${want}" is ${seen.value} in input "${seen.input}" but ${have} in input "${info.name}" (${fmt(dims)}); inputs sharing a dimension need the same size`);
+          throw new WhittleError(
+            'SHAPE_MISMATCH',
+            `${source}: dimension "${want}" is ${seen.value} in input "${seen.input}" but ${have} in input "${info.name}" (${fmt(dims)}); inputs sharing a dimension need the same size`,
+          );
         }
         symbols.set(want, { value: have, input: info.name });
       }
     }
     const n = dims[0] as number;
     if (count === undefined) (count = n), (countFrom = info.name);
-    else if (n !== count) throw new WhittleError('SHAPE_MISMATCH', `${source}: input "${info.name}" has ${n} samples (${fmt(dims)}), input "${countFrom}" has ${count}; every input needs the same number of samples`);
+    else if (n !== count)
+      throw new WhittleError(
+        'SHAPE_MISMATCH',
+        `${source}: input "${info.name}" has ${n} samples (${fmt(dims)}), input "${countFrom}" has ${count}; every input needs the same number of samples`,
+      );
     const data = castData(a.data, a.dtype, info.dtype, `${source}: input "${info.name}"`);
     samples.push({ name: info.name, dtype: info.dtype, shape: dims.slice(1), data });
   }
   const batch = fixedBatchSize(model);
   if (batch !== undefined && (count as number) % batch !== 0) {
-    throw new WhittleError('SHAPE_MISMATCH', `${source}: the model's inputs fix the batch at ${batch} (${fmt(inputs[0]?.shape ?? [])}) and the data has ${count} samples; give a multiple of ${batch}`);
+    throw new WhittleError(
+      'SHAPE_MISMATCH',
+      `${source}: the model's inputs fix the batch at ${batch} (${fmt(inputs[0]?.shape ?? [])}) and the data has ${count} samples; give a multiple of ${batch}`,
+    );
   }
   if (count === 0) throw new WhittleError('BAD_DATA', `${source} has no samples`);
   return createTensorDataset({ inputs: samples, labels: options.labels, classes: options.classes, source });
@@ -123,7 +153,11 @@ export function randomTensorDataset(model: Model, options: RandomDataOptions = {
   const rng = createRng(options.seed ?? 0);
   const symbols = new Map<string, number>();
   const inputs: SampleTensor[] = feedInputs(model).map((info) => {
-    if (info.shape.length === 0) throw new WhittleError('SHAPE_MISMATCH', `input "${info.name}" is a scalar (no batch axis); Whittle feeds batches of samples: re-export the model with a batch axis`);
+    if (info.shape.length === 0)
+      throw new WhittleError(
+        'SHAPE_MISMATCH',
+        `input "${info.name}" is a scalar (no batch axis); Whittle feeds batches of samples: re-export the model with a batch axis`,
+      );
     const shape = info.shape.slice(1).map((d) => {
       if (typeof d === 'number') return d;
       const size = symbols.get(d) ?? options.dynamicSize ?? (info.shape.length === 4 ? 32 : 16);

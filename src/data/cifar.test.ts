@@ -20,9 +20,11 @@ function batchBytes(firstSample: number, records: number): Uint8Array {
     const s = firstSample + r;
     const base = r * 3073;
     out[base] = s % 10;
-    for (let c = 0; c < 3; c++) for (let y = 0; y < 32; y++) for (let x = 0; x < 32; x++) {
-      out[base + 1 + c * 1024 + y * 32 + x] = pixel(s, c, y, x);
-    }
+    for (let c = 0; c < 3; c++)
+      for (let y = 0; y < 32; y++)
+        for (let x = 0; x < 32; x++) {
+          out[base + 1 + c * 1024 + y * 32 + x] = pixel(s, c, y, x);
+        }
   }
   return out;
 }
@@ -41,7 +43,11 @@ test('a synthetic CIFAR-10 directory (as the archive extracts) parses to CHW sam
   assert.equal(train.numClasses, 10);
   assert.deepEqual([...train.labels], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   assert.deepEqual([...testSet.labels], [0, 1, 2]);
-  for (const [s, c, y, x] of [[0, 0, 0, 0], [3, 1, 5, 31], [9, 2, 31, 7]] as const) {
+  for (const [s, c, y, x] of [
+    [0, 0, 0, 0],
+    [3, 1, 5, 31],
+    [9, 2, 31, 7],
+  ] as const) {
     assert.equal(train.images[s * 3072 + c * 1024 + y * 32 + x], pixel(s, c, y, x));
   }
   assert.equal(testSet.images[2 * 3072 + 2 * 1024 + 10 * 32 + 4], pixel(102, 2, 10, 4));
@@ -69,8 +75,7 @@ test('missing CIFAR-10 files are DATA_NOT_FOUND listing them', () => {
   writeFileSync(join(dir, CIFAR10_TEST_FILE), batchBytes(0, 1));
   assert.throws(
     () => loadCifar10(dir),
-    (e: unknown) =>
-      e instanceof WhittleError && e.code === 'DATA_NOT_FOUND' && CIFAR10_TRAIN_FILES.every((f) => e.message.includes(f)),
+    (e: unknown) => e instanceof WhittleError && e.code === 'DATA_NOT_FOUND' && CIFAR10_TRAIN_FILES.every((f) => e.message.includes(f)),
   );
   assert.throws(
     () => loadCifar10(join(tmp, 'absent')),

@@ -16,8 +16,7 @@ const RECORD = 1 + PIXELS;
 
 const EXPECTED = [...CIFAR10_TRAIN_FILES, CIFAR10_TEST_FILE].join(', ');
 const HOW_TO_FIX =
-  `pass the directory (--data DIR on the command line) holding ${EXPECTED}: ` +
-  'the "CIFAR-10 binary version" (cifar-10-binary.tar.gz), extracted';
+  `pass the directory (--data DIR on the command line) holding ${EXPECTED}: ` + 'the "CIFAR-10 binary version" (cifar-10-binary.tar.gz), extracted';
 
 /**
  * Parses the bytes of CIFAR-10 binary batch files into one dataset. `source` names the data in
@@ -48,8 +47,7 @@ export function parseCifar10(files: readonly Uint8Array[], source = 'CIFAR-10 da
       if (label >= CIFAR10_CLASSES) {
         throw new WhittleError(
           'BAD_DATA',
-          `${source}: record ${i} has label ${label}, CIFAR-10 labels are 0..9; ` +
-            'this may be CIFAR-100 (2 label bytes per record) or a damaged file',
+          `${source}: record ${i} has label ${label}, CIFAR-10 labels are 0..9; ` + 'this may be CIFAR-100 (2 label bytes per record) or a damaged file',
         );
       }
       labels[i] = label;

@@ -29,10 +29,7 @@ test('createDataset infers count and numClasses', () => {
 });
 
 test('createDataset rejects size mismatches and out-of-range labels', () => {
-  assert.throws(
-    () => createDataset({ images: new Uint8Array(7), labels: new Uint8Array(2), shape: [1, 2, 2] }),
-    hasCode('BAD_DATA', '8', 'got 7'),
-  );
+  assert.throws(() => createDataset({ images: new Uint8Array(7), labels: new Uint8Array(2), shape: [1, 2, 2] }), hasCode('BAD_DATA', '8', 'got 7'));
   assert.throws(
     () => createDataset({ images: new Uint8Array(4), labels: new Uint8Array([3]), shape: [1, 2, 2], numClasses: 3 }),
     hasCode('BAD_DATA', 'label 3', '3 classes'),

@@ -111,7 +111,10 @@ export function subset(ds: Dataset, start: number, count: number): Dataset {
  */
 export function concatDatasets(a: Dataset, b: Dataset): Dataset {
   if (a.shape.join('x') !== b.shape.join('x') || a.numClasses !== b.numClasses) {
-    throw new WhittleError('SHAPE_MISMATCH', `cannot join datasets of samples [${a.shape.join(', ')}] (${a.numClasses} classes) and [${b.shape.join(', ')}] (${b.numClasses} classes); they must match`);
+    throw new WhittleError(
+      'SHAPE_MISMATCH',
+      `cannot join datasets of samples [${a.shape.join(', ')}] (${a.numClasses} classes) and [${b.shape.join(', ')}] (${b.numClasses} classes); they must match`,
+    );
   }
   const images = new Uint8Array(a.images.length + b.images.length);
   images.set(a.images);

@@ -12,11 +12,34 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 // A 2×2×3 ubyte IDX file written byte by byte from the format's definition.
 const handWritten = new Uint8Array([
-  0x00, 0x00, 0x08, 0x03, // magic: ubyte, 3 dims
-  0x00, 0x00, 0x00, 0x02, // dim 0 = 2 (big-endian)
-  0x00, 0x00, 0x00, 0x02, // dim 1 = 2
-  0x00, 0x00, 0x00, 0x03, // dim 2 = 3
-  1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 255,
+  0x00,
+  0x00,
+  0x08,
+  0x03, // magic: ubyte, 3 dims
+  0x00,
+  0x00,
+  0x00,
+  0x02, // dim 0 = 2 (big-endian)
+  0x00,
+  0x00,
+  0x00,
+  0x02, // dim 1 = 2
+  0x00,
+  0x00,
+  0x00,
+  0x03, // dim 2 = 3
+  1,
+  2,
+  3,
+  4,
+  5,
+  6,
+  7,
+  8,
+  9,
+  10,
+  11,
+  255,
 ]);
 
 function isWhittleError(code: string, ...fragments: string[]) {

@@ -11,12 +11,12 @@ export interface IdxArray {
 /** The only IDX element type Whittle reads: unsigned byte (MNIST images and labels). */
 const IDX_UBYTE = 0x08;
 const IDX_TYPE_NAMES: Record<number, string> = {
-  0x08: 'ubyte',
-  0x09: 'sbyte',
-  0x0b: 'int16',
-  0x0c: 'int32',
-  0x0d: 'float32',
-  0x0e: 'float64',
+  8: 'ubyte',
+  9: 'sbyte',
+  11: 'int16',
+  12: 'int32',
+  13: 'float32',
+  14: 'float64',
 };
 
 /** True when the bytes start with the gzip magic number (1f 8b). */
@@ -80,10 +80,7 @@ export function decodeIdx(bytes: Uint8Array, source = 'IDX data'): IdxArray {
   }
   if (type !== IDX_UBYTE) {
     const name = IDX_TYPE_NAMES[type] ?? `unknown type 0x${type.toString(16)}`;
-    throw new WhittleError(
-      'BAD_DATA',
-      `${source} holds ${name} elements; Whittle reads only ubyte (0x08) IDX files: convert the data to bytes`,
-    );
+    throw new WhittleError('BAD_DATA', `${source} holds ${name} elements; Whittle reads only ubyte (0x08) IDX files: convert the data to bytes`);
   }
   const headerBytes = 4 + 4 * ndims;
   if (bytes.length < headerBytes) {
@@ -99,10 +96,7 @@ export function decodeIdx(bytes: Uint8Array, source = 'IDX data'): IdxArray {
   }
   const available = bytes.length - headerBytes;
   if (available < count) {
-    throw new WhittleError(
-      'BAD_DATA',
-      `${source} is truncated: dims [${dims.join(', ')}] need ${count} data bytes, found ${available}; ${refetch}`,
-    );
+    throw new WhittleError('BAD_DATA', `${source} is truncated: dims [${dims.join(', ')}] need ${count} data bytes, found ${available}; ${refetch}`);
   }
   // subarray shares memory with the file buffer: no copy of 47 MB of MNIST pixels.
   return { dims, data: bytes.subarray(headerBytes, headerBytes + count) };
@@ -127,10 +121,7 @@ export function encodeIdx(dims: readonly number[], data: Uint8Array): Uint8Array
     count *= d;
   }
   if (count !== data.length) {
-    throw new WhittleError(
-      'BAD_ARGUMENT',
-      `IDX dims [${dims.join(', ')}] need ${count} bytes, got ${data.length}; make the shape match the data`,
-    );
+    throw new WhittleError('BAD_ARGUMENT', `IDX dims [${dims.join(', ')}] need ${count} bytes, got ${data.length}; make the shape match the data`);
   }
   const headerBytes = 4 + 4 * dims.length;
   const out = new Uint8Array(headerBytes + count);

@@ -35,7 +35,10 @@ writeFileSync(join(dir, 'ant', 'notes.txt'), 'not an image');
 test('class sub-folders give labels in sorted class order, files sorted within each', () => {
   const { files, labels, classes } = listImageFolder(dir);
   assert.deepEqual(classes, ['ant', 'zebra']);
-  assert.deepEqual(files.map((f) => f.slice(dir.length + 1)), ['ant/c.png', 'zebra/a.png', 'zebra/b.png']);
+  assert.deepEqual(
+    files.map((f) => f.slice(dir.length + 1)),
+    ['ant/c.png', 'zebra/a.png', 'zebra/b.png'],
+  );
   assert.deepEqual([...labels!], [0, 1, 1]);
 });
 
@@ -55,7 +58,10 @@ test('NHWC with BGR order, and gray as ITU-R 601 luma', () => {
   assert.deepEqual(bgr.array.dims, [3, 2, 2, 3]);
   // Sample 0 is ant/c.png (base 0), pixel (y=1, x=0): r = 0, g = 10, b = 200 → B, G, R.
   const p = ((0 * 2 + 1) * 2 + 0) * 3;
-  assert.deepEqual([...bgr.array.data.slice(p, p + 3)].map((v) => Math.round((v as number) * 255)), [200, 10, 0]);
+  assert.deepEqual(
+    [...bgr.array.data.slice(p, p + 3)].map((v) => Math.round((v as number) * 255)),
+    [200, 10, 0],
+  );
   const gray = readImageFolder(dir, { channels: 'gray' });
   assert.deepEqual(gray.array.dims, [3, 1, 2, 2]);
   assert.ok(Math.abs((gray.array.data[3] as number) - (0.299 * 1 + 0.587 * 10 + 0.114 * 200) / 255) < 1e-6);
@@ -65,10 +71,16 @@ test('bilinear resize with half-pixel centres matches a hand computation', () =>
   // 2×1 image, R = 0 and 100: upsampled to 4 wide, source x = (x + 0.5) / 2 - 0.5 → -0.25, 0.25, 0.75, 1.25.
   const img = { width: 2, height: 1, data: Uint8Array.of(0, 0, 0, 255, 100, 0, 0, 255) };
   const out = resizeBilinear(img, 1, 4);
-  assert.deepEqual([0, 1, 2, 3].map((x) => out[x * 4]), [0, 25, 75, 100]);
+  assert.deepEqual(
+    [0, 1, 2, 3].map((x) => out[x * 4]),
+    [0, 25, 75, 100],
+  );
   // Downsampling 4 → 2 averages neighbours at x = 0.5 and 2.5.
   const wide = { width: 4, height: 1, data: Uint8Array.from([0, 40, 80, 120].flatMap((v) => [v, 0, 0, 255])) };
-  assert.deepEqual([...resizeBilinear(wide, 1, 2)].filter((_, i) => i % 4 === 0), [20, 100]);
+  assert.deepEqual(
+    [...resizeBilinear(wide, 1, 2)].filter((_, i) => i % 4 === 0),
+    [20, 100],
+  );
 });
 
 test('JPEG decodes (lossy: within a few levels), and --image-size resizes mixed sizes', () => {

@@ -124,7 +124,8 @@ export function listImageFolder(dir: string): { files: string[]; labels: Int32Ar
 function perChannel(values: readonly number[] | undefined, fill: number, channels: number, flag: string): number[] {
   if (values === undefined) return Array<number>(channels).fill(fill);
   if (values.length === 1) return Array<number>(channels).fill(values[0] as number);
-  if (values.length !== channels) throw new WhittleError('BAD_ARGUMENT', `${flag} has ${values.length} values for ${channels} channel(s); give one per channel or one for all`);
+  if (values.length !== channels)
+    throw new WhittleError('BAD_ARGUMENT', `${flag} has ${values.length} values for ${channels} channel(s); give one per channel or one for all`);
   return [...values];
 }
 
@@ -135,7 +136,10 @@ function perChannel(values: readonly number[] | undefined, fill: number, channel
  * const { array, labels } = readImageFolder('val', { size: [224, 224], mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] });
  * ```
  */
-export function readImageFolder(dir: string, options: ImageOptions = {}): { array: NpyArray; labels: Int32Array | undefined; classes: string[] | undefined; files: string[] } {
+export function readImageFolder(
+  dir: string,
+  options: ImageOptions = {},
+): { array: NpyArray; labels: Int32Array | undefined; classes: string[] | undefined; files: string[] } {
   const { files, labels, classes } = listImageFolder(dir);
   const mode = options.channels ?? 'rgb';
   const c = mode === 'gray' ? 1 : 3;

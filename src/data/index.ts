@@ -22,6 +22,15 @@ export { type NpyArray, decodeNpy, encodeNpy, readNpy } from './npy.js';
 export { decodeNpz, readNpz, readZipEntries } from './npz.js';
 export { type JsonlArrays, parseJsonl, readJsonl } from './jsonl.js';
 export { type ImageOptions, type RgbaImage, IMAGE_EXTENSIONS, decodeImage, listImageFolder, readImageFolder, resizeBilinear } from './image-folder.js';
-export { type SampleTensor, type TensorDataset, castData, createTensorDataset, labelsFromArray, limitTensorDataset, tensorBatch, tensorDatasetFromImages } from './tensor-dataset.js';
+export {
+  type SampleTensor,
+  type TensorDataset,
+  castData,
+  createTensorDataset,
+  labelsFromArray,
+  limitTensorDataset,
+  tensorBatch,
+  tensorDatasetFromImages,
+} from './tensor-dataset.js';
 export { type RandomDataOptions, bindArrays, feedInputs, fixedBatchSize, randomTensorDataset } from './bind.js';
 export { type DataForModelOptions, type DataSourceKind, detectDataSource, loadDataForModel } from './source.js';

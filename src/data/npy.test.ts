@@ -98,8 +98,14 @@ test('files written by NumPy decode to the values the script wrote', () => {
 });
 
 test('Fortran order, big-endian and non-.npy bytes are clear errors', () => {
-  assert.throws(() => readNpy(`${FIXTURES}fortran.npy`), (e: unknown) => e instanceof WhittleError && /Fortran order.*ascontiguousarray/.test(e.message));
-  assert.throws(() => readNpy(`${FIXTURES}bigendian.npy`), (e: unknown) => e instanceof WhittleError && /'>f4'.*little-endian.*astype\('<f4'\)/.test(e.message));
+  assert.throws(
+    () => readNpy(`${FIXTURES}fortran.npy`),
+    (e: unknown) => e instanceof WhittleError && /Fortran order.*ascontiguousarray/.test(e.message),
+  );
+  assert.throws(
+    () => readNpy(`${FIXTURES}bigendian.npy`),
+    (e: unknown) => e instanceof WhittleError && /'>f4'.*little-endian.*astype\('<f4'\)/.test(e.message),
+  );
   assert.throws(() => decodeNpy(new TextEncoder().encode('hello world, not numpy'), 'x.npy'), /x\.npy is not a NumPy \.npy file/);
   const u16 = handNpy(1, "{'descr': '<u2', 'fortran_order': False, 'shape': (1,), }", Uint8Array.of(1, 0));
   assert.throws(() => decodeNpy(u16, 'u.npy'), /u\.npy has dtype '<u2'/);

@@ -46,7 +46,8 @@ const DESCR_OF: Record<Exclude<DType, 'bfloat16'>, string> = {
 function field(header: string, key: string, source: string): string {
   // The header is a Python dict literal such as {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }.
   const m = new RegExp(`['"]${key}['"]\\s*:\\s*('[^']*'|"[^"]*"|True|False|\\([^)]*\\))`).exec(header);
-  if (m?.[1] === undefined) throw new WhittleError('BAD_DATA', `${source}: the .npy header has no '${key}' (header: ${header.trim()}); is this a NumPy .npy file?`);
+  if (m?.[1] === undefined)
+    throw new WhittleError('BAD_DATA', `${source}: the .npy header has no '${key}' (header: ${header.trim()}); is this a NumPy .npy file?`);
   return m[1];
 }
 
@@ -75,7 +76,8 @@ export function decodeNpy(bytes: Uint8Array, source = '.npy'): NpyArray {
   } else {
     throw new WhittleError('BAD_DATA', `${source}: .npy format version ${major}.${bytes[7]} is not supported (1.0, 2.0 and 3.0 are); save with numpy.save`);
   }
-  if (start + headerLen > bytes.length) throw new WhittleError('BAD_DATA', `${source}: truncated .npy header (${headerLen} bytes announced, ${bytes.length - start} present)`);
+  if (start + headerLen > bytes.length)
+    throw new WhittleError('BAD_DATA', `${source}: truncated .npy header (${headerLen} bytes announced, ${bytes.length - start} present)`);
   const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(start, start + headerLen));
   const descr = field(header, 'descr', source).slice(1, -1);
   if (field(header, 'fortran_order', source) === 'True') {
@@ -84,19 +86,32 @@ export function decodeNpy(bytes: Uint8Array, source = '.npy'): NpyArray {
   const order = descr[0];
   const dtype = DESCR[descr.slice(1)];
   if (dtype === undefined || order === undefined || !['<', '|', '='].includes(order)) {
-    throw new WhittleError('BAD_DATA', `${source} has dtype '${descr}'; Whittle reads little-endian float32, float64, float16, int64, int32, int8, uint8 and bool: convert with x.astype('<f4') (or the type the model takes)`);
+    throw new WhittleError(
+      'BAD_DATA',
+      `${source} has dtype '${descr}'; Whittle reads little-endian float32, float64, float16, int64, int32, int8, uint8 and bool: convert with x.astype('<f4') (or the type the model takes)`,
+    );
   }
   if (order !== '<' && bytesPerElement(dtype) > 1 && order !== '=') {
     throw new WhittleError('BAD_DATA', `${source} has dtype '${descr}'; multi-byte values must be little-endian: convert with x.astype('<${descr.slice(1)}')`);
   }
   const shapeText = field(header, 'shape', source).slice(1, -1).trim();
-  const dims = shapeText === '' ? [] : shapeText.split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
+  const dims =
+    shapeText === ''
+      ? []
+      : shapeText
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s !== '')
+          .map(Number);
   if (dims.some((d) => !Number.isInteger(d) || d < 0)) throw new WhittleError('BAD_DATA', `${source}: bad shape (${shapeText}) in the .npy header`);
   const size = sizeOf(dims);
   const byteLen = size * bytesPerElement(dtype);
   const offset = start + headerLen;
   if (bytes.length - offset < byteLen) {
-    throw new WhittleError('BAD_DATA', `${source}: shape [${dims.join(', ')}] of ${dtype} needs ${byteLen} data bytes, the file has ${bytes.length - offset}; the file is truncated`);
+    throw new WhittleError(
+      'BAD_DATA',
+      `${source}: shape [${dims.join(', ')}] of ${dtype} needs ${byteLen} data bytes, the file has ${bytes.length - offset}; the file is truncated`,
+    );
   }
   const data = allocate(dtype, size);
   // Copied, not viewed: the data's offset in a file buffer need not be aligned for the typed array.

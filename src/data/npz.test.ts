@@ -49,7 +49,12 @@ function handZip(files: { name: string; data: Uint8Array; deflate: boolean }[]):
 test('a hand-built zip with a stored and a deflated entry reads back byte for byte', () => {
   const a = new TextEncoder().encode('stored bytes');
   const b = new Uint8Array(1000).map((_, i) => i % 7);
-  const files = readZipEntries(handZip([{ name: 'a.txt', data: a, deflate: false }, { name: 'b.bin', data: b, deflate: true }]));
+  const files = readZipEntries(
+    handZip([
+      { name: 'a.txt', data: a, deflate: false },
+      { name: 'b.bin', data: b, deflate: true },
+    ]),
+  );
   assert.deepEqual([...files.keys()], ['a.txt', 'b.bin']);
   assert.deepEqual(files.get('a.txt'), a);
   assert.deepEqual(new Uint8Array(files.get('b.bin')!), b);
@@ -58,7 +63,12 @@ test('a hand-built zip with a stored and a deflated entry reads back byte for by
 test('an .npz of two inputs: keys are the file names without .npy, values the arrays', () => {
   const x = encodeNpy({ dtype: 'float32', dims: [2, 2], data: Float32Array.of(1, 2, 3, 4) });
   const mask = encodeNpy({ dtype: 'int64', dims: [2, 2], data: BigInt64Array.of(1n, 1n, 1n, 0n) });
-  const arrays = decodeNpz(handZip([{ name: 'input_ids.npy', data: x, deflate: true }, { name: 'attention_mask.npy', data: mask, deflate: false }]));
+  const arrays = decodeNpz(
+    handZip([
+      { name: 'input_ids.npy', data: x, deflate: true },
+      { name: 'attention_mask.npy', data: mask, deflate: false },
+    ]),
+  );
   assert.deepEqual([...arrays.keys()], ['input_ids', 'attention_mask']);
   assert.deepEqual([...arrays.get('input_ids')!.data], [1, 2, 3, 4]);
   assert.deepEqual([...arrays.get('attention_mask')!.data], [1n, 1n, 1n, 0n]);
@@ -69,7 +79,11 @@ test('numpy.savez (stored, zip64 local headers) and savez_compressed (deflated) 
     const arrays = readNpz(`${FIXTURES}${file}`);
     assert.deepEqual([...arrays.keys()].sort(), ['labels', 'x'], file);
     assert.deepEqual(arrays.get('x')!.dims, [2, 3]);
-    assert.deepEqual([...arrays.get('x')!.data], [0, 1, 2, 3, 4, 5].map((v) => v / 4 - 0.5), file);
+    assert.deepEqual(
+      [...arrays.get('x')!.data],
+      [0, 1, 2, 3, 4, 5].map((v) => v / 4 - 0.5),
+      file,
+    );
     assert.deepEqual([...arrays.get('labels')!.data], [1n, 0n], file);
   }
 });

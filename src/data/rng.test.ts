@@ -46,7 +46,10 @@ test('deriveSeed gives distinct, reproducible seeds per stream', () => {
 
 test('shuffledIndices returns a permutation, different per rng', () => {
   const p = shuffledIndices(1000, createRng(1));
-  assert.deepEqual([...p].sort((x, y) => x - y), Array.from({ length: 1000 }, (_, i) => i));
+  assert.deepEqual(
+    [...p].sort((x, y) => x - y),
+    Array.from({ length: 1000 }, (_, i) => i),
+  );
   assert.notDeepEqual(p, shuffledIndices(1000, createRng(2)));
   assert.deepEqual(p, shuffledIndices(1000, createRng(1)));
   assert.equal(shuffledIndices(0, createRng(1)).length, 0);

@@ -36,9 +36,22 @@ const image = modelWith([{ name: 'pixels', dtype: 'float32', shape: ['N', 3, 4, 
 test('arrays bind to inputs by name; dynamic dims come from the data; dtypes are cast to the inputs', () => {
   const ids = { dtype: 'int32' as const, dims: [2, 3], data: Int32Array.of(1, 2, 3, 4, 5, 6) };
   const mask = { dtype: 'bool' as const, dims: [2, 3], data: Uint8Array.of(1, 1, 1, 1, 1, 0) };
-  const ds = bindArrays(twoInputs, new Map<string, NpyArray>([['attention_mask', mask], ['input_ids', ids]]), { source: 't' });
+  const ds = bindArrays(
+    twoInputs,
+    new Map<string, NpyArray>([
+      ['attention_mask', mask],
+      ['input_ids', ids],
+    ]),
+    { source: 't' },
+  );
   assert.equal(ds.count, 2);
-  assert.deepEqual(ds.inputs.map((i) => [i.name, i.dtype, i.shape]), [['input_ids', 'int64', [3]], ['attention_mask', 'int64', [3]]]);
+  assert.deepEqual(
+    ds.inputs.map((i) => [i.name, i.dtype, i.shape]),
+    [
+      ['input_ids', 'int64', [3]],
+      ['attention_mask', 'int64', [3]],
+    ],
+  );
   const { feeds } = tensorBatch(ds, 1, 1);
   assert.deepEqual(feeds['input_ids']!.dims, [1, 3]);
   assert.deepEqual([...feeds['input_ids']!.data], [4n, 5n, 6n]);
@@ -47,31 +60,102 @@ test('arrays bind to inputs by name; dynamic dims come from the data; dtypes are
 
 test('inputs sharing a named dimension must agree; shapes and names that do not fit name the input', () => {
   const a = (dims: number[]) => ({ dtype: 'int64' as const, dims, data: new BigInt64Array(dims.reduce((x, y) => x * y, 1)) });
-  assert.throws(() => bindArrays(twoInputs, new Map<string, NpyArray>([['input_ids', a([2, 3])], ['attention_mask', a([2, 4])]]), { source: 'd.npz' }), /d\.npz: dimension "seq" is 3 in input "input_ids" but 4 in input "attention_mask"/);
-  assert.throws(() => bindArrays(twoInputs, new Map<string, NpyArray>([['input_ids', a([2, 3])]]), { source: 'd.npz' }), /d\.npz has no data for model input "attention_mask"/);
-  assert.throws(() => bindArrays(twoInputs, new Map<string, NpyArray>([['ids', a([2, 3])], ['mask', a([2, 3])]]), { source: 'd.npz' }), /arrays "ids", "mask" match no model input; the model's inputs are "input_ids", "attention_mask"/);
+  assert.throws(
+    () =>
+      bindArrays(
+        twoInputs,
+        new Map<string, NpyArray>([
+          ['input_ids', a([2, 3])],
+          ['attention_mask', a([2, 4])],
+        ]),
+        { source: 'd.npz' },
+      ),
+    /d\.npz: dimension "seq" is 3 in input "input_ids" but 4 in input "attention_mask"/,
+  );
+  assert.throws(
+    () => bindArrays(twoInputs, new Map<string, NpyArray>([['input_ids', a([2, 3])]]), { source: 'd.npz' }),
+    /d\.npz has no data for model input "attention_mask"/,
+  );
+  assert.throws(
+    () =>
+      bindArrays(
+        twoInputs,
+        new Map<string, NpyArray>([
+          ['ids', a([2, 3])],
+          ['mask', a([2, 3])],
+        ]),
+        { source: 'd.npz' },
+      ),
+    /arrays "ids", "mask" match no model input; the model's inputs are "input_ids", "attention_mask"/,
+  );
   const f = (dims: number[]) => ({ dtype: 'float32' as const, dims, data: new Float32Array(dims.reduce((x, y) => x * y, 1)) });
-  assert.throws(() => bindArrays(image, new Map<string, NpyArray>([['x', f([2, 3, 5, 4])]]), { source: 'x.npy' }), /x\.npy: input "pixels" expects \[N, 3, 4, 4\] \(per sample \[3, 4, 4\]\), found \[2, 3, 5, 4\]; axis 2 should be 4/);
-  assert.throws(() => bindArrays(image, new Map<string, NpyArray>([['x', f([2, 48])]]), { source: 'x.npy' }), /x\.npy: input "pixels" expects \[N, 3, 4, 4\], found \[2, 48\]/);
+  assert.throws(
+    () => bindArrays(image, new Map<string, NpyArray>([['x', f([2, 3, 5, 4])]]), { source: 'x.npy' }),
+    /x\.npy: input "pixels" expects \[N, 3, 4, 4\] \(per sample \[3, 4, 4\]\), found \[2, 3, 5, 4\]; axis 2 should be 4/,
+  );
+  assert.throws(
+    () => bindArrays(image, new Map<string, NpyArray>([['x', f([2, 48])]]), { source: 'x.npy' }),
+    /x\.npy: input "pixels" expects \[N, 3, 4, 4\], found \[2, 48\]/,
+  );
   // Floats with fractions cannot feed an integer input.
-  assert.throws(() => bindArrays(twoInputs, new Map<string, NpyArray>([['input_ids', { dtype: 'float32' as const, dims: [1, 1], data: Float32Array.of(0.5) }], ['attention_mask', a([1, 1])]]), { source: 'j' }), /j: input "input_ids" has float32 values \(e\.g\. 0\.5\) but the model takes int64/);
+  assert.throws(
+    () =>
+      bindArrays(
+        twoInputs,
+        new Map<string, NpyArray>([
+          ['input_ids', { dtype: 'float32' as const, dims: [1, 1], data: Float32Array.of(0.5) }],
+          ['attention_mask', a([1, 1])],
+        ]),
+        { source: 'j' },
+      ),
+    /j: input "input_ids" has float32 values \(e\.g\. 0\.5\) but the model takes int64/,
+  );
 });
 
 test('one sample without its batch axis, a fixed batch, and positional savez names', () => {
-  const one = bindArrays(image, new Map<string, NpyArray>([['pixels', { dtype: 'float32' as const, dims: [3, 4, 4], data: new Float32Array(48) }]]), { source: 's' });
+  const one = bindArrays(image, new Map<string, NpyArray>([['pixels', { dtype: 'float32' as const, dims: [3, 4, 4], data: new Float32Array(48) }]]), {
+    source: 's',
+  });
   assert.equal(one.count, 1);
-  const fixed = modelWith([{ name: 'x', dtype: 'float32', shape: [2, 3] }, { name: 'y', dtype: 'float32', shape: [2, 3] }]);
+  const fixed = modelWith([
+    { name: 'x', dtype: 'float32', shape: [2, 3] },
+    { name: 'y', dtype: 'float32', shape: [2, 3] },
+  ]);
   assert.equal(fixedBatchSize(fixed), 2);
   const arr = (n: number) => ({ dtype: 'float32' as const, dims: [n, 3], data: new Float32Array(n * 3) });
-  assert.equal(bindArrays(fixed, new Map<string, NpyArray>([['arr_0', arr(4)], ['arr_1', arr(4)]]), { source: 's' }).count, 4);
-  assert.throws(() => bindArrays(fixed, new Map<string, NpyArray>([['x', arr(3)], ['y', arr(3)]]), { source: 's' }), /fix the batch at 2 .* the data has 3 samples; give a multiple of 2/);
+  assert.equal(
+    bindArrays(
+      fixed,
+      new Map<string, NpyArray>([
+        ['arr_0', arr(4)],
+        ['arr_1', arr(4)],
+      ]),
+      { source: 's' },
+    ).count,
+    4,
+  );
+  assert.throws(
+    () =>
+      bindArrays(
+        fixed,
+        new Map<string, NpyArray>([
+          ['x', arr(3)],
+          ['y', arr(3)],
+        ]),
+        { source: 's' },
+      ),
+    /fix the batch at 2 .* the data has 3 samples; give a multiple of 2/,
+  );
 });
 
 test('random inputs: seeded, shaped like the inputs (dynamic dims 16, 32 in images), floats in [0, 1), integers 0 or 1', () => {
   const a = randomTensorDataset(twoInputs, { count: 5, seed: 3 });
   const b = randomTensorDataset(twoInputs, { count: 5, seed: 3 });
   assert.equal(a.source, 'random');
-  assert.deepEqual(a.inputs.map((i) => i.shape), [[16], [16]]);
+  assert.deepEqual(
+    a.inputs.map((i) => i.shape),
+    [[16], [16]],
+  );
   assert.deepEqual([...a.inputs[0]!.data], [...b.inputs[0]!.data]);
   assert.ok([...a.inputs[0]!.data].every((v) => v === 0n || v === 1n));
   const img = randomTensorDataset(image, { count: 2, seed: 1 });
@@ -114,7 +198,10 @@ test('loadDataForModel picks the source by the path: .npy with labels.npy beside
   assert.deepEqual(ds.inputs[0]!.shape, [4, 4, 1]);
   assert.ok([...ds.inputs[0]!.data].every((v) => Math.abs((v as number) - 1) < 1e-6));
   assert.deepEqual(ds.classes, ['only']);
-  assert.throws(() => loadDataForModel(image, join(dir, 'img'), { channels: 'gray' }), /input "pixels" expects \[N, 3, 4, 4\] \(3 channels, NCHW\), but --channels gray gives 1; pass --channels rgb/);
+  assert.throws(
+    () => loadDataForModel(image, join(dir, 'img'), { channels: 'gray' }),
+    /input "pixels" expects \[N, 3, 4, 4\] \(3 channels, NCHW\), but --channels gray gives 1; pass --channels rgb/,
+  );
   assert.throws(() => loadDataForModel(twoInputs, join(dir, 'img')), /an image folder feeds a model with one input/);
   assert.throws(() => detectDataSource(join(dir, 'nope.npy')), /no such file or directory/);
   writeFileSync(join(dir, 'data.csv'), '1,2');

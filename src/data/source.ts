@@ -19,7 +19,8 @@ import { labelsFromArray, tensorDatasetFromImages } from './tensor-dataset.js';
 /** The kinds of data `--data` takes. */
 export type DataSourceKind = 'npy' | 'npz' | 'npy-dir' | 'jsonl' | 'images' | 'idx' | 'cifar';
 
-const FORMS = 'a .npy or .npz file, a directory of .npy files, a JSONL file, a folder of PNG/JPEG images (class sub-folders), an MNIST-format IDX directory or CIFAR-10 binaries';
+const FORMS =
+  'a .npy or .npz file, a directory of .npy files, a JSONL file, a folder of PNG/JPEG images (class sub-folders), an MNIST-format IDX directory or CIFAR-10 binaries';
 
 /**
  * What kind of data a path holds, by its name and contents.
@@ -62,13 +63,20 @@ export interface DataForModelOptions extends Omit<ImageOptions, 'layout'> {
 // nothing says otherwise), NHWC when axis 3 does.
 function imageOptionsFor(info: ValueInfo, options: DataForModelOptions): ImageOptions {
   const s = info.shape;
-  if (s.length !== 4) throw new WhittleError('SHAPE_MISMATCH', `input "${info.name}" expects [${s.join(', ')}]; an image folder feeds a 4-D image input ([N, C, H, W] or [N, H, W, C])`);
+  if (s.length !== 4)
+    throw new WhittleError(
+      'SHAPE_MISMATCH',
+      `input "${info.name}" expects [${s.join(', ')}]; an image folder feeds a 4-D image input ([N, C, H, W] or [N, H, W, C])`,
+    );
   const isC = (d: unknown): boolean => d === 1 || d === 3;
   const layout = !isC(s[1]) && isC(s[3]) ? 'NHWC' : 'NCHW';
   const [c, h, w] = layout === 'NCHW' ? [s[1], s[2], s[3]] : [s[3], s[1], s[2]];
   const channels = options.channels ?? (c === 1 ? 'gray' : 'rgb');
   if (typeof c === 'number' && c !== (channels === 'gray' ? 1 : 3)) {
-    throw new WhittleError('SHAPE_MISMATCH', `input "${info.name}" expects [${s.join(', ')}] (${c} channel${c === 1 ? '' : 's'}, ${layout}), but --channels ${channels} gives ${channels === 'gray' ? 1 : 3}; pass --channels ${c === 1 ? 'gray' : 'rgb'}`);
+    throw new WhittleError(
+      'SHAPE_MISMATCH',
+      `input "${info.name}" expects [${s.join(', ')}] (${c} channel${c === 1 ? '' : 's'}, ${layout}), but --channels ${channels} gives ${channels === 'gray' ? 1 : 3}; pass --channels ${c === 1 ? 'gray' : 'rgb'}`,
+    );
   }
   const size = options.size ?? (typeof h === 'number' && typeof w === 'number' ? ([h, w] as const) : undefined);
   return { ...options, channels, layout, ...(size !== undefined ? { size } : {}) };
@@ -77,7 +85,9 @@ function imageOptionsFor(info: ValueInfo, options: DataForModelOptions): ImageOp
 function npyDirectory(dir: string): { arrays: Map<string, NpyArray>; labels: NpyArray | undefined } {
   const arrays = new Map<string, NpyArray>();
   let labels: NpyArray | undefined;
-  for (const f of readdirSync(dir).filter((n) => n.endsWith('.npy')).sort()) {
+  for (const f of readdirSync(dir)
+    .filter((n) => n.endsWith('.npy'))
+    .sort()) {
     const a = readNpy(join(dir, f));
     if (f === 'labels.npy') labels = a;
     else arrays.set(basename(f, '.npy'), a);
@@ -122,7 +132,11 @@ export function loadDataForModel(model: Model, path: string, options: DataForMod
     }
     case 'images': {
       const info = inputs[0];
-      if (inputs.length !== 1 || info === undefined) throw new WhittleError('BAD_DATA', `--data ${path}: an image folder feeds a model with one input; this model takes ${inputs.map((i) => `"${i.name}"`).join(', ')}: use .npz or JSONL with one array per input`);
+      if (inputs.length !== 1 || info === undefined)
+        throw new WhittleError(
+          'BAD_DATA',
+          `--data ${path}: an image folder feeds a model with one input; this model takes ${inputs.map((i) => `"${i.name}"`).join(', ')}: use .npz or JSONL with one array per input`,
+        );
       const { array, labels, classes } = readImageFolder(path, imageOptionsFor(info, options));
       return bindArrays(model, new Map([[info.name, array]]), { source: path, labels, ...(classes !== undefined ? { classes } : {}) });
     }
@@ -131,10 +145,19 @@ export function loadDataForModel(model: Model, path: string, options: DataForMod
       const splits = kind === 'cifar' ? loadCifar10(path) : loadIdxDataset(path);
       const images = splits[options.split ?? 'test'];
       const info = inputs[0];
-      if (inputs.length !== 1 || info === undefined) throw new WhittleError('BAD_DATA', `--data ${path}: image datasets feed a model with one input; this model takes ${inputs.map((i) => `"${i.name}"`).join(', ')}`);
+      if (inputs.length !== 1 || info === undefined)
+        throw new WhittleError(
+          'BAD_DATA',
+          `--data ${path}: image datasets feed a model with one input; this model takes ${inputs.map((i) => `"${i.name}"`).join(', ')}`,
+        );
       const per = info.shape.slice(1);
       const shape = per.every((d): d is number => typeof d === 'number') ? per : undefined;
-      const ds = tensorDatasetFromImages(images, { name: info.name, normalization: options.normalization ?? 'x/255', ...(shape !== undefined ? { shape } : {}), source: path });
+      const ds = tensorDatasetFromImages(images, {
+        name: info.name,
+        normalization: options.normalization ?? 'x/255',
+        ...(shape !== undefined ? { shape } : {}),
+        source: path,
+      });
       const t = ds.inputs[0] as (typeof ds.inputs)[number];
       return bindArrays(model, new Map([[info.name, { dtype: t.dtype, dims: [ds.count, ...t.shape], data: t.data }]]), { source: path, labels: ds.labels });
     }

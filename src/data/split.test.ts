@@ -40,12 +40,24 @@ test('splitValidation is disjoint, covers the data and has the asked size', () =
   const v = ids(validation);
   const t = ids(train);
   assert.equal(new Set([...v, ...t]).size, 200, 'disjoint and covering');
-  assert.deepEqual([...v, ...t].sort((a, b) => a - b), Array.from({ length: 200 }, (_, i) => i));
+  assert.deepEqual(
+    [...v, ...t].sort((a, b) => a - b),
+    Array.from({ length: 200 }, (_, i) => i),
+  );
   // Each side keeps the original order.
-  assert.deepEqual(v, [...v].sort((a, b) => a - b));
-  assert.deepEqual(t, [...t].sort((a, b) => a - b));
+  assert.deepEqual(
+    v,
+    [...v].sort((a, b) => a - b),
+  );
+  assert.deepEqual(
+    t,
+    [...t].sort((a, b) => a - b),
+  );
   // A shuffle, not the tail: the held-out ids are spread over the whole range.
-  assert.notDeepEqual(v, Array.from({ length: 20 }, (_, i) => 180 + i));
+  assert.notDeepEqual(
+    v,
+    Array.from({ length: 20 }, (_, i) => 180 + i),
+  );
   assert.ok(Math.min(...v) < 100 && Math.max(...v) >= 100, `held out ${v.join(',')}`);
   assert.equal(splitValidation(ds, 37).validation.count, 37, 'a count of samples');
 });
@@ -75,7 +87,10 @@ test('concatDatasets gives held-out samples back and refuses mismatched samples'
   const { train, validation } = splitValidation(ds, 3);
   const all = concatDatasets(train, validation);
   assert.equal(all.count, 10);
-  assert.deepEqual(ids(all).sort((a, b) => a - b), Array.from({ length: 10 }, (_, i) => i));
+  assert.deepEqual(
+    ids(all).sort((a, b) => a - b),
+    Array.from({ length: 10 }, (_, i) => i),
+  );
   const other = createDataset({ images: new Uint8Array(8), labels: new Uint8Array(2), shape: [1, 4] });
   assert.throws(() => concatDatasets(ds, other), hasCode('SHAPE_MISMATCH', '[1, 2, 2]', '[1, 4]'));
 });

@@ -39,10 +39,7 @@ export function splitValidation(ds: Dataset, sizeOrFraction: number, options: { 
   if (sizeOrFraction > 0 && sizeOrFraction < 1) n = Math.round(ds.count * sizeOrFraction);
   else if (Number.isInteger(sizeOrFraction) && sizeOrFraction >= 1) n = sizeOrFraction;
   else {
-    throw new WhittleError(
-      'BAD_ARGUMENT',
-      `validation split ${sizeOrFraction} is neither a fraction in (0, 1) nor a sample count >= 1; pass e.g. 0.1 or 5000`,
-    );
+    throw new WhittleError('BAD_ARGUMENT', `validation split ${sizeOrFraction} is neither a fraction in (0, 1) nor a sample count >= 1; pass e.g. 0.1 or 5000`);
   }
   if (n < 1 || n >= ds.count) {
     throw new WhittleError(

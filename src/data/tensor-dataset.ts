@@ -45,7 +45,10 @@ export function createTensorDataset(parts: { inputs: SampleTensor[]; labels?: In
   for (const t of inputs) {
     const per = sizeOf(t.shape);
     if (per === 0 || t.data.length % per !== 0 || t.data.length / per !== count) {
-      throw new WhittleError('BAD_DATA', `${source}: input "${t.name}" holds ${t.data.length / (per || 1)} samples of [${t.shape.join(', ')}], "${first.name}" holds ${count}; every input needs one entry per sample`);
+      throw new WhittleError(
+        'BAD_DATA',
+        `${source}: input "${t.name}" holds ${t.data.length / (per || 1)} samples of [${t.shape.join(', ')}], "${first.name}" holds ${count}; every input needs one entry per sample`,
+      );
     }
   }
   if (labels !== undefined && labels.length !== count) {
@@ -94,10 +97,16 @@ export function limitTensorDataset(ds: TensorDataset, count: number): TensorData
  * const ds = tensorDatasetFromImages(mnist.test, { name: 'input', normalization: 'x/255' });
  * ```
  */
-export function tensorDatasetFromImages(images: Dataset, options: { name: string; normalization: Normalization; shape?: readonly number[]; source?: string }): TensorDataset {
+export function tensorDatasetFromImages(
+  images: Dataset,
+  options: { name: string; normalization: Normalization; shape?: readonly number[]; source?: string },
+): TensorDataset {
   const shape = options.shape ?? images.shape;
   if (sizeOf(shape) !== sizeOf(images.shape)) {
-    throw new WhittleError('SHAPE_MISMATCH', `input "${options.name}" expects samples of [${shape.join(', ')}], the images are [${images.shape.join(', ')}]; use a model made for this dataset`);
+    throw new WhittleError(
+      'SHAPE_MISMATCH',
+      `input "${options.name}" expects samples of [${shape.join(', ')}], the images are [${images.shape.join(', ')}]; use a model made for this dataset`,
+    );
   }
   const idx = Int32Array.from({ length: images.count }, (_, i) => i);
   return {
@@ -124,7 +133,8 @@ export function castData(data: TensorData, from: DType, to: DType, what: string)
   if (from === to) return data;
   const n = data.length;
   const out = allocate(to, n);
-  const read: (i: number) => number = from === 'float16' ? (i) => fromHalfBits(data[i] as number) : from === 'int64' ? (i) => Number(data[i] as bigint) : (i) => data[i] as number;
+  const read: (i: number) => number =
+    from === 'float16' ? (i) => fromHalfBits(data[i] as number) : from === 'int64' ? (i) => Number(data[i] as bigint) : (i) => data[i] as number;
   if (isFloat(from) && !isFloat(to)) {
     for (let i = 0; i < n; i++) {
       const v = read(i);
@@ -154,7 +164,8 @@ export function labelsFromArray(array: { dtype: DType; dims: readonly number[]; 
   const labels = new Int32Array(ints.length);
   for (let i = 0; i < ints.length; i++) {
     const v = ints[i] as number;
-    if (!Number.isInteger(v) || v < 0 || v > 0x7fffffff) throw new WhittleError('BAD_DATA', `${source}: label ${v} at sample ${i} is not a class index (a whole number ≥ 0)`);
+    if (!Number.isInteger(v) || v < 0 || v > 0x7fffffff)
+      throw new WhittleError('BAD_DATA', `${source}: label ${v} at sample ${i} is not a class index (a whole number ≥ 0)`);
     labels[i] = v;
   }
   return labels;

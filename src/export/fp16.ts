@@ -23,11 +23,33 @@ export { fromHalfBits as fromFloat16Bits, toHalfBits as toFloat16Bits } from '..
  * overflow half's ±65504 or lose its 11 bits quickly (Exp, Pow, sums of squares, products, logs).
  */
 export const FP16_DEFAULT_BLOCK: readonly string[] = [
-  'Range', 'NonMaxSuppression', 'TopK', 'RoiAlign', 'Resize', 'Upsample', 'CumSum', 'Min', 'Max',
-  'RandomNormal', 'RandomUniform', 'RandomNormalLike', 'RandomUniformLike', 'Multinomial', 'EyeLike',
-  'Exp', 'Log', 'Pow', 'ReduceSumSquare', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceProd',
+  'Range',
+  'NonMaxSuppression',
+  'TopK',
+  'RoiAlign',
+  'Resize',
+  'Upsample',
+  'CumSum',
+  'Min',
+  'Max',
+  'RandomNormal',
+  'RandomUniform',
+  'RandomNormalLike',
+  'RandomUniformLike',
+  'Multinomial',
+  'EyeLike',
+  'Exp',
+  'Log',
+  'Pow',
+  'ReduceSumSquare',
+  'ReduceL2',
+  'ReduceLogSum',
+  'ReduceLogSumExp',
+  'ReduceProd',
   // Their float operands are float32 before opset 19.
-  'QuantizeLinear', 'DequantizeLinear', 'DynamicQuantizeLinear',
+  'QuantizeLinear',
+  'DequantizeLinear',
+  'DynamicQuantizeLinear',
 ];
 
 export interface Fp16Options {
@@ -107,7 +129,14 @@ function halfCompute(model: Model, block: ReadonlySet<string>): Graph {
     const known = casts.get(key);
     if (known !== undefined) return known;
     const out = b.fresh(`${v}.${to === 'float16' ? 'fp16' : 'fp32'}`);
-    const node: Node = { name: b.fresh(`${v}.cast`), opType: 'Cast', domain: '', inputs: [v], outputs: [out], attributes: { to: attr.int(to === 'float16' ? 10 : 1) } };
+    const node: Node = {
+      name: b.fresh(`${v}.cast`),
+      opType: 'Cast',
+      domain: '',
+      inputs: [v],
+      outputs: [out],
+      attributes: { to: attr.int(to === 'float16' ? 10 : 1) },
+    };
     if (after === undefined) front.push(node);
     else g.nodes.splice(g.nodes.indexOf(after) + 1, 0, node);
     casts.set(key, out);
@@ -121,7 +150,14 @@ function halfCompute(model: Model, block: ReadonlySet<string>): Graph {
       if (!outputs.has(out) || !isF32(out)) return out;
       const h = b.fresh(`${out}.fp16`);
       renamed.set(out, h);
-      g.nodes.splice(g.nodes.indexOf(n) + 1, 0, { name: b.fresh(`${out}.cast`), opType: 'Cast', domain: '', inputs: [h], outputs: [out], attributes: { to: attr.int(1) } });
+      g.nodes.splice(g.nodes.indexOf(n) + 1, 0, {
+        name: b.fresh(`${out}.cast`),
+        opType: 'Cast',
+        domain: '',
+        inputs: [h],
+        outputs: [out],
+        attributes: { to: attr.int(1) },
+      });
       return out === h ? out : h;
     });
   }

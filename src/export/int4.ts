@@ -6,7 +6,17 @@ import { attr, GraphBuilder } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import { quantizeValue, rangeToParams } from '../compress/quantize/affine.js';
 import type { SkippedNode } from '../compress/quantize/graph-util.js';
-import { COMPUTE_OPS, dropUnusedInitializers, foldWeightTransposes, forEachSubgraph, isExcluded, skipReason, weightedNodes, weightKN, withMicrosoftDomain } from '../compress/quantize/graph-util.js';
+import {
+  COMPUTE_OPS,
+  dropUnusedInitializers,
+  foldWeightTransposes,
+  forEachSubgraph,
+  isExcluded,
+  skipReason,
+  weightedNodes,
+  weightKN,
+  withMicrosoftDomain,
+} from '../compress/quantize/graph-util.js';
 import type { LayerReport, QuantizeResult } from '../compress/quantize/static.js';
 import { valueTypes } from '../compress/quantize/types.js';
 
@@ -78,7 +88,8 @@ export function quantizeInt4Blocks(w: Float32Array, k: number, n: number, blockS
  */
 export function exportInt4(model: Model, o: Int4Options = {}): QuantizeResult {
   const blockSize = o.blockSize ?? 32;
-  if (!(blockSize >= 16 && (blockSize & (blockSize - 1)) === 0)) throw new WhittleError('BAD_ARGUMENT', `int4 block size must be a power of two ≥ 16, got ${blockSize}`);
+  if (!(blockSize >= 16 && (blockSize & (blockSize - 1)) === 0))
+    throw new WhittleError('BAD_ARGUMENT', `int4 block size must be a power of two ≥ 16, got ${blockSize}`);
   const folded = foldWeightTransposes(model);
   const g = folded.graph.clone();
   const exclude = new Set(o.exclude ?? []);
@@ -87,9 +98,19 @@ export function exportInt4(model: Model, o: Int4Options = {}): QuantizeResult {
   const visit = (h: Graph): void => int4Graph(h, { exclude, blockSize, symmetric: o.symmetric ?? false, layers, skipped });
   visit(g);
   forEachSubgraph(g, valueTypes(folded), (sub) => visit(sub));
-  if (layers.length === 0) throw new WhittleError('BAD_ARGUMENT', 'int4 export quantizes Gemm/MatMul weights and this model has none with constant float32 weights');
+  if (layers.length === 0)
+    throw new WhittleError('BAD_ARGUMENT', 'int4 export quantizes Gemm/MatMul weights and this model has none with constant float32 weights');
   dropUnusedInitializers(g);
-  return { model: { ...folded, graph: g, opsetImports: withMicrosoftDomain(folded, g), metadata: { ...model.metadata, 'whittle.quantization': `int4-matmulnbits-b${blockSize}` } }, layers, skipped };
+  return {
+    model: {
+      ...folded,
+      graph: g,
+      opsetImports: withMicrosoftDomain(folded, g),
+      metadata: { ...model.metadata, 'whittle.quantization': `int4-matmulnbits-b${blockSize}` },
+    },
+    layers,
+    skipped,
+  };
 }
 
 /** MatMulNBits for the Gemm/MatMul nodes of one graph (subgraphs are visited separately). */
@@ -100,7 +121,8 @@ function int4Graph(g: Graph, c: { exclude: ReadonlySet<string>; blockSize: numbe
     if (!COMPUTE_OPS.has(n.opType)) continue;
     const w = weighted.get(n);
     if (isExcluded(n, exclude)) skipped.push({ node: n.name, op: n.opType, reason: 'excluded (--exclude)' });
-    else if (n.opType === 'Conv' && w !== undefined) skipped.push({ node: n.name, op: n.opType, reason: 'MatMulNBits is a matrix product; convolutions stay float32' });
+    else if (n.opType === 'Conv' && w !== undefined)
+      skipped.push({ node: n.name, op: n.opType, reason: 'MatMulNBits is a matrix product; convolutions stay float32' });
     else if (w === undefined) skipped.push({ node: n.name, op: n.opType, reason: skipReason(g, n) });
   }
   for (const w of weighted.values()) {
@@ -113,9 +135,32 @@ function int4Graph(g: Graph, c: { exclude: ReadonlySet<string>; blockSize: numbe
     const Z = b.constant(new Tensor('uint8', [q.zeroPoints.length], q.zeroPoints), `${w.weightName}.zero_points`);
     const out = w.node.outputs[0] as string;
     const mm = w.bias !== undefined ? b.fresh(`${w.node.name}.matmul`) : out;
-    const nodes: Node[] = [{ name: b.fresh(`${w.node.name}.nbits`), opType: 'MatMulNBits', domain: 'com.microsoft', inputs: [w.node.inputs[0] as string, B, S, Z], outputs: [mm], attributes: { K: attr.int(k), N: attr.int(n), bits: attr.int(4), block_size: attr.int(blockSize) } }];
-    if (w.bias !== undefined) nodes.push({ name: b.fresh(`${w.node.name}.bias_add`), opType: 'Add', domain: '', inputs: [mm, w.node.inputs[2] as string], outputs: [out], attributes: {} });
+    const nodes: Node[] = [
+      {
+        name: b.fresh(`${w.node.name}.nbits`),
+        opType: 'MatMulNBits',
+        domain: 'com.microsoft',
+        inputs: [w.node.inputs[0] as string, B, S, Z],
+        outputs: [mm],
+        attributes: { K: attr.int(k), N: attr.int(n), bits: attr.int(4), block_size: attr.int(blockSize) },
+      },
+    ];
+    if (w.bias !== undefined)
+      nodes.push({
+        name: b.fresh(`${w.node.name}.bias_add`),
+        opType: 'Add',
+        domain: '',
+        inputs: [mm, w.node.inputs[2] as string],
+        outputs: [out],
+        attributes: {},
+      });
     g.nodes.splice(g.nodes.indexOf(w.node), 1, ...nodes);
-    layers.push({ name: w.node.name, op: w.node.opType, bits: 4, params: w.weight.size + (w.bias?.size ?? 0), bytes: q.packed.length + 4 * q.scales.length + q.zeroPoints.length + 4 * (w.bias?.size ?? 0) });
+    layers.push({
+      name: w.node.name,
+      op: w.node.opType,
+      bits: 4,
+      params: w.weight.size + (w.bias?.size ?? 0),
+      bytes: q.packed.length + 4 * q.scales.length + q.zeroPoints.length + 4 * (w.bias?.size ?? 0),
+    });
   }
 }

@@ -49,7 +49,14 @@ export function addPackedWeight(g: Graph, w: PackedWeight): number {
   const packed = packCodes(w.codes, w.bits);
   const per = 8 / w.bits;
   const P = b.constant(new Tensor('uint8', [packed.length, 1], packed), `${w.name}.packed`);
-  const shifts = b.constant(Tensor.fromArray('uint8', [1, per], Array.from({ length: per }, (_, i) => i * w.bits)), 'shifts');
+  const shifts = b.constant(
+    Tensor.fromArray(
+      'uint8',
+      [1, per],
+      Array.from({ length: per }, (_, i) => i * w.bits),
+    ),
+    'shifts',
+  );
   const mask = b.constant(Tensor.scalar('uint8', 2 ** w.bits), 'modulus');
   const table = b.constant(Tensor.fromArray('float32', [w.table.length], w.table), 'table');
   const scale = b.constant(w.scale, `${w.name}.scale`);

@@ -19,7 +19,18 @@ import { validateGraph } from './validate.js';
 const tensorType = (elemType: number, dims: (number | string)[] | undefined) => ({
   value: {
     case: 'tensorType' as const,
-    value: { elemType, ...(dims === undefined ? {} : { shape: { dim: dims.map((d) => ({ value: typeof d === 'number' ? { case: 'dimValue' as const, value: BigInt(d) } : { case: 'dimParam' as const, value: d } })) } }) },
+    value: {
+      elemType,
+      ...(dims === undefined
+        ? {}
+        : {
+            shape: {
+              dim: dims.map((d) => ({
+                value: typeof d === 'number' ? { case: 'dimValue' as const, value: BigInt(d) } : { case: 'dimParam' as const, value: d },
+              })),
+            },
+          }),
+    },
   },
 });
 
@@ -31,7 +42,11 @@ function foreignModel(): ModelProto {
     docString: 'a model with every kind of part',
     domain: 'org.example',
     modelVersion: 3n,
-    opsetImport: [{ domain: '', version: 17n }, { domain: 'com.microsoft', version: 1n }, { domain: 'custom.local', version: 1n }],
+    opsetImport: [
+      { domain: '', version: 17n },
+      { domain: 'com.microsoft', version: 1n },
+      { domain: 'custom.local', version: 1n },
+    ],
     metadataProps: [{ key: 'author', value: 'me' }],
     graph: {
       name: 'g',
@@ -41,7 +56,14 @@ function foreignModel(): ModelProto {
         { name: 'gelu', opType: 'Gelu', domain: 'com.microsoft', input: ['h'], output: ['y'] },
         { name: 'local', opType: 'Twice', domain: 'custom.local', input: ['y'], output: ['z'] },
         { name: 'seq', opType: 'SequenceConstruct', input: ['z', 'z'], output: ['s'] },
-        { name: 'words', opType: 'Constant', output: ['w'], attribute: [{ name: 'value', type: AT.TENSOR, t: { dims: [2n], dataType: 8, stringData: [new TextEncoder().encode('a'), new TextEncoder().encode('b')] } }] },
+        {
+          name: 'words',
+          opType: 'Constant',
+          output: ['w'],
+          attribute: [
+            { name: 'value', type: AT.TENSOR, t: { dims: [2n], dataType: 8, stringData: [new TextEncoder().encode('a'), new TextEncoder().encode('b')] } },
+          ],
+        },
         { name: 'wid', opType: 'Identity', input: ['names'], output: ['n'] },
       ],
       initializer: [
@@ -89,11 +111,22 @@ test('a model of unknown ops, string tensors, sequences, functions and doc strin
 test('ops without a shape rule: shapes come from the file, else UNSUPPORTED_OP names the node (or are skipped)', () => {
   const model = decodeModel(toBinary(ModelProtoSchema, foreignModel()));
   // HardSigmoid "h" has no rule and no recorded shape; Gelu's output "y" is recorded in value_info.
-  assert.throws(() => inferShapes(model.graph.clone(), new Map()), (e: unknown) => e instanceof WhittleError && e.code === 'UNSUPPORTED_OP' && e.message.includes('HardSigmoid "hs"'));
+  assert.throws(
+    () => inferShapes(model.graph.clone(), new Map()),
+    (e: unknown) => e instanceof WhittleError && e.code === 'UNSUPPORTED_OP' && e.message.includes('HardSigmoid "hs"'),
+  );
   const shapes = inferShapes(model.graph.clone(), new Map(), undefined, { unknown: 'skip' });
   assert.equal(shapes.has('h'), false);
   assert.deepEqual(shapes.get('y'), { dtype: 'float32', shape: ['N', 2] });
-  const told = inferShapes(model.graph.clone(), new Map(), undefined, { known: new Map([['h', { dtype: 'float32', shape: ['N', 2] }], ['z', { dtype: 'float32', shape: ['N', 2] }], ['s', { dtype: 'float32', shape: [] }], ['w', { dtype: 'float32', shape: [] }], ['n', { dtype: 'float32', shape: [] }]]) });
+  const told = inferShapes(model.graph.clone(), new Map(), undefined, {
+    known: new Map([
+      ['h', { dtype: 'float32', shape: ['N', 2] }],
+      ['z', { dtype: 'float32', shape: ['N', 2] }],
+      ['s', { dtype: 'float32', shape: [] }],
+      ['w', { dtype: 'float32', shape: [] }],
+      ['n', { dtype: 'float32', shape: [] }],
+    ]),
+  });
   assert.deepEqual(told.get('h')?.shape, ['N', 2]);
 });
 
@@ -120,7 +153,14 @@ test('every typed TensorProto field reads to the same values as raw_data', () =>
 function smallModel(): ReturnType<typeof makeModel> {
   const g = new Graph('ext');
   g.inputs.push({ name: 'x', dtype: 'float32', shape: [1, 600] });
-  g.initializers.set('w', Tensor.fromArray('float32', [600], Array.from({ length: 600 }, (_, i) => i / 7)));
+  g.initializers.set(
+    'w',
+    Tensor.fromArray(
+      'float32',
+      [600],
+      Array.from({ length: 600 }, (_, i) => i / 7),
+    ),
+  );
   g.initializers.set('tiny', Tensor.fromArray('float32', [1], [2]));
   g.nodes.push({ name: 'add', opType: 'Add', domain: '', inputs: ['x', 'w'], outputs: ['y'], attributes: {} });
   g.nodes.push({ name: 'mul', opType: 'Mul', domain: '', inputs: ['y', 'tiny'], outputs: ['z'], attributes: {} });
@@ -141,21 +181,28 @@ test('external data: written beside the model, read back; a location outside the
     assert.deepEqual(back.graph.initializers.get('w')?.data, smallModel().graph.initializers.get('w')?.data);
 
     // The same file with its location pointing elsewhere.
-    const escape = (location: string, name: string): void => {
+    const escapeAttempt = (location: string, name: string): void => {
       const p = fromBinary(ModelProtoSchema, new Uint8Array(readFileSync(path)));
       for (const e of p.graph?.initializer.find((t) => t.name === 'w')?.externalData ?? []) if (e.key === 'location') e.value = location;
       writeFileSync(join(dir, name), toBinary(ModelProtoSchema, p));
-      assert.throws(() => loadModelFile(join(dir, name)), (e: unknown) => e instanceof WhittleError && e.code === 'BAD_ONNX' && e.message.includes('"w"'), location);
+      assert.throws(
+        () => loadModelFile(join(dir, name)),
+        (e: unknown) => e instanceof WhittleError && e.code === 'BAD_ONNX' && e.message.includes('"w"'),
+        location,
+      );
     };
     mkdirSync(join(dir, 'sub'));
     writeFileSync(join(dir, 'outside.data'), new Uint8Array(4096 + 2400));
-    escape('../outside.data', 'sub/up.onnx');
-    escape(join(dir, 'outside.data'), 'abs.onnx');
+    escapeAttempt('../outside.data', 'sub/up.onnx');
+    escapeAttempt(join(dir, 'outside.data'), 'abs.onnx');
     symlinkSync(join(dir, 'outside.data'), join(dir, 'sub', 'link.data'));
     const p = fromBinary(ModelProtoSchema, new Uint8Array(readFileSync(path)));
     for (const e of p.graph?.initializer.find((t) => t.name === 'w')?.externalData ?? []) if (e.key === 'location') e.value = 'link.data';
     writeFileSync(join(dir, 'sub', 'link.onnx'), toBinary(ModelProtoSchema, p));
-    assert.throws(() => loadModelFile(join(dir, 'sub', 'link.onnx')), (e: unknown) => e instanceof WhittleError && e.message.includes('"w"') && e.message.includes('link'));
+    assert.throws(
+      () => loadModelFile(join(dir, 'sub', 'link.onnx')),
+      (e: unknown) => e instanceof WhittleError && e.message.includes('"w"') && e.message.includes('link'),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -102,10 +102,21 @@ function arithmetic(op: (a: Scalar, b: Scalar) => Scalar): Evaluator {
     });
     // Broadcasting is a pick with index 0 on the size-1 axes.
     const stretch = (t: Tensor, d: number[]): Scalar[] =>
-      values(pick(makeTensor(t.dtype, d, values(t)), dims.map((n, i) => Array.from({ length: n }, (_, j) => ((d[i] as number) === 1 ? 0 : j)))));
+      values(
+        pick(
+          makeTensor(t.dtype, d, values(t)),
+          dims.map((n, i) => Array.from({ length: n }, (_, j) => ((d[i] as number) === 1 ? 0 : j))),
+        ),
+      );
     const va = stretch(a, da);
     const vb = stretch(b, db);
-    return [makeTensor(a.dtype, dims, va.map((x, i) => op(x, vb[i] as Scalar)))];
+    return [
+      makeTensor(
+        a.dtype,
+        dims,
+        va.map((x, i) => op(x, vb[i] as Scalar)),
+      ),
+    ];
   };
 }
 
@@ -140,100 +151,131 @@ export function shapeRange(node: Node, rank: number): [number, number] {
  * ```
  */
 export const EVALUATORS: ReadonlyMap<string, Evaluator> = new Map<string, Evaluator>([
-  ['Constant', (node) => {
-    const t = constantValue(node);
-    return t === undefined ? undefined : [t];
-  }],
+  [
+    'Constant',
+    (node) => {
+      const t = constantValue(node);
+      return t === undefined ? undefined : [t];
+    },
+  ],
   ['Identity', (_node, [x]) => (x === undefined ? undefined : [x])],
-  ['Shape', (node, [x]) => {
-    if (x === undefined) return undefined;
-    const [s, e] = shapeRange(node, x.dims.length);
-    return [Tensor.int64(x.dims.slice(s, e))];
-  }],
-  ['Gather', (node, [data, indices]) => {
-    if (data === undefined || indices === undefined) return undefined;
-    const axis = axisOf(getInt(node, 'axis', 0), data.dims.length);
-    const n = data.dims[axis] as number;
-    const ix = indices.toNumbers().map((i) => {
-      if (i < -n || i >= n) throw new RangeError(`Gather index ${i} out of range`);
-      return i < 0 ? i + n : i;
-    });
-    // Gather = pick each index along `axis`, then reshape that axis into the indices' dims.
-    const picked = pick(data, data.dims.map((d, a) => (a === axis ? ix : Array.from({ length: d }, (_, j) => j))));
-    const dims = [...data.dims.slice(0, axis), ...indices.dims, ...data.dims.slice(axis + 1)];
-    return [makeTensor(data.dtype, dims, values(picked))];
-  }],
-  ['Unsqueeze', (node, inputs) => {
-    const x = inputs[0];
-    const axes = axesOf(node, inputs, 1);
-    if (x === undefined || axes === undefined) return undefined;
-    const rank = x.dims.length + axes.length;
-    const at = new Set(axes.map((a) => axisOf(a, rank)));
-    const dims: number[] = [];
-    let k = 0;
-    for (let i = 0; i < rank; i++) dims.push(at.has(i) ? 1 : (x.dims[k++] as number));
-    return [new Tensor(x.dtype, dims, x.data)];
-  }],
-  ['Squeeze', (node, inputs) => {
-    const x = inputs[0];
-    if (x === undefined) return undefined;
-    const axes = axesOf(node, inputs, 1)?.map((a) => axisOf(a, x.dims.length));
-    if (axes?.some((a) => x.dims[a] !== 1)) throw new RangeError('Squeeze of a dimension that is not 1');
-    const dims = x.dims.filter((d, i) => (axes === undefined ? d !== 1 : !axes.includes(i)));
-    return [new Tensor(x.dtype, dims, x.data)];
-  }],
-  ['Concat', (node, inputs) => {
-    const parts = inputs.filter((t): t is Tensor => t !== undefined);
-    const first = parts[0];
-    if (first === undefined || parts.length !== inputs.length || parts.some((p) => p.dtype !== first.dtype || p.dims.length !== first.dims.length)) return undefined;
-    const axis = axisOf(getInt(node, 'axis', 0), first.dims.length);
-    const outer = sizeOf(first.dims.slice(0, axis));
-    const out: Scalar[] = [];
-    for (let o = 0; o < outer; o++) {
-      for (const p of parts) {
-        const block = sizeOf(p.dims.slice(axis));
-        out.push(...values(p).slice(o * block, (o + 1) * block));
+  [
+    'Shape',
+    (node, [x]) => {
+      if (x === undefined) return undefined;
+      const [s, e] = shapeRange(node, x.dims.length);
+      return [Tensor.int64(x.dims.slice(s, e))];
+    },
+  ],
+  [
+    'Gather',
+    (node, [data, indices]) => {
+      if (data === undefined || indices === undefined) return undefined;
+      const axis = axisOf(getInt(node, 'axis', 0), data.dims.length);
+      const n = data.dims[axis] as number;
+      const ix = indices.toNumbers().map((i) => {
+        if (i < -n || i >= n) throw new RangeError(`Gather index ${i} out of range`);
+        return i < 0 ? i + n : i;
+      });
+      // Gather = pick each index along `axis`, then reshape that axis into the indices' dims.
+      const picked = pick(
+        data,
+        data.dims.map((d, a) => (a === axis ? ix : Array.from({ length: d }, (_, j) => j))),
+      );
+      const dims = [...data.dims.slice(0, axis), ...indices.dims, ...data.dims.slice(axis + 1)];
+      return [makeTensor(data.dtype, dims, values(picked))];
+    },
+  ],
+  [
+    'Unsqueeze',
+    (node, inputs) => {
+      const x = inputs[0];
+      const axes = axesOf(node, inputs, 1);
+      if (x === undefined || axes === undefined) return undefined;
+      const rank = x.dims.length + axes.length;
+      const at = new Set(axes.map((a) => axisOf(a, rank)));
+      const dims: number[] = [];
+      let k = 0;
+      for (let i = 0; i < rank; i++) dims.push(at.has(i) ? 1 : (x.dims[k++] as number));
+      return [new Tensor(x.dtype, dims, x.data)];
+    },
+  ],
+  [
+    'Squeeze',
+    (node, inputs) => {
+      const x = inputs[0];
+      if (x === undefined) return undefined;
+      const axes = axesOf(node, inputs, 1)?.map((a) => axisOf(a, x.dims.length));
+      if (axes?.some((a) => x.dims[a] !== 1)) throw new RangeError('Squeeze of a dimension that is not 1');
+      const dims = x.dims.filter((d, i) => (axes === undefined ? d !== 1 : !axes.includes(i)));
+      return [new Tensor(x.dtype, dims, x.data)];
+    },
+  ],
+  [
+    'Concat',
+    (node, inputs) => {
+      const parts = inputs.filter((t): t is Tensor => t !== undefined);
+      const first = parts[0];
+      if (first === undefined || parts.length !== inputs.length || parts.some((p) => p.dtype !== first.dtype || p.dims.length !== first.dims.length))
+        return undefined;
+      const axis = axisOf(getInt(node, 'axis', 0), first.dims.length);
+      const outer = sizeOf(first.dims.slice(0, axis));
+      const out: Scalar[] = [];
+      for (let o = 0; o < outer; o++) {
+        for (const p of parts) {
+          const block = sizeOf(p.dims.slice(axis));
+          out.push(...values(p).slice(o * block, (o + 1) * block));
+        }
       }
-    }
-    const dims = [...first.dims];
-    dims[axis] = parts.reduce((s, p) => s + (p.dims[axis] as number), 0);
-    return [makeTensor(first.dtype, dims, out)];
-  }],
-  ['Cast', (node, [x]) => {
-    const to = dtypeFromOnnx(getInt(node, 'to', 0));
-    if (x === undefined || isBits(to) || isBits(x.dtype)) return undefined;
-    // Cast to an integer type truncates toward zero; makeTensor does that for int64.
-    const vals = values(x).map((v) => (to === 'float32' || to === 'float64' || to === 'bool' || isInt(v) ? v : Math.trunc(v)));
-    return [makeTensor(to, x.dims, vals)];
-  }],
-  ['Slice', (node, inputs) => {
-    const x = inputs[0];
-    if (x === undefined) return undefined;
-    const old = getInts(node, 'starts') !== undefined;
-    const starts = old ? getInts(node, 'starts') : inputs[1]?.toNumbers();
-    const ends = old ? getInts(node, 'ends') : inputs[2]?.toNumbers();
-    const axes = (old ? getInts(node, 'axes') : inputs[3]?.toNumbers()) ?? starts?.map((_, i) => i);
-    const steps = (old ? undefined : inputs[4]?.toNumbers()) ?? starts?.map(() => 1);
-    if (starts === undefined || ends === undefined || axes === undefined || steps === undefined) return undefined;
-    const perAxis = x.dims.map((d) => Array.from({ length: d }, (_, j) => j));
-    axes.forEach((a, i) => {
-      const axis = axisOf(a, x.dims.length);
-      perAxis[axis] = sliceIndices(x.dims[axis] as number, starts[i] as number, ends[i] as number, steps[i] as number);
-    });
-    return [pick(x, perAxis)];
-  }],
+      const dims = [...first.dims];
+      dims[axis] = parts.reduce((s, p) => s + (p.dims[axis] as number), 0);
+      return [makeTensor(first.dtype, dims, out)];
+    },
+  ],
+  [
+    'Cast',
+    (node, [x]) => {
+      const to = dtypeFromOnnx(getInt(node, 'to', 0));
+      if (x === undefined || isBits(to) || isBits(x.dtype)) return undefined;
+      // Cast to an integer type truncates toward zero; makeTensor does that for int64.
+      const vals = values(x).map((v) => (to === 'float32' || to === 'float64' || to === 'bool' || isInt(v) ? v : Math.trunc(v)));
+      return [makeTensor(to, x.dims, vals)];
+    },
+  ],
+  [
+    'Slice',
+    (node, inputs) => {
+      const x = inputs[0];
+      if (x === undefined) return undefined;
+      const old = getInts(node, 'starts') !== undefined;
+      const starts = old ? getInts(node, 'starts') : inputs[1]?.toNumbers();
+      const ends = old ? getInts(node, 'ends') : inputs[2]?.toNumbers();
+      const axes = (old ? getInts(node, 'axes') : inputs[3]?.toNumbers()) ?? starts?.map((_, i) => i);
+      const steps = (old ? undefined : inputs[4]?.toNumbers()) ?? starts?.map(() => 1);
+      if (starts === undefined || ends === undefined || axes === undefined || steps === undefined) return undefined;
+      const perAxis = x.dims.map((d) => Array.from({ length: d }, (_, j) => j));
+      axes.forEach((a, i) => {
+        const axis = axisOf(a, x.dims.length);
+        perAxis[axis] = sliceIndices(x.dims[axis] as number, starts[i] as number, ends[i] as number, steps[i] as number);
+      });
+      return [pick(x, perAxis)];
+    },
+  ],
   ['Add', arithmetic((a, b) => (isInt(a) && isInt(b) ? a + b : Number(a) + Number(b)))],
   ['Sub', arithmetic((a, b) => (isInt(a) && isInt(b) ? a - b : Number(a) - Number(b)))],
   ['Mul', arithmetic((a, b) => (isInt(a) && isInt(b) ? a * b : Number(a) * Number(b)))],
   // int64 Div truncates toward zero like C, which is what BigInt division does.
   ['Div', arithmetic((a, b) => (isInt(a) && isInt(b) ? a / b : Number(a) / Number(b)))],
-  ['ConstantOfShape', (node, [shape]) => {
-    if (shape === undefined) return undefined;
-    const dims = shape.toNumbers();
-    if (sizeOf(dims) > MAX_FOLDED_ELEMENTS) return undefined;
-    const a = node.attributes['value'];
-    const fill = a?.type === 'tensor' ? a.value : Tensor.scalar('float32', 0);
-    if (isBits(fill.dtype)) return undefined;
-    return [makeTensor(fill.dtype, dims, Array<Scalar>(sizeOf(dims)).fill(values(fill)[0] ?? 0))];
-  }],
+  [
+    'ConstantOfShape',
+    (node, [shape]) => {
+      if (shape === undefined) return undefined;
+      const dims = shape.toNumbers();
+      if (sizeOf(dims) > MAX_FOLDED_ELEMENTS) return undefined;
+      const a = node.attributes['value'];
+      const fill = a?.type === 'tensor' ? a.value : Tensor.scalar('float32', 0);
+      if (isBits(fill.dtype)) return undefined;
+      return [makeTensor(fill.dtype, dims, Array<Scalar>(sizeOf(dims)).fill(values(fill)[0] ?? 0))];
+    },
+  ],
 ]);

@@ -20,7 +20,16 @@ function constant(name: string, t: Tensor): Node {
 }
 
 function evaluate(opType: string, inputs: Tensor[], attributes: Record<string, Attribute> = {}): Tensor {
-  const out = EVALUATORS.get(opType)?.(node('n', opType, inputs.map((_, i) => `i${i}`), ['o'], attributes), inputs)?.[0];
+  const out = EVALUATORS.get(opType)?.(
+    node(
+      'n',
+      opType,
+      inputs.map((_, i) => `i${i}`),
+      ['o'],
+      attributes,
+    ),
+    inputs,
+  )?.[0];
   assert.ok(out !== undefined, `${opType} should evaluate`);
   return out;
 }
@@ -30,15 +39,39 @@ const ops = (g: Graph): string[] => g.nodes.map((n) => n.opType);
 test('evaluators: Gather, Slice, Concat, Squeeze/Unsqueeze, Cast, int arithmetic, ConstantOfShape', () => {
   const m = Tensor.fromArray('float32', [2, 3], [1, 2, 3, 4, 5, 6]);
   const g = evaluate('Gather', [m, Tensor.int64([-1, 0])], { axis: attr.int(1) });
-  assert.deepEqual([g.dims, g.toNumbers()], [[2, 2], [3, 1, 6, 4]]);
+  assert.deepEqual(
+    [g.dims, g.toNumbers()],
+    [
+      [2, 2],
+      [3, 1, 6, 4],
+    ],
+  );
   const scalarIdx = evaluate('Gather', [Tensor.int64([7, 8, 9]), Tensor.fromArray('int64', [], [1])]);
   assert.deepEqual([scalarIdx.dims, scalarIdx.toNumbers()], [[], [8]]);
   const s = evaluate('Slice', [m, Tensor.int64([-1]), Tensor.fromArray('int64', [1], [-INT64_MAX]), Tensor.int64([1]), Tensor.int64([-2])]);
-  assert.deepEqual([s.dims, s.toNumbers()], [[2, 2], [3, 1, 6, 4]]);
+  assert.deepEqual(
+    [s.dims, s.toNumbers()],
+    [
+      [2, 2],
+      [3, 1, 6, 4],
+    ],
+  );
   const old = evaluate('Slice', [m], { starts: attr.ints([1]), ends: attr.ints([1000]), axes: attr.ints([0]) });
-  assert.deepEqual([old.dims, old.toNumbers()], [[1, 3], [4, 5, 6]]);
+  assert.deepEqual(
+    [old.dims, old.toNumbers()],
+    [
+      [1, 3],
+      [4, 5, 6],
+    ],
+  );
   const c = evaluate('Concat', [m, Tensor.fromArray('float32', [2, 1], [7, 8])], { axis: attr.int(-1) });
-  assert.deepEqual([c.dims, c.toNumbers()], [[2, 4], [1, 2, 3, 7, 4, 5, 6, 8]]);
+  assert.deepEqual(
+    [c.dims, c.toNumbers()],
+    [
+      [2, 4],
+      [1, 2, 3, 7, 4, 5, 6, 8],
+    ],
+  );
   const u = evaluate('Unsqueeze', [Tensor.fromArray('int64', [], [5]), Tensor.int64([0])]);
   assert.deepEqual([u.dims, u.toNumbers()], [[1], [5]]);
   assert.deepEqual(evaluate('Unsqueeze', [m], { axes: attr.ints([0, -1]) }).dims, [1, 2, 3, 1]);
@@ -86,7 +119,11 @@ test('static dims gathered from Shape fold to a constant Reshape target, with th
   assert.deepEqual(target?.toNumbers(), [-1, 12]);
   assert.equal(folded.initializers.size, 1, 'dead constants are not kept');
   validateGraph(folded);
-  const x = Tensor.fromArray('float32', [2, 3, 4], Array.from({ length: 24 }, (_, i) => i * 0.5 - 3));
+  const x = Tensor.fromArray(
+    'float32',
+    [2, 3, 4],
+    Array.from({ length: 24 }, (_, i) => i * 0.5 - 3),
+  );
   for (const graph of [g, folded]) {
     const s = await Session.create(makeModel(graph), { threads: 1 });
     const { y } = await s.run({ x });
@@ -116,9 +153,16 @@ function batchViewGraph(src: string, data: string, dataShape: (string | number)[
 }
 
 test('a gathered batch dim of the reshaped tensor itself becomes 0 ("copy this dim")', () => {
-  for (const [src, data] of [['h', 'h'], ['x', 'x']] as const) {
+  for (const [src, data] of [
+    ['h', 'h'],
+    ['x', 'x'],
+  ] as const) {
     const folded = foldConstants(batchViewGraph(src, data, []), SHAPE_RULES);
-    assert.deepEqual(ops(folded).filter((o) => o !== 'Sigmoid'), ['Reshape'], `${src} → ${data}`);
+    assert.deepEqual(
+      ops(folded).filter((o) => o !== 'Sigmoid'),
+      ['Reshape'],
+      `${src} → ${data}`,
+    );
     assert.deepEqual(folded.initializers.get(folded.nodes.at(-1)?.inputs[1] ?? '')?.toNumbers(), [0, -1]);
   }
   // Another tensor with the same symbolic batch dim may copy it too.
@@ -154,7 +198,9 @@ test('inference-form Dropout is bypassed; training Dropout and a used mask are k
     assert.equal(folded.initializers.size, 0, 'the ratio and mode constants are dead');
     validateGraph(folded);
   }
-  const masked = dropoutGraph(['h', 'ratio', 'no'], ['d', ''], (g) => g.nodes.push(node('c', 'Constant', [], ['noc'], { value: attr.tensor(Tensor.fromArray('bool', [], [0])) })));
+  const masked = dropoutGraph(['h', 'ratio', 'no'], ['d', ''], (g) =>
+    g.nodes.push(node('c', 'Constant', [], ['noc'], { value: attr.tensor(Tensor.fromArray('bool', [], [0])) })),
+  );
   assert.deepEqual(ops(foldConstants(masked, SHAPE_RULES)), ['Relu', 'Relu']);
   assert.deepEqual(ops(foldConstants(dropoutGraph(['h', 'ratio', 'yes'], ['d']), SHAPE_RULES)), ['Relu', 'Dropout', 'Relu']);
   const fed = dropoutGraph(['h', 'ratio', 'train'], ['d'], (g) => g.inputs.push({ name: 'train', dtype: 'bool', shape: [] }));
@@ -167,7 +213,10 @@ test('a Dropout that produces a graph output becomes Identity, so the output kee
   const g = dropoutGraph(['h', 'ratio'], ['d'], (g) => g.outputs.push({ name: 'd', dtype: 'float32', shape: ['N', 4] }));
   const folded = foldConstants(g, SHAPE_RULES);
   assert.deepEqual(ops(folded), ['Relu', 'Identity', 'Relu']);
-  assert.deepEqual(folded.outputs.map((v) => v.name), ['y', 'd']);
+  assert.deepEqual(
+    folded.outputs.map((v) => v.name),
+    ['y', 'd'],
+  );
   validateGraph(folded);
   const s = await Session.create(makeModel(folded), { threads: 1 });
   const { d } = await s.run({ x: Tensor.fromArray('float32', [1, 4], [-1, 2, -3, 4]) });

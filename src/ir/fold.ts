@@ -44,7 +44,8 @@ function evalSymbolic(node: Node, state: FoldState): Sym | undefined {
     case 'Shape': {
       const x = node.inputs[0] ?? '';
       const shape = state.types.get(x)?.shape;
-      if (shape === undefined) return node.attributes['start'] === undefined && node.attributes['end'] === undefined ? { kind: 'shapeOf', value: x } : undefined;
+      if (shape === undefined)
+        return node.attributes['start'] === undefined && node.attributes['end'] === undefined ? { kind: 'shapeOf', value: x } : undefined;
       const [s, e] = shapeRange(node, shape.length);
       const elems = shape.map((d, axis) => (typeof d === 'number' ? BigInt(d) : { value: x, axis }));
       return { kind: 'dims', scalar: false, elems: elems.slice(s, e) };
@@ -69,7 +70,9 @@ function evalSymbolic(node: Node, state: FoldState): Sym | undefined {
     case 'Unsqueeze': {
       const x = arg(0);
       const axes = node.attributes['axes']?.type === 'ints' ? node.attributes['axes'].value : konst(1);
-      return x?.kind === 'dims' && x.scalar && axes?.length === 1 && (axes[0] === 0 || axes[0] === -1) ? { kind: 'dims', scalar: false, elems: x.elems } : undefined;
+      return x?.kind === 'dims' && x.scalar && axes?.length === 1 && (axes[0] === 0 || axes[0] === -1)
+        ? { kind: 'dims', scalar: false, elems: x.elems }
+        : undefined;
     }
     case 'Squeeze': {
       const x = arg(0);
@@ -273,7 +276,14 @@ function prune(g: Graph, folded: ReadonlySet<Node>, consts: ReadonlyMap<string, 
     // A graph output computed entirely from constants stays a node output, as a Constant.
     else if (folded.has(node)) {
       for (const o of node.outputs.filter((o) => graphOutputs.has(o))) {
-        out.nodes.push({ name: `${node.name}_${o}`, opType: 'Constant', domain: '', inputs: [], outputs: [o], attributes: { value: { type: 'tensor', value: consts.get(o) as Tensor } } });
+        out.nodes.push({
+          name: `${node.name}_${o}`,
+          opType: 'Constant',
+          domain: '',
+          inputs: [],
+          outputs: [o],
+          attributes: { value: { type: 'tensor', value: consts.get(o) as Tensor } },
+        });
       }
     }
   }

@@ -1,6 +1,6 @@
 import { WhittleError } from './errors.js';
 import type { DType } from './tensor.js';
-import { Tensor } from './tensor.js';
+import type { Tensor } from './tensor.js';
 
 /** A dimension: a fixed size, or a symbolic name such as 'N' for the batch. */
 export type Dim = number | string;
@@ -71,7 +71,8 @@ export function getInt(node: Node, name: string, fallback: number): number {
 export function getFloat(node: Node, name: string, fallback: number): number {
   const a = node.attributes[name];
   if (a === undefined) return fallback;
-  if (a.type !== 'float' && a.type !== 'int') throw new WhittleError('INVALID_GRAPH', `${node.opType} "${node.name}": attribute ${name} must be a float, got ${a.type}`);
+  if (a.type !== 'float' && a.type !== 'int')
+    throw new WhittleError('INVALID_GRAPH', `${node.opType} "${node.name}": attribute ${name} must be a float, got ${a.type}`);
   return a.value;
 }
 

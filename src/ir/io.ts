@@ -100,23 +100,34 @@ function externalReader(modelPath: string): ExternalReader {
   return (tensor, location, offset, length) => {
     const escapes = (p: string): boolean => p === '..' || p.startsWith(`..${sep}`) || isAbsolute(p);
     if (isAbsolute(location) || location.split(/[\\/]/).includes('..') || escapes(relative(dir, resolve(dir, location)))) {
-      throw new WhittleError('BAD_ONNX', `tensor "${tensor}": external data location "${location}" is outside the model's folder ${dir}; Whittle reads external data only from files beside the model`);
+      throw new WhittleError(
+        'BAD_ONNX',
+        `tensor "${tensor}": external data location "${location}" is outside the model's folder ${dir}; Whittle reads external data only from files beside the model`,
+      );
     }
     let real: string;
     try {
       real = realpathSync(resolve(dir, location));
     } catch (e) {
-      throw new WhittleError('IO', `tensor "${tensor}": cannot find its external data file "${location}" beside ${modelPath}: ${(e as Error).message}`, { cause: e });
+      throw new WhittleError('IO', `tensor "${tensor}": cannot find its external data file "${location}" beside ${modelPath}: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
     if (escapes(relative(realDir, real))) {
-      throw new WhittleError('BAD_ONNX', `tensor "${tensor}": external data file "${location}" is a link to ${real}, outside the model's folder; copy the file next to the model`);
+      throw new WhittleError(
+        'BAD_ONNX',
+        `tensor "${tensor}": external data file "${location}" is a link to ${real}, outside the model's folder; copy the file next to the model`,
+      );
     }
     const fd = openSync(real, 'r');
     try {
       const size = fstatSync(fd).size;
       const n = length ?? size - offset;
       if (offset + n > size) {
-        throw new WhittleError('BAD_ONNX', `tensor "${tensor}": external data "${location}" is ${size} bytes, too short for ${n} bytes at offset ${offset}; the file is truncated`);
+        throw new WhittleError(
+          'BAD_ONNX',
+          `tensor "${tensor}": external data "${location}" is ${size} bytes, too short for ${n} bytes at offset ${offset}; the file is truncated`,
+        );
       }
       const out = new Uint8Array(n);
       for (let done = 0; done < n; ) {

@@ -31,14 +31,21 @@ function shapeText(dims: readonly number[]): string {
 function externalBytes(p: TensorProto, ctx: DecodeContext): Uint8Array {
   const entry = new Map(p.externalData.map((e) => [e.key, e.value]));
   const location = entry.get('location');
-  if (location === undefined || location === '') throw new WhittleError('BAD_ONNX', `tensor "${p.name}" says its data is external but names no location; the file is damaged`);
+  if (location === undefined || location === '')
+    throw new WhittleError('BAD_ONNX', `tensor "${p.name}" says its data is external but names no location; the file is damaged`);
   if (ctx.readExternal === undefined) {
-    throw new WhittleError('BAD_ONNX', `tensor "${p.name}" stores its data in the external file "${location}"; load the model from its file (loadModelFile) so Whittle can find it beside the .onnx`);
+    throw new WhittleError(
+      'BAD_ONNX',
+      `tensor "${p.name}" stores its data in the external file "${location}"; load the model from its file (loadModelFile) so Whittle can find it beside the .onnx`,
+    );
   }
   const offset = Number(entry.get('offset') ?? 0);
   const length = entry.has('length') ? Number(entry.get('length')) : undefined;
   if (!Number.isSafeInteger(offset) || offset < 0 || (length !== undefined && (!Number.isSafeInteger(length) || length < 0))) {
-    throw new WhittleError('BAD_ONNX', `tensor "${p.name}": external data offset/length must be non-negative integers, got ${entry.get('offset')}/${entry.get('length')}`);
+    throw new WhittleError(
+      'BAD_ONNX',
+      `tensor "${p.name}": external data offset/length must be non-negative integers, got ${entry.get('offset')}/${entry.get('length')}`,
+    );
   }
   return ctx.readExternal(p.name, location, offset, length);
 }
@@ -49,7 +56,10 @@ function fromRaw(p: TensorProto, raw: Uint8Array, dims: number[]): Tensor {
   const n = sizeOf(dims);
   const want = n * bytesPerElement(dtype);
   if (raw.length !== want) {
-    throw new WhittleError('BAD_ONNX', `tensor "${p.name}" of type ${dtype} and shape ${shapeText(dims)} should hold ${want} bytes, has ${raw.length}; the file is damaged`);
+    throw new WhittleError(
+      'BAD_ONNX',
+      `tensor "${p.name}" of type ${dtype} and shape ${shapeText(dims)} should hold ${want} bytes, has ${raw.length}; the file is damaged`,
+    );
   }
   const out = allocate(dtype, n);
   new Uint8Array(out.buffer).set(raw);
@@ -87,7 +97,10 @@ export function tensorFromProto(p: TensorProto, ctx: DecodeContext = {}): Tensor
   const n = sizeOf(dims);
   const src = typedField(p);
   if (src.length !== n) {
-    throw new WhittleError('BAD_ONNX', `tensor "${p.name}" of type ${dtype} and shape ${shapeText(dims)} should hold ${n} values, has ${src.length}; the file is damaged`);
+    throw new WhittleError(
+      'BAD_ONNX',
+      `tensor "${p.name}" of type ${dtype} and shape ${shapeText(dims)} should hold ${n} values, has ${src.length}; the file is damaged`,
+    );
   }
   const out = allocate(dtype, n);
   if (out instanceof BigInt64Array || out instanceof BigUint64Array) for (let i = 0; i < n; i++) out[i] = BigInt(src[i] as bigint);
@@ -130,7 +143,10 @@ export function densify(s: SparseTensorProto, ctx: DecodeContext = {}): { name: 
   const values = s.values === undefined ? undefined : tensorFromProto(s.values, ctx);
   const indices = s.indices === undefined ? undefined : tensorFromProto(s.indices, ctx);
   if (values === undefined || indices === undefined || (indices.dtype !== 'int64' && indices.dtype !== 'int32')) {
-    throw new WhittleError('BAD_ONNX', `sparse initializer "${name}" needs values of a numeric type (got ${ONNX_TYPE_NAMES[s.values?.dataType ?? 0] ?? 'none'}) and int32/int64 indices`);
+    throw new WhittleError(
+      'BAD_ONNX',
+      `sparse initializer "${name}" needs values of a numeric type (got ${ONNX_TYPE_NAMES[s.values?.dataType ?? 0] ?? 'none'}) and int32/int64 indices`,
+    );
   }
   const dims = s.dims.map((x) => Number(x));
   const out = allocate(values.dtype, sizeOf(dims));
@@ -164,6 +180,7 @@ export function decodeTensor(bytes: Uint8Array, source = 'tensor'): Tensor {
     throw new WhittleError('BAD_ONNX', `${source} is not a serialized ONNX TensorProto (${(e as Error).message})`, { cause: e });
   }
   const t = tensorFromProto(p);
-  if (t === undefined) throw new WhittleError('BAD_ONNX', `${source} holds ${ONNX_TYPE_NAMES[p.dataType] ?? p.dataType} elements, which a Whittle Tensor cannot hold`);
+  if (t === undefined)
+    throw new WhittleError('BAD_ONNX', `${source} holds ${ONNX_TYPE_NAMES[p.dataType] ?? p.dataType} elements, which a Whittle Tensor cannot hold`);
   return t;
 }

@@ -11,7 +11,14 @@ function sample(): Graph {
   g.initializers.set('w', Tensor.fromArray('float32', [2, 3], [1, 2, 3, 4, 5, 6]));
   g.initializers.set('b', Tensor.fromArray('float64', [2], [0.5, -0.25]));
   g.initializers.set('shape', Tensor.int64([-1, 2]));
-  g.nodes.push({ name: 'fc', opType: 'Gemm', domain: '', inputs: ['x', 'w'], outputs: ['y'], attributes: { transB: attr.int(1), alpha: attr.float(0.5), pads: attr.ints([1, 2]) } });
+  g.nodes.push({
+    name: 'fc',
+    opType: 'Gemm',
+    domain: '',
+    inputs: ['x', 'w'],
+    outputs: ['y'],
+    attributes: { transB: attr.int(1), alpha: attr.float(0.5), pads: attr.ints([1, 2]) },
+  });
   g.outputs.push({ name: 'y', dtype: 'float32', shape: ['N', 2] });
   return g;
 }
@@ -32,10 +39,16 @@ test('encode → decode → encode is lossless', () => {
 
 test('garbage bytes give a BAD_ONNX error naming the file', () => {
   const junk = new Uint8Array(200).map((_, i) => (i * 37 + 11) & 0xff);
-  assert.throws(() => decodeModel(junk, 'junk.onnx'), (e: unknown) => e instanceof WhittleError && e.code === 'BAD_ONNX' && e.message.includes('junk.onnx'));
+  assert.throws(
+    () => decodeModel(junk, 'junk.onnx'),
+    (e: unknown) => e instanceof WhittleError && e.code === 'BAD_ONNX' && e.message.includes('junk.onnx'),
+  );
 });
 
 test('a truncated file is refused', () => {
   const bytes = encodeModel(makeModel(sample()));
-  assert.throws(() => decodeModel(bytes.slice(0, Math.floor(bytes.length / 2)), 'cut.onnx'), (e: unknown) => e instanceof WhittleError && e.code === 'BAD_ONNX');
+  assert.throws(
+    () => decodeModel(bytes.slice(0, Math.floor(bytes.length / 2)), 'cut.onnx'),
+    (e: unknown) => e instanceof WhittleError && e.code === 'BAD_ONNX',
+  );
 });

@@ -120,7 +120,13 @@ function valueInfoFromProto(p: ValueInfoProto): ValueInfo {
   const extra = extraOf(ValueInfoProtoSchema, p, ['docString', 'metadataProps']);
   const base = { name: p.name, ...(extra ? { extra } : {}) };
   if (p.type === undefined || p.type.value.case !== 'tensorType' || !plainTensorType(p.type)) {
-    return { ...base, dtype: innerDtype(p.type), shape: [], type: describeType(p.type), typeProto: p.type === undefined ? new Uint8Array() : toBinary(TypeProtoSchema, p.type) };
+    return {
+      ...base,
+      dtype: innerDtype(p.type),
+      shape: [],
+      type: describeType(p.type),
+      typeProto: p.type === undefined ? new Uint8Array() : toBinary(TypeProtoSchema, p.type),
+    };
   }
   const tt = p.type.value.value;
   let anon = 0;
@@ -294,7 +300,12 @@ export function decodeModel(bytes: Uint8Array, source = 'model', ctx: DecodeCont
   }
   const metadata: Record<string, string> = {};
   for (const e of proto.metadataProps) metadata[e.key] = e.value;
-  const extra = extraOf(ModelProtoSchema, proto, ['domain', 'modelVersion', 'docString', 'trainingInfo', 'functions', 'configuration'], ['producerName', 'producerVersion']);
+  const extra = extraOf(
+    ModelProtoSchema,
+    proto,
+    ['domain', 'modelVersion', 'docString', 'trainingInfo', 'functions', 'configuration'],
+    ['producerName', 'producerVersion'],
+  );
   return {
     graph: graphFromProto(proto.graph, ctx),
     opsetImports: proto.opsetImport.map((o) => ({ domain: o.domain === 'ai.onnx' ? '' : o.domain, version: Number(o.version) })),

@@ -65,7 +65,12 @@ export function typeShapeOf(v: ValueInfo | undefined): TypeShape | undefined {
  * const shapes = inferShapes(graph, SHAPE_RULES);
  * ```
  */
-export function inferShapes(graph: Graph, rules: ReadonlyMap<string, ShapeRule>, constants = constantValues(graph), options: InferOptions = {}): Map<string, TypeShape> {
+export function inferShapes(
+  graph: Graph,
+  rules: ReadonlyMap<string, ShapeRule>,
+  constants = constantValues(graph),
+  options: InferOptions = {},
+): Map<string, TypeShape> {
   const skip = options.unknown === 'skip';
   const known = new Map<string, TypeShape>();
   const produced = new Set<string>([...graph.opaqueInitializers.keys(), ...graph.inputs.map((v) => v.name)]);
@@ -74,7 +79,8 @@ export function inferShapes(graph: Graph, rules: ReadonlyMap<string, ShapeRule>,
     if (ts !== undefined) known.set(v.name, ts);
   }
   for (const [k, t] of graph.initializers) known.set(k, { dtype: t.dtype, shape: [...t.dims] });
-  const fromElsewhere = (o: string): TypeShape | undefined => options.known?.get(o) ?? typeShapeOf(graph.valueInfo.get(o)) ?? typeShapeOf(graph.outputs.find((v) => v.name === o));
+  const fromElsewhere = (o: string): TypeShape | undefined =>
+    options.known?.get(o) ?? typeShapeOf(graph.valueInfo.get(o)) ?? typeShapeOf(graph.outputs.find((v) => v.name === o));
   for (const node of graph.nodes) {
     const rule = rules.get(opKey(node));
     let unknownInput: string | undefined;
@@ -82,7 +88,8 @@ export function inferShapes(graph: Graph, rules: ReadonlyMap<string, ShapeRule>,
       if (name === '') return undefined;
       const ts = known.get(name);
       if (ts === undefined) {
-        if (!produced.has(name) && !graph.initializers.has(name) && !skip) throw new WhittleError('INVALID_GRAPH', `${node.opType} "${node.name}" reads "${name}", which no node, input or initializer produces`);
+        if (!produced.has(name) && !graph.initializers.has(name) && !skip)
+          throw new WhittleError('INVALID_GRAPH', `${node.opType} "${node.name}" reads "${name}", which no node, input or initializer produces`);
         unknownInput ??= name;
       }
       return ts;
@@ -102,8 +109,14 @@ export function inferShapes(graph: Graph, rules: ReadonlyMap<string, ShapeRule>,
       if (o === '') return;
       if (ts === undefined) {
         if (skip) return;
-        const why = rule === undefined ? `is not an op Whittle has a shape rule for${node.domain ? ` (domain ${node.domain})` : ''}` : `reads "${unknownInput}", whose type and shape are unknown`;
-        throw new WhittleError('UNSUPPORTED_OP', `${node.opType} "${node.name}" ${why}, and the file does not record the shape of its output "${o}"; run shape inference with onnxruntime first (inferShapesWithRuntime), or drop the node`);
+        const why =
+          rule === undefined
+            ? `is not an op Whittle has a shape rule for${node.domain ? ` (domain ${node.domain})` : ''}`
+            : `reads "${unknownInput}", whose type and shape are unknown`;
+        throw new WhittleError(
+          'UNSUPPORTED_OP',
+          `${node.opType} "${node.name}" ${why}, and the file does not record the shape of its output "${o}"; run shape inference with onnxruntime first (inferShapesWithRuntime), or drop the node`,
+        );
       }
       known.set(o, ts);
       const extra = graph.valueInfo.get(o)?.extra;

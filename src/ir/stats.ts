@@ -91,7 +91,8 @@ export function modelStats(model: Model, rules: ReadonlyMap<string, ShapeRule>, 
   }
   const counted = new Set<string>();
   for (const n of g.nodes) {
-    const codes = n.domain !== '' ? undefined : n.opType === 'DequantizeLinear' ? [0] : n.opType === 'MatMulInteger' || n.opType === 'ConvInteger' ? [0, 1] : undefined;
+    const codes =
+      n.domain !== '' ? undefined : n.opType === 'DequantizeLinear' ? [0] : n.opType === 'MatMulInteger' || n.opType === 'ConvInteger' ? [0, 1] : undefined;
     for (const i of codes ?? []) {
       const name = n.inputs[i] ?? '';
       const t = g.initializers.get(name);
@@ -117,13 +118,15 @@ export function modelStats(model: Model, rules: ReadonlyMap<string, ShapeRule>, 
     }
   }
   const shapes = inferShapes(g, rules, constantValues(g), { known: options.known, unknown: 'skip' });
-  const shape = (name: string | undefined): TypeShape['shape'] => (name ? shapes.get(name)?.shape ?? [] : []);
+  const shape = (name: string | undefined): TypeShape['shape'] => (name ? (shapes.get(name)?.shape ?? []) : []);
   let macs = 0;
   let other = 0;
   const ops: Record<string, number> = {};
   let unknownShapeNodes = 0;
   // Sequences, optionals and maps have no shape to know.
-  const nonTensor = new Set([...g.outputs, ...g.valueInfo.values()].filter((v) => v.type !== undefined && v.type !== 'unknown' && !v.type.startsWith('tensor(')).map((v) => v.name));
+  const nonTensor = new Set(
+    [...g.outputs, ...g.valueInfo.values()].filter((v) => v.type !== undefined && v.type !== 'unknown' && !v.type.startsWith('tensor(')).map((v) => v.name),
+  );
   for (const n of g.nodes) {
     const key = n.domain === '' || n.domain === 'ai.onnx' ? n.opType : `${n.domain}:${n.opType}`;
     ops[key] = (ops[key] ?? 0) + 1;

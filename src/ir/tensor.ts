@@ -7,7 +7,17 @@ import { WhittleError } from './errors.js';
  */
 export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'bool';
 
-export type TensorData = Float32Array | Float64Array | Uint16Array | Int8Array | Uint8Array | Int16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array;
+export type TensorData =
+  | Float32Array
+  | Float64Array
+  | Uint16Array
+  | Int8Array
+  | Uint8Array
+  | Int16Array
+  | Int32Array
+  | Uint32Array
+  | BigInt64Array
+  | BigUint64Array;
 
 /** ONNX TensorProto.DataType codes. */
 export const ONNX_DTYPE: Record<DType, number> = {
@@ -28,9 +38,29 @@ export const ONNX_DTYPE: Record<DType, number> = {
 
 /** ONNX element types by code, for messages about the ones a Tensor cannot hold. */
 export const ONNX_TYPE_NAMES: Readonly<Record<number, string>> = {
-  1: 'float', 2: 'uint8', 3: 'int8', 4: 'uint16', 5: 'int16', 6: 'int32', 7: 'int64', 8: 'string', 9: 'bool', 10: 'float16',
-  11: 'double', 12: 'uint32', 13: 'uint64', 14: 'complex64', 15: 'complex128', 16: 'bfloat16', 17: 'float8e4m3fn',
-  18: 'float8e4m3fnuz', 19: 'float8e5m2', 20: 'float8e5m2fnuz', 21: 'uint4', 22: 'int4', 23: 'float4e2m1',
+  1: 'float',
+  2: 'uint8',
+  3: 'int8',
+  4: 'uint16',
+  5: 'int16',
+  6: 'int32',
+  7: 'int64',
+  8: 'string',
+  9: 'bool',
+  10: 'float16',
+  11: 'double',
+  12: 'uint32',
+  13: 'uint64',
+  14: 'complex64',
+  15: 'complex128',
+  16: 'bfloat16',
+  17: 'float8e4m3fn',
+  18: 'float8e4m3fnuz',
+  19: 'float8e5m2',
+  20: 'float8e5m2fnuz',
+  21: 'uint4',
+  22: 'int4',
+  23: 'float4e2m1',
 };
 
 /** Whether a Tensor can hold ONNX element type `code`. */
@@ -40,7 +70,10 @@ export function isHoldable(code: number): boolean {
 
 export function dtypeFromOnnx(code: number): DType {
   for (const [k, v] of Object.entries(ONNX_DTYPE)) if (v === code) return k as DType;
-  throw new WhittleError('BAD_ONNX', `ONNX tensor element type ${ONNX_TYPE_NAMES[code] ?? code} has no Whittle Tensor form; Whittle computes with float32/64/16, bfloat16, (u)int8/16/32/64 and bool`);
+  throw new WhittleError(
+    'BAD_ONNX',
+    `ONNX tensor element type ${ONNX_TYPE_NAMES[code] ?? code} has no Whittle Tensor form; Whittle computes with float32/64/16, bfloat16, (u)int8/16/32/64 and bool`,
+  );
 }
 
 export function bytesPerElement(dtype: DType): number {

@@ -34,7 +34,13 @@ function rejects(g: Graph, code: string, ...fragments: string[]): (rules?: Reado
     );
 }
 
-const RULES = new Map<string, unknown>([['Gemm', 1], ['Relu', 1], ['Identity', 1], ['Loop', 1], ['Add', 1]]);
+const RULES = new Map<string, unknown>([
+  ['Gemm', 1],
+  ['Relu', 1],
+  ['Identity', 1],
+  ['Loop', 1],
+  ['Add', 1],
+]);
 
 test('a well-formed graph passes, with and without a rule table', () => {
   validateGraph(mlp());
@@ -73,8 +79,15 @@ test('out-of-order nodes are reported with the fix, and topologicalSort is that 
   g.nodes.reverse();
   rejects(g, 'INVALID_GRAPH', 'not in topological order', 'Relu "relu" (#0) reads "h"', 'Gemm "fc" (#1)', 'topologicalSort(graph)')();
   const sorted = topologicalSort(g);
-  assert.deepEqual(sorted.nodes.map((n) => n.name), ['fc', 'relu']);
-  assert.deepEqual(g.nodes.map((n) => n.name), ['relu', 'fc'], 'the input graph is not mutated');
+  assert.deepEqual(
+    sorted.nodes.map((n) => n.name),
+    ['fc', 'relu'],
+  );
+  assert.deepEqual(
+    g.nodes.map((n) => n.name),
+    ['relu', 'fc'],
+    'the input graph is not mutated',
+  );
   validateGraph(sorted, RULES);
 });
 
@@ -84,7 +97,10 @@ test('topologicalSort is stable: independent nodes keep their relative order', (
   // c and a are independent of each other; d needs b, which comes last.
   g.nodes.push(node('c', 'Relu', ['x'], ['c']), node('d', 'Add', ['b', 'c'], ['d']), node('a', 'Relu', ['x'], ['a']), node('b', 'Relu', ['a'], ['b']));
   g.outputs.push({ name: 'd', dtype: 'float32', shape: [2] });
-  assert.deepEqual(topologicalSort(g).nodes.map((n) => n.name), ['c', 'a', 'b', 'd']);
+  assert.deepEqual(
+    topologicalSort(g).nodes.map((n) => n.name),
+    ['c', 'a', 'b', 'd'],
+  );
   const ordered = mlp();
   assert.deepEqual(topologicalSort(ordered).nodes, ordered.nodes);
 });
@@ -132,7 +148,10 @@ test('subgraphs may read the enclosing scope, and are checked themselves', () =>
   const early = g.clone();
   early.nodes = [early.nodes[0] as Node, early.nodes[2] as Node, early.nodes[1] as Node];
   rejects(early, 'INVALID_GRAPH', 'Loop "loop" (#1) reads "y"')();
-  assert.deepEqual(topologicalSort(early).nodes.map((n) => n.name), ['fc', 'relu', 'loop']);
+  assert.deepEqual(
+    topologicalSort(early).nodes.map((n) => n.name),
+    ['fc', 'relu', 'loop'],
+  );
   body.nodes[1] = node('step', 'Add', ['acc', 'nowhere'], ['acc_out']);
   rejects(g, 'INVALID_GRAPH', 'Loop "loop" reads "nowhere" inside a subgraph')();
   // A subgraph's own structure is checked in its scope.

@@ -82,7 +82,8 @@ function checkScope(graph: Graph, opRules: ReadonlyMap<string, unknown> | undefi
       if (o === '') continue;
       const prev = producer.get(o);
       if (prev !== undefined) problems.push(`"${o}" is produced by both ${describe(prev.node)} and ${describe(node)}; rename one of the outputs`);
-      else if (graph.initializers.has(o) || graph.opaqueInitializers.has(o)) problems.push(`${describe(node)} writes "${o}", which is already an initializer; rename the output`);
+      else if (graph.initializers.has(o) || graph.opaqueInitializers.has(o))
+        problems.push(`${describe(node)} writes "${o}", which is already an initializer; rename the output`);
       else if (declared.has(o)) problems.push(`${describe(node)} writes "${o}", which is already a graph input; rename the output`);
       else if (outer.has(o)) problems.push(`${describe(node)} writes "${o}", which the enclosing graph already defines; rename the output`);
       else producer.set(o, { node, index });
@@ -96,13 +97,15 @@ function checkScope(graph: Graph, opRules: ReadonlyMap<string, unknown> | undefi
   for (const node of graph.nodes) {
     const direct = new Set(node.inputs);
     for (const i of dependencies(node)) {
-      if (!exists(i)) dangling.push(`${describe(node)} reads "${i}"${direct.has(i) ? '' : ' inside a subgraph'}, which no node, graph input or initializer produces`);
+      if (!exists(i))
+        dangling.push(`${describe(node)} reads "${i}"${direct.has(i) ? '' : ' inside a subgraph'}, which no node, graph input or initializer produces`);
     }
   }
   if (dangling.length > 0) fail(where, `${listed(dangling)}; add the missing value as a graph input or initializer, or fix the name`);
 
   const missing = graph.outputs.filter((v) => !exists(v.name)).map((v) => `"${v.name}"`);
-  if (missing.length > 0) fail(where, `graph output ${listed(missing)} is not produced by any node, graph input or initializer; fix the name or drop the output`);
+  if (missing.length > 0)
+    fail(where, `graph output ${listed(missing)} is not produced by any node, graph input or initializer; fix the name or drop the output`);
 
   // 4. Order: each node runs after the producers of everything it reads.
   for (const [index, node] of graph.nodes.entries()) {
@@ -110,7 +113,10 @@ function checkScope(graph: Graph, opRules: ReadonlyMap<string, unknown> | undefi
       const p = producer.get(i);
       if (p === undefined || p.index < index) continue;
       topologicalSort(graph); // throws the cycle error when no order exists
-      fail(where, `nodes are not in topological order: ${describe(node)} (#${index}) reads "${i}", which ${describe(p.node)} (#${p.index}) produces later; call topologicalSort(graph) to reorder the nodes`);
+      fail(
+        where,
+        `nodes are not in topological order: ${describe(node)} (#${index}) reads "${i}", which ${describe(p.node)} (#${p.index}) produces later; call topologicalSort(graph) to reorder the nodes`,
+      );
     }
   }
 
@@ -122,7 +128,10 @@ function checkScope(graph: Graph, opRules: ReadonlyMap<string, unknown> | undefi
     }
     if (unknown.size > 0) {
       const which = [...unknown].sort();
-      throw new WhittleError('UNSUPPORTED_OP', `${where}${which.length === 1 ? 'op' : 'ops'} ${which.join(', ')} ${which.length === 1 ? 'is' : 'are'} not supported by Whittle yet; supported: ${[...opRules.keys()].sort().join(', ')}`);
+      throw new WhittleError(
+        'UNSUPPORTED_OP',
+        `${where}${which.length === 1 ? 'op' : 'ops'} ${which.join(', ')} ${which.length === 1 ? 'is' : 'are'} not supported by Whittle yet; supported: ${[...opRules.keys()].sort().join(', ')}`,
+      );
     }
   }
 

@@ -42,7 +42,10 @@ test('normal samples have mean 0 and variance 1', () => {
 test('fans follow PyTorch for dense and conv weights', () => {
   assert.deepEqual(fans([300, 784]), { fanIn: 784, fanOut: 300 });
   assert.deepEqual(fans([50, 20, 5, 5]), { fanIn: 500, fanOut: 1250 });
-  assert.throws(() => fans([10]), (e: unknown) => e instanceof WhittleError && e.code === 'BAD_ARGUMENT');
+  assert.throws(
+    () => fans([10]),
+    (e: unknown) => e instanceof WhittleError && e.code === 'BAD_ARGUMENT',
+  );
 });
 
 test('He init over a big layer has variance within 10% of 2 / fan_in', () => {

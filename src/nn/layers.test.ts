@@ -109,9 +109,26 @@ test('each builder emits one standard node named after the layer, with PyTorch-s
   const g = m.graph;
   assert.deepEqual(
     g.nodes.map((n) => `${n.name}:${n.opType}`),
-    ['conv1:Conv', 'bn1:BatchNormalization', 'leaky_relu1:LeakyRelu', 'pool1:MaxPool', 'avgpool1:AveragePool', 'sigmoid1:Sigmoid', 'tanh1:Tanh', 'add1:Add', 'dropout1:Dropout', 'gap1:GlobalAveragePool', 'flatten1:Flatten', 'fc1:Gemm', 'relu1:Relu'],
+    [
+      'conv1:Conv',
+      'bn1:BatchNormalization',
+      'leaky_relu1:LeakyRelu',
+      'pool1:MaxPool',
+      'avgpool1:AveragePool',
+      'sigmoid1:Sigmoid',
+      'tanh1:Tanh',
+      'add1:Add',
+      'dropout1:Dropout',
+      'gap1:GlobalAveragePool',
+      'flatten1:Flatten',
+      'fc1:Gemm',
+      'relu1:Relu',
+    ],
   );
-  assert.deepEqual([...g.initializers.keys()], ['conv1.weight', 'conv1.bias', 'bn1.weight', 'bn1.bias', 'bn1.running_mean', 'bn1.running_var', 'dropout1.ratio', 'fc1.weight', 'fc1.bias']);
+  assert.deepEqual(
+    [...g.initializers.keys()],
+    ['conv1.weight', 'conv1.bias', 'bn1.weight', 'bn1.bias', 'bn1.running_mean', 'bn1.running_var', 'dropout1.ratio', 'fc1.weight', 'fc1.bias'],
+  );
   assert.deepEqual(g.initializers.get('conv1.weight')?.dims, [6, 2, 3, 2]);
   assert.deepEqual(g.initializers.get('fc1.weight')?.dims, [3, 6]);
   assert.deepEqual(parameterNames(g), ['conv1.weight', 'conv1.bias', 'bn1.weight', 'bn1.bias', 'fc1.weight', 'fc1.bias']);
@@ -124,7 +141,7 @@ test('each builder emits one standard node named after the layer, with PyTorch-s
   assert.ok(!g.valueInfo.has('y'), 'graph outputs are not repeated in value_info');
 });
 
-test('recorded shapes and every layer\'s values match onnxruntime and reference computations', async () => {
+test("recorded shapes and every layer's values match onnxruntime and reference computations", async () => {
   const m = buildEveryLayer();
   const g = m.graph;
   const rng = new Rng(100);
@@ -139,7 +156,11 @@ test('recorded shapes and every layer\'s values match onnxruntime and reference 
   const x = randomTensor(rng, [2, 4, 11, 11]);
   const out = await runAll(m, { x });
   for (const v of g.valueInfo.values()) {
-    assert.deepEqual(out[v.name]?.dims, v.shape.map((d) => (d === 'N' ? 2 : d)), `shape of ${v.name}`);
+    assert.deepEqual(
+      out[v.name]?.dims,
+      v.shape.map((d) => (d === 'N' ? 2 : d)),
+      `shape of ${v.name}`,
+    );
   }
   assert.deepEqual(out['y']?.dims, [2, 3]);
   const t = (k: string): Tensor => out[k] ?? assert.fail(`missing ${k}`);
@@ -152,7 +173,12 @@ test('recorded shapes and every layer\'s values match onnxruntime and reference 
   const hw = 6 * 9;
   (t('conv1').data as Arr).forEach((v, i) => {
     const c = Math.floor(i / hw) % 6;
-    const [s, bb, mu, va] = ['weight', 'bias', 'running_mean', 'running_var'].map((r) => at(init(`bn1.${r}`).data as Arr, c)) as [number, number, number, number];
+    const [s, bb, mu, va] = ['weight', 'bias', 'running_mean', 'running_var'].map((r) => at(init(`bn1.${r}`).data as Arr, c)) as [
+      number,
+      number,
+      number,
+      number,
+    ];
     bnRef[i] = s * ((v - mu) / Math.sqrt(va + 1e-3)) + bb;
   });
   assert.ok(maxAbsDiff(t('bn1').data as Arr, bnRef) < 1e-4, 'bn1');
@@ -172,7 +198,10 @@ test('builders reject wrong shapes, bad arguments and duplicate names with Whitt
   const code = (c: string) => (e: unknown) => e instanceof WhittleError && e.code === c;
   const b = new ModelBuilder('bad');
   const x = b.input('x', ['N', 1, 28, 28]);
-  assert.throws(() => b.dense(x, 784, 10, { name: 'fc' }), (e: unknown) => code('SHAPE_MISMATCH')(e) && (e as Error).message.includes('flatten()'));
+  assert.throws(
+    () => b.dense(x, 784, 10, { name: 'fc' }),
+    (e: unknown) => code('SHAPE_MISMATCH')(e) && (e as Error).message.includes('flatten()'),
+  );
   assert.throws(() => b.conv2d(x, 3, 8, 3, { name: 'c1' }), code('SHAPE_MISMATCH'));
   assert.throws(() => b.conv2d(x, 1, 8, 3, { groups: 3, name: 'c2' }), code('BAD_ARGUMENT'));
   assert.throws(() => b.conv2d(x, 1, 8, 29, { name: 'c3' }), code('SHAPE_MISMATCH'));
@@ -184,7 +213,10 @@ test('builders reject wrong shapes, bad arguments and duplicate names with Whitt
   assert.throws(() => b.relu('nope'), code('BAD_ARGUMENT'));
   assert.throws(() => new ModelBuilder('empty').build(), code('BAD_ARGUMENT'));
   const c = b.conv2d(x, 1, 4, 3, { name: 'c4' });
-  assert.throws(() => b.add(c, x), (e: unknown) => code('SHAPE_MISMATCH')(e) && (e as Error).message.includes('projection'));
+  assert.throws(
+    () => b.add(c, x),
+    (e: unknown) => code('SHAPE_MISMATCH')(e) && (e as Error).message.includes('projection'),
+  );
 });
 
 test('marking a graph input as an output goes through an Identity node', async () => {

@@ -57,7 +57,8 @@ export interface BuilderOptions {
 
 function pair(v: number | [number, number], what: string): [number, number] {
   const p: [number, number] = typeof v === 'number' ? [v, v] : v;
-  if (!p.every((x) => Number.isInteger(x) && x >= 0)) throw new WhittleError('BAD_ARGUMENT', `${what} must be a non-negative integer or a pair of them, got ${JSON.stringify(v)}`);
+  if (!p.every((x) => Number.isInteger(x) && x >= 0))
+    throw new WhittleError('BAD_ARGUMENT', `${what} must be a non-negative integer or a pair of them, got ${JSON.stringify(v)}`);
   return p;
 }
 
@@ -139,7 +140,8 @@ export class ModelBuilder {
 
   /** Wraps the graph as a Model (opset 17) with `metadata` as its metadata_props. */
   build(metadata: Record<string, string> = {}): Model {
-    if (this.graph.outputs.length === 0) throw new WhittleError('BAD_ARGUMENT', `model "${this.graph.name}" has no outputs; call output(value, 'logits') before build()`);
+    if (this.graph.outputs.length === 0)
+      throw new WhittleError('BAD_ARGUMENT', `model "${this.graph.name}" has no outputs; call output(value, 'logits') before build()`);
     return makeModel(this.graph, metadata);
   }
 
@@ -148,7 +150,10 @@ export class ModelBuilder {
     const name = this.#layerName(options.name, 'fc');
     const s = this.#shapes.get(x);
     if (s !== undefined && (s.length !== 2 || (typeof s[1] === 'number' && s[1] !== inFeatures))) {
-      throw new WhittleError('SHAPE_MISMATCH', `Gemm "${name}" expects input [N, ${inFeatures}], got ${fmt(s)}${s.length > 2 ? '; did you forget a flatten()?' : ''}`);
+      throw new WhittleError(
+        'SHAPE_MISMATCH',
+        `Gemm "${name}" expects input [N, ${inFeatures}], got ${fmt(s)}${s.length > 2 ? '; did you forget a flatten()?' : ''}`,
+      );
     }
     const inputs = [x, this.#param(name, 'weight', initWeight(this.rng, [outFeatures, inFeatures], options.init ?? 'glorot'))];
     if (options.bias ?? true) inputs.push(this.#param(name, 'bias', filled([outFeatures], 0)));
@@ -258,7 +263,11 @@ export class ModelBuilder {
     const n = this.#layerName(name, 'add');
     const sa = this.#shapes.get(a);
     const sb = this.#shapes.get(b);
-    if (sa !== undefined && sb !== undefined && (sa.length !== sb.length || sa.some((d, i) => typeof d === 'number' && typeof sb[i] === 'number' && d !== sb[i]))) {
+    if (
+      sa !== undefined &&
+      sb !== undefined &&
+      (sa.length !== sb.length || sa.some((d, i) => typeof d === 'number' && typeof sb[i] === 'number' && d !== sb[i]))
+    ) {
       throw new WhittleError('SHAPE_MISMATCH', `Add "${n}" needs equal shapes, got ${fmt(sa)} and ${fmt(sb)}; does the shortcut need a projection?`);
     }
     return this.#emit('Add', n, [a, b], {}, sa ?? sb);
@@ -281,7 +290,8 @@ export class ModelBuilder {
   #expect4d(x: string, opType: string, name: string, channels?: number): Dim[] | undefined {
     const s = this.#shapes.get(x);
     if (s === undefined) return undefined;
-    if (s.length !== 4) throw new WhittleError('SHAPE_MISMATCH', `${opType} "${name}" expects 4-D input [N, C, H, W], got ${fmt(s)}; did you forget a Reshape?`);
+    if (s.length !== 4)
+      throw new WhittleError('SHAPE_MISMATCH', `${opType} "${name}" expects 4-D input [N, C, H, W], got ${fmt(s)}; did you forget a Reshape?`);
     if (channels !== undefined && typeof s[1] === 'number' && s[1] !== channels) {
       throw new WhittleError('SHAPE_MISMATCH', `${opType} "${name}" expects ${channels} input channels, got ${fmt(s)}`);
     }
@@ -297,7 +307,10 @@ export class ModelBuilder {
       }
     }
     if (shape?.some((d) => typeof d === 'number' && d < 1)) {
-      throw new WhittleError('SHAPE_MISMATCH', `${opType} "${name}" would output [${shape.join(', ')}] from ${fmt(this.#shapes.get(inputs[0] ?? ''))}; the input is too small for this kernel/stride`);
+      throw new WhittleError(
+        'SHAPE_MISMATCH',
+        `${opType} "${name}" would output [${shape.join(', ')}] from ${fmt(this.#shapes.get(inputs[0] ?? ''))}; the input is too small for this kernel/stride`,
+      );
     }
     this.graph.nodes.push({ name, opType, domain: '', inputs, outputs: [out], attributes });
     const dtype = this.#dtypes.get(inputs[0] ?? '') ?? 'float32';
@@ -332,7 +345,10 @@ export class ModelBuilder {
 
   #claim(name: string): void {
     if (name === '' || this.#used.has(name)) {
-      throw new WhittleError('BAD_ARGUMENT', `name "${name}" is ${name === '' ? 'empty' : 'already used'} in model "${this.graph.name}"; give each layer a unique name`);
+      throw new WhittleError(
+        'BAD_ARGUMENT',
+        `name "${name}" is ${name === '' ? 'empty' : 'already used'} in model "${this.graph.name}"; give each layer a unique name`,
+      );
     }
     this.#used.add(name);
   }

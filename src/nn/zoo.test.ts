@@ -42,7 +42,10 @@ test('every model records its zoo name, takes `input` and returns `logits` [N, 1
     const m = createModel(name);
     assert.equal(m.metadata['whittle.zoo'], name);
     assert.deepEqual(m.opsetImports, [{ domain: '', version: 17 }]);
-    assert.deepEqual(m.graph.inputs.map((v) => v.name), ['input']);
+    assert.deepEqual(
+      m.graph.inputs.map((v) => v.name),
+      ['input'],
+    );
     assert.deepEqual(m.graph.outputs, [{ name: 'logits', dtype: 'float32', shape: ['N', 10] }]);
   }
   assert.deepEqual(createModel('resnet-cifar').graph.inputs[0]?.shape, ['N', 3, 32, 32]);
@@ -126,12 +129,19 @@ test('lenet-300-100 in onnxruntime matches a plain-JS forward pass', async () =>
 
 test('bad names and options are refused with the list of valid names', () => {
   const bad = (name: string, options = {}, text = '') =>
-    assert.throws(() => createModel(name, options), (e: unknown) => e instanceof WhittleError && e.code === 'BAD_ARGUMENT' && e.message.includes(text), name);
+    assert.throws(
+      () => createModel(name, options),
+      (e: unknown) => e instanceof WhittleError && e.code === 'BAD_ARGUMENT' && e.message.includes(text),
+      name,
+    );
   bad('lenet-6', {}, ZOO_NAMES.join(', '));
   bad('lenet-5:784', {}, 'lenet-300-100');
   bad('mlp:784-x-10', {}, 'mlp:784-100-10');
   bad('mlp:100-10', {}, 'flattens to 784');
   bad('mlp:784-10', { numClasses: 5 }, 'numClasses');
   bad('resnet-cifar', { blocks: 0 }, 'blocks');
-  assert.throws(() => createModel('lenet-5', { inputSize: 8 }), (e: unknown) => e instanceof WhittleError && e.code === 'SHAPE_MISMATCH' && e.message.includes('conv2'));
+  assert.throws(
+    () => createModel('lenet-5', { inputSize: 8 }),
+    (e: unknown) => e instanceof WhittleError && e.code === 'SHAPE_MISMATCH' && e.message.includes('conv2'),
+  );
 });

@@ -112,7 +112,10 @@ function buildResnetCifar(name: string, o: Resolved): Model {
 function parseMlpSizes(spec: string, full: string): number[] {
   const sizes = spec.split('-').map(Number);
   if (sizes.length < 2 || !sizes.every((n) => Number.isInteger(n) && n > 0)) {
-    throw new WhittleError('BAD_ARGUMENT', `model "${full}": write the layer sizes as positive integers joined by '-', input first and classes last, e.g. "mlp:784-100-10"`);
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `model "${full}": write the layer sizes as positive integers joined by '-', input first and classes last, e.g. "mlp:784-100-10"`,
+    );
   }
   return sizes;
 }
@@ -148,13 +151,21 @@ export function createModel(name: string, options: ZooOptions = {}): Model {
     case 'resnet-cifar':
       return buildResnetCifar(name, o);
     case 'mlp': {
-      if (spec === undefined) return buildMlp(name, o, (options.hidden ?? [100]).map((h) => positiveInt(h, 'hidden size')));
+      if (spec === undefined)
+        return buildMlp(
+          name,
+          o,
+          (options.hidden ?? [100]).map((h) => positiveInt(h, 'hidden size')),
+        );
       const sizes = parseMlpSizes(spec, name);
       const inF = o.inChannels * o.inputSize * o.inputSize;
       const first = sizes[0] as number;
       const last = sizes[sizes.length - 1] as number;
       if (first !== inF) {
-        throw new WhittleError('BAD_ARGUMENT', `model "${name}" starts with ${first} features but the input [N, ${o.inChannels}, ${o.inputSize}, ${o.inputSize}] flattens to ${inF}; fix the first size or set inChannels/inputSize`);
+        throw new WhittleError(
+          'BAD_ARGUMENT',
+          `model "${name}" starts with ${first} features but the input [N, ${o.inChannels}, ${o.inputSize}, ${o.inputSize}] flattens to ${inF}; fix the first size or set inChannels/inputSize`,
+        );
       }
       if (options.numClasses !== undefined && options.numClasses !== last) {
         throw new WhittleError('BAD_ARGUMENT', `model "${name}" ends with ${last} classes but numClasses is ${options.numClasses}; make them agree`);

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { attr, Graph, makeModel } from '../ir/graph.js';
+import { attr, type Graph, makeModel } from '../ir/graph.js';
 import type { Attribute } from '../ir/graph.js';
-import { Tensor } from '../ir/tensor.js';
+import type { Tensor } from '../ir/tensor.js';
 import { Session } from '../runtime/session.js';
 import { gradCheck, oneNodeGraph, randomTensor } from '../../test/gradcheck.js';
 
@@ -65,22 +65,89 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { name: 'kernel = stride = 2', spatial: [6, 6], out: [3, 3], kernel: [2, 2], strides: [2, 2], attributes: { kernel_shape: attr.ints([2, 2]), strides: attr.ints([2, 2]) } },
-  { name: '3x3 stride 2 pad 1, count_include_pad=0', spatial: [7, 6], out: [4, 3], kernel: [3, 3], strides: [2, 2], padsBegin: [1, 1], padsEnd: [1, 1], attributes: { kernel_shape: attr.ints([3, 3]), strides: attr.ints([2, 2]), pads: attr.ints([1, 1, 1, 1]) } },
-  { name: '3x3 stride 2 pad 1, count_include_pad=1', spatial: [7, 6], out: [4, 3], kernel: [3, 3], strides: [2, 2], padsBegin: [1, 1], padsEnd: [1, 1], countIncludePad: true, attributes: { kernel_shape: attr.ints([3, 3]), strides: attr.ints([2, 2]), pads: attr.ints([1, 1, 1, 1]), count_include_pad: attr.int(1) } },
+  {
+    name: 'kernel = stride = 2',
+    spatial: [6, 6],
+    out: [3, 3],
+    kernel: [2, 2],
+    strides: [2, 2],
+    attributes: { kernel_shape: attr.ints([2, 2]), strides: attr.ints([2, 2]) },
+  },
+  {
+    name: '3x3 stride 2 pad 1, count_include_pad=0',
+    spatial: [7, 6],
+    out: [4, 3],
+    kernel: [3, 3],
+    strides: [2, 2],
+    padsBegin: [1, 1],
+    padsEnd: [1, 1],
+    attributes: { kernel_shape: attr.ints([3, 3]), strides: attr.ints([2, 2]), pads: attr.ints([1, 1, 1, 1]) },
+  },
+  {
+    name: '3x3 stride 2 pad 1, count_include_pad=1',
+    spatial: [7, 6],
+    out: [4, 3],
+    kernel: [3, 3],
+    strides: [2, 2],
+    padsBegin: [1, 1],
+    padsEnd: [1, 1],
+    countIncludePad: true,
+    attributes: { kernel_shape: attr.ints([3, 3]), strides: attr.ints([2, 2]), pads: attr.ints([1, 1, 1, 1]), count_include_pad: attr.int(1) },
+  },
   {
     name: 'non-square [3, 2], strides [1, 2], asymmetric pads, count_include_pad=1',
-    spatial: [5, 6], out: [6, 3], kernel: [3, 2], strides: [1, 2], padsBegin: [2, 0], padsEnd: [1, 1], countIncludePad: true,
+    spatial: [5, 6],
+    out: [6, 3],
+    kernel: [3, 2],
+    strides: [1, 2],
+    padsBegin: [2, 0],
+    padsEnd: [1, 1],
+    countIncludePad: true,
     attributes: { kernel_shape: attr.ints([3, 2]), strides: attr.ints([1, 2]), pads: attr.ints([2, 0, 1, 1]), count_include_pad: attr.int(1) },
   },
-  { name: 'stride 3 > kernel 2, uncovered tail', spatial: [7, 6], out: [2, 2], kernel: [2, 2], strides: [3, 3], attributes: { kernel_shape: attr.ints([2, 2]), strides: attr.ints([3, 3]) } },
-  { name: 'ceil_mode, 3x3 stride 2, count_include_pad=0', spatial: [6, 7], out: [3, 3], kernel: [3, 3], strides: [2, 2], attributes: { kernel_shape: attr.ints([3, 3]), strides: attr.ints([2, 2]), ceil_mode: attr.int(1) } },
+  {
+    name: 'stride 3 > kernel 2, uncovered tail',
+    spatial: [7, 6],
+    out: [2, 2],
+    kernel: [2, 2],
+    strides: [3, 3],
+    attributes: { kernel_shape: attr.ints([2, 2]), strides: attr.ints([3, 3]) },
+  },
+  {
+    name: 'ceil_mode, 3x3 stride 2, count_include_pad=0',
+    spatial: [6, 7],
+    out: [3, 3],
+    kernel: [3, 3],
+    strides: [2, 2],
+    attributes: { kernel_shape: attr.ints([3, 3]), strides: attr.ints([2, 2]), ceil_mode: attr.int(1) },
+  },
   {
     name: 'ceil_mode with pads, count_include_pad=1',
-    spatial: [6, 6], out: [4, 4], kernel: [3, 3], strides: [2, 2], padsBegin: [1, 1], padsEnd: [1, 1], countIncludePad: true,
-    attributes: { kernel_shape: attr.ints([3, 3]), strides: attr.ints([2, 2]), pads: attr.ints([1, 1, 1, 1]), ceil_mode: attr.int(1), count_include_pad: attr.int(1) },
+    spatial: [6, 6],
+    out: [4, 4],
+    kernel: [3, 3],
+    strides: [2, 2],
+    padsBegin: [1, 1],
+    padsEnd: [1, 1],
+    countIncludePad: true,
+    attributes: {
+      kernel_shape: attr.ints([3, 3]),
+      strides: attr.ints([2, 2]),
+      pads: attr.ints([1, 1, 1, 1]),
+      ceil_mode: attr.int(1),
+      count_include_pad: attr.int(1),
+    },
   },
-  { name: '1-D kernel 3 stride 2 pad 1', spatial: [9], out: [5], kernel: [3], strides: [2], padsBegin: [1], padsEnd: [1], attributes: { kernel_shape: attr.ints([3]), strides: attr.ints([2]), pads: attr.ints([1, 1]) } },
+  {
+    name: '1-D kernel 3 stride 2 pad 1',
+    spatial: [9],
+    out: [5],
+    kernel: [3],
+    strides: [2],
+    padsBegin: [1],
+    padsEnd: [1],
+    attributes: { kernel_shape: attr.ints([3]), strides: attr.ints([2]), pads: attr.ints([1, 1]) },
+  },
 ];
 
 function refOf(k: Case, nc: number): RefPool {
@@ -113,7 +180,12 @@ function checkForward(graph: Graph, feeds: Record<string, Tensor>, yDims: number
 }
 
 function poolGraph(opType: string, attributes: Record<string, Attribute>, xDims: number[], yDims: number[]): Graph {
-  return oneNodeGraph(opType, { name: 'pool', inputs: [{ name: 'x', dtype: 'float32', shape: xDims }], attributes, outputs: [{ name: 'y', dtype: 'float32', shape: yDims }] });
+  return oneNodeGraph(opType, {
+    name: 'pool',
+    inputs: [{ name: 'x', dtype: 'float32', shape: xDims }],
+    attributes,
+    outputs: [{ name: 'y', dtype: 'float32', shape: yDims }],
+  });
 }
 
 for (const k of CASES) {
@@ -125,7 +197,12 @@ for (const k of CASES) {
   const reference = (f: Record<string, Float64Array>): Float64Array[] => [refAveragePool(ref, f['x']!)];
 
   test(`AveragePool ${k.name}: float64 reference matches ORT's forward`, async () => {
-    await checkForward(poolGraph('AveragePool', k.attributes, xDims, yDims), feeds, yDims, reference({ x: Float64Array.from(feeds.x.data as Float32Array) })[0]!);
+    await checkForward(
+      poolGraph('AveragePool', k.attributes, xDims, yDims),
+      feeds,
+      yDims,
+      reference({ x: Float64Array.from(feeds.x.data as Float32Array) })[0]!,
+    );
   });
 
   test(`AveragePool ${k.name}: gradient matches finite differences`, async () => {

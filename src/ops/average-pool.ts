@@ -34,7 +34,11 @@ function inverseCounts(g: WindowGeometry, includePad: boolean, dtype: 'float32' 
   const counts = windowCounts(g, includePad);
   let values = [1];
   for (const axis of counts) values = values.flatMap((v) => axis.map((c) => v * c));
-  return Tensor.fromArray(dtype, g.outDims, values.map((c) => 1 / c));
+  return Tensor.fromArray(
+    dtype,
+    g.outDims,
+    values.map((c) => 1 / c),
+  );
 }
 
 /**
@@ -49,7 +53,8 @@ export const averagePool: OpDef = {
     const g = dy[0];
     const x = inputs[0];
     if (g === undefined || x === undefined) return [];
-    if (x.dtype !== 'float32' && x.dtype !== 'float64') throw new WhittleError('NO_GRADIENT', `AveragePool "${node.name}": gradients are built for float32 inputs, got ${x.dtype}`);
+    if (x.dtype !== 'float32' && x.dtype !== 'float64')
+      throw new WhittleError('NO_GRADIENT', `AveragePool "${node.name}": gradients are built for float32 inputs, got ${x.dtype}`);
     const geom = windowGeometry(node, poolAttrs(node, x), x.shape.slice(2));
     const includePad = getInt(node, 'count_include_pad', 0) !== 0;
     const scaled = b.op1('Mul', [g, b.constant(inverseCounts(geom, includePad, x.dtype), 'inv_count')]);

@@ -27,7 +27,14 @@ function bnGraph(s: Spec): Graph {
   g.inputs.push({ name: 'x', dtype: s.dtype, shape: s.declared ?? s.xDims });
   for (const p of ['scale', 'bias', 'mean', 'var']) g.inputs.push({ name: p, dtype: s.dtype, shape: [c] });
   const training = s.attributes['training_mode'] !== undefined;
-  g.nodes.push({ name: 'bn', opType: 'BatchNormalization', domain: '', inputs: ['x', 'scale', 'bias', 'mean', 'var'], outputs: training ? ['y', 'running_mean', 'running_var'] : ['y'], attributes: s.attributes });
+  g.nodes.push({
+    name: 'bn',
+    opType: 'BatchNormalization',
+    domain: '',
+    inputs: ['x', 'scale', 'bias', 'mean', 'var'],
+    outputs: training ? ['y', 'running_mean', 'running_var'] : ['y'],
+    attributes: s.attributes,
+  });
   for (const o of s.outputs) g.outputs.push({ name: o, dtype: s.dtype, shape: o === 'y' ? s.xDims : [c] });
   return g;
 }
@@ -115,5 +122,7 @@ test('BatchNormalization training form in float32 gives the float64 gradients (w
     return wrt.map((w) => Float64Array.from(out[names.get(w)!]!.data as ArrayLike<number>));
   };
   const [f32, f64] = [await grads('float32'), await grads('float64')];
-  f64.forEach((ref, k) => ref.forEach((v, i) => assert.ok(Math.abs(v - f32[k]![i]!) < 1e-4 * Math.max(1, Math.abs(v)), `gradient ${k}[${i}]: float32 ${f32[k]![i]} vs float64 ${v}`)));
+  f64.forEach((ref, k) =>
+    ref.forEach((v, i) => assert.ok(Math.abs(v - f32[k]![i]!) < 1e-4 * Math.max(1, Math.abs(v)), `gradient ${k}[${i}]: float32 ${f32[k]![i]} vs float64 ${v}`)),
+  );
 });

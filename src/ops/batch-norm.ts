@@ -28,7 +28,9 @@ function toVector(b: GraphBuilder, v: string): string {
 function inverseCount(b: GraphBuilder, x: string, ts: TypeShape): string {
   const dims = statAxes(ts.shape.length).map((a) => ts.shape[a]);
   if (dims.every((d): d is number => typeof d === 'number')) return scalar(b, ts.dtype, 1 / dims.reduce((p, q) => p * q, 1), 'inv_count');
-  const count = b.op1('ReduceProd', [b.op1('Gather', [b.op1('Shape', [x]), b.constant(Tensor.int64(statAxes(ts.shape.length)), 'axes')])], { keepdims: attr.int(0) });
+  const count = b.op1('ReduceProd', [b.op1('Gather', [b.op1('Shape', [x]), b.constant(Tensor.int64(statAxes(ts.shape.length)), 'axes')])], {
+    keepdims: attr.int(0),
+  });
   return b.op1('Div', [scalar(b, ts.dtype, 1, 'one'), b.op1('Cast', [count], { to: attr.int(ONNX_DTYPE[ts.dtype]) })]);
 }
 
@@ -62,13 +64,19 @@ export const batchNormalization: OpDef = {
     for (let i = 1; i <= 4; i++) {
       const p = input(node, inputs, i);
       if (p.shape.length !== 1 || (typeof p.shape[0] === 'number' && typeof c === 'number' && p.shape[0] !== c)) {
-        throw new WhittleError('SHAPE_MISMATCH', `BatchNormalization "${node.name}": input ${i} must be [${c}] (one value per channel), got [${p.shape.join(', ')}]`);
+        throw new WhittleError(
+          'SHAPE_MISMATCH',
+          `BatchNormalization "${node.name}": input ${i} must be [${c}] (one value per channel), got [${p.shape.join(', ')}]`,
+        );
       }
     }
     const y: TypeShape = { dtype: x.dtype, shape: [...x.shape] };
     if (!isTraining(node)) return [y];
     if (node.outputs.length !== 3) {
-      throw new WhittleError('INVALID_GRAPH', `BatchNormalization "${node.name}" has training_mode=1 and ${node.outputs.length} outputs; it needs 3 (Y, running_mean, running_var)`);
+      throw new WhittleError(
+        'INVALID_GRAPH',
+        `BatchNormalization "${node.name}" has training_mode=1 and ${node.outputs.length} outputs; it needs 3 (Y, running_mean, running_var)`,
+      );
     }
     return [y, input(node, inputs, 3), input(node, inputs, 4)];
   },
@@ -91,9 +99,13 @@ export const batchNormalization: OpDef = {
       const dScale = needs[1] && dyCentered ? b.op1('Mul', [dyCentered, invStd]) : undefined;
       const dMean = needs[3] && dB ? b.op1('Neg', [b.op1('Mul', [dB, gain])]) : undefined;
       // d/dσ² of (σ² + ε)^(−1/2) is −½(σ² + ε)^(−3/2).
-      const dVar = needs[4] && dyCentered
-        ? b.op1('Mul', [b.op1('Mul', [dyCentered, scale]), b.op1('Mul', [scalar(b, x.dtype, -0.5, 'minus_half'), b.op1('Mul', [invStd, b.op1('Mul', [invStd, invStd])])])])
-        : undefined;
+      const dVar =
+        needs[4] && dyCentered
+          ? b.op1('Mul', [
+              b.op1('Mul', [dyCentered, scale]),
+              b.op1('Mul', [scalar(b, x.dtype, -0.5, 'minus_half'), b.op1('Mul', [invStd, b.op1('Mul', [invStd, invStd])])]),
+            ])
+          : undefined;
       return [dX, dScale, needs[2] ? dB : undefined, dMean, dVar];
     }
 

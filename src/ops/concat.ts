@@ -37,12 +37,17 @@ export const concat: OpDef = {
     const axis = concatAxis(node, first);
     const shape = [...first.shape];
     for (const [i, t] of all.entries()) {
-      if (t.shape.length !== shape.length) throw shapeError(node, `input ${i} has shape ${formatShape(t.shape)} but input 0 has ${formatShape(first.shape)}; all inputs need the same rank`);
+      if (t.shape.length !== shape.length)
+        throw shapeError(node, `input ${i} has shape ${formatShape(t.shape)} but input 0 has ${formatShape(first.shape)}; all inputs need the same rank`);
       if (t.dtype !== first.dtype) throw shapeError(node, `input ${i} is ${t.dtype} but input 0 is ${first.dtype}; Cast one of them`);
       t.shape.forEach((d, j) => {
         if (j === axis) return;
         const u = unifyDim(shape[j] as Dim, d);
-        if (u === undefined) throw shapeError(node, `input ${i} ${formatShape(t.shape)} and input 0 ${formatShape(first.shape)} differ at axis ${j} (${String(shape[j])} vs ${d}); only the concat axis ${axis} may differ — is the axis right?`);
+        if (u === undefined)
+          throw shapeError(
+            node,
+            `input ${i} ${formatShape(t.shape)} and input 0 ${formatShape(first.shape)} differ at axis ${j} (${String(shape[j])} vs ${d}); only the concat axis ${axis} may differ — is the axis right?`,
+          );
         shape[j] = u;
       });
     }

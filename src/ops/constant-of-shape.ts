@@ -21,7 +21,8 @@ export const constantOfShape: OpDef = {
       return [{ dtype, shape: dims }];
     }
     const rank = shapeInput.shape[0];
-    if (shapeInput.shape.length !== 1 || typeof rank !== 'number') throw shapeError(node, `the shape input must be 1-D of known length, got ${formatShape(shapeInput.shape)}`);
+    if (shapeInput.shape.length !== 1 || typeof rank !== 'number')
+      throw shapeError(node, `the shape input must be 1-D of known length, got ${formatShape(shapeInput.shape)}`);
     return [{ dtype, shape: Array.from({ length: rank }, (_, i) => unknownDim(node, i)) }];
   },
 };

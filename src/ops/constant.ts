@@ -9,7 +9,10 @@ export const constant: OpDef = {
     const entries = Object.entries(node.attributes);
     const [name, a] = entries[0] ?? [];
     if (entries.length !== 1 || name === undefined || a === undefined) {
-      throw new WhittleError('INVALID_GRAPH', `Constant "${node.name}" must have exactly one value attribute, got ${entries.length === 0 ? 'none' : entries.map(([k]) => k).join(', ')}`);
+      throw new WhittleError(
+        'INVALID_GRAPH',
+        `Constant "${node.name}" must have exactly one value attribute, got ${entries.length === 0 ? 'none' : entries.map(([k]) => k).join(', ')}`,
+      );
     }
     let out: TypeShape | undefined;
     if (name === 'value' && a.type === 'tensor') out = { dtype: a.value.dtype, shape: [...a.value.dims] };
@@ -17,7 +20,8 @@ export const constant: OpDef = {
     else if (name === 'value_floats' && a.type === 'floats') out = { dtype: 'float32', shape: [a.value.length] };
     else if (name === 'value_int' && a.type === 'int') out = { dtype: 'int64', shape: [] };
     else if (name === 'value_ints' && a.type === 'ints') out = { dtype: 'int64', shape: [a.value.length] };
-    if (out === undefined) throw new WhittleError('UNSUPPORTED_OP', `Constant "${node.name}" carries ${name} (${a.type}); Whittle reads value, value_float(s) and value_int(s)`);
+    if (out === undefined)
+      throw new WhittleError('UNSUPPORTED_OP', `Constant "${node.name}" carries ${name} (${a.type}); Whittle reads value, value_float(s) and value_int(s)`);
     return [out];
   },
 };

@@ -32,7 +32,12 @@ export function cropSpatialEnd(b: GraphBuilder, x: string, sizes: readonly numbe
     }
   });
   if (axes.length === 0) return x;
-  return b.op1('Slice', [x, b.constant(Tensor.int64(axes.map(() => 0)), 'starts'), b.constant(Tensor.int64(ends), 'ends'), b.constant(Tensor.int64(axes), 'axes')]);
+  return b.op1('Slice', [
+    x,
+    b.constant(Tensor.int64(axes.map(() => 0)), 'starts'),
+    b.constant(Tensor.int64(ends), 'ends'),
+    b.constant(Tensor.int64(axes), 'axes'),
+  ]);
 }
 
 /**
@@ -41,7 +46,9 @@ export function cropSpatialEnd(b: GraphBuilder, x: string, sizes: readonly numbe
  * (those tail positions get zero gradient).
  */
 export function convInputGrad(b: GraphBuilder, dy: string, w: string, c: Correlation, group: number): string {
-  const outputPadding = c.inDims.map((n, i) => n + (c.padsBegin[i] as number) + (c.padsEnd[i] as number) - dilatedKernel(c, i) - (c.strides[i] as number) * ((c.outDims[i] as number) - 1));
+  const outputPadding = c.inDims.map(
+    (n, i) => n + (c.padsBegin[i] as number) + (c.padsEnd[i] as number) - dilatedKernel(c, i) - (c.strides[i] as number) * ((c.outDims[i] as number) - 1),
+  );
   const at: Record<string, Attribute> = {
     kernel_shape: attr.ints(c.kernel),
     strides: attr.ints(c.strides),
@@ -67,7 +74,12 @@ export function convWeightGrad(b: GraphBuilder, x: string, dy: string, c: Correl
   const rank = spatial + 2;
   // End padding that makes the correlation Xᵀ ⋆ dYᵀ produce exactly `kernel` positions.
   const padsEnd = c.inDims.map((n, i) => dilatedKernel(c, i) + (c.strides[i] as number) * ((c.outDims[i] as number) - 1) - n - (c.padsBegin[i] as number));
-  const cropped = cropSpatialEnd(b, x, c.inDims, c.inDims.map((n, i) => n + Math.min(0, padsEnd[i] as number)));
+  const cropped = cropSpatialEnd(
+    b,
+    x,
+    c.inDims,
+    c.inDims.map((n, i) => n + Math.min(0, padsEnd[i] as number)),
+  );
   const keptDims = c.inDims.map((n, i) => n + Math.min(0, padsEnd[i] as number));
   const perm = swapBatchChannels(rank);
   let xt: string;

@@ -16,7 +16,13 @@ test('a conv-net training graph shape-infers with a symbolic batch and ORT agree
   const g = new Graph('convnet');
   g.inputs.push({ name: 'x', dtype: 'float32', shape: ['N', 1, 8, 8] });
   const params: Record<string, number[]> = {
-    w1: [4, 1, 3, 3], b1: [4], scale: [4], shift: [4], w2: [4, 1, 3, 3], w3: [4, 2, 2, 2], b3: [2],
+    w1: [4, 1, 3, 3],
+    b1: [4],
+    scale: [4],
+    shift: [4],
+    w2: [4, 1, 3, 3],
+    w3: [4, 2, 2, 2],
+    b3: [2],
   };
   for (const [name, dims] of Object.entries(params)) g.inputs.push({ name, dtype: 'float32', shape: dims });
   g.initializers.set('mean', Tensor.fromArray('float32', [4], [0, 0, 0, 0]));

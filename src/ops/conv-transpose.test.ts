@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { attr, Graph, makeModel } from '../ir/graph.js';
+import { attr, type Graph, makeModel } from '../ir/graph.js';
 import type { Attribute } from '../ir/graph.js';
-import { Tensor } from '../ir/tensor.js';
+import type { Tensor } from '../ir/tensor.js';
 import { Session } from '../runtime/session.js';
 import { gradCheck, oneNodeGraph, randomTensor } from '../../test/gradcheck.js';
 import { convTranspose } from './conv-transpose.js';
@@ -38,8 +38,7 @@ function refConvT(r: RefConvT, x: Float64Array, w: Float64Array, bias: Float64Ar
   const m = r.mg * r.group;
   const cg = r.c / r.group;
   const y = new Float64Array(r.n * m * OH * OW);
-  for (let n = 0; n < r.n; n++)
-    for (let o = 0; o < m; o++) for (let k = 0; k < OH * OW; k++) y[(n * m + o) * OH * OW + k] = bias ? bias[o]! : 0;
+  for (let n = 0; n < r.n; n++) for (let o = 0; o < m; o++) for (let k = 0; k < OH * OW; k++) y[(n * m + o) * OH * OW + k] = bias ? bias[o]! : 0;
   for (let n = 0; n < r.n; n++)
     for (let c = 0; c < r.c; c++) {
       const g = Math.floor(c / cg);
@@ -78,59 +77,129 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { name: '3x3 stride 1 pad 1 with bias', spatial: [5, 5], n: 2, c: 3, mg: 2, kernel: [3, 3], bias: true, attributes: { pads: attr.ints([1, 1, 1, 1]) }, out: [5, 5], padsBegin: [1, 1] },
+  {
+    name: '3x3 stride 1 pad 1 with bias',
+    spatial: [5, 5],
+    n: 2,
+    c: 3,
+    mg: 2,
+    kernel: [3, 3],
+    bias: true,
+    attributes: { pads: attr.ints([1, 1, 1, 1]) },
+    out: [5, 5],
+    padsBegin: [1, 1],
+  },
   {
     // 2·(4−1) + 1 + 3 − 1 − 1 = 8 (the PyTorch ConvTranspose2d(k=3, s=2, p=1, output_padding=1) upsampler).
     name: 'stride 2, pad 1, output_padding 1',
-    spatial: [4, 3], n: 2, c: 2, mg: 3, kernel: [3, 3], bias: true,
+    spatial: [4, 3],
+    n: 2,
+    c: 2,
+    mg: 3,
+    kernel: [3, 3],
+    bias: true,
     attributes: { strides: attr.ints([2, 2]), pads: attr.ints([1, 1, 1, 1]), output_padding: attr.ints([1, 1]) },
-    strides: [2, 2], out: [8, 6], padsBegin: [1, 1],
+    strides: [2, 2],
+    out: [8, 6],
+    padsBegin: [1, 1],
   },
   {
     // H: 3·(3−1) + 2 + 2·(2−1)+1 − 0 − 1 = 10; W: 2·(4−1) + 0 + 3 − 2 − 0 = 7.
     name: 'non-square kernel, strides [3,2], dilations [2,1], output_padding past the end pad',
-    spatial: [3, 4], n: 2, c: 2, mg: 2, kernel: [2, 3], bias: false,
+    spatial: [3, 4],
+    n: 2,
+    c: 2,
+    mg: 2,
+    kernel: [2, 3],
+    bias: false,
     attributes: { strides: attr.ints([3, 2]), dilations: attr.ints([2, 1]), pads: attr.ints([0, 2, 1, 0]), output_padding: attr.ints([2, 0]) },
-    strides: [3, 2], dilations: [2, 1], out: [10, 7], padsBegin: [0, 2],
+    strides: [3, 2],
+    dilations: [2, 1],
+    out: [10, 7],
+    padsBegin: [0, 2],
   },
   {
     name: 'group=2, stride 2, kernel 4, pad 1',
-    spatial: [3, 3], n: 2, c: 4, mg: 2, group: 2, kernel: [4, 4], bias: true,
+    spatial: [3, 3],
+    n: 2,
+    c: 4,
+    mg: 2,
+    group: 2,
+    kernel: [4, 4],
+    bias: true,
     attributes: { group: attr.int(2), strides: attr.ints([2, 2]), pads: attr.ints([1, 1, 1, 1]) },
-    strides: [2, 2], out: [6, 6], padsBegin: [1, 1],
+    strides: [2, 2],
+    out: [6, 6],
+    padsBegin: [1, 1],
   },
   {
     name: 'depthwise (group=C), stride 2',
-    spatial: [3, 4], n: 2, c: 3, mg: 1, group: 3, kernel: [3, 3], bias: true,
+    spatial: [3, 4],
+    n: 2,
+    c: 3,
+    mg: 1,
+    group: 3,
+    kernel: [3, 3],
+    bias: true,
     attributes: { group: attr.int(3), strides: attr.ints([2, 2]) },
-    strides: [2, 2], out: [7, 9], padsBegin: [0, 0],
+    strides: [2, 2],
+    out: [7, 9],
+    padsBegin: [0, 0],
   },
   {
     // H: full size 2·(3−1) + 3 = 7, requested 6: total pad 1, put at the beginning; W: 7 − 5 = 2.
     name: 'output_shape [6, 5] derives the pads',
-    spatial: [3, 3], n: 2, c: 2, mg: 2, kernel: [3, 3], bias: false,
+    spatial: [3, 3],
+    n: 2,
+    c: 2,
+    mg: 2,
+    kernel: [3, 3],
+    bias: false,
     attributes: { strides: attr.ints([2, 2]), output_shape: attr.ints([6, 5]) },
-    strides: [2, 2], out: [6, 5], padsBegin: [1, 1],
+    strides: [2, 2],
+    out: [6, 5],
+    padsBegin: [1, 1],
   },
   {
     // SAME_UPPER asks for n·s = 6: H: full 7, pad 1 at the end; W: full 8, pads 1 and 1.
     name: 'auto_pad SAME_UPPER, stride 2, non-square kernel',
-    spatial: [3, 3], n: 2, c: 2, mg: 2, kernel: [3, 4], bias: true,
+    spatial: [3, 3],
+    n: 2,
+    c: 2,
+    mg: 2,
+    kernel: [3, 4],
+    bias: true,
     attributes: { strides: attr.ints([2, 2]), auto_pad: attr.string('SAME_UPPER') },
-    strides: [2, 2], out: [6, 6], padsBegin: [0, 1],
+    strides: [2, 2],
+    out: [6, 6],
+    padsBegin: [0, 1],
   },
   {
     // SAME_UPPER asks for n·s = 3; dilated kernel 5: full 2 + 5 = 7, pads 2 and 2.
     name: 'auto_pad SAME_UPPER with dilation 2',
-    spatial: [3, 4], n: 2, c: 2, mg: 2, kernel: [3, 3], bias: false,
+    spatial: [3, 4],
+    n: 2,
+    c: 2,
+    mg: 2,
+    kernel: [3, 3],
+    bias: false,
     attributes: { dilations: attr.ints([2, 2]), auto_pad: attr.string('SAME_UPPER') },
-    dilations: [2, 2], out: [3, 4], padsBegin: [2, 2],
+    dilations: [2, 2],
+    out: [3, 4],
+    padsBegin: [2, 2],
   },
   {
     name: '1-D: kernel 3, stride 2, pads [1, 0]',
-    spatial: [5], n: 2, c: 2, mg: 3, kernel: [3], bias: true,
+    spatial: [5],
+    n: 2,
+    c: 2,
+    mg: 3,
+    kernel: [3],
+    bias: true,
     attributes: { strides: attr.ints([2]), pads: attr.ints([1, 0]) },
-    strides: [2], out: [10], padsBegin: [1],
+    strides: [2],
+    out: [10],
+    padsBegin: [1],
   },
 ];
 
@@ -142,7 +211,10 @@ function as2d(values: number[] | undefined, fill: number, one: number): [number,
 for (const k of CASES) {
   const group = k.group ?? 1;
   const ref: RefConvT = {
-    n: k.n, c: k.c, mg: k.mg, group,
+    n: k.n,
+    c: k.c,
+    mg: k.mg,
+    group,
     inDims: as2d(k.spatial, 0, 1),
     outDims: as2d(k.out, 0, 1),
     kernel: as2d(k.kernel, 0, 1),
@@ -157,7 +229,11 @@ for (const k of CASES) {
   const build = (): Graph =>
     oneNodeGraph('ConvTranspose', {
       name: 'convT',
-      inputs: [{ name: 'x', dtype: 'float32', shape: xDims }, { name: 'w', dtype: 'float32', shape: wDims }, ...(k.bias ? [{ name: 'b', dtype: 'float32' as const, shape: [m] }] : [])],
+      inputs: [
+        { name: 'x', dtype: 'float32', shape: xDims },
+        { name: 'w', dtype: 'float32', shape: wDims },
+        ...(k.bias ? [{ name: 'b', dtype: 'float32' as const, shape: [m] }] : []),
+      ],
       attributes: k.attributes,
       outputs: [{ name: 'y', dtype: 'float32', shape: yDims }],
     });
@@ -167,7 +243,11 @@ for (const k of CASES) {
 
   test(`ConvTranspose ${k.name}: shape rule and float64 reference match ORT's forward`, async () => {
     const g = build();
-    const inferred = convTranspose.inferShape({ node: g.nodes[0]!, inputs: g.inputs.map((v) => ({ dtype: v.dtype, shape: v.shape })), constant: () => undefined });
+    const inferred = convTranspose.inferShape({
+      node: g.nodes[0]!,
+      inputs: g.inputs.map((v) => ({ dtype: v.dtype, shape: v.shape })),
+      constant: () => undefined,
+    });
     assert.deepEqual(inferred[0]!.shape, yDims);
     const s = await Session.create(makeModel(g), { threads: 1 });
     const y = (await s.run(feeds))['y']!;

@@ -19,7 +19,8 @@ interface TransposeAxis {
 
 function outputPaddingOf(node: Node, spatial: number): number[] {
   const op = getInts(node, 'output_padding') ?? Array.from({ length: spatial }, () => 0);
-  if (op.length !== spatial) throw new WhittleError('INVALID_GRAPH', `ConvTranspose "${node.name}": output_padding has ${op.length} values but the input has ${spatial} spatial axes`);
+  if (op.length !== spatial)
+    throw new WhittleError('INVALID_GRAPH', `ConvTranspose "${node.name}": output_padding has ${op.length} values but the input has ${spatial} spatial axes`);
   return op;
 }
 
@@ -70,7 +71,10 @@ export const convTranspose: OpDef = {
     const w = input(node, inputs, 1);
     const rank = x.shape.length;
     if (rank < 3 || w.shape.length !== rank) {
-      throw new WhittleError('SHAPE_MISMATCH', `ConvTranspose "${node.name}" expects input [N, C, spatial…] and weight [C, M/group, k…] of the same rank ≥ 3, got [${x.shape.join(', ')}] and [${w.shape.join(', ')}]`);
+      throw new WhittleError(
+        'SHAPE_MISMATCH',
+        `ConvTranspose "${node.name}" expects input [N, C, spatial…] and weight [C, M/group, k…] of the same rank ≥ 3, got [${x.shape.join(', ')}] and [${w.shape.join(', ')}]`,
+      );
     }
     const group = getInt(node, 'group', 1);
     const [c, wc, mg] = [x.shape[1], w.shape[0], w.shape[1]];
@@ -78,7 +82,9 @@ export const convTranspose: OpDef = {
       throw new WhittleError('SHAPE_MISMATCH', `ConvTranspose "${node.name}": input has ${c} channels but weight [${w.shape.join(', ')}] expects ${wc}`);
     }
     const { a, op, requested } = attrsOf(node, rank, w.shape.slice(2));
-    const spatial = x.shape.slice(2).map((n, i) => (typeof n === 'number' ? transposeAxis(a, op, requested, i, n, rank - 2).out : (requested?.[i] ?? unknownDim(node, i + 2))));
+    const spatial = x.shape
+      .slice(2)
+      .map((n, i) => (typeof n === 'number' ? transposeAxis(a, op, requested, i, n, rank - 2).out : (requested?.[i] ?? unknownDim(node, i + 2))));
     return [{ dtype: x.dtype, shape: [x.shape[0] ?? 'N', typeof mg === 'number' ? mg * group : unknownDim(node, 1), ...spatial] }];
   },
   gradient({ node, b, dy, inputs, needs }) {
@@ -98,7 +104,12 @@ export const convTranspose: OpDef = {
     const padsEnd = axes.map((t, i) => t.end - (op[i] as number));
     let dX: string | undefined;
     if (needs[0]) {
-      const dyKept = cropSpatialEnd(b, g, outDims, outDims.map((n, i) => n + Math.min(0, padsEnd[i] as number)));
+      const dyKept = cropSpatialEnd(
+        b,
+        g,
+        outDims,
+        outDims.map((n, i) => n + Math.min(0, padsEnd[i] as number)),
+      );
       const at: Record<string, Attribute> = {
         kernel_shape: attr.ints(a.kernel),
         strides: attr.ints(a.strides),
@@ -111,8 +122,19 @@ export const convTranspose: OpDef = {
     let dW: string | undefined;
     if (needs[1]) {
       const mg = w.shape[1];
-      if (typeof mg !== 'number') throw new WhittleError('UNSUPPORTED_OP', `ConvTranspose "${node.name}": the weight gradient needs the weight's channel count, got [${w.shape.join(', ')}]`);
-      dW = convWeightGrad(b, g, X, { inDims: outDims, outDims: inDims, kernel: a.kernel, strides: a.strides, dilations: a.dilations, padsBegin: axes.map((t) => t.begin), padsEnd }, group, mg);
+      if (typeof mg !== 'number')
+        throw new WhittleError(
+          'UNSUPPORTED_OP',
+          `ConvTranspose "${node.name}": the weight gradient needs the weight's channel count, got [${w.shape.join(', ')}]`,
+        );
+      dW = convWeightGrad(
+        b,
+        g,
+        X,
+        { inDims: outDims, outDims: inDims, kernel: a.kernel, strides: a.strides, dilations: a.dilations, padsBegin: axes.map((t) => t.begin), padsEnd },
+        group,
+        mg,
+      );
     }
     const dB = needs[2] && node.inputs[2] ? channelBiasGrad(b, g, rank) : undefined;
     return [dX, dW, dB];

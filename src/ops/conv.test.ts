@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { attr, Graph } from '../ir/graph.js';
+import { attr, type Graph } from '../ir/graph.js';
 import type { Attribute } from '../ir/graph.js';
-import { Tensor } from '../ir/tensor.js';
+import type { Tensor } from '../ir/tensor.js';
 import { Session } from '../runtime/session.js';
 import { makeModel } from '../ir/graph.js';
 import { gradCheck, oneNodeGraph, randomTensor } from '../../test/gradcheck.js';
@@ -32,7 +32,10 @@ interface RefConv {
 }
 
 function outDims(r: RefConv): [number, number] {
-  return [0, 1].map((i) => Math.floor((r.inDims[i]! + r.padsBegin[i]! + r.padsEnd[i]! - (r.kernel[i]! - 1) * r.dilations[i]! - 1) / r.strides[i]!) + 1) as [number, number];
+  return [0, 1].map((i) => Math.floor((r.inDims[i]! + r.padsBegin[i]! + r.padsEnd[i]! - (r.kernel[i]! - 1) * r.dilations[i]! - 1) / r.strides[i]!) + 1) as [
+    number,
+    number,
+  ];
 }
 
 function refConv(r: RefConv, x: Float64Array, w: Float64Array, bias: Float64Array | undefined): Float64Array {
@@ -81,55 +84,126 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { name: '3x3 pad 1 with bias', spatial: [6, 6], n: 2, c: 3, m: 4, kernel: [3, 3], attributes: { pads: attr.ints([1, 1, 1, 1]) }, bias: true, padsBegin: [1, 1], padsEnd: [1, 1] },
+  {
+    name: '3x3 pad 1 with bias',
+    spatial: [6, 6],
+    n: 2,
+    c: 3,
+    m: 4,
+    kernel: [3, 3],
+    attributes: { pads: attr.ints([1, 1, 1, 1]) },
+    bias: true,
+    padsBegin: [1, 1],
+    padsEnd: [1, 1],
+  },
   {
     name: 'non-square kernel, strides [2,3], asymmetric pads, unused input tail',
-    spatial: [7, 6], n: 2, c: 2, m: 3, kernel: [3, 2], bias: true,
+    spatial: [7, 6],
+    n: 2,
+    c: 2,
+    m: 3,
+    kernel: [3, 2],
+    bias: true,
     attributes: { strides: attr.ints([2, 3]), pads: attr.ints([1, 0, 0, 1]) },
-    strides: [2, 3], padsBegin: [1, 0], padsEnd: [0, 1],
+    strides: [2, 3],
+    padsBegin: [1, 0],
+    padsEnd: [0, 1],
   },
   {
     name: 'dilations [2,1], strides [1,2], no bias',
-    spatial: [7, 7], n: 2, c: 2, m: 3, kernel: [3, 3], bias: false,
+    spatial: [7, 7],
+    n: 2,
+    c: 2,
+    m: 3,
+    kernel: [3, 3],
+    bias: false,
     attributes: { dilations: attr.ints([2, 1]), strides: attr.ints([1, 2]), pads: attr.ints([2, 1, 1, 0]) },
-    strides: [1, 2], dilations: [2, 1], padsBegin: [2, 1], padsEnd: [1, 0],
+    strides: [1, 2],
+    dilations: [2, 1],
+    padsBegin: [2, 1],
+    padsEnd: [1, 0],
   },
   {
     name: 'group=2, stride 2, pad 1',
-    spatial: [6, 5], n: 2, c: 4, m: 6, kernel: [3, 3], group: 2, bias: true,
+    spatial: [6, 5],
+    n: 2,
+    c: 4,
+    m: 6,
+    kernel: [3, 3],
+    group: 2,
+    bias: true,
     attributes: { group: attr.int(2), strides: attr.ints([2, 2]), pads: attr.ints([1, 1, 1, 1]) },
-    strides: [2, 2], padsBegin: [1, 1], padsEnd: [1, 1],
+    strides: [2, 2],
+    padsBegin: [1, 1],
+    padsEnd: [1, 1],
   },
   {
     name: 'depthwise (group=C, multiplier 2), auto_pad SAME_UPPER',
-    spatial: [5, 5], n: 2, c: 3, m: 6, kernel: [3, 3], group: 3, bias: true,
+    spatial: [5, 5],
+    n: 2,
+    c: 3,
+    m: 6,
+    kernel: [3, 3],
+    group: 3,
+    bias: true,
     attributes: { group: attr.int(3), auto_pad: attr.string('SAME_UPPER') },
-    padsBegin: [1, 1], padsEnd: [1, 1],
+    padsBegin: [1, 1],
+    padsEnd: [1, 1],
   },
   {
     // SAME_UPPER with stride 2 on 6: out 3, total pad (3-1)·2 + 4 − 6 = 2 along H (k=4), 1 along W (k=3).
     name: 'auto_pad SAME_UPPER, stride 2, even kernel',
-    spatial: [6, 6], n: 2, c: 2, m: 2, kernel: [4, 3], bias: false,
+    spatial: [6, 6],
+    n: 2,
+    c: 2,
+    m: 2,
+    kernel: [4, 3],
+    bias: false,
     attributes: { auto_pad: attr.string('SAME_UPPER'), strides: attr.ints([2, 2]) },
-    strides: [2, 2], padsBegin: [1, 0], padsEnd: [1, 1],
+    strides: [2, 2],
+    padsBegin: [1, 0],
+    padsEnd: [1, 1],
   },
   {
     name: 'auto_pad SAME_LOWER, stride 2, depthwise multiplier 1',
-    spatial: [6, 6], n: 2, c: 2, m: 2, kernel: [3, 3], group: 2, bias: false,
+    spatial: [6, 6],
+    n: 2,
+    c: 2,
+    m: 2,
+    kernel: [3, 3],
+    group: 2,
+    bias: false,
     attributes: { auto_pad: attr.string('SAME_LOWER'), strides: attr.ints([2, 2]), group: attr.int(2) },
-    strides: [2, 2], padsBegin: [1, 1], padsEnd: [0, 0],
+    strides: [2, 2],
+    padsBegin: [1, 1],
+    padsEnd: [0, 0],
   },
   {
     name: 'auto_pad VALID, stride 2 with unused tail',
-    spatial: [6, 7], n: 2, c: 2, m: 3, kernel: [2, 3], bias: true,
+    spatial: [6, 7],
+    n: 2,
+    c: 2,
+    m: 3,
+    kernel: [2, 3],
+    bias: true,
     attributes: { auto_pad: attr.string('VALID'), strides: attr.ints([2, 2]) },
-    strides: [2, 2], padsBegin: [0, 0], padsEnd: [0, 0],
+    strides: [2, 2],
+    padsBegin: [0, 0],
+    padsEnd: [0, 0],
   },
   {
     name: '1-D: kernel 4, stride 2, dilation 2, pads [1, 2]',
-    spatial: [11], n: 2, c: 3, m: 2, kernel: [4], bias: true,
+    spatial: [11],
+    n: 2,
+    c: 3,
+    m: 2,
+    kernel: [4],
+    bias: true,
     attributes: { strides: attr.ints([2]), dilations: attr.ints([2]), pads: attr.ints([1, 2]) },
-    strides: [2], dilations: [2], padsBegin: [1], padsEnd: [2],
+    strides: [2],
+    dilations: [2],
+    padsBegin: [1],
+    padsEnd: [2],
   },
 ];
 
@@ -141,7 +215,10 @@ function as2d(values: number[] | undefined, fill: number, one: number): [number,
 for (const k of CASES) {
   const group = k.group ?? 1;
   const ref: RefConv = {
-    n: k.n, c: k.c, m: k.m, group,
+    n: k.n,
+    c: k.c,
+    m: k.m,
+    group,
     inDims: as2d(k.spatial, 0, 1),
     kernel: as2d(k.kernel, 0, 1),
     strides: as2d(k.strides, 1, 1),
@@ -155,7 +232,11 @@ for (const k of CASES) {
   const yDims = [k.n, k.m, ...(k.spatial.length === 1 ? [ow] : [oh, ow])];
   const build = (): Graph =>
     oneNodeGraph('Conv', {
-      inputs: [{ name: 'x', dtype: 'float32', shape: xDims }, { name: 'w', dtype: 'float32', shape: wDims }, ...(k.bias ? [{ name: 'b', dtype: 'float32' as const, shape: [k.m] }] : [])],
+      inputs: [
+        { name: 'x', dtype: 'float32', shape: xDims },
+        { name: 'w', dtype: 'float32', shape: wDims },
+        ...(k.bias ? [{ name: 'b', dtype: 'float32' as const, shape: [k.m] }] : []),
+      ],
       attributes: k.attributes,
       outputs: [{ name: 'y', dtype: 'float32', shape: yDims }],
     });
@@ -184,11 +265,47 @@ for (const k of CASES) {
 
 test('Conv shape rule: symbolic batch, SAME_UPPER output size, and a clear error for a 2-D input', async () => {
   const { conv } = await import('./conv.js');
-  const node = { name: 'c1', opType: 'Conv', domain: '', inputs: ['x', 'w'], outputs: ['y'], attributes: { auto_pad: attr.string('SAME_UPPER'), strides: attr.ints([2, 2]) } };
-  const out = conv.inferShape({ node, inputs: [{ dtype: 'float32', shape: ['N', 3, 7, 8] }, { dtype: 'float32', shape: [5, 3, 3, 3] }], constant: () => undefined });
+  const node = {
+    name: 'c1',
+    opType: 'Conv',
+    domain: '',
+    inputs: ['x', 'w'],
+    outputs: ['y'],
+    attributes: { auto_pad: attr.string('SAME_UPPER'), strides: attr.ints([2, 2]) },
+  };
+  const out = conv.inferShape({
+    node,
+    inputs: [
+      { dtype: 'float32', shape: ['N', 3, 7, 8] },
+      { dtype: 'float32', shape: [5, 3, 3, 3] },
+    ],
+    constant: () => undefined,
+  });
   assert.deepEqual(out[0]!.shape, ['N', 5, 4, 4]);
-  assert.throws(() => conv.inferShape({ node, inputs: [{ dtype: 'float32', shape: [64, 784] }, { dtype: 'float32', shape: [5, 3, 3, 3] }], constant: () => undefined }), /did you forget a Reshape/);
+  assert.throws(
+    () =>
+      conv.inferShape({
+        node,
+        inputs: [
+          { dtype: 'float32', shape: [64, 784] },
+          { dtype: 'float32', shape: [5, 3, 3, 3] },
+        ],
+        constant: () => undefined,
+      }),
+    /did you forget a Reshape/,
+  );
   // onnxruntime refuses SAME padding with dilations for Conv: say so at build time.
   const dilated = { ...node, attributes: { ...node.attributes, dilations: attr.ints([2, 2]) } };
-  assert.throws(() => conv.inferShape({ node: dilated, inputs: [{ dtype: 'float32', shape: ['N', 3, 7, 8] }, { dtype: 'float32', shape: [5, 3, 3, 3] }], constant: () => undefined }), /give explicit pads/);
+  assert.throws(
+    () =>
+      conv.inferShape({
+        node: dilated,
+        inputs: [
+          { dtype: 'float32', shape: ['N', 3, 7, 8] },
+          { dtype: 'float32', shape: [5, 3, 3, 3] },
+        ],
+        constant: () => undefined,
+      }),
+    /give explicit pads/,
+  );
 });

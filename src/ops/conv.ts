@@ -17,7 +17,10 @@ export const conv: OpDef = {
     const w = input(node, inputs, 1);
     const rank = x.shape.length;
     if (rank < 3) {
-      throw new WhittleError('SHAPE_MISMATCH', `Conv "${node.name}" expects input [N, C, spatial…] of rank ≥ 3, got [${x.shape.join(', ')}]; did you forget a Reshape to [N, C, H, W]?`);
+      throw new WhittleError(
+        'SHAPE_MISMATCH',
+        `Conv "${node.name}" expects input [N, C, spatial…] of rank ≥ 3, got [${x.shape.join(', ')}]; did you forget a Reshape to [N, C, H, W]?`,
+      );
     }
     if (w.shape.length !== rank) {
       throw new WhittleError('SHAPE_MISMATCH', `Conv "${node.name}": weight [${w.shape.join(', ')}] must have the input's rank ${rank} ([M, C/group, k…])`);
@@ -25,7 +28,10 @@ export const conv: OpDef = {
     const group = getInt(node, 'group', 1);
     const [c, cg] = [x.shape[1], w.shape[1]];
     if (typeof c === 'number' && typeof cg === 'number' && c !== cg * group) {
-      throw new WhittleError('SHAPE_MISMATCH', `Conv "${node.name}": input has ${c} channels but weight [${w.shape.join(', ')}] with group=${group} expects ${cg * group}`);
+      throw new WhittleError(
+        'SHAPE_MISMATCH',
+        `Conv "${node.name}": input has ${c} channels but weight [${w.shape.join(', ')}] with group=${group} expects ${cg * group}`,
+      );
     }
     const a = windowAttrs(node, rank - 2, w.shape.slice(2));
     return [{ dtype: x.dtype, shape: [x.shape[0] ?? 'N', w.shape[0] ?? 'M', ...windowOutDims(node, a, x.shape.slice(2), 2)] }];
@@ -41,7 +47,8 @@ export const conv: OpDef = {
     const geom = windowGeometry(node, windowAttrs(node, rank - 2, w.shape.slice(2)), x.shape.slice(2));
     const dX = needs[0] ? convInputGrad(b, g, W, geom, group) : undefined;
     const cg = w.shape[1];
-    if (needs[1] && typeof cg !== 'number') throw new WhittleError('UNSUPPORTED_OP', `Conv "${node.name}": the weight gradient needs the weight's channel count, got [${w.shape.join(', ')}]`);
+    if (needs[1] && typeof cg !== 'number')
+      throw new WhittleError('UNSUPPORTED_OP', `Conv "${node.name}": the weight gradient needs the weight's channel count, got [${w.shape.join(', ')}]`);
     const dW = needs[1] ? convWeightGrad(b, X, g, geom, group, cg as number) : undefined;
     const dB = needs[2] && node.inputs[2] ? channelBiasGrad(b, g, rank) : undefined;
     return [dX, dW, dB];

@@ -73,7 +73,11 @@ export function axesOf(node: Node, constant: (i: number) => Tensor | undefined, 
   let axes = getInts(node, 'axes');
   if (axes === undefined && node.inputs[inputIndex]) {
     const t = constant(inputIndex);
-    if (t === undefined) throw new WhittleError('UNSUPPORTED_OP', `${node.opType} "${node.name}" takes its axes from a computed value; Whittle needs them constant (an initializer or a Constant node)`);
+    if (t === undefined)
+      throw new WhittleError(
+        'UNSUPPORTED_OP',
+        `${node.opType} "${node.name}" takes its axes from a computed value; Whittle needs them constant (an initializer or a Constant node)`,
+      );
     axes = t.toNumbers();
   }
   if (axes === undefined) return undefined;

@@ -27,14 +27,24 @@ function dropoutGraph(opts: { ratio: number | 'input'; training: boolean | 'inpu
   else g.initializers.set('ratio', Tensor.scalar('float32', opts.ratio));
   if (opts.training === 'input') g.inputs.push({ name: 'training', dtype: 'bool', shape: [] });
   else g.initializers.set('training', Tensor.fromArray('bool', [], [opts.training ? 1 : 0]));
-  g.nodes.push({ name: 'drop', opType: 'Dropout', domain: '', inputs: ['x', 'ratio', 'training'], outputs: opts.maskOutput ? ['y', 'mask'] : ['y'], attributes: { seed: attr.int(3) } });
+  g.nodes.push({
+    name: 'drop',
+    opType: 'Dropout',
+    domain: '',
+    inputs: ['x', 'ratio', 'training'],
+    outputs: opts.maskOutput ? ['y', 'mask'] : ['y'],
+    attributes: { seed: attr.int(3) },
+  });
   const b = new GraphBuilder(g, 'loss');
   const r = randomTensor('float32', DIMS, 51);
   const loss = b.op1('ReduceSum', [b.op1('Mul', ['y', b.constant(r, 'r')])], { keepdims: attr.int(0) });
   const dx = addGradients(g, loss, ['x']).get('x')!;
   const node = g.nodes.find((n) => n.name === 'drop')!;
   const mask = node.outputs[1] ?? '';
-  g.outputs = [{ name: 'y', dtype: 'float32', shape: DIMS }, { name: dx, dtype: 'float32', shape: DIMS }];
+  g.outputs = [
+    { name: 'y', dtype: 'float32', shape: DIMS },
+    { name: dx, dtype: 'float32', shape: DIMS },
+  ];
   if (mask) g.outputs.push({ name: mask, dtype: 'bool', shape: DIMS });
   return { graph: g, loss, dx, mask, r };
 }

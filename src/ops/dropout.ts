@@ -15,7 +15,10 @@ export const dropout: OpDef = {
   op: 'Dropout',
   inferShape({ node, inputs }) {
     const x = input(node, inputs, 0);
-    return [{ dtype: x.dtype, shape: [...x.shape] }, { dtype: 'bool', shape: [...x.shape] }];
+    return [
+      { dtype: x.dtype, shape: [...x.shape] },
+      { dtype: 'bool', shape: [...x.shape] },
+    ];
   },
   gradient({ node, b, dy, inputs, constant }) {
     const g = dy[0];

@@ -8,7 +8,11 @@ import { checkOneNode, gradCheck, oneNodeGraph, randomTensor } from '../../test/
 
 const f64 = (dims: number[], seed: number, lo = -1, hi = 1): Tensor => randomTensor('float64', dims, seed, lo, hi);
 
-for (const [bDims, label] of [[[2, 3, 4], 'same shape'], [[3, 1], '[3,1]'], [[4], '[4]']] as const) {
+for (const [bDims, label] of [
+  [[2, 3, 4], 'same shape'],
+  [[3, 1], '[3,1]'],
+  [[4], '[4]'],
+] as const) {
   test(`Sub [2,3,4] − ${label}: gradients sum back over broadcast axes`, async () => {
     await checkOneNode({ op: 'Sub', inputs: ['a', 'b'], feeds: { a: f64([2, 3, 4], 1), b: f64([...bDims], 2) } });
   });

@@ -9,7 +9,8 @@ export const gatherElements: OpDef = {
   inferShape({ node, inputs }) {
     const data = input(node, inputs, 0);
     const indices = input(node, inputs, 1);
-    if (indices.shape.length !== data.shape.length) throw shapeError(node, `indices ${formatShape(indices.shape)} must have the rank of data ${formatShape(data.shape)}; Unsqueeze them`);
+    if (indices.shape.length !== data.shape.length)
+      throw shapeError(node, `indices ${formatShape(indices.shape)} must have the rank of data ${formatShape(data.shape)}; Unsqueeze them`);
     normAxis(node, getInt(node, 'axis', 0), data.shape.length);
     return [{ dtype: data.dtype, shape: [...indices.shape] }];
   },

@@ -18,7 +18,10 @@ export const gemm: OpDef = {
     const [m, k1] = ta ? [a.shape[1], a.shape[0]] : [a.shape[0], a.shape[1]];
     const [k2, n] = tb ? [b.shape[1], b.shape[0]] : [b.shape[0], b.shape[1]];
     if (typeof k1 === 'number' && typeof k2 === 'number' && k1 !== k2) {
-      throw new WhittleError('SHAPE_MISMATCH', `Gemm "${node.name}": inner dimensions differ (${k1} vs ${k2}); input is [${a.shape.join(', ')}], weight is [${b.shape.join(', ')}]`);
+      throw new WhittleError(
+        'SHAPE_MISMATCH',
+        `Gemm "${node.name}": inner dimensions differ (${k1} vs ${k2}); input is [${a.shape.join(', ')}], weight is [${b.shape.join(', ')}]`,
+      );
     }
     return [{ dtype: a.dtype, shape: [m ?? 'M', n ?? 'N'] }];
   },

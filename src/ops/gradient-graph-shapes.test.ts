@@ -15,7 +15,11 @@ import { SHAPE_RULES } from './index.js';
 
 test('a training graph through the new ops shape-infers end to end and ORT agrees', async () => {
   const g = new Graph('many-ops');
-  g.inputs.push({ name: 'x', dtype: 'float32', shape: ['N', 1, 4, 4] }, { name: 'W', dtype: 'float32', shape: [16, 6] }, { name: 'bias', dtype: 'float32', shape: [6] });
+  g.inputs.push(
+    { name: 'x', dtype: 'float32', shape: ['N', 1, 4, 4] },
+    { name: 'W', dtype: 'float32', shape: [16, 6] },
+    { name: 'bias', dtype: 'float32', shape: [6] },
+  );
   const consts: Record<string, Tensor> = {
     flat: Tensor.int64([0, -1]),
     zero: Tensor.int64([0]),
@@ -74,7 +78,11 @@ test('a training graph through the new ops shape-infers end to end and ORT agree
   assert.deepEqual(shapes.get('h7')?.shape.length, 2);
   assert.deepEqual(shapes.get('h10')?.shape, ['N', 8]);
 
-  g.outputs = [{ name: 'loss', dtype: 'float32', shape: [] }, { name: gW, dtype: 'float32', shape: [16, 6] }, { name: gB, dtype: 'float32', shape: [6] }];
+  g.outputs = [
+    { name: 'loss', dtype: 'float32', shape: [] },
+    { name: gW, dtype: 'float32', shape: [16, 6] },
+    { name: gB, dtype: 'float32', shape: [6] },
+  ];
   const s = await Session.create(makeModel(g), { threads: 1 });
   const out = await s.run({ x: randomTensor('float32', [2, 1, 4, 4], 1), W: randomTensor('float32', [16, 6], 2), bias: randomTensor('float32', [6], 3) });
   await s.release();

@@ -8,7 +8,11 @@ import { input } from './util.js';
 
 function boolInput(node: Node, inputs: (TypeShape | undefined)[], i: number): TypeShape {
   const ts = input(node, inputs, i);
-  if (ts.dtype !== 'bool') throw new WhittleError('SHAPE_MISMATCH', `${node.opType} "${node.name}" takes bool inputs, got ${ts.dtype} for input ${i}; compare first (e.g. Greater) or Cast to bool`);
+  if (ts.dtype !== 'bool')
+    throw new WhittleError(
+      'SHAPE_MISMATCH',
+      `${node.opType} "${node.name}" takes bool inputs, got ${ts.dtype} for input ${i}; compare first (e.g. Greater) or Cast to bool`,
+    );
   return ts;
 }
 

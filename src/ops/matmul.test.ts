@@ -1,16 +1,28 @@
 // Gradient checks (float64, finite differences in ORT) for MatMul, Softmax and LogSoftmax.
 import { test } from 'node:test';
 import { attr } from '../ir/graph.js';
-import { Tensor } from '../ir/tensor.js';
+import type { Tensor } from '../ir/tensor.js';
 import { checkOneNode, randomTensor } from '../../test/gradcheck.js';
 
 const f64 = (dims: number[], seed: number): Tensor => randomTensor('float64', dims, seed);
 
 const matmulCases: [number[], number[]][] = [
-  [[3, 4], [4, 5]],
-  [[2, 3, 4], [4, 5]],
-  [[3, 4], [2, 4, 5]],
-  [[2, 1, 3, 4], [3, 4, 2]],
+  [
+    [3, 4],
+    [4, 5],
+  ],
+  [
+    [2, 3, 4],
+    [4, 5],
+  ],
+  [
+    [3, 4],
+    [2, 4, 5],
+  ],
+  [
+    [2, 1, 3, 4],
+    [3, 4, 2],
+  ],
   [[4], [2, 4, 3]],
   [[2, 3, 4], [4]],
   [[4], [4]],

@@ -24,11 +24,15 @@ export const matmul: OpDef = {
   inferShape({ node, inputs }) {
     const a = input(node, inputs, 0);
     const b = input(node, inputs, 1);
-    if (a.shape.length === 0 || b.shape.length === 0) throw shapeError(node, `operands must be at least 1-D, got ${formatShape(a.shape)} and ${formatShape(b.shape)}; use Mul for scalars`);
+    if (a.shape.length === 0 || b.shape.length === 0)
+      throw shapeError(node, `operands must be at least 1-D, got ${formatShape(a.shape)} and ${formatShape(b.shape)}; use Mul for scalars`);
     const k1 = a.shape[a.shape.length - 1] as Dim;
     const k2 = (b.shape.length === 1 ? b.shape[0] : b.shape[b.shape.length - 2]) as Dim;
     if (typeof k1 === 'number' && typeof k2 === 'number' && k1 !== k2) {
-      throw shapeError(node, `inner dimensions differ (${k1} vs ${k2}) in ${formatShape(a.shape)} @ ${formatShape(b.shape)}; is an operand missing a Transpose?`);
+      throw shapeError(
+        node,
+        `inner dimensions differ (${k1} vs ${k2}) in ${formatShape(a.shape)} @ ${formatShape(b.shape)}; is an operand missing a Transpose?`,
+      );
     }
     const batchA = a.shape.slice(0, -2);
     const batchB = b.shape.slice(0, -2);

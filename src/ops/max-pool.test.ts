@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { addGradients } from '../autodiff/gradients.js';
-import { attr, Graph, GraphBuilder, makeModel } from '../ir/graph.js';
+import { attr, type Graph, GraphBuilder, makeModel } from '../ir/graph.js';
 import type { Attribute } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import { Session } from '../runtime/session.js';
@@ -18,7 +18,11 @@ function distinctTensor(dims: number[], seed: number): Tensor {
     const j = Math.floor(r(0, 1) * (i + 1));
     [order[i], order[j]] = [order[j]!, order[i]!];
   }
-  return Tensor.fromArray('float32', dims, order.map((v) => (v - n / 2) / 128));
+  return Tensor.fromArray(
+    'float32',
+    dims,
+    order.map((v) => (v - n / 2) / 128),
+  );
 }
 
 /** Naive float64 2-D max pooling (1-D runs as H = 1); ties go to the first max in scan order. */
@@ -56,18 +60,100 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { name: 'kernel = stride = 2 (LeNet, tiling path)', spatial: [6, 6], kernel: [2, 2], strides: [2, 2], out: [3, 3], attributes: { kernel_shape: attr.ints([2, 2]), strides: attr.ints([2, 2]) } },
-  { name: 'kernel = stride = [2, 3] with an uncovered tail (tiling path)', spatial: [7, 7], kernel: [2, 3], strides: [2, 3], out: [3, 2], attributes: { kernel_shape: attr.ints([2, 3]), strides: attr.ints([2, 3]) } },
-  { name: 'overlapping 3x3 stride 2 pad 1 (scatter path)', spatial: [7, 6], kernel: [3, 3], strides: [2, 2], padsBegin: [1, 1], out: [4, 3], attributes: { kernel_shape: attr.ints([3, 3]), strides: attr.ints([2, 2]), pads: attr.ints([1, 1, 1, 0]) } },
-  { name: 'stride > kernel, non-square (MaxUnpool path)', spatial: [7, 7], kernel: [2, 3], strides: [3, 3], out: [2, 2], attributes: { kernel_shape: attr.ints([2, 3]), strides: attr.ints([3, 3]) } },
-  { name: 'kernel = stride = 2 with pads (MaxUnpool path)', spatial: [5, 5], kernel: [2, 2], strides: [2, 2], padsBegin: [1, 1], out: [3, 3], attributes: { kernel_shape: attr.ints([2, 2]), strides: attr.ints([2, 2]), pads: attr.ints([1, 1, 1, 1]) } },
-  { name: 'dilation 2, stride 1 (scatter path)', spatial: [6, 6], kernel: [2, 2], dilations: [2, 2], out: [4, 4], attributes: { kernel_shape: attr.ints([2, 2]), dilations: attr.ints([2, 2]) } },
-  { name: 'ceil_mode, 3x3 stride 2 (scatter path)', spatial: [6, 6], kernel: [3, 3], strides: [2, 2], out: [3, 3], attributes: { kernel_shape: attr.ints([3, 3]), strides: attr.ints([2, 2]), ceil_mode: attr.int(1) } },
-  { name: 'ceil_mode, kernel = stride = 2 on 5 (MaxUnpool path)', spatial: [5, 5], kernel: [2, 2], strides: [2, 2], out: [3, 3], attributes: { kernel_shape: attr.ints([2, 2]), strides: attr.ints([2, 2]), ceil_mode: attr.int(1) } },
-  { name: 'auto_pad SAME_UPPER, 3x3 stride 2', spatial: [6, 5], kernel: [3, 3], strides: [2, 2], padsBegin: [0, 1], out: [3, 3], attributes: { kernel_shape: attr.ints([3, 3]), strides: attr.ints([2, 2]), auto_pad: attr.string('SAME_UPPER') } },
-  { name: 'forward with Indices output, overlapping', spatial: [6, 6], kernel: [3, 3], strides: [1, 1], out: [4, 4], withIndices: true, attributes: { kernel_shape: attr.ints([3, 3]) } },
+  {
+    name: 'kernel = stride = 2 (LeNet, tiling path)',
+    spatial: [6, 6],
+    kernel: [2, 2],
+    strides: [2, 2],
+    out: [3, 3],
+    attributes: { kernel_shape: attr.ints([2, 2]), strides: attr.ints([2, 2]) },
+  },
+  {
+    name: 'kernel = stride = [2, 3] with an uncovered tail (tiling path)',
+    spatial: [7, 7],
+    kernel: [2, 3],
+    strides: [2, 3],
+    out: [3, 2],
+    attributes: { kernel_shape: attr.ints([2, 3]), strides: attr.ints([2, 3]) },
+  },
+  {
+    name: 'overlapping 3x3 stride 2 pad 1 (scatter path)',
+    spatial: [7, 6],
+    kernel: [3, 3],
+    strides: [2, 2],
+    padsBegin: [1, 1],
+    out: [4, 3],
+    attributes: { kernel_shape: attr.ints([3, 3]), strides: attr.ints([2, 2]), pads: attr.ints([1, 1, 1, 0]) },
+  },
+  {
+    name: 'stride > kernel, non-square (MaxUnpool path)',
+    spatial: [7, 7],
+    kernel: [2, 3],
+    strides: [3, 3],
+    out: [2, 2],
+    attributes: { kernel_shape: attr.ints([2, 3]), strides: attr.ints([3, 3]) },
+  },
+  {
+    name: 'kernel = stride = 2 with pads (MaxUnpool path)',
+    spatial: [5, 5],
+    kernel: [2, 2],
+    strides: [2, 2],
+    padsBegin: [1, 1],
+    out: [3, 3],
+    attributes: { kernel_shape: attr.ints([2, 2]), strides: attr.ints([2, 2]), pads: attr.ints([1, 1, 1, 1]) },
+  },
+  {
+    name: 'dilation 2, stride 1 (scatter path)',
+    spatial: [6, 6],
+    kernel: [2, 2],
+    dilations: [2, 2],
+    out: [4, 4],
+    attributes: { kernel_shape: attr.ints([2, 2]), dilations: attr.ints([2, 2]) },
+  },
+  {
+    name: 'ceil_mode, 3x3 stride 2 (scatter path)',
+    spatial: [6, 6],
+    kernel: [3, 3],
+    strides: [2, 2],
+    out: [3, 3],
+    attributes: { kernel_shape: attr.ints([3, 3]), strides: attr.ints([2, 2]), ceil_mode: attr.int(1) },
+  },
+  {
+    name: 'ceil_mode, kernel = stride = 2 on 5 (MaxUnpool path)',
+    spatial: [5, 5],
+    kernel: [2, 2],
+    strides: [2, 2],
+    out: [3, 3],
+    attributes: { kernel_shape: attr.ints([2, 2]), strides: attr.ints([2, 2]), ceil_mode: attr.int(1) },
+  },
+  {
+    name: 'auto_pad SAME_UPPER, 3x3 stride 2',
+    spatial: [6, 5],
+    kernel: [3, 3],
+    strides: [2, 2],
+    padsBegin: [0, 1],
+    out: [3, 3],
+    attributes: { kernel_shape: attr.ints([3, 3]), strides: attr.ints([2, 2]), auto_pad: attr.string('SAME_UPPER') },
+  },
+  {
+    name: 'forward with Indices output, overlapping',
+    spatial: [6, 6],
+    kernel: [3, 3],
+    strides: [1, 1],
+    out: [4, 4],
+    withIndices: true,
+    attributes: { kernel_shape: attr.ints([3, 3]) },
+  },
   { name: '1-D kernel = stride = 2', spatial: [9], kernel: [2], strides: [2], out: [4], attributes: { kernel_shape: attr.ints([2]), strides: attr.ints([2]) } },
-  { name: '1-D kernel 3 stride 2 pad 1', spatial: [8], kernel: [3], strides: [2], padsBegin: [1], out: [4], attributes: { kernel_shape: attr.ints([3]), strides: attr.ints([2]), pads: attr.ints([1, 1]) } },
+  {
+    name: '1-D kernel 3 stride 2 pad 1',
+    spatial: [8],
+    kernel: [3],
+    strides: [2],
+    padsBegin: [1],
+    out: [4],
+    attributes: { kernel_shape: attr.ints([3]), strides: attr.ints([2]), pads: attr.ints([1, 1]) },
+  },
 ];
 
 function refOf(k: Case, n: number, c: number): RefPool {
@@ -76,7 +162,8 @@ function refOf(k: Case, n: number, c: number): RefPool {
     return (w.length === 1 ? [pad, w[0]] : w) as [number, number];
   };
   return {
-    n, c,
+    n,
+    c,
     inDims: one(k.spatial, 0, 1),
     outDims: one(k.out, 0, 1),
     kernel: one(k.kernel, 0, 1),
@@ -171,7 +258,11 @@ for (const k of [CASES[0]!, CASES[1]!, CASES[2]!, CASES[3]!, CASES[6]!]) {
     const size = xDims.reduce((a, b) => a * b, 1);
     // Values from {0, 0.5, 1}: most windows hold several equal maxima.
     const r3 = seededUniform(5);
-    const x = Tensor.fromArray('float32', xDims, Array.from({ length: size }, (_, i) => (i % 5 === 0 ? 1 : Math.floor(r3(0, 2)) * 0.5)));
+    const x = Tensor.fromArray(
+      'float32',
+      xDims,
+      Array.from({ length: size }, (_, i) => (i % 5 === 0 ? 1 : Math.floor(r3(0, 2)) * 0.5)),
+    );
     const dyT = randomTensor('float32', [N, C, ...k.out], 6);
     const dx = await poolGradient(k, x, dyT);
     const expected = new Float64Array(size);
@@ -193,13 +284,27 @@ for (const k of [CASES[0]!, CASES[1]!, CASES[2]!, CASES[3]!, CASES[6]!]) {
 
 test('MaxPool shape rule: auto_pad SAME with dilations is refused with a fix (onnxruntime runs it inconsistently)', async () => {
   const { maxPool } = await import('./max-pool.js');
-  const node = { name: 'p', opType: 'MaxPool', domain: '', inputs: ['x'], outputs: ['y'], attributes: { kernel_shape: attr.ints([3, 3]), dilations: attr.ints([2, 2]), auto_pad: attr.string('SAME_UPPER') } };
+  const node = {
+    name: 'p',
+    opType: 'MaxPool',
+    domain: '',
+    inputs: ['x'],
+    outputs: ['y'],
+    attributes: { kernel_shape: attr.ints([3, 3]), dilations: attr.ints([2, 2]), auto_pad: attr.string('SAME_UPPER') },
+  };
   assert.throws(() => maxPool.inferShape({ node, inputs: [{ dtype: 'float32', shape: [1, 1, 6, 6] }], constant: () => undefined }), /give explicit pads/);
 });
 
 test('MaxPool shape rule: Indices are int64 of the output shape; symbolic batch survives', async () => {
   const { maxPool } = await import('./max-pool.js');
-  const node = { name: 'p', opType: 'MaxPool', domain: '', inputs: ['x'], outputs: ['y', 'i'], attributes: { kernel_shape: attr.ints([3, 3]), strides: attr.ints([2, 2]), ceil_mode: attr.int(1) } };
+  const node = {
+    name: 'p',
+    opType: 'MaxPool',
+    domain: '',
+    inputs: ['x'],
+    outputs: ['y', 'i'],
+    attributes: { kernel_shape: attr.ints([3, 3]), strides: attr.ints([2, 2]), ceil_mode: attr.int(1) },
+  };
   const [y, i] = maxPool.inferShape({ node, inputs: [{ dtype: 'float32', shape: ['N', 6, 6, 7] }], constant: () => undefined });
   assert.deepEqual(y, { dtype: 'float32', shape: ['N', 6, 3, 3] });
   assert.deepEqual(i, { dtype: 'int64', shape: ['N', 6, 3, 3] });

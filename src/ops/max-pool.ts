@@ -14,7 +14,10 @@ import { dilatedKernel, reshapeLike, windowAttrs, windowGeometry, windowOutDims 
 function poolInput(node: Node, inputs: (TypeShape | undefined)[]): TypeShape {
   const x = input(node, inputs, 0);
   if (x.shape.length < 3) {
-    throw new WhittleError('SHAPE_MISMATCH', `${node.opType} "${node.name}" expects input [N, C, spatial…] of rank ≥ 3, got [${x.shape.join(', ')}]; did you forget a Reshape to [N, C, H, W]?`);
+    throw new WhittleError(
+      'SHAPE_MISMATCH',
+      `${node.opType} "${node.name}" expects input [N, C, spatial…] of rank ≥ 3, got [${x.shape.join(', ')}]; did you forget a Reshape to [N, C, H, W]?`,
+    );
   }
   return x;
 }
@@ -107,7 +110,10 @@ function indicesGradient(b: GraphBuilder, node: Node, dy: string, x: TypeShape, 
   }
   const flat = b.constant(Tensor.int64([-1]), 'flat');
   const zeros = b.op1('ConstantOfShape', [b.op1('Shape', [b.op1('Reshape', [X, flat])])], { value: attr.tensor(Tensor.fromArray(dtype, [1], [0])) });
-  const scattered = b.op1('ScatterElements', [zeros, b.op1('Reshape', [indices, flat]), b.op1('Reshape', [dy, flat])], { axis: attr.int(0), reduction: attr.string('add') });
+  const scattered = b.op1('ScatterElements', [zeros, b.op1('Reshape', [indices, flat]), b.op1('Reshape', [dy, flat])], {
+    axis: attr.int(0),
+    reduction: attr.string('add'),
+  });
   return reshapeLike(b, scattered, X, x.shape);
 }
 

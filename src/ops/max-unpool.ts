@@ -19,9 +19,13 @@ export const maxUnpool: OpDef = {
       return [{ dtype: x.dtype, shape: given }];
     }
     const a = windowAttrs(node, rank - 2);
-    const spatial = x.shape.slice(2).map((d, i) =>
-      typeof d === 'number' ? (d - 1) * (a.strides[i] as number) + (a.kernel[i] as number) - (a.pads[i] as number) - (a.pads[i + rank - 2] as number) : unknownDim(node, i + 2),
-    );
+    const spatial = x.shape
+      .slice(2)
+      .map((d, i) =>
+        typeof d === 'number'
+          ? (d - 1) * (a.strides[i] as number) + (a.kernel[i] as number) - (a.pads[i] as number) - (a.pads[i + rank - 2] as number)
+          : unknownDim(node, i + 2),
+      );
     return [{ dtype: x.dtype, shape: [x.shape[0] ?? 'N', x.shape[1] ?? 'C', ...spatial] }];
   },
 };

@@ -30,7 +30,10 @@ test('Concat of three inputs on axis 1 and on axis -1: dY is split among them', 
 
 test('Concat along a symbolic axis slices dY at runtime offsets', async () => {
   const g = oneNodeGraph('Concat', {
-    inputs: [{ name: 'a', dtype: 'float64', shape: ['A', 3] }, { name: 'b', dtype: 'float64', shape: ['B', 3] }],
+    inputs: [
+      { name: 'a', dtype: 'float64', shape: ['A', 3] },
+      { name: 'b', dtype: 'float64', shape: ['B', 3] },
+    ],
     attributes: { axis: attr.int(0) },
     outputs: [{ name: 'y', dtype: 'float64', shape: ['A+B', 3] }],
   });
@@ -45,12 +48,22 @@ test('Squeeze with axes [1, -1] and without axes; Unsqueeze with axes [-1, 0]', 
 });
 
 test('Slice with step 1 (negative start, end past the dim): dY is padded back', async () => {
-  await checkOneNode({ op: 'Slice', inputs: ['x', 's', 'e', 'ax'], feeds: { x: f64([4, 5], 14) }, init: { s: i64([1, -3]), e: i64([3, 100]), ax: i64([0, 1]) } });
+  await checkOneNode({
+    op: 'Slice',
+    inputs: ['x', 's', 'e', 'ax'],
+    feeds: { x: f64([4, 5], 14) },
+    init: { s: i64([1, -3]), e: i64([3, 100]), ax: i64([0, 1]) },
+  });
   await checkOneNode({ op: 'Slice', inputs: ['x', 's', 'e'], feeds: { x: f64([4, 5], 15) }, init: { s: i64([2]), e: i64([2 ** 53]) } });
 });
 
 test('Slice with steps 2 and -1: dY is scattered back to the picked elements', async () => {
-  await checkOneNode({ op: 'Slice', inputs: ['x', 's', 'e', 'ax', 'st'], feeds: { x: f64([4, 5], 16) }, init: { s: i64([0, 4]), e: i64([4, 0]), ax: i64([0, -1]), st: i64([2, -1]) } });
+  await checkOneNode({
+    op: 'Slice',
+    inputs: ['x', 's', 'e', 'ax', 'st'],
+    feeds: { x: f64([4, 5], 16) },
+    init: { s: i64([0, 4]), e: i64([4, 0]), ax: i64([0, -1]), st: i64([2, -1]) },
+  });
 });
 
 test('Slice of a symbolic batch dim scatters dY back', async () => {
@@ -65,7 +78,10 @@ test('Slice of a symbolic batch dim scatters dY back', async () => {
 });
 
 test('Flatten and Reshape of a symbolic batch: dY is reshaped back with the batch dim copied', async () => {
-  for (const [op, extra] of [['Flatten', []], ['Reshape', ['s']]] as const) {
+  for (const [op, extra] of [
+    ['Flatten', []],
+    ['Reshape', ['s']],
+  ] as const) {
     const g = oneNodeGraph(op, {
       inputs: [{ name: 'x', dtype: 'float64', shape: ['N', 2, 3] }],
       initializers: op === 'Reshape' ? { s: i64([0, -1]) } : {},

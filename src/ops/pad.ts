@@ -16,7 +16,8 @@ export const pad: OpDef = {
     const axes = constantInts(node, constant, 3)?.map((a) => normAxis(node, a, rank)) ?? x.shape.map((_, i) => i);
     const pads = getInts(node, 'pads') ?? constantInts(node, constant, 1);
     if (pads === undefined) return [{ dtype: x.dtype, shape: x.shape.map((d, i) => (axes.includes(i) ? unknownDim(node, i) : d)) }];
-    if (pads.length !== 2 * axes.length) throw shapeError(node, `pads [${pads.join(', ')}] must hold a begin and an end for each of the ${axes.length} padded axes of ${formatShape(x.shape)}`);
+    if (pads.length !== 2 * axes.length)
+      throw shapeError(node, `pads [${pads.join(', ')}] must hold a begin and an end for each of the ${axes.length} padded axes of ${formatShape(x.shape)}`);
     const shape: Dim[] = [...x.shape];
     axes.forEach((axis, j) => {
       const grow = (pads[j] as number) + (pads[axes.length + j] as number);

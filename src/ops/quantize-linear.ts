@@ -17,7 +17,11 @@ export const dequantizeLinear: OpDef = {
 /** DynamicQuantizeLinear: uint8 y, float scale, uint8 zero point. */
 export const dynamicQuantizeLinear: OpDef = {
   op: 'DynamicQuantizeLinear',
-  inferShape: ({ node, inputs }) => [{ dtype: 'uint8', shape: input(node, inputs, 0).shape }, { dtype: 'float32', shape: [] }, { dtype: 'uint8', shape: [] }],
+  inferShape: ({ node, inputs }) => [
+    { dtype: 'uint8', shape: input(node, inputs, 0).shape },
+    { dtype: 'float32', shape: [] },
+    { dtype: 'uint8', shape: [] },
+  ],
 };
 
 /** MatMulInteger: numpy matmul of 8-bit integers with int32 output. */
@@ -29,4 +33,3 @@ export const matMulInteger: OpDef = {
     return [{ dtype: 'int32' as DType, shape: [...a.shape.slice(0, -1), b.shape[b.shape.length - 1] ?? 'N'] }];
   },
 };
-

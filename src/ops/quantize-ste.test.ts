@@ -32,12 +32,19 @@ test('fake quant s·clip(round(x/s), qn, qp): dx is the clipped identity and ds 
   const g = new Graph('fq');
   g.inputs.push({ name: 'x', dtype: 'float64', shape: [40] }, { name: 's', dtype: 'float64', shape: [1] });
   const b = new GraphBuilder(g, 'f');
-  const clipped = b.op1('Clip', [b.op1('Round', [b.op1('Div', ['x', 's'])]), b.constant(Tensor.scalar('float64', qn)), b.constant(Tensor.scalar('float64', qp))]);
+  const clipped = b.op1('Clip', [
+    b.op1('Round', [b.op1('Div', ['x', 's'])]),
+    b.constant(Tensor.scalar('float64', qn)),
+    b.constant(Tensor.scalar('float64', qp)),
+  ]);
   const y = b.op1('Mul', [clipped, 's']);
   const r = randomTensor('float64', [40], 23);
   const loss = b.op1('ReduceSum', [b.op1('Mul', [y, b.constant(r)])], { keepdims: attr.int(0) });
   const grads = addGradients(g, loss, ['x', 's']);
-  g.outputs = [{ name: grads.get('x') as string, dtype: 'float64', shape: [40] }, { name: grads.get('s') as string, dtype: 'float64', shape: [1] }];
+  g.outputs = [
+    { name: grads.get('x') as string, dtype: 'float64', shape: [40] },
+    { name: grads.get('s') as string, dtype: 'float64', shape: [1] },
+  ];
   const s = 0.1;
   const x = randomTensor('float64', [40], 24, -1.2, 1.2);
   const session = await Session.create(makeModel(g), { threads: 1 });

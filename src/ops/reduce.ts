@@ -11,7 +11,8 @@ function reducedAxes(node: Node, rank: number, ctx: { constant(i: number): Tenso
   let axes = getInts(node, 'axes');
   if (axes === undefined && node.inputs[1]) {
     const t = ctx.constant(1);
-    if (t === undefined) throw new WhittleError('UNSUPPORTED_OP', `${node.opType} "${node.name}" takes its axes from a computed value; Whittle needs them constant`);
+    if (t === undefined)
+      throw new WhittleError('UNSUPPORTED_OP', `${node.opType} "${node.name}" takes its axes from a computed value; Whittle needs them constant`);
     axes = t.toNumbers();
   }
   if (axes === undefined || axes.length === 0) return getInt(node, 'noop_with_empty_axes', 0) ? [] : undefined;
@@ -49,7 +50,9 @@ function reduceGradient(mean: boolean) {
         dx = b.op1('Mul', [dx, scalar(b, x.dtype, 1 / dims.reduce((p, q) => p * q, 1), 'inv_count')]);
       } else {
         // Symbolic reduced size (e.g. the batch): divide by the runtime count.
-        const count = b.op1('Cast', [b.op1('ReduceProd', [b.op1('Gather', [xShape, b.constant(Tensor.int64(axes), 'axes')])], { keepdims: attr.int(0) })], { to: attr.int(ONNX_DTYPE[x.dtype]) });
+        const count = b.op1('Cast', [b.op1('ReduceProd', [b.op1('Gather', [xShape, b.constant(Tensor.int64(axes), 'axes')])], { keepdims: attr.int(0) })], {
+          to: attr.int(ONNX_DTYPE[x.dtype]),
+        });
         dx = b.op1('Div', [dx, count]);
       }
     }

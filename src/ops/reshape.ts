@@ -21,7 +21,10 @@ export const reshape: OpDef = {
       // A computed shape (e.g. PyTorch's Shape→Gather→Concat): only the rank is known.
       const rank = shapeInput.shape[0];
       if (shapeInput.shape.length !== 1 || typeof rank !== 'number') {
-        throw new WhittleError('UNSUPPORTED_OP', `Reshape "${node.name}" takes its target shape from a computed value of unknown length ${formatShape(shapeInput.shape)}; make the shape a constant`);
+        throw new WhittleError(
+          'UNSUPPORTED_OP',
+          `Reshape "${node.name}" takes its target shape from a computed value of unknown length ${formatShape(shapeInput.shape)}; make the shape a constant`,
+        );
       }
       return [{ dtype: x.dtype, shape: Array.from({ length: rank }, (_, i) => unknownDim(node, i)) }];
     }
@@ -30,7 +33,8 @@ export const reshape: OpDef = {
     const out: Dim[] = target.map((v, i) => {
       if (v === 0 && !allowZero) {
         const d = x.shape[i];
-        if (d === undefined) throw shapeError(node, `target ${formatShape(target)} copies dim ${i} (0) but the input ${formatShape(x.shape)} has only ${x.shape.length} dims`);
+        if (d === undefined)
+          throw shapeError(node, `target ${formatShape(target)} copies dim ${i} (0) but the input ${formatShape(x.shape)} has only ${x.shape.length} dims`);
         return d;
       }
       if (v === -1) {
@@ -47,12 +51,18 @@ export const reshape: OpDef = {
       const rest = divideProducts(total, known);
       if (rest !== undefined) out[inferred] = productDim(rest);
       else if (total.symbols.length === 0 && known.symbols.length === 0) {
-        throw shapeError(node, `cannot reshape ${formatShape(x.shape)} (${total.factor} elements) to ${formatShape(target)}: ${total.factor} is not a multiple of ${known.factor}`);
+        throw shapeError(
+          node,
+          `cannot reshape ${formatShape(x.shape)} (${total.factor} elements) to ${formatShape(target)}: ${total.factor} is not a multiple of ${known.factor}`,
+        );
       } else out[inferred] = unknownDim(node, inferred);
     } else {
       const want = dimProduct(out);
       if (total.symbols.length === 0 && want.symbols.length === 0 && total.factor !== want.factor) {
-        throw shapeError(node, `cannot reshape ${formatShape(x.shape)} (${total.factor} elements) to ${formatShape(target)} (${want.factor} elements); use -1 for the dim to infer`);
+        throw shapeError(
+          node,
+          `cannot reshape ${formatShape(x.shape)} (${total.factor} elements) to ${formatShape(target)} (${want.factor} elements); use -1 for the dim to infer`,
+        );
       }
     }
     return [{ dtype: x.dtype, shape: out }];

@@ -11,7 +11,8 @@ import { input } from './util.js';
 
 /** floor(input · scale) per axis; symbolic dims scaled by anything but 1 become unknown. */
 export function scaledShape(node: Node, x: TypeShape, scales: readonly number[]): TypeShape {
-  if (scales.length !== x.shape.length) throw shapeError(node, `scales [${scales.join(', ')}] must have one entry per axis of the input ${formatShape(x.shape)}`);
+  if (scales.length !== x.shape.length)
+    throw shapeError(node, `scales [${scales.join(', ')}] must have one entry per axis of the input ${formatShape(x.shape)}`);
   const shape: Dim[] = x.shape.map((d, i) => {
     const s = scales[i] as number;
     if (s === 1) return d;

@@ -11,7 +11,10 @@ export const scatterElements: OpDef = {
     const indices = input(node, inputs, 1);
     const updates = input(node, inputs, 2);
     if (indices.shape.length !== data.shape.length || updates.shape.length !== data.shape.length) {
-      throw shapeError(node, `data ${formatShape(data.shape)}, indices ${formatShape(indices.shape)} and updates ${formatShape(updates.shape)} must all have the same rank`);
+      throw shapeError(
+        node,
+        `data ${formatShape(data.shape)}, indices ${formatShape(indices.shape)} and updates ${formatShape(updates.shape)} must all have the same rank`,
+      );
     }
     if (updates.dtype !== data.dtype) throw shapeError(node, `updates are ${updates.dtype} but data is ${data.dtype}; Cast the updates`);
     normAxis(node, getInt(node, 'axis', 0), data.shape.length);

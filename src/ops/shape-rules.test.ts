@@ -21,7 +21,8 @@ function infer(spec: Spec): Map<string, TypeShape> {
   const g = new Graph('shapes');
   for (const [name, [dtype, shape]] of Object.entries(spec.inputs ?? {})) g.inputs.push({ name, dtype, shape });
   for (const [name, t] of Object.entries(spec.init ?? {})) g.initializers.set(name, t);
-  for (const [opType, inputs, outputs, attributes] of spec.nodes) g.nodes.push({ name: outputs[0] ?? opType, opType, domain: '', inputs, outputs, attributes: attributes ?? {} });
+  for (const [opType, inputs, outputs, attributes] of spec.nodes)
+    g.nodes.push({ name: outputs[0] ?? opType, opType, domain: '', inputs, outputs, attributes: attributes ?? {} });
   return inferShapes(g, SHAPE_RULES);
 }
 
@@ -59,7 +60,10 @@ test('Shape gives int64 [rank]; Gather of it gives a scalar or a vector of dims'
 test('Gather along axis 1 and -1 splices the indices shape into the data shape', () => {
   const spec: Spec = {
     inputs: { x: ['float32', ['N', 5, 6]], idx: ['int64', [2, 3]] },
-    nodes: [['Gather', ['x', 'idx'], ['a'], { axis: attr.int(1) }], ['Gather', ['x', 'idx'], ['b'], { axis: attr.int(-1) }]],
+    nodes: [
+      ['Gather', ['x', 'idx'], ['a'], { axis: attr.int(1) }],
+      ['Gather', ['x', 'idx'], ['b'], { axis: attr.int(-1) }],
+    ],
   };
   const r = infer(spec);
   assert.deepEqual(r.get('a')?.shape, ['N', 2, 3, 6]);
@@ -68,7 +72,14 @@ test('Gather along axis 1 and -1 splices the indices shape into the data shape',
 });
 
 test('Unsqueeze with negative axes counts from the end of the output; Squeeze rejects a dim that is not 1', () => {
-  const spec: Spec = { inputs: { x: ['float32', [3, 4]] }, init: { axes: i64([-1, 0]), one: i64([1]) }, nodes: [['Unsqueeze', ['x', 'axes'], ['u']], ['Squeeze', ['u', 'axes'], ['s']]] };
+  const spec: Spec = {
+    inputs: { x: ['float32', [3, 4]] },
+    init: { axes: i64([-1, 0]), one: i64([1]) },
+    nodes: [
+      ['Unsqueeze', ['x', 'axes'], ['u']],
+      ['Squeeze', ['u', 'axes'], ['s']],
+    ],
+  };
   assert.deepEqual(ts(spec, 'u').shape, [1, 3, 4, 1]);
   assert.deepEqual(ts(spec, 's').shape, [3, 4]);
   assert.throws(() => infer({ ...spec, nodes: [['Squeeze', ['x', 'one'], ['sq']]] }), { code: 'SHAPE_MISMATCH', message: /"sq".*axis 1 of \[3, 4\]/ });
@@ -85,12 +96,22 @@ test('Concat of constants adds up the axis; mismatched other dims name the node'
   };
   assert.deepEqual(ts(spec, 'ab'), { dtype: 'float32', shape: [2, 8] });
   assert.deepEqual(ts(spec, 'target'), { dtype: 'int64', shape: [3] });
-  assert.throws(() => infer({ ...spec, nodes: [['Concat', ['a', 'b'], ['bad'], { axis: attr.int(0) }]] }), { code: 'SHAPE_MISMATCH', message: /"bad".*\[2, 5\].*\[2, 3\].*is the axis right/ });
-  assert.deepEqual(ts({ inputs: { a: ['float32', ['N', 3]], b: ['float32', [2, 3]] }, nodes: [['Concat', ['a', 'b'], ['y'], { axis: attr.int(0) }]] }, 'y').shape, ['N+2', 3]);
+  assert.throws(() => infer({ ...spec, nodes: [['Concat', ['a', 'b'], ['bad'], { axis: attr.int(0) }]] }), {
+    code: 'SHAPE_MISMATCH',
+    message: /"bad".*\[2, 5\].*\[2, 3\].*is the axis right/,
+  });
+  assert.deepEqual(
+    ts({ inputs: { a: ['float32', ['N', 3]], b: ['float32', [2, 3]] }, nodes: [['Concat', ['a', 'b'], ['y'], { axis: attr.int(0) }]] }, 'y').shape,
+    ['N+2', 3],
+  );
 });
 
 test('Reshape: 0 copies, -1 infers (cancelling symbolic dims), bad targets are SHAPE_MISMATCH', () => {
-  const spec = (target: number[], x: Dim[] = ['N', 1, 28, 28]): Spec => ({ inputs: { x: ['float32', x] }, init: { t: i64(target) }, nodes: [['Reshape', ['x', 't'], ['y']]] });
+  const spec = (target: number[], x: Dim[] = ['N', 1, 28, 28]): Spec => ({
+    inputs: { x: ['float32', x] },
+    init: { t: i64(target) },
+    nodes: [['Reshape', ['x', 't'], ['y']]],
+  });
   assert.deepEqual(ts(spec([0, -1]), 'y').shape, ['N', 784]);
   assert.deepEqual(ts(spec([-1, 784]), 'y').shape, ['N', 784]);
   assert.deepEqual(ts(spec([-1, 28, 28]), 'y').shape, ['N', 28, 28]);
@@ -132,13 +153,21 @@ test('Flatten, Transpose, Expand, Cast, Where, Clip keep the right dims and type
 test('MatMul broadcasts batch dims and names both shapes when inner dims differ', () => {
   const r = infer({
     inputs: { a: ['float32', ['B', 1, 3, 4]], b: ['float32', [5, 4, 6]], v: ['float32', [4]] },
-    nodes: [['MatMul', ['a', 'b'], ['ab']], ['MatMul', ['a', 'v'], ['av']], ['MatMul', ['v', 'b'], ['vb']], ['MatMul', ['v', 'v'], ['vv']]],
+    nodes: [
+      ['MatMul', ['a', 'b'], ['ab']],
+      ['MatMul', ['a', 'v'], ['av']],
+      ['MatMul', ['v', 'b'], ['vb']],
+      ['MatMul', ['v', 'v'], ['vv']],
+    ],
   });
   assert.deepEqual(r.get('ab')?.shape, ['B', 5, 3, 6]);
   assert.deepEqual(r.get('av')?.shape, ['B', 1, 3]);
   assert.deepEqual(r.get('vb')?.shape, [5, 6]);
   assert.deepEqual(r.get('vv')?.shape, []);
-  assert.throws(() => infer({ inputs: { a: ['float32', [3, 4]], b: ['float32', [5, 6]] }, nodes: [['MatMul', ['a', 'b'], ['mm']]] }), { code: 'SHAPE_MISMATCH', message: /"mm".*\(4 vs 5\).*\[3, 4\] @ \[5, 6\].*Transpose/ });
+  assert.throws(() => infer({ inputs: { a: ['float32', [3, 4]], b: ['float32', [5, 6]] }, nodes: [['MatMul', ['a', 'b'], ['mm']]] }), {
+    code: 'SHAPE_MISMATCH',
+    message: /"mm".*\(4 vs 5\).*\[3, 4\] @ \[5, 6\].*Transpose/,
+  });
 });
 
 test('Comparisons give bool; Not/And take bool; Mod and Floor keep the type', () => {
@@ -163,7 +192,10 @@ test('Comparisons give bool; Not/And take bool; Mod and Floor keep the type', ()
   assert.deepEqual(r.get('m'), { dtype: 'int64', shape: [4] });
   assert.deepEqual(r.get('fl'), { dtype: 'float32', shape: [2, 3, 4] });
   assert.throws(() => infer({ inputs: { a: ['float32', [2]] }, nodes: [['Not', ['a'], ['n']]] }), shapeError('n'));
-  assert.throws(() => infer({ inputs: { a: ['float32', [2, 3]], b: ['float32', [4]] }, nodes: [['Greater', ['a', 'b'], ['g']]] }), { code: 'SHAPE_MISMATCH', message: /"g".*\[2, 3\].*\[4\]/ });
+  assert.throws(() => infer({ inputs: { a: ['float32', [2, 3]], b: ['float32', [4]] }, nodes: [['Greater', ['a', 'b'], ['g']]] }), {
+    code: 'SHAPE_MISMATCH',
+    message: /"g".*\[2, 3\].*\[4\]/,
+  });
 });
 
 test('Constant from value, value_float(s) and value_int(s); ConstantOfShape from a constant shape', () => {
@@ -238,7 +270,16 @@ test('Split by sizes (input), evenly (no sizes), and uneven without sizes is an 
 test('Range, GatherElements, ScatterElements, Pad', () => {
   const r = infer({
     inputs: { x: ['float32', ['N', 3]], idx: ['int64', ['N', 1]], upd: ['float32', ['N', 1]] },
-    init: { s: scalar64(2), l: scalar64(11), d: scalar64(3), fs: Tensor.scalar('float32', 0), fl: Tensor.scalar('float32', 1), fd: Tensor.scalar('float32', 0.25), pads: i64([1, 0, 1, 2]), pads2: i64([0, 1, 0, 1]) },
+    init: {
+      s: scalar64(2),
+      l: scalar64(11),
+      d: scalar64(3),
+      fs: Tensor.scalar('float32', 0),
+      fl: Tensor.scalar('float32', 1),
+      fd: Tensor.scalar('float32', 0.25),
+      pads: i64([1, 0, 1, 2]),
+      pads2: i64([0, 1, 0, 1]),
+    },
     nodes: [
       ['Range', ['s', 'l', 'd'], ['r']],
       ['Range', ['fs', 'fl', 'fd'], ['rf']],

@@ -28,7 +28,10 @@ function sliceParams(node: Node, constant: (i: number) => Tensor | undefined, ra
   const axes = (rawAxes ?? starts.map((_, i) => i)).map((a) => normAxis(node, a, rank));
   const steps = rawSteps ?? starts.map(() => 1);
   if (ends.length !== starts.length || axes.length !== starts.length || steps.length !== starts.length) {
-    throw shapeError(node, `starts [${starts.join(', ')}], ends [${ends.join(', ')}], axes [${axes.join(', ')}] and steps [${steps.join(', ')}] must have the same length`);
+    throw shapeError(
+      node,
+      `starts [${starts.join(', ')}], ends [${ends.join(', ')}], axes [${axes.join(', ')}] and steps [${steps.join(', ')}] must have the same length`,
+    );
   }
   if (steps.includes(0)) throw shapeError(node, 'a step of 0 is not allowed');
   return { starts, ends, axes, steps };
@@ -102,7 +105,9 @@ function scatterBack(b: GraphBuilder, node: Node, p: SliceParams | undefined, X:
   const shapeX = b.op1('Shape', [X]);
   const flatIndex = b.op1('Reshape', [b.op1('Range', [int64(0), size, int64(1)]), shapeX]);
   const picked = b.op1('Reshape', [b.op1('Slice', [flatIndex, ...params]), b.constant(Tensor.int64([-1]), 'flat')]);
-  const zeros = b.op1('ConstantOfShape', [b.op1('Reshape', [size, b.constant(Tensor.int64([1]), 'one_dim')])], { value: attr.tensor(Tensor.fromArray(dtype, [1], [0])) });
+  const zeros = b.op1('ConstantOfShape', [b.op1('Reshape', [size, b.constant(Tensor.int64([1]), 'one_dim')])], {
+    value: attr.tensor(Tensor.fromArray(dtype, [1], [0])),
+  });
   const flatG = b.op1('Reshape', [g, b.constant(Tensor.int64([-1]), 'flat')]);
   return b.op1('Reshape', [b.op1('ScatterElements', [zeros, picked, flatG], { axis: attr.int(0) }), shapeX]);
 }

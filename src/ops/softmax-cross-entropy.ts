@@ -23,15 +23,22 @@ export const softmaxCrossEntropyLoss: OpDef = {
     const scores = inputs[0];
     if (g === undefined || scores === undefined || !needs[0]) return [];
     const reduction = getString(node, 'reduction', 'mean');
-    if (reduction === 'none' || node.inputs[2]) throw new WhittleError('NO_GRADIENT', `SoftmaxCrossEntropyLoss "${node.name}": only reduction mean/sum without class weights is differentiable in Whittle`);
+    if (reduction === 'none' || node.inputs[2])
+      throw new WhittleError(
+        'NO_GRADIENT',
+        `SoftmaxCrossEntropyLoss "${node.name}": only reduction mean/sum without class weights is differentiable in Whittle`,
+      );
     const classes = scores.shape[1];
-    if (typeof classes !== 'number') throw new WhittleError('SHAPE_MISMATCH', `SoftmaxCrossEntropyLoss "${node.name}" needs a fixed number of classes, got ${String(classes)}`);
+    if (typeof classes !== 'number')
+      throw new WhittleError('SHAPE_MISMATCH', `SoftmaxCrossEntropyLoss "${node.name}" needs a fixed number of classes, got ${String(classes)}`);
     const [x, labels] = node.inputs as [string, string];
     const zeroOne = b.constant(Tensor.fromArray(scores.dtype, [2], [0, 1]), 'onehot_values');
     const onehot = b.op1('OneHot', [labels, b.constant(Tensor.int64([classes]), 'depth'), zeroOne], { axis: attr.int(-1) });
     let d = b.op1('Sub', [b.op1('Softmax', [x], { axis: attr.int(1) }), onehot]);
     if (reduction === 'mean') {
-      const n = b.op1('Cast', [b.op1('Gather', [b.op1('Shape', [x]), b.constant(Tensor.int64([0]), 'batch_axis')])], { to: attr.int(ONNX_DTYPE[scores.dtype]) });
+      const n = b.op1('Cast', [b.op1('Gather', [b.op1('Shape', [x]), b.constant(Tensor.int64([0]), 'batch_axis')])], {
+        to: attr.int(ONNX_DTYPE[scores.dtype]),
+      });
       d = b.op1('Div', [d, n]);
     }
     return [b.op1('Mul', [d, g])];

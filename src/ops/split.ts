@@ -20,14 +20,16 @@ export const split: OpDef = {
     if (given !== undefined) {
       if (given.length !== count) throw shapeError(node, `split sizes [${given.join(', ')}] give ${given.length} parts but the node has ${count} outputs`);
       const total = given.reduce((p, q) => p + q, 0);
-      if (typeof d === 'number' && total !== d) throw shapeError(node, `split sizes [${given.join(', ')}] add up to ${total}, but axis ${axis} of ${formatShape(x.shape)} has ${d}`);
+      if (typeof d === 'number' && total !== d)
+        throw shapeError(node, `split sizes [${given.join(', ')}] add up to ${total}, but axis ${axis} of ${formatShape(x.shape)} has ${d}`);
       sizes = given;
     } else if (node.inputs[1]) {
       sizes = node.outputs.map((_, i) => unknownDim(node, axis, i));
     } else if (typeof d === 'number') {
       // num_outputs (opset 18) lets the last part be smaller; opset 17 needs an even split.
       const part = Math.ceil(d / count);
-      if (node.attributes['num_outputs'] === undefined && d % count !== 0) throw shapeError(node, `axis ${axis} of ${formatShape(x.shape)} (${d}) does not split evenly into ${count} outputs; give split sizes`);
+      if (node.attributes['num_outputs'] === undefined && d % count !== 0)
+        throw shapeError(node, `axis ${axis} of ${formatShape(x.shape)} (${d}) does not split evenly into ${count} outputs; give split sizes`);
       sizes = node.outputs.map((_, i) => Math.max(0, Math.min(part, d - part * i)));
     } else {
       sizes = node.outputs.map((_, i) => (count === 1 ? d : unknownDim(node, axis, i)));

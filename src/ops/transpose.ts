@@ -34,4 +34,3 @@ export const transpose: OpDef = {
     return [b.op1('Transpose', [g], { perm: attr.ints(inverse) })];
   },
 };
-

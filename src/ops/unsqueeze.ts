@@ -8,7 +8,7 @@ import { input } from './util.js';
 
 /** The inserted axes, normalized against the output rank (negative axes count from its end). */
 function insertedAxes(node: Node, constant: (i: number) => Tensor | undefined, inputRank: number): number[] {
-  const count = getInts(node, 'axes')?.length ?? (node.inputs[1] ? constant(1)?.size ?? 0 : 0);
+  const count = getInts(node, 'axes')?.length ?? (node.inputs[1] ? (constant(1)?.size ?? 0) : 0);
   const axes = axesOf(node, constant, 1, inputRank + count);
   if (axes === undefined) throw new WhittleError('INVALID_GRAPH', `Unsqueeze "${node.name}" has no axes; give them as the second input (opset 13+)`);
   return axes.sort((p, q) => p - q);

@@ -11,7 +11,7 @@ export const upsample: OpDef = {
   inferShape({ node, inputs, constant }) {
     const x = input(node, inputs, 0);
     const a = node.attributes['scales'];
-    const scales = a?.type === 'floats' ? a.value : getInts(node, 'scales') ?? (node.inputs[1] ? constant(1)?.toNumbers() : undefined);
+    const scales = a?.type === 'floats' ? a.value : (getInts(node, 'scales') ?? (node.inputs[1] ? constant(1)?.toNumbers() : undefined));
     if (scales === undefined) return [{ dtype: x.dtype, shape: x.shape.map((_, i) => unknownDim(node, i)) }];
     return [scaledShape(node, x, scales)];
   },

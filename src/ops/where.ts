@@ -13,8 +13,13 @@ export const where: OpDef = {
     const c = input(node, inputs, 0);
     const x = input(node, inputs, 1);
     const y = input(node, inputs, 2);
-    if (c.dtype !== 'bool') throw new WhittleError('SHAPE_MISMATCH', `Where "${node.name}": the condition must be bool, got ${c.dtype}; compare first (e.g. Greater) or Cast to bool`);
-    if (x.dtype !== y.dtype) throw new WhittleError('SHAPE_MISMATCH', `Where "${node.name}": the branches differ in type (${x.dtype} vs ${y.dtype}); Cast one of them`);
+    if (c.dtype !== 'bool')
+      throw new WhittleError(
+        'SHAPE_MISMATCH',
+        `Where "${node.name}": the condition must be bool, got ${c.dtype}; compare first (e.g. Greater) or Cast to bool`,
+      );
+    if (x.dtype !== y.dtype)
+      throw new WhittleError('SHAPE_MISMATCH', `Where "${node.name}": the branches differ in type (${x.dtype} vs ${y.dtype}); Cast one of them`);
     const what = `Where "${node.name}" operands`;
     return [{ dtype: x.dtype, shape: broadcastShapes(broadcastShapes(c.shape, x.shape, what), y.shape, what) }];
   },

@@ -46,7 +46,10 @@ export function windowAttrs(node: Node, spatial: number, kernelFromWeight?: read
     kernel = [...kernelFromWeight];
   }
   if (kernel.length !== spatial) {
-    throw new WhittleError('SHAPE_MISMATCH', `${node.opType} "${node.name}": kernel_shape [${kernel.join(', ')}] has ${kernel.length} axes but the input has ${spatial} spatial axes`);
+    throw new WhittleError(
+      'SHAPE_MISMATCH',
+      `${node.opType} "${node.name}": kernel_shape [${kernel.join(', ')}] has ${kernel.length} axes but the input has ${spatial} spatial axes`,
+    );
   }
   const autoPad = getString(node, 'auto_pad', 'NOTSET');
   if (autoPad !== 'NOTSET' && autoPad !== 'SAME_UPPER' && autoPad !== 'SAME_LOWER' && autoPad !== 'VALID') {
@@ -57,7 +60,10 @@ export function windowAttrs(node: Node, spatial: number, kernelFromWeight?: read
   // the undilated kernel while its shape inference uses the dilated one (the graph then fails
   // to load); ConvTranspose is consistent.
   if (autoPad.startsWith('SAME') && dilations.some((d) => d !== 1) && node.opType !== 'ConvTranspose') {
-    throw new WhittleError('UNSUPPORTED_OP', `${node.opType} "${node.name}": onnxruntime does not run auto_pad=${autoPad} with dilations [${dilations.join(', ')}] consistently; give explicit pads instead`);
+    throw new WhittleError(
+      'UNSUPPORTED_OP',
+      `${node.opType} "${node.name}": onnxruntime does not run auto_pad=${autoPad} with dilations [${dilations.join(', ')}] consistently; give explicit pads instead`,
+    );
   }
   if (autoPad !== 'NOTSET' && node.attributes['pads'] !== undefined) {
     throw new WhittleError('INVALID_GRAPH', `${node.opType} "${node.name}" has both auto_pad=${autoPad} and pads; onnxruntime refuses that, keep one of them`);
@@ -103,7 +109,10 @@ export function windowOutDims(node: Node, a: WindowAttrs, inDims: readonly Dim[]
     if (typeof n !== 'number') return unknownDim(node, firstAxis + i);
     const { out } = axisGeometry(a, i, n, inDims.length);
     if (out < 1) {
-      throw new WhittleError('SHAPE_MISMATCH', `${node.opType} "${node.name}": spatial axis ${i} of size ${n} is smaller than the ${dilatedKernel(a, i)}-wide window even with padding`);
+      throw new WhittleError(
+        'SHAPE_MISMATCH',
+        `${node.opType} "${node.name}": spatial axis ${i} of size ${n} is smaller than the ${dilatedKernel(a, i)}-wide window even with padding`,
+      );
     }
     return out;
   });
@@ -119,7 +128,10 @@ export function windowGeometry(node: Node, a: WindowAttrs, inDims: readonly Dim[
 /** The spatial dims as numbers, or an error naming what needs them. */
 export function knownDims(node: Node, dims: readonly Dim[], what: string): number[] {
   if (!dims.every((d): d is number => typeof d === 'number')) {
-    throw new WhittleError('UNSUPPORTED_OP', `${node.opType} "${node.name}": ${what} needs fixed spatial sizes, got [${dims.join(', ')}]; give the model input fixed height and width`);
+    throw new WhittleError(
+      'UNSUPPORTED_OP',
+      `${node.opType} "${node.name}": ${what} needs fixed spatial sizes, got [${dims.join(', ')}]; give the model input fixed height and width`,
+    );
   }
   return [...dims];
 }
@@ -129,7 +141,13 @@ export function knownDims(node: Node, dims: readonly Dim[], what: string): numbe
  * leave unused): n + begin + end − K − s·(out − 1), in [0, s − 1] for Conv and floor-mode pooling.
  */
 export function unusedTail(g: WindowGeometry, i: number): number {
-  return (g.inDims[i] as number) + (g.padsBegin[i] as number) + (g.padsEnd[i] as number) - dilatedKernel(g, i) - (g.strides[i] as number) * ((g.outDims[i] as number) - 1);
+  return (
+    (g.inDims[i] as number) +
+    (g.padsBegin[i] as number) +
+    (g.padsEnd[i] as number) -
+    dilatedKernel(g, i) -
+    (g.strides[i] as number) * ((g.outDims[i] as number) - 1)
+  );
 }
 
 /**

@@ -22,9 +22,7 @@ export const deepCompressionRecipeSchema = z.strictObject({
   stepsPerRun: z.number().int().min(1).default(16),
   /** Train on the first N training samples only (quick runs, tests). */
   samples: z.number().int().min(1).optional(),
-  layers: z
-    .array(z.strictObject({ layer: z.string().min(1), sparsity: z.number().min(0).lt(1), bits: z.number().int().min(1).max(12) }))
-    .min(1),
+  layers: z.array(z.strictObject({ layer: z.string().min(1), sparsity: z.number().min(0).lt(1), bits: z.number().int().min(1).max(12) })).min(1),
   prune: fineTune.extend({ method: z.enum(['agp', 'rounds']).default('agp'), rounds: z.number().int().min(1).default(1) }),
   centroids: fineTune,
   /** gapBits: relative-index width ('auto': the smallest coding); half: store codebooks and biases as float16. */

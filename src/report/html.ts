@@ -44,13 +44,33 @@ function table(head: string[], rows: (string | number)[][], cls = ''): string {
   return `<table class="${cls}"><thead><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map(cell).join('')}</tr>`).join('')}</tbody></table>`;
 }
 
-function lineChart(id: string, labels: (string | number)[], series: { label: string; data: (number | null)[] }[], y: { title: string; percent?: boolean }, xTitle: string): ChartSpec {
+function lineChart(
+  id: string,
+  labels: (string | number)[],
+  series: { label: string; data: (number | null)[] }[],
+  y: { title: string; percent?: boolean },
+  xTitle: string,
+): ChartSpec {
   return {
     id,
     config: {
       type: 'line',
-      data: { labels, datasets: series.map((s, i) => ({ label: s.label, data: s.data, borderColor: COLORS[i % COLORS.length], backgroundColor: COLORS[i % COLORS.length], spanGaps: true, tension: 0.1 })) },
-      options: { animation: false, maintainAspectRatio: false, scales: { x: { title: { display: true, text: xTitle } }, y: { title: { display: true, text: y.title } } } },
+      data: {
+        labels,
+        datasets: series.map((s, i) => ({
+          label: s.label,
+          data: s.data,
+          borderColor: COLORS[i % COLORS.length],
+          backgroundColor: COLORS[i % COLORS.length],
+          spanGaps: true,
+          tension: 0.1,
+        })),
+      },
+      options: {
+        animation: false,
+        maintainAspectRatio: false,
+        scales: { x: { title: { display: true, text: xTitle } }, y: { title: { display: true, text: y.title } } },
+      },
     },
   };
 }
@@ -61,7 +81,11 @@ function barChart(id: string, labels: string[], series: { label: string; data: n
     config: {
       type: 'bar',
       data: { labels, datasets: series.map((s, i) => ({ label: s.label, data: s.data, backgroundColor: COLORS[i % COLORS.length] })) },
-      options: { animation: false, maintainAspectRatio: false, scales: { x: { stacked }, y: { stacked, beginAtZero: true, title: { display: true, text: yTitle } } } },
+      options: {
+        animation: false,
+        maintainAspectRatio: false,
+        scales: { x: { stacked }, y: { stacked, beginAtZero: true, title: { display: true, text: yTitle } } },
+      },
     },
   };
 }
@@ -87,7 +111,12 @@ function curves(run: RunData, n: number, charts: ChartSpec[]): string {
 function stages(run: RunData, n: number, charts: ChartSpec[]): string {
   if (run.stages.length === 0) return '';
   const rows = run.stages.map((s) => [s.stage, pct(s.accuracy), pct(1 - s.accuracy), s.seconds !== undefined ? `${s.seconds.toFixed(1)} s` : '–']);
-  const chart = barChart(`r${n}-stages`, run.stages.map((s) => s.stage), [{ label: 'test error (%)', data: run.stages.map((s) => 100 * (1 - s.accuracy)) }], 'top-1 error (%)');
+  const chart = barChart(
+    `r${n}-stages`,
+    run.stages.map((s) => s.stage),
+    [{ label: 'test error (%)', data: run.stages.map((s) => 100 * (1 - s.accuracy)) }],
+    'top-1 error (%)',
+  );
   return `<h3>Stages</h3><div class="row">${table(['Stage', 'Accuracy', 'Top-1 error', 'Time'], rows)}${canvas(chart, charts, 'Top-1 error after each stage')}</div>`;
 }
 
@@ -107,12 +136,29 @@ function deepCompression(r: Record<string, unknown>, n: number, charts: ChartSpe
   const bytes = num(r['bytes']);
   const t1 = table(
     ['Network', 'Top-1 error', 'Top-1 error (compressed)', 'Parameters', 'Original size', 'Compressed size', 'Ratio'],
-    [[String(r['model'] ?? name ?? ''), pct(num(r['baselineAccuracy']) !== undefined ? 1 - (r['baselineAccuracy'] as number) : undefined), pct(num(r['accuracy']) !== undefined ? 1 - (r['accuracy'] as number) : undefined), int(dense !== undefined ? dense / 4 : undefined), dense !== undefined ? `${(dense / 1000).toFixed(1)} KB` : '–', bytes !== undefined ? `${(bytes / 1000).toFixed(1)} KB` : '–', dense !== undefined && bytes !== undefined ? `${(dense / bytes).toFixed(1)}×` : '–']],
+    [
+      [
+        String(r['model'] ?? name ?? ''),
+        pct(num(r['baselineAccuracy']) !== undefined ? 1 - (r['baselineAccuracy'] as number) : undefined),
+        pct(num(r['accuracy']) !== undefined ? 1 - (r['accuracy'] as number) : undefined),
+        int(dense !== undefined ? dense / 4 : undefined),
+        dense !== undefined ? `${(dense / 1000).toFixed(1)} KB` : '–',
+        bytes !== undefined ? `${(bytes / 1000).toFixed(1)} KB` : '–',
+        dense !== undefined && bytes !== undefined ? `${(dense / bytes).toFixed(1)}×` : '–',
+      ],
+    ],
     'table1',
   );
   const lt = table(
     ['Layer', 'Params', 'Weights kept', 'Index bits', 'Gap bits', 'Indices', 'Codebook', 'Huffman tables', 'Biases', 'Total'],
-    layers.map((l) => [l.name, int(l.params), pct(1 - l.sparsity, 1), l.bits, l.gapBits ?? '–', ...['indices', 'codebook', 'huffmanTables', 'biases', 'total'].map((k) => `${int(l.bytes[k])} B`)]),
+    layers.map((l) => [
+      l.name,
+      int(l.params),
+      pct(1 - l.sparsity, 1),
+      l.bits,
+      l.gapBits ?? '–',
+      ...['indices', 'codebook', 'huffmanTables', 'biases', 'total'].map((k) => `${int(l.bytes[k])} B`),
+    ]),
   );
   const names = layers.map((l) => l.name);
   const kept = barChart(`r${n}-kept`, names, [{ label: 'weights kept (%)', data: layers.map((l) => 100 * (1 - l.sparsity)) }], 'weights kept (%)');
@@ -124,10 +170,23 @@ function deepCompression(r: Record<string, unknown>, n: number, charts: ChartSpe
 
 /** Per-layer sparsity bars from a `prune` result. */
 function pruned(r: Record<string, unknown>, n: number, charts: ChartSpec[]): string {
-  const layers = (r['layers'] as { name: string; params: number; nonzero: number; sparsity: number; shapeBefore?: number[]; shapeAfter?: number[] }[]).filter((l) => typeof l.sparsity === 'number');
+  const layers = (r['layers'] as { name: string; params: number; nonzero: number; sparsity: number; shapeBefore?: number[]; shapeAfter?: number[] }[]).filter(
+    (l) => typeof l.sparsity === 'number',
+  );
   if (layers.length === 0) return '';
-  const rows = layers.map((l) => [l.name, `[${(l.shapeBefore ?? []).join('×')}] → [${(l.shapeAfter ?? []).join('×')}]`, int(l.params), int(l.nonzero), pct(l.sparsity, 1)]);
-  const chart = barChart(`r${n}-sparsity`, layers.map((l) => l.name), [{ label: 'removed (%)', data: layers.map((l) => 100 * l.sparsity) }], 'sparsity (%)');
+  const rows = layers.map((l) => [
+    l.name,
+    `[${(l.shapeBefore ?? []).join('×')}] → [${(l.shapeAfter ?? []).join('×')}]`,
+    int(l.params),
+    int(l.nonzero),
+    pct(l.sparsity, 1),
+  ]);
+  const chart = barChart(
+    `r${n}-sparsity`,
+    layers.map((l) => l.name),
+    [{ label: 'removed (%)', data: layers.map((l) => 100 * l.sparsity) }],
+    'sparsity (%)',
+  );
   const summary = `<p>Accuracy ${pct(r['accuracyBefore'])} → ${pct(r['accuracy'])}; nonzero parameters ${int(r['paramsBefore'])} → ${int(r['nonzeroParams'])}; FLOPs ${int(r['flopsBefore'])} → ${int(r['flops'])}.</p>`;
   return `<h3>Pruning per layer</h3>${summary}<div class="row">${table(['Layer', 'Shape', 'Params', 'Nonzero', 'Sparsity'], rows)}${canvas(chart, charts, 'Sparsity per layer')}</div>`;
 }
@@ -136,12 +195,25 @@ function pruned(r: Record<string, unknown>, n: number, charts: ChartSpec[]): str
 function sensitivityCurves(r: Record<string, unknown>, n: number, charts: ChartSpec[]): string {
   const layers = r['layers'] as { name: string; points: { sparsity: number; accuracy: number }[] }[];
   const xs = [...new Set(layers.flatMap((l) => l.points.map((p) => p.sparsity)))].sort((a, b) => a - b);
-  const series = layers.map((l) => ({ label: l.name, data: xs.map((x) => l.points.find((p) => p.sparsity === x)?.accuracy ?? null).map((a) => (a === null ? null : 100 * a)) }));
+  const series = layers.map((l) => ({
+    label: l.name,
+    data: xs.map((x) => l.points.find((p) => p.sparsity === x)?.accuracy ?? null).map((a) => (a === null ? null : 100 * a)),
+  }));
   const base = num(r['baseline']);
   if (base !== undefined) series.push({ label: 'baseline', data: xs.map(() => 100 * base) });
   const proposed = r['proposed'] as Record<string, number> | undefined;
   const rows = layers.map((l) => [l.name, ...l.points.map((p) => pct(p.accuracy)), proposed?.[l.name] !== undefined ? pct(proposed[l.name], 0) : '–']);
-  return `<h3>Sensitivity per layer</h3><div class="row">${canvas(lineChart(`r${n}-sens`, xs.map((x) => `${(100 * x).toFixed(0)}%`), series, { title: 'accuracy (%)' }, 'sparsity of that layer alone'), charts, 'Accuracy when pruning one layer at a time')}${table(['Layer', ...xs.map((x) => `${(100 * x).toFixed(0)}%`), 'Proposed'], rows)}</div>`;
+  return `<h3>Sensitivity per layer</h3><div class="row">${canvas(
+    lineChart(
+      `r${n}-sens`,
+      xs.map((x) => `${(100 * x).toFixed(0)}%`),
+      series,
+      { title: 'accuracy (%)' },
+      'sparsity of that layer alone',
+    ),
+    charts,
+    'Accuracy when pruning one layer at a time',
+  )}${table(['Layer', ...xs.map((x) => `${(100 * x).toFixed(0)}%`), 'Proposed'], rows)}</div>`;
 }
 
 function resultSection(r: Record<string, unknown>, n: number, charts: ChartSpec[], name: string | undefined): string {
@@ -149,10 +221,12 @@ function resultSection(r: Record<string, unknown>, n: number, charts: ChartSpec[
   const compression = r['compression'];
   let html = '';
   const layers = r['layers'];
-  if (Array.isArray(layers) && layers.length > 0 && typeof layers[0] === 'object' && layers[0] !== null && 'points' in layers[0]) html += sensitivityCurves(r, n, charts);
+  if (Array.isArray(layers) && layers.length > 0 && typeof layers[0] === 'object' && layers[0] !== null && 'points' in layers[0])
+    html += sensitivityCurves(r, n, charts);
   else if (Array.isArray(layers) && layers.length > 0) html += pruned(r, n, charts);
   // `whittle demo`: the training result holds the compression result.
-  if (typeof compression === 'object' && compression !== null) html += deepCompression(compression as Record<string, unknown>, n, charts, typeof r['model'] === 'string' ? r['model'] : name);
+  if (typeof compression === 'object' && compression !== null)
+    html += deepCompression(compression as Record<string, unknown>, n, charts, typeof r['model'] === 'string' ? r['model'] : name);
   return html;
 }
 
@@ -166,7 +240,14 @@ function runSection(run: RunData, n: number, charts: ChartSpec[]): string {
 function modelSection(model: NonNullable<ReportInput['model']>): string {
   const total = model.rows.reduce((a, r) => a + r.params, 0);
   const nz = model.rows.reduce((a, r) => a + r.nonzeros, 0);
-  const rows = model.rows.map((r) => [r.name, r.op, `[${r.weightShape.join('×')}]`, int(r.params), int(r.nonzeros), pct(1 - r.nonzeros / Math.max(1, r.params), 1)]);
+  const rows = model.rows.map((r) => [
+    r.name,
+    r.op,
+    `[${r.weightShape.join('×')}]`,
+    int(r.params),
+    int(r.nonzeros),
+    pct(1 - r.nonzeros / Math.max(1, r.params), 1),
+  ]);
   rows.push(['total', '', '', int(total), int(nz), pct(1 - nz / Math.max(1, total), 1)]);
   return `<section><h2>Model</h2><p class="src">${escapeHtml(model.path)}</p>${table(['Layer', 'Op', 'Weight shape', 'Params', 'Nonzero', 'Sparsity'], rows)}</section>`;
 }

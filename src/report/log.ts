@@ -45,7 +45,8 @@ function addLine(run: RunData, o: Record<string, unknown>, path: string, line: n
     run.model = typeof o['model'] === 'string' ? o['model'] : undefined;
     run.time = typeof o['time'] === 'string' ? o['time'] : undefined;
   } else if (type === 'epoch') {
-    for (const k of ['epoch', 'loss', 'trainAccuracy']) if (!isNum(o[k])) throw bad(path, line, `an epoch line needs a number "${k}", got ${JSON.stringify(o[k])}`);
+    for (const k of ['epoch', 'loss', 'trainAccuracy'])
+      if (!isNum(o[k])) throw bad(path, line, `an epoch line needs a number "${k}", got ${JSON.stringify(o[k])}`);
     run.epochs.push({
       phase: typeof o['phase'] === 'string' && o['phase'] !== '' ? o['phase'] : 'train',
       epoch: o['epoch'] as number,
@@ -119,7 +120,12 @@ export function parseRunLog(text: string, path: string): RunData {
     lines.forEach((l, i) => {
       if (i === 0 || l.trim() === '') return;
       const cells = csvFields(l);
-      if (cells.length !== header.length) throw bad(path, i + 1, `${cells.length} fields where the header has ${header.length}${i === lines.length - 1 && !complete ? ' (the line is truncated: was the run killed while writing it?)' : ''}`);
+      if (cells.length !== header.length)
+        throw bad(
+          path,
+          i + 1,
+          `${cells.length} fields where the header has ${header.length}${i === lines.length - 1 && !complete ? ' (the line is truncated: was the run killed while writing it?)' : ''}`,
+        );
       const o: Record<string, unknown> = {};
       header.forEach((h, k) => {
         const v = cells[k] ?? '';
@@ -136,7 +142,13 @@ export function parseRunLog(text: string, path: string): RunData {
       o = JSON.parse(l);
     } catch (e) {
       const last = i === lines.length - 1 && !complete;
-      throw bad(path, i + 1, last ? 'the last line is truncated (was the run killed while writing it?); delete that line to report the rest' : `not a JSON line (${(e as Error).message})`);
+      throw bad(
+        path,
+        i + 1,
+        last
+          ? 'the last line is truncated (was the run killed while writing it?); delete that line to report the rest'
+          : `not a JSON line (${(e as Error).message})`,
+      );
     }
     if (typeof o !== 'object' || o === null || Array.isArray(o)) throw bad(path, i + 1, 'expected a JSON object');
     addLine(run, o as Record<string, unknown>, path, i + 1);
@@ -157,7 +169,11 @@ export function readRunLog(path: string): RunData {
     text = readFileSync(path, 'utf8');
   } catch (e) {
     const code = (e as { code?: string }).code;
-    throw new WhittleError('IO', code === 'ENOENT' ? `${path}: no such run log (pass the --log file a run wrote, e.g. OUT.log.jsonl)` : `cannot read ${path}: ${(e as Error).message}`, { cause: e });
+    throw new WhittleError(
+      'IO',
+      code === 'ENOENT' ? `${path}: no such run log (pass the --log file a run wrote, e.g. OUT.log.jsonl)` : `cannot read ${path}: ${(e as Error).message}`,
+      { cause: e },
+    );
   }
   return parseRunLog(text, path);
 }

@@ -7,22 +7,42 @@ import { Tensor } from '../ir/tensor.js';
 import { layerRows, parseRunLog, readRunLog, renderReport } from './index.js';
 import type { RunData } from './index.js';
 
-const JSONL = [
-  { type: 'run', command: 'compress', model: 'lenet-300-100', time: '2026-01-01T00:00:00Z' },
-  { type: 'stage', stage: 'baseline', accuracy: 0.98 },
-  { type: 'epoch', phase: 'prune 1/2', epoch: 1, loss: 0.5, trainAccuracy: 0.9, valLoss: 0.4, valAccuracy: 0.91, lr: 0.05, seconds: 1 },
-  { type: 'epoch', phase: 'prune 2/2', epoch: 1, loss: 0.3, trainAccuracy: 0.95, lr: 0.05, seconds: 1 },
-  { type: 'stage', stage: 'centroids', accuracy: 0.975 },
-  {
-    type: 'result',
-    result: {
-      scheme: 'deep-compression', model: 'lenet-300-100', accuracy: 0.975, baselineAccuracy: 0.98, bytes: 20_000, denseBytes: 1_066_440,
-      layers: [{ name: 'fc1', params: 235_500, bits: 5, gapBits: 4, sparsity: 0.95, bytes: { indices: 9000, codebook: 64, huffmanTables: 40, biases: 600, headers: 20, total: 9724 } }],
+const JSONL =
+  [
+    { type: 'run', command: 'compress', model: 'lenet-300-100', time: '2026-01-01T00:00:00Z' },
+    { type: 'stage', stage: 'baseline', accuracy: 0.98 },
+    { type: 'epoch', phase: 'prune 1/2', epoch: 1, loss: 0.5, trainAccuracy: 0.9, valLoss: 0.4, valAccuracy: 0.91, lr: 0.05, seconds: 1 },
+    { type: 'epoch', phase: 'prune 2/2', epoch: 1, loss: 0.3, trainAccuracy: 0.95, lr: 0.05, seconds: 1 },
+    { type: 'stage', stage: 'centroids', accuracy: 0.975 },
+    {
+      type: 'result',
+      result: {
+        scheme: 'deep-compression',
+        model: 'lenet-300-100',
+        accuracy: 0.975,
+        baselineAccuracy: 0.98,
+        bytes: 20_000,
+        denseBytes: 1_066_440,
+        layers: [
+          {
+            name: 'fc1',
+            params: 235_500,
+            bits: 5,
+            gapBits: 4,
+            sparsity: 0.95,
+            bytes: { indices: 9000, codebook: 64, huffmanTables: 40, biases: 600, headers: 20, total: 9724 },
+          },
+        ],
+      },
     },
-  },
-].map((o) => JSON.stringify(o)).join('\n') + '\n';
+  ]
+    .map((o) => JSON.stringify(o))
+    .join('\n') + '\n';
 
-interface Spec { id: string; config: { type: string; data: { labels: unknown[]; datasets: { label: string; data: unknown[] }[] } } }
+interface Spec {
+  id: string;
+  config: { type: string; data: { labels: unknown[]; datasets: { label: string; data: unknown[] }[] } };
+}
 function charts(html: string): Spec[] {
   const m = /<script type="application\/json" id="whittle-charts">([^<]*)<\/script>/.exec(html);
   assert.ok(m, 'chart data block');
@@ -32,11 +52,28 @@ function charts(html: string): Spec[] {
 test('parseRunLog reads every line kind; CSV and a saved --json object too', () => {
   const run = parseRunLog(JSONL, 'dc/log.jsonl');
   assert.equal(run.command, 'compress');
-  assert.deepEqual(run.stages.map((s) => [s.stage, s.accuracy]), [['baseline', 0.98], ['centroids', 0.975]]);
-  assert.deepEqual(run.epochs.map((e) => [e.phase, e.loss, e.valAccuracy]), [['prune 1/2', 0.5, 0.91], ['prune 2/2', 0.3, undefined]]);
+  assert.deepEqual(
+    run.stages.map((s) => [s.stage, s.accuracy]),
+    [
+      ['baseline', 0.98],
+      ['centroids', 0.975],
+    ],
+  );
+  assert.deepEqual(
+    run.epochs.map((e) => [e.phase, e.loss, e.valAccuracy]),
+    [
+      ['prune 1/2', 0.5, 0.91],
+      ['prune 2/2', 0.3, undefined],
+    ],
+  );
   assert.equal(run.result?.['bytes'], 20_000);
-  const csv = parseRunLog('type,phase,stage,epoch,loss,trainAccuracy,valLoss,valAccuracy,accuracy\nrun,,,,,,,,\nepoch,"a,b",,3,0.25,0.8,,0.7,\nstage,,final,,,,,,0.9\n', 'x.csv');
-  assert.deepEqual(csv.epochs, [{ phase: 'a,b', epoch: 3, loss: 0.25, trainAccuracy: 0.8, valLoss: undefined, valAccuracy: 0.7, lr: undefined, seconds: undefined }]);
+  const csv = parseRunLog(
+    'type,phase,stage,epoch,loss,trainAccuracy,valLoss,valAccuracy,accuracy\nrun,,,,,,,,\nepoch,"a,b",,3,0.25,0.8,,0.7,\nstage,,final,,,,,,0.9\n',
+    'x.csv',
+  );
+  assert.deepEqual(csv.epochs, [
+    { phase: 'a,b', epoch: 3, loss: 0.25, trainAccuracy: 0.8, valLoss: undefined, valAccuracy: 0.7, lr: undefined, seconds: undefined },
+  ]);
   assert.deepEqual(csv.stages, [{ stage: 'final', accuracy: 0.9, seconds: undefined }]);
   const json = parseRunLog('{\n "model": "m.onnx",\n "baseline": 0.9,\n "layers": []\n}\n', 's.json');
   assert.equal(json.result?.['model'], 'm.onnx');
@@ -54,26 +91,68 @@ test('a truncated, malformed or missing log is an error naming the file and the 
 
 test('renderReport: curves, stages, Table 1 and layer bars carry the logged numbers; no external resource', () => {
   const run = parseRunLog(JSONL, 'dc/log.jsonl');
-  const sens: RunData = { path: 's.json', epochs: [], stages: [], result: { baseline: 0.98, layers: [{ name: 'fc1', points: [{ sparsity: 0.5, accuracy: 0.97 }, { sparsity: 0.9, accuracy: 0.9 }] }], proposed: { fc1: 0.5 } } };
+  const sens: RunData = {
+    path: 's.json',
+    epochs: [],
+    stages: [],
+    result: {
+      baseline: 0.98,
+      layers: [
+        {
+          name: 'fc1',
+          points: [
+            { sparsity: 0.5, accuracy: 0.97 },
+            { sparsity: 0.9, accuracy: 0.9 },
+          ],
+        },
+      ],
+      proposed: { fc1: 0.5 },
+    },
+  };
   const model = createModel('lenet-300-100', { seed: 1 });
   const w = model.graph.initializers.get('fc3.weight') as Tensor;
   const pruned = Float32Array.from(w.data as Float32Array, (v, i) => (i % 2 === 0 ? 0 : v));
   model.graph.initializers.set('fc3.weight', new Tensor('float32', w.dims, pruned));
   const rows = layerRows(model);
-  assert.deepEqual(rows.map((r) => [r.name, r.weightShape, r.params]), [['fc1', [300, 784], 235_500], ['fc2', [100, 300], 30_100], ['fc3', [10, 100], 1010]]);
+  assert.deepEqual(
+    rows.map((r) => [r.name, r.weightShape, r.params]),
+    [
+      ['fc1', [300, 784], 235_500],
+      ['fc2', [100, 300], 30_100],
+      ['fc3', [10, 100], 1010],
+    ],
+  );
   assert.equal(rows[2]?.nonzeros, 500 + 10 - [...(model.graph.initializers.get('fc3.bias') as Tensor).data].filter((v) => v === 0).length);
   const html = renderReport({ title: 'T <1>', runs: [run, sens], model: { path: 'm.onnx', rows }, chartLibrary: 'window.Chart = function () {};' });
   assert.match(html, /<title>T &lt;1&gt;<\/title>/);
   assert.doesNotMatch(html, /(src|href)=["']?(https?:)?\/\//, 'nothing loads from the network');
   const c = charts(html);
   const by = (id: string): Spec => c.find((s) => s.id === id) as Spec;
-  assert.deepEqual(by('r0-loss').config.data.datasets.map((d) => d.data), [[0.5, 0.3], [0.4, null]]);
+  assert.deepEqual(
+    by('r0-loss').config.data.datasets.map((d) => d.data),
+    [
+      [0.5, 0.3],
+      [0.4, null],
+    ],
+  );
   assert.deepEqual(by('r0-loss').config.data.labels, ['prune 1/2 1', 'prune 2/2 1']);
-  assert.deepEqual(by('r0-stages').config.data.datasets[0]?.data.map((v) => Number((v as number).toFixed(6))), [2, 2.5]);
-  assert.deepEqual(by('r0-kept').config.data.datasets[0]?.data.map((v) => Number((v as number).toFixed(6))), [5]);
+  assert.deepEqual(
+    by('r0-stages').config.data.datasets[0]?.data.map((v) => Number((v as number).toFixed(6))),
+    [2, 2.5],
+  );
+  assert.deepEqual(
+    by('r0-kept').config.data.datasets[0]?.data.map((v) => Number((v as number).toFixed(6))),
+    [5],
+  );
   assert.deepEqual(by('r0-bits').config.data.datasets[0]?.data, [5]);
-  assert.deepEqual(by('r0-bytes').config.data.datasets.map((d) => d.data[0]), [9000, 64, 40, 600, 20]);
-  assert.deepEqual(by('r1-sens').config.data.datasets[0]?.data.map((v) => Number((v as number).toFixed(6))), [97, 90]);
+  assert.deepEqual(
+    by('r0-bytes').config.data.datasets.map((d) => d.data[0]),
+    [9000, 64, 40, 600, 20],
+  );
+  assert.deepEqual(
+    by('r1-sens').config.data.datasets[0]?.data.map((v) => Number((v as number).toFixed(6))),
+    [97, 90],
+  );
   // Table 1: 2.00% → 2.50% error, 266,610 parameters, 1066.4 KB → 20.0 KB, 53.3×.
   for (const s of ['2.00%', '2.50%', '266,610', '1066.4 KB', '20.0 KB', '53.3×', '235,500']) assert.ok(html.includes(s), s);
   assert.ok(html.includes('<td class="n">[10×100]</td><td class="n">1,010</td>'), 'the model layer table');

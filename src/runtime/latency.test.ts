@@ -36,7 +36,10 @@ test('compareLatency: one row per case and setting, medians of the rounds, speed
   // Cases alternate inside each round, settings inside rounds.
   assert.deepEqual(seen.slice(0, 4), ['0:node:wide', '0:node:narrow', '0:web:wide', '0:web:narrow']);
   assert.equal(seen.length, 12);
-  assert.deepEqual(rows.map((r) => `${r.backend}:${r.name}`), ['node:wide', 'node:narrow', 'web:wide', 'web:narrow']);
+  assert.deepEqual(
+    rows.map((r) => `${r.backend}:${r.name}`),
+    ['node:wide', 'node:narrow', 'web:wide', 'web:narrow'],
+  );
   for (const r of rows) {
     assert.equal(r.samples.length, 3);
     assert.ok(r.samples.every((ms) => ms > 0 && Number.isFinite(ms)));

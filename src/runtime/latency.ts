@@ -45,7 +45,12 @@ export function median(xs: readonly number[]): number {
 }
 
 /** Mean milliseconds per run of one fresh session, after its warm-up runs. */
-export async function timeSession(model: Model | Uint8Array, feeds: Feeds, setting: LatencySetting, o: { warmup?: number; runs?: number } = {}): Promise<number> {
+export async function timeSession(
+  model: Model | Uint8Array,
+  feeds: Feeds,
+  setting: LatencySetting,
+  o: { warmup?: number; runs?: number } = {},
+): Promise<number> {
   const s = await Session.create(model, { threads: setting.threads, backend: setting.backend });
   try {
     for (let i = 0; i < (o.warmup ?? 50); i++) await s.run(feeds);

@@ -11,7 +11,14 @@ import { inferShapesWithRuntime, probeShapes, runtimeShapes } from './probe.js';
 function model(): ReturnType<typeof makeModel> {
   const g = new Graph('probe');
   g.inputs.push({ name: 'x', dtype: 'float32', shape: ['N', 4] });
-  g.initializers.set('w', Tensor.fromArray('float32', [3, 4], Array.from({ length: 12 }, (_, i) => i)));
+  g.initializers.set(
+    'w',
+    Tensor.fromArray(
+      'float32',
+      [3, 4],
+      Array.from({ length: 12 }, (_, i) => i),
+    ),
+  );
   g.nodes.push({ name: 'hs', opType: 'HardSigmoid', domain: '', inputs: ['x'], outputs: ['h'], attributes: {} });
   g.nodes.push({ name: 'erf', opType: 'Erf', domain: '', inputs: ['h'], outputs: ['e'], attributes: {} });
   g.nodes.push({ name: 'fc', opType: 'Gemm', domain: '', inputs: ['e', 'w'], outputs: ['y'], attributes: { transB: attr.int(1) } });
@@ -21,7 +28,10 @@ function model(): ReturnType<typeof makeModel> {
 
 test('onnxruntime supplies the shapes of ops without rules, the batch dim keeping its name', async () => {
   const m = model();
-  assert.throws(() => inferShapes(m.graph.clone(), SHAPE_RULES), (e: unknown) => e instanceof WhittleError && e.code === 'UNSUPPORTED_OP' && e.message.includes('HardSigmoid "hs"'));
+  assert.throws(
+    () => inferShapes(m.graph.clone(), SHAPE_RULES),
+    (e: unknown) => e instanceof WhittleError && e.code === 'UNSUPPORTED_OP' && e.message.includes('HardSigmoid "hs"'),
+  );
   const probed = await probeShapes(m);
   assert.deepEqual(probed.get('h'), { dtype: 'float32', shape: ['N', 4] });
   const shapes = await inferShapesWithRuntime(m, SHAPE_RULES);

@@ -8,7 +8,20 @@ import type { ShapeRule, TypeShape } from '../ir/shape.js';
 import { constantValues, inferShapes, opKey } from '../ir/shape.js';
 import type { DType } from '../ir/tensor.js';
 
-const DTYPES: ReadonlySet<string> = new Set(['float32', 'float64', 'float16', 'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'bool']);
+const DTYPES: ReadonlySet<string> = new Set([
+  'float32',
+  'float64',
+  'float16',
+  'int8',
+  'uint8',
+  'int16',
+  'uint16',
+  'int32',
+  'uint32',
+  'int64',
+  'uint64',
+  'bool',
+]);
 
 export interface ProbeOptions {
   /** Sizes for symbolic input dims by name; others are 1 in the first run and 2 in the second. */
@@ -31,18 +44,30 @@ function sampleTensor(v: ValueInfo, size: (d: Dim) => number): ort.Tensor | unde
     for (let i = 0; i < n; i++) data[i] = ((i * 7919) % 1000) / 1000;
     return new ort.Tensor(type, data, dims);
   }
-  const Ctor = { float16: Uint16Array, int8: Int8Array, uint8: Uint8Array, int16: Int16Array, uint16: Uint16Array, int32: Int32Array, uint32: Uint32Array }[type as 'int8'];
+  const Ctor = { float16: Uint16Array, int8: Int8Array, uint8: Uint8Array, int16: Int16Array, uint16: Uint16Array, int32: Int32Array, uint32: Uint32Array }[
+    type as 'int8'
+  ];
   return new ort.Tensor(type, new Ctor(n), dims);
 }
 
-async function runOnce(bytes: Uint8Array, model: Model, size: (d: Dim) => number, wanted: readonly string[]): Promise<Map<string, { dtype: DType; dims: number[] }>> {
+async function runOnce(
+  bytes: Uint8Array,
+  model: Model,
+  size: (d: Dim) => number,
+  wanted: readonly string[],
+): Promise<Map<string, { dtype: DType; dims: number[] }>> {
   const feeds: Record<string, ort.Tensor> = {};
   for (const v of model.graph.inputs) {
     const t = sampleTensor(v, size);
     if (t === undefined) return new Map();
     feeds[v.name] = t;
   }
-  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'disabled', logSeverityLevel: 4 });
+  const session = await ort.InferenceSession.create(bytes, {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'disabled',
+    logSeverityLevel: 4,
+  });
   try {
     const out = await session.run(feeds, [...wanted]);
     const result = new Map<string, { dtype: DType; dims: number[] }>();
@@ -74,7 +99,9 @@ export async function probeShapes(model: Model, options: ProbeOptions = {}): Pro
   // onnxruntime-node cannot hand back sequences, optionals or maps: leave out what is declared so
   // or made by the ops that make them.
   const nonTensor = new Set([...g.outputs, ...g.valueInfo.values()].filter((v) => v.type !== undefined && !v.type.startsWith('tensor(')).map((v) => v.name));
-  for (const n of g.nodes) if (/Sequence|Optional/.test(n.opType) && !/^ConcatFromSequence$|^SequenceAt$|^SequenceLength$|^OptionalGetElement$|^OptionalHasElement$/.test(n.opType)) n.outputs.forEach((o) => nonTensor.add(o));
+  for (const n of g.nodes)
+    if (/Sequence|Optional/.test(n.opType) && !/^ConcatFromSequence$|^SequenceAt$|^SequenceLength$|^OptionalGetElement$|^OptionalHasElement$/.test(n.opType))
+      n.outputs.forEach((o) => nonTensor.add(o));
   const wanted = [...existing].filter((o) => !nonTensor.has(o) && (only === undefined || only.has(o)));
   for (const n of g.nodes) {
     for (const o of n.outputs) {
@@ -88,7 +115,10 @@ export async function probeShapes(model: Model, options: ProbeOptions = {}): Pro
   if (wanted.length === 0) return new Map();
   const bytes = encodeModel({ ...model, graph: g });
   const symbols = [...new Set(g.inputs.flatMap((v) => v.shape.filter((d): d is string => typeof d === 'string')))];
-  const sized = (k: number) => (d: Dim): number => (typeof d === 'number' ? d : options.dims?.[d] ?? k);
+  const sized =
+    (k: number) =>
+    (d: Dim): number =>
+      typeof d === 'number' ? d : (options.dims?.[d] ?? k);
   let a: Map<string, { dtype: DType; dims: number[] }>;
   let b: Map<string, { dtype: DType; dims: number[] }>;
   try {

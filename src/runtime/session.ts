@@ -33,7 +33,11 @@ function loadWeb(): Promise<typeof ort> {
     },
     (e: unknown) => {
       web = undefined;
-      throw new WhittleError('MISSING_DEPENDENCY', `the web backend needs the onnxruntime-web package, which is not installed: run npm install onnxruntime-web (${(e as Error).message})`, { cause: e });
+      throw new WhittleError(
+        'MISSING_DEPENDENCY',
+        `the web backend needs the onnxruntime-web package, which is not installed: run npm install onnxruntime-web (${(e as Error).message})`,
+        { cause: e },
+      );
     },
   );
   return web;
@@ -105,7 +109,9 @@ export class Session {
       });
       return new Session(inner);
     } catch (e) {
-      throw new WhittleError('RUNTIME', `onnxruntime${options.backend === 'web' ? '-web' : ''} could not load the graph: ${(e as Error).message}`, { cause: e });
+      throw new WhittleError('RUNTIME', `onnxruntime${options.backend === 'web' ? '-web' : ''} could not load the graph: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
   }
 

@@ -58,7 +58,13 @@ test('round trip: float32, int64, float64 tensors come back bit for bit, with di
 
 test('round trip: non-finite numbers in meta (an unset best loss is +Infinity) survive', () => {
   const path = join(dir, 'infinity.ckpt');
-  const meta = { best: Number.POSITIVE_INFINITY, worst: Number.NEGATIVE_INFINITY, missing: Number.NaN, nested: [{ best: Number.POSITIVE_INFINITY }], text: 'Infinity' };
+  const meta = {
+    best: Number.POSITIVE_INFINITY,
+    worst: Number.NEGATIVE_INFINITY,
+    missing: Number.NaN,
+    nested: [{ best: Number.POSITIVE_INFINITY }],
+    text: 'Infinity',
+  };
   saveCheckpoint(path, meta, new Map());
   const loaded = loadCheckpoint<typeof meta>(path).meta;
   assert.deepEqual(loaded, meta);
@@ -95,7 +101,10 @@ test('a truncated checkpoint (in the tensor data, in the header, in the prefix) 
 });
 
 test('a checkpoint whose header is not JSON, or not a checkpoint header, is reported as damaged', () => {
-  for (const [label, header] of [['not JSON', '{"meta": {'], ['no tensor list', '{"meta": {}}']] as const) {
+  for (const [label, header] of [
+    ['not JSON', '{"meta": {'],
+    ['no tensor list', '{"meta": {}}'],
+  ] as const) {
     const json = Buffer.from(header);
     const prefix = Buffer.alloc(12);
     prefix.write('WHTLCKPT', 'latin1');
@@ -114,7 +123,10 @@ test('a file that is not a checkpoint is named as such', () => {
 
 test('a missing checkpoint is an IO error naming the path', () => {
   const path = join(dir, 'absent.ckpt');
-  assert.throws(() => loadCheckpoint(path), (e: unknown) => e instanceof WhittleError && e.code === 'IO' && e.message.includes(path));
+  assert.throws(
+    () => loadCheckpoint(path),
+    (e: unknown) => e instanceof WhittleError && e.code === 'IO' && e.message.includes(path),
+  );
 });
 
 test('saving writes through a temporary file and leaves none behind, also when overwriting', () => {
@@ -130,6 +142,9 @@ test('a failed save (the target is a directory) is an IO error and leaves no tem
   const sub = mkdtempSync(join(dir, 'failed-'));
   const target = join(sub, 'taken');
   mkdirSync(join(target, 'inside'), { recursive: true });
-  assert.throws(() => saveCheckpoint(target, { epoch: 1 }, tensors()), (e: unknown) => e instanceof WhittleError && e.code === 'IO' && e.message.includes(target));
+  assert.throws(
+    () => saveCheckpoint(target, { epoch: 1 }, tensors()),
+    (e: unknown) => e instanceof WhittleError && e.code === 'IO' && e.message.includes(target),
+  );
   assert.deepEqual(readdirSync(sub), ['taken']);
 });

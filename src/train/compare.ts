@@ -40,7 +40,8 @@ export function outputValues(t: Tensor): ArrayLike<number> {
   return t.data as Exclude<typeof t.data, BigInt64Array | BigUint64Array>;
 }
 
-const isClassScores = (t: Tensor): boolean => (t.dtype === 'float32' || t.dtype === 'float64' || t.dtype === 'float16') && t.dims.length >= 2 && (t.dims[1] as number) >= 2;
+const isClassScores = (t: Tensor): boolean =>
+  (t.dtype === 'float32' || t.dtype === 'float64' || t.dtype === 'float16') && t.dims.length >= 2 && (t.dims[1] as number) >= 2;
 const isPerSample = (t: Tensor): boolean => isClassScores(t) && t.dims.slice(2).every((d) => d === 1);
 
 // Feeds for `model`: the data's inputs by name (else by position), cast to the model's dtypes.
@@ -48,7 +49,11 @@ function feedsFor(model: Model, feeds: Record<string, Tensor>, data: TensorDatas
   const out: Record<string, Tensor> = {};
   feedInputs(model).forEach((info, k) => {
     const t = feeds[info.name] ?? feeds[data.inputs[k]?.name ?? ''];
-    if (t === undefined) throw new WhittleError('BAD_DATA', `${data.source} has no data for input "${info.name}" of the model; the data has ${data.inputs.map((i) => `"${i.name}"`).join(', ')}`);
+    if (t === undefined)
+      throw new WhittleError(
+        'BAD_DATA',
+        `${data.source} has no data for input "${info.name}" of the model; the data has ${data.inputs.map((i) => `"${i.name}"`).join(', ')}`,
+      );
     out[info.name] = t.dtype === info.dtype ? t : new Tensor(info.dtype, t.dims, castData(t.data, t.dtype, info.dtype, `input "${info.name}"`));
   });
   return out;
@@ -56,11 +61,17 @@ function feedsFor(model: Model, feeds: Record<string, Tensor>, data: TensorDatas
 
 function batchSizeFor(models: Model[], options: CompareOptions): number {
   const fixed = models.map(fixedBatchSize).filter((b): b is number => b !== undefined);
-  if (fixed.length > 1 && fixed.some((b) => b !== fixed[0])) throw new WhittleError('SHAPE_MISMATCH', `the models fix different batch sizes (${fixed.join(' and ')}); compare models with the same input shapes`);
+  if (fixed.length > 1 && fixed.some((b) => b !== fixed[0]))
+    throw new WhittleError('SHAPE_MISMATCH', `the models fix different batch sizes (${fixed.join(' and ')}); compare models with the same input shapes`);
   return fixed[0] ?? options.batchSize ?? 256;
 }
 
-async function forEachBatch(models: Model[], data: TensorDataset, options: CompareOptions, visit: (outputs: Record<string, Tensor>[], labels: Int32Array | undefined) => void): Promise<void> {
+async function forEachBatch(
+  models: Model[],
+  data: TensorDataset,
+  options: CompareOptions,
+  visit: (outputs: Record<string, Tensor>[], labels: Int32Array | undefined) => void,
+): Promise<void> {
   const bs = batchSizeFor(models, options);
   const sessions: Session[] = [];
   try {
@@ -89,7 +100,11 @@ async function forEachBatch(models: Model[], data: TensorDataset, options: Compa
 export async function compareModels(model: Model, reference: Model, data: TensorDataset, options: CompareOptions = {}): Promise<ModelComparison> {
   const names = model.graph.outputs.map((o) => o.name);
   const refNames = reference.graph.outputs.map((o) => o.name);
-  if (names.length !== refNames.length) throw new WhittleError('SHAPE_MISMATCH', `the model has ${names.length} outputs (${names.join(', ')}), the reference ${refNames.length} (${refNames.join(', ')}); compare a model with its own original`);
+  if (names.length !== refNames.length)
+    throw new WhittleError(
+      'SHAPE_MISMATCH',
+      `the model has ${names.length} outputs (${names.join(', ')}), the reference ${refNames.length} (${refNames.join(', ')}); compare a model with its own original`,
+    );
   const pair = names.map((n, k) => (refNames.includes(n) ? n : (refNames[k] as string)));
   let meters: AgreementMeter[] | undefined;
   let correct = 0;
@@ -102,7 +117,11 @@ export async function compareModels(model: Model, reference: Model, data: Tensor
     names.forEach((n, k) => {
       const a = o[n] as Tensor;
       const b = r[pair[k] as string] as Tensor;
-      if (a.dims.join(',') !== b.dims.join(',')) throw new WhittleError('SHAPE_MISMATCH', `output "${n}" is [${a.dims.join(', ')}] but the reference's "${pair[k]}" is [${b.dims.join(', ')}]; compare a model with its own original`);
+      if (a.dims.join(',') !== b.dims.join(','))
+        throw new WhittleError(
+          'SHAPE_MISMATCH',
+          `output "${n}" is [${a.dims.join(', ')}] but the reference's "${pair[k]}" is [${b.dims.join(', ')}]; compare a model with its own original`,
+        );
       (meters as AgreementMeter[])[k]?.add(outputValues(a), outputValues(b), a.dims);
     });
     if (labels !== undefined) {
@@ -133,7 +152,11 @@ export async function compareModels(model: Model, reference: Model, data: Tensor
  * const { accuracy } = await evaluateTensors(model, loadDataForModel(model, 'val/'));
  * ```
  */
-export async function evaluateTensors(model: Model, data: TensorDataset, options: CompareOptions = {}): Promise<{ samples: number; accuracy: number | undefined; outputs: { name: string; dtype: string; dims: number[] }[] }> {
+export async function evaluateTensors(
+  model: Model,
+  data: TensorDataset,
+  options: CompareOptions = {},
+): Promise<{ samples: number; accuracy: number | undefined; outputs: { name: string; dtype: string; dims: number[] }[] }> {
   let correct = 0;
   let scored: number | undefined;
   let outputs: { name: string; dtype: string; dims: number[] }[] = [];

@@ -34,7 +34,9 @@ export function evalGraph(model: Model): Model {
   const logits = out.dtype === 'float32' ? out.name : b.op1('Cast', [out.name], { to: attr.int(1) });
   const loss = b.op('SoftmaxCrossEntropyLoss', [logits, 'labels'], { reduction: attr.string('sum') }, ['loss_sum'])[0] as string;
   const pred = b.op1('ArgMax', [logits], { axis: attr.int(1), keepdims: attr.int(0) });
-  const correct = b.op('ReduceSum', [b.op1('Cast', [b.op1('Equal', [pred, 'labels'])], { to: attr.int(1) })], { keepdims: attr.int(0) }, ['correct'])[0] as string;
+  const correct = b.op('ReduceSum', [b.op1('Cast', [b.op1('Equal', [pred, 'labels'])], { to: attr.int(1) })], { keepdims: attr.int(0) }, [
+    'correct',
+  ])[0] as string;
   g.outputs = [
     { name: loss, dtype: 'float32', shape: [] },
     { name: correct, dtype: 'float32', shape: [] },

@@ -80,5 +80,8 @@ test('a callback can change a mask between runs; its effect is visible in the ne
   });
   assert.equal(runs, 4, '16 steps in runs of 4');
   const w = r.model.graph.initializers.get('fc3.weight')?.data as Float32Array;
-  assert.ok(w.every((v) => v === 0), 'the all-zero mask set after step 8 zeroed the layer');
+  assert.ok(
+    w.every((v) => v === 0),
+    'the all-zero mask set after step 8 zeroed the layer',
+  );
 });

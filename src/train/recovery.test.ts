@@ -17,7 +17,16 @@ import { train } from './trainer.js';
 
 const mnist = loadIdxDataset();
 const data = subset(mnist.train, 0, 512);
-const base: TrainOptions = { epochs: 1, batchSize: 32, lr: 0.05, optimizer: { kind: 'sgd', momentum: 0.9 }, normalization: 'x/255', threads: 1, stepsPerRun: 4, seed: 3 };
+const base: TrainOptions = {
+  epochs: 1,
+  batchSize: 32,
+  lr: 0.05,
+  optimizer: { kind: 'sgd', momentum: 0.9 },
+  normalization: 'x/255',
+  threads: 1,
+  stepsPerRun: 4,
+  seed: 3,
+};
 
 /** After the run ending at step `at` (or every run when `at` is undefined), sets fc1's weights to NaN. */
 function poison(at: number | undefined): TrainCallback & { fired: number } {

@@ -8,7 +8,16 @@ import { test } from 'node:test';
 import { CSV_COLUMNS, logEpochs, openRunLog } from './run-log.js';
 import type { EpochRecord, ProgressEvent } from './trainer.js';
 
-const record = (epoch: number): EpochRecord => ({ epoch, loss: 1 / epoch, trainAccuracy: 0.5 + epoch / 10, valLoss: 2 / epoch, valAccuracy: 0.4 + epoch / 10, lr: 0.05, seconds: 1.5, samplesPerSec: 1000 });
+const record = (epoch: number): EpochRecord => ({
+  epoch,
+  loss: 1 / epoch,
+  trainAccuracy: 0.5 + epoch / 10,
+  valLoss: 2 / epoch,
+  valAccuracy: 0.4 + epoch / 10,
+  lr: 0.05,
+  seconds: 1.5,
+  samplesPerSec: 1000,
+});
 
 test('JSONL: each line reaches the file before write returns; epochs go through logEpochs', () => {
   const dir = mkdtempSync(join(tmpdir(), 'whittle-runlog-'));
@@ -17,7 +26,11 @@ test('JSONL: each line reaches the file before write returns; epochs go through 
     const log = openRunLog(path, { command: 'train', model: 'lenet-5' });
     const seen: ProgressEvent[] = [];
     const onProgress = logEpochs(log, 'fine-tune', (e: ProgressEvent) => seen.push(e));
-    const lines = (): Record<string, unknown>[] => readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = (): Record<string, unknown>[] =>
+      readFileSync(path, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.equal(lines()[0]?.['command'], 'train');
     onProgress({ type: 'step', epoch: 0, step: 1, stepsPerEpoch: 10, loss: 1, accuracy: 0.1, lr: 0.05 });
     assert.equal(lines().length, 1, 'steps are not logged');
@@ -27,9 +40,16 @@ test('JSONL: each line reaches the file before write returns; epochs go through 
     log.write({ type: 'stage', stage: 'pruned', accuracy: 0.97, seconds: 2 });
     log.write({ type: 'result', result: { accuracy: 0.97, layers: [{ name: 'fc1' }] } });
     log.close();
-    assert.deepEqual(lines().map((l) => l['type']), ['run', 'epoch', 'stage', 'result']);
+    assert.deepEqual(
+      lines().map((l) => l['type']),
+      ['run', 'epoch', 'stage', 'result'],
+    );
     assert.deepEqual(lines()[3]?.['result'], { accuracy: 0.97, layers: [{ name: 'fc1' }] });
-    assert.deepEqual(seen.map((e) => e.type), ['step', 'epoch'], 'every event reaches the human reporter too');
+    assert.deepEqual(
+      seen.map((e) => e.type),
+      ['step', 'epoch'],
+      'every event reaches the human reporter too',
+    );
     assert.equal(logEpochs(undefined, 'x', undefined), undefined, 'no log: the callback is unchanged');
   } finally {
     rmSync(dir, { recursive: true, force: true });

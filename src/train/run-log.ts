@@ -18,7 +18,23 @@ export type RunLogLine =
   | { type: 'result'; result: Record<string, unknown> };
 
 /** CSV columns: flat lines only (a result line is JSON-only). */
-export const CSV_COLUMNS = ['type', 'phase', 'stage', 'epoch', 'loss', 'trainAccuracy', 'valLoss', 'valAccuracy', 'accuracy', 'lr', 'seconds', 'samplesPerSec', 'command', 'model', 'time'] as const;
+export const CSV_COLUMNS = [
+  'type',
+  'phase',
+  'stage',
+  'epoch',
+  'loss',
+  'trainAccuracy',
+  'valLoss',
+  'valAccuracy',
+  'accuracy',
+  'lr',
+  'seconds',
+  'samplesPerSec',
+  'command',
+  'model',
+  'time',
+] as const;
 
 function csvCell(v: unknown): string {
   if (v === undefined || v === null) return '';

@@ -6,7 +6,12 @@ import type { PlateauState, ScheduleConfig, ScheduleOptions } from './schedule.j
 import { initialPlateauState, learningRate, scheduleFromName, updatePlateau } from './schedule.js';
 
 /** 10 epochs of 10 steps. */
-const at = (step: number): { step: number; epoch: number; stepsPerEpoch: number; totalSteps: number } => ({ step, epoch: Math.floor(step / 10), stepsPerEpoch: 10, totalSteps: 100 });
+const at = (step: number): { step: number; epoch: number; stepsPerEpoch: number; totalSteps: number } => ({
+  step,
+  epoch: Math.floor(step / 10),
+  stepsPerEpoch: 10,
+  totalSteps: 100,
+});
 
 function near(actual: number, expected: number, what: string): void {
   assert.ok(Math.abs(actual - expected) <= 1e-12 * Math.max(1, Math.abs(expected)), `${what}: got ${actual}, expected ${expected}`);
@@ -18,7 +23,14 @@ test('constant: the base rate at every step', () => {
 
 test('step: ×gamma every stepEpochs epochs', () => {
   const o: ScheduleOptions = { schedule: { kind: 'step', stepEpochs: 3, gamma: 0.1 } };
-  const expected: [number, number][] = [[0, 0.1], [29, 0.1], [30, 0.01], [59, 0.01], [60, 0.001], [99, 0.0001]];
+  const expected: [number, number][] = [
+    [0, 0.1],
+    [29, 0.1],
+    [30, 0.01],
+    [59, 0.01],
+    [60, 0.001],
+    [99, 0.0001],
+  ];
   for (const [step, lr] of expected) near(learningRate(0.1, o, at(step)), lr, `step ${step}`);
 });
 
@@ -85,6 +97,9 @@ test('scheduleFromName: PyTorch-like defaults; an unknown name lists the valid o
   assert.deepEqual(scheduleFromName('plateau', 5), { kind: 'plateau', factor: 0.1, patience: 2 });
   assert.throws(
     () => scheduleFromName('onecycle', 10),
-    (e: unknown) => e instanceof WhittleError && e.code === 'BAD_ARGUMENT' && e.message === 'unknown schedule "onecycle"; choose one of constant, step, exponential, cosine, plateau',
+    (e: unknown) =>
+      e instanceof WhittleError &&
+      e.code === 'BAD_ARGUMENT' &&
+      e.message === 'unknown schedule "onecycle"; choose one of constant, step, exponential, cosine, plateau',
   );
 });

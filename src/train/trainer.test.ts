@@ -36,15 +36,28 @@ test('resnet-cifar (1×28×28) on 512 MNIST images: epoch 2 loss < epoch 1, Batc
   const bns = model.graph.nodes.filter((n) => n.opType === 'BatchNormalization');
   assert.equal(bns.length, 1 + 3 * 2 + 2); // stem, two per block, two projected shortcuts
   for (const bn of bns) {
-    for (const [slot, initial] of [[3, 0], [4, 1]] as const) {
+    for (const [slot, initial] of [
+      [3, 0],
+      [4, 1],
+    ] as const) {
       const name = bn.inputs[slot] as string;
       const before = floats(model.graph.initializers.get(name), `${name} before`);
-      assert.ok(before.every((v) => v === initial), `${name} starts at ${initial}`);
+      assert.ok(
+        before.every((v) => v === initial),
+        `${name} starts at ${initial}`,
+      );
       const after = floats(result.model.graph.initializers.get(name), `${name} after`);
       assert.equal(after.length, before.length);
       assert.ok(after.every(Number.isFinite), `${name} is finite`);
-      assert.ok(after.some((v) => v !== initial), `${name} moved away from ${initial}`);
-      if (slot === 4) assert.ok(after.every((v) => v >= 0), `${name} is a variance`);
+      assert.ok(
+        after.some((v) => v !== initial),
+        `${name} moved away from ${initial}`,
+      );
+      if (slot === 4)
+        assert.ok(
+          after.every((v) => v >= 0),
+          `${name} is a variance`,
+        );
     }
   }
   // Training does not touch the caller's model.
@@ -60,7 +73,15 @@ test('resnet-cifar (1×28×28) on 512 MNIST images: epoch 2 loss < epoch 1, Batc
 test('stepsPerRun 1 and 8 give bit-identical parameters (lenet-300-100, 1024 samples, 21 steps: 8 + 8 + 5)', async () => {
   const data = subset(mnist.train, 0, 1024);
   const run = (stepsPerRun: number) =>
-    train(createModel('lenet-300-100'), data, { epochs: 1, batchSize: 48, lr: 1e-3, optimizer: { kind: 'adam' }, normalization: 'x/255', threads: 1, stepsPerRun });
+    train(createModel('lenet-300-100'), data, {
+      epochs: 1,
+      batchSize: 48,
+      lr: 1e-3,
+      optimizer: { kind: 'adam' },
+      normalization: 'x/255',
+      threads: 1,
+      stepsPerRun,
+    });
   const one = await run(1);
   const eight = await run(8);
   const initial = createModel('lenet-300-100').graph.initializers;
@@ -75,11 +96,22 @@ test('stepsPerRun 1 and 8 give bit-identical parameters (lenet-300-100, 1024 sam
 test('a run that diverges at any rate (lr 1e6) stops with NAN_LOSS after 8 halvings, naming the epoch and step', async () => {
   const data = subset(mnist.train, 0, 256);
   await assert.rejects(
-    train(createModel('lenet-300-100'), data, { epochs: 1, batchSize: 32, lr: 1e6, optimizer: { kind: 'sgd' }, normalization: 'x/255', threads: 1, stepsPerRun: 1 }),
+    train(createModel('lenet-300-100'), data, {
+      epochs: 1,
+      batchSize: 32,
+      lr: 1e6,
+      optimizer: { kind: 'sgd' },
+      normalization: 'x/255',
+      threads: 1,
+      stepsPerRun: 1,
+    }),
     (e: unknown) => {
       assert.ok(e instanceof WhittleError, String(e));
       assert.equal(e.code, 'NAN_LOSS');
-      assert.match(e.message, /^the loss became (NaN|-?Infinity) at epoch 1, step \d+ \(learning rate 3906\.25\) again after 8 halvings of the learning rate; lower the learning rate further/);
+      assert.match(
+        e.message,
+        /^the loss became (NaN|-?Infinity) at epoch 1, step \d+ \(learning rate 3906\.25\) again after 8 halvings of the learning rate; lower the learning rate further/,
+      );
       return true;
     },
   );

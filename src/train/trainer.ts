@@ -199,8 +199,7 @@ export async function train(model: Model, data: Dataset, o: TrainOptions): Promi
       const ones = new Tensor(e.dtype, e.shape);
       (ones.data as Float32Array | Float64Array).fill(1);
       extraFeeds.set(e.name, ones);
-    }
-    else throw new WhittleError('BAD_ARGUMENT', `the training step needs a value for its extra input "${e.name}"; pass it in extraFeeds`);
+    } else throw new WhittleError('BAD_ARGUMENT', `the training step needs a value for its extra input "${e.name}"; pass it in extraFeeds`);
   }
   const context = (epoch: number): StepContext => ({
     epoch,
@@ -227,7 +226,10 @@ export async function train(model: Model, data: Dataset, o: TrainOptions): Promi
   if (o.resume && o.checkpointPath !== undefined && existsSync(o.checkpointPath)) {
     const ck = loadCheckpoint<CheckpointMeta>(o.checkpointPath);
     if (ck.meta.fingerprint !== meta.fingerprint) {
-      throw new WhittleError('BAD_ARGUMENT', `checkpoint ${o.checkpointPath} was written by a run with other settings (model, batch, lr, optimizer, schedule, seed or normalization); rerun with the same flags, or delete it to start over`);
+      throw new WhittleError(
+        'BAD_ARGUMENT',
+        `checkpoint ${o.checkpointPath} was written by a run with other settings (model, batch, lr, optimizer, schedule, seed or normalization); rerun with the same flags, or delete it to start over`,
+      );
     }
     // Checkpoints written before recovery existed lack its two fields.
     meta = { ...ck.meta, lrScale: ck.meta.lrScale ?? 1, recoveries: ck.meta.recoveries ?? [] };
@@ -274,7 +276,8 @@ export async function train(model: Model, data: Dataset, o: TrainOptions): Promi
         }
         const k = Math.min(K, stepsPerEpoch - s);
         const lrs: number[] = [];
-        for (let j = 0; j < k; j++) lrs.push(meta.lrScale * learningRate(o.lr, schedule, { step: meta.globalStep + j, epoch, stepsPerEpoch, totalSteps }, meta.plateau));
+        for (let j = 0; j < k; j++)
+          lrs.push(meta.lrScale * learningRate(o.lr, schedule, { step: meta.globalStep + j, epoch, stepsPerEpoch, totalSteps }, meta.plateau));
         const idx = order.subarray(s * bs, (s + k) * bs);
         normalizeBatch(data, idx, o.normalization, xBuf);
         for (let i = 0; i < idx.length; i++) yBuf[i] = BIGINT_LABELS[data.labels[idx[i] as number] as number] as bigint;
@@ -286,7 +289,11 @@ export async function train(model: Model, data: Dataset, o: TrainOptions): Promi
           feeds[loop.stackedInput] = new Tensor('float32', [k, bs, ...dims], xBuf.subarray(0, k * bs * sample));
           feeds[loop.stackedLabels] = new Tensor('int64', [k, bs], yBuf.subarray(0, k * bs));
           for (const [name, stacked] of Object.entries(loop.stackedScalars)) {
-            feeds[stacked] = Tensor.fromArray('float32', [k], scalars.map((v) => v[name] ?? 0));
+            feeds[stacked] = Tensor.fromArray(
+              'float32',
+              [k],
+              scalars.map((v) => v[name] ?? 0),
+            );
           }
         } else {
           feeds[step.input] = new Tensor('float32', [bs, ...dims], xBuf.subarray(0, bs * sample));
@@ -300,7 +307,11 @@ export async function train(model: Model, data: Dataset, o: TrainOptions): Promi
         const bad = losses.subarray(0, k).findIndex((l) => !Number.isFinite(l));
         if (bad >= 0) {
           const where = `at epoch ${epoch + 1}, step ${s + bad + 1} (learning rate ${lrs[bad]})`;
-          if (o.recover === false) throw new WhittleError('NAN_LOSS', `the loss became ${losses[bad]} ${where}; lower the learning rate (e.g. ${o.lr / 10}), add warm-up steps, or let training recover`);
+          if (o.recover === false)
+            throw new WhittleError(
+              'NAN_LOSS',
+              `the loss became ${losses[bad]} ${where}; lower the learning rate (e.g. ${o.lr / 10}), add warm-up steps, or let training recover`,
+            );
           const failedStep = meta.globalStep + bad + 1;
           // Back to a state from before the loss started to climb, then the same batches at half the rate.
           restore(snapshots.rollback());
@@ -332,7 +343,15 @@ export async function train(model: Model, data: Dataset, o: TrainOptions): Promi
         meta.globalStep += k;
         lr = lrs[k - 1] as number;
         for (const cb of o.callbacks ?? []) await cb.onStepEnd?.(context(epoch));
-        o.onProgress?.({ type: 'step', epoch, step: s, stepsPerEpoch, loss: meta.partial.lossSum / meta.partial.seen, accuracy: meta.partial.correct / meta.partial.seen, lr });
+        o.onProgress?.({
+          type: 'step',
+          epoch,
+          step: s,
+          stepsPerEpoch,
+          loss: meta.partial.lossSum / meta.partial.seen,
+          accuracy: meta.partial.correct / meta.partial.seen,
+          lr,
+        });
       }
       const seconds = (performance.now() - t0) / 1000;
       const samplesPerSec = ((stepsPerEpoch - firstStep) * bs) / Math.max(seconds, 1e-9);
@@ -370,5 +389,12 @@ export async function train(model: Model, data: Dataset, o: TrainOptions): Promi
   } finally {
     await session.release();
   }
-  return { model: materialize(model, step, state), history: meta.history, epochs: meta.epoch, status, samplesPerSec: median(speeds), recoveries: meta.recoveries };
+  return {
+    model: materialize(model, step, state),
+    history: meta.history,
+    epochs: meta.epoch,
+    status,
+    samplesPerSec: median(speeds),
+    recoveries: meta.recoveries,
+  };
 }

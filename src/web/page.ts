@@ -74,7 +74,10 @@ async function loadModel(id: string): Promise<Loaded> {
   setText(`bytes-${id}`, `${fmt(bytes.length)} bytes`);
   setText(`decode-${id}`, m.format === 'wtl' ? `${(t2 - t1).toFixed(1)} ms → ${fmt(onnx.length)} bytes of ONNX` : 'none (plain ONNX)');
   // The first session also compiles onnxruntime-web's WebAssembly; later ones reuse it.
-  setText(`load-${id}`, `${(t1 - t0).toFixed(0)} ms download, ${(t3 - t2).toFixed(0)} ms session${sessions.size === 0 ? ' (with starting the WebAssembly runtime)' : ''}`);
+  setText(
+    `load-${id}`,
+    `${(t1 - t0).toFixed(0)} ms download, ${(t3 - t2).toFixed(0)} ms session${sessions.size === 0 ? ' (with starting the WebAssembly runtime)' : ''}`,
+  );
   const loaded = { session, downloaded: bytes.length };
   sessions.set(id, loaded);
   return loaded;
@@ -148,12 +151,18 @@ function drawPixels(px: Uint8Array): void {
 function drawnPixels(): Uint8Array | undefined {
   const c = $<HTMLCanvasElement>('draw');
   const src = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-  let x0 = c.width, y0 = c.height, x1 = -1, y1 = -1;
-  for (let y = 0; y < c.height; y++) for (let x = 0; x < c.width; x++) {
-    if ((src[4 * (y * c.width + x)] as number) > 20) (x0 = Math.min(x0, x)), (x1 = Math.max(x1, x)), (y0 = Math.min(y0, y)), (y1 = Math.max(y1, y));
-  }
+  let x0 = c.width,
+    y0 = c.height,
+    x1 = -1,
+    y1 = -1;
+  for (let y = 0; y < c.height; y++)
+    for (let x = 0; x < c.width; x++) {
+      if ((src[4 * (y * c.width + x)] as number) > 20) (x0 = Math.min(x0, x)), (x1 = Math.max(x1, x)), (y0 = Math.min(y0, y)), (y1 = Math.max(y1, y));
+    }
   if (x1 < 0) return undefined;
-  const w = x1 - x0 + 1, h = y1 - y0 + 1, s = 20 / Math.max(w, h);
+  const w = x1 - x0 + 1,
+    h = y1 - y0 + 1,
+    s = 20 / Math.max(w, h);
   const small = document.createElement('canvas');
   small.width = small.height = 28;
   const ctx = small.getContext('2d')!;
@@ -209,9 +218,21 @@ function setUpDrawing(): void {
 
 /** One column per model: the compressed container first, then the dense ONNX model. */
 function buildColumns(): void {
-  const rows: [string, string][] = [['file', 'File'], ['bytes', 'Model bytes downloaded'], ['decode', 'Decoding'], ['load', 'Loading'], ['latency', 'Latency'], ['accuracy', 'Test accuracy'], ['correct', ''], ['pred', 'Prediction']];
+  const rows: [string, string][] = [
+    ['file', 'File'],
+    ['bytes', 'Model bytes downloaded'],
+    ['decode', 'Decoding'],
+    ['load', 'Loading'],
+    ['latency', 'Latency'],
+    ['accuracy', 'Test accuracy'],
+    ['correct', ''],
+    ['pred', 'Prediction'],
+  ];
   $('columns').innerHTML = manifest.models
-    .map((m) => `<div class="col" id="col-${m.id}"><h2>${m.label}</h2>${m.lazy ? `<button id="load-button-${m.id}" hidden>Load it (${fmt(m.bytes)} bytes)</button>` : ''}<dl>${rows.map(([k, t]) => `<dt>${t}</dt><dd id="${k}-${m.id}">–</dd>`).join('')}</dl></div>`)
+    .map(
+      (m) =>
+        `<div class="col" id="col-${m.id}"><h2>${m.label}</h2>${m.lazy ? `<button id="load-button-${m.id}" hidden>Load it (${fmt(m.bytes)} bytes)</button>` : ''}<dl>${rows.map(([k, t]) => `<dt>${t}</dt><dd id="${k}-${m.id}">–</dd>`).join('')}</dl></div>`,
+    )
     .join('');
 }
 

@@ -16,7 +16,11 @@ import { Session } from '../../src/runtime/session.js';
 const CORPUS = process.env['WHITTLE_CORPUS'] ?? new URL('../../../test/fixtures/corpus/', import.meta.url).pathname;
 /** FLOPs inside If/Loop/Scan bodies are not counted yet. */
 const CONTROL_FLOW = new Set(['If', 'Loop', 'Scan']);
-const files = existsSync(CORPUS) ? readdirSync(CORPUS).filter((f) => f.endsWith('.onnx')).sort() : [];
+const files = existsSync(CORPUS)
+  ? readdirSync(CORPUS)
+      .filter((f) => f.endsWith('.onnx'))
+      .sort()
+  : [];
 
 /** Deterministic float inputs, the symbolic (batch) dims set to 2. */
 function sampleFeeds(model: ReturnType<typeof loadModel>): Record<string, Tensor> {
@@ -50,7 +54,8 @@ for (const file of files) {
       const g = got[name];
       assert.ok(g !== undefined, `output ${name}`);
       assert.deepEqual(g.dims, w.dims);
-      for (let i = 0; i < w.size; i++) assert.ok(Math.abs(Number(g.data[i]) - Number(w.data[i])) <= 1e-5 + 1e-5 * Math.abs(Number(w.data[i])), `${name}[${i}]: ${g.data[i]} vs ${w.data[i]}`);
+      for (let i = 0; i < w.size; i++)
+        assert.ok(Math.abs(Number(g.data[i]) - Number(w.data[i])) <= 1e-5 + 1e-5 * Math.abs(Number(w.data[i])), `${name}[${i}]: ${g.data[i]} vs ${w.data[i]}`);
     }
   });
 }

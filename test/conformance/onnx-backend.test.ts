@@ -48,7 +48,14 @@ function readTensorPb(path: string): { name: string; value: ort.Tensor } | undef
   const p = fromBinary(TensorProtoSchema, bytes);
   if (p.dataType === STRING) {
     const dims = p.dims.map(Number);
-    return { name: p.name, value: new ort.Tensor('string', p.stringData.map((s) => new TextDecoder().decode(s)), dims) };
+    return {
+      name: p.name,
+      value: new ort.Tensor(
+        'string',
+        p.stringData.map((s) => new TextDecoder().decode(s)),
+        dims,
+      ),
+    };
   }
   if (!isHoldable(p.dataType)) return undefined;
   const t = decodeTensor(bytes, path);
@@ -64,7 +71,9 @@ interface Case {
 /** Inputs and expected outputs of each test_data_set_*; undefined when one is not a tensor ORT can take. */
 function cases(dir: string, inputNames: readonly string[]): Case[] | undefined {
   const out: Case[] = [];
-  for (const set of readdirSync(dir).filter((d) => d.startsWith('test_data_set_')).sort()) {
+  for (const set of readdirSync(dir)
+    .filter((d) => d.startsWith('test_data_set_'))
+    .sort()) {
     const files = readdirSync(join(dir, set));
     const count = (prefix: string): number => files.filter((f) => f.startsWith(prefix) && f.endsWith('.pb')).length;
     const feeds: Record<string, ort.Tensor> = {};
@@ -123,9 +132,22 @@ async function runAll(session: ort.InferenceSession, all: Case[]): Promise<strin
 
 const OPTIONS: ort.InferenceSession.SessionOptions = { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', logSeverityLevel: 4 };
 
-test('ONNX backend test suite: load → info → save runs to the expected outputs', { skip: !existsSync(SUITE) && `no ${SUITE} (apt-get install libonnx-testdata)` }, async () => {
+test('ONNX backend test suite: load → info → save runs to the expected outputs', {
+  skip: !existsSync(SUITE) && `no ${SUITE} (apt-get install libonnx-testdata)`,
+}, async () => {
   const all = models();
-  const counts = { total: all.length, whittleLoads: 0, byteIdentical: 0, ortCannotLoad: 0, ortLoadable: 0, ortCannotRun: 0, notFeedable: 0, ortWrong: 0, matchOrt: 0, pass: 0 };
+  const counts = {
+    total: all.length,
+    whittleLoads: 0,
+    byteIdentical: 0,
+    ortCannotLoad: 0,
+    ortLoadable: 0,
+    ortCannotRun: 0,
+    notFeedable: 0,
+    ortWrong: 0,
+    matchOrt: 0,
+    pass: 0,
+  };
   const failures: string[] = [];
   for (const dir of all) {
     const path = join(dir, 'model.onnx');

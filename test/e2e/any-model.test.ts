@@ -9,8 +9,12 @@ import { create, toBinary } from '@bufbuild/protobuf';
 import { AttributeProto_AttributeType as AT, ModelProtoSchema } from '../../src/ir/proto/onnx_pb.js';
 import { tempDir, whittle } from './cli.js';
 
-const dim = (d: number | string) => ({ value: typeof d === 'number' ? { case: 'dimValue' as const, value: BigInt(d) } : { case: 'dimParam' as const, value: d } });
-const tensor = (elemType: number, dims: (number | string)[]) => ({ value: { case: 'tensorType' as const, value: { elemType, shape: { dim: dims.map(dim) } } } });
+const dim = (d: number | string) => ({
+  value: typeof d === 'number' ? { case: 'dimValue' as const, value: BigInt(d) } : { case: 'dimParam' as const, value: d },
+});
+const tensor = (elemType: number, dims: (number | string)[]) => ({
+  value: { case: 'tensorType' as const, value: { elemType, shape: { dim: dims.map(dim) } } },
+});
 
 function modelBytes(): Uint8Array {
   return toBinary(

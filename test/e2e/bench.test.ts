@@ -12,12 +12,43 @@ test('bench times models side by side on onnxruntime-node and -web', () => {
   const file = join(dir, 'mlp.onnx');
   const t = whittle(['train', '--model', 'mlp:784-30-10', '--epochs', '1', '--samples', '640', '--threads', '1', '--out', file, '--json']);
   assert.equal(t.code, 0, t.stderr);
-  const r = whittle(['bench', '--model', 'lenet-300-100', '--model', file, '--runtime', 'node,web', '--threads', '1', '--batch', '16', '--rounds', '3', '--warmup', '1', '--runs', '3', '--json']);
+  const r = whittle([
+    'bench',
+    '--model',
+    'lenet-300-100',
+    '--model',
+    file,
+    '--runtime',
+    'node,web',
+    '--threads',
+    '1',
+    '--batch',
+    '16',
+    '--rounds',
+    '3',
+    '--warmup',
+    '1',
+    '--runs',
+    '3',
+    '--json',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const j = r.json ?? {};
   assert.equal(j['batch'], 16);
-  const rows = j['rows'] as { model: string; bytes: number; runtime: string; threads: number; msPerBatch: number; samplesPerSec: number; speedup: number; samples: number[] }[];
-  assert.deepEqual(rows.map((x) => `${x.runtime}/${x.threads}/${x.model}`), ['node/1/lenet-300-100', `node/1/${file}`, 'web/1/lenet-300-100', `web/1/${file}`]);
+  const rows = j['rows'] as {
+    model: string;
+    bytes: number;
+    runtime: string;
+    threads: number;
+    msPerBatch: number;
+    samplesPerSec: number;
+    speedup: number;
+    samples: number[];
+  }[];
+  assert.deepEqual(
+    rows.map((x) => `${x.runtime}/${x.threads}/${x.model}`),
+    ['node/1/lenet-300-100', `node/1/${file}`, 'web/1/lenet-300-100', `web/1/${file}`],
+  );
   for (const x of rows) {
     assert.equal(x.samples.length, 3);
     const sorted = [...x.samples].sort((a, b) => a - b);

@@ -12,7 +12,7 @@ import { tempDir, whittle } from './cli.js';
 
 const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
 
-test('demo writes a run log and a report; export --web runs the container in headless Chromium at eval\'s accuracy', async (t) => {
+test("demo writes a run log and a report; export --web runs the container in headless Chromium at eval's accuracy", async (t) => {
   const dir = tempDir();
   const out = join(dir, 'm.onnx');
   const d = whittle(['demo', '--epochs', '1', '--samples', '500', '--threads', '2', '--out', out, '--json']);
@@ -21,15 +21,21 @@ test('demo writes a run log and a report; export --web runs the container in hea
   const c = j['compression'] as { container: string; onnx: string; bytes: number; accuracy: number; stages: { stage: string; accuracy: number }[] };
   const report = `${out}.report.html`;
   assert.equal(j['report'], report);
-  assert.ok(d.stderr.includes(`whittle demo: report ${report}`), 'the demo prints the report\'s path');
+  assert.ok(d.stderr.includes(`whittle demo: report ${report}`), "the demo prints the report's path");
 
   // The log holds every epoch and stage the run reported, as it reported them.
   const log = readRunLog(`${out}.log.jsonl`);
   assert.equal(log.command, 'demo');
   const history = j['history'] as { loss: number }[];
-  assert.deepEqual(log.epochs.filter((e) => e.phase === 'demo').map((e) => e.loss), history.map((h) => h.loss));
+  assert.deepEqual(
+    log.epochs.filter((e) => e.phase === 'demo').map((e) => e.loss),
+    history.map((h) => h.loss),
+  );
   assert.equal(log.epochs.filter((e) => e.phase !== 'demo').length, 3 * 6 + 2, 'three pruning rounds of 6 epochs, then 2 centroid epochs');
-  assert.deepEqual(log.stages.map((s) => [s.stage, s.accuracy]), c.stages.map((s) => [s.stage, s.accuracy]));
+  assert.deepEqual(
+    log.stages.map((s) => [s.stage, s.accuracy]),
+    c.stages.map((s) => [s.stage, s.accuracy]),
+  );
   assert.equal((log.result?.['compression'] as { bytes: number }).bytes, c.bytes);
 
   const html = readFileSync(report, 'utf8');
@@ -40,7 +46,17 @@ test('demo writes a run log and a report; export --web runs the container in hea
   const site = join(dir, 'site');
   const x = whittle(['export', '--web', site, '--model', c.container, '--json']);
   assert.equal(x.code, 0, x.stderr);
-  for (const f of ['index.html', 'whittle-web.js', 'manifest.json', 'model.wtl', 'model.onnx', 'test-set.bin', 'ort.wasm.min.js', 'ort-wasm-simd-threaded.wasm']) assert.ok(existsSync(join(site, f)), f);
+  for (const f of [
+    'index.html',
+    'whittle-web.js',
+    'manifest.json',
+    'model.wtl',
+    'model.onnx',
+    'test-set.bin',
+    'ort.wasm.min.js',
+    'ort-wasm-simd-threaded.wasm',
+  ])
+    assert.ok(existsSync(join(site, f)), f);
   const wtlBytes = statSync(c.container).size;
   assert.ok(wtlBytes <= 25_000, `the container is ${wtlBytes} bytes`);
   const e = whittle(['eval', '--model', c.onnx, '--json']);
@@ -75,7 +91,9 @@ test('demo writes a run log and a report; export --web runs the container in hea
     assert.match((await page.textContent('#latency-compressed')) ?? '', /^\d+\.\d\d ms per image$/);
     // Dense beside compressed: same weights, same accuracy.
     await page.click('#load-button-dense');
-    await page.waitForFunction("document.getElementById('accuracy-dense').textContent !== '–' || document.body.dataset.state === 'error'", undefined, { timeout: 20_000 });
+    await page.waitForFunction("document.getElementById('accuracy-dense').textContent !== '–' || document.body.dataset.state === 'error'", undefined, {
+      timeout: 20_000,
+    });
     assert.equal(await page.textContent('#accuracy-dense'), pct(accuracy));
     assert.equal(server.sent.get('/model.onnx'), statSync(join(site, 'model.onnx')).size);
     // Draw a vertical stroke, a "1": both models classify the drawing.

@@ -41,8 +41,15 @@ test('compress → decode → eval: bytes are the file size, the decoded ONNX sc
   assert.equal(j['denseBytes'], 266_610 * 4);
   assert.ok(Math.abs(Number(j['compressionRatio']) - (266_610 * 4) / bytes) < 1e-9);
   const layers = j['layers'] as { name: string; bits: number; sparsity: number; bytes: { total: number } }[];
-  assert.deepEqual(layers.map((l) => l.name), ['fc1', 'fc2', 'fc3']);
-  assert.equal(layers.reduce((a, l) => a + l.bytes.total, 0) + Number(j['graphBytes']) + Number(j['framingBytes']), bytes, 'per-layer bytes add up to the file');
+  assert.deepEqual(
+    layers.map((l) => l.name),
+    ['fc1', 'fc2', 'fc3'],
+  );
+  assert.equal(
+    layers.reduce((a, l) => a + l.bytes.total, 0) + Number(j['graphBytes']) + Number(j['framingBytes']),
+    bytes,
+    'per-layer bytes add up to the file',
+  );
   assert.ok(Math.abs((layers[0]?.sparsity ?? 0) - 0.9) < 1e-3);
   assert.deepEqual(j['bits'], { fc1: 5, fc2: 5, fc3: 6 });
   assert.match(c.stderr, /Compressed size/);

@@ -19,7 +19,23 @@ test('train a small teacher for the other tests', () => {
 
 test('distill: a 784-30-10 student from the teacher, with a hint; JSON has accuracy, params, bytes', () => {
   const out = join(dir, 'student.onnx');
-  const r = whittle(['distill', '--teacher', teacher, '--student', 'mlp:784-30-10', '--hint', 'relu2:relu1', '--temperature', '4', '--alpha', '0.7', ...quick, '--out', out, '--json']);
+  const r = whittle([
+    'distill',
+    '--teacher',
+    teacher,
+    '--student',
+    'mlp:784-30-10',
+    '--hint',
+    'relu2:relu1',
+    '--temperature',
+    '4',
+    '--alpha',
+    '0.7',
+    ...quick,
+    '--out',
+    out,
+    '--json',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const j = r.json as Record<string, number>;
   assert.ok(Number(j['accuracy']) >= 0.8, `accuracy ${j['accuracy']}`);
@@ -34,7 +50,22 @@ test('distill: a 784-30-10 student from the teacher, with a hint; JSON has accur
 
 test('merge: half of fc1 by activations; grow: widen + deepen keeps the outputs', () => {
   const merged = join(dir, 'merged.onnx');
-  const m = whittle(['merge', '--model', teacher, '--layer', 'fc1', '--ratio', '0.5', '--criterion', 'activation', '--threads', '2', '--out', merged, '--json']);
+  const m = whittle([
+    'merge',
+    '--model',
+    teacher,
+    '--layer',
+    'fc1',
+    '--ratio',
+    '0.5',
+    '--criterion',
+    'activation',
+    '--threads',
+    '2',
+    '--out',
+    merged,
+    '--json',
+  ]);
   assert.equal(m.code, 0, m.stderr);
   const mj = m.json as Record<string, number>;
   assert.equal(mj['widthAfter'], 150);
@@ -43,7 +74,24 @@ test('merge: half of fc1 by activations; grow: widen + deepen keeps the outputs'
   assert.ok(Number(mj['maxAbsOutputChange']) > 0 && Number(mj['accuracy']) > 0.8, JSON.stringify(mj));
 
   const grown = join(dir, 'grown.onnx');
-  const g = whittle(['grow', '--model', teacher, '--widen', 'fc1=400', '--widen', 'fc2=150', '--deepen-after', 'fc1', '--noise', '0.1', '--threads', '2', '--out', grown, '--json']);
+  const g = whittle([
+    'grow',
+    '--model',
+    teacher,
+    '--widen',
+    'fc1=400',
+    '--widen',
+    'fc2=150',
+    '--deepen-after',
+    'fc1',
+    '--noise',
+    '0.1',
+    '--threads',
+    '2',
+    '--out',
+    grown,
+    '--json',
+  ]);
   assert.equal(g.code, 0, g.stderr);
   const gj = g.json as Record<string, number>;
   assert.ok(Number(gj['maxAbsOutputChange']) <= 1e-5, `max |Δoutput| ${gj['maxAbsOutputChange']}`);
@@ -55,8 +103,14 @@ test('bad input: clear error, non-zero exit, inputs untouched, nothing written',
   const before = digest(teacher);
   const out = join(dir, 'never.onnx');
   const cases: [string[], RegExp][] = [
-    [['distill', '--teacher', teacher, '--student', 'mlp:784-30-5', ...quick, '--out', out], /teacher's output "logits" is \[N, 10\] but the student's "logits" is \[N, 5\]/],
-    [['distill', '--teacher', teacher, '--student', 'mlp:784-30-10', '--hint', 'fc9:relu1', ...quick, '--out', out], /teacher has no tensor "fc9"; candidates: .*relu1/],
+    [
+      ['distill', '--teacher', teacher, '--student', 'mlp:784-30-5', ...quick, '--out', out],
+      /teacher's output "logits" is \[N, 10\] but the student's "logits" is \[N, 5\]/,
+    ],
+    [
+      ['distill', '--teacher', teacher, '--student', 'mlp:784-30-10', '--hint', 'fc9:relu1', ...quick, '--out', out],
+      /teacher has no tensor "fc9"; candidates: .*relu1/,
+    ],
     [['merge', '--model', teacher, '--layer', 'fc1', '--count', '300', '--out', out], /cannot remove 300 of the 300 units of "fc1"/],
     [['grow', '--model', teacher, '--widen', 'fc1=200', '--out', out], /cannot widen "fc1" to 200 units: it has 300/],
     [['merge', '--model', teacher, '--layer', 'fc1', '--count', '10', '--out', teacher], /never overwrites its input/],

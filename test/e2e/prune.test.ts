@@ -28,7 +28,8 @@ const layers = (j: Record<string, unknown> | undefined): Map<string, Layer> => n
 
 function countNonzero(path: string): number {
   let n = 0;
-  for (const t of decodeModel(readFileSync(path)).graph.initializers.values()) if (t.dtype === 'float32') for (const v of t.data as Float32Array) if (v !== 0) n++;
+  for (const t of decodeModel(readFileSync(path)).graph.initializers.values())
+    if (t.dtype === 'float32') for (const v of t.data as Float32Array) if (v !== 0) n++;
   return n;
 }
 
@@ -36,7 +37,26 @@ test('magnitude pruning (global) with masked fine-tuning: exact nonzeros, honest
   const src = trained();
   const before = readFileSync(src);
   const out = join(dir, 'sparse.onnx');
-  const r = whittle(['prune', '--model', src, '--sparsity', '0.9', '--scope', 'global', '--finetune-epochs', '1', '--samples', '7111', '--eval-limit', '2000', '--threads', '1', '--out', out, '--json']);
+  const r = whittle([
+    'prune',
+    '--model',
+    src,
+    '--sparsity',
+    '0.9',
+    '--scope',
+    'global',
+    '--finetune-epochs',
+    '1',
+    '--samples',
+    '7111',
+    '--eval-limit',
+    '2000',
+    '--threads',
+    '1',
+    '--out',
+    out,
+    '--json',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const j = r.json ?? {};
   for (const k of ['accuracy', 'params', 'nonzeroParams', 'bytes', 'flops', 'compressionRatio', 'layers', 'sparseBytes']) assert.ok(k in j, k);
@@ -51,7 +71,22 @@ test('magnitude pruning (global) with masked fine-tuning: exact nonzeros, honest
   assert.deepEqual(layers(j).get('fc1')?.shapeAfter, [300, 784]);
   assert.deepEqual(readFileSync(src), before, 'input untouched');
   // accuracyPruned is the accuracy before fine-tuning: what the same pruning gives with 0 epochs.
-  const zero = whittle(['prune', '--model', src, '--sparsity', '0.9', '--scope', 'global', '--finetune-epochs', '0', '--eval-limit', '2000', '--threads', '1', '--json']);
+  const zero = whittle([
+    'prune',
+    '--model',
+    src,
+    '--sparsity',
+    '0.9',
+    '--scope',
+    'global',
+    '--finetune-epochs',
+    '0',
+    '--eval-limit',
+    '2000',
+    '--threads',
+    '1',
+    '--json',
+  ]);
   assert.equal(zero.json?.['accuracyPruned'], zero.json?.['accuracy']);
   assert.equal(j['accuracyPruned'], zero.json?.['accuracy']);
   assert.notEqual(j['accuracyPruned'], j['accuracy'], 'fine-tuning changed the accuracy');
@@ -66,7 +101,23 @@ test('magnitude pruning (global) with masked fine-tuning: exact nonzeros, honest
 test('--sparse writes ONNX sparse initializers: a smaller file that ORT and whittle load with the same outputs', () => {
   const dense = join(dir, 'sparse.onnx');
   const out = join(dir, 'sparse-form.onnx');
-  const r = whittle(['prune', '--model', dense, '--sparsity', '0.9', '--scope', 'global', '--sparse', '--eval-limit', '2000', '--threads', '1', '--out', out, '--json']);
+  const r = whittle([
+    'prune',
+    '--model',
+    dense,
+    '--sparsity',
+    '0.9',
+    '--scope',
+    'global',
+    '--sparse',
+    '--eval-limit',
+    '2000',
+    '--threads',
+    '1',
+    '--out',
+    out,
+    '--json',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.json?.['bytes'], statSync(out).size);
   assert.ok(statSync(out).size < statSync(dense).size / 4, `${statSync(out).size} vs ${statSync(dense).size}`);
@@ -89,10 +140,16 @@ test('per-layer sparsities and the sensitivity command', () => {
   const s = whittle(['sensitivity', '--model', src, '--sparsities', '0.5,0.99', '--eval-limit', '500', '--max-drop', '0.03', '--threads', '1', '--json']);
   assert.equal(s.code, 0, s.stderr);
   const curves = s.json?.['layers'] as { name: string; points: { sparsity: number; accuracy: number }[] }[];
-  assert.deepEqual(curves.map((c) => c.name), ['fc1', 'fc2', 'fc3']);
+  assert.deepEqual(
+    curves.map((c) => c.name),
+    ['fc1', 'fc2', 'fc3'],
+  );
   const baseline = Number(s.json?.['baseline']);
   for (const c of curves) {
-    assert.deepEqual(c.points.map((p) => p.sparsity), [0.5, 0.99]);
+    assert.deepEqual(
+      c.points.map((p) => p.sparsity),
+      [0.5, 0.99],
+    );
     assert.ok((c.points[0]?.accuracy ?? 0) > baseline - 0.03, `${c.name} at 50%: ${c.points[0]?.accuracy} vs ${baseline}`);
   }
   // Removing 99% of the 10-class layer hurts more than 50% of it.
@@ -102,22 +159,93 @@ test('per-layer sparsities and the sensitivity command', () => {
 
 test('group lasso training then thresholding, and iterative neuron pruning with a floor', () => {
   const src = trained();
-  const g = whittle(['prune', '--model', src, '--method', 'group-lasso', '--lambda', '1e-4', '--sparsity', '0.5', '--finetune-epochs', '1', '--recover-epochs', '1', '--samples', '2000', '--eval-limit', '1000', '--threads', '1', '--json']);
+  const g = whittle([
+    'prune',
+    '--model',
+    src,
+    '--method',
+    'group-lasso',
+    '--lambda',
+    '1e-4',
+    '--sparsity',
+    '0.5',
+    '--finetune-epochs',
+    '1',
+    '--recover-epochs',
+    '1',
+    '--samples',
+    '2000',
+    '--eval-limit',
+    '1000',
+    '--threads',
+    '1',
+    '--json',
+  ]);
   assert.equal(g.code, 0, g.stderr);
   assert.equal(g.json?.['granularity'], 'channel');
   assert.deepEqual(layers(g.json).get('fc1')?.shapeAfter, [150, 784]);
   assert.deepEqual(layers(g.json).get('fc3')?.shapeAfter, [10, 50]);
   assert.equal(g.json?.['params'], 150 * 784 + 150 + 50 * 150 + 50 + 10 * 50 + 10);
-  const it = whittle(['prune', '--model', src, '--granularity', 'neuron', '--schedule', 'iterative', '--steps', '2', '--sparsity', '0.75', '--floor', '0.5', '--finetune-epochs', '1', '--samples', '2000', '--eval-limit', '1000', '--threads', '1', '--json']);
+  const it = whittle([
+    'prune',
+    '--model',
+    src,
+    '--granularity',
+    'neuron',
+    '--schedule',
+    'iterative',
+    '--steps',
+    '2',
+    '--sparsity',
+    '0.75',
+    '--floor',
+    '0.5',
+    '--finetune-epochs',
+    '1',
+    '--samples',
+    '2000',
+    '--eval-limit',
+    '1000',
+    '--threads',
+    '1',
+    '--json',
+  ]);
   assert.equal(it.code, 0, it.stderr);
   const history = it.json?.['history'] as { sparsity: number; accepted: boolean }[];
-  assert.deepEqual(history.map((h) => [Number(h.sparsity.toFixed(3)), h.accepted]), [[0.5, true], [0.75, true]]);
+  assert.deepEqual(
+    history.map((h) => [Number(h.sparsity.toFixed(3)), h.accepted]),
+    [
+      [0.5, true],
+      [0.75, true],
+    ],
+  );
   assert.deepEqual(layers(it.json).get('fc1')?.shapeAfter, [75, 784]);
 });
 
 test('structured pruning thins LeNet-5: exact shapes and parameters, < 30% of the FLOPs, runs in ORT', () => {
   const out = join(dir, 'lenet5-thin.onnx');
-  const r = whittle(['prune', '--model', 'lenet-5', '--granularity', 'channel', '--sparsity', '0.5', '--finetune-epochs', '1', '--samples', '2276', '--lr', '0.05', '--eval-limit', '500', '--threads', '1', '--out', out, '--json']);
+  const r = whittle([
+    'prune',
+    '--model',
+    'lenet-5',
+    '--granularity',
+    'channel',
+    '--sparsity',
+    '0.5',
+    '--finetune-epochs',
+    '1',
+    '--samples',
+    '2276',
+    '--lr',
+    '0.05',
+    '--eval-limit',
+    '500',
+    '--threads',
+    '1',
+    '--out',
+    out,
+    '--json',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const l = layers(r.json);
   assert.deepEqual(l.get('conv1')?.shapeAfter, [10, 1, 5, 5]);
@@ -136,7 +264,24 @@ test('structured pruning thins LeNet-5: exact shapes and parameters, < 30% of th
 
 test('prune --flops: the searched sparsity meets the FLOPs budget, as info counts it', () => {
   const out = join(dir, 'lenet5-budget.onnx');
-  const r = whittle(['prune', '--model', 'lenet-5', '--granularity', 'channel', '--flops', '0.3', '--finetune-epochs', '0', '--eval-limit', '200', '--threads', '1', '--out', out, '--json']);
+  const r = whittle([
+    'prune',
+    '--model',
+    'lenet-5',
+    '--granularity',
+    'channel',
+    '--flops',
+    '0.3',
+    '--finetune-epochs',
+    '0',
+    '--eval-limit',
+    '200',
+    '--threads',
+    '1',
+    '--out',
+    out,
+    '--json',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const j = r.json ?? {};
   assert.equal(j['flopsBudget'], 0.3);
@@ -144,7 +289,22 @@ test('prune --flops: the searched sparsity meets the FLOPs budget, as info count
   assert.ok(Number(j['sparsity']) > 0 && Number(j['sparsity']) < 1);
   assert.equal(whittle(['info', '--model', out, '--json']).json?.['flops'], j['flops']);
   // The same sparsity given directly thins to the same model.
-  const same = whittle(['prune', '--model', 'lenet-5', '--granularity', 'channel', '--sparsity', String(j['sparsity']), '--finetune-epochs', '0', '--eval-limit', '200', '--threads', '1', '--json']);
+  const same = whittle([
+    'prune',
+    '--model',
+    'lenet-5',
+    '--granularity',
+    'channel',
+    '--sparsity',
+    String(j['sparsity']),
+    '--finetune-epochs',
+    '0',
+    '--eval-limit',
+    '200',
+    '--threads',
+    '1',
+    '--json',
+  ]);
   assert.equal(same.json?.['flops'], j['flops']);
   const bad = whittle(['prune', '--model', 'lenet-5', '--flops', '0.3']);
   assert.notEqual(bad.code, 0);
@@ -152,7 +312,26 @@ test('prune --flops: the searched sparsity meets the FLOPs budget, as info count
 });
 
 test('structured pruning of the zoo ResNet keeps residual groups consistent and evaluates', () => {
-  const r = whittle(['prune', '--model', 'resnet-cifar', '--granularity', 'filter', '--sparsity', '0.5', '--finetune-epochs', '1', '--samples', '256', '--batch', '32', '--eval-limit', '200', '--threads', '1', '--json']);
+  const r = whittle([
+    'prune',
+    '--model',
+    'resnet-cifar',
+    '--granularity',
+    'filter',
+    '--sparsity',
+    '0.5',
+    '--finetune-epochs',
+    '1',
+    '--samples',
+    '256',
+    '--batch',
+    '32',
+    '--eval-limit',
+    '200',
+    '--threads',
+    '1',
+    '--json',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const l = layers(r.json);
   assert.deepEqual(l.get('conv1')?.shapeAfter, [8, 1, 3, 3]);
@@ -167,7 +346,32 @@ test('a PyTorch-exported ResNet (Conv + BatchNormalization + Add) is filter-prun
   const src = join(FIXTURES, 'resnet-bn.opset17.onnx');
   const before = readFileSync(src);
   const out = join(dir, 'resnet-bn-thin.onnx');
-  const r = whittle(['prune', '--model', src, '--granularity', 'filter', '--sparsity', '0.5', '--finetune-epochs', '2', '--samples', '3200', '--optimizer', 'adam', '--lr', '0.01', '--normalize', 'x/255', '--eval-limit', '1000', '--threads', '1', '--out', out, '--json']);
+  const r = whittle([
+    'prune',
+    '--model',
+    src,
+    '--granularity',
+    'filter',
+    '--sparsity',
+    '0.5',
+    '--finetune-epochs',
+    '2',
+    '--samples',
+    '3200',
+    '--optimizer',
+    'adam',
+    '--lr',
+    '0.01',
+    '--normalize',
+    'x/255',
+    '--eval-limit',
+    '1000',
+    '--threads',
+    '1',
+    '--out',
+    out,
+    '--json',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const l = layers(r.json);
   assert.deepEqual(l.get('/stem/Conv')?.shapeAfter, [4, 1, 3, 3]);
@@ -199,7 +403,11 @@ test('bad input: clear errors, non-zero exit, input untouched', () => {
   assertRefused(['prune', '--model', src, '--per-layer', 'fc1=0.9,fc7=0.5'], /no prunable layer named "fc7"; valid layers: fc1, fc2, fc3/, src);
   assertRefused(['prune', '--model', 'lenet-5', '--granularity', 'channel', '--per-layer', 'conv1=0.99'], /would disconnect the graph/);
   assertRefused(['prune', '--model', 'lenet-5', '--granularity', 'channel', '--per-layer', 'fc2=0.5'], /cannot be removed.*graph output/);
-  assertRefused(['prune', '--model', src, '--granularity', 'neuron', '--method', 'apoz', '--sparsity', '0.5', '--schedule', 'agp', '--finetune-epochs', '1'], /--schedule agp for neurons\/filters ranks them by magnitude.*--method magnitude/, src);
+  assertRefused(
+    ['prune', '--model', src, '--granularity', 'neuron', '--method', 'apoz', '--sparsity', '0.5', '--schedule', 'agp', '--finetune-epochs', '1'],
+    /--schedule agp for neurons\/filters ranks them by magnitude.*--method magnitude/,
+    src,
+  );
   const g = new Graph('no-weights');
   g.inputs.push({ name: 'input', dtype: 'float32', shape: ['N', 1, 28, 28] });
   g.nodes.push({ name: 'flat', opType: 'Flatten', domain: '', inputs: ['input'], outputs: ['logits'], attributes: { axis: attr.int(1) } });

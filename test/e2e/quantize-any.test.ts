@@ -80,7 +80,20 @@ test('static int8 of the corpus MNIST ResNet-20 from .npy calibration: ≥ 99% t
   assert.equal((q['agreement'] as Agreement).samples, 256, 'agreement on the 256 calibration-file samples calibration did not use');
   assert.ok(Number(q['sizeRatio']) < 0.33, `int8 file ${q['sizeRatio']} of the fp32 file`);
   // The test images come from the bundled MNIST, normalized as the model was trained.
-  const e = whittle(['eval', '--model', join(dir, 'r20-int8.onnx'), '--reference', join(CORPUS, model), '--normalize', 'mnist-mean-std', '--limit', '2000', '--threads', '1', '--json']);
+  const e = whittle([
+    'eval',
+    '--model',
+    join(dir, 'r20-int8.onnx'),
+    '--reference',
+    join(CORPUS, model),
+    '--normalize',
+    'mnist-mean-std',
+    '--limit',
+    '2000',
+    '--threads',
+    '1',
+    '--json',
+  ]);
   assert.equal(e.code, 0, e.stderr);
   const top1 = (e.json?.['agreement'] as { top1: number }[])[0]?.top1 as number;
   const drop = Number(e.json?.['referenceAccuracy']) - Number(e.json?.['accuracy']);

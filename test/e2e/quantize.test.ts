@@ -39,15 +39,25 @@ test('ptq (static QDQ, entropy calibration) and dynamic keep accuracy', () => {
   assert.equal(ptq['bits'], 8);
   assert.ok(Number(ptq['accuracyDrop']) <= 0.01, `drop ${ptq['accuracyDrop']}`);
   assert.ok(Number(ptq['compressionRatio']) > 3.5);
-  assert.deepEqual((ptq['layers'] as { name: string }[]).map((l) => l.name), ['fc1', 'fc2', 'fc3']);
+  assert.deepEqual(
+    (ptq['layers'] as { name: string }[]).map((l) => l.name),
+    ['fc1', 'fc2', 'fc3'],
+  );
   const dyn = quantize(['--scheme', 'dynamic', '--out', join(dir, 'dyn.onnx')]);
   assert.ok(Number(dyn['accuracyDrop']) <= 0.01);
 });
 
 test('ptq and qat --keep-float leave the named layer in float32 and quantize the rest', () => {
-  for (const scheme of [['--scheme', 'ptq', '--calib-samples', '256'], ['--scheme', 'qat', '--epochs', '1', '--samples', '2048', '--lr', '0.005']]) {
+  for (const scheme of [
+    ['--scheme', 'ptq', '--calib-samples', '256'],
+    ['--scheme', 'qat', '--epochs', '1', '--samples', '2048', '--lr', '0.005'],
+  ]) {
     const j = quantize([...scheme, '--keep-float', 'fc1', '--out', join(dir, `${scheme[1]}-kf.onnx`)]);
-    assert.deepEqual((j['layers'] as { name: string }[]).map((l) => l.name), ['fc2', 'fc3'], scheme[1]);
+    assert.deepEqual(
+      (j['layers'] as { name: string }[]).map((l) => l.name),
+      ['fc2', 'fc3'],
+      scheme[1],
+    );
     assert.ok(Number(j['bytes']) > 4 * 235_200, `${scheme[1]}: fc1 stays float32`);
   }
 });
@@ -92,7 +102,22 @@ test('ternary distilled from its float parent (--teacher): the teacher changes t
 });
 
 test('qat (int8, LSQ scales) with PACT clipping exports QDQ with the learned clip in inference form', () => {
-  const q = quantize(['--scheme', 'qat', '--clip-activations', 'pact', '--epochs', '1', '--samples', '1024', '--calib-samples', '128', '--lr', '0.005', '--out', join(dir, 'qat.onnx')]);
+  const q = quantize([
+    '--scheme',
+    'qat',
+    '--clip-activations',
+    'pact',
+    '--epochs',
+    '1',
+    '--samples',
+    '1024',
+    '--calib-samples',
+    '128',
+    '--lr',
+    '0.005',
+    '--out',
+    join(dir, 'qat.onnx'),
+  ]);
   assert.equal(q['format'], 'qdq');
   assert.ok(Number(q['accuracyDrop']) <= 0.02, `drop ${q['accuracyDrop']}`);
   const info = whittle(['info', '--model', join(dir, 'qat.onnx'), '--json']);
@@ -109,7 +134,10 @@ function assertCleanError(r: { code: number | null; stderr: string; stdout: stri
   assert.doesNotMatch(r.stderr, /^\s+at /m);
   assert.equal(r.stdout, '');
   assert.ok(!existsSync(out), 'no partial output');
-  assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
+  assert.deepEqual(
+    readdirSync(dir).filter((f) => f.endsWith('.tmp')),
+    [],
+  );
 }
 
 test('kmeans: 4-bit shared weights in the container; decode gives a model onnxruntime evaluates to the same accuracy', () => {
@@ -121,7 +149,10 @@ test('kmeans: 4-bit shared weights in the container; decode gives a model onnxru
   // Unpruned, each weight costs its Huffman-coded 4-bit index plus a 1-bit gap code: > 6× smaller.
   assert.ok(Number(j['compressionRatio']) > 6, `ratio ${j['compressionRatio']}`);
   assert.ok(Number(j['accuracyDrop']) <= 0.01, `drop ${j['accuracyDrop']}`);
-  assert.deepEqual((j['layers'] as { name: string }[]).map((l) => l.name), ['fc1', 'fc2', 'fc3']);
+  assert.deepEqual(
+    (j['layers'] as { name: string }[]).map((l) => l.name),
+    ['fc1', 'fc2', 'fc3'],
+  );
   const onnx = join(dir, 'km.onnx');
   const d = whittle(['decode', '--model', wtl, '--out', onnx, '--json']);
   assert.equal(d.code, 0, d.stderr);
@@ -136,18 +167,38 @@ test('bad input: unsupported bits, wrong-shape calibration data, impossible comb
   assertCleanError(whittle(['quantize', '--model', model, '--format', 'int4', '--bits', '8', '--out', out]), /--bits 8.*--format int4.*supported: 4/, out);
   assertCleanError(whittle(['quantize', '--model', model, '--scheme', 'qat', '--bits', '5', '--out', out]), /supported: 8, 4, 2/, out);
   assertCleanError(whittle(['quantize', '--model', model, '--clip-activations', 'pact', '--out', out]), /pact learns its clip while training/, out);
-  assertCleanError(whittle(['quantize', '--model', model, '--scheme', 'kmeans', '--format', 'qdq', '--out', out]), /--scheme kmeans is stored in the Deep Compression container: use --format container/, out);
+  assertCleanError(
+    whittle(['quantize', '--model', model, '--scheme', 'kmeans', '--format', 'qdq', '--out', out]),
+    /--scheme kmeans is stored in the Deep Compression container: use --format container/,
+    out,
+  );
   assertCleanError(whittle(['quantize', '--model', model, '--format', 'container', '--out', out]), /--format container holds k-means shared weights/, out);
   assertCleanError(whittle(['quantize', '--model', model, '--scheme', 'kmeans', '--bits', '9', '--out', out]), /--bits 9: k-means sharing takes 1–8 bits/, out);
   const tiny = join(dir, 'tiny');
   mkdirSync(tiny);
   const n = 16;
   for (const split of ['train', 't10k']) {
-    writeFileSync(join(tiny, `${split}-images-idx3-ubyte`), encodeIdx([n, 8, 8], new Uint8Array(n * 64).map((_, i) => i % 251)));
-    writeFileSync(join(tiny, `${split}-labels-idx1-ubyte`), encodeIdx([n], new Uint8Array(n).map((_, i) => i % 10)));
+    writeFileSync(
+      join(tiny, `${split}-images-idx3-ubyte`),
+      encodeIdx(
+        [n, 8, 8],
+        new Uint8Array(n * 64).map((_, i) => i % 251),
+      ),
+    );
+    writeFileSync(
+      join(tiny, `${split}-labels-idx1-ubyte`),
+      encodeIdx(
+        [n],
+        new Uint8Array(n).map((_, i) => i % 10),
+      ),
+    );
   }
   // Calibration draws on the training side only: 16 samples less the 2 held out for validation.
-  assertCleanError(whittle(['quantize', '--model', model, '--data', tiny, '--out', out]), /SHAPE_MISMATCH.*calibration data must be float32 \[N, 1, 28, 28\].*\[14, 1, 8, 8\]/, out);
+  assertCleanError(
+    whittle(['quantize', '--model', model, '--data', tiny, '--out', out]),
+    /SHAPE_MISMATCH.*calibration data must be float32 \[N, 1, 28, 28\].*\[14, 1, 8, 8\]/,
+    out,
+  );
 });
 
 test('ptq of a conv net with a one-channel first conv hints at --keep-float, and not once it is given', () => {
@@ -162,15 +213,36 @@ test('ptq of a conv net with a one-channel first conv hints at --keep-float, and
 });
 
 test('ptq --keep-float auto times the forms on this machine and keeps the fastest', () => {
-  const r = whittle(['quantize', '--model', 'lenet-5', '--keep-float', 'auto', '--calib-samples', '64', '--eval-limit', '200', '--threads', '1', '--out', join(dir, 'l5-auto.onnx'), '--json']);
+  const r = whittle([
+    'quantize',
+    '--model',
+    'lenet-5',
+    '--keep-float',
+    'auto',
+    '--calib-samples',
+    '64',
+    '--eval-limit',
+    '200',
+    '--threads',
+    '1',
+    '--out',
+    join(dir, 'l5-auto.onnx'),
+    '--json',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const auto = r.json?.['keepFloatAuto'] as { keepFloat: string[]; candidates: string[]; rows: { keepFloat: string[]; msPerBatch: number }[] };
   assert.deepEqual(auto.candidates, ['conv1']);
-  assert.deepEqual(auto.rows.map((x) => x.keepFloat), [[], ['conv1']]);
+  assert.deepEqual(
+    auto.rows.map((x) => x.keepFloat),
+    [[], ['conv1']],
+  );
   const fastest = auto.rows.reduce((a, b) => (b.msPerBatch < a.msPerBatch ? b : a));
   assert.deepEqual(auto.keepFloat, fastest.keepFloat);
   const quantized = (r.json?.['layers'] as { name: string }[]).map((l) => l.name);
-  assert.deepEqual(quantized, ['conv1', 'conv2', 'fc1', 'fc2'].filter((n) => !auto.keepFloat.includes(n)));
+  assert.deepEqual(
+    quantized,
+    ['conv1', 'conv2', 'fc1', 'fc2'].filter((n) => !auto.keepFloat.includes(n)),
+  );
   assert.equal(r.json?.['keepFloat'], auto.keepFloat.length === 0 ? null : auto.keepFloat.join(','));
   const bad = whittle(['quantize', '--model', 'lenet-5', '--scheme', 'dynamic', '--keep-float', 'auto', '--out', join(dir, 'x.onnx')]);
   assert.notEqual(bad.code, 0);

@@ -21,7 +21,9 @@ test('README library example runs: trains to > 95% test accuracy, and the pruned
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const out = join(dir, 'lenet-300-100.onnx');
   // Every file the example writes goes to the test's directory.
-  const script = code.replace('epochs: 10', 'epochs: 1').replace(/'([\w-]+\.onnx)'/g, (_, name: string) => JSON.stringify(join(dir, name))) + '\nconsole.log(JSON.stringify({ accuracy, small: small.accuracy }));\n';
+  const script =
+    code.replace('epochs: 10', 'epochs: 1').replace(/'([\w-]+\.onnx)'/g, (_, name: string) => JSON.stringify(join(dir, name))) +
+    '\nconsole.log(JSON.stringify({ accuracy, small: small.accuracy }));\n';
   const file = join(dir, 'example.mjs');
   writeFileSync(file, script);
   const r = spawnSync(process.execPath, [file], { encoding: 'utf8', cwd: ROOT, timeout: 120_000 });

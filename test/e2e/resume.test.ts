@@ -7,7 +7,25 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tempDir, whittle, whittleAsync } from './cli.js';
 
-const ARGS = ['train', '--model', 'lenet-300-100', '--epochs', '4', '--samples', '12800', '--seed', '3', '--threads', '1', '--schedule', 'cosine', '--optimizer', 'adam', '--lr', '0.001'];
+const ARGS = [
+  'train',
+  '--model',
+  'lenet-300-100',
+  '--epochs',
+  '4',
+  '--samples',
+  '12800',
+  '--seed',
+  '3',
+  '--threads',
+  '1',
+  '--schedule',
+  'cosine',
+  '--optimizer',
+  'adam',
+  '--lr',
+  '0.001',
+];
 
 async function waitFor(path: string, ms: number): Promise<void> {
   const t0 = Date.now();
@@ -59,7 +77,22 @@ test('--resume with different settings is refused', () => {
   const out = join(dir, 'm.onnx');
   const first = whittle(['train', '--model', 'lenet-300-100', '--epochs', '1', '--samples', '1024', '--out', out]);
   assert.equal(first.code, 0, first.stderr);
-  const r = whittle(['train', '--model', 'lenet-300-100', '--epochs', '1', '--samples', '1024', '--lr', '0.2', '--out', join(dir, 'm2.onnx'), '--checkpoint', `${out}.ckpt`, '--resume']);
+  const r = whittle([
+    'train',
+    '--model',
+    'lenet-300-100',
+    '--epochs',
+    '1',
+    '--samples',
+    '1024',
+    '--lr',
+    '0.2',
+    '--out',
+    join(dir, 'm2.onnx'),
+    '--checkpoint',
+    `${out}.ckpt`,
+    '--resume',
+  ]);
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /other settings/);
 });

@@ -14,7 +14,12 @@ test('train: OUT.log.jsonl has one line per epoch as it goes; a killed run keeps
   const out = join(dir, 'm.onnx');
   const logPath = `${out}.log.jsonl`;
   const { child, done } = whittleAsync(['train', '--model', 'mlp:784-30-10', '--epochs', '200', '--samples', '1000', '--threads', '1', '--out', out]);
-  const epochs = (): number => (existsSync(logPath) ? readFileSync(logPath, 'utf8').split('\n').filter((l) => l.includes('"type":"epoch"')).length : 0);
+  const epochs = (): number =>
+    existsSync(logPath)
+      ? readFileSync(logPath, 'utf8')
+          .split('\n')
+          .filter((l) => l.includes('"type":"epoch"')).length
+      : 0;
   const t0 = Date.now();
   while (epochs() < 2 && Date.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 100));
   child.kill('SIGKILL');
@@ -23,7 +28,10 @@ test('train: OUT.log.jsonl has one line per epoch as it goes; a killed run keeps
   assert.equal(log.command, 'train');
   assert.equal(log.model, 'mlp:784-30-10');
   assert.ok(log.epochs.length >= 2, `${log.epochs.length} epochs survived the kill`);
-  assert.deepEqual(log.epochs.map((e) => e.epoch), log.epochs.map((_, i) => i + 1));
+  assert.deepEqual(
+    log.epochs.map((e) => e.epoch),
+    log.epochs.map((_, i) => i + 1),
+  );
   assert.ok(log.epochs.every((e) => e.phase === 'train' && e.valAccuracy !== undefined && Number.isFinite(e.loss)));
   assert.equal(log.result, undefined, 'a killed run has no result line');
 });
@@ -35,17 +43,48 @@ test('prune --log FILE.csv and train logs → whittle report; bad logs name the 
   assert.equal(t.code, 0, t.stderr);
   const trainLog = readRunLog(`${trained}.log.jsonl`);
   const history = t.json?.['history'] as { loss: number; valAccuracy: number }[];
-  assert.deepEqual(trainLog.epochs.map((e) => [e.loss, e.valAccuracy]), history.map((h) => [h.loss, h.valAccuracy]));
+  assert.deepEqual(
+    trainLog.epochs.map((e) => [e.loss, e.valAccuracy]),
+    history.map((h) => [h.loss, h.valAccuracy]),
+  );
   assert.equal(trainLog.result?.['accuracy'], t.json?.['accuracy']);
 
   const csv = join(dir, 'prune.csv');
-  const p = whittle(['prune', '--model', trained, '--sparsity', '0.8', '--finetune-epochs', '1', '--samples', '1000', '--eval-limit', '1000', '--threads', '1', '--out', join(dir, 'p.onnx'), '--log', csv, '--json']);
+  const p = whittle([
+    'prune',
+    '--model',
+    trained,
+    '--sparsity',
+    '0.8',
+    '--finetune-epochs',
+    '1',
+    '--samples',
+    '1000',
+    '--eval-limit',
+    '1000',
+    '--threads',
+    '1',
+    '--out',
+    join(dir, 'p.onnx'),
+    '--log',
+    csv,
+    '--json',
+  ]);
   assert.equal(p.code, 0, p.stderr);
   assert.ok(!existsSync(join(dir, 'p.onnx.log.jsonl')), '--log replaces the default');
   const pruneLog = readRunLog(csv);
-  assert.deepEqual(pruneLog.stages.map((s) => s.stage), ['before', 'pruned', 'final']);
-  assert.deepEqual(pruneLog.stages.map((s) => s.accuracy), [p.json?.['accuracyBefore'], p.json?.['accuracyPruned'], p.json?.['accuracy']]);
-  assert.deepEqual(pruneLog.epochs.map((e) => e.phase), ['fine-tune']);
+  assert.deepEqual(
+    pruneLog.stages.map((s) => s.stage),
+    ['before', 'pruned', 'final'],
+  );
+  assert.deepEqual(
+    pruneLog.stages.map((s) => s.accuracy),
+    [p.json?.['accuracyBefore'], p.json?.['accuracyPruned'], p.json?.['accuracy']],
+  );
+  assert.deepEqual(
+    pruneLog.epochs.map((e) => e.phase),
+    ['fine-tune'],
+  );
 
   const sensLog = join(dir, 's.jsonl');
   const sens = whittle(['sensitivity', '--model', trained, '--sparsities', '0.5,0.9', '--eval-limit', '500', '--threads', '1', '--log', sensLog, '--json']);
@@ -65,8 +104,15 @@ test('prune --log FILE.csv and train logs → whittle report; bad logs name the 
   const site = join(dir, 'site');
   const x = whittle(['export', '--web', site, '--model', join(dir, 'p.onnx'), '--limit', '100', '--json']);
   assert.equal(x.code, 0, x.stderr);
-  const manifest = JSON.parse(readFileSync(join(site, 'manifest.json'), 'utf8')) as { models: { id: string; format: string; bytes: number }[]; test: { count: number; sampleSize: number }; inputShape: number[] };
-  assert.deepEqual(manifest.models.map((m) => [m.id, m.format, m.bytes]), [['dense', 'onnx', readFileSync(join(dir, 'p.onnx')).length]]);
+  const manifest = JSON.parse(readFileSync(join(site, 'manifest.json'), 'utf8')) as {
+    models: { id: string; format: string; bytes: number }[];
+    test: { count: number; sampleSize: number };
+    inputShape: number[];
+  };
+  assert.deepEqual(
+    manifest.models.map((m) => [m.id, m.format, m.bytes]),
+    [['dense', 'onnx', readFileSync(join(dir, 'p.onnx')).length]],
+  );
   assert.deepEqual(readFileSync(join(site, 'model.onnx')), readFileSync(join(dir, 'p.onnx')));
   assert.deepEqual([manifest.test.count, manifest.test.sampleSize, manifest.inputShape], [100, 784, [1, 28, 28]]);
   const noWeb = whittle(['export', '--model', join(dir, 'p.onnx')]);

@@ -48,7 +48,30 @@ test('train → eval → info on the bundled MNIST: LeNet-300-100, 2 epochs, ≥
 });
 
 test('a diverging run recovers: each non-finite loss is undone, the learning rate halved, reported on stderr and in the JSON', () => {
-  const r = whittle(['train', '--model', 'lenet-5', '--samples', '2276', '--batch', '32', '--lr', '0.2', '--warmup', '0', '--schedule', 'constant', '--steps-per-run', '4', '--epochs', '1', '--seed', '1', '--threads', '1', '--json']);
+  const r = whittle([
+    'train',
+    '--model',
+    'lenet-5',
+    '--samples',
+    '2276',
+    '--batch',
+    '32',
+    '--lr',
+    '0.2',
+    '--warmup',
+    '0',
+    '--schedule',
+    'constant',
+    '--steps-per-run',
+    '4',
+    '--epochs',
+    '1',
+    '--seed',
+    '1',
+    '--threads',
+    '1',
+    '--json',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const recoveries = r.json?.['recoveries'] as { epoch: number; step: number; restoredStep: number; lr: number }[];
   assert.ok(recoveries.length >= 1 && recoveries.length <= 8, JSON.stringify(recoveries));

@@ -54,7 +54,24 @@ test('onnxruntime-web runs a thinned and an int8 (QLinearConv) LeNet-5 as onnxru
   const l5 = join(dir, 'lenet5.onnx');
   run(['train', '--model', 'lenet-5', '--epochs', '1', '--samples', '3200', '--lr', '0.02', '--threads', '1', '--out', l5, '--json']);
   const thin = join(dir, 'lenet5-thin.onnx');
-  run(['prune', '--model', l5, '--granularity', 'channel', '--sparsity', '0.5', '--finetune-epochs', '0', '--eval-limit', '500', '--threads', '1', '--out', thin, '--json']);
+  run([
+    'prune',
+    '--model',
+    l5,
+    '--granularity',
+    'channel',
+    '--sparsity',
+    '0.5',
+    '--finetune-epochs',
+    '0',
+    '--eval-limit',
+    '500',
+    '--threads',
+    '1',
+    '--out',
+    thin,
+    '--json',
+  ]);
   const int8 = join(dir, 'lenet5-int8.onnx');
   run(['quantize', '--model', l5, '--scheme', 'ptq', '--calib-samples', '256', '--eval-limit', '500', '--threads', '1', '--out', int8, '--json']);
   for (const m of [l5, thin, int8]) sameOnBothRuntimes(m);

@@ -74,7 +74,10 @@ export class ByteReader {
 
   #need(n: number, what: string): void {
     if (this.pos + n > this.#bytes.length) {
-      throw new WhittleError('BAD_CONTAINER', `${this.#source} is truncated: ${what} needs ${n} bytes at offset ${this.pos} but the file has ${this.#bytes.length}; rewrite it with whittle compress`);
+      throw new WhittleError(
+        'BAD_CONTAINER',
+        `${this.#source} is truncated: ${what} needs ${n} bytes at offset ${this.pos} but the file has ${this.#bytes.length}; rewrite it with whittle compress`,
+      );
     }
   }
 

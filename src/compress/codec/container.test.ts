@@ -18,9 +18,12 @@ import { crc32 } from 'node:zlib';
 function fixture(): { model: Model; shared: Map<string, SharedWeight> } {
   const model = createModel('mlp:784-30-10', { seed: 3 });
   let s = 11;
-  const rand = (): number => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rand = (): number => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const shared = new Map<string, SharedWeight>();
-  for (const [name, bits, keep] of [['fc1.weight', 4, 0.1], ['fc2.weight', 3, 1]] as const) {
+  for (const [name, bits, keep] of [
+    ['fc1.weight', 4, 0.1],
+    ['fc2.weight', 3, 1],
+  ] as const) {
     const t = model.graph.initializers.get(name) as Tensor;
     const K = 2 ** bits;
     const assignment = Int32Array.from({ length: t.size }, () => (rand() < keep ? Math.floor(rand() * K) : -1));
@@ -45,7 +48,10 @@ test('encode → decode gives exactly the shared weights, biases and a runnable 
       assert.deepEqual([...back.codebook], [...w.codebook], `${name} codebook`);
     }
     for (const [name, t] of model.graph.initializers) assert.deepEqual([...(d.model.graph.initializers.get(name) as Tensor).data], [...t.data], name);
-    assert.deepEqual(d.model.graph.nodes.map((n) => n.opType), model.graph.nodes.map((n) => n.opType));
+    assert.deepEqual(
+      d.model.graph.nodes.map((n) => n.opType),
+      model.graph.nodes.map((n) => n.opType),
+    );
     assert.equal(breakdown.bytes, bytes.length);
     assert.equal(breakdown.framing + breakdown.graph + breakdown.tensors.reduce((a, t) => a + t.total, 0), bytes.length);
     for (const t of breakdown.tensors) assert.equal(t.header + t.values + t.codebook + t.huffmanTables + t.indices, t.total, t.name);
@@ -59,7 +65,10 @@ test('encode → decode gives exactly the shared weights, biases and a runnable 
 test('a dense shared weight pays no gap bits: its stream is exactly its Huffman-coded cluster indices', () => {
   const { model, shared } = fixture();
   const fc2 = shared.get('fc2.weight') as SharedWeight;
-  assert.ok(fc2.assignment.every((c) => c >= 0), 'fc2 is dense');
+  assert.ok(
+    fc2.assignment.every((c) => c >= 0),
+    'fc2 is dense',
+  );
   const counts = new Float64Array(fc2.codebook.length + 1);
   for (const c of fc2.assignment) counts[c]!++;
   const expected = Math.ceil(codedBits(counts, huffmanCodeLengths(counts)) / 8);
@@ -95,7 +104,12 @@ test('writeContainer: the reported bytes are the file size, and readContainer re
 test('a damaged container is refused with a clear BAD_CONTAINER error', () => {
   const { model, shared } = fixture();
   const { bytes, breakdown } = encodeContainer(model, shared);
-  const refuses = (b: Uint8Array, re: RegExp): void => assert.throws(() => decodeContainer(b, 'm.wtl'), (e: Error & { code?: string }) => e.code === 'BAD_CONTAINER' && re.test(e.message), String(re));
+  const refuses = (b: Uint8Array, re: RegExp): void =>
+    assert.throws(
+      () => decodeContainer(b, 'm.wtl'),
+      (e: Error & { code?: string }) => e.code === 'BAD_CONTAINER' && re.test(e.message),
+      String(re),
+    );
   for (const cut of [0, 3, 5, 40, breakdown.graph + 20, bytes.length - 100, bytes.length - 1]) refuses(bytes.subarray(0, cut), /truncated/);
   const magic = bytes.slice();
   magic[0] = 0x50;

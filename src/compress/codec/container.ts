@@ -92,10 +92,14 @@ function planShared(w: SharedWeight, gapBits: number) {
 
 function checkShared(name: string, w: SharedWeight): void {
   const K = w.codebook.length;
-  if (!(Number.isInteger(w.bits) && w.bits >= 1 && w.bits <= MAX_INDEX_BITS)) throw new WhittleError('BAD_ARGUMENT', `weight "${name}": ${w.bits} index bits is unsupported; use 1–${MAX_INDEX_BITS}`);
-  if (K < 1 || K > 2 ** w.bits) throw new WhittleError('BAD_ARGUMENT', `weight "${name}": a codebook of ${K} entries does not fit ${w.bits} bits (at most ${2 ** w.bits})`);
-  if (w.assignment.length !== sizeOf(w.dims)) throw new WhittleError('SHAPE_MISMATCH', `weight "${name}": ${w.assignment.length} assignments for shape [${w.dims.join(', ')}]`);
-  for (const c of w.assignment) if (c >= K || c < -1) throw new WhittleError('BAD_ARGUMENT', `weight "${name}": cluster index ${c} is outside the codebook of ${K}`);
+  if (!(Number.isInteger(w.bits) && w.bits >= 1 && w.bits <= MAX_INDEX_BITS))
+    throw new WhittleError('BAD_ARGUMENT', `weight "${name}": ${w.bits} index bits is unsupported; use 1–${MAX_INDEX_BITS}`);
+  if (K < 1 || K > 2 ** w.bits)
+    throw new WhittleError('BAD_ARGUMENT', `weight "${name}": a codebook of ${K} entries does not fit ${w.bits} bits (at most ${2 ** w.bits})`);
+  if (w.assignment.length !== sizeOf(w.dims))
+    throw new WhittleError('SHAPE_MISMATCH', `weight "${name}": ${w.assignment.length} assignments for shape [${w.dims.join(', ')}]`);
+  for (const c of w.assignment)
+    if (c >= K || c < -1) throw new WhittleError('BAD_ARGUMENT', `weight "${name}": cluster index ${c} is outside the codebook of ${K}`);
 }
 
 /** Bytes per stored float: 2 when every value is exactly a float16, else 4. */
@@ -127,7 +131,11 @@ function writeHeader(w: ByteWriter, kind: number, name: string, dims: readonly n
  * const { bytes, breakdown } = encodeContainer(model, new Map([['fc1.weight', fc1]]));
  * ```
  */
-export function encodeContainer(model: Model, shared: ReadonlyMap<string, SharedWeight>, options: EncodeOptions = {}): { bytes: Uint8Array; breakdown: ContainerBreakdown } {
+export function encodeContainer(
+  model: Model,
+  shared: ReadonlyMap<string, SharedWeight>,
+  options: EncodeOptions = {},
+): { bytes: Uint8Array; breakdown: ContainerBreakdown } {
   const g = model.graph.clone();
   const stored: [string, Tensor][] = [];
   for (const [name, t] of g.initializers) {
@@ -136,7 +144,8 @@ export function encodeContainer(model: Model, shared: ReadonlyMap<string, Shared
       g.initializers.delete(name);
     }
   }
-  for (const name of shared.keys()) if (!model.graph.initializers.has(name)) throw new WhittleError('BAD_ARGUMENT', `shared weight "${name}" is not an initializer of the model`);
+  for (const name of shared.keys())
+    if (!model.graph.initializers.has(name)) throw new WhittleError('BAD_ARGUMENT', `shared weight "${name}" is not an initializer of the model`);
   const w = new ByteWriter();
   w.bytes(new TextEncoder().encode(CONTAINER_MAGIC));
   w.u8(CONTAINER_VERSION);
@@ -155,19 +164,32 @@ export function encodeContainer(model: Model, shared: ReadonlyMap<string, Shared
       w.u8(width);
       const header = w.length - start;
       writeFloats(w, values, width);
-      tensors.push({ name, kind: 'dense', dims: [...t.dims], header, values: width * t.size, codebook: 0, huffmanTables: 0, indices: 0, total: w.length - start });
+      tensors.push({
+        name,
+        kind: 'dense',
+        dims: [...t.dims],
+        header,
+        values: width * t.size,
+        codebook: 0,
+        huffmanTables: 0,
+        indices: 0,
+        total: w.length - start,
+      });
       continue;
     }
     checkShared(name, sw);
-    if (sizeOf(sw.dims) !== t.size) throw new WhittleError('SHAPE_MISMATCH', `shared weight "${name}" has shape [${sw.dims.join(', ')}] but the model's is [${t.dims.join(', ')}]`);
+    if (sizeOf(sw.dims) !== t.size)
+      throw new WhittleError('SHAPE_MISMATCH', `shared weight "${name}" has shape [${sw.dims.join(', ')}] but the model's is [${t.dims.join(', ')}]`);
     const opt = options.gapBits;
     const fixed = typeof opt === 'number' ? opt : opt instanceof Map ? opt.get(name) : undefined;
-    if (fixed !== undefined && !(Number.isInteger(fixed) && fixed >= 1 && fixed <= 8)) throw new WhittleError('BAD_ARGUMENT', `gap bits must be an integer in 1–8, got ${fixed}`);
+    if (fixed !== undefined && !(Number.isInteger(fixed) && fixed >= 1 && fixed <= 8))
+      throw new WhittleError('BAD_ARGUMENT', `gap bits must be an integer in 1–8, got ${fixed}`);
     let plan = planShared(sw, fixed ?? 8);
-    if (fixed === undefined) for (let b = 1; b < 8; b++) {
-      const p = planShared(sw, b);
-      if (p.cost < plan.cost) plan = p;
-    }
+    if (fixed === undefined)
+      for (let b = 1; b < 8; b++) {
+        const p = planShared(sw, b);
+        if (p.cost < plan.cost) plan = p;
+      }
     writeHeader(w, KIND_SHARED, name, sw.dims);
     w.u8(sw.bits);
     w.u8(plan.gapBits);
@@ -197,8 +219,20 @@ export function encodeContainer(model: Model, shared: ReadonlyMap<string, Shared
     w.bytes(stream);
     const nonzeros = plan.gaps.length - plan.fillers;
     tensors.push({
-      name, kind: 'shared', dims: [...sw.dims], header: header + 4, values: 0, codebook: width * sw.codebook.length, huffmanTables, indices: stream.length,
-      total: w.length - start, bits: sw.bits, gapBits: plan.gapBits, nonzeros, entries: plan.gaps.length, fillers: plan.fillers,
+      name,
+      kind: 'shared',
+      dims: [...sw.dims],
+      header: header + 4,
+      values: 0,
+      codebook: width * sw.codebook.length,
+      huffmanTables,
+      indices: stream.length,
+      total: w.length - start,
+      bits: sw.bits,
+      gapBits: plan.gapBits,
+      nonzeros,
+      entries: plan.gaps.length,
+      fillers: plan.fillers,
     });
   }
   const body = w.finish();

@@ -23,7 +23,7 @@ test('CLRS example (a45 b13 c12 d16 e9 f5) codes in the optimal 224 bits; unused
 
 test('canonical codes are prefix-free and round-trip a random stream', () => {
   let s = 7;
-  const rand = (): number => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rand = (): number => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const counts = Array.from({ length: 40 }, (_, i) => Math.floor(1000 / (i + 1) ** 1.5));
   const lengths = huffmanCodeLengths(counts);
   const codes = canonicalCodes(lengths);
@@ -38,7 +38,10 @@ test('canonical codes are prefix-free and round-trip a random stream', () => {
   for (const x of symbols) w.write(codes[x]!, lengths[x]!);
   const r = new BitReader(w.finish());
   const dec = new HuffmanDecoder(lengths);
-  assert.deepEqual(symbols.map(() => dec.decode(r)), symbols);
+  assert.deepEqual(
+    symbols.map(() => dec.decode(r)),
+    symbols,
+  );
 });
 
 test('the decoder rejects over-subscribed and incomplete tables and truncated streams', () => {
@@ -47,5 +50,8 @@ test('the decoder rejects over-subscribed and incomplete tables and truncated st
   assert.throws(() => new HuffmanDecoder([0, 0]), /codes no symbol/);
   assert.throws(() => new HuffmanDecoder([40, 1]), /longer than/);
   const dec = new HuffmanDecoder([2, 2, 1]);
-  assert.throws(() => dec.decode(new BitReader(new Uint8Array(0))), (e: Error & { code?: string }) => e.code === 'BAD_CONTAINER' && /truncated/.test(e.message));
+  assert.throws(
+    () => dec.decode(new BitReader(new Uint8Array(0))),
+    (e: Error & { code?: string }) => e.code === 'BAD_CONTAINER' && /truncated/.test(e.message),
+  );
 });

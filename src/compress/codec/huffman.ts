@@ -128,13 +128,17 @@ export class BitReader {
   readonly #bytes: Uint8Array;
   #pos = 0;
 
-  constructor(bytes: Uint8Array, readonly what = 'bit stream') {
+  constructor(
+    bytes: Uint8Array,
+    readonly what = 'bit stream',
+  ) {
     this.#bytes = bytes;
   }
 
   bit(): number {
     const byte = this.#bytes[this.#pos >> 3];
-    if (byte === undefined) throw new WhittleError('BAD_CONTAINER', `${this.what} is truncated: it ends after ${this.#bytes.length} bytes but more codes were expected`);
+    if (byte === undefined)
+      throw new WhittleError('BAD_CONTAINER', `${this.what} is truncated: it ends after ${this.#bytes.length} bytes but more codes were expected`);
     const b = (byte >> (7 - (this.#pos & 7))) & 1;
     this.#pos++;
     return b;
@@ -158,7 +162,8 @@ export class HuffmanDecoder {
   constructor(lengths: ArrayLike<number>, what = 'Huffman table') {
     let maxLen = 0;
     for (let s = 0; s < lengths.length; s++) maxLen = Math.max(maxLen, lengths[s] as number);
-    if (maxLen > MAX_CODE_LENGTH) throw new WhittleError('BAD_CONTAINER', `bad ${what}: a code of ${maxLen} bits is longer than the ${MAX_CODE_LENGTH} allowed`);
+    if (maxLen > MAX_CODE_LENGTH)
+      throw new WhittleError('BAD_CONTAINER', `bad ${what}: a code of ${maxLen} bits is longer than the ${MAX_CODE_LENGTH} allowed`);
     const count = new Array<number>(maxLen + 1).fill(0);
     for (let s = 0; s < lengths.length; s++) count[lengths[s] as number]!++;
     count[0] = 0;

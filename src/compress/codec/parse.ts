@@ -97,7 +97,6 @@ function readTable(r: ByteReader, alphabet: number, what: string): Uint8Array {
   return lengths;
 }
 
-
 /** The symbol of a one-symbol table (coded with zero bits from version 2), else undefined. */
 export function loneSymbol(lengths: ArrayLike<number>): number | undefined {
   let found: number | undefined;
@@ -109,10 +108,10 @@ export function loneSymbol(lengths: ArrayLike<number>): number | undefined {
   return found;
 }
 
-
 function readWidth(r: ByteReader, source: string, name: string): 2 | 4 {
   const width = r.u8(`the float width of "${name}"`);
-  if (width !== 2 && width !== 4) throw new WhittleError('BAD_CONTAINER', `${source}: tensor "${name}" stores ${width}-byte floats (expected 2 or 4); the file is corrupt`);
+  if (width !== 2 && width !== 4)
+    throw new WhittleError('BAD_CONTAINER', `${source}: tensor "${name}" stores ${width}-byte floats (expected 2 or 4); the file is corrupt`);
   return width;
 }
 
@@ -132,9 +131,17 @@ function readFloats(r: ByteReader, n: number, width: 2 | 4, what: string): Float
 export function parseContainer(bytes: Uint8Array, source: string, crc32: (b: Uint8Array) => number): ParsedContainer {
   const r = new ByteReader(bytes, source);
   const magic = new TextDecoder().decode(r.bytes(4, 'the magic number'));
-  if (magic !== CONTAINER_MAGIC) throw new WhittleError('BAD_CONTAINER', `${source} is not a Whittle container (magic "${magic.replace(/[^\x20-\x7e]/g, '?')}", expected "${CONTAINER_MAGIC}"); pass a .wtl file written by whittle compress`);
+  if (magic !== CONTAINER_MAGIC)
+    throw new WhittleError(
+      'BAD_CONTAINER',
+      `${source} is not a Whittle container (magic "${magic.replace(/[^\x20-\x7e]/g, '?')}", expected "${CONTAINER_MAGIC}"); pass a .wtl file written by whittle compress`,
+    );
   const version = r.u8('the version');
-  if (!READABLE_VERSIONS.includes(version)) throw new WhittleError('BAD_CONTAINER', `${source} is container version ${version}; this Whittle reads versions ${READABLE_VERSIONS.join(' and ')}, upgrade whittle or re-encode it`);
+  if (!READABLE_VERSIONS.includes(version))
+    throw new WhittleError(
+      'BAD_CONTAINER',
+      `${source} is container version ${version}; this Whittle reads versions ${READABLE_VERSIONS.join(' and ')}, upgrade whittle or re-encode it`,
+    );
   const graphLen = r.u32('the graph length');
   const graphBytes = r.bytes(graphLen, 'the graph');
   const count = r.u16('the tensor count');
@@ -160,7 +167,10 @@ export function parseContainer(bytes: Uint8Array, source: string, crc32: (b: Uin
     const K = r.u16(`the codebook size of "${name}"`);
     const entries = r.u32(`the entry count of "${name}"`);
     if (bits < 1 || bits > MAX_INDEX_BITS || K < 1 || K > 2 ** bits || gapBits < 1 || gapBits > 8) {
-      throw new WhittleError('BAD_CONTAINER', `${source}: tensor "${name}" has ${bits} index bits, ${K} centroids and ${gapBits} gap bits; the file is corrupt`);
+      throw new WhittleError(
+        'BAD_CONTAINER',
+        `${source}: tensor "${name}" has ${bits} index bits, ${K} centroids and ${gapBits} gap bits; the file is corrupt`,
+      );
     }
     const width = readWidth(r, source, name);
     const header = r.pos - start + 4;
@@ -188,7 +198,22 @@ export function parseContainer(bytes: Uint8Array, source: string, crc32: (b: Uin
     }
     const w: SharedWeight = { dims, bits, codebook, assignment };
     parsed.push({ name, dims, values: sharedValues(w), shared: w });
-    tensors.push({ name, kind: 'shared', dims, header, values: 0, codebook: width * K, huffmanTables, indices: streamLen, total: r.pos - start, bits, gapBits, nonzeros: entries - fillers, entries, fillers });
+    tensors.push({
+      name,
+      kind: 'shared',
+      dims,
+      header,
+      values: 0,
+      codebook: width * K,
+      huffmanTables,
+      indices: streamLen,
+      total: r.pos - start,
+      bits,
+      gapBits,
+      nonzeros: entries - fillers,
+      entries,
+      fillers,
+    });
   }
   const bodyLen = r.pos;
   const stored = r.u32('the checksum');
@@ -196,4 +221,3 @@ export function parseContainer(bytes: Uint8Array, source: string, crc32: (b: Uin
   if (crc32(bytes.subarray(0, bodyLen)) !== stored) throw new WhittleError('BAD_CONTAINER', `${source}: checksum mismatch, the file is corrupt`);
   return { version, graph: graphBytes, tensors: parsed, breakdown: { bytes: bytes.length, framing: 11, graph: 4 + graphLen, tensors } };
 }
-

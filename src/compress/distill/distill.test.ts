@@ -17,7 +17,11 @@ const base = { epochs: 1, batchSize: 64, optimizer: { kind: 'sgd' } as const, no
 
 async function logits(model: Model): Promise<Float32Array> {
   const s = await Session.create(model, { threads: 1 });
-  const x = normalizeBatch(batch, Int32Array.from({ length: 64 }, (_, i) => i), 'x/255');
+  const x = normalizeBatch(
+    batch,
+    Int32Array.from({ length: 64 }, (_, i) => i),
+    'x/255',
+  );
   const r = await s.run({ input: new Tensor('float32', [64, 1, 28, 28], x) });
   await s.release();
   return r[model.graph.outputs[0]?.name as string]?.data as Float32Array;
@@ -69,7 +73,10 @@ test('distillation trains the student and leaves the teacher untouched', async (
 test('a teacher whose output does not match the student is refused before training', () => {
   const teacher = createModel('mlp:784-20-10', { seed: 1 });
   const student = createModel('mlp:784-20-5', { seed: 1 });
-  assert.throws(() => distillationStep(teacher, student), (e: unknown) => e instanceof WhittleError && e.code === 'SHAPE_MISMATCH' && /\[N, 10\].*\[N, 5\]/.test(e.message));
+  assert.throws(
+    () => distillationStep(teacher, student),
+    (e: unknown) => e instanceof WhittleError && e.code === 'SHAPE_MISMATCH' && /\[N, 10\].*\[N, 5\]/.test(e.message),
+  );
 });
 
 test('a hint naming a missing tensor lists the candidates; a valid hint adds a trainable adapter that is removed after', async () => {
@@ -91,7 +98,13 @@ test('a magnitude-pruned student distilled with its masks keeps every pruned wei
   const teacher = createModel('lenet-300-100', { seed: 1 });
   const { model: pruned, masks } = magnitudePrune(createModel('mlp:784-30-10', { seed: 2 }), { sparsity: 0.8 });
   const extraFeeds = new Map([...masks].map(([w, m]) => [`${w}.mask`, m] as const));
-  const r = await distillStudent(teacher, pruned, subset(mnist.train, 0, 1024), { ...base, lr: 0.05, stepsPerRun: 4, step: { masked: [...masks.keys()] }, extraFeeds });
+  const r = await distillStudent(teacher, pruned, subset(mnist.train, 0, 1024), {
+    ...base,
+    lr: 0.05,
+    stepsPerRun: 4,
+    step: { masked: [...masks.keys()] },
+    extraFeeds,
+  });
   for (const [w, m] of masks) {
     const after = r.model.graph.initializers.get(w)?.data as Float32Array;
     let regrown = 0;

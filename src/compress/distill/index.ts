@@ -68,7 +68,10 @@ export function addHintAdapters(student: Model, teacher: Model, hints: readonly 
     if (ss === undefined || !tensorNames(student).includes(h.student)) throw unknownTensor('student', h.student, student);
     if (ts === undefined || !tensorNames(teacher).includes(h.teacher)) throw unknownTensor('teacher', h.teacher, teacher);
     const bad = (): WhittleError =>
-      new WhittleError('SHAPE_MISMATCH', `hint ${h.teacher}:${h.student}: teacher [${ts.join(', ')}] and student [${ss.join(', ')}] must both be [N, F] or both [N, C, H, W] with equal H, W`);
+      new WhittleError(
+        'SHAPE_MISMATCH',
+        `hint ${h.teacher}:${h.student}: teacher [${ts.join(', ')}] and student [${ss.join(', ')}] must both be [N, F] or both [N, C, H, W] with equal H, W`,
+      );
     const sw = ss[1];
     const tw = ts[1];
     if (ss.length !== ts.length || typeof sw !== 'number' || typeof tw !== 'number') throw bad();
@@ -77,11 +80,25 @@ export function addHintAdapters(student: Model, teacher: Model, hints: readonly 
     if (ss.length === 2) {
       g.initializers.set(`${name}.weight`, initWeight(rng, [tw, sw], 'glorot'));
       g.initializers.set(`${name}.bias`, new Tensor('float32', [tw]));
-      g.nodes.push({ name, opType: 'Gemm', domain: '', inputs: [h.student, `${name}.weight`, `${name}.bias`], outputs: [out], attributes: { transB: attr.int(1) } });
+      g.nodes.push({
+        name,
+        opType: 'Gemm',
+        domain: '',
+        inputs: [h.student, `${name}.weight`, `${name}.bias`],
+        outputs: [out],
+        attributes: { transB: attr.int(1) },
+      });
     } else if (ss.length === 4 && ss[2] === ts[2] && ss[3] === ts[3]) {
       g.initializers.set(`${name}.weight`, initWeight(rng, [tw, sw, 1, 1], 'glorot'));
       g.initializers.set(`${name}.bias`, new Tensor('float32', [tw]));
-      g.nodes.push({ name, opType: 'Conv', domain: '', inputs: [h.student, `${name}.weight`, `${name}.bias`], outputs: [out], attributes: { kernel_shape: attr.ints([1, 1]) } });
+      g.nodes.push({
+        name,
+        opType: 'Conv',
+        domain: '',
+        inputs: [h.student, `${name}.weight`, `${name}.bias`],
+        outputs: [out],
+        attributes: { kernel_shape: attr.ints([1, 1]) },
+      });
     } else throw bad();
     return out;
   });
@@ -156,7 +173,13 @@ export function distillationStep(teacher: Model, student: Model, options: Distil
  * }, { temperature: 4, alpha: 0.9 });
  * ```
  */
-export async function distillStudent(teacher: Model, student: Model, data: Dataset, trainOptions: TrainOptions, options: DistillOptions = {}): Promise<TrainResult> {
+export async function distillStudent(
+  teacher: Model,
+  student: Model,
+  data: Dataset,
+  trainOptions: TrainOptions,
+  options: DistillOptions = {},
+): Promise<TrainResult> {
   const { model: withAdapters, outputs } = addHintAdapters(student, teacher, options.hints ?? [], trainOptions.seed ?? 0);
   const kd = distillationStep(teacher, withAdapters, options, outputs);
   const base = trainOptions.step;

@@ -43,20 +43,29 @@ export function checkTeacher(teacher: Model, student: Model): void {
   const to = teacher.graph.outputs[0];
   const so = student.graph.outputs[0];
   if (ti === undefined || to === undefined || teacher.graph.inputs.length !== 1) {
-    throw new WhittleError('BAD_ARGUMENT', `the teacher needs exactly one input and at least one output; it has ${teacher.graph.inputs.length} input(s) and ${teacher.graph.outputs.length} output(s)`);
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `the teacher needs exactly one input and at least one output; it has ${teacher.graph.inputs.length} input(s) and ${teacher.graph.outputs.length} output(s)`,
+    );
   }
   if (si === undefined || so === undefined) throw new WhittleError('BAD_ARGUMENT', 'the student needs one input and one output');
   const tIn = perSample(ti.shape);
   const sIn = perSample(si.shape);
   if (tIn !== undefined && sIn !== undefined && tIn !== sIn) {
-    throw new WhittleError('SHAPE_MISMATCH', `the teacher's input "${ti.name}" ${fmt(ti.shape)} and the student's input "${si.name}" ${fmt(si.shape)} hold different sample sizes (${tIn} vs ${sIn}); distill between models of the same data`);
+    throw new WhittleError(
+      'SHAPE_MISMATCH',
+      `the teacher's input "${ti.name}" ${fmt(ti.shape)} and the student's input "${si.name}" ${fmt(si.shape)} hold different sample sizes (${tIn} vs ${sIn}); distill between models of the same data`,
+    );
   }
   const tOut = valueShapes(teacher).get(to.name)?.shape ?? to.shape;
   const sOut = valueShapes(student).get(so.name)?.shape ?? so.shape;
   const tc = tOut[tOut.length - 1];
   const sc = sOut[sOut.length - 1];
   if (tOut.length !== sOut.length || typeof tc !== 'number' || tc !== sc) {
-    throw new WhittleError('SHAPE_MISMATCH', `the teacher's output "${to.name}" is ${fmt(tOut)} but the student's "${so.name}" is ${fmt(sOut)}; the teacher must predict the same classes as the student`);
+    throw new WhittleError(
+      'SHAPE_MISMATCH',
+      `the teacher's output "${to.name}" is ${fmt(tOut)} but the student's "${so.name}" is ${fmt(sOut)}; the teacher must predict the same classes as the student`,
+    );
   }
 }
 
@@ -75,7 +84,10 @@ export function mergeTeacher(graph: Graph, teacher: Model, input: string, studen
   if (!same) {
     const dims = tInput.shape.slice(1);
     if (!dims.every((d): d is number => typeof d === 'number')) {
-      throw new WhittleError('SHAPE_MISMATCH', `the teacher's input ${fmt(tInput.shape)} has symbolic sample dims; cannot reshape the student's input ${fmt(studentInputShape)} to it`);
+      throw new WhittleError(
+        'SHAPE_MISMATCH',
+        `the teacher's input ${fmt(tInput.shape)} has symbolic sample dims; cannot reshape the student's input ${fmt(studentInputShape)} to it`,
+      );
     }
     source = b.op1('Reshape', [input, b.constant(Tensor.int64([-1, ...dims]), 'input_shape')]);
   }

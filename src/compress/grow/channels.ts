@@ -19,10 +19,15 @@ export function channelGroup(model: Model, layer: string): PruneGroup {
   const g = node === undefined ? undefined : groups.find((x) => x.producers.includes(node.name));
   const valid = groups.filter((x) => x.prunable).map((x) => x.name);
   if (g === undefined) throw new WhittleError('BAD_ARGUMENT', `no layer "${layer}" whose channels can grow; candidates: ${valid.join(', ') || '(none)'}`);
-  if (!g.prunable) throw new WhittleError('BAD_ARGUMENT', `the channels of "${layer}" cannot change: ${g.reason ?? ''}; candidates: ${valid.join(', ') || '(none)'}`);
+  if (!g.prunable)
+    throw new WhittleError('BAD_ARGUMENT', `the channels of "${layer}" cannot change: ${g.reason ?? ''}; candidates: ${valid.join(', ') || '(none)'}`);
   for (const m of g.members) {
     const n = model.graph.nodes.find((x) => x.name === m.node);
-    if (n?.opType === 'Conv' && getInt(n, 'group', 1) !== 1) throw new WhittleError('BAD_ARGUMENT', `"${layer}" feeds the grouped convolution "${n.name}"; widening grouped and depthwise convolutions is not supported yet`);
+    if (n?.opType === 'Conv' && getInt(n, 'group', 1) !== 1)
+      throw new WhittleError(
+        'BAD_ARGUMENT',
+        `"${layer}" feeds the grouped convolution "${n.name}"; widening grouped and depthwise convolutions is not supported yet`,
+      );
   }
   return g;
 }
@@ -47,7 +52,10 @@ export interface WidenChannelsOptions {
 export function widenChannels(model: Model, group: PruneGroup, o: WidenChannelsOptions): Model {
   const c = group.channels;
   if (!Number.isInteger(o.width) || o.width <= c) {
-    throw new WhittleError('BAD_ARGUMENT', `cannot widen "${group.name}" to ${o.width} channels: it has ${c}; give a larger integer width (merge or prune to make it smaller)`);
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `cannot widen "${group.name}" to ${o.width} channels: it has ${c}; give a larger integer width (merge or prune to make it smaller)`,
+    );
   }
   const rng = new Rng(o.seed);
   const random = o.init === 'random';
@@ -82,12 +90,16 @@ export function widenChannels(model: Model, group: PruneGroup, o: WidenChannelsO
               group.forEach((u, j) => (data[at(oi, u, r, k)] = share + (eps[j] as number) - mean));
             }
       }
-      if (random) for (let u = c; u < o.width; u++) for (let oi = 0; oi < outer; oi++) for (let r = 0; r < m.repeat; r++) for (let k = 0; k < inner; k++) data[at(oi, u, r, k)] = 0;
+      if (random)
+        for (let u = c; u < o.width; u++)
+          for (let oi = 0; oi < outer; oi++) for (let r = 0; r < m.repeat; r++) for (let k = 0; k < inner; k++) data[at(oi, u, r, k)] = 0;
     } else if (random && m.role === 'out') {
       // New channels of their own: He-initialized incoming weights, zero bias; outgoing weights are zero.
       const weight = w.dims.length > 1;
       const fanIn = weight ? w.size / (w.dims[m.axis] as number) : 1;
-      for (let u = c; u < o.width; u++) for (let oi = 0; oi < outer; oi++) for (let r = 0; r < m.repeat; r++) for (let k = 0; k < inner; k++) data[at(oi, u, r, k)] = weight ? rng.normal() * Math.sqrt(2 / fanIn) : 0;
+      for (let u = c; u < o.width; u++)
+        for (let oi = 0; oi < outer; oi++)
+          for (let r = 0; r < m.repeat; r++) for (let k = 0; k < inner; k++) data[at(oi, u, r, k)] = weight ? rng.normal() * Math.sqrt(2 / fanIn) : 0;
     }
     g.initializers.set(m.tensor, w);
   }
@@ -106,7 +118,8 @@ export function deepenConv(model: Model, conv: Node, name: string, kernel = 3): 
   const g = model.graph.clone();
   const node = g.nodes.find((n) => n.name === conv.name) as Node;
   const w = g.initializers.get(node.inputs[1] ?? '');
-  if (w === undefined || w.dims.length !== 4) throw new WhittleError('BAD_ARGUMENT', `Conv "${conv.name}" needs a constant 2-D convolution weight to deepen after it`);
+  if (w === undefined || w.dims.length !== 4)
+    throw new WhittleError('BAD_ARGUMENT', `Conv "${conv.name}" needs a constant 2-D convolution weight to deepen after it`);
   const channels = w.dims[0] as number;
   // After the Conv's BatchNorm and ReLU when it has them (the new layer then ends in a ReLU too).
   const only = (v: string, opType: string): Node | undefined => {
@@ -118,7 +131,8 @@ export function deepenConv(model: Model, conv: Node, name: string, kernel = 3): 
   if (bn !== undefined && bn.outputs.length === 1) out = bn.outputs[0] as string;
   const relu = only(out, 'Relu');
   const value = (relu?.outputs[0] ?? out) as string;
-  if (g.outputs.some((v) => v.name === value)) throw new WhittleError('BAD_ARGUMENT', `"${conv.name}" produces the model's output; deepen after an inner layer`);
+  if (g.outputs.some((v) => v.name === value))
+    throw new WhittleError('BAD_ARGUMENT', `"${conv.name}" produces the model's output; deepen after an inner layer`);
   const eye = new Tensor('float32', [channels, channels, kernel, kernel]);
   const centre = Math.floor(kernel / 2);
   for (let ch = 0; ch < channels; ch++) (eye.data as Float32Array)[((ch * channels + ch) * kernel + centre) * kernel + centre] = 1;
@@ -126,7 +140,14 @@ export function deepenConv(model: Model, conv: Node, name: string, kernel = 3): 
   g.initializers.set(`${name}.bias`, new Tensor('float32', [channels]));
   const linear = relu ? `${name}.linear` : name;
   const nodes: Node[] = [
-    { name, opType: 'Conv', domain: '', inputs: [value, `${name}.weight`, `${name}.bias`], outputs: [linear], attributes: { kernel_shape: attr.ints([kernel, kernel]), pads: attr.ints([centre, centre, centre, centre]) } },
+    {
+      name,
+      opType: 'Conv',
+      domain: '',
+      inputs: [value, `${name}.weight`, `${name}.bias`],
+      outputs: [linear],
+      attributes: { kernel_shape: attr.ints([kernel, kernel]), pads: attr.ints([centre, centre, centre, centre]) },
+    },
   ];
   if (relu) nodes.push({ name: `${name}_relu`, opType: 'Relu', domain: '', inputs: [linear], outputs: [`${name}_relu`], attributes: {} });
   const result = nodes[nodes.length - 1]?.outputs[0] as string;

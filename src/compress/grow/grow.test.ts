@@ -53,21 +53,40 @@ test('Net2DeeperNet inserts an identity Dense + ReLU and keeps the outputs', asy
 
 test('widening to a smaller width, or growing the output layer, is refused', async () => {
   const model = createModel('lenet-300-100', { seed: 1 });
-  assert.throws(() => widen(model, { layer: 'fc1', width: 200 }), (e: unknown) => e instanceof WhittleError && e.code === 'BAD_ARGUMENT' && /cannot widen "fc1" to 200 units: it has 300/.test(e.message));
-  assert.throws(() => widen(model, { layer: 'fc3', width: 20 }), (e: unknown) => e instanceof WhittleError && /the last layer cannot be/.test(e.message));
+  assert.throws(
+    () => widen(model, { layer: 'fc1', width: 200 }),
+    (e: unknown) => e instanceof WhittleError && e.code === 'BAD_ARGUMENT' && /cannot widen "fc1" to 200 units: it has 300/.test(e.message),
+  );
+  assert.throws(
+    () => widen(model, { layer: 'fc3', width: 20 }),
+    (e: unknown) => e instanceof WhittleError && /the last layer cannot be/.test(e.message),
+  );
 });
 
 test('grow when stuck: a 784-16-10 net grows to 784-64-10 in steps and keeps learning', async () => {
   const split = splitValidation(subset(mnist.train, 0, 6144), 1024);
-  const r = await growWhenStuck(createModel('mlp:784-16-10', { seed: 2 }), split.train, { ...sgd, epochs: 4, schedule: { schedule: { kind: 'cosine' } } }, { targets: { fc1: 64 }, validation: split.validation, steps: 2, deadline: 2 });
+  const r = await growWhenStuck(
+    createModel('mlp:784-16-10', { seed: 2 }),
+    split.train,
+    { ...sgd, epochs: 4, schedule: { schedule: { kind: 'cosine' } } },
+    { targets: { fc1: 64 }, validation: split.validation, steps: 2, deadline: 2 },
+  );
   assert.equal(r.events.length, 2);
-  assert.deepEqual(r.events.map((e) => e.widths['fc1']), [40, 64]);
+  assert.deepEqual(
+    r.events.map((e) => e.widths['fc1']),
+    [40, 64],
+  );
   assert.deepEqual(r.model.graph.initializers.get('fc1.weight')?.dims, [64, 784]);
   // One check per epoch until the last growth; then the validation samples train too, unchecked.
   assert.equal(r.history.length, 2);
   const acc = await evaluate(r.model, subset(mnist.test, 0, 2000), norm);
   assert.ok(acc.accuracy > 0.85, `accuracy ${acc.accuracy}`);
-  const held = await growWhenStuck(createModel('mlp:784-16-10', { seed: 2 }), split.train, { ...sgd, epochs: 4, schedule: { schedule: { kind: 'cosine' } } }, { targets: { fc1: 64 }, validation: split.validation, steps: 2, deadline: 2, reuseValidation: false });
+  const held = await growWhenStuck(
+    createModel('mlp:784-16-10', { seed: 2 }),
+    split.train,
+    { ...sgd, epochs: 4, schedule: { schedule: { kind: 'cosine' } } },
+    { targets: { fc1: 64 }, validation: split.validation, steps: 2, deadline: 2, reuseValidation: false },
+  );
   assert.equal(held.history.length, 4, 'kept out of training, the validation set is checked every epoch and at the end');
 });
 
@@ -113,17 +132,31 @@ test('Net2DeeperNet for convolutions inserts an identity 3×3 Conv (+ ReLU after
   assert.deepEqual(deeper.graph.initializers.get('conv1_deep.weight')?.dims, [20, 20, 3, 3]);
   assert.equal(await maxAbsOutputChange(createModel('lenet-5', { seed: 3 }), deeper, sample, norm), 0);
   const res = deepen(model, { after: 'layer1.0.conv1' });
-  assert.ok(res.graph.nodes.some((n) => n.name === 'layer1.0.conv1_deep_relu'), 'a ReLU follows, as after the BatchNorm+ReLU it was inserted behind');
+  assert.ok(
+    res.graph.nodes.some((n) => n.name === 'layer1.0.conv1_deep_relu'),
+    'a ReLU follows, as after the BatchNorm+ReLU it was inserted behind',
+  );
   assert.ok((await maxAbsOutputChange(model, res, sample, norm)) <= 1e-5);
-  assert.throws(() => widen(model, { layer: 'nosuch', width: 30 }), (e: unknown) => e instanceof WhittleError && /no Dense or Conv layer "nosuch"; layers: conv1, /.test(e.message));
+  assert.throws(
+    () => widen(model, { layer: 'nosuch', width: 30 }),
+    (e: unknown) => e instanceof WhittleError && /no Dense or Conv layer "nosuch"; layers: conv1, /.test(e.message),
+  );
 });
 
 test('grow when stuck widens convolutions too, and every growth happens even when runs of K steps overshoot the deadline', async () => {
   const { pruneChannels } = await import('../prune/index.js');
   const narrow = (await pruneChannels(createModel('lenet-5', { seed: 6 }), { sparsity: 0.5 })).model;
   const split = splitValidation(subset(mnist.train, 0, 3072), 512);
-  const r = await growWhenStuck(narrow, split.train, { ...sgd, lr: 0.01, epochs: 4, stepsPerRun: 16 }, { targets: { conv1: 20, conv2: 50 }, validation: split.validation, steps: 3, checksPerEpoch: 2, deadline: 1, patience: 100 });
-  assert.ok(r.events.every((e) => e.reason === 'deadline'), 'growth forced by the deadline alone');
+  const r = await growWhenStuck(
+    narrow,
+    split.train,
+    { ...sgd, lr: 0.01, epochs: 4, stepsPerRun: 16 },
+    { targets: { conv1: 20, conv2: 50 }, validation: split.validation, steps: 3, checksPerEpoch: 2, deadline: 1, patience: 100 },
+  );
+  assert.ok(
+    r.events.every((e) => e.reason === 'deadline'),
+    'growth forced by the deadline alone',
+  );
   assert.equal(r.events.length, 3);
   assert.deepEqual(r.events[2]?.widths, { conv1: 20, conv2: 50 });
   assert.deepEqual(r.model.graph.initializers.get('conv2.weight')?.dims, [50, 20, 5, 5]);

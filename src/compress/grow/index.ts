@@ -22,10 +22,13 @@ export function layerWidth(model: Model, layer: string): number {
  * the layers that can grow when the name is neither a Conv nor a Dense layer.
  */
 export function isConv(model: Model, layer: string): Node | undefined {
-  const named = (opType: string): Node | undefined => model.graph.nodes.find((n) => n.opType === opType && (n.name === layer || n.inputs[1] === layer || n.inputs[1] === `${layer}.weight`));
+  const named = (opType: string): Node | undefined =>
+    model.graph.nodes.find((n) => n.opType === opType && (n.name === layer || n.inputs[1] === layer || n.inputs[1] === `${layer}.weight`));
   const conv = named('Conv');
   if (conv === undefined && named('Gemm') === undefined) {
-    const layers = model.graph.nodes.filter((n) => (n.opType === 'Conv' || n.opType === 'Gemm') && model.graph.initializers.has(n.inputs[1] ?? '')).map((n) => n.name);
+    const layers = model.graph.nodes
+      .filter((n) => (n.opType === 'Conv' || n.opType === 'Gemm') && model.graph.initializers.has(n.inputs[1] ?? ''))
+      .map((n) => n.name);
     throw new WhittleError('BAD_ARGUMENT', `no Dense or Conv layer "${layer}"; layers: ${layers.join(', ') || '(none)'}`);
   }
   return conv;
@@ -61,14 +64,22 @@ export interface WidenOptions {
  */
 export function widen(model: Model, options: WidenOptions): Model {
   if (isConv(model, options.layer)) {
-    return widenChannels(model, channelGroup(model, options.layer), { width: options.width, noise: options.noise ?? 0, init: options.init ?? 'replicate', seed: options.seed ?? 0 });
+    return widenChannels(model, channelGroup(model, options.layer), {
+      width: options.width,
+      noise: options.noise ?? 0,
+      init: options.init ?? 'replicate',
+      seed: options.seed ?? 0,
+    });
   }
   const g = model.graph.clone();
   const chain = denseChain(g, options.layer);
   const old = readChain(g, chain);
   const n = options.width;
   if (!Number.isInteger(n) || n <= old.width) {
-    throw new WhittleError('BAD_ARGUMENT', `cannot widen "${chain.layer.name}" to ${n} units: it has ${old.width}; give a larger integer width (merge or prune to make it smaller)`);
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `cannot widen "${chain.layer.name}" to ${n} units: it has ${old.width}; give a larger integer width (merge or prune to make it smaller)`,
+    );
   }
   const noise = options.noise ?? 0;
   if (!(noise >= 0)) throw new WhittleError('BAD_ARGUMENT', `noise must be ≥ 0, got ${noise}`);
@@ -127,7 +138,8 @@ export function deepen(model: Model, options: DeepenOptions): Model {
   const conv = isConv(model, options.after);
   if (conv !== undefined) {
     const used = model.graph.allNames();
-    if (options.name !== undefined && used.has(options.name)) throw new WhittleError('BAD_ARGUMENT', `name "${options.name}" is already used in the model; choose another`);
+    if (options.name !== undefined && used.has(options.name))
+      throw new WhittleError('BAD_ARGUMENT', `name "${options.name}" is already used in the model; choose another`);
     let name = options.name ?? `${conv.name}_deep`;
     for (let i = 2; used.has(name) || used.has(`${name}.weight`); i++) name = `${conv.name}_deep${i}`;
     return deepenConv(model, conv, name);
@@ -147,7 +159,9 @@ export function deepen(model: Model, options: DeepenOptions): Model {
   g.initializers.set(`${name}.bias`, new Tensor('float32', [w]));
   const reluAfter = act?.opType === 'Relu';
   const out = reluAfter ? `${name}.linear` : name;
-  const nodes: Node[] = [{ name, opType: 'Gemm', domain: '', inputs: [value, `${name}.weight`, `${name}.bias`], outputs: [out], attributes: { transB: attr.int(1) } }];
+  const nodes: Node[] = [
+    { name, opType: 'Gemm', domain: '', inputs: [value, `${name}.weight`, `${name}.bias`], outputs: [out], attributes: { transB: attr.int(1) } },
+  ];
   if (reluAfter) nodes.push({ name: `${name}_relu`, opType: 'Relu', domain: '', inputs: [out], outputs: [`${name}_relu`], attributes: {} });
   const result = nodes[nodes.length - 1]?.outputs[0] as string;
   chain.next.inputs = chain.next.inputs.map((i) => (i === value ? result : i));

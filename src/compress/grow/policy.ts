@@ -106,7 +106,9 @@ export async function growWhenStuck(model: Model, data: Dataset, options: TrainO
     // Fully grown: the held-out samples train too, for the epochs left (no more checks).
     const final = left === 0 && (policy.reuseValidation ?? true);
     const phaseData = final ? concatDatasets(data, policy.validation) : data;
-    const phaseBudget = final ? Math.round(((budget - done) / spe) * Math.floor(phaseData.count / Math.min(options.batchSize, phaseData.count))) : budget - done;
+    const phaseBudget = final
+      ? Math.round(((budget - done) / spe) * Math.floor(phaseData.count / Math.min(options.batchSize, phaseData.count)))
+      : budget - done;
     let best = -1;
     let bad = 0;
     let grow: GrowEvent['reason'] | undefined;
@@ -152,7 +154,13 @@ export async function growWhenStuck(model: Model, data: Dataset, options: TrainO
       const now = widths[l] as number;
       const target = policy.targets[l] as number;
       next[l] = left === 1 ? target : now + Math.ceil((target - now) / left);
-      current = widen(current, { layer: l, width: next[l] as number, noise: policy.noise ?? 0.5, init: policy.init ?? 'random', seed: (options.seed ?? 0) + done });
+      current = widen(current, {
+        layer: l,
+        width: next[l] as number,
+        noise: policy.noise ?? 0.5,
+        init: policy.init ?? 'random',
+        seed: (options.seed ?? 0) + done,
+      });
     }
     events.push({ epoch: done / spe, reason: grow, widths: next });
   }

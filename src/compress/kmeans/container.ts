@@ -22,8 +22,16 @@ export interface KmeansContainerOptions extends EncodeOptions {
  * const { model: q, breakdown } = writeKmeansContainer(model, 'model.wtl', { bits: 4 });
  * ```
  */
-export function writeKmeansContainer(model: Model, path: string, o: KmeansContainerOptions): { model: Model; shared: Map<string, SharedWeight>; breakdown: ContainerBreakdown } {
-  const layers = o.layers ?? model.graph.nodes.filter((n) => ['Gemm', 'Conv', 'MatMul'].includes(n.opType) && n.inputs[1] !== undefined && model.graph.initializers.has(n.inputs[1])).map((n) => n.name);
+export function writeKmeansContainer(
+  model: Model,
+  path: string,
+  o: KmeansContainerOptions,
+): { model: Model; shared: Map<string, SharedWeight>; breakdown: ContainerBreakdown } {
+  const layers =
+    o.layers ??
+    model.graph.nodes
+      .filter((n) => ['Gemm', 'Conv', 'MatMul'].includes(n.opType) && n.inputs[1] !== undefined && model.graph.initializers.has(n.inputs[1]))
+      .map((n) => n.name);
   const bits = new Map(layers.map((l) => [resolveWeight(model, l).weight, o.bits]));
   const { model: quantized, shared } = kmeansShareWeights(model, bits);
   const breakdown = writeContainer(path, quantized, shared, o);

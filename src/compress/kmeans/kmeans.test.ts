@@ -21,7 +21,10 @@ test('kmeans1d: linear init over [min, max], converges to the cluster means', ()
   const v = Float32Array.of(-1, -0.9, -0.8, 0.1, 0.2, 0.9, 1.0);
   const { centroids, assignment } = kmeans1d(v, 3);
   assert.deepEqual([...assignment], [0, 0, 0, 1, 1, 2, 2]);
-  assert.deepEqual([...centroids], [Math.fround(-0.9), Math.fround(0.15), Math.fround(0.95)].map((x) => Math.fround(x)));
+  assert.deepEqual(
+    [...centroids],
+    [Math.fround(-0.9), Math.fround(0.15), Math.fround(0.95)].map((x) => Math.fround(x)),
+  );
   // Every value sits at its nearest centroid (the fixed point of Lloyd's iteration).
   v.forEach((x, i) => {
     const best = [...centroids].reduce((b, c, j) => (Math.abs(x - c) < Math.abs(x - (centroids[b] as number)) ? j : b), 0);
@@ -32,7 +35,14 @@ test('kmeans1d: linear init over [min, max], converges to the cluster means', ()
 function tinyModel(): Model {
   const g = new Graph('tiny');
   g.inputs.push({ name: 'x', dtype: 'float32', shape: ['N', 6] });
-  g.initializers.set('fc.weight', Tensor.fromArray('float32', [4, 6], Array.from({ length: 24 }, (_, i) => Math.sin(i * 1.7) * (i % 5 === 0 ? 0.01 : 1))));
+  g.initializers.set(
+    'fc.weight',
+    Tensor.fromArray(
+      'float32',
+      [4, 6],
+      Array.from({ length: 24 }, (_, i) => Math.sin(i * 1.7) * (i % 5 === 0 ? 0.01 : 1)),
+    ),
+  );
   g.initializers.set('fc.bias', Tensor.fromArray('float32', [4], [0.1, -0.1, 0.2, 0]));
   g.nodes.push({ name: 'fc', opType: 'Gemm', domain: '', inputs: ['x', 'fc.weight', 'fc.bias'], outputs: ['logits'], attributes: { transB: attr.int(1) } });
   g.outputs.push({ name: 'logits', dtype: 'float32', shape: ['N', 4] });
@@ -43,7 +53,14 @@ function tinyModel(): Model {
 async function grads(model: Model, params: string[], x: Tensor): Promise<Map<string, Float32Array>> {
   const g = model.graph.clone();
   const b = new GraphBuilder(g, 'loss');
-  const r = b.constant(Tensor.fromArray('float32', [3, 4], Array.from({ length: 12 }, (_, i) => Math.cos(i))), 'r');
+  const r = b.constant(
+    Tensor.fromArray(
+      'float32',
+      [3, 4],
+      Array.from({ length: 12 }, (_, i) => Math.cos(i)),
+    ),
+    'r',
+  );
   const loss = b.op1('ReduceSum', [b.op1('Mul', ['logits', r])], { keepdims: attr.int(0) });
   for (const p of params) {
     const t = g.initializers.get(p) as Tensor;
@@ -66,7 +83,11 @@ test('shared training graph: each centroid gets the sum of its members’ gradie
   const w = shared.get('fc.weight');
   assert.ok(w);
   assert.equal([...w.assignment].filter((c) => c < 0).length, 6, '25% of 24 weights pruned');
-  const x = Tensor.fromArray('float32', [3, 6], Array.from({ length: 18 }, (_, i) => Math.cos(i * 0.3)));
+  const x = Tensor.fromArray(
+    'float32',
+    [3, 6],
+    Array.from({ length: 18 }, (_, i) => Math.cos(i * 0.3)),
+  );
   const dense = (await grads(q, ['fc.weight'], x)).get('fc.weight') as Float32Array;
   const tm = sharedTrainingModel(q, shared);
   const cb = (await grads(tm, ['fc.weight.codebook'], x)).get('fc.weight.codebook') as Float32Array;

@@ -82,15 +82,25 @@ export function resolveWeight(model: Model, layer: string): { weight: string; la
   const w = node?.inputs[1];
   if (node === undefined || w === undefined || !model.graph.initializers.has(w)) {
     const names = model.graph.nodes.filter((n) => ['Gemm', 'Conv', 'MatMul'].includes(n.opType)).map((n) => n.name);
-    throw new WhittleError('BAD_ARGUMENT', `layer "${layer}" is not a Gemm/Conv/MatMul node with a weight initializer; layers of this model: ${names.join(', ')}`);
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `layer "${layer}" is not a Gemm/Conv/MatMul node with a weight initializer; layers of this model: ${names.join(', ')}`,
+    );
   }
   return { weight: w, layer };
 }
 
 function baseTrain(o: DeepCompressionOptions, epochs: number, lr: number): TrainOptions {
   return {
-    epochs, lr, batchSize: o.batchSize, optimizer: o.optimizer, normalization: o.normalization, seed: o.seed, threads: o.threads,
-    stepsPerRun: o.stepsPerRun, schedule: { schedule: { kind: 'cosine' } },
+    epochs,
+    lr,
+    batchSize: o.batchSize,
+    optimizer: o.optimizer,
+    normalization: o.normalization,
+    seed: o.seed,
+    threads: o.threads,
+    stepsPerRun: o.stepsPerRun,
+    schedule: { schedule: { kind: 'cosine' } },
   };
 }
 
@@ -130,7 +140,10 @@ export async function deepCompress(model: Model, data: Dataset, o: DeepCompressi
       const frac = method === 'agp' ? 1 : 1 - (1 - r / rounds) ** 3;
       const { model: pruned, masks } = magnitudePrune(current, { perLayer: Object.fromEntries(plan.map((p) => [p.weight, p.sparsity * frac])) });
       current = pruned;
-      if (o.prune.epochs > 0) current = (await fineTuneMasked(current, masks, data, { ...baseTrain(o, o.prune.epochs, o.prune.lr), onProgress: o.onProgress?.(`prune ${r}/${rounds}`) })).model;
+      if (o.prune.epochs > 0)
+        current = (
+          await fineTuneMasked(current, masks, data, { ...baseTrain(o, o.prune.epochs, o.prune.lr), onProgress: o.onProgress?.(`prune ${r}/${rounds}`) })
+        ).model;
     }
   }
   await stage('pruned', current);
@@ -150,7 +163,9 @@ export async function deepCompress(model: Model, data: Dataset, o: DeepCompressi
   if (o.halfPrecision) {
     finalShared = new Map([...finalShared].map(([k, w]) => [k, { ...w, codebook: roundToHalf(w.codebook) }]));
     const g = finalModel.graph.clone();
-    for (const [k, t] of g.initializers) if (t.dtype === 'float32' && t.dims.length > 0 && !finalShared.has(k)) g.initializers.set(k, new Tensor('float32', t.dims, roundToHalf(t.data as Float32Array)));
+    for (const [k, t] of g.initializers)
+      if (t.dtype === 'float32' && t.dims.length > 0 && !finalShared.has(k))
+        g.initializers.set(k, new Tensor('float32', t.dims, roundToHalf(t.data as Float32Array)));
     finalModel = withSharedValues({ ...finalModel, graph: g }, finalShared);
   }
   await stage('centroids', finalModel);

@@ -19,17 +19,27 @@ export const CODEBOOK_SUFFIX = '.codebook';
  * const { model: q, shared } = kmeansShareWeights(pruned, new Map([['fc1.weight', 6]]));
  * ```
  */
-export function kmeansShareWeights(model: Model, bits: ReadonlyMap<string, number>, options: { maxIterations?: number } = {}): { model: Model; shared: Map<string, SharedWeight> } {
+export function kmeansShareWeights(
+  model: Model,
+  bits: ReadonlyMap<string, number>,
+  options: { maxIterations?: number } = {},
+): { model: Model; shared: Map<string, SharedWeight> } {
   const shared = new Map<string, SharedWeight>();
   for (const [name, b] of bits) {
     const t = model.graph.initializers.get(name);
-    if (t === undefined) throw new WhittleError('BAD_ARGUMENT', `cannot share "${name}": no such weight (weights: ${[...model.graph.initializers.keys()].join(', ')})`);
+    if (t === undefined)
+      throw new WhittleError('BAD_ARGUMENT', `cannot share "${name}": no such weight (weights: ${[...model.graph.initializers.keys()].join(', ')})`);
     if (t.dtype !== 'float32') throw new WhittleError('BAD_ARGUMENT', `cannot share "${name}": it is ${t.dtype}, k-means sharing needs float32`);
-    if (!(Number.isInteger(b) && b >= 1 && b <= MAX_INDEX_BITS)) throw new WhittleError('BAD_ARGUMENT', `"${name}": ${b} bits is unsupported for k-means sharing; use 1–${MAX_INDEX_BITS}`);
+    if (!(Number.isInteger(b) && b >= 1 && b <= MAX_INDEX_BITS))
+      throw new WhittleError('BAD_ARGUMENT', `"${name}": ${b} bits is unsupported for k-means sharing; use 1–${MAX_INDEX_BITS}`);
     const data = t.data as Float32Array;
     const kept: number[] = [];
     for (let i = 0; i < data.length; i++) if (data[i] !== 0) kept.push(i);
-    const { centroids, assignment } = kmeans1d(Float32Array.from(kept, (i) => data[i] as number), 2 ** b, options);
+    const { centroids, assignment } = kmeans1d(
+      Float32Array.from(kept, (i) => data[i] as number),
+      2 ** b,
+      options,
+    );
     const full = new Int32Array(data.length).fill(-1);
     kept.forEach((i, j) => (full[i] = assignment[j] as number));
     shared.set(name, { dims: [...t.dims], bits: b, codebook: centroids.length > 0 ? centroids : new Float32Array(1), assignment: full });
@@ -65,7 +75,14 @@ export function sharedTrainingModel(model: Model, shared: ReadonlyMap<string, Sh
     g.initializers.set(codebook, new Tensor('float32', [w.codebook.length], w.codebook.slice()));
     const zero = b.op1('Unsqueeze', [b.constant(Tensor.scalar('float32', 0), `${name}.zero`), b.constant(Tensor.int64([0]), 'axis0')]);
     const table = b.op1('Concat', [zero, codebook], { axis: attr.int(0) });
-    const index = b.constant(Tensor.fromArray('int64', w.dims, Array.from(w.assignment, (c) => c + 1)), `${name}.index`);
+    const index = b.constant(
+      Tensor.fromArray(
+        'int64',
+        w.dims,
+        Array.from(w.assignment, (c) => c + 1),
+      ),
+      `${name}.index`,
+    );
     b.op('Gather', [table, index], { axis: attr.int(0) }, [name]);
   }
   g.nodes.push(...nodes);
@@ -77,7 +94,8 @@ export function readCodebooks(trained: Model, shared: ReadonlyMap<string, Shared
   const out = new Map<string, SharedWeight>();
   for (const [name, w] of shared) {
     const t = trained.graph.initializers.get(`${name}${CODEBOOK_SUFFIX}`);
-    if (t === undefined || t.size !== w.codebook.length) throw new WhittleError('BAD_ARGUMENT', `the trained model has no codebook "${name}${CODEBOOK_SUFFIX}" of ${w.codebook.length} entries`);
+    if (t === undefined || t.size !== w.codebook.length)
+      throw new WhittleError('BAD_ARGUMENT', `the trained model has no codebook "${name}${CODEBOOK_SUFFIX}" of ${w.codebook.length} entries`);
     out.set(name, { ...w, codebook: Float32Array.from(t.data as Float32Array) });
   }
   return out;

@@ -39,7 +39,11 @@ async function collect(model: Model, value: string, data: Dataset, o: RunOptions
   try {
     for (let start = 0; start < n; start += bs) {
       const m = Math.min(bs, n - start);
-      const x = normalizeBatch(data, Int32Array.from({ length: m }, (_, i) => start + i), o.normalization);
+      const x = normalizeBatch(
+        data,
+        Int32Array.from({ length: m }, (_, i) => start + i),
+        o.normalization,
+      );
       const r = await session.run({ [input.name]: new Tensor('float32', [m, ...dims], x) }, [value]);
       const t = r[value] as Tensor;
       if (perSample === 0) {

@@ -4,7 +4,7 @@
 // channel's 'in' slices (the consumers' input columns) to the kept one's.
 import type { Graph } from '../../ir/graph.js';
 import { getInt } from '../../ir/graph.js';
-import { Tensor } from '../../ir/tensor.js';
+import type { Tensor } from '../../ir/tensor.js';
 import type { GroupMember, PruneGroup } from '../prune/dependency.js';
 
 interface Strided {
@@ -16,7 +16,12 @@ interface Strided {
 
 function strided(t: Tensor, axis: number): Strided {
   const d = t.dims;
-  return { data: t.data as Float32Array, outer: d.slice(0, axis).reduce((a, x) => a * x, 1), n: d[axis] as number, inner: d.slice(axis + 1).reduce((a, x) => a * x, 1) };
+  return {
+    data: t.data as Float32Array,
+    outer: d.slice(0, axis).reduce((a, x) => a * x, 1),
+    n: d[axis] as number,
+    inner: d.slice(axis + 1).reduce((a, x) => a * x, 1),
+  };
 }
 
 /** True when every member is a plain weight/bias slice merging can edit (no BatchNorm, no constants). */

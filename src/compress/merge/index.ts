@@ -64,11 +64,15 @@ const HOMOGENEOUS = new Set(['Relu', 'LeakyRelu']);
 /** The number of units `options` asks to remove, validated against the layer's width. */
 export function mergeCount(width: number, options: Pick<MergeOptions, 'count' | 'ratio' | 'layer'>): number {
   const { count, ratio } = options;
-  if ((count === undefined) === (ratio === undefined)) throw new WhittleError('BAD_ARGUMENT', 'give exactly one of count (units to remove) or ratio (fraction of the units)');
+  if ((count === undefined) === (ratio === undefined))
+    throw new WhittleError('BAD_ARGUMENT', 'give exactly one of count (units to remove) or ratio (fraction of the units)');
   if (ratio !== undefined && !(ratio > 0 && ratio < 1)) throw new WhittleError('BAD_ARGUMENT', `ratio must be in (0, 1), got ${ratio}`);
   const k = count ?? Math.round((ratio as number) * width);
   if (!Number.isInteger(k) || k < 1 || k >= width) {
-    throw new WhittleError('BAD_ARGUMENT', `cannot remove ${k} of the ${width} units of "${options.layer}": the count must be an integer from 1 to ${width - 1}`);
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `cannot remove ${k} of the ${width} units of "${options.layer}": the count must be an integer from 1 to ${width - 1}`,
+    );
   }
   return k;
 }
@@ -180,7 +184,15 @@ export async function mergeNeurons(model: Model, options: MergeOptions): Promise
   const group = groups.find((gr) => gr.producers.includes(options.layer) || gr.name === options.layer);
   if (group !== undefined && mergeableGroup(group)) return mergeGroup(model, group, options);
   if (!model.graph.nodes.some((n) => n.opType === 'Gemm' && n.name === options.layer)) {
-    throw new WhittleError('BAD_ARGUMENT', `no layer "${options.layer}" whose neurons or filters can merge; layers that can: ${groups.filter(mergeableGroup).map((gr) => gr.name).join(', ') || '(none)'}`);
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `no layer "${options.layer}" whose neurons or filters can merge; layers that can: ${
+        groups
+          .filter(mergeableGroup)
+          .map((gr) => gr.name)
+          .join(', ') || '(none)'
+      }`,
+    );
   }
   const g = model.graph.clone();
   const chain: DenseChain = denseChain(g, options.layer);
@@ -267,7 +279,11 @@ async function mergeGroup(model: Model, group: PruneGroup, options: MergeOptions
     if (cal === undefined) throw new WhittleError('BAD_ARGUMENT', 'activation-based merging needs calibration data (calibration.data)');
     if (group.probe === undefined) throw new WhittleError('BAD_ARGUMENT', `no value carries the channels of "${group.name}" alone; use the weight criterion`);
     const n = Math.min(cal.samples ?? 1000, cal.data.count);
-    const h = perChannel(await activationsOf(model, group.probe, cal.data, { normalization: cal.normalization, limit: n, threads: cal.threads }), n, group.channels);
+    const h = perChannel(
+      await activationsOf(model, group.probe, cal.data, { normalization: cal.normalization, limit: n, threads: cal.threads }),
+      n,
+      group.channels,
+    );
     pairs = activationModel(h.values, h.rows, group.channels);
   } else {
     const vectors = Array.from({ length: group.channels }, (_, u) => gw.incoming(u));
@@ -276,7 +292,8 @@ async function mergeGroup(model: Model, group: PruneGroup, options: MergeOptions
     vectors.forEach((v, u) => vecs.set(v, u * len));
     const producer = g.nodes.find((n) => n.name === group.producers[0]);
     const consumers = producer ? g.consumersOf(producer.outputs[0] as string) : [];
-    const act = consumers.length === 1 && ['Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'MaxPool'].includes(consumers[0]?.opType ?? '') ? consumers[0]?.opType : undefined;
+    const act =
+      consumers.length === 1 && ['Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'MaxPool'].includes(consumers[0]?.opType ?? '') ? consumers[0]?.opType : undefined;
     // MaxPool commutes with a positive scale like a ReLU does.
     pairs = weightModel(vecs, group.channels, len, options.similarity ?? 'cosine', act === 'MaxPool' ? 'Relu' : act);
   }

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { loadIdxDataset, subset } from '../../data/index.js';
 import { WhittleError } from '../../ir/errors.js';
 import type { Model } from '../../ir/graph.js';
-import { Tensor } from '../../ir/tensor.js';
+import type { Tensor } from '../../ir/tensor.js';
 import { countParameters, createModel } from '../../nn/index.js';
 import { train } from '../../train/trainer.js';
 import { activationsOf, denseChain, maxAbsOutputChange, mergeNeurons, readChain, selectUnits, writeChain } from './index.js';
@@ -41,7 +41,12 @@ for (const [criterion, scale] of [
   test(`merging ${criterion === 'weight' && scale !== 1 ? 'scaled copies' : 'exact duplicates'} (${criterion}) changes no output and thins fc1 and fc2`, async () => {
     const model = withDuplicates(createModel('lenet-300-100', { seed: 7 }), 40, scale);
     const before = (model.graph.initializers.get('fc1.weight') as Tensor).data.slice();
-    const r = await mergeNeurons(model, { layer: 'fc1', count: 40, criterion, calibration: { data: mnist.train, normalization: 'x/255', samples: 300, threads: 1 } });
+    const r = await mergeNeurons(model, {
+      layer: 'fc1',
+      count: 40,
+      criterion,
+      calibration: { data: mnist.train, normalization: 'x/255', samples: 300, threads: 1 },
+    });
     assert.equal(r.widthAfter, 260);
     assert.deepEqual(r.model.graph.initializers.get('fc1.weight')?.dims, [260, 784]);
     assert.deepEqual(r.model.graph.initializers.get('fc2.weight')?.dims, [100, 260]);
@@ -54,9 +59,18 @@ for (const [criterion, scale] of [
 
 test('merging as many neurons as the layer has, or a layer that feeds no Dense layer, is refused', async () => {
   const model = createModel('lenet-300-100', { seed: 1 });
-  await assert.rejects(mergeNeurons(model, { layer: 'fc1', count: 300 }), (e: unknown) => e instanceof WhittleError && e.code === 'BAD_ARGUMENT' && /cannot remove 300 of the 300 units of "fc1"/.test(e.message));
-  await assert.rejects(mergeNeurons(model, { layer: 'fc3', count: 2 }), (e: unknown) => e instanceof WhittleError && /Dense layers: fc1, fc2, fc3/.test(e.message));
-  await assert.rejects(mergeNeurons(model, { layer: 'conv9', ratio: 0.5 }), (e: unknown) => e instanceof WhittleError && /no layer "conv9" whose neurons or filters can merge; layers that can: fc1, fc2/.test(e.message));
+  await assert.rejects(
+    mergeNeurons(model, { layer: 'fc1', count: 300 }),
+    (e: unknown) => e instanceof WhittleError && e.code === 'BAD_ARGUMENT' && /cannot remove 300 of the 300 units of "fc1"/.test(e.message),
+  );
+  await assert.rejects(
+    mergeNeurons(model, { layer: 'fc3', count: 2 }),
+    (e: unknown) => e instanceof WhittleError && /Dense layers: fc1, fc2, fc3/.test(e.message),
+  );
+  await assert.rejects(
+    mergeNeurons(model, { layer: 'conv9', ratio: 0.5 }),
+    (e: unknown) => e instanceof WhittleError && /no layer "conv9" whose neurons or filters can merge; layers that can: fc1, fc2/.test(e.message),
+  );
 });
 
 /** Mean squared difference of two models' logits on `data`. */
@@ -69,15 +83,30 @@ async function logitMse(a: Model, b: Model, data: typeof sample): Promise<number
 }
 
 test('on a trained MLP, merging half of fc1 changes the logits far less than removing as many neurons by magnitude', async () => {
-  const { model } = await train(createModel('lenet-300-100', { seed: 3 }), subset(mnist.train, 0, 8192), { epochs: 2, batchSize: 64, lr: 0.05, optimizer: { kind: 'sgd', momentum: 0.9 }, ...norm });
+  const { model } = await train(createModel('lenet-300-100', { seed: 3 }), subset(mnist.train, 0, 8192), {
+    epochs: 2,
+    batchSize: 64,
+    lr: 0.05,
+    optimizer: { kind: 'sgd', momentum: 0.9 },
+    ...norm,
+  });
   const g = model.graph.clone();
   const chain = denseChain(g, 'fc1');
   const w = readChain(g, chain);
   const norms = Array.from({ length: w.width }, (_, u) => [u, Math.hypot(...w.incoming.subarray(u * w.inFeatures, (u + 1) * w.inFeatures))] as const);
-  const keep = [...norms].sort((a, b) => b[1] - a[1]).slice(0, 150).map(([u]) => u).sort((a, b) => a - b);
+  const keep = [...norms]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 150)
+    .map(([u]) => u)
+    .sort((a, b) => a - b);
   writeChain(g, chain, selectUnits(w, keep));
   const test2k = subset(mnist.test, 0, 2000);
-  const merged = await mergeNeurons(model, { layer: 'fc1', ratio: 0.5, criterion: 'activation', calibration: { data: mnist.train, normalization: 'x/255', samples: 1000, threads: 1 } });
+  const merged = await mergeNeurons(model, {
+    layer: 'fc1',
+    ratio: 0.5,
+    criterion: 'activation',
+    calibration: { data: mnist.train, normalization: 'x/255', samples: 1000, threads: 1 },
+  });
   const byMagnitude = await logitMse(model, { ...model, graph: g }, test2k);
   const byMerging = await logitMse(model, merged.model, test2k);
   // Measured 4–5× less on four seeds/trainings; the accuracy of such a barely trained model

@@ -26,7 +26,12 @@ export interface CalibrationOptions {
  * const stats = await activationStats(model, groups, mnist.train, { normalization: 'x/255', samples: 512 });
  * ```
  */
-export async function activationStats(model: Model, groups: readonly PruneGroup[], data: Dataset, o: CalibrationOptions): Promise<Map<number, ActivationStats>> {
+export async function activationStats(
+  model: Model,
+  groups: readonly PruneGroup[],
+  data: Dataset,
+  o: CalibrationOptions,
+): Promise<Map<number, ActivationStats>> {
   const probed = groups.filter((g) => g.probe !== undefined);
   const g = model.graph.clone();
   const have = new Set(g.outputs.map((v) => v.name));
@@ -51,7 +56,10 @@ export async function activationStats(model: Model, groups: readonly PruneGroup[
     for (let start = 0; start < n; start += bs) {
       const m = Math.min(bs, n - start);
       const idx = Int32Array.from({ length: m }, (_, i) => start + i);
-      const r = await session.run({ [input]: new Tensor('float32', [m, ...dims], normalizeBatch(data, idx, o.normalization)) }, probed.map((p) => p.probe as string));
+      const r = await session.run(
+        { [input]: new Tensor('float32', [m, ...dims], normalizeBatch(data, idx, o.normalization)) },
+        probed.map((p) => p.probe as string),
+      );
       for (const p of probed) {
         const t = r[p.probe as string] as Tensor;
         const d = t.data as Float32Array;

@@ -22,6 +22,9 @@ for (const fraction of [0.25, 0.5, 0.8]) {
 }
 
 test('sparsityForFlops: a budget no sparsity reaches, or outside (0, 1), is refused with the furthest reach named', async () => {
-  await assert.rejects(sparsityForFlops(lenet5, 0.001, thin), (e: unknown) => e instanceof WhittleError && /the furthest, 97\.4% of the channels, leaves \d+\.\d%\./.test(e.message));
+  await assert.rejects(
+    sparsityForFlops(lenet5, 0.001, thin),
+    (e: unknown) => e instanceof WhittleError && /the furthest, 97\.4% of the channels, leaves \d+\.\d%\./.test(e.message),
+  );
   await assert.rejects(sparsityForFlops(lenet5, 1, thin), /in \(0, 1\)/);
 });

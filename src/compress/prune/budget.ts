@@ -52,7 +52,10 @@ export async function sparsityForFlops(model: Model, fraction: number, thin: (sp
   }
   const best = (await flopsAt(top)) ?? flopsBefore;
   if (best > fraction * flopsBefore) {
-    throw new WhittleError('BAD_ARGUMENT', `no channel sparsity brings "${model.graph.name}" to ${(100 * fraction).toFixed(1)}% of its FLOPs: the furthest, ${(top / 10).toFixed(1)}% of the channels, leaves ${((100 * best) / flopsBefore).toFixed(1)}%. Raise the budget or prune weights too`);
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `no channel sparsity brings "${model.graph.name}" to ${(100 * fraction).toFixed(1)}% of its FLOPs: the furthest, ${(top / 10).toFixed(1)}% of the channels, leaves ${((100 * best) / flopsBefore).toFixed(1)}%. Raise the budget or prune weights too`,
+    );
   }
   // Bisection: lo does not fit the budget, hi does.
   let lo = 0;

@@ -46,7 +46,26 @@ interface Segment {
   repeat: number;
 }
 
-const PASS_THROUGH = new Set(['Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Clip', 'Dropout', 'Identity', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'Elu', 'Selu', 'HardSigmoid', 'HardSwish', 'Softplus', 'Neg', 'Cast']);
+const PASS_THROUGH = new Set([
+  'Relu',
+  'LeakyRelu',
+  'Sigmoid',
+  'Tanh',
+  'Clip',
+  'Dropout',
+  'Identity',
+  'MaxPool',
+  'AveragePool',
+  'GlobalAveragePool',
+  'GlobalMaxPool',
+  'Elu',
+  'Selu',
+  'HardSigmoid',
+  'HardSwish',
+  'Softplus',
+  'Neg',
+  'Cast',
+]);
 const ELEMENTWISE = new Set(['Add', 'Sub', 'Mul', 'Div', 'Sum', 'Max', 'Min']);
 const ACTIVATIONS = new Set(['Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Clip', 'Elu', 'Selu', 'HardSwish', 'Softplus']);
 
@@ -73,7 +92,8 @@ class UnionFind {
   }
 }
 
-const numeric = (s: TypeShape['shape'] | undefined): number[] | undefined => (s !== undefined && s.every((d): d is number => typeof d === 'number') ? s : undefined);
+const numeric = (s: TypeShape['shape'] | undefined): number[] | undefined =>
+  s !== undefined && s.every((d): d is number => typeof d === 'number') ? s : undefined;
 
 /**
  * Finds the coupled groups of a graph: each group lists every initializer slice that goes when
@@ -124,7 +144,8 @@ export function dependencyGroups(graph: Graph): PruneGroup[] {
       probes.set(only.src, list);
     }
   };
-  const sameSegmentation = (a: readonly Segment[], b: readonly Segment[]): boolean => a.length === b.length && a.every((s, i) => s.count === b[i]?.count && s.repeat === b[i]?.repeat);
+  const sameSegmentation = (a: readonly Segment[], b: readonly Segment[]): boolean =>
+    a.length === b.length && a.every((s, i) => s.count === b[i]?.count && s.repeat === b[i]?.repeat);
 
   for (const v of graph.inputs) {
     const c = numeric(shapes.get(v.name)?.shape)?.[1];
@@ -140,7 +161,12 @@ export function dependencyGroups(graph: Graph): PruneGroup[] {
     const out = n.outputs[0];
     const w = consts.get(n.inputs[1] ?? '');
     const tracked = n.inputs.filter((i) => layouts.has(i));
-    if ((n.opType === 'Conv' || n.opType === 'Gemm' || n.opType === 'MatMul') && w !== undefined && graph.initializers.has(n.inputs[1] as string) && w.dims.length >= 2) {
+    if (
+      (n.opType === 'Conv' || n.opType === 'Gemm' || n.opType === 'MatMul') &&
+      w !== undefined &&
+      graph.initializers.has(n.inputs[1] as string) &&
+      w.dims.length >= 2
+    ) {
       const weight = n.inputs[1] as string;
       const bias = n.inputs[2] && graph.initializers.has(n.inputs[2]) ? n.inputs[2] : undefined;
       let inAxis = 1;
@@ -225,7 +251,8 @@ export function dependencyGroups(graph: Graph): PruneGroup[] {
           // A per-channel constant such as [C, 1, 1] against [N, C, H, W].
           const axis = c.dims.length - (rank - 1);
           const first = segsList[0] ?? layouts.get(n.inputs.find((j) => layouts.has(j)) ?? '');
-          if (graph.initializers.has(i) && axis >= 0 && c.dims.every((d, k) => k === axis || d === 1) && first !== undefined) addAlong(first, i, axis, 'const', n.name);
+          if (graph.initializers.has(i) && axis >= 0 && c.dims.every((d, k) => k === axis || d === 1) && first !== undefined)
+            addAlong(first, i, axis, 'const', n.name);
           else bad = `${n.opType} "${n.name}" mixes in a constant that is not per-channel`;
         }
       }
@@ -248,7 +275,11 @@ export function dependencyGroups(graph: Graph): PruneGroup[] {
         const spatial = inShape.slice(1).reduce((a, d) => a * d, 1);
         const features = inShape.reduce((a, d) => a * d, 1);
         if (outShape[1] === features || typeof outShape[1] === 'string') {
-          setLayout(out, L0.map((s) => ({ ...s, repeat: s.repeat * spatial })), n);
+          setLayout(
+            out,
+            L0.map((s) => ({ ...s, repeat: s.repeat * spatial })),
+            n,
+          );
           continue;
         }
       }

@@ -29,7 +29,13 @@ export function prunableLayers(graph: Graph): PrunableLayer[] {
     const w = graph.initializers.get(n.inputs[1] ?? '');
     if (w === undefined || (w.dtype !== 'float32' && w.dtype !== 'float64') || w.dims.length < 2) continue;
     const b = n.inputs[2] ? n.inputs[2] : undefined;
-    out.push({ name: n.name, opType: n.opType as PrunableLayer['opType'], weight: n.inputs[1] as string, bias: b !== undefined && graph.initializers.has(b) ? b : undefined, dims: [...w.dims] });
+    out.push({
+      name: n.name,
+      opType: n.opType as PrunableLayer['opType'],
+      weight: n.inputs[1] as string,
+      bias: b !== undefined && graph.initializers.has(b) ? b : undefined,
+      dims: [...w.dims],
+    });
   }
   return out;
 }

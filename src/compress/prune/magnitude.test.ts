@@ -14,7 +14,7 @@ const data = (m: ReturnType<typeof createModel>, w: string): Float32Array => m.g
 const zeros = (d: Float32Array): number => d.reduce((a, v) => a + (v === 0 ? 1 : 0), 0);
 
 function orderHolds(arrays: Float32Array[]): boolean {
-  let maxPruned = 0;
+  const maxPruned = 0;
   let minKept = Infinity;
   for (const a of arrays) for (const v of a) v === 0 ? 0 : (minKept = Math.min(minKept, Math.abs(v)));
   return minKept >= maxPruned;
@@ -42,7 +42,10 @@ test('layer scope zeros exactly round(s·n) smallest weights per layer and leave
     const mask = r.masks.get(w)?.data as Float32Array;
     for (let i = 0; i < d.length; i++) assert.equal(mask[i], d[i] === 0 ? 0 : 1);
   }
-  assert.deepEqual(r.layers.map((l) => l.name), ['fc1', 'fc2', 'fc3']);
+  assert.deepEqual(
+    r.layers.map((l) => l.name),
+    ['fc1', 'fc2', 'fc3'],
+  );
   assert.ok(Math.abs((r.layers[0]?.sparsity ?? 0) - 0.9) < 1e-6);
   assert.ok(orderHolds(W.map((w) => data(r.model, w))));
 });
@@ -85,7 +88,10 @@ test('per-layer sparsities apply to the named layers only', () => {
 test('bad input: sparsity outside [0, 1), unknown layer, no prunable layers', () => {
   const model = createModel('lenet-300-100');
   for (const s of [1, -0.1, 1.5, Number.NaN]) {
-    assert.throws(() => magnitudePrune(model, { sparsity: s }), (e: unknown) => e instanceof WhittleError && e.code === 'BAD_ARGUMENT' && /\[0, 1\)/.test(e.message));
+    assert.throws(
+      () => magnitudePrune(model, { sparsity: s }),
+      (e: unknown) => e instanceof WhittleError && e.code === 'BAD_ARGUMENT' && /\[0, 1\)/.test(e.message),
+    );
   }
   assert.throws(() => magnitudePrune(model, { perLayer: { fc9: 0.5 } }), /no prunable layer named "fc9"; valid layers: fc1, fc2, fc3/);
   const g = new Graph('relu-only');

@@ -94,10 +94,12 @@ export function magnitudePrune(model: Model, options: MagnitudeOptions): MaskedM
   if (scope !== 'layer' && scope !== 'global') throw new WhittleError('BAD_ARGUMENT', `scope must be 'layer' or 'global', got "${String(scope)}"`);
   const all = requirePrunableLayers(model.graph);
   const perLayer = new Map<PrunableLayer, number>();
-  for (const [name, s] of Object.entries(options.perLayer ?? {})) perLayer.set(resolveLayers(model.graph, [name])[0] as PrunableLayer, checkSparsity(s, `sparsity of layer "${name}"`));
+  for (const [name, s] of Object.entries(options.perLayer ?? {}))
+    perLayer.set(resolveLayers(model.graph, [name])[0] as PrunableLayer, checkSparsity(s, `sparsity of layer "${name}"`));
   if (options.sparsity !== undefined) checkSparsity(options.sparsity);
   if (options.sparsity === undefined && perLayer.size === 0) throw new WhittleError('BAD_ARGUMENT', 'give a sparsity or per-layer sparsities');
-  if (scope === 'global' && perLayer.size > 0) throw new WhittleError('BAD_ARGUMENT', 'per-layer sparsities and a global threshold exclude each other; drop one');
+  if (scope === 'global' && perLayer.size > 0)
+    throw new WhittleError('BAD_ARGUMENT', 'per-layer sparsities and a global threshold exclude each other; drop one');
   const chosen = options.layers !== undefined ? resolveLayers(model.graph, options.layers) : all;
 
   const g = model.graph.clone();
@@ -129,7 +131,8 @@ export function magnitudePrune(model: Model, options: MagnitudeOptions): MaskedM
       const w = weights(l);
       apply(l, keepMasks([w], Math.round(s * w.length))[0] as Uint8Array);
     }
-    for (const l of perLayer.keys()) if (!chosen.includes(l)) apply(l, keepMasks([weights(l)], Math.round((perLayer.get(l) as number) * weights(l).length))[0] as Uint8Array);
+    for (const l of perLayer.keys())
+      if (!chosen.includes(l)) apply(l, keepMasks([weights(l)], Math.round((perLayer.get(l) as number) * weights(l).length))[0] as Uint8Array);
   }
   const result: Model = { ...model, graph: g, metadata: { ...model.metadata } };
   const pruned = all.filter((l) => masks.has(l.weight));

@@ -57,7 +57,14 @@ export function pruneReport(before: Model, after: Model, bytesWritten?: number):
     let nz = 0;
     if (t !== undefined) for (let i = 0; i < t.size; i++) if (t.data[i] !== 0) nz++;
     const size = t?.size ?? 0;
-    return { name: l.name, shapeBefore: [...l.dims], shapeAfter: t ? [...t.dims] : undefined, params: size, nonzero: nz, sparsity: size > 0 ? 1 - nz / l.dims.reduce((x, y) => x * y, 1) : 1 };
+    return {
+      name: l.name,
+      shapeBefore: [...l.dims],
+      shapeAfter: t ? [...t.dims] : undefined,
+      params: size,
+      nonzero: nz,
+      sparsity: size > 0 ? 1 - nz / l.dims.reduce((x, y) => x * y, 1) : 1,
+    };
   });
   return {
     params: sa.params,

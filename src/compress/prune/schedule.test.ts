@@ -49,12 +49,25 @@ test('AGP during training ends at exactly the requested sparsity', async () => {
 
 test('iterative pruning stops below the accuracy floor and keeps the previous model', async () => {
   const model = createModel('lenet-300-100', { seed: 1 });
-  const r = await iterativePrune(model, data, (m, s) => magnitudePrune(m, { sparsity: s }), { sparsities: [0.5, 0.9], train: opts, validation: val, accuracyFloor: 1.01 });
+  const r = await iterativePrune(model, data, (m, s) => magnitudePrune(m, { sparsity: s }), {
+    sparsities: [0.5, 0.9],
+    train: opts,
+    validation: val,
+    accuracyFloor: 1.01,
+  });
   assert.equal(r.history.length, 1);
   assert.equal(r.history[0]?.accepted, false);
   assert.equal(r.model, model);
-  const ok = await iterativePrune(model, data, (m, s) => magnitudePrune(m, { sparsity: s }), { sparsities: [0.5, 0.8], train: opts, validation: val, accuracyFloor: 0.5 });
-  assert.deepEqual(ok.history.map((h) => h.accepted), [true, true]);
+  const ok = await iterativePrune(model, data, (m, s) => magnitudePrune(m, { sparsity: s }), {
+    sparsities: [0.5, 0.8],
+    train: opts,
+    validation: val,
+    accuracyFloor: 0.5,
+  });
+  assert.deepEqual(
+    ok.history.map((h) => h.accepted),
+    [true, true],
+  );
   assert.equal(zeros(ok.model.graph.initializers.get('fc1.weight')), Math.round(0.8 * 235200));
   assert.ok(ok.accuracy > 0.8, `accuracy ${ok.accuracy}`);
 });
@@ -67,7 +80,7 @@ for (const [label, make, sparsity] of [
     const model = make();
     const r = await agpChannelPrune(model, data, sparsity === undefined ? { sparsity: 0.5 } : { perLayer: sparsity }, { ...opts, lr: 0.01, stepsPerRun: 8 });
     for (const g of r.groups) {
-      const s = sparsity === undefined ? 0.5 : (sparsity as Record<string, number>)[g.name] ?? 0;
+      const s = sparsity === undefined ? 0.5 : ((sparsity as Record<string, number>)[g.name] ?? 0);
       assert.equal(g.channelsAfter, g.channelsBefore - Math.round(s * g.channelsBefore), g.name);
     }
     // The trained, masked model and its thinned form compute the same function.

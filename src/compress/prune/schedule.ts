@@ -93,7 +93,14 @@ export function agpCallback(o: AgpOptions): TrainCallback & { current(): number 
 
 /** The weights an AGP run masks: those magnitudePrune would prune with these options. */
 export function agpMaskedWeights(model: Model, o: AgpOptions): string[] {
-  return [...magnitudePrune(model, { sparsity: o.sparsity === undefined ? undefined : 0, perLayer: o.perLayer && Object.fromEntries(Object.keys(o.perLayer).map((k) => [k, 0])), scope: o.scope, layers: o.layers }).masks.keys()];
+  return [
+    ...magnitudePrune(model, {
+      sparsity: o.sparsity === undefined ? undefined : 0,
+      perLayer: o.perLayer && Object.fromEntries(Object.keys(o.perLayer).map((k) => [k, 0])),
+      scope: o.scope,
+      layers: o.layers,
+    }).masks.keys(),
+  ];
 }
 
 /**
@@ -104,17 +111,34 @@ export function agpMaskedWeights(model: Model, o: AgpOptions): string[] {
  * const { model: sparse } = await agpPrune(model, mnist.train, { sparsity: 0.95 }, trainOptions);
  * ```
  */
-export async function agpPrune(model: Model, data: Dataset, o: Omit<AgpOptions, 'startStep' | 'endStep'> & Partial<Pick<AgpOptions, 'startStep' | 'endStep'>>, options: TrainOptions): Promise<TrainResult> {
+export async function agpPrune(
+  model: Model,
+  data: Dataset,
+  o: Omit<AgpOptions, 'startStep' | 'endStep'> & Partial<Pick<AgpOptions, 'startStep' | 'endStep'>>,
+  options: TrainOptions,
+): Promise<TrainResult> {
   const stepsPerEpoch = Math.floor(data.count / Math.min(options.batchSize, data.count));
   const total = stepsPerEpoch * options.epochs;
-  const full: AgpOptions = { ...o, startStep: o.startStep ?? 0, endStep: o.endStep ?? Math.round(0.75 * total), every: o.every ?? Math.max(1, Math.round(stepsPerEpoch / 10)) };
+  const full: AgpOptions = {
+    ...o,
+    startStep: o.startStep ?? 0,
+    endStep: o.endStep ?? Math.round(0.75 * total),
+    every: o.every ?? Math.max(1, Math.round(stepsPerEpoch / 10)),
+  };
   const masked = agpMaskedWeights(model, full);
   const cb = agpCallback(full);
-  return train(model, data, { ...options, step: { ...options.step, masked: [...new Set([...(options.step?.masked ?? []), ...masked])] }, callbacks: [...(options.callbacks ?? []), cb] });
+  return train(model, data, {
+    ...options,
+    step: { ...options.step, masked: [...new Set([...(options.step?.masked ?? []), ...masked])] },
+    callbacks: [...(options.callbacks ?? []), cb],
+  });
 }
 
 /** One pruning step for the iterative loop: prune `model` to `sparsity`. */
-export type PruneStep = (model: Model, sparsity: number) => { model: Model; masks?: ReadonlyMap<string, Tensor> } | Promise<{ model: Model; masks?: ReadonlyMap<string, Tensor> }>;
+export type PruneStep = (
+  model: Model,
+  sparsity: number,
+) => { model: Model; masks?: ReadonlyMap<string, Tensor> } | Promise<{ model: Model; masks?: ReadonlyMap<string, Tensor> }>;
 
 export interface IterativeOptions {
   /** Sparsities to reach in turn, increasing (e.g. [0.5, 0.75, 0.875, 0.94]). */
@@ -142,7 +166,12 @@ export interface IterationRecord {
  * const r = await iterativePrune(model, train, (m, s) => magnitudePrune(m, { sparsity: s }), { sparsities: [0.5, 0.8, 0.9], train: opts, validation, accuracyFloor: 0.98 });
  * ```
  */
-export async function iterativePrune(model: Model, data: Dataset, step: PruneStep, o: IterativeOptions): Promise<{ model: Model; accuracy: number; history: IterationRecord[] }> {
+export async function iterativePrune(
+  model: Model,
+  data: Dataset,
+  step: PruneStep,
+  o: IterativeOptions,
+): Promise<{ model: Model; accuracy: number; history: IterationRecord[] }> {
   if (o.sparsities.length === 0) throw new WhittleError('BAD_ARGUMENT', 'iterative pruning needs at least one sparsity step');
   o.sparsities.forEach((s) => checkSparsity(s));
   let best = model;
@@ -182,13 +211,19 @@ export interface AgpChannelOptions {
  * const { model: thin, groups } = await agpChannelPrune(lenet5, mnist.train, { sparsity: 0.55 }, trainOptions);
  * ```
  */
-export async function agpChannelPrune(model: Model, data: Dataset, o: AgpChannelOptions, options: TrainOptions): Promise<{ model: Model; groups: GroupResult[]; training: TrainResult }> {
+export async function agpChannelPrune(
+  model: Model,
+  data: Dataset,
+  o: AgpChannelOptions,
+  options: TrainOptions,
+): Promise<{ model: Model; groups: GroupResult[]; training: TrainResult }> {
   const all = dependencyGroups(model.graph);
   const targets = new Map<PruneGroup, number>();
   const byName = (n: string): PruneGroup => {
     const g = all.find((x) => x.name === n || x.producers.includes(n));
     const valid = all.filter((x) => x.prunable).map((x) => x.name);
-    if (g === undefined || !g.prunable) throw new WhittleError('BAD_ARGUMENT', `no prunable channel group "${n}"; prunable groups: ${valid.join(', ') || '(none)'}`);
+    if (g === undefined || !g.prunable)
+      throw new WhittleError('BAD_ARGUMENT', `no prunable channel group "${n}"; prunable groups: ${valid.join(', ') || '(none)'}`);
     return g;
   };
   for (const [n, s] of Object.entries(o.perLayer ?? {})) targets.set(byName(n), checkSparsity(s, `sparsity of "${n}"`));
@@ -198,8 +233,13 @@ export async function agpChannelPrune(model: Model, data: Dataset, o: AgpChannel
   }
   if (targets.size === 0) throw new WhittleError('BAD_ARGUMENT', 'give a sparsity or per-layer sparsities');
   for (const [g, s] of targets) {
-    if (g.channels - Math.round(s * g.channels) < 1) throw new WhittleError('BAD_ARGUMENT', `removing ${Math.round(s * g.channels)} of ${g.channels} channels of "${g.name}" would disconnect the graph; lower its sparsity`);
-    if (g.members.some((m) => m.role === 'const')) throw new WhittleError('BAD_ARGUMENT', `"${g.name}" adds a per-channel constant, which masking cannot silence; prune it one-shot or iteratively`);
+    if (g.channels - Math.round(s * g.channels) < 1)
+      throw new WhittleError(
+        'BAD_ARGUMENT',
+        `removing ${Math.round(s * g.channels)} of ${g.channels} channels of "${g.name}" would disconnect the graph; lower its sparsity`,
+      );
+    if (g.members.some((m) => m.role === 'const'))
+      throw new WhittleError('BAD_ARGUMENT', `"${g.name}" adds a per-channel constant, which masking cannot silence; prune it one-shot or iteratively`);
   }
   // The tensors a channel's output depends on: producers' weights and biases, BatchNorm scale and shift.
   const masked = new Map<string, { group: PruneGroup; axis: number; offset: number; repeat: number }[]>();
@@ -228,7 +268,8 @@ export async function agpChannelPrune(model: Model, data: Dataset, o: AgpChannel
         const n = w.dims[s.axis] as number;
         const inner = w.dims.slice(s.axis + 1).reduce((a, d) => a * d, 1);
         const outer = w.size / (n * inner);
-        for (const c of dropped.get(s.group) ?? []) for (let oi = 0; oi < outer; oi++) mask.fill(0, (oi * n + s.offset + c * s.repeat) * inner, (oi * n + s.offset + (c + 1) * s.repeat) * inner);
+        for (const c of dropped.get(s.group) ?? [])
+          for (let oi = 0; oi < outer; oi++) mask.fill(0, (oi * n + s.offset + c * s.repeat) * inner, (oi * n + s.offset + (c + 1) * s.repeat) * inner);
       }
       out.set(name, new Tensor(w.dtype, w.dims, mask));
     }
@@ -246,25 +287,43 @@ export async function agpChannelPrune(model: Model, data: Dataset, o: AgpChannel
       const current = ctx.currentModel();
       for (const [g, s] of targets) {
         const keep = new Set(topChannels(magnitudeImportance(current.graph, g, 'l1'), g.channels - Math.round(s * frac * g.channels)));
-        dropped.set(g, Array.from({ length: g.channels }, (_, c) => c).filter((c) => !keep.has(c)));
+        dropped.set(
+          g,
+          Array.from({ length: g.channels }, (_, c) => c).filter((c) => !keep.has(c)),
+        );
       }
       for (const [name, mask] of masksFor(current)) {
         ctx.extraFeeds.set(maskName(name), mask);
         const w = current.graph.initializers.get(name) as Tensor;
-        ctx.state.set(name, new Tensor(w.dtype, w.dims, (w.data as Float32Array).map((v, i) => v * (mask.data[i] as number))));
+        ctx.state.set(
+          name,
+          new Tensor(
+            w.dtype,
+            w.dims,
+            (w.data as Float32Array).map((v, i) => v * (mask.data[i] as number)),
+          ),
+        );
       }
     },
   };
   const extraFeeds = new Map(options.extraFeeds ?? []);
   for (const [name, mask] of masksFor(model)) extraFeeds.set(maskName(name), mask);
-  const training = await train(model, data, { ...options, extraFeeds, step: { ...options.step, masked: [...new Set([...(options.step?.masked ?? []), ...masked.keys()])] }, callbacks: [...(options.callbacks ?? []), cb] });
+  const training = await train(model, data, {
+    ...options,
+    extraFeeds,
+    step: { ...options.step, masked: [...new Set([...(options.step?.masked ?? []), ...masked.keys()])] },
+    callbacks: [...(options.callbacks ?? []), cb],
+  });
   const keep = new Map<number, number[]>();
   const groups: GroupResult[] = [];
   for (const g of all) {
     const d = dropped.get(g);
     if (d === undefined) continue;
     const gone = new Set(d);
-    keep.set(g.id, Array.from({ length: g.channels }, (_, c) => c).filter((c) => !gone.has(c)));
+    keep.set(
+      g.id,
+      Array.from({ length: g.channels }, (_, c) => c).filter((c) => !gone.has(c)),
+    );
     groups.push({ name: g.name, channelsBefore: g.channels, channelsAfter: g.channels - d.length });
   }
   return { model: thinChannels(training.model, all, keep), groups, training };

@@ -6,8 +6,24 @@ import { proposeForTarget, proposeSparsities } from './sensitivity.js';
 const curves = {
   baseline: 0.98,
   layers: [
-    { name: 'big', params: 900, points: [{ sparsity: 0.5, accuracy: 0.98 }, { sparsity: 0.9, accuracy: 0.975 }, { sparsity: 0.95, accuracy: 0.9 }] },
-    { name: 'small', params: 100, points: [{ sparsity: 0.5, accuracy: 0.97 }, { sparsity: 0.9, accuracy: 0.8 }, { sparsity: 0.95, accuracy: 0.5 }] },
+    {
+      name: 'big',
+      params: 900,
+      points: [
+        { sparsity: 0.5, accuracy: 0.98 },
+        { sparsity: 0.9, accuracy: 0.975 },
+        { sparsity: 0.95, accuracy: 0.9 },
+      ],
+    },
+    {
+      name: 'small',
+      params: 100,
+      points: [
+        { sparsity: 0.5, accuracy: 0.97 },
+        { sparsity: 0.9, accuracy: 0.8 },
+        { sparsity: 0.95, accuracy: 0.5 },
+      ],
+    },
   ],
 };
 

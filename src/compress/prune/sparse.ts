@@ -170,8 +170,22 @@ export function sparseStats(model: Model): SparseStats {
     const { form, bytes } = bestForm(t);
     let nz = 0;
     for (let i = 0; i < t.size; i++) if (t.data[i] !== 0 && t.data[i] !== 0n) nz++;
-    tensors.push({ name, dims: [...t.dims], params: isFloat(t.dtype) ? t.size : 0, nonzero: isFloat(t.dtype) ? nz : 0, denseBytes: dense, sparseBytes: 5 + bytes, form });
+    tensors.push({
+      name,
+      dims: [...t.dims],
+      params: isFloat(t.dtype) ? t.size : 0,
+      nonzero: isFloat(t.dtype) ? nz : 0,
+      denseBytes: dense,
+      sparseBytes: 5 + bytes,
+      form,
+    });
   }
   const sum = (f: (x: TensorStorage) => number): number => tensors.reduce((a, x) => a + f(x), 0);
-  return { params: sum((x) => x.params), nonzeroParams: sum((x) => x.nonzero), denseBytes: sum((x) => x.denseBytes), sparseBytes: sum((x) => x.sparseBytes), tensors };
+  return {
+    params: sum((x) => x.params),
+    nonzeroParams: sum((x) => x.nonzero),
+    denseBytes: sum((x) => x.denseBytes),
+    sparseBytes: sum((x) => x.sparseBytes),
+    tensors,
+  };
 }

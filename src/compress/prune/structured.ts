@@ -46,7 +46,8 @@ function resolveGroups(groups: readonly PruneGroup[], names: readonly string[]):
     const g = groups.find((x) => x.name === n || x.producers.includes(n));
     const valid = groups.filter((x) => x.prunable).map((x) => x.name);
     if (g === undefined) throw new WhittleError('BAD_ARGUMENT', `no channel group named "${n}"; prunable groups: ${valid.join(', ') || '(none)'}`);
-    if (!g.prunable) throw new WhittleError('BAD_ARGUMENT', `the channels of "${n}" cannot be removed: ${g.reason ?? ''}; prunable groups: ${valid.join(', ') || '(none)'}`);
+    if (!g.prunable)
+      throw new WhittleError('BAD_ARGUMENT', `the channels of "${n}" cannot be removed: ${g.reason ?? ''}; prunable groups: ${valid.join(', ') || '(none)'}`);
     return g;
   });
 }
@@ -61,7 +62,11 @@ function resolveGroups(groups: readonly PruneGroup[], names: readonly string[]):
 export async function pruneChannels(model: Model, o: ChannelPruneOptions): Promise<ChannelPruneResult> {
   const all = dependencyGroups(model.graph);
   const prunable = all.filter((g) => g.prunable);
-  if (prunable.length === 0) throw new WhittleError('BAD_ARGUMENT', `model "${model.graph.name}" has no prunable channel groups (every layer's channels reach the output or an op Whittle cannot slice)`);
+  if (prunable.length === 0)
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `model "${model.graph.name}" has no prunable channel groups (every layer's channels reach the output or an op Whittle cannot slice)`,
+    );
   if (o.sparsity !== undefined) checkSparsity(o.sparsity);
   const targets = new Map<PruneGroup, number>();
   for (const [name, s] of Object.entries(o.perLayer ?? {})) targets.set(resolveGroups(all, [name])[0] as PruneGroup, checkSparsity(s, `sparsity of "${name}"`));
@@ -79,7 +84,8 @@ export async function pruneChannels(model: Model, o: ChannelPruneOptions): Promi
   };
   const keepCounts = new Map<PruneGroup, number>();
   if (o.scope === 'global') {
-    if (o.sparsity === undefined || o.perLayer !== undefined) throw new WhittleError('BAD_ARGUMENT', 'global channel ranking takes one --sparsity (not --per-layer)');
+    if (o.sparsity === undefined || o.perLayer !== undefined)
+      throw new WhittleError('BAD_ARGUMENT', 'global channel ranking takes one --sparsity (not --per-layer)');
     // Every channel of every group, by its score relative to its group's mean; the lowest go.
     const ranked: { g: PruneGroup; score: number }[] = [];
     const ranks = o.layers === undefined ? [...targets.keys()] : resolveGroups(all, o.layers);
@@ -106,7 +112,11 @@ export async function pruneChannels(model: Model, o: ChannelPruneOptions): Promi
   for (const g of all) {
     const keepCount = keepCounts.get(g);
     if (keepCount === undefined) continue;
-    if (keepCount < 1) throw new WhittleError('BAD_ARGUMENT', `removing ${g.channels - keepCount} of ${g.channels} channels of "${g.name}" would disconnect the graph; lower its sparsity`);
+    if (keepCount < 1)
+      throw new WhittleError(
+        'BAD_ARGUMENT',
+        `removing ${g.channels - keepCount} of ${g.channels} channels of "${g.name}" would disconnect the graph; lower its sparsity`,
+      );
     keep.set(g.id, topChannels(scoresOf(g), keepCount));
     results.push({ name: g.name, channelsBefore: g.channels, channelsAfter: keepCount });
   }

@@ -39,7 +39,10 @@ function killOddChannels(model: Model, groups: readonly PruneGroup[]): { model: 
   const g = model.graph.clone();
   const keep = new Map<number, number[]>();
   for (const grp of groups.filter((x) => x.prunable)) {
-    keep.set(grp.id, Array.from({ length: Math.ceil(grp.channels / 2) }, (_, i) => 2 * i));
+    keep.set(
+      grp.id,
+      Array.from({ length: Math.ceil(grp.channels / 2) }, (_, i) => 2 * i),
+    );
     for (const m of grp.members.filter((x) => x.role === 'in')) {
       const t = (g.initializers.get(m.tensor) as Tensor).clone();
       const d = t.data as Float32Array;
@@ -73,7 +76,14 @@ function concatModel(): Model {
   const conv = (name: string, x: string, cin: number, cout: number, seed: number): void => {
     g.initializers.set(`${name}.weight`, rnd([cout, cin, 3, 3], seed));
     g.initializers.set(`${name}.bias`, rnd([cout], seed + 7));
-    g.nodes.push({ name, opType: 'Conv', domain: '', inputs: [x, `${name}.weight`, `${name}.bias`], outputs: [name], attributes: { kernel_shape: attr.ints([3, 3]), pads: attr.ints([1, 1, 1, 1]) } });
+    g.nodes.push({
+      name,
+      opType: 'Conv',
+      domain: '',
+      inputs: [x, `${name}.weight`, `${name}.bias`],
+      outputs: [name],
+      attributes: { kernel_shape: attr.ints([3, 3]), pads: attr.ints([1, 1, 1, 1]) },
+    });
   };
   conv('convA', 'input', 1, 4, 1);
   conv('convB', 'input', 1, 3, 2);
@@ -91,14 +101,20 @@ const CASES: [string, () => Model][] = [
   ['lenet-5', () => createModel('lenet-5', { seed: 1 })],
   ['lenet-300-100', () => createModel('lenet-300-100', { seed: 1 })],
   ['resnet-cifar (residual groups, projections)', () => createModel('resnet-cifar', { inChannels: 1, inputSize: 16, blocks: 2, seed: 1 })],
-  ['PyTorch-exported residual CNN', () => {
-    const m = decodeModel(readFileSync(FIXTURE));
-    return { ...m, graph: foldConstants(m.graph, SHAPE_RULES) };
-  }],
-  ['PyTorch-exported ResNet with BatchNormalization and a projected shortcut', () => {
-    const m = decodeModel(readFileSync(FIXTURE.replace('cnn.opset17.onnx', 'resnet-bn.opset17.onnx')));
-    return { ...m, graph: foldConstants(m.graph, SHAPE_RULES) };
-  }],
+  [
+    'PyTorch-exported residual CNN',
+    () => {
+      const m = decodeModel(readFileSync(FIXTURE));
+      return { ...m, graph: foldConstants(m.graph, SHAPE_RULES) };
+    },
+  ],
+  [
+    'PyTorch-exported ResNet with BatchNormalization and a projected shortcut',
+    () => {
+      const m = decodeModel(readFileSync(FIXTURE.replace('cnn.opset17.onnx', 'resnet-bn.opset17.onnx')));
+      return { ...m, graph: foldConstants(m.graph, SHAPE_RULES) };
+    },
+  ],
   ['Concat of two convolutions', concatModel],
 ];
 
@@ -124,8 +140,22 @@ test('LeNet-5 groups: conv filters couple to the next layer, through Flatten to 
   const groups = dependencyGroups(createModel('lenet-5').graph);
   const byName = new Map(groups.map((g) => [g.name, g]));
   const conv2 = byName.get('conv2');
-  assert.deepEqual(conv2?.members.map((m) => [m.tensor, m.axis, m.repeat]), [['conv2.weight', 0, 1], ['conv2.bias', 0, 1], ['fc1.weight', 1, 16]]);
-  assert.deepEqual(byName.get('conv1')?.members.map((m) => [m.tensor, m.axis]), [['conv1.weight', 0], ['conv1.bias', 0], ['conv2.weight', 1]]);
+  assert.deepEqual(
+    conv2?.members.map((m) => [m.tensor, m.axis, m.repeat]),
+    [
+      ['conv2.weight', 0, 1],
+      ['conv2.bias', 0, 1],
+      ['fc1.weight', 1, 16],
+    ],
+  );
+  assert.deepEqual(
+    byName.get('conv1')?.members.map((m) => [m.tensor, m.axis]),
+    [
+      ['conv1.weight', 0],
+      ['conv1.bias', 0],
+      ['conv2.weight', 1],
+    ],
+  );
   assert.equal(byName.get('fc2')?.prunable, false);
   assert.match(byName.get('fc2')?.reason ?? '', /graph output "logits"/);
 });
@@ -134,7 +164,18 @@ test('resnet-cifar: a residual stage is one group spanning the stem, every block
   const groups = dependencyGroups(createModel('resnet-cifar', { inChannels: 1, inputSize: 16, blocks: 2 }).graph);
   const stage1 = groups.find((g) => g.name === 'conv1') as PruneGroup;
   const tensors = new Set(stage1.members.map((m) => m.tensor));
-  for (const t of ['conv1.weight', 'bn1.weight', 'bn1.running_var', 'layer1.0.conv2.weight', 'layer1.0.bn2.bias', 'layer1.1.conv2.weight', 'layer1.1.conv1.weight', 'layer2.0.conv1.weight', 'layer2.0.downsample.0.weight']) assert.ok(tensors.has(t), t);
+  for (const t of [
+    'conv1.weight',
+    'bn1.weight',
+    'bn1.running_var',
+    'layer1.0.conv2.weight',
+    'layer1.0.bn2.bias',
+    'layer1.1.conv2.weight',
+    'layer1.1.conv1.weight',
+    'layer2.0.conv1.weight',
+    'layer2.0.downsample.0.weight',
+  ])
+    assert.ok(tensors.has(t), t);
   assert.deepEqual(stage1.producers, ['conv1', 'layer1.0.conv2', 'layer1.1.conv2']);
   assert.equal(stage1.channels, 16);
 });
@@ -155,7 +196,11 @@ test('pruneChannels on LeNet-5: exact shapes and parameter count, and the input 
   // The kept filters are the ones with the largest group L1 norms.
   const conv1 = dependencyGroups(model.graph).find((g) => g.name === 'conv1') as PruneGroup;
   const scores = magnitudeImportance(model.graph, conv1, 'l1');
-  const kept = new Set(Array.from(scores.keys()).sort((a, b) => (scores[b] as number) - (scores[a] as number)).slice(0, 10));
+  const kept = new Set(
+    Array.from(scores.keys())
+      .sort((a, b) => (scores[b] as number) - (scores[a] as number))
+      .slice(0, 10),
+  );
   const thinW = r.model.graph.initializers.get('conv1.weight')?.data as Float32Array;
   const origW = w0?.data as Float32Array;
   const keptSorted = [...kept].sort((a, b) => a - b);
@@ -172,8 +217,19 @@ test('bad input: removing every channel, an unknown group, the output group', as
 
 test('activation statistics on convolution outputs feeding MaxPool (LeNet-5) run and thin', async () => {
   const mnist = loadIdxDataset();
-  const r = await pruneChannels(createModel('lenet-5', { seed: 1 }), { sparsity: 0.5, importance: 'apoz', calibration: { data: subset(mnist.train, 0, 64), normalization: 'x/255', threads: 1 } });
-  assert.deepEqual(r.groups.map((g) => [g.name, g.channelsAfter]), [['conv1', 10], ['conv2', 25], ['fc1', 250]]);
+  const r = await pruneChannels(createModel('lenet-5', { seed: 1 }), {
+    sparsity: 0.5,
+    importance: 'apoz',
+    calibration: { data: subset(mnist.train, 0, 64), normalization: 'x/255', threads: 1 },
+  });
+  assert.deepEqual(
+    r.groups.map((g) => [g.name, g.channelsAfter]),
+    [
+      ['conv1', 10],
+      ['conv2', 25],
+      ['fc1', 250],
+    ],
+  );
 });
 
 for (const importance of ['apoz', 'activation'] as const) {
@@ -185,7 +241,11 @@ for (const importance of ['apoz', 'activation'] as const) {
     for (let i = 0; i < 300; i++) (bias.data as Float32Array)[i] = dead.has(i) ? -1e3 : 1e3;
     model.graph.initializers.set('fc1.bias', bias);
     const mnist = loadIdxDataset();
-    const r = await pruneChannels(model, { perLayer: { fc1: 0.1 }, importance, calibration: { data: subset(mnist.train, 0, 256), normalization: 'x/255', threads: 1 } });
+    const r = await pruneChannels(model, {
+      perLayer: { fc1: 0.1 },
+      importance,
+      calibration: { data: subset(mnist.train, 0, 256), normalization: 'x/255', threads: 1 },
+    });
     const w0 = model.graph.initializers.get('fc1.weight')?.data as Float32Array;
     const w1 = r.model.graph.initializers.get('fc1.weight')?.data as Float32Array;
     const kept = Array.from({ length: 300 }, (_, i) => i).filter((i) => !dead.has(i));
@@ -204,7 +264,14 @@ test('a depthwise convolution joins its input group and keeps its group count ri
   g.inputs.push({ name: 'input', dtype: 'float32', shape: ['N', 1, 8, 8] });
   const conv = (name: string, x: string, w: Tensor, group = 1): void => {
     g.initializers.set(`${name}.weight`, w);
-    g.nodes.push({ name, opType: 'Conv', domain: '', inputs: [x, `${name}.weight`], outputs: [name], attributes: { kernel_shape: attr.ints([3, 3]), pads: attr.ints([1, 1, 1, 1]), group: attr.int(group) } });
+    g.nodes.push({
+      name,
+      opType: 'Conv',
+      domain: '',
+      inputs: [x, `${name}.weight`],
+      outputs: [name],
+      attributes: { kernel_shape: attr.ints([3, 3]), pads: attr.ints([1, 1, 1, 1]), group: attr.int(group) },
+    });
   };
   conv('pw', 'input', rnd([6, 1, 3, 3], 1));
   conv('dw', 'pw', rnd([6, 1, 3, 3], 2), 6);
@@ -217,7 +284,14 @@ test('a depthwise convolution joins its input group and keeps its group count ri
   const model = makeModel(g);
   const groups = dependencyGroups(model.graph);
   const pw = groups.find((x) => x.name === 'pw') as PruneGroup;
-  assert.deepEqual(pw.members.map((m) => [m.tensor, m.axis]), [['pw.weight', 0], ['dw.weight', 0], ['out.weight', 1]]);
+  assert.deepEqual(
+    pw.members.map((m) => [m.tensor, m.axis]),
+    [
+      ['pw.weight', 0],
+      ['dw.weight', 0],
+      ['out.weight', 1],
+    ],
+  );
   const { model: dead, keep } = killOddChannels(model, groups);
   const thin = thinChannels(dead, groups, keep);
   assert.deepEqual(thin.graph.initializers.get('dw.weight')?.dims, [3, 1, 3, 3]);
@@ -233,7 +307,10 @@ test('a weight shared by two layers (as deduplicating exporters write) is left a
   assert.ok(fc3);
   fc3.inputs[1] = 'fc2.weight';
   const groups = dependencyGroups(model.graph);
-  assert.ok(groups.every((g) => !g.prunable), groups.map((g) => `${g.name}: ${g.prunable}`).join(', '));
+  assert.ok(
+    groups.every((g) => !g.prunable),
+    groups.map((g) => `${g.name}: ${g.prunable}`).join(', '),
+  );
   assert.match(groups.find((g) => g.name === 'fc2')?.reason ?? '', /"fc2.weight" is shared/);
   await assert.rejects(pruneChannels(model, { sparsity: 0.5 }), /no prunable channel groups/);
 });
@@ -243,7 +320,14 @@ test('global channel ranking: the asked share of all channels goes, unevenly acr
   // conv1's filters scaled down 1000×: scores are compared relative to their group's mean, so a
   // layer's scale does not decide how much of it goes.
   const w = model.graph.initializers.get('conv1.weight') as Tensor;
-  model.graph.initializers.set('conv1.weight', new Tensor('float32', w.dims, (w.data as Float32Array).map((v) => v / 1000)));
+  model.graph.initializers.set(
+    'conv1.weight',
+    new Tensor(
+      'float32',
+      w.dims,
+      (w.data as Float32Array).map((v) => v / 1000),
+    ),
+  );
   const total = 20 + 50 + 500;
   const r = await pruneChannels(model, { sparsity: 0.5, scope: 'global' });
   const kept = r.groups.reduce((a, g) => a + g.channelsAfter, 0);
@@ -252,10 +336,20 @@ test('global channel ranking: the asked share of all channels goes, unevenly acr
   const conv1 = r.groups.find((g) => g.name === 'conv1')?.channelsAfter ?? 0;
   assert.ok(conv1 >= 5, `conv1 keeps ${conv1} of 20`);
   const layer = await pruneChannels(model, { sparsity: 0.5 });
-  assert.notDeepEqual(r.groups.map((g) => g.channelsAfter), layer.groups.map((g) => g.channelsAfter), 'not the per-layer split');
+  assert.notDeepEqual(
+    r.groups.map((g) => g.channelsAfter),
+    layer.groups.map((g) => g.channelsAfter),
+    'not the per-layer split',
+  );
   const extreme = await pruneChannels(model, { sparsity: 0.99, scope: 'global' });
-  assert.deepEqual(extreme.groups.map((g) => g.channelsAfter).every((n) => n >= 1), true);
-  assert.equal(extreme.groups.reduce((a, g) => a + g.channelsAfter, 0), total - Math.round(0.99 * total));
+  assert.deepEqual(
+    extreme.groups.map((g) => g.channelsAfter).every((n) => n >= 1),
+    true,
+  );
+  assert.equal(
+    extreme.groups.reduce((a, g) => a + g.channelsAfter, 0),
+    total - Math.round(0.99 * total),
+  );
   // The thinned model runs: one batch through onnxruntime.
   const s = await Session.create(r.model, { threads: 1 });
   const out = await s.run({ input: new Tensor('float32', [2, 1, 28, 28]) });

@@ -65,7 +65,9 @@ export function thinChannels(model: Model, groups: readonly PruneGroup[], keep: 
     if (!g.prunable) throw new WhittleError('BAD_ARGUMENT', `channels of "${g.name}" cannot be removed: ${g.reason ?? 'not prunable'}`);
     if (kept.length === 0) throw new WhittleError('BAD_ARGUMENT', `removing every channel of "${g.name}" would disconnect the graph; keep at least one`);
     const keptSet = new Set(kept);
-    for (const k of kept) if (!Number.isInteger(k) || k < 0 || k >= g.channels) throw new WhittleError('BAD_ARGUMENT', `channel ${k} of "${g.name}" does not exist (it has ${g.channels})`);
+    for (const k of kept)
+      if (!Number.isInteger(k) || k < 0 || k >= g.channels)
+        throw new WhittleError('BAD_ARGUMENT', `channel ${k} of "${g.name}" does not exist (it has ${g.channels})`);
     for (const m of g.members) {
       const byAxis = drops.get(m.tensor) ?? new Map<number, Set<number>>();
       drops.set(m.tensor, byAxis);

@@ -44,7 +44,10 @@ test('round half to even and bit checks', () => {
   assert.equal(p.zeroPoint, 64);
 });
 
-for (const [dtype, zp] of [['uint8', 131], ['int8', -3]] as [DType, number][]) {
+for (const [dtype, zp] of [
+  ['uint8', 131],
+  ['int8', -3],
+] as [DType, number][]) {
   test(`quantizeArray matches ORT QuantizeLinear bit for bit (${dtype}, per tensor)`, async () => {
     const scale = 0.0371;
     const x = stressValues(scale, 2000);
@@ -59,7 +62,12 @@ for (const [dtype, zp] of [['uint8', 131], ['int8', -3]] as [DType, number][]) {
       { x: new Tensor('float32', [x.length], x) },
     );
     const [qmin, qmax] = quantRange({ bits: 8, signed: dtype === 'int8' });
-    const ours = quantizeArray(x, [x.length], { scale: Float32Array.of(scale), zeroPoint: Int32Array.of(zp), axis: undefined, scheme: { bits: 8, signed: dtype === 'int8', symmetric: false } });
+    const ours = quantizeArray(x, [x.length], {
+      scale: Float32Array.of(scale),
+      zeroPoint: Int32Array.of(zp),
+      axis: undefined,
+      scheme: { bits: 8, signed: dtype === 'int8', symmetric: false },
+    });
     const theirs = Array.from(r['y']?.data as ArrayLike<number>);
     for (let i = 0; i < x.length; i++) assert.equal(ours[i], theirs[i], `x=${x[i]}: ours ${ours[i]} vs ORT ${theirs[i]} (range ${qmin}..${qmax})`);
   });
@@ -106,7 +114,11 @@ test('int4 blocks: ORT MatMulNBits computes A · dequantized weights', async () 
   const n = 5;
   const w = stressValues(0.02, 4 + k * n).slice(4, 4 + k * n);
   const q = quantizeInt4Blocks(w, k, n, 32, false);
-  for (let i = 0; i < k * n; i++) assert.ok(Math.abs((q.dequantized[i] as number) - (w[i] as number)) <= (q.scales[Math.floor((i % n) * q.blocks + Math.floor(i / n / 32))] as number) / 2 + 1e-6, `element ${i} off by more than half a step`);
+  for (let i = 0; i < k * n; i++)
+    assert.ok(
+      Math.abs((q.dequantized[i] as number) - (w[i] as number)) <= (q.scales[Math.floor((i % n) * q.blocks + Math.floor(i / n / 32))] as number) / 2 + 1e-6,
+      `element ${i} off by more than half a step`,
+    );
   const a = stressValues(0.001, 4 + 2 * k).slice(4, 4 + 2 * k);
   const r = await runOne(
     (g) => {
@@ -114,7 +126,14 @@ test('int4 blocks: ORT MatMulNBits computes A · dequantized weights', async () 
       g.initializers.set('b', new Tensor('uint8', [n, q.blocks, 16], q.packed));
       g.initializers.set('s', new Tensor('float32', [n * q.blocks], q.scales));
       g.initializers.set('z', new Tensor('uint8', [q.zeroPoints.length], q.zeroPoints));
-      g.nodes.push({ name: 'mm', opType: 'MatMulNBits', domain: 'com.microsoft', inputs: ['a', 'b', 's', 'z'], outputs: ['y'], attributes: { K: attr.int(k), N: attr.int(n), bits: attr.int(4), block_size: attr.int(32) } });
+      g.nodes.push({
+        name: 'mm',
+        opType: 'MatMulNBits',
+        domain: 'com.microsoft',
+        inputs: ['a', 'b', 's', 'z'],
+        outputs: ['y'],
+        attributes: { K: attr.int(k), N: attr.int(n), bits: attr.int(4), block_size: attr.int(32) },
+      });
       g.outputs.push({ name: 'y', dtype: 'float32', shape: [2, n] });
     },
     { a: new Tensor('float32', [2, k], a) },

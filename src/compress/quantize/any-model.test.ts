@@ -69,7 +69,10 @@ test('value types without shape rules: shape arithmetic is int64, activations fl
 test('collectFeeds cuts one tensor into batches and names the input a batch lacks', async () => {
   const m = load('resnet18.opset17.onnx');
   const batches = await collectFeeds(m, new Tensor('float32', [5, 3, 32, 32]), 2);
-  assert.deepEqual(batches.map((b) => b['input']?.dims[0]), [2, 2, 1]);
+  assert.deepEqual(
+    batches.map((b) => b['input']?.dims[0]),
+    [2, 2, 1],
+  );
   await assert.rejects(collectFeeds(m, [{ x: new Tensor('float32', [1, 3, 32, 32]) }]), /no value for model input "input"/);
   await assert.rejects(collectFeeds(m, [{ input: new Tensor('float32', [1, 3, 28, 28]) }]), /expects float32 \[batch, 3, 32, 32\].*\[1, 3, 28, 28\]/);
 });
@@ -83,10 +86,16 @@ test('foldWeightTransposes stores Transpose(W) as the transposed constant, which
   g.outputs.push({ name: 'y', dtype: 'float32', shape: ['N', 2, 4] });
   const m = makeModel(g);
   const folded = foldWeightTransposes(m).graph;
-  assert.deepEqual(folded.nodes.map((n) => n.opType), ['MatMul']);
+  assert.deepEqual(
+    folded.nodes.map((n) => n.opType),
+    ['MatMul'],
+  );
   assert.deepEqual([...(folded.initializers.get('wt')?.data ?? [])], [1, 4, 7, 10, 2, 5, 8, 11, 3, 6, 9, 12]);
   const q = quantizeDynamic(m);
-  assert.deepEqual(q.layers.map((l) => l.name), ['mm']);
+  assert.deepEqual(
+    q.layers.map((l) => l.name),
+    ['mm'],
+  );
   const x = Tensor.fromArray('float32', [1, 2, 3], [1, -2, 3, 0.5, 0, -1]);
   const ds: TensorDataset = { count: 1, inputs: [{ name: 'x', dtype: 'float32', shape: [2, 3], data: x.data }], labels: undefined, source: 'test' };
   assert.ok((await cosine(q.model, m, ds)) >= 0.999);
@@ -96,14 +105,20 @@ test('dynamic int8: Transformer MatMuls on [B, T, K] activations and the LSTM (D
   const tr = load('transformer_encoder.opset13.onnx');
   const q = quantizeDynamic(tr);
   assert.ok(q.layers.length >= 8, `${q.layers.length} layers`);
-  assert.ok(q.skipped?.some((s) => s.op === 'MatMul' && /both inputs are activations/.test(s.reason)), 'attention scores MatMul listed as float');
+  assert.ok(
+    q.skipped?.some((s) => s.op === 'MatMul' && /both inputs are activations/.test(s.reason)),
+    'attention scores MatMul listed as float',
+  );
   assert.ok((await cosine(q.model, tr, data(tr, 'transformer_encoder.input.npy', 16))) >= 0.99);
   const lstm = load('lstm.opset17.onnx');
   const ql = quantizeDynamic(lstm);
   assert.ok(ql.model.graph.nodes.some((n) => n.opType === 'DynamicQuantizeLSTM' && n.domain === 'com.microsoft'));
   assert.ok((await cosine(ql.model, lstm, data(lstm, 'lstm.input.npy', 16))) >= 0.99);
   const gru = quantizeDynamic(load('gru.opset17.onnx'));
-  assert.deepEqual(gru.skipped?.map((s) => s.op), ['GRU']);
+  assert.deepEqual(
+    gru.skipped?.map((s) => s.op),
+    ['GRU'],
+  );
 });
 
 test('dynamic int8 quantizes Gemms inside If branches and leaves the input model untouched', async () => {
@@ -120,7 +135,10 @@ test('dynamic int8 quantizes Gemms inside If branches and leaves the input model
 
 test('--exclude by op type keeps every Conv float and lists it', () => {
   const q = quantizeDynamic(load('resnet18.opset17.onnx'), { exclude: ['Conv'] });
-  assert.deepEqual(q.layers.map((l) => l.op), ['Gemm']);
+  assert.deepEqual(
+    q.layers.map((l) => l.op),
+    ['Gemm'],
+  );
   assert.ok((q.skipped ?? []).length > 10 && q.skipped?.every((s) => s.op === 'Conv' && s.reason.startsWith('excluded')));
 });
 
@@ -130,7 +148,10 @@ test('static QDQ on depthwise/residual CNNs: Add and pools quantized, runs in on
   const q = await quantizeStatic(m, { samples: calib, threads: 1 });
   const g = q.model.graph;
   const add = g.nodes.find((n) => n.opType === 'Add');
-  assert.ok(add?.inputs.every((i) => g.producerOf(i)?.opType === 'DequantizeLinear'), 'residual Add reads dequantized int8');
+  assert.ok(
+    add?.inputs.every((i) => g.producerOf(i)?.opType === 'DequantizeLinear'),
+    'residual Add reads dequantized int8',
+  );
   const depthwise = g.nodes.filter((n) => n.opType === 'Conv' && n.attributes['group']?.type === 'int' && n.attributes['group'].value > 1);
   assert.ok(depthwise.length > 0 && depthwise.every((n) => g.producerOf(n.inputs[1] as string)?.opType === 'DequantizeLinear'));
   assert.ok((await cosine(q.model, m, calib)) > 0.5);
@@ -150,7 +171,10 @@ test('fp16: weights form halves the file, compute form keeps float32 inputs/outp
   const c = exportFp16(m, { mode: 'compute' });
   assert.equal(c.graph.inputs[0]?.dtype, 'float32');
   assert.equal(c.graph.outputs[0]?.dtype, 'float32');
-  assert.ok([...c.graph.initializers.values()].filter((t) => t.dims.length === 4).every((t) => t.dtype === 'float16'), 'conv weights are float16');
+  assert.ok(
+    [...c.graph.initializers.values()].filter((t) => t.dims.length === 4).every((t) => t.dtype === 'float16'),
+    'conv weights are float16',
+  );
   assert.ok((await cosine(c, m, ds)) >= 0.999);
 });
 

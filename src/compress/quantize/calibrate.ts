@@ -62,7 +62,13 @@ export function checkCalibrationShape(model: Model, samples: Tensor): void {
  * every tap a rank-1 output whatever the value's rank, so no shape rule is needed for any op and
  * onnxruntime's own shape inference is never contradicted.
  */
-async function forEachBatch(model: Model, batches: readonly Feeds[], names: readonly string[], o: CalibrationOptions, visit: (name: string, data: Float32Array) => void): Promise<void> {
+async function forEachBatch(
+  model: Model,
+  batches: readonly Feeds[],
+  names: readonly string[],
+  o: CalibrationOptions,
+  visit: (name: string, data: Float32Array) => void,
+): Promise<void> {
   const g = model.graph.clone();
   const b = new GraphBuilder(g, 'calib');
   const flat = b.constant(Tensor.int64([-1]), 'flat');
@@ -87,7 +93,13 @@ async function forEachBatch(model: Model, batches: readonly Feeds[], names: read
  * const ranges = await calibrate(model, samples, ['relu1'], { method: 'entropy' });
  * ```
  */
-export async function calibrate(model: Model, samples: ModelData, names: readonly string[], o: CalibrationOptions, scheme: QuantScheme = { bits: 8, signed: false, symmetric: false }): Promise<Map<string, ActivationRange>> {
+export async function calibrate(
+  model: Model,
+  samples: ModelData,
+  names: readonly string[],
+  o: CalibrationOptions,
+  scheme: QuantScheme = { bits: 8, signed: false, symmetric: false },
+): Promise<Map<string, ActivationRange>> {
   if (samples instanceof Tensor) checkCalibrationShape(model, samples);
   const batches = await collectFeeds(model, samples, o.batchSize ?? 256);
   if (names.length === 0) return new Map();

@@ -75,7 +75,14 @@ export function pactToClip(model: Model, quantizedTop: ReadonlyMap<string, numbe
     const replacement =
       top !== undefined
         ? { name: b.fresh('pact_relu'), opType: 'Relu', domain: '', inputs: [x], outputs: [y], attributes: {} }
-        : { name: b.fresh('pact_clip'), opType: 'Clip', domain: '', inputs: [x, b.constant(Tensor.scalar('float32', 0), 'zero'), b.constant(Tensor.scalar('float32', a), 'alpha')], outputs: [y], attributes: {} };
+        : {
+            name: b.fresh('pact_clip'),
+            opType: 'Clip',
+            domain: '',
+            inputs: [x, b.constant(Tensor.scalar('float32', 0), 'zero'), b.constant(Tensor.scalar('float32', a), 'alpha')],
+            outputs: [y],
+            attributes: {},
+          };
     g.nodes = g.nodes.filter((n) => n !== sub && n !== high && n !== low).map((n) => (n === out ? replacement : n));
     g.initializers.delete(name);
   }
@@ -114,7 +121,14 @@ export function clipWeights(model: Model, limit: number): Model {
   const g = model.graph.clone();
   for (const name of layerWeights(model)) {
     const t = g.initializers.get(name) as Tensor;
-    g.initializers.set(name, new Tensor(t.dtype, t.dims, Float32Array.from(t.data as Float32Array, (v) => Math.min(limit, Math.max(-limit, v)))));
+    g.initializers.set(
+      name,
+      new Tensor(
+        t.dtype,
+        t.dims,
+        Float32Array.from(t.data as Float32Array, (v) => Math.min(limit, Math.max(-limit, v))),
+      ),
+    );
   }
   return { ...model, graph: g, metadata: { ...model.metadata } };
 }

@@ -11,7 +11,17 @@ import type { QuantScheme } from './affine.js';
 import { quantizeArray, weightParams } from './affine.js';
 import { foldBatchNorm } from './fold-bn.js';
 import type { SkippedNode, WeightedNode } from './graph-util.js';
-import { COMPUTE_OPS, dropUnusedInitializers, foldWeightTransposes, forEachSubgraph, isExcluded, skipReason, weightedNodes, weightKN, withMicrosoftDomain } from './graph-util.js';
+import {
+  COMPUTE_OPS,
+  dropUnusedInitializers,
+  foldWeightTransposes,
+  forEachSubgraph,
+  isExcluded,
+  skipReason,
+  weightedNodes,
+  weightKN,
+  withMicrosoftDomain,
+} from './graph-util.js';
 import { valueTypes } from './types.js';
 import type { LayerReport, QuantizeResult } from './static.js';
 
@@ -102,10 +112,23 @@ function weightOnlyConv(g: Graph, w: WeightedNode): LayerReport {
   const ws = b.constant(new Tensor('float32', [p.scale.length], Float32Array.from(p.scale)), 's');
   const wz = b.constant(new Tensor('int8', [p.scale.length]), 'z');
   const deq = b.fresh('d');
-  const node: Node = { name: b.fresh('D'), opType: 'DequantizeLinear', domain: 'com.microsoft', inputs: [wq, ws, wz], outputs: [deq], attributes: { axis: attr.int(0) } };
+  const node: Node = {
+    name: b.fresh('D'),
+    opType: 'DequantizeLinear',
+    domain: 'com.microsoft',
+    inputs: [wq, ws, wz],
+    outputs: [deq],
+    attributes: { axis: attr.int(0) },
+  };
   g.nodes.splice(g.nodes.indexOf(w.node), 0, node);
   w.node.inputs[1] = deq;
-  return { name: w.node.name, op: 'Conv', bits: 8, params: w.weight.size + (w.bias?.size ?? 0), bytes: w.weight.size + 5 * p.scale.length + 4 * (w.bias?.size ?? 0) };
+  return {
+    name: w.node.name,
+    op: 'Conv',
+    bits: 8,
+    params: w.weight.size + (w.bias?.size ?? 0),
+    bytes: w.weight.size + 5 * p.scale.length + 4 * (w.bias?.size ?? 0),
+  };
 }
 
 /** ONNX LSTM weight [dirs, 4h, in] → DynamicQuantizeLSTM's int8 [dirs, in, 4h], scales [dirs, 4h]. */
@@ -173,15 +196,35 @@ export function quantizeDynamic(model: Model, o: DynamicQuantOptions = {}): Quan
   const folded = foldBatchNorm(foldWeightTransposes(model)).model;
   const g = folded.graph.clone();
   const modern = opsetOf(folded) >= 11;
-  const notes = modern ? [] : [`opset ${opsetOf(folded)} < 11 has no DynamicQuantizeLinear: Gemm/MatMul use com.microsoft's DynamicQuantizeMatMul, Conv keeps int8 weights dequantized in front of a float Conv`];
+  const notes = modern
+    ? []
+    : [
+        `opset ${opsetOf(folded)} < 11 has no DynamicQuantizeLinear: Gemm/MatMul use com.microsoft's DynamicQuantizeMatMul, Conv keeps int8 weights dequantized in front of a float Conv`,
+      ];
   const ctx: DynamicContext = { exclude: new Set(o.exclude ?? []), conv: o.conv ?? true, modern, layers: [], skipped: [] };
   const types = valueTypes(folded);
   quantizeGraphDynamic(g, types, ctx);
   forEachSubgraph(g, types, (sub, subTypes) => quantizeGraphDynamic(sub, subTypes, ctx));
   const { layers, skipped } = ctx;
-  if (layers.length === 0) throw new WhittleError('BAD_ARGUMENT', `the model has no Conv, Gemm, MatMul or LSTM with constant float32 weights to quantize${skipped.length > 0 ? ` (${skipped.slice(0, 3).map((s) => `${s.op} "${s.node}": ${s.reason}`).join('; ')})` : ''}`);
+  if (layers.length === 0)
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `the model has no Conv, Gemm, MatMul or LSTM with constant float32 weights to quantize${
+        skipped.length > 0
+          ? ` (${skipped
+              .slice(0, 3)
+              .map((s) => `${s.op} "${s.node}": ${s.reason}`)
+              .join('; ')})`
+          : ''
+      }`,
+    );
   dropUnusedInitializers(g);
-  return { model: { ...folded, graph: g, opsetImports: withMicrosoftDomain(folded, g), metadata: { ...folded.metadata, 'whittle.quantization': 'dynamic-int8' } }, layers, skipped, notes };
+  return {
+    model: { ...folded, graph: g, opsetImports: withMicrosoftDomain(folded, g), metadata: { ...folded.metadata, 'whittle.quantization': 'dynamic-int8' } },
+    layers,
+    skipped,
+    notes,
+  };
 }
 
 interface DynamicContext {
@@ -209,7 +252,8 @@ function quantizeGraphDynamic(g: Graph, types: ReadonlyMap<string, DType | undef
       const why = lstmSkipReason(g, node);
       if (why === undefined) ctx.layers.push(dynamicLstm(g, node));
       else skip(node, why);
-    } else if (w === undefined) skip(node, node.opType === 'GRU' || node.opType === 'RNN' ? `onnxruntime has no integer ${node.opType} kernel` : skipReason(g, node));
+    } else if (w === undefined)
+      skip(node, node.opType === 'GRU' || node.opType === 'RNN' ? `onnxruntime has no integer ${node.opType} kernel` : skipReason(g, node));
     else if (types.get(node.inputs[0] as string) !== 'float32') skip(node, 'its input is not a float32 activation of known type');
     else if (node.opType === 'Conv') {
       if (!ctx.conv) skip(node, 'Conv quantization turned off');

@@ -30,9 +30,21 @@ export function checkFeeds(model: Model, feeds: Feeds): void {
   for (const info of model.graph.inputs) {
     const t = feeds[info.name];
     const want = `${info.dtype} [${info.shape.join(', ')}]`;
-    if (t === undefined) throw new WhittleError('SHAPE_MISMATCH', `the data has no value for model input "${info.name}" (${want}); it holds ${Object.keys(feeds).map((k) => `"${k}"`).join(', ') || 'nothing'}`);
+    if (t === undefined)
+      throw new WhittleError(
+        'SHAPE_MISMATCH',
+        `the data has no value for model input "${info.name}" (${want}); it holds ${
+          Object.keys(feeds)
+            .map((k) => `"${k}"`)
+            .join(', ') || 'nothing'
+        }`,
+      );
     const fits = t.dims.length === info.shape.length && info.shape.every((d, i) => typeof d !== 'number' || d === t.dims[i]);
-    if (!fits || t.dtype !== info.dtype) throw new WhittleError('SHAPE_MISMATCH', `model input "${info.name}" expects ${want}, the data has ${t.dtype} [${t.dims.join(', ')}]; pass data shaped like the model's input`);
+    if (!fits || t.dtype !== info.dtype)
+      throw new WhittleError(
+        'SHAPE_MISMATCH',
+        `model input "${info.name}" expects ${want}, the data has ${t.dtype} [${t.dims.join(', ')}]; pass data shaped like the model's input`,
+      );
   }
 }
 
@@ -49,7 +61,11 @@ export async function collectFeeds(model: Model, data: ModelData, batchSize = 25
   if (data instanceof Tensor) {
     const info = model.graph.inputs[0];
     if (info === undefined) throw new WhittleError('INVALID_GRAPH', 'the model has no input to feed');
-    if (model.graph.inputs.length > 1) throw new WhittleError('BAD_ARGUMENT', `the model has ${model.graph.inputs.length} inputs (${model.graph.inputs.map((i) => i.name).join(', ')}); pass batches of named inputs instead of one tensor`);
+    if (model.graph.inputs.length > 1)
+      throw new WhittleError(
+        'BAD_ARGUMENT',
+        `the model has ${model.graph.inputs.length} inputs (${model.graph.inputs.map((i) => i.name).join(', ')}); pass batches of named inputs instead of one tensor`,
+      );
     const n = data.dims[0] ?? 0;
     for (let s = 0; s < n; s += batchSize) out.push({ [info.name]: sliceRows(data, s, Math.min(batchSize, n - s)) });
   } else if (isTensorDataset(data)) {

@@ -35,9 +35,13 @@ export function foldBatchNorm(model: Model): { model: Model; folded: string[] } 
     for (let c = 0; c < m; c++) {
       const k = (scaleT.data[c] as number) / Math.sqrt((varT.data[c] as number) + eps);
       for (let i = 0; i < per; i++) nw[c * per + i] = (w.data[c * per + i] as number) * k;
-      nb[c] = ((convBias?.data[c] as number | undefined ?? 0) - (meanT.data[c] as number)) * k + (biasT.data[c] as number);
+      nb[c] = (((convBias?.data[c] as number | undefined) ?? 0) - (meanT.data[c] as number)) * k + (biasT.data[c] as number);
     }
-    conv.inputs = [conv.inputs[0] as string, b.constant(new Tensor('float32', w.dims, nw), `${conv.name}.weight_folded`), b.constant(new Tensor('float32', [m], nb), `${conv.name}.bias_folded`)];
+    conv.inputs = [
+      conv.inputs[0] as string,
+      b.constant(new Tensor('float32', w.dims, nw), `${conv.name}.weight_folded`),
+      b.constant(new Tensor('float32', [m], nb), `${conv.name}.bias_folded`),
+    ];
     conv.outputs = [bn.outputs[0] as string];
     g.nodes = g.nodes.filter((n) => n !== bn);
     folded.push(bn.name);

@@ -152,7 +152,9 @@ export function qdqDomain(model: Model): '' | 'com.microsoft' {
 /** The model's opset imports with com.microsoft added when a transform used it. */
 export function withMicrosoftDomain(model: Model, g: Graph): Model['opsetImports'] {
   const used = g.nodes.some((n) => n.domain === 'com.microsoft');
-  return used && !model.opsetImports.some((i) => i.domain === 'com.microsoft') ? [...model.opsetImports, { domain: 'com.microsoft', version: 1 }] : model.opsetImports;
+  return used && !model.opsetImports.some((i) => i.domain === 'com.microsoft')
+    ? [...model.opsetImports, { domain: 'com.microsoft', version: 1 }]
+    : model.opsetImports;
 }
 
 /**
@@ -161,7 +163,12 @@ export function withMicrosoftDomain(model: Model, g: Graph): Model['opsetImports
  * its own initializers for the visit (those left unchanged are removed again afterwards: the
  * enclosing graph still holds them).
  */
-export function forEachSubgraph(g: Graph, types: ReadonlyMap<string, DType | undefined>, visit: (sub: Graph, types: Map<string, DType | undefined>) => void, visible: ReadonlyMap<string, Tensor> = g.initializers): void {
+export function forEachSubgraph(
+  g: Graph,
+  types: ReadonlyMap<string, DType | undefined>,
+  visit: (sub: Graph, types: Map<string, DType | undefined>) => void,
+  visible: ReadonlyMap<string, Tensor> = g.initializers,
+): void {
   for (const n of g.nodes) {
     for (const [key, a] of Object.entries(n.attributes)) {
       if (a.type !== 'graph') continue;
@@ -169,10 +176,11 @@ export function forEachSubgraph(g: Graph, types: ReadonlyMap<string, DType | und
       n.attributes[key] = attr.graph(sub);
       const defined = new Set([...sub.inputs.map((v) => v.name), ...sub.initializers.keys(), ...sub.nodes.flatMap((x) => x.outputs)]);
       const borrowed = new Map<string, Tensor>();
-      for (const x of sub.nodes) for (const i of x.inputs) {
-        const t = visible.get(i);
-        if (!defined.has(i) && t !== undefined) borrowed.set(i, t);
-      }
+      for (const x of sub.nodes)
+        for (const i of x.inputs) {
+          const t = visible.get(i);
+          if (!defined.has(i) && t !== undefined) borrowed.set(i, t);
+        }
       for (const [k, t] of borrowed) sub.initializers.set(k, t);
       const subTypes = graphValueTypes(sub, types);
       visit(sub, subTypes);

@@ -1,6 +1,21 @@
 // Quantization: uniform affine math, calibration, PTQ (static QDQ and dynamic), QAT with
 // straight-through estimators, binary/ternary weights, clipping.
-export { type Bits, type QuantParams, type QuantScheme, SUPPORTED_BITS, checkBits, dequantizeArray, dequantizeValue, fakeQuantizeArray, quantRange, quantizeArray, quantizeValue, rangeToParams, roundHalfEven, weightParams } from './affine.js';
+export {
+  type Bits,
+  type QuantParams,
+  type QuantScheme,
+  SUPPORTED_BITS,
+  checkBits,
+  dequantizeArray,
+  dequantizeValue,
+  fakeQuantizeArray,
+  quantRange,
+  quantizeArray,
+  quantizeValue,
+  rangeToParams,
+  roundHalfEven,
+  weightParams,
+} from './affine.js';
 export { type ActivationRange, type CalibrationMethod, type CalibrationOptions, CALIBRATION_METHODS, calibrate, checkCalibrationShape } from './calibrate.js';
 export { type ActivationClip, ACTIVATION_CLIPS, clipActivations, clipWeights, layerWeights, pactToClip, weightClipCallback } from './clip.js';
 export { type DynamicQuantOptions, quantizeDynamic, quantizeSubgraphsDynamic } from './dynamic.js';
@@ -8,8 +23,27 @@ export { type ModelData, checkFeeds, collectFeeds } from './feeds.js';
 export { type SkippedNode, foldWeightTransposes } from './graph-util.js';
 export { graphValueTypes, valueTypes } from './types.js';
 export { foldBatchNorm } from './fold-bn.js';
-export { type QuantFormat, type QuantSchemeName, type QuantizeModelResult, type QuantizeOptions, QUANT_FORMATS, QUANT_SCHEMES, quantizeModel, resolveQuantizeOptions } from './pipeline.js';
+export {
+  type QuantFormat,
+  type QuantSchemeName,
+  type QuantizeModelResult,
+  type QuantizeOptions,
+  QUANT_FORMATS,
+  QUANT_SCHEMES,
+  quantizeModel,
+  resolveQuantizeOptions,
+} from './pipeline.js';
 export { type QatOptions, type QatPlan, type QatScheme, QAT_SCHEMES, prepareQat } from './qat.js';
 export { binarize, finalizeQat, qatPlanOf, ternarize } from './qat-finalize.js';
 export { simulateQdq } from './simulate.js';
-export { type LayerReport, type QdqConsumer, type QdqPlan, type QuantizeResult, type StaticQuantOptions, QDQ_OPS, buildQdq, planQdq, quantizeStatic } from './static.js';
+export {
+  type LayerReport,
+  type QdqConsumer,
+  type QdqPlan,
+  type QuantizeResult,
+  type StaticQuantOptions,
+  QDQ_OPS,
+  buildQdq,
+  planQdq,
+  quantizeStatic,
+} from './static.js';

@@ -89,17 +89,27 @@ function allowedBits(scheme: QuantSchemeName, format: QuantFormat): number[] {
 }
 
 /** Checks scheme, format and bits together; returns the bits to use. Throws BAD_ARGUMENT. */
-export function resolveQuantizeOptions(o: Pick<QuantizeOptions, 'scheme' | 'format' | 'bits' | 'clipActivations' | 'clipWeights'>): { format: QuantFormat; bits: number } {
-  if (!(QUANT_SCHEMES as readonly string[]).includes(o.scheme)) throw new WhittleError('BAD_ARGUMENT', `unknown quantization scheme "${o.scheme}"; choose one of ${QUANT_SCHEMES.join(', ')}`);
+export function resolveQuantizeOptions(o: Pick<QuantizeOptions, 'scheme' | 'format' | 'bits' | 'clipActivations' | 'clipWeights'>): {
+  format: QuantFormat;
+  bits: number;
+} {
+  if (!(QUANT_SCHEMES as readonly string[]).includes(o.scheme))
+    throw new WhittleError('BAD_ARGUMENT', `unknown quantization scheme "${o.scheme}"; choose one of ${QUANT_SCHEMES.join(', ')}`);
   const format = o.format ?? 'qdq';
-  if (!(QUANT_FORMATS as readonly string[]).includes(format)) throw new WhittleError('BAD_ARGUMENT', `unknown format "${format}"; choose one of ${QUANT_FORMATS.join(', ')}`);
-  if (format !== 'qdq' && o.scheme !== 'ptq') throw new WhittleError('BAD_ARGUMENT', `--format ${format} is a post-training export; use it with --scheme ptq (got --scheme ${o.scheme})`);
+  if (!(QUANT_FORMATS as readonly string[]).includes(format))
+    throw new WhittleError('BAD_ARGUMENT', `unknown format "${format}"; choose one of ${QUANT_FORMATS.join(', ')}`);
+  if (format !== 'qdq' && o.scheme !== 'ptq')
+    throw new WhittleError('BAD_ARGUMENT', `--format ${format} is a post-training export; use it with --scheme ptq (got --scheme ${o.scheme})`);
   const allowed = allowedBits(o.scheme, format);
   const bits = o.bits ?? (allowed[0] as number);
   if (!allowed.includes(bits)) {
-    throw new WhittleError('BAD_ARGUMENT', `--bits ${bits} is not supported by --scheme ${o.scheme} --format ${format}; supported: ${allowed.join(', ')}${o.scheme === 'ptq' && format === 'qdq' ? ' (for 4-bit Gemm/MatMul weights use --format int4)' : ''}`);
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `--bits ${bits} is not supported by --scheme ${o.scheme} --format ${format}; supported: ${allowed.join(', ')}${o.scheme === 'ptq' && format === 'qdq' ? ' (for 4-bit Gemm/MatMul weights use --format int4)' : ''}`,
+    );
   }
-  if (o.clipActivations === 'pact' && !TRAINED.has(o.scheme)) throw new WhittleError('BAD_ARGUMENT', `--clip-activations pact learns its clip while training; use it with --scheme qat, binary or ternary, or use relu6`);
+  if (o.clipActivations === 'pact' && !TRAINED.has(o.scheme))
+    throw new WhittleError('BAD_ARGUMENT', `--clip-activations pact learns its clip while training; use it with --scheme qat, binary or ternary, or use relu6`);
   if (o.clipWeights !== undefined && !(o.clipWeights > 0)) throw new WhittleError('BAD_ARGUMENT', `--clip-weights must be > 0, got ${o.clipWeights}`);
   return { format, bits };
 }
@@ -115,8 +125,10 @@ export function resolveQuantizeOptions(o: Pick<QuantizeOptions, 'scheme' | 'form
 export async function quantizeModel(model: Model, o: QuantizeOptions): Promise<QuantizeModelResult> {
   const { format, bits } = resolveQuantizeOptions(o);
   if (o.samples instanceof Tensor) checkCalibrationShape(model, o.samples);
-  if (TRAINED.has(o.scheme) && o.training === undefined) throw new WhittleError('BAD_ARGUMENT', `--scheme ${o.scheme} trains the model; pass training data and options`);
-  if (o.teacher !== undefined && !TRAINED.has(o.scheme)) throw new WhittleError('BAD_ARGUMENT', `a teacher distills while training: use it with --scheme qat, binary or ternary (got --scheme ${o.scheme})`);
+  if (TRAINED.has(o.scheme) && o.training === undefined)
+    throw new WhittleError('BAD_ARGUMENT', `--scheme ${o.scheme} trains the model; pass training data and options`);
+  if (o.teacher !== undefined && !TRAINED.has(o.scheme))
+    throw new WhittleError('BAD_ARGUMENT', `a teacher distills while training: use it with --scheme qat, binary or ternary (got --scheme ${o.scheme})`);
   let m = model;
   if (o.clipActivations !== undefined) m = clipActivations(m, o.clipActivations);
   const base = { scheme: o.scheme, format, bits };
@@ -124,12 +136,24 @@ export async function quantizeModel(model: Model, o: QuantizeOptions): Promise<Q
   if (TRAINED.has(o.scheme)) {
     const training = o.training as { data: Dataset; options: TrainOptions };
     const scheme = o.scheme === 'qat' ? 'uniform' : o.scheme === 'binary' ? 'binary' : 'ternary';
-    if (scheme === 'uniform' && !(o.samples instanceof Tensor)) throw new WhittleError('BAD_ARGUMENT', 'quantization-aware training needs calibration samples (one float32 [N, ...] tensor) to initialize its activation scales');
-    const { model: qat, plan } = await prepareQat(m, { scheme, bits, samples: o.samples as Tensor | undefined, calibration: o.calibration, threads: o.threads, keepFloat: o.keepFloat });
+    if (scheme === 'uniform' && !(o.samples instanceof Tensor))
+      throw new WhittleError(
+        'BAD_ARGUMENT',
+        'quantization-aware training needs calibration samples (one float32 [N, ...] tensor) to initialize its activation scales',
+      );
+    const { model: qat, plan } = await prepareQat(m, {
+      scheme,
+      bits,
+      samples: o.samples as Tensor | undefined,
+      calibration: o.calibration,
+      threads: o.threads,
+      keepFloat: o.keepFloat,
+    });
     const callbacks = [...(training.options.callbacks ?? [])];
     if (o.clipWeights !== undefined) callbacks.push(weightClipCallback(o.clipWeights, layerWeights(qat)));
     const options = { ...training.options, callbacks };
-    const result = o.teacher === undefined ? await train(qat, training.data, options) : await distillStudent(o.teacher.model, qat, training.data, options, o.teacher);
+    const result =
+      o.teacher === undefined ? await train(qat, training.data, options) : await distillStudent(o.teacher.model, qat, training.data, options, o.teacher);
     const final = finalizeQat(result.model, plan);
     return { ...base, ...final, training: result };
   }
@@ -144,6 +168,13 @@ export async function quantizeModel(model: Model, o: QuantizeOptions): Promise<Q
   if (format === 'int4') return { ...base, ...exportInt4(m, { blockSize: o.blockSize, exclude: o.exclude }) };
   if (o.scheme === 'dynamic') return { ...base, ...quantizeDynamic(m, { exclude: o.exclude }) };
   if (o.samples === undefined) throw new WhittleError('BAD_ARGUMENT', 'static post-training quantization needs calibration samples');
-  const r = await quantizeStatic(m, { samples: o.samples, calibration: o.calibration, perChannel: o.perChannel, threads: o.threads, keepFloat: o.keepFloat, exclude: o.exclude });
+  const r = await quantizeStatic(m, {
+    samples: o.samples,
+    calibration: o.calibration,
+    perChannel: o.perChannel,
+    threads: o.threads,
+    keepFloat: o.keepFloat,
+    exclude: o.exclude,
+  });
   return { ...base, model: r.model, layers: r.layers, skipped: r.skipped, notes: r.notes };
 }

@@ -35,7 +35,8 @@ export function qatPlanOf(model: Model): QatPlan {
   return JSON.parse(raw) as QatPlan;
 }
 
-const learned = (g: Graph, param: string, k: number): Float32Array => Float32Array.from((g.initializers.get(param) as Tensor).data as Float32Array, (p) => Math.fround(p * Math.fround(k)));
+const learned = (g: Graph, param: string, k: number): Float32Array =>
+  Float32Array.from((g.initializers.get(param) as Tensor).data as Float32Array, (p) => Math.fround(p * Math.fround(k)));
 
 /** Binary codes (1 = +α; sign(0) stores +α) and per-channel α = mean |W|, as the BWN forward computes them. */
 export function binarize(w: Float32Array, dims: readonly number[], axis: number): { codes: Uint8Array; alpha: Float32Array } {
@@ -105,7 +106,11 @@ export function finalizeQat(trained: Model, plan: QatPlan = qatPlanOf(trained)):
     const byWeight = new Map(plan.weights.map((w) => [w.weight, w]));
     const bits = plan.bits as 2 | 4 | 8;
     // Layers trained without fake-quant weights (--keep-float) stay float in the export too.
-    const keepFloat = new Set(weightedNodes(g).filter((wn) => !byWeight.has(wn.weightName)).map((wn) => wn.node.name));
+    const keepFloat = new Set(
+      weightedNodes(g)
+        .filter((wn) => !byWeight.has(wn.weightName))
+        .map((wn) => wn.node.name),
+    );
     const result = buildQdq(
       plain,
       activations,
@@ -138,7 +143,14 @@ export function finalizeQat(trained: Model, plan: QatPlan = qatPlanOf(trained)):
     } else {
       const { codes, alpha } = ternarize(data);
       sparsity = codes.reduce((n, c) => n + (c === 0 ? 1 : 0), 0) / codes.length;
-      bytes = addPackedWeight(g, { name: wn.weightName, dims: wn.weight.dims, codes, bits: 2, table: [0, 1, -1, 0], scale: Tensor.fromArray('float32', [1], [alpha]) });
+      bytes = addPackedWeight(g, {
+        name: wn.weightName,
+        dims: wn.weight.dims,
+        codes,
+        bits: 2,
+        table: [0, 1, -1, 0],
+        scale: Tensor.fromArray('float32', [1], [alpha]),
+      });
     }
     bytes += 4 * (wn.bias?.size ?? 0);
     layers.push({ name: wn.node.name, op: wn.node.opType, bits: plan.bits, params: wn.weight.size + (wn.bias?.size ?? 0), bytes, sparsity });

@@ -84,7 +84,11 @@ function fakeQuantWeight(g: Graph, b: GraphBuilder, w: WeightedNode, scheme: Qat
     // α = mean |W| over those weights (the mask comes from a comparison, so α's gradient skips it).
     const absW = b.op1('Abs', [W]);
     const delta = b.op1('Mul', [b.op1('ReduceMean', [absW], { keepdims: attr.int(1) }), b.constant(Tensor.scalar('float32', 0.7), 'seven_tenths')]);
-    const t = b.op1('Clip', [b.op1('Round', [b.op1('Div', [W, b.op1('Add', [delta, delta])])]), b.constant(Tensor.scalar('float32', -1), 'minus_one'), b.constant(Tensor.scalar('float32', 1), 'one')]);
+    const t = b.op1('Clip', [
+      b.op1('Round', [b.op1('Div', [W, b.op1('Add', [delta, delta])])]),
+      b.constant(Tensor.scalar('float32', -1), 'minus_one'),
+      b.constant(Tensor.scalar('float32', 1), 'one'),
+    ]);
     const mask = b.op1('Cast', [b.op1('Greater', [absW, delta])], { to: attr.int(1) });
     const all = b.constant(Tensor.int64(Array.from({ length: rank }, (_, i) => i)), 'axes');
     const alpha = b.op1('Div', [b.op1('ReduceSum', [b.op1('Mul', [absW, mask]), all], keep), b.op1('ReduceSum', [mask, all], keep)]);
@@ -99,7 +103,11 @@ function fakeQuantWeight(g: Graph, b: GraphBuilder, w: WeightedNode, scheme: Qat
     scaleParam = `${W}.qat_scale`;
     g.initializers.set(scaleParam, new Tensor('float32', channelShape, p));
     const s = b.op1('Mul', [scaleParam, b.constant(Tensor.scalar('float32', gk), 'grad_scale')]);
-    const q = b.op1('Clip', [b.op1('Round', [b.op1('Div', [W, s])]), b.constant(Tensor.scalar('float32', qmin), 'qmin'), b.constant(Tensor.scalar('float32', qmax), 'qmax')]);
+    const q = b.op1('Clip', [
+      b.op1('Round', [b.op1('Div', [W, s])]),
+      b.constant(Tensor.scalar('float32', qmin), 'qmin'),
+      b.constant(Tensor.scalar('float32', qmax), 'qmax'),
+    ]);
     out = b.op1('Mul', [q, s]);
   }
   w.node.inputs[1] = out;
@@ -124,7 +132,8 @@ export async function prepareQat(model: Model, o: QatOptions): Promise<{ model: 
   const g = folded.graph.clone();
   const b = new GraphBuilder(g, 'qat');
   const keep = new Set(o.keepFloat ?? []);
-  for (const k of keep) if (!g.nodes.some((n) => n.name === k)) throw new WhittleError('BAD_ARGUMENT', `cannot keep layer "${k}" in float: the model has no node of that name`);
+  for (const k of keep)
+    if (!g.nodes.some((n) => n.name === k)) throw new WhittleError('BAD_ARGUMENT', `cannot keep layer "${k}" in float: the model has no node of that name`);
   const weighted = weightedNodes(g).filter((w) => !keep.has(w.node.name));
   if (weighted.length === 0) throw new WhittleError('BAD_ARGUMENT', 'the model has no Conv, Gemm or MatMul with constant float32 weights to quantize');
   const plan: QatPlan = { scheme: o.scheme, bits: o.scheme === 'binary' ? 1 : o.scheme === 'ternary' ? 2 : bits, weights: [], activations: [] };
@@ -132,7 +141,8 @@ export async function prepareQat(model: Model, o: QatOptions): Promise<{ model: 
   const groups = withActivations ? activationGroups(g, weighted) : new Map<string, string[]>();
   for (const w of weighted) plan.weights.push(fakeQuantWeight(g, b, w, o.scheme, bits));
   if (withActivations) {
-    if (o.samples === undefined) throw new WhittleError('BAD_ARGUMENT', 'quantization-aware training of activations needs calibration samples to initialize their scales');
+    if (o.samples === undefined)
+      throw new WhittleError('BAD_ARGUMENT', 'quantization-aware training of activations needs calibration samples to initialize their scales');
     const ranges = await calibrate(folded, o.samples, [...groups.keys()], { method: 'minmax', ...o.calibration, threads: o.threads });
     for (const [origin] of groups) {
       const r = ranges.get(origin);
@@ -140,13 +150,17 @@ export async function prepareQat(model: Model, o: QatOptions): Promise<{ model: 
       // Non-negative activations use all of uint8 from 0; signed ones are centred (zero point 128).
       const zeroPoint = r.lo >= 0 ? 0 : 128;
       const s0 = Math.max(r.hi / (255 - zeroPoint), zeroPoint > 0 ? -r.lo / zeroPoint : 0, 1e-8);
-      const k = gradScale(Math.max(1, (o.samples.size / (o.samples.dims[0] ?? 1))), 255);
+      const k = gradScale(Math.max(1, o.samples.size / (o.samples.dims[0] ?? 1)), 255);
       const scaleParam = `${origin}.qat_scale`;
       g.initializers.set(scaleParam, Tensor.fromArray('float32', [1], [s0 / k]));
       const readers = g.nodes.filter((n) => n.inputs.includes(origin));
       const s = b.op1('Mul', [scaleParam, b.constant(Tensor.scalar('float32', k), 'grad_scale')]);
       const z = b.constant(Tensor.scalar('float32', zeroPoint), 'zp');
-      const q = b.op1('Clip', [b.op1('Add', [b.op1('Round', [b.op1('Div', [origin, s])]), z]), b.constant(Tensor.scalar('float32', 0), 'qmin'), b.constant(Tensor.scalar('float32', 255), 'qmax')]);
+      const q = b.op1('Clip', [
+        b.op1('Add', [b.op1('Round', [b.op1('Div', [origin, s])]), z]),
+        b.constant(Tensor.scalar('float32', 0), 'qmin'),
+        b.constant(Tensor.scalar('float32', 255), 'qmax'),
+      ]);
       const fq = b.op1('Mul', [b.op1('Sub', [q, z]), s]);
       for (const n of readers) n.inputs = n.inputs.map((i) => (i === origin ? fq : i));
       plan.activations.push({ value: origin, output: fq, scaleParam, gradScale: k, zeroPoint });

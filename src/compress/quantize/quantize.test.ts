@@ -31,10 +31,25 @@ const opts = { normalization: 'x/255' as const, threads: 1 };
 
 before(async () => {
   const mnist = loadIdxDataset();
-  const r = await train(createModel('lenet-300-100', { seed: 1 }), subset(mnist.train, 0, 10000), { epochs: 2, batchSize: 64, lr: 0.05, optimizer: { kind: 'sgd', momentum: 0.9 }, normalization: 'x/255', threads: 1 });
+  const r = await train(createModel('lenet-300-100', { seed: 1 }), subset(mnist.train, 0, 10000), {
+    epochs: 2,
+    batchSize: 64,
+    lr: 0.05,
+    optimizer: { kind: 'sgd', momentum: 0.9 },
+    normalization: 'x/255',
+    threads: 1,
+  });
   fp32 = r.model;
   test2k = subset(mnist.test, 0, 2000);
-  samples = new Tensor('float32', [256, 1, 28, 28], normalizeBatch(mnist.train, Int32Array.from({ length: 256 }, (_, i) => 10000 + i), 'x/255'));
+  samples = new Tensor(
+    'float32',
+    [256, 1, 28, 28],
+    normalizeBatch(
+      mnist.train,
+      Int32Array.from({ length: 256 }, (_, i) => 10000 + i),
+      'x/255',
+    ),
+  );
   fp32Accuracy = (await evaluate(fp32, test2k, opts)).accuracy;
   assert.ok(fp32Accuracy > 0.9, `baseline trained to ${fp32Accuracy}`);
 });
@@ -99,9 +114,16 @@ test('PTQ with conv1 kept in float: pool1 stays float behind a Max(v, v) barrier
   const conv1 = g.nodes.find((n) => n.name === 'conv1');
   const pool1 = g.nodes.find((n) => n.name === 'pool1');
   assert.ok(conv1 && pool1);
-  assert.deepEqual(g.consumersOf(conv1.outputs[0] as string).map((n) => n.opType), ['MaxPool'], 'conv1 feeds pool1 directly, in float');
+  assert.deepEqual(
+    g.consumersOf(conv1.outputs[0] as string).map((n) => n.opType),
+    ['MaxPool'],
+    'conv1 feeds pool1 directly, in float',
+  );
   const barrier = g.consumersOf(pool1.outputs[0] as string);
-  assert.deepEqual(barrier.map((n) => n.opType), ['Max']);
+  assert.deepEqual(
+    barrier.map((n) => n.opType),
+    ['Max'],
+  );
   assert.deepEqual(barrier[0]?.inputs, [pool1.outputs[0], pool1.outputs[0]]);
   const qNode = g.consumersOf(barrier[0]?.outputs[0] as string)[0];
   assert.equal(qNode?.opType, 'QuantizeLinear');
@@ -109,9 +131,26 @@ test('PTQ with conv1 kept in float: pool1 stays float behind a Max(v, v) barrier
   const before = q.graph.clone();
   const v = conv1.outputs[0] as string;
   for (const n of before.nodes) n.inputs = n.inputs.map((i) => (i === v ? 'conv1.dq' : i));
-  before.nodes.splice(before.nodes.findIndex((n) => n.name === 'conv1') + 1, 0,
-    { name: 'conv1.q_node', opType: 'QuantizeLinear', domain: '', inputs: [v, qNode.inputs[1] as string, qNode.inputs[2] as string], outputs: ['conv1.q'], attributes: {} },
-    { name: 'conv1.dq_node', opType: 'DequantizeLinear', domain: '', inputs: ['conv1.q', qNode.inputs[1] as string, qNode.inputs[2] as string], outputs: ['conv1.dq'], attributes: {} });
+  before.nodes.splice(
+    before.nodes.findIndex((n) => n.name === 'conv1') + 1,
+    0,
+    {
+      name: 'conv1.q_node',
+      opType: 'QuantizeLinear',
+      domain: '',
+      inputs: [v, qNode.inputs[1] as string, qNode.inputs[2] as string],
+      outputs: ['conv1.q'],
+      attributes: {},
+    },
+    {
+      name: 'conv1.dq_node',
+      opType: 'DequantizeLinear',
+      domain: '',
+      inputs: ['conv1.q', qNode.inputs[1] as string, qNode.inputs[2] as string],
+      outputs: ['conv1.dq'],
+      attributes: {},
+    },
+  );
   const x = new Tensor('float32', [32, 1, 28, 28], (samples.data as Float32Array).subarray(0, 32 * 784));
   const a = (await outputs(q, ['logits'], x))['logits']?.data as Float32Array;
   const b = (await outputs({ ...q, graph: before }, ['logits'], x))['logits']?.data as Float32Array;
@@ -133,7 +172,10 @@ test('calibration methods pick ranges inside the observed one and keep accuracy'
   assert.ok((ranges[1]?.get('relu1')?.hi ?? Infinity) < (ranges[0]?.get('relu1')?.hi ?? 0));
   const { model } = await quantizeStatic(fp32, { samples, calibration: { method: 'entropy' }, threads: 1 });
   assert.ok((await evaluate(model, test2k, opts)).accuracy >= fp32Accuracy - 0.015);
-  await assert.rejects(() => calibrate(fp32, new Tensor('float32', [4, 1, 8, 8]), ['relu1'], { method: 'minmax' }), /SHAPE_MISMATCH|calibration data must be float32 \[N, 1, 28, 28\].*\[4, 1, 8, 8\]/);
+  await assert.rejects(
+    () => calibrate(fp32, new Tensor('float32', [4, 1, 8, 8]), ['relu1'], { method: 'minmax' }),
+    /SHAPE_MISMATCH|calibration data must be float32 \[N, 1, 28, 28\].*\[4, 1, 8, 8\]/,
+  );
 });
 
 test('dynamic quantization: MatMulInteger form runs in ORT; accuracy floor', async () => {
@@ -148,15 +190,27 @@ test('BatchNorm folding leaves a ResNet’s outputs unchanged', async () => {
   // Non-trivial statistics so that folding has something to do.
   for (const [k, t] of m.graph.initializers) {
     if (!/(running_mean|running_var|bn\d?\.(weight|bias)|downsample\.1)/.test(k) || t.dims.length !== 1) continue;
-    m.graph.initializers.set(k, Tensor.fromArray('float32', t.dims, Array.from({ length: t.size }, (_, i) => (k.includes('var') ? 0.5 + ((i * 37) % 11) / 10 : ((i * 13) % 7) / 7 - 0.4))));
+    m.graph.initializers.set(
+      k,
+      Tensor.fromArray(
+        'float32',
+        t.dims,
+        Array.from({ length: t.size }, (_, i) => (k.includes('var') ? 0.5 + ((i * 37) % 11) / 10 : ((i * 13) % 7) / 7 - 0.4)),
+      ),
+    );
   }
   const { model: folded, folded: names } = foldBatchNorm(m);
   assert.ok(names.length >= 5 && !folded.graph.nodes.some((n) => n.opType === 'BatchNormalization'));
-  const x = new Tensor('float32', [4, 1, 8, 8], Float32Array.from({ length: 256 }, (_, i) => Math.sin(i)));
+  const x = new Tensor(
+    'float32',
+    [4, 1, 8, 8],
+    Float32Array.from({ length: 256 }, (_, i) => Math.sin(i)),
+  );
   const [a, b] = [await outputs(m, ['logits'], x), await outputs(folded, ['logits'], x)];
   const ya = a['logits']?.data as Float32Array;
   const yb = b['logits']?.data as Float32Array;
-  for (let i = 0; i < ya.length; i++) assert.ok(Math.abs((ya[i] as number) - (yb[i] as number)) <= 1e-4 * Math.max(1, Math.abs(ya[i] as number)), `logit ${i}: ${ya[i]} vs ${yb[i]}`);
+  for (let i = 0; i < ya.length; i++)
+    assert.ok(Math.abs((ya[i] as number) - (yb[i] as number)) <= 1e-4 * Math.max(1, Math.abs(ya[i] as number)), `logit ${i}: ${ya[i]} vs ${yb[i]}`);
 });
 
 for (const scheme of ['binary', 'ternary'] as const) {
@@ -167,7 +221,8 @@ for (const scheme of ['binary', 'ternary'] as const) {
     const [a, b] = [await outputs(qat, ['logits'], x), await outputs(packed, ['logits'], x)];
     const ya = a['logits']?.data as Float32Array;
     const yb = b['logits']?.data as Float32Array;
-    for (let i = 0; i < ya.length; i++) assert.ok(Math.abs((ya[i] as number) - (yb[i] as number)) <= 1e-4 * Math.max(1, Math.abs(ya[i] as number)), `logit ${i}: ${ya[i]} vs ${yb[i]}`);
+    for (let i = 0; i < ya.length; i++)
+      assert.ok(Math.abs((ya[i] as number) - (yb[i] as number)) <= 1e-4 * Math.max(1, Math.abs(ya[i] as number)), `logit ${i}: ${ya[i]} vs ${yb[i]}`);
     const bits = scheme === 'binary' ? 1 : 2;
     const weights = 784 * 300 + 300 * 100 + 100 * 10;
     assert.ok(layers.every((l) => l.bits === bits));

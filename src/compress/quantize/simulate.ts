@@ -32,14 +32,20 @@ export function simulateQdq(model: Model): Model {
       const s = g.initializers.get(n.inputs[1] ?? '') as Tensor;
       const z = n.inputs[2] ? g.initializers.get(n.inputs[2]) : undefined;
       const axis = s.size > 1 ? getInt(n, 'axis', 1) : undefined;
-      const p: QuantParams = { scale: Float32Array.from(s.data as Float32Array), zeroPoint: Int32Array.from(z ? (z.data as ArrayLike<number>) : new Int32Array(s.size)), axis, scheme: { bits: 8, signed: true, symmetric: true } };
+      const p: QuantParams = {
+        scale: Float32Array.from(s.data as Float32Array),
+        zeroPoint: Int32Array.from(z ? (z.data as ArrayLike<number>) : new Int32Array(s.size)),
+        axis,
+        scheme: { bits: 8, signed: true, symmetric: true },
+      };
       const values = dequantizeArray(q.data as ArrayLike<number>, q.dims, p);
       g.initializers.set(n.outputs[0] as string, new Tensor('float32', q.dims, values));
       continue;
     }
     if (n.opType === 'QuantizeLinear') {
       const readers = saved.filter((m) => m.inputs.includes(n.outputs[0] as string));
-      if (!readers.every((m) => m.opType === 'DequantizeLinear')) throw new WhittleError('INVALID_GRAPH', `QuantizeLinear "${n.name}" feeds something other than DequantizeLinear; simulateQdq handles QDQ pairs only`);
+      if (!readers.every((m) => m.opType === 'DequantizeLinear'))
+        throw new WhittleError('INVALID_GRAPH', `QuantizeLinear "${n.name}" feeds something other than DequantizeLinear; simulateQdq handles QDQ pairs only`);
       const s = n.inputs[1] as string;
       const zt = g.initializers.get(n.inputs[2] ?? '');
       const [lo, hi] = RANGE[zt?.dtype ?? 'uint8'] ?? [0, 255];

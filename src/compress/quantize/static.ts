@@ -12,7 +12,16 @@ import { calibrate, checkCalibrationShape } from './calibrate.js';
 import type { ModelData } from './feeds.js';
 import { foldBatchNorm } from './fold-bn.js';
 import type { SkippedNode, WeightedNode } from './graph-util.js';
-import { COMPUTE_OPS, dropUnusedInitializers, foldWeightTransposes, isExcluded, qdqDomain, skipReason, weightedNodes, withMicrosoftDomain } from './graph-util.js';
+import {
+  COMPUTE_OPS,
+  dropUnusedInitializers,
+  foldWeightTransposes,
+  isExcluded,
+  qdqDomain,
+  skipReason,
+  weightedNodes,
+  withMicrosoftDomain,
+} from './graph-util.js';
 import { valueTypes } from './types.js';
 import { quantizeSubgraphsDynamic } from './dynamic.js';
 
@@ -70,7 +79,13 @@ export interface QuantizeResult {
   notes?: string[];
 }
 
-function paramTensors(b: GraphBuilder, p: { scale: Float32Array; zeroPoint: Int32Array }, zeroType: 'int8' | 'uint8' | 'int32', hint: string, scalar: boolean): [string, string] {
+function paramTensors(
+  b: GraphBuilder,
+  p: { scale: Float32Array; zeroPoint: Int32Array },
+  zeroType: 'int8' | 'uint8' | 'int32',
+  hint: string,
+  scalar: boolean,
+): [string, string] {
   const dims = scalar ? [] : [p.scale.length];
   const s = b.constant(new Tensor('float32', dims, Float32Array.from(p.scale)), `${hint}s`);
   const z = b.constant(Tensor.fromArray(zeroType, dims, p.zeroPoint), `${hint}z`);
@@ -82,7 +97,9 @@ function quantizeWeight(g: Graph, b: GraphBuilder, w: WeightedNode, p: QuantPara
   const perChannel = p.axis !== undefined;
   const q = b.constant(Tensor.fromArray('int8', w.weight.dims, quantizeArray(w.weight.data as Float32Array, w.weight.dims, p)), `${id}q`);
   const symmetric = p.zeroPoint.every((z) => z === 0);
-  const [s, z] = symmetric ? [b.constant(new Tensor('float32', perChannel ? [p.scale.length] : [], Float32Array.from(p.scale)), `${id}s`), undefined] : paramTensors(b, p, 'int8', id, !perChannel);
+  const [s, z] = symmetric
+    ? [b.constant(new Tensor('float32', perChannel ? [p.scale.length] : [], Float32Array.from(p.scale)), `${id}s`), undefined]
+    : paramTensors(b, p, 'int8', id, !perChannel);
   const at: Node['attributes'] = perChannel ? { axis: attr.int(w.channelAxis) } : {};
   // Symmetric int8 weights leave out their all-zero zero point (DequantizeLinear's default).
   const deq = insertBefore(g, w.node, 'DequantizeLinear', z === undefined ? [q, s] : [q, s, z], at, b, `${id}d`, domain);
@@ -108,7 +125,16 @@ function quantizeWeight(g: Graph, b: GraphBuilder, w: WeightedNode, p: QuantPara
 }
 
 /** Emits a node just before `before` in node order; returns its output. */
-function insertBefore(g: Graph, before: Node, opType: string, inputs: string[], attributes: Node['attributes'], b: GraphBuilder, hint: string, domain: string): string {
+function insertBefore(
+  g: Graph,
+  before: Node,
+  opType: string,
+  inputs: string[],
+  attributes: Node['attributes'],
+  b: GraphBuilder,
+  hint: string,
+  domain: string,
+): string {
   const out = b.fresh(hint);
   const node: Node = { name: b.fresh(`${hint}n`), opType, domain, inputs, outputs: [out], attributes };
   g.nodes.splice(g.nodes.indexOf(before), 0, node);
@@ -191,10 +217,13 @@ export function planQdq(model: Model, exclude: ReadonlySet<string>, withExtra = 
   for (const w of weightedNodes(g)) {
     found.add(w.node);
     if (isExcluded(w.node, exclude)) skipped.push({ node: w.node.name, op: w.node.opType, reason: 'excluded (--exclude / keepFloat)' });
-    else if (!isFloat(w.node.inputs[0] as string)) skipped.push({ node: w.node.name, op: w.node.opType, reason: 'its input is not a float32 activation of known type' });
+    else if (!isFloat(w.node.inputs[0] as string))
+      skipped.push({ node: w.node.name, op: w.node.opType, reason: 'its input is not a float32 activation of known type' });
     else weighted.push(w);
   }
-  for (const n of g.nodes) if (COMPUTE_OPS.has(n.opType) && !found.has(n)) skipped.push({ node: n.name, op: n.opType, reason: isExcluded(n, exclude) ? 'excluded (--exclude / keepFloat)' : skipReason(g, n) });
+  for (const n of g.nodes)
+    if (COMPUTE_OPS.has(n.opType) && !found.has(n))
+      skipped.push({ node: n.name, op: n.opType, reason: isExcluded(n, exclude) ? 'excluded (--exclude / keepFloat)' : skipReason(g, n) });
   const extra: QdqConsumer[] = [];
   if (withExtra) {
     for (const n of g.nodes) {
@@ -232,13 +261,33 @@ export async function quantizeStatic(model: Model, o: StaticQuantOptions): Promi
     const g = folded.graph.clone();
     dropUnusedInitializers(g);
     const notes = ['the layers are inside If/Loop/Scan bodies, which calibration cannot observe: they got dynamic int8 (activations quantized per run)'];
-    return { model: { ...folded, graph: g, opsetImports: withMicrosoftDomain(folded, g), metadata: { ...folded.metadata, 'whittle.quantization': 'dynamic-int8' } }, layers: inside.layers, skipped: plan.skipped, notes, ranges: new Map() };
+    return {
+      model: { ...folded, graph: g, opsetImports: withMicrosoftDomain(folded, g), metadata: { ...folded.metadata, 'whittle.quantization': 'dynamic-int8' } },
+      layers: inside.layers,
+      skipped: plan.skipped,
+      notes,
+      ranges: new Map(),
+    };
   }
-  if (plan.weighted.length === 0) throw new WhittleError('BAD_ARGUMENT', `the model has no Conv, Gemm or MatMul with constant float32 weights to quantize${plan.skipped.length > 0 ? ` (${plan.skipped.map((s) => `${s.op} "${s.node}": ${s.reason}`).slice(0, 3).join('; ')})` : ''}`);
+  if (plan.weighted.length === 0)
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `the model has no Conv, Gemm or MatMul with constant float32 weights to quantize${
+        plan.skipped.length > 0
+          ? ` (${plan.skipped
+              .map((s) => `${s.op} "${s.node}": ${s.reason}`)
+              .slice(0, 3)
+              .join('; ')})`
+          : ''
+      }`,
+    );
   const notes: string[] = [];
   // onnxruntime fuses QDQ into QLinearConv & co. of opset 10; an opset-9 model cannot hold them.
   const weightOnly = opsetOf(folded) < 10;
-  if (weightOnly) notes.push(`opset ${opsetOf(folded)} < 10: int8 weights only, activations stay float (onnxruntime's QDQ fusion makes opset-10 QLinear ops this model's opset cannot hold); re-export at opset 13+ for int8 compute`);
+  if (weightOnly)
+    notes.push(
+      `opset ${opsetOf(folded)} < 10: int8 weights only, activations stay float (onnxruntime's QDQ fusion makes opset-10 QLinear ops this model's opset cannot hold); re-export at opset 13+ for int8 compute`,
+    );
   const groups = weightOnly ? new Map<string, string[]>() : activationGroups(folded.graph, plan.weighted, plan.extra);
   const ranges = await calibrate(folded, o.samples, [...groups.keys()], { method: 'minmax', ...o.calibration, threads: o.threads }, UINT8_ACTIVATIONS);
   const activations = new Map<string, { scale: number; zeroPoint: number }>();
@@ -248,10 +297,23 @@ export async function quantizeStatic(model: Model, o: StaticQuantOptions): Promi
   }
   const perChannel = o.perChannel ?? true;
   const domain = qdqDomain(folded);
-  if (domain !== '') notes.push(`opset ${folded.opsetImports.find((i) => i.domain === '')?.version ?? '?'} < 13: QuantizeLinear/DequantizeLinear from onnxruntime's com.microsoft domain (the standard ones take no per-channel axis before opset 13)`);
+  if (domain !== '')
+    notes.push(
+      `opset ${folded.opsetImports.find((i) => i.domain === '')?.version ?? '?'} < 13: QuantizeLinear/DequantizeLinear from onnxruntime's com.microsoft domain (the standard ones take no per-channel axis before opset 13)`,
+    );
   const chosen = new Set(plan.weighted.map((w) => w.node));
-  const floatLayers = new Set(weightedNodes(folded.graph).filter((w) => !chosen.has(w.node)).map((w) => w.node.name));
-  const r = buildQdq(folded, activations, (w) => weightParams(w.weight.data as Float32Array, w.weight.dims, INT8_WEIGHTS, perChannel ? w.channelAxis : undefined), floatLayers, weightOnly ? [] : plan.extra);
+  const floatLayers = new Set(
+    weightedNodes(folded.graph)
+      .filter((w) => !chosen.has(w.node))
+      .map((w) => w.node.name),
+  );
+  const r = buildQdq(
+    folded,
+    activations,
+    (w) => weightParams(w.weight.data as Float32Array, w.weight.dims, INT8_WEIGHTS, perChannel ? w.channelAxis : undefined),
+    floatLayers,
+    weightOnly ? [] : plan.extra,
+  );
   if (inside.layers.length > 0) notes.push(`${inside.layers.length} layer(s) inside If/Loop/Scan bodies got dynamic int8: calibration cannot observe them`);
   return { ...r, layers: [...r.layers, ...inside.layers], skipped: plan.skipped, notes, ranges };
 }
@@ -261,7 +323,13 @@ export async function quantizeStatic(model: Model, o: StaticQuantOptions): Promi
  * (by the value where it is computed, as `activationGroups` keys them) and int8 parameters for
  * each weight. `extra` nodes (Add, Concat, ...) get their inputs quantized too.
  */
-export function buildQdq(model: Model, activations: ReadonlyMap<string, { scale: number; zeroPoint: number }>, weightParamsOf: (w: WeightedNode) => QuantParams, keepFloat: ReadonlySet<string> = new Set(), extra: readonly QdqConsumer[] = []): QuantizeResult {
+export function buildQdq(
+  model: Model,
+  activations: ReadonlyMap<string, { scale: number; zeroPoint: number }>,
+  weightParamsOf: (w: WeightedNode) => QuantParams,
+  keepFloat: ReadonlySet<string> = new Set(),
+  extra: readonly QdqConsumer[] = [],
+): QuantizeResult {
   const g = model.graph.clone();
   const domain = qdqDomain(model);
   const weighted = weightedNodes(g).filter((w) => !isExcluded(w.node, keepFloat));
@@ -280,7 +348,12 @@ export function buildQdq(model: Model, activations: ReadonlyMap<string, { scale:
   const layers = weighted.map((w, i) => quantizeWeight(g, b, w, weightParamsOf(w), actParams.get(w.node.inputs[0] as string)?.scale[0], domain, `w${i}`));
 
   // Q → DQ right after each activation is produced (or at the start for graph inputs).
-  const floatPooled = new Set([...groups].filter(([origin, members]) => !members.includes(origin)).flatMap(([, members]) => members).filter((v) => qWouldCrossMaxPool(g, v)));
+  const floatPooled = new Set(
+    [...groups]
+      .filter(([origin, members]) => !members.includes(origin))
+      .flatMap(([, members]) => members)
+      .filter((v) => qWouldCrossMaxPool(g, v)),
+  );
   let k = 0;
   for (const [value, p] of actParams) {
     const id = `a${k++}`;
@@ -288,7 +361,9 @@ export function buildQdq(model: Model, activations: ReadonlyMap<string, { scale:
     const qv = b.fresh(`${id}q`);
     const dq = b.fresh(`${id}d`);
     // Max(v, v) = v, an op onnxruntime's QDQ propagation does not pass: the pooling stays in float.
-    const barrier: Node[] = floatPooled.has(value) ? [{ name: b.fresh(`${id}.barrier`), opType: 'Max', domain: '', inputs: [value, value], outputs: [b.fresh(`${id}f`)], attributes: {} }] : [];
+    const barrier: Node[] = floatPooled.has(value)
+      ? [{ name: b.fresh(`${id}.barrier`), opType: 'Max', domain: '', inputs: [value, value], outputs: [b.fresh(`${id}f`)], attributes: {} }]
+      : [];
     const qInput = barrier[0]?.outputs[0] ?? value;
     const qNode: Node = { name: b.fresh(`${id}Q`), opType: 'QuantizeLinear', domain, inputs: [qInput, s, z], outputs: [qv], attributes: {} };
     const dqNode: Node = { name: b.fresh(`${id}D`), opType: 'DequantizeLinear', domain, inputs: [qv, s, z], outputs: [dq], attributes: {} };
@@ -297,5 +372,8 @@ export function buildQdq(model: Model, activations: ReadonlyMap<string, { scale:
     g.nodes.splice(producer === undefined ? 0 : g.nodes.indexOf(producer) + 1, 0, ...barrier, qNode, dqNode);
   }
   dropUnusedInitializers(g);
-  return { model: { ...model, graph: g, opsetImports: withMicrosoftDomain(model, g), metadata: { ...model.metadata, 'whittle.quantization': 'qdq-int8' } }, layers };
+  return {
+    model: { ...model, graph: g, opsetImports: withMicrosoftDomain(model, g), metadata: { ...model.metadata, 'whittle.quantization': 'qdq-int8' } },
+    layers,
+  };
 }

@@ -9,7 +9,16 @@ import { dtypeFromOnnx } from '../../ir/tensor.js';
 const INT64_OUT = new Set(['Shape', 'Size', 'NonZero', 'ArgMax', 'ArgMin', 'NonMaxSuppression']);
 const BOOL_OUT = new Set(['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'Not', 'And', 'Or', 'Xor', 'IsNaN', 'IsInf']);
 const INT32_OUT = new Set(['MatMulInteger', 'ConvInteger']);
-const FLOAT_OUT = new Set(['DequantizeLinear', 'RandomNormal', 'RandomUniform', 'EyeLike', 'MatMulIntegerToFloat', 'DynamicQuantizeMatMul', 'DynamicQuantizeLSTM', 'MatMulNBits']);
+const FLOAT_OUT = new Set([
+  'DequantizeLinear',
+  'RandomNormal',
+  'RandomUniform',
+  'EyeLike',
+  'MatMulIntegerToFloat',
+  'DynamicQuantizeMatMul',
+  'DynamicQuantizeLSTM',
+  'MatMulNBits',
+]);
 
 function onnxType(code: number): DType | undefined {
   try {

@@ -44,7 +44,7 @@ test('group lasso: one step shrinks each neuron row by −lr·λ·√n·w/‖w_r
     norm = Math.sqrt(norm);
     for (let j = 0; j < 784; j++) {
       const i = row * 784 + j;
-      maxErr = Math.max(maxErr, Math.abs((b[i] as number) - ((a[i] as number) * (1 - (0.1 * lambda * Math.sqrt(784)) / norm))));
+      maxErr = Math.max(maxErr, Math.abs((b[i] as number) - (a[i] as number) * (1 - (0.1 * lambda * Math.sqrt(784)) / norm)));
     }
   }
   assert.ok(maxErr < 1e-6, `max error ${maxErr}`);
@@ -52,5 +52,8 @@ test('group lasso: one step shrinks each neuron row by −lr·λ·√n·w/‖w_r
 });
 
 test('a negative λ is refused', () => {
-  assert.throws(() => l1Regularizer(createModel('lenet-300-100').graph, -1), (e: unknown) => e instanceof WhittleError && e.code === 'BAD_ARGUMENT');
+  assert.throws(
+    () => l1Regularizer(createModel('lenet-300-100').graph, -1),
+    (e: unknown) => e instanceof WhittleError && e.code === 'BAD_ARGUMENT',
+  );
 });
