@@ -201,6 +201,20 @@ export function modelStats(model: Model, rules: ReadonlyMap<string, ShapeRule>, 
         break;
     }
   }
+  // Ops inside If/Loop/Scan bodies count too (their FLOPs do not yet: bodies have no shapes here).
+  const countBodies = (nodes: readonly Node[]): void => {
+    for (const n of nodes) {
+      for (const a of Object.values(n.attributes)) {
+        if (a.type !== 'graph') continue;
+        for (const m of a.value.nodes) {
+          const key = m.domain === '' || m.domain === 'ai.onnx' ? m.opType : `${m.domain}:${m.opType}`;
+          ops[key] = (ops[key] ?? 0) + 1;
+        }
+        countBodies(a.value.nodes);
+      }
+    }
+  };
+  countBodies(g.nodes);
   return {
     params,
     nonzeroParams: nonzero,

@@ -39,7 +39,6 @@ const MODELS: { package: string; path: string; ops: string[]; todo?: Partial<Rec
     path: 'dist/silero_vad.onnx',
     ops: ['If', 'LSTM'],
     todo: {
-      info: 'Whittle bug: info counts only top-level ops (Equal×1 If×1, 0 FLOPs); the LSTM/Conv in the If branches are not counted',
       eval: SCALAR_INPUT,
       dynamic: SCALAR_INPUT,
       fp16: SCALAR_INPUT,
