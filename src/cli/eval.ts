@@ -17,6 +17,7 @@ import type { Backend } from '../runtime/session.js';
 import { ZOO_NAMES } from '../nn/index.js';
 import { emit, int } from './flags.js';
 import { loadData, loadModel, resolveNormalization, zooShapeFor } from './load.js';
+import { usesImageDataset } from './quantize-any.js';
 
 interface EvalFlags {
   model: string;
@@ -67,20 +68,6 @@ export function describeAgreement(cmp: ModelComparison): string {
         `  ${o.name}: ${o.top1 !== undefined ? `top-1 agreement ${(100 * o.top1).toFixed(2)}%, ` : ''}cosine ${o.cosine.toFixed(6)}, max |err| ${o.maxAbsError.toPrecision(3)}, mean |err| ${o.meanAbsError.toPrecision(3)}, SQNR ${Number.isFinite(o.sqnrDb) ? `${o.sqnrDb.toFixed(1)} dB` : '∞ (identical)'}\n`,
     )
     .join('');
-}
-
-// The MNIST-style path (IDX/CIFAR data, or none and a model whose single float input takes 28×28 images).
-function usesImageDataset(f: EvalFlags): boolean {
-  if (f.data !== undefined) return !existsSync(f.data) || ['idx', 'cifar'].includes(detectDataSource(f.data));
-  if ((ZOO_NAMES as readonly string[]).includes(f.model.split(':')[0] ?? '') && !existsSync(f.model)) return true;
-  const inputs = feedInputs(loadModel(f.model).model);
-  const per = inputs[0]?.shape.slice(1) ?? [];
-  return (
-    inputs.length === 1 &&
-    inputs[0]?.dtype === 'float32' &&
-    per.every((d) => typeof d === 'number') &&
-    per.reduce<number>((a, d) => a * (d as number), 1) === 784
-  );
 }
 
 // MNIST/CIFAR images shaped for the model's one input (flattened for an MLP).
