@@ -70,18 +70,11 @@ function dynamicConv(g: Graph, w: WeightedNode): LayerReport {
   const b = new GraphBuilder(g, 'dq');
   const saved = g.nodes;
   g.nodes = [];
-  const d = w.weight.data as Float32Array;
   const m = w.weight.dims[0] as number;
-  const per = d.length / m;
-  const q = new Uint8Array(d.length);
-  const scale = new Float32Array(m);
-  for (let c = 0; c < m; c++) {
-    let amax = 0;
-    for (let i = 0; i < per; i++) amax = Math.max(amax, Math.abs(d[c * per + i] as number));
-    const s = amax > 0 ? amax / 127 : 1;
-    scale[c] = s;
-    for (let i = 0; i < per; i++) q[c * per + i] = 128 + Math.max(-127, Math.min(127, Math.round((d[c * per + i] as number) / s)));
-  }
+  const p = weightParams(w.weight.data as Float32Array, w.weight.dims, INT8_SYM, 0);
+  // The int8 codes shifted by 128: uint8 around the one zero point ConvInteger takes.
+  const q = Uint8Array.from(quantizeArray(w.weight.data as Float32Array, w.weight.dims, p), (v) => v + 128);
+  const scale = p.scale;
   const bcast = [1, m, ...Array.from({ length: w.weight.dims.length - 2 }, () => 1)];
   const wq = b.constant(new Tensor('uint8', w.weight.dims, q), 'w');
   const wz = b.constant(Tensor.fromArray('uint8', [], [128]), 'z');
@@ -279,17 +272,9 @@ function quantizeEmbedding(g: Graph, node: Node, table: Tensor, done: Map<string
   let made = done.get(name);
   const [rows, cols] = table.dims as [number, number];
   if (made === undefined) {
-    const d = table.data as Float32Array;
-    const q = new Int8Array(d.length);
-    const scale = new Float32Array(rows);
-    for (let r = 0; r < rows; r++) {
-      let amax = 0;
-      for (let c = 0; c < cols; c++) amax = Math.max(amax, Math.abs(d[r * cols + c] as number));
-      const s = amax > 0 ? amax / 127 : 1;
-      scale[r] = s;
-      for (let c = 0; c < cols; c++) q[r * cols + c] = Math.round((d[r * cols + c] as number) / s);
-    }
-    made = [b.constant(new Tensor('int8', [rows, cols], q), 'e'), b.constant(new Tensor('float32', [rows, 1], scale), 'es')];
+    const p = weightParams(table.data as Float32Array, table.dims, INT8_SYM, 0);
+    const q = quantizeArray(table.data as Float32Array, table.dims, p);
+    made = [b.constant(Tensor.fromArray('int8', [rows, cols], q), 'e'), b.constant(new Tensor('float32', [rows, 1], p.scale), 'es')];
     done.set(name, made);
   }
   const saved = g.nodes;
