@@ -1,11 +1,10 @@
 // `whittle eval`: accuracy on MNIST/CIFAR as before; for any model, its outputs on `--data` (any
 // form loadDataForModel reads) or on seeded random inputs; with `--reference`, output agreement.
 import { availableParallelism } from 'node:os';
-import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { DataForModelOptions, Dataset, Normalization, TensorDataset } from '../data/index.js';
-import { detectDataSource, feedInputs, limitTensorDataset, loadDataForModel, randomTensorDataset, tensorDatasetFromImages } from '../data/index.js';
+import { feedInputs, limitTensorDataset, loadDataForModel, randomTensorDataset, tensorDatasetFromImages } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
 import type { OutputAgreement } from '../train/agreement.js';
@@ -14,7 +13,6 @@ import type { ModelComparison } from '../train/compare.js';
 import { evaluate } from '../train/evaluate.js';
 import { BACKENDS } from '../runtime/session.js';
 import type { Backend } from '../runtime/session.js';
-import { ZOO_NAMES } from '../nn/index.js';
 import { emit, int } from './flags.js';
 import { loadData, loadModel, resolveNormalization, zooShapeFor } from './load.js';
 import { usesImageDataset } from './quantize-any.js';

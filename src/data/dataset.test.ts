@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { WhittleError } from '../ir/errors.js';
-import { concatDatasets, createDataset, labelHistogram, sampleSize, subset } from './dataset.js';
+import { createDataset, labelHistogram, sampleSize, subset } from './dataset.js';
 
 /** 10 samples of shape [1, 2, 2]; sample i has all pixels = i, label i % 3. */
 function tiny() {
