@@ -10,7 +10,7 @@ import { WhittleError } from '../ir/errors.js';
 import { writeFileAtomic } from '../ir/io.js';
 import { encodeSparseOnnx } from '../compress/prune/sparse-onnx.js';
 import type { Model } from '../ir/graph.js';
-import { dependencyGroups } from '../compress/prune/dependency.js';
+import { dependencyGroups } from '../graph/dependency.js';
 import { checkSparsity, requirePrunableLayers } from '../compress/prune/layers.js';
 import { magnitudePrune } from '../compress/prune/magnitude.js';
 import { pruneReport } from '../compress/prune/report.js';

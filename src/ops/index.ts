@@ -68,7 +68,7 @@ import { dequantizeLinear, dynamicQuantizeLinear, matMulInteger, quantizeLinear 
 import { matMulNBits } from './matmul-nbits.js';
 import { round } from './round.js';
 import { sign } from './sign.js';
-import type { OpDef } from './types.js';
+import type { ChannelRule, OpDef } from './types.js';
 
 const ALL: OpDef[] = [
   add,
@@ -159,4 +159,6 @@ const ALL: OpDef[] = [
 
 export const OPS: ReadonlyMap<string, OpDef> = new Map(ALL.map((d) => [d.op, d]));
 export const SHAPE_RULES: ReadonlyMap<string, ShapeRule> = new Map(ALL.map((d) => [d.op, d.inferShape]));
-export type { OpDef, GradientContext, GradientRule } from './types.js';
+/** The ops that declare how they move channels (structured pruning's dependency tracing). */
+export const CHANNEL_RULES: ReadonlyMap<string, ChannelRule> = new Map(ALL.flatMap((d) => (d.channels !== undefined ? [[d.op, d.channels] as const] : [])));
+export type { ChannelContext, ChannelLayout, ChannelRole, ChannelRule, ChannelSegment, OpDef, GradientContext, GradientRule } from './types.js';

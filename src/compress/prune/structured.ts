@@ -4,12 +4,12 @@ import { WhittleError } from '../../ir/errors.js';
 import type { Model } from '../../ir/graph.js';
 import type { CalibrationOptions } from './activations.js';
 import { activationStats } from './activations.js';
-import type { PruneGroup } from './dependency.js';
-import { dependencyGroups } from './dependency.js';
+import type { PruneGroup } from '../../graph/dependency.js';
+import { dependencyGroups } from '../../graph/dependency.js';
 import type { ImportanceKind } from './importance.js';
 import { activationImportance, magnitudeImportance, topChannels } from './importance.js';
 import { checkSparsity } from './layers.js';
-import { thinChannels } from './thin.js';
+import { thinChannels } from '../../graph/thin.js';
 
 export interface ChannelPruneOptions {
   /** Fraction of each group's channels to remove, in [0, 1). */
