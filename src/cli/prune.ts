@@ -11,6 +11,7 @@ import { writeFileAtomic } from '../ir/io.js';
 import { encodeSparseOnnx } from '../compress/prune/sparse-onnx.js';
 import type { Model } from '../ir/graph.js';
 import { dependencyGroups } from '../graph/dependency.js';
+import type { PruneGroup } from '../graph/dependency.js';
 import { checkSparsity, requirePrunableLayers } from '../compress/prune/layers.js';
 import { magnitudePrune } from '../compress/prune/magnitude.js';
 import { pruneReport } from '../compress/prune/report.js';
@@ -34,7 +35,7 @@ import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
 import { addValidationFlags, holdOutValidation } from './validation.js';
 
 const METHODS = ['magnitude', 'activation', 'apoz', 'l1', 'group-lasso'] as const;
-const GRANULARITIES = ['weight', 'neuron', 'filter', 'channel'] as const;
+const GRANULARITIES = ['weight', 'neuron', 'filter', 'head', 'channel'] as const;
 const SCHEDULES = ['oneshot', 'iterative', 'agp'] as const;
 
 interface PruneFlags {
@@ -116,16 +117,23 @@ function iterativeTargets(final: number, steps: number): number[] {
 /** Structured groups allowed by --granularity. */
 function groupFilter(model: Model, granularity: string): string[] | undefined {
   if (granularity === 'channel') return undefined;
-  const want = granularity === 'filter' ? 'Conv' : 'Gemm|MatMul';
   const opOf = new Map(model.graph.nodes.map((n) => [n.name, n.opType]));
-  const names = dependencyGroups(model.graph)
-    .filter((g) => g.prunable && want.split('|').includes(opOf.get(g.name) ?? ''))
-    .map((g) => g.name);
-  if (names.length === 0)
+  const all = dependencyGroups(model.graph);
+  const wanted = (g: PruneGroup): boolean => {
+    if (granularity === 'head') return g.unit === 'head';
+    if (g.unit === 'head') return false;
+    // Recurrent hidden units are neurons too.
+    return granularity === 'filter' ? opOf.get(g.name) === 'Conv' : g.unit === 'hidden' || ['Gemm', 'MatMul'].includes(opOf.get(g.name) ?? '');
+  };
+  const names = all.filter((g) => g.prunable && wanted(g)).map((g) => g.name);
+  if (names.length === 0) {
+    const what = { filter: 'convolution filters', head: 'attention heads', neuron: 'neurons' }[granularity] ?? granularity;
+    const blocked = all.filter((g) => !g.prunable && wanted(g)).map((g) => `${g.name} (${g.reason ?? 'not prunable'})`);
     throw new WhittleError(
       'BAD_ARGUMENT',
-      `--granularity ${granularity}: the model has no prunable ${granularity === 'filter' ? 'convolution filters' : 'neurons'}`,
+      `--granularity ${granularity}: the model has no prunable ${what}${blocked.length > 0 ? `; blocked: ${blocked.slice(0, 3).join('; ')}` : ''}`,
     );
+  }
   return names;
 }
 
@@ -357,7 +365,7 @@ export function registerPruneCommands(program: Command): void {
     .addOption(
       new Option(
         '--granularity <g>',
-        'weight (unstructured) | neuron | filter | channel (neurons and filters); default: weight for magnitude/l1, channel otherwise',
+        'weight (unstructured) | neuron | filter | head (attention heads) | channel (all of them); default: weight for magnitude/l1, channel otherwise',
       ).choices([...GRANULARITIES]),
     )
     .option('--sparsity <s>', "fraction removed, in [0, 1): of weights, or of each group's neurons/filters", sparsityFlag('--sparsity'))

@@ -62,11 +62,13 @@ function resolveGroups(groups: readonly PruneGroup[], names: readonly string[]):
 export async function pruneChannels(model: Model, o: ChannelPruneOptions): Promise<ChannelPruneResult> {
   const all = dependencyGroups(model.graph);
   const prunable = all.filter((g) => g.prunable);
-  if (prunable.length === 0)
+  if (prunable.length === 0) {
+    const why = [...new Set(all.map((g) => g.reason).filter((r): r is string => r !== undefined))].slice(0, 3);
     throw new WhittleError(
       'BAD_ARGUMENT',
-      `model "${model.graph.name}" has no prunable channel groups (every layer's channels reach the output or an op Whittle cannot slice)`,
+      `model "${model.graph.name}" has no prunable channel groups (every layer's channels reach the output or an op Whittle cannot slice${why.length > 0 ? `: ${why.join('; ')}` : ''})`,
     );
+  }
   if (o.sparsity !== undefined) checkSparsity(o.sparsity);
   const targets = new Map<PruneGroup, number>();
   for (const [name, s] of Object.entries(o.perLayer ?? {})) targets.set(resolveGroups(all, [name])[0] as PruneGroup, checkSparsity(s, `sparsity of "${name}"`));
