@@ -61,9 +61,12 @@ export function matchAttention(graph: Graph, shapes: ReadonlyMap<string, TypeSha
       });
       if (!lastAxis) continue;
       heads = cuts.map((c) => c.outputs[0] as string);
+      const bounds = cuts.flatMap((c) => [c.inputs[1], c.inputs[2]].flatMap((i) => (i ? (consts.get(i)?.toNumbers().map(Number) ?? []) : [])));
+      if (bounds.some((b) => Math.abs(b) < 2 ** 31 - 1 && (b < 0 || b % E !== 0))) continue;
     } else if (cuts.length === 1 && cuts[0]?.opType === 'Split' && cuts[0].outputs.length === 3 && !cuts[0].attributes['split']) {
       const axis = getInt(cuts[0], 'axis', 0);
-      if (axis !== -1 && axis !== rank - 1) continue;
+      const sizes = cuts[0].inputs[1] ? consts.get(cuts[0].inputs[1])?.toNumbers().map(Number) : undefined;
+      if ((axis !== -1 && axis !== rank - 1) || (cuts[0].inputs[1] && sizes?.every((n) => n === E) !== true)) continue;
       heads = [...cuts[0].outputs];
     } else continue;
     // Everything the three projections flow through up to the output projection.
@@ -132,6 +135,18 @@ export function matchAttention(graph: Graph, shapes: ReadonlyMap<string, TypeSha
       src = (out.segs[0] as { src: number }).src;
       units.set(src, 'head');
       for (let k = 0; k < 3; k++) ctx.member(src, W as string, 1, k * E, headDim, 'out');
+      // Constant Q/K/V bounds (folded from a static shape) move with the heads kept; computed ones follow the new width.
+      for (const c of cuts) {
+        const inputs = c.opType === 'Slice' ? [1, 2] : [1];
+        for (const i of inputs) {
+          const t = c.inputs[i] ? consts.get(c.inputs[i] as string) : undefined;
+          if (t === undefined) continue;
+          const v = t.toNumbers().map(Number);
+          ctx.rewriteInput(src, c.name, i, (kept) =>
+            Tensor.int64(c.opType === 'Split' ? v.map(() => kept * headDim) : v.map((x) => (Math.abs(x) >= 2 ** 31 - 1 ? x : (x / E) * kept * headDim))),
+          );
+        }
+      }
       for (const r of splits) {
         const t = targetRank(r) as number;
         // [..., E'] → [..., heads·?, d] with the heads folded by −1: 0 copies the leading dims.
