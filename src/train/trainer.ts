@@ -2,7 +2,6 @@
 // statistics) into the training-step graph, reads the next state back, and checkpoints.
 import { existsSync } from 'node:fs';
 import type { OptimizerConfig } from '../autodiff/optimizer.js';
-import { stepScalars } from '../autodiff/optimizer.js';
 import type { StepExtensions, TrainStep } from '../autodiff/train-step.js';
 import { buildTrainStep } from '../autodiff/train-step.js';
 import { buildLoopTrainStep } from '../autodiff/loop.js';
@@ -281,24 +280,18 @@ export async function train(model: Model, data: Dataset, o: TrainOptions): Promi
         const idx = order.subarray(s * bs, (s + k) * bs);
         normalizeBatch(data, idx, o.normalization, xBuf);
         for (let i = 0; i < idx.length; i++) yBuf[i] = BIGINT_LABELS[data.labels[idx[i] as number] as number] as bigint;
-        const scalars = lrs.map((l, j) => stepScalars(o.optimizer, l, meta.globalStep + j + 1));
+        const scalars = step.optimizer.scalarFeeds(step.scalars, lrs, meta.globalStep + 1);
         const feeds: Record<string, Tensor> = {};
         for (const [name, t] of state) feeds[name] = t;
         for (const [name, t] of extraFeeds) feeds[name] = t;
         if (loop !== undefined) {
           feeds[loop.stackedInput] = new Tensor('float32', [k, bs, ...dims], xBuf.subarray(0, k * bs * sample));
           feeds[loop.stackedLabels] = new Tensor('int64', [k, bs], yBuf.subarray(0, k * bs));
-          for (const [name, stacked] of Object.entries(loop.stackedScalars)) {
-            feeds[stacked] = Tensor.fromArray(
-              'float32',
-              [k],
-              scalars.map((v) => v[name] ?? 0),
-            );
-          }
+          for (const [name, values] of scalars) feeds[loop.stackedScalars[name] as string] = new Tensor('float32', [k], values);
         } else {
           feeds[step.input] = new Tensor('float32', [bs, ...dims], xBuf.subarray(0, bs * sample));
           feeds[step.labels] = new Tensor('int64', [bs], yBuf.subarray(0, bs));
-          for (const [name, v] of Object.entries(scalars[0] ?? {})) feeds[name] = Tensor.scalar('float32', v);
+          for (const [name, values] of scalars) feeds[name] = new Tensor('float32', [], values);
         }
         snapshots.offer({ state, extraFeeds, stepInEpoch: s, globalStep: meta.globalStep, partial: meta.partial });
         const r = await session.run(feeds);
