@@ -18,7 +18,7 @@ export { OPS, SHAPE_RULES } from './ops/index.js';
 export type { OpDef } from './ops/index.js';
 export { addGradients } from './autodiff/gradients.js';
 export { buildTrainStep, trainableParameters } from './autodiff/train-step.js';
-export { optimizerFromName } from './autodiff/optimizer.js';
+export { Optimizer, optimizerFromName } from './autodiff/optimizer.js';
 export type { OptimizerConfig } from './autodiff/optimizer.js';
 export { BACKENDS, Session } from './runtime/session.js';
 export type { Backend, SessionOptions } from './runtime/session.js';
