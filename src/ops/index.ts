@@ -25,8 +25,10 @@ import { flatten } from './flatten.js';
 import { floor } from './floor.js';
 import { gather } from './gather.js';
 import { gatherElements } from './gather-elements.js';
+import { gru } from './gru.js';
 import { leakyRelu } from './leaky-relu.js';
 import { log } from './log.js';
+import { lstm } from './lstm.js';
 import { and, not, or } from './logical.js';
 import { matmul } from './matmul.js';
 import { mod } from './mod.js';
@@ -112,12 +114,14 @@ const ALL: OpDef[] = [
   gather,
   gatherElements,
   greater,
+  gru,
   greaterOrEqual,
   leakyRelu,
   less,
   lessOrEqual,
   log,
   logSoftmax,
+  lstm,
   matmul,
   max,
   mod,
