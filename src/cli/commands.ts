@@ -24,6 +24,7 @@ import type { RunLog } from '../train/run-log.js';
 import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
 import { demoReport } from './report.js';
 import { holdOutValidation } from './validation.js';
+import { printableLines } from '../ir/text.js';
 
 /** Fine-tuning a model file starts from trained weights: a tenth of the from-scratch rate unless --lr says otherwise. */
 export const FINE_TUNE_LR_FACTOR = 0.1;
@@ -154,7 +155,9 @@ export function registerCommands(program: Command): void {
       const sig = (v: Signature): string => (v.type !== undefined ? `${v.name} ${v.type}` : `${v.name} ${v.dtype}[${v.shape.join(',')}]`);
       const unknown = s.unknownShapeNodes > 0 ? ` (${s.unknownShapeNodes} node(s) of unknown shape not counted)` : '';
       process.stderr.write(
-        `${f.model}: ${s.params.toLocaleString('en-US')} params (${s.nonzeroParams.toLocaleString('en-US')} nonzero), ${bytes.toLocaleString('en-US')} bytes (weights ${sparse.denseBytes.toLocaleString('en-US')} dense, ${sparse.sparseBytes.toLocaleString('en-US')} sparse), ${(s.flops / 1e6).toFixed(2)} MFLOPs/sample${unknown}\n  inputs: ${s.inputs.map(sig).join(', ')}\n  outputs: ${s.outputs.map(sig).join(', ')}\n  opsets: ${model.opsetImports.map((o) => `${o.domain || 'ai.onnx'} ${o.version}`).join(', ')}\n  ops: ${ops}\n`,
+        printableLines(
+          `${f.model}: ${s.params.toLocaleString('en-US')} params (${s.nonzeroParams.toLocaleString('en-US')} nonzero), ${bytes.toLocaleString('en-US')} bytes (weights ${sparse.denseBytes.toLocaleString('en-US')} dense, ${sparse.sparseBytes.toLocaleString('en-US')} sparse), ${(s.flops / 1e6).toFixed(2)} MFLOPs/sample${unknown}\n  inputs: ${s.inputs.map(sig).join(', ')}\n  outputs: ${s.outputs.map(sig).join(', ')}\n  opsets: ${model.opsetImports.map((o) => `${o.domain || 'ai.onnx'} ${o.version}`).join(', ')}\n  ops: ${ops}`,
+        ) + '\n',
       );
       emit(Boolean(f.json), {
         model: f.model,
