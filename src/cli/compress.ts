@@ -267,10 +267,11 @@ export function registerCompressCommands(program: Command): void {
     .description('rebuild a runnable ONNX model from a Deep Compression container (.wtl)')
     .requiredOption('--model <file.wtl>', 'container written by whittle compress')
     .requiredOption('--out <file.onnx>', 'where to write the ONNX model')
+    .option('--verify', "check the decoded model against the container's SHA-256 content hash")
     .option('--json', 'print one JSON object on stdout')
-    .action((f: { model: string; out: string; json?: boolean }) => {
+    .action((f: { model: string; out: string; verify?: boolean; json?: boolean }) => {
       if (!existsSync(f.model)) throw new WhittleError('BAD_ARGUMENT', `--model ${f.model}: no such file`);
-      const { model, breakdown } = readContainer(f.model);
+      const { model, breakdown, contentHash } = readContainer(f.model, { verify: f.verify });
       const onnxBytes = saveModel(model, f.out, f.model);
       const layers = layerBreakdown(model, breakdown);
       const dense = denseParameterBytes(model);
@@ -282,6 +283,8 @@ export function registerCompressCommands(program: Command): void {
         out: f.out,
         bytes: breakdown.bytes,
         onnxBytes,
+        verified: f.verify === true,
+        contentHash: contentHash === undefined ? null : Buffer.from(contentHash).toString('hex'),
         denseBytes: dense,
         compressionRatio: dense / breakdown.bytes,
         layers,
