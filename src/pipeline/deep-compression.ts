@@ -1,17 +1,17 @@
 // Deep Compression (Han, Mao, Dally 2016) as one library call: magnitude pruning with masked
 // fine-tuning, k-means weight sharing, centroid fine-tuning in the graph, then the container.
-import type { OptimizerConfig } from '../../autodiff/optimizer.js';
-import type { Dataset, Normalization } from '../../data/index.js';
-import { WhittleError } from '../../ir/errors.js';
-import type { Model } from '../../ir/graph.js';
-import { Tensor } from '../../ir/tensor.js';
-import { evaluate } from '../../train/evaluate.js';
-import type { ProgressEvent, TrainOptions } from '../../train/trainer.js';
-import { train } from '../../train/trainer.js';
-import type { SharedWeight } from '../codec/container.js';
-import { roundToHalf } from '../../ir/half.js';
-import { agpPrune, fineTuneMasked, magnitudePrune } from '../prune/index.js';
-import { denseFromShared, kmeansShareWeights, readCodebooks, sharedTrainingModel, withSharedValues } from './share.js';
+import type { OptimizerConfig } from '../autodiff/optimizer.js';
+import type { Dataset, Normalization } from '../data/index.js';
+import { WhittleError } from '../ir/errors.js';
+import type { Model } from '../ir/graph.js';
+import { Tensor } from '../ir/tensor.js';
+import { evaluate } from '../train/evaluate.js';
+import type { ProgressEvent, TrainOptions } from '../train/trainer.js';
+import { train } from '../train/trainer.js';
+import type { SharedWeight } from '../compress/codec/container.js';
+import { roundToHalf } from '../ir/half.js';
+import { agpPrune, fineTuneMasked, magnitudePrune } from '../compress/prune/index.js';
+import { denseFromShared, kmeansShareWeights, readCodebooks, resolveWeight, sharedTrainingModel, withSharedValues } from '../compress/kmeans/share.js';
 
 /** What to do to one layer's weight. */
 export interface LayerPlan {
@@ -70,24 +70,6 @@ export interface DeepCompressionResult {
   /** Initializer name → layer (node) name. */
   layerOf: Map<string, string>;
   stages: StageEvent[];
-}
-
-/** The weight initializer a plan entry names: a node's input 1 or an initializer itself. */
-export function resolveWeight(model: Model, layer: string): { weight: string; layer: string } {
-  if (model.graph.initializers.has(layer)) {
-    const node = model.graph.nodes.find((n) => n.inputs.includes(layer));
-    return { weight: layer, layer: node?.name ?? layer };
-  }
-  const node = model.graph.nodes.find((n) => n.name === layer);
-  const w = node?.inputs[1];
-  if (node === undefined || w === undefined || !model.graph.initializers.has(w)) {
-    const names = model.graph.nodes.filter((n) => ['Gemm', 'Conv', 'MatMul'].includes(n.opType)).map((n) => n.name);
-    throw new WhittleError(
-      'BAD_ARGUMENT',
-      `layer "${layer}" is not a Gemm/Conv/MatMul node with a weight initializer; layers of this model: ${names.join(', ')}`,
-    );
-  }
-  return { weight: w, layer };
 }
 
 function baseTrain(o: DeepCompressionOptions, epochs: number, lr: number): TrainOptions {

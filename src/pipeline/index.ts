@@ -1,0 +1,21 @@
+// Multi-stage jobs, each one typed function: options object in, result object out, progress
+// through a callback (nothing printed). The CLI maps flags to exactly one of these.
+export {
+  type DeepCompressionOptions,
+  type DeepCompressionResult,
+  type FineTune,
+  type LayerPlan,
+  type StageEvent,
+  type StageName,
+  deepCompress,
+} from './deep-compression.js';
+export {
+  type QuantFormat,
+  type QuantSchemeName,
+  type QuantizeModelResult,
+  type QuantizeOptions,
+  QUANT_FORMATS,
+  QUANT_SCHEMES,
+  quantizeModel,
+  resolveQuantizeOptions,
+} from './quantize.js';
