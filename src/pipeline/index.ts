@@ -19,3 +19,17 @@ export {
   quantizeModel,
   resolveQuantizeOptions,
 } from './quantize.js';
+export { type PipelineEvent, type PipelineListener, type TrainSettings } from './events.js';
+export {
+  type PruneGranularity,
+  type PruneMethod,
+  type PruneModelData,
+  type PruneModelOptions,
+  type PruneModelResult,
+  type PruneSchedule,
+  PRUNE_GRANULARITIES,
+  PRUNE_METHODS,
+  PRUNE_SCHEDULES,
+  checkPruneOptions,
+  pruneModel,
+} from './prune.js';
