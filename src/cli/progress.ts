@@ -64,15 +64,19 @@ export function createReporter(options: { quiet?: boolean; label?: string } = {}
 
 /**
  * A pipeline's events on stderr and in the run log: a progress reporter per training stage
- * (labelled `label stage`), one line per finished stage with `stages`, notes as `label: note`.
+ * (labelled with the stage, or `label stage` with `prefix`), one line per finished stage with `stages`, notes as `label: note`.
  */
-export function pipelineReporter(label: string, log: RunLog | undefined, o: { stages?: boolean; quiet?: boolean } = {}): PipelineListener & { stop(): void } {
+export function pipelineReporter(
+  label: string,
+  log: RunLog | undefined,
+  o: { stages?: boolean; quiet?: boolean; prefix?: boolean } = {},
+): PipelineListener & { stop(): void } {
   const reporters = new Map<string, { report: (e: ProgressEvent) => void; stop(): void }>();
   const listener = ((e: PipelineEvent) => {
     if (e.type === 'train') {
       let r = reporters.get(e.stage);
       if (r === undefined) {
-        const reporter = createReporter({ label: e.stage, quiet: o.quiet });
+        const reporter = createReporter({ label: o.prefix ? `${label} ${e.stage}` : e.stage, quiet: o.quiet });
         r = { report: logEpochs(log, e.stage, reporter), stop: () => reporter.stop() };
         reporters.set(e.stage, r);
       }

@@ -29,7 +29,7 @@ import type { RunLog } from '../train/run-log.js';
 import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
 import { quantizeAnyModel, usesImageDataset } from './quantize-any.js';
 import { FP16_DEFAULT_BLOCK } from '../export/fp16.js';
-import { denseParameterBytes, layerBreakdown } from './compress.js';
+import { denseParameterBytes, layerBreakdown } from '../pipeline/index.js';
 import { holdOutValidation } from './validation.js';
 
 interface QuantizeFlags extends TrainFlags {

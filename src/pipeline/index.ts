@@ -33,3 +33,5 @@ export {
   checkPruneOptions,
   pruneModel,
 } from './prune.js';
+export { type ContainerLayer, type ContainerOptions, type ContainerRun, compressToContainer, denseParameterBytes, layerBreakdown } from './container.js';
+export { NORMALIZE_KEY, withNormalization } from './metadata.js';
