@@ -14,7 +14,6 @@ import type { DeepCompressionResult } from '../compress/kmeans/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
 import { loadModelFile } from '../ir/io.js';
-import { ZOO_NAMES } from '../nn/zoo.js';
 import type { DeepCompressionRecipe } from '../recipe/deep-compression.js';
 import { DEEP_COMPRESSION_PRESETS, loadDeepCompressionRecipe } from '../recipe/deep-compression.js';
 import { evaluate } from '../train/evaluate.js';
@@ -24,7 +23,7 @@ import { loadData, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel, zo
 import { logEpochs } from '../train/run-log.js';
 import type { RunLog } from '../train/run-log.js';
 import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
-import { resolveRecipePath } from './recipes.js';
+import { checkRecipeModel, resolveRecipePath } from './recipes.js';
 
 /** Bytes of a model's float parameters stored densely as float32: the ratio's numerator. */
 export function denseParameterBytes(model: Model): number {
@@ -228,6 +227,8 @@ export async function demoCompression(
   return compressionJson(run, recipe);
 }
 
+type CompressFlags = { recipe: string; out: string; model?: string; threads?: number; samples?: number; json?: boolean; log?: string };
+
 export function registerCompressCommands(program: Command): void {
   const compressCmd = program
     .command('compress')
@@ -241,43 +242,30 @@ export function registerCompressCommands(program: Command): void {
     .option('--threads <n>', "ONNX Runtime threads (default: the recipe's, else all cores)", int('--threads', 1))
     .option('--samples <n>', "train on the first N training samples only (quick runs; default: the recipe's, else all)", int('--samples', 1))
     .option('--json', 'print one JSON object on stdout');
-  addLogFlag(compressCmd).action(
-    async (f: { recipe: string; out: string; model?: string; threads?: number; samples?: number; json?: boolean; log?: string }) => {
-      const recipe = loadDeepCompressionRecipe(resolveRecipePath(f.recipe));
-      if (f.model !== undefined) recipe.model = f.model;
-      if (f.samples !== undefined) recipe.samples = f.samples;
-      const zooBase = recipe.model.split(':')[0] ?? '';
-      if (f.model === undefined && !existsSync(recipe.model) && !(ZOO_NAMES as readonly string[]).includes(zooBase)) {
-        const zoo = /lenet-5|lenet-300-100/.exec(recipe.model)?.[0];
-        const how =
-          zoo !== undefined
-            ? `train it first (whittle train --model ${zoo} --out ${recipe.model}; recipes/README.md has the recipe's command)`
-            : 'train or copy it there first';
-        throw new WhittleError(
-          'BAD_ARGUMENT',
-          `the recipe ${f.recipe} starts from the model ${recipe.model}, which does not exist: ${how}, or pass --model FILE.onnx`,
-        );
-      }
-      const data = loadData(recipe.data);
-      const { model } = loadModel(recipe.model, { seed: recipe.seed, ...zooShapeFor(data.train) });
-      const normalization = resolveNormalization(recipe.normalize, model);
-      const t0 = performance.now();
-      if (existsSync(f.out) && !statSync(f.out).isDirectory())
-        throw new WhittleError('BAD_ARGUMENT', `--out ${f.out} is a file; pass a directory (it is created if missing)`);
-      const log = openCommandLog(resolveLogPath(f.log, f.out, true), 'compress', recipe.model);
-      try {
-        const run = await runDeepCompression(model, data, recipe, { out: f.out, normalization, threads: f.threads, log });
-        process.stderr.write(
-          `\n${compressionTable(recipe.model, run)}\nwrote ${run.container} (${run.breakdown.bytes} bytes) and ${run.onnx} in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`,
-        );
-        const result = { model: recipe.model, ...compressionJson(run, recipe), seconds: (performance.now() - t0) / 1000 };
-        log?.write({ type: 'result', result });
-        emit(Boolean(f.json), result);
-      } finally {
-        log?.close();
-      }
-    },
-  );
+  addLogFlag(compressCmd).action(async (f: CompressFlags) => {
+    const recipe = loadDeepCompressionRecipe(resolveRecipePath(f.recipe));
+    if (f.model !== undefined) recipe.model = f.model;
+    else checkRecipeModel(f.recipe, recipe.model);
+    if (f.samples !== undefined) recipe.samples = f.samples;
+    const data = loadData(recipe.data);
+    const { model } = loadModel(recipe.model, { seed: recipe.seed, ...zooShapeFor(data.train) });
+    const normalization = resolveNormalization(recipe.normalize, model);
+    const t0 = performance.now();
+    if (existsSync(f.out) && !statSync(f.out).isDirectory())
+      throw new WhittleError('BAD_ARGUMENT', `--out ${f.out} is a file; pass a directory (it is created if missing)`);
+    const log = openCommandLog(resolveLogPath(f.log, f.out, true), 'compress', recipe.model);
+    try {
+      const run = await runDeepCompression(model, data, recipe, { out: f.out, normalization, threads: f.threads, log });
+      process.stderr.write(
+        `\n${compressionTable(recipe.model, run)}\nwrote ${run.container} (${run.breakdown.bytes} bytes) and ${run.onnx} in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`,
+      );
+      const result = { model: recipe.model, ...compressionJson(run, recipe), seconds: (performance.now() - t0) / 1000 };
+      log?.write({ type: 'result', result });
+      emit(Boolean(f.json), result);
+    } finally {
+      log?.close();
+    }
+  });
 
   program
     .command('decode')
