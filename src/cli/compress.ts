@@ -18,7 +18,7 @@ import { pipelineReporter } from './progress.js';
 import { loadData, loadModel, resolveNormalization, saveModel, zooShapeFor } from './load.js';
 import type { RunLog } from '../train/run-log.js';
 import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
-import { resolveRecipePath } from './recipes.js';
+import { checkRecipeModel, resolveRecipePath } from './recipes.js';
 
 /** A recipe on `model`: the recipe's pipeline call, with progress on stderr and stages in the log. */
 async function runDeepCompression(
@@ -130,6 +130,8 @@ export async function demoCompression(
   return compressionJson(run, recipe);
 }
 
+type CompressFlags = { recipe: string; out: string; model?: string; threads?: number; samples?: number; json?: boolean; log?: string };
+
 export function registerCompressCommands(program: Command): void {
   const compressCmd = program
     .command('compress')
@@ -141,10 +143,13 @@ export function registerCompressCommands(program: Command): void {
     .requiredOption('--out <dir>', 'output directory')
     .option('--model <zoo|file.onnx>', "override the recipe's model")
     .option('--threads <n>', "ONNX Runtime threads (default: the recipe's, else all cores)", int('--threads', 1))
+    .option('--samples <n>', "train on the first N training samples only (quick runs; default: the recipe's, else all)", int('--samples', 1))
     .option('--json', 'print one JSON object on stdout');
-  addLogFlag(compressCmd).action(async (f: { recipe: string; out: string; model?: string; threads?: number; json?: boolean; log?: string }) => {
+  addLogFlag(compressCmd).action(async (f: CompressFlags) => {
     const recipe = loadDeepCompressionRecipe(resolveRecipePath(f.recipe));
     if (f.model !== undefined) recipe.model = f.model;
+    else checkRecipeModel(f.recipe, recipe.model);
+    if (f.samples !== undefined) recipe.samples = f.samples;
     const data = loadData(recipe.data);
     const { model } = loadModel(recipe.model, { seed: recipe.seed, ...zooShapeFor(data.train) });
     const normalization = resolveNormalization(recipe.normalize, model);
