@@ -12,6 +12,7 @@ import { registerPruneCommands } from './prune.js';
 import { registerQuantizeCommands } from './quantize.js';
 import { registerReportCommands } from './report.js';
 import { registerExportCommands } from './export.js';
+import { registerOptimizeCommands } from './optimize.js';
 
 const program = new Command();
 program
@@ -32,6 +33,7 @@ for (const register of [
   registerBenchCommands,
   registerReportCommands,
   registerExportCommands,
+  registerOptimizeCommands,
 ])
   register(program);
 
