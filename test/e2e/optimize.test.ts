@@ -98,7 +98,7 @@ test('optimize --target size --budget: a Pareto front of the trials, the budget 
   for (const t of files.trials) if (t.feasible) assert.ok(t.valAccuracy <= j.chosen.valAccuracy);
 });
 
-test('optimize: the same seed gives the same front: kill -9 mid-search (one worker), then --resume reaches the first run\'s front', async () => {
+test("optimize: the same seed gives the same front: kill -9 mid-search (one worker), then --resume reaches the first run's front", async () => {
   assert.ok(first !== undefined);
   const out = join(dir, 'c');
   const run = whittleAsync([...common(out), '--workers', '1']);
