@@ -5,4 +5,4 @@ export type { AttentionMatch } from './attention.js';
 export { channelRules, recurrentChannels } from './channel-rules.js';
 export { dependencyGroups } from './dependency.js';
 export type { GroupMember, InputRewrite, PruneGroup } from './dependency.js';
-export { followFlattenReshapes, gatherAxis, removeDeadNodes, thinChannels } from './thin.js';
+export { followFlattenReshapes, gatherAxis, removeDeadNodes, thinChannels, withConstantShapes } from './thin.js';
