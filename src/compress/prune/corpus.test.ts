@@ -20,6 +20,7 @@ import { Tensor } from '../../ir/tensor.js';
 import { loadModel } from '../../load.js';
 import { SHAPE_RULES } from '../../ops/index.js';
 import { Session } from '../../runtime/session.js';
+import { pruneChannels } from './structured.js';
 
 const CORPUS = fileURLToPath(new URL('../../../../test/fixtures/corpus/', import.meta.url));
 
@@ -108,3 +109,16 @@ for (const name of Object.keys(EXPECT)) {
     });
   }
 }
+
+test('a layer whose channels belong to another group is refused with that group named (MobileNetV3 depthwise conv)', async () => {
+  const model = loadModel(`${CORPUS}mnist_mobilenet_v3.opset13.onnx`);
+  const dw = '/features/features.2/block/block.1/block.1.0/Conv';
+  await assert.rejects(
+    pruneChannels(model, { perLayer: { [dw]: 0.5 } }),
+    (e: Error) =>
+      e.message.includes(`"${dw}" has no channel group of its own`) && e.message.includes('group "/features/features.2/block/block.0/block.0.0/Conv"'),
+  );
+  // The ViT's output projection reads the heads but produces the residual stream, which its Reshape back to [S, N, E] (and the LayerNorms) couple.
+  const vit = loadModel(`${CORPUS}mnist_vit.opset17.onnx`);
+  await assert.rejects(pruneChannels(vit, { perLayer: { '/encoder/layers.0/self_attn/Gemm': 0.5 } }), /cannot be removed: .*reshapes the channel axis/);
+});
