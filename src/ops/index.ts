@@ -25,8 +25,10 @@ import { flatten } from './flatten.js';
 import { floor } from './floor.js';
 import { gather } from './gather.js';
 import { gatherElements } from './gather-elements.js';
+import { gru } from './gru.js';
 import { leakyRelu } from './leaky-relu.js';
 import { log } from './log.js';
+import { lstm } from './lstm.js';
 import { and, not, or } from './logical.js';
 import { matmul } from './matmul.js';
 import { mod } from './mod.js';
@@ -51,6 +53,20 @@ import { tanh } from './tanh.js';
 import { transpose } from './transpose.js';
 import { unsqueeze } from './unsqueeze.js';
 import { where } from './where.js';
+// Activations, normalizations and tensor ops of MobileNets, ResNets and Transformers.
+import { einsum } from './einsum.js';
+import { elu } from './elu.js';
+import { erf } from './erf.js';
+import { gelu } from './gelu.js';
+import { groupNormalization } from './group-norm.js';
+import { hardSigmoid } from './hard-sigmoid.js';
+import { hardSwish } from './hard-swish.js';
+import { instanceNormalization } from './instance-norm.js';
+import { layerNormalization } from './layer-norm.js';
+import { prelu } from './prelu.js';
+import { selu } from './selu.js';
+import { softplus } from './softplus.js';
+import { tile } from './tile.js';
 // Convolution, pooling, normalization, dropout.
 import { conv } from './conv.js';
 import { convTranspose } from './conv-transpose.js';
@@ -98,12 +114,14 @@ const ALL: OpDef[] = [
   gather,
   gatherElements,
   greater,
+  gru,
   greaterOrEqual,
   leakyRelu,
   less,
   lessOrEqual,
   log,
   logSoftmax,
+  lstm,
   matmul,
   max,
   mod,
@@ -133,6 +151,20 @@ const ALL: OpDef[] = [
   transpose,
   unsqueeze,
   where,
+  // activations, normalizations and tensor ops of MobileNets, ResNets and Transformers
+  einsum,
+  elu,
+  erf,
+  gelu,
+  groupNormalization,
+  hardSigmoid,
+  hardSwish,
+  instanceNormalization,
+  layerNormalization,
+  prelu,
+  selu,
+  softplus,
+  tile,
   // convolution, pooling, normalization, dropout
   averagePool,
   batchNormalization,
