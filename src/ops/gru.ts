@@ -4,6 +4,7 @@ import type { DirectionGrads } from './recurrent.js';
 import { concat, recurrentPieces, recurrentShape, sigmoidSlope, splitSteps, sumOf, tanhSlope, weightGrads } from './recurrent.js';
 import type { OpDef } from './types.js';
 import { scalar } from './util.js';
+import { recurrentChannels } from './channels.js';
 
 /**
  * GRU (gates z, r, h in ONNX's order): z, r = σ(X·Wᵀ + H₋₁·Rᵀ + Wb + Rb), H = (1 − z)·n + z·H₋₁ with
@@ -15,6 +16,7 @@ import { scalar } from './util.js';
  */
 export const gru: OpDef = {
   op: 'GRU',
+  channels: recurrentChannels,
   inferShape: recurrentShape(3),
   gradient(ctx) {
     if (ctx.dy[0] === undefined && ctx.dy[1] === undefined) return [];

@@ -4,6 +4,7 @@ import { recurrentPieces, recurrentShape, sigmoidSlope, splitSteps, sumOf, tanhS
 import type { DirectionGrads } from './recurrent.js';
 import type { OpDef } from './types.js';
 import { scalar } from './util.js';
+import { recurrentChannels } from './channels.js';
 
 /**
  * LSTM (gates i, o, f, c in ONNX's order): i, o, f = σ(X·Wᵀ + H₋₁·Rᵀ + Wb + Rb), g = tanh(…),
@@ -16,6 +17,7 @@ import { scalar } from './util.js';
  */
 export const lstm: OpDef = {
   op: 'LSTM',
+  channels: recurrentChannels,
   inferShape: recurrentShape(4),
   gradient(ctx) {
     if (ctx.dy.every((d) => d === undefined)) return [];
