@@ -4,11 +4,15 @@
 // learning rate and runs the same batches again.
 import type { Tensor } from '../ir/tensor.js';
 
-/** One recovery: where the loss went non-finite, and the learning rate training continued with. */
+/** One recovery: where the loss went non-finite or blew up, and the learning rate training continued with. */
 export interface Recovery {
   epoch: number;
-  /** The global step (1-based) whose loss was not finite. */
+  /** The global step (1-based) whose loss was not finite, or blew up. */
   step: number;
+  /** `non-finite`: NaN or ±Infinity; `blow-up`: finite but `BLOW_UP_FACTOR` × the recent loss and above the run's first. */
+  reason: 'non-finite' | 'blow-up';
+  /** The loss at `step` (null in JSON when not finite). */
+  loss: number;
   /** The global step training went back to (steps completed at the restored state). */
   restoredStep: number;
   /** The base learning rate from then on (the schedule scales it as before). */
@@ -17,6 +21,38 @@ export interface Recovery {
 
 /** Halvings of the learning rate before a run that keeps producing NaN gives up. */
 export const DEFAULT_MAX_RECOVERIES = 8;
+
+/** A finite loss this many times the recent average (and above the run's first loss) is a blow-up. */
+export const BLOW_UP_FACTOR = 100;
+
+/**
+ * Watches the per-step losses for a finite blow-up: a loss `BLOW_UP_FACTOR` × the recent average
+ * (an exponential average over accepted steps) that is also above the run's first loss, which a
+ * descending run never reaches again. Scale-free, so regularized and distillation losses work too;
+ * a run at tiny losses (1e-4 → 0.05) is not flagged because it stays below where it started.
+ */
+export class BlowUpDetector {
+  #first: number | undefined;
+  #average = 0;
+  #seen = 0;
+  /** Steps seen before the check starts: the average needs a few losses to mean anything. */
+  static readonly WARM = 8;
+
+  /** True when `loss` blew up; otherwise records it. */
+  check(loss: number): boolean {
+    if (this.#seen >= BlowUpDetector.WARM && loss > BLOW_UP_FACTOR * this.#average && loss > (this.#first ?? Number.POSITIVE_INFINITY)) return true;
+    this.#first ??= loss;
+    this.#average = this.#seen === 0 ? loss : 0.9 * this.#average + 0.1 * loss;
+    this.#seen++;
+    return false;
+  }
+
+  /** After going back: the average restarts from the replayed steps (the first loss stays). */
+  reset(): void {
+    this.#average = 0;
+    this.#seen = 0;
+  }
+}
 
 /** Everything a run changes, as it was before the run. */
 export interface TrainSnapshot {
