@@ -127,35 +127,40 @@ function inflate(at: number, factor: number): TrainCallback & { fired: number } 
 }
 
 test('a finite blow-up (loss ×100 without NaN) is undone like a NaN: back, half the rate, same batches', async () => {
-  const cb = inflate(8, 3000);
-  const recovered = await train(createModel('mlp:784-32-10'), data, { ...base, callbacks: [cb] });
+  // 32 steps: the detector judges only after 16 steps, so the jump comes after step 20.
+  const more = subset(mnist.train, 0, 1024);
+  const cb = inflate(20, 3000);
+  const recovered = await train(createModel('mlp:784-32-10'), more, { ...base, callbacks: [cb] });
   assert.equal(cb.fired, 1);
   const [r, ...rest] = recovered.recoveries;
   assert.deepEqual(rest, []);
   assert.ok(r !== undefined && r.reason === 'blow-up' && Number.isFinite(r.loss) && r.loss > 100, JSON.stringify(recovered.recoveries));
-  assert.deepEqual({ ...r, loss: 0 }, { epoch: 1, step: 9, reason: 'blow-up', loss: 0, restoredStep: 0, lr: 0.025 });
-  const clean = await train(createModel('mlp:784-32-10'), data, { ...base, lr: 0.025 });
+  assert.deepEqual({ ...r, loss: 0 }, { epoch: 1, step: 21, reason: 'blow-up', loss: 0, restoredStep: 0, lr: 0.025 });
+  const clean = await train(createModel('mlp:784-32-10'), more, { ...base, lr: 0.025 });
   for (const [name, t] of clean.model.graph.initializers) assert.deepEqual(recovered.model.graph.initializers.get(name)?.data, t.data, name);
   // Without recovery a finite loss is not an error: the run goes on (and pays for the jump).
-  const strict = await train(createModel('mlp:784-32-10'), data, { ...base, recover: false, callbacks: [inflate(8, 3000)] });
+  const strict = await train(createModel('mlp:784-32-10'), more, { ...base, recover: false, callbacks: [inflate(20, 3000)] });
   assert.deepEqual(strict.recoveries, []);
 });
 
-test('BlowUpDetector: a ×100 jump above the first loss is flagged; noise at tiny losses and ordinary descent are not', () => {
-  const descent = [2.3, 2.1, 1.8, 1.2, 0.9, 0.6, 0.5, 0.4, 0.35, ...new Array<number>(30).fill(0.3)];
-  const after = (): BlowUpDetector => {
+test('BlowUpDetector: a ×100 jump over the recent losses and above the first is flagged; descent, tiny-loss noise and one hard batch are not', () => {
+  const descent = [2.3, 2.1, 1.8, 1.2, 0.9, 0.6, 0.5, 0.4, 0.35, ...new Array<number>(20).fill(0.3)];
+  const after = (losses: number[]): BlowUpDetector => {
     const d = new BlowUpDetector();
-    for (const l of descent) assert.equal(d.check(l), false, `descent ${l}`);
+    for (const l of losses) assert.equal(d.check(l), false, `${l}`);
     return d;
   };
-  assert.equal(after().check(0.3 * BLOW_UP_FACTOR * 0.5), false, 'a jump to 15 (×50) is not one');
-  assert.equal(after().check(0.3 * BLOW_UP_FACTOR * 3), true, 'a jump to 90 after 0.3 is');
+  assert.equal(after(descent).check(0.3 * BLOW_UP_FACTOR * 0.5), false, 'a jump to 15 (×50) is not one');
+  assert.equal(after(descent).check(0.3 * BLOW_UP_FACTOR * 3), true, 'a jump to 90 after 0.3 is');
   // Converged runs wobble by orders of magnitude at tiny losses without diverging.
-  const calm = new BlowUpDetector();
-  for (const l of [2.3, 0.5, 0.1, 0.01, 1e-3, ...new Array<number>(30).fill(1e-4)]) calm.check(l);
+  const calm = after([2.3, 0.5, 0.1, 0.01, 1e-3, ...new Array<number>(20).fill(1e-4)]);
   assert.equal(calm.check(0.05), false, '500× a tiny loss but below the first: not a blow-up');
-  assert.equal(calm.check(20), true, 'above the first loss and far above the recent ones');
-  // The first steps are never judged: there is no recent average yet.
+  // A well-fit model being fine-tuned: first loss 0.01, one hard batch at 0.3 among 0.003s.
+  const fine = after([0.01, ...new Array<number>(20).fill(0.003), 0.3]);
+  assert.equal(fine.check(0.003), false);
+  assert.equal(fine.check(0.3 * 0.9), false, 'the recent maximum includes the hard batch');
+  assert.equal(after([0.01, ...new Array<number>(20).fill(0.003)]).check(5), true, '5 after 0.003s and above the first 0.01');
+  // The first steps are never judged: there is nothing recent to compare with.
   const early = new BlowUpDetector();
   assert.equal(early.check(1), false);
   assert.equal(early.check(1000), false);

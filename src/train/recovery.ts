@@ -22,35 +22,35 @@ export interface Recovery {
 /** Halvings of the learning rate before a run that keeps producing NaN gives up. */
 export const DEFAULT_MAX_RECOVERIES = 8;
 
-/** A finite loss this many times the recent average (and above the run's first loss) is a blow-up. */
+/** A finite loss this many times every recent one (and above the run's first) is a blow-up. */
 export const BLOW_UP_FACTOR = 100;
 
 /**
- * Watches the per-step losses for a finite blow-up: a loss `BLOW_UP_FACTOR` × the recent average
- * (an exponential average over accepted steps) that is also above the run's first loss, which a
- * descending run never reaches again. Scale-free, so regularized and distillation losses work too;
- * a run at tiny losses (1e-4 → 0.05) is not flagged because it stays below where it started.
+ * Watches the per-step losses for a finite blow-up: a loss `BLOW_UP_FACTOR` × the largest of the
+ * last `WINDOW` accepted ones that is also above the run's first loss, which a descending run
+ * does not reach again. Scale-free, so regularized and distillation losses work too; judged
+ * against the recent maximum, not the average, so the odd hard batch of a well-fit model (0.003
+ * on average, one batch at 0.3) is not mistaken for one.
  */
 export class BlowUpDetector {
+  /** Steps seen before the check starts, and the window of recent losses it compares with. */
+  static readonly WINDOW = 16;
   #first: number | undefined;
-  #average = 0;
-  #seen = 0;
-  /** Steps seen before the check starts: the average needs a few losses to mean anything. */
-  static readonly WARM = 8;
+  #recent: number[] = [];
 
   /** True when `loss` blew up; otherwise records it. */
   check(loss: number): boolean {
-    if (this.#seen >= BlowUpDetector.WARM && loss > BLOW_UP_FACTOR * this.#average && loss > (this.#first ?? Number.POSITIVE_INFINITY)) return true;
+    if (this.#recent.length >= BlowUpDetector.WINDOW && loss > BLOW_UP_FACTOR * Math.max(...this.#recent) && loss > (this.#first ?? Number.POSITIVE_INFINITY))
+      return true;
     this.#first ??= loss;
-    this.#average = this.#seen === 0 ? loss : 0.9 * this.#average + 0.1 * loss;
-    this.#seen++;
+    this.#recent.push(loss);
+    if (this.#recent.length > BlowUpDetector.WINDOW) this.#recent.shift();
     return false;
   }
 
-  /** After going back: the average restarts from the replayed steps (the first loss stays). */
+  /** After going back: the window refills from the replayed steps (the first loss stays). */
   reset(): void {
-    this.#average = 0;
-    this.#seen = 0;
+    this.#recent = [];
   }
 }
 

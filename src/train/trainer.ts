@@ -44,7 +44,7 @@ export interface TrainOptions {
    */
   stepsPerRun?: number;
   /**
-   * On a non-finite loss, or a finite one that blew up (100× the recent average and above the
+   * On a non-finite loss, or a finite one that blew up (100× every recent one and above the
    * first), go back to a state kept from before the loss began to climb (48–64 steps back, within
    * the epoch), halve the learning rate and replay the same batches (default true); false: throw
    * NAN_LOSS at the first non-finite loss.
