@@ -7,6 +7,7 @@ import { attr, GraphBuilder, getInt } from '../ir/graph.js';
 import type { DType } from '../ir/tensor.js';
 import { Tensor } from '../ir/tensor.js';
 import { addGradients } from './gradients.js';
+import { upgradeToTrainingOpset } from './opset.js';
 import type { OptimizerConfig } from './optimizer.js';
 import { Optimizer } from './optimizer.js';
 
@@ -121,7 +122,9 @@ export function trainableParameters(graph: Graph, frozen: readonly string[] = []
  * const step = buildTrainStep(createModel('lenet-300-100'), { optimizer: { kind: 'sgd', momentum: 0.9 } });
  * ```
  */
-export function buildTrainStep(model: Model, options: TrainStepOptions): TrainStep {
+export function buildTrainStep(source: Model, options: TrainStepOptions): TrainStep {
+  // Older opsets are rewritten to the one the gradient rules and the optimizer emit.
+  const model = upgradeToTrainingOpset(source);
   const src = model.graph;
   if (src.inputs.length !== 1) {
     throw new WhittleError(

@@ -71,6 +71,18 @@ function toOrt(t: Tensor): ort.Tensor {
   return new ort.Tensor(ORT_TYPE[t.dtype], t.data as never, t.dims as number[]);
 }
 
+/**
+ * onnxruntime's messages run to several lines (a node dump, then `==> Context: …`); a
+ * WhittleError is one line, so keep the context (the part that names the node) first and cut
+ * the dump.
+ */
+export function ortMessage(raw: string, limit = 400): string {
+  const flat = (s: string): string => s.replace(/\s+/g, ' ').trim();
+  const at = raw.indexOf('==> Context:');
+  const text = at < 0 ? flat(raw) : `${flat(raw.slice(at + 12))} (${flat(raw.slice(0, at))})`;
+  return text.length > limit ? `${text.slice(0, limit - 1)}…` : text;
+}
+
 function fromOrt(t: ort.Tensor): Tensor {
   const dtype = t.type as DType;
   // ORT returns bool as Uint8Array; keep our dtype names.
@@ -110,7 +122,7 @@ export class Session {
       });
       return new Session(inner);
     } catch (e) {
-      throw new WhittleError('RUNTIME', `onnxruntime${options.backend === 'web' ? '-web' : ''} could not load the graph: ${(e as Error).message}`, {
+      throw new WhittleError('RUNTIME', `onnxruntime${options.backend === 'web' ? '-web' : ''} could not load the graph: ${ortMessage((e as Error).message)}`, {
         cause: e,
       });
     }
@@ -124,7 +136,7 @@ export class Session {
     try {
       out = fetches === undefined ? await this.#inner.run(ortFeeds) : await this.#inner.run(ortFeeds, fetches as string[]);
     } catch (e) {
-      throw new WhittleError('RUNTIME', `onnxruntime failed to run the graph: ${(e as Error).message}`, { cause: e });
+      throw new WhittleError('RUNTIME', `onnxruntime failed to run the graph: ${ortMessage((e as Error).message)}`, { cause: e });
     }
     const result: Record<string, Tensor> = {};
     for (const [k, v] of Object.entries(out)) result[k] = fromOrt(v as ort.Tensor);

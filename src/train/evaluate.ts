@@ -1,8 +1,9 @@
+import { upgradeToTrainingOpset } from '../autodiff/opset.js';
 import type { Dataset, Normalization } from '../data/index.js';
 import { imageSource, normalizeBatch, runBatches } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
-import { attr, GraphBuilder } from '../ir/graph.js';
+import { attr, GraphBuilder, opsetOf } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import type { Backend } from '../runtime/session.js';
 import { sharedSessions } from '../runtime/session.js';
@@ -25,7 +26,9 @@ export interface EvalResult {
 }
 
 /** Adds summed cross-entropy and the count of correct predictions to a copy of the model. */
-export function evalGraph(model: Model): Model {
+export function evalGraph(source: Model): Model {
+  // SoftmaxCrossEntropyLoss exists from opset 12 on.
+  const model = opsetOf(source) < 12 ? upgradeToTrainingOpset(source) : source;
   const g = model.graph.clone();
   const out = g.outputs[0];
   if (out === undefined) throw new WhittleError('INVALID_GRAPH', 'the model has no output');

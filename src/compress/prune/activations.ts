@@ -8,7 +8,7 @@ import type { Tensor } from '../../ir/tensor.js';
 import { SHAPE_RULES } from '../../ops/index.js';
 import { sharedSessions } from '../../runtime/session.js';
 import { inputDims } from '../../train/evaluate.js';
-import type { PruneGroup } from './dependency.js';
+import type { PruneGroup } from '../../graph/dependency.js';
 import type { ActivationStats } from './importance.js';
 
 export interface CalibrationOptions {
