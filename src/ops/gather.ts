@@ -3,6 +3,7 @@ import { Tensor } from '../ir/tensor.js';
 import { formatShape, shapeError } from './dims.js';
 import type { OpDef } from './types.js';
 import { input, normAxis } from './util.js';
+import { gatherChannels } from './channels.js';
 
 /**
  * Gather(data, indices, axis): data.shape[:axis] + indices.shape + data.shape[axis+1:].
@@ -12,6 +13,7 @@ import { input, normAxis } from './util.js';
  */
 export const gather: OpDef = {
   op: 'Gather',
+  channels: gatherChannels,
   inferShape({ node, inputs }) {
     const data = input(node, inputs, 0);
     const indices = input(node, inputs, 1);
