@@ -25,8 +25,10 @@ import { flatten } from './flatten.js';
 import { floor } from './floor.js';
 import { gather } from './gather.js';
 import { gatherElements } from './gather-elements.js';
+import { gru } from './gru.js';
 import { leakyRelu } from './leaky-relu.js';
 import { log } from './log.js';
+import { lstm } from './lstm.js';
 import { and, not, or } from './logical.js';
 import { matmul } from './matmul.js';
 import { mod } from './mod.js';
@@ -82,7 +84,7 @@ import { dequantizeLinear, dynamicQuantizeLinear, matMulInteger, quantizeLinear 
 import { matMulNBits } from './matmul-nbits.js';
 import { round } from './round.js';
 import { sign } from './sign.js';
-import type { OpDef } from './types.js';
+import type { ChannelRule, OpDef } from './types.js';
 
 const ALL: OpDef[] = [
   add,
@@ -112,12 +114,14 @@ const ALL: OpDef[] = [
   gather,
   gatherElements,
   greater,
+  gru,
   greaterOrEqual,
   leakyRelu,
   less,
   lessOrEqual,
   log,
   logSoftmax,
+  lstm,
   matmul,
   max,
   mod,
@@ -187,4 +191,6 @@ const ALL: OpDef[] = [
 
 export const OPS: ReadonlyMap<string, OpDef> = new Map(ALL.map((d) => [d.op, d]));
 export const SHAPE_RULES: ReadonlyMap<string, ShapeRule> = new Map(ALL.map((d) => [d.op, d.inferShape]));
-export type { OpDef, GradientContext, GradientRule } from './types.js';
+/** The ops that declare how they move channels (structured pruning's dependency tracing). */
+export const CHANNEL_RULES: ReadonlyMap<string, ChannelRule> = new Map(ALL.flatMap((d) => (d.channels !== undefined ? [[d.op, d.channels] as const] : [])));
+export type { ChannelContext, ChannelLayout, ChannelRole, ChannelRule, ChannelSegment, OpDef, GradientContext, GradientRule } from './types.js';
