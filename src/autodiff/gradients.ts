@@ -73,16 +73,7 @@ export function addGradients(graph: Graph, loss: string, wrt: readonly string[],
     const dy = node.outputs.map((o) => (o === '' ? undefined : total(o)));
     if (dy.every((d) => d === undefined)) continue;
     const def = OPS.get(opKey(node));
-    if (def?.gradient === undefined) {
-      throw new WhittleError(
-        'NO_GRADIENT',
-        `${node.opType} "${node.name}" has no gradient rule, so this graph cannot be trained; ops with gradients: ${[...OPS.values()]
-          .filter((d) => d.gradient)
-          .map((d) => d.op)
-          .sort()
-          .join(', ')}`,
-      );
-    }
+    if (def?.gradient === undefined) throw noGradient(graph, node, wrt);
     const info = (name: string): TypeShape | undefined => (name === '' ? undefined : shapes.get(name));
     const dx = def.gradient({
       node,
@@ -108,4 +99,59 @@ export function addGradients(graph: Graph, loss: string, wrt: readonly string[],
     result.set(w, g);
   }
   return result;
+}
+
+/** Ops without a gradient rule, and the nearest op that has one. */
+const ALTERNATIVES: Record<string, string> = {
+  Floor: 'Round (straight-through gradient)',
+  Ceil: 'Round (straight-through gradient)',
+  ReduceMax: 'ReduceMean, or MaxPool for spatial maxima',
+  ReduceMin: 'ReduceMean',
+  ReduceProd: 'ReduceSum of Log',
+  ReduceL2: 'Sqrt of ReduceSum of Mul',
+  GlobalMaxPool: 'GlobalAveragePool, or MaxPool with the full kernel',
+  GatherElements: 'Gather',
+  Upsample: 'Resize',
+  Resize: 'ConvTranspose (learned upsampling) or a Reshape/Expand nearest-neighbour upsampling',
+  Mod: 'Sub and Div',
+  ArgMax: 'Softmax (a differentiable soft arg-max)',
+  TopK: 'Softmax',
+  Hardmax: 'Softmax',
+  Celu: 'Elu',
+  ThresholdedRelu: 'Relu',
+  Mish: 'Mul of X and Tanh of Softplus',
+  CumSum: 'MatMul with a triangular constant',
+};
+
+/** The parameters (of `wrt`) that `node`'s inputs are computed from. */
+function parametersBefore(graph: Graph, node: Node, wrt: readonly string[]): string[] {
+  const want = new Set(wrt);
+  const seen = new Set<string>();
+  const found = new Set<string>();
+  const stack = [...node.inputs];
+  while (stack.length > 0) {
+    const v = stack.pop() as string;
+    if (v === '' || seen.has(v)) continue;
+    seen.add(v);
+    if (want.has(v)) found.add(v);
+    const producer = graph.nodes.find((n) => n.outputs.includes(v));
+    if (producer !== undefined) stack.push(...producer.inputs);
+  }
+  return wrt.filter((w) => found.has(w));
+}
+
+/**
+ * NO_GRADIENT for `node`: names the op and the node, the nearest op that has a gradient rule,
+ * and the parameters before it (freezing them leaves nothing to differentiate through it).
+ */
+function noGradient(graph: Graph, node: Node, wrt: readonly string[]): WhittleError {
+  const before = parametersBefore(graph, node, wrt);
+  const alternative = ALTERNATIVES[node.opType];
+  const shown = before.slice(0, 3).join(', ') + (before.length > 3 ? `, … ${before.length} in all` : '');
+  return new WhittleError(
+    'NO_GRADIENT',
+    `${node.opType} "${node.name}" has no gradient rule, so the layers before it cannot be trained; ${
+      alternative !== undefined ? `replace it with ${alternative}, or ` : ''
+    }freeze the parameters before it (${shown}) and train the layers after it`,
+  );
 }

@@ -40,14 +40,14 @@ export interface StepExtensions {
    * p ← update(p) · mask, so pruned weights stay exactly zero and never come back.
    */
   masked?: readonly string[];
+  /** Initializers to keep fixed. */
+  frozen?: readonly string[];
 }
 
 export interface TrainStepOptions extends StepExtensions {
   /** The optimizer, or its config. */
   optimizer: Optimizer | OptimizerConfig;
   loss?: LossKind;
-  /** Initializers to keep fixed. */
-  frozen?: readonly string[];
 }
 
 /** An input fed unchanged to every run, set by the caller (masks, teacher outputs). */

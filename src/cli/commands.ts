@@ -13,6 +13,7 @@ import { subset } from '../data/index.js';
 import type { Normalization } from '../data/index.js';
 import { evaluate } from '../train/evaluate.js';
 import { train } from '../train/trainer.js';
+import { trainableParameters } from '../autodiff/train-step.js';
 import { addTrainFlags, emit, toTrainOptions } from './flags.js';
 import type { TrainFlags } from './flags.js';
 import type { Model } from '../ir/graph.js';
@@ -30,6 +31,21 @@ import { printableLines } from '../ir/text.js';
 /** Fine-tuning a model file starts from trained weights: a tenth of the from-scratch rate unless --lr says otherwise. */
 export const FINE_TUNE_LR_FACTOR = 0.1;
 
+/** The trainable parameters named by --freeze: exact names or name prefixes, comma-separated. */
+function frozenParameters(model: Model, freeze: string | undefined): string[] {
+  if (freeze === undefined) return [];
+  const params = trainableParameters(model.graph);
+  const prefixes = freeze
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
+  for (const p of prefixes) {
+    if (!params.some((q) => q.startsWith(p)))
+      throw new WhittleError('BAD_ARGUMENT', `--freeze ${p}: no trainable parameter is named or starts with "${p}" (e.g. ${params.slice(0, 3).join(', ')})`);
+  }
+  return params.filter((q) => prefixes.some((p) => q.startsWith(p)));
+}
+
 /** The shared body of `train` and `demo`; `lrGiven`: --lr was on the command line. */
 async function runTrain(f: TrainFlags, lrGiven: boolean, label = 'train', onTrained?: (model: Model) => void, log?: RunLog): Promise<Record<string, unknown>> {
   const data = loadData(f.data);
@@ -40,6 +56,7 @@ async function runTrain(f: TrainFlags, lrGiven: boolean, label = 'train', onTrai
     f = { ...f, lr: Number((f.lr * FINE_TUNE_LR_FACTOR).toPrecision(6)) };
     process.stderr.write(`${label}: fine-tuning ${f.model} at learning rate ${f.lr} (a tenth of the from-scratch default; --lr to choose)\n`);
   }
+  const frozen = frozenParameters(model, f.freeze);
   const trainData = f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train;
   const { train: trainSet, validation } = holdOutValidation(trainData, f);
   const checkpointPath = f.checkpoint ?? (f.out !== undefined ? `${f.out}.ckpt` : undefined);
@@ -62,7 +79,10 @@ async function runTrain(f: TrainFlags, lrGiven: boolean, label = 'train', onTrai
       resume: f.resume,
       shouldStop: () => stop,
       onProgress: logEpochs(log, label, reporter),
+      ...(frozen.length > 0 ? { step: { frozen } } : {}),
     }).catch((e: unknown) => {
+      if (e instanceof WhittleError && e.code === 'NO_GRADIENT')
+        throw new WhittleError(e.code, `${e.message} (--freeze takes their names or a common prefix, comma-separated)`, { cause: e });
       if (e instanceof WhittleError && e.code === 'NAN_LOSS')
         throw new WhittleError(
           e.code,
@@ -127,6 +147,7 @@ export function registerCommands(program: Command): void {
       optimizer: 'momentum',
     },
   );
+  trainCmd.option('--freeze <names>', 'parameters to keep fixed: names or name prefixes, comma-separated (e.g. the layers before an op without a gradient)');
   addLogFlag(trainCmd).action(async (f: TrainFlags & { log?: string }, cmd: Command) => {
     const log = openCommandLog(resolveLogPath(f.log, f.out), 'train', f.model, { append: f.resume });
     try {

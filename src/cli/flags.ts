@@ -35,6 +35,8 @@ export function emit(json: boolean, obj: Record<string, unknown>): void {
 
 export interface TrainFlags {
   model: string;
+  /** `train` only: parameter names or prefixes to keep fixed. */
+  freeze?: string;
   data?: string;
   epochs: number;
   batch: number;

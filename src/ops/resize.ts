@@ -1,9 +1,11 @@
 // Resize (opset 10: X, scales; opset 11+: X, roi, scales, sizes; opset 18 adds `axes` and
-// `keep_aspect_ratio_policy`). Shape rule only: Whittle emits it in the MaxPool gradient
-// (nearest-neighbour upsampling) and models use it for upsampling. Upsample, its opset 7–9
-// predecessor, shares the scaling rule.
-import type { Dim, Node } from '../ir/graph.js';
-import { getString } from '../ir/graph.js';
+// `keep_aspect_ratio_policy`). Whittle emits it in the MaxPool gradient (nearest-neighbour
+// upsampling) and models use it for upsampling. Upsample, its opset 7–9 predecessor, shares the
+// scaling rule.
+import { WhittleError } from '../ir/errors.js';
+import type { Dim, GraphBuilder, Node } from '../ir/graph.js';
+import { attr, getString } from '../ir/graph.js';
+import { Tensor } from '../ir/tensor.js';
 import type { TypeShape } from '../ir/shape.js';
 import { constantInts, formatShape, shapeError, unknownDim } from './dims.js';
 import type { OpDef } from './types.js';
@@ -19,6 +21,26 @@ export function scaledShape(node: Node, x: TypeShape, scales: readonly number[])
     return typeof d === 'number' ? Math.floor(d * s) : unknownDim(node, i);
   });
   return { dtype: x.dtype, shape };
+}
+
+/** Resize's attributes that shape its interpolation weights (not `axes`: the weights are built per axis). */
+const WEIGHT_ATTRIBUTES = ['mode', 'coordinate_transformation_mode', 'nearest_mode', 'cubic_coeff_a', 'exclude_outside', 'antialias'];
+
+/**
+ * The [out, in] interpolation matrix of axis `axis`: Resize of the [in, in] identity along its
+ * first axis with the node's own mode and coordinate mapping, so it matches the forward exactly.
+ */
+function axisWeights(b: GraphBuilder, node: Node, inDim: number, dtype: Tensor['dtype'], target: { scale: number } | { size: string }): string {
+  const eye = Tensor.fromArray(
+    dtype,
+    [inDim, inDim],
+    Array.from({ length: inDim * inDim }, (_, k) => (Math.floor(k / inDim) === k % inDim ? 1 : 0)),
+  );
+  const attributes = Object.fromEntries(WEIGHT_ATTRIBUTES.flatMap((k) => (node.attributes[k] ? [[k, node.attributes[k]]] : [])));
+  const I = b.constant(eye, 'eye');
+  if ('scale' in target) return b.op1('Resize', [I, '', b.constant(Tensor.fromArray('float32', [2], [target.scale, 1]), 'scales')], attributes);
+  const sizes = b.op1('Concat', [target.size, b.constant(Tensor.int64([inDim]), 'in')], { axis: attr.int(0) });
+  return b.op1('Resize', [I, '', '', sizes], attributes);
 }
 
 /** Output dims: the constant `sizes`, or floor(input · scale) for constant `scales`. */
@@ -40,5 +62,46 @@ export const resize: OpDef = {
     const scales = node.inputs[scalesAt] ? constant(scalesAt)?.toNumbers() : undefined;
     if (scales !== undefined && scales.length > 0) return [scaledShape(node, x, scales)];
     return unknown;
+  },
+  /**
+   * Resize is linear in X and separable by axis: Y = X ×ₐ Mₐ over the resized axes, so
+   * dX = dY ×ₐ Mₐᵀ, one MatMul per resized axis, with each Mₐ made by Resize itself (nearest,
+   * linear and cubic alike). Needs static input dims on the resized axes; tf_crop_and_resize
+   * (which reads roi) and opset 18's `axes` have no rule.
+   */
+  gradient({ node, b, dy, inputs, outputs, constant }) {
+    const g = dy[0];
+    const x = inputs[0];
+    const y = outputs[0];
+    if (g === undefined || x === undefined || y === undefined) return [];
+    const mode = getString(node, 'coordinate_transformation_mode', 'half_pixel');
+    if (mode === 'tf_crop_and_resize' || node.attributes['axes'] !== undefined || node.inputs.length === 2) {
+      throw new WhittleError(
+        'NO_GRADIENT',
+        `Resize "${node.name}": no gradient rule for ${node.inputs.length === 2 ? 'the opset-10 form' : mode === 'tf_crop_and_resize' ? 'tf_crop_and_resize' : 'the axes attribute'}; re-export with scales or sizes for every axis`,
+      );
+    }
+    const rank = x.shape.length;
+    const scales = node.inputs[2] ? constant(2)?.toNumbers() : undefined;
+    const useScales = scales !== undefined && scales.length === rank;
+    const yShape = useScales ? undefined : b.op1('Shape', [node.outputs[0] as string]);
+    let d = g;
+    for (let a = 0; a < rank; a++) {
+      const inDim = x.shape[a];
+      const outDim = y.shape[a];
+      if (useScales ? scales[a] === 1 : inDim === outDim && typeof inDim === 'number') continue;
+      if (typeof inDim !== 'number')
+        throw new WhittleError('NO_GRADIENT', `Resize "${node.name}": axis ${a} of the input has no static size, which its gradient rule needs`);
+      const target = useScales
+        ? { scale: scales[a] as number }
+        : { size: b.op1('Slice', [yShape as string, b.constant(Tensor.int64([a]), 'start'), b.constant(Tensor.int64([a + 1]), 'end')]) };
+      const M = axisWeights(b, node, inDim, x.dtype, target);
+      const perm = Array.from({ length: rank }, (_, i) => (i === a ? rank - 1 : i === rank - 1 ? a : i));
+      const last = a === rank - 1;
+      const moved = last ? d : b.op1('Transpose', [d], { perm: attr.ints(perm) });
+      const back = b.op1('MatMul', [moved, M]);
+      d = last ? back : b.op1('Transpose', [back], { perm: attr.ints(perm) });
+    }
+    return [d];
   },
 };

@@ -27,8 +27,8 @@ export interface EvalResult {
 
 /** Adds summed cross-entropy and the count of correct predictions to a copy of the model. */
 export function evalGraph(source: Model): Model {
-  // SoftmaxCrossEntropyLoss exists from opset 12 on.
-  const model = opsetOf(source) < 12 ? upgradeToTrainingOpset(source) : source;
+  // SoftmaxCrossEntropyLoss exists from opset 12 on; opset-11 models are rewritten to 17.
+  const model = opsetOf(source) === 11 ? upgradeToTrainingOpset(source) : source;
   const g = model.graph.clone();
   const out = g.outputs[0];
   if (out === undefined) throw new WhittleError('INVALID_GRAPH', 'the model has no output');
