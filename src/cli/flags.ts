@@ -39,7 +39,7 @@ export interface TrainFlags {
   optimizer: string;
   lr: number;
   weightDecay?: number;
-  schedule: string;
+  lrSchedule: string;
   /** Undefined: the default warm-up (see defaultWarmupSteps). */
   warmup?: number;
   seed: number;
@@ -75,7 +75,7 @@ export function addTrainFlags(cmd: Command, defaults: { epochs: number; lr: numb
     .addOption(new Option('--optimizer <name>', 'optimizer').choices([...OPTIMIZER_NAMES]).default(defaults.optimizer))
     .option('--lr <x>', 'learning rate', num('--lr'), defaults.lr)
     .option('--weight-decay <x>', 'L2 weight decay (default 0; decoupled for adamw, whose default is 0.01)', num('--weight-decay'))
-    .addOption(new Option('--schedule <name>', 'learning-rate schedule').choices([...SCHEDULE_NAMES]).default('cosine'))
+    .addOption(new Option('--lr-schedule <name>', 'learning-rate schedule').choices([...SCHEDULE_NAMES]).default('cosine'))
     .option('--warmup <steps>', `linear warm-up steps (0: none; default ${DEFAULT_WARMUP_STEPS}, at most a tenth of the run)`, int('--warmup', 0))
     .option('--seed <n>', 'seed for weights and shuffling', int('--seed', 0), 0)
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', int('--threads', 1), availableParallelism())
@@ -108,7 +108,7 @@ export function toTrainOptions(
     lr: f.lr,
     optimizer: optimizerFromName(f.optimizer, f.weightDecay),
     schedule: {
-      schedule: scheduleFromName(f.schedule, f.epochs),
+      schedule: scheduleFromName(f.lrSchedule, f.epochs),
       warmupSteps: f.warmup ?? defaultWarmupSteps(f.epochs * Math.floor(trainCount / Math.min(f.batch, trainCount))),
     },
     normalization,

@@ -45,7 +45,7 @@ test('magnitude pruning (global) with masked fine-tuning: exact nonzeros, honest
     '0.9',
     '--scope',
     'global',
-    '--finetune-epochs',
+    '--fine-tune-epochs',
     '1',
     '--samples',
     '7111',
@@ -79,7 +79,7 @@ test('magnitude pruning (global) with masked fine-tuning: exact nonzeros, honest
     '0.9',
     '--scope',
     'global',
-    '--finetune-epochs',
+    '--fine-tune-epochs',
     '0',
     '--eval-limit',
     '2000',
@@ -90,7 +90,7 @@ test('magnitude pruning (global) with masked fine-tuning: exact nonzeros, honest
   assert.equal(zero.json?.['accuracyPruned'], zero.json?.['accuracy']);
   assert.equal(j['accuracyPruned'], zero.json?.['accuracy']);
   assert.notEqual(j['accuracyPruned'], j['accuracy'], 'fine-tuning changed the accuracy');
-  const e = whittle(['eval', '--model', out, '--limit', '2000', '--json']);
+  const e = whittle(['eval', '--model', out, '--eval-limit', '2000', '--json']);
   assert.equal(e.json?.['accuracy'], j['accuracy']);
   const info = whittle(['info', '--model', out, '--json']);
   assert.equal(info.json?.['nonzeroParams'], j['nonzeroParams']);
@@ -123,8 +123,8 @@ test('--sparse writes ONNX sparse initializers: a smaller file that ORT and whit
   assert.ok(statSync(out).size < statSync(dense).size / 4, `${statSync(out).size} vs ${statSync(dense).size}`);
   assert.equal(r.json?.['compressionRatio'], (266610 * 4) / statSync(out).size);
   // Pruning an already 90%-sparse model to 90% changes nothing, so accuracy must match the dense file's.
-  const e = whittle(['eval', '--model', out, '--limit', '2000', '--json']);
-  const d = whittle(['eval', '--model', dense, '--limit', '2000', '--json']);
+  const e = whittle(['eval', '--model', out, '--eval-limit', '2000', '--json']);
+  const d = whittle(['eval', '--model', dense, '--eval-limit', '2000', '--json']);
   assert.equal(e.json?.['accuracy'], d.json?.['accuracy']);
   assert.equal(e.json?.['loss'], d.json?.['loss']);
 });
@@ -169,7 +169,7 @@ test('group lasso training then thresholding, and iterative neuron pruning with 
     '1e-4',
     '--sparsity',
     '0.5',
-    '--finetune-epochs',
+    '--fine-tune-epochs',
     '1',
     '--recover-epochs',
     '1',
@@ -200,7 +200,7 @@ test('group lasso training then thresholding, and iterative neuron pruning with 
     '0.75',
     '--floor',
     '0.5',
-    '--finetune-epochs',
+    '--fine-tune-epochs',
     '1',
     '--samples',
     '2000',
@@ -232,7 +232,7 @@ test('structured pruning thins LeNet-5: exact shapes and parameters, < 30% of th
     'channel',
     '--sparsity',
     '0.5',
-    '--finetune-epochs',
+    '--fine-tune-epochs',
     '1',
     '--samples',
     '2276',
@@ -256,7 +256,7 @@ test('structured pruning thins LeNet-5: exact shapes and parameters, < 30% of th
   assert.ok(Number(r.json?.['flops']) / Number(r.json?.['flopsBefore']) < 0.3);
   // The dense LeNet-5 .onnx is 1,725,590 bytes; the thinned one keeps 25% of the parameters.
   assert.ok(statSync(out).size < 0.26 * 1_725_590, `${statSync(out).size} bytes`);
-  const e = whittle(['eval', '--model', out, '--limit', '500', '--json']);
+  const e = whittle(['eval', '--model', out, '--eval-limit', '500', '--json']);
   assert.equal(e.code, 0, e.stderr);
   assert.equal(e.json?.['accuracy'], r.json?.['accuracy']);
   assert.ok(Number(r.json?.['accuracy']) > 0.6, `accuracy ${r.json?.['accuracy']}`);
@@ -272,7 +272,7 @@ test('prune --flops: the searched sparsity meets the FLOPs budget, as info count
     'channel',
     '--flops',
     '0.3',
-    '--finetune-epochs',
+    '--fine-tune-epochs',
     '0',
     '--eval-limit',
     '200',
@@ -297,7 +297,7 @@ test('prune --flops: the searched sparsity meets the FLOPs budget, as info count
     'channel',
     '--sparsity',
     String(j['sparsity']),
-    '--finetune-epochs',
+    '--fine-tune-epochs',
     '0',
     '--eval-limit',
     '200',
@@ -320,7 +320,7 @@ test('structured pruning of the zoo ResNet keeps residual groups consistent and 
     'filter',
     '--sparsity',
     '0.5',
-    '--finetune-epochs',
+    '--fine-tune-epochs',
     '1',
     '--samples',
     '256',
@@ -354,7 +354,7 @@ test('a PyTorch-exported ResNet (Conv + BatchNormalization + Add) is filter-prun
     'filter',
     '--sparsity',
     '0.5',
-    '--finetune-epochs',
+    '--fine-tune-epochs',
     '2',
     '--samples',
     '3200',
@@ -404,7 +404,7 @@ test('bad input: clear errors, non-zero exit, input untouched', () => {
   assertRefused(['prune', '--model', 'lenet-5', '--granularity', 'channel', '--per-layer', 'conv1=0.99'], /would disconnect the graph/);
   assertRefused(['prune', '--model', 'lenet-5', '--granularity', 'channel', '--per-layer', 'fc2=0.5'], /cannot be removed.*graph output/);
   assertRefused(
-    ['prune', '--model', src, '--granularity', 'neuron', '--method', 'apoz', '--sparsity', '0.5', '--schedule', 'agp', '--finetune-epochs', '1'],
+    ['prune', '--model', src, '--granularity', 'neuron', '--method', 'apoz', '--sparsity', '0.5', '--schedule', 'agp', '--fine-tune-epochs', '1'],
     /--schedule agp for neurons\/filters ranks them by magnitude.*--method magnitude/,
     src,
   );
