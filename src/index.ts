@@ -23,7 +23,7 @@ export type { BuilderOptions, Conv2dOptions, DenseOptions, Pool2dOptions, ZooNam
 export { addGradients } from './autodiff/gradients.js';
 export { buildTrainStep, trainableParameters } from './autodiff/train-step.js';
 export type { LossContext, StepExtensions, TrainStep, TrainStepOptions } from './autodiff/train-step.js';
-export { optimizerFromName } from './autodiff/optimizer.js';
+export { Optimizer, optimizerFromName } from './autodiff/optimizer.js';
 export type { OptimizerConfig } from './autodiff/optimizer.js';
 export { scheduleFromName } from './train/schedule.js';
 export type { ScheduleConfig, ScheduleOptions } from './train/schedule.js';

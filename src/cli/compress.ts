@@ -18,7 +18,7 @@ import { pipelineReporter } from './progress.js';
 import { loadData, loadModel, resolveNormalization, saveModel, zooShapeFor } from './load.js';
 import type { RunLog } from '../train/run-log.js';
 import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
-import { resolveRecipePath } from './recipes.js';
+import { checkRecipeModel, resolveRecipePath } from './recipes.js';
 
 /** A recipe on `model`: the recipe's pipeline call, with progress on stderr and stages in the log. */
 async function runDeepCompression(
@@ -130,6 +130,8 @@ export async function demoCompression(
   return compressionJson(run, recipe);
 }
 
+type CompressFlags = { recipe: string; out: string; model?: string; threads?: number; samples?: number; json?: boolean; log?: string };
+
 export function registerCompressCommands(program: Command): void {
   const compressCmd = program
     .command('compress')
@@ -141,10 +143,13 @@ export function registerCompressCommands(program: Command): void {
     .requiredOption('--out <dir>', 'output directory')
     .option('--model <zoo|file.onnx>', "override the recipe's model")
     .option('--threads <n>', "ONNX Runtime threads (default: the recipe's, else all cores)", int('--threads', 1))
+    .option('--samples <n>', "train on the first N training samples only (quick runs; default: the recipe's, else all)", int('--samples', 1))
     .option('--json', 'print one JSON object on stdout');
-  addLogFlag(compressCmd).action(async (f: { recipe: string; out: string; model?: string; threads?: number; json?: boolean; log?: string }) => {
+  addLogFlag(compressCmd).action(async (f: CompressFlags) => {
     const recipe = loadDeepCompressionRecipe(resolveRecipePath(f.recipe));
     if (f.model !== undefined) recipe.model = f.model;
+    else checkRecipeModel(f.recipe, recipe.model);
+    if (f.samples !== undefined) recipe.samples = f.samples;
     const data = loadData(recipe.data);
     const { model } = loadModel(recipe.model, { seed: recipe.seed, ...zooShapeFor(data.train) });
     const normalization = resolveNormalization(recipe.normalize, model);
@@ -170,10 +175,11 @@ export function registerCompressCommands(program: Command): void {
     .description('rebuild a runnable ONNX model from a Deep Compression container (.wtl)')
     .requiredOption('--model <file.wtl>', 'container written by whittle compress')
     .requiredOption('--out <file.onnx>', 'where to write the ONNX model')
+    .option('--verify', "check the decoded model against the container's SHA-256 content hash")
     .option('--json', 'print one JSON object on stdout')
-    .action((f: { model: string; out: string; json?: boolean }) => {
+    .action((f: { model: string; out: string; verify?: boolean; json?: boolean }) => {
       if (!existsSync(f.model)) throw new WhittleError('BAD_ARGUMENT', `--model ${f.model}: no such file`);
-      const { model, breakdown } = readContainer(f.model);
+      const { model, breakdown, contentHash } = readContainer(f.model, { verify: f.verify });
       const onnxBytes = saveModel(model, f.out, f.model);
       const layers = layerBreakdown(model, breakdown);
       const dense = denseParameterBytes(model);
@@ -185,6 +191,8 @@ export function registerCompressCommands(program: Command): void {
         out: f.out,
         bytes: breakdown.bytes,
         onnxBytes,
+        verified: f.verify === true,
+        contentHash: contentHash === undefined ? null : Buffer.from(contentHash).toString('hex'),
         denseBytes: dense,
         compressionRatio: dense / breakdown.bytes,
         layers,

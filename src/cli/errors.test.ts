@@ -30,5 +30,5 @@ test('one error format; usage errors exit 2, failures 1', () => {
   assert.equal(describeError(new WhittleError('NAN_LOSS', 'loss is NaN'), cmd).exitCode, 1);
   const internal = describeError(new TypeError('x is undefined'), cmd);
   assert.equal(internal.exitCode, 1);
-  assert.match(internal.line, /^whittle: error \[INTERNAL\]: x is undefined/);
+  assert.match(internal.line, /^whittle: error \[INTERNAL\]: internal error: x is undefined/);
 });

@@ -2,6 +2,7 @@
 // message names the flag (`--keep-float auto`). One error format for every command.
 import type { Command } from 'commander';
 import { WhittleError } from '../ir/errors.js';
+import { printable } from '../ir/text.js';
 
 /** Library option names whose flag is named differently, or that a data flag supplies. */
 const OPTION_FLAGS: Readonly<Record<string, string>> = {
@@ -44,8 +45,11 @@ export const EXIT = { failure: 1, usage: 2, interrupted: 130 } as const;
 export function describeError(e: unknown, cmd: Command | undefined): { line: string; exitCode: number } {
   if (e instanceof WhittleError) {
     const usage = e.code === 'BAD_ARGUMENT';
-    return { line: `whittle: error [${e.code}]: ${flagTerms(e.message, flagsOf(cmd))}`, exitCode: usage ? EXIT.usage : EXIT.failure };
+    return { line: `whittle: error [${e.code}]: ${printable(flagTerms(e.message, flagsOf(cmd)))}`, exitCode: usage ? EXIT.usage : EXIT.failure };
   }
   const message = e instanceof Error ? e.message : String(e);
-  return { line: `whittle: error [INTERNAL]: ${message} (run again with --verbose for the stack trace, and please report it)`, exitCode: EXIT.failure };
+  return {
+    line: `whittle: error [INTERNAL]: internal error: ${printable(message)} (run again with --verbose for the stack trace, and please report it)`,
+    exitCode: EXIT.failure,
+  };
 }

@@ -13,6 +13,8 @@ import { registerPruneCommands } from './prune.js';
 import { registerQuantizeCommands } from './quantize.js';
 import { registerReportCommands } from './report.js';
 import { registerExportCommands } from './export.js';
+import { guardPaths } from './guard.js';
+import { registerOptimizeCommands } from './optimize.js';
 
 const program = new Command();
 program
@@ -21,7 +23,9 @@ program
   .version('0.1.0')
   .option('--verbose', 'print stack traces on errors')
   .showHelpAfterError('(run with --help for usage)')
-  .exitOverride();
+  .exitOverride()
+  // Before any work: outputs checked against inputs, output folders made, outputs locked.
+  .hook('preAction', (_program, command) => guardPaths(command));
 // Each family of commands registers itself from its own file.
 for (const register of [
   registerCommands,
@@ -33,6 +37,7 @@ for (const register of [
   registerBenchCommands,
   registerReportCommands,
   registerExportCommands,
+  registerOptimizeCommands,
 ])
   register(program);
 

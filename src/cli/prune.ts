@@ -209,7 +209,7 @@ export function registerPruneCommands(program: Command): void {
     .addOption(
       new Option(
         '--granularity <g>',
-        'weight (unstructured) | neuron | filter | channel (neurons and filters); default: weight for magnitude/l1, channel otherwise',
+        'weight (unstructured) | neuron | filter | head (attention heads) | channel (all of them); default: weight for magnitude/l1, channel otherwise',
       ).choices([...PRUNE_GRANULARITIES]),
     )
     .option('--sparsity <s>', "fraction removed, in [0, 1): of weights, or of each group's neurons/filters", sparsityFlag('--sparsity'))

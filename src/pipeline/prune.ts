@@ -4,7 +4,8 @@
 import type { Dataset } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
-import { dependencyGroups } from '../compress/prune/dependency.js';
+import { dependencyGroups } from '../graph/dependency.js';
+import type { PruneGroup } from '../graph/dependency.js';
 import { checkSparsity, requirePrunableLayers } from '../compress/prune/layers.js';
 import { magnitudePrune } from '../compress/prune/magnitude.js';
 import { agpChannelPrune, agpPrune, fineTuneMasked, iterativePrune } from '../compress/prune/schedule.js';
@@ -21,7 +22,7 @@ import { runOptions } from './events.js';
 
 export const PRUNE_METHODS = ['magnitude', 'activation', 'apoz', 'l1', 'group-lasso'] as const;
 export type PruneMethod = (typeof PRUNE_METHODS)[number];
-export const PRUNE_GRANULARITIES = ['weight', 'neuron', 'filter', 'channel'] as const;
+export const PRUNE_GRANULARITIES = ['weight', 'neuron', 'filter', 'head', 'channel'] as const;
 export type PruneGranularity = (typeof PRUNE_GRANULARITIES)[number];
 export const PRUNE_SCHEDULES = ['oneshot', 'iterative', 'agp'] as const;
 export type PruneSchedule = (typeof PRUNE_SCHEDULES)[number];
@@ -96,16 +97,23 @@ function iterativeTargets(final: number, steps: number): number[] {
 /** Structured groups the granularity allows (all of them for 'channel'). */
 function groupFilter(model: Model, granularity: PruneGranularity): string[] | undefined {
   if (granularity === 'channel') return undefined;
-  const want = granularity === 'filter' ? ['Conv'] : ['Gemm', 'MatMul'];
   const opOf = new Map(model.graph.nodes.map((n) => [n.name, n.opType]));
-  const names = dependencyGroups(model.graph)
-    .filter((g) => g.prunable && want.includes(opOf.get(g.name) ?? ''))
-    .map((g) => g.name);
-  if (names.length === 0)
+  const all = dependencyGroups(model.graph);
+  const wanted = (g: PruneGroup): boolean => {
+    if (granularity === 'head') return g.unit === 'head';
+    if (g.unit === 'head') return false;
+    // Recurrent hidden units are neurons too.
+    return granularity === 'filter' ? opOf.get(g.name) === 'Conv' : g.unit === 'hidden' || ['Gemm', 'MatMul'].includes(opOf.get(g.name) ?? '');
+  };
+  const names = all.filter((g) => g.prunable && wanted(g)).map((g) => g.name);
+  if (names.length === 0) {
+    const what = { filter: 'convolution filters', head: 'attention heads', neuron: 'neurons' }[granularity as string] ?? granularity;
+    const blocked = all.filter((g) => !g.prunable && wanted(g)).map((g) => `${g.name} (${g.reason ?? 'not prunable'})`);
     throw new WhittleError(
       'BAD_ARGUMENT',
-      `options.granularity '${granularity}': the model has no prunable ${granularity === 'filter' ? 'convolution filters' : 'neurons'}`,
+      `options.granularity '${granularity}': the model has no prunable ${what}${blocked.length > 0 ? `; blocked: ${blocked.slice(0, 3).join('; ')}` : ''}`,
     );
+  }
   return names;
 }
 
