@@ -13,7 +13,7 @@ import { encodeModel } from '../ir/onnx.js';
 import { countParameters } from '../nn/index.js';
 import { distillModel, growModel, mergeModel, withNormalization } from '../pipeline/index.js';
 import type { TrainFlags } from './flags.js';
-import { addTrainFlags, emit, int, num, toTrainOptions } from './flags.js';
+import { addTrainFlags, emit, addSummary, int, num, toTrainOptions } from './flags.js';
 import { loadData, loadModel, resolveNormalization, saveModel, zooShapeFor } from './load.js';
 import { pipelineReporter } from './progress.js';
 import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
@@ -117,7 +117,7 @@ function registerDistill(program: Command): void {
         seconds: (performance.now() - t0) / 1000,
         out: f.out ?? null,
       };
-      process.stderr.write(
+      addSummary(
         `distill: student ${f.student} test accuracy ${(100 * r.accuracy).toFixed(2)}% (${r.errors} errors), ${params.toLocaleString('en-US')} params\n`,
       );
       const b = r.baseline;
@@ -128,7 +128,7 @@ function registerDistill(program: Command): void {
           baselineErrors: b.errors,
           errorRatio: b.errors === 0 ? null : r.errors / b.errors,
         });
-        process.stderr.write(`distill: trained alone ${b.errors} errors; distilled ${r.errors} (${((100 * r.errors) / Math.max(1, b.errors)).toFixed(1)}%)\n`);
+        addSummary(`distill: trained alone ${b.errors} errors; distilled ${r.errors} (${((100 * r.errors) / Math.max(1, b.errors)).toFixed(1)}%)\n`);
       }
       log?.write({ type: 'result', result: out });
       emit(Boolean(f.json), out);
@@ -207,7 +207,7 @@ function registerMerge(program: Command): void {
       const bytes = save(r.model, f.out, [path], normalization) ?? encodeModel(r.model).length;
       const accuracy = r.accuracyFineTuned ?? r.accuracyMerged;
       const change = r.maxAbsOutputChange;
-      process.stderr.write(
+      addSummary(
         `merge ${f.layer}: ${r.widthBefore} → ${r.widthAfter} units; accuracy ${(100 * r.accuracyBefore).toFixed(2)}% → ${(100 * r.accuracyMerged).toFixed(2)}%${r.accuracyFineTuned !== undefined ? ` → ${(100 * r.accuracyFineTuned).toFixed(2)}% after ${f.fineTuneEpochs} epoch(s) of fine-tuning` : ''}; max |Δoutput| ${change.toExponential(2)}\n`,
       );
       emit(Boolean(f.json), {
@@ -296,7 +296,7 @@ function registerGrow(program: Command): void {
     if (r.events !== undefined) {
       log?.write({ type: 'result', result: { model: f.model, events: r.events } });
       for (const e of r.events)
-        process.stderr.write(
+        addSummary(
           `grow: at epoch ${e.epoch.toFixed(2)} (${e.reason}) → ${Object.entries(e.widths)
             .map(([l, w]) => `${l}=${w}`)
             .join(', ')}\n`,
@@ -305,7 +305,7 @@ function registerGrow(program: Command): void {
     log?.close();
     const params = countParameters(r.model.graph);
     const bytes = save(r.model, f.out, [path], normalization) ?? encodeModel(r.model).length;
-    process.stderr.write(
+    addSummary(
       `grow: ${countParameters(model.graph).toLocaleString('en-US')} → ${params.toLocaleString('en-US')} params, accuracy ${(100 * r.accuracy).toFixed(2)}%${r.maxAbsOutputChange !== undefined ? `, max |Δoutput| ${r.maxAbsOutputChange.toExponential(2)}` : ''}\n`,
     );
     emit(Boolean(f.json), {

@@ -13,7 +13,7 @@ import type { ModelComparison } from '../train/compare.js';
 import { evaluate } from '../train/evaluate.js';
 import { BACKENDS } from '../runtime/session.js';
 import type { Backend } from '../runtime/session.js';
-import { emit, int } from './flags.js';
+import { emit, addSummary, int } from './flags.js';
 import { loadData, loadModel, resolveNormalization, usesImageDataset, zooShapeFor } from './load.js';
 
 interface EvalFlags {
@@ -84,7 +84,7 @@ async function evalImageDataset(f: EvalFlags): Promise<Record<string, unknown>> 
   const { model } = loadModel(f.model, zooShapeFor(data.test));
   const normalization = resolveNormalization(f.normalize, model);
   const r = await evaluate(model, data.test, { normalization, threads: f.threads, limit: f.evalLimit, backend: f.runtime });
-  process.stderr.write(
+  addSummary(
     `eval ${f.model}${f.runtime === 'web' ? ' (onnxruntime-web, WebAssembly)' : ''}: accuracy ${(100 * r.accuracy).toFixed(2)}% (${r.correct}/${r.samples}), loss ${r.loss.toFixed(4)}\n`,
   );
   const out: Record<string, unknown> = {
@@ -105,7 +105,7 @@ async function evalImageDataset(f: EvalFlags): Promise<Record<string, unknown>> 
       backend: f.runtime,
       batchSize: f.batch,
     });
-    process.stderr.write(
+    addSummary(
       `agreement with ${f.reference} on ${cmp.samples} samples (reference accuracy ${(100 * (cmp.referenceAccuracy ?? 0)).toFixed(2)}%):\n${describeAgreement(cmp)}`,
     );
     Object.assign(out, { reference: f.reference, referenceAccuracy: cmp.referenceAccuracy ?? null, inputs: 'data', agreement: agreementJson(cmp.outputs) });
@@ -133,7 +133,7 @@ async function evalAnyModel(f: EvalFlags): Promise<Record<string, unknown>> {
   const where = `${data.count} ${inputs === 'random' ? `random samples (seed ${f.seed})` : `samples of ${f.data}`}`;
   if (reference === undefined) {
     const r = await evaluateTensors(model, data, runOptions);
-    process.stderr.write(
+    addSummary(
       `eval ${f.model} on ${where}: ${r.accuracy !== undefined ? `accuracy ${(100 * r.accuracy).toFixed(2)}%; ` : ''}outputs ${r.outputs.map((o) => `${o.name} ${o.dtype}[${o.dims.join(',')}]`).join(', ')}\n`,
     );
     return { ...base, accuracy: r.accuracy ?? null, outputs: r.outputs };
@@ -141,7 +141,7 @@ async function evalAnyModel(f: EvalFlags): Promise<Record<string, unknown>> {
   const cmp = await compareModels(model, reference, data, runOptions);
   const acc =
     cmp.accuracy !== undefined ? `; accuracy ${(100 * cmp.accuracy).toFixed(2)}% (reference ${(100 * (cmp.referenceAccuracy ?? 0)).toFixed(2)}%)` : '';
-  process.stderr.write(`eval ${f.model} against ${f.reference} on ${where}${acc}:\n${describeAgreement(cmp)}`);
+  addSummary(`eval ${f.model} against ${f.reference} on ${where}${acc}:\n${describeAgreement(cmp)}`);
   return {
     ...base,
     reference: f.reference,

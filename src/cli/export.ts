@@ -14,7 +14,7 @@ import type { Model } from '../ir/graph.js';
 import { writeFileAtomic } from '../ir/io.js';
 import { encodeModel } from '../ir/onnx.js';
 import type { WebManifest } from '../web/manifest.js';
-import { emit, int } from './flags.js';
+import { emit, addSummary, int } from './flags.js';
 import { loadData, loadModel, resolveNormalization } from './load.js';
 
 /** The bundled page (scripts/build.mjs writes it): dist/src/cli → dist/web. */
@@ -135,7 +135,7 @@ export function registerExportCommands(program: Command): void {
         throw new WhittleError('BAD_ARGUMENT', 'whittle export needs --web DIR (the other forms: whittle quantize --format, whittle compress)');
       const r = exportWebPage(f.web, f);
       const models = r['models'] as WebManifest['models'];
-      process.stderr.write(
+      addSummary(
         `export: wrote ${String(r['page'])} (${models.map((m) => `${m.file} ${m.bytes.toLocaleString('en-US')} bytes`).join(', ')}; ${String(r['testSamples'])} test images in ${Number(r['testBytes']).toLocaleString('en-US')} bytes); serve ${f.web} with any static file server and open it\n`,
       );
       emit(Boolean(f.json), r);

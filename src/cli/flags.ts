@@ -26,11 +26,25 @@ export function num(name: string) {
   };
 }
 
-/** With --json: exactly one JSON object on stdout. */
+/** The human summary of a command's result, written to stdout by `emit` unless --json. */
+let summary: string[] = [];
+
+/** Adds text to the command's human summary (its result, as opposed to progress on stderr). */
+export function addSummary(text: string): void {
+  summary.push(text);
+}
+
+/**
+ * A command's result on stdout: exactly one JSON object with --json (the human summary then goes
+ * to stderr with the progress), else the human summary collected with `addSummary`.
+ */
 export function emit(json: boolean, obj: Record<string, unknown>): void {
-  // JSON.stringify escapes C0 controls but not C1 ones (\x9b is a terminal's CSI): names from files are escaped too.
-  if (json)
-    process.stdout.write(`${JSON.stringify(obj).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}\n`);
+  const text = summary.join('');
+  summary = [];
+  if (json) {
+    process.stderr.write(text);
+    process.stdout.write(`${JSON.stringify(obj)}\n`);
+  } else process.stdout.write(text);
 }
 
 export interface TrainFlags {

@@ -16,12 +16,18 @@ import { registerExportCommands } from './export.js';
 import { guardPaths } from './guard.js';
 import { registerOptimizeCommands } from './optimize.js';
 
+// --quiet: nothing on stderr but errors; the result still goes to stdout.
+const writeErr = process.stderr.write.bind(process.stderr);
+if (process.argv.includes('--quiet')) process.stderr.write = (() => true) as typeof process.stderr.write;
+
 const program = new Command();
 program
   .name('whittle')
   .description('Train neural networks and make them smaller and faster; ship plain ONNX.')
   .version('0.1.0')
   .option('--verbose', 'print stack traces on errors')
+  .option('--quiet', 'no progress or logs on stderr (errors still are); the result still goes to stdout')
+  .configureOutput({ writeErr: (text) => writeErr(text) })
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride()
   // Before any work: outputs checked against inputs, output folders made, outputs locked.
@@ -59,7 +65,7 @@ try {
     process.exit(e.exitCode === 0 ? 0 : EXIT.usage);
   }
   const { line, exitCode } = describeError(e, active);
-  process.stderr.write(`${line}\n`);
-  if (process.argv.includes('--verbose')) process.stderr.write(`${(e as Error).stack ?? ''}\n`);
+  writeErr(`${line}\n`);
+  if (process.argv.includes('--verbose')) writeErr(`${(e as Error).stack ?? ''}\n`);
   process.exit(exitCode);
 }

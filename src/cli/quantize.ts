@@ -33,7 +33,7 @@ import type { RunLog } from '../train/run-log.js';
 import type { TrainOptions } from '../train/trainer.js';
 import { flagTerms, flagsOf } from './errors.js';
 import { agreementJson, agreementWithInput, describeAgreement, imagesAsTensors } from './eval.js';
-import { addTrainFlags, emit, int, num, toTrainOptions } from './flags.js';
+import { addTrainFlags, emit, addSummary, int, num, toTrainOptions } from './flags.js';
 import type { TrainFlags } from './flags.js';
 import { loadData, loadModel, resolveNormalization, saveModel, usesImageDataset } from './load.js';
 import { pipelineReporter } from './progress.js';
@@ -96,7 +96,7 @@ async function runKmeans(f: QuantizeFlags, formatGiven: boolean): Promise<Record
   const quantized = await evaluate(shared, data.test, evalOptions);
   const agreement = await agreementWithInput(shared, model, data.test, normalization, f);
   const fp32Bytes = denseParameterBytes(model);
-  process.stderr.write(
+  addSummary(
     `quantize kmeans/container ${bits}-bit: accuracy ${(100 * quantized.accuracy).toFixed(2)}% (fp32 ${(100 * baseline.accuracy).toFixed(2)}%), ${breakdown.bytes.toLocaleString('en-US')} bytes (${(fp32Bytes / breakdown.bytes).toFixed(2)}× vs fp32 parameters) → ${f.out}\n`,
   );
   return {
@@ -320,7 +320,7 @@ async function runQuantize(f: QuantizeFlags, cmd: Command, log?: RunLog): Promis
     accuracy !== undefined
       ? `accuracy ${(100 * accuracy).toFixed(2)}% (input model ${(100 * (baselineAccuracy ?? 0)).toFixed(2)}%, drop ${(100 * (r.accuracyDrop ?? 0)).toFixed(2)} points), `
       : '';
-  process.stderr.write(
+  addSummary(
     `quantize ${scheme}/${shownFormat} ${bits}-bit: ${acc}${result.layers.length} layers quantized, ${r.skipped.length} left float; ${bytes.toLocaleString('en-US')} bytes (${r.compressionRatio.toFixed(2)}× vs fp32 parameters, ${(100 * r.sizeRatio).toFixed(1)}% of the input file) → ${f.out}\n` +
       `agreement with the input model on ${cmp.samples} ${inputs.evalFrom === 'random' ? 'random inputs (no --data)' : `samples (${inputs.evalFrom})`}:\n${describeAgreement(cmp)}`,
   );
