@@ -176,7 +176,7 @@ try {
         'channel',
         '--sparsity',
         '0.55',
-        '--finetune-epochs',
+        '--fine-tune-epochs',
         '0',
         '--out',
         out,

@@ -1,75 +1,115 @@
-// Whittle's public API: named exports only.
+// Whittle's public API: named exports only, one name per thing (no aliases, no namespaces), and
+// only what a user calls or implements. Internals (op tables, graph helpers) stay behind it.
+
+// Models: the graph, tensors, reading and writing ONNX, inspecting.
 export { WhittleError } from './ir/errors.js';
 export type { ErrorCode } from './ir/errors.js';
 export { Tensor } from './ir/tensor.js';
 export type { DType } from './ir/tensor.js';
 export { attr, Graph, GraphBuilder, makeModel } from './ir/graph.js';
 export type { Attribute, Dim, Model, Node, ValueInfo } from './ir/graph.js';
-export { decodeModel, decodeTensor, encodeModel } from './ir/onnx.js';
-export { loadModelFile, saveModel } from './ir/io.js';
+export { decodeModel, encodeModel } from './ir/onnx.js';
+export { saveModel } from './ir/io.js';
 export type { SaveOptions } from './ir/io.js';
 export { loadModel } from './load.js';
 export type { LoadOptions } from './load.js';
-export { inferShapes } from './ir/shape.js';
+export { inferShapes, modelStats } from './inspect.js';
 export type { InferOptions, TypeShape } from './ir/shape.js';
-export { modelStats } from './ir/stats.js';
 export type { ModelStats, Signature } from './ir/stats.js';
-export { OPS, SHAPE_RULES } from './ops/index.js';
-export type { OpDef } from './ops/index.js';
+
+// Building and training.
+export { countParameters, createModel, ModelBuilder, ZOO_NAMES } from './nn/index.js';
+export type { BuilderOptions, Conv2dOptions, DenseOptions, Pool2dOptions, ZooName, ZooOptions } from './nn/index.js';
 export { addGradients } from './autodiff/gradients.js';
 export { buildTrainStep, trainableParameters } from './autodiff/train-step.js';
+export type { LossContext, StepExtensions, TrainStep, TrainStepOptions } from './autodiff/train-step.js';
 export { Optimizer, optimizerFromName } from './autodiff/optimizer.js';
 export type { OptimizerConfig } from './autodiff/optimizer.js';
-export { BACKENDS, Session } from './runtime/session.js';
-export type { Backend, SessionOptions } from './runtime/session.js';
-export { compareLatency, timeSession } from './runtime/latency.js';
-export type { LatencyCase, LatencyOptions, LatencyRow, LatencySetting } from './runtime/latency.js';
-export * as nn from './nn/index.js';
-export { createModel, ZOO_NAMES } from './nn/index.js';
-export * as data from './data/index.js';
-export { loadIdxDataset, splitValidation } from './data/index.js';
-export type { Dataset, Normalization } from './data/index.js';
+export { scheduleFromName } from './train/schedule.js';
+export type { ScheduleConfig, ScheduleOptions } from './train/schedule.js';
 export { train } from './train/trainer.js';
-export type { EpochRecord, ProgressEvent, TrainOptions, TrainResult } from './train/trainer.js';
+export type { EpochContext, EpochRecord, ProgressEvent, StepContext, TrainCallback, TrainOptions, TrainResult } from './train/trainer.js';
 export type { Recovery } from './train/recovery.js';
 export { evaluate } from './train/evaluate.js';
+export type { EvalOptions, EvalResult } from './train/evaluate.js';
 export { compareModels, evaluateTensors } from './train/compare.js';
 export type { CompareOptions, ModelComparison } from './train/compare.js';
-export { AgreementMeter, outputAgreement } from './train/agreement.js';
 export type { OutputAgreement } from './train/agreement.js';
-export { loadDataForModel, randomTensorDataset } from './data/index.js';
-export type { DataForModelOptions, TensorDataset } from './data/index.js';
-export { learningRate, scheduleFromName } from './train/schedule.js';
-export type { ScheduleConfig } from './train/schedule.js';
-export * as prune from './compress/prune/index.js';
-export { magnitudePrune, pruneChannels, thinChannels, dependencyGroups, sparseStats } from './compress/prune/index.js';
-export type { MagnitudeOptions, MaskedModel, PruneGroup, ChannelPruneOptions, PruneReport } from './compress/prune/index.js';
+
+// Data.
+export { loadCifar10, loadDataForModel, loadIdxDataset, normalizeBatch, randomTensorDataset, splitValidation, subset } from './data/index.js';
+export type { DataForModelOptions, Dataset, Normalization, TensorDataset } from './data/index.js';
+
+// Running: onnxruntime sessions and latency.
+export { Session } from './runtime/session.js';
+export type { Backend, Feeds, SessionOptions } from './runtime/session.js';
+export { compareLatency, timeSession } from './runtime/latency.js';
+export type { LatencyCase, LatencyOptions, LatencyRow, LatencySetting } from './runtime/latency.js';
+
+// Transforms: each one step, graph to graph (or a training extension).
+export { dependencyGroups, magnitudePrune, pruneChannels, pruneReport, sensitivity, sparseStats } from './compress/prune/index.js';
+export type {
+  ChannelPruneOptions,
+  ChannelPruneResult,
+  MagnitudeOptions,
+  MaskedModel,
+  PruneGroup,
+  PruneReport,
+  SensitivityOptions,
+} from './compress/prune/index.js';
 export { groupLassoRegularizer, l1Regularizer } from './compress/regularize/index.js';
-export * as distill from './compress/distill/index.js';
 export { distillationStep, distillStudent } from './compress/distill/index.js';
 export type { DistillOptions, Hint } from './compress/distill/index.js';
-export * as merge from './compress/merge/index.js';
-export { maxAbsOutputChange, mergeNeurons } from './compress/merge/index.js';
+export { mergeNeurons } from './compress/merge/index.js';
 export type { MergeOptions, MergeResult } from './compress/merge/index.js';
-export * as grow from './compress/grow/index.js';
-export { growWhenStuck } from './compress/grow/index.js';
-export type { GrowPolicy, GrowResult } from './compress/grow/index.js';
-export * as codec from './compress/codec/index.js';
-export { decodeContainer, encodeContainer, huffmanCodeLengths, readContainer, writeContainer } from './compress/codec/index.js';
+export { deepen, growWhenStuck, widen } from './compress/grow/index.js';
+export type { DeepenOptions, GrowPolicy, GrowResult, WidenOptions } from './compress/grow/index.js';
+export { calibrate, finalizeQat, foldBatchNorm, prepareQat, quantizeDynamic, quantizeStatic, simulateQdq } from './compress/quantize/index.js';
+export type { CalibrationMethod, CalibrationOptions, ModelData, QatOptions, StaticQuantOptions } from './compress/quantize/index.js';
+export { kmeansShareWeights, writeKmeansContainer } from './compress/kmeans/index.js';
+export { decodeContainer, encodeContainer, readContainer, writeContainer } from './compress/codec/index.js';
 export type { ContainerBreakdown, SharedWeight } from './compress/codec/index.js';
-export * as kmeans from './compress/kmeans/index.js';
-export { kmeans1d, kmeansShareWeights, writeKmeansContainer } from './compress/kmeans/index.js';
-export { deepCompress } from './pipeline/index.js';
-export type { DeepCompressionOptions, DeepCompressionResult, LayerPlan } from './pipeline/index.js';
-export * as quantize from './compress/quantize/index.js';
-export { quantizeModel } from './pipeline/index.js';
-export type { QuantizeOptions, QuantizeModelResult, QuantSchemeName, QuantFormat } from './pipeline/index.js';
-export { quantizeStatic, quantizeDynamic, prepareQat, finalizeQat, simulateQdq, calibrate, foldBatchNorm } from './compress/quantize/index.js';
+
+// Deployment forms.
+export { exportFp16, exportInt4 } from './export/index.js';
+export type { Fp16Options, Int4Options } from './export/index.js';
+export type { LayerReport, QuantizeResult, SkippedNode } from './export/quant-graph.js';
+
+// Pipelines: multi-stage jobs, one call each, progress through `onEvent`.
+export {
+  compressToContainer,
+  deepCompress,
+  distillModel,
+  growModel,
+  mergeModel,
+  pruneModel,
+  quantizeModel,
+} from './pipeline/index.js';
 export type {
-  CalibrationMethod,
-  LayerReport,
-  ModelData,
-  SkippedNode,
-} from './compress/quantize/index.js';
-export { exportFp16, exportInt4, FP16_DEFAULT_BLOCK } from './export/index.js';
-export type { Fp16Options } from './export/index.js';
+  ContainerOptions,
+  ContainerRun,
+  DeepCompressionOptions,
+  DeepCompressionResult,
+  DistillModelOptions,
+  DistillModelResult,
+  GrowModelOptions,
+  GrowModelResult,
+  KeepFloatChoice,
+  LayerPlan,
+  MergeModelOptions,
+  MergeModelResult,
+  PipelineEvent,
+  PipelineListener,
+  PruneModelData,
+  PruneModelOptions,
+  PruneModelResult,
+  QuantFormat,
+  QuantizeModelResult,
+  QuantizeOptions,
+  QuantSchemeName,
+  TrainSettings,
+} from './pipeline/index.js';
+
+// Recipes: YAML files → pipeline calls.
+export { containerOptions, loadDeepCompressionRecipe } from './recipe/deep-compression.js';
+export type { DeepCompressionRecipe } from './recipe/deep-compression.js';

@@ -18,9 +18,9 @@ export interface LoadOptions {
  * domains Whittle has no rules for are kept as they are.
  *
  * ```ts
- * import { loadModel, modelStats, SHAPE_RULES } from 'whittle';
+ * import { loadModel, modelStats } from 'whittle';
  * const model = loadModel('mobilenet.onnx');
- * console.log(modelStats(model, SHAPE_RULES).params);
+ * console.log(modelStats(model).params);
  * ```
  */
 export function loadModel(path: string, options: LoadOptions = {}): Model {

@@ -13,7 +13,7 @@ import { compareLatency } from '../runtime/latency.js';
 import type { Backend } from '../runtime/session.js';
 import { BACKENDS } from '../runtime/session.js';
 import { inputBatch } from '../train/evaluate.js';
-import { emit, int } from './flags.js';
+import { emit, addSummary, int } from './flags.js';
 import { loadData, loadModel, resolveNormalization, zooShapeFor } from './load.js';
 
 interface BenchFlags {
@@ -102,9 +102,7 @@ async function runBench(f: BenchFlags): Promise<Record<string, unknown>> {
     ]);
   const widths = (table[0] as string[]).map((_, i) => Math.max(...table.map((row) => (row[i] as string).length)));
   const lines = table.map((row) => row.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  '));
-  process.stderr.write(
-    `Inference latency, batch ${f.batch}, median of ${f.rounds} rounds × ${f.runs} runs (fresh sessions, models alternating)\n${lines.join('\n')}\n`,
-  );
+  addSummary(`Inference latency, batch ${f.batch}, median of ${f.rounds} rounds × ${f.runs} runs (fresh sessions, models alternating)\n${lines.join('\n')}\n`);
   return {
     batch: f.batch,
     rounds: f.rounds,

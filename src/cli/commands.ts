@@ -14,7 +14,7 @@ import type { Normalization } from '../data/index.js';
 import { evaluate } from '../train/evaluate.js';
 import { train } from '../train/trainer.js';
 import { trainableParameters } from '../autodiff/train-step.js';
-import { addTrainFlags, emit, toTrainOptions } from './flags.js';
+import { addTrainFlags, emit, addSummary, toTrainOptions } from './flags.js';
 import type { TrainFlags } from './flags.js';
 import type { Model } from '../ir/graph.js';
 import { demoCompression } from './compress.js';
@@ -106,7 +106,7 @@ async function runTrain(f: TrainFlags, lrGiven: boolean, label = 'train', onTrai
     // The test split, once, on the final model (an interrupted run is not final).
     const test = result.status === 'interrupted' ? undefined : await evaluate(trained, data.test, { normalization, threads: f.threads });
     if (test !== undefined)
-      process.stderr.write(`${label}: test accuracy ${(100 * test.accuracy).toFixed(2)}% (${test.samples} samples), loss ${test.loss.toFixed(4)}\n`);
+      addSummary(`${label}: test accuracy ${(100 * test.accuracy).toFixed(2)}% (${test.samples} samples), loss ${test.loss.toFixed(4)}\n`);
     return {
       model: f.model,
       status: result.status,
@@ -181,7 +181,7 @@ export function registerCommands(program: Command): void {
       const prunable = groups.filter((g) => g.prunable);
       const byUnit = (['channel', 'head', 'hidden'] as const).map((u) => [u, prunable.filter((g) => g.unit === u).length] as const).filter(([, n]) => n > 0);
       const blocked = groups.filter((g) => !g.prunable && g.producers.length > 0).map((g) => `    ${g.name}: ${g.reason ?? 'not prunable'}`);
-      process.stderr.write(
+      addSummary(
         printableLines(
           `${f.model}: ${s.params.toLocaleString('en-US')} params (${s.nonzeroParams.toLocaleString('en-US')} nonzero), ${bytes.toLocaleString('en-US')} bytes (weights ${sparse.denseBytes.toLocaleString('en-US')} dense, ${sparse.sparseBytes.toLocaleString('en-US')} sparse), ${(s.flops / 1e6).toFixed(2)} MFLOPs/sample${unknown}\n  inputs: ${s.inputs.map(sig).join(', ')}\n  outputs: ${s.outputs.map(sig).join(', ')}\n  opsets: ${model.opsetImports.map((o) => `${o.domain || 'ai.onnx'} ${o.version}`).join(', ')}\n  ops: ${ops}\n  channel groups: ${prunable.length} prunable of ${groups.length}${byUnit.length > 0 ? ` (${byUnit.map(([u, n]) => `${n} ${u}`).join(', ')})` : ''}${blocked.length > 0 ? `; blocked:\n${blocked.join('\n')}` : ''}`,
         ) + '\n',
@@ -224,7 +224,7 @@ export function registerCommands(program: Command): void {
     try {
       let trained: Model | undefined;
       const r = await runTrain(f, cmd.getOptionValueSource('lr') === 'cli', 'demo', (m) => (trained = m), log);
-      process.stderr.write(
+      addSummary(
         `whittle demo: test accuracy ${(100 * Number(r['accuracy'])).toFixed(2)}% after ${String(r['epochs'])} epoch(s), ${String(r['samplesPerSec'])} samples/s${f.out ? `; model written to ${f.out}` : ''}\n`,
       );
       let container: string | undefined;
@@ -248,7 +248,7 @@ export function registerCommands(program: Command): void {
       log?.close();
       const report = f.report ?? (f.out !== undefined ? `${f.out}.report.html` : join(scratch, 'report.html'));
       r['report'] = demoReport(log?.path, report, container ?? f.out);
-      process.stderr.write(`whittle demo: report ${report}\n`);
+      addSummary(`whittle demo: report ${report}\n`);
       emit(Boolean(f.json), r);
     } finally {
       log?.close();

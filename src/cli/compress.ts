@@ -13,7 +13,7 @@ import { compressToContainer, denseParameterBytes, layerBreakdown, NORMALIZE_KEY
 import type { ContainerRun, PipelineEvent } from '../pipeline/index.js';
 import type { DeepCompressionRecipe } from '../recipe/deep-compression.js';
 import { containerOptions, DEEP_COMPRESSION_PRESETS, loadDeepCompressionRecipe } from '../recipe/deep-compression.js';
-import { emit, int } from './flags.js';
+import { emit, addSummary, int } from './flags.js';
 import { pipelineReporter } from './progress.js';
 import { loadData, loadModel, resolveNormalization, saveModel, zooShapeFor } from './load.js';
 import type { RunLog } from '../train/run-log.js';
@@ -126,7 +126,7 @@ export async function demoCompression(
     label: 'demo compress',
     log: o.log,
   });
-  process.stderr.write(`\n${compressionTable(zoo, run)}\ncontainer ${run.container}, runnable ONNX ${run.onnx}\n`);
+  addSummary(`\n${compressionTable(zoo, run)}\ncontainer ${run.container}, runnable ONNX ${run.onnx}\n`);
   return compressionJson(run, recipe);
 }
 
@@ -159,7 +159,7 @@ export function registerCompressCommands(program: Command): void {
     const log = openCommandLog(resolveLogPath(f.log, f.out, true), 'compress', recipe.model);
     try {
       const run = await runDeepCompression(model, data, recipe, { out: f.out, normalization, threads: f.threads, log });
-      process.stderr.write(
+      addSummary(
         `\n${compressionTable(recipe.model, run)}\nwrote ${run.container} (${run.breakdown.bytes} bytes) and ${run.onnx} in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`,
       );
       const result = { model: recipe.model, ...compressionJson(run, recipe), seconds: (performance.now() - t0) / 1000 };
@@ -183,7 +183,7 @@ export function registerCompressCommands(program: Command): void {
       const onnxBytes = saveModel(model, f.out, f.model);
       const layers = layerBreakdown(model, breakdown);
       const dense = denseParameterBytes(model);
-      process.stderr.write(
+      addSummary(
         `decode ${f.model}: ${breakdown.bytes} bytes → ${f.out} (${onnxBytes} bytes), ${(dense / breakdown.bytes).toFixed(1)}× smaller than dense float32\n`,
       );
       emit(Boolean(f.json), {

@@ -4,30 +4,20 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { distillStudent } from '../compress/distill/index.js';
-import { masksFromZeros } from '../compress/prune/index.js';
 import type { Hint } from '../compress/distill/index.js';
-import { deepen, growWhenStuck, widen } from '../compress/grow/index.js';
-import { maxAbsOutputChange, mergeNeurons } from '../compress/merge/index.js';
-import type { Dataset, Normalization } from '../data/index.js';
+import type { Normalization } from '../data/index.js';
 import { subset } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
 import { encodeModel } from '../ir/onnx.js';
-import type { Tensor } from '../ir/tensor.js';
 import { countParameters } from '../nn/index.js';
-import { evaluate } from '../train/evaluate.js';
-import { train } from '../train/trainer.js';
+import { distillModel, growModel, mergeModel, withNormalization } from '../pipeline/index.js';
 import type { TrainFlags } from './flags.js';
-import { addTrainFlags, emit, int, num, toTrainOptions } from './flags.js';
-import { loadData, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel, zooShapeFor } from './load.js';
-import { createReporter } from './progress.js';
-import { logEpochs } from '../train/run-log.js';
+import { addTrainFlags, emit, addSummary, int, num, toTrainOptions } from './flags.js';
+import { loadData, loadModel, resolveNormalization, saveModel, zooShapeFor } from './load.js';
+import { pipelineReporter } from './progress.js';
 import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
 import { holdOutValidation } from './validation.js';
-
-/** Samples of the test split on which merge and grow measure the change of the outputs. */
-const CHANGE_SAMPLES = 1000;
 
 const collect = (v: string, acc: string[]): string[] => [...acc, v];
 
@@ -44,16 +34,6 @@ function parseHint(v: string): Hint {
   return { teacher: v.slice(0, i), student: v.slice(i + 1) };
 }
 
-async function summary(
-  model: Model,
-  test: Dataset,
-  normalization: Normalization,
-  threads: number,
-): Promise<{ accuracy: number; errors: number; params: number; bytes: number }> {
-  const r = await evaluate(model, test, { normalization, threads });
-  return { accuracy: r.accuracy, errors: r.samples - r.correct, params: countParameters(model.graph), bytes: encodeModel(model).length };
-}
-
 /** Refuses an --out that is one of the input files (checked before any work is done). */
 function checkOut(out: string | undefined, inputs: readonly (string | undefined)[]): void {
   for (const p of inputs)
@@ -64,7 +44,7 @@ function checkOut(out: string | undefined, inputs: readonly (string | undefined)
 function save(model: Model, out: string | undefined, inputs: readonly (string | undefined)[], normalization: Normalization): number | null {
   if (out === undefined) return null;
   checkOut(out, inputs);
-  return saveModel({ ...model, metadata: { ...model.metadata, [NORMALIZE_KEY]: normalization } }, out, undefined);
+  return saveModel(withNormalization(model, normalization), out, undefined);
 }
 
 interface DistillFlags extends Omit<TrainFlags, 'model'> {
@@ -101,47 +81,54 @@ function registerDistill(program: Command): void {
       const trainData = f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train;
       // Settings (temperature, alpha, hints) are compared on valAccuracy; accuracy is the test split's.
       const { train: trainSet, validation } = holdOutValidation(trainData, f);
-      const masks = f.keepZeros ? masksFromZeros(student) : new Map<string, Tensor>();
-      const options = {
-        ...toTrainOptions({ ...f, model: f.student }, normalization, trainSet.count),
-        validation,
-        onProgress: logEpochs(log, 'distill', createReporter({ label: 'distill' })),
-        step: { masked: [...masks.keys()] },
-        extraFeeds: new Map([...masks].map(([w, m]) => [`${w}.mask`, m] as const)),
-      };
       const t0 = performance.now();
-      const result = await distillStudent(teacher, student, trainSet, options, { temperature: f.temperature, alpha: f.alpha, hints: f.hint.map(parseHint) });
-      const s = await summary(result.model, data.test, normalization, f.threads);
-      const bytes = save(result.model, f.out, [teacherPath, studentPath], normalization);
-      const valAccuracy = result.history[result.history.length - 1]?.valAccuracy ?? null;
+      const events = pipelineReporter('distill', log);
+      const r = await distillModel(
+        teacher,
+        student,
+        { train: trainSet, validation, test: data.test },
+        {
+          train: toTrainOptions({ ...f, model: f.student }, normalization, trainSet.count),
+          temperature: f.temperature,
+          alpha: f.alpha,
+          hints: f.hint.map(parseHint),
+          keepZeros: f.keepZeros,
+          baseline: f.baseline,
+          onEvent: events,
+        },
+      );
+      events.stop();
+      const params = countParameters(r.model.graph);
+      const bytes = save(r.model, f.out, [teacherPath, studentPath], normalization) ?? encodeModel(r.model).length;
       const out: Record<string, unknown> = {
-        ...s,
-        valAccuracy,
+        accuracy: r.accuracy,
+        errors: r.errors,
+        params,
+        bytes,
+        valAccuracy: r.valAccuracy ?? null,
         valSamples: validation.count,
-        recoveries: result.recoveries,
-        bytes: bytes ?? s.bytes,
+        recoveries: r.training.recoveries,
         teacher: f.teacher,
         student: f.student,
         temperature: f.temperature,
         alpha: f.alpha,
-        epochs: result.epochs,
-        samplesPerSec: Math.round(result.samplesPerSec),
+        epochs: r.training.epochs,
+        samplesPerSec: Math.round(r.training.samplesPerSec),
         seconds: (performance.now() - t0) / 1000,
         out: f.out ?? null,
       };
-      process.stderr.write(
-        `distill: student ${f.student} test accuracy ${(100 * s.accuracy).toFixed(2)}% (${s.errors} errors), ${s.params.toLocaleString('en-US')} params\n`,
+      addSummary(
+        `distill: student ${f.student} test accuracy ${(100 * r.accuracy).toFixed(2)}% (${r.errors} errors), ${params.toLocaleString('en-US')} params\n`,
       );
-      if (f.baseline) {
-        const alone = await train(student, trainSet, { ...options, onProgress: logEpochs(log, 'alone', createReporter({ label: 'alone' })) });
-        const b = await summary(alone.model, data.test, normalization, f.threads);
+      const b = r.baseline;
+      if (b !== undefined) {
         Object.assign(out, {
-          baselineValAccuracy: alone.history[alone.history.length - 1]?.valAccuracy ?? null,
+          baselineValAccuracy: b.valAccuracy ?? null,
           baselineAccuracy: b.accuracy,
           baselineErrors: b.errors,
-          errorRatio: b.errors === 0 ? null : s.errors / b.errors,
+          errorRatio: b.errors === 0 ? null : r.errors / b.errors,
         });
-        process.stderr.write(`distill: trained alone ${b.errors} errors; distilled ${s.errors} (${((100 * s.errors) / Math.max(1, b.errors)).toFixed(1)}%)\n`);
+        addSummary(`distill: trained alone ${b.errors} errors; distilled ${r.errors} (${((100 * r.errors) / Math.max(1, b.errors)).toFixed(1)}%)\n`);
       }
       log?.write({ type: 'result', result: out });
       emit(Boolean(f.json), out);
@@ -159,7 +146,7 @@ interface MergeFlags {
   criterion: 'weight' | 'activation';
   similarity: 'cosine' | 'l2';
   calibrationSamples: number;
-  fineTune: number;
+  fineTuneEpochs: number;
   lr: number;
   data?: string;
   normalize?: string;
@@ -184,7 +171,7 @@ function registerMerge(program: Command): void {
     )
     .addOption(new Option('--similarity <how>', 'weight criterion: cosine (scaled copies merge) or l2').choices(['cosine', 'l2']).default('cosine'))
     .option('--calibration-samples <n>', 'training samples for the activation criterion', int('--calibration-samples', 2), 2000)
-    .option('--fine-tune <epochs>', 'fine-tune the merged model for this many epochs', int('--fine-tune', 0), 0)
+    .option('--fine-tune-epochs <n>', 'fine-tune the merged model for this many epochs', int('--fine-tune-epochs', 0), 0)
     .option('--lr <x>', 'fine-tuning learning rate (momentum SGD, cosine schedule, batch 64)', num('--lr'), 0.01)
     .option('--data <dir>', 'MNIST-format IDX or CIFAR-10 binary directory (default: the bundled MNIST)')
     .option('--normalize <how>', 'input normalization (default: what the model recorded, else x/255)')
@@ -197,38 +184,31 @@ function registerMerge(program: Command): void {
       const { model, path } = loadModel(f.model, zooShapeFor(data.test));
       checkOut(f.out, [path]);
       const normalization = resolveNormalization(f.normalize, model);
-      const r = await mergeNeurons(model, {
+      const events = pipelineReporter('merge', undefined);
+      const r = await mergeModel(model, data, {
         layer: f.layer,
         count: f.count,
         ratio: f.ratio,
         criterion: f.criterion,
         similarity: f.similarity,
-        calibration: { data: data.train, normalization, samples: f.calibrationSamples, threads: f.threads },
-      });
-      const before = await summary(model, data.test, normalization, f.threads);
-      const after = await summary(r.model, data.test, normalization, f.threads);
-      const change = await maxAbsOutputChange(model, r.model, data.test, { normalization, limit: CHANGE_SAMPLES, threads: f.threads });
-      let final = r.model;
-      let tuned: Awaited<ReturnType<typeof summary>> | undefined;
-      if (f.fineTune > 0) {
-        const t = await train(r.model, data.train, {
-          epochs: f.fineTune,
+        calibrationSamples: f.calibrationSamples,
+        fineTuneEpochs: f.fineTuneEpochs,
+        train: {
           batchSize: 64,
           lr: f.lr,
           optimizer: { kind: 'sgd', momentum: 0.9 },
-          schedule: { schedule: { kind: 'cosine', minLr: 0 } },
           normalization,
           seed: f.seed,
           threads: f.threads,
-          onProgress: createReporter({ label: 'fine-tune' }),
-        });
-        final = t.model;
-        tuned = await summary(final, data.test, normalization, f.threads);
-      }
-      const bytes = save(final, f.out, [path], normalization);
-      const acc = tuned ?? after;
-      process.stderr.write(
-        `merge ${f.layer}: ${r.widthBefore} → ${r.widthAfter} units; accuracy ${(100 * before.accuracy).toFixed(2)}% → ${(100 * after.accuracy).toFixed(2)}%${tuned ? ` → ${(100 * tuned.accuracy).toFixed(2)}% after ${f.fineTune} epoch(s) of fine-tuning` : ''}; max |Δoutput| ${change.toExponential(2)}\n`,
+        },
+        onEvent: events,
+      });
+      events.stop();
+      const bytes = save(r.model, f.out, [path], normalization) ?? encodeModel(r.model).length;
+      const accuracy = r.accuracyFineTuned ?? r.accuracyMerged;
+      const change = r.maxAbsOutputChange;
+      addSummary(
+        `merge ${f.layer}: ${r.widthBefore} → ${r.widthAfter} units; accuracy ${(100 * r.accuracyBefore).toFixed(2)}% → ${(100 * r.accuracyMerged).toFixed(2)}%${r.accuracyFineTuned !== undefined ? ` → ${(100 * r.accuracyFineTuned).toFixed(2)}% after ${f.fineTuneEpochs} epoch(s) of fine-tuning` : ''}; max |Δoutput| ${change.toExponential(2)}\n`,
       );
       emit(Boolean(f.json), {
         model: f.model,
@@ -236,14 +216,14 @@ function registerMerge(program: Command): void {
         criterion: f.criterion,
         widthBefore: r.widthBefore,
         widthAfter: r.widthAfter,
-        accuracy: acc.accuracy,
-        errors: acc.errors,
-        accuracyBeforeMerge: before.accuracy,
-        accuracyAfterMerge: after.accuracy,
-        accuracyAfterFineTune: tuned?.accuracy ?? null,
-        params: acc.params,
-        paramsBefore: before.params,
-        bytes: bytes ?? acc.bytes,
+        accuracy,
+        errors: Math.round((1 - accuracy) * data.test.count),
+        accuracyBeforeMerge: r.accuracyBefore,
+        accuracyAfterMerge: r.accuracyMerged,
+        accuracyAfterFineTune: r.accuracyFineTuned ?? null,
+        params: countParameters(r.model.graph),
+        paramsBefore: countParameters(model.graph),
+        bytes,
         maxAbsOutputChange: change,
         out: f.out ?? null,
       });
@@ -291,54 +271,51 @@ function registerGrow(program: Command): void {
     const { model, path } = loadModel(f.model, { seed: f.seed, ...zooShapeFor(data.train) });
     checkOut(f.out, [path]);
     const normalization = resolveNormalization(f.normalize, model);
-    let grown = model;
-    const out: Record<string, unknown> = { model: f.model };
-    if (f.whenStuck) {
-      if (widths.length === 0) throw new WhittleError('BAD_ARGUMENT', '--when-stuck needs the target widths as --widen LAYER=WIDTH');
-      const trainData = f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train;
-      const split = holdOutValidation(trainData, f);
-      const log = openCommandLog(resolveLogPath(f.log, f.out), 'grow', f.model);
-      const r = await growWhenStuck(
-        model,
-        split.train,
-        { ...toTrainOptions(f, normalization, split.train.count), onProgress: logEpochs(log, 'grow', createReporter({ label: 'grow' })) },
-        {
-          targets: Object.fromEntries(widths),
-          validation: split.validation,
-          steps: f.growSteps,
-          checksPerEpoch: f.checksPerEpoch,
-          deadline: f.growBy,
-          noise: f.noise || undefined,
-          init: f.init,
-        },
-      );
-      grown = r.model;
+    const trainData = f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train;
+    const split = f.whenStuck ? holdOutValidation(trainData, f) : undefined;
+    const log = f.whenStuck ? openCommandLog(resolveLogPath(f.log, f.out), 'grow', f.model) : undefined;
+    const events = pipelineReporter('grow', log);
+    const r = await growModel(
+      model,
+      { ...split, test: data.test },
+      {
+        widen: Object.fromEntries(widths),
+        deepenAfter: f.deepenAfter,
+        noise: f.noise,
+        init: f.init,
+        seed: f.seed,
+        whenStuck:
+          split !== undefined
+            ? { train: toTrainOptions(f, normalization, split.train.count), steps: f.growSteps, checksPerEpoch: f.checksPerEpoch, deadline: f.growBy }
+            : undefined,
+        normalization,
+        threads: f.threads,
+        onEvent: events,
+      },
+    ).finally(() => events.stop());
+    if (r.events !== undefined) {
       log?.write({ type: 'result', result: { model: f.model, events: r.events } });
-      log?.close();
       for (const e of r.events)
-        process.stderr.write(
+        addSummary(
           `grow: at epoch ${e.epoch.toFixed(2)} (${e.reason}) → ${Object.entries(e.widths)
             .map(([l, w]) => `${l}=${w}`)
             .join(', ')}\n`,
         );
-      Object.assign(out, { events: r.events, history: r.history });
-    } else {
-      for (const [layer, width] of widths) grown = widen(grown, { layer, width, noise: f.noise, init: f.init, seed: f.seed });
-      if (f.deepenAfter !== undefined) grown = deepen(grown, { after: f.deepenAfter });
-      out['maxAbsOutputChange'] = await maxAbsOutputChange(model, grown, data.test, { normalization, limit: CHANGE_SAMPLES, threads: f.threads });
     }
-    const s = await summary(grown, data.test, normalization, f.threads);
-    const bytes = save(grown, f.out, [path], normalization);
-    process.stderr.write(
-      `grow: ${countParameters(model.graph).toLocaleString('en-US')} → ${s.params.toLocaleString('en-US')} params, accuracy ${(100 * s.accuracy).toFixed(2)}%${out['maxAbsOutputChange'] !== undefined ? `, max |Δoutput| ${Number(out['maxAbsOutputChange']).toExponential(2)}` : ''}\n`,
+    log?.close();
+    const params = countParameters(r.model.graph);
+    const bytes = save(r.model, f.out, [path], normalization) ?? encodeModel(r.model).length;
+    addSummary(
+      `grow: ${countParameters(model.graph).toLocaleString('en-US')} → ${params.toLocaleString('en-US')} params, accuracy ${(100 * r.accuracy).toFixed(2)}%${r.maxAbsOutputChange !== undefined ? `, max |Δoutput| ${r.maxAbsOutputChange.toExponential(2)}` : ''}\n`,
     );
     emit(Boolean(f.json), {
-      ...out,
-      accuracy: s.accuracy,
-      errors: s.errors,
-      params: s.params,
+      model: f.model,
+      ...(r.events !== undefined ? { events: r.events, history: r.history } : { maxAbsOutputChange: r.maxAbsOutputChange }),
+      accuracy: r.accuracy,
+      errors: r.errors,
+      params,
       paramsBefore: countParameters(model.graph),
-      bytes: bytes ?? s.bytes,
+      bytes,
       out: f.out ?? null,
     });
   });

@@ -13,9 +13,8 @@ import type { ModelComparison } from '../train/compare.js';
 import { evaluate } from '../train/evaluate.js';
 import { BACKENDS } from '../runtime/session.js';
 import type { Backend } from '../runtime/session.js';
-import { emit, int } from './flags.js';
-import { loadData, loadModel, resolveNormalization, zooShapeFor } from './load.js';
-import { usesImageDataset } from './quantize-any.js';
+import { emit, addSummary, int } from './flags.js';
+import { loadData, loadModel, resolveNormalization, usesImageDataset, zooShapeFor } from './load.js';
 
 interface EvalFlags {
   model: string;
@@ -23,7 +22,7 @@ interface EvalFlags {
   data?: string;
   normalize?: string;
   threads: number;
-  limit?: number;
+  evalLimit?: number;
   batch: number;
   seed: number;
   imageSize?: [number, number];
@@ -69,7 +68,7 @@ export function describeAgreement(cmp: ModelComparison): string {
 }
 
 // MNIST/CIFAR images shaped for the model's one input (flattened for an MLP).
-function imagesAsTensors(model: Model, images: Dataset, normalization: Normalization, source: string): TensorDataset {
+export function imagesAsTensors(model: Model, images: Dataset, normalization: Normalization, source: string): TensorDataset {
   const info = feedInputs(model)[0];
   const per = info?.shape.slice(1) ?? [];
   return tensorDatasetFromImages(images, {
@@ -84,8 +83,8 @@ async function evalImageDataset(f: EvalFlags): Promise<Record<string, unknown>> 
   const data = loadData(f.data);
   const { model } = loadModel(f.model, zooShapeFor(data.test));
   const normalization = resolveNormalization(f.normalize, model);
-  const r = await evaluate(model, data.test, { normalization, threads: f.threads, limit: f.limit, backend: f.runtime });
-  process.stderr.write(
+  const r = await evaluate(model, data.test, { normalization, threads: f.threads, limit: f.evalLimit, backend: f.runtime });
+  addSummary(
     `eval ${f.model}${f.runtime === 'web' ? ' (onnxruntime-web, WebAssembly)' : ''}: accuracy ${(100 * r.accuracy).toFixed(2)}% (${r.correct}/${r.samples}), loss ${r.loss.toFixed(4)}\n`,
   );
   const out: Record<string, unknown> = {
@@ -101,12 +100,12 @@ async function evalImageDataset(f: EvalFlags): Promise<Record<string, unknown>> 
   if (f.reference !== undefined) {
     const reference = loadModel(f.reference, zooShapeFor(data.test)).model;
     const images = imagesAsTensors(model, data.test, normalization, f.data ?? 'mnist');
-    const cmp = await compareModels(model, reference, limitTensorDataset(images, f.limit ?? images.count), {
+    const cmp = await compareModels(model, reference, limitTensorDataset(images, f.evalLimit ?? images.count), {
       threads: f.threads,
       backend: f.runtime,
       batchSize: f.batch,
     });
-    process.stderr.write(
+    addSummary(
       `agreement with ${f.reference} on ${cmp.samples} samples (reference accuracy ${(100 * (cmp.referenceAccuracy ?? 0)).toFixed(2)}%):\n${describeAgreement(cmp)}`,
     );
     Object.assign(out, { reference: f.reference, referenceAccuracy: cmp.referenceAccuracy ?? null, inputs: 'data', agreement: agreementJson(cmp.outputs) });
@@ -126,15 +125,15 @@ async function evalAnyModel(f: EvalFlags): Promise<Record<string, unknown>> {
   // Random inputs are shaped like the reference's when there is one: it is the model the data was meant for.
   const shapeModel: Model = reference ?? model;
   let data: TensorDataset =
-    f.data !== undefined ? loadDataForModel(shapeModel, f.data, options) : randomTensorDataset(shapeModel, { count: f.limit ?? 64, seed: f.seed });
-  if (f.limit !== undefined) data = limitTensorDataset(data, f.limit);
+    f.data !== undefined ? loadDataForModel(shapeModel, f.data, options) : randomTensorDataset(shapeModel, { count: f.evalLimit ?? 64, seed: f.seed });
+  if (f.evalLimit !== undefined) data = limitTensorDataset(data, f.evalLimit);
   const inputs = f.data === undefined ? 'random' : 'data';
   const runOptions = { threads: f.threads, backend: f.runtime, batchSize: f.batch };
   const base = { model: f.model, data: f.data ?? null, inputs, samples: data.count, runtime: f.runtime };
   const where = `${data.count} ${inputs === 'random' ? `random samples (seed ${f.seed})` : `samples of ${f.data}`}`;
   if (reference === undefined) {
     const r = await evaluateTensors(model, data, runOptions);
-    process.stderr.write(
+    addSummary(
       `eval ${f.model} on ${where}: ${r.accuracy !== undefined ? `accuracy ${(100 * r.accuracy).toFixed(2)}%; ` : ''}outputs ${r.outputs.map((o) => `${o.name} ${o.dtype}[${o.dims.join(',')}]`).join(', ')}\n`,
     );
     return { ...base, accuracy: r.accuracy ?? null, outputs: r.outputs };
@@ -142,7 +141,7 @@ async function evalAnyModel(f: EvalFlags): Promise<Record<string, unknown>> {
   const cmp = await compareModels(model, reference, data, runOptions);
   const acc =
     cmp.accuracy !== undefined ? `; accuracy ${(100 * cmp.accuracy).toFixed(2)}% (reference ${(100 * (cmp.referenceAccuracy ?? 0)).toFixed(2)}%)` : '';
-  process.stderr.write(`eval ${f.model} against ${f.reference} on ${where}${acc}:\n${describeAgreement(cmp)}`);
+  addSummary(`eval ${f.model} against ${f.reference} on ${where}${acc}:\n${describeAgreement(cmp)}`);
   return {
     ...base,
     reference: f.reference,
@@ -175,7 +174,7 @@ export function registerEvalCommands(program: Command): void {
     .option('--std <s>', 'image folders: per-channel std on the 0..1 scale, e.g. 0.229,0.224,0.225', numbers('--std'))
     .option('--normalize <how>', 'MNIST/CIFAR input normalization (default: what the model recorded, else x/255)')
     .option('--threads <n>', 'ONNX Runtime threads', int('--threads', 1), availableParallelism())
-    .option('--limit <n>', 'evaluate only the first N samples (random inputs: how many, default 64)', int('--limit', 1))
+    .option('--eval-limit <n>', 'evaluate only the first N samples (random inputs: how many, default 64)', int('--eval-limit', 1))
     .option('--batch <n>', 'samples per run', int('--batch', 1), 256)
     .option('--seed <n>', 'seed of the random inputs', int('--seed', 0), 0)
     .addOption(

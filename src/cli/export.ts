@@ -14,7 +14,7 @@ import type { Model } from '../ir/graph.js';
 import { writeFileAtomic } from '../ir/io.js';
 import { encodeModel } from '../ir/onnx.js';
 import type { WebManifest } from '../web/manifest.js';
-import { emit, int } from './flags.js';
+import { emit, addSummary, int } from './flags.js';
 import { loadData, loadModel, resolveNormalization } from './load.js';
 
 /** The bundled page (scripts/build.mjs writes it): dist/src/cli → dist/web. */
@@ -44,7 +44,7 @@ interface ExportFlags {
   web?: string;
   model: string;
   data?: string;
-  limit?: number;
+  evalLimit?: number;
   normalize?: string;
   json?: boolean;
 }
@@ -96,7 +96,7 @@ export function exportWebPage(dir: string, f: Omit<ExportFlags, 'web' | 'json'>)
   }
   const normalization = resolveNormalization(f.normalize, model);
   const data = loadData(f.data).test;
-  const test = f.limit !== undefined ? subset(data, 0, Math.min(f.limit, data.count)) : data;
+  const test = f.evalLimit !== undefined ? subset(data, 0, Math.min(f.evalLimit, data.count)) : data;
   const sampleSize = inputShape.reduce((a, d) => a * d, 1);
   if (sampleSize !== test.images.length / test.count)
     throw new WhittleError(
@@ -127,7 +127,7 @@ export function registerExportCommands(program: Command): void {
     .requiredOption('--model <file.wtl|file.onnx>', 'a Deep Compression container (whittle compress) or an .onnx model')
     .option('--web <dir>', 'write a static page to DIR: pick or draw a digit, see the prediction, bytes and latency, compressed vs dense')
     .option('--data <dir>', 'the test set shipped with the page (default: the bundled MNIST)')
-    .option('--limit <n>', 'ship only the first N test samples', int('--limit', 1))
+    .option('--eval-limit <n>', 'ship only the first N test samples', int('--eval-limit', 1))
     .option('--normalize <how>', 'input normalization (default: what the model recorded, else x/255)')
     .option('--json', 'print one JSON object on stdout')
     .action((f: ExportFlags) => {
@@ -135,7 +135,7 @@ export function registerExportCommands(program: Command): void {
         throw new WhittleError('BAD_ARGUMENT', 'whittle export needs --web DIR (the other forms: whittle quantize --format, whittle compress)');
       const r = exportWebPage(f.web, f);
       const models = r['models'] as WebManifest['models'];
-      process.stderr.write(
+      addSummary(
         `export: wrote ${String(r['page'])} (${models.map((m) => `${m.file} ${m.bytes.toLocaleString('en-US')} bytes`).join(', ')}; ${String(r['testSamples'])} test images in ${Number(r['testBytes']).toLocaleString('en-US')} bytes); serve ${f.web} with any static file server and open it\n`,
       );
       emit(Boolean(f.json), r);

@@ -26,11 +26,25 @@ export function num(name: string) {
   };
 }
 
-/** With --json: exactly one JSON object on stdout. */
+/** The human summary of a command's result, written to stdout by `emit` unless --json. */
+let summary: string[] = [];
+
+/** Adds text to the command's human summary (its result, as opposed to progress on stderr). */
+export function addSummary(text: string): void {
+  summary.push(text);
+}
+
+/**
+ * A command's result on stdout: exactly one JSON object with --json (the human summary then goes
+ * to stderr with the progress), else the human summary collected with `addSummary`.
+ */
 export function emit(json: boolean, obj: Record<string, unknown>): void {
-  // JSON.stringify escapes C0 controls but not C1 ones (\x9b is a terminal's CSI): names from files are escaped too.
-  if (json)
-    process.stdout.write(`${JSON.stringify(obj).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}\n`);
+  const text = summary.join('');
+  summary = [];
+  if (json) {
+    process.stderr.write(text);
+    process.stdout.write(`${JSON.stringify(obj)}\n`);
+  } else process.stdout.write(text);
 }
 
 export interface TrainFlags {
@@ -43,7 +57,7 @@ export interface TrainFlags {
   optimizer: string;
   lr: number;
   weightDecay?: number;
-  schedule: string;
+  lrSchedule: string;
   /** Undefined: the default warm-up (see defaultWarmupSteps). */
   warmup?: number;
   seed: number;
@@ -79,7 +93,7 @@ export function addTrainFlags(cmd: Command, defaults: { epochs: number; lr: numb
     .addOption(new Option('--optimizer <name>', 'optimizer').choices([...OPTIMIZER_NAMES]).default(defaults.optimizer))
     .option('--lr <x>', 'learning rate', num('--lr'), defaults.lr)
     .option('--weight-decay <x>', 'L2 weight decay (default 0; decoupled for adamw, whose default is 0.01)', num('--weight-decay'))
-    .addOption(new Option('--schedule <name>', 'learning-rate schedule').choices([...SCHEDULE_NAMES]).default('cosine'))
+    .addOption(new Option('--lr-schedule <name>', 'learning-rate schedule').choices([...SCHEDULE_NAMES]).default('cosine'))
     .option('--warmup <steps>', `linear warm-up steps (0: none; default ${DEFAULT_WARMUP_STEPS}, at most a tenth of the run)`, int('--warmup', 0))
     .option('--seed <n>', 'seed for weights and shuffling', int('--seed', 0), 0)
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', int('--threads', 1), availableParallelism())
@@ -112,7 +126,7 @@ export function toTrainOptions(
     lr: f.lr,
     optimizer: optimizerFromName(f.optimizer, f.weightDecay),
     schedule: {
-      schedule: scheduleFromName(f.schedule, f.epochs),
+      schedule: scheduleFromName(f.lrSchedule, f.epochs),
       warmupSteps: f.warmup ?? defaultWarmupSteps(f.epochs * Math.floor(trainCount / Math.min(f.batch, trainCount))),
     },
     normalization,

@@ -2,7 +2,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Dataset, Normalization } from '../data/index.js';
-import { CIFAR10_TEST_FILE, loadCifar10, loadIdxDataset, parseNormalization } from '../data/index.js';
+import { CIFAR10_TEST_FILE, detectDataSource, feedInputs, loadCifar10, loadIdxDataset, parseNormalization } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
 import { saveModel as saveModelFile } from '../ir/io.js';
@@ -52,4 +52,21 @@ export function resolveNormalization(flag: string | undefined, model: Model): No
 /** Writes a model atomically, refusing to overwrite the input file. */
 export function saveModel(model: Model, out: string, inputPath: string | undefined): number {
   return saveModelFile(model, out, { notOver: inputPath });
+}
+
+/**
+ * Whether `whittle quantize` and `whittle eval` take the MNIST/CIFAR path: IDX/CIFAR --data, a zoo model, or no
+ * --data and a model whose one float32 input takes 784 values per sample.
+ */
+export function usesImageDataset(f: { model: string; data?: string }): boolean {
+  if (f.data !== undefined) return !existsSync(f.data) || ['idx', 'cifar'].includes(detectDataSource(f.data));
+  if ((ZOO_NAMES as readonly string[]).includes(f.model.split(':')[0] ?? '') && !existsSync(f.model)) return true;
+  const inputs = feedInputs(loadModel(f.model).model);
+  const per = inputs[0]?.shape.slice(1) ?? [];
+  return (
+    inputs.length === 1 &&
+    inputs[0]?.dtype === 'float32' &&
+    per.every((d) => typeof d === 'number') &&
+    per.reduce<number>((a, d) => a * (d as number), 1) === 784
+  );
 }

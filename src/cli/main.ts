@@ -1,13 +1,13 @@
 #!/usr/bin/env node
-// The whittle command line: parses flags, calls the library, prints human progress on stderr and,
-// with --json, exactly one JSON object on stdout.
+// The whittle command line: parses flags, calls the library; results on stdout (a human summary,
+// or with --json exactly one JSON object), progress and logs on stderr. Exit codes: 0 success,
+// 1 failure, 2 usage error, 130 interrupted.
 import { Command, CommanderError } from 'commander';
-import { WhittleError } from '../ir/errors.js';
-import { printable } from '../ir/text.js';
 import { registerBenchCommands } from './bench.js';
 import { registerCommands } from './commands.js';
 import { registerCompressCommands } from './compress.js';
 import { registerDistillCommands } from './distill.js';
+import { describeError, EXIT } from './errors.js';
 import { registerEvalCommands } from './eval.js';
 import { registerPruneCommands } from './prune.js';
 import { registerQuantizeCommands } from './quantize.js';
@@ -16,12 +16,18 @@ import { registerExportCommands } from './export.js';
 import { guardPaths } from './guard.js';
 import { registerOptimizeCommands } from './optimize.js';
 
+// --quiet: nothing on stderr but errors; the result still goes to stdout.
+const writeErr = process.stderr.write.bind(process.stderr);
+if (process.argv.includes('--quiet')) process.stderr.write = (() => true) as typeof process.stderr.write;
+
 const program = new Command();
 program
   .name('whittle')
   .description('Train neural networks and make them smaller and faster; ship plain ONNX.')
   .version('0.1.0')
   .option('--verbose', 'print stack traces on errors')
+  .option('--quiet', 'no progress or logs on stderr (errors still are); the result still goes to stdout')
+  .configureOutput({ writeErr: (text) => writeErr(text) })
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride()
   // Before any work: outputs checked against inputs, output folders made, outputs locked.
@@ -41,21 +47,25 @@ for (const register of [
 ])
   register(program);
 
+// The command being run, so that an error can name its flags.
+let active: Command | undefined;
+program.hook('preAction', (_program, cmd) => {
+  active = cmd;
+});
+// Ctrl-C: a command that can stop cleanly (train) handles SIGINT itself; otherwise exit 130 at once.
+process.on('SIGINT', () => {
+  if (process.listenerCount('SIGINT') === 1) process.exit(EXIT.interrupted);
+});
+
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
   if (e instanceof CommanderError) {
-    // Commander already printed its message (unknown flag, missing value, --help, --version).
-    process.exit(e.exitCode);
+    // Commander already printed its message; --help and --version exit 0, usage errors 2.
+    process.exit(e.exitCode === 0 ? 0 : EXIT.usage);
   }
-  const verbose = process.argv.includes('--verbose');
-  if (e instanceof WhittleError) {
-    process.stderr.write(`whittle: error [${e.code}]: ${printable(e.message)}\n`);
-    if (verbose) process.stderr.write(`${e.stack ?? ''}\n`);
-    process.exit(e.code === 'BAD_ARGUMENT' ? 2 : 1);
-  }
-  process.stderr.write(`whittle: internal error: ${printable((e as Error).message ?? String(e))}\n`);
-  if (verbose) process.stderr.write(`${(e as Error).stack ?? ''}\n`);
-  else process.stderr.write('(run again with --verbose for the stack trace, and please report it)\n');
-  process.exit(1);
+  const { line, exitCode } = describeError(e, active);
+  writeErr(`${line}\n`);
+  if (process.argv.includes('--verbose')) writeErr(`${(e as Error).stack ?? ''}\n`);
+  process.exit(exitCode);
 }

@@ -12,7 +12,7 @@ import type { TrialRunner } from '../search/pool.js';
 import { LocalPool } from '../search/pool.js';
 import { QueueRunner, runQueueWorker } from '../search/queue.js';
 import type { RuntimeName, Target } from '../search/types.js';
-import { emit, int, num } from './flags.js';
+import { emit, addSummary, int, num } from './flags.js';
 import { loadModel, resolveNormalization } from './load.js';
 
 interface OptimizeFlags {
@@ -139,7 +139,7 @@ export function registerOptimizeCommands(program: Command): void {
           log: (line) => process.stderr.write(`${line}\n`),
         });
         const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
-        process.stderr.write(
+        addSummary(
           `optimize: chosen trial ${r.chosen.trial + 1}: test error ${pct(1 - r.final.testAccuracy)} (input ${pct(1 - r.baseline.testAccuracy)}), ` +
             `${r.final.bytes} bytes (${r.ratio.bytes.toFixed(1)}× smaller than dense float32), ${r.final.latencyMs.toFixed(3)} ms/batch (${r.ratio.latency.toFixed(2)}× faster) → ${r.final.file}\n`,
         );

@@ -17,7 +17,7 @@ import { checkPruneOptions, PRUNE_GRANULARITIES, PRUNE_METHODS, PRUNE_SCHEDULES,
 import type { PruneGranularity, PruneMethod, PruneSchedule, TrainSettings } from '../pipeline/index.js';
 import { evaluate } from '../train/evaluate.js';
 import { scheduleFromName, SCHEDULE_NAMES } from '../train/schedule.js';
-import { emit, int, num } from './flags.js';
+import { emit, addSummary, int, num } from './flags.js';
 import { pipelineReporter } from './progress.js';
 import { loadData, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel, zooShapeFor } from './load.js';
 import type { RunLog } from '../train/run-log.js';
@@ -139,7 +139,7 @@ async function runPrune(f: PruneFlags, log?: RunLog): Promise<Record<string, unk
   );
   events.stop();
   for (const h of r.history ?? [])
-    process.stderr.write(
+    addSummary(
       `iterative: sparsity ${(100 * h.sparsity).toFixed(1)}% → validation accuracy ${(100 * h.accuracy).toFixed(2)}%${h.accepted ? '' : ' (below the floor; kept the previous model)'}\n`,
     );
   const result: Model = { ...r.model, metadata: { ...r.model.metadata, [NORMALIZE_KEY]: normalization } };
@@ -151,12 +151,12 @@ async function runPrune(f: PruneFlags, log?: RunLog): Promise<Record<string, unk
   } else if (f.out !== undefined) bytes = saveModel(result, f.out, path);
   const report = pruneReport(model, result, bytes);
   const { accuracy, accuracyBefore, accuracyPruned } = r;
-  process.stderr.write(
+  addSummary(
     `prune: accuracy ${(100 * accuracyBefore).toFixed(2)}% → ${accuracyPruned !== undefined && accuracyPruned !== accuracy ? `${(100 * accuracyPruned).toFixed(2)}% pruned → ` : ''}${(100 * accuracy).toFixed(2)}%, params ${report.paramsBefore.toLocaleString('en-US')} → ${report.params.toLocaleString('en-US')} (${report.nonzeroParams.toLocaleString('en-US')} nonzero, ${report.nonzeroRatio.toFixed(1)}× fewer), ` +
       `FLOPs ${(report.flopsBefore / 1e6).toFixed(2)}M → ${(report.flops / 1e6).toFixed(2)}M, .onnx ${report.bytes.toLocaleString('en-US')} bytes (${report.compressionRatio.toFixed(2)}×), sparse weights ${report.sparseBytes.toLocaleString('en-US')} bytes (${report.sparseCompressionRatio.toFixed(2)}×)\n`,
   );
   for (const l of report.layers)
-    process.stderr.write(`  ${l.name}: [${l.shapeBefore.join('×')}] → [${l.shapeAfter?.join('×') ?? '-'}], ${(100 * l.sparsity).toFixed(1)}% removed\n`);
+    addSummary(`  ${l.name}: [${l.shapeBefore.join('×')}] → [${l.shapeAfter?.join('×') ?? '-'}], ${(100 * l.sparsity).toFixed(1)}% removed\n`);
   return {
     model: f.model,
     method: r.method,
@@ -294,14 +294,14 @@ export function registerPruneCommands(program: Command): void {
     });
     const proposed = f.target !== undefined ? proposeForTarget(r, f.target) : proposeSparsities(r, f.maxDrop);
     const head = `layer${' '.repeat(14)}${sparsities.map((s) => `${(100 * s).toFixed(0)}%`.padStart(8)).join('')}   proposed`;
-    process.stderr.write(`sensitivity of ${f.model} (baseline ${(100 * r.baseline).toFixed(2)}% on ${held.count} validation samples)\n${head}\n`);
+    addSummary(`sensitivity of ${f.model} (baseline ${(100 * r.baseline).toFixed(2)}% on ${held.count} validation samples)\n${head}\n`);
     for (const l of r.layers) {
-      process.stderr.write(
+      addSummary(
         `${l.name.padEnd(19)}${l.points.map((p) => `${(100 * p.accuracy).toFixed(2)}`.padStart(8)).join('')}   ${(100 * (proposed[l.name] ?? 0)).toFixed(0)}%\n`,
       );
     }
     if (f.target !== undefined)
-      process.stderr.write(
+      addSummary(
         `proposed for ${(100 * f.target).toFixed(1)}% overall: --per-layer ${Object.entries(proposed)
           .map(([k, v]) => `${k}=${v}`)
           .join(',')}\n`,

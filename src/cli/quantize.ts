@@ -1,35 +1,43 @@
 // `whittle quantize`: post-training (static QDQ int8, dynamic int8, fp16, int4) and
 // quantization-aware (uniform, binary, ternary) quantization with clipping flags.
-import { existsSync, rmSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { normalizeBatch, subset } from '../data/index.js';
-import type { Dataset, Normalization } from '../data/index.js';
-import { ACTIVATION_CLIPS, CALIBRATION_METHODS } from '../compress/quantize/index.js';
-import { QUANT_FORMATS, QUANT_SCHEMES, quantizeModel, resolveQuantizeOptions } from '../pipeline/index.js';
-import type { ActivationClip, CalibrationMethod } from '../compress/quantize/index.js';
-import type { QuantFormat, QuantizeModelResult, QuantSchemeName } from '../pipeline/index.js';
+import type { Dataset, Normalization, TensorDataset } from '../data/index.js';
+import { limitTensorDataset, loadDataForModel, normalizeBatch, randomTensorDataset, subset } from '../data/index.js';
+import { ACTIVATION_CLIPS, CALIBRATION_METHODS, checkCalibrationShape } from '../compress/quantize/index.js';
+import type { ActivationClip, CalibrationMethod, ModelData } from '../compress/quantize/index.js';
 import { writeKmeansContainer } from '../compress/kmeans/index.js';
-import { WhittleError } from '../ir/errors.js';
-import { modelStats } from '../ir/stats.js';
-import { Tensor } from '../ir/tensor.js';
-import { SHAPE_RULES } from '../ops/index.js';
-import { evaluate, inputBatch } from '../train/evaluate.js';
-import { agreementWithInput } from './eval.js';
-import type { LatencyCase } from '../runtime/latency.js';
-import { compareLatency } from '../runtime/latency.js';
-import { addTrainFlags, emit, int, num, toTrainOptions } from './flags.js';
-import type { TrainFlags } from './flags.js';
-import { loadData, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel } from './load.js';
-import type { Model } from '../ir/graph.js';
-import { createReporter } from './progress.js';
-import { logEpochs } from '../train/run-log.js';
-import type { RunLog } from '../train/run-log.js';
-import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
-import { quantizeAnyModel, usesImageDataset } from './quantize-any.js';
 import { FP16_DEFAULT_BLOCK } from '../export/fp16.js';
-import { denseParameterBytes, layerBreakdown } from '../pipeline/index.js';
+import { WhittleError } from '../ir/errors.js';
+import type { Model } from '../ir/graph.js';
+import { encodeModel } from '../ir/onnx.js';
+import { modelStats } from '../ir/stats.js';
+import { sizeOf, Tensor } from '../ir/tensor.js';
+import type { TensorData } from '../ir/tensor.js';
+import { SHAPE_RULES } from '../ops/index.js';
+import {
+  denseParameterBytes,
+  layerBreakdown,
+  QUANT_FORMATS,
+  QUANT_SCHEMES,
+  quantizeModel,
+  resolveQuantizeOptions,
+  withNormalization,
+} from '../pipeline/index.js';
+import type { PipelineEvent, QuantFormat, QuantSchemeName } from '../pipeline/index.js';
+import type { ModelComparison } from '../train/compare.js';
+import { evaluate } from '../train/evaluate.js';
+import type { RunLog } from '../train/run-log.js';
+import type { TrainOptions } from '../train/trainer.js';
+import { flagTerms, flagsOf } from './errors.js';
+import { agreementJson, agreementWithInput, describeAgreement, imagesAsTensors } from './eval.js';
+import { addTrainFlags, emit, addSummary, int, num, toTrainOptions } from './flags.js';
+import type { TrainFlags } from './flags.js';
+import { loadData, loadModel, resolveNormalization, saveModel, usesImageDataset } from './load.js';
+import { pipelineReporter } from './progress.js';
+import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
 import { holdOutValidation } from './validation.js';
 
 interface QuantizeFlags extends TrainFlags {
@@ -38,7 +46,7 @@ interface QuantizeFlags extends TrainFlags {
   perChannel: boolean;
   calibration: CalibrationMethod;
   percentile: number;
-  calibSamples: number;
+  calibrationSamples: number;
   clipWeights?: number;
   clipActivations?: ActivationClip;
   format: string;
@@ -82,13 +90,13 @@ async function runKmeans(f: QuantizeFlags, formatGiven: boolean): Promise<Record
     throw new WhittleError('BAD_ARGUMENT', `--out ${f.out} is a directory; pass a file name such as model.wtl`);
   const normalization = resolveNormalization(f.normalize, model);
   const t0 = performance.now();
-  const { model: shared, breakdown } = writeKmeansContainer({ ...model, metadata: { ...model.metadata, [NORMALIZE_KEY]: normalization } }, f.out, { bits });
+  const { model: shared, breakdown } = writeKmeansContainer(withNormalization(model, normalization), f.out, { bits });
   const evalOptions = { normalization, threads: f.threads, limit: f.evalLimit };
   const baseline = await evaluate(model, data.test, evalOptions);
   const quantized = await evaluate(shared, data.test, evalOptions);
   const agreement = await agreementWithInput(shared, model, data.test, normalization, f);
   const fp32Bytes = denseParameterBytes(model);
-  process.stderr.write(
+  addSummary(
     `quantize kmeans/container ${bits}-bit: accuracy ${(100 * quantized.accuracy).toFixed(2)}% (fp32 ${(100 * baseline.accuracy).toFixed(2)}%), ${breakdown.bytes.toLocaleString('en-US')} bytes (${(fp32Bytes / breakdown.bytes).toFixed(2)}× vs fp32 parameters) → ${f.out}\n`,
   );
   return {
@@ -111,7 +119,92 @@ async function runKmeans(f: QuantizeFlags, formatGiven: boolean): Promise<Record
   };
 }
 
-async function runQuantize(f: QuantizeFlags, formatGiven: boolean, log?: RunLog): Promise<Record<string, unknown>> {
+/** Samples `start ..` of a dataset (views, no copy). */
+function dropFirst(ds: TensorDataset, start: number): TensorDataset {
+  const inputs = ds.inputs.map((t) => ({ ...t, data: t.data.subarray(start * sizeOf(t.shape)) as TensorData }));
+  return { ...ds, count: ds.count - start, inputs, labels: ds.labels?.subarray(start) };
+}
+
+const list = (v: string | undefined): string[] | undefined =>
+  v
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+
+/** What `quantizeModel` gets from the data flags: calibration, evaluation and training data. */
+interface QuantizeInputs {
+  samples?: ModelData;
+  evaluation: TensorDataset;
+  /** Where the evaluation samples come from, in words. */
+  evalFrom: string;
+  training?: { data: Dataset; options: TrainOptions };
+  normalization?: Normalization;
+  /** MNIST/CIFAR: the labelled test images accuracy is measured on. */
+  test?: Dataset;
+  calibration: Record<string, unknown> | null;
+}
+
+/**
+ * The first `count` training images as one float32 tensor, flattened for a flat model input
+ * ([N, 784]); any other mismatch is left for calibration to report with both shapes.
+ */
+function calibrationTensor(model: Model, data: Dataset, count: number, normalization: Normalization): Tensor {
+  const n = Math.min(count, data.count);
+  const samples = new Tensor(
+    'float32',
+    [n, ...data.shape],
+    normalizeBatch(
+      data,
+      Int32Array.from({ length: n }, (_, i) => i),
+      normalization,
+    ),
+  );
+  const per = model.graph.inputs[0]?.shape.slice(1) ?? [];
+  return per.length === 1 && per[0] === samples.size / n ? new Tensor('float32', [n, per[0]], samples.data) : samples;
+}
+
+/** MNIST/CIFAR (--data IDX/CIFAR, a zoo model, or a 784-input model): training split, test split. */
+function imageInputs(f: QuantizeFlags, model: Model, scheme: QuantSchemeName, format: QuantFormat): QuantizeInputs {
+  const data = loadData(f.data);
+  const normalization = resolveNormalization(f.normalize, model);
+  // Calibration and training see only the training side; the validation side makes the choices.
+  const { train, validation } = holdOutValidation(f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train, f);
+  const needsSamples = (scheme === 'ptq' && format === 'qdq') || scheme === 'qat';
+  const samples = needsSamples ? calibrationTensor(model, train, f.calibrationSamples, normalization) : undefined;
+  // Calibration data of the wrong shape is reported as such, before anything else reads the images.
+  if (samples !== undefined) checkCalibrationShape(model, samples);
+  const images = imagesAsTensors(model, data.test, normalization, 'test split');
+  const trained = scheme === 'qat' || scheme === 'binary' || scheme === 'ternary';
+  return {
+    samples,
+    evaluation: limitTensorDataset(images, f.evalLimit ?? images.count),
+    evalFrom: 'test split',
+    training: trained ? { data: train, options: { ...toTrainOptions(f, normalization, train.count), validation, onProgress: undefined } } : undefined,
+    normalization,
+    test: data.test,
+    calibration: samples !== undefined ? { method: f.calibration, samples: samples.dims[0] ?? 0 } : null,
+  };
+}
+
+/** Any model: --data (.npy/.npz/JSONL/images) calibrates, agreement on the rest or on random inputs. */
+function anyInputs(f: QuantizeFlags, model: Model, scheme: QuantSchemeName, format: QuantFormat): QuantizeInputs {
+  const needsData = scheme === 'ptq' && format === 'qdq';
+  const data = f.data !== undefined ? loadDataForModel(model, f.data) : undefined;
+  const calib = needsData && data !== undefined ? limitTensorDataset(data, f.calibrationSamples) : undefined;
+  // Agreement on samples calibration did not see when there are any.
+  let evaluation: TensorDataset;
+  let evalFrom: string;
+  if (f.evalData !== undefined) [evaluation, evalFrom] = [loadDataForModel(model, f.evalData), 'eval-data'];
+  else if (data !== undefined && calib !== undefined && data.count > calib.count)
+    [evaluation, evalFrom] = [dropFirst(data, calib.count), 'data (samples after the calibration ones)'];
+  else if (data !== undefined) [evaluation, evalFrom] = [data, calib !== undefined ? 'data (the calibration samples themselves)' : 'data'];
+  else [evaluation, evalFrom] = [randomTensorDataset(model, { count: f.evalLimit ?? 64, seed: f.seed }), 'random'];
+  if (f.evalLimit !== undefined) evaluation = limitTensorDataset(evaluation, f.evalLimit);
+  return { samples: calib, evaluation, evalFrom, calibration: calib !== undefined ? { method: f.calibration, samples: calib.count, data: f.data } : null };
+}
+
+async function runQuantize(f: QuantizeFlags, cmd: Command, log?: RunLog): Promise<Record<string, unknown>> {
+  const formatGiven = cmd.getOptionValueSource('format') !== 'default';
   if (f.scheme === 'kmeans') return runKmeans(f, formatGiven);
   if (f.format === 'container')
     throw new WhittleError(
@@ -119,171 +212,119 @@ async function runQuantize(f: QuantizeFlags, formatGiven: boolean, log?: RunLog)
       `--format container holds k-means shared weights: use --scheme kmeans --format container, or whittle compress --recipe … for the whole Deep Compression pipeline`,
     );
   if (f.out === undefined) throw new WhittleError('BAD_ARGUMENT', 'whittle quantize needs --out Q.onnx');
-  if (!usesImageDataset(f)) return quantizeAnyModel(f);
   const scheme = f.scheme as QuantSchemeName;
   const format = f.format as QuantFormat;
+  const keepFloat = f.keepFloat === 'auto' ? 'auto' : list(f.keepFloat);
   // Everything checkable is checked before loading data or training.
-  const { bits } = resolveQuantizeOptions({ scheme, format, bits: f.bits, clipActivations: f.clipActivations, clipWeights: f.clipWeights });
-  const data = loadData(f.data);
-  const { model, path } = loadModel(f.model);
-  const teacher = f.teacher === undefined ? undefined : { model: loadModel(f.teacher).model, temperature: f.temperature, alpha: f.alpha };
-  if (path !== undefined && existsSync(f.out) && statSync(f.out).isDirectory())
-    throw new WhittleError('BAD_ARGUMENT', `--out ${f.out} is a directory; pass a file name`);
-  const normalization = resolveNormalization(f.normalize, model);
-  const t0 = performance.now();
-  // Calibration and training see only the training side; the validation side makes the choices.
-  const { train: trainData, validation } = holdOutValidation(
-    f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train,
-    f,
-  );
-  const needsSamples = (scheme === 'ptq' && format === 'qdq') || scheme === 'qat';
-  let samples: Tensor | undefined;
-  if (needsSamples) {
-    const n = Math.min(f.calibSamples, trainData.count);
-    const idx = Int32Array.from({ length: n }, (_, i) => i);
-    samples = new Tensor('float32', [n, ...trainData.shape], normalizeBatch(trainData, idx, normalization));
-    const per = model.graph.inputs[0]?.shape.slice(1) ?? [];
-    // A flat model input ([N, 784]) takes the images flattened; any other mismatch is reported by calibration.
-    if (per.length === 1 && per[0] === samples.size / n) samples = new Tensor('float32', [n, per[0]], samples.data);
-  }
-  const trained = scheme === 'qat' || scheme === 'binary' || scheme === 'ternary';
-  const reporter = createReporter({ label: `quantize ${scheme}` });
-  const trainSet = trainData;
-  const quantizeWith = (keepFloat: string[] | undefined) =>
-    quantizeModel(model, {
-      scheme,
-      format,
-      bits,
-      perChannel: f.perChannel,
-      calibration: { method: f.calibration, percentile: f.percentile },
-      samples,
-      clipWeights: f.clipWeights,
-      clipActivations: f.clipActivations,
-      blockSize: f.blockSize,
-      keepFloat,
-      exclude: f.exclude?.split(',').filter((x) => x !== ''),
-      fp16: { mode: f.fp16Mode, block: [...FP16_DEFAULT_BLOCK, ...(f.fp16Block?.split(',').filter((x) => x !== '') ?? [])] },
-      teacher,
-      threads: f.threads,
-      training: trained
-        ? { data: trainSet, options: { ...toTrainOptions(f, normalization, trainSet.count), validation, onProgress: logEpochs(log, scheme, reporter) } }
-        : undefined,
-    });
-  let keepFloat = f.keepFloat === 'auto' ? undefined : f.keepFloat?.split(',').filter((s) => s !== '');
-  let autoChoice: Record<string, unknown> | undefined;
-  let chosen: QuantizeModelResult | undefined;
-  if (f.keepFloat === 'auto') {
-    if (scheme !== 'ptq' || format !== 'qdq')
+  const { bits } = resolveQuantizeOptions({ scheme, format, bits: f.bits, clipActivations: f.clipActivations, clipWeights: f.clipWeights, keepFloat });
+  const images = usesImageDataset(f);
+  if (!images) {
+    if (scheme === 'qat' || scheme === 'binary' || scheme === 'ternary')
       throw new WhittleError(
         'BAD_ARGUMENT',
-        '--keep-float auto times static int8 forms on this machine: use it with --scheme ptq (format qdq), or name the layers',
+        `--scheme ${scheme} trains on labelled images (IDX/CIFAR --data); for this model use --scheme ptq (with --data) or dynamic, or --format fp16 / int4`,
       );
-    const { result: fastest, ...choice } = await fastestKeepFloat(model, fewInputChannelConvs(model), quantizeWith, validation, normalization, f.threads);
-    keepFloat = choice.keepFloat;
-    autoChoice = choice;
-    chosen = fastest;
-  }
-  // --keep-float auto already quantized the form it keeps.
-  const result = chosen ?? (await quantizeWith(keepFloat));
-  reporter.stop();
-  if ((scheme === 'ptq' || scheme === 'qat') && format === 'qdq' && f.keepFloat === undefined) {
-    for (const name of fewInputChannelConvs(model)) {
-      process.stderr.write(
-        `hint: ${name} has few input channels, where onnxruntime's int8 convolution is slower than float32 (LeNet-5's conv1: 0.86 vs 0.24 ms per batch of 64); --keep-float ${name} made that model 2.0× faster than fp32 at 2 threads instead of 1.4×; --keep-float auto times both forms here and keeps the faster\n`,
+    if (keepFloat === 'auto')
+      throw new WhittleError('BAD_ARGUMENT', '--keep-float auto times MNIST/CIFAR batches; name the nodes or op types to keep float with --exclude');
+    if (f.teacher !== undefined || f.clipActivations !== undefined)
+      throw new WhittleError('BAD_ARGUMENT', '--teacher and --clip-activations belong to training schemes (qat, binary, ternary) on image datasets');
+    if (scheme === 'ptq' && format === 'qdq' && f.data === undefined)
+      throw new WhittleError(
+        'BAD_ARGUMENT',
+        `static int8 (--scheme ptq) calibrates activation ranges on sample inputs: pass --data (.npy, .npz, a directory of .npy, JSONL or images shaped like the model's inputs), or use --scheme dynamic, --format fp16 or --format int4, which need no data`,
       );
-    }
   }
-  const out = { ...result.model, metadata: { ...result.model.metadata, [NORMALIZE_KEY]: normalization } };
-  const evalOptions = { normalization, threads: f.threads, limit: f.evalLimit };
-  const baseline = await evaluate(model, data.test, evalOptions);
-  const quantized = await evaluate(out, data.test, evalOptions);
-  const agreement = await agreementWithInput(out, model, data.test, normalization, f);
-  let bytes: number;
-  try {
-    bytes = saveModel(out, f.out, path);
-  } catch (e) {
-    if (existsSync(f.out) && !(e instanceof WhittleError && e.code === 'BAD_ARGUMENT')) rmSync(f.out, { force: true });
-    throw e;
+  const { model, path } = loadModel(f.model);
+  if (existsSync(f.out) && statSync(f.out).isDirectory()) throw new WhittleError('BAD_ARGUMENT', `--out ${f.out} is a directory; pass a file name`);
+  const teacher = f.teacher === undefined ? undefined : { model: loadModel(f.teacher).model, temperature: f.temperature, alpha: f.alpha };
+  const t0 = performance.now();
+  const events = pipelineReporter('quantize', log, { prefix: true });
+  const onEvent = (e: PipelineEvent): void => {
+    if (e.type === 'note') process.stderr.write(`${flagTerms(e.message, flagsOf(cmd))}\n`);
+    else events(e);
+  };
+  const inputs = images ? imageInputs(f, model, scheme, format) : anyInputs(f, model, scheme, format);
+  const fp16Block = list(f.fp16Block);
+  const exclude = list(f.exclude);
+  const result = await quantizeModel(model, {
+    scheme,
+    format,
+    bits,
+    perChannel: f.perChannel,
+    calibration: { method: f.calibration, percentile: f.percentile },
+    samples: inputs.samples,
+    clipWeights: f.clipWeights,
+    clipActivations: f.clipActivations,
+    blockSize: f.blockSize,
+    keepFloat,
+    exclude,
+    fp16: { mode: f.fp16Mode, block: [...FP16_DEFAULT_BLOCK, ...(fp16Block ?? [])] },
+    teacher,
+    threads: f.threads,
+    training: inputs.training,
+    evaluation: inputs.evaluation,
+    onEvent,
+  });
+  events.stop();
+  const out = inputs.normalization !== undefined ? withNormalization(result.model, inputs.normalization) : result.model;
+  const bytes = saveModel(out, f.out, path);
+  const cmp = result.comparison as ModelComparison;
+  // MNIST/CIFAR: accuracy as `whittle eval` measures it (same batches, same figure); other data: the comparison's.
+  let accuracy = cmp.accuracy;
+  let baselineAccuracy = cmp.referenceAccuracy;
+  if (inputs.test !== undefined && inputs.normalization !== undefined) {
+    const evalOptions = { normalization: inputs.normalization, threads: f.threads, limit: f.evalLimit };
+    accuracy = (await evaluate(out, inputs.test, evalOptions)).accuracy;
+    baselineAccuracy = (await evaluate(model, inputs.test, evalOptions)).accuracy;
   }
   const fp32Bytes = 4 * modelStats(model, SHAPE_RULES).params;
+  const inputBytes = path !== undefined ? statSync(path).size : encodeModel(model).length;
+  const shownFormat = scheme === 'binary' || scheme === 'ternary' ? 'packed' : scheme === 'dynamic' ? 'matmulinteger' : format;
   const r = {
     model: f.model,
     scheme,
-    format: scheme === 'binary' || scheme === 'ternary' ? 'packed' : scheme === 'dynamic' ? 'matmulinteger' : format,
+    format: shownFormat,
     bits,
     out: f.out,
     bytes,
     fp32Bytes,
     compressionRatio: fp32Bytes / bytes,
-    accuracy: quantized.accuracy,
-    baselineAccuracy: baseline.accuracy,
-    accuracyDrop: baseline.accuracy - quantized.accuracy,
-    evalSamples: quantized.samples,
+    inputBytes,
+    sizeRatio: bytes / inputBytes,
+    accuracy: accuracy ?? null,
+    baselineAccuracy: baselineAccuracy ?? null,
+    accuracyDrop: accuracy !== undefined && baselineAccuracy !== undefined ? baselineAccuracy - accuracy : null,
+    evalSamples: cmp.samples,
     // Output agreement with the input model on the evaluation samples (no labels needed).
-    agreement,
-    calibration: needsSamples ? { method: f.calibration, samples: samples?.dims[0] ?? 0 } : null,
+    agreement: { inputs: inputs.evalFrom === 'random' ? 'random' : 'data', from: inputs.evalFrom, samples: cmp.samples, outputs: agreementJson(cmp.outputs) },
+    calibration: inputs.calibration,
     perChannel: f.perChannel,
     clipWeights: f.clipWeights ?? null,
     clipActivations: f.clipActivations ?? null,
-    keepFloat: keepFloat === undefined || keepFloat.length === 0 ? null : keepFloat.join(','),
+    keepFloat: result.keepFloat.length === 0 ? null : result.keepFloat.join(','),
     // With --keep-float auto: the forms timed and the one chosen.
-    keepFloatAuto: autoChoice ?? null,
+    keepFloatAuto: result.keepFloatAuto ?? null,
     teacher: f.teacher ?? null,
     epochs: result.training?.epochs ?? null,
     layers: result.layers.map((l) => ({ name: l.name, op: l.op, bits: l.bits, params: l.params, bytes: l.bytes, sparsity: l.sparsity ?? 0 })),
-    exclude: f.exclude ?? null,
+    exclude: exclude ?? null,
+    fp16Mode: format === 'fp16' ? f.fp16Mode : null,
+    fp16Block: format === 'fp16' ? [...FP16_DEFAULT_BLOCK, ...(fp16Block ?? [])] : null,
     skipped: result.skipped ?? [],
     notes: result.notes ?? [],
     seconds: (performance.now() - t0) / 1000,
-    normalize: normalization,
+    normalize: inputs.normalization ?? null,
   };
-  process.stderr.write(
-    `quantize ${scheme}/${r.format} ${bits}-bit: accuracy ${(100 * quantized.accuracy).toFixed(2)}% (fp32 ${(100 * baseline.accuracy).toFixed(2)}%, drop ${(100 * r.accuracyDrop).toFixed(2)} points), ${bytes.toLocaleString('en-US')} bytes (${r.compressionRatio.toFixed(2)}× vs fp32 parameters) → ${f.out}\n`,
+  for (const n of r.notes) process.stderr.write(`note: ${n}\n`);
+  const acc =
+    accuracy !== undefined
+      ? `accuracy ${(100 * accuracy).toFixed(2)}% (input model ${(100 * (baselineAccuracy ?? 0)).toFixed(2)}%, drop ${(100 * (r.accuracyDrop ?? 0)).toFixed(2)} points), `
+      : '';
+  addSummary(
+    `quantize ${scheme}/${shownFormat} ${bits}-bit: ${acc}${result.layers.length} layers quantized, ${r.skipped.length} left float; ${bytes.toLocaleString('en-US')} bytes (${r.compressionRatio.toFixed(2)}× vs fp32 parameters, ${(100 * r.sizeRatio).toFixed(1)}% of the input file) → ${f.out}\n` +
+      `agreement with the input model on ${cmp.samples} ${inputs.evalFrom === 'random' ? 'random inputs (no --data)' : `samples (${inputs.evalFrom})`}:\n${describeAgreement(cmp)}`,
   );
   return r;
-}
-
-/**
- * Times the all-int8 form against each candidate layer (and all of them) left in float, on this
- * machine at `threads`, batch 64 of validation images, and returns the fastest choice.
- */
-async function fastestKeepFloat(
-  model: Model,
-  candidates: string[],
-  quantize: (keep: string[]) => Promise<QuantizeModelResult>,
-  validation: Dataset,
-  normalization: Normalization,
-  threads: number,
-): Promise<{ keepFloat: string[]; candidates: string[]; rows: { keepFloat: string[]; msPerBatch: number }[]; result: QuantizeModelResult | undefined }> {
-  if (candidates.length === 0) {
-    process.stderr.write('keep-float auto: no few-input-channel convolution to consider; every layer goes to int8\n');
-    return { keepFloat: [], candidates, rows: [], result: undefined };
-  }
-  const options = [[], ...candidates.map((c) => [c]), ...(candidates.length > 1 ? [candidates] : [])];
-  const input = model.graph.inputs[0]?.name as string;
-  const x = inputBatch(model, validation, 64, normalization);
-  const results: QuantizeModelResult[] = [];
-  for (const keep of options) results.push(await quantize(keep));
-  const cases: LatencyCase[] = results.map((r, i) => ({ name: (options[i] as string[]).join(',') || '(all int8)', model: r.model, feeds: { [input]: x } }));
-  const rows = await compareLatency(cases, [{ backend: 'node', threads }], { rounds: 3, warmup: 30, runs: 100 });
-  const timed = rows.map((r, i) => ({ keepFloat: options[i] as string[], msPerBatch: r.ms }));
-  const best = timed.reduce((a, b) => (b.msPerBatch < a.msPerBatch ? b : a));
-  for (const t of timed)
-    process.stderr.write(
-      `keep-float auto: ${t.keepFloat.join(',') || '(all int8)'} ${t.msPerBatch.toFixed(3)} ms per batch of 64 at ${threads} thread(s)${t === best ? '  ← kept' : ''}\n`,
-    );
-  return { keepFloat: best.keepFloat, candidates, rows: timed, result: results[timed.indexOf(best)] };
-}
-
-/** Ungrouped Conv layers reading at most 4 channels (a grayscale or RGB first layer). */
-function fewInputChannelConvs(model: Model): string[] {
-  return model.graph.nodes
-    .filter((n) => n.opType === 'Conv' && (n.attributes['group']?.type !== 'int' || n.attributes['group'].value === 1))
-    .filter((n) => {
-      const w = model.graph.initializers.get(n.inputs[1] as string);
-      return w !== undefined && (w.dims[1] ?? Infinity) <= 4;
-    })
-    .map((n) => n.name);
 }
 
 export function registerQuantizeCommands(program: Command): void {
@@ -299,7 +340,7 @@ export function registerQuantizeCommands(program: Command): void {
     .option('--no-per-channel', 'one weight scale per tensor')
     .addOption(new Option('--calibration <method>', 'activation range calibration').choices([...CALIBRATION_METHODS]).default('minmax'))
     .option('--percentile <p>', 'percentile calibration: share of values kept, in percent', num('--percentile'), 99.99)
-    .option('--calib-samples <n>', 'training samples used for calibration', int('--calib-samples', 1), 512)
+    .option('--calibration-samples <n>', 'samples used for calibration', int('--calibration-samples', 1), 512)
     .option('--clip-weights <a>', 'clip layer weights to [-a, a] (every step when training)', num('--clip-weights'))
     .addOption(new Option('--clip-activations <kind>', 'replace ReLUs by ReLU6 or learned PACT clipping').choices([...ACTIVATION_CLIPS]))
     .addOption(new Option('--format <form>', 'output form').choices([...QUANT_FORMATS, 'container']).default('qdq'))
@@ -326,12 +367,12 @@ export function registerQuantizeCommands(program: Command): void {
       '--keep-float <layers>',
       'ptq/qat/binary/ternary: comma-separated layer names left in float32 (e.g. conv1, whose int8 kernel is slow with one input channel); ptq: auto times all-int8 against leaving each few-input-channel conv in float on this machine (--threads) and keeps the fastest',
     );
-  addLogFlag(addTrainFlags(cmd, { epochs: 3, lr: 0.01, optimizer: 'momentum' })).action(async (f: QuantizeFlags & { log?: string }) => {
+  addLogFlag(addTrainFlags(cmd, { epochs: 3, lr: 0.01, optimizer: 'momentum' })).action(async (f: QuantizeFlags & { log?: string }, c: Command) => {
     // Only the training schemes have epochs to log by default; post-training quantization logs with --log.
     const trains = f.scheme === 'qat' || f.scheme === 'binary' || f.scheme === 'ternary';
     const log = openCommandLog(resolveLogPath(f.log, trains ? f.out : undefined), 'quantize', f.model);
     try {
-      const r = await runQuantize(f, cmd.getOptionValueSource('format') !== 'default', log);
+      const r = await runQuantize(f, c, log);
       log?.write({ type: 'result', result: r });
       emit(Boolean(f.json), r);
     } finally {

@@ -7,7 +7,7 @@ import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
 import { writeFileAtomic } from '../ir/io.js';
 import { layerRows, readChartLibrary, readRunLog, renderReport } from '../report/index.js';
-import { emit } from './flags.js';
+import { emit, addSummary } from './flags.js';
 import { loadModel } from './load.js';
 
 /** A model file for the layer table: a Deep Compression container or anything `--model` takes. */
@@ -54,7 +54,7 @@ export function registerReportCommands(program: Command): void {
     .option('--json', 'print one JSON object on stdout')
     .action((runs: string[], f: { out: string; model?: string; title?: string; json?: boolean }) => {
       const bytes = writeReport(runs, f.out, { model: f.model, title: f.title });
-      process.stderr.write(`report: ${runs.length} run(s) → ${f.out} (${bytes.toLocaleString('en-US')} bytes)\n`);
+      addSummary(`report: ${runs.length} run(s) → ${f.out} (${bytes.toLocaleString('en-US')} bytes)\n`);
       emit(Boolean(f.json), { out: f.out, bytes, runs });
     });
 }

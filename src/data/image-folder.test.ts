@@ -93,7 +93,7 @@ test('JPEG decodes (lossy: within a few levels), and --image-size resizes mixed 
   const img = decodeImage(jpeg.encode({ width: w, height: h, data: flat }, 100).data, 'x.jpg');
   assert.equal(img.width, 8);
   assert.ok(Math.abs((img.data[0] as number) - 180) <= 3 && Math.abs((img.data[1] as number) - 90) <= 3 && Math.abs((img.data[2] as number) - 30) <= 3);
-  assert.throws(() => readImageFolder(jdir), /y\.png is 4×4, .*x\.jpg is 8×8; pass --image-size H,W/);
+  assert.throws(() => readImageFolder(jdir), /y\.png is 4×4, .*x\.jpg is 8×8; pass options.size \[H, W\]/);
   const { array, labels } = readImageFolder(jdir, { size: [4, 4] });
   assert.deepEqual(array.dims, [2, 3, 4, 4]);
   assert.equal(labels, undefined);

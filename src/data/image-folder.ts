@@ -156,9 +156,9 @@ export function readImageFolder(
   const { files, labels, classes } = listImageFolder(dir);
   const mode = options.channels ?? 'rgb';
   const c = mode === 'gray' ? 1 : 3;
-  const mean = perChannel(options.mean, 0, c, '--mean');
-  const std = perChannel(options.std, 1, c, '--std');
-  if (std.some((s) => s === 0)) throw new WhittleError('BAD_ARGUMENT', '--std has a 0; a standard deviation must be non-zero');
+  const mean = perChannel(options.mean, 0, c, 'options.mean');
+  const std = perChannel(options.std, 1, c, 'options.std');
+  if (std.some((s) => s === 0)) throw new WhittleError('BAD_ARGUMENT', 'options.std has a 0; a standard deviation must be non-zero');
   let size = options.size;
   let data: Float32Array | undefined;
   files.forEach((file, n) => {
@@ -166,7 +166,7 @@ export function readImageFolder(
     if (size === undefined) size = [img.height, img.width];
     const [h, w] = size;
     if (options.size === undefined && (img.height !== h || img.width !== w)) {
-      throw new WhittleError('BAD_DATA', `${file} is ${img.height}×${img.width}, ${files[0]} is ${h}×${w}; pass --image-size H,W to resize them all`);
+      throw new WhittleError('BAD_DATA', `${file} is ${img.height}×${img.width}, ${files[0]} is ${h}×${w}; pass options.size [H, W] to resize them all`);
     }
     const px = img.height === h && img.width === w ? img.data : resizeBilinear(img, h, w);
     data ??= new Float32Array(checkedSize([files.length, c, h, w], 4, 'the images', dir, 'BAD_DATA'));

@@ -200,7 +200,7 @@ test('loadDataForModel picks the source by the path: .npy with labels.npy beside
   assert.deepEqual(ds.classes, ['only']);
   assert.throws(
     () => loadDataForModel(image, join(dir, 'img'), { channels: 'gray' }),
-    /input "pixels" expects \[N, 3, 4, 4\] \(3 channels, NCHW\), but --channels gray gives 1; pass --channels rgb/,
+    /input "pixels" expects \[N, 3, 4, 4\] \(3 channels, NCHW\), but options.channels 'gray' gives 1; pass options.channels 'rgb'/,
   );
   assert.throws(() => loadDataForModel(twoInputs, join(dir, 'img')), /an image folder feeds a model with one input/);
   assert.throws(() => detectDataSource(join(dir, 'nope.npy')), /no such file or directory/);

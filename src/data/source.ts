@@ -30,13 +30,13 @@ const FORMS =
  * ```
  */
 export function detectDataSource(path: string): DataSourceKind {
-  if (!existsSync(path)) throw new WhittleError('DATA_NOT_FOUND', `--data ${path}: no such file or directory; pass ${FORMS}`);
+  if (!existsSync(path)) throw new WhittleError('DATA_NOT_FOUND', `data ${path}: no such file or directory; pass ${FORMS}`);
   if (statSync(path).isFile()) {
     const ext = extname(path).toLowerCase();
     if (ext === '.npy') return 'npy';
     if (ext === '.npz') return 'npz';
     if (ext === '.jsonl' || ext === '.ndjson') return 'jsonl';
-    throw new WhittleError('BAD_ARGUMENT', `--data ${path}: a file must end in .npy, .npz or .jsonl; pass ${FORMS}`);
+    throw new WhittleError('BAD_ARGUMENT', `data ${path}: a file must end in .npy, .npz or .jsonl; pass ${FORMS}`);
   }
   const names = readdirSync(path);
   if ([path, join(path, 'cifar-10-batches-bin')].some((d) => existsSync(join(d, CIFAR10_TEST_FILE)))) return 'cifar';
@@ -48,7 +48,7 @@ export function detectDataSource(path: string): DataSourceKind {
     const sub = join(path, n);
     if (statSync(sub).isDirectory() && readdirSync(sub).some(isImage)) return 'images';
   }
-  throw new WhittleError('BAD_DATA', `--data ${path} holds nothing Whittle reads; pass ${FORMS}`);
+  throw new WhittleError('BAD_DATA', `data ${path} holds nothing Whittle reads; pass ${FORMS}`);
 }
 
 /** Options of `loadDataForModel`. */
@@ -75,7 +75,7 @@ function imageOptionsFor(info: ValueInfo, options: DataForModelOptions): ImageOp
   if (typeof c === 'number' && c !== (channels === 'gray' ? 1 : 3)) {
     throw new WhittleError(
       'SHAPE_MISMATCH',
-      `input "${info.name}" expects [${s.join(', ')}] (${c} channel${c === 1 ? '' : 's'}, ${layout}), but --channels ${channels} gives ${channels === 'gray' ? 1 : 3}; pass --channels ${c === 1 ? 'gray' : 'rgb'}`,
+      `input "${info.name}" expects [${s.join(', ')}] (${c} channel${c === 1 ? '' : 's'}, ${layout}), but options.channels '${channels}' gives ${channels === 'gray' ? 1 : 3}; pass options.channels '${c === 1 ? 'gray' : 'rgb'}'`,
     );
   }
   const size = options.size ?? (typeof h === 'number' && typeof w === 'number' ? ([h, w] as const) : undefined);
@@ -135,7 +135,7 @@ export function loadDataForModel(model: Model, path: string, options: DataForMod
       if (inputs.length !== 1 || info === undefined)
         throw new WhittleError(
           'BAD_DATA',
-          `--data ${path}: an image folder feeds a model with one input; this model takes ${inputs.map((i) => `"${i.name}"`).join(', ')}: use .npz or JSONL with one array per input`,
+          `data ${path}: an image folder feeds a model with one input; this model takes ${inputs.map((i) => `"${i.name}"`).join(', ')}: use .npz or JSONL with one array per input`,
         );
       const { array, labels, classes } = readImageFolder(path, imageOptionsFor(info, options));
       return bindArrays(model, new Map([[info.name, array]]), { source: path, labels, ...(classes !== undefined ? { classes } : {}) });
@@ -148,7 +148,7 @@ export function loadDataForModel(model: Model, path: string, options: DataForMod
       if (inputs.length !== 1 || info === undefined)
         throw new WhittleError(
           'BAD_DATA',
-          `--data ${path}: image datasets feed a model with one input; this model takes ${inputs.map((i) => `"${i.name}"`).join(', ')}`,
+          `data ${path}: image datasets feed a model with one input; this model takes ${inputs.map((i) => `"${i.name}"`).join(', ')}`,
         );
       const per = info.shape.slice(1);
       const shape = per.every((d): d is number => typeof d === 'number') ? per : undefined;

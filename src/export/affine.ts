@@ -25,7 +25,7 @@ export interface QuantParams {
 /** Throws BAD_ARGUMENT unless `bits` is one Whittle supports. */
 export function checkBits(bits: number, supported: readonly number[] = SUPPORTED_BITS): Bits {
   if (!supported.includes(bits)) {
-    throw new WhittleError('BAD_ARGUMENT', `--bits ${bits} is not supported here; choose one of ${supported.join(', ')}`);
+    throw new WhittleError('BAD_ARGUMENT', `options.bits '${bits}' is not supported here; choose one of ${supported.join(', ')}`);
   }
   return bits as Bits;
 }

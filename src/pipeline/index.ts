@@ -35,3 +35,14 @@ export {
 } from './prune.js';
 export { type ContainerLayer, type ContainerOptions, type ContainerRun, compressToContainer, denseParameterBytes, layerBreakdown } from './container.js';
 export { NORMALIZE_KEY, withNormalization } from './metadata.js';
+export { type DistillModelOptions, type DistillModelResult, type StudentResult, distillModel } from './distill.js';
+export {
+  type GrowModelOptions,
+  type GrowModelResult,
+  type MergeModelOptions,
+  type MergeModelResult,
+  OUTPUT_CHANGE_SAMPLES,
+  growModel,
+  mergeModel,
+} from './grow.js';
+export { type KeepFloatChoice, fewInputChannelConvs } from './quantize.js';

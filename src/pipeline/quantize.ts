@@ -1,6 +1,7 @@
 // One entry point for every quantization scheme: validates the combination of scheme, format
 // and bits before any work, then runs PTQ, dynamic quantization, fp16/int4 export, or
-// quantization-aware training (uniform, binary, ternary) with the clipping options.
+// quantization-aware training (uniform, binary, ternary) with the clipping options; optionally
+// times which layers to keep in float (keepFloat 'auto') and compares the result with its input.
 import type { Dataset } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
@@ -10,6 +11,15 @@ import { exportFp16 } from '../export/fp16.js';
 import { exportInt4 } from '../export/int4.js';
 import type { TrainOptions, TrainResult } from '../train/trainer.js';
 import { train } from '../train/trainer.js';
+import type { ProgressEvent } from '../train/trainer.js';
+import type { TensorDataset } from '../data/index.js';
+import { compareModels } from '../train/compare.js';
+import type { ModelComparison } from '../train/compare.js';
+import { compareLatency } from '../runtime/latency.js';
+import type { LatencyCase } from '../runtime/latency.js';
+import type { Feeds } from '../runtime/session.js';
+import { collectFeeds } from '../compress/quantize/feeds.js';
+import type { PipelineListener } from './events.js';
 import type { DistillOptions } from '../compress/distill/index.js';
 import { distillStudent } from '../compress/distill/index.js';
 import type { CalibrationOptions } from '../compress/quantize/calibrate.js';
@@ -52,8 +62,16 @@ export interface QuantizeOptions {
    * quantized one comes from): the loss is α·T²·KL(teacher ‖ student) + (1 − α)·CE(labels).
    */
   teacher?: { model: Model } & Omit<DistillOptions, 'hints'>;
-  /** ptq/qat/binary/ternary: layers (node names) left in float32. */
-  keepFloat?: readonly string[];
+  /**
+   * ptq/qat/binary/ternary: layers (node names) left in float32. 'auto' (static int8 only): times
+   * the all-int8 form against leaving each few-input-channel convolution in float, on this machine
+   * at `threads`, with a batch of 64 calibration samples, and keeps the fastest.
+   */
+  keepFloat?: readonly string[] | 'auto';
+  /** Compare the result with the input model on these samples (agreement; accuracy with labels). */
+  evaluation?: TensorDataset;
+  /** Training progress (when options.training has no onProgress), the keep-float timings, hints. */
+  onEvent?: PipelineListener;
   /** ptq, dynamic, int4: node names or op types left in float32. */
   exclude?: readonly string[];
   /** fp16: the form and the ops kept in float32. */
@@ -68,6 +86,18 @@ export interface QuantizeModelResult extends QuantizeResult {
   format: QuantFormat;
   bits: number;
   training?: TrainResult;
+  /** The layers left in float32 (chosen, with keepFloat 'auto'). */
+  keepFloat: string[];
+  /** keepFloat 'auto': the forms timed and the one kept. */
+  keepFloatAuto?: KeepFloatChoice;
+  /** With options.evaluation: the result against the input model. */
+  comparison?: ModelComparison;
+}
+
+export interface KeepFloatChoice {
+  keepFloat: string[];
+  candidates: string[];
+  rows: { keepFloat: string[]; msPerBatch: number }[];
 }
 
 const TRAINED = new Set<QuantSchemeName>(['qat', 'binary', 'ternary']);
@@ -89,52 +119,65 @@ function allowedBits(scheme: QuantSchemeName, format: QuantFormat): number[] {
 }
 
 /** Checks scheme, format and bits together; returns the bits to use. Throws BAD_ARGUMENT. */
-export function resolveQuantizeOptions(o: Pick<QuantizeOptions, 'scheme' | 'format' | 'bits' | 'clipActivations' | 'clipWeights'>): {
+export function resolveQuantizeOptions(o: Pick<QuantizeOptions, 'scheme' | 'format' | 'bits' | 'clipActivations' | 'clipWeights' | 'keepFloat'>): {
   format: QuantFormat;
   bits: number;
 } {
   if (!(QUANT_SCHEMES as readonly string[]).includes(o.scheme))
-    throw new WhittleError('BAD_ARGUMENT', `unknown quantization scheme "${o.scheme}"; choose one of ${QUANT_SCHEMES.join(', ')}`);
+    throw new WhittleError('BAD_ARGUMENT', `options.scheme '${o.scheme}' is not a quantization scheme; choose one of ${QUANT_SCHEMES.join(', ')}`);
   const format = o.format ?? 'qdq';
   if (!(QUANT_FORMATS as readonly string[]).includes(format))
-    throw new WhittleError('BAD_ARGUMENT', `unknown format "${format}"; choose one of ${QUANT_FORMATS.join(', ')}`);
+    throw new WhittleError('BAD_ARGUMENT', `options.format '${format}' is not a quantized form; choose one of ${QUANT_FORMATS.join(', ')}`);
   if (format !== 'qdq' && o.scheme !== 'ptq')
-    throw new WhittleError('BAD_ARGUMENT', `--format ${format} is a post-training export; use it with --scheme ptq (got --scheme ${o.scheme})`);
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `options.format '${format}' is a post-training export; use it with options.scheme 'ptq' (got options.scheme '${o.scheme}')`,
+    );
   const allowed = allowedBits(o.scheme, format);
   const bits = o.bits ?? (allowed[0] as number);
   if (!allowed.includes(bits)) {
     throw new WhittleError(
       'BAD_ARGUMENT',
-      `--bits ${bits} is not supported by --scheme ${o.scheme} --format ${format}; supported: ${allowed.join(', ')}${o.scheme === 'ptq' && format === 'qdq' ? ' (for 4-bit Gemm/MatMul weights use --format int4)' : ''}`,
+      `options.bits '${bits}' is not supported by options.scheme '${o.scheme}' with options.format '${format}'; supported: ${allowed.join(', ')}${o.scheme === 'ptq' && format === 'qdq' ? " (for 4-bit Gemm/MatMul weights use options.format 'int4')" : ''}`,
     );
   }
   if (o.clipActivations === 'pact' && !TRAINED.has(o.scheme))
-    throw new WhittleError('BAD_ARGUMENT', `--clip-activations pact learns its clip while training; use it with --scheme qat, binary or ternary, or use relu6`);
-  if (o.clipWeights !== undefined && !(o.clipWeights > 0)) throw new WhittleError('BAD_ARGUMENT', `--clip-weights must be > 0, got ${o.clipWeights}`);
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      "options.clipActivations 'pact' learns its clip while training; use it with options.scheme 'qat', 'binary' or 'ternary', or use 'relu6'",
+    );
+  if (o.clipWeights !== undefined && !(o.clipWeights > 0)) throw new WhittleError('BAD_ARGUMENT', `options.clipWeights must be > 0, got ${o.clipWeights}`);
+  if (o.keepFloat === 'auto' && (o.scheme !== 'ptq' || format !== 'qdq'))
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      "options.keepFloat 'auto' times static int8 forms on this machine: use it with options.scheme 'ptq' (options.format 'qdq'), or name the layers",
+    );
   return { format, bits };
 }
 
-/**
- * Quantizes a float model with any scheme Whittle supports.
- *
- * ```ts
- * const r = await quantizeModel(lenet, { scheme: 'ptq', samples, calibration: { method: 'entropy' } });
- * saveModel(r.model, 'lenet-int8.onnx');
- * ```
- */
-export async function quantizeModel(model: Model, o: QuantizeOptions): Promise<QuantizeModelResult> {
+/** One quantization with a fixed list of float layers. */
+async function quantizeOnce(
+  model: Model,
+  o: QuantizeOptions & { keepFloat?: readonly string[] },
+): Promise<Omit<QuantizeModelResult, 'keepFloat' | 'keepFloatAuto' | 'comparison'>> {
   const { format, bits } = resolveQuantizeOptions(o);
   if (o.samples instanceof Tensor) checkCalibrationShape(model, o.samples);
   if (TRAINED.has(o.scheme) && o.training === undefined)
-    throw new WhittleError('BAD_ARGUMENT', `--scheme ${o.scheme} trains the model; pass training data and options`);
+    throw new WhittleError('BAD_ARGUMENT', `options.scheme '${o.scheme}' trains the model; pass options.training (labelled data and trainer options)`);
   if (o.teacher !== undefined && !TRAINED.has(o.scheme))
-    throw new WhittleError('BAD_ARGUMENT', `a teacher distills while training: use it with --scheme qat, binary or ternary (got --scheme ${o.scheme})`);
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `options.teacher distills while training: use it with options.scheme 'qat', 'binary' or 'ternary' (got options.scheme '${o.scheme}')`,
+    );
   let m = model;
   if (o.clipActivations !== undefined) m = clipActivations(m, o.clipActivations);
   const base = { scheme: o.scheme, format, bits };
 
   if (TRAINED.has(o.scheme)) {
     const training = o.training as { data: Dataset; options: TrainOptions };
+    const onEvent = o.onEvent;
+    const onProgress =
+      training.options.onProgress ?? (onEvent === undefined ? undefined : (event: ProgressEvent) => onEvent({ type: 'train', stage: o.scheme, event }));
     const scheme = o.scheme === 'qat' ? 'uniform' : o.scheme === 'binary' ? 'binary' : 'ternary';
     if (scheme === 'uniform' && !(o.samples instanceof Tensor))
       throw new WhittleError(
@@ -151,7 +194,7 @@ export async function quantizeModel(model: Model, o: QuantizeOptions): Promise<Q
     });
     const callbacks = [...(training.options.callbacks ?? [])];
     if (o.clipWeights !== undefined) callbacks.push(weightClipCallback(o.clipWeights, layerWeights(qat)));
-    const options = { ...training.options, callbacks };
+    const options = { ...training.options, callbacks, onProgress };
     const result =
       o.teacher === undefined ? await train(qat, training.data, options) : await distillStudent(o.teacher.model, qat, training.data, options, o.teacher);
     const final = finalizeQat(result.model, plan);
@@ -167,7 +210,11 @@ export async function quantizeModel(model: Model, o: QuantizeOptions): Promise<Q
   }
   if (format === 'int4') return { ...base, ...exportInt4(m, { blockSize: o.blockSize, exclude: o.exclude }) };
   if (o.scheme === 'dynamic') return { ...base, ...quantizeDynamic(m, { exclude: o.exclude }) };
-  if (o.samples === undefined) throw new WhittleError('BAD_ARGUMENT', 'static post-training quantization needs calibration samples');
+  if (o.samples === undefined)
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      "static int8 (options.scheme 'ptq') calibrates activation ranges on sample inputs: pass options.samples, or use options.scheme 'dynamic', options.format 'fp16' or 'int4', which need no data",
+    );
   const r = await quantizeStatic(m, {
     samples: o.samples,
     calibration: o.calibration,
@@ -177,4 +224,71 @@ export async function quantizeModel(model: Model, o: QuantizeOptions): Promise<Q
     exclude: o.exclude,
   });
   return { ...base, model: r.model, layers: r.layers, skipped: r.skipped, notes: r.notes };
+}
+
+/** Ungrouped Conv layers reading at most 4 channels (a grayscale or RGB first layer). */
+export function fewInputChannelConvs(model: Model): string[] {
+  return model.graph.nodes
+    .filter((n) => n.opType === 'Conv' && (n.attributes['group']?.type !== 'int' || n.attributes['group'].value === 1))
+    .filter((n) => {
+      const w = model.graph.initializers.get(n.inputs[1] ?? '');
+      return w !== undefined && (w.dims[1] ?? Number.POSITIVE_INFINITY) <= 4;
+    })
+    .map((n) => n.name);
+}
+
+/**
+ * Times the all-int8 form against each candidate layer (and all of them) left in float, on this
+ * machine at `threads`, with a batch of 64 calibration samples, and returns the fastest choice.
+ */
+async function fastestKeepFloat(model: Model, o: QuantizeOptions): Promise<{ result: Awaited<ReturnType<typeof quantizeOnce>>; choice: KeepFloatChoice }> {
+  const candidates = fewInputChannelConvs(model);
+  if (candidates.length === 0) {
+    o.onEvent?.({ type: 'note', message: 'keep-float auto: no few-input-channel convolution to consider; every layer goes to int8' });
+    return { result: await quantizeOnce(model, { ...o, keepFloat: [] }), choice: { keepFloat: [], candidates, rows: [] } };
+  }
+  if (o.samples === undefined) return { result: await quantizeOnce(model, { ...o, keepFloat: [] }), choice: { keepFloat: [], candidates, rows: [] } };
+  const options = [[], ...candidates.map((c) => [c]), ...(candidates.length > 1 ? [candidates] : [])];
+  const feeds = (await collectFeeds(model, o.samples, 64))[0] as Feeds;
+  const results: Awaited<ReturnType<typeof quantizeOnce>>[] = [];
+  for (const keep of options) results.push(await quantizeOnce(model, { ...o, keepFloat: keep }));
+  const cases: LatencyCase[] = results.map((r, i) => ({ name: options[i]?.join(',') || '(all int8)', model: r.model, feeds }));
+  const threads = o.threads ?? 1;
+  const rows = await compareLatency(cases, [{ backend: 'node', threads }], { rounds: 3, warmup: 30, runs: 100 });
+  const timed = rows.map((r, i) => ({ keepFloat: options[i] ?? [], msPerBatch: r.ms }));
+  const best = timed.reduce((a, b) => (b.msPerBatch < a.msPerBatch ? b : a));
+  const batch = Object.values(feeds)[0]?.dims[0] ?? 0;
+  for (const t of timed)
+    o.onEvent?.({
+      type: 'note',
+      message: `keep-float auto: ${t.keepFloat.join(',') || '(all int8)'} ${t.msPerBatch.toFixed(3)} ms per batch of ${batch} at ${threads} thread(s)${t === best ? '  ← kept' : ''}`,
+    });
+  return { result: results[timed.indexOf(best)] as Awaited<ReturnType<typeof quantizeOnce>>, choice: { keepFloat: best.keepFloat, candidates, rows: timed } };
+}
+
+/**
+ * Quantizes a float model with any scheme Whittle supports: calibration (ptq, qat), training
+ * (qat, binary, ternary), the keep-float search, and the comparison with the input model.
+ *
+ * ```ts
+ * const r = await quantizeModel(lenet, { scheme: 'ptq', samples, calibration: { method: 'entropy' } });
+ * saveModel(r.model, 'lenet-int8.onnx');
+ * ```
+ */
+export async function quantizeModel(model: Model, o: QuantizeOptions): Promise<QuantizeModelResult> {
+  const { format } = resolveQuantizeOptions(o);
+  let result: Awaited<ReturnType<typeof quantizeOnce>>;
+  let keepFloatAuto: KeepFloatChoice | undefined;
+  if (o.keepFloat === 'auto') ({ result, choice: keepFloatAuto } = await fastestKeepFloat(model, o));
+  else result = await quantizeOnce(model, { ...o, keepFloat: o.keepFloat });
+  if ((o.scheme === 'ptq' || o.scheme === 'qat') && format === 'qdq' && o.keepFloat === undefined) {
+    for (const name of fewInputChannelConvs(model))
+      o.onEvent?.({
+        type: 'note',
+        message: `hint: ${name} has few input channels, where onnxruntime's int8 convolution is slower than float32 (LeNet-5's conv1: 0.86 vs 0.24 ms per batch of 64); options.keepFloat '${name}' made that model 2.0× faster than fp32 at 2 threads instead of 1.4×; options.keepFloat 'auto' times both forms here and keeps the faster`,
+      });
+  }
+  const comparison = o.evaluation === undefined ? undefined : await compareModels(result.model, model, o.evaluation, { threads: o.threads });
+  const keepFloat = keepFloatAuto?.keepFloat ?? (o.keepFloat === 'auto' ? [] : [...(o.keepFloat ?? [])]);
+  return { ...result, keepFloat, keepFloatAuto, comparison };
 }

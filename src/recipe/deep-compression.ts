@@ -58,13 +58,13 @@ export function loadDeepCompressionRecipe(path: string): DeepCompressionRecipe {
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new WhittleError('BAD_ARGUMENT', `--recipe ${path}: cannot read it (${(e as Error).message})`, { cause: e });
+    throw new WhittleError('BAD_ARGUMENT', `recipe ${path}: cannot read it (${(e as Error).message})`, { cause: e });
   }
   let value: unknown;
   try {
     value = parseYaml(text);
   } catch (e) {
-    throw new WhittleError('BAD_ARGUMENT', `--recipe ${path} is not valid YAML: ${(e as Error).message}`, { cause: e });
+    throw new WhittleError('BAD_ARGUMENT', `recipe ${path} is not valid YAML: ${(e as Error).message}`, { cause: e });
   }
   return parseDeepCompressionRecipe(value, path);
 }

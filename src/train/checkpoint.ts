@@ -78,7 +78,7 @@ export function loadCheckpoint<M>(path: string): Checkpoint<M> {
   const truncated = (): WhittleError => new WhittleError('BAD_DATA', `checkpoint ${path} is truncated; delete it to start over`);
   const magic = buf.subarray(0, 8).toString('latin1');
   if (magic !== MAGIC.slice(0, magic.length) || buf.length === 0) {
-    throw new WhittleError('BAD_DATA', `${path} is not a Whittle checkpoint; delete it to start over, or pass the right --checkpoint`);
+    throw new WhittleError('BAD_DATA', `${path} is not a Whittle checkpoint; delete it to start over, or pass the right checkpoint path`);
   }
   if (buf.length < 12) throw truncated();
   const hlen = buf.readUInt32LE(8);

@@ -60,7 +60,7 @@ export class RunLog {
       mkdirSync(dirname(path), { recursive: true });
       this.#fd = openSync(path, options.append ? 'a' : 'w');
     } catch (e) {
-      throw new WhittleError('IO', `cannot open the run log ${path}: ${(e as Error).message}; pass --log with a writable path`, { cause: e });
+      throw new WhittleError('IO', `cannot open the run log ${path}: ${(e as Error).message}; pass a writable path`, { cause: e });
     }
     if (this.format === 'csv' && !options.append) this.#raw(`${CSV_COLUMNS.join(',')}\n`);
   }

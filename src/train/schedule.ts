@@ -23,7 +23,7 @@ export interface PlateauState {
 
 export const SCHEDULE_NAMES = ['constant', 'step', 'exponential', 'cosine', 'plateau'] as const;
 
-/** Parses `--schedule` with PyTorch-like defaults: step = ×0.1 every 1/3 of the run, exponential ×0.9/epoch, plateau ×0.1 after 2 epochs. */
+/** Parses a learning-rate schedule name (`--lr-schedule`) with PyTorch-like defaults: step = ×0.1 every 1/3 of the run, exponential ×0.9/epoch, plateau ×0.1 after 2 epochs. */
 export function scheduleFromName(name: string, epochs: number): ScheduleConfig {
   switch (name) {
     case 'constant':

@@ -65,7 +65,7 @@ test('eval on a model whose input does not fit the data refuses in one line, no 
   const dir = tempDir();
   const path = join(dir, 'foreign.onnx');
   writeFileSync(path, modelBytes());
-  const r = whittle(['eval', '--model', path, '--limit', '10']);
+  const r = whittle(['eval', '--model', path, '--eval-limit', '10']);
   assert.notEqual(r.code, 0);
   assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   assert.doesNotMatch(r.stderr, /\n\s+at /);

@@ -124,7 +124,7 @@ test('eval without --data on a non-image model uses seeded random inputs', () =>
   assert.equal(same.json?.['inputs'], 'random');
   assert.equal(same.json?.['samples'], 64);
   assert.equal((same.json?.['agreement'] as Agreement[])[0]?.exact, true);
-  const args = ['eval', '--model', twice, '--reference', one, '--threads', '1', '--limit', '8', '--json'];
+  const args = ['eval', '--model', twice, '--reference', one, '--threads', '1', '--eval-limit', '8', '--json'];
   const r1 = whittle([...args, '--seed', '5']);
   const r2 = whittle([...args, '--seed', '5']);
   const r3 = whittle([...args, '--seed', '6']);
@@ -161,7 +161,7 @@ test('quantize reports agreement with its input model, the same figures eval --r
   const agreement = q.json?.['agreement'] as { inputs: string; samples: number; outputs: Agreement[] };
   assert.equal(agreement.inputs, 'data');
   assert.equal(agreement.samples, 300);
-  const e = whittle(['eval', '--model', out, '--reference', mlp, '--limit', '300', '--threads', '1', '--json']);
+  const e = whittle(['eval', '--model', out, '--reference', mlp, '--eval-limit', '300', '--threads', '1', '--json']);
   assert.equal(e.code, 0, e.stderr);
   assert.deepEqual(agreement.outputs, e.json?.['agreement']);
   const a = agreement.outputs[0];

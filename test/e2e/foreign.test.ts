@@ -20,7 +20,7 @@ for (const name of ['mlp.opset13.onnx', 'cnn.opset17.onnx']) {
     assert.equal(i.json?.['params'], params);
     assert.equal(i.json?.['bytes'], readFileSync(path).length);
     assert.ok(Number(i.json?.['flops']) > 0);
-    const e = whittle(['eval', '--model', path, '--normalize', 'x/255', '--limit', '2000', '--json']);
+    const e = whittle(['eval', '--model', path, '--normalize', 'x/255', '--eval-limit', '2000', '--json']);
     assert.equal(e.code, 0, e.stderr);
     assert.equal(e.json?.['samples'], 2000);
     assert.ok(Number(e.json?.['accuracy']) >= 0 && Number(e.json?.['accuracy']) <= 1);

@@ -198,7 +198,7 @@ describe('real ONNX models from npm packages', { concurrency: 2 }, () => {
       });
 
       it('eval --reference itself agrees exactly on random inputs', { todo: m.todo?.eval }, async () => {
-        const r = await whittleAsync(['eval', '--model', path, '--reference', path, '--limit', '8', '--threads', '1', '--json']).done;
+        const r = await whittleAsync(['eval', '--model', path, '--reference', path, '--eval-limit', '8', '--threads', '1', '--json']).done;
         assert.equal(r.code, 0, r.stderr);
         assert.equal(r.json?.['inputs'], 'random');
         const agreement = r.json?.['agreement'] as { name: string; exact: boolean; cosine: number }[];

@@ -90,7 +90,7 @@ test('magnitude pruning (global) with masked fine-tuning: exact nonzeros, honest
   assert.equal(zero.json?.['accuracyPruned'], zero.json?.['accuracy']);
   assert.equal(j['accuracyPruned'], zero.json?.['accuracy']);
   assert.notEqual(j['accuracyPruned'], j['accuracy'], 'fine-tuning changed the accuracy');
-  const e = whittle(['eval', '--model', out, '--limit', '2000', '--json']);
+  const e = whittle(['eval', '--model', out, '--eval-limit', '2000', '--json']);
   assert.equal(e.json?.['accuracy'], j['accuracy']);
   const info = whittle(['info', '--model', out, '--json']);
   assert.equal(info.json?.['nonzeroParams'], j['nonzeroParams']);
@@ -123,8 +123,8 @@ test('--sparse writes ONNX sparse initializers: a smaller file that ORT and whit
   assert.ok(statSync(out).size < statSync(dense).size / 4, `${statSync(out).size} vs ${statSync(dense).size}`);
   assert.equal(r.json?.['compressionRatio'], (266610 * 4) / statSync(out).size);
   // Pruning an already 90%-sparse model to 90% changes nothing, so accuracy must match the dense file's.
-  const e = whittle(['eval', '--model', out, '--limit', '2000', '--json']);
-  const d = whittle(['eval', '--model', dense, '--limit', '2000', '--json']);
+  const e = whittle(['eval', '--model', out, '--eval-limit', '2000', '--json']);
+  const d = whittle(['eval', '--model', dense, '--eval-limit', '2000', '--json']);
   assert.equal(e.json?.['accuracy'], d.json?.['accuracy']);
   assert.equal(e.json?.['loss'], d.json?.['loss']);
 });
@@ -256,7 +256,7 @@ test('structured pruning thins LeNet-5: exact shapes and parameters, < 30% of th
   assert.ok(Number(r.json?.['flops']) / Number(r.json?.['flopsBefore']) < 0.3);
   // The dense LeNet-5 .onnx is 1,725,590 bytes; the thinned one keeps 25% of the parameters.
   assert.ok(statSync(out).size < 0.26 * 1_725_590, `${statSync(out).size} bytes`);
-  const e = whittle(['eval', '--model', out, '--limit', '500', '--json']);
+  const e = whittle(['eval', '--model', out, '--eval-limit', '500', '--json']);
   assert.equal(e.code, 0, e.stderr);
   assert.equal(e.json?.['accuracy'], r.json?.['accuracy']);
   assert.ok(Number(r.json?.['accuracy']) > 0.6, `accuracy ${r.json?.['accuracy']}`);

@@ -28,7 +28,7 @@ function quantize(model: string, args: string[], out: string): Record<string, un
 
 /** Runs the result against its input in onnxruntime-web (quantize measured it in node); returns the worst cosine. */
 function checkRunsOnWeb(model: string, out: string, data: string[]): number {
-  const e = whittle(['eval', '--model', join(dir, out), '--reference', join(CORPUS, model), '--runtime', 'web', '--limit', '16', '--json', ...data]);
+  const e = whittle(['eval', '--model', join(dir, out), '--reference', join(CORPUS, model), '--runtime', 'web', '--eval-limit', '16', '--json', ...data]);
   assert.equal(e.code, 0, e.stderr);
   assert.equal(e.json?.['runtime'], 'web');
   return Math.min(...(e.json?.['agreement'] as { cosine: number }[]).map((a) => a.cosine));
@@ -50,7 +50,7 @@ test('dynamic int8 without data: Transformer and LSTM outputs keep cosine ≥ 0.
 
 test('static int8 from an .npy file and fp16 on MobileNetV3 (HardSwish, depthwise, SE) run in node and web', () => {
   const data = ['--data', join(CORPUS, 'images32.input.npy')];
-  const q = quantize('mobilenet_v3_small.opset13.onnx', [...data, '--calib-samples', '16', '--calibration', 'percentile'], 'mb3-int8.onnx');
+  const q = quantize('mobilenet_v3_small.opset13.onnx', [...data, '--calibration-samples', '16', '--calibration', 'percentile'], 'mb3-int8.onnx');
   assert.deepEqual(q['calibration'], { method: 'percentile', samples: 16, data: join(CORPUS, 'images32.input.npy') });
   assert.equal((q['agreement'] as Agreement).samples, 16, 'agreement on the samples calibration did not use');
   assert.ok(Number(q['sizeRatio']) < 0.6);
@@ -76,7 +76,7 @@ test('bad input: static int8 without data, data of the wrong shape: one line, no
 
 test('static int8 of the corpus MNIST ResNet-20 from .npy calibration: ≥ 99% top-1 agreement, ≤ 0.5 points accuracy drop on the MNIST test set', () => {
   const model = 'mnist_resnet20.opset13.onnx';
-  const q = quantize(model, ['--data', join(CORPUS, 'mnist.calib.npy'), '--calib-samples', '256', '--calibration', 'percentile'], 'r20-int8.onnx');
+  const q = quantize(model, ['--data', join(CORPUS, 'mnist.calib.npy'), '--calibration-samples', '256', '--calibration', 'percentile'], 'r20-int8.onnx');
   assert.equal((q['agreement'] as Agreement).samples, 256, 'agreement on the 256 calibration-file samples calibration did not use');
   assert.ok(Number(q['sizeRatio']) < 0.33, `int8 file ${q['sizeRatio']} of the fp32 file`);
   // The test images come from the bundled MNIST, normalized as the model was trained.
@@ -88,7 +88,7 @@ test('static int8 of the corpus MNIST ResNet-20 from .npy calibration: ≥ 99% t
     join(CORPUS, model),
     '--normalize',
     'mnist-mean-std',
-    '--limit',
+    '--eval-limit',
     '2000',
     '--threads',
     '1',

@@ -28,14 +28,14 @@ function quantize(args: string[]): Record<string, unknown> {
   const out = j['out'] as string;
   assert.equal(j['bytes'], statSync(out).size, 'bytes is the size of the file written');
   // onnxruntime loads and evaluates the file as written.
-  const ev = whittle(['eval', '--model', out, '--limit', '2000', '--threads', '1', '--json']);
+  const ev = whittle(['eval', '--model', out, '--eval-limit', '2000', '--threads', '1', '--json']);
   assert.equal(ev.code, 0, ev.stderr);
   assert.equal(ev.json?.['accuracy'], j['accuracy']);
   return j;
 }
 
 test('ptq (static QDQ, entropy calibration) and dynamic keep accuracy', () => {
-  const ptq = quantize(['--scheme', 'ptq', '--calibration', 'entropy', '--calib-samples', '256', '--out', join(dir, 'ptq.onnx')]);
+  const ptq = quantize(['--scheme', 'ptq', '--calibration', 'entropy', '--calibration-samples', '256', '--out', join(dir, 'ptq.onnx')]);
   assert.equal(ptq['bits'], 8);
   assert.ok(Number(ptq['accuracyDrop']) <= 0.01, `drop ${ptq['accuracyDrop']}`);
   assert.ok(Number(ptq['compressionRatio']) > 3.5);
@@ -49,7 +49,7 @@ test('ptq (static QDQ, entropy calibration) and dynamic keep accuracy', () => {
 
 test('ptq and qat --keep-float leave the named layer in float32 and quantize the rest', () => {
   for (const scheme of [
-    ['--scheme', 'ptq', '--calib-samples', '256'],
+    ['--scheme', 'ptq', '--calibration-samples', '256'],
     ['--scheme', 'qat', '--epochs', '1', '--samples', '2048', '--lr', '0.005'],
   ]) {
     const j = quantize([...scheme, '--keep-float', 'fc1', '--out', join(dir, `${scheme[1]}-kf.onnx`)]);
@@ -98,7 +98,11 @@ test('ternary distilled from its float parent (--teacher): the teacher changes t
   // Same seed, data and one thread: only the distillation loss can make the weights differ.
   assert.notDeepEqual(readFileSync(kd['out'] as string), readFileSync(alone['out'] as string));
   const out = join(dir, 'bad-kd.onnx');
-  assertCleanError(whittle(['quantize', '--model', model, '--scheme', 'ptq', '--teacher', model, '--out', out]), /a teacher distills while training/, out);
+  assertCleanError(
+    whittle(['quantize', '--model', model, '--scheme', 'ptq', '--teacher', model, '--out', out]),
+    /--teacher distills while training: use it with --scheme qat, binary or ternary/,
+    out,
+  );
 });
 
 test('qat (int8, LSQ scales) with PACT clipping exports QDQ with the learned clip in inference form', () => {
@@ -111,7 +115,7 @@ test('qat (int8, LSQ scales) with PACT clipping exports QDQ with the learned cli
     '1',
     '--samples',
     '1024',
-    '--calib-samples',
+    '--calibration-samples',
     '128',
     '--lr',
     '0.005',
@@ -156,7 +160,7 @@ test('kmeans: 4-bit shared weights in the container; decode gives a model onnxru
   const onnx = join(dir, 'km.onnx');
   const d = whittle(['decode', '--model', wtl, '--out', onnx, '--json']);
   assert.equal(d.code, 0, d.stderr);
-  const ev = whittle(['eval', '--model', onnx, '--limit', '2000', '--threads', '1', '--json']);
+  const ev = whittle(['eval', '--model', onnx, '--eval-limit', '2000', '--threads', '1', '--json']);
   assert.equal(ev.code, 0, ev.stderr);
   assert.equal(ev.json?.['accuracy'], j['accuracy']);
 });
@@ -202,7 +206,7 @@ test('bad input: unsupported bits, wrong-shape calibration data, impossible comb
 });
 
 test('ptq of a conv net with a one-channel first conv hints at --keep-float, and not once it is given', () => {
-  const base = ['quantize', '--model', 'lenet-5', '--calib-samples', '64', '--eval-limit', '200', '--threads', '1'];
+  const base = ['quantize', '--model', 'lenet-5', '--calibration-samples', '64', '--eval-limit', '200', '--threads', '1'];
   const plain = whittle([...base, '--out', join(dir, 'l5-plain.onnx')]);
   assert.equal(plain.code, 0, plain.stderr);
   assert.match(plain.stderr, /hint: conv1 has few input channels.*--keep-float conv1.*--keep-float auto/);
@@ -219,7 +223,7 @@ test('ptq --keep-float auto times the forms on this machine and keeps the fastes
     'lenet-5',
     '--keep-float',
     'auto',
-    '--calib-samples',
+    '--calibration-samples',
     '64',
     '--eval-limit',
     '200',

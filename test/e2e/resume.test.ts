@@ -19,7 +19,7 @@ const ARGS = [
   '3',
   '--threads',
   '1',
-  '--schedule',
+  '--lr-schedule',
   'cosine',
   '--optimizer',
   'adam',

@@ -56,7 +56,7 @@ test('prune --log FILE.csv and train logs → whittle report; bad logs name the 
     trained,
     '--sparsity',
     '0.8',
-    '--finetune-epochs',
+    '--fine-tune-epochs',
     '1',
     '--samples',
     '1000',
@@ -100,9 +100,9 @@ test('prune --log FILE.csv and train logs → whittle report; bad logs name the 
   assert.ok(text.includes('<h3>Sensitivity per layer</h3>'), 'sensitivity curves (the CSV prune log has no result line, so no per-layer pruning section)');
   assert.ok(text.includes(`${(100 * Number(p.json?.['accuracy'])).toFixed(2)}%`), 'the final pruned accuracy is in the stage table');
 
-  // export --web with a plain ONNX model: one (dense) column, the test set cut to --limit.
+  // export --web with a plain ONNX model: one (dense) column, the test set cut to --eval-limit.
   const site = join(dir, 'site');
-  const x = whittle(['export', '--web', site, '--model', join(dir, 'p.onnx'), '--limit', '100', '--json']);
+  const x = whittle(['export', '--web', site, '--model', join(dir, 'p.onnx'), '--eval-limit', '100', '--json']);
   assert.equal(x.code, 0, x.stderr);
   const manifest = JSON.parse(readFileSync(join(site, 'manifest.json'), 'utf8')) as {
     models: { id: string; format: string; bytes: number }[];

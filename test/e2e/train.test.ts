@@ -60,7 +60,7 @@ test('a diverging run recovers: each non-finite loss is undone, the learning rat
     '0.2',
     '--warmup',
     '0',
-    '--schedule',
+    '--lr-schedule',
     'constant',
     '--steps-per-run',
     '4',

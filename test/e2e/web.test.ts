@@ -15,8 +15,8 @@ function run(args: string[]): Record<string, unknown> {
 
 /** Accuracy equal and loss within float rounding, on the same 1,000 test images. */
 function sameOnBothRuntimes(model: string): void {
-  const node = run(['eval', '--model', model, '--limit', '1000', '--threads', '1', '--json']);
-  const web = run(['eval', '--model', model, '--limit', '1000', '--runtime', 'web', '--json']);
+  const node = run(['eval', '--model', model, '--eval-limit', '1000', '--threads', '1', '--json']);
+  const web = run(['eval', '--model', model, '--eval-limit', '1000', '--runtime', 'web', '--json']);
   assert.equal(web['runtime'], 'web');
   assert.equal(node['runtime'], 'node');
   assert.equal(web['correct'], node['correct'], `${model}: web ${web['accuracy']} vs node ${node['accuracy']}`);
@@ -29,8 +29,8 @@ test('onnxruntime-web runs every exported form of an MLP as onnxruntime-node doe
   const mlp = join(dir, 'mlp.onnx');
   run(['train', '--model', 'lenet-300-100', '--epochs', '1', '--samples', '6400', '--lr', '0.05', '--threads', '1', '--out', mlp, '--json']);
   const forms: [string, string[]][] = [
-    ['sparse.onnx', ['prune', '--model', mlp, '--sparsity', '0.9', '--scope', 'global', '--finetune-epochs', '0', '--sparse', '--eval-limit', '500']],
-    ['qdq.onnx', ['quantize', '--model', mlp, '--scheme', 'ptq', '--calib-samples', '256', '--eval-limit', '500']],
+    ['sparse.onnx', ['prune', '--model', mlp, '--sparsity', '0.9', '--scope', 'global', '--fine-tune-epochs', '0', '--sparse', '--eval-limit', '500']],
+    ['qdq.onnx', ['quantize', '--model', mlp, '--scheme', 'ptq', '--calibration-samples', '256', '--eval-limit', '500']],
     ['dynamic.onnx', ['quantize', '--model', mlp, '--scheme', 'dynamic', '--eval-limit', '500']],
     ['fp16.onnx', ['quantize', '--model', mlp, '--format', 'fp16', '--eval-limit', '500']],
     ['int4.onnx', ['quantize', '--model', mlp, '--format', 'int4', '--eval-limit', '500']],
@@ -62,7 +62,7 @@ test('onnxruntime-web runs a thinned and an int8 (QLinearConv) LeNet-5 as onnxru
     'channel',
     '--sparsity',
     '0.5',
-    '--finetune-epochs',
+    '--fine-tune-epochs',
     '0',
     '--eval-limit',
     '500',
@@ -73,7 +73,7 @@ test('onnxruntime-web runs a thinned and an int8 (QLinearConv) LeNet-5 as onnxru
     '--json',
   ]);
   const int8 = join(dir, 'lenet5-int8.onnx');
-  run(['quantize', '--model', l5, '--scheme', 'ptq', '--calib-samples', '256', '--eval-limit', '500', '--threads', '1', '--out', int8, '--json']);
+  run(['quantize', '--model', l5, '--scheme', 'ptq', '--calibration-samples', '256', '--eval-limit', '500', '--threads', '1', '--out', int8, '--json']);
   for (const m of [l5, thin, int8]) sameOnBothRuntimes(m);
 });
 

@@ -338,7 +338,7 @@ export function fuzzCase(seed: number, index: number, kinds: readonly Kind[] = K
         cmd === 'info'
           ? ['info', '--model', 'm.onnx', '--json']
           : cmd === 'eval'
-            ? ['eval', '--model', 'm.onnx', '--limit', '64', '--threads', '1', '--json']
+            ? ['eval', '--model', 'm.onnx', '--eval-limit', '64', '--threads', '1', '--json']
             : ['quantize', '--model', 'm.onnx', '--scheme', 'dynamic', '--eval-limit', '64', '--threads', '1', '--out', 'out/q.onnx', '--json'];
       return { id, kind, mutation: mut.mutation, files, args, outputs: cmd === 'quantize' ? ['out/q.onnx'] : [] };
     }

@@ -96,7 +96,7 @@ export async function pruneChannels(model: Model, o: ChannelPruneOptions): Promi
   const keepCounts = new Map<PruneGroup, number>();
   if (o.scope === 'global') {
     if (o.sparsity === undefined || o.perLayer !== undefined)
-      throw new WhittleError('BAD_ARGUMENT', 'global channel ranking takes one --sparsity (not --per-layer)');
+      throw new WhittleError('BAD_ARGUMENT', 'global channel ranking takes one options.sparsity (not options.perLayer)');
     // Every channel of every group, by its score relative to its group's mean; the lowest go.
     const ranked: { g: PruneGroup; score: number }[] = [];
     const ranks = o.layers === undefined ? [...targets.keys()] : resolveGroups(all, o.layers);

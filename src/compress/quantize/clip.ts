@@ -46,7 +46,7 @@ export function clipActivations(model: Model, kind: ActivationClip, o: { pactIni
     g.nodes = saved;
     g.nodes.splice(g.nodes.indexOf(relu), 1, ...added);
   }
-  if (count === 0) throw new WhittleError('BAD_ARGUMENT', `--clip-activations ${kind} replaces ReLUs and this model has none`);
+  if (count === 0) throw new WhittleError('BAD_ARGUMENT', `options.clipActivations '${kind}' replaces ReLUs and this model has none`);
   return { ...model, graph: g, metadata: { ...model.metadata, 'whittle.activation_clip': kind } };
 }
 
@@ -102,7 +102,7 @@ export function layerWeights(model: Model): string[] {
  * ```
  */
 export function weightClipCallback(limit: number, weights: readonly string[]): TrainCallback {
-  if (!(limit > 0)) throw new WhittleError('BAD_ARGUMENT', `--clip-weights must be > 0, got ${limit}`);
+  if (!(limit > 0)) throw new WhittleError('BAD_ARGUMENT', `options.clipWeights must be > 0, got ${limit}`);
   return {
     onStepEnd(ctx: StepContext) {
       for (const name of weights) {
@@ -117,7 +117,7 @@ export function weightClipCallback(limit: number, weights: readonly string[]): T
 
 /** Clips the weights of a model's layers to [−limit, limit] (post-training form of --clip-weights). */
 export function clipWeights(model: Model, limit: number): Model {
-  if (!(limit > 0)) throw new WhittleError('BAD_ARGUMENT', `--clip-weights must be > 0, got ${limit}`);
+  if (!(limit > 0)) throw new WhittleError('BAD_ARGUMENT', `options.clipWeights must be > 0, got ${limit}`);
   const g = model.graph.clone();
   for (const name of layerWeights(model)) {
     const t = g.initializers.get(name) as Tensor;
