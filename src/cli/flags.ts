@@ -28,7 +28,9 @@ export function num(name: string) {
 
 /** With --json: exactly one JSON object on stdout. */
 export function emit(json: boolean, obj: Record<string, unknown>): void {
-  if (json) process.stdout.write(`${JSON.stringify(obj)}\n`);
+  // JSON.stringify escapes C0 controls but not C1 ones (\x9b is a terminal's CSI): names from files are escaped too.
+  if (json)
+    process.stdout.write(`${JSON.stringify(obj).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}\n`);
 }
 
 export interface TrainFlags {

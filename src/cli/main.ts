@@ -3,6 +3,7 @@
 // with --json, exactly one JSON object on stdout.
 import { Command, CommanderError } from 'commander';
 import { WhittleError } from '../ir/errors.js';
+import { printable } from '../ir/text.js';
 import { registerBenchCommands } from './bench.js';
 import { registerCommands } from './commands.js';
 import { registerCompressCommands } from './compress.js';
@@ -12,6 +13,8 @@ import { registerPruneCommands } from './prune.js';
 import { registerQuantizeCommands } from './quantize.js';
 import { registerReportCommands } from './report.js';
 import { registerExportCommands } from './export.js';
+import { guardPaths } from './guard.js';
+import { registerOptimizeCommands } from './optimize.js';
 
 const program = new Command();
 program
@@ -20,7 +23,9 @@ program
   .version('0.1.0')
   .option('--verbose', 'print stack traces on errors')
   .showHelpAfterError('(run with --help for usage)')
-  .exitOverride();
+  .exitOverride()
+  // Before any work: outputs checked against inputs, output folders made, outputs locked.
+  .hook('preAction', (_program, command) => guardPaths(command));
 // Each family of commands registers itself from its own file.
 for (const register of [
   registerCommands,
@@ -32,6 +37,7 @@ for (const register of [
   registerBenchCommands,
   registerReportCommands,
   registerExportCommands,
+  registerOptimizeCommands,
 ])
   register(program);
 
@@ -44,11 +50,11 @@ try {
   }
   const verbose = process.argv.includes('--verbose');
   if (e instanceof WhittleError) {
-    process.stderr.write(`whittle: error [${e.code}]: ${e.message}\n`);
+    process.stderr.write(`whittle: error [${e.code}]: ${printable(e.message)}\n`);
     if (verbose) process.stderr.write(`${e.stack ?? ''}\n`);
     process.exit(e.code === 'BAD_ARGUMENT' ? 2 : 1);
   }
-  process.stderr.write(`whittle: internal error: ${(e as Error).message ?? String(e)}\n`);
+  process.stderr.write(`whittle: internal error: ${printable((e as Error).message ?? String(e))}\n`);
   if (verbose) process.stderr.write(`${(e as Error).stack ?? ''}\n`);
   else process.stderr.write('(run again with --verbose for the stack trace, and please report it)\n');
   process.exit(1);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
+import { constants, gunzipSync } from 'node:zlib';
 import { WhittleError } from '../ir/errors.js';
+import { checkedSize } from '../ir/limits.js';
 
 /** A decoded IDX file: its dimensions and its bytes, row-major. */
 export interface IdxArray {
@@ -44,8 +45,17 @@ export function readIdx(path: string): IdxArray {
   }
   if (isGzip(bytes)) {
     try {
-      bytes = gunzipSync(bytes);
+      bytes = gunzipSync(bytes, { maxOutputLength: Math.max(1, idxGzipSize(bytes, path)) });
     } catch (e) {
+      if (e instanceof WhittleError) throw e;
+      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE')
+        throw new WhittleError(
+          'BAD_DATA',
+          `IDX file ${path} inflates past the size its IDX header gives; the file is damaged (or a decompression bomb): fetch it again`,
+          {
+            cause: e,
+          },
+        );
       throw new WhittleError(
         'BAD_DATA',
         `IDX file ${path} looks gzip-compressed but does not decompress (${(e as Error).message}); ` +
@@ -55,6 +65,25 @@ export function readIdx(path: string): IdxArray {
     }
   }
   return decodeIdx(bytes, path);
+}
+
+/**
+ * The size a gzipped IDX file must inflate to, from the IDX header at its start (inflated alone):
+ * the limit for inflating the whole, so a small file that inflates to gigabytes stops there.
+ */
+function idxGzipSize(gz: Uint8Array, path: string): number {
+  let head: Uint8Array;
+  try {
+    // A sync flush of the first bytes gives what they inflate to, without the rest of the stream.
+    head = gunzipSync(gz.subarray(0, 65536), { finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength: 1 << 20 });
+  } catch {
+    return 4 + 4 * 255; // The header is all decodeIdx will then need to say what is wrong.
+  }
+  if (head.length < 4 || head[0] !== 0 || head[1] !== 0 || head[3] === 0 || head.length < 4 + 4 * (head[3] as number)) return head.length;
+  const ndims = head[3] as number;
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  const dims = Array.from({ length: ndims }, (_, i) => view.getUint32(4 + 4 * i, false));
+  return 4 + 4 * ndims + checkedSize(dims, 1, 'the IDX array', path, 'BAD_DATA');
 }
 
 /**
@@ -87,13 +116,8 @@ export function decodeIdx(bytes: Uint8Array, source = 'IDX data'): IdxArray {
     throw new WhittleError('BAD_DATA', `${source} is truncated inside its IDX header (${bytes.length} bytes); ${refetch}`);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const dims: number[] = [];
-  let count = 1;
-  for (let i = 0; i < ndims; i++) {
-    const d = view.getUint32(4 + 4 * i, false);
-    dims.push(d);
-    count *= d;
-  }
+  const dims = Array.from({ length: ndims }, (_, i) => view.getUint32(4 + 4 * i, false));
+  const count = checkedSize(dims, 1, 'the IDX array', source, 'BAD_DATA');
   const available = bytes.length - headerBytes;
   if (available < count) {
     throw new WhittleError('BAD_DATA', `${source} is truncated: dims [${dims.join(', ')}] need ${count} data bytes, found ${available}; ${refetch}`);

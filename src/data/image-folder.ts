@@ -5,6 +5,7 @@ import { extname, join } from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { WhittleError } from '../ir/errors.js';
+import { checkedSize, readLimits } from '../ir/limits.js';
 import type { NpyArray } from './npy.js';
 
 /** How image pixels become an input tensor. */
@@ -39,13 +40,25 @@ export interface RgbaImage {
  */
 export function decodeImage(bytes: Uint8Array, source: string): RgbaImage {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // The size a header claims is checked before the decoder allocates width × height × 4 bytes.
+  const limit = readLimits();
+  const maxPixels = Math.floor(Math.min(limit.maxElements, limit.maxBytes / 4));
+  if (bytes[0] === 0x89 && bytes[1] === 0x50 && bytes.length >= 24) {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    checkedSize([view.getUint32(16, false), view.getUint32(20, false), 4], 1, 'the PNG image', source, 'BAD_DATA');
+  }
   try {
     if (bytes[0] === 0x89 && bytes[1] === 0x50) {
       const png = PNG.sync.read(buf);
       return { width: png.width, height: png.height, data: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength) };
     }
     if (bytes[0] === 0xff && bytes[1] === 0xd8) {
-      const img = jpeg.decode(buf, { useTArray: true, formatAsRGBA: true });
+      const img = jpeg.decode(buf, {
+        useTArray: true,
+        formatAsRGBA: true,
+        maxResolutionInMP: maxPixels / 1e6,
+        maxMemoryUsageInMB: Math.floor(limit.maxBytes / 2 ** 20),
+      });
       return { width: img.width, height: img.height, data: img.data };
     }
   } catch (e) {
@@ -156,7 +169,7 @@ export function readImageFolder(
       throw new WhittleError('BAD_DATA', `${file} is ${img.height}×${img.width}, ${files[0]} is ${h}×${w}; pass --image-size H,W to resize them all`);
     }
     const px = img.height === h && img.width === w ? img.data : resizeBilinear(img, h, w);
-    data ??= new Float32Array(files.length * c * h * w);
+    data ??= new Float32Array(checkedSize([files.length, c, h, w], 4, 'the images', dir, 'BAD_DATA'));
     const base = n * c * h * w;
     for (let i = 0; i < h * w; i++) {
       const r = px[i * 4] as number;

@@ -2,6 +2,7 @@
 // bytes. Whittle reads and writes little-endian, C-order arrays of the dtypes ONNX models take.
 import { readFileSync } from 'node:fs';
 import { WhittleError } from '../ir/errors.js';
+import { checkedSize } from '../ir/limits.js';
 import type { DType, TensorData } from '../ir/tensor.js';
 import { allocate, bytesPerElement, sizeOf } from '../ir/tensor.js';
 
@@ -104,7 +105,7 @@ export function decodeNpy(bytes: Uint8Array, source = '.npy'): NpyArray {
           .filter((s) => s !== '')
           .map(Number);
   if (dims.some((d) => !Number.isInteger(d) || d < 0)) throw new WhittleError('BAD_DATA', `${source}: bad shape (${shapeText}) in the .npy header`);
-  const size = sizeOf(dims);
+  const size = checkedSize(dims, bytesPerElement(dtype), 'the array', source, 'BAD_DATA');
   const byteLen = size * bytesPerElement(dtype);
   const offset = start + headerLen;
   if (bytes.length - offset < byteLen) {

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
 import { WhittleError } from '../ir/errors.js';
+import { checkedBytes } from '../ir/limits.js';
 import type { NpyArray } from './npy.js';
 import { decodeNpy } from './npy.js';
 
@@ -36,7 +37,10 @@ export function readZipEntries(bytes: Uint8Array, source = 'zip'): Map<string, U
     if (o < 0 || o + 2 > bytes.length) throw bad(source, 'truncated');
     return view.getUint16(o, true);
   };
-  const u64 = (o: number): number => Number(view.getBigUint64(o, true));
+  const u64 = (o: number): number => {
+    if (o < 0 || o + 8 > bytes.length) throw bad(source, 'truncated');
+    return Number(view.getBigUint64(o, true));
+  };
   // The end-of-central-directory record sits in the last 22 + 65535 (comment) bytes.
   let eocd = -1;
   for (let o = bytes.length - 22; o >= Math.max(0, bytes.length - 22 - 0xffff); o--) {
@@ -55,6 +59,9 @@ export function readZipEntries(bytes: Uint8Array, source = 'zip'): Map<string, U
     cd = u64(z + 48);
   }
   const entries = new Map<string, Uint8Array>();
+  // Each central directory entry takes at least 46 bytes: a count past that is a damaged (or hostile) file.
+  if (count > bytes.length / 46) throw bad(source, `the directory claims ${count} files in ${bytes.length} bytes`);
+  let total = 0;
   let o = cd;
   for (let i = 0; i < count; i++) {
     if (u32(o) !== CENTRAL) throw bad(source, `central directory entry ${i} is damaged`);
@@ -82,11 +89,14 @@ export function readZipEntries(bytes: Uint8Array, source = 'zip'): Map<string, U
     const start = local + 30 + u16(local + 26) + u16(local + 28);
     if (start + compressed > bytes.length) throw bad(source, `${name} is truncated`);
     const raw = bytes.subarray(start, start + compressed);
+    // The directory's size bounds the inflation (a zip bomb stops there), and all files together stay within the limit.
+    total += checkedBytes(size, `${name} (uncompressed)`, source, 'BAD_DATA');
+    checkedBytes(total, 'the uncompressed archive', source, 'BAD_DATA');
     let data: Uint8Array;
     if (method === 0) data = raw;
     else if (method === 8) {
       try {
-        data = inflateRawSync(raw);
+        data = inflateRawSync(raw, { maxOutputLength: Math.max(1, size) });
       } catch (e) {
         throw bad(source, `${name} does not inflate (${(e as Error).message})`);
       }

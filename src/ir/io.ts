@@ -7,21 +7,60 @@ import type { Model } from './graph.js';
 import type { ExternalReader, ExternalWriter } from './onnx.js';
 import { decodeModel, encodeModel } from './onnx.js';
 
-/** Writes `path` so a crash leaves the old file or the new one, never half of one. */
-export function writeFileAtomic(path: string, chunks: readonly Uint8Array[]): void {
+/** The few fs calls `writeFileAtomic` makes, so a test can stand in a full disk. */
+export interface AtomicWriteFs {
+  writeSync(fd: number, buffer: Uint8Array, offset: number, length: number): number;
+}
+
+/**
+ * Writes all of `bytes` to `fd`: write(2) may take fewer bytes than asked (a full disk, a signal),
+ * so this loops on the count it returns and fails when nothing more goes in.
+ */
+export function writeAll(fd: number, bytes: Uint8Array, fs: AtomicWriteFs = { writeSync }): void {
+  for (let done = 0; done < bytes.length; ) {
+    const n = fs.writeSync(fd, bytes, done, bytes.length - done);
+    if (!(n > 0)) throw new Error(`no space left: ${done} of ${bytes.length} bytes written (ENOSPC)`);
+    done += n;
+  }
+}
+
+/** fsyncs a directory so a rename inside it survives a crash; some file systems refuse, which is harmless. */
+function fsyncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // Directories cannot be opened for fsync everywhere (Windows); the rename still happened.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
+ * Writes `path` so a crash leaves the old file or the new one, never half of one: every byte to a
+ * temporary file beside it (looping until all are written), fsync, rename, fsync the folder.
+ * Fails with IO, leaving no temporary file, when the disk is full.
+ *
+ * ```ts
+ * writeFileAtomic('model.onnx', [bytes]);
+ * ```
+ */
+export function writeFileAtomic(path: string, chunks: readonly Uint8Array[], fs: AtomicWriteFs = { writeSync }): void {
   const tmp = `${path}.${process.pid}.tmp`;
   try {
     const fd = openSync(tmp, 'w');
     try {
-      for (const c of chunks) writeSync(fd, c);
+      for (const c of chunks) writeAll(fd, c, fs);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
     renameSync(tmp, path);
+    fsyncDir(dirname(resolve(path)));
   } catch (e) {
     if (existsSync(tmp)) rmSync(tmp, { force: true });
-    throw new WhittleError('IO', `cannot write ${path}: ${(e as Error).message}`, { cause: e });
+    throw new WhittleError('IO', `cannot write ${path}: ${(e as Error).message}; free some space or choose another output path`, { cause: e });
   }
 }
 

@@ -4,6 +4,8 @@ import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { StringStringEntryProtoSchema, TensorProtoSchema } from './proto/onnx_pb.js';
 import type { SparseTensorProto, TensorProto } from './proto/onnx_pb.js';
 import { WhittleError } from './errors.js';
+import { checkedSize } from './limits.js';
+import { printable } from './text.js';
 import { allocate, bytesPerElement, dtypeFromOnnx, isHoldable, ONNX_DTYPE, ONNX_TYPE_NAMES, sizeOf, Tensor } from './tensor.js';
 
 /** TensorProto.data_location: the bytes live in another file. */
@@ -91,6 +93,7 @@ function typedField(p: TensorProto): ArrayLike<number | bigint> {
 export function tensorFromProto(p: TensorProto, ctx: DecodeContext = {}): Tensor | undefined {
   if (!isHoldable(p.dataType)) return undefined;
   const dims = p.dims.map((x) => Number(x));
+  checkedSize(dims, bytesPerElement(dtypeFromOnnx(p.dataType)), `tensor "${printable(p.name)}"`, 'the model', 'BAD_ONNX');
   if (p.dataLocation === EXTERNAL) return fromRaw(p, externalBytes(p, ctx), dims);
   if (p.rawData.length > 0 || sizeOf(dims) === 0) return fromRaw(p, p.rawData, dims);
   const dtype = dtypeFromOnnx(p.dataType);
@@ -149,7 +152,7 @@ export function densify(s: SparseTensorProto, ctx: DecodeContext = {}): { name: 
     );
   }
   const dims = s.dims.map((x) => Number(x));
-  const out = allocate(values.dtype, sizeOf(dims));
+  const out = allocate(values.dtype, checkedSize(dims, bytesPerElement(values.dtype), `sparse initializer "${printable(name)}"`, 'the model', 'BAD_ONNX'));
   const nnz = values.size;
   const ix = indices.toNumbers();
   const rank = dims.length;

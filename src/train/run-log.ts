@@ -2,9 +2,10 @@
 // so a run killed halfway keeps every metric it reached. `whittle report` draws them.
 // Unlike model outputs these files are not written atomically: each line is one write(2) on an
 // open descriptor, which a kill cannot undo; a temp-file-and-rename would lose the whole run.
-import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { WhittleError } from '../ir/errors.js';
+import { writeAll } from '../ir/io.js';
 import type { EpochRecord, ProgressEvent } from './trainer.js';
 
 /** The lines of a run log; `whittle report` reads exactly these. */
@@ -66,7 +67,7 @@ export class RunLog {
 
   #raw(text: string): void {
     if (this.#fd === undefined) return;
-    writeSync(this.#fd, text);
+    writeAll(this.#fd, new TextEncoder().encode(text));
   }
 
   /** Appends one line (a result line is skipped in CSV, which has no place for nested values). */

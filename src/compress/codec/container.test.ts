@@ -10,9 +10,9 @@ import { Tensor } from '../../ir/tensor.js';
 import type { Model } from '../../ir/graph.js';
 import type { SharedWeight } from './container.js';
 import { roundToHalf } from '../../ir/half.js';
-import { decodeContainer, encodeContainer, readContainer, sharedValues, writeContainer } from './container.js';
+import { decodeContainer, encodeContainer, modelHash, readContainer, sharedValues, writeContainer } from './container.js';
 import { codedBits, huffmanCodeLengths } from './huffman.js';
-import { crc32 } from 'node:zlib';
+import { crc32, deflateRawSync } from 'node:zlib';
 
 /** mlp:784-30-10 with fc1 pruned to ~90% and 4-bit shared, fc2 dense 3-bit shared. */
 function fixture(): { model: Model; shared: Map<string, SharedWeight> } {
@@ -83,8 +83,9 @@ test('version 1 containers (no lone-symbol tables here) still decode', () => {
   const g = model.graph.clone();
   const dense = shared.get('fc2.weight') as SharedWeight;
   g.initializers.set('fc2.weight', new Tensor('float32', dense.dims, sharedValues(dense)));
-  const { bytes } = encodeContainer({ ...model, graph: g }, pruned);
-  const v1 = bytes.slice();
+  const { bytes } = encodeContainer({ ...model, graph: g }, pruned, { contentHash: false });
+  // Version 1 has no flags byte and no inflated graph length (bytes 5–9 of version 3).
+  const v1 = Uint8Array.from([...bytes.subarray(0, 5), ...bytes.subarray(10)]);
   v1[4] = 1;
   new DataView(v1.buffer).setUint32(v1.length - 4, crc32(v1.subarray(0, v1.length - 4)), true);
   const d = decodeContainer(v1);
@@ -118,16 +119,78 @@ test('a damaged container is refused with a clear BAD_CONTAINER error', () => {
   version[4] = 9;
   refuses(version, /version 9/);
   // The first gap table's lengths follow fc1's header (kind, name, rank, dims, bits, gap bits, K, entries) and codebook.
-  const fc1Start = 4 + 1 + breakdown.graph + 2;
+  const fc1Start = breakdown.framing - 6 + breakdown.graph + 2;
   const tableAt = fc1Start + (breakdown.tensors[0]?.header ?? 0) - 4 + (breakdown.tensors[0]?.codebook ?? 0) + 3;
   const table = bytes.slice();
   table[tableAt] = 0x11;
   table[tableAt + 1] = 0x11;
+  resum(table);
   refuses(table, /bad Huffman table of the gaps of "fc1.weight"/);
   const flipped = bytes.slice();
   flipped[bytes.length - 10]! ^= 0x01;
   refuses(flipped, /checksum mismatch|corrupt|no Huffman code/);
-  refuses(Uint8Array.from([...bytes, 0]), /unexpected bytes/);
+  refuses(Uint8Array.from([...bytes, 0]), /checksum mismatch/);
+  const extra = Uint8Array.from([...bytes.subarray(0, bytes.length - 4), 0, 0, 0, 0, 0]);
+  resum(extra);
+  refuses(extra, /unexpected bytes/);
+});
+
+/** Recomputes the CRC-32 in the last 4 bytes, as a forger would. */
+function resum(b: Uint8Array): void {
+  new DataView(b.buffer, b.byteOffset).setUint32(b.length - 4, crc32(b.subarray(0, b.length - 4)), true);
+}
+
+test('a shared weight claiming a billion elements is refused before anything is allocated', () => {
+  const { model, shared } = fixture();
+  const { bytes, breakdown } = encodeContainer(model, shared);
+  // fc1's header: kind, name length, name, rank, then its dims (u32 each).
+  const fc1Start = breakdown.framing - 6 + breakdown.graph + 2;
+  const dimsAt = fc1Start + 2 + 'fc1.weight'.length + 1;
+  const bomb = bytes.slice();
+  new DataView(bomb.buffer).setUint32(dimsAt, 1e9, true);
+  new DataView(bomb.buffer).setUint32(dimsAt + 4, 4, true);
+  resum(bomb);
+  const before = process.memoryUsage().rss;
+  assert.throws(
+    () => decodeContainer(bomb, 'bomb.wtl'),
+    (e: Error & { code?: string }) => e.code === 'BAD_CONTAINER' && /past the limit|entries for/.test(e.message),
+  );
+  assert.ok(process.memoryUsage().rss - before < 200 * 2 ** 20, 'no gigabytes allocated');
+});
+
+test('a graph that inflates past what the header says (a decompression bomb) is refused', () => {
+  const { model, shared } = fixture();
+  const { bytes, breakdown } = encodeContainer(model, shared, { contentHash: false });
+  // 64 MiB of zeros deflate to ~64 KB; the header still says the graph's true length.
+  const zeros = deflateRawSync(new Uint8Array(64 * 2 ** 20));
+  const graphAt = breakdown.framing - 6;
+  const bomb = Uint8Array.from([...bytes.subarray(0, graphAt), 0, 0, 0, 0, ...zeros, ...bytes.subarray(graphAt + breakdown.graph)]);
+  new DataView(bomb.buffer).setUint32(graphAt, zeros.length, true);
+  resum(bomb);
+  assert.throws(
+    () => decodeContainer(bomb, 'bomb.wtl'),
+    (e: Error & { code?: string }) => e.code === 'BAD_CONTAINER' && /does not inflate within \d+ bytes/.test(e.message),
+  );
+});
+
+test('content hash: a one-byte change with a recomputed CRC is caught by verify', () => {
+  const { model, shared } = fixture();
+  const { bytes, breakdown } = encodeContainer(model, shared);
+  const d = decodeContainer(bytes, 'm.wtl', { verify: true });
+  assert.deepEqual([...(d.contentHash ?? [])], [...modelHash(d.model)]);
+  // Change one stored bias value (the last tensor is fc2.bias, dense): the file still parses.
+  const forged = bytes.slice();
+  forged[bytes.length - 6]! ^= 0x40;
+  resum(forged);
+  assert.doesNotThrow(() => decodeContainer(forged, 'm.wtl'), 'CRC alone cannot tell');
+  assert.throws(
+    () => decodeContainer(forged, 'm.wtl', { verify: true }),
+    (e: Error & { code?: string }) => e.code === 'BAD_CONTAINER' && /does not match the content hash/.test(e.message),
+  );
+  const plain = encodeContainer(model, shared, { contentHash: false }).bytes;
+  assert.equal(plain.length, bytes.length - 32, 'the hash costs 32 bytes');
+  assert.throws(() => decodeContainer(plain, 'm.wtl', { verify: true }), /stores no content hash/);
+  assert.ok(breakdown.framing > 40);
 });
 
 test('codebooks and biases exactly representable in float16 are stored in 2 bytes, losslessly', () => {

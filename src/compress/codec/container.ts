@@ -2,6 +2,7 @@
 // each weight either dense (float32, or float16 when that is exact) or sparse + shared — relative indices (gaps of `gapBits`,
 // filler entries when a gap overflows) and cluster indices, both Huffman coded, with the
 // codebook — and a CRC-32 of everything before it. Every byte is attributed in the breakdown.
+import { createHash } from 'node:crypto';
 import { crc32, deflateRawSync, inflateRawSync } from 'node:zlib';
 import { readFileSync } from 'node:fs';
 import { WhittleError } from '../../ir/errors.js';
@@ -13,7 +14,18 @@ import { ByteWriter } from './bytes.js';
 import { halfExact } from '../../ir/half.js';
 import { BitWriter, canonicalCodes, codedBits, huffmanCodeLengths } from './huffman.js';
 import type { ContainerBreakdown, SharedWeight, TensorBytes } from './parse.js';
-import { CONTAINER_MAGIC, CONTAINER_VERSION, KIND_DENSE, KIND_SHARED, loneSymbol, MAX_INDEX_BITS, parseContainer } from './parse.js';
+import { checkedBytes, readLimits } from '../../ir/limits.js';
+import {
+  CONTAINER_MAGIC,
+  CONTAINER_VERSION,
+  DEFLATE_MAX_RATIO,
+  FLAG_CONTENT_HASH,
+  KIND_DENSE,
+  KIND_SHARED,
+  loneSymbol,
+  MAX_INDEX_BITS,
+  parseContainer,
+} from './parse.js';
 
 export { CONTAINER_MAGIC, CONTAINER_VERSION, MAX_INDEX_BITS, sharedValues } from './parse.js';
 export type { ContainerBreakdown, SharedWeight, TensorBytes } from './parse.js';
@@ -21,6 +33,18 @@ export type { ContainerBreakdown, SharedWeight, TensorBytes } from './parse.js';
 export interface EncodeOptions {
   /** Bits per relative index (1–8), or 'auto' (default): the width that codes smallest. */
   gapBits?: number | 'auto' | ReadonlyMap<string, number>;
+  /** Store the SHA-256 of the decoded model in the header, for `decodeContainer(..., { verify: true })` (default true). */
+  contentHash?: boolean;
+}
+
+export interface DecodeOptions {
+  /** Check the decoded model against the content hash in the header; refuse a container without one. */
+  verify?: boolean;
+}
+
+/** SHA-256 of a model's ONNX bytes: what a container's content hash is. */
+export function modelHash(model: Model): Uint8Array {
+  return createHash('sha256').update(encodeModel(model)).digest();
 }
 
 function writeTable(w: ByteWriter, lengths: Uint8Array): void {
@@ -149,7 +173,14 @@ export function encodeContainer(
   const w = new ByteWriter();
   w.bytes(new TextEncoder().encode(CONTAINER_MAGIC));
   w.u8(CONTAINER_VERSION);
-  const graphBytes = deflateRawSync(encodeModel({ ...model, graph: g }), { level: 9 });
+  const hashed = options.contentHash !== false;
+  w.u8(hashed ? FLAG_CONTENT_HASH : 0);
+  // The hash is of the decoded model, known only once the rest is written: 32 zeros now, patched below.
+  const hashAt = w.length;
+  if (hashed) w.bytes(new Uint8Array(32));
+  const graphRaw = encodeModel({ ...model, graph: g });
+  w.u32(graphRaw.length);
+  const graphBytes = deflateRawSync(graphRaw, { level: 9 });
   w.u32(graphBytes.length);
   w.bytes(graphBytes);
   w.u16(stored.length);
@@ -239,8 +270,13 @@ export function encodeContainer(
   const bytes = new Uint8Array(body.length + 4);
   bytes.set(body);
   new DataView(bytes.buffer).setUint32(body.length, crc32(body), true);
+  if (hashed) {
+    bytes.set(modelHash(decodeContainer(bytes).model), hashAt);
+    new DataView(bytes.buffer).setUint32(body.length, crc32(bytes.subarray(0, body.length)), true);
+  }
   const graph = 4 + graphBytes.length;
-  const breakdown: ContainerBreakdown = { bytes: bytes.length, framing: 4 + 1 + 2 + 4, graph, tensors };
+  const framing = 4 + 1 + 1 + (hashed ? 32 : 0) + 4 + 2 + 4;
+  const breakdown: ContainerBreakdown = { bytes: bytes.length, framing, graph, tensors };
   return { bytes, breakdown };
 }
 
@@ -253,11 +289,40 @@ export function encodeContainer(
  * const { model } = decodeContainer(readFileSync('model.wtl'));
  * ```
  */
-export function decodeContainer(bytes: Uint8Array, source = 'container'): { model: Model; shared: Map<string, SharedWeight>; breakdown: ContainerBreakdown } {
+export function decodeContainer(
+  bytes: Uint8Array,
+  source = 'container',
+  options: DecodeOptions = {},
+): { model: Model; shared: Map<string, SharedWeight>; breakdown: ContainerBreakdown; contentHash?: Uint8Array } {
   const parsed = parseContainer(bytes, source, crc32);
+  if (options.verify === true && parsed.contentHash === undefined)
+    throw new WhittleError(
+      'BAD_CONTAINER',
+      `${source} stores no content hash (written without one, or before version 3); re-encode it with whittle compress to verify it`,
+    );
+  // The header says how long the graph inflates to (v3); older files get deflate's largest ratio. Never past the byte limit.
+  const limit =
+    parsed.graphInflated !== undefined
+      ? checkedBytes(parsed.graphInflated, 'the inflated graph', source, 'BAD_CONTAINER')
+      : Math.min(readLimits().maxBytes, DEFLATE_MAX_RATIO * parsed.graph.length + 64);
+  let graphRaw: Uint8Array;
+  try {
+    graphRaw = inflateRawSync(parsed.graph, { maxOutputLength: Math.max(1, limit) });
+  } catch (e) {
+    throw new WhittleError(
+      'BAD_CONTAINER',
+      `${source}: the stored graph does not inflate within ${limit} bytes (${(e as Error).message}); the file is corrupt`,
+      { cause: e },
+    );
+  }
+  if (parsed.graphInflated !== undefined && graphRaw.length !== parsed.graphInflated)
+    throw new WhittleError(
+      'BAD_CONTAINER',
+      `${source}: the stored graph inflates to ${graphRaw.length} bytes, the header says ${parsed.graphInflated}; the file is corrupt`,
+    );
   let model: Model;
   try {
-    model = decodeModel(inflateRawSync(parsed.graph), source);
+    model = decodeModel(graphRaw, source);
   } catch (e) {
     throw new WhittleError('BAD_CONTAINER', `${source}: the stored graph is corrupt (${(e as Error).message})`, { cause: e });
   }
@@ -266,7 +331,15 @@ export function decodeContainer(bytes: Uint8Array, source = 'container'): { mode
     model.graph.initializers.set(t.name, new Tensor('float32', t.dims, t.values));
     if (t.shared !== undefined) shared.set(t.name, t.shared);
   }
-  return { model, shared, breakdown: parsed.breakdown };
+  if (options.verify === true && parsed.contentHash !== undefined) {
+    const got = modelHash(model);
+    if (!got.every((b, i) => b === parsed.contentHash?.[i]))
+      throw new WhittleError(
+        'BAD_CONTAINER',
+        `${source}: the decoded model does not match the content hash in its header (SHA-256 ${Buffer.from(got).toString('hex').slice(0, 16)}… ≠ ${Buffer.from(parsed.contentHash).toString('hex').slice(0, 16)}…); the file was modified`,
+      );
+  }
+  return { model, shared, breakdown: parsed.breakdown, contentHash: parsed.contentHash };
 }
 
 /** Encodes and writes atomically; the breakdown's `bytes` is the file's size. */
@@ -276,13 +349,13 @@ export function writeContainer(path: string, model: Model, shared: ReadonlyMap<s
   return breakdown;
 }
 
-/** Reads and decodes a container file. */
-export function readContainer(path: string): ReturnType<typeof decodeContainer> {
+/** Reads and decodes a container file (`verify`: check its content hash). */
+export function readContainer(path: string, options: DecodeOptions = {}): ReturnType<typeof decodeContainer> {
   let bytes: Buffer;
   try {
     bytes = readFileSync(path);
   } catch (e) {
     throw new WhittleError('IO', `cannot read ${path}: ${(e as Error).message}`, { cause: e });
   }
-  return decodeContainer(bytes, path);
+  return decodeContainer(bytes, path, options);
 }

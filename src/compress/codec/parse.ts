@@ -1,15 +1,22 @@
 // Reading the Deep Compression container (.wtl) without Node built-ins, so the same code decodes
 // it in Node and in the browser: the caller inflates the graph and supplies the CRC-32.
 import { WhittleError } from '../../ir/errors.js';
-import { sizeOf } from '../../ir/tensor.js';
+import { checkedSize } from '../../ir/limits.js';
+import { printable } from '../../ir/text.js';
 import { ByteReader } from './bytes.js';
 import { BitReader, HuffmanDecoder } from './huffman.js';
 
 export const CONTAINER_MAGIC = 'WTLC';
 /** 2: a stream whose Huffman table has one symbol stores no bits (a dense shared weight pays no
  * gap bits); version 1 files, which spent one bit per entry there, still decode. */
-export const CONTAINER_VERSION = 2;
-export const READABLE_VERSIONS = [1, 2];
+export const CONTAINER_VERSION = 3;
+/** 3: a flags byte (bit 0: a SHA-256 content hash of the decoded model follows) and the graph's
+ * inflated length, so inflation stops there. */
+export const READABLE_VERSIONS = [1, 2, 3];
+/** Version 3 flag: the header holds the SHA-256 of the decoded model's ONNX bytes. */
+export const FLAG_CONTENT_HASH = 1;
+/** deflate cannot expand more than this (its best case, runs of one byte): the cap on a v1/v2 graph. */
+export const DEFLATE_MAX_RATIO = 1032;
 /** Most index bits per shared weight (codebook sizes and symbol counts are stored in 16 bits). */
 export const MAX_INDEX_BITS = 12;
 export const KIND_DENSE = 1;
@@ -80,6 +87,10 @@ export interface ParsedContainer {
   version: number;
   /** Raw-deflated ONNX ModelProto bytes of the graph without the stored tensors. */
   graph: Uint8Array;
+  /** The graph's inflated length (version 3), else undefined: inflate no further than this. */
+  graphInflated?: number;
+  /** SHA-256 of the decoded model's ONNX bytes, when the writer stored one (version 3). */
+  contentHash?: Uint8Array;
   tensors: ParsedTensor[];
   breakdown: ContainerBreakdown;
 }
@@ -142,6 +153,22 @@ export function parseContainer(bytes: Uint8Array, source: string, crc32: (b: Uin
       'BAD_CONTAINER',
       `${source} is container version ${version}; this Whittle reads versions ${READABLE_VERSIONS.join(' and ')}, upgrade whittle or re-encode it`,
     );
+  // The checksum first: a damaged file is refused before any of its counts is believed.
+  if (
+    bytes.length < 9 ||
+    crc32(bytes.subarray(0, bytes.length - 4)) !== new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(bytes.length - 4, true)
+  )
+    throw new WhittleError('BAD_CONTAINER', `${source}: checksum mismatch, the file is corrupt or truncated`);
+  let contentHash: Uint8Array | undefined;
+  let graphInflated: number | undefined;
+  let framing = 11;
+  if (version >= 3) {
+    const flags = r.u8('the flags');
+    if ((flags & ~FLAG_CONTENT_HASH) !== 0) throw new WhittleError('BAD_CONTAINER', `${source} has unknown flags ${flags}; upgrade whittle or re-encode it`);
+    if (flags & FLAG_CONTENT_HASH) contentHash = r.bytes(32, 'the content hash');
+    graphInflated = r.u32('the inflated graph length');
+    framing += 1 + 4 + (contentHash === undefined ? 0 : 32);
+  }
   const graphLen = r.u32('the graph length');
   const graphBytes = r.bytes(graphLen, 'the graph');
   const count = r.u16('the tensor count');
@@ -153,7 +180,7 @@ export function parseContainer(bytes: Uint8Array, source: string, crc32: (b: Uin
     const name = new TextDecoder().decode(r.bytes(r.u8('a tensor name length'), 'a tensor name'));
     const rank = r.u8(`the rank of "${name}"`);
     const dims = Array.from({ length: rank }, () => r.u32(`the shape of "${name}"`));
-    const size = sizeOf(dims);
+    const size = checkedSize(dims, 4, `tensor "${printable(name)}"`, source, 'BAD_CONTAINER');
     if (kind === KIND_DENSE) {
       const width = readWidth(r, source, name);
       const header = r.pos - start;
@@ -185,6 +212,12 @@ export function parseContainer(bytes: Uint8Array, source: string, crc32: (b: Uin
     const gapLone = version >= 2 ? loneSymbol(gapTable) : undefined;
     const symLone = version >= 2 ? loneSymbol(symTable) : undefined;
     const streamLen = r.u32(`the index stream length of "${name}"`);
+    // Each entry moves at least one element on, and takes at least one bit unless both tables have one symbol.
+    if (entries > size || (entries > 8 * streamLen && (gapLone === undefined || symLone === undefined)))
+      throw new WhittleError(
+        'BAD_CONTAINER',
+        `${source}: tensor "${printable(name)}" claims ${entries} entries for ${size} elements and a ${streamLen}-byte index stream; the file is corrupt`,
+      );
     const bitsIn = new BitReader(r.bytes(streamLen, `the index stream of "${name}"`), `the index stream of "${name}"`);
     const assignment = new Int32Array(size).fill(-1);
     let pos = -1;
@@ -215,9 +248,7 @@ export function parseContainer(bytes: Uint8Array, source: string, crc32: (b: Uin
       fillers,
     });
   }
-  const bodyLen = r.pos;
-  const stored = r.u32('the checksum');
+  r.u32('the checksum');
   if (r.remaining !== 0) throw new WhittleError('BAD_CONTAINER', `${source} has ${r.remaining} unexpected bytes after its checksum; the file is corrupt`);
-  if (crc32(bytes.subarray(0, bodyLen)) !== stored) throw new WhittleError('BAD_CONTAINER', `${source}: checksum mismatch, the file is corrupt`);
-  return { version, graph: graphBytes, tensors: parsed, breakdown: { bytes: bytes.length, framing: 11, graph: 4 + graphLen, tensors } };
+  return { version, graph: graphBytes, graphInflated, contentHash, tensors: parsed, breakdown: { bytes: bytes.length, framing, graph: 4 + graphLen, tensors } };
 }
