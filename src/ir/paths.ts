@@ -8,6 +8,7 @@ import {
   existsSync,
   lstatSync,
   mkdirSync,
+  rmdirSync,
   openSync,
   readFileSync,
   readlinkSync,
@@ -124,15 +125,46 @@ export function preparePaths(plan: PathPlan): void {
   for (const out of plan.outputs) checkWritableFolder(dirname(resolve(out.path)), `${out.what} ${out.path}`);
   for (const d of plan.outputDirs ?? []) checkWritableFolder(d.path, `${d.what} ${d.path}`);
   try {
-    for (const out of plan.outputs) mkdirSync(dirname(resolve(out.path)), { recursive: true });
-    for (const d of plan.outputDirs ?? []) mkdirSync(d.path, { recursive: true });
+    for (const out of plan.outputs) makeFolder(dirname(resolve(out.path)));
+    for (const d of plan.outputDirs ?? []) makeFolder(resolve(d.path));
   } catch (e) {
     throw new WhittleError('IO', `cannot create the output folder: ${(e as Error).message}; choose an output path you can write to`, { cause: e });
   }
 }
 
 const held = new Set<string>();
+/** Folders this process created, deepest last: removed at exit when they are still empty. */
+const created: string[] = [];
 let exitHook = false;
+
+function releaseAtExit(): void {
+  if (exitHook) return;
+  exitHook = true;
+  process.on('exit', () => {
+    for (const l of held) rmSync(l, { force: true });
+    // A command that failed before writing leaves no empty output folder behind.
+    for (const d of [...created].reverse()) {
+      try {
+        rmdirSync(d);
+      } catch {
+        // not empty (the command wrote into it) or already gone
+      }
+    }
+  });
+}
+
+/** mkdir -p that remembers the folders it made, so an empty one can be removed at exit. */
+function makeFolder(dir: string): void {
+  const first = mkdirSync(dir, { recursive: true });
+  if (first === undefined) return;
+  const chain: string[] = [];
+  for (let d = dir; ; d = dirname(d)) {
+    chain.unshift(d);
+    if (d === first || dirname(d) === d) break;
+  }
+  created.push(...chain);
+  releaseAtExit();
+}
 
 function alive(pid: number): boolean {
   try {
@@ -163,12 +195,7 @@ export function lockOutput(path: string, what = 'output'): void {
         closeSync(fd);
       }
       held.add(lock);
-      if (!exitHook) {
-        exitHook = true;
-        process.on('exit', () => {
-          for (const l of held) rmSync(l, { force: true });
-        });
-      }
+      releaseAtExit();
       return;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST')

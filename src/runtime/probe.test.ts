@@ -7,7 +7,7 @@ import { Tensor } from '../ir/tensor.js';
 import { SHAPE_RULES } from '../ops/index.js';
 import { inferShapesWithRuntime, probeShapes, runtimeShapes } from './probe.js';
 
-/** x[N,4] → HardSigmoid and Erf (no Whittle rules) → Gemm (a rule, reading their shapes). */
+/** x[N,4] → Shrink and ThresholdedRelu (no Whittle rules) → Gemm (a rule, reading their shapes). */
 function model(): ReturnType<typeof makeModel> {
   const g = new Graph('probe');
   g.inputs.push({ name: 'x', dtype: 'float32', shape: ['N', 4] });
@@ -19,8 +19,8 @@ function model(): ReturnType<typeof makeModel> {
       Array.from({ length: 12 }, (_, i) => i),
     ),
   );
-  g.nodes.push({ name: 'hs', opType: 'HardSigmoid', domain: '', inputs: ['x'], outputs: ['h'], attributes: {} });
-  g.nodes.push({ name: 'erf', opType: 'Erf', domain: '', inputs: ['h'], outputs: ['e'], attributes: {} });
+  g.nodes.push({ name: 'hs', opType: 'Shrink', domain: '', inputs: ['x'], outputs: ['h'], attributes: {} });
+  g.nodes.push({ name: 'erf', opType: 'ThresholdedRelu', domain: '', inputs: ['h'], outputs: ['e'], attributes: {} });
   g.nodes.push({ name: 'fc', opType: 'Gemm', domain: '', inputs: ['e', 'w'], outputs: ['y'], attributes: { transB: attr.int(1) } });
   g.outputs.push({ name: 'y', dtype: 'float32', shape: ['N', 3] });
   return makeModel(g);
@@ -30,7 +30,7 @@ test('onnxruntime supplies the shapes of ops without rules, the batch dim keepin
   const m = model();
   assert.throws(
     () => inferShapes(m.graph.clone(), SHAPE_RULES),
-    (e: unknown) => e instanceof WhittleError && e.code === 'UNSUPPORTED_OP' && e.message.includes('HardSigmoid "hs"'),
+    (e: unknown) => e instanceof WhittleError && e.code === 'UNSUPPORTED_OP' && e.message.includes('Shrink "hs"'),
   );
   const probed = await probeShapes(m);
   assert.deepEqual(probed.get('h'), { dtype: 'float32', shape: ['N', 4] });
