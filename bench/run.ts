@@ -8,7 +8,20 @@ import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { modelStats } from '../src/ir/stats.js';
+import { createModel } from '../src/nn/index.js';
+import { SHAPE_RULES } from '../src/ops/index.js';
 import { median } from '../src/runtime/latency.js';
+
+/**
+ * FLOPs of one training sample: the forward pass, and a backward pass of about twice its cost
+ * (each layer's input gradient and weight gradient are each a product the size of the forward
+ * one) — the usual 3× estimate; the optimizer update adds a few per parameter.
+ */
+function trainFlopsPerSample(model: string): number {
+  const s = modelStats(createModel(model, { seed: 0 }), SHAPE_RULES);
+  return 3 * s.flops + 4 * s.params;
+}
 
 interface Sample {
   engine: string;
@@ -58,7 +71,13 @@ if (sections.has('train')) {
     list.push(s);
     results.set(key, list);
   };
+  const ceilings = new Map<number, number[]>();
   for (let rep = 0; rep < repeats; rep++) {
+    // The ceiling, measured in the same run (and each round) as the training steps it bounds.
+    for (const threads of [1, 2]) {
+      const c = run(process.execPath, [join(here, 'matmul-ceiling.js'), String(threads)]) as (Sample & { gflops?: number }) | undefined;
+      if (c?.gflops !== undefined) ceilings.set(threads, [...(ceilings.get(threads) ?? []), c.gflops]);
+    }
     for (const { model, threads } of configs) {
       process.stderr.write(`bench: round ${rep + 1}/${repeats} ${model} ${threads} thread(s)\n`);
       add(
@@ -80,22 +99,37 @@ if (sections.has('train')) {
   const rows: string[] = [];
   rows.push(`Training throughput, batch 64, real MNIST, samples/s (median of ${repeats} fresh processes, ${warmup} warm-up + ${timed} timed steps)`);
   rows.push('');
-  rows.push('| model | threads | Whittle | PyTorch | Whittle / PyTorch | Whittle / PyTorch best | peak RSS Whittle | peak RSS PyTorch |');
-  rows.push('|---|---|---|---|---|---|---|---|');
+  rows.push(
+    '| model | threads | Whittle | PyTorch | Whittle / PyTorch | Whittle / PyTorch best | median of round ratios | Whittle GFLOP/s | of MatMul ceiling | peak RSS Whittle | peak RSS PyTorch |',
+  );
+  rows.push('|---|---|---|---|---|---|---|---|---|---|---|');
+  // Ratios within a round (the two engines ran back to back), then their median: on a loaded
+  // machine that is steadier than the ratio of the two medians.
+  const roundRatios = (model: string, threads: number): number[] => {
+    const w = results.get(`whittle|${model}|${threads}`) ?? [];
+    const p = results.get(`pytorch|${model}|${threads}`) ?? [];
+    return w.slice(0, p.length).map((s, i) => s.samplesPerSec / (p[i] as Sample).samplesPerSec);
+  };
   const summary: Record<string, unknown> = {};
   for (const { model, threads } of configs) {
     const w = med(`whittle|${model}|${threads}`);
     const p = med(`pytorch|${model}|${threads}`);
     const best = Math.max(med(`pytorch|${model}|1`), med(`pytorch|${model}|2`));
     const mb = (b: number): string => (Number.isFinite(b) ? `${(b / 2 ** 20).toFixed(0)} MiB` : 'n/a');
+    const ratios = roundRatios(model, threads);
+    const gflops = (w * trainFlopsPerSample(model)) / 1e9;
+    const ceiling = median(ceilings.get(threads) ?? []);
     rows.push(
-      `| ${model} | ${threads} | ${Math.round(w)} | ${haveTorch ? Math.round(p) : 'n/a'} | ${haveTorch ? (w / p).toFixed(2) + '×' : 'n/a'} | ${haveTorch ? (w / best).toFixed(2) + '×' : 'n/a'} | ${mb(rss(`whittle|${model}|${threads}`))} | ${haveTorch ? mb(rss(`pytorch|${model}|${threads}`)) : 'n/a'} |`,
+      `| ${model} | ${threads} | ${Math.round(w)} | ${haveTorch ? Math.round(p) : 'n/a'} | ${haveTorch ? (w / p).toFixed(2) + '×' : 'n/a'} | ${haveTorch ? (w / best).toFixed(2) + '×' : 'n/a'} | ${ratios.length > 0 ? median(ratios).toFixed(2) + '×' : 'n/a'} | ${gflops.toFixed(1)} | ${Number.isFinite(ceiling) && ceiling > 0 ? `${((100 * gflops) / ceiling).toFixed(0)}% of ${ceiling.toFixed(0)}` : 'n/a'} | ${mb(rss(`whittle|${model}|${threads}`))} | ${haveTorch ? mb(rss(`pytorch|${model}|${threads}`)) : 'n/a'} |`,
     );
     summary[`${model}|${threads}`] = {
       whittle: w,
       pytorch: p,
       ratio: w / p,
       ratioToBest: w / best,
+      medianRoundRatio: median(ratios),
+      gflops,
+      matmulCeilingGflops: ceiling,
       whittleSamples: results.get(`whittle|${model}|${threads}`)?.map((s) => Math.round(s.samplesPerSec)),
       pytorchSamples: results.get(`pytorch|${model}|${threads}`)?.map((s) => Math.round(s.samplesPerSec)),
     };

@@ -21,6 +21,8 @@ export interface RecurrentCase {
   outputs: boolean[];
   linearBeforeReset?: boolean;
   attributes?: Record<string, Attribute>;
+  /** Declare the sequence length and batch symbolic ('T', 'N') in the graph. */
+  symbolic?: boolean;
 }
 
 const sigmoid = (v: number): number => 1 / (1 + Math.exp(-v));
@@ -125,7 +127,14 @@ export async function checkRecurrent(c: RecurrentCase): Promise<number> {
   const attributes: Record<string, Attribute> = { hidden_size: attr.int(H), ...(c.attributes ?? {}) };
   if (c.direction !== undefined) attributes['direction'] = attr.string(c.direction);
   if (c.linearBeforeReset) attributes['linear_before_reset'] = attr.int(1);
-  const graph = oneNodeGraph(c.op, { inputs: inputsOf(feeds), operands, attributes, outputs, results });
+  const declared = inputsOf(feeds);
+  if (c.symbolic) {
+    const x = declared.find((v) => v.name === 'x');
+    if (x !== undefined) x.shape = ['T', 'N', I];
+    for (const o of outputs)
+      o.shape = o.shape.map((d, i) => (d === T && i === 0 && o.name === 'y' ? 'T' : d === N && i === (o.name === 'y' ? 2 : 1) ? 'N' : d));
+  }
+  const graph = oneNodeGraph(c.op, { inputs: declared, operands, attributes, outputs, results });
   const r = await gradCheck({ graph, feeds, wrt: Object.keys(feeds), reference: (f) => referenceRecurrent(c, f), eps: EPS });
   assert.equal(
     r.checked,

@@ -120,7 +120,7 @@ export function registerCommands(program: Command): void {
     program
       .command('train')
       .description('train a zoo model or fine-tune an .onnx model on MNIST-format data')
-      .requiredOption('--model <zoo|file.onnx>', 'zoo name (lenet-300-100, lenet-5, resnet-cifar, lstm, mlp:784-100-10) or .onnx file'),
+      .requiredOption('--model <zoo|file.onnx>', 'zoo name (lenet-300-100, lenet-5, resnet-cifar, lstm, mobilenet-v2[:width], mlp:784-100-10) or .onnx file'),
     {
       epochs: 10,
       lr: 0.05,

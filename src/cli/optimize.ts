@@ -42,6 +42,7 @@ interface OptimizeFlags {
   batch: number;
   latencyTable?: string;
   normalize?: string;
+  uniform?: boolean;
   json?: boolean;
 }
 
@@ -86,6 +87,7 @@ export function registerOptimizeCommands(program: Command): void {
     .option('--batch <n>', 'mini-batch size', int('--batch', 1), 64)
     .option('--latency-table <file>', 'per-machine latency table (default ~/.cache/whittle/latency-HOST.json)')
     .option('--normalize <how>', 'input normalization (default: what the model recorded, else x/255)')
+    .option('--uniform', "also fine-tune one setting for every layer at the chosen model's cost, and report both (key `uniform`)")
     .option('--json', 'print one JSON object on stdout')
     .action(async (f: OptimizeFlags) => {
       if (!f.model.endsWith('.onnx')) throw new WhittleError('BAD_ARGUMENT', `--model ${f.model}: optimize needs a trained .onnx file`);
@@ -133,6 +135,7 @@ export function registerOptimizeCommands(program: Command): void {
           out: f.out,
           resume: Boolean(f.resume),
           runner,
+          compareUniform: Boolean(f.uniform),
           log: (line) => process.stderr.write(`${line}\n`),
         });
         const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
@@ -140,6 +143,10 @@ export function registerOptimizeCommands(program: Command): void {
           `optimize: chosen trial ${r.chosen.trial + 1}: test error ${pct(1 - r.final.testAccuracy)} (input ${pct(1 - r.baseline.testAccuracy)}), ` +
             `${r.final.bytes} bytes (${r.ratio.bytes.toFixed(1)}× smaller than dense float32), ${r.final.latencyMs.toFixed(3)} ms/batch (${r.ratio.latency.toFixed(2)}× faster) → ${r.final.file}\n`,
         );
+        if (r.uniform !== undefined)
+          process.stderr.write(
+            `optimize: uniform (every layer ${JSON.stringify(Object.values(r.uniform.layers)[0])}): test error ${pct(1 - r.uniform.testAccuracy)}, ${r.uniform.bytes} bytes, ${r.uniform.latencyMs.toFixed(3)} ms/batch\n`,
+          );
         emit(Boolean(f.json), { ...r });
       } finally {
         await runner.close();

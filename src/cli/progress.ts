@@ -43,7 +43,7 @@ export function createReporter(options: { quiet?: boolean; label?: string } = {}
       bar = undefined;
       const r = e.recovery;
       process.stderr.write(
-        `${label}: non-finite loss at step ${r.step}; went back to step ${r.restoredStep} and halved the learning rate to ${r.lr.toPrecision(3)}\n`,
+        `${label}: ${r.reason === 'blow-up' ? `loss blew up to ${r.loss.toPrecision(3)}` : 'non-finite loss'} at step ${r.step}; went back to step ${r.restoredStep} and halved the learning rate to ${r.lr.toPrecision(3)}\n`,
       );
     } else if (e.type === 'epoch') {
       bar?.stop();

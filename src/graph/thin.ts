@@ -8,6 +8,7 @@ import { Tensor } from '../ir/tensor.js';
 import { SHAPE_RULES } from '../ops/index.js';
 import { shapeRules } from './channel-rules.js';
 import type { PruneGroup } from './dependency.js';
+import { dependencyGroups } from './dependency.js';
 
 /** Keeps the listed indices of `axis`. */
 export function gatherAxis(t: Tensor, axis: number, keep: readonly number[]): Tensor {
@@ -131,11 +132,20 @@ export function thinChannels(model: Model, groups: readonly PruneGroup[], keep: 
   }
   followFlattenReshapes(model.graph, g);
   g.valueInfo.clear();
+  const rules = shapeRules(SHAPE_RULES);
   try {
-    inferShapes(g, shapeRules(SHAPE_RULES), undefined, { unknown: 'skip' });
+    inferShapes(g.clone(), rules);
   } catch (e) {
-    throw new WhittleError('INVALID_GRAPH', `thinning produced an inconsistent graph: ${(e as Error).message}`, { cause: e });
+    // An op without a shape rule is no inconsistency; anything else the rules find is.
+    if (!(e instanceof WhittleError && e.code === 'UNSUPPORTED_OP'))
+      throw new WhittleError('INVALID_GRAPH', `thinning produced an inconsistent graph: ${(e as Error).message}`, { cause: e });
   }
+  inferShapes(g, rules, undefined, { unknown: 'skip' });
+  // Keep the value info the file had (with the new shapes), and the outputs of ops whose shapes
+  // only value info gives; the rest is recomputed on load and would only grow the file.
+  const kept = new Set(model.graph.valueInfo.keys());
+  for (const n of g.nodes) if (!SHAPE_RULES.has(n.opType)) for (const o of n.outputs) kept.add(o);
+  for (const name of [...g.valueInfo.keys()]) if (!kept.has(name)) g.valueInfo.delete(name);
   return { ...model, graph: g, metadata: { ...model.metadata } };
 }
 
@@ -155,4 +165,19 @@ export function removeDeadNodes(g: Graph): void {
   g.nodes = g.nodes.filter((_, k) => keep[k]);
   if (g.nodes.length === before) return;
   for (const name of [...g.initializers.keys()]) if (!live.has(name)) g.initializers.delete(name);
+}
+
+/**
+ * The same model with the inputs thinning would rewrite (attention reshape targets computed
+ * from Shape, zero initial states) already rewritten for every channel kept: outputs are
+ * unchanged, and shapes that were symbolic become static, so FLOP counts see them.
+ *
+ * ```ts
+ * const flopsBefore = modelStats(withConstantShapes(model), SHAPE_RULES).flops;
+ * ```
+ */
+export function withConstantShapes(model: Model): Model {
+  const groups = dependencyGroups(model.graph).filter((g) => g.prunable && g.rewrites.length > 0);
+  if (groups.length === 0) return model;
+  return thinChannels(model, groups, new Map(groups.map((g) => [g.id, Array.from({ length: g.channels }, (_, i) => i)])));
 }

@@ -213,6 +213,14 @@ export class ModelBuilder {
     return this.#unary('LeakyRelu', x, this.#layerName(name, 'leaky_relu'), { alpha: attr.float(alpha) });
   }
 
+  /** ReLU6 = Clip(x, 0, 6), with the bounds as scalar initializers `${name}.min` / `${name}.max`. */
+  relu6(x: string, name?: string): string {
+    const n = this.#layerName(name, 'relu6');
+    const lo = this.#param(n, 'min', Tensor.scalar('float32', 0));
+    const hi = this.#param(n, 'max', Tensor.scalar('float32', 6));
+    return this.#emit('Clip', n, [x, lo, hi], {}, this.#shapes.get(x));
+  }
+
   sigmoid(x: string, name?: string): string {
     return this.#unary('Sigmoid', x, this.#layerName(name, 'sigmoid'));
   }

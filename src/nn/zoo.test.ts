@@ -37,6 +37,8 @@ test('parameter counts match the literature and a hand count', () => {
   assert.equal(countParameters(createModel('resnet-cifar').graph), 78_042);
   // PyTorch's nn.LSTM(28, 64) (4·64·(28 + 64) weights + 2·4·64 biases) + nn.Linear(64, 10).
   assert.equal(countParameters(createModel('lstm').graph), 24_714);
+  // torchvision's mobilenet_v2(num_classes=10) has 2,236,682 with a 3-channel stem; 1 channel saves 32·2·9.
+  assert.equal(countParameters(createModel('mobilenet-v2').graph), 2_236_682 - 32 * 2 * 9);
 });
 
 test('every model records its zoo name, takes `input` and returns `logits` [N, 10]', () => {

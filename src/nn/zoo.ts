@@ -19,8 +19,11 @@ export interface ZooOptions {
   hidden?: number[];
 }
 
-/** Names `createModel` accepts; 'mlp' also takes its sizes inline, e.g. 'mlp:784-300-100-10'. */
-export const ZOO_NAMES = ['lenet-300-100', 'lenet-5', 'resnet-cifar', 'mlp', 'lstm'] as const;
+/**
+ * Names `createModel` accepts; 'mlp' also takes its sizes inline, e.g. 'mlp:784-300-100-10', and
+ * 'mobilenet-v2' its width multiplier, e.g. 'mobilenet-v2:0.35'.
+ */
+export const ZOO_NAMES = ['lenet-300-100', 'lenet-5', 'resnet-cifar', 'mlp', 'lstm', 'mobilenet-v2'] as const;
 export type ZooName = (typeof ZOO_NAMES)[number];
 
 interface Resolved {
@@ -123,6 +126,58 @@ function buildLstm(name: string, o: Resolved, hidden: number): Model {
   return b.build({ 'whittle.zoo': name });
 }
 
+/** torchvision's _make_divisible: channels rounded to a multiple of 8, never below 90% of the target. */
+function divisible(v: number, divisor = 8): number {
+  const n = Math.max(divisor, Math.floor(v + divisor / 2) - (Math.floor(v + divisor / 2) % divisor));
+  return n < 0.9 * v ? n + divisor : n;
+}
+
+/**
+ * MobileNetV2 as torchvision builds it (inverted residuals: 1×1 expand, 3×3 depthwise, 1×1 linear
+ * projection; ReLU6; residual adds where shape allows), channels scaled by `width` and rounded
+ * to multiples of 8. On 28×28 inputs the stem's stride 2 gives 14×14, then the usual strides.
+ */
+function buildMobilenetV2(name: string, o: Resolved, width: number): Model {
+  const { b, x: input } = start(name, o);
+  const convBn = (x: string, inC: number, outC: number, k: number, stride: number, groups: number, prefix: string, relu: boolean): string => {
+    const y = b.batchNorm(b.conv2d(x, inC, outC, k, { stride, pad: (k - 1) / 2, groups, bias: false, init: 'he', name: `${prefix}.conv` }), outC, {
+      name: `${prefix}.bn`,
+    });
+    return relu ? b.relu6(y, `${prefix}.relu6`) : y;
+  };
+  let inC = divisible(32 * width);
+  const last = divisible(1280 * Math.max(1, width));
+  let x = convBn(input, o.inChannels, inC, 3, 2, 1, 'features.0', true);
+  const settings: [number, number, number, number][] = [
+    [1, 16, 1, 1],
+    [6, 24, 2, 2],
+    [6, 32, 3, 2],
+    [6, 64, 4, 2],
+    [6, 96, 3, 1],
+    [6, 160, 3, 2],
+    [6, 320, 1, 1],
+  ];
+  let block = 1;
+  for (const [t, c, n, s] of settings) {
+    const outC = divisible(c * width);
+    for (let i = 0; i < n; i++) {
+      const stride = i === 0 ? s : 1;
+      const hidden = Math.round(inC * t);
+      const p = `features.${block++}`;
+      let y = x;
+      if (t !== 1) y = convBn(y, inC, hidden, 1, 1, 1, `${p}.expand`, true);
+      y = convBn(y, hidden, hidden, 3, stride, hidden, `${p}.dw`, true);
+      y = convBn(y, hidden, outC, 1, 1, 1, `${p}.project`, false);
+      x = stride === 1 && inC === outC ? b.add(x, y, `${p}.add`) : y;
+      inC = outC;
+    }
+  }
+  x = convBn(x, inC, last, 1, 1, 1, `features.${block}`, true);
+  x = b.flatten(b.globalAvgPool(x, 'avgpool'), 'flatten');
+  b.output(b.dense(x, last, o.numClasses, { name: 'classifier' }), 'logits');
+  return b.build({ 'whittle.zoo': name });
+}
+
 /** Parses 'mlp:784-300-100-10' into [784, 300, 100, 10]. */
 function parseMlpSizes(spec: string, full: string): number[] {
   const sizes = spec.split('-').map(Number);
@@ -148,8 +203,11 @@ function parseMlpSizes(spec: string, full: string): number[] {
  */
 export function createModel(name: string, options: ZooOptions = {}): Model {
   const [base = '', spec] = name.split(/:(.*)/s);
-  if (!(ZOO_NAMES as readonly string[]).includes(base) || (spec !== undefined && base !== 'mlp')) {
-    throw new WhittleError('BAD_ARGUMENT', `unknown model "${name}"; valid names: ${ZOO_NAMES.join(', ')} (mlp also as "mlp:784-100-10")`);
+  if (!(ZOO_NAMES as readonly string[]).includes(base) || (spec !== undefined && base !== 'mlp' && base !== 'mobilenet-v2')) {
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `unknown model "${name}"; valid names: ${ZOO_NAMES.join(', ')} (mlp also as "mlp:784-100-10", mobilenet-v2 with a width as "mobilenet-v2:0.5")`,
+    );
   }
   const isResnet = base === 'resnet-cifar';
   const o: Resolved = {
@@ -168,6 +226,12 @@ export function createModel(name: string, options: ZooOptions = {}): Model {
       return buildResnetCifar(name, o);
     case 'lstm':
       return buildLstm(name, o, positiveInt(options.hidden?.[0] ?? 64, 'hidden size'));
+    case 'mobilenet-v2': {
+      const width = spec === undefined ? 1 : Number(spec);
+      if (!(width > 0 && width <= 4))
+        throw new WhittleError('BAD_ARGUMENT', `model "${name}": the width multiplier must be a number in (0, 4], e.g. "mobilenet-v2:0.5"`);
+      return buildMobilenetV2(name, o, width);
+    }
     case 'mlp': {
       if (spec === undefined)
         return buildMlp(

@@ -143,11 +143,11 @@ export const layerChannels: ChannelRule = (ctx) => {
   return [out];
 };
 
-/** BatchNormalization: its scale, shift and statistics follow the channels on axis 1. */
+/** BatchNormalization and InstanceNormalization: their per-channel parameters (scale, shift, statistics) follow the channels on axis 1. */
 export const batchNormChannels: ChannelRule = (ctx) => {
   const l = ctx.layout(0);
   if (l === undefined || l.axis !== 1 || ctx.traced.length !== 1) return blockAll(ctx, `${what(ctx)} normalizes over them`);
-  for (const i of [1, 2, 3, 4]) {
+  for (let i = 1; i < ctx.node.inputs.length; i++) {
     const t = ctx.node.inputs[i];
     if (t && ctx.isInitializer(i)) ctx.along(l, t, 0, 'norm');
     else ctx.block(l, `${what(ctx)} has a computed parameter`);
@@ -285,4 +285,64 @@ export const reduceChannels: ChannelRule = (ctx) => {
   if (l === undefined || rank === undefined || axes === undefined || axes.length === 0 || axes.includes(l.axis))
     return blockAll(ctx, `${what(ctx)} reduces over them`);
   return [{ axis: getInt(ctx.node, 'keepdims', 1) ? l.axis : l.axis - axes.filter((a) => a < l.axis).length, segs: l.segs }];
+};
+
+/**
+ * LSTM, GRU and RNN: each hidden unit is a source whose slices are its rows in every gate block
+ * of W, R and B (and the peephole P), plus its column of R (the recurrence reads it back). The
+ * input's channels reach W's input columns. An all-zero computed initial state is dropped on
+ * thinning (zero is the op's default), since its shape names the hidden size.
+ */
+export const recurrentChannels: ChannelRule = (ctx) => {
+  const { node } = ctx;
+  const gates = node.opType === 'LSTM' ? 4 : node.opType === 'GRU' ? 3 : 1;
+  const hidden = getInt(node, 'hidden_size', 0);
+  const x = ctx.layout(0);
+  const w = ctx.constant(1);
+  const r = ctx.constant(2);
+  const outAxes = [3, 2, 2];
+  const produceBlocked = (why: string): (ChannelLayout | undefined)[] => {
+    blockAll(ctx, why);
+    const out = ctx.produce(hidden, 3, why);
+    return node.outputs.map((_, k) => ({ axis: outAxes[k] as number, segs: out.segs }));
+  };
+  const what = `${node.opType} "${node.name}"`;
+  if (hidden <= 0 || w === undefined || r === undefined || !ctx.isInitializer(1) || !ctx.isInitializer(2))
+    return produceBlocked(`${what} has computed weights`);
+  for (const i of ctx.traced) if (i !== 0) ctx.block(ctx.layout(i), `${what} reads them as a state or length`);
+  const out = ctx.produce(hidden, 3);
+  const src = (out.segs[0] as { src: number }).src;
+  const [W, R] = [node.inputs[1] as string, node.inputs[2] as string];
+  for (let g = 0; g < gates; g++) {
+    ctx.member(src, W, 1, g * hidden, 1, 'out');
+    ctx.member(src, R, 1, g * hidden, 1, 'out');
+  }
+  ctx.member(src, R, 2, 0, 1, 'in');
+  const B = node.inputs[3];
+  if (B) {
+    if (!ctx.isInitializer(3)) ctx.block(out, `${what} has a computed bias`);
+    else for (let g = 0; g < 2 * gates; g++) ctx.member(src, B, 1, g * hidden, 1, 'out');
+  }
+  const P = node.inputs[7];
+  if (P) {
+    if (!ctx.isInitializer(7)) ctx.block(out, `${what} has a computed peephole`);
+    else for (let g = 0; g < 3; g++) ctx.member(src, P, 1, g * hidden, 1, 'out');
+  }
+  for (const i of [5, 6]) {
+    const name = node.inputs[i];
+    if (!name) continue;
+    const p = ctx.producer(i);
+    const fill = p?.opType === 'ConstantOfShape' ? p.attributes['value'] : undefined;
+    const zero = p?.opType === 'ConstantOfShape' && (fill === undefined || (fill.type === 'tensor' && fill.value.toNumbers().every((v) => Number(v) === 0)));
+    const c = ctx.constant(i);
+    if (zero) ctx.rewriteInput(src, node.name, i, () => undefined);
+    else if (c !== undefined && ctx.isInitializer(i) && c.dims.length === 3) ctx.member(src, name, 2, 0, 1, 'const');
+    else ctx.block(out, `${what} starts from a computed state`);
+  }
+  if (x !== undefined) {
+    if (x.axis !== 2) ctx.block(x, `${what} reads them on a time or batch axis`);
+    else ctx.along(x, W, 2, 'in');
+  }
+  // Y is [T, D, B, H] (layout 0) or [B, T, D, H]; Y_h and Y_c are [D, B, H] or [B, D, H].
+  return node.outputs.map((o, k) => (o ? { axis: outAxes[k] as number, segs: out.segs } : undefined));
 };

@@ -1,10 +1,12 @@
 import { getFloat } from '../ir/graph.js';
 import type { OpDef } from './types.js';
 import { input, scalar } from './util.js';
+import { unaryChannels } from './channels.js';
 
 /** Y = X for X > 0, alpha·(eˣ − 1) else; dX = dY for X > 0, dY·(Y + alpha) else. */
 export const elu: OpDef = {
   op: 'Elu',
+  channels: unaryChannels,
   inferShape: ({ node, inputs }) => [input(node, inputs, 0)],
   gradient({ node, b, dy, inputs }) {
     const g = dy[0];

@@ -1,9 +1,11 @@
 import type { OpDef } from './types.js';
 import { input, scalar } from './util.js';
+import { unaryChannels } from './channels.js';
 
 /** Y = erf(X); dX = dY · 2/√π · e^(−X²). */
 export const erf: OpDef = {
   op: 'Erf',
+  channels: unaryChannels,
   inferShape: ({ node, inputs }) => [input(node, inputs, 0)],
   gradient({ node, b, dy, inputs }) {
     const g = dy[0];

@@ -1,6 +1,7 @@
 import { getString } from '../ir/graph.js';
 import type { OpDef } from './types.js';
 import { input, scalar } from './util.js';
+import { unaryChannels } from './channels.js';
 
 /**
  * Gelu (opset 20). Exact: Y = ½X(1 + erf(X/√2)), dX = dY·(½(1 + erf(X/√2)) + X·φ(X)).
@@ -9,6 +10,7 @@ import { input, scalar } from './util.js';
  */
 export const gelu: OpDef = {
   op: 'Gelu',
+  channels: unaryChannels,
   inferShape: ({ node, inputs }) => [input(node, inputs, 0)],
   gradient({ node, b, dy, inputs }) {
     const g = dy[0];

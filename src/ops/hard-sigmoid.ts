@@ -1,10 +1,12 @@
 import { getFloat } from '../ir/graph.js';
 import type { OpDef } from './types.js';
 import { input, scalar } from './util.js';
+import { unaryChannels } from './channels.js';
 
 /** Y = max(0, min(1, alpha·X + beta)); dX = alpha·dY where 0 < alpha·X + beta < 1, else 0. */
 export const hardSigmoid: OpDef = {
   op: 'HardSigmoid',
+  channels: unaryChannels,
   inferShape: ({ node, inputs }) => [input(node, inputs, 0)],
   gradient({ node, b, dy, inputs }) {
     const g = dy[0];

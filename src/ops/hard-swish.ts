@@ -1,9 +1,11 @@
 import type { OpDef } from './types.js';
 import { input, scalar } from './util.js';
+import { unaryChannels } from './channels.js';
 
 /** Y = X·HardSigmoid(X) with alpha 1/6, beta ½; dX = dY·(0 below −3, 1 above 3, X/3 + ½ between). */
 export const hardSwish: OpDef = {
   op: 'HardSwish',
+  channels: unaryChannels,
   inferShape: ({ node, inputs }) => [input(node, inputs, 0)],
   gradient({ node, b, dy, inputs }) {
     const g = dy[0];

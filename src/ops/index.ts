@@ -41,6 +41,7 @@ import { reduceMax, reduceMin, reduceProd } from './reduce-extra.js';
 import { reshape } from './reshape.js';
 import { scatterElements } from './scatter-elements.js';
 import { scatterND } from './scatter-nd.js';
+import { scan } from './scan.js';
 import { shape, size } from './shape.js';
 import { sigmoid } from './sigmoid.js';
 import { slice } from './slice.js';
@@ -138,6 +139,7 @@ const ALL: OpDef[] = [
   reshape,
   scatterElements,
   scatterND,
+  scan,
   shape,
   sigmoid,
   size,

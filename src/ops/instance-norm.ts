@@ -4,6 +4,7 @@ import { Tensor } from '../ir/tensor.js';
 import { standardize, standardizeGrad } from './moments.js';
 import type { OpDef } from './types.js';
 import { expectRank, input } from './util.js';
+import { batchNormChannels } from './channels.js';
 
 /** A [C] vector as [C, 1, …] against [N, C, spatial…]. */
 export function perChannel(b: GraphBuilder, v: string, rank: number): string {
@@ -24,6 +25,7 @@ export function sumPerChannel(b: GraphBuilder, v: string, rank: number): string 
  */
 export const instanceNormalization: OpDef = {
   op: 'InstanceNormalization',
+  channels: batchNormChannels,
   inferShape({ node, inputs }) {
     const x = input(node, inputs, 0);
     if (x.shape.length < 3) expectRank(node, x, 3, 'InstanceNormalization needs [N, C, spatial…]');

@@ -4,6 +4,7 @@ import { reduceToShape } from './broadcast.js';
 import { standardize, standardizeGrad } from './moments.js';
 import type { OpDef } from './types.js';
 import { input, normAxis } from './util.js';
+import { layerNormChannels } from './channels.js';
 
 /**
  * LayerNormalization (opset 17): Y = x̂·Scale + B with x̂ standardized over the axes from `axis`
@@ -13,6 +14,7 @@ import { input, normAxis } from './util.js';
  */
 export const layerNormalization: OpDef = {
   op: 'LayerNormalization',
+  channels: layerNormChannels,
   inferShape({ node, inputs }) {
     const x = input(node, inputs, 0);
     const axis = normAxis(node, getInt(node, 'axis', -1), x.shape.length);

@@ -2,6 +2,7 @@ import { WhittleError } from '../ir/errors.js';
 import { broadcastShapes, reduceToShape } from './broadcast.js';
 import type { OpDef } from './types.js';
 import { input, scalar } from './util.js';
+import { elementwiseChannels } from './channels.js';
 
 /**
  * Y = X for X > 0, slope·X else, slope broadcast to X. dX = Where(X > 0, dY, slope·dY);
@@ -9,6 +10,7 @@ import { input, scalar } from './util.js';
  */
 export const prelu: OpDef = {
   op: 'PRelu',
+  channels: elementwiseChannels,
   inferShape({ node, inputs }) {
     const x = input(node, inputs, 0);
     const slope = input(node, inputs, 1);

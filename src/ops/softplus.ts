@@ -1,9 +1,11 @@
 import type { OpDef } from './types.js';
 import { input } from './util.js';
+import { unaryChannels } from './channels.js';
 
 /** Y = ln(1 + eˣ); dX = dY·σ(X). */
 export const softplus: OpDef = {
   op: 'Softplus',
+  channels: unaryChannels,
   inferShape: ({ node, inputs }) => [input(node, inputs, 0)],
   gradient({ node, b, dy }) {
     const g = dy[0];

@@ -48,7 +48,7 @@ export interface LatencySettings {
   threads: number;
   /** Samples per run (default 64). */
   batch: number;
-  /** Fresh-session rounds whose median is kept (default 3). */
+  /** Fresh-session rounds whose median is kept (default 5). */
   rounds?: number;
 }
 
@@ -123,7 +123,7 @@ export class LatencyTable {
       new Float32Array(dims.reduce((a, d) => a * d, 1)).map((_, i) => ((i * 7919) % 255) / 255),
     );
     const samples: number[] = [];
-    for (let r = 0; r < (s.rounds ?? 3); r++)
+    for (let r = 0; r < (s.rounds ?? 5); r++)
       samples.push(await timeSession(model, { [input?.name ?? 'input']: x }, { backend: s.runtime, threads: s.threads }, { warmup: 20, runs: 60 }));
     const ms = median(samples);
     this.#file.entries[key] = { ms, samples, measuredAt: new Date().toISOString() };

@@ -13,6 +13,7 @@ import { decodeModel, encodeModel } from '../ir/onnx.js';
 import { modelStats } from '../ir/stats.js';
 import { SHAPE_RULES } from '../ops/index.js';
 import { evaluate } from '../train/evaluate.js';
+import { denseParameterBytes, withNormalization } from '../pipeline/index.js';
 import { compressCandidate } from './compress.js';
 import { searchData } from './data.js';
 import { estimateBytes, estimateFlops, greedyPath } from './greedy.js';
@@ -60,6 +61,8 @@ export interface OptimizeOptions {
   out: string;
   resume: boolean;
   runner: TrialRunner;
+  /** Also fine-tune the uniform setting (every layer alike) at the chosen model's cost, for comparison. */
+  compareUniform?: boolean;
   log?: (line: string) => void;
 }
 
@@ -86,10 +89,21 @@ export interface OptimizeResult {
   front: FrontEntry[];
   trials: number;
   chosen: FrontEntry & { met: boolean };
-  final: { valAccuracy: number; testAccuracy: number; bytes: number; latencyMs: number; flops: number; file: string; onnx: string };
+  /** The winner after its longer fine-tune; `withinBudget`: the written file (size) or its structure (latency, FLOPs) meets --budget. */
+  final: {
+    valAccuracy: number;
+    testAccuracy: number;
+    bytes: number;
+    latencyMs: number;
+    flops: number;
+    file: string;
+    onnx: string;
+    withinBudget: boolean | null;
+  };
   /** Input over result: dense float32 bytes over the written file's, latency, FLOPs. */
   ratio: { bytes: number; latency: number; flops: number };
-  uniform?: { valAccuracy: number; testAccuracy: number; bytes: number; layers: Record<string, LayerPolicy> };
+  /** With `compareUniform`: one setting for every layer at the chosen model's cost, fine-tuned the same. */
+  uniform?: { valAccuracy: number; testAccuracy: number; bytes: number; latencyMs: number; flops: number; layers: Record<string, LayerPolicy> };
   message: string | undefined;
   latencyTable: { path: string; measured: number; reused: number };
   seconds: number;
@@ -153,8 +167,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
   const baseLatency = await table.lookup(denseFloat, o.latency);
   const baseFlops = modelStats(model, SHAPE_RULES).flops;
   const baseBytes = modelBytes.length;
-  let denseBytes = 0;
-  for (const t of model.graph.initializers.values()) if (t.dtype.startsWith('float') && t.dims.length > 0) denseBytes += 4 * t.size;
+  const denseBytes = denseParameterBytes(model);
 
   log(`optimize: prior — each of ${space.layers.length} layers changed alone, on ${trialVal.count} validation samples`);
   const prior = await measurePrior(model, space, trialVal, o.normalization);
@@ -295,7 +308,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
   // The winner: fine-tuned longer on the training side, written, measured once on the test set.
   log(`optimize: fine-tuning the chosen candidate (trial ${best.index + 1}) for ${o.finalEpochs} epochs`);
   const finalTrain = subset(data.train, 0, Math.min(o.finalTrainSamples ?? data.train.count, data.train.count));
-  const final = await compressCandidate(model, best.candidate, finalTrain, {
+  const final = await compressCandidate(withNormalization(model, o.normalization), best.candidate, finalTrain, {
     epochs: o.finalEpochs,
     batchSize: o.batchSize,
     normalization: o.normalization,
@@ -305,7 +318,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
   const file = join(o.out, final.form === 'container' ? 'model.wtl' : 'model.onnx');
   const onnx = join(o.out, 'model.onnx');
   writeFileAtomic(file, [final.file]);
-  if (final.form === 'container') writeFileAtomic(onnx, [encodeModel({ ...final.model, metadata: { ...final.model.metadata } })]);
+  if (final.form === 'container') writeFileAtomic(onnx, [encodeModel(final.model)]);
   const evalOpts = { normalization: o.normalization, threads: o.threads };
   const finalVal = (await evaluate(final.model, data.validation, evalOpts)).accuracy;
   const finalTest = (await evaluate(final.model, data.test, evalOpts)).accuracy;
@@ -322,16 +335,102 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
     front: front.map(entry),
     trials: trials.length,
     chosen: { ...entry(best), met },
-    final: { valAccuracy: finalVal, testAccuracy: finalTest, bytes: final.file.length, latencyMs: finalLatency, flops: finalFlops, file, onnx },
+    final: {
+      valAccuracy: finalVal,
+      testAccuracy: finalTest,
+      bytes: final.file.length,
+      latencyMs: finalLatency,
+      flops: finalFlops,
+      file,
+      onnx,
+      withinBudget:
+        o.budget === undefined ? null : (o.target === 'size' ? final.file.length : o.target === 'latency' ? finalLatency : finalFlops / baseFlops) <= o.budget,
+    },
     ratio: { bytes: denseBytes / final.file.length, latency: baseLatency / finalLatency, flops: baseFlops / finalFlops },
     message,
     latencyTable: { path: table.path, measured: table.measured, reused: table.hits },
     seconds: (performance.now() - t0) / 1000,
   };
+  if (o.compareUniform) {
+    const u = await uniformCandidate(
+      model,
+      space,
+      best.candidate,
+      o.target,
+      { bytes: final.file.length, latencyMs: finalLatency, flops: finalFlops },
+      table,
+      o,
+    );
+    log(`optimize: uniform comparison — every layer ${JSON.stringify(Object.values(u.layers)[0])}, fine-tuned for ${o.finalEpochs} epochs`);
+    const uf = await compressCandidate(model, u, finalTrain, {
+      epochs: o.finalEpochs,
+      batchSize: o.batchSize,
+      normalization: o.normalization,
+      seed: o.seed,
+      threads: o.threads ?? 1,
+    });
+    result.uniform = {
+      valAccuracy: (await evaluate(uf.model, data.validation, evalOpts)).accuracy,
+      testAccuracy: (await evaluate(uf.model, data.test, evalOpts)).accuracy,
+      bytes: uf.file.length,
+      latencyMs: await table.lookup(u, o.latency),
+      flops: modelStats(uf.model, SHAPE_RULES).flops,
+      layers: u.layers,
+    };
+  }
   writeFileAtomic(join(o.out, 'front.json'), [new TextEncoder().encode(`${JSON.stringify({ front: result.front, trials: trials.map(entry) }, null, 1)}\n`)]);
   // result.json last: its presence marks a finished search.
   writeFileAtomic(resultPath, [new TextEncoder().encode(`${JSON.stringify(result, null, 1)}\n`)]);
   return result;
+}
+
+/**
+ * One setting for every layer at (at most) the chosen model's cost: the chosen model's most
+ * common format and the least uniform sparsity (size) or the widest uniform width (latency,
+ * FLOPs) whose untrained structure costs no more than the chosen model.
+ */
+async function uniformCandidate(
+  model: Model,
+  space: SearchSpace,
+  chosen: Candidate,
+  target: Target,
+  cost: { bytes: number; latencyMs: number; flops: number },
+  table: LatencyTable,
+  o: OptimizeOptions,
+): Promise<Candidate> {
+  const formats = Object.values(chosen.layers).map((p) => p.format);
+  const format = [...new Set(formats)].sort((a, b) => formats.filter((f) => f === b).length - formats.filter((f) => f === a).length)[0] ?? 'float';
+  const all = (p: LayerPolicy): Candidate => ({ lr: chosen.lr, layers: Object.fromEntries(space.layers.map((l) => [l.name, { ...p }])) });
+  const data = searchData(o.data);
+  if (target === 'size') {
+    const sparsities = space.layers[0]?.sparsities ?? [0];
+    for (const s of sparsities) {
+      const c = all({ width: 1, sparsity: s, format });
+      const r = await compressCandidate(model, c, subset(data.train, 0, 64), {
+        epochs: 0,
+        batchSize: o.batchSize,
+        normalization: o.normalization,
+        seed: o.seed,
+        threads: 1,
+      });
+      if (r.file.length <= cost.bytes) return c;
+    }
+    return all({ width: 1, sparsity: sparsities.at(-1) ?? 0, format });
+  }
+  // Widths shared by every thinnable layer; the output layer keeps its width.
+  const widths = space.layers.find((l) => l.widths.length > 1)?.widths ?? [1];
+  let last = all({ width: 1, sparsity: 0, format });
+  for (const w of widths) {
+    const c: Candidate = {
+      lr: chosen.lr,
+      layers: Object.fromEntries(space.layers.map((l) => [l.name, { width: l.widths.includes(w) ? w : 1, sparsity: 0, format }])),
+    };
+    last = c;
+    const fits =
+      target === 'latency' ? (await table.lookup(c, o.latency)) <= cost.latencyMs : modelStats(await table.structure(c), SHAPE_RULES).flops <= cost.flops;
+    if (fits) return c;
+  }
+  return last;
 }
 
 /**

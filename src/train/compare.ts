@@ -7,7 +7,8 @@ import type { Model } from '../ir/graph.js';
 import { fromHalfBits } from '../ir/half.js';
 import { Tensor } from '../ir/tensor.js';
 import type { Backend } from '../runtime/session.js';
-import { Session } from '../runtime/session.js';
+import type { SessionLease } from '../runtime/session.js';
+import { sharedSessions } from '../runtime/session.js';
 import type { OutputAgreement } from './agreement.js';
 import { AgreementMeter, correctPredictions } from './agreement.js';
 
@@ -73,12 +74,13 @@ async function forEachBatch(
   visit: (outputs: Record<string, Tensor>[], labels: Int32Array | undefined) => void,
 ): Promise<void> {
   const bs = batchSizeFor(models, options);
-  const sessions: Session[] = [];
+  // The reference compared against again and again (a keep-float search) keeps its session.
+  const sessions: SessionLease[] = [];
   try {
-    for (const m of models) sessions.push(await Session.create(m, { threads: options.threads, backend: options.backend }));
+    for (const m of models) sessions.push(await sharedSessions.acquire(m, { threads: options.threads, backend: options.backend }));
     await runBatches(tensorSource(data), { batchSize: bs }, async ({ feeds, labels }) => {
       const outs: Record<string, Tensor>[] = [];
-      for (let k = 0; k < sessions.length; k++) outs.push(await (sessions[k] as Session).run(feedsFor(models[k] as Model, feeds, data)));
+      for (let k = 0; k < sessions.length; k++) outs.push(await (sessions[k] as SessionLease).session.run(feedsFor(models[k] as Model, feeds, data)));
       visit(outs, labels);
     });
   } finally {

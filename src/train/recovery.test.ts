@@ -12,6 +12,7 @@ import { WhittleError } from '../ir/errors.js';
 import { Tensor } from '../ir/tensor.js';
 import { createModel } from '../nn/zoo.js';
 import { loadCheckpoint } from './checkpoint.js';
+import { BLOW_UP_FACTOR, BlowUpDetector } from './recovery.js';
 import type { TrainCallback, TrainOptions } from './trainer.js';
 import { train } from './trainer.js';
 
@@ -47,7 +48,7 @@ test('a non-finite loss is undone: back to the kept state, half the rate, same b
   assert.equal(cb.fired, 1);
   // The run after step 8 starts on the poisoned weights: its first loss (step 9) is NaN; the only
   // state kept this epoch (16 steps, states ≥ 16 steps apart) is the one before step 1.
-  assert.deepEqual(recovered.recoveries, [{ epoch: 1, step: 9, restoredStep: 0, lr: 0.025 }]);
+  assert.deepEqual(recovered.recoveries, [{ epoch: 1, step: 9, reason: 'non-finite', loss: Number.NaN, restoredStep: 0, lr: 0.025 }]);
   assert.equal(recovered.status, 'completed');
   const clean = await train(createModel('mlp:784-32-10'), data, { ...base, lr: 0.025 });
   assert.deepEqual(clean.recoveries, []);
@@ -103,4 +104,64 @@ test('a really diverging run (LeNet-5, lr 0.2, no warm-up) recovers and learns',
   for (const x of r.recoveries) assert.ok(x.restoredStep < x.step);
   for (const t of r.model.graph.initializers.values()) if (t.dtype === 'float32') assert.ok((t.data as Float32Array).every(Number.isFinite));
   assert.ok(Number.isFinite(r.history[0]?.loss) && (r.history[0]?.trainAccuracy ?? 0) > 0.5, JSON.stringify(r.history));
+});
+
+/** After the run ending at step `at`, multiplies the last layer's weights by `factor` (a finite blow-up). */
+function inflate(at: number, factor: number): TrainCallback & { fired: number } {
+  return {
+    fired: 0,
+    onStepEnd(ctx) {
+      if (ctx.globalStep !== at || this.fired > 0) return;
+      this.fired++;
+      const w = ctx.state.get('fc2.weight') as Tensor;
+      ctx.state.set(
+        'fc2.weight',
+        new Tensor(
+          w.dtype,
+          w.dims,
+          (w.data as Float32Array).map((v) => v * factor),
+        ),
+      );
+    },
+  };
+}
+
+test('a finite blow-up (loss ×100 without NaN) is undone like a NaN: back, half the rate, same batches', async () => {
+  // 32 steps: the detector judges only after 16 steps, so the jump comes after step 20.
+  const more = subset(mnist.train, 0, 1024);
+  const cb = inflate(20, 3000);
+  const recovered = await train(createModel('mlp:784-32-10'), more, { ...base, callbacks: [cb] });
+  assert.equal(cb.fired, 1);
+  const [r, ...rest] = recovered.recoveries;
+  assert.deepEqual(rest, []);
+  assert.ok(r !== undefined && r.reason === 'blow-up' && Number.isFinite(r.loss) && r.loss > 100, JSON.stringify(recovered.recoveries));
+  assert.deepEqual({ ...r, loss: 0 }, { epoch: 1, step: 21, reason: 'blow-up', loss: 0, restoredStep: 0, lr: 0.025 });
+  const clean = await train(createModel('mlp:784-32-10'), more, { ...base, lr: 0.025 });
+  for (const [name, t] of clean.model.graph.initializers) assert.deepEqual(recovered.model.graph.initializers.get(name)?.data, t.data, name);
+  // Without recovery a finite loss is not an error: the run goes on (and pays for the jump).
+  const strict = await train(createModel('mlp:784-32-10'), more, { ...base, recover: false, callbacks: [inflate(20, 3000)] });
+  assert.deepEqual(strict.recoveries, []);
+});
+
+test('BlowUpDetector: a ×100 jump over the recent losses and above the first is flagged; descent, tiny-loss noise and one hard batch are not', () => {
+  const descent = [2.3, 2.1, 1.8, 1.2, 0.9, 0.6, 0.5, 0.4, 0.35, ...new Array<number>(20).fill(0.3)];
+  const after = (losses: number[]): BlowUpDetector => {
+    const d = new BlowUpDetector();
+    for (const l of losses) assert.equal(d.check(l), false, `${l}`);
+    return d;
+  };
+  assert.equal(after(descent).check(0.3 * BLOW_UP_FACTOR * 0.5), false, 'a jump to 15 (×50) is not one');
+  assert.equal(after(descent).check(0.3 * BLOW_UP_FACTOR * 3), true, 'a jump to 90 after 0.3 is');
+  // Converged runs wobble by orders of magnitude at tiny losses without diverging.
+  const calm = after([2.3, 0.5, 0.1, 0.01, 1e-3, ...new Array<number>(20).fill(1e-4)]);
+  assert.equal(calm.check(0.05), false, '500× a tiny loss but below the first: not a blow-up');
+  // A well-fit model being fine-tuned: first loss 0.01, one hard batch at 0.3 among 0.003s.
+  const fine = after([0.01, ...new Array<number>(20).fill(0.003), 0.3]);
+  assert.equal(fine.check(0.003), false);
+  assert.equal(fine.check(0.3 * 0.9), false, 'the recent maximum includes the hard batch');
+  assert.equal(after([0.01, ...new Array<number>(20).fill(0.003)]).check(5), true, '5 after 0.003s and above the first 0.01');
+  // The first steps are never judged: there is nothing recent to compare with.
+  const early = new BlowUpDetector();
+  assert.equal(early.check(1), false);
+  assert.equal(early.check(1000), false);
 });

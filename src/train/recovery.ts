@@ -4,11 +4,15 @@
 // learning rate and runs the same batches again.
 import type { Tensor } from '../ir/tensor.js';
 
-/** One recovery: where the loss went non-finite, and the learning rate training continued with. */
+/** One recovery: where the loss went non-finite or blew up, and the learning rate training continued with. */
 export interface Recovery {
   epoch: number;
-  /** The global step (1-based) whose loss was not finite. */
+  /** The global step (1-based) whose loss was not finite, or blew up. */
   step: number;
+  /** `non-finite`: NaN or ±Infinity; `blow-up`: finite but `BLOW_UP_FACTOR` × the recent loss and above the run's first. */
+  reason: 'non-finite' | 'blow-up';
+  /** The loss at `step` (null in JSON when not finite). */
+  loss: number;
   /** The global step training went back to (steps completed at the restored state). */
   restoredStep: number;
   /** The base learning rate from then on (the schedule scales it as before). */
@@ -17,6 +21,38 @@ export interface Recovery {
 
 /** Halvings of the learning rate before a run that keeps producing NaN gives up. */
 export const DEFAULT_MAX_RECOVERIES = 8;
+
+/** A finite loss this many times every recent one (and above the run's first) is a blow-up. */
+export const BLOW_UP_FACTOR = 100;
+
+/**
+ * Watches the per-step losses for a finite blow-up: a loss `BLOW_UP_FACTOR` × the largest of the
+ * last `WINDOW` accepted ones that is also above the run's first loss, which a descending run
+ * does not reach again. Scale-free, so regularized and distillation losses work too; judged
+ * against the recent maximum, not the average, so the odd hard batch of a well-fit model (0.003
+ * on average, one batch at 0.3) is not mistaken for one.
+ */
+export class BlowUpDetector {
+  /** Steps seen before the check starts, and the window of recent losses it compares with. */
+  static readonly WINDOW = 16;
+  #first: number | undefined;
+  #recent: number[] = [];
+
+  /** True when `loss` blew up; otherwise records it. */
+  check(loss: number): boolean {
+    if (this.#recent.length >= BlowUpDetector.WINDOW && loss > BLOW_UP_FACTOR * Math.max(...this.#recent) && loss > (this.#first ?? Number.POSITIVE_INFINITY))
+      return true;
+    this.#first ??= loss;
+    this.#recent.push(loss);
+    if (this.#recent.length > BlowUpDetector.WINDOW) this.#recent.shift();
+    return false;
+  }
+
+  /** After going back: the window refills from the replayed steps (the first loss stays). */
+  reset(): void {
+    this.#recent = [];
+  }
+}
 
 /** Everything a run changes, as it was before the run. */
 export interface TrainSnapshot {

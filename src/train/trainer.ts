@@ -13,7 +13,7 @@ import { Tensor } from '../ir/tensor.js';
 import { Session } from '../runtime/session.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { Recovery, TrainSnapshot } from './recovery.js';
-import { DEFAULT_MAX_RECOVERIES, SnapshotRing } from './recovery.js';
+import { BlowUpDetector, DEFAULT_MAX_RECOVERIES, SnapshotRing } from './recovery.js';
 import { checkInputShape, evaluate, inputDims } from './evaluate.js';
 import type { PlateauState, ScheduleOptions } from './schedule.js';
 import { initialPlateauState, learningRate, updatePlateau } from './schedule.js';
@@ -44,9 +44,10 @@ export interface TrainOptions {
    */
   stepsPerRun?: number;
   /**
-   * On a non-finite loss, go back to a state kept from before the loss began to climb (48–64
-   * steps back, within the epoch), halve the learning rate and replay the same batches (default
-   * true); false: throw NAN_LOSS at once.
+   * On a non-finite loss, or a finite one that blew up (100× every recent one and above the
+   * first), go back to a state kept from before the loss began to climb (48–64 steps back, within
+   * the epoch), halve the learning rate and replay the same batches (default true); false: throw
+   * NAN_LOSS at the first non-finite loss.
    */
   recover?: boolean;
   /** Halvings of the learning rate before a recurring non-finite loss stops training (default 8). */
@@ -239,6 +240,7 @@ export async function train(model: Model, data: Dataset, o: TrainOptions): Promi
     if (o.checkpointPath !== undefined) saveCheckpoint(o.checkpointPath, meta, new Map([...state, ...extraFeeds]));
   };
   const snapshots = new SnapshotRing(SNAPSHOTS);
+  const blowUp = new BlowUpDetector();
   const maxRecoveries = o.maxRecoveries ?? DEFAULT_MAX_RECOVERIES;
   /** Puts the run back where `back` was; the maps are the ones callbacks hold, so refill them. */
   const restore = (back: TrainSnapshot): void => {
@@ -294,9 +296,11 @@ export async function train(model: Model, data: Dataset, o: TrainOptions): Promi
         const r = await session.run(feeds);
         const losses = r[loop?.losses ?? step.loss]?.data as Float32Array;
         const corrects = (loop?.corrects ?? step.correct) !== undefined ? (r[(loop?.corrects ?? step.correct) as string]?.data as Float32Array) : undefined;
-        const bad = losses.subarray(0, k).findIndex((l) => !Number.isFinite(l));
+        const bad = losses.subarray(0, k).findIndex((l) => !Number.isFinite(l) || (o.recover !== false && blowUp.check(l)));
         if (bad >= 0) {
           const where = `at epoch ${epoch + 1}, step ${s + bad + 1} (learning rate ${lrs[bad]})`;
+          const badLoss = losses[bad] as number;
+          const reason = Number.isFinite(badLoss) ? 'blow-up' : 'non-finite';
           if (o.recover === false)
             throw new WhittleError(
               'NAN_LOSS',
@@ -305,18 +309,19 @@ export async function train(model: Model, data: Dataset, o: TrainOptions): Promi
           const failedStep = meta.globalStep + bad + 1;
           // Back to a state from before the loss started to climb, then the same batches at half the rate.
           restore(snapshots.rollback());
+          blowUp.reset();
           s = meta.stepInEpoch;
           if (meta.recoveries.length >= maxRecoveries) {
             save();
             throw new WhittleError(
               'NAN_LOSS',
-              `the loss became ${losses[bad]} ${where} again after ${maxRecoveries} halvings of the learning rate; ` +
+              `the loss ${reason === 'blow-up' ? 'blew up to' : 'became'} ${badLoss} ${where} again after ${maxRecoveries} halvings of the learning rate; ` +
                 `${o.checkpointPath !== undefined ? `the last good state (step ${meta.globalStep}) is saved in ${o.checkpointPath}; ` : ''}` +
                 'lower the learning rate further, add warm-up steps, or check the data and the model',
             );
           }
           meta.lrScale /= 2;
-          const recovery: Recovery = { epoch: epoch + 1, step: failedStep, restoredStep: meta.globalStep, lr: o.lr * meta.lrScale };
+          const recovery: Recovery = { epoch: epoch + 1, step: failedStep, reason, loss: badLoss, restoredStep: meta.globalStep, lr: o.lr * meta.lrScale };
           meta.recoveries.push(recovery);
           o.onProgress?.({ type: 'recovery', recovery });
           continue;

@@ -68,7 +68,7 @@ test('optimize --target size --budget: a Pareto front of the trials, the budget 
   const j = r.json as Record<string, unknown> & {
     front: Entry[];
     chosen: Entry & { met: boolean };
-    final: { bytes: number; testAccuracy: number; file: string };
+    final: { bytes: number; testAccuracy: number; file: string; withinBudget: boolean };
   };
   const files = JSON.parse(readFileSync(join(out, 'front.json'), 'utf8')) as { front: Entry[]; trials: Entry[] };
   first = files;
@@ -91,6 +91,7 @@ test('optimize --target size --budget: a Pareto front of the trials, the budget 
   assert.equal(j.chosen.met, true, r.stderr);
   assert.ok(j.chosen.bytes <= BUDGET, `chosen ${j.chosen.bytes}`);
   assert.ok(j.final.bytes <= BUDGET, `final ${j.final.bytes}`);
+  assert.equal(j.final.withinBudget, true);
   assert.equal(readFileSync(j.final.file).length, j.final.bytes);
   assert.ok(j.final.testAccuracy > 0.8, `test accuracy ${j.final.testAccuracy}`);
   assert.ok(existsSync(join(out, 'result.json')) && existsSync(join(out, 'journal.jsonl')) && existsSync(join(out, 'model.onnx')));
@@ -151,13 +152,24 @@ after(() => {
   redis?.kill();
 });
 
-test('optimize --queue: two `whittle worker` processes over Redis give the same front as the local pool', {
+test('optimize --queue: two `whittle worker` processes over Redis, one killed mid-search, give the same front as the local pool', {
   skip: !existsSync(redisServer) && 'redis-server is not installed (.ci/run installs it)',
 }, async () => {
   assert.ok(first !== undefined);
   const workers = [0, 1].map(() => spawn(process.execPath, [CLI, 'worker', '--queue', url], { stdio: ['ignore', 'ignore', 'pipe'] }));
   try {
-    const search = whittleAsync([...common(join(dir, 'q')), '--queue', url]);
+    const out = join(dir, 'q');
+    const search = whittleAsync([...common(out), '--queue', url]);
+    // Once a trial is done the workers hold the next ones: kill one worker hard, mid-trial; its
+    // trial's lock expires and the other worker runs it again.
+    const journal = join(out, 'journal.jsonl');
+    for (let i = 0; i < 1200; i++) {
+      if (existsSync(journal) && readFileSync(journal, 'utf8').includes('"trial"')) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const victim = workers[0] as ChildProcess;
+    spawnSync('pkill', ['-9', '-P', String(victim.pid)]);
+    victim.kill('SIGKILL');
     const r = await search.done;
     assert.equal(r.code, 0, r.stderr);
     assert.equal(key((r.json as { front: Entry[] }).front), key(first.front));

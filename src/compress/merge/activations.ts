@@ -7,7 +7,7 @@ import type { Model } from '../../ir/graph.js';
 import { inferShapes } from '../../ir/shape.js';
 import type { Tensor } from '../../ir/tensor.js';
 import { SHAPE_RULES } from '../../ops/index.js';
-import { Session } from '../../runtime/session.js';
+import { sharedSessions } from '../../runtime/session.js';
 import { inputDims } from '../../train/evaluate.js';
 
 export interface RunOptions {
@@ -30,7 +30,9 @@ async function collect(model: Model, value: string, data: Dataset, o: RunOptions
     const shape = inferShapes(g.clone(), SHAPE_RULES).get(value)?.shape ?? ['N'];
     g.outputs = [...g.outputs, { name: value, dtype: 'float32', shape: [...shape] }];
   }
-  const session = await Session.create({ ...model, graph: g }, { threads: o.threads });
+  // The same model probed again (before/after checks) reuses its session.
+  const lease = await sharedSessions.acquire({ ...model, graph: g }, { threads: o.threads });
+  const session = lease.session;
   const n = Math.min(o.limit ?? data.count, data.count);
   let values = new Float32Array(0);
   let perSample = 0;
@@ -46,7 +48,7 @@ async function collect(model: Model, value: string, data: Dataset, o: RunOptions
       values.set(t.data as Float32Array, start * perSample);
     });
   } finally {
-    await session.release();
+    await lease.release();
   }
   return { values, perSample, n };
 }

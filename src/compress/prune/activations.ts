@@ -6,7 +6,7 @@ import type { Model } from '../../ir/graph.js';
 import { inferShapes } from '../../ir/shape.js';
 import type { Tensor } from '../../ir/tensor.js';
 import { SHAPE_RULES } from '../../ops/index.js';
-import { Session } from '../../runtime/session.js';
+import { sharedSessions } from '../../runtime/session.js';
 import { inputDims } from '../../train/evaluate.js';
 import type { PruneGroup } from '../../graph/dependency.js';
 import type { ActivationStats } from './importance.js';
@@ -45,7 +45,9 @@ export async function activationStats(
     have.add(name);
   }
   g.valueInfo.clear();
-  const session = await Session.create({ ...model, graph: g }, { threads: o.threads });
+  // The same model probed again (before/after checks) reuses its session.
+  const lease = await sharedSessions.acquire({ ...model, graph: g }, { threads: o.threads });
+  const session = lease.session;
   const stats = new Map<number, { abs: Float64Array; zeros: Float64Array; per: number }>();
   for (const p of probed) stats.set(p.id, { abs: new Float64Array(p.channels), zeros: new Float64Array(p.channels), per: 0 });
   const source = imageSource(data, { input: model.graph.inputs[0]?.name ?? 'input', normalization: o.normalization, shape: inputDims(model, data) });
@@ -79,7 +81,7 @@ export async function activationStats(
       }
     });
   } finally {
-    await session.release();
+    await lease.release();
   }
   const out = new Map<number, ActivationStats>();
   for (const [id, s] of stats) out.set(id, { meanAbs: s.abs.map((v) => v / Math.max(1, s.per)), zeroFraction: s.zeros.map((v) => v / Math.max(1, s.per)) });

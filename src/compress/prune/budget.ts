@@ -4,6 +4,7 @@
 import { WhittleError } from '../../ir/errors.js';
 import type { Model } from '../../ir/graph.js';
 import { modelStats } from '../../ir/stats.js';
+import { withConstantShapes } from '../../graph/thin.js';
 import { SHAPE_RULES } from '../../ops/index.js';
 
 export interface FlopsBudgetResult {
@@ -25,7 +26,8 @@ export interface FlopsBudgetResult {
  */
 export async function sparsityForFlops(model: Model, fraction: number, thin: (sparsity: number) => Promise<Model>): Promise<FlopsBudgetResult> {
   if (!(fraction > 0 && fraction < 1)) throw new WhittleError('BAD_ARGUMENT', `a FLOPs budget is a fraction of the model's FLOPs in (0, 1), got ${fraction}`);
-  const flopsBefore = modelStats(model, SHAPE_RULES).flops;
+  // Counted with static attention shapes, as the thinned candidates are.
+  const flopsBefore = modelStats(withConstantShapes(model), SHAPE_RULES).flops;
   /** FLOPs at sparsity s/1000, or undefined where thinning that far would disconnect the graph. */
   const seen = new Map<number, number | undefined>();
   const flopsAt = async (permille: number): Promise<number | undefined> => {

@@ -8,16 +8,19 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { readNpy } from '../../data/npy.js';
 import type { PruneGroup } from '../../graph/dependency.js';
+import { shapeRules } from '../../graph/channel-rules.js';
 import { dependencyGroups } from '../../graph/dependency.js';
 import { thinChannels } from '../../graph/thin.js';
 import type { Model } from '../../ir/graph.js';
 import { foldConstants } from '../../ir/fold.js';
 import { decodeModel, encodeModel } from '../../ir/onnx.js';
+import { inferShapes } from '../../ir/shape.js';
 import { modelStats } from '../../ir/stats.js';
 import { Tensor } from '../../ir/tensor.js';
 import { loadModel } from '../../load.js';
 import { SHAPE_RULES } from '../../ops/index.js';
 import { Session } from '../../runtime/session.js';
+import { pruneChannels } from './structured.js';
 
 const CORPUS = fileURLToPath(new URL('../../../../test/fixtures/corpus/', import.meta.url));
 
@@ -96,8 +99,26 @@ for (const name of Object.keys(EXPECT)) {
     test(`${name} opset ${opset}: thinning every other channel of every group gives the masked model's outputs, twice`, async () => {
       const want = EXPECT[name] as { channel: number; head?: number; hidden?: number };
       const thin = await checkThinning(loadModel(`${CORPUS}${name}.opset${opset}.onnx`), want);
-      // Saved and loaded again (constants folded against the shapes thinning recorded), it thins again.
-      await checkThinning({ ...thin, graph: foldConstants(decodeModel(encodeModel(thin)).graph, SHAPE_RULES) }, want);
+      // Saved, loaded again with every shape recorded and constants folded against them (the
+      // ViT's Q/K/V slice bounds become constants), it thins again.
+      const again = decodeModel(encodeModel(thin)).graph;
+      inferShapes(again, shapeRules(SHAPE_RULES), undefined, { unknown: 'skip' });
+      const folded = foldConstants(again, SHAPE_RULES);
+      if (name === 'mnist_vit') assert.ok(folded.nodes.some((n) => n.opType === 'Slice' && folded.initializers.has(n.inputs[2] ?? '')));
+      await checkThinning({ ...thin, graph: folded }, want);
     });
   }
 }
+
+test('a layer whose channels belong to another group is refused with that group named (MobileNetV3 depthwise conv)', async () => {
+  const model = loadModel(`${CORPUS}mnist_mobilenet_v3.opset13.onnx`);
+  const dw = '/features/features.2/block/block.1/block.1.0/Conv';
+  await assert.rejects(
+    pruneChannels(model, { perLayer: { [dw]: 0.5 } }),
+    (e: Error) =>
+      e.message.includes(`"${dw}" has no channel group of its own`) && e.message.includes('group "/features/features.2/block/block.0/block.0.0/Conv"'),
+  );
+  // The ViT's output projection reads the heads but produces the residual stream, which its Reshape back to [S, N, E] (and the LayerNorms) couple.
+  const vit = loadModel(`${CORPUS}mnist_vit.opset17.onnx`);
+  await assert.rejects(pruneChannels(vit, { perLayer: { '/encoder/layers.0/self_attn/Gemm': 0.5 } }), /cannot be removed: .*reshapes the channel axis/);
+});

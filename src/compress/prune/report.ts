@@ -2,6 +2,7 @@
 import type { Model } from '../../ir/graph.js';
 import { encodeModel } from '../../ir/onnx.js';
 import { modelStats } from '../../ir/stats.js';
+import { withConstantShapes } from '../../graph/thin.js';
 import { SHAPE_RULES } from '../../ops/index.js';
 import { prunableLayers } from './layers.js';
 import { sparseStats } from './sparse.js';
@@ -45,7 +46,8 @@ export interface PruneReport {
  * ```
  */
 export function pruneReport(before: Model, after: Model, bytesWritten?: number): PruneReport {
-  const sb = modelStats(before, SHAPE_RULES);
+  // Attention reshapes computed from Shape leave symbolic sizes; count both models with static ones.
+  const sb = modelStats(withConstantShapes(before), SHAPE_RULES);
   const sa = modelStats(after, SHAPE_RULES);
   const sp = sparseStats(after);
   const bytes = bytesWritten ?? encodeModel(after).length;

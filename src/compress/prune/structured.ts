@@ -45,7 +45,16 @@ function resolveGroups(groups: readonly PruneGroup[], names: readonly string[]):
   return names.map((n) => {
     const g = groups.find((x) => x.name === n || x.producers.includes(n));
     const valid = groups.filter((x) => x.prunable).map((x) => x.name);
-    if (g === undefined) throw new WhittleError('BAD_ARGUMENT', `no channel group named "${n}"; prunable groups: ${valid.join(', ') || '(none)'}`);
+    if (g === undefined) {
+      // A layer whose channels belong to another layer's group (a depthwise conv, a head's out-projection).
+      const owner = groups.find((x) => x.members.some((m) => m.node === n && m.role === 'out'));
+      if (owner !== undefined)
+        throw new WhittleError(
+          'BAD_ARGUMENT',
+          `"${n}" has no channel group of its own: its channels are coupled to group "${owner.name}" (${[...new Set(owner.members.map((m) => m.node))].join(', ')}); prune that group instead`,
+        );
+      throw new WhittleError('BAD_ARGUMENT', `no channel group named "${n}"; prunable groups: ${valid.join(', ') || '(none)'}`);
+    }
     if (!g.prunable)
       throw new WhittleError('BAD_ARGUMENT', `the channels of "${n}" cannot be removed: ${g.reason ?? ''}; prunable groups: ${valid.join(', ') || '(none)'}`);
     return g;

@@ -5,7 +5,7 @@ import type { Model } from '../../ir/graph.js';
 import { GraphBuilder } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import type { Feeds } from '../../runtime/session.js';
-import { Session } from '../../runtime/session.js';
+import { sharedSessions } from '../../runtime/session.js';
 import type { QuantScheme } from '../../export/affine.js';
 import { quantizeValue, quantRange, rangeToParams } from '../../export/affine.js';
 import type { ModelData } from './feeds.js';
@@ -74,14 +74,15 @@ async function forEachBatch(
   const flat = b.constant(Tensor.int64([-1]), 'flat');
   const taps = names.map((n) => b.op1('Reshape', [n, flat]));
   g.outputs = taps.map((t, i) => ({ name: t, dtype: 'float32', shape: [`calib_${i}`] }));
-  const session = await Session.create({ ...model, graph: g }, { threads: o.threads });
+  // Calibration passes twice over the same tapped graph (range, then histogram): one session.
+  const lease = await sharedSessions.acquire({ ...model, graph: g }, { threads: o.threads });
   try {
     for (const feeds of batches) {
-      const r = await session.run(feeds, taps);
+      const r = await lease.session.run(feeds, taps);
       names.forEach((name, i) => visit(name, r[taps[i] as string]?.data as Float32Array));
     }
   } finally {
-    await session.release();
+    await lease.release();
   }
 }
 
