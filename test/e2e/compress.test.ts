@@ -117,5 +117,5 @@ test('a shipped recipe whose model is not trained yet says which file and how to
     r.stderr,
     /recipe deep-compression-lenet-5 starts from the model runs\/lenet-5\.onnx, which does not exist: train it first \(whittle train --model lenet-5 /,
   );
-  assert.ok(!existsSync(join(dir, 'd')));
+  assert.ok(!existsSync(join(dir, 'd')), 'the refused run leaves no --out folder');
 });
