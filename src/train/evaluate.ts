@@ -1,5 +1,5 @@
 import type { Dataset, Normalization } from '../data/index.js';
-import { normalizeBatch } from '../data/index.js';
+import { checkLabelRange, normalizeBatch } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
 import { attr, GraphBuilder } from '../ir/graph.js';
@@ -105,4 +105,6 @@ export function checkInputShape(model: Model, ds: Dataset): void {
       `model input "${info.name}" expects samples of shape [${per.join(', ')}] (${want} values) but the data has [${ds.shape.join(', ')}] (${have}); use a model made for this dataset`,
     );
   }
+  const classes = model.graph.outputs[0]?.shape.at(-1);
+  if (typeof classes === 'number' && classes > 0) checkLabelRange(ds.labels, classes, 'the data');
 }
