@@ -18,7 +18,7 @@ export { OPS, SHAPE_RULES } from './ops/index.js';
 export type { OpDef } from './ops/index.js';
 export { addGradients } from './autodiff/gradients.js';
 export { buildTrainStep, trainableParameters } from './autodiff/train-step.js';
-export { optimizerFromName } from './autodiff/optimizer.js';
+export { Optimizer, optimizerFromName } from './autodiff/optimizer.js';
 export type { OptimizerConfig } from './autodiff/optimizer.js';
 export { BACKENDS, Session } from './runtime/session.js';
 export type { Backend, SessionOptions } from './runtime/session.js';
@@ -58,15 +58,14 @@ export * as codec from './compress/codec/index.js';
 export { decodeContainer, encodeContainer, huffmanCodeLengths, readContainer, writeContainer } from './compress/codec/index.js';
 export type { ContainerBreakdown, SharedWeight } from './compress/codec/index.js';
 export * as kmeans from './compress/kmeans/index.js';
-export { deepCompress, kmeans1d, kmeansShareWeights, writeKmeansContainer } from './compress/kmeans/index.js';
-export type { DeepCompressionOptions, DeepCompressionResult, LayerPlan } from './compress/kmeans/index.js';
+export { kmeans1d, kmeansShareWeights, writeKmeansContainer } from './compress/kmeans/index.js';
+export { deepCompress } from './pipeline/index.js';
+export type { DeepCompressionOptions, DeepCompressionResult, LayerPlan } from './pipeline/index.js';
 export * as quantize from './compress/quantize/index.js';
-export { quantizeModel, quantizeStatic, quantizeDynamic, prepareQat, finalizeQat, simulateQdq, calibrate, foldBatchNorm } from './compress/quantize/index.js';
+export { quantizeModel } from './pipeline/index.js';
+export type { QuantizeOptions, QuantizeModelResult, QuantSchemeName, QuantFormat } from './pipeline/index.js';
+export { quantizeStatic, quantizeDynamic, prepareQat, finalizeQat, simulateQdq, calibrate, foldBatchNorm } from './compress/quantize/index.js';
 export type {
-  QuantizeOptions,
-  QuantizeModelResult,
-  QuantSchemeName,
-  QuantFormat,
   CalibrationMethod,
   LayerReport,
   ModelData,

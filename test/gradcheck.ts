@@ -4,7 +4,7 @@
 //    finite differences come from a float64 reference forward written in the test.
 import assert from 'node:assert/strict';
 import { addGradients } from '../src/autodiff/gradients.js';
-import type { Attribute, ValueInfo } from '../src/ir/graph.js';
+import type { Attribute, Model, ValueInfo } from '../src/ir/graph.js';
 import { Graph, GraphBuilder, makeModel } from '../src/ir/graph.js';
 import { inferShapes } from '../src/ir/shape.js';
 import { Tensor } from '../src/ir/tensor.js';
@@ -45,6 +45,15 @@ export interface GradCheck {
   eps?: number;
   /** Tolerance on |analytic − numeric| / max(1, |numeric|). */
   tol?: number;
+  /** Default-domain opset of the checked graphs (default 17), for ops newer than it (Gelu: 20). */
+  opset?: number;
+}
+
+function modelAt(graph: Graph, opset: number | undefined): Model {
+  const m = makeModel(graph);
+  return opset === undefined
+    ? m
+    : { ...m, opsetImports: [{ domain: '', version: opset }], irVersion: Math.max(m.irVersion, opset >= 21 ? 10 : opset >= 19 ? 9 : 8) };
 }
 
 export interface GradCheckResult {
@@ -55,7 +64,7 @@ export interface GradCheckResult {
 /** Runs the check and asserts; returns the worst relative error seen. */
 export async function gradCheck(spec: GradCheck): Promise<GradCheckResult> {
   const { feeds, wrt } = spec;
-  const fwd = await Session.create(makeModel(spec.graph), { threads: 1 });
+  const fwd = await Session.create(modelAt(spec.graph, spec.opset), { threads: 1 });
   const outs = await fwd.run(feeds);
   await fwd.release();
 
@@ -78,7 +87,7 @@ export async function gradCheck(spec: GradCheck): Promise<GradCheckResult> {
     { name: loss, dtype: lossType, shape: [] },
     ...wrt.map((w) => ({ name: grads.get(w) as string, dtype: feeds[w]?.dtype ?? lossType, shape: [...(feeds[w]?.dims ?? [])] })),
   ];
-  const s = await Session.create(makeModel(g), { threads: 1 });
+  const s = await Session.create(modelAt(g, spec.opset), { threads: 1 });
   const res = await s.run(feeds);
 
   // The loss at the given inputs; `delta` perturbs one element of one input. In the reference
@@ -187,6 +196,7 @@ export interface OneNodeCheck {
   attributes?: Record<string, Attribute>;
   /** Default: every feed. */
   wrt?: string[];
+  opset?: number;
 }
 
 /**
@@ -200,7 +210,7 @@ export interface OneNodeCheck {
 export async function checkOneNode(c: OneNodeCheck): Promise<void> {
   const graph = oneNodeGraph(c.op, { inputs: inputsOf(c.feeds), operands: c.inputs, initializers: c.init, attributes: c.attributes });
   const wrt = c.wrt ?? Object.keys(c.feeds);
-  const r = await gradCheck({ graph, feeds: c.feeds, wrt });
+  const r = await gradCheck({ graph, feeds: c.feeds, wrt, opset: c.opset });
   assert.equal(
     r.checked,
     wrt.reduce((n, w) => n + (c.feeds[w]?.size ?? 0), 0),

@@ -3,6 +3,10 @@
 training benchmark; prints one JSON line. Run with OMP_NUM_THREADS/OMP_WAIT_POLICY set by the caller.
 
 usage: torch_train.py MODEL THREADS WARMUP_STEPS TIMED_STEPS MNIST_DIR
+
+Debian's python3-torch uses whatever libblas.so.3 the system selects; the reference BLAS is ~10x
+slower than OpenBLAS and must not be the peer. Without libopenblas0-pthread installed, point
+LD_LIBRARY_PATH at an unpacked copy of it (its openblas-pthread directory holds libblas.so.3).
 """
 import json
 import os
@@ -53,6 +57,23 @@ class LeNet5(nn.Module):
         return self.fc2(F.relu(self.fc1(x)))
 
 
+class RowLstm(nn.Module):
+    """Whittle's zoo `lstm`: the 28 image rows as a 28-step sequence, LSTM(28, 64), Linear(64, 10)
+    on the last hidden state (the corpus's mnist_lstm)."""
+
+    def __init__(self, hidden=64):
+        super().__init__()
+        self.lstm = nn.LSTM(28, hidden)
+        self.fc = nn.Linear(hidden, 10)
+
+    def forward(self, x):
+        _, (h, _) = self.lstm(x.reshape(x.size(0), 28, 28).transpose(0, 1))
+        return self.fc(h[-1])
+
+
+MODELS = {"lenet-300-100": LeNet300, "lenet-5": LeNet5, "lstm": RowLstm}
+
+
 def main():
     model_name, threads, warmup, timed, mnist_dir = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
     torch.set_num_threads(threads)
@@ -61,7 +82,7 @@ def main():
     labels = read_idx(os.path.join(mnist_dir, "train-labels-idx1-ubyte"))
     x_all = torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)
     y_all = torch.from_numpy(labels.astype(np.int64))
-    model = LeNet300() if model_name == "lenet-300-100" else LeNet5()
+    model = MODELS[model_name]()
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     batch = 64
     perm = torch.randperm(x_all.shape[0])

@@ -10,7 +10,7 @@ import { Tensor } from '../ir/tensor.js';
 import { Session } from '../runtime/session.js';
 import { buildLoopTrainStep } from './loop.js';
 import type { OptimizerConfig } from './optimizer.js';
-import { optimizerFromName, stepScalars } from './optimizer.js';
+import { Optimizer, optimizerFromName } from './optimizer.js';
 import { buildTrainStep } from './train-step.js';
 import type { TrainStep } from './train-step.js';
 
@@ -176,7 +176,7 @@ async function runSteps(cfg: OptimizerConfig): Promise<{ states: Map<string, Ten
       const feeds: Record<string, Tensor> = Object.fromEntries(state);
       feeds[step.input] = new Tensor('float32', [N, F], batch.x);
       feeds[step.labels] = labels(batch);
-      for (const [name, v] of Object.entries(stepScalars(cfg, LRS[s] as number, s + 1))) feeds[name] = Tensor.scalar('float32', v);
+      for (const [name, v] of step.optimizer.scalarFeeds(step.scalars, [LRS[s] as number], s + 1)) feeds[name] = new Tensor('float32', [], v);
       const r = await session.run(feeds);
       losses.push(Number(r[step.loss]?.data[0]));
       state = new Map(step.carried.map((c) => [c.input, r[c.output] as Tensor]));
@@ -204,13 +204,7 @@ async function runLoop(cfg: OptimizerConfig): Promise<{ state: Map<string, Tenso
       [STEPS, N],
       BATCHES.flatMap((b) => b.y),
     );
-    const scalars = LRS.map((lr, s) => stepScalars(cfg, lr, s + 1));
-    for (const [name, stacked] of Object.entries(loop.stackedScalars))
-      feeds[stacked] = Tensor.fromArray(
-        'float32',
-        [STEPS],
-        scalars.map((v) => v[name] as number),
-      );
+    for (const [name, v] of step.optimizer.scalarFeeds(step.scalars, LRS, 1)) feeds[loop.stackedScalars[name] as string] = new Tensor('float32', [STEPS], v);
     const r = await session.run(feeds);
     return { state: new Map(step.carried.map((c) => [c.input, r[c.output] as Tensor])), losses: Array.from(r[loop.losses]?.data as Float32Array) };
   } finally {
@@ -282,4 +276,63 @@ test('optimizerFromName: PyTorch defaults per name; unknown names list the valid
     () => optimizerFromName('lion'),
     (e: Error & { code?: string }) => e.code === 'BAD_ARGUMENT' && /unknown optimizer "lion".*sgd, momentum, nesterov, adam, adamw, rmsprop/.test(e.message),
   );
+});
+
+test('Optimizer owns its names: state inputs per parameter, the scalars it declares and feeds', () => {
+  const adam = new Optimizer({ kind: 'adam' });
+  assert.deepEqual(adam.stateInputs('w'), ['w.m', 'w.v']);
+  assert.deepEqual(adam.scalars, ['lr', 'opt.step_size', 'opt.eps_hat']);
+  assert.deepEqual(new Optimizer({ kind: 'sgd', momentum: 0.9 }).stateInputs('w'), ['w.momentum']);
+  assert.deepEqual(new Optimizer({ kind: 'sgd' }).stateInputs('w'), []);
+  // Step 1 of Adam: step_size = lr·sqrt(1 − 0.999)/(1 − 0.9).
+  const feeds = adam.scalarFeeds(adam.scalars, [0.01, 0.02], 1);
+  assert.deepEqual([...feeds.keys()], ['lr', 'opt.step_size', 'opt.eps_hat']);
+  assert.deepEqual(feeds.get('lr'), Float32Array.of(0.01, 0.02));
+  assert.ok(Math.abs((feeds.get('opt.step_size')?.[0] as number) - (0.01 * Math.sqrt(0.001)) / 0.1) < 1e-8);
+  // The step and the optimizer build each other's names: the graph declares exactly `scalars`.
+  const step = buildTrainStep(linearClassifier(), { optimizer: adam });
+  assert.equal(step.optimizer, adam);
+  for (const name of adam.scalars)
+    assert.ok(
+      step.model.graph.inputs.some((i) => i.name === name && i.shape.length === 0),
+      name,
+    );
+  for (const name of ['w.m', 'w.v', 'b.m', 'b.v'])
+    assert.ok(
+      step.carried.some((c) => c.input === name),
+      name,
+    );
+});
+
+test('a scalar the step reads but the optimizer does not feed is an error, never a silent 0', () => {
+  const adamStep = buildTrainStep(linearClassifier(), { optimizer: { kind: 'adam' } });
+  const sgd = new Optimizer({ kind: 'sgd', momentum: 0.9 });
+  assert.throws(
+    () => sgd.scalarFeeds(adamStep.scalars, [0.1], 1),
+    (e: Error & { code?: string }) => e.code === 'INVALID_GRAPH' && /"opt\.step_size".*sgd optimizer does not feed/.test(e.message),
+  );
+  // And the other way: a step that lacks one of the optimizer's scalars.
+  const adam = new Optimizer({ kind: 'adam' });
+  assert.throws(
+    () => adam.scalarFeeds(['lr'], [0.1], 1),
+    (e: Error & { code?: string }) => e.code === 'INVALID_GRAPH' && /needs the scalar input "opt\.step_size"/.test(e.message),
+  );
+  assert.throws(
+    () => adam.scalarValues(Number.NaN, 1),
+    (e: Error & { code?: string }) => e.code === 'BAD_ARGUMENT',
+  );
+});
+
+test('a training step run without its learning rate fails instead of training at lr 0', async () => {
+  const model = linearClassifier();
+  const step = buildTrainStep(model, { optimizer: { kind: 'sgd' } });
+  const session = await Session.create(step.model, { threads: 1 });
+  try {
+    const feeds: Record<string, Tensor> = Object.fromEntries(initialState(step, model));
+    feeds[step.input] = new Tensor('float32', [N, F], (BATCHES[0] as Batch).x);
+    feeds[step.labels] = labels(BATCHES[0] as Batch);
+    await assert.rejects(session.run(feeds), (e: Error & { code?: string }) => e.code === 'RUNTIME' && /lr/.test(e.message));
+  } finally {
+    await session.release();
+  }
 });

@@ -7,8 +7,9 @@ import { attr, GraphBuilder, getInt } from '../ir/graph.js';
 import type { DType } from '../ir/tensor.js';
 import { Tensor } from '../ir/tensor.js';
 import { addGradients } from './gradients.js';
+import { upgradeToTrainingOpset } from './opset.js';
 import type { OptimizerConfig } from './optimizer.js';
-import { emitUpdate, stateSlots } from './optimizer.js';
+import { Optimizer } from './optimizer.js';
 
 export type LossKind = 'cross-entropy' | 'mse';
 
@@ -42,7 +43,8 @@ export interface StepExtensions {
 }
 
 export interface TrainStepOptions extends StepExtensions {
-  optimizer: OptimizerConfig;
+  /** The optimizer, or its config. */
+  optimizer: Optimizer | OptimizerConfig;
   loss?: LossKind;
   /** Initializers to keep fixed. */
   frozen?: readonly string[];
@@ -75,7 +77,9 @@ export interface TrainStep {
   loss: string;
   /** Number of correct argmax predictions in the batch (cross-entropy only). */
   correct: string | undefined;
-  /** Per-step scalar inputs (learning rate and optimizer terms). */
+  /** The optimizer whose update the step holds: it names and feeds the state and the scalars. */
+  optimizer: Optimizer;
+  /** Per-step scalar inputs (learning rate and optimizer terms): `optimizer.scalars`. */
   scalars: string[];
   /** Inputs the caller feeds besides batch, scalars and carried state (masks: `${param}.mask`). */
   extra: ExtraInput[];
@@ -118,7 +122,9 @@ export function trainableParameters(graph: Graph, frozen: readonly string[] = []
  * const step = buildTrainStep(createModel('lenet-300-100'), { optimizer: { kind: 'sgd', momentum: 0.9 } });
  * ```
  */
-export function buildTrainStep(model: Model, options: TrainStepOptions): TrainStep {
+export function buildTrainStep(source: Model, options: TrainStepOptions): TrainStep {
+  // Older opsets are rewritten to the one the gradient rules and the optimizer emit.
+  const model = upgradeToTrainingOpset(source);
   const src = model.graph;
   if (src.inputs.length !== 1) {
     throw new WhittleError(
@@ -194,14 +200,9 @@ export function buildTrainStep(model: Model, options: TrainStepOptions): TrainSt
   }
   const grads = addGradients(g, objective, params);
 
-  const scalars = ['lr'];
+  const optimizer = options.optimizer instanceof Optimizer ? options.optimizer : new Optimizer(options.optimizer);
   const dtype = out.dtype;
-  g.inputs.push({ name: 'lr', dtype, shape: [] });
-  if (options.optimizer.kind === 'adam' || options.optimizer.kind === 'adamw') {
-    scalars.push('opt.step_size', 'opt.eps_hat');
-    g.inputs.push({ name: 'opt.step_size', dtype, shape: [] }, { name: 'opt.eps_hat', dtype, shape: [] });
-  }
-  const slots = stateSlots(options.optimizer);
+  optimizer.declareScalars(g, dtype);
   const masked = new Set(options.masked ?? []);
   for (const m of masked) {
     if (!params.includes(m)) throw new WhittleError('BAD_ARGUMENT', `cannot mask "${m}": it is not a trainable parameter (${params.join(', ')})`);
@@ -209,12 +210,9 @@ export function buildTrainStep(model: Model, options: TrainStepOptions): TrainSt
   const ub = new GraphBuilder(g, 'opt');
   for (const p of params) {
     const pt = model.graph.initializers.get(p) as Tensor;
-    const state = slots.map((s) => {
-      const name = `${p}.${s}`;
-      g.inputs.push({ name, dtype: pt.dtype, shape: [...pt.dims] });
-      return name;
-    });
-    const [updated, ...nextState] = emitUpdate(ub, options.optimizer, pt.dtype, { param: p, grad: grads.get(p) as string, state });
+    const state = optimizer.stateInputs(p);
+    for (const name of state) g.inputs.push({ name, dtype: pt.dtype, shape: [...pt.dims] });
+    const [updated, ...nextState] = optimizer.emitUpdate(ub, pt.dtype, { param: p, grad: grads.get(p) as string, state });
     let next = updated as string;
     if (masked.has(p)) next = ub.op1('Mul', [next, addInput(maskName(p), pt.dtype, [...pt.dims])]);
     carried.push({ input: p, output: next, dims: [...pt.dims], dtype: pt.dtype, init: { kind: 'initializer', name: p } });
@@ -230,7 +228,18 @@ export function buildTrainStep(model: Model, options: TrainStepOptions): TrainSt
   g.outputs = [{ name: objective, dtype, shape: [] }];
   if (correct !== undefined) g.outputs.push({ name: correct, dtype: 'float32', shape: [] });
   for (const c of carried) g.outputs.push({ name: c.output, dtype: c.dtype, shape: c.dims });
-  return { model: { ...model, graph: g, metadata: { ...model.metadata } }, params, carried, input, labels, loss: objective, correct, scalars, extra };
+  return {
+    model: { ...model, graph: g, metadata: { ...model.metadata } },
+    params,
+    carried,
+    input,
+    labels,
+    loss: objective,
+    correct,
+    optimizer,
+    scalars: [...optimizer.scalars],
+    extra,
+  };
 }
 
 /** True when a BatchNormalization node is in training form. */

@@ -24,6 +24,7 @@ import type { RunLog } from '../train/run-log.js';
 import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
 import { demoReport } from './report.js';
 import { holdOutValidation } from './validation.js';
+import { dependencyGroups } from '../graph/dependency.js';
 import { printable, printableLines } from '../ir/text.js';
 
 /** Fine-tuning a model file starts from trained weights: a tenth of the from-scratch rate unless --lr says otherwise. */
@@ -119,7 +120,7 @@ export function registerCommands(program: Command): void {
     program
       .command('train')
       .description('train a zoo model or fine-tune an .onnx model on MNIST-format data')
-      .requiredOption('--model <zoo|file.onnx>', 'zoo name (lenet-300-100, lenet-5, resnet-cifar, mlp:784-100-10) or .onnx file'),
+      .requiredOption('--model <zoo|file.onnx>', 'zoo name (lenet-300-100, lenet-5, resnet-cifar, lstm, mlp:784-100-10) or .onnx file'),
     {
       epochs: 10,
       lr: 0.05,
@@ -158,9 +159,14 @@ export function registerCommands(program: Command): void {
         .join(' ');
       const sig = (v: Signature): string => (v.type !== undefined ? `${v.name} ${v.type}` : `${v.name} ${v.dtype}[${v.shape.join(',')}]`);
       const unknown = s.unknownShapeNodes > 0 ? ` (${s.unknownShapeNodes} node(s) of unknown shape not counted)` : '';
+      // Structured pruning's view: which channel groups can go, and what blocks the others.
+      const groups = dependencyGroups(model.graph);
+      const prunable = groups.filter((g) => g.prunable);
+      const byUnit = (['channel', 'head', 'hidden'] as const).map((u) => [u, prunable.filter((g) => g.unit === u).length] as const).filter(([, n]) => n > 0);
+      const blocked = groups.filter((g) => !g.prunable && g.producers.length > 0).map((g) => `    ${g.name}: ${g.reason ?? 'not prunable'}`);
       process.stderr.write(
         printableLines(
-          `${f.model}: ${s.params.toLocaleString('en-US')} params (${s.nonzeroParams.toLocaleString('en-US')} nonzero), ${bytes.toLocaleString('en-US')} bytes (weights ${sparse.denseBytes.toLocaleString('en-US')} dense, ${sparse.sparseBytes.toLocaleString('en-US')} sparse), ${(s.flops / 1e6).toFixed(2)} MFLOPs/sample${unknown}\n  inputs: ${s.inputs.map(sig).join(', ')}\n  outputs: ${s.outputs.map(sig).join(', ')}\n  opsets: ${model.opsetImports.map((o) => `${o.domain || 'ai.onnx'} ${o.version}`).join(', ')}\n  ops: ${ops}`,
+          `${f.model}: ${s.params.toLocaleString('en-US')} params (${s.nonzeroParams.toLocaleString('en-US')} nonzero), ${bytes.toLocaleString('en-US')} bytes (weights ${sparse.denseBytes.toLocaleString('en-US')} dense, ${sparse.sparseBytes.toLocaleString('en-US')} sparse), ${(s.flops / 1e6).toFixed(2)} MFLOPs/sample${unknown}\n  inputs: ${s.inputs.map(sig).join(', ')}\n  outputs: ${s.outputs.map(sig).join(', ')}\n  opsets: ${model.opsetImports.map((o) => `${o.domain || 'ai.onnx'} ${o.version}`).join(', ')}\n  ops: ${ops}\n  channel groups: ${prunable.length} prunable of ${groups.length}${byUnit.length > 0 ? ` (${byUnit.map(([u, n]) => `${n} ${u}`).join(', ')})` : ''}${blocked.length > 0 ? `; blocked:\n${blocked.join('\n')}` : ''}`,
         ) + '\n',
       );
       emit(Boolean(f.json), {
@@ -179,6 +185,7 @@ export function registerCommands(program: Command): void {
         inputs: s.inputs,
         outputs: s.outputs,
         metadata: model.metadata,
+        channelGroups: groups.map((g) => ({ name: g.name, unit: g.unit, channels: g.channels, prunable: g.prunable, reason: g.reason ?? null })),
         problems: problems.map((p) => ({ code: p.code, message: p.message })),
       });
     });

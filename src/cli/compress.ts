@@ -1,148 +1,51 @@
 // `whittle compress` (a Deep Compression recipe → container + runnable ONNX) and `whittle decode`
-// (container → ONNX); `runDeepCompression` is shared with `whittle demo`.
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+// (container → ONNX); the recipe's pipeline call is shared with `whittle demo`.
+import { existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { optimizerFromName } from '../autodiff/optimizer.js';
 import type { Dataset, Normalization } from '../data/index.js';
 import { subset } from '../data/index.js';
-import { readContainer, writeContainer } from '../compress/codec/index.js';
-import type { ContainerBreakdown } from '../compress/codec/index.js';
-import { deepCompress } from '../compress/kmeans/index.js';
-import type { DeepCompressionResult } from '../compress/kmeans/index.js';
+import { readContainer } from '../compress/codec/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
-import { loadModelFile } from '../ir/io.js';
+import { compressToContainer, denseParameterBytes, layerBreakdown, NORMALIZE_KEY } from '../pipeline/index.js';
+import type { ContainerRun, PipelineEvent } from '../pipeline/index.js';
 import type { DeepCompressionRecipe } from '../recipe/deep-compression.js';
-import { DEEP_COMPRESSION_PRESETS, loadDeepCompressionRecipe } from '../recipe/deep-compression.js';
-import { evaluate } from '../train/evaluate.js';
+import { containerOptions, DEEP_COMPRESSION_PRESETS, loadDeepCompressionRecipe } from '../recipe/deep-compression.js';
 import { emit, int } from './flags.js';
-import { createReporter } from './progress.js';
-import { loadData, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel, zooShapeFor } from './load.js';
-import { logEpochs } from '../train/run-log.js';
+import { pipelineReporter } from './progress.js';
+import { loadData, loadModel, resolveNormalization, saveModel, zooShapeFor } from './load.js';
 import type { RunLog } from '../train/run-log.js';
 import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
-import { resolveRecipePath } from './recipes.js';
+import { checkRecipeModel, resolveRecipePath } from './recipes.js';
 
-/** Bytes of a model's float parameters stored densely as float32: the ratio's numerator. */
-export function denseParameterBytes(model: Model): number {
-  let n = 0;
-  for (const t of model.graph.initializers.values())
-    if ((t.dtype === 'float32' || t.dtype === 'float64' || t.dtype === 'float16') && t.dims.length > 0) n += 4 * t.size;
-  return n;
-}
-
-export interface LayerReport {
-  name: string;
-  weight: string | undefined;
-  params: number;
-  bits: number;
-  gapBits: number | undefined;
-  sparsity: number;
-  nonzeros: number;
-  /** `weights`: a weight stored dense (not shared); `indices`: the Huffman-coded sparse and cluster indices. */
-  bytes: { weights: number; indices: number; codebook: number; huffmanTables: number; biases: number; headers: number; total: number };
-}
-
-/** The container's bytes grouped by layer (the node that reads each tensor). */
-export function layerBreakdown(model: Model, b: ContainerBreakdown): LayerReport[] {
-  const byLayer = new Map<string, LayerReport>();
-  for (const t of b.tensors) {
-    const node = model.graph.nodes.find((n) => n.inputs.includes(t.name));
-    const name = node?.name ?? t.name;
-    const isWeight = node !== undefined ? node.inputs[1] === t.name : t.kind === 'shared';
-    let r = byLayer.get(name);
-    if (r === undefined) {
-      r = {
-        name,
-        weight: undefined,
-        params: 0,
-        bits: 32,
-        gapBits: undefined,
-        sparsity: 0,
-        nonzeros: 0,
-        bytes: { weights: 0, indices: 0, codebook: 0, huffmanTables: 0, biases: 0, headers: 0, total: 0 },
-      };
-      byLayer.set(name, r);
-    }
-    const size = t.dims.reduce((a, d) => a * d, 1);
-    r.params += size;
-    r.bytes.headers += t.header;
-    r.bytes.codebook += t.codebook;
-    r.bytes.huffmanTables += t.huffmanTables;
-    r.bytes.indices += t.indices;
-    r.bytes.total += t.total;
-    if (isWeight) {
-      r.weight = t.name;
-      r.bits = t.bits ?? 32;
-      r.gapBits = t.gapBits;
-      r.nonzeros = t.nonzeros ?? size;
-      r.sparsity = 1 - r.nonzeros / size;
-      r.bytes.weights += t.values;
-    } else r.bytes.biases += t.values;
-  }
-  return [...byLayer.values()];
-}
-
-export interface CompressionRun {
-  result: DeepCompressionResult;
-  breakdown: ContainerBreakdown;
-  layers: LayerReport[];
-  denseBytes: number;
-  /** Accuracy of DIR/model.onnx, decoded from the container file and evaluated by ORT. */
-  accuracy: number;
-  container: string;
-  onnx: string;
-}
-
-/** Runs a recipe's pipeline on `model`, writes DIR/model.wtl and DIR/model.onnx, and checks them. */
-export async function runDeepCompression(
+/** A recipe on `model`: the recipe's pipeline call, with progress on stderr and stages in the log. */
+async function runDeepCompression(
   model: Model,
   data: { train: Dataset; test: Dataset },
   recipe: DeepCompressionRecipe,
   o: { out: string; normalization: Normalization; threads?: number; label?: string; log?: RunLog },
-): Promise<CompressionRun> {
-  if (existsSync(o.out) && !statSync(o.out).isDirectory())
-    throw new WhittleError('BAD_ARGUMENT', `--out ${o.out} is a file; pass a directory (it is created if missing)`);
+): Promise<ContainerRun> {
   const label = o.label ?? 'compress';
-  const trainSet = recipe.samples !== undefined ? subset(data.train, 0, Math.min(recipe.samples, data.train.count)) : data.train;
-  const result = await deepCompress(model, trainSet, {
-    layers: recipe.layers,
-    prune: recipe.prune,
-    centroids: recipe.centroids,
-    halfPrecision: recipe.encode.half,
-    batchSize: recipe.batch,
-    optimizer: optimizerFromName(recipe.optimizer),
-    normalization: o.normalization,
-    seed: recipe.seed,
-    threads: o.threads ?? recipe.threads,
-    stepsPerRun: recipe.stepsPerRun,
-    test: data.test,
-    onStage: (e) => {
-      o.log?.write({ type: 'stage', ...e });
-      process.stderr.write(`${label}: ${e.stage} — test error ${(100 * (1 - e.accuracy)).toFixed(2)}% (${e.seconds.toFixed(1)} s)\n`);
-    },
-    onProgress: (stage) => logEpochs(o.log, stage, createReporter({ label: `${label} ${stage}` })),
-  });
-  mkdirSync(o.out, { recursive: true });
-  const container = join(o.out, 'model.wtl');
-  const onnx = join(o.out, 'model.onnx');
-  const final = { ...result.model, metadata: { ...result.model.metadata, [NORMALIZE_KEY]: o.normalization } };
-  writeContainer(container, final, result.shared, { gapBits: recipe.encode.gapBits === 'auto' ? 'auto' : recipe.encode.gapBits });
-  // Everything reported comes from the file: decode it, write the ONNX, evaluate that file.
-  const decoded = readContainer(container);
-  saveModel(decoded.model, onnx, undefined);
-  const { accuracy } = await evaluate(loadModelFile(onnx), data.test, { normalization: o.normalization, threads: o.threads ?? recipe.threads });
-  const breakdown = { ...decoded.breakdown, bytes: statSync(container).size };
-  return { result, breakdown, layers: layerBreakdown(decoded.model, breakdown), denseBytes: denseParameterBytes(model), accuracy, container, onnx };
+  const train = recipe.samples !== undefined ? subset(data.train, 0, Math.min(recipe.samples, data.train.count)) : data.train;
+  const events = pipelineReporter(label, o.log, { prefix: true });
+  const onEvent = (e: PipelineEvent): void => {
+    if (e.type === 'stage') process.stderr.write(`${label}: ${e.stage} — test error ${(100 * (1 - e.accuracy)).toFixed(2)}% (${e.seconds.toFixed(1)} s)\n`);
+    events(e);
+  };
+  try {
+    return await compressToContainer(model, { train, test: data.test }, { ...containerOptions(recipe, o), onEvent });
+  } finally {
+    events.stop();
+  }
 }
 
 const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
 const kb = (n: number): string => `${(n / 1000).toFixed(1)} KB`;
 
 /** Deep Compression's Table 1 for one network, plus the per-layer bytes, as text. */
-export function compressionTable(name: string, run: CompressionRun): string {
+export function compressionTable(name: string, run: ContainerRun): string {
   const base = run.result.stages.find((s) => s.stage === 'baseline')?.accuracy ?? Number.NaN;
   const rows = [
     ['Network', 'Top-1 error', 'Top-1 error (compressed)', 'Parameters', 'Original size', 'Compressed size', 'Ratio'],
@@ -176,7 +79,7 @@ export function compressionTable(name: string, run: CompressionRun): string {
 }
 
 /** The JSON a compression run reports. */
-export function compressionJson(run: CompressionRun, recipe: DeepCompressionRecipe): Record<string, unknown> {
+export function compressionJson(run: ContainerRun, recipe: DeepCompressionRecipe): Record<string, unknown> {
   const base = run.result.stages.find((s) => s.stage === 'baseline')?.accuracy ?? null;
   return {
     scheme: 'deep-compression',
@@ -227,6 +130,8 @@ export async function demoCompression(
   return compressionJson(run, recipe);
 }
 
+type CompressFlags = { recipe: string; out: string; model?: string; threads?: number; samples?: number; json?: boolean; log?: string };
+
 export function registerCompressCommands(program: Command): void {
   const compressCmd = program
     .command('compress')
@@ -238,10 +143,13 @@ export function registerCompressCommands(program: Command): void {
     .requiredOption('--out <dir>', 'output directory')
     .option('--model <zoo|file.onnx>', "override the recipe's model")
     .option('--threads <n>', "ONNX Runtime threads (default: the recipe's, else all cores)", int('--threads', 1))
+    .option('--samples <n>', "train on the first N training samples only (quick runs; default: the recipe's, else all)", int('--samples', 1))
     .option('--json', 'print one JSON object on stdout');
-  addLogFlag(compressCmd).action(async (f: { recipe: string; out: string; model?: string; threads?: number; json?: boolean; log?: string }) => {
+  addLogFlag(compressCmd).action(async (f: CompressFlags) => {
     const recipe = loadDeepCompressionRecipe(resolveRecipePath(f.recipe));
     if (f.model !== undefined) recipe.model = f.model;
+    else checkRecipeModel(f.recipe, recipe.model);
+    if (f.samples !== undefined) recipe.samples = f.samples;
     const data = loadData(recipe.data);
     const { model } = loadModel(recipe.model, { seed: recipe.seed, ...zooShapeFor(data.train) });
     const normalization = resolveNormalization(recipe.normalize, model);

@@ -9,7 +9,9 @@ import { saveModel as saveModelFile } from '../ir/io.js';
 import { loadModel as loadModelFromFile } from '../load.js';
 import { createModel, ZOO_NAMES } from '../nn/index.js';
 
-export const NORMALIZE_KEY = 'whittle.normalize';
+import { NORMALIZE_KEY } from '../pipeline/index.js';
+
+export { NORMALIZE_KEY };
 
 /** A zoo name (e.g. 'lenet-5', 'mlp:784-100-10') or a path to an .onnx file. */
 export function loadModel(

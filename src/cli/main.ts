@@ -14,6 +14,7 @@ import { registerQuantizeCommands } from './quantize.js';
 import { registerReportCommands } from './report.js';
 import { registerExportCommands } from './export.js';
 import { guardPaths } from './guard.js';
+import { registerOptimizeCommands } from './optimize.js';
 
 const program = new Command();
 program
@@ -36,6 +37,7 @@ for (const register of [
   registerBenchCommands,
   registerReportCommands,
   registerExportCommands,
+  registerOptimizeCommands,
 ])
   register(program);
 

@@ -1,6 +1,9 @@
 // Human progress on stderr: a bar with ETA, loss and accuracy on a terminal; one line per epoch
 // otherwise (CI logs, pipes).
 import cliProgress from 'cli-progress';
+import type { PipelineEvent, PipelineListener } from '../pipeline/events.js';
+import type { RunLog } from '../train/run-log.js';
+import { logEpochs } from '../train/run-log.js';
 import type { ProgressEvent } from '../train/trainer.js';
 
 export interface Reporter {
@@ -57,4 +60,34 @@ export function createReporter(options: { quiet?: boolean; label?: string } = {}
     bar = undefined;
   };
   return report;
+}
+
+/**
+ * A pipeline's events on stderr and in the run log: a progress reporter per training stage
+ * (labelled with the stage, or `label stage` with `prefix`), one line per finished stage with `stages`, notes as `label: note`.
+ */
+export function pipelineReporter(
+  label: string,
+  log: RunLog | undefined,
+  o: { stages?: boolean; quiet?: boolean; prefix?: boolean } = {},
+): PipelineListener & { stop(): void } {
+  const reporters = new Map<string, { report: (e: ProgressEvent) => void; stop(): void }>();
+  const listener = ((e: PipelineEvent) => {
+    if (e.type === 'train') {
+      let r = reporters.get(e.stage);
+      if (r === undefined) {
+        const reporter = createReporter({ label: o.prefix ? `${label} ${e.stage}` : e.stage, quiet: o.quiet });
+        r = { report: logEpochs(log, e.stage, reporter), stop: () => reporter.stop() };
+        reporters.set(e.stage, r);
+      }
+      r.report(e.event);
+    } else if (e.type === 'stage') {
+      log?.write({ type: 'stage', stage: e.stage, accuracy: e.accuracy, seconds: e.seconds });
+      if (o.stages && !o.quiet) process.stderr.write(`${label}: ${e.stage} — accuracy ${(100 * e.accuracy).toFixed(2)}% (${e.seconds.toFixed(1)} s)\n`);
+    } else if (!o.quiet) process.stderr.write(`${label}: ${e.message}\n`);
+  }) as PipelineListener & { stop(): void };
+  listener.stop = () => {
+    for (const r of reporters.values()) r.stop();
+  };
+  return listener;
 }

@@ -5,8 +5,9 @@
 import { existsSync, rmSync, statSync } from 'node:fs';
 import type { TensorDataset } from '../data/index.js';
 import { detectDataSource, feedInputs, limitTensorDataset, loadDataForModel, randomTensorDataset } from '../data/index.js';
-import { quantizeModel, resolveQuantizeOptions } from '../compress/quantize/index.js';
-import type { CalibrationMethod, QuantFormat, QuantSchemeName } from '../compress/quantize/index.js';
+import { quantizeModel, resolveQuantizeOptions } from '../pipeline/index.js';
+import type { CalibrationMethod } from '../compress/quantize/index.js';
+import type { QuantFormat, QuantSchemeName } from '../pipeline/index.js';
 import { FP16_DEFAULT_BLOCK } from '../export/fp16.js';
 import { WhittleError } from '../ir/errors.js';
 import { encodeModel } from '../ir/onnx.js';

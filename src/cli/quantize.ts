@@ -6,8 +6,10 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { normalizeBatch, subset } from '../data/index.js';
 import type { Dataset, Normalization } from '../data/index.js';
-import { ACTIVATION_CLIPS, CALIBRATION_METHODS, QUANT_FORMATS, QUANT_SCHEMES, quantizeModel, resolveQuantizeOptions } from '../compress/quantize/index.js';
-import type { ActivationClip, CalibrationMethod, QuantFormat, QuantizeModelResult, QuantSchemeName } from '../compress/quantize/index.js';
+import { ACTIVATION_CLIPS, CALIBRATION_METHODS } from '../compress/quantize/index.js';
+import { QUANT_FORMATS, QUANT_SCHEMES, quantizeModel, resolveQuantizeOptions } from '../pipeline/index.js';
+import type { ActivationClip, CalibrationMethod } from '../compress/quantize/index.js';
+import type { QuantFormat, QuantizeModelResult, QuantSchemeName } from '../pipeline/index.js';
 import { writeKmeansContainer } from '../compress/kmeans/index.js';
 import { WhittleError } from '../ir/errors.js';
 import { modelStats } from '../ir/stats.js';
@@ -27,7 +29,7 @@ import type { RunLog } from '../train/run-log.js';
 import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
 import { quantizeAnyModel, usesImageDataset } from './quantize-any.js';
 import { FP16_DEFAULT_BLOCK } from '../export/fp16.js';
-import { denseParameterBytes, layerBreakdown } from './compress.js';
+import { denseParameterBytes, layerBreakdown } from '../pipeline/index.js';
 import { holdOutValidation } from './validation.js';
 
 interface QuantizeFlags extends TrainFlags {

@@ -4,6 +4,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WhittleError } from '../ir/errors.js';
+import { ZOO_NAMES } from '../nn/zoo.js';
 
 /** The package's recipes/ folder (dist/src/cli → the package root). */
 export const RECIPES_DIR = fileURLToPath(new URL('../../../recipes/', import.meta.url));
@@ -31,4 +32,15 @@ export function resolveRecipePath(spec: string): string {
   const shipped = join(RECIPES_DIR, `${name}.yaml`);
   if (!name.includes('/') && existsSync(shipped)) return shipped;
   throw new WhittleError('BAD_ARGUMENT', `--recipe ${spec}: no such file, and not a shipped recipe (${shippedRecipes().join(', ') || 'none found'})`);
+}
+
+/**
+ * Fails with the way out when a recipe's `model:` is neither a file nor a zoo name: the shipped
+ * recipes start from the model that recipes/README.md's baseline command trains.
+ */
+export function checkRecipeModel(spec: string, model: string): void {
+  if (existsSync(model) || (ZOO_NAMES as readonly string[]).includes(model.split(':')[0] ?? '')) return;
+  const zoo = ZOO_NAMES.find((n) => model.includes(n));
+  const how = zoo !== undefined ? `train it first (whittle train --model ${zoo} --out ${model}; recipes/README.md has the full command)` : 'put it there first';
+  throw new WhittleError('BAD_ARGUMENT', `recipe ${spec} starts from the model ${model}, which does not exist: ${how}, or pass --model FILE.onnx`);
 }

@@ -44,3 +44,14 @@ export {
 } from './tensor-dataset.js';
 export { type RandomDataOptions, bindArrays, feedInputs, fixedBatchSize, randomTensorDataset } from './bind.js';
 export { type DataForModelOptions, type DataSourceKind, detectDataSource, loadDataForModel } from './source.js';
+export {
+  type BatchPosition,
+  type BatchSource,
+  type ImageSourceOptions,
+  type RunBatchesOptions,
+  type SampleBatch,
+  imageSource,
+  rowSource,
+  runBatches,
+  tensorSource,
+} from './runner.js';

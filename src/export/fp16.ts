@@ -12,7 +12,7 @@ import { attr, GraphBuilder } from '../ir/graph.js';
 import { toHalfBits } from '../ir/half.js';
 import type { DType } from '../ir/tensor.js';
 import { Tensor } from '../ir/tensor.js';
-import { valueTypes } from '../compress/quantize/types.js';
+import { valueTypes } from '../ir/value-types.js';
 
 /** float32 ↔ IEEE binary16 bits (round to nearest even); the same conversion the container uses. */
 export { fromHalfBits as fromFloat16Bits, toHalfBits as toFloat16Bits } from '../ir/half.js';

@@ -4,8 +4,8 @@ import { WhittleError } from '../ir/errors.js';
 import type { Graph, Model, Node } from '../ir/graph.js';
 import { attr, GraphBuilder } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
-import { quantizeValue, rangeToParams } from '../compress/quantize/affine.js';
-import type { SkippedNode } from '../compress/quantize/graph-util.js';
+import { quantizeValue, rangeToParams } from './affine.js';
+import type { SkippedNode } from './quant-graph.js';
 import {
   COMPUTE_OPS,
   dropUnusedInitializers,
@@ -16,9 +16,9 @@ import {
   weightedNodes,
   weightKN,
   withMicrosoftDomain,
-} from '../compress/quantize/graph-util.js';
-import type { LayerReport, QuantizeResult } from '../compress/quantize/static.js';
-import { valueTypes } from '../compress/quantize/types.js';
+} from './quant-graph.js';
+import type { LayerReport, QuantizeResult } from './quant-graph.js';
+import { valueTypes } from '../ir/value-types.js';
 
 export interface Int4Options {
   /** Weights per block along K: a power of two ≥ 16; default 32. */

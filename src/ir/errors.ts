@@ -4,6 +4,7 @@ export type ErrorCode =
   | 'BAD_CONTAINER'
   | 'UNSUPPORTED_OP'
   | 'NO_GRADIENT'
+  | 'UNSUPPORTED_OPSET'
   | 'SHAPE_MISMATCH'
   | 'INVALID_GRAPH'
   | 'BAD_ARGUMENT'

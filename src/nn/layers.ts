@@ -258,6 +258,72 @@ export class ModelBuilder {
     return this.#emit('Flatten', n, [x], { axis: attr.int(1) }, shape);
   }
 
+  /** Transpose by `perm` (e.g. [2, 0, 1, 3] turns image rows into a sequence axis). */
+  transpose(x: string, perm: number[], name?: string): string {
+    const n = this.#layerName(name, 'transpose');
+    const s = this.#shapes.get(x);
+    if (s !== undefined && (perm.length !== s.length || [...perm].sort((p, q) => p - q).some((p, i) => p !== i))) {
+      throw new WhittleError('BAD_ARGUMENT', `Transpose "${n}": perm [${perm.join(', ')}] is not a permutation of the axes of ${fmt(s)}`);
+    }
+    return this.#emit('Transpose', n, [x], { perm: attr.ints(perm) }, s && perm.map((p) => s[p]));
+  }
+
+  /**
+   * Reshape to `shape` (ONNX semantics: 0 copies the input's dim, one −1 is inferred), stored as
+   * the int64 initializer `${name}.shape`.
+   */
+  reshape(x: string, shape: number[], name?: string): string {
+    const n = this.#layerName(name, 'reshape');
+    const s = this.#shapes.get(x);
+    let out: Dim[] | undefined;
+    if (s !== undefined) {
+      const dims: Dim[] = shape.map((d, i) => (d === 0 ? (s[i] ?? '?') : d));
+      const known = dims.filter((d): d is number => typeof d === 'number' && d !== -1).reduce((a, d) => a * d, 1);
+      const numeric = s.filter((d): d is number => typeof d === 'number').reduce((a, d) => a * d, 1);
+      const symbols = s.filter((d) => typeof d === 'string');
+      // One symbolic input dim (the batch) whose numeric rest divides evenly: −1 takes the symbol.
+      if (dims.includes(-1) && symbols.length === 1 && known === numeric) out = dims.map((d) => (d === -1 ? (symbols[0] as string) : d));
+      else if (dims.includes(-1) && symbols.length === 0 && numeric % known === 0) out = dims.map((d) => (d === -1 ? numeric / known : d));
+      else if (!dims.includes(-1)) out = dims;
+    }
+    const target = this.#param(n, 'shape', Tensor.int64(shape));
+    return this.#emit('Reshape', n, [x, target], {}, out);
+  }
+
+  /**
+   * A one-layer LSTM over a time-major sequence x [T, N, inputSize] (ONNX layout 0, gates i, o,
+   * f, c); returns the last hidden state [N, hidden]. Parameters as PyTorch initializes them,
+   * U(−1/√hidden, 1/√hidden): `${name}.ih.weight` [1, 4·hidden, in], `${name}.hh.weight`
+   * [1, 4·hidden, hidden], `${name}.bias` [1, 8·hidden] (input then recurrence biases).
+   */
+  lstm(x: string, inputSize: number, hidden: number, options: { name?: string } = {}): string {
+    const name = this.#layerName(options.name, 'lstm');
+    const s = this.#shapes.get(x);
+    if (s !== undefined && (s.length !== 3 || (typeof s[2] === 'number' && s[2] !== inputSize))) {
+      throw new WhittleError('SHAPE_MISMATCH', `LSTM "${name}" expects a sequence [T, N, ${inputSize}], got ${fmt(s)}; Transpose/Reshape the input first`);
+    }
+    const a = 1 / Math.sqrt(hidden);
+    const uniform = (dims: number[]): Tensor => {
+      const t = new Tensor('float32', dims);
+      const d = t.data as Float32Array;
+      for (let i = 0; i < d.length; i++) d[i] = this.rng.uniformIn(-a, a);
+      return t;
+    };
+    const inputs = [
+      x,
+      this.#param(name, 'ih.weight', uniform([1, 4 * hidden, inputSize])),
+      this.#param(name, 'hh.weight', uniform([1, 4 * hidden, hidden])),
+      this.#param(name, 'bias', uniform([1, 8 * hidden])),
+    ];
+    // Only Y_h (the last hidden state) is an output; the training graph names Y when it needs it.
+    const state = `${name}.h`;
+    this.#claim(state);
+    this.graph.nodes.push({ name, opType: 'LSTM', domain: '', inputs, outputs: ['', state], attributes: { hidden_size: attr.int(hidden) } });
+    this.#shapes.set(state, s && [1, s[1] ?? 'N', hidden]);
+    this.#dtypes.set(state, 'float32');
+    return this.reshape(state, [-1, hidden], `${name}.last`);
+  }
+
   /** Elementwise sum of two same-shaped values (a residual connection). */
   add(a: string, b: string, name?: string): string {
     const n = this.#layerName(name, 'add');

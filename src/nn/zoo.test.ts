@@ -35,6 +35,8 @@ test('parameter counts match the literature and a hand count', () => {
   // stem 432 + bn 32; stage1 2·2304 + 2·32; stage2 4608 + 9216 + 2·64 + proj 512 + 64;
   // stage3 18432 + 36864 + 2·128 + proj 2048 + 128; fc 650.
   assert.equal(countParameters(createModel('resnet-cifar').graph), 78_042);
+  // PyTorch's nn.LSTM(28, 64) (4·64·(28 + 64) weights + 2·4·64 biases) + nn.Linear(64, 10).
+  assert.equal(countParameters(createModel('lstm').graph), 24_714);
 });
 
 test('every model records its zoo name, takes `input` and returns `logits` [N, 10]', () => {

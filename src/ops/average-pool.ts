@@ -8,6 +8,7 @@ import type { OpDef } from './types.js';
 import { input, scalar } from './util.js';
 import type { WindowGeometry } from './window.js';
 import { reshapeLike, unusedTail, windowGeometry } from './window.js';
+import { poolChannels } from './channels.js';
 
 /**
  * How many elements each output window averages over, per spatial axis, as onnxruntime counts
@@ -48,6 +49,7 @@ function inverseCounts(g: WindowGeometry, includePad: boolean, dtype: 'float32' 
  */
 export const averagePool: OpDef = {
   op: 'AveragePool',
+  channels: poolChannels,
   inferShape: ({ node, inputs }) => [poolShape(node, inputs)],
   gradient({ node, b, dy, inputs }) {
     const g = dy[0];
@@ -76,6 +78,7 @@ export const averagePool: OpDef = {
 /** Y = mean over all spatial axes (keeping them as 1s); dX = dY / (H·W…) broadcast back. */
 export const globalAveragePool: OpDef = {
   op: 'GlobalAveragePool',
+  channels: poolChannels,
   inferShape({ node, inputs }) {
     const x = input(node, inputs, 0);
     if (x.shape.length < 3) {

@@ -7,6 +7,7 @@ import type { TypeShape } from '../ir/shape.js';
 import { ONNX_DTYPE, Tensor } from '../ir/tensor.js';
 import type { OpDef } from './types.js';
 import { input, scalar } from './util.js';
+import { batchNormChannels } from './channels.js';
 
 /** The axes statistics are taken over: all but the channel axis 1. */
 function statAxes(rank: number): number[] {
@@ -55,6 +56,7 @@ function isTraining(node: Node): boolean {
  */
 export const batchNormalization: OpDef = {
   op: 'BatchNormalization',
+  channels: batchNormChannels,
   inferShape({ node, inputs }) {
     const x = input(node, inputs, 0);
     if (x.shape.length < 2) {

@@ -3,6 +3,7 @@ import { reduceToShape } from './broadcast.js';
 import { shapeError } from './dims.js';
 import type { OpDef } from './types.js';
 import { input, scalar } from './util.js';
+import { unaryChannels } from './channels.js';
 
 /**
  * Clip(X, min?, max?) (opset 11+: bounds as optional scalar inputs; opset 6 attributes also
@@ -10,6 +11,7 @@ import { input, scalar } from './util.js';
  */
 export const clip: OpDef = {
   op: 'Clip',
+  channels: unaryChannels,
   inferShape({ node, inputs }) {
     const x = input(node, inputs, 0);
     for (const i of [1, 2]) {

@@ -5,6 +5,7 @@ import { Tensor } from '../ir/tensor.js';
 import { formatShape, shapeError, unifyDim } from './dims.js';
 import type { OpDef } from './types.js';
 import { input, normAxis } from './util.js';
+import { concatChannels } from './channels.js';
 
 function concatAxis(node: Node, first: TypeShape): number {
   const a = node.attributes['axis'];
@@ -30,6 +31,7 @@ function sumDims(dims: readonly Dim[]): Dim {
  */
 export const concat: OpDef = {
   op: 'Concat',
+  channels: concatChannels,
   inferShape({ node, inputs }) {
     const all = node.inputs.map((_, i) => input(node, inputs, i));
     const first = all[0];

@@ -5,6 +5,7 @@ import { channelBiasGrad, convInputGrad, convWeightGrad } from './conv-backprop.
 import type { OpDef } from './types.js';
 import { input } from './util.js';
 import { windowAttrs, windowGeometry, windowOutDims } from './window.js';
+import { layerChannels } from './channels.js';
 
 /**
  * Y = Conv(X, W, B). Gradients: dX = ConvTranspose(dY, W) (see convInputGrad), dW by the
@@ -12,6 +13,7 @@ import { windowAttrs, windowGeometry, windowOutDims } from './window.js';
  */
 export const conv: OpDef = {
   op: 'Conv',
+  channels: layerChannels,
   inferShape({ node, inputs }) {
     const x = input(node, inputs, 0);
     const w = input(node, inputs, 1);

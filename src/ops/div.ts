@@ -1,10 +1,12 @@
 import { broadcastShapes, reduceToShape } from './broadcast.js';
 import type { OpDef } from './types.js';
 import { input } from './util.js';
+import { elementwiseChannels } from './channels.js';
 
 /** Y = A / B with broadcasting; dA = dY / B, dB = −dY · Y / B. */
 export const div: OpDef = {
   op: 'Div',
+  channels: elementwiseChannels,
   inferShape({ node, inputs }) {
     const a = input(node, inputs, 0);
     const b = input(node, inputs, 1);

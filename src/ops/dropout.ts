@@ -4,6 +4,7 @@ import { attr } from '../ir/graph.js';
 import { ONNX_DTYPE } from '../ir/tensor.js';
 import type { OpDef } from './types.js';
 import { input, scalar } from './util.js';
+import { unaryChannels } from './channels.js';
 
 /**
  * Training (training_mode true): output = data·mask/(1 − ratio), so dX = Where(mask, dY/(1 − ratio), 0)
@@ -13,6 +14,7 @@ import { input, scalar } from './util.js';
  */
 export const dropout: OpDef = {
   op: 'Dropout',
+  channels: unaryChannels,
   inferShape({ node, inputs }) {
     const x = input(node, inputs, 0);
     return [

@@ -3,10 +3,12 @@ import { dimProduct, productDim, shapeError } from './dims.js';
 import { reshapeBack } from './reshape.js';
 import type { OpDef } from './types.js';
 import { input } from './util.js';
+import { flattenChannels } from './channels.js';
 
 /** [d0..dn] → [d0·…·d(axis−1), d(axis)·…·dn]; the gradient reshapes dY back to X's shape. */
 export const flatten: OpDef = {
   op: 'Flatten',
+  channels: flattenChannels,
   inferShape({ node, inputs }) {
     const x = input(node, inputs, 0);
     const rank = x.shape.length;

@@ -4,10 +4,12 @@ import type { Attribute } from '../ir/graph.js';
 import { reduceToShape } from './broadcast.js';
 import type { OpDef } from './types.js';
 import { expectRank, input, scalar } from './util.js';
+import { layerChannels } from './channels.js';
 
 /** Y = alpha·A'·B' + beta·C, A' = transA ? Aᵀ : A. */
 export const gemm: OpDef = {
   op: 'Gemm',
+  channels: layerChannels,
   inferShape({ node, inputs }) {
     const a = input(node, inputs, 0);
     const b = input(node, inputs, 1);

@@ -25,8 +25,10 @@ import { flatten } from './flatten.js';
 import { floor } from './floor.js';
 import { gather } from './gather.js';
 import { gatherElements } from './gather-elements.js';
+import { gru } from './gru.js';
 import { leakyRelu } from './leaky-relu.js';
 import { log } from './log.js';
+import { lstm } from './lstm.js';
 import { and, not, or } from './logical.js';
 import { matmul } from './matmul.js';
 import { mod } from './mod.js';
@@ -51,6 +53,20 @@ import { tanh } from './tanh.js';
 import { transpose } from './transpose.js';
 import { unsqueeze } from './unsqueeze.js';
 import { where } from './where.js';
+// Activations, normalizations and tensor ops of MobileNets, ResNets and Transformers.
+import { einsum } from './einsum.js';
+import { elu } from './elu.js';
+import { erf } from './erf.js';
+import { gelu } from './gelu.js';
+import { groupNormalization } from './group-norm.js';
+import { hardSigmoid } from './hard-sigmoid.js';
+import { hardSwish } from './hard-swish.js';
+import { instanceNormalization } from './instance-norm.js';
+import { layerNormalization } from './layer-norm.js';
+import { prelu } from './prelu.js';
+import { selu } from './selu.js';
+import { softplus } from './softplus.js';
+import { tile } from './tile.js';
 // Convolution, pooling, normalization, dropout.
 import { conv } from './conv.js';
 import { convTranspose } from './conv-transpose.js';
@@ -68,7 +84,7 @@ import { dequantizeLinear, dynamicQuantizeLinear, matMulInteger, quantizeLinear 
 import { matMulNBits } from './matmul-nbits.js';
 import { round } from './round.js';
 import { sign } from './sign.js';
-import type { OpDef } from './types.js';
+import type { ChannelRule, OpDef } from './types.js';
 
 const ALL: OpDef[] = [
   add,
@@ -98,12 +114,14 @@ const ALL: OpDef[] = [
   gather,
   gatherElements,
   greater,
+  gru,
   greaterOrEqual,
   leakyRelu,
   less,
   lessOrEqual,
   log,
   logSoftmax,
+  lstm,
   matmul,
   max,
   mod,
@@ -133,6 +151,20 @@ const ALL: OpDef[] = [
   transpose,
   unsqueeze,
   where,
+  // activations, normalizations and tensor ops of MobileNets, ResNets and Transformers
+  einsum,
+  elu,
+  erf,
+  gelu,
+  groupNormalization,
+  hardSigmoid,
+  hardSwish,
+  instanceNormalization,
+  layerNormalization,
+  prelu,
+  selu,
+  softplus,
+  tile,
   // convolution, pooling, normalization, dropout
   averagePool,
   batchNormalization,
@@ -159,4 +191,6 @@ const ALL: OpDef[] = [
 
 export const OPS: ReadonlyMap<string, OpDef> = new Map(ALL.map((d) => [d.op, d]));
 export const SHAPE_RULES: ReadonlyMap<string, ShapeRule> = new Map(ALL.map((d) => [d.op, d.inferShape]));
-export type { OpDef, GradientContext, GradientRule } from './types.js';
+/** The ops that declare how they move channels (structured pruning's dependency tracing). */
+export const CHANNEL_RULES: ReadonlyMap<string, ChannelRule> = new Map(ALL.flatMap((d) => (d.channels !== undefined ? [[d.op, d.channels] as const] : [])));
+export type { ChannelContext, ChannelLayout, ChannelRole, ChannelRule, ChannelSegment, OpDef, GradientContext, GradientRule } from './types.js';

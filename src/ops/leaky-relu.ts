@@ -1,10 +1,12 @@
 import { getFloat } from '../ir/graph.js';
 import type { OpDef } from './types.js';
 import { input, scalar } from './util.js';
+import { unaryChannels } from './channels.js';
 
 /** Y = X for X ≥ 0, alpha·X below; dX = Where(X > 0, dY, alpha·dY). */
 export const leakyRelu: OpDef = {
   op: 'LeakyRelu',
+  channels: unaryChannels,
   inferShape: ({ node, inputs }) => [input(node, inputs, 0)],
   gradient({ node, b, dy, inputs }) {
     const g = dy[0];

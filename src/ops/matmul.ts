@@ -5,6 +5,7 @@ import { broadcastShapes, reduceToShape } from './broadcast.js';
 import { formatShape, shapeError } from './dims.js';
 import type { OpDef } from './types.js';
 import { input } from './util.js';
+import { layerChannels } from './channels.js';
 
 /** Transposes the last two axes of a value of the given rank (≥ 2). */
 function swapLast(b: GraphBuilder, x: string, rank: number): string {
@@ -21,6 +22,7 @@ function swapLast(b: GraphBuilder, x: string, rank: number): string {
  */
 export const matmul: OpDef = {
   op: 'MatMul',
+  channels: layerChannels,
   inferShape({ node, inputs }) {
     const a = input(node, inputs, 0);
     const b = input(node, inputs, 1);

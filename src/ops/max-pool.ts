@@ -10,6 +10,7 @@ import type { OpDef } from './types.js';
 import { input, scalar } from './util.js';
 import type { WindowAttrs, WindowGeometry } from './window.js';
 import { dilatedKernel, reshapeLike, windowAttrs, windowGeometry, windowOutDims } from './window.js';
+import { poolChannels } from './channels.js';
 
 function poolInput(node: Node, inputs: (TypeShape | undefined)[]): TypeShape {
   const x = input(node, inputs, 0);
@@ -123,6 +124,7 @@ function indicesGradient(b: GraphBuilder, node: Node, dy: string, x: TypeShape, 
  */
 export const maxPool: OpDef = {
   op: 'MaxPool',
+  channels: poolChannels,
   inferShape({ node, inputs }) {
     const y = poolShape(node, inputs);
     return [y, { dtype: 'int64', shape: [...y.shape] }];

@@ -2,6 +2,7 @@ import { attr } from '../ir/graph.js';
 import { ONNX_DTYPE } from '../ir/tensor.js';
 import { reduceToShape, variadicShape } from './broadcast.js';
 import type { OpDef } from './types.js';
+import { elementwiseChannels } from './channels.js';
 
 /**
  * Variadic elementwise maximum with broadcasting. dX_i = dY where X_i is the maximum, shared
@@ -10,6 +11,7 @@ import type { OpDef } from './types.js';
  */
 export const max: OpDef = {
   op: 'Max',
+  channels: elementwiseChannels,
   inferShape: ({ node, inputs }) => [variadicShape(node, inputs)],
   gradient({ node, dy, b, inputs, outputs, needs }) {
     const g = dy[0];

@@ -1,9 +1,11 @@
 import { broadcastShapes, reduceToShape } from './broadcast.js';
 import type { OpDef } from './types.js';
 import { input } from './util.js';
+import { elementwiseChannels } from './channels.js';
 
 export const mul: OpDef = {
   op: 'Mul',
+  channels: elementwiseChannels,
   inferShape({ node, inputs }) {
     const a = input(node, inputs, 0);
     const b = input(node, inputs, 1);

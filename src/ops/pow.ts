@@ -3,6 +3,7 @@ import { ONNX_DTYPE } from '../ir/tensor.js';
 import { broadcastShapes, reduceToShape } from './broadcast.js';
 import type { OpDef } from './types.js';
 import { input, scalar } from './util.js';
+import { elementwiseChannels } from './channels.js';
 
 /**
  * Y = X ^ E. dX = dY · E · X^(E−1); dE = dY · Y · ln X (meaningful for X > 0 only, as in
@@ -10,6 +11,7 @@ import { input, scalar } from './util.js';
  */
 export const pow: OpDef = {
   op: 'Pow',
+  channels: elementwiseChannels,
   inferShape({ node, inputs }) {
     const x = input(node, inputs, 0);
     const e = input(node, inputs, 1);

@@ -6,6 +6,7 @@ import type { ShapeRule } from '../ir/shape.js';
 import { axesOf } from './dims.js';
 import type { OpDef } from './types.js';
 import { input } from './util.js';
+import { reduceChannels } from './channels.js';
 
 const inferReduce: ShapeRule = ({ node, inputs, constant }) => {
   const x = input(node, inputs, 0);
@@ -20,6 +21,6 @@ const inferReduce: ShapeRule = ({ node, inputs, constant }) => {
   return [{ dtype: x.dtype, shape }];
 };
 
-export const reduceProd: OpDef = { op: 'ReduceProd', inferShape: inferReduce };
-export const reduceMax: OpDef = { op: 'ReduceMax', inferShape: inferReduce };
-export const reduceMin: OpDef = { op: 'ReduceMin', inferShape: inferReduce };
+export const reduceProd: OpDef = { op: 'ReduceProd', inferShape: inferReduce, channels: reduceChannels };
+export const reduceMax: OpDef = { op: 'ReduceMax', inferShape: inferReduce, channels: reduceChannels };
+export const reduceMin: OpDef = { op: 'ReduceMin', inferShape: inferReduce, channels: reduceChannels };

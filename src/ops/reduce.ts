@@ -6,6 +6,7 @@ import type { ShapeContext, TypeShape } from '../ir/shape.js';
 import { ONNX_DTYPE, Tensor } from '../ir/tensor.js';
 import type { GradientContext, OpDef } from './types.js';
 import { input, normAxis, scalar } from './util.js';
+import { reduceChannels } from './channels.js';
 
 function reducedAxes(node: Node, rank: number, ctx: { constant(i: number): Tensor | undefined }): number[] | undefined {
   let axes = getInts(node, 'axes');
@@ -60,5 +61,5 @@ function reduceGradient(mean: boolean) {
   };
 }
 
-export const reduceSum: OpDef = { op: 'ReduceSum', inferShape: inferReduce, gradient: reduceGradient(false) };
-export const reduceMean: OpDef = { op: 'ReduceMean', inferShape: inferReduce, gradient: reduceGradient(true) };
+export const reduceSum: OpDef = { op: 'ReduceSum', inferShape: inferReduce, channels: reduceChannels, gradient: reduceGradient(false) };
+export const reduceMean: OpDef = { op: 'ReduceMean', inferShape: inferReduce, channels: reduceChannels, gradient: reduceGradient(true) };

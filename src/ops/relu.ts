@@ -1,8 +1,10 @@
 import type { OpDef } from './types.js';
 import { input, scalar } from './util.js';
+import { unaryChannels } from './channels.js';
 
 export const relu: OpDef = {
   op: 'Relu',
+  channels: unaryChannels,
   inferShape: ({ node, inputs }) => [input(node, inputs, 0)],
   // Where(x > 0, dy, 0): the formulation the prototype measured fastest.
   gradient({ node, b, dy, inputs }) {

@@ -5,6 +5,7 @@ import { Tensor } from '../ir/tensor.js';
 import { constantInts, dimProduct, divideProducts, formatShape, productDim, shapeError, unknownDim } from './dims.js';
 import type { OpDef } from './types.js';
 import { input } from './util.js';
+import { flattenChannels } from './channels.js';
 
 /**
  * Reshape(X, shape) with the target shape a constant: 0 copies X's dim at that position (unless
@@ -13,6 +14,7 @@ import { input } from './util.js';
  */
 export const reshape: OpDef = {
   op: 'Reshape',
+  channels: flattenChannels,
   inferShape({ node, inputs, constant }) {
     const x = input(node, inputs, 0);
     const shapeInput = input(node, inputs, 1);

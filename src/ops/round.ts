@@ -1,5 +1,6 @@
 import type { OpDef } from './types.js';
 import { input } from './util.js';
+import { unaryChannels } from './channels.js';
 
 /**
  * Round (half to even, as QuantizeLinear). Its true derivative is zero almost everywhere, so
@@ -9,6 +10,7 @@ import { input } from './util.js';
  */
 export const round: OpDef = {
   op: 'Round',
+  channels: unaryChannels,
   inferShape: ({ node, inputs }) => [input(node, inputs, 0)],
   gradient: ({ dy }) => [dy[0]],
 };

@@ -1,10 +1,12 @@
 import { getInt } from '../ir/graph.js';
 import type { OpDef } from './types.js';
 import { input } from './util.js';
+import { shapeOnlyChannels } from './channels.js';
 
 /** Shape(X) → int64 [rank] (opset 15 start/end select a range of dims). */
 export const shape: OpDef = {
   op: 'Shape',
+  channels: shapeOnlyChannels,
   inferShape({ node, inputs }) {
     const rank = input(node, inputs, 0).shape.length;
     const clamp = (v: number): number => Math.min(Math.max(v < 0 ? v + rank : v, 0), rank);
@@ -17,6 +19,7 @@ export const shape: OpDef = {
 /** Size(X) → int64 scalar: the element count. */
 export const size: OpDef = {
   op: 'Size',
+  channels: shapeOnlyChannels,
   inferShape({ node, inputs }) {
     input(node, inputs, 0);
     return [{ dtype: 'int64', shape: [] }];

@@ -1,9 +1,11 @@
 import type { OpDef } from './types.js';
 import { input, scalar } from './util.js';
+import { unaryChannels } from './channels.js';
 
 /** Y = 1 / (1 + e⁻ˣ); dX = dY · Y · (1 − Y). */
 export const sigmoid: OpDef = {
   op: 'Sigmoid',
+  channels: unaryChannels,
   inferShape: ({ node, inputs }) => [input(node, inputs, 0)],
   gradient({ node, b, dy, inputs }) {
     const g = dy[0];

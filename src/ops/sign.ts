@@ -1,4 +1,5 @@
 import type { OpDef } from './types.js';
+import { unaryChannels } from './channels.js';
 
 /**
  * Sign. Its derivative is zero almost everywhere; the rule is the straight-through estimator
@@ -7,6 +8,7 @@ import type { OpDef } from './types.js';
  */
 export const sign: OpDef = {
   op: 'Sign',
+  channels: unaryChannels,
   inferShape: ({ inputs }) => [inputs[0] ?? { dtype: 'float32', shape: [] }],
   gradient: ({ dy }) => [dy[0]],
 };

@@ -4,6 +4,7 @@ import { Tensor } from '../ir/tensor.js';
 import { constantInts, shapeError, unknownDim } from './dims.js';
 import type { OpDef } from './types.js';
 import { input, normAxis } from './util.js';
+import { sliceChannels } from './channels.js';
 
 interface SliceParams {
   starts: number[];
@@ -58,6 +59,7 @@ function sliceRange(d: number, start: number, end: number, step: number): { star
  */
 export const slice: OpDef = {
   op: 'Slice',
+  channels: sliceChannels,
   inferShape({ node, inputs, constant }) {
     const x = input(node, inputs, 0);
     const rank = x.shape.length;

@@ -3,6 +3,7 @@ import { attr, getInt } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import type { GradientContext, OpDef } from './types.js';
 import { input, normAxis } from './util.js';
+import { softmaxChannels } from './channels.js';
 
 function axisConstant(ctx: GradientContext): string | undefined {
   const x = ctx.inputs[0];
@@ -14,6 +15,7 @@ function axisConstant(ctx: GradientContext): string | undefined {
 /** dX = Y · (dY − Σ_axis dY·Y). */
 export const softmax: OpDef = {
   op: 'Softmax',
+  channels: softmaxChannels,
   inferShape({ node, inputs }) {
     const x = input(node, inputs, 0);
     normAxis(node, getInt(node, 'axis', -1), x.shape.length);
@@ -33,6 +35,7 @@ export const softmax: OpDef = {
 /** dX = dY − exp(Y) · Σ_axis dY. */
 export const logSoftmax: OpDef = {
   op: 'LogSoftmax',
+  channels: softmaxChannels,
   inferShape: softmax.inferShape,
   gradient(ctx) {
     const g = ctx.dy[0];

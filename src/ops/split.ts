@@ -1,12 +1,14 @@
-import { getInt, getInts } from '../ir/graph.js';
+import { attr, getInt, getInts } from '../ir/graph.js';
 import type { Dim } from '../ir/graph.js';
+import { Tensor } from '../ir/tensor.js';
 import { constantInts, formatShape, shapeError, unknownDim } from './dims.js';
 import type { OpDef } from './types.js';
 import { input, normAxis } from './util.js';
 
 /**
  * Split(X, split?) along `axis`: sizes from the split input (opset 13+) or attribute (older);
- * without them, into equal parts, one per output.
+ * without them, into equal parts, one per output. dX = Concat of the parts' gradients along
+ * `axis`, zeros for a part that does not reach the loss.
  */
 export const split: OpDef = {
   op: 'Split',
@@ -35,5 +37,13 @@ export const split: OpDef = {
       sizes = node.outputs.map((_, i) => (count === 1 ? d : unknownDim(node, axis, i)));
     }
     return sizes.map((s) => ({ dtype: x.dtype, shape: x.shape.map((dim, i) => (i === axis ? s : dim)) }));
+  },
+  gradient({ node, b, dy, inputs }) {
+    const x = inputs[0];
+    if (x === undefined || dy.every((d) => d === undefined)) return [];
+    const axis = normAxis(node, getInt(node, 'axis', 0), x.shape.length);
+    const zero = Tensor.fromArray(x.dtype, [1], [0]);
+    const parts = node.outputs.map((y, i) => dy[i] ?? b.op1('ConstantOfShape', [b.op1('Shape', [y])], { value: attr.tensor(zero) }));
+    return [parts.length === 1 ? parts[0] : b.op1('Concat', parts, { axis: attr.int(axis) })];
   },
 };

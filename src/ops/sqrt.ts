@@ -1,9 +1,11 @@
 import type { OpDef } from './types.js';
 import { input, scalar } from './util.js';
+import { unaryChannels } from './channels.js';
 
 /** Y = √X; dX = dY / (2Y) (reuses the forward output). */
 export const sqrt: OpDef = {
   op: 'Sqrt',
+  channels: unaryChannels,
   inferShape: ({ node, inputs }) => [input(node, inputs, 0)],
   gradient({ node, b, dy, inputs }) {
     const g = dy[0];

@@ -3,6 +3,7 @@ import { axesOf, formatShape, shapeError } from './dims.js';
 import { reshapeBack } from './reshape.js';
 import type { OpDef } from './types.js';
 import { input } from './util.js';
+import { squeezeChannels } from './channels.js';
 
 /**
  * Squeeze (opset 13: axes as an optional input). Without axes, drops every dim known to be 1;
@@ -10,6 +11,7 @@ import { input } from './util.js';
  */
 export const squeeze: OpDef = {
   op: 'Squeeze',
+  channels: squeezeChannels,
   inferShape({ node, inputs, constant }) {
     const x = input(node, inputs, 0);
     const axes = axesOf(node, constant, 1, x.shape.length);

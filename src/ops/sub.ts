@@ -1,10 +1,12 @@
 import { broadcastShapes, reduceToShape } from './broadcast.js';
 import type { OpDef } from './types.js';
 import { input } from './util.js';
+import { elementwiseChannels } from './channels.js';
 
 /** Y = A − B with broadcasting; dA = dY, dB = −dY, each summed back to its operand's shape. */
 export const sub: OpDef = {
   op: 'Sub',
+  channels: elementwiseChannels,
   inferShape({ node, inputs }) {
     const a = input(node, inputs, 0);
     const b = input(node, inputs, 1);

@@ -1,9 +1,11 @@
 import type { OpDef } from './types.js';
 import { input, scalar } from './util.js';
+import { unaryChannels } from './channels.js';
 
 /** dX = dY · (1 − Y²). */
 export const tanh: OpDef = {
   op: 'Tanh',
+  channels: unaryChannels,
   inferShape: ({ node, inputs }) => [input(node, inputs, 0)],
   gradient({ node, b, dy, inputs }) {
     const g = dy[0];

@@ -3,6 +3,7 @@ import type { Dim, Node } from '../ir/graph.js';
 import { shapeError } from './dims.js';
 import type { OpDef } from './types.js';
 import { input } from './util.js';
+import { transposeChannels } from './channels.js';
 
 function permOf(node: Node, rank: number): number[] {
   const perm = getInts(node, 'perm') ?? Array.from({ length: rank }, (_, i) => rank - 1 - i);
@@ -16,6 +17,7 @@ function permOf(node: Node, rank: number): number[] {
 /** Output dim i is input dim perm[i]; the gradient transposes dY by the inverse permutation. */
 export const transpose: OpDef = {
   op: 'Transpose',
+  channels: transposeChannels,
   inferShape({ node, inputs }) {
     const x = input(node, inputs, 0);
     const perm = permOf(node, x.shape.length);

@@ -5,6 +5,7 @@ import { Tensor } from '../ir/tensor.js';
 import { axesOf } from './dims.js';
 import type { OpDef } from './types.js';
 import { input } from './util.js';
+import { unsqueezeChannels } from './channels.js';
 
 /** The inserted axes, normalized against the output rank (negative axes count from its end). */
 function insertedAxes(node: Node, constant: (i: number) => Tensor | undefined, inputRank: number): number[] {
@@ -17,6 +18,7 @@ function insertedAxes(node: Node, constant: (i: number) => Tensor | undefined, i
 /** Unsqueeze (opset 13: axes as a required input). The gradient squeezes the same axes out of dY. */
 export const unsqueeze: OpDef = {
   op: 'Unsqueeze',
+  channels: unsqueezeChannels,
   inferShape({ node, inputs, constant }) {
     const x = input(node, inputs, 0);
     const axes = insertedAxes(node, constant, x.shape.length);

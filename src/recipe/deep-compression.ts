@@ -3,7 +3,10 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { optimizerFromName } from '../autodiff/optimizer.js';
+import type { Normalization } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
+import type { ContainerOptions } from '../pipeline/index.js';
 
 const fineTune = z.strictObject({
   epochs: z.number().int().min(0),
@@ -64,6 +67,34 @@ export function loadDeepCompressionRecipe(path: string): DeepCompressionRecipe {
     throw new WhittleError('BAD_ARGUMENT', `--recipe ${path} is not valid YAML: ${(e as Error).message}`, { cause: e });
   }
   return parseDeepCompressionRecipe(value, path);
+}
+
+/**
+ * The pipeline call a recipe stands for: `compressToContainer(model, data, containerOptions(...))`.
+ * The model, the data and the normalization are the caller's (a recipe names them; the caller loads them).
+ *
+ * ```ts
+ * const run = await compressToContainer(model, data, containerOptions(recipe, { out: 'dc', normalization: 'x/255' }));
+ * ```
+ */
+export function containerOptions(
+  recipe: Omit<DeepCompressionRecipe, 'model'>,
+  o: { out: string; normalization: Normalization; threads?: number },
+): ContainerOptions {
+  return {
+    layers: recipe.layers,
+    prune: recipe.prune,
+    centroids: recipe.centroids,
+    halfPrecision: recipe.encode.half,
+    gapBits: recipe.encode.gapBits,
+    batchSize: recipe.batch,
+    optimizer: optimizerFromName(recipe.optimizer),
+    normalization: o.normalization,
+    seed: recipe.seed,
+    threads: o.threads ?? recipe.threads,
+    stepsPerRun: recipe.stepsPerRun,
+    out: o.out,
+  };
 }
 
 /**

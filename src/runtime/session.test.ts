@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { attr, Graph, makeModel } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
-import { Session } from './session.js';
+import { Session, SessionCache } from './session.js';
 
 function gemmModel() {
   const g = new Graph('t');
@@ -23,3 +23,25 @@ for (const backend of ['node', 'web'] as const) {
     await s.release();
   });
 }
+
+test('SessionCache: the same graph again reuses its session; other weights or threads build a new one', async () => {
+  const cache = new SessionCache({ capacity: 2 });
+  const x = Tensor.fromArray('float32', [1, 3], [1, 0, 0]);
+  const a = await cache.acquire(gemmModel(), { threads: 1 });
+  assert.deepEqual([...((await a.session.run({ x })).y?.data ?? [])], [1.5, 3]);
+  await a.release();
+  const again = await cache.acquire(gemmModel(), { threads: 1 });
+  assert.equal(again.session, a.session, 'the same bytes get the same session');
+  assert.deepEqual(cache.stats, { created: 1, hits: 1, live: 1 });
+  await again.release();
+  const other = gemmModel();
+  (other.graph.initializers.get('b')?.data as Float32Array)[0] = 10;
+  const b = await cache.acquire(other, { threads: 1 });
+  assert.notEqual(b.session, a.session);
+  assert.deepEqual([...((await b.session.run({ x })).y?.data ?? [])], [11, 3], 'new weights, new session');
+  await b.release();
+  await (await cache.acquire(gemmModel(), { threads: 2 })).release();
+  assert.deepEqual(cache.stats, { created: 3, hits: 1, live: 2 }, 'capacity 2: the oldest went');
+  await cache.clear();
+  assert.equal(cache.stats.live, 0);
+});

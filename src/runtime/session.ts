@@ -1,4 +1,5 @@
 // The only module that imports onnxruntime. Everything else hands it Whittle tensors and models.
+import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { WhittleError } from '../ir/errors.js';
@@ -70,6 +71,18 @@ function toOrt(t: Tensor): ort.Tensor {
   return new ort.Tensor(ORT_TYPE[t.dtype], t.data as never, t.dims as number[]);
 }
 
+/**
+ * onnxruntime's messages run to several lines (a node dump, then `==> Context: …`); a
+ * WhittleError is one line, so keep the context (the part that names the node) first and cut
+ * the dump.
+ */
+export function ortMessage(raw: string, limit = 400): string {
+  const flat = (s: string): string => s.replace(/\s+/g, ' ').trim();
+  const at = raw.indexOf('==> Context:');
+  const text = at < 0 ? flat(raw) : `${flat(raw.slice(at + 12))} (${flat(raw.slice(0, at))})`;
+  return text.length > limit ? `${text.slice(0, limit - 1)}…` : text;
+}
+
 function fromOrt(t: ort.Tensor): Tensor {
   const dtype = t.type as DType;
   // ORT returns bool as Uint8Array; keep our dtype names.
@@ -111,7 +124,7 @@ export class Session {
       });
       return new Session(inner);
     } catch (e) {
-      throw new WhittleError('RUNTIME', `onnxruntime${options.backend === 'web' ? '-web' : ''} could not load the graph: ${(e as Error).message}`, {
+      throw new WhittleError('RUNTIME', `onnxruntime${options.backend === 'web' ? '-web' : ''} could not load the graph: ${ortMessage((e as Error).message)}`, {
         cause: e,
       });
     }
@@ -125,7 +138,7 @@ export class Session {
     try {
       out = fetches === undefined ? await this.#inner.run(ortFeeds) : await this.#inner.run(ortFeeds, fetches as string[]);
     } catch (e) {
-      throw new WhittleError('RUNTIME', `onnxruntime failed to run the graph: ${(e as Error).message}`, { cause: e });
+      throw new WhittleError('RUNTIME', `onnxruntime failed to run the graph: ${ortMessage((e as Error).message)}`, { cause: e });
     }
     const result: Record<string, Tensor> = {};
     for (const [k, v] of Object.entries(out)) result[k] = fromOrt(v as ort.Tensor);
@@ -137,26 +150,111 @@ export class Session {
   }
 }
 
+/** A session borrowed from a `SessionCache`: give it back with `release` (the cache keeps it). */
+export interface SessionLease {
+  session: Session;
+  release(): Promise<void>;
+}
+
+interface CacheEntry {
+  session: Promise<Session>;
+  users: number;
+  /** Evicted while in use: released when its last user gives it back. */
+  evicted: boolean;
+}
+
 /**
- * Caches one session per (graph bytes, options): transforms that keep the graph reuse it, any
- * change of graph builds a new one.
+ * Keeps one session per (graph bytes, options), so evaluating the same graph again (validation,
+ * then test; a pipeline's before/after check) reuses the compiled session instead of paying
+ * onnxruntime's 40–60 ms to build it; any change of graph or weights builds a new one. At most
+ * `capacity` sessions stay alive (least recently used go first); graphs over `maxBytes` are not
+ * kept.
+ *
+ * ```ts
+ * const lease = await sharedSessions.acquire(model, { threads: 2 });
+ * try { await lease.session.run(feeds); } finally { await lease.release(); }
+ * ```
  */
 export class SessionCache {
-  #sessions = new Map<string, Promise<Session>>();
+  readonly #capacity: number;
+  readonly #maxBytes: number;
+  #entries = new Map<string, CacheEntry>();
+  #created = 0;
+  #hits = 0;
 
-  get(key: string, build: () => Model, options: SessionOptions = {}): Promise<Session> {
-    const k = `${key}|${options.threads ?? ''}|${options.optimization ?? ''}|${options.backend ?? 'node'}`;
-    let s = this.#sessions.get(k);
-    if (s === undefined) {
-      s = Session.create(build(), options);
-      this.#sessions.set(k, s);
-    }
-    return s;
+  constructor(o: { capacity?: number; maxBytes?: number } = {}) {
+    this.#capacity = Math.max(1, o.capacity ?? 4);
+    this.#maxBytes = o.maxBytes ?? 64 * 2 ** 20;
   }
 
+  /** Sessions this cache has built, and requests it answered with one it had. */
+  get stats(): { created: number; hits: number; live: number } {
+    return { created: this.#created, hits: this.#hits, live: this.#entries.size };
+  }
+
+  /** A session for `model` under `options`: the cached one when the graph bytes are the same. */
+  async acquire(model: Model | Uint8Array, options: SessionOptions = {}): Promise<SessionLease> {
+    const bytes = model instanceof Uint8Array ? model : encodeModel(model);
+    if (bytes.length > this.#maxBytes) {
+      this.#created++;
+      const session = await Session.create(bytes, options);
+      return { session, release: () => session.release() };
+    }
+    const key = `${createHash('sha256').update(bytes).digest('hex')}|${options.threads ?? defaultThreads()}|${options.optimization ?? 'all'}|${options.backend ?? 'node'}`;
+    let entry = this.#entries.get(key);
+    if (entry === undefined) {
+      this.#created++;
+      entry = { session: Session.create(bytes, options), users: 0, evicted: false };
+      this.#entries.set(key, entry);
+      // A graph onnxruntime refuses is not kept.
+      entry.session.catch(() => this.#entries.delete(key));
+      await this.#evict();
+    } else {
+      this.#hits++;
+      // Most recently used last.
+      this.#entries.delete(key);
+      this.#entries.set(key, entry);
+    }
+    const e = entry;
+    e.users++;
+    let session: Session;
+    try {
+      session = await e.session;
+    } catch (err) {
+      e.users--;
+      throw err;
+    }
+    let given = false;
+    return {
+      session,
+      release: async () => {
+        if (given) return;
+        given = true;
+        e.users--;
+        if (e.evicted && e.users === 0) await session.release();
+      },
+    };
+  }
+
+  async #evict(): Promise<void> {
+    while (this.#entries.size > this.#capacity) {
+      const [key, e] = this.#entries.entries().next().value as [string, CacheEntry];
+      this.#entries.delete(key);
+      e.evicted = true;
+      if (e.users === 0) await (await e.session.catch(() => undefined))?.release();
+    }
+  }
+
+  /** Releases every session not in use (those in use go when given back). */
   async clear(): Promise<void> {
-    const all = [...this.#sessions.values()];
-    this.#sessions.clear();
-    for (const s of all) await (await s).release();
+    const all = [...this.#entries.values()];
+    this.#entries.clear();
+    for (const e of all) {
+      e.evicted = true;
+      if (e.users === 0) await (await e.session.catch(() => undefined))?.release();
+    }
   }
 }
+
+/** The process-wide cache evaluation and probes share. */
+export const sharedSessions = new SessionCache();

@@ -1,7 +1,7 @@
 // Running models on a `TensorDataset`: output agreement between a model and a reference (e.g. a
 // quantized model and its float original), and accuracy where the data has labels.
 import type { TensorDataset } from '../data/index.js';
-import { castData, feedInputs, fixedBatchSize, tensorBatch } from '../data/index.js';
+import { castData, feedInputs, fixedBatchSize, runBatches, tensorSource } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
 import { fromHalfBits } from '../ir/half.js';
@@ -76,12 +76,11 @@ async function forEachBatch(
   const sessions: Session[] = [];
   try {
     for (const m of models) sessions.push(await Session.create(m, { threads: options.threads, backend: options.backend }));
-    for (let start = 0; start < data.count; start += bs) {
-      const { feeds, labels } = tensorBatch(data, start, Math.min(bs, data.count - start));
+    await runBatches(tensorSource(data), { batchSize: bs }, async ({ feeds, labels }) => {
       const outs: Record<string, Tensor>[] = [];
       for (let k = 0; k < sessions.length; k++) outs.push(await (sessions[k] as Session).run(feedsFor(models[k] as Model, feeds, data)));
       visit(outs, labels);
-    }
+    });
   } finally {
     for (const s of sessions) await s.release();
   }

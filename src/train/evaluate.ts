@@ -1,11 +1,12 @@
+import { upgradeToTrainingOpset } from '../autodiff/opset.js';
 import type { Dataset, Normalization } from '../data/index.js';
-import { checkLabelRange, normalizeBatch } from '../data/index.js';
+import { checkLabelRange, imageSource, normalizeBatch, runBatches } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
-import { attr, GraphBuilder } from '../ir/graph.js';
+import { attr, GraphBuilder, opsetOf } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import type { Backend } from '../runtime/session.js';
-import { Session } from '../runtime/session.js';
+import { sharedSessions } from '../runtime/session.js';
 
 export interface EvalOptions {
   normalization: Normalization;
@@ -25,7 +26,9 @@ export interface EvalResult {
 }
 
 /** Adds summed cross-entropy and the count of correct predictions to a copy of the model. */
-export function evalGraph(model: Model): Model {
+export function evalGraph(source: Model): Model {
+  // SoftmaxCrossEntropyLoss exists from opset 12 on.
+  const model = opsetOf(source) < 12 ? upgradeToTrainingOpset(source) : source;
   const g = model.graph.clone();
   const out = g.outputs[0];
   if (out === undefined) throw new WhittleError('INVALID_GRAPH', 'the model has no output');
@@ -55,25 +58,20 @@ export async function evaluate(model: Model, ds: Dataset, options: EvalOptions):
   const inputInfo = model.graph.inputs[0];
   if (inputInfo === undefined) throw new WhittleError('INVALID_GRAPH', 'the model has no input');
   checkInputShape(model, ds);
-  const session = await Session.create(evalGraph(model), { threads: options.threads, backend: options.backend });
-  const n = Math.min(ds.count, options.limit ?? ds.count);
-  const bs = options.batchSize ?? 1000;
+  // The same graph evaluated again (validation, then test) reuses its session.
+  const lease = await sharedSessions.acquire(evalGraph(model), { threads: options.threads, backend: options.backend });
   let loss = 0;
   let correct = 0;
-  const dims = inputDims(model, ds);
+  let n = 0;
   try {
-    for (let start = 0; start < n; start += bs) {
-      const m = Math.min(bs, n - start);
-      const idx = Int32Array.from({ length: m }, (_, i) => start + i);
-      const x = normalizeBatch(ds, idx, options.normalization);
-      const y = new BigInt64Array(m);
-      for (let i = 0; i < m; i++) y[i] = BigInt(ds.labels[start + i] as number);
-      const r = await session.run({ [inputInfo.name]: new Tensor('float32', [m, ...dims], x), labels: new Tensor('int64', [m], y) });
+    const source = imageSource(ds, { input: inputInfo.name, normalization: options.normalization, shape: inputDims(model, ds), labelInput: 'labels' });
+    n = await runBatches(source, { batchSize: options.batchSize ?? 1000, limit: options.limit }, async ({ feeds }) => {
+      const r = await lease.session.run(feeds);
       loss += Number(r['loss_sum']?.data[0]);
       correct += Number(r['correct']?.data[0]);
-    }
+    });
   } finally {
-    await session.release();
+    await lease.release();
   }
   return { accuracy: correct / n, loss: loss / n, samples: n, correct };
 }

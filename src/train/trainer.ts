@@ -2,12 +2,11 @@
 // statistics) into the training-step graph, reads the next state back, and checkpoints.
 import { existsSync } from 'node:fs';
 import type { OptimizerConfig } from '../autodiff/optimizer.js';
-import { stepScalars } from '../autodiff/optimizer.js';
 import type { StepExtensions, TrainStep } from '../autodiff/train-step.js';
 import { buildTrainStep } from '../autodiff/train-step.js';
 import { buildLoopTrainStep } from '../autodiff/loop.js';
 import type { Dataset, Normalization } from '../data/index.js';
-import { epochOrder, normalizeBatch } from '../data/index.js';
+import { epochOrder, imageSource } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
@@ -124,8 +123,6 @@ export const DEFAULT_STEPS_PER_RUN = 16;
 
 /** Recovery goes back 48–64 steps: four states before runs, 16 or more steps apart (kept by reference). */
 const SNAPSHOTS = { keep: 4, spacing: 16 };
-
-const BIGINT_LABELS: bigint[] = Array.from({ length: 256 }, (_, v) => BigInt(v));
 
 interface CheckpointMeta {
   epoch: number;
@@ -257,9 +254,14 @@ export async function train(model: Model, data: Dataset, o: TrainOptions): Promi
   o.onProgress?.({ type: 'start', epochs: o.epochs, stepsPerEpoch, startEpoch: meta.epoch, startStep: meta.stepInEpoch });
   const speeds: number[] = [];
   let status: TrainResult['status'] = 'completed';
-  const sample = dims.reduce((a, b) => a * b, 1);
-  const xBuf = new Float32Array(K * bs * sample);
-  const yBuf = new BigInt64Array(K * bs);
+  // The Loop form takes K batches stacked [K, B, ...]; the single step one batch [B, ...].
+  const source = imageSource(data, {
+    input: loop?.stackedInput ?? step.input,
+    labelInput: loop?.stackedLabels ?? step.labels,
+    normalization: o.normalization,
+    shape: dims,
+    reuse: true,
+  });
   try {
     epochs: while (meta.epoch < o.epochs) {
       const epoch = meta.epoch;
@@ -278,27 +280,15 @@ export async function train(model: Model, data: Dataset, o: TrainOptions): Promi
         const lrs: number[] = [];
         for (let j = 0; j < k; j++)
           lrs.push(meta.lrScale * learningRate(o.lr, schedule, { step: meta.globalStep + j, epoch, stepsPerEpoch, totalSteps }, meta.plateau));
-        const idx = order.subarray(s * bs, (s + k) * bs);
-        normalizeBatch(data, idx, o.normalization, xBuf);
-        for (let i = 0; i < idx.length; i++) yBuf[i] = BIGINT_LABELS[data.labels[idx[i] as number] as number] as bigint;
-        const scalars = lrs.map((l, j) => stepScalars(o.optimizer, l, meta.globalStep + j + 1));
-        const feeds: Record<string, Tensor> = {};
+        const batch = source.gather(order.subarray(s * bs, (s + k) * bs), loop !== undefined ? [k, bs] : [bs]);
+        const scalars = step.optimizer.scalarFeeds(step.scalars, lrs, meta.globalStep + 1);
+        const feeds: Record<string, Tensor> = { ...batch.feeds };
         for (const [name, t] of state) feeds[name] = t;
         for (const [name, t] of extraFeeds) feeds[name] = t;
         if (loop !== undefined) {
-          feeds[loop.stackedInput] = new Tensor('float32', [k, bs, ...dims], xBuf.subarray(0, k * bs * sample));
-          feeds[loop.stackedLabels] = new Tensor('int64', [k, bs], yBuf.subarray(0, k * bs));
-          for (const [name, stacked] of Object.entries(loop.stackedScalars)) {
-            feeds[stacked] = Tensor.fromArray(
-              'float32',
-              [k],
-              scalars.map((v) => v[name] ?? 0),
-            );
-          }
+          for (const [name, values] of scalars) feeds[loop.stackedScalars[name] as string] = new Tensor('float32', [k], values);
         } else {
-          feeds[step.input] = new Tensor('float32', [bs, ...dims], xBuf.subarray(0, bs * sample));
-          feeds[step.labels] = new Tensor('int64', [bs], yBuf.subarray(0, bs));
-          for (const [name, v] of Object.entries(scalars[0] ?? {})) feeds[name] = Tensor.scalar('float32', v);
+          for (const [name, values] of scalars) feeds[name] = new Tensor('float32', [], values);
         }
         snapshots.offer({ state, extraFeeds, stepInEpoch: s, globalStep: meta.globalStep, partial: meta.partial });
         const r = await session.run(feeds);

@@ -1,13 +1,14 @@
 // whittle compress / decode end to end: the container's bytes are the file's, the decoded ONNX
 // evaluates in ORT exactly as Whittle reported, and damaged input fails cleanly with no output.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { DEEP_COMPRESSION_PRESETS, parseDeepCompressionRecipe } from '../../src/recipe/deep-compression.js';
-import { tempDir, whittle } from './cli.js';
+import { CLI, tempDir, whittle } from './cli.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -102,4 +103,19 @@ test('the shipped Deep Compression recipes parse, start with their command and r
     const { threads: _pt, model: _pm, ...preset } = (DEEP_COMPRESSION_PRESETS[net] ?? {}) as Record<string, unknown>;
     assert.deepEqual(rest, preset, `${net}: recipe and demo preset agree`);
   }
+});
+
+test('a shipped recipe whose model is not trained yet says which file and how to make it (exit 2, nothing written)', () => {
+  const dir = tempDir();
+  const r = spawnSync(process.execPath, [CLI, 'compress', '--recipe', 'deep-compression-lenet-5', '--out', 'd'], {
+    cwd: dir,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(
+    r.stderr,
+    /recipe deep-compression-lenet-5 starts from the model runs\/lenet-5\.onnx, which does not exist: train it first \(whittle train --model lenet-5 /,
+  );
+  assert.ok(!existsSync(join(dir, 'd')));
 });

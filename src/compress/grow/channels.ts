@@ -9,8 +9,8 @@ import { inferShapes } from '../../ir/shape.js';
 import { Tensor } from '../../ir/tensor.js';
 import { Rng } from '../../nn/init.js';
 import { SHAPE_RULES } from '../../ops/index.js';
-import type { PruneGroup } from '../prune/index.js';
-import { dependencyGroups, followFlattenReshapes, gatherAxis } from '../prune/index.js';
+import type { PruneGroup } from '../../graph/index.js';
+import { dependencyGroups, followFlattenReshapes, gatherAxis } from '../../graph/index.js';
 
 /** The coupled channel group a layer (node name or weight name) produces; BAD_ARGUMENT listing the candidates otherwise. */
 export function channelGroup(model: Model, layer: string): PruneGroup {

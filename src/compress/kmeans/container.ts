@@ -3,7 +3,7 @@
 import type { Model } from '../../ir/graph.js';
 import type { ContainerBreakdown, EncodeOptions, SharedWeight } from '../codec/container.js';
 import { writeContainer } from '../codec/container.js';
-import { resolveWeight } from './pipeline.js';
+import { resolveWeight } from './share.js';
 import { kmeansShareWeights } from './share.js';
 
 export interface KmeansContainerOptions extends EncodeOptions {

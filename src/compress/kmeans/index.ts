@@ -1,14 +1,12 @@
-// k-means weight sharing and the Deep Compression pipeline (prune → share → fine-tune centroids).
+// k-means weight sharing (the Deep Compression pipeline that uses it is src/pipeline/deep-compression.ts).
 export { type KMeansResult, kmeans1d } from './kmeans.js';
-export { CODEBOOK_SUFFIX, denseFromShared, kmeansShareWeights, readCodebooks, sharedTrainingModel, withSharedValues } from './share.js';
 export {
-  type DeepCompressionOptions,
-  type DeepCompressionResult,
-  type FineTune,
-  type LayerPlan,
-  type StageEvent,
-  type StageName,
-  deepCompress,
+  CODEBOOK_SUFFIX,
+  denseFromShared,
+  kmeansShareWeights,
+  readCodebooks,
   resolveWeight,
-} from './pipeline.js';
+  sharedTrainingModel,
+  withSharedValues,
+} from './share.js';
 export { type KmeansContainerOptions, writeKmeansContainer } from './container.js';

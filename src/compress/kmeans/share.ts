@@ -107,3 +107,21 @@ export function denseFromShared(trained: Model, original: Model, shared: Readonl
   for (const [k, t] of trained.graph.initializers) if (g.initializers.has(k)) g.initializers.set(k, t);
   return withSharedValues({ ...original, graph: g }, readCodebooks(trained, shared));
 }
+
+/** The weight initializer a plan entry names: a node's input 1 or an initializer itself. */
+export function resolveWeight(model: Model, layer: string): { weight: string; layer: string } {
+  if (model.graph.initializers.has(layer)) {
+    const node = model.graph.nodes.find((n) => n.inputs.includes(layer));
+    return { weight: layer, layer: node?.name ?? layer };
+  }
+  const node = model.graph.nodes.find((n) => n.name === layer);
+  const w = node?.inputs[1];
+  if (node === undefined || w === undefined || !model.graph.initializers.has(w)) {
+    const names = model.graph.nodes.filter((n) => ['Gemm', 'Conv', 'MatMul'].includes(n.opType)).map((n) => n.name);
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `layer "${layer}" is not a Gemm/Conv/MatMul node with a weight initializer; layers of this model: ${names.join(', ')}`,
+    );
+  }
+  return { weight: w, layer };
+}

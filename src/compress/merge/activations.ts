@@ -1,11 +1,11 @@
 // Running a model on data to read an intermediate value (calibration for activation-based
 // merging) or to compare two models' outputs (the function-preservation check of merge and grow).
 import type { Dataset, Normalization } from '../../data/index.js';
-import { normalizeBatch } from '../../data/index.js';
+import { imageSource, runBatches } from '../../data/index.js';
 import { WhittleError } from '../../ir/errors.js';
 import type { Model } from '../../ir/graph.js';
 import { inferShapes } from '../../ir/shape.js';
-import { Tensor } from '../../ir/tensor.js';
+import type { Tensor } from '../../ir/tensor.js';
 import { SHAPE_RULES } from '../../ops/index.js';
 import { Session } from '../../runtime/session.js';
 import { inputDims } from '../../train/evaluate.js';
@@ -32,26 +32,19 @@ async function collect(model: Model, value: string, data: Dataset, o: RunOptions
   }
   const session = await Session.create({ ...model, graph: g }, { threads: o.threads });
   const n = Math.min(o.limit ?? data.count, data.count);
-  const bs = o.batchSize ?? 500;
-  const dims = inputDims(model, data);
   let values = new Float32Array(0);
   let perSample = 0;
+  const source = imageSource(data, { input: input.name, normalization: o.normalization, shape: inputDims(model, data) });
   try {
-    for (let start = 0; start < n; start += bs) {
-      const m = Math.min(bs, n - start);
-      const x = normalizeBatch(
-        data,
-        Int32Array.from({ length: m }, (_, i) => start + i),
-        o.normalization,
-      );
-      const r = await session.run({ [input.name]: new Tensor('float32', [m, ...dims], x) }, [value]);
+    await runBatches(source, { batchSize: o.batchSize ?? 500, limit: n }, async ({ feeds, size }, { start }) => {
+      const r = await session.run(feeds, [value]);
       const t = r[value] as Tensor;
       if (perSample === 0) {
-        perSample = t.size / m;
+        perSample = t.size / size;
         values = new Float32Array(n * perSample);
       }
       values.set(t.data as Float32Array, start * perSample);
-    }
+    });
   } finally {
     await session.release();
   }

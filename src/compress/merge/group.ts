@@ -5,7 +5,7 @@
 import type { Graph } from '../../ir/graph.js';
 import { getInt } from '../../ir/graph.js';
 import type { Tensor } from '../../ir/tensor.js';
-import type { GroupMember, PruneGroup } from '../prune/dependency.js';
+import type { GroupMember, PruneGroup } from '../../graph/dependency.js';
 
 interface Strided {
   data: Float32Array;

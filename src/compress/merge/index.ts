@@ -8,9 +8,9 @@ import { Tensor } from '../../ir/tensor.js';
 import type { ChainWeights, DenseChain } from './dense.js';
 import { denseChain, readChain, selectUnits, writeChain } from './dense.js';
 import { activationsOf } from './activations.js';
-import { dependencyGroups } from '../prune/dependency.js';
-import { thinChannels } from '../prune/thin.js';
-import type { PruneGroup } from '../prune/dependency.js';
+import { dependencyGroups } from '../../graph/dependency.js';
+import { thinChannels } from '../../graph/thin.js';
+import type { PruneGroup } from '../../graph/dependency.js';
 import { GroupWeights, mergeableGroup, perChannel } from './group.js';
 
 export { denseChain, readChain, selectUnits, writeChain } from './dense.js';

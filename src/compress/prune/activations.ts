@@ -1,14 +1,14 @@
 // Activation statistics over a calibration set: one ONNX Runtime pass with each group's probe
 // value added as an output.
 import type { Dataset, Normalization } from '../../data/index.js';
-import { normalizeBatch } from '../../data/index.js';
+import { imageSource, runBatches } from '../../data/index.js';
 import type { Model } from '../../ir/graph.js';
 import { inferShapes } from '../../ir/shape.js';
-import { Tensor } from '../../ir/tensor.js';
+import type { Tensor } from '../../ir/tensor.js';
 import { SHAPE_RULES } from '../../ops/index.js';
 import { Session } from '../../runtime/session.js';
 import { inputDims } from '../../train/evaluate.js';
-import type { PruneGroup } from './dependency.js';
+import type { PruneGroup } from '../../graph/dependency.js';
 import type { ActivationStats } from './importance.js';
 
 export interface CalibrationOptions {
@@ -48,16 +48,11 @@ export async function activationStats(
   const session = await Session.create({ ...model, graph: g }, { threads: o.threads });
   const stats = new Map<number, { abs: Float64Array; zeros: Float64Array; per: number }>();
   for (const p of probed) stats.set(p.id, { abs: new Float64Array(p.channels), zeros: new Float64Array(p.channels), per: 0 });
-  const n = Math.min(data.count, o.samples ?? 1024);
-  const bs = o.batchSize ?? 256;
-  const dims = inputDims(model, data);
-  const input = model.graph.inputs[0]?.name ?? 'input';
+  const source = imageSource(data, { input: model.graph.inputs[0]?.name ?? 'input', normalization: o.normalization, shape: inputDims(model, data) });
   try {
-    for (let start = 0; start < n; start += bs) {
-      const m = Math.min(bs, n - start);
-      const idx = Int32Array.from({ length: m }, (_, i) => start + i);
+    await runBatches(source, { batchSize: o.batchSize ?? 256, limit: o.samples ?? 1024 }, async ({ feeds }) => {
       const r = await session.run(
-        { [input]: new Tensor('float32', [m, ...dims], normalizeBatch(data, idx, o.normalization)) },
+        feeds,
         probed.map((p) => p.probe as string),
       );
       for (const p of probed) {
@@ -82,7 +77,7 @@ export async function activationStats(
         }
         s.per += (t.dims[0] as number) * inner;
       }
-    }
+    });
   } finally {
     await session.release();
   }

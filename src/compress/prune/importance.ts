@@ -2,7 +2,7 @@
 // score per channel; higher means keep. Mutation lives in thin.ts.
 import type { Graph } from '../../ir/graph.js';
 import type { Tensor } from '../../ir/tensor.js';
-import type { PruneGroup } from './dependency.js';
+import type { PruneGroup } from '../../graph/dependency.js';
 
 export type ImportanceKind = 'l1' | 'l2' | 'activation' | 'apoz';
 

@@ -4,9 +4,9 @@ export { magnitudePrune, magnitudePrune as magnitude, masksFromZeros, layerSpars
 export type { LayerSparsity, MagnitudeOptions, MaskedModel, PruneScope } from './magnitude.js';
 export { checkSparsity, prunableLayers, resolveLayers } from './layers.js';
 export type { PrunableLayer } from './layers.js';
-export { dependencyGroups } from './dependency.js';
-export type { GroupMember, PruneGroup } from './dependency.js';
-export { followFlattenReshapes, gatherAxis, thinChannels } from './thin.js';
+export { dependencyGroups } from '../../graph/dependency.js';
+export type { GroupMember, PruneGroup } from '../../graph/dependency.js';
+export { followFlattenReshapes, gatherAxis, thinChannels } from '../../graph/thin.js';
 export { activationImportance, magnitudeImportance, topChannels } from './importance.js';
 export type { ActivationStats, ImportanceKind } from './importance.js';
 export { activationStats } from './activations.js';

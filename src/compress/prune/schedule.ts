@@ -12,11 +12,11 @@ import { train } from '../../train/trainer.js';
 import type { MagnitudeOptions } from './magnitude.js';
 import { magnitudePrune } from './magnitude.js';
 import { checkSparsity } from './layers.js';
-import type { PruneGroup } from './dependency.js';
-import { dependencyGroups } from './dependency.js';
+import type { PruneGroup } from '../../graph/dependency.js';
+import { dependencyGroups } from '../../graph/dependency.js';
 import { magnitudeImportance, topChannels } from './importance.js';
 import type { GroupResult } from './structured.js';
-import { thinChannels } from './thin.js';
+import { thinChannels } from '../../graph/thin.js';
 
 /**
  * Fine-tunes a pruned model with its masks in the training graph: pruned weights stay exactly

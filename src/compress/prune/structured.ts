@@ -4,12 +4,12 @@ import { WhittleError } from '../../ir/errors.js';
 import type { Model } from '../../ir/graph.js';
 import type { CalibrationOptions } from './activations.js';
 import { activationStats } from './activations.js';
-import type { PruneGroup } from './dependency.js';
-import { dependencyGroups } from './dependency.js';
+import type { PruneGroup } from '../../graph/dependency.js';
+import { dependencyGroups } from '../../graph/dependency.js';
 import type { ImportanceKind } from './importance.js';
 import { activationImportance, magnitudeImportance, topChannels } from './importance.js';
 import { checkSparsity } from './layers.js';
-import { thinChannels } from './thin.js';
+import { thinChannels } from '../../graph/thin.js';
 
 export interface ChannelPruneOptions {
   /** Fraction of each group's channels to remove, in [0, 1). */
@@ -62,11 +62,13 @@ function resolveGroups(groups: readonly PruneGroup[], names: readonly string[]):
 export async function pruneChannels(model: Model, o: ChannelPruneOptions): Promise<ChannelPruneResult> {
   const all = dependencyGroups(model.graph);
   const prunable = all.filter((g) => g.prunable);
-  if (prunable.length === 0)
+  if (prunable.length === 0) {
+    const why = [...new Set(all.map((g) => g.reason).filter((r): r is string => r !== undefined))].slice(0, 3);
     throw new WhittleError(
       'BAD_ARGUMENT',
-      `model "${model.graph.name}" has no prunable channel groups (every layer's channels reach the output or an op Whittle cannot slice)`,
+      `model "${model.graph.name}" has no prunable channel groups (every layer's channels reach the output or an op Whittle cannot slice${why.length > 0 ? `: ${why.join('; ')}` : ''})`,
     );
+  }
   if (o.sparsity !== undefined) checkSparsity(o.sparsity);
   const targets = new Map<PruneGroup, number>();
   for (const [name, s] of Object.entries(o.perLayer ?? {})) targets.set(resolveGroups(all, [name])[0] as PruneGroup, checkSparsity(s, `sparsity of "${name}"`));

@@ -16,11 +16,11 @@ import { createModel } from '../../nn/index.js';
 import { countParameters } from '../../nn/layers.js';
 import { SHAPE_RULES } from '../../ops/index.js';
 import { Session } from '../../runtime/session.js';
-import type { PruneGroup } from './dependency.js';
-import { dependencyGroups } from './dependency.js';
+import type { PruneGroup } from '../../graph/dependency.js';
+import { dependencyGroups } from '../../graph/dependency.js';
 import { magnitudeImportance } from './importance.js';
 import { pruneChannels } from './structured.js';
-import { thinChannels } from './thin.js';
+import { thinChannels } from '../../graph/thin.js';
 
 const FIXTURE = fileURLToPath(new URL('../../../../test/fixtures/cnn.opset17.onnx', import.meta.url));
 

@@ -17,9 +17,9 @@ import { Session } from '../../runtime/session.js';
 import { tensorBatch } from '../../data/index.js';
 import { quantizeDynamic } from './dynamic.js';
 import { collectFeeds } from './feeds.js';
-import { foldWeightTransposes } from './graph-util.js';
+import { foldWeightTransposes } from '../../export/quant-graph.js';
 import { quantizeStatic } from './static.js';
-import { valueTypes } from './types.js';
+import { valueTypes } from '../../ir/value-types.js';
 
 const CORPUS = fileURLToPath(new URL('../../../../test/fixtures/corpus/', import.meta.url));
 const load = (name: string): Model => loadModel(`${CORPUS}${name}`);

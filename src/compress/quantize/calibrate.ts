@@ -6,8 +6,8 @@ import { GraphBuilder } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import type { Feeds } from '../../runtime/session.js';
 import { Session } from '../../runtime/session.js';
-import type { QuantScheme } from './affine.js';
-import { quantizeValue, quantRange, rangeToParams } from './affine.js';
+import type { QuantScheme } from '../../export/affine.js';
+import { quantizeValue, quantRange, rangeToParams } from '../../export/affine.js';
 import type { ModelData } from './feeds.js';
 import { collectFeeds } from './feeds.js';
 

@@ -5,7 +5,7 @@ import type { Model } from '../../ir/graph.js';
 import { GraphBuilder } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import type { StepContext, TrainCallback } from '../../train/trainer.js';
-import { weightedNodes } from './graph-util.js';
+import { weightedNodes } from '../../export/quant-graph.js';
 
 export const ACTIVATION_CLIPS = ['relu6', 'pact'] as const;
 export type ActivationClip = (typeof ACTIVATION_CLIPS)[number];

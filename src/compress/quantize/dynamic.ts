@@ -7,10 +7,10 @@ import type { Graph, Model, Node } from '../../ir/graph.js';
 import { attr, getInt, GraphBuilder, opsetOf } from '../../ir/graph.js';
 import type { DType } from '../../ir/tensor.js';
 import { Tensor } from '../../ir/tensor.js';
-import type { QuantScheme } from './affine.js';
-import { quantizeArray, weightParams } from './affine.js';
+import type { QuantScheme } from '../../export/affine.js';
+import { quantizeArray, weightParams } from '../../export/affine.js';
 import { foldBatchNorm } from './fold-bn.js';
-import type { SkippedNode, WeightedNode } from './graph-util.js';
+import type { SkippedNode, WeightedNode } from '../../export/quant-graph.js';
 import {
   COMPUTE_OPS,
   dropUnusedInitializers,
@@ -21,8 +21,8 @@ import {
   weightedNodes,
   weightKN,
   withMicrosoftDomain,
-} from './graph-util.js';
-import { valueTypes } from './types.js';
+} from '../../export/quant-graph.js';
+import { valueTypes } from '../../ir/value-types.js';
 import type { LayerReport, QuantizeResult } from './static.js';
 
 const INT8_SYM: QuantScheme = { bits: 8, signed: true, symmetric: true };

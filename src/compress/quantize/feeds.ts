@@ -1,7 +1,7 @@
 // Model inputs for calibration and agreement: any number of named inputs per batch. The old form,
 // one float32 [N, ...] tensor for the model's only input, is wrapped into batches of the same kind.
 import type { TensorDataset } from '../../data/index.js';
-import { tensorBatch } from '../../data/index.js';
+import { rowSource, runBatches, tensorSource } from '../../data/index.js';
 import { WhittleError } from '../../ir/errors.js';
 import type { Model } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
@@ -16,13 +16,6 @@ export type ModelData = Tensor | TensorDataset | readonly Feeds[] | Iterable<Fee
 
 function isTensorDataset(d: ModelData): d is TensorDataset {
   return typeof (d as TensorDataset).count === 'number' && Array.isArray((d as TensorDataset).inputs);
-}
-
-/** Rows [start, start + count) of a tensor along its first axis. */
-export function sliceRows(t: Tensor, start: number, count: number): Tensor {
-  const n = t.dims[0] ?? 1;
-  const per = n === 0 ? 0 : t.size / n;
-  return new Tensor(t.dtype, [count, ...t.dims.slice(1)], t.data.subarray(start * per, (start + count) * per) as Tensor['data']);
 }
 
 /** Throws SHAPE_MISMATCH naming the input, what the model wants and what the batch holds. */
@@ -66,10 +59,13 @@ export async function collectFeeds(model: Model, data: ModelData, batchSize = 25
         'BAD_ARGUMENT',
         `the model has ${model.graph.inputs.length} inputs (${model.graph.inputs.map((i) => i.name).join(', ')}); pass batches of named inputs instead of one tensor`,
       );
-    const n = data.dims[0] ?? 0;
-    for (let s = 0; s < n; s += batchSize) out.push({ [info.name]: sliceRows(data, s, Math.min(batchSize, n - s)) });
+    await runBatches(rowSource(data, info.name), { batchSize }, ({ feeds }) => {
+      out.push(feeds);
+    });
   } else if (isTensorDataset(data)) {
-    for (let s = 0; s < data.count; s += batchSize) out.push(tensorBatch(data, s, Math.min(batchSize, data.count - s)).feeds);
+    await runBatches(tensorSource(data), { batchSize }, ({ feeds }) => {
+      out.push(feeds);
+    });
   } else {
     for await (const f of data as AsyncIterable<Feeds>) out.push(f);
   }

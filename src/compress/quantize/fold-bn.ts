@@ -3,7 +3,7 @@
 import type { Model } from '../../ir/graph.js';
 import { getFloat, GraphBuilder } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
-import { dropUnusedInitializers } from './graph-util.js';
+import { dropUnusedInitializers } from '../../export/quant-graph.js';
 
 /**
  * Folds every BatchNormalization whose input is a Conv used only by it; returns a new model and

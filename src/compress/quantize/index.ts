@@ -15,24 +15,14 @@ export {
   rangeToParams,
   roundHalfEven,
   weightParams,
-} from './affine.js';
+} from '../../export/affine.js';
 export { type ActivationRange, type CalibrationMethod, type CalibrationOptions, CALIBRATION_METHODS, calibrate, checkCalibrationShape } from './calibrate.js';
 export { type ActivationClip, ACTIVATION_CLIPS, clipActivations, clipWeights, layerWeights, pactToClip, weightClipCallback } from './clip.js';
 export { type DynamicQuantOptions, quantizeDynamic, quantizeSubgraphsDynamic } from './dynamic.js';
 export { type ModelData, checkFeeds, collectFeeds } from './feeds.js';
-export { type SkippedNode, foldWeightTransposes } from './graph-util.js';
-export { graphValueTypes, valueTypes } from './types.js';
+export { type SkippedNode, foldWeightTransposes } from '../../export/quant-graph.js';
+export { graphValueTypes, valueTypes } from '../../ir/value-types.js';
 export { foldBatchNorm } from './fold-bn.js';
-export {
-  type QuantFormat,
-  type QuantSchemeName,
-  type QuantizeModelResult,
-  type QuantizeOptions,
-  QUANT_FORMATS,
-  QUANT_SCHEMES,
-  quantizeModel,
-  resolveQuantizeOptions,
-} from './pipeline.js';
 export { type QatOptions, type QatPlan, type QatScheme, QAT_SCHEMES, prepareQat } from './qat.js';
 export { binarize, finalizeQat, qatPlanOf, ternarize } from './qat-finalize.js';
 export { simulateQdq } from './simulate.js';

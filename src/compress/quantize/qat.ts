@@ -7,13 +7,13 @@ import { WhittleError } from '../../ir/errors.js';
 import type { Graph, Model, Node } from '../../ir/graph.js';
 import { attr, GraphBuilder } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
-import type { Bits } from './affine.js';
-import { checkBits, channelRanges, quantRange } from './affine.js';
+import type { Bits } from '../../export/affine.js';
+import { checkBits, channelRanges, quantRange } from '../../export/affine.js';
 import type { CalibrationOptions } from './calibrate.js';
 import { calibrate } from './calibrate.js';
 import { foldBatchNorm } from './fold-bn.js';
-import type { WeightedNode } from './graph-util.js';
-import { weightedNodes } from './graph-util.js';
+import type { WeightedNode } from '../../export/quant-graph.js';
+import { weightedNodes } from '../../export/quant-graph.js';
 import { activationGroups } from './static.js';
 
 export const QAT_SCHEMES = ['uniform', 'binary', 'ternary'] as const;

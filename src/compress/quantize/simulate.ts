@@ -6,9 +6,9 @@ import { WhittleError } from '../../ir/errors.js';
 import type { Model, Node } from '../../ir/graph.js';
 import { getInt, GraphBuilder } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
-import type { QuantParams } from './affine.js';
-import { dequantizeArray } from './affine.js';
-import { dropUnusedInitializers } from './graph-util.js';
+import type { QuantParams } from '../../export/affine.js';
+import { dequantizeArray } from '../../export/affine.js';
+import { dropUnusedInitializers } from '../../export/quant-graph.js';
 
 const RANGE: Record<string, [number, number]> = { int8: [-128, 127], uint8: [0, 255], int32: [-(2 ** 31), 2 ** 31 - 1] };
 

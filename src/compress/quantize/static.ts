@@ -5,13 +5,14 @@ import { WhittleError } from '../../ir/errors.js';
 import type { Graph, Model, Node } from '../../ir/graph.js';
 import { attr, GraphBuilder, opsetOf } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
-import type { QuantParams, QuantScheme } from './affine.js';
-import { quantizeArray, rangeToParams, weightParams } from './affine.js';
+import type { QuantParams, QuantScheme } from '../../export/affine.js';
+import { quantizeArray, rangeToParams, weightParams } from '../../export/affine.js';
 import type { ActivationRange, CalibrationOptions } from './calibrate.js';
 import { calibrate, checkCalibrationShape } from './calibrate.js';
 import type { ModelData } from './feeds.js';
 import { foldBatchNorm } from './fold-bn.js';
-import type { SkippedNode, WeightedNode } from './graph-util.js';
+import type { LayerReport, QuantizeResult, SkippedNode, WeightedNode } from '../../export/quant-graph.js';
+export type { LayerReport, QuantizeResult } from '../../export/quant-graph.js';
 import {
   COMPUTE_OPS,
   dropUnusedInitializers,
@@ -21,8 +22,8 @@ import {
   skipReason,
   weightedNodes,
   withMicrosoftDomain,
-} from './graph-util.js';
-import { valueTypes } from './types.js';
+} from '../../export/quant-graph.js';
+import { valueTypes } from '../../ir/value-types.js';
 import { quantizeSubgraphsDynamic } from './dynamic.js';
 
 /**
@@ -56,27 +57,6 @@ export interface StaticQuantOptions {
   /** Node names or op types left in float32 (the same as keepFloat, which names layers). */
   exclude?: readonly string[];
   threads?: number;
-}
-
-/** One quantized layer, as the CLI's `layers` JSON reports it. */
-export interface LayerReport {
-  name: string;
-  op: string;
-  bits: number;
-  params: number;
-  /** Bytes of the stored weight (and bias) in the output model. */
-  bytes: number;
-  /** Share of the weights that are exactly zero (ternary codes 0); absent: 0. */
-  sparsity?: number;
-}
-
-export interface QuantizeResult {
-  model: Model;
-  layers: LayerReport[];
-  /** Compute ops left in float32, and why. */
-  skipped?: SkippedNode[];
-  /** Choices a user should know about (e.g. per-tensor weights forced by an old opset). */
-  notes?: string[];
 }
 
 function paramTensors(

@@ -1,11 +1,11 @@
-// Small graph edits the quantization passes share: which input of an op is its weight, and
-// rewiring a value's readers.
-import type { Graph, Model, Node } from '../../ir/graph.js';
-import { attr, getFloat, getInt, getInts, opsetOf } from '../../ir/graph.js';
-import type { DType } from '../../ir/tensor.js';
-import { graphValueTypes } from './types.js';
-import { Tensor } from '../../ir/tensor.js';
-import { implicitInputs } from '../../ir/validate.js';
+// Small graph edits the quantized forms share (static, dynamic, QAT, int4): which input of an op is its weight,
+// rewiring a value's readers, and the per-layer report every form returns.
+import type { Graph, Model, Node } from '../ir/graph.js';
+import { attr, getFloat, getInt, getInts, opsetOf } from '../ir/graph.js';
+import type { DType } from '../ir/tensor.js';
+import { graphValueTypes } from '../ir/value-types.js';
+import { Tensor } from '../ir/tensor.js';
+import { implicitInputs } from '../ir/validate.js';
 
 /** Ops whose second input is a weight matrix/kernel that quantization targets. */
 export const WEIGHT_OPS = new Set(['Conv', 'Gemm', 'MatMul']);
@@ -191,4 +191,25 @@ export function forEachSubgraph(
       for (const k of [...sub.initializers.keys()]) if (!used.has(k)) sub.initializers.delete(k);
     }
   }
+}
+
+/** One quantized layer, as a quantization result reports it. */
+export interface LayerReport {
+  name: string;
+  op: string;
+  bits: number;
+  params: number;
+  /** Bytes of the stored weight (and bias) in the output model. */
+  bytes: number;
+  /** Share of the weights that are exactly zero (ternary codes 0); absent: 0. */
+  sparsity?: number;
+}
+
+export interface QuantizeResult {
+  model: Model;
+  layers: LayerReport[];
+  /** Compute ops left in float32, and why. */
+  skipped?: SkippedNode[];
+  /** Choices a user should know about (e.g. per-tensor weights forced by an old opset). */
+  notes?: string[];
 }

@@ -2,9 +2,9 @@
 // values are float32 activations (an Add of int64 shape values is not one) without needing a
 // shape rule for every op. Declared value info wins; else a small table of the ops whose output
 // type differs from their first input's.
-import type { Attribute, Graph, Model, Node } from '../../ir/graph.js';
-import type { DType } from '../../ir/tensor.js';
-import { dtypeFromOnnx } from '../../ir/tensor.js';
+import type { Attribute, Graph, Model, Node } from './graph.js';
+import type { DType } from './tensor.js';
+import { dtypeFromOnnx } from './tensor.js';
 
 const INT64_OUT = new Set(['Shape', 'Size', 'NonZero', 'ArgMax', 'ArgMin', 'NonMaxSuppression']);
 const BOOL_OUT = new Set(['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'Not', 'And', 'Or', 'Xor', 'IsNaN', 'IsInf']);

@@ -1,28 +1,28 @@
 // One entry point for every quantization scheme: validates the combination of scheme, format
 // and bits before any work, then runs PTQ, dynamic quantization, fp16/int4 export, or
 // quantization-aware training (uniform, binary, ternary) with the clipping options.
-import type { Dataset } from '../../data/index.js';
-import { WhittleError } from '../../ir/errors.js';
-import type { Model } from '../../ir/graph.js';
-import { Tensor } from '../../ir/tensor.js';
-import type { Fp16Options } from '../../export/fp16.js';
-import { exportFp16 } from '../../export/fp16.js';
-import { exportInt4 } from '../../export/int4.js';
-import type { TrainOptions, TrainResult } from '../../train/trainer.js';
-import { train } from '../../train/trainer.js';
-import type { DistillOptions } from '../distill/index.js';
-import { distillStudent } from '../distill/index.js';
-import type { CalibrationOptions } from './calibrate.js';
-import { checkCalibrationShape } from './calibrate.js';
-import type { ActivationClip } from './clip.js';
-import { clipActivations, clipWeights, layerWeights, weightClipCallback } from './clip.js';
-import { quantizeDynamic } from './dynamic.js';
-import { foldBatchNorm } from './fold-bn.js';
-import type { ModelData } from './feeds.js';
-import { prepareQat } from './qat.js';
-import { finalizeQat } from './qat-finalize.js';
-import type { QuantizeResult } from './static.js';
-import { quantizeStatic } from './static.js';
+import type { Dataset } from '../data/index.js';
+import { WhittleError } from '../ir/errors.js';
+import type { Model } from '../ir/graph.js';
+import { Tensor } from '../ir/tensor.js';
+import type { Fp16Options } from '../export/fp16.js';
+import { exportFp16 } from '../export/fp16.js';
+import { exportInt4 } from '../export/int4.js';
+import type { TrainOptions, TrainResult } from '../train/trainer.js';
+import { train } from '../train/trainer.js';
+import type { DistillOptions } from '../compress/distill/index.js';
+import { distillStudent } from '../compress/distill/index.js';
+import type { CalibrationOptions } from '../compress/quantize/calibrate.js';
+import { checkCalibrationShape } from '../compress/quantize/calibrate.js';
+import type { ActivationClip } from '../compress/quantize/clip.js';
+import { clipActivations, clipWeights, layerWeights, weightClipCallback } from '../compress/quantize/clip.js';
+import { quantizeDynamic } from '../compress/quantize/dynamic.js';
+import { foldBatchNorm } from '../compress/quantize/fold-bn.js';
+import type { ModelData } from '../compress/quantize/feeds.js';
+import { prepareQat } from '../compress/quantize/qat.js';
+import { finalizeQat } from '../compress/quantize/qat-finalize.js';
+import type { QuantizeResult } from '../compress/quantize/static.js';
+import { quantizeStatic } from '../compress/quantize/static.js';
 
 export const QUANT_SCHEMES = ['ptq', 'dynamic', 'qat', 'binary', 'ternary'] as const;
 export type QuantSchemeName = (typeof QUANT_SCHEMES)[number];

@@ -1,11 +1,12 @@
 // Thinning: physically removes channels, given the groups from dependencyGroups and which
 // channels of each to keep. Every member slice goes at once, so the result is a smaller graph
 // with the same structure that ONNX Runtime loads as it is.
-import { WhittleError } from '../../ir/errors.js';
-import type { Graph, Model } from '../../ir/graph.js';
-import { inferShapes } from '../../ir/shape.js';
-import { Tensor } from '../../ir/tensor.js';
-import { SHAPE_RULES } from '../../ops/index.js';
+import { WhittleError } from '../ir/errors.js';
+import type { Graph, Model } from '../ir/graph.js';
+import { inferShapes } from '../ir/shape.js';
+import { Tensor } from '../ir/tensor.js';
+import { SHAPE_RULES } from '../ops/index.js';
+import { shapeRules } from './channel-rules.js';
 import type { PruneGroup } from './dependency.js';
 
 /** Keeps the listed indices of `axis`. */
@@ -33,7 +34,7 @@ export function gatherAxis(t: Tensor, axis: number, keep: readonly number[]): Te
  * `before` is the graph whose shapes the constants were written for; `g` is edited in place.
  */
 export function followFlattenReshapes(before: Graph, g: Graph): void {
-  const shapes = inferShapes(before.clone(), SHAPE_RULES);
+  const shapes = inferShapes(before.clone(), shapeRules(SHAPE_RULES), undefined, { unknown: 'skip' });
   for (const n of g.nodes) {
     if (n.opType !== 'Reshape') continue;
     const s = g.initializers.get(n.inputs[1] ?? '');
@@ -91,6 +92,34 @@ export function thinChannels(model: Model, groups: readonly PruneGroup[], keep: 
     }
     g.initializers.set(name, t);
   }
+  // Node inputs that depend on the channel count (reshape targets, zero initial states).
+  let rewritten = false;
+  for (const grp of groups) {
+    const kept = keep.get(grp.id);
+    if (kept === undefined) continue;
+    for (const r of grp.rewrites) {
+      const n = g.nodes.find((x) => x.name === r.node);
+      if (n === undefined) throw new WhittleError('INVALID_GRAPH', `node "${r.node}" vanished while thinning`);
+      const t = r.value(kept.length);
+      const inputs = [...n.inputs];
+      if (t === undefined) inputs[r.input] = '';
+      else {
+        let name = `${r.node}/thinned_input${r.input}`;
+        for (let k = 1; g.initializers.has(name); k++) name = `${r.node}/thinned_input${r.input}_${k}`;
+        g.initializers.set(name, t);
+        inputs[r.input] = name;
+      }
+      n.inputs = inputs;
+      rewritten = true;
+    }
+  }
+  // Attributes that restate a weight's size: a recurrent op's hidden_size.
+  for (const n of g.nodes) {
+    if (!/^(LSTM|GRU|RNN)$/.test(n.opType) || !drops.has(n.inputs[2] ?? '')) continue;
+    const r = g.initializers.get(n.inputs[2] as string);
+    if (r !== undefined) n.attributes = { ...n.attributes, hidden_size: { type: 'int', value: r.dims[2] as number } };
+  }
+  if (rewritten) removeDeadNodes(g);
   // A depthwise Conv has one group per channel: its group count follows the channel count.
   for (const n of g.nodes) {
     if (n.opType !== 'Conv' || !drops.has(n.inputs[1] ?? '')) continue;
@@ -103,9 +132,27 @@ export function thinChannels(model: Model, groups: readonly PruneGroup[], keep: 
   followFlattenReshapes(model.graph, g);
   g.valueInfo.clear();
   try {
-    inferShapes(g, SHAPE_RULES);
+    inferShapes(g, shapeRules(SHAPE_RULES), undefined, { unknown: 'skip' });
   } catch (e) {
     throw new WhittleError('INVALID_GRAPH', `thinning produced an inconsistent graph: ${(e as Error).message}`, { cause: e });
   }
   return { ...model, graph: g, metadata: { ...model.metadata } };
+}
+
+/** Drops nodes none of whose outputs is read (the shape arithmetic a rewrite replaced), and initializers nothing reads any more. */
+export function removeDeadNodes(g: Graph): void {
+  // Subgraph bodies read outer values by name: leave graphs with them alone.
+  if (g.nodes.some((n) => Object.values(n.attributes).some((a) => a.type === 'graph' || a.type === 'opaque'))) return;
+  const live = new Set(g.outputs.map((o) => o.name));
+  const keep: boolean[] = [];
+  for (let k = g.nodes.length - 1; k >= 0; k--) {
+    const n = g.nodes[k] as (typeof g.nodes)[number];
+    const used = n.outputs.some((o) => o !== '' && live.has(o));
+    keep[k] = used;
+    if (used) for (const i of n.inputs) if (i) live.add(i);
+  }
+  const before = g.nodes.length;
+  g.nodes = g.nodes.filter((_, k) => keep[k]);
+  if (g.nodes.length === before) return;
+  for (const name of [...g.initializers.keys()]) if (!live.has(name)) g.initializers.delete(name);
 }

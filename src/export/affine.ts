@@ -1,6 +1,6 @@
 // Uniform affine quantization with ONNX QuantizeLinear's exact rules: q = saturate(round(x / s) + z),
 // division in float32, round half to even, saturation to the integer type's range.
-import { WhittleError } from '../../ir/errors.js';
+import { WhittleError } from '../ir/errors.js';
 
 /** Bit widths Whittle quantizes to. */
 export const SUPPORTED_BITS = [2, 4, 8] as const;

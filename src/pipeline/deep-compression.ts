@@ -1,17 +1,18 @@
 // Deep Compression (Han, Mao, Dally 2016) as one library call: magnitude pruning with masked
 // fine-tuning, k-means weight sharing, centroid fine-tuning in the graph, then the container.
-import type { OptimizerConfig } from '../../autodiff/optimizer.js';
-import type { Dataset, Normalization } from '../../data/index.js';
-import { WhittleError } from '../../ir/errors.js';
-import type { Model } from '../../ir/graph.js';
-import { Tensor } from '../../ir/tensor.js';
-import { evaluate } from '../../train/evaluate.js';
-import type { ProgressEvent, TrainOptions } from '../../train/trainer.js';
-import { train } from '../../train/trainer.js';
-import type { SharedWeight } from '../codec/container.js';
-import { roundToHalf } from '../../ir/half.js';
-import { agpPrune, fineTuneMasked, magnitudePrune } from '../prune/index.js';
-import { denseFromShared, kmeansShareWeights, readCodebooks, sharedTrainingModel, withSharedValues } from './share.js';
+import type { OptimizerConfig } from '../autodiff/optimizer.js';
+import type { Dataset, Normalization } from '../data/index.js';
+import { WhittleError } from '../ir/errors.js';
+import type { Model } from '../ir/graph.js';
+import { Tensor } from '../ir/tensor.js';
+import { evaluate } from '../train/evaluate.js';
+import type { ProgressEvent, TrainOptions } from '../train/trainer.js';
+import { train } from '../train/trainer.js';
+import type { PipelineListener } from './events.js';
+import type { SharedWeight } from '../compress/codec/container.js';
+import { roundToHalf } from '../ir/half.js';
+import { agpPrune, fineTuneMasked, magnitudePrune } from '../compress/prune/index.js';
+import { denseFromShared, kmeansShareWeights, readCodebooks, resolveWeight, sharedTrainingModel, withSharedValues } from '../compress/kmeans/share.js';
 
 /** What to do to one layer's weight. */
 export interface LayerPlan {
@@ -50,9 +51,8 @@ export interface DeepCompressionOptions {
   stepsPerRun?: number;
   /** Test data for the accuracy after each stage. */
   test: Dataset;
-  onStage?: (e: StageEvent) => void;
-  /** Progress of each fine-tuning run (its label says which). */
-  onProgress?: (label: string) => ((e: ProgressEvent) => void) | undefined;
+  /** Each stage's test accuracy, and the progress of each fine-tuning run (its stage says which). */
+  onEvent?: PipelineListener;
 }
 
 export type StageName = 'baseline' | 'pruned' | 'quantized' | 'centroids';
@@ -72,22 +72,9 @@ export interface DeepCompressionResult {
   stages: StageEvent[];
 }
 
-/** The weight initializer a plan entry names: a node's input 1 or an initializer itself. */
-export function resolveWeight(model: Model, layer: string): { weight: string; layer: string } {
-  if (model.graph.initializers.has(layer)) {
-    const node = model.graph.nodes.find((n) => n.inputs.includes(layer));
-    return { weight: layer, layer: node?.name ?? layer };
-  }
-  const node = model.graph.nodes.find((n) => n.name === layer);
-  const w = node?.inputs[1];
-  if (node === undefined || w === undefined || !model.graph.initializers.has(w)) {
-    const names = model.graph.nodes.filter((n) => ['Gemm', 'Conv', 'MatMul'].includes(n.opType)).map((n) => n.name);
-    throw new WhittleError(
-      'BAD_ARGUMENT',
-      `layer "${layer}" is not a Gemm/Conv/MatMul node with a weight initializer; layers of this model: ${names.join(', ')}`,
-    );
-  }
-  return { weight: w, layer };
+function progress(o: DeepCompressionOptions, stage: string): ((e: ProgressEvent) => void) | undefined {
+  const on = o.onEvent;
+  return on === undefined ? undefined : (event) => on({ type: 'train', stage, event });
 }
 
 function baseTrain(o: DeepCompressionOptions, epochs: number, lr: number): TrainOptions {
@@ -123,7 +110,7 @@ export async function deepCompress(model: Model, data: Dataset, o: DeepCompressi
     const { accuracy } = await evaluate(m, o.test, { normalization: o.normalization, threads: o.threads });
     const e = { stage: name, accuracy, seconds: (performance.now() - t0) / 1000 };
     stages.push(e);
-    o.onStage?.(e);
+    o.onEvent?.({ type: 'stage', ...e });
     t0 = performance.now();
   };
   await stage('baseline', model);
@@ -133,7 +120,7 @@ export async function deepCompress(model: Model, data: Dataset, o: DeepCompressi
   const perLayer = Object.fromEntries(plan.map((p) => [p.weight, p.sparsity]));
   const method = o.prune.method ?? 'agp';
   if (method === 'agp' && o.prune.epochs > 0) {
-    current = (await agpPrune(current, data, { perLayer }, { ...baseTrain(o, o.prune.epochs, o.prune.lr), onProgress: o.onProgress?.('prune') })).model;
+    current = (await agpPrune(current, data, { perLayer }, { ...baseTrain(o, o.prune.epochs, o.prune.lr), onProgress: progress(o, 'prune') })).model;
   } else {
     for (let r = 1; r <= rounds; r++) {
       // The sparsity ramps cubically to its target: fast early, gentle late.
@@ -141,9 +128,8 @@ export async function deepCompress(model: Model, data: Dataset, o: DeepCompressi
       const { model: pruned, masks } = magnitudePrune(current, { perLayer: Object.fromEntries(plan.map((p) => [p.weight, p.sparsity * frac])) });
       current = pruned;
       if (o.prune.epochs > 0)
-        current = (
-          await fineTuneMasked(current, masks, data, { ...baseTrain(o, o.prune.epochs, o.prune.lr), onProgress: o.onProgress?.(`prune ${r}/${rounds}`) })
-        ).model;
+        current = (await fineTuneMasked(current, masks, data, { ...baseTrain(o, o.prune.epochs, o.prune.lr), onProgress: progress(o, `prune ${r}/${rounds}`) }))
+          .model;
     }
   }
   await stage('pruned', current);
@@ -155,7 +141,7 @@ export async function deepCompress(model: Model, data: Dataset, o: DeepCompressi
   if (o.centroids.epochs > 0) {
     const res = await train(sharedTrainingModel(quantized, shared), data, {
       ...baseTrain(o, o.centroids.epochs, o.centroids.lr),
-      onProgress: o.onProgress?.('centroids'),
+      onProgress: progress(o, 'centroids'),
     });
     finalShared = readCodebooks(res.model, shared);
     finalModel = denseFromShared(res.model, quantized, shared);

@@ -1,13 +1,13 @@
 // Oracle: onnxruntime's own QuantizeLinear / DequantizeLinear / Cast / MatMulNBits kernels.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { attr, Graph, makeModel } from '../../ir/graph.js';
-import { Tensor } from '../../ir/tensor.js';
-import type { DType } from '../../ir/tensor.js';
-import { Session } from '../../runtime/session.js';
-import { exportFp16, fromFloat16Bits, toFloat16Bits } from '../../export/fp16.js';
-import { quantizeInt4Blocks } from '../../export/int4.js';
-import { packCodes, unpackCodes } from '../../export/packed.js';
+import { attr, Graph, makeModel } from '../ir/graph.js';
+import { Tensor } from '../ir/tensor.js';
+import type { DType } from '../ir/tensor.js';
+import { Session } from '../runtime/session.js';
+import { exportFp16, fromFloat16Bits, toFloat16Bits } from './fp16.js';
+import { quantizeInt4Blocks } from './int4.js';
+import { packCodes, unpackCodes } from './packed.js';
 import { checkBits, quantizeArray, quantRange, rangeToParams, roundHalfEven, weightParams } from './affine.js';
 
 async function runOne(build: (g: Graph) => void, feeds: Record<string, Tensor>, opset = 17): Promise<Record<string, Tensor>> {

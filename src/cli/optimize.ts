@@ -1,0 +1,157 @@
+// `whittle optimize` (the search over per-layer structure, sparsity and bits against a budget,
+// trials on a local pool or a BullMQ queue) and `whittle worker` (runs queued trials).
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { WhittleError } from '../ir/errors.js';
+import { DEFAULT_VALIDATION_FRACTION } from '../data/index.js';
+import { defaultLatencyTablePath } from '../search/latency.js';
+import { optimize } from '../search/optimize.js';
+import type { TrialRunner } from '../search/pool.js';
+import { LocalPool } from '../search/pool.js';
+import { QueueRunner, runQueueWorker } from '../search/queue.js';
+import type { RuntimeName, Target } from '../search/types.js';
+import { emit, int, num } from './flags.js';
+import { loadModel, resolveNormalization } from './load.js';
+
+interface OptimizeFlags {
+  model: string;
+  data?: string;
+  target: Target;
+  budget?: number;
+  maxDrop: number;
+  runtime: RuntimeName;
+  threads: number;
+  out: string;
+  trials: number;
+  time?: number;
+  seed: number;
+  splitSeed?: number;
+  workers: number;
+  queue?: string;
+  resume?: boolean;
+  epochs: number;
+  finalEpochs: number;
+  trainSamples: number;
+  valSamples: number;
+  finalSamples?: number;
+  population: number;
+  valSplit: number;
+  lr: string;
+  batch: number;
+  latencyTable?: string;
+  normalize?: string;
+  json?: boolean;
+}
+
+export function registerOptimizeCommands(program: Command): void {
+  program
+    .command('optimize')
+    .description(
+      'search per-layer width, sparsity and bits (float, fp16, int8, k-means 2–8) against a size, latency or FLOPs budget; trials measured on a validation split',
+    )
+    .requiredOption('--model <file.onnx>', 'the trained model to optimize')
+    .requiredOption('--out <dir>', 'output directory: the chosen model, front.json, result.json, journal.jsonl')
+    .option('--data <dir>', 'MNIST-format IDX or CIFAR-10 directory (default: the bundled MNIST)')
+    .addOption(new Option('--target <what>', 'what to lower').choices(['size', 'latency', 'flops']).default('size'))
+    .option('--budget <x>', 'the most accurate model within this: bytes (size), ms per batch (latency) or a FLOPs fraction (flops)', num('--budget'))
+    .option(
+      '--max-drop <points>',
+      'without --budget: the smallest/fastest model within this many validation-accuracy points of the input',
+      num('--max-drop'),
+      0.3,
+    )
+    .addOption(new Option('--runtime <rt>', 'runtime whose latency is measured').choices(['node', 'web']).default('node'))
+    .option('--threads <n>', 'ONNX Runtime threads for latency and the final fine-tune', int('--threads', 1), 1)
+    .option('--trials <n>', 'trials to spend', int('--trials', 1), 32)
+    .option('--time <seconds>', 'stop proposing trials after this long (the front then depends on the machine)', num('--time'))
+    .option('--seed <n>', 'seed of the fine-tunes and the search', int('--seed', 0), 0)
+    .option(
+      '--split-seed <n>',
+      'seed of the validation split: the --seed the model was trained with, so its validation samples were held out of its training (default: --seed)',
+      int('--split-seed', 0),
+    )
+    .option('--workers <n>', 'local worker processes', int('--workers', 1), Math.min(2, availableParallelism()))
+    .option('--queue <redis://host:port>', 'put trials on a BullMQ queue on Redis; run `whittle worker --queue URL` processes to run them')
+    .option('--resume', 'continue the search in --out from its journal')
+    .option('--epochs <n>', 'fine-tune epochs of each trial', int('--epochs', 0), 1)
+    .option('--final-epochs <n>', 'fine-tune epochs of the chosen candidate', int('--final-epochs', 0), 4)
+    .option('--train-samples <n>', 'training samples of each trial', int('--train-samples', 1), 10000)
+    .option('--val-samples <n>', 'validation samples each trial is measured on', int('--val-samples', 1), 5000)
+    .option('--final-samples <n>', 'training samples of the final fine-tune (default: all)', int('--final-samples', 1))
+    .option('--population <n>', 'trials proposed at once (fixed, so the front does not depend on the workers)', int('--population', 1), 4)
+    .option('--val-split <fraction>', 'fraction of the training data held out for every choice', num('--val-split'), DEFAULT_VALIDATION_FRACTION)
+    .option('--lr <list>', 'fine-tune learning rates the search may choose, comma-separated', '0.01')
+    .option('--batch <n>', 'mini-batch size', int('--batch', 1), 64)
+    .option('--latency-table <file>', 'per-machine latency table (default ~/.cache/whittle/latency-HOST.json)')
+    .option('--normalize <how>', 'input normalization (default: what the model recorded, else x/255)')
+    .option('--json', 'print one JSON object on stdout')
+    .action(async (f: OptimizeFlags) => {
+      if (!f.model.endsWith('.onnx')) throw new WhittleError('BAD_ARGUMENT', `--model ${f.model}: optimize needs a trained .onnx file`);
+      const { model, path } = loadModel(f.model);
+      const normalization = resolveNormalization(f.normalize, model);
+      if (!(f.maxDrop >= 0 && f.maxDrop < 100)) throw new WhittleError('BAD_ARGUMENT', `--max-drop must be in [0, 100) points, got ${f.maxDrop}`);
+      if (f.budget !== undefined && !(f.budget > 0)) throw new WhittleError('BAD_ARGUMENT', `--budget must be > 0, got ${f.budget}`);
+      const lrs = f.lr.split(',').map((s) => Number(s));
+      if (lrs.some((x) => !(x > 0))) throw new WhittleError('BAD_ARGUMENT', `--lr must list learning rates > 0, got "${f.lr}"`);
+      const dataRef = {
+        dir: f.data === undefined ? undefined : resolve(f.data),
+        valSplit: f.valSplit,
+        splitSeed: f.splitSeed ?? f.seed,
+        trainSamples: f.trainSamples,
+        valSamples: f.valSamples,
+      };
+      let runner: TrialRunner;
+      let modelRef: { path: string } | { blob: string } = { path: path as string };
+      if (f.queue !== undefined) {
+        const q = await QueueRunner.connect(f.queue, { parallel: f.workers });
+        modelRef = await q.storeModel(path as string);
+        runner = q;
+      } else runner = new LocalPool(f.workers);
+      try {
+        const r = await optimize({
+          modelPath: path as string,
+          modelRef,
+          data: dataRef,
+          target: f.target,
+          budget: f.budget,
+          maxDrop: f.maxDrop / 100,
+          latency: { runtime: f.runtime, threads: f.threads, batch: 64 },
+          latencyTablePath: f.latencyTable ?? defaultLatencyTablePath(),
+          trials: f.trials,
+          timeSeconds: f.time,
+          seed: f.seed,
+          epochs: f.epochs,
+          finalEpochs: f.finalEpochs,
+          finalTrainSamples: f.finalSamples,
+          population: f.population,
+          batchSize: f.batch,
+          lrs,
+          normalization,
+          threads: f.threads,
+          out: f.out,
+          resume: Boolean(f.resume),
+          runner,
+          log: (line) => process.stderr.write(`${line}\n`),
+        });
+        const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
+        process.stderr.write(
+          `optimize: chosen trial ${r.chosen.trial + 1}: test error ${pct(1 - r.final.testAccuracy)} (input ${pct(1 - r.baseline.testAccuracy)}), ` +
+            `${r.final.bytes} bytes (${r.ratio.bytes.toFixed(1)}× smaller than dense float32), ${r.final.latencyMs.toFixed(3)} ms/batch (${r.ratio.latency.toFixed(2)}× faster) → ${r.final.file}\n`,
+        );
+        emit(Boolean(f.json), { ...r });
+      } finally {
+        await runner.close();
+      }
+    });
+
+  program
+    .command('worker')
+    .description('run trials from a `whittle optimize --queue` search (same Whittle version as the search)')
+    .requiredOption('--queue <redis://host:port>', 'the Redis the search puts its trials on')
+    .option('--concurrency <n>', 'trials at once in this process', int('--concurrency', 1), 1)
+    .action(async (f: { queue: string; concurrency: number }) => {
+      await runQueueWorker(f.queue, { concurrency: f.concurrency, log: (line) => process.stderr.write(`${line}\n`) });
+    });
+}

@@ -1,0 +1,37 @@
+// Multi-stage jobs, each one typed function: options object in, result object out, progress
+// through a callback (nothing printed). The CLI maps flags to exactly one of these.
+export {
+  type DeepCompressionOptions,
+  type DeepCompressionResult,
+  type FineTune,
+  type LayerPlan,
+  type StageEvent,
+  type StageName,
+  deepCompress,
+} from './deep-compression.js';
+export {
+  type QuantFormat,
+  type QuantSchemeName,
+  type QuantizeModelResult,
+  type QuantizeOptions,
+  QUANT_FORMATS,
+  QUANT_SCHEMES,
+  quantizeModel,
+  resolveQuantizeOptions,
+} from './quantize.js';
+export { type PipelineEvent, type PipelineListener, type TrainSettings } from './events.js';
+export {
+  type PruneGranularity,
+  type PruneMethod,
+  type PruneModelData,
+  type PruneModelOptions,
+  type PruneModelResult,
+  type PruneSchedule,
+  PRUNE_GRANULARITIES,
+  PRUNE_METHODS,
+  PRUNE_SCHEDULES,
+  checkPruneOptions,
+  pruneModel,
+} from './prune.js';
+export { type ContainerLayer, type ContainerOptions, type ContainerRun, compressToContainer, denseParameterBytes, layerBreakdown } from './container.js';
+export { NORMALIZE_KEY, withNormalization } from './metadata.js';

@@ -1,0 +1,143 @@
+// One candidate applied to a model with the library's transforms: thin channels (structured
+// width), gradual magnitude pruning during a fine-tune, k-means sharing with a centroid fine-tune,
+// float16 rounding, int8 QDQ; then the bytes of the file the real writer produces.
+import type { Dataset, Normalization } from '../data/index.js';
+import { normalizeBatch } from '../data/index.js';
+import { encodeContainer } from '../compress/codec/index.js';
+import type { SharedWeight } from '../compress/codec/index.js';
+import { denseFromShared, kmeansShareWeights, readCodebooks, resolveWeight, sharedTrainingModel, withSharedValues } from '../compress/kmeans/index.js';
+import { agpPrune, dependencyGroups, magnitudePrune, pruneChannels } from '../compress/prune/index.js';
+import { quantizeStatic } from '../compress/quantize/index.js';
+import { roundToHalf } from '../ir/half.js';
+import type { Model } from '../ir/graph.js';
+import { encodeModel } from '../ir/onnx.js';
+import { Tensor } from '../ir/tensor.js';
+import type { TrainOptions } from '../train/trainer.js';
+import { train } from '../train/trainer.js';
+import type { Candidate } from './types.js';
+import { kmeansBits } from './types.js';
+
+export interface CompressSettings {
+  /** Epochs of the fine-tune during which sparsity ramps up (or plain fine-tune after thinning). */
+  epochs: number;
+  batchSize: number;
+  normalization: Normalization;
+  seed: number;
+  /** ORT threads while training (1: bit-for-bit reproducible). */
+  threads: number;
+  /** Epochs of centroid fine-tuning after k-means sharing (default 1 when epochs > 0). */
+  centroidEpochs?: number;
+  onProgress?: TrainOptions['onProgress'];
+}
+
+export interface CompressedCandidate {
+  /** The runnable model (dense float32 values of shared weights, or the int8 QDQ graph). */
+  model: Model;
+  /** The shared form of the k-means layers, keyed by weight name (empty: no container). */
+  shared: Map<string, SharedWeight>;
+  /** 'container' when any layer is k-means shared or float16, else 'onnx'. */
+  form: 'container' | 'onnx';
+  /** The file the writer produces for this form. */
+  file: Uint8Array;
+}
+
+/** Layers whose output channels can be thinned (the producers that name a prunable group). */
+export function thinnableLayers(model: Model): Set<string> {
+  return new Set(
+    dependencyGroups(model.graph)
+      .filter((g) => g.prunable)
+      .map((g) => g.name),
+  );
+}
+
+function trainOptions(s: CompressSettings, epochs: number, lr: number): TrainOptions {
+  return {
+    epochs,
+    lr,
+    batchSize: s.batchSize,
+    optimizer: { kind: 'sgd', momentum: 0.9 },
+    normalization: s.normalization,
+    seed: s.seed,
+    threads: s.threads,
+    schedule: { schedule: { kind: 'cosine' } },
+    onProgress: s.onProgress,
+  };
+}
+
+/**
+ * Applies `c` to `model`, fine-tuning on `data`, and encodes the result.
+ *
+ * ```ts
+ * const r = await compressCandidate(model, { layers: { fc1: { width: 1, sparsity: 0.95, format: 'k5' } }, lr: 0.01 }, train, settings);
+ * r.file.length; // bytes of the Deep Compression container
+ * ```
+ */
+export async function compressCandidate(model: Model, c: Candidate, data: Dataset, s: CompressSettings): Promise<CompressedCandidate> {
+  let current = model;
+  const entries = Object.entries(c.layers);
+  const narrow = Object.fromEntries(entries.filter(([, p]) => p.width < 1).map(([l, p]) => [l, 1 - p.width]));
+  if (Object.keys(narrow).length > 0) current = (await pruneChannels(current, { perLayer: narrow })).model;
+
+  const sparse = Object.fromEntries(entries.filter(([, p]) => p.sparsity > 0).map(([l, p]) => [resolveWeight(current, l).weight, p.sparsity]));
+  if (Object.keys(sparse).length > 0) {
+    current =
+      s.epochs > 0
+        ? (await agpPrune(current, data, { perLayer: sparse }, trainOptions(s, s.epochs, c.lr))).model
+        : magnitudePrune(current, { perLayer: sparse }).model;
+  } else if (s.epochs > 0 && Object.keys(narrow).length > 0) {
+    current = (await train(current, data, trainOptions(s, s.epochs, c.lr))).model;
+  }
+
+  const bits = new Map<string, number>();
+  for (const [l, p] of entries) {
+    const b = kmeansBits(p.format);
+    if (b !== undefined) bits.set(resolveWeight(current, l).weight, b);
+  }
+  const halfLayers = entries.filter(([, p]) => p.format === 'fp16').map(([l]) => resolveWeight(current, l).weight);
+  if (bits.size > 0 || halfLayers.length > 0) {
+    let shared = new Map<string, SharedWeight>();
+    if (bits.size > 0) {
+      const q = kmeansShareWeights(current, bits);
+      current = q.model;
+      shared = q.shared;
+      const centroidEpochs = s.centroidEpochs ?? (s.epochs > 0 ? 1 : 0);
+      if (centroidEpochs > 0) {
+        const res = await train(sharedTrainingModel(current, shared), data, trainOptions(s, centroidEpochs, 0.001));
+        shared = readCodebooks(res.model, shared);
+        current = denseFromShared(res.model, current, shared);
+      }
+    }
+    // The container stores float16 when that is exact: codebooks, biases and float16 layers are
+    // rounded (Deep Compression's `half`), and the accuracy measured includes the rounding.
+    shared = new Map([...shared].map(([k, w]) => [k, { ...w, codebook: roundToHalf(w.codebook) }]));
+    const g = current.graph.clone();
+    for (const [k, t] of g.initializers)
+      if (t.dtype === 'float32' && t.dims.length > 0 && !shared.has(k) && !isFloatKept(k, c, current))
+        g.initializers.set(k, new Tensor('float32', t.dims, roundToHalf(t.data as Float32Array)));
+    current = withSharedValues({ ...current, graph: g }, shared);
+    return { model: current, shared, form: 'container', file: encodeContainer(current, shared, { gapBits: 'auto' }).bytes };
+  }
+
+  const int8 = entries.filter(([, p]) => p.format === 'int8').map(([l]) => l);
+  if (int8.length > 0) {
+    const keepFloat = entries.filter(([, p]) => p.format !== 'int8').map(([l]) => l);
+    const n = Math.min(256, data.count);
+    const samples = new Tensor(
+      'float32',
+      [n, ...data.shape],
+      normalizeBatch(
+        data,
+        Array.from({ length: n }, (_, i) => i),
+        s.normalization,
+      ),
+    );
+    current = (await quantizeStatic(current, { samples, keepFloat, threads: s.threads })).model;
+  }
+  return { model: current, shared: new Map(), form: 'onnx', file: encodeModel(current) };
+}
+
+/** A weight of a layer the candidate keeps in float32 (not rounded to float16 in the container). */
+function isFloatKept(weight: string, c: Candidate, model: Model): boolean {
+  for (const [l, p] of Object.entries(c.layers)) if (p.format === 'float' && resolveWeight(model, l).weight === weight) return true;
+  return false;
+}

@@ -1,0 +1,357 @@
+// `optimize`: the search. Prior (per-layer sensitivity on validation samples) → greedy path →
+// trials along it → an evolutionary population for the remaining trial budget → the Pareto front
+// → the winner fine-tuned longer, written to the output directory, evaluated once on the test set.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Normalization } from '../data/index.js';
+import { createRng, deriveSeed, subset } from '../data/index.js';
+import { WhittleError } from '../ir/errors.js';
+import type { Model } from '../ir/graph.js';
+import { writeFileAtomic } from '../ir/io.js';
+import { decodeModel, encodeModel } from '../ir/onnx.js';
+import { modelStats } from '../ir/stats.js';
+import { SHAPE_RULES } from '../ops/index.js';
+import { evaluate } from '../train/evaluate.js';
+import { compressCandidate } from './compress.js';
+import { searchData } from './data.js';
+import { estimateBytes, estimateFlops, greedyPath } from './greedy.js';
+import type { CostEstimate } from './greedy.js';
+import { appendJournal, readJournal } from './journal.js';
+import type { LatencySettings } from './latency.js';
+import { LatencyTable } from './latency.js';
+import { paretoFront } from './pareto.js';
+import type { TrialRunner } from './pool.js';
+import { measurePrior } from './prior.js';
+import { candidateKey, crossover, denseCandidate, mutate, searchSpace } from './space.js';
+import type { SearchSpace } from './space.js';
+import type { Candidate, DataRef, LayerPolicy, Target, Trial, TrialResult, TrialTask } from './types.js';
+import { WHITTLE_VERSION } from './version.js';
+
+export interface OptimizeOptions {
+  /** The input model file (workers read it, or its bytes go through the queue). */
+  modelPath: string;
+  /** How workers find the input model: its path (default) or a stored blob key. */
+  modelRef?: TrialTask['model'];
+  data: DataRef;
+  target: Target;
+  /** Bytes (size), ms per batch (latency) or a fraction of the input's FLOPs (flops); absent: the smallest/fastest within maxDrop. */
+  budget?: number;
+  /** Validation accuracy the result may lose against the input's, as a fraction (0.003 = 0.3 points). */
+  maxDrop: number;
+  latency: LatencySettings;
+  latencyTablePath: string;
+  trials: number;
+  /** Stop proposing trials after this many seconds (the front then depends on the machine's speed). */
+  timeSeconds?: number;
+  seed: number;
+  /** Fine-tune epochs of a trial and of the winner. */
+  epochs: number;
+  finalEpochs: number;
+  /** Training samples of the winner's fine-tune (default: all of the training side). */
+  finalTrainSamples?: number;
+  /** Trials proposed at once (a generation); fixed, so that the front does not depend on the workers. */
+  population: number;
+  batchSize: number;
+  lrs: readonly number[];
+  normalization: Normalization;
+  /** ORT threads of the winner's fine-tune and evaluation. */
+  threads?: number;
+  out: string;
+  resume: boolean;
+  runner: TrialRunner;
+  log?: (line: string) => void;
+}
+
+export interface FrontEntry {
+  trial: number;
+  origin: string;
+  valAccuracy: number;
+  bytes: number;
+  latencyMs: number;
+  flops: number;
+  feasible: boolean;
+  layers: Record<string, LayerPolicy>;
+  lr: number;
+}
+
+export interface OptimizeResult {
+  target: Target;
+  budget: number | null;
+  maxDrop: number;
+  /** The input: `bytes` its ONNX file, `denseBytes` its float parameters as float32 (the ratio's numerator, as Deep Compression counts). */
+  baseline: { valAccuracy: number; testAccuracy: number; bytes: number; denseBytes: number; latencyMs: number; flops: number };
+  /** Validation accuracy of the dense input on the trials' validation samples. */
+  trialBaseline: number;
+  front: FrontEntry[];
+  trials: number;
+  chosen: FrontEntry & { met: boolean };
+  final: { valAccuracy: number; testAccuracy: number; bytes: number; latencyMs: number; flops: number; file: string; onnx: string };
+  /** Input over result: dense float32 bytes over the written file's, latency, FLOPs. */
+  ratio: { bytes: number; latency: number; flops: number };
+  uniform?: { valAccuracy: number; testAccuracy: number; bytes: number; layers: Record<string, LayerPolicy> };
+  message: string | undefined;
+  latencyTable: { path: string; measured: number; reused: number };
+  seconds: number;
+}
+
+function sha(s: string | Uint8Array): string {
+  return createHash('sha256').update(s).digest('hex').slice(0, 16);
+}
+
+/**
+ * Runs the search and writes DIR/model.wtl or DIR/model.onnx, DIR/front.json and DIR/result.json.
+ *
+ * ```ts
+ * const r = await optimize({ modelPath: 'lenet-5.onnx', target: 'size', maxDrop: 0.003, trials: 32, runner: new LocalPool(2), ... });
+ * r.front; // Pareto front: validation accuracy vs bytes vs latency
+ * ```
+ */
+export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
+  const t0 = performance.now();
+  const log = o.log ?? (() => {});
+  if (existsSync(o.out) && !statSync(o.out).isDirectory()) throw new WhittleError('BAD_ARGUMENT', `output ${o.out} is a file; pass a directory`);
+  mkdirSync(o.out, { recursive: true });
+  const resultPath = join(o.out, 'result.json');
+  const journalPath = join(o.out, 'journal.jsonl');
+  if (!o.resume && existsSync(journalPath))
+    throw new WhittleError('BAD_ARGUMENT', `${o.out} already holds a search (journal.jsonl); resume it, or choose another output directory`);
+
+  const modelBytes = readFileSync(o.modelPath);
+  const model = decodeModel(modelBytes, o.modelPath);
+  const data = searchData(o.data);
+  const trialVal = subset(data.validation, 0, Math.min(o.data.valSamples, data.validation.count));
+  const space = searchSpace(model, o.target, o.lrs);
+  const settings = JSON.stringify({
+    v: WHITTLE_VERSION,
+    model: sha(modelBytes),
+    data: o.data,
+    target: o.target,
+    budget: o.budget,
+    maxDrop: o.maxDrop,
+    seed: o.seed,
+    epochs: o.epochs,
+    population: o.population,
+    lrs: o.lrs,
+    latency: o.latency,
+    batch: o.batchSize,
+  });
+  const journal = readJournal(journalPath);
+  if (journal.header !== undefined && journal.header.settings !== settings)
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `the journal in ${o.out} belongs to a search with other settings; resume with the same settings, or choose another output directory`,
+    );
+  if (journal.header === undefined) appendJournal(journalPath, { type: 'search', settings });
+  else if (!readFileSync(journalPath, 'utf8').endsWith('\n'))
+    writeFileAtomic(journalPath, [new TextEncoder().encode(`${readFileSync(journalPath, 'utf8')}\n`)]);
+  if (journal.results.size > 0) log(`optimize: resuming with ${journal.results.size} finished trials from ${journalPath}`);
+
+  const table = new LatencyTable(o.latencyTablePath, model, modelBytes, data.train, o.normalization);
+  const dense = denseCandidate(space);
+  const denseFloat: Candidate = { ...dense, layers: Object.fromEntries(Object.entries(dense.layers).map(([k, p]) => [k, { ...p, format: 'float' }])) };
+  const baseLatency = await table.lookup(denseFloat, o.latency);
+  const baseFlops = modelStats(model, SHAPE_RULES).flops;
+  const baseBytes = modelBytes.length;
+  let denseBytes = 0;
+  for (const t of model.graph.initializers.values()) if (t.dtype.startsWith('float') && t.dims.length > 0) denseBytes += 4 * t.size;
+
+  log(`optimize: prior — each of ${space.layers.length} layers changed alone, on ${trialVal.count} validation samples`);
+  const prior = await measurePrior(model, space, trialVal, o.normalization);
+  const reference = prior.baseline;
+  log(
+    `optimize: input validation accuracy ${(100 * reference).toFixed(2)}%, ${baseBytes} bytes, ${baseLatency.toFixed(3)} ms/batch (${o.latency.runtime}, ${o.latency.threads} thread(s))`,
+  );
+
+  let cost: CostEstimate;
+  if (o.target === 'size') cost = estimateBytes(space);
+  else if (o.target === 'flops') cost = estimateFlops(space);
+  else cost = await latencyEstimate(space, denseFloat, table, o.latency, baseLatency);
+
+  const trials: Trial[] = [];
+  const byKey = new Map<string, Trial>();
+  const metric = (t: Trial): number => (o.target === 'size' ? t.result.bytes : o.target === 'latency' ? t.latencyMs : t.result.flops / baseFlops);
+  const feasible = (t: Trial): boolean => (o.budget !== undefined ? metric(t) <= o.budget : t.result.valAccuracy >= reference - o.maxDrop);
+  // Higher is better: feasible trials first, then the objective; infeasible ones by how far off.
+  const fitness = (t: Trial): number => {
+    if (o.budget !== undefined) return feasible(t) ? 1 + t.result.valAccuracy : 1 - metric(t) / o.budget;
+    return feasible(t) ? 2 - metric(t) / metric0 : reference - o.maxDrop - t.result.valAccuracy < 0 ? 0 : -(reference - o.maxDrop - t.result.valAccuracy);
+  };
+  const metric0 = o.target === 'size' ? cost(dense) : o.target === 'latency' ? baseLatency : 1;
+  const deadline = o.timeSeconds !== undefined ? t0 + 1000 * o.timeSeconds : Infinity;
+  const remaining = (): number => o.trials - trials.length;
+
+  const evaluateBatch = async (cands: readonly Candidate[], origin: string): Promise<Trial[]> => {
+    const fresh = cands
+      .filter((c, i) => !byKey.has(candidateKey(c)) && cands.findIndex((d) => candidateKey(d) === candidateKey(c)) === i)
+      .slice(0, remaining());
+    const tasks: TrialTask[] = fresh.map((c) => ({
+      version: WHITTLE_VERSION,
+      key: sha(`${candidateKey(c)}|${settings}`),
+      model: o.modelRef ?? { path: o.modelPath },
+      data: o.data,
+      target: o.target,
+      candidate: c,
+      normalization: o.normalization,
+      epochs: o.epochs,
+      batchSize: o.batchSize,
+      seed: o.seed,
+    }));
+    const todo = tasks.filter((t) => !journal.results.has(t.key));
+    if (todo.length > 0)
+      await o.runner.run(todo, (r) => {
+        appendJournal(journalPath, { type: 'trial', result: r });
+        journal.results.set(r.key, r);
+      });
+    const out: Trial[] = [];
+    for (const [i, task] of tasks.entries()) {
+      const result = journal.results.get(task.key) as TrialResult;
+      const c = fresh[i] as Candidate;
+      const t: Trial = { index: trials.length, origin, candidate: c, result, latencyMs: await table.lookup(c, o.latency) };
+      trials.push(t);
+      byKey.set(candidateKey(c), t);
+      out.push(t);
+      log(
+        `optimize: trial ${t.index + 1}/${o.trials} (${origin}) val ${(100 * result.valAccuracy).toFixed(2)}%, ${result.bytes} bytes, ${t.latencyMs.toFixed(3)} ms${feasible(t) ? '' : ' (misses the constraint)'}${todo.includes(task) ? '' : ' [journal]'}`,
+      );
+    }
+    return out;
+  };
+
+  // Greedy: the path from dense, bisected with `population` trials per round for the last point
+  // that meets the constraint (max-drop) or the first that fits the budget.
+  const path = greedyPath(dense, space, prior, cost);
+  const greedyBudget = Math.max(1, Math.ceil(o.trials / 2));
+  const pass = (t: Trial): boolean => (o.budget !== undefined ? !feasible(t) : feasible(t));
+  let lo = 0;
+  let hi = path.length;
+  while (hi - lo > 1 && trials.length < greedyBudget && performance.now() < deadline) {
+    const k = Math.min(o.population, hi - lo - 1, greedyBudget - trials.length);
+    const idx = Array.from({ length: k }, (_, i) => lo + Math.round(((i + 1) * (hi - lo)) / (k + 1))).filter(
+      (v, i, a) => v > lo && v < hi && a.indexOf(v) === i,
+    );
+    const done = await evaluateBatch(
+      idx.map((i) => path[i] as Candidate),
+      'greedy',
+    );
+    if (done.length === 0) break;
+    for (const i of idx) {
+      const t = byKey.get(candidateKey(path[i] as Candidate));
+      if (t === undefined) continue;
+      if (pass(t)) lo = Math.max(lo, i);
+    }
+    hi = Math.min(hi, ...idx.filter((i) => i > lo && !pass(byKey.get(candidateKey(path[i] as Candidate)) as Trial)));
+  }
+
+  // Evolution: each generation `population` children of the fittest trials, seeded.
+  let generation = 0;
+  while (remaining() > 0 && performance.now() < deadline) {
+    const rng = createRng(deriveSeed(o.seed, 1000 + generation));
+    const ranked = [...trials].sort((a, b) => fitness(b) - fitness(a) || a.index - b.index);
+    const parents = ranked.slice(0, Math.max(2, Math.min(8, ranked.length)));
+    if (parents.length === 0) parents.push({ index: -1, origin: 'seed', candidate: dense, result: undefined as unknown as TrialResult, latencyMs: 0 });
+    const pick = (): Candidate => {
+      const a = parents[Math.floor(rng.next() * parents.length)] as Trial;
+      const b = parents[Math.floor(rng.next() * parents.length)] as Trial;
+      return (parents.indexOf(a) < parents.indexOf(b) ? a : b).candidate;
+    };
+    const children: Candidate[] = [];
+    const keys = new Set(byKey.keys());
+    for (let attempt = 0; children.length < Math.min(o.population, remaining()) && attempt < 200; attempt++) {
+      const base = rng.next() < 0.3 ? crossover(pick(), pick(), rng) : pick();
+      const child = mutate(base, space, rng);
+      const k = candidateKey(child);
+      if (keys.has(k)) continue;
+      keys.add(k);
+      children.push(child);
+    }
+    if (children.length === 0) break;
+    await evaluateBatch(children, `evolution ${generation + 1}`);
+    generation++;
+  }
+
+  const front = paretoFront(trials);
+  const entry = (t: Trial): FrontEntry => ({
+    trial: t.index,
+    origin: t.origin,
+    valAccuracy: t.result.valAccuracy,
+    bytes: t.result.bytes,
+    latencyMs: t.latencyMs,
+    flops: t.result.flops,
+    feasible: feasible(t),
+    layers: t.candidate.layers,
+    lr: t.candidate.lr,
+  });
+  if (trials.length === 0) throw new WhittleError('BAD_ARGUMENT', 'the search ran no trial; give --trials ≥ 1 and a --time long enough for one');
+  const best = [...trials].sort((a, b) => fitness(b) - fitness(a) || a.index - b.index)[0] as Trial;
+  const met = feasible(best);
+  const message = met
+    ? undefined
+    : o.budget !== undefined
+      ? `no trial met the budget ${o.budget} (closest: ${metric(best)}); the closest candidates are in front.json — raise the budget or allow more trials`
+      : `no trial kept validation accuracy within ${(100 * o.maxDrop).toFixed(2)} points of the input's; the closest candidates are in front.json — allow a larger drop or more trials`;
+  if (message !== undefined) log(`optimize: ${message}`);
+
+  // The winner: fine-tuned longer on the training side, written, measured once on the test set.
+  log(`optimize: fine-tuning the chosen candidate (trial ${best.index + 1}) for ${o.finalEpochs} epochs`);
+  const finalTrain = subset(data.train, 0, Math.min(o.finalTrainSamples ?? data.train.count, data.train.count));
+  const final = await compressCandidate(model, best.candidate, finalTrain, {
+    epochs: o.finalEpochs,
+    batchSize: o.batchSize,
+    normalization: o.normalization,
+    seed: o.seed,
+    threads: o.threads ?? 1,
+  });
+  const file = join(o.out, final.form === 'container' ? 'model.wtl' : 'model.onnx');
+  const onnx = join(o.out, 'model.onnx');
+  writeFileAtomic(file, [final.file]);
+  if (final.form === 'container') writeFileAtomic(onnx, [encodeModel({ ...final.model, metadata: { ...final.model.metadata } })]);
+  const evalOpts = { normalization: o.normalization, threads: o.threads };
+  const finalVal = (await evaluate(final.model, data.validation, evalOpts)).accuracy;
+  const finalTest = (await evaluate(final.model, data.test, evalOpts)).accuracy;
+  const baseVal = (await evaluate(model, data.validation, evalOpts)).accuracy;
+  const baseTest = (await evaluate(model, data.test, evalOpts)).accuracy;
+  const finalLatency = await table.lookup(best.candidate, o.latency);
+  const finalFlops = modelStats(final.model, SHAPE_RULES).flops;
+  const result: OptimizeResult = {
+    target: o.target,
+    budget: o.budget ?? null,
+    maxDrop: o.maxDrop,
+    baseline: { valAccuracy: baseVal, testAccuracy: baseTest, bytes: baseBytes, denseBytes, latencyMs: baseLatency, flops: baseFlops },
+    trialBaseline: reference,
+    front: front.map(entry),
+    trials: trials.length,
+    chosen: { ...entry(best), met },
+    final: { valAccuracy: finalVal, testAccuracy: finalTest, bytes: final.file.length, latencyMs: finalLatency, flops: finalFlops, file, onnx },
+    ratio: { bytes: denseBytes / final.file.length, latency: baseLatency / finalLatency, flops: baseFlops / finalFlops },
+    message,
+    latencyTable: { path: table.path, measured: table.measured, reused: table.hits },
+    seconds: (performance.now() - t0) / 1000,
+  };
+  writeFileAtomic(join(o.out, 'front.json'), [new TextEncoder().encode(`${JSON.stringify({ front: result.front, trials: trials.map(entry) }, null, 1)}\n`)]);
+  // result.json last: its presence marks a finished search.
+  writeFileAtomic(resultPath, [new TextEncoder().encode(`${JSON.stringify(result, null, 1)}\n`)]);
+  return result;
+}
+
+/**
+ * The per-layer latency table as a cost estimate: the input's latency plus, for each layer, what
+ * changing that layer alone to its setting changes (each measured once on the runtime).
+ */
+async function latencyEstimate(space: SearchSpace, dense: Candidate, table: LatencyTable, s: LatencySettings, base: number): Promise<CostEstimate> {
+  const alone = new Map<string, number>();
+  for (const l of space.layers) {
+    for (const w of l.widths)
+      for (const f of l.formats) {
+        const c: Candidate = { ...dense, layers: { ...dense.layers, [l.name]: { width: w, sparsity: 0, format: f } } };
+        alone.set(`${l.name}|${w}|${f}`, (await table.lookup(c, s)) - base);
+      }
+  }
+  return (c) => {
+    let ms = base;
+    for (const [name, p] of Object.entries(c.layers)) ms += alone.get(`${name}|${p.width}|${p.format}`) ?? 0;
+    return ms;
+  };
+}
+
+export type { Model };

@@ -1,0 +1,86 @@
+// The search's vocabulary: a candidate is one policy per layer plus the fine-tune to spend; a
+// trial is a candidate fine-tuned briefly and measured on the validation split.
+import type { Normalization } from '../data/index.js';
+
+/**
+ * How one layer's weights are stored: float32 (kept float), float16, int8 (QDQ, integer kernels in
+ * onnxruntime), or k-means shared among 2^b values (Deep Compression's container).
+ */
+export type WeightFormat = 'float' | 'fp16' | 'int8' | 'k2' | 'k3' | 'k4' | 'k5' | 'k6' | 'k7' | 'k8';
+
+export const KMEANS_FORMATS: readonly WeightFormat[] = ['k2', 'k3', 'k4', 'k5', 'k6', 'k7', 'k8'];
+
+/** Index bits of a k-means format; undefined for float and int8. */
+export function kmeansBits(f: WeightFormat): number | undefined {
+  return f.startsWith('k') ? Number(f.slice(1)) : undefined;
+}
+
+/** What the search decides for one layer. */
+export interface LayerPolicy {
+  /** Fraction of the layer's output channels (neurons/filters) kept, thinned away physically; 1: all. */
+  width: number;
+  /** Fraction of the remaining weights pruned to zero (unstructured, stored sparse). */
+  sparsity: number;
+  format: WeightFormat;
+}
+
+export interface Candidate {
+  /** Per layer (node name). */
+  layers: Record<string, LayerPolicy>;
+  /** The learning rate of the trial's fine-tune. */
+  lr: number;
+}
+
+export type Target = 'size' | 'latency' | 'flops';
+export type RuntimeName = 'node' | 'web';
+
+/** Where a worker finds the data: a dataset directory (the bundled MNIST when absent), split as the coordinator did. */
+export interface DataRef {
+  dir?: string;
+  /** Fraction held out for validation, seeded by `splitSeed`. */
+  valSplit: number;
+  splitSeed: number;
+  /** Training samples a trial fine-tunes on (the first of the training side of the split). */
+  trainSamples: number;
+  /** Validation samples a trial is measured on. */
+  valSamples: number;
+}
+
+/** Everything a worker needs to run one trial; plain JSON. */
+export interface TrialTask {
+  /** Whittle's version: a worker on another version refuses the task. */
+  version: string;
+  /** Stable identity of the trial (candidate + settings), the journal's key. */
+  key: string;
+  /** The input model: a file path (local pool) or a key the queue stores the bytes under. */
+  model: { path: string } | { blob: string };
+  data: DataRef;
+  target: Target;
+  candidate: Candidate;
+  normalization: Normalization;
+  epochs: number;
+  batchSize: number;
+  seed: number;
+}
+
+export interface TrialResult {
+  key: string;
+  valAccuracy: number;
+  /** Bytes of the file the real writer produces (container for k-means formats, else ONNX). */
+  bytes: number;
+  flops: number;
+  params: number;
+  nonzeroParams: number;
+  seconds: number;
+}
+
+/** A finished trial as the search keeps it. */
+export interface Trial {
+  index: number;
+  /** 'greedy' | 'evolution' | 'seed'. */
+  origin: string;
+  candidate: Candidate;
+  result: TrialResult;
+  /** Measured on the target runtime (latency table), ms per batch. */
+  latencyMs: number;
+}

@@ -1,0 +1,190 @@
+// whittle optimize end to end on a small MLP and a few thousand MNIST samples: the front is a
+// Pareto front of the trials, the budget is respected, the same seed gives the same front, a
+// search whose trials two `whittle worker` processes run over Redis gives the same front as the
+// local pool, kill -9 + --resume reaches the same front, and bad input fails cleanly.
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { CLI, tempDir, whittle, whittleAsync } from './cli.js';
+
+interface Entry {
+  trial: number;
+  valAccuracy: number;
+  bytes: number;
+  latencyMs: number;
+  feasible: boolean;
+  layers: Record<string, { width: number; sparsity: number; format: string }>;
+}
+
+const dir = tempDir();
+const model = join(dir, 'mlp.onnx');
+const table = join(dir, 'latency.json');
+const BUDGET = 12000;
+const common = (out: string): string[] => [
+  'optimize',
+  '--model',
+  model,
+  '--out',
+  out,
+  '--target',
+  'size',
+  '--budget',
+  String(BUDGET),
+  '--trials',
+  '6',
+  '--population',
+  '3',
+  '--train-samples',
+  '1000',
+  '--val-samples',
+  '500',
+  '--final-epochs',
+  '1',
+  '--final-samples',
+  '2000',
+  '--latency-table',
+  table,
+  '--seed',
+  '3',
+  '--json',
+];
+
+before(() => {
+  const r = whittle(['train', '--model', 'mlp:784-64-10', '--epochs', '2', '--samples', '4000', '--seed', '3', '--out', model, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+});
+
+const key = (f: readonly Entry[]): string => JSON.stringify(f.map((e) => [e.valAccuracy, e.bytes, e.latencyMs, e.layers]));
+let first: { front: Entry[]; trials: Entry[] } | undefined;
+
+test('optimize --target size --budget: a Pareto front of the trials, the budget respected, the winner measured once on the test set', () => {
+  const out = join(dir, 'a');
+  const r = whittle([...common(out), '--workers', '2']);
+  assert.equal(r.code, 0, r.stderr);
+  const j = r.json as Record<string, unknown> & {
+    front: Entry[];
+    chosen: Entry & { met: boolean };
+    final: { bytes: number; testAccuracy: number; file: string };
+  };
+  const files = JSON.parse(readFileSync(join(out, 'front.json'), 'utf8')) as { front: Entry[]; trials: Entry[] };
+  first = files;
+  assert.deepEqual(j.front, files.front);
+  assert.equal(files.trials.length, 6);
+  // Pareto: nothing among all trials dominates a front entry, and every non-dominated trial is on it.
+  const dominates = (a: Entry, b: Entry): boolean =>
+    a.valAccuracy >= b.valAccuracy &&
+    a.bytes <= b.bytes &&
+    a.latencyMs <= b.latencyMs &&
+    (a.valAccuracy > b.valAccuracy || a.bytes < b.bytes || a.latencyMs < b.latencyMs);
+  for (const f of files.front) assert.ok(!files.trials.some((t) => dominates(t, f)), `front entry ${f.trial} is dominated`);
+  for (const t of files.trials)
+    if (!files.trials.some((o) => dominates(o, t)))
+      assert.ok(
+        files.front.some((f) => f.valAccuracy === t.valAccuracy && f.bytes === t.bytes),
+        `trial ${t.trial} missing`,
+      );
+  // The budget: the chosen trial and the file written fit it.
+  assert.equal(j.chosen.met, true, r.stderr);
+  assert.ok(j.chosen.bytes <= BUDGET, `chosen ${j.chosen.bytes}`);
+  assert.ok(j.final.bytes <= BUDGET, `final ${j.final.bytes}`);
+  assert.equal(readFileSync(j.final.file).length, j.final.bytes);
+  assert.ok(j.final.testAccuracy > 0.8, `test accuracy ${j.final.testAccuracy}`);
+  assert.ok(existsSync(join(out, 'result.json')) && existsSync(join(out, 'journal.jsonl')) && existsSync(join(out, 'model.onnx')));
+  // Most accurate within budget: no feasible trial beats the chosen one on validation accuracy.
+  for (const t of files.trials) if (t.feasible) assert.ok(t.valAccuracy <= j.chosen.valAccuracy);
+});
+
+test("optimize: the same seed gives the same front: kill -9 mid-search (one worker), then --resume reaches the first run's front", async () => {
+  assert.ok(first !== undefined);
+  const out = join(dir, 'c');
+  const run = whittleAsync([...common(out), '--workers', '1']);
+  // Wait until at least one trial is journaled, then kill the search and its worker hard.
+  const journal = join(out, 'journal.jsonl');
+  for (let i = 0; i < 600; i++) {
+    if (
+      existsSync(journal) &&
+      readFileSync(journal, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('"trial"')).length >= 2
+    )
+      break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  spawnSync('pkill', ['-9', '-P', String(run.child.pid)]);
+  run.child.kill('SIGKILL');
+  await run.done;
+  assert.ok(!existsSync(join(out, 'result.json')), 'a killed search must not look finished');
+  const r = whittle([...common(out), '--workers', '1', '--resume']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /resuming with [1-9]\d* finished trials/);
+  assert.equal(key((r.json as { front: Entry[] }).front), key(first.front));
+});
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a !== null ? a.port : 0));
+    });
+  });
+}
+
+const redisServer = '/usr/bin/redis-server';
+let redis: ChildProcess | undefined;
+let url = '';
+before(async () => {
+  if (!existsSync(redisServer)) return;
+  const port = await freePort();
+  redis = spawn(redisServer, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  url = `redis://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    if (spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' }).stdout.trim() === 'PONG') break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+});
+after(() => {
+  redis?.kill();
+});
+
+test('optimize --queue: two `whittle worker` processes over Redis give the same front as the local pool', {
+  skip: !existsSync(redisServer) && 'redis-server is not installed (.ci/run installs it)',
+}, async () => {
+  assert.ok(first !== undefined);
+  const workers = [0, 1].map(() => spawn(process.execPath, [CLI, 'worker', '--queue', url], { stdio: ['ignore', 'ignore', 'pipe'] }));
+  try {
+    const search = whittleAsync([...common(join(dir, 'q')), '--queue', url]);
+    const r = await search.done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(key((r.json as { front: Entry[] }).front), key(first.front));
+  } finally {
+    for (const w of workers) w.kill('SIGTERM');
+  }
+});
+
+test('optimize: unreachable Redis is one clear error, no output left as if complete', async () => {
+  const port = await freePort();
+  const out = join(dir, 'unreachable');
+  const r = whittle([...common(out), '--queue', `redis://127.0.0.1:${port}`]);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+/);
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  assert.ok(!existsSync(join(out, 'result.json')));
+});
+
+test('optimize: an impossible budget ends with the closest candidates and a clear message, not a crash', () => {
+  const out = join(dir, 'impossible');
+  const args = common(out);
+  args[args.indexOf('--budget') + 1] = '10';
+  args[args.indexOf('--trials') + 1] = '2';
+  const r = whittle(args);
+  assert.equal(r.code, 0, r.stderr);
+  const j = r.json as { message: string; chosen: { met: boolean }; front: Entry[] };
+  assert.equal(j.chosen.met, false);
+  assert.match(j.message, /no trial met the budget 10/);
+  assert.ok(j.front.length >= 1);
+});
