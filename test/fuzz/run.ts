@@ -32,7 +32,7 @@ const t0 = Date.now();
 let done = 0;
 const bad: CaseResult[] = [];
 const results = await runCases(
-  cases.filter(() => Date.now() < deadline),
+  cases,
   limits,
   Number(values.jobs),
   (r) => {
@@ -44,6 +44,7 @@ const results = await runCases(
     if (done % 25 === 0) process.stderr.write(`fuzz: ${done}/${n} cases, ${bad.length} failing, ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
   },
   values.keep,
+  deadline,
 );
 const by = new Map<string, CaseResult[]>();
 for (const r of results) by.set(r.case.kind, [...(by.get(r.case.kind) ?? []), r]);
