@@ -4,12 +4,20 @@
 import { foldConstants } from './ir/fold.js';
 import type { Model } from './ir/graph.js';
 import { loadModelFile } from './ir/io.js';
+import type { WhittleError } from './ir/errors.js';
+import { modelProblems } from './ir/problems.js';
 import { validateGraph } from './ir/validate.js';
 import { SHAPE_RULES } from './ops/index.js';
 
 export interface LoadOptions {
   /** Fold constant subgraphs (shape computations, Constant nodes) into initializers; default true. */
   fold?: boolean;
+  /**
+   * What makes the model unusable (an opset onnxruntime cannot run, no outputs, impossible input
+   * shapes, NaN/Infinity weights): thrown by default; given this, handed over instead (`info` shows
+   * such a model and says what the other commands would refuse).
+   */
+  onProblems?: (problems: WhittleError[]) => void;
 }
 
 /**
@@ -28,5 +36,8 @@ export function loadModel(path: string, options: LoadOptions = {}): Model {
   // Structure first (dangling inputs, duplicate outputs, order), so a broken file fails with a
   // clear message here rather than deep inside onnxruntime.
   validateGraph(model.graph);
+  const problems = modelProblems(model, path);
+  if (options.onProblems !== undefined) options.onProblems(problems);
+  else if (problems[0] !== undefined) throw problems[0];
   return options.fold === false ? model : { ...model, graph: foldConstants(model.graph, SHAPE_RULES) };
 }

@@ -26,7 +26,7 @@ import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
 import { demoReport } from './report.js';
 import { holdOutValidation } from './validation.js';
 import { dependencyGroups } from '../graph/dependency.js';
-import { printableLines } from '../ir/text.js';
+import { printable, printableLines } from '../ir/text.js';
 
 /** Fine-tuning a model file starts from trained weights: a tenth of the from-scratch rate unless --lr says otherwise. */
 export const FINE_TUNE_LR_FACTOR = 0.1;
@@ -165,9 +165,13 @@ export function registerCommands(program: Command): void {
     .requiredOption('--model <file.onnx>', 'model file (or a zoo name)')
     .option('--json', 'print one JSON object on stdout')
     .action(async (f: { model: string; json?: boolean }) => {
-      const { model, path } = loadModel(f.model);
+      // Validated as every command does; what the others would refuse is listed, not thrown.
+      let problems: WhittleError[] = [];
+      const { model, path } = loadModel(f.model, { onProblems: (p) => (problems = p) });
+      for (const p of problems) process.stderr.write(`info: other commands refuse this model: [${p.code}] ${printable(p.message)}\n`);
       // Ops without a shape rule: onnxruntime tells their shapes, so FLOPs after them count too.
-      const s = modelStats(model, SHAPE_RULES, { known: await runtimeShapes(model, SHAPE_RULES) });
+      // (Not for a model onnxruntime would refuse: its shapes come from the rules alone.)
+      const s = modelStats(model, SHAPE_RULES, problems.length > 0 ? {} : { known: await runtimeShapes(model, SHAPE_RULES) });
       const sparse = sparseStats(model);
       const bytes = path !== undefined ? statSync(path).size : encodeModel(model).length;
       const ops = Object.entries(s.ops)
@@ -203,6 +207,7 @@ export function registerCommands(program: Command): void {
         outputs: s.outputs,
         metadata: model.metadata,
         channelGroups: groups.map((g) => ({ name: g.name, unit: g.unit, channels: g.channels, prunable: g.prunable, reason: g.reason ?? null })),
+        problems: problems.map((p) => ({ code: p.code, message: p.message })),
       });
     });
 

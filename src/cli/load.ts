@@ -14,7 +14,10 @@ import { NORMALIZE_KEY } from '../pipeline/index.js';
 export { NORMALIZE_KEY };
 
 /** A zoo name (e.g. 'lenet-5', 'mlp:784-100-10') or a path to an .onnx file. */
-export function loadModel(spec: string, options: { seed?: number; inChannels?: number; inputSize?: number } = {}): { model: Model; path: string | undefined } {
+export function loadModel(
+  spec: string,
+  options: { seed?: number; inChannels?: number; inputSize?: number; onProblems?: (problems: WhittleError[]) => void } = {},
+): { model: Model; path: string | undefined } {
   const base = spec.split(':')[0] ?? '';
   if ((ZOO_NAMES as readonly string[]).includes(base) && !existsSync(spec)) {
     return { model: createModel(spec, options), path: undefined };
@@ -24,7 +27,7 @@ export function loadModel(spec: string, options: { seed?: number; inChannels?: n
   }
   if (statSync(spec).isDirectory()) throw new WhittleError('BAD_ARGUMENT', `--model ${spec} is a directory; pass an .onnx file`);
   // The library's loader: external data, sparse initializers densified, validated, folded.
-  return { model: loadModelFromFile(spec), path: resolve(spec) };
+  return { model: loadModelFromFile(spec, { onProblems: options.onProblems }), path: resolve(spec) };
 }
 
 /**

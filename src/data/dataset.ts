@@ -37,6 +37,31 @@ export interface DatasetArrays {
 }
 
 /**
+ * Checks that every label names one of a model's `classes` outputs: a label past them would make
+ * the loss read outside its row (onnxruntime's GatherElements error) or count as silently wrong.
+ *
+ * ```ts
+ * checkLabelRange(ds.labels, 10, 'the MNIST test split');
+ * ```
+ */
+export function checkLabelRange(labels: ArrayLike<number>, classes: number, source: string): void {
+  let bad = 0;
+  let first = 0;
+  for (let i = 0; i < labels.length; i++) {
+    const l = labels[i] as number;
+    if (!(l >= 0 && l < classes)) {
+      if (bad === 0) first = l;
+      bad++;
+    }
+  }
+  if (bad > 0)
+    throw new WhittleError(
+      'BAD_DATA',
+      `${source}: ${bad} label(s) outside the model's ${classes} classes (e.g. ${first}; labels must be 0–${classes - 1}); use the labels of this model's task, or a model with that many outputs`,
+    );
+}
+
+/**
  * Builds a `Dataset` from arrays already in memory, checking that sizes and labels agree.
  *
  * ```ts

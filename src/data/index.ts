@@ -1,5 +1,15 @@
 // Datasets, seeded shuffling and batching. Imports nothing of Whittle but ir/.
-export { type Dataset, type DatasetArrays, type DatasetSplits, concatDatasets, createDataset, labelHistogram, sampleSize, subset } from './dataset.js';
+export {
+  type Dataset,
+  type DatasetArrays,
+  type DatasetSplits,
+  checkLabelRange,
+  concatDatasets,
+  createDataset,
+  labelHistogram,
+  sampleSize,
+  subset,
+} from './dataset.js';
 export { DEFAULT_VALIDATION_FRACTION, splitValidation } from './split.js';
 export { type IdxArray, decodeIdx, encodeIdx, readIdx } from './idx.js';
 export { IDX_DATASET_FILES, defaultMnistDir, loadIdxDataset } from './mnist.js';

@@ -118,6 +118,8 @@ export class Session {
         interOpNumThreads: 1,
         graphOptimizationLevel: options.optimization ?? 'all',
         executionMode: 'sequential',
+        // ORT's own log repeats each failure in colour over several lines; the thrown error carries it as one WhittleError line.
+        logSeverityLevel: 4,
         ...(options.backend === 'web' ? { executionProviders: ['wasm'] } : {}),
       });
       return new Session(inner);

@@ -1,5 +1,6 @@
 // How closely one model's outputs follow another's: pure arithmetic over output arrays, fed batch
 // by batch, so a compressed model can be judged against its original without labels.
+import { checkLabelRange } from '../data/index.js';
 
 /** Agreement of one output of a model with the same output of a reference. */
 export interface OutputAgreement {
@@ -136,6 +137,7 @@ export function outputAgreement(name: string, out: ArrayLike<number>, ref: Array
 export function correctPredictions(scores: ArrayLike<number>, dims: readonly number[], labels: ArrayLike<number>): number {
   const n = dims[0] as number;
   const c = dims[1] as number;
+  checkLabelRange(Array.prototype.slice.call(labels, 0, n) as number[], c, 'the data');
   let correct = 0;
   for (let s = 0; s < n; s++) if (argmaxStrided(scores, s * c, c, 1) === labels[s]) correct++;
   return correct;

@@ -1,6 +1,6 @@
 import { upgradeToTrainingOpset } from '../autodiff/opset.js';
 import type { Dataset, Normalization } from '../data/index.js';
-import { imageSource, normalizeBatch, runBatches } from '../data/index.js';
+import { checkLabelRange, imageSource, normalizeBatch, runBatches } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
 import { attr, GraphBuilder, opsetOf } from '../ir/graph.js';
@@ -103,4 +103,6 @@ export function checkInputShape(model: Model, ds: Dataset): void {
       `model input "${info.name}" expects samples of shape [${per.join(', ')}] (${want} values) but the data has [${ds.shape.join(', ')}] (${have}); use a model made for this dataset`,
     );
   }
+  const classes = model.graph.outputs[0]?.shape.at(-1);
+  if (typeof classes === 'number' && classes > 0) checkLabelRange(ds.labels, classes, 'the data');
 }

@@ -157,7 +157,7 @@ export function zip(members: [string, Uint8Array, number?][]): Uint8Array {
 }
 
 // ---- field-level ONNX mutations ----
-const HUGE = [0, -1, 1e12, 2 ** 40, 2 ** 63 - 1, -(2 ** 62)] as const;
+const HUGE: readonly bigint[] = [0n, -1n, 10n ** 12n, 2n ** 40n, 2n ** 63n - 1n, -(2n ** 62n)];
 
 function onnxFieldMutation(r: Rand, bytes: Uint8Array): { bytes: Uint8Array; mutation: string } {
   const m: ModelProto = fromBinary(ModelProtoSchema, bytes);
@@ -167,7 +167,7 @@ function onnxFieldMutation(r: Rand, bytes: Uint8Array): { bytes: Uint8Array; mut
   switch (what) {
     case 'dims': {
       const t = pick(r, g.initializer);
-      if (t !== undefined) t.dims = t.dims.map(() => BigInt(Math.trunc(pick(r, HUGE))));
+      if (t !== undefined) t.dims = t.dims.map(() => pick(r, HUGE));
       break;
     }
     case 'opset':
@@ -189,8 +189,7 @@ function onnxFieldMutation(r: Rand, bytes: Uint8Array): { bytes: Uint8Array; mut
     case 'valueInfoDim': {
       const v = pick(r, [...g.input, ...g.output]);
       const shape = v?.type?.value.case === 'tensorType' ? v.type.value.value.shape : undefined;
-      if (shape !== undefined)
-        shape.dim = shape.dim.map(() => create(TensorShapeProto_DimensionSchema, { value: { case: 'dimValue', value: BigInt(Math.trunc(pick(r, HUGE))) } }));
+      if (shape !== undefined) shape.dim = shape.dim.map(() => create(TensorShapeProto_DimensionSchema, { value: { case: 'dimValue', value: pick(r, HUGE) } }));
       break;
     }
     case 'nanWeights': {
@@ -230,21 +229,37 @@ function onnxFieldMutation(r: Rand, bytes: Uint8Array): { bytes: Uint8Array; mut
 }
 
 // ---- bombs ----
+const memo = new Map<string, Uint8Array>();
+/** Bomb payloads are the same every time: compressed once. */
+function once(key: string, make: () => Uint8Array): Uint8Array {
+  let v = memo.get(key);
+  if (v === undefined) memo.set(key, (v = make()));
+  return v;
+}
+
 function bomb(kind: Kind, r: Rand): { files: Map<string, Uint8Array>; mutation: string } | undefined {
   const b = base();
   switch (kind) {
     case 'idx': {
       const files = new Map(b.idx);
       // Header says 64 × 28 × 28; the gzip stream goes on for 256 MiB of zeros.
-      const big = new Uint8Array(256 * 2 ** 20);
-      big.set(b.idx.get('t10k-images-idx3-ubyte') as Uint8Array);
-      files.set('t10k-images-idx3-ubyte', gzipSync(big, { level: 1 }));
+      files.set(
+        't10k-images-idx3-ubyte',
+        once('idx', () => {
+          const big = new Uint8Array(256 * 2 ** 20);
+          big.set(b.idx.get('t10k-images-idx3-ubyte') as Uint8Array);
+          return gzipSync(big, { level: 1 });
+        }),
+      );
       return { files, mutation: 'bomb:gzip' };
     }
     case 'npz': {
-      const big = new Uint8Array(256 * 2 ** 20);
-      big.set(b.npy);
-      return { files: new Map([['data.npz', zip([['input.npy', big, b.npy.length]])]]), mutation: 'bomb:zip' };
+      const bytes = once('npz', () => {
+        const big = new Uint8Array(256 * 2 ** 20);
+        big.set(b.npy);
+        return zip([['input.npy', big, b.npy.length]]);
+      });
+      return { files: new Map([['data.npz', bytes]]), mutation: 'bomb:zip' };
     }
     case 'npy': {
       const header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${pick(r, ['100000, 100000', '4611686018427387904,', '65536, 65536, 4'])}), }`.padEnd(
@@ -256,7 +271,7 @@ function bomb(kind: Kind, r: Rand): { files: Map<string, Uint8Array>; mutation: 
     }
     case 'wtl': {
       // The graph section replaced by 256 MiB of deflated zeros (CRC recomputed).
-      const zeros = deflateRawSync(new Uint8Array(256 * 2 ** 20));
+      const zeros = once('wtl', () => deflateRawSync(new Uint8Array(256 * 2 ** 20)));
       const w = b.wtl;
       const dv = new DataView(w.buffer, w.byteOffset);
       const lenAt = 5 + 1 + 32 + 4;

@@ -4,7 +4,7 @@
 // file or modified its input. --keep leaves failing cases' folders (named in the output) to replay.
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import type { Kind } from './cases.js';
+import type { FuzzCase, Kind } from './cases.js';
 import { fuzzCase, KINDS } from './cases.js';
 import type { CaseResult } from './runner.js';
 import { runCases } from './runner.js';
@@ -27,12 +27,15 @@ const n = Number(values.cases);
 const seed = Number(values.seed);
 const limits = { timeoutMs: 1000 * Number(values['timeout-s']), maxRssMb: Number(values['max-rss-mb']) };
 const deadline = values['max-seconds'] === undefined ? Number.POSITIVE_INFINITY : Date.now() + 1000 * Number(values['max-seconds']);
-const cases = Array.from({ length: n }, (_, i) => fuzzCase(seed, i, kinds));
+// Generated as they start (lazily), so a run cut by --max-seconds does not generate the rest.
+const cases = new Proxy([] as FuzzCase[], {
+  get: (t, k) => (k === 'length' ? n : typeof k === 'string' && /^\d+$/.test(k) ? fuzzCase(seed, Number(k), kinds) : Reflect.get(t, k)),
+});
 const t0 = Date.now();
 let done = 0;
 const bad: CaseResult[] = [];
 const results = await runCases(
-  cases.filter(() => Date.now() < deadline),
+  cases,
   limits,
   Number(values.jobs),
   (r) => {
@@ -44,6 +47,7 @@ const results = await runCases(
     if (done % 25 === 0) process.stderr.write(`fuzz: ${done}/${n} cases, ${bad.length} failing, ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
   },
   values.keep,
+  deadline,
 );
 const by = new Map<string, CaseResult[]>();
 for (const r of results) by.set(r.case.kind, [...(by.get(r.case.kind) ?? []), r]);

@@ -145,11 +145,13 @@ export async function runCases(
   jobs: number,
   onResult?: (r: CaseResult) => void,
   keep = false,
+  deadline = Number.POSITIVE_INFINITY,
 ): Promise<CaseResult[]> {
   const results: CaseResult[] = [];
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < cases.length) {
+    // Past the deadline no case starts; those running finish.
+    while (next < cases.length && Date.now() < deadline) {
       const c = cases[next++] as FuzzCase;
       const r = await runCase(c, limits, keep);
       results.push(r);

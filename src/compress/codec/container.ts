@@ -15,6 +15,7 @@ import { halfExact } from '../../ir/half.js';
 import { BitWriter, canonicalCodes, codedBits, huffmanCodeLengths } from './huffman.js';
 import type { ContainerBreakdown, SharedWeight, TensorBytes } from './parse.js';
 import { checkedBytes, readLimits } from '../../ir/limits.js';
+import { printable } from '../../ir/text.js';
 import {
   CONTAINER_MAGIC,
   CONTAINER_VERSION,
@@ -328,6 +329,13 @@ export function decodeContainer(
   }
   const shared = new Map<string, SharedWeight>();
   for (const t of parsed.tensors) {
+    let bad = 0;
+    for (const v of t.values) if (v - v !== 0) bad++;
+    if (bad > 0)
+      throw new WhittleError(
+        'BAD_CONTAINER',
+        `${source}: tensor "${printable(t.name)}" holds ${bad} non-finite values (NaN/Infinity) of ${t.values.length}; the file is damaged or the model it came from diverged: compress a finite model again`,
+      );
     model.graph.initializers.set(t.name, new Tensor('float32', t.dims, t.values));
     if (t.shared !== undefined) shared.set(t.name, t.shared);
   }
