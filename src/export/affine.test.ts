@@ -39,7 +39,7 @@ test('round half to even and bit checks', () => {
   assert.deepEqual([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 2.4999, 3.5].map(roundHalfEven), [0, 2, 2, -0, -2, -2, 2, 4]);
   assert.deepEqual(quantRange({ bits: 4, signed: true }), [-8, 7]);
   assert.deepEqual(quantRange({ bits: 2, signed: false }), [0, 3]);
-  assert.throws(() => checkBits(3), /--bits 3 is not supported.*2, 4, 8/);
+  assert.throws(() => checkBits(3), /options.bits '3' is not supported.*2, 4, 8/);
   const p = rangeToParams(-1, 3, { bits: 8, signed: false, symmetric: false });
   assert.equal(p.zeroPoint, 64);
 });

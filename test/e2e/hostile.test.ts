@@ -48,7 +48,7 @@ test('NaN/Inf weights are named, with their count, by every command that reads t
   const nan = modelFile(dir, 'nan.onnx', (m) => poison(m, 'fc1.weight', [Number.NaN, Number.NaN, Number.POSITIVE_INFINITY]));
   for (const args of [
     ['quantize', '--model', nan, '--scheme', 'dynamic', '--out', join(dir, 'q.onnx')],
-    ['eval', '--model', nan, '--limit', '64'],
+    ['eval', '--model', nan, '--eval-limit', '64'],
     ['train', '--model', nan, '--epochs', '1', '--samples', '64', '--out', join(dir, 't.onnx')],
     ['prune', '--model', nan, '--sparsity', '0.5', '--out', join(dir, 'p.onnx')],
   ]) {
@@ -65,7 +65,7 @@ test('NaN/Inf weights are named, with their count, by every command that reads t
 test('a name with escape sequences is printed escaped', () => {
   const dir = tempDir();
   const evil = modelFile(dir, 'evil.onnx', (m) => poison(m, `w${ESC}[2J${ESC}]0;pwned\u0007\u009b31m`, [Number.NaN]));
-  const r = whittle(['eval', '--model', evil, '--limit', '64']);
+  const r = whittle(['eval', '--model', evil, '--eval-limit', '64']);
   refused(r, /"w\\x1b\[2J\\x1b\]0;pwned\\x07\\x9b31m" 1 of/);
   const info = whittle(['info', '--model', evil, '--json']);
   assert.ok(!info.stdout.includes(ESC) && !info.stdout.includes('\u009b'), 'JSON escapes the controls too');
@@ -101,12 +101,12 @@ test('info validates like the other commands: opset 99 and a model without outpu
   const dir = tempDir();
   const op99 = modelFile(dir, 'op99.onnx', (m) => (m.opsetImports = [{ domain: '', version: 99 }]));
   const noOut = modelFile(dir, 'noout.onnx', (m) => (m.graph.outputs = []));
-  refused(whittle(['eval', '--model', op99, '--limit', '64']), /opset 99; onnxruntime runs opsets 7–26/);
+  refused(whittle(['eval', '--model', op99, '--eval-limit', '64']), /opset 99; onnxruntime runs opsets 1–26/);
   const i99 = whittle(['info', '--model', op99]);
   assert.equal(i99.code, 0);
-  assert.match(i99.stderr, /other commands refuse this model: \[BAD_ONNX\].*opset 99/);
+  assert.match(i99.stdout + i99.stderr, /other commands refuse this model: \[BAD_ONNX\].*opset 99/);
   refused(whittle(['quantize', '--model', noOut, '--scheme', 'dynamic', '--out', join(dir, 'q.onnx')]), /no graph outputs/);
-  assert.match(whittle(['info', '--model', noOut]).stderr, /other commands refuse this model: \[INVALID_GRAPH\]/);
+  assert.match((({ stdout, stderr }) => stdout + stderr)(whittle(['info', '--model', noOut])), /other commands refuse this model: \[INVALID_GRAPH\]/);
 });
 
 test('decode --verify catches a forged byte whose CRC was recomputed', () => {

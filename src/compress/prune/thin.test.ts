@@ -355,5 +355,5 @@ test('global channel ranking: the asked share of all channels goes, unevenly acr
   const out = await s.run({ input: new Tensor('float32', [2, 1, 28, 28]) });
   await s.release();
   assert.deepEqual(Object.values(out)[0]?.dims, [2, 10]);
-  await assert.rejects(pruneChannels(model, { sparsity: 0.5, scope: 'global', perLayer: { conv1: 0.5 } }), /one --sparsity/);
+  await assert.rejects(pruneChannels(model, { sparsity: 0.5, scope: 'global', perLayer: { conv1: 0.5 } }), /one options.sparsity/);
 });
