@@ -14,6 +14,9 @@ export interface QuantScheme {
   symmetric: boolean;
 }
 
+/** Weights as int8 with the zero point at 0: what static (QDQ) and dynamic int8 both store. */
+export const INT8_WEIGHTS: QuantScheme = { bits: 8, signed: true, symmetric: true };
+
 /** Quantization parameters: one scale and zero point per channel along `axis`, or one (axis undefined). */
 export interface QuantParams {
   scale: Float32Array;

@@ -7,8 +7,7 @@ import type { Graph, Model, Node } from '../../ir/graph.js';
 import { attr, getInt, GraphBuilder, opsetOf } from '../../ir/graph.js';
 import type { DType } from '../../ir/tensor.js';
 import { Tensor } from '../../ir/tensor.js';
-import type { QuantScheme } from '../../export/affine.js';
-import { quantizeArray, weightParams } from '../../export/affine.js';
+import { INT8_WEIGHTS, quantizeArray, weightParams } from '../../export/affine.js';
 import { foldBatchNorm } from './fold-bn.js';
 import type { SkippedNode, WeightedNode } from '../../export/quant-graph.js';
 import {
@@ -24,8 +23,6 @@ import {
 } from '../../export/quant-graph.js';
 import { valueTypes } from '../../ir/value-types.js';
 import type { LayerReport, QuantizeResult } from './static.js';
-
-const INT8_SYM: QuantScheme = { bits: 8, signed: true, symmetric: true };
 
 export interface DynamicQuantOptions {
   /** Quantize Conv weights too (ConvInteger, per-tensor uint8); default true. */
@@ -44,7 +41,7 @@ function dynamicGemm(g: Graph, w: WeightedNode): LayerReport {
   const saved = g.nodes;
   g.nodes = [];
   const { data, k, n } = weightKN(w);
-  const p = weightParams(data, [k, n], INT8_SYM, 1);
+  const p = weightParams(data, [k, n], INT8_WEIGHTS, 1);
   const wq = b.constant(Tensor.fromArray('int8', [k, n], quantizeArray(data, [k, n], p)), 'w');
   const wz = b.constant(new Tensor('int8', [n]), 'z');
   const ws = b.constant(new Tensor('float32', [n], Float32Array.from(p.scale)), 's');
@@ -71,7 +68,7 @@ function dynamicConv(g: Graph, w: WeightedNode): LayerReport {
   const saved = g.nodes;
   g.nodes = [];
   const m = w.weight.dims[0] as number;
-  const p = weightParams(w.weight.data as Float32Array, w.weight.dims, INT8_SYM, 0);
+  const p = weightParams(w.weight.data as Float32Array, w.weight.dims, INT8_WEIGHTS, 0);
   // The int8 codes shifted by 128: uint8 around the one zero point ConvInteger takes.
   const q = Uint8Array.from(quantizeArray(w.weight.data as Float32Array, w.weight.dims, p), (v) => v + 128);
   const scale = p.scale;
@@ -100,7 +97,7 @@ function dynamicConv(g: Graph, w: WeightedNode): LayerReport {
  */
 function weightOnlyConv(g: Graph, w: WeightedNode): LayerReport {
   const b = new GraphBuilder(g, 'dq');
-  const p = weightParams(w.weight.data as Float32Array, w.weight.dims, INT8_SYM, 0);
+  const p = weightParams(w.weight.data as Float32Array, w.weight.dims, INT8_WEIGHTS, 0);
   const wq = b.constant(Tensor.fromArray('int8', w.weight.dims, quantizeArray(w.weight.data as Float32Array, w.weight.dims, p)), 'w');
   const ws = b.constant(new Tensor('float32', [p.scale.length], Float32Array.from(p.scale)), 's');
   const wz = b.constant(new Tensor('int8', [p.scale.length]), 'z');
@@ -272,7 +269,7 @@ function quantizeEmbedding(g: Graph, node: Node, table: Tensor, done: Map<string
   let made = done.get(name);
   const [rows, cols] = table.dims as [number, number];
   if (made === undefined) {
-    const p = weightParams(table.data as Float32Array, table.dims, INT8_SYM, 0);
+    const p = weightParams(table.data as Float32Array, table.dims, INT8_WEIGHTS, 0);
     const q = quantizeArray(table.data as Float32Array, table.dims, p);
     made = [b.constant(Tensor.fromArray('int8', [rows, cols], q), 'e'), b.constant(new Tensor('float32', [rows, 1], p.scale), 'es')];
     done.set(name, made);
@@ -303,7 +300,7 @@ export function quantizeSubgraphsDynamic(model: Model, exclude: ReadonlySet<stri
 function dynamicQuantizeMatMul(g: Graph, w: WeightedNode): LayerReport {
   const b = new GraphBuilder(g, 'dq');
   const { data, k, n } = weightKN(w);
-  const p = weightParams(data, [k, n], INT8_SYM, 1);
+  const p = weightParams(data, [k, n], INT8_WEIGHTS, 1);
   const wq = b.constant(Tensor.fromArray('int8', [k, n], quantizeArray(data, [k, n], p)), 'w');
   const ws = b.constant(new Tensor('float32', [n], Float32Array.from(p.scale)), 's');
   const wz = b.constant(new Tensor('int8', [n]), 'z');

@@ -6,7 +6,7 @@ import type { Graph, Model, Node } from '../../ir/graph.js';
 import { attr, GraphBuilder, opsetOf } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import type { QuantParams, QuantScheme } from '../../export/affine.js';
-import { quantizeArray, rangeToParams, weightParams } from '../../export/affine.js';
+import { INT8_WEIGHTS, quantizeArray, rangeToParams, weightParams } from '../../export/affine.js';
 import type { ActivationRange, CalibrationOptions } from './calibrate.js';
 import { calibrate, checkCalibrationShape } from './calibrate.js';
 import type { ModelData } from './feeds.js';
@@ -43,7 +43,6 @@ export interface QdqConsumer {
 /** Ops that move values without changing them: they share their input's quantization. */
 const PASS_THROUGH = new Set(['MaxPool', 'Flatten', 'Reshape', 'Transpose', 'Squeeze', 'Unsqueeze']);
 
-export const INT8_WEIGHTS: QuantScheme = { bits: 8, signed: true, symmetric: true };
 export const UINT8_ACTIVATIONS: QuantScheme = { bits: 8, signed: false, symmetric: false };
 
 export interface StaticQuantOptions {
