@@ -17,45 +17,12 @@ import { decodeModel, encodeModel } from '../../ir/onnx.js';
 import { inferShapes } from '../../ir/shape.js';
 import { modelStats } from '../../ir/stats.js';
 import { Tensor } from '../../ir/tensor.js';
+import { modelOutputs, silenceOddChannels } from '../../../test/channel-oracle.js';
 import { loadModel } from '../../load.js';
 import { SHAPE_RULES } from '../../ops/index.js';
-import { Session } from '../../runtime/session.js';
 import { pruneChannels } from './structured.js';
 
 const CORPUS = fileURLToPath(new URL('../../../../test/fixtures/corpus/', import.meta.url));
-
-async function outputs(m: Model, x: Tensor): Promise<Float32Array> {
-  const s = await Session.create(m, { threads: 1 });
-  try {
-    const r = await s.run({ [m.graph.inputs[0]?.name as string]: x });
-    return r[m.graph.outputs[0]?.name as string]?.data as Float32Array;
-  } finally {
-    await s.release();
-  }
-}
-
-/** Zeros the consumers' slices of the odd channels of the given groups; returns the kept (even) channels. */
-function silenceOddChannels(model: Model, groups: readonly PruneGroup[]): { model: Model; keep: Map<number, number[]> } {
-  const g = model.graph.clone();
-  const keep = new Map<number, number[]>();
-  for (const grp of groups) {
-    keep.set(
-      grp.id,
-      Array.from({ length: Math.ceil(grp.channels / 2) }, (_, i) => 2 * i),
-    );
-    for (const m of grp.members.filter((x) => x.role === 'in')) {
-      const t = (g.initializers.get(m.tensor) as Tensor).clone();
-      const d = t.data as Float32Array;
-      const n = t.dims[m.axis] as number;
-      const inner = t.dims.slice(m.axis + 1).reduce((a, b) => a * b, 1);
-      for (let o = 0; o < t.size / (n * inner); o++) {
-        for (let c = 1; c < grp.channels; c += 2) d.fill(0, (o * n + m.offset + c * m.repeat) * inner, (o * n + m.offset + (c + 1) * m.repeat) * inner);
-      }
-      g.initializers.set(m.tensor, t);
-    }
-  }
-  return { model: { ...model, graph: g }, keep };
-}
 
 const images = (): Tensor => {
   const a = readNpy(`${CORPUS}mnist.calib.npy`);
@@ -83,7 +50,7 @@ async function checkThinning(model: Model, want: { channel: number; head?: numbe
   const x = images();
   const { model: masked, keep } = silenceOddChannels(model, groups);
   const thin = thinChannels(masked, groups, keep);
-  const [a, b] = [await outputs(masked, x), await outputs(thin, x)];
+  const [a, b] = [await modelOutputs(masked, x), await modelOutputs(thin, x)];
   assert.equal(a.length, b.length);
   let worst = 0;
   for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs((a[i] as number) - (b[i] as number)) / Math.max(1, Math.abs(a[i] as number)));

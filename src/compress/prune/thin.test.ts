@@ -11,6 +11,7 @@ import { attr, Graph, makeModel } from '../../ir/graph.js';
 import { encodeModel, decodeModel } from '../../ir/onnx.js';
 import { modelStats } from '../../ir/stats.js';
 import { Tensor } from '../../ir/tensor.js';
+import { modelOutputs, silenceOddChannels } from '../../../test/channel-oracle.js';
 import { loadIdxDataset, subset } from '../../data/index.js';
 import { createModel } from '../../nn/index.js';
 import { countParameters } from '../../nn/layers.js';
@@ -23,39 +24,6 @@ import { pruneChannels } from './structured.js';
 import { thinChannels } from '../../graph/thin.js';
 
 const FIXTURE = fileURLToPath(new URL('../../../../test/fixtures/cnn.opset17.onnx', import.meta.url));
-
-async function outputs(m: Model, x: Tensor): Promise<Float32Array> {
-  const s = await Session.create(m, { threads: 1 });
-  try {
-    const r = await s.run({ [m.graph.inputs[0]?.name as string]: x });
-    return r[m.graph.outputs[0]?.name as string]?.data as Float32Array;
-  } finally {
-    await s.release();
-  }
-}
-
-/** Zeros the consumers' slices of the odd channels of every prunable group; returns the kept (even) channels. */
-function killOddChannels(model: Model, groups: readonly PruneGroup[]): { model: Model; keep: Map<number, number[]> } {
-  const g = model.graph.clone();
-  const keep = new Map<number, number[]>();
-  for (const grp of groups.filter((x) => x.prunable)) {
-    keep.set(
-      grp.id,
-      Array.from({ length: Math.ceil(grp.channels / 2) }, (_, i) => 2 * i),
-    );
-    for (const m of grp.members.filter((x) => x.role === 'in')) {
-      const t = (g.initializers.get(m.tensor) as Tensor).clone();
-      const d = t.data as Float32Array;
-      const n = t.dims[m.axis] as number;
-      const inner = t.dims.slice(m.axis + 1).reduce((a, b) => a * b, 1);
-      for (let o = 0; o < t.size / (n * inner); o++) {
-        for (let c = 1; c < grp.channels; c += 2) d.fill(0, (o * n + m.offset + c * m.repeat) * inner, (o * n + m.offset + (c + 1) * m.repeat) * inner);
-      }
-      g.initializers.set(m.tensor, t);
-    }
-  }
-  return { model: { ...model, graph: g }, keep };
-}
 
 function input(model: Model, n = 3): Tensor {
   const dims = [n, ...(model.graph.inputs[0]?.shape.slice(1) as number[])];
@@ -123,10 +91,10 @@ for (const [name, build] of CASES) {
     const model = build();
     const groups = dependencyGroups(model.graph);
     assert.ok(groups.some((g) => g.prunable));
-    const { model: dead, keep } = killOddChannels(model, groups);
+    const { model: dead, keep } = silenceOddChannels(model, groups);
     const thin = thinChannels(dead, groups, keep);
     const x = input(model);
-    const [a, b] = [await outputs(dead, x), await outputs(thin, x)];
+    const [a, b] = [await modelOutputs(dead, x), await modelOutputs(thin, x)];
     assert.equal(a.length, b.length);
     let maxDiff = 0;
     for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs((a[i] as number) - (b[i] as number)));
@@ -292,12 +260,12 @@ test('a depthwise convolution joins its input group and keeps its group count ri
       ['out.weight', 1],
     ],
   );
-  const { model: dead, keep } = killOddChannels(model, groups);
+  const { model: dead, keep } = silenceOddChannels(model, groups);
   const thin = thinChannels(dead, groups, keep);
   assert.deepEqual(thin.graph.initializers.get('dw.weight')?.dims, [3, 1, 3, 3]);
   assert.equal(thin.graph.nodes.find((n) => n.name === 'dw')?.attributes['group']?.value, 3);
   const x = input(model);
-  const [a, b] = [await outputs(dead, x), await outputs(thin, x)];
+  const [a, b] = [await modelOutputs(dead, x), await modelOutputs(thin, x)];
   for (let i = 0; i < a.length; i++) assert.ok(Math.abs((a[i] as number) - (b[i] as number)) < 1e-4);
 });
 
