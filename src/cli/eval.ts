@@ -113,8 +113,7 @@ async function evalImageDataset(f: EvalFlags): Promise<Record<string, unknown>> 
   return out;
 }
 
-async function evalAnyModel(f: EvalFlags): Promise<Record<string, unknown>> {
-  const { model } = loadModel(f.model);
+async function evalAnyModel(f: EvalFlags, model: Model): Promise<Record<string, unknown>> {
   const reference = f.reference === undefined ? undefined : loadModel(f.reference).model;
   const options: DataForModelOptions = {
     ...(f.imageSize ? { size: f.imageSize } : {}),
@@ -186,7 +185,12 @@ export function registerEvalCommands(program: Command): void {
         .default('node'),
     )
     .option('--json', 'print one JSON object on stdout')
-    .action(async (f: EvalFlags) => emit(Boolean(f.json), usesImageDataset(f) ? await evalImageDataset(f) : await evalAnyModel(f)));
+    .action(async (f: EvalFlags) => {
+      // Loaded at most once: the image-dataset check may already need it.
+      let model: Model | undefined;
+      const load = (): Model => (model ??= loadModel(f.model).model);
+      emit(Boolean(f.json), usesImageDataset(f, load) ? await evalImageDataset(f) : await evalAnyModel(f, load()));
+    });
 }
 
 /**

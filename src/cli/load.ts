@@ -59,12 +59,13 @@ export function saveModel(model: Model, out: string, inputPath: string | undefin
 
 /**
  * Whether `whittle quantize` and `whittle eval` take the MNIST/CIFAR path: IDX/CIFAR --data, a zoo model, or no
- * --data and a model whose one float32 input takes 784 values per sample.
+ * --data and a model whose one float32 input takes 784 values per sample. `model` loads the model
+ * when the answer needs it; a caller that loads it anyway passes its own (memoized) loader.
  */
-export function usesImageDataset(f: { model: string; data?: string }): boolean {
+export function usesImageDataset(f: { model: string; data?: string }, model: () => Model = () => loadModel(f.model).model): boolean {
   if (f.data !== undefined) return !existsSync(f.data) || ['idx', 'cifar'].includes(detectDataSource(f.data));
   if ((ZOO_NAMES as readonly string[]).includes(f.model.split(':')[0] ?? '') && !existsSync(f.model)) return true;
-  const inputs = feedInputs(loadModel(f.model).model);
+  const inputs = feedInputs(model());
   const per = inputs[0]?.shape.slice(1) ?? [];
   return (
     inputs.length === 1 &&

@@ -217,7 +217,10 @@ async function runQuantize(f: QuantizeFlags, cmd: Command, log?: RunLog): Promis
   const keepFloat = f.keepFloat === 'auto' ? 'auto' : list(f.keepFloat);
   // Everything checkable is checked before loading data or training.
   const { bits } = resolveQuantizeOptions({ scheme, format, bits: f.bits, clipActivations: f.clipActivations, clipWeights: f.clipWeights, keepFloat });
-  const images = usesImageDataset(f);
+  // Loaded at most once: the image-dataset check may need it before the checks below.
+  let loaded: ReturnType<typeof loadModel> | undefined;
+  const load = (): ReturnType<typeof loadModel> => (loaded ??= loadModel(f.model));
+  const images = usesImageDataset(f, () => load().model);
   if (!images) {
     if (scheme === 'qat' || scheme === 'binary' || scheme === 'ternary')
       throw new WhittleError(
@@ -234,7 +237,7 @@ async function runQuantize(f: QuantizeFlags, cmd: Command, log?: RunLog): Promis
         `static int8 (--scheme ptq) calibrates activation ranges on sample inputs: pass --data (.npy, .npz, a directory of .npy, JSONL or images shaped like the model's inputs), or use --scheme dynamic, --format fp16 or --format int4, which need no data`,
       );
   }
-  const { model, path } = loadModel(f.model);
+  const { model, path } = load();
   if (existsSync(f.out) && statSync(f.out).isDirectory()) throw new WhittleError('BAD_ARGUMENT', `--out ${f.out} is a directory; pass a file name`);
   const teacher = f.teacher === undefined ? undefined : { model: loadModel(f.teacher).model, temperature: f.temperature, alpha: f.alpha };
   const t0 = performance.now();
