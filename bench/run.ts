@@ -52,6 +52,12 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env):
 const torchCheck = spawnSync(python, ['-c', 'import torch, numpy'], { encoding: 'utf8' });
 const haveTorch = torchCheck.status === 0;
 if (!haveTorch) process.stderr.write(`bench: PyTorch not found for ${python} (apt-get install python3-torch libopenblas0-pthread); skipping the peer\n`);
+// Debian's torch uses whatever libblas.so.3 points at; the reference BLAS is ~10× slower than
+// OpenBLAS and would make a crippled peer (ANCHORS.md), so say so loudly in the table's header.
+const blas = spawnSync('readlink', ['-f', '/usr/lib/x86_64-linux-gnu/libblas.so.3'], { encoding: 'utf8' }).stdout.trim();
+const crippledPeer = haveTorch && blas !== '' && !blas.includes('openblas');
+if (crippledPeer)
+  process.stderr.write(`bench: PyTorch would use the reference BLAS (${blas}), ~10× slower than its best; apt-get install libopenblas0-pthread\n`);
 // The peer at its best: PASSIVE OpenMP waits, and OpenBLAS's own core detection (the machine-wide
 // OPENBLAS_CORETYPE pin slows it).
 const torchEnv: NodeJS.ProcessEnv = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' };
@@ -98,6 +104,7 @@ if (sections.has('train')) {
   const rss = (key: string): number => Math.max(...(results.get(key) ?? []).map((s) => s.peakRssBytes));
   const rows: string[] = [];
   rows.push(`Training throughput, batch 64, real MNIST, samples/s (median of ${repeats} fresh processes, ${warmup} warm-up + ${timed} timed steps)`);
+  if (crippledPeer) rows.push(`WARNING: PyTorch ran on the reference BLAS (${blas}), not OpenBLAS: its figures are not its best.`);
   rows.push('');
   rows.push(
     '| model | threads | Whittle | PyTorch | Whittle / PyTorch | Whittle / PyTorch best | median of round ratios | Whittle GFLOP/s | of MatMul ceiling | peak RSS Whittle | peak RSS PyTorch |',
