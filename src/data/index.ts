@@ -39,6 +39,8 @@ export {
   createTensorDataset,
   labelsFromArray,
   limitTensorDataset,
+  sampleFeed,
+  sliceTensorDataset,
   tensorBatch,
   tensorDatasetFromImages,
 } from './tensor-dataset.js';
