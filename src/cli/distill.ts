@@ -11,7 +11,7 @@ import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
 import { encodeModel } from '../ir/onnx.js';
 import { countParameters } from '../nn/index.js';
-import { distillModel, growModel, mergeModel, withNormalization } from '../pipeline/index.js';
+import { distillModel, growModel, mergeModel, withNormalization, withSplit } from '../pipeline/index.js';
 import type { TrainFlags } from './flags.js';
 import { addTrainFlags, emit, addSummary, int, num, toTrainOptions } from './flags.js';
 import { loadData, loadModel, resolveNormalization, saveModel, zooShapeFor } from './load.js';
@@ -80,7 +80,9 @@ function registerDistill(program: Command): void {
       const normalization = resolveNormalization(f.normalize, teacher);
       const trainData = f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train;
       // Settings (temperature, alpha, hints) are compared on valAccuracy; accuracy is the test split's.
-      const { train: trainSet, validation } = holdOutValidation(trainData, f);
+      // The teacher's recorded split: the student then chooses on samples the teacher never trained on.
+      const held = holdOutValidation(trainData, f, { model: teacher, label: 'distill' });
+      const { train: trainSet, validation } = held;
       const t0 = performance.now();
       const events = pipelineReporter('distill', log);
       const r = await distillModel(
@@ -99,7 +101,7 @@ function registerDistill(program: Command): void {
       );
       events.stop();
       const params = countParameters(r.model.graph);
-      const bytes = save(r.model, f.out, [teacherPath, studentPath], normalization) ?? encodeModel(r.model).length;
+      const bytes = save(withSplit(r.model, held.record), f.out, [teacherPath, studentPath], normalization) ?? encodeModel(r.model).length;
       const out: Record<string, unknown> = {
         accuracy: r.accuracy,
         errors: r.errors,
@@ -107,6 +109,7 @@ function registerDistill(program: Command): void {
         bytes,
         valAccuracy: r.valAccuracy ?? null,
         valSamples: validation.count,
+        split: held.split,
         recoveries: r.training.recoveries,
         teacher: f.teacher,
         student: f.student,
@@ -212,7 +215,8 @@ function registerMerge(program: Command): void {
       log?.write({ type: 'stage', stage: 'before', accuracy: r.accuracyBefore, seconds: 0 });
       log?.write({ type: 'stage', stage: 'merged', accuracy: r.accuracyMerged, seconds });
       if (r.accuracyFineTuned !== undefined) log?.write({ type: 'stage', stage: 'fine-tuned', accuracy: r.accuracyFineTuned, seconds });
-      const bytes = save(r.model, f.out, [path], normalization) ?? encodeModel(r.model).length;
+      // Fine-tuning here trains on every training sample: no split holds out anything the model has not seen.
+      const bytes = save(f.fineTuneEpochs > 0 ? withSplit(r.model, undefined) : r.model, f.out, [path], normalization) ?? encodeModel(r.model).length;
       const accuracy = r.accuracyFineTuned ?? r.accuracyMerged;
       const change = r.maxAbsOutputChange;
       addSummary(
@@ -285,7 +289,8 @@ function registerGrow(program: Command): void {
     checkOut(f.out, [path]);
     const normalization = resolveNormalization(f.normalize, model);
     const trainData = f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train;
-    const split = f.whenStuck ? holdOutValidation(trainData, f) : undefined;
+    const held = f.whenStuck ? holdOutValidation(trainData, f, { model: path !== undefined ? model : undefined, label: 'grow' }) : undefined;
+    const split = held !== undefined ? { train: held.train, validation: held.validation } : undefined;
     const log = f.whenStuck ? openCommandLog(resolveLogPath(f.log, f.out), 'grow', f.model) : undefined;
     const events = pipelineReporter('grow', log);
     const r = await growModel(
@@ -317,7 +322,7 @@ function registerGrow(program: Command): void {
     }
     log?.close();
     const params = countParameters(r.model.graph);
-    const bytes = save(r.model, f.out, [path], normalization) ?? encodeModel(r.model).length;
+    const bytes = save(held !== undefined ? withSplit(r.model, held.record) : r.model, f.out, [path], normalization) ?? encodeModel(r.model).length;
     addSummary(
       `grow: ${countParameters(model.graph).toLocaleString('en-US')} → ${params.toLocaleString('en-US')} params, accuracy ${(100 * r.accuracy).toFixed(2)}%${r.maxAbsOutputChange !== undefined ? `, max |Δoutput| ${r.maxAbsOutputChange.toExponential(2)}` : ''}\n`,
     );
@@ -329,6 +334,7 @@ function registerGrow(program: Command): void {
       params,
       paramsBefore: countParameters(model.graph),
       bytes,
+      split: held?.split ?? null,
       out: f.out ?? null,
     });
   });
