@@ -167,14 +167,18 @@ function calibrationTensor(model: Model, data: Dataset, count: number, normaliza
 function imageInputs(f: QuantizeFlags, model: Model, scheme: QuantSchemeName, format: QuantFormat): QuantizeInputs {
   const data = loadData(f.data);
   const normalization = resolveNormalization(f.normalize, model);
-  // Calibration and training see only the training side; the validation side makes the choices.
-  const { train, validation } = holdOutValidation(f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train, f);
   const needsSamples = (scheme === 'ptq' && format === 'qdq') || scheme === 'qat';
+  const trained = scheme === 'qat' || scheme === 'binary' || scheme === 'ternary';
+  // Calibration and training see only the training side; the validation side makes the choices.
+  // Schemes that use neither (dynamic, fp16, int4) skip the split: a gather of every training image.
+  const { train, validation } =
+    needsSamples || trained
+      ? holdOutValidation(f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train, f)
+      : { train: data.train, validation: undefined };
   const samples = needsSamples ? calibrationTensor(model, train, f.calibrationSamples, normalization) : undefined;
   // Calibration data of the wrong shape is reported as such, before anything else reads the images.
   if (samples !== undefined) checkCalibrationShape(model, samples);
   const images = imagesAsTensors(model, data.test, normalization, 'test split');
-  const trained = scheme === 'qat' || scheme === 'binary' || scheme === 'ternary';
   return {
     samples,
     evaluation: limitTensorDataset(images, f.evalLimit ?? images.count),

@@ -45,3 +45,17 @@ test('SessionCache: the same graph again reuses its session; other weights or th
   await cache.clear();
   assert.equal(cache.stats.live, 0);
 });
+
+test('SessionCache: a model that differs only in metadata reuses the session, without serializing the model again', async () => {
+  const { codecCounts } = await import('../ir/onnx.js');
+  const cache = new SessionCache();
+  const a = await cache.acquire(gemmModel(), { threads: 1 });
+  await a.release();
+  const encodes = codecCounts().encodes;
+  const tagged = { ...gemmModel(), metadata: { 'whittle.normalize': 'x/255' } };
+  const b = await cache.acquire(tagged, { threads: 1 });
+  assert.equal(b.session, a.session);
+  assert.equal(codecCounts().encodes, encodes, 'a hit costs no encode');
+  await b.release();
+  await cache.clear();
+});
