@@ -59,3 +59,15 @@ test('SessionCache: a model that differs only in metadata reuses the session, wi
   await b.release();
   await cache.clear();
 });
+
+test('threads: more than the cores is capped (a recipe asking for 99 runs); none or a fraction is refused clearly', async () => {
+  const s = await Session.create(gemmModel(), { threads: 99 });
+  const { y } = await s.run({ x: Tensor.fromArray('float32', [1, 3], [1, 0, 0]) });
+  assert.deepEqual([...(y?.data ?? [])], [1.5, 3]);
+  await s.release();
+  for (const threads of [0, -1, 1.5])
+    await assert.rejects(
+      Session.create(gemmModel(), { threads }),
+      (e: Error & { code?: string }) => e.code === 'BAD_ARGUMENT' && /options\.threads/.test(e.message),
+    );
+});

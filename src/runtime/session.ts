@@ -18,7 +18,10 @@ export type Backend = 'node' | 'web';
 export const BACKENDS: readonly Backend[] = ['node', 'web'];
 
 export interface SessionOptions {
-  /** Intra-op threads; default: all cores (`web`: one WebAssembly thread, as in a page without cross-origin isolation). */
+  /**
+   * Intra-op threads; default: all cores, and never more than there are (`web`: one WebAssembly
+   * thread, as in a page without cross-origin isolation).
+   */
   threads?: number;
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
   /** Default `node`. */
@@ -122,7 +125,10 @@ export class Session {
 
   static async create(model: Model | Uint8Array, options: SessionOptions = {}): Promise<Session> {
     const bytes = model instanceof Uint8Array ? model : encodeModel(model);
-    const threads = options.threads ?? defaultThreads();
+    // More intra-op threads than cores only makes them fight (a recipe asking for 99 on 2 cores ran for minutes).
+    const threads = Math.min(options.threads ?? defaultThreads(), defaultThreads());
+    if (!Number.isInteger(threads) || threads < 1)
+      throw new WhittleError('BAD_ARGUMENT', `options.threads must be a whole number of threads, 1 or more; got ${options.threads}`);
     created++;
     const api = options.backend === 'web' ? await loadWeb() : ort;
     try {
