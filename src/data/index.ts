@@ -47,6 +47,8 @@ export {
   createTensorDataset,
   labelsFromArray,
   limitTensorDataset,
+  sampleFeed,
+  sliceTensorDataset,
   tensorBatch,
   tensorDatasetFromImages,
 } from './tensor-dataset.js';

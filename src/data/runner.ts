@@ -10,6 +10,7 @@ import type { Normalization } from './batches.js';
 import { normalizeBatch, parseNormalization } from './batches.js';
 import type { Dataset } from './dataset.js';
 import type { TensorDataset } from './tensor-dataset.js';
+import { sampleFeed } from './tensor-dataset.js';
 
 /** Samples gathered for one run of a model. */
 export interface SampleBatch {
@@ -143,7 +144,7 @@ export function tensorSource(ds: TensorDataset): BatchSource {
       checkIndices(indices, ds.count, ds.source);
       const dims = leadOf(indices, lead);
       const feeds: Record<string, Tensor> = {};
-      for (const t of ds.inputs) feeds[t.name] = new Tensor(t.dtype, [...dims, ...t.shape], rows(t.data, sizeOf(t.shape), indices));
+      for (const t of ds.inputs) feeds[t.name] = sampleFeed(t, dims, t.shared === true ? t.data : rows(t.data, sizeOf(t.shape), indices));
       const labels = ds.labels === undefined ? undefined : (rows(ds.labels, 1, indices) as Int32Array);
       return { feeds, labels, size: indices.length };
     },
