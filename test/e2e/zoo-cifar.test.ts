@@ -37,6 +37,7 @@ const data = cifarDir();
 
 for (const [model, floor] of [
   ['resnet-20', 0.3],
+  ['resnet-56', 0.2],
   ['vit-tiny:patch=8,depth=2,heads=2,dim=32', 0.2],
 ] as const) {
   test(`train --model ${model} --data <CIFAR-10 binary dir>: the loss falls every epoch and the file runs in onnxruntime`, async () => {
