@@ -160,7 +160,7 @@ interface MergeFlags {
 }
 
 function registerMerge(program: Command): void {
-  program
+  const cmd = program
     .command('merge')
     .description('merge similar neurons (Dense) or filters (Conv) of a layer into one and thin the layer and the next')
     .requiredOption('--model <file.onnx>', 'model to shrink')
@@ -181,13 +181,16 @@ function registerMerge(program: Command): void {
     .option('--threads <n>', 'ONNX Runtime threads', int('--threads', 1), availableParallelism())
     .option('--seed <n>', 'seed for fine-tuning', int('--seed', 0), 0)
     .option('--out <file.onnx>', 'where to write the merged model')
-    .option('--json', 'print one JSON object on stdout')
-    .action(async (f: MergeFlags) => {
-      const data = loadData(f.data);
-      const { model, path } = loadModel(f.model, zooShapeFor(data.test));
-      checkOut(f.out, [path]);
-      const normalization = resolveNormalization(f.normalize, model);
-      const events = pipelineReporter('merge', undefined);
+    .option('--json', 'print one JSON object on stdout');
+  addLogFlag(cmd).action(async (f: MergeFlags & { log?: string }) => {
+    const data = loadData(f.data);
+    const { model, path } = loadModel(f.model, zooShapeFor(data.test));
+    checkOut(f.out, [path]);
+    const normalization = resolveNormalization(f.normalize, model);
+    const log = openCommandLog(resolveLogPath(f.log, f.out), 'merge', f.model);
+    try {
+      const t0 = performance.now();
+      const events = pipelineReporter('merge', log);
       const r = await mergeModel(model, data, {
         layer: f.layer,
         count: f.count,
@@ -207,6 +210,11 @@ function registerMerge(program: Command): void {
         onEvent: events,
       });
       events.stop();
+      // The stages' test accuracies, as `whittle report` charts them (merge measures them all at the end).
+      const seconds = (performance.now() - t0) / 1000;
+      log?.write({ type: 'stage', stage: 'before', accuracy: r.accuracyBefore, seconds: 0 });
+      log?.write({ type: 'stage', stage: 'merged', accuracy: r.accuracyMerged, seconds });
+      if (r.accuracyFineTuned !== undefined) log?.write({ type: 'stage', stage: 'fine-tuned', accuracy: r.accuracyFineTuned, seconds });
       // Fine-tuning here trains on every training sample: no split holds out anything the model has not seen.
       const bytes = save(f.fineTuneEpochs > 0 ? withSplit(r.model, undefined) : r.model, f.out, [path], normalization) ?? encodeModel(r.model).length;
       const accuracy = r.accuracyFineTuned ?? r.accuracyMerged;
@@ -214,7 +222,7 @@ function registerMerge(program: Command): void {
       addSummary(
         `merge ${f.layer}: ${r.widthBefore} → ${r.widthAfter} units; accuracy ${(100 * r.accuracyBefore).toFixed(2)}% → ${(100 * r.accuracyMerged).toFixed(2)}%${r.accuracyFineTuned !== undefined ? ` → ${(100 * r.accuracyFineTuned).toFixed(2)}% after ${f.fineTuneEpochs} epoch(s) of fine-tuning` : ''}; max |Δoutput| ${change.toExponential(2)}\n`,
       );
-      emit(Boolean(f.json), {
+      const result = {
         model: f.model,
         layer: f.layer,
         criterion: f.criterion,
@@ -230,8 +238,13 @@ function registerMerge(program: Command): void {
         bytes,
         maxAbsOutputChange: change,
         out: f.out ?? null,
-      });
-    });
+      };
+      log?.write({ type: 'result', result });
+      emit(Boolean(f.json), result);
+    } finally {
+      log?.close();
+    }
+  });
 }
 
 interface GrowFlags extends TrainFlags {

@@ -14,8 +14,10 @@ import type { TrialRunner } from '../search/pool.js';
 import { LocalPool } from '../search/pool.js';
 import { QueueRunner, runQueueWorker } from '../search/queue.js';
 import type { RuntimeName, Target } from '../search/types.js';
+import type { RunLog } from '../train/run-log.js';
 import { emit, addSummary, int, num } from './flags.js';
 import { loadData, loadModel, resolveNormalization } from './load.js';
+import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
 
 /**
  * The split the search holds out: the one the model recorded when no split flag is given and the
@@ -76,11 +78,11 @@ interface OptimizeFlags {
   normalize?: string;
   uniform?: boolean;
   json?: boolean;
+  log?: string;
 }
 
 export function registerOptimizeCommands(program: Command): void {
-  program
-    .command('optimize')
+  addLogFlag(program.command('optimize'))
     .description(
       'search per-layer width, sparsity and bits (float, fp16, int8, k-means 2–8) against a size, latency or FLOPs budget; trials measured on a validation split',
     )
@@ -148,6 +150,13 @@ export function registerOptimizeCommands(program: Command): void {
         modelRef = await q.storeModel(path as string);
         runner = q;
       } else runner = new LocalPool(f.workers);
+      // Opened at the first trial, once the search has accepted --out (an existing search's log is
+      // never truncated by a refused run); a resumed search replays its journal, so the log starts afresh.
+      let log: RunLog | undefined;
+      const runLog = (): RunLog | undefined => {
+        log ??= openCommandLog(resolveLogPath(f.log, f.out, true), 'optimize', f.model);
+        return log;
+      };
       try {
         const r = await optimize({
           modelPath: path as string,
@@ -174,7 +183,9 @@ export function registerOptimizeCommands(program: Command): void {
           runner,
           compareUniform: Boolean(f.uniform),
           log: (line) => process.stderr.write(`${line}\n`),
+          onTrial: (t) => runLog()?.write({ type: 'trial', ...t }),
         });
+        runLog()?.write({ type: 'result', result: { ...r } });
         const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
         addSummary(
           `optimize: chosen trial ${r.chosen.trial + 1}: test error ${pct(1 - r.final.testAccuracy)} (input ${pct(1 - r.baseline.testAccuracy)}), ` +
@@ -186,6 +197,7 @@ export function registerOptimizeCommands(program: Command): void {
           );
         emit(Boolean(f.json), { ...r, split });
       } finally {
+        log?.close();
         await runner.close();
       }
     });

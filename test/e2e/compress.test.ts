@@ -12,6 +12,7 @@ import { loadModelFile } from '../../src/ir/io.js';
 import { evaluate } from '../../src/train/evaluate.js';
 import { DEEP_COMPRESSION_PRESETS, parseDeepCompressionRecipe } from '../../src/recipe/deep-compression.js';
 import { CLI, tempDir, whittle } from './cli.js';
+import { assertRunLog } from './run-log-check.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -57,6 +58,13 @@ test('compress → decode → eval: bytes are the file size, the decoded ONNX sc
   assert.ok(Math.abs((layers[0]?.sparsity ?? 0) - 0.9) < 1e-3);
   assert.deepEqual(j['bits'], { fc1: 5, fc2: 5, fc3: 6 });
   assert.match(c.stderr, /Compressed size/);
+  // DIR/log.jsonl: every pruning/centroid epoch and every stage as they ended, then the result.
+  const log = assertRunLog(join(out, 'log.jsonl'), 'compress', ['epoch', 'stage', 'result']);
+  assert.deepEqual(
+    log.stages.map((s) => [s.stage, s.accuracy]),
+    (j['stages'] as { stage: string; accuracy: number }[]).map((s) => [s.stage, s.accuracy]),
+  );
+  assert.equal(log.result?.['bytes'], bytes);
 
   const e = whittle(['eval', '--model', join(out, 'model.onnx'), '--json']);
   assert.equal(e.code, 0, e.stderr);
