@@ -116,7 +116,7 @@ function stages(run: RunData, n: number, charts: ChartSpec[]): string {
   const chart = barChart(
     `r${n}-stages`,
     run.stages.map((s) => s.stage),
-    [{ label: 'test error (%)', data: run.stages.map((s) => 100 * (1 - s.accuracy)) }],
+    [{ label: 'error (%)', data: run.stages.map((s) => 100 * (1 - s.accuracy)) }],
     'top-1 error (%)',
   );
   return `<h3>Stages</h3><div class="row">${table(['Stage', 'Accuracy', 'Top-1 error', 'Time'], rows)}${canvas(chart, charts, 'Top-1 error after each stage')}</div>`;

@@ -1,5 +1,5 @@
 import type { Dataset, Normalization } from '../data/index.js';
-import { checkLabelRange, imageSource, normalizeBatch, runBatches } from '../data/index.js';
+import { checkLabelRange, imageSource, NORMALIZATIONS, normalizeBatch, runBatches } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
@@ -118,4 +118,38 @@ export function checkInputShape(model: Model, ds: Dataset): void {
   }
   const classes = model.graph.outputs[0]?.shape.at(-1);
   if (typeof classes === 'number' && classes > 0) checkLabelRange(ds.labels, classes, 'the data');
+}
+
+/** One candidate of `chooseNormalization`: its accuracy and mean loss on the samples tried. */
+export interface NormalizationTrial {
+  normalization: Normalization;
+  accuracy: number;
+  loss: number;
+}
+
+/**
+ * The input normalization under which a trained model that records none classifies best: each of
+ * `candidates` evaluated on `validation` (never the test set), the highest accuracy winning, then
+ * the lower loss.
+ *
+ * ```ts
+ * const { normalization } = await chooseNormalization(model, split.validation); // 'mnist-mean-std' for a PyTorch export
+ * ```
+ */
+export async function chooseNormalization(
+  model: Model,
+  validation: Dataset,
+  options: { candidates?: readonly Normalization[]; threads?: number } = {},
+): Promise<{ normalization: Normalization; trials: NormalizationTrial[] }> {
+  const candidates = options.candidates ?? NORMALIZATIONS;
+  const first = candidates[0];
+  if (first === undefined) throw new WhittleError('BAD_ARGUMENT', 'chooseNormalization needs at least one candidate normalization');
+  const trials: NormalizationTrial[] = [];
+  for (const normalization of candidates) {
+    const r = await evaluate(model, validation, { normalization, threads: options.threads });
+    trials.push({ normalization, accuracy: r.accuracy, loss: r.loss });
+  }
+  let best = trials[0] as NormalizationTrial;
+  for (const t of trials) if (t.accuracy > best.accuracy || (t.accuracy === best.accuracy && t.loss < best.loss)) best = t;
+  return { normalization: best.normalization, trials };
 }
