@@ -2,8 +2,8 @@
 // in-graph update) on real MNIST, batch 64; times the steps after the warm-up. Prints one JSON line.
 // usage: node dist/bench/train-throughput.js MODEL THREADS WARMUP TIMED STEPS_PER_RUN
 import { loadIdxDataset, subset } from '../src/data/index.js';
-import { createModel } from '../src/nn/index.js';
 import { train } from '../src/train/trainer.js';
+import { benchModel } from './models.js';
 
 const [model = 'lenet-300-100', threadsArg = '2', warmupArg = '64', timedArg = '512', kArg = '16'] = process.argv.slice(2);
 const threads = Number(threadsArg);
@@ -17,7 +17,15 @@ let tWarm = 0;
 let stepWarm = 0;
 let tEnd = 0;
 let stepEnd = 0;
-await train(createModel(model, { seed: 0 }), data, {
+// Process CPU time over the same steps: on a loaded machine it moves far less than wall time
+// (other processes' turns on the core are not counted), so A/B comparisons use it at 1 thread.
+let cpuWarm = 0;
+let cpuEnd = 0;
+const cpuMs = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+await train(benchModel(model), data, {
   epochs: 1,
   batchSize: batch,
   lr: 0.05,
@@ -29,12 +37,15 @@ await train(createModel(model, { seed: 0 }), data, {
     if (e.type !== 'step') return;
     if (stepWarm === 0 && e.step >= warmup) {
       tWarm = performance.now();
+      cpuWarm = cpuMs();
       stepWarm = e.step;
     }
     tEnd = performance.now();
+    cpuEnd = cpuMs();
     stepEnd = e.step;
   },
 });
 const samplesPerSec = ((stepEnd - stepWarm) * batch) / ((tEnd - tWarm) / 1000);
+const cpuSamplesPerSec = ((stepEnd - stepWarm) * batch) / ((cpuEnd - cpuWarm) / 1000);
 const peakRssBytes = process.resourceUsage().maxRSS * 1024;
-process.stdout.write(`${JSON.stringify({ engine: 'whittle', model, threads, stepsPerRun: K, samplesPerSec, peakRssBytes })}\n`);
+process.stdout.write(`${JSON.stringify({ engine: 'whittle', model, threads, stepsPerRun: K, samplesPerSec, cpuSamplesPerSec, peakRssBytes })}\n`);
