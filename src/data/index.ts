@@ -25,6 +25,7 @@ export {
   epochOrder,
   gatherLabels,
   normalizeBatch,
+  normalizationAffine,
   normalizeValue,
   parseNormalization,
 } from './batches.js';
