@@ -9,10 +9,10 @@ import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { modelStats } from '../src/ir/stats.js';
-import { createModel } from '../src/nn/index.js';
 import { SHAPE_RULES } from '../src/ops/index.js';
 import { median } from '../src/runtime/latency.js';
 import { DEFAULT_STEPS_PER_RUN } from '../src/train/trainer.js';
+import { benchModel } from './models.js';
 
 /**
  * FLOPs of one training sample: the forward pass, and a backward pass of about twice its cost
@@ -20,7 +20,7 @@ import { DEFAULT_STEPS_PER_RUN } from '../src/train/trainer.js';
  * one) — the usual 3× estimate; the optimizer update adds a few per parameter.
  */
 function trainFlopsPerSample(model: string): number {
-  const s = modelStats(createModel(model, { seed: 0 }), SHAPE_RULES);
+  const s = modelStats(benchModel(model), SHAPE_RULES);
   return 3 * s.flops + 4 * s.params;
 }
 
@@ -65,7 +65,8 @@ const torchEnv: NodeJS.ProcessEnv = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE'
 delete torchEnv['OPENBLAS_CORETYPE'];
 delete torchEnv['OPENBLAS_L2_SIZE'];
 
-// BENCH_SECTIONS=train,prune,quant picks sections (default all).
+// BENCH_SECTIONS=train,prune,quant picks sections (default all). BENCH_MODELS names the trained
+// models (bench/models.ts): zoo names, 'resnet-20', 'mobilenet-v2', 'vit'.
 const sections = new Set((process.env['BENCH_SECTIONS'] ?? 'train,prune,quant').split(','));
 const configs: { model: string; threads: number }[] = [];
 for (const model of (process.env['BENCH_MODELS'] ?? 'lenet-300-100,lenet-5').split(',')) for (const threads of [1, 2]) configs.push({ model, threads });

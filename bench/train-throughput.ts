@@ -2,8 +2,8 @@
 // in-graph update) on real MNIST, batch 64; times the steps after the warm-up. Prints one JSON line.
 // usage: node dist/bench/train-throughput.js MODEL THREADS WARMUP TIMED STEPS_PER_RUN
 import { loadIdxDataset, subset } from '../src/data/index.js';
-import { createModel } from '../src/nn/index.js';
 import { DEFAULT_STEPS_PER_RUN, train } from '../src/train/trainer.js';
+import { benchModel } from './models.js';
 
 const [model = 'lenet-300-100', threadsArg = '2', warmupArg = '64', timedArg = '512', kArg = String(DEFAULT_STEPS_PER_RUN)] = process.argv.slice(2);
 const threads = Number(threadsArg);
@@ -25,7 +25,7 @@ const cpuMs = (): number => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
 };
-await train(createModel(model, { seed: 0 }), data, {
+await train(benchModel(model), data, {
   epochs: 1,
   batchSize: batch,
   lr: 0.05,

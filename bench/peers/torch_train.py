@@ -71,7 +71,64 @@ class RowLstm(nn.Module):
         return self.fc(h[-1])
 
 
-MODELS = {"lenet-300-100": LeNet300, "lenet-5": LeNet5, "lstm": RowLstm}
+class ResNet20(nn.Module):
+    """The zoo's resnet-cifar with 3 blocks per stage (bench name `resnet-20`): conv3x3 16 + BN + ReLU,
+    stages of 16, 32, 64 channels of torchvision BasicBlocks (1x1-conv + BN shortcuts where the
+    shape changes), global average pool, Linear; 1x28x28 input."""
+
+    def __init__(self, blocks=3):
+        super().__init__()
+        from torchvision.models import resnet
+        self.stem = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU())
+        layers, c_in = [], 16
+        for i, w in enumerate((16, 32, 64)):
+            for b in range(blocks):
+                stride = 2 if i > 0 and b == 0 else 1
+                down = None
+                if stride != 1 or c_in != w:
+                    down = nn.Sequential(nn.Conv2d(c_in, w, 1, stride=stride, bias=False), nn.BatchNorm2d(w))
+                layers.append(resnet.BasicBlock(c_in, w, stride=stride, downsample=down))
+                c_in = w
+        self.layers = nn.Sequential(*layers)
+        self.fc = nn.Linear(c_in, 10)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(self.layers(self.stem(x)), 1), 1))
+
+
+def mobilenet_v2(width=1.0):
+    """The zoo's mobilenet-v2 (torchvision's, ReLU6, width-scaled channels) with a 1-channel stem
+    and a plain Linear classifier (the zoo has no dropout)."""
+    from torchvision.models import mobilenet_v2 as tv_mobilenet_v2
+    m = tv_mobilenet_v2(num_classes=10, width_mult=width)
+    first = m.features[0][0]
+    m.features[0][0] = nn.Conv2d(1, first.out_channels, 3, stride=2, padding=1, bias=False)
+    m.classifier = nn.Linear(m.last_channel, 10)
+    return m
+
+
+class TinyVit(nn.Module):
+    """The corpus ViT (test/fixtures/corpus/train_mnist.py; bench name `vit`): 7x7 patches, class
+    token, learned positions, 4 pre-norm nn.TransformerEncoderLayer blocks (d 32, 4 heads, MLP 64,
+    GELU), LayerNorm, Linear on the class token."""
+
+    def __init__(self, d=32, heads=4, mlp=64, depth=4):
+        super().__init__()
+        self.patch = nn.Conv2d(1, d, 7, stride=7)
+        self.cls = nn.Parameter(torch.zeros(1, 1, d))
+        self.pos = nn.Parameter(torch.randn(1, 17, d) * 0.02)
+        layer = nn.TransformerEncoderLayer(d, heads, mlp, dropout=0.0, activation="gelu", norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(d)
+        self.fc = nn.Linear(d, 10)
+
+    def forward(self, x):
+        tokens = self.patch(x).flatten(2).transpose(1, 2)
+        tokens = torch.cat([self.cls.expand(x.shape[0], -1, -1), tokens], dim=1) + self.pos
+        return self.fc(self.norm(self.encoder(tokens.transpose(0, 1))[0]))
+
+
+MODELS = {"lenet-300-100": LeNet300, "lenet-5": LeNet5, "lstm": RowLstm, "resnet-20": ResNet20, "mobilenet-v2": mobilenet_v2, "vit": TinyVit}
 
 
 def main():
@@ -82,7 +139,8 @@ def main():
     labels = read_idx(os.path.join(mnist_dir, "train-labels-idx1-ubyte"))
     x_all = torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)
     y_all = torch.from_numpy(labels.astype(np.int64))
-    model = MODELS[model_name]()
+    base, _, width = model_name.partition(":")
+    model = MODELS[base](float(width)) if width else MODELS[base]()
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     batch = 64
     perm = torch.randperm(x_all.shape[0])
