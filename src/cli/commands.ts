@@ -10,8 +10,9 @@ import { runtimeShapes } from '../runtime/probe.js';
 import { sparseStats } from '../compress/prune/sparse.js';
 import { SHAPE_RULES } from '../ops/index.js';
 import { subset } from '../data/index.js';
-import type { Normalization } from '../data/index.js';
-import { evaluate } from '../train/evaluate.js';
+import type { Dataset, Normalization } from '../data/index.js';
+import { chooseNormalization, evaluate } from '../train/evaluate.js';
+import type { NormalizationTrial } from '../train/evaluate.js';
 import { train } from '../train/trainer.js';
 import { trainableParameters } from '../autodiff/train-step.js';
 import { addTrainFlags, emit, addSummary, toTrainOptions } from './flags.js';
@@ -47,11 +48,38 @@ function frozenParameters(model: Model, freeze: string | undefined): string[] {
   return params.filter((q) => prefixes.some((p) => q.startsWith(p)));
 }
 
+/** Validation samples `chooseNormalization` tries each candidate on. */
+const NORMALIZE_PROBE_SAMPLES = 2000;
+
+/**
+ * The input normalization of a training run: --normalize, else what the model recorded, else for a
+ * trained model file (a foreign export records none) the candidate under which it classifies the
+ * validation split best, else x/255 (a new zoo model).
+ */
+async function trainNormalization(
+  f: TrainFlags,
+  model: Model,
+  fineTuning: boolean,
+  validation: Dataset,
+  label: string,
+): Promise<{ normalization: Normalization; normalizeFrom: 'flag' | 'recorded' | 'validation' | 'default'; normalizeTrials: NormalizationTrial[] | null }> {
+  if (f.normalize !== undefined || model.metadata[NORMALIZE_KEY] !== undefined)
+    return { normalization: resolveNormalization(f.normalize, model), normalizeFrom: f.normalize !== undefined ? 'flag' : 'recorded', normalizeTrials: null };
+  if (!fineTuning) return { normalization: 'x/255', normalizeFrom: 'default', normalizeTrials: null };
+  const probe = subset(validation, 0, Math.min(NORMALIZE_PROBE_SAMPLES, validation.count));
+  const { normalization, trials } = await chooseNormalization(model, probe, { threads: f.threads });
+  process.stderr.write(
+    `${label}: the model records no input normalization; on ${probe.count} validation samples ${trials
+      .map((t) => `${t.normalization} ${(100 * t.accuracy).toFixed(2)}%`)
+      .join(', ')}: training with ${normalization} (--normalize to choose)\n`,
+  );
+  return { normalization, normalizeFrom: 'validation', normalizeTrials: trials };
+}
+
 /** The shared body of `train` and `demo`; `lrGiven`: --lr was on the command line. */
 async function runTrain(f: TrainFlags, lrGiven: boolean, label = 'train', onTrained?: (model: Model) => void, log?: RunLog): Promise<Record<string, unknown>> {
   const data = loadData(f.data);
   const { model, path } = loadModel(f.model, { seed: f.seed, ...zooShapeFor(data.train) });
-  const normalization = resolveNormalization(f.normalize, model);
   const fineTuning = path !== undefined;
   if (fineTuning && !lrGiven) {
     f = { ...f, lr: Number((f.lr * FINE_TUNE_LR_FACTOR).toPrecision(6)) };
@@ -61,6 +89,7 @@ async function runTrain(f: TrainFlags, lrGiven: boolean, label = 'train', onTrai
   const trainData = f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train;
   const held = holdOutValidation(trainData, f, { model: fineTuning ? model : undefined, label });
   const { train: trainSet, validation } = held;
+  const { normalization, normalizeFrom, normalizeTrials } = await trainNormalization(f, model, fineTuning, validation, label);
   const checkpointPath = f.checkpoint ?? (f.out !== undefined ? `${f.out}.ckpt` : undefined);
   if (f.resume && checkpointPath === undefined)
     throw new WhittleError('BAD_ARGUMENT', '--resume needs --checkpoint PATH or --out PATH (the checkpoint is PATH.ckpt)');
@@ -131,6 +160,8 @@ async function runTrain(f: TrainFlags, lrGiven: boolean, label = 'train', onTrai
       out: f.out ?? null,
       bytes: bytes ?? null,
       normalize: normalization,
+      normalizeFrom,
+      normalizeTrials,
       history: result.history,
     };
   } finally {

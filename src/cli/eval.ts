@@ -80,9 +80,10 @@ export function imagesAsTensors(model: Model, images: Dataset, normalization: No
   });
 }
 
-async function evalImageDataset(f: EvalFlags): Promise<Record<string, unknown>> {
+/** `loaded`: the model when the caller has loaded it already (a file: the zoo shape does not apply). */
+async function evalImageDataset(f: EvalFlags, loaded: Model | undefined): Promise<Record<string, unknown>> {
   const data = loadData(f.data);
-  const { model } = loadModel(f.model, zooShapeFor(data.test));
+  const model = loaded ?? loadModel(f.model, zooShapeFor(data.test)).model;
   const normalization = resolveNormalization(f.normalize, model);
   const r = await evaluate(model, data.test, { normalization, threads: f.threads, limit: f.evalLimit, backend: f.runtime });
   addSummary(
@@ -192,7 +193,7 @@ export function registerEvalCommands(program: Command): void {
       // Loaded at most once: the image-dataset check may already need it.
       let model: Model | undefined;
       const load = (): Model => (model ??= loadModel(f.model).model);
-      emit(Boolean(f.json), usesImageDataset(f, load) ? await evalImageDataset(f) : await evalAnyModel(f, load()));
+      emit(Boolean(f.json), usesImageDataset(f, load) ? await evalImageDataset(f, model) : await evalAnyModel(f, load()));
     });
 }
 

@@ -172,11 +172,11 @@ function imageInputs(f: QuantizeFlags, model: Model, fromFile: boolean, scheme: 
   });
   const { train, validation } = held;
   const needsSamples = (scheme === 'ptq' && format === 'qdq') || scheme === 'qat';
+  const trained = scheme === 'qat' || scheme === 'binary' || scheme === 'ternary';
   const samples = needsSamples ? calibrationTensor(model, train, f.calibrationSamples, normalization) : undefined;
   // Calibration data of the wrong shape is reported as such, before anything else reads the images.
   if (samples !== undefined) checkCalibrationShape(model, samples);
   const images = imagesAsTensors(model, data.test, normalization, 'test split');
-  const trained = scheme === 'qat' || scheme === 'binary' || scheme === 'ternary';
   return {
     samples,
     evaluation: limitTensorDataset(images, f.evalLimit ?? images.count),

@@ -33,6 +33,7 @@ export {
   epochOrder,
   gatherLabels,
   normalizeBatch,
+  normalizationAffine,
   normalizeValue,
   parseNormalization,
 } from './batches.js';
