@@ -17,6 +17,14 @@ let tWarm = 0;
 let stepWarm = 0;
 let tEnd = 0;
 let stepEnd = 0;
+// Process CPU time over the same steps: on a loaded machine it moves far less than wall time
+// (other processes' turns on the core are not counted), so A/B comparisons use it at 1 thread.
+let cpuWarm = 0;
+let cpuEnd = 0;
+const cpuMs = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
 await train(benchModel(model), data, {
   epochs: 1,
   batchSize: batch,
@@ -29,12 +37,15 @@ await train(benchModel(model), data, {
     if (e.type !== 'step') return;
     if (stepWarm === 0 && e.step >= warmup) {
       tWarm = performance.now();
+      cpuWarm = cpuMs();
       stepWarm = e.step;
     }
     tEnd = performance.now();
+    cpuEnd = cpuMs();
     stepEnd = e.step;
   },
 });
 const samplesPerSec = ((stepEnd - stepWarm) * batch) / ((tEnd - tWarm) / 1000);
+const cpuSamplesPerSec = ((stepEnd - stepWarm) * batch) / ((cpuEnd - cpuWarm) / 1000);
 const peakRssBytes = process.resourceUsage().maxRSS * 1024;
-process.stdout.write(`${JSON.stringify({ engine: 'whittle', model, threads, stepsPerRun: K, samplesPerSec, peakRssBytes })}\n`);
+process.stdout.write(`${JSON.stringify({ engine: 'whittle', model, threads, stepsPerRun: K, samplesPerSec, cpuSamplesPerSec, peakRssBytes })}\n`);

@@ -37,8 +37,18 @@ export type { CompareOptions, ModelComparison } from './train/compare.js';
 export type { OutputAgreement } from './train/agreement.js';
 
 // Data.
-export { loadCifar10, loadDataForModel, loadIdxDataset, normalizeBatch, randomTensorDataset, splitValidation, subset } from './data/index.js';
-export type { DataForModelOptions, Dataset, Normalization, TensorDataset } from './data/index.js';
+export {
+  loadCifar10,
+  loadDataForModel,
+  loadIdxDataset,
+  normalizeBatch,
+  randomTensorDataset,
+  splitByRecord,
+  splitRecord,
+  splitValidation,
+  subset,
+} from './data/index.js';
+export type { DataForModelOptions, Dataset, Normalization, SplitRecord, TensorDataset } from './data/index.js';
 
 // Running: onnxruntime sessions and latency.
 export { Session } from './runtime/session.js';
@@ -84,6 +94,8 @@ export {
   mergeModel,
   pruneModel,
   quantizeModel,
+  recordedSplit,
+  withSplit,
 } from './pipeline/index.js';
 export type {
   ContainerOptions,

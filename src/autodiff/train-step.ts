@@ -6,6 +6,7 @@ import type { Graph, Model, Node } from '../ir/graph.js';
 import { attr, GraphBuilder, getInt } from '../ir/graph.js';
 import type { DType } from '../ir/tensor.js';
 import { Tensor } from '../ir/tensor.js';
+import { fuseMomentumIntoGemm } from './fuse.js';
 import { addGradients } from './gradients.js';
 import { upgradeToTrainingOpset } from './opset.js';
 import type { OptimizerConfig } from './optimizer.js';
@@ -48,6 +49,8 @@ export interface TrainStepOptions extends StepExtensions {
   /** The optimizer, or its config. */
   optimizer: Optimizer | OptimizerConfig;
   loss?: LossKind;
+  /** Fold optimizer arithmetic into the gradient kernels where exact (default true; false: one op per update term). */
+  fuse?: boolean;
 }
 
 /** An input fed unchanged to every run, set by the caller (masks, teacher outputs). */
@@ -228,6 +231,7 @@ export function buildTrainStep(source: Model, options: TrainStepOptions): TrainS
   g.outputs = [{ name: objective, dtype, shape: [] }];
   if (correct !== undefined) g.outputs.push({ name: correct, dtype: 'float32', shape: [] });
   for (const c of carried) g.outputs.push({ name: c.output, dtype: c.dtype, shape: c.dims });
+  if (options.fuse !== false) fuseMomentumIntoGemm(g);
   return {
     model: { ...model, graph: g, metadata: { ...model.metadata } },
     params,

@@ -25,6 +25,7 @@ import type { RunLog } from '../train/run-log.js';
 import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
 import { demoReport } from './report.js';
 import { holdOutValidation } from './validation.js';
+import { withSplit } from '../pipeline/index.js';
 import { dependencyGroups } from '../graph/dependency.js';
 import { printable, printableLines } from '../ir/text.js';
 
@@ -58,7 +59,8 @@ async function runTrain(f: TrainFlags, lrGiven: boolean, label = 'train', onTrai
   }
   const frozen = frozenParameters(model, f.freeze);
   const trainData = f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train;
-  const { train: trainSet, validation } = holdOutValidation(trainData, f);
+  const held = holdOutValidation(trainData, f, { model: fineTuning ? model : undefined, label });
+  const { train: trainSet, validation } = held;
   const checkpointPath = f.checkpoint ?? (f.out !== undefined ? `${f.out}.ckpt` : undefined);
   if (f.resume && checkpointPath === undefined)
     throw new WhittleError('BAD_ARGUMENT', '--resume needs --checkpoint PATH or --out PATH (the checkpoint is PATH.ckpt)');
@@ -98,7 +100,7 @@ async function runTrain(f: TrainFlags, lrGiven: boolean, label = 'train', onTrai
       );
       process.exitCode = 130;
     }
-    const trained = { ...result.model, metadata: { ...result.model.metadata, [NORMALIZE_KEY]: normalization } };
+    const trained = withSplit({ ...result.model, metadata: { ...result.model.metadata, [NORMALIZE_KEY]: normalization } }, held.record);
     if (result.status !== 'interrupted') onTrained?.(trained);
     const last = result.history[result.history.length - 1];
     let bytes: number | undefined;
@@ -117,6 +119,7 @@ async function runTrain(f: TrainFlags, lrGiven: boolean, label = 'train', onTrai
       valLoss: last?.valLoss ?? null,
       valSamples: validation.count,
       trainSamples: trainSet.count,
+      split: held.split,
       lr: f.lr,
       fineTuning,
       recoveries: result.recoveries,

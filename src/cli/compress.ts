@@ -9,7 +9,7 @@ import { subset } from '../data/index.js';
 import { readContainer } from '../compress/codec/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
-import { compressToContainer, denseParameterBytes, layerBreakdown, NORMALIZE_KEY } from '../pipeline/index.js';
+import { compressToContainer, denseParameterBytes, layerBreakdown, NORMALIZE_KEY, withSplit } from '../pipeline/index.js';
 import type { ContainerRun, PipelineEvent } from '../pipeline/index.js';
 import type { DeepCompressionRecipe } from '../recipe/deep-compression.js';
 import { containerOptions, DEEP_COMPRESSION_PRESETS, loadDeepCompressionRecipe } from '../recipe/deep-compression.js';
@@ -19,23 +19,35 @@ import { loadData, loadModel, resolveNormalization, saveModel, zooShapeFor } fro
 import type { RunLog } from '../train/run-log.js';
 import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
 import { checkRecipeModel, resolveRecipePath } from './recipes.js';
+import type { SplitInfo } from './validation.js';
+import { holdOutValidation } from './validation.js';
 
 /** A recipe on `model`: the recipe's pipeline call, with progress on stderr and stages in the log. */
 async function runDeepCompression(
   model: Model,
   data: { train: Dataset; test: Dataset },
   recipe: DeepCompressionRecipe,
-  o: { out: string; normalization: Normalization; threads?: number; label?: string; log?: RunLog },
-): Promise<ContainerRun> {
+  o: { out: string; normalization: Normalization; threads?: number; label?: string; log?: RunLog; fromFile: boolean },
+): Promise<ContainerRun & { split: SplitInfo }> {
   const label = o.label ?? 'compress';
-  const train = recipe.samples !== undefined ? subset(data.train, 0, Math.min(recipe.samples, data.train.count)) : data.train;
+  const all = recipe.samples !== undefined ? subset(data.train, 0, Math.min(recipe.samples, data.train.count)) : data.train;
+  // Fine-tuning on the training side of the model's own split, each stage measured on its validation side.
+  const held = holdOutValidation(all, { seed: recipe.seed, data: recipe.data }, { model: o.fromFile ? model : undefined, label });
   const events = pipelineReporter(label, o.log, { prefix: true });
   const onEvent = (e: PipelineEvent): void => {
-    if (e.type === 'stage') process.stderr.write(`${label}: ${e.stage} — test error ${(100 * (1 - e.accuracy)).toFixed(2)}% (${e.seconds.toFixed(1)} s)\n`);
+    if (e.type === 'stage')
+      process.stderr.write(
+        `${label}: ${e.stage} — validation error ${(100 * (1 - e.accuracy)).toFixed(2)}% on ${held.validation.count} samples (${e.seconds.toFixed(1)} s)\n`,
+      );
     events(e);
   };
   try {
-    return await compressToContainer(model, { train, test: data.test }, { ...containerOptions(recipe, o), onEvent });
+    const run = await compressToContainer(
+      withSplit(model, held.record),
+      { train: held.train, validation: held.validation, test: data.test },
+      { ...containerOptions(recipe, o), onEvent },
+    );
+    return { ...run, split: held.split };
   } finally {
     events.stop();
   }
@@ -46,7 +58,7 @@ const kb = (n: number): string => `${(n / 1000).toFixed(1)} KB`;
 
 /** Deep Compression's Table 1 for one network, plus the per-layer bytes, as text. */
 export function compressionTable(name: string, run: ContainerRun): string {
-  const base = run.result.stages.find((s) => s.stage === 'baseline')?.accuracy ?? Number.NaN;
+  const base = run.baselineAccuracy;
   const rows = [
     ['Network', 'Top-1 error', 'Top-1 error (compressed)', 'Parameters', 'Original size', 'Compressed size', 'Ratio'],
     [
@@ -79,13 +91,13 @@ export function compressionTable(name: string, run: ContainerRun): string {
 }
 
 /** The JSON a compression run reports. */
-export function compressionJson(run: ContainerRun, recipe: DeepCompressionRecipe): Record<string, unknown> {
-  const base = run.result.stages.find((s) => s.stage === 'baseline')?.accuracy ?? null;
+export function compressionJson(run: ContainerRun & { split?: SplitInfo }, recipe: DeepCompressionRecipe): Record<string, unknown> {
   return {
     scheme: 'deep-compression',
     accuracy: run.accuracy,
     error: 1 - run.accuracy,
-    baselineAccuracy: base,
+    // Test accuracy of the input model and of the result; `stages` hold validation accuracies.
+    baselineAccuracy: run.baselineAccuracy,
     bytes: run.breakdown.bytes,
     denseBytes: run.denseBytes,
     compressionRatio: run.denseBytes / run.breakdown.bytes,
@@ -94,6 +106,7 @@ export function compressionJson(run: ContainerRun, recipe: DeepCompressionRecipe
     graphBytes: run.breakdown.graph,
     framingBytes: run.breakdown.framing,
     stages: run.result.stages,
+    split: run.split ?? null,
     container: run.container,
     onnx: run.onnx,
     recipe,
@@ -125,6 +138,7 @@ export async function demoCompression(
     threads: o.threads,
     label: 'demo compress',
     log: o.log,
+    fromFile: true,
   });
   addSummary(`\n${compressionTable(zoo, run)}\ncontainer ${run.container}, runnable ONNX ${run.onnx}\n`);
   return compressionJson(run, recipe);
@@ -151,14 +165,14 @@ export function registerCompressCommands(program: Command): void {
     else checkRecipeModel(f.recipe, recipe.model);
     if (f.samples !== undefined) recipe.samples = f.samples;
     const data = loadData(recipe.data);
-    const { model } = loadModel(recipe.model, { seed: recipe.seed, ...zooShapeFor(data.train) });
+    const { model, path } = loadModel(recipe.model, { seed: recipe.seed, ...zooShapeFor(data.train) });
     const normalization = resolveNormalization(recipe.normalize, model);
     const t0 = performance.now();
     if (existsSync(f.out) && !statSync(f.out).isDirectory())
       throw new WhittleError('BAD_ARGUMENT', `--out ${f.out} is a file; pass a directory (it is created if missing)`);
     const log = openCommandLog(resolveLogPath(f.log, f.out, true), 'compress', recipe.model);
     try {
-      const run = await runDeepCompression(model, data, recipe, { out: f.out, normalization, threads: f.threads, log });
+      const run = await runDeepCompression(model, data, recipe, { out: f.out, normalization, threads: f.threads, log, fromFile: path !== undefined });
       addSummary(
         `\n${compressionTable(recipe.model, run)}\nwrote ${run.container} (${run.breakdown.bytes} bytes) and ${run.onnx} in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`,
       );

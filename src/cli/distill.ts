@@ -11,7 +11,7 @@ import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
 import { encodeModel } from '../ir/onnx.js';
 import { trainableParameters } from '../autodiff/train-step.js';
-import { distillModel, growModel, mergeModel, withNormalization } from '../pipeline/index.js';
+import { distillModel, growModel, mergeModel, withNormalization, withSplit } from '../pipeline/index.js';
 import type { TrainFlags } from './flags.js';
 import { addTrainFlags, emit, addSummary, int, num, toTrainOptions } from './flags.js';
 import { loadData, loadModel, resolveNormalization, saveModel, zooShapeFor } from './load.js';
@@ -85,7 +85,9 @@ function registerDistill(program: Command): void {
       const normalization = resolveNormalization(f.normalize, teacher);
       const trainData = f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train;
       // Settings (temperature, alpha, hints) are compared on valAccuracy; accuracy is the test split's.
-      const { train: trainSet, validation } = holdOutValidation(trainData, f);
+      // The teacher's recorded split: the student then chooses on samples the teacher never trained on.
+      const held = holdOutValidation(trainData, f, { model: teacher, label: 'distill' });
+      const { train: trainSet, validation } = held;
       const t0 = performance.now();
       const events = pipelineReporter('distill', log);
       const r = await distillModel(
@@ -104,7 +106,7 @@ function registerDistill(program: Command): void {
       );
       events.stop();
       const params = countParameters(r.model.graph);
-      const bytes = save(r.model, f.out, [teacherPath, studentPath], normalization) ?? encodeModel(r.model).length;
+      const bytes = save(withSplit(r.model, held.record), f.out, [teacherPath, studentPath], normalization) ?? encodeModel(r.model).length;
       const out: Record<string, unknown> = {
         accuracy: r.accuracy,
         errors: r.errors,
@@ -112,6 +114,7 @@ function registerDistill(program: Command): void {
         bytes,
         valAccuracy: r.valAccuracy ?? null,
         valSamples: validation.count,
+        split: held.split,
         recoveries: r.training.recoveries,
         teacher: f.teacher,
         student: f.student,
@@ -162,7 +165,7 @@ interface MergeFlags {
 }
 
 function registerMerge(program: Command): void {
-  program
+  const cmd = program
     .command('merge')
     .description('merge similar neurons (Dense) or filters (Conv) of a layer into one and thin the layer and the next')
     .requiredOption('--model <file.onnx>', 'model to shrink')
@@ -183,13 +186,16 @@ function registerMerge(program: Command): void {
     .option('--threads <n>', 'ONNX Runtime threads', int('--threads', 1), availableParallelism())
     .option('--seed <n>', 'seed for fine-tuning', int('--seed', 0), 0)
     .option('--out <file.onnx>', 'where to write the merged model')
-    .option('--json', 'print one JSON object on stdout')
-    .action(async (f: MergeFlags) => {
-      const data = loadData(f.data);
-      const { model, path } = loadModel(f.model, zooShapeFor(data.test));
-      checkOut(f.out, [path]);
-      const normalization = resolveNormalization(f.normalize, model);
-      const events = pipelineReporter('merge', undefined);
+    .option('--json', 'print one JSON object on stdout');
+  addLogFlag(cmd).action(async (f: MergeFlags & { log?: string }) => {
+    const data = loadData(f.data);
+    const { model, path } = loadModel(f.model, zooShapeFor(data.test));
+    checkOut(f.out, [path]);
+    const normalization = resolveNormalization(f.normalize, model);
+    const log = openCommandLog(resolveLogPath(f.log, f.out), 'merge', f.model);
+    try {
+      const t0 = performance.now();
+      const events = pipelineReporter('merge', log);
       const r = await mergeModel(model, data, {
         layer: f.layer,
         count: f.count,
@@ -209,13 +215,19 @@ function registerMerge(program: Command): void {
         onEvent: events,
       });
       events.stop();
-      const bytes = save(r.model, f.out, [path], normalization) ?? encodeModel(r.model).length;
+      // The stages' test accuracies, as `whittle report` charts them (merge measures them all at the end).
+      const seconds = (performance.now() - t0) / 1000;
+      log?.write({ type: 'stage', stage: 'before', accuracy: r.accuracyBefore, seconds: 0 });
+      log?.write({ type: 'stage', stage: 'merged', accuracy: r.accuracyMerged, seconds });
+      if (r.accuracyFineTuned !== undefined) log?.write({ type: 'stage', stage: 'fine-tuned', accuracy: r.accuracyFineTuned, seconds });
+      // Fine-tuning here trains on every training sample: no split holds out anything the model has not seen.
+      const bytes = save(f.fineTuneEpochs > 0 ? withSplit(r.model, undefined) : r.model, f.out, [path], normalization) ?? encodeModel(r.model).length;
       const accuracy = r.accuracyFineTuned ?? r.accuracyMerged;
       const change = r.maxAbsOutputChange;
       addSummary(
         `merge ${f.layer}: ${r.widthBefore} → ${r.widthAfter} units; accuracy ${(100 * r.accuracyBefore).toFixed(2)}% → ${(100 * r.accuracyMerged).toFixed(2)}%${r.accuracyFineTuned !== undefined ? ` → ${(100 * r.accuracyFineTuned).toFixed(2)}% after ${f.fineTuneEpochs} epoch(s) of fine-tuning` : ''}; max |Δoutput| ${change.toExponential(2)}\n`,
       );
-      emit(Boolean(f.json), {
+      const result = {
         model: f.model,
         layer: f.layer,
         criterion: f.criterion,
@@ -231,8 +243,13 @@ function registerMerge(program: Command): void {
         bytes,
         maxAbsOutputChange: change,
         out: f.out ?? null,
-      });
-    });
+      };
+      log?.write({ type: 'result', result });
+      emit(Boolean(f.json), result);
+    } finally {
+      log?.close();
+    }
+  });
 }
 
 interface GrowFlags extends TrainFlags {
@@ -277,7 +294,8 @@ function registerGrow(program: Command): void {
     checkOut(f.out, [path]);
     const normalization = resolveNormalization(f.normalize, model);
     const trainData = f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train;
-    const split = f.whenStuck ? holdOutValidation(trainData, f) : undefined;
+    const held = f.whenStuck ? holdOutValidation(trainData, f, { model: path !== undefined ? model : undefined, label: 'grow' }) : undefined;
+    const split = held !== undefined ? { train: held.train, validation: held.validation } : undefined;
     const log = f.whenStuck ? openCommandLog(resolveLogPath(f.log, f.out), 'grow', f.model) : undefined;
     const events = pipelineReporter('grow', log);
     const r = await growModel(
@@ -309,7 +327,7 @@ function registerGrow(program: Command): void {
     }
     log?.close();
     const params = countParameters(r.model.graph);
-    const bytes = save(r.model, f.out, [path], normalization) ?? encodeModel(r.model).length;
+    const bytes = save(held !== undefined ? withSplit(r.model, held.record) : r.model, f.out, [path], normalization) ?? encodeModel(r.model).length;
     addSummary(
       `grow: ${countParameters(model.graph).toLocaleString('en-US')} → ${params.toLocaleString('en-US')} params, accuracy ${(100 * r.accuracy).toFixed(2)}%${r.maxAbsOutputChange !== undefined ? `, max |Δoutput| ${r.maxAbsOutputChange.toExponential(2)}` : ''}\n`,
     );
@@ -321,6 +339,7 @@ function registerGrow(program: Command): void {
       params,
       paramsBefore: countParameters(model.graph),
       bytes,
+      split: held?.split ?? null,
       out: f.out ?? null,
     });
   });

@@ -69,7 +69,8 @@ export interface TrainFlags {
   patience?: number;
   samples?: number;
   stepsPerRun: number;
-  valSplit: number;
+  valSplit?: number;
+  splitSeed?: number;
   valData?: string;
   /** false with --no-recover. */
   recover: boolean;

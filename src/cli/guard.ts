@@ -22,7 +22,7 @@ const INPUT_FLAGS: Record<string, string> = {
 /** Commands whose --out is a folder, and the files they write in it. */
 const OUT_DIR_FILES: Record<string, readonly string[]> = {
   compress: ['model.wtl', 'model.onnx', 'log.jsonl'],
-  optimize: ['model.wtl', 'model.onnx', 'front.json', 'result.json', 'journal.jsonl'],
+  optimize: ['model.wtl', 'model.onnx', 'front.json', 'result.json', 'journal.jsonl', 'log.jsonl'],
 };
 
 type Flags = Record<string, unknown>;

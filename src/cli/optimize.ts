@@ -5,15 +5,49 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { WhittleError } from '../ir/errors.js';
-import { DEFAULT_VALIDATION_FRACTION } from '../data/index.js';
+import { DEFAULT_VALIDATION_FRACTION, datasetFingerprint } from '../data/index.js';
+import type { Model } from '../ir/graph.js';
+import { recordedSplit } from '../pipeline/index.js';
 import { defaultLatencyTablePath } from '../search/latency.js';
 import { optimize } from '../search/optimize.js';
 import type { TrialRunner } from '../search/pool.js';
 import { LocalPool } from '../search/pool.js';
 import { QueueRunner, runQueueWorker } from '../search/queue.js';
 import type { RuntimeName, Target } from '../search/types.js';
+import type { RunLog } from '../train/run-log.js';
 import { emit, addSummary, int, num } from './flags.js';
-import { loadModel, resolveNormalization } from './load.js';
+import { loadData, loadModel, resolveNormalization } from './load.js';
+import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
+
+/**
+ * The split the search holds out: the one the model recorded when no split flag is given and the
+ * record is of all of this training data; else --val-split / --split-seed (default --seed).
+ */
+function searchSplit(
+  f: { valSplit?: number; splitSeed?: number; seed: number; data?: string },
+  model: Model,
+): { source: 'recorded' | 'flags' | 'unrecorded' | 'mismatch'; seed: number; fraction: number; note: string | null } {
+  const seed = f.splitSeed ?? f.seed;
+  const fraction = f.valSplit ?? DEFAULT_VALIDATION_FRACTION;
+  if (f.valSplit !== undefined || f.splitSeed !== undefined) return { source: 'flags', seed, fraction, note: null };
+  const r = recordedSplit(model);
+  const say = (source: 'unrecorded' | 'mismatch', note: string) => {
+    process.stderr.write(`optimize: ${note}\n`);
+    return { source, seed, fraction, note };
+  };
+  if (r === undefined)
+    return say(
+      'unrecorded',
+      `the model records no training split; holding out --val-split ${fraction} --split-seed ${seed}, which may include samples it was trained on`,
+    );
+  const train = loadData(f.data).train;
+  if ('valData' in r || r.samples !== train.count || datasetFingerprint(train) !== r.fingerprint)
+    return say(
+      'mismatch',
+      `the model's recorded split is not a seeded split of all of this training data; holding out --val-split ${fraction} --split-seed ${seed}`,
+    );
+  return { source: 'recorded', seed: r.seed, fraction: r.fraction, note: null };
+}
 
 interface OptimizeFlags {
   model: string;
@@ -37,18 +71,18 @@ interface OptimizeFlags {
   valSamples: number;
   finalSamples?: number;
   population: number;
-  valSplit: number;
+  valSplit?: number;
   lr: string;
   batch: number;
   latencyTable?: string;
   normalize?: string;
   uniform?: boolean;
   json?: boolean;
+  log?: string;
 }
 
 export function registerOptimizeCommands(program: Command): void {
-  program
-    .command('optimize')
+  addLogFlag(program.command('optimize'))
     .description(
       'search per-layer width, sparsity and bits (float, fp16, int8, k-means 2–8) against a size, latency or FLOPs budget; trials measured on a validation split',
     )
@@ -70,7 +104,7 @@ export function registerOptimizeCommands(program: Command): void {
     .option('--seed <n>', 'seed of the fine-tunes and the search', int('--seed', 0), 0)
     .option(
       '--split-seed <n>',
-      'seed of the validation split: the --seed the model was trained with, so its validation samples were held out of its training (default: --seed)',
+      'seed of the validation split (default: the split the model recorded, so its validation samples were held out of its training; else --seed)',
       int('--split-seed', 0),
     )
     .option('--workers <n>', 'local worker processes', int('--workers', 1), Math.min(2, availableParallelism()))
@@ -82,7 +116,11 @@ export function registerOptimizeCommands(program: Command): void {
     .option('--val-samples <n>', 'validation samples each trial is measured on', int('--val-samples', 1), 5000)
     .option('--final-samples <n>', 'training samples of the final fine-tune (default: all)', int('--final-samples', 1))
     .option('--population <n>', 'trials proposed at once (fixed, so the front does not depend on the workers)', int('--population', 1), 4)
-    .option('--val-split <fraction>', 'fraction of the training data held out for every choice', num('--val-split'), DEFAULT_VALIDATION_FRACTION)
+    .option(
+      '--val-split <fraction>',
+      `fraction of the training data held out for every choice (default: the split the model recorded, else ${DEFAULT_VALIDATION_FRACTION})`,
+      num('--val-split'),
+    )
     .option('--lr <list>', 'fine-tune learning rates the search may choose, comma-separated', '0.01')
     .option('--batch <n>', 'mini-batch size', int('--batch', 1), 64)
     .option('--latency-table <file>', 'per-machine latency table (default ~/.cache/whittle/latency-HOST.json)')
@@ -97,10 +135,11 @@ export function registerOptimizeCommands(program: Command): void {
       if (f.budget !== undefined && !(f.budget > 0)) throw new WhittleError('BAD_ARGUMENT', `--budget must be > 0, got ${f.budget}`);
       const lrs = f.lr.split(',').map((s) => Number(s));
       if (lrs.some((x) => !(x > 0))) throw new WhittleError('BAD_ARGUMENT', `--lr must list learning rates > 0, got "${f.lr}"`);
+      const split = searchSplit(f, model);
       const dataRef = {
         dir: f.data === undefined ? undefined : resolve(f.data),
-        valSplit: f.valSplit,
-        splitSeed: f.splitSeed ?? f.seed,
+        valSplit: split.fraction,
+        splitSeed: split.seed,
         trainSamples: f.trainSamples,
         valSamples: f.valSamples,
       };
@@ -111,6 +150,13 @@ export function registerOptimizeCommands(program: Command): void {
         modelRef = await q.storeModel(path as string);
         runner = q;
       } else runner = new LocalPool(f.workers);
+      // Opened at the first trial, once the search has accepted --out (an existing search's log is
+      // never truncated by a refused run); a resumed search replays its journal, so the log starts afresh.
+      let log: RunLog | undefined;
+      const runLog = (): RunLog | undefined => {
+        log ??= openCommandLog(resolveLogPath(f.log, f.out, true), 'optimize', f.model);
+        return log;
+      };
       try {
         const r = await optimize({
           modelPath: path as string,
@@ -137,7 +183,9 @@ export function registerOptimizeCommands(program: Command): void {
           runner,
           compareUniform: Boolean(f.uniform),
           log: (line) => process.stderr.write(`${line}\n`),
+          onTrial: (t) => runLog()?.write({ type: 'trial', ...t }),
         });
+        runLog()?.write({ type: 'result', result: { ...r } });
         const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
         addSummary(
           `optimize: chosen trial ${r.chosen.trial + 1}: test error ${pct(1 - r.final.testAccuracy)} (input ${pct(1 - r.baseline.testAccuracy)}), ` +
@@ -147,8 +195,9 @@ export function registerOptimizeCommands(program: Command): void {
           process.stderr.write(
             `optimize: uniform (every layer ${JSON.stringify(Object.values(r.uniform.layers)[0])}): test error ${pct(1 - r.uniform.testAccuracy)}, ${r.uniform.bytes} bytes, ${r.uniform.latencyMs.toFixed(3)} ms/batch\n`,
           );
-        emit(Boolean(f.json), { ...r });
+        emit(Boolean(f.json), { ...r, split });
       } finally {
+        log?.close();
         await runner.close();
       }
     });

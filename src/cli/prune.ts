@@ -13,7 +13,7 @@ import type { Model } from '../ir/graph.js';
 import { checkSparsity } from '../compress/prune/layers.js';
 import { pruneReport } from '../compress/prune/report.js';
 import { proposeForTarget, proposeSparsities, sensitivity } from '../compress/prune/sensitivity.js';
-import { checkPruneOptions, PRUNE_GRANULARITIES, PRUNE_METHODS, PRUNE_SCHEDULES, pruneModel } from '../pipeline/index.js';
+import { checkPruneOptions, PRUNE_GRANULARITIES, PRUNE_METHODS, PRUNE_SCHEDULES, pruneModel, withSplit } from '../pipeline/index.js';
 import type { PruneGranularity, PruneMethod, PruneSchedule, TrainSettings } from '../pipeline/index.js';
 import { evaluate } from '../train/evaluate.js';
 import { scheduleFromName, SCHEDULE_NAMES } from '../train/schedule.js';
@@ -53,7 +53,8 @@ interface PruneFlags {
   out?: string;
   sparse?: boolean;
   flops?: number;
-  valSplit: number;
+  valSplit?: number;
+  splitSeed?: number;
   valData?: string;
   json?: boolean;
 }
@@ -119,10 +120,11 @@ async function runPrune(f: PruneFlags, log?: RunLog): Promise<Record<string, unk
     throw new WhittleError('BAD_ARGUMENT', `${f.out} is the input model; Whittle never overwrites its input, choose another output path`);
   const normalization = resolveNormalization(f.normalize, model);
   // Fine-tuning and calibration on the training side; the iterative floor and schedules on the validation side.
-  const { train: trainSet, validation } = holdOutValidation(
-    f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train,
-    f,
-  );
+  const held = holdOutValidation(f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train, f, {
+    model: path !== undefined ? model : undefined,
+    label: 'prune',
+  });
+  const { train: trainSet, validation } = held;
   const test = f.evalLimit !== undefined ? subset(data.test, 0, Math.min(f.evalLimit, data.test.count)) : data.test;
   const events = pipelineReporter('prune', log);
   const r = await pruneModel(
@@ -142,7 +144,7 @@ async function runPrune(f: PruneFlags, log?: RunLog): Promise<Record<string, unk
     addSummary(
       `iterative: sparsity ${(100 * h.sparsity).toFixed(1)}% → validation accuracy ${(100 * h.accuracy).toFixed(2)}%${h.accepted ? '' : ' (below the floor; kept the previous model)'}\n`,
     );
-  const result: Model = { ...r.model, metadata: { ...r.model.metadata, [NORMALIZE_KEY]: normalization } };
+  const result: Model = withSplit({ ...r.model, metadata: { ...r.model.metadata, [NORMALIZE_KEY]: normalization } }, held.record);
   let bytes: number | undefined;
   if (f.sparse) {
     const encoded = encodeSparseOnnx(result);
@@ -173,6 +175,7 @@ async function runPrune(f: PruneFlags, log?: RunLog): Promise<Record<string, unk
     ...report,
     groups: r.groups ?? null,
     history: r.history ?? null,
+    split: held.split,
     out: f.out ?? null,
     seconds: (performance.now() - t0) / 1000,
   };
@@ -190,7 +193,8 @@ interface SensitivityFlags {
   threads: number;
   normalize?: string;
   seed: number;
-  valSplit: number;
+  valSplit?: number;
+  splitSeed?: number;
   valData?: string;
   json?: boolean;
 }
@@ -282,9 +286,9 @@ export function registerPruneCommands(program: Command): void {
   addLogFlag(addValidationFlags(sensitivityCmd)).action(async (f: SensitivityFlags & { log?: string }) => {
     const sparsities = f.sparsities.split(',').map((s) => checkSparsity(num('--sparsities')(s.trim()), '--sparsities entry'));
     const data = loadData(f.data);
-    const { model } = loadModel(f.model, zooShapeFor(data.test));
+    const { model, path } = loadModel(f.model, zooShapeFor(data.test));
     const normalization = resolveNormalization(f.normalize, model);
-    const { validation } = holdOutValidation(data.train, f);
+    const { validation, split } = holdOutValidation(data.train, f, { model: path !== undefined ? model : undefined, label: 'sensitivity' });
     const held = subset(validation, 0, Math.min(f.evalLimit, validation.count));
     const r = await sensitivity(model, {
       sparsities,
@@ -306,7 +310,7 @@ export function registerPruneCommands(program: Command): void {
           .map(([k, v]) => `${k}=${v}`)
           .join(',')}\n`,
       );
-    const result = { model: f.model, granularity: f.granularity, baseline: r.baseline, samples: held.count, layers: r.layers, proposed };
+    const result = { model: f.model, granularity: f.granularity, baseline: r.baseline, samples: held.count, split, layers: r.layers, proposed };
     // A log only with --log: sensitivity writes no model beside which to put one.
     const log = openCommandLog(f.log, 'sensitivity', f.model);
     log?.write({ type: 'result', result });

@@ -25,6 +25,7 @@ import {
   quantizeModel,
   resolveQuantizeOptions,
   withNormalization,
+  withSplit,
 } from '../pipeline/index.js';
 import type { PipelineEvent, QuantFormat, QuantSchemeName } from '../pipeline/index.js';
 import type { ModelComparison } from '../train/compare.js';
@@ -38,6 +39,7 @@ import type { TrainFlags } from './flags.js';
 import { loadData, loadModel, resolveNormalization, saveModel, usesImageDataset } from './load.js';
 import { pipelineReporter } from './progress.js';
 import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
+import type { HeldOut } from './validation.js';
 import { holdOutValidation } from './validation.js';
 
 interface QuantizeFlags extends TrainFlags {
@@ -142,6 +144,8 @@ interface QuantizeInputs {
   /** MNIST/CIFAR: the labelled test images accuracy is measured on. */
   test?: Dataset;
   calibration: Record<string, unknown> | null;
+  /** MNIST/CIFAR: the validation split held out, and what a model trained on its training side may record. */
+  held?: Pick<HeldOut, 'split' | 'record'>;
 }
 
 /**
@@ -164,11 +168,15 @@ function calibrationTensor(model: Model, data: Dataset, count: number, normaliza
 }
 
 /** MNIST/CIFAR (--data IDX/CIFAR, a zoo model, or a 784-input model): training split, test split. */
-function imageInputs(f: QuantizeFlags, model: Model, scheme: QuantSchemeName, format: QuantFormat): QuantizeInputs {
+function imageInputs(f: QuantizeFlags, model: Model, fromFile: boolean, scheme: QuantSchemeName, format: QuantFormat): QuantizeInputs {
   const data = loadData(f.data);
   const normalization = resolveNormalization(f.normalize, model);
   // Calibration and training see only the training side; the validation side makes the choices.
-  const { train, validation } = holdOutValidation(f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train, f);
+  const held = holdOutValidation(f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train, f, {
+    model: fromFile ? model : undefined,
+    label: 'quantize',
+  });
+  const { train, validation } = held;
   const needsSamples = (scheme === 'ptq' && format === 'qdq') || scheme === 'qat';
   const samples = needsSamples ? calibrationTensor(model, train, f.calibrationSamples, normalization) : undefined;
   // Calibration data of the wrong shape is reported as such, before anything else reads the images.
@@ -183,6 +191,7 @@ function imageInputs(f: QuantizeFlags, model: Model, scheme: QuantSchemeName, fo
     normalization,
     test: data.test,
     calibration: samples !== undefined ? { method: f.calibration, samples: samples.dims[0] ?? 0 } : null,
+    held: { split: held.split, record: held.record },
   };
 }
 
@@ -246,7 +255,7 @@ async function runQuantize(f: QuantizeFlags, cmd: Command, log?: RunLog): Promis
     if (e.type === 'note') process.stderr.write(`${flagTerms(e.message, flagsOf(cmd))}\n`);
     else events(e);
   };
-  const inputs = images ? imageInputs(f, model, scheme, format) : anyInputs(f, model, scheme, format);
+  const inputs = images ? imageInputs(f, model, path !== undefined, scheme, format) : anyInputs(f, model, scheme, format);
   const fp16Block = list(f.fp16Block);
   const exclude = list(f.exclude);
   const result = await quantizeModel(model, {
@@ -269,7 +278,9 @@ async function runQuantize(f: QuantizeFlags, cmd: Command, log?: RunLog): Promis
     onEvent,
   });
   events.stop();
-  const out = inputs.normalization !== undefined ? withNormalization(result.model, inputs.normalization) : result.model;
+  const normalized = inputs.normalization !== undefined ? withNormalization(result.model, inputs.normalization) : result.model;
+  // A model trained here has seen this split's training side; one only converted keeps its record.
+  const out = inputs.training !== undefined && inputs.held !== undefined ? withSplit(normalized, inputs.held.record) : normalized;
   const bytes = saveModel(out, f.out, path);
   const cmp = result.comparison as ModelComparison;
   // MNIST/CIFAR: accuracy as `whittle eval` measures it (same batches, same figure); other data: the comparison's.
@@ -317,6 +328,7 @@ async function runQuantize(f: QuantizeFlags, cmd: Command, log?: RunLog): Promis
     notes: result.notes ?? [],
     seconds: (performance.now() - t0) / 1000,
     normalize: inputs.normalization ?? null,
+    split: inputs.held?.split ?? null,
   };
   for (const n of r.notes) process.stderr.write(`note: ${n}\n`);
   const acc =

@@ -47,7 +47,10 @@ export function registerReportCommands(program: Command): void {
   program
     .command('report')
     .description('one self-contained HTML report (charts, Table 1, layer tables) from run logs; opens with no network')
-    .argument('<run...>', 'run logs: the --log files of train, demo, prune, compress, sensitivity (.jsonl, .csv) or a saved --json output')
+    .argument(
+      '<run...>',
+      'run logs: the --log files of train, demo, prune, quantize, distill, merge, grow, compress, optimize, sensitivity (.jsonl, .csv), a folder holding log.jsonl, or a saved --json output',
+    )
     .requiredOption('--out <file.html>', 'where to write the report')
     .option('--model <file>', 'add the layer table of this model (.onnx, .wtl or a zoo name)')
     .option('--title <text>', "the report's title")

@@ -10,7 +10,15 @@ export {
   sampleSize,
   subset,
 } from './dataset.js';
-export { DEFAULT_VALIDATION_FRACTION, splitValidation } from './split.js';
+export {
+  type SplitRecord,
+  DEFAULT_VALIDATION_FRACTION,
+  datasetFingerprint,
+  parseSplitRecord,
+  splitByRecord,
+  splitRecord,
+  splitValidation,
+} from './split.js';
 export { type IdxArray, decodeIdx, encodeIdx, readIdx } from './idx.js';
 export { IDX_DATASET_FILES, defaultMnistDir, loadIdxDataset } from './mnist.js';
 export { CIFAR10_SHAPE, CIFAR10_TEST_FILE, CIFAR10_TRAIN_FILES, loadCifar10, parseCifar10 } from './cifar.js';

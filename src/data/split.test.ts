@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { WhittleError } from '../ir/errors.js';
 import { concatDatasets, createDataset } from './dataset.js';
-import { splitValidation } from './split.js';
+import { datasetFingerprint, parseSplitRecord, splitByRecord, splitRecord, splitValidation } from './split.js';
 
 /** `n` samples of shape [1, 2, 2]; sample i has all pixels = i, label i % 3. */
 function numbered(n: number) {
@@ -21,6 +21,10 @@ function ids(ds: ReturnType<typeof numbered>): number[] {
     out.push(id);
   }
   return out;
+}
+
+function subsetOf(ds: ReturnType<typeof numbered>, n: number) {
+  return createDataset({ images: ds.images.slice(0, 4 * n), labels: ds.labels.slice(0, n), shape: [1, 2, 2], numClasses: 3 });
 }
 
 function hasCode(code: string, ...fragments: string[]) {
@@ -93,4 +97,55 @@ test('concatDatasets gives held-out samples back and refuses mismatched samples'
   );
   const other = createDataset({ images: new Uint8Array(8), labels: new Uint8Array(2), shape: [1, 4] });
   assert.throws(() => concatDatasets(ds, other), hasCode('SHAPE_MISMATCH', '[1, 2, 2]', '[1, 4]'));
+});
+
+test('splitByRecord: a model trained on a recorded split is validated on the same samples, disjoint from its training samples', () => {
+  const ds = numbered(250);
+  const trained = splitValidation(ds, 0.1, { seed: 7 });
+  const record = parseSplitRecord(JSON.stringify(splitRecord(ds, 0.1, 7)));
+  assert.ok(record !== undefined);
+  const again = splitByRecord(ds, record);
+  assert.ok(again !== undefined);
+  const trainedOn = new Set(ids(trained.train));
+  assert.deepEqual(ids(again.validation), ids(trained.validation));
+  assert.ok(
+    ids(again.validation).every((i) => !trainedOn.has(i)),
+    'no validation sample was a training sample',
+  );
+  // The default split of a later command (seed 0) would have held out training samples: the leak this prevents.
+  const leaked = ids(splitValidation(ds, 0.1, { seed: 0 }).validation).filter((i) => trainedOn.has(i));
+  assert.ok(leaked.length > 15, `seed 0 holds out ${leaked.length} of seed 7's training samples`);
+});
+
+test('splitByRecord: a split of the first N samples holds out the same samples of the whole data; everything else trains', () => {
+  const ds = numbered(250);
+  const head = subsetOf(ds, 100);
+  const trained = splitValidation(head, 0.25, { seed: 2 });
+  const again = splitByRecord(ds, splitRecord(head, 0.25, 2));
+  assert.ok(again !== undefined);
+  assert.deepEqual(ids(again.validation), ids(trained.validation));
+  const val = new Set(ids(again.validation));
+  assert.deepEqual(
+    ids(again.train).sort((a, b) => a - b),
+    Array.from({ length: 250 }, (_, i) => i).filter((i) => !val.has(i)),
+  );
+});
+
+test('splitByRecord: other data, fewer samples or a changed sample do not match', () => {
+  const ds = numbered(240);
+  const record = splitRecord(ds, 0.1, 1);
+  assert.equal(splitByRecord(subsetOf(ds, 239), record), undefined, 'fewer samples than recorded');
+  const changed = numbered(240);
+  (changed.images as Uint8Array)[4 * 150] = 255;
+  assert.equal(splitByRecord(changed, record), undefined, 'one pixel differs');
+  const relabelled = numbered(240);
+  (relabelled.labels as Uint8Array)[3] = 2;
+  assert.notEqual(datasetFingerprint(relabelled), datasetFingerprint(ds), 'labels are part of the identity');
+  assert.equal(splitByRecord(ds, { valData: '/elsewhere', samples: 240, fingerprint: record.fingerprint }), undefined);
+});
+
+test('parseSplitRecord: refuses what is not a record', () => {
+  for (const text of ['', 'not json', 'null', '{}', '{"seed":1,"fraction":0.1,"samples":100}', '{"seed":-0.5,"fraction":0.1,"samples":100,"fingerprint":"ab"}'])
+    assert.equal(parseSplitRecord(text), undefined, text);
+  assert.deepEqual(parseSplitRecord('{"valData":"/v","samples":100,"fingerprint":"ab"}'), { valData: '/v', samples: 100, fingerprint: 'ab' });
 });

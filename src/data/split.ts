@@ -1,7 +1,8 @@
 // Holding out a validation split from training data: every choice (early stopping, schedules,
 // sensitivity, settings) is made on it, so the test set stays unseen until the final figure.
+import { createHash } from 'node:crypto';
 import { WhittleError } from '../ir/errors.js';
-import { type Dataset, sampleSize } from './dataset.js';
+import { concatDatasets, type Dataset, sampleSize, subset } from './dataset.js';
 import { createRng, deriveSeed, shuffledIndices } from './rng.js';
 
 /** The generator stream of the split; epochs shuffle with streams 0, 1, 2, … of the same seed. */
@@ -52,4 +53,67 @@ export function splitValidation(ds: Dataset, sizeOrFraction: number, options: { 
   const held = order.slice(0, n).sort();
   const kept = order.slice(n).sort();
   return { train: gather(ds, kept), validation: gather(ds, held) };
+}
+
+/**
+ * Which split a model was trained with, so that later commands hold out the same validation
+ * samples: the seeded split of the first `samples` samples of the data with `fingerprint`, or
+ * (`valData`) every training sample, validated on another dataset.
+ */
+export type SplitRecord = { seed: number; fraction: number; samples: number; fingerprint: string } | { valData: string; samples: number; fingerprint: string };
+
+/** A short content hash of the first `count` samples of `ds`: shape, classes, labels and pixels. */
+export function datasetFingerprint(ds: Dataset, count = ds.count): string {
+  const size = sampleSize(ds.shape);
+  const h = createHash('sha256');
+  h.update(`${ds.shape.join('x')}/${ds.numClasses}/${count}/`);
+  h.update(ds.labels.subarray(0, count));
+  h.update(ds.images.subarray(0, count * size));
+  return h.digest('hex').slice(0, 16);
+}
+
+/** The record of `splitValidation(ds, fraction, { seed })`. */
+export function splitRecord(ds: Dataset, fraction: number, seed: number): SplitRecord {
+  return { seed, fraction, samples: ds.count, fingerprint: datasetFingerprint(ds) };
+}
+
+/**
+ * The split a record describes, held out of `ds`: when `ds` starts with the recorded samples, the
+ * same validation samples, and every other sample on the training side (the recorded training
+ * samples and any that follow them). Undefined when `ds` does not hold the recorded data, or when
+ * the record is of a `valData` split (the caller loads that dataset).
+ *
+ * ```ts
+ * const record = splitRecord(mnist.train, 0.1, 3);        // stored in the trained model
+ * const again = splitByRecord(mnist.train, record);       // the same 6000 validation images
+ * ```
+ */
+export function splitByRecord(ds: Dataset, record: SplitRecord): { train: Dataset; validation: Dataset } | undefined {
+  if ('valData' in record) return undefined;
+  if (ds.count < record.samples || datasetFingerprint(ds, record.samples) !== record.fingerprint) return undefined;
+  const head = record.samples === ds.count ? ds : subset(ds, 0, record.samples);
+  const split = splitValidation(head, record.fraction, { seed: record.seed });
+  if (record.samples === ds.count) return split;
+  return { train: concatDatasets(split.train, subset(ds, record.samples, ds.count - record.samples)), validation: split.validation };
+}
+
+/** Parses a record as stored in model metadata; undefined when it is not one. */
+export function parseSplitRecord(text: string): SplitRecord | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof v !== 'object' || v === null) return undefined;
+  const r = v as Record<string, unknown>;
+  const count = r['samples'];
+  const fingerprint = r['fingerprint'];
+  if (!(typeof count === 'number' && Number.isInteger(count) && count >= 2 && typeof fingerprint === 'string')) return undefined;
+  if (typeof r['valData'] === 'string') return { valData: r['valData'], samples: count, fingerprint };
+  const seed = r['seed'];
+  const fraction = r['fraction'];
+  if (typeof seed === 'number' && Number.isInteger(seed) && typeof fraction === 'number' && fraction > 0 && fraction < count)
+    return { seed, fraction, samples: count, fingerprint };
+  return undefined;
 }

@@ -4,9 +4,11 @@
 // projection. Heads cannot be traced op by op (they move into the batch axis), so the block is
 // matched as a whole: head h is the columns [h·d, (h+1)·d) of each of Q, K and V and the rows
 // [h·d, (h+1)·d) of the output projection, one group whose unit is a head. The Reshape
-// targets are rewritten for the heads kept.
+// targets are rewritten for the heads kept. The two products may also be Einsums of the common
+// attention equations ('bhqd,bhkd->bhqk', 'bihd,bjhd->bhij' and their ·V forms): two operands,
+// one contracted letter, the batch and head letters kept.
 import type { Graph, Node } from '../ir/graph.js';
-import { getInt } from '../ir/graph.js';
+import { getInt, getString } from '../ir/graph.js';
 import type { TypeShape } from '../ir/shape.js';
 import { Tensor } from '../ir/tensor.js';
 import type { ChannelRule } from '../ops/index.js';
@@ -18,7 +20,30 @@ export interface AttentionMatch {
   units: Map<number, 'head'>;
 }
 
-const INSIDE = new Set(['Reshape', 'Transpose', 'Div', 'Mul', 'MatMul', 'Softmax', 'Add', 'Cast', 'Dropout', 'Identity', 'Squeeze', 'Unsqueeze']);
+const INSIDE = new Set(['Reshape', 'Transpose', 'Div', 'Mul', 'MatMul', 'Einsum', 'Softmax', 'Add', 'Cast', 'Dropout', 'Identity', 'Squeeze', 'Unsqueeze']);
+
+/**
+ * Whether an Einsum is a batched matrix product per head: two operands of equal rank ≥ 4
+ * without ellipsis or repeated letters, exactly one letter summed away, and every other letter
+ * of the output kept from the operands, at least two (batch and head) from both.
+ */
+export function isAttentionEinsum(node: Node): boolean {
+  const eq = getString(node, 'equation', '').replace(/\s+/g, '');
+  const m = /^([a-zA-Z]+),([a-zA-Z]+)->([a-zA-Z]+)$/.exec(eq);
+  if (m === null || node.inputs.length !== 2) return false;
+  const [a, b, out] = [m[1] as string, m[2] as string, m[3] as string];
+  const distinct = (t: string): boolean => new Set(t).size === t.length;
+  if (!distinct(a) || !distinct(b) || !distinct(out) || a.length !== b.length || a.length < 4 || out.length !== a.length) return false;
+  const summed = [...new Set(a + b)].filter((c) => !out.includes(c));
+  const shared = [...out].filter((c) => a.includes(c) && b.includes(c));
+  return (
+    summed.length === 1 &&
+    a.includes(summed[0] as string) &&
+    b.includes(summed[0] as string) &&
+    shared.length >= 2 &&
+    [...out].every((c) => a.includes(c) || b.includes(c))
+  );
+}
 
 /**
  * Finds PyTorch-style multi-head attention blocks and returns channel rules that make each
@@ -95,7 +120,8 @@ export function matchAttention(graph: Graph, shapes: ReadonlyMap<string, TypeSha
     }
     if (!ok || exit === undefined) continue;
     const count = (op: string): number => inside.filter((n) => n.opType === op).length;
-    if (count('MatMul') !== 2 || count('Softmax') !== 1) continue;
+    if (inside.some((n) => n.opType === 'Einsum' && !isAttentionEinsum(n))) continue;
+    if (count('MatMul') + count('Einsum') !== 2 || count('Softmax') !== 1) continue;
     // The head size from the 1/√d scaling of the scores.
     let hd: number | undefined;
     for (const n of inside) {

@@ -120,6 +120,12 @@ export function thinChannels(model: Model, groups: readonly PruneGroup[], keep: 
     const r = g.initializers.get(n.inputs[2] as string);
     if (r !== undefined) n.attributes = { ...n.attributes, hidden_size: { type: 'int', value: r.dims[2] as number } };
   }
+  // A GroupNormalization with one channel per group: num_groups follows the channel count.
+  for (const n of g.nodes) {
+    if (n.opType !== 'GroupNormalization' || !drops.has(n.inputs[1] ?? '')) continue;
+    const scale = g.initializers.get(n.inputs[1] as string);
+    if (scale !== undefined) n.attributes = { ...n.attributes, num_groups: { type: 'int', value: scale.dims[0] as number } };
+  }
   if (rewritten) removeDeadNodes(g);
   // A depthwise Conv has one group per channel: its group count follows the channel count.
   for (const n of g.nodes) {

@@ -156,6 +156,42 @@ export const batchNormChannels: ChannelRule = (ctx) => {
   return [l];
 };
 
+/**
+ * GroupNormalization: each group of C/num_groups channels on axis 1 shares its statistics. With
+ * one channel per group (num_groups = C) the channels stay independent and scale and bias
+ * follow them (thinning rewrites num_groups); wider groups couple their channels, which Whittle
+ * cannot yet prune a whole group at a time, so the channels are blocked with the sizes named.
+ */
+export const groupNormChannels: ChannelRule = (ctx) => {
+  const l = ctx.layout(0);
+  if (l === undefined || l.axis !== 1 || ctx.traced.length !== 1) return blockAll(ctx, `${what(ctx)} normalizes over them`);
+  const groups = getInt(ctx.node, 'num_groups', 1);
+  const channels = l.segs.reduce((a, s) => a + s.count * s.repeat, 0);
+  if (groups !== channels || l.segs.some((s) => s.repeat !== 1))
+    return blockAll(
+      ctx,
+      `${what(ctx)} normalizes groups of ${channels / groups} channels together (num_groups ${groups} of ${channels}); removing single channels would change its statistics`,
+    );
+  for (let i = 1; i < ctx.node.inputs.length; i++) {
+    const t = ctx.node.inputs[i];
+    if (t && ctx.isInitializer(i)) ctx.along(l, t, 0, 'norm');
+    else if (t) ctx.block(l, `${what(ctx)} has a computed parameter`);
+  }
+  return [l];
+};
+
+/**
+ * Tile: the channel axis repeated r times holds r copies of the channels, one after another (a
+ * Concat of the value with itself); other axes leave them in place. Repeats must be constant.
+ */
+export const tileChannels: ChannelRule = (ctx) => {
+  const l = ctx.layout(0);
+  const reps = ctx.node.inputs[1] ? ints(ctx.constant(1)) : undefined;
+  if (l === undefined || ctx.traced.length !== 1 || reps === undefined) return blockAll(ctx, `${what(ctx)} repeats by a computed count`);
+  const r = reps[l.axis] ?? 1;
+  return [{ axis: l.axis, segs: Array.from({ length: r }, () => l.segs).flat() }];
+};
+
 /** Normalizations over trailing axes (LayerNormalization): channels on a normalized axis are coupled through the statistics. */
 export const layerNormChannels: ChannelRule = (ctx) => {
   const l = ctx.layout(0);

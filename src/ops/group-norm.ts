@@ -1,6 +1,7 @@
 import { attr, getFloat, getInt } from '../ir/graph.js';
 import type { Dim } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
+import { groupNormChannels } from './channels.js';
 import { perChannel, sumPerChannel } from './instance-norm.js';
 import { standardize, standardizeGrad } from './moments.js';
 import type { OpDef } from './types.js';
@@ -14,6 +15,7 @@ import { expectRank, input } from './util.js';
  */
 export const groupNormalization: OpDef = {
   op: 'GroupNormalization',
+  channels: groupNormChannels,
   inferShape({ node, inputs }) {
     const x = input(node, inputs, 0);
     if (x.shape.length < 2) expectRank(node, x, 3, 'GroupNormalization needs [N, C, spatial…]');

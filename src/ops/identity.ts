@@ -1,10 +1,3 @@
-import type { OpDef } from './types.js';
-import { input } from './util.js';
-import { unaryChannels } from './channels.js';
+import { unaryOp } from './unary.js';
 
-export const identity: OpDef = {
-  op: 'Identity',
-  channels: unaryChannels,
-  inferShape: ({ node, inputs }) => [input(node, inputs, 0)],
-  gradient: ({ dy }) => [dy[0]],
-};
+export const identity = unaryOp('Identity', ({ dy }) => dy);

@@ -1,11 +1,4 @@
-import type { OpDef } from './types.js';
-import { input } from './util.js';
-import { unaryChannels } from './channels.js';
+import { unaryOp } from './unary.js';
 
 /** Y = ln X; dX = dY / X. */
-export const log: OpDef = {
-  op: 'Log',
-  channels: unaryChannels,
-  inferShape: ({ node, inputs }) => [input(node, inputs, 0)],
-  gradient: ({ node, b, dy }) => [dy[0] === undefined ? undefined : b.op1('Div', [dy[0], node.inputs[0] as string])],
-};
+export const log = unaryOp('Log', ({ b, dy, x }) => b.op1('Div', [dy, x]));

@@ -1,10 +1,3 @@
-import type { OpDef } from './types.js';
-import { input } from './util.js';
-import { unaryChannels } from './channels.js';
+import { unaryOp } from './unary.js';
 
-export const neg: OpDef = {
-  op: 'Neg',
-  channels: unaryChannels,
-  inferShape: ({ node, inputs }) => [input(node, inputs, 0)],
-  gradient: ({ b, dy }) => [dy[0] === undefined ? undefined : b.op1('Neg', [dy[0]])],
-};
+export const neg = unaryOp('Neg', ({ b, dy }) => b.op1('Neg', [dy]));

@@ -1,6 +1,4 @@
-import type { OpDef } from './types.js';
-import { input } from './util.js';
-import { unaryChannels } from './channels.js';
+import { unaryOp } from './unary.js';
 
 /**
  * Round (half to even, as QuantizeLinear). Its true derivative is zero almost everywhere, so
@@ -8,9 +6,4 @@ import { unaryChannels } from './channels.js';
  * (dX = dY), which is what fake quantization needs: with Clip around it the gradient of a
  * fake-quant node is the clipped identity, and through Div/Mul by a scale it is LSQ's gradient.
  */
-export const round: OpDef = {
-  op: 'Round',
-  channels: unaryChannels,
-  inferShape: ({ node, inputs }) => [input(node, inputs, 0)],
-  gradient: ({ dy }) => [dy[0]],
-};
+export const round = unaryOp('Round', ({ dy }) => dy);

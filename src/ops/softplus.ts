@@ -1,15 +1,4 @@
-import type { OpDef } from './types.js';
-import { input } from './util.js';
-import { unaryChannels } from './channels.js';
+import { unaryOp } from './unary.js';
 
 /** Y = ln(1 + eˣ); dX = dY·σ(X). */
-export const softplus: OpDef = {
-  op: 'Softplus',
-  channels: unaryChannels,
-  inferShape: ({ node, inputs }) => [input(node, inputs, 0)],
-  gradient({ node, b, dy }) {
-    const g = dy[0];
-    if (g === undefined) return [];
-    return [b.op1('Mul', [g, b.op1('Sigmoid', [node.inputs[0] as string])])];
-  },
-};
+export const softplus = unaryOp('Softplus', ({ b, dy, x }) => b.op1('Mul', [dy, b.op1('Sigmoid', [x])]));

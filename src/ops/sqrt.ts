@@ -1,16 +1,4 @@
-import type { OpDef } from './types.js';
-import { input, scalar } from './util.js';
-import { unaryChannels } from './channels.js';
+import { unaryOp } from './unary.js';
 
 /** Y = √X; dX = dY / (2Y) (reuses the forward output). */
-export const sqrt: OpDef = {
-  op: 'Sqrt',
-  channels: unaryChannels,
-  inferShape: ({ node, inputs }) => [input(node, inputs, 0)],
-  gradient({ node, b, dy, inputs }) {
-    const g = dy[0];
-    const x = inputs[0];
-    if (g === undefined || x === undefined) return [];
-    return [b.op1('Div', [g, b.op1('Mul', [node.outputs[0] as string, scalar(b, x.dtype, 2, 'two')])])];
-  },
-};
+export const sqrt = unaryOp('Sqrt', ({ b, dy, y, c }) => b.op1('Div', [dy, b.op1('Mul', [y, c(2, 'two')])]));

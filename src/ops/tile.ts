@@ -2,6 +2,7 @@ import { WhittleError } from '../ir/errors.js';
 import { attr } from '../ir/graph.js';
 import type { Dim } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
+import { tileChannels } from './channels.js';
 import { constantInts, shapeError, unknownDim } from './dims.js';
 import type { OpDef } from './types.js';
 import { input } from './util.js';
@@ -12,6 +13,7 @@ import { input } from './util.js';
  */
 export const tile: OpDef = {
   op: 'Tile',
+  channels: tileChannels,
   inferShape({ node, inputs, constant }) {
     const x = input(node, inputs, 0);
     const reps = constantInts(node, constant, 1);

@@ -78,14 +78,16 @@ export interface ContainerRun {
   breakdown: ContainerBreakdown;
   layers: ContainerLayer[];
   denseBytes: number;
-  /** Accuracy of DIR/model.onnx, decoded from the container file and evaluated by ORT. */
+  /** Test accuracy of DIR/model.onnx, decoded from the container file and evaluated by ORT. */
   accuracy: number;
+  /** Test accuracy of the input model (the stages' figures are validation accuracies). */
+  baselineAccuracy: number;
   container: string;
   onnx: string;
 }
 
 /** Runs a recipe's pipeline on `model`, writes DIR/model.wtl and DIR/model.onnx, and checks them. */
-export interface ContainerOptions extends Omit<DeepCompressionOptions, 'test'> {
+export interface ContainerOptions extends Omit<DeepCompressionOptions, 'validation'> {
   /** Directory for model.wtl (the container) and model.onnx (decoded from it); created if missing. */
   out: string;
   /** Relative-index width of the sparse coding; 'auto' (default): the smallest coding. */
@@ -93,19 +95,25 @@ export interface ContainerOptions extends Omit<DeepCompressionOptions, 'test'> {
 }
 
 /**
- * Deep Compression to files: runs `deepCompress`, writes DIR/model.wtl and DIR/model.onnx, and
- * reports what the files hold: the ONNX decoded from the container is what gets evaluated.
+ * Deep Compression to files: runs `deepCompress` (fine-tuning on `data.train`, each stage measured
+ * on `data.validation`), writes DIR/model.wtl and DIR/model.onnx, and reports what the files
+ * hold: the ONNX decoded from the container is what gets evaluated, on `data.test`, once.
  *
  * ```ts
- * const run = await compressToContainer(model, mnist, { out: 'dc', layers, prune, centroids, batchSize: 64, optimizer, normalization: 'x/255' });
+ * const { train, validation } = splitValidation(mnist.train, 0.1);
+ * const run = await compressToContainer(model, { train, validation, test: mnist.test }, { out: 'dc', layers, prune, centroids, batchSize: 64, optimizer, normalization: 'x/255' });
  * console.log(run.breakdown.bytes, run.accuracy);
  * ```
  */
-export async function compressToContainer(model: Model, data: { train: Dataset; test: Dataset }, o: ContainerOptions): Promise<ContainerRun> {
+export async function compressToContainer(
+  model: Model,
+  data: { train: Dataset; validation: Dataset; test: Dataset },
+  o: ContainerOptions,
+): Promise<ContainerRun> {
   if (existsSync(o.out) && !statSync(o.out).isDirectory())
     throw new WhittleError('BAD_ARGUMENT', `the output ${o.out} is a file; pass a directory (it is created if missing)`);
   const { out, gapBits, ...options } = o;
-  const result = await deepCompress(model, data.train, { ...options, test: data.test });
+  const result = await deepCompress(model, data.train, { ...options, validation: data.validation });
   mkdirSync(out, { recursive: true });
   const container = join(out, 'model.wtl');
   const onnx = join(out, 'model.onnx');
@@ -113,7 +121,18 @@ export async function compressToContainer(model: Model, data: { train: Dataset; 
   // Everything reported comes from the file: decode it, write the ONNX, evaluate that file.
   const decoded = readContainer(container);
   saveModel(decoded.model, onnx);
+  // The test set, once per model: the input and the file written.
   const { accuracy } = await evaluate(loadModelFile(onnx), data.test, { normalization: o.normalization, threads: o.threads });
+  const baseline = await evaluate(model, data.test, { normalization: o.normalization, threads: o.threads });
   const breakdown = { ...decoded.breakdown, bytes: statSync(container).size };
-  return { result, breakdown, layers: layerBreakdown(decoded.model, breakdown), denseBytes: denseParameterBytes(model), accuracy, container, onnx };
+  return {
+    result,
+    breakdown,
+    layers: layerBreakdown(decoded.model, breakdown),
+    denseBytes: denseParameterBytes(model),
+    accuracy,
+    baselineAccuracy: baseline.accuracy,
+    container,
+    onnx,
+  };
 }

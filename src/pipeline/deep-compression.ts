@@ -49,15 +49,19 @@ export interface DeepCompressionOptions {
   seed?: number;
   threads?: number;
   stepsPerRun?: number;
-  /** Test data for the accuracy after each stage. */
-  test: Dataset;
-  /** Each stage's test accuracy, and the progress of each fine-tuning run (its stage says which). */
+  /**
+   * Validation data for the accuracy after each stage: samples held out of the training data
+   * (`splitValidation`), so that the test set is evaluated once, on the result.
+   */
+  validation: Dataset;
+  /** Each stage's validation accuracy, and the progress of each fine-tuning run (its stage says which). */
   onEvent?: PipelineListener;
 }
 
 export type StageName = 'baseline' | 'pruned' | 'quantized' | 'centroids';
 export interface StageEvent {
   stage: StageName;
+  /** Accuracy on the validation data. */
   accuracy: number;
   seconds: number;
 }
@@ -96,7 +100,8 @@ function baseTrain(o: DeepCompressionOptions, epochs: number, lr: number): Train
  * `encodeContainer(result.model, result.shared)`.
  *
  * ```ts
- * const r = await deepCompress(model, mnist.train, { layers: [{ layer: 'fc1', sparsity: 0.92, bits: 6 }], ... });
+ * const { train, validation } = splitValidation(mnist.train, 0.1);
+ * const r = await deepCompress(model, train, { layers: [{ layer: 'fc1', sparsity: 0.92, bits: 6 }], validation, ... });
  * ```
  */
 export async function deepCompress(model: Model, data: Dataset, o: DeepCompressionOptions): Promise<DeepCompressionResult> {
@@ -107,7 +112,7 @@ export async function deepCompress(model: Model, data: Dataset, o: DeepCompressi
   const stages: StageEvent[] = [];
   let t0 = performance.now();
   const stage = async (name: StageName, m: Model): Promise<void> => {
-    const { accuracy } = await evaluate(m, o.test, { normalization: o.normalization, threads: o.threads });
+    const { accuracy } = await evaluate(m, o.validation, { normalization: o.normalization, threads: o.threads });
     const e = { stage: name, accuracy, seconds: (performance.now() - t0) / 1000 };
     stages.push(e);
     o.onEvent?.({ type: 'stage', ...e });

@@ -34,7 +34,7 @@ export {
   pruneModel,
 } from './prune.js';
 export { type ContainerLayer, type ContainerOptions, type ContainerRun, compressToContainer, denseParameterBytes, layerBreakdown } from './container.js';
-export { NORMALIZE_KEY, withNormalization } from './metadata.js';
+export { NORMALIZE_KEY, recordedSplit, SPLIT_KEY, withNormalization, withSplit } from './metadata.js';
 export { type DistillModelOptions, type DistillModelResult, type StudentResult, distillModel } from './distill.js';
 export {
   type GrowModelOptions,

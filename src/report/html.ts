@@ -1,7 +1,7 @@
 // One self-contained HTML report: the charting library and the data are inlined, so the file opens
 // anywhere with no network. Charts are Chart.js configurations built here as plain JSON.
 import type { LayerRow } from './layers.js';
-import type { RunData } from './log.js';
+import type { EpochPoint, RunData, TrialPoint } from './log.js';
 
 export interface ReportInput {
   title?: string;
@@ -99,7 +99,9 @@ function canvas(spec: ChartSpec, charts: ChartSpec[], caption: string): string {
 function curves(run: RunData, n: number, charts: ChartSpec[]): string {
   if (run.epochs.length === 0) return '';
   const phases = new Set(run.epochs.map((e) => e.phase));
-  const labels = run.epochs.map((e) => (phases.size > 1 ? `${e.phase} ${e.epoch}` : e.epoch));
+  // One phase trained in segments (grow --when-stuck restarts its epoch count after each growth): number the epochs in order.
+  const increasing = run.epochs.every((e, i) => i === 0 || e.epoch > (run.epochs[i - 1] as EpochPoint).epoch);
+  const labels = run.epochs.map((e, i) => (phases.size > 1 ? `${e.phase} ${e.epoch}` : increasing ? e.epoch : i + 1));
   const hasVal = run.epochs.some((e) => e.valLoss !== undefined);
   const loss = [{ label: 'training loss', data: run.epochs.map((e) => e.loss) }];
   if (hasVal) loss.push({ label: 'validation loss', data: run.epochs.map((e) => e.valLoss ?? null) as number[] });
@@ -216,8 +218,133 @@ function sensitivityCurves(r: Record<string, unknown>, n: number, charts: ChartS
   )}${table(['Layer', ...xs.map((x) => `${(100 * x).toFixed(0)}%`), 'Proposed'], rows)}</div>`;
 }
 
+/** A 3-objective Pareto front (validation accuracy up, bytes and latency down), smallest first: for a search killed before its result line. */
+function paretoOf(trials: readonly TrialPoint[]): TrialPoint[] {
+  const dominates = (a: TrialPoint, b: TrialPoint): boolean =>
+    a.valAccuracy >= b.valAccuracy &&
+    a.bytes <= b.bytes &&
+    a.latencyMs <= b.latencyMs &&
+    (a.valAccuracy > b.valAccuracy || a.bytes < b.bytes || a.latencyMs < b.latencyMs);
+  const seen = new Set<string>();
+  return trials
+    .filter((t) => !trials.some((o) => o !== t && dominates(o, t)))
+    .filter((t) => {
+      const k = `${t.valAccuracy}|${t.bytes}|${t.latencyMs}`;
+      return !seen.has(k) && seen.add(k) !== undefined;
+    })
+    .sort((a, b) => a.bytes - b.bytes || a.trial - b.trial);
+}
+
+interface ScatterSeries {
+  label: string;
+  points: { x: number; y: number; trial: number }[];
+  color: string;
+  line?: boolean;
+  style?: string;
+  radius?: number;
+}
+
+function scatterChart(id: string, series: ScatterSeries[], x: { title: string; log?: boolean }, yTitle: string): ChartSpec {
+  return {
+    id,
+    config: {
+      type: 'scatter',
+      data: {
+        datasets: series.map((s) => ({
+          label: s.label,
+          data: s.points,
+          borderColor: s.color,
+          backgroundColor: s.color,
+          showLine: s.line === true,
+          pointStyle: s.style ?? 'circle',
+          pointRadius: s.radius ?? 4,
+        })),
+      },
+      options: {
+        animation: false,
+        maintainAspectRatio: false,
+        scales: {
+          x: { type: x.log ? 'logarithmic' : 'linear', title: { display: true, text: x.title } },
+          y: { title: { display: true, text: yTitle } },
+        },
+      },
+    },
+  };
+}
+
+/** One layer policy in a table cell: `fc1 w0.5 s0.9 k5`. */
+function policyText(layers: Record<string, unknown> | undefined): string {
+  if (layers === undefined) return '–';
+  return Object.entries(layers)
+    .map(([name, p]) => {
+      const q = (typeof p === 'object' && p !== null ? p : {}) as { width?: number; sparsity?: number; format?: string };
+      return `${name} w${q.width ?? '?'} s${q.sparsity ?? '?'} ${q.format ?? '?'}`;
+    })
+    .join(', ');
+}
+
+/**
+ * `optimize`: every trial and the Pareto front as accuracy–size and accuracy–latency scatters, the
+ * front as a table, the chosen candidate and the input. Trials come from the log's trial lines,
+ * else from the result's front; the front from the result, else from the trials.
+ */
+function searchSection(run: RunData, n: number, charts: ChartSpec[]): string {
+  const r = run.result;
+  const isSearch = r !== undefined && Array.isArray(r['front']) && typeof r['chosen'] === 'object';
+  if (run.trials.length === 0 && !isSearch) return '';
+  const front = isSearch ? (r['front'] as TrialPoint[]) : paretoOf(run.trials);
+  const trials = run.trials.length > 0 ? run.trials : front;
+  const chosen = isSearch ? (r['chosen'] as TrialPoint) : undefined;
+  const base = isSearch ? (r['baseline'] as { bytes?: number; latencyMs?: number } | undefined) : undefined;
+  const trialBase = isSearch ? num(r['trialBaseline']) : undefined;
+  const pt = (x: number, t: TrialPoint): { x: number; y: number; trial: number } => ({ x, y: 100 * t.valAccuracy, trial: t.trial + 1 });
+  const chart = (id: string, key: 'bytes' | 'latencyMs', title: string, log: boolean): ChartSpec => {
+    const series: ScatterSeries[] = [
+      { label: 'trials', points: trials.map((t) => pt(t[key], t)), color: '#9aa5b1' },
+      {
+        label: 'Pareto front',
+        points: [...front].sort((a, b) => a[key] - b[key]).map((t) => pt(t[key], t)),
+        color: COLORS[0] as string,
+        line: true,
+        radius: 5,
+      },
+    ];
+    if (chosen !== undefined) series.push({ label: 'chosen', points: [pt(chosen[key], chosen)], color: COLORS[3] as string, style: 'star', radius: 12 });
+    const bx = base?.[key];
+    if (bx !== undefined && trialBase !== undefined)
+      series.push({
+        label: 'input (dense)',
+        points: [{ x: bx, y: 100 * trialBase, trial: 0 }],
+        color: COLORS[1] as string,
+        style: 'triangle',
+        radius: 8,
+      });
+    return scatterChart(id, series, { title, log }, 'validation accuracy (%)');
+  };
+  const rows = front.map((t) => [
+    `${t.trial + 1}${chosen !== undefined && chosen.trial === t.trial ? ' (chosen)' : ''}`,
+    t.origin,
+    pct(t.valAccuracy),
+    `${int(t.bytes)} B`,
+    `${t.latencyMs.toFixed(3)} ms`,
+    int(t.flops),
+    t.feasible === undefined ? '–' : t.feasible ? 'yes' : 'no',
+    policyText(t.layers),
+  ]);
+  let summary = `<p>${trials.length} trial(s), ${front.length} on the Pareto front${isSearch ? '' : ' (computed from the trial lines: the search has no result line yet)'}.</p>`;
+  if (isSearch) {
+    const f = r['final'] as { testAccuracy?: number; bytes?: number; latencyMs?: number } | undefined;
+    const b = r['baseline'] as { testAccuracy?: number; bytes?: number; latencyMs?: number } | undefined;
+    const ratio = r['ratio'] as { bytes?: number; latency?: number } | undefined;
+    summary += `<p>Target ${escapeHtml(String(r['target']))}${r['budget'] !== null && r['budget'] !== undefined ? `, budget ${escapeHtml(String(r['budget']))}` : ''}. Chosen trial ${chosen !== undefined ? chosen.trial + 1 : '–'} after its final fine-tune: test accuracy ${pct(f?.testAccuracy)} (input ${pct(b?.testAccuracy)}), ${int(f?.bytes)} bytes (${num(ratio?.bytes)?.toFixed(1) ?? '–'}× smaller than dense float32), ${num(f?.latencyMs)?.toFixed(3) ?? '–'} ms per batch (${num(ratio?.latency)?.toFixed(2) ?? '–'}× faster).</p>`;
+  }
+  return `<h3>Search: accuracy, size and latency</h3>${summary}<div class="row">${canvas(chart(`r${n}-front-size`, 'bytes', 'size (bytes, log scale)', true), charts, 'Validation accuracy against file size: every trial, the Pareto front (accuracy, size and latency together)')}${canvas(chart(`r${n}-front-latency`, 'latencyMs', 'latency (ms per batch)', false), charts, 'Validation accuracy against latency: every trial, the same Pareto front')}</div><h3>Pareto front</h3>${table(['Trial', 'Origin', 'Val accuracy', 'Bytes', 'Latency', 'FLOPs', 'Within constraint', 'Per-layer policy'], rows, 'front')}`;
+}
+
 function resultSection(r: Record<string, unknown>, n: number, charts: ChartSpec[], name: string | undefined): string {
   if (r['scheme'] === 'deep-compression') return deepCompression(r, n, charts, name);
+  // optimize: drawn by searchSection.
+  if (Array.isArray(r['front'])) return '';
   const compression = r['compression'];
   let html = '';
   const layers = r['layers'];
@@ -233,7 +360,11 @@ function resultSection(r: Record<string, unknown>, n: number, charts: ChartSpec[
 function runSection(run: RunData, n: number, charts: ChartSpec[]): string {
   const what = [run.command, run.model].filter(Boolean).join(' ') || 'run';
   const when = run.time !== undefined ? ` · started ${escapeHtml(run.time)}` : '';
-  const body = curves(run, n, charts) + stages(run, n, charts) + (run.result !== undefined ? resultSection(run.result, n, charts, run.model) : '');
+  const body =
+    curves(run, n, charts) +
+    stages(run, n, charts) +
+    searchSection(run, n, charts) +
+    (run.result !== undefined ? resultSection(run.result, n, charts, run.model) : '');
   return `<section><h2>${escapeHtml(what)}</h2><p class="src">${escapeHtml(run.path)}${when}</p>${body || '<p>This log holds no epochs, stages or results yet.</p>'}</section>`;
 }
 

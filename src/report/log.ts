@@ -1,6 +1,7 @@
-// Reading run logs for the report: JSONL (one line per epoch/stage/result), the CSV form, or one
+// Reading run logs for the report: JSONL (one line per epoch/stage/trial/result), the CSV form, or one
 // JSON object (what `--json` printed, saved to a file). Errors name the file and the line.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { WhittleError } from '../ir/errors.js';
 
 export interface EpochPoint {
@@ -20,6 +21,19 @@ export interface StagePoint {
   seconds?: number;
 }
 
+/** One finished `optimize` trial. */
+export interface TrialPoint {
+  trial: number;
+  origin: string;
+  valAccuracy: number;
+  bytes: number;
+  latencyMs: number;
+  flops?: number;
+  feasible?: boolean;
+  lr?: number;
+  layers?: Record<string, unknown>;
+}
+
 /** One run, as the report sees it. */
 export interface RunData {
   path: string;
@@ -28,6 +42,8 @@ export interface RunData {
   time?: string;
   epochs: EpochPoint[];
   stages: StagePoint[];
+  /** `optimize`'s trials in the order they finished (a resumed search's replayed trials once, the last line winning). */
+  trials: TrialPoint[];
   /** The command's `--json` object, when the log holds one. */
   result?: Record<string, unknown>;
 }
@@ -60,11 +76,29 @@ function addLine(run: RunData, o: Record<string, unknown>, path: string, line: n
   } else if (type === 'stage') {
     if (typeof o['stage'] !== 'string' || !isNum(o['accuracy'])) throw bad(path, line, 'a stage line needs "stage" (text) and "accuracy" (a number)');
     run.stages.push({ stage: o['stage'], accuracy: o['accuracy'], seconds: isNum(o['seconds']) ? o['seconds'] : undefined });
+  } else if (type === 'trial') {
+    for (const k of ['trial', 'valAccuracy', 'bytes', 'latencyMs'])
+      if (!isNum(o[k])) throw bad(path, line, `a trial line needs a number "${k}", got ${JSON.stringify(o[k])}`);
+    const layers = o['layers'];
+    const point: TrialPoint = {
+      trial: o['trial'] as number,
+      origin: typeof o['origin'] === 'string' ? o['origin'] : '',
+      valAccuracy: o['valAccuracy'] as number,
+      bytes: o['bytes'] as number,
+      latencyMs: o['latencyMs'] as number,
+      flops: isNum(o['flops']) ? o['flops'] : undefined,
+      feasible: o['feasible'] === true || o['feasible'] === 'true' ? true : o['feasible'] === false || o['feasible'] === 'false' ? false : undefined,
+      lr: isNum(o['lr']) ? o['lr'] : undefined,
+      layers: typeof layers === 'object' && layers !== null && !Array.isArray(layers) ? (layers as Record<string, unknown>) : undefined,
+    };
+    const i = run.trials.findIndex((t) => t.trial === point.trial);
+    if (i >= 0) run.trials[i] = point;
+    else run.trials.push(point);
   } else if (type === 'result') {
     const r = o['result'];
     if (typeof r !== 'object' || r === null || Array.isArray(r)) throw bad(path, line, 'a result line needs an object "result"');
     run.result = r as Record<string, unknown>;
-  } else throw bad(path, line, `unknown line type ${JSON.stringify(type)} (expected run, epoch, stage or result)`);
+  } else throw bad(path, line, `unknown line type ${JSON.stringify(type)} (expected run, epoch, stage, trial or result)`);
 }
 
 /** Splits one CSV line (RFC 4180 quoting). */
@@ -87,7 +121,7 @@ function csvFields(line: string): string[] {
 }
 
 /** The CSV columns that hold numbers; the rest stay text. */
-const TEXT_COLUMNS = new Set(['type', 'phase', 'stage', 'command', 'model', 'time']);
+const TEXT_COLUMNS = new Set(['type', 'phase', 'stage', 'command', 'model', 'time', 'origin', 'feasible']);
 
 /**
  * Parses a run log's text; `path` names it in errors.
@@ -97,7 +131,7 @@ const TEXT_COLUMNS = new Set(['type', 'phase', 'stage', 'command', 'model', 'tim
  * ```
  */
 export function parseRunLog(text: string, path: string): RunData {
-  const run: RunData = { path, epochs: [], stages: [] };
+  const run: RunData = { path, epochs: [], stages: [], trials: [] };
   const trimmed = text.trim();
   if (trimmed === '') throw new WhittleError('BAD_DATA', `${path}:1: the run log is empty (did the run start?)`);
   // One JSON object over several lines: a saved --json output.
@@ -157,20 +191,24 @@ export function parseRunLog(text: string, path: string): RunData {
 }
 
 /**
- * Reads and parses a run log file (`.jsonl`, `.csv` or a saved `--json` object).
+ * Reads and parses a run log file (`.jsonl`, `.csv` or a saved `--json` object); for a folder
+ * (`compress`'s or `optimize`'s `--out`), the `log.jsonl` inside it.
  *
  * ```ts
  * const run = readRunLog('lenet.onnx.log.jsonl'); // run.epochs, run.stages, run.result
  * ```
  */
 export function readRunLog(path: string): RunData {
+  // A folder a run wrote into (compress, optimize): its log.jsonl.
+  if (existsSync(path) && statSync(path).isDirectory()) path = join(path, 'log.jsonl');
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
     const code = (e as { code?: string }).code;
+    // A missing log is a missing input (a usage error, exit 2); an unreadable one a failure.
     throw new WhittleError(
-      'IO',
+      code === 'ENOENT' ? 'BAD_ARGUMENT' : 'IO',
       code === 'ENOENT' ? `${path}: no such run log (pass the --log file a run wrote, e.g. OUT.log.jsonl)` : `cannot read ${path}: ${(e as Error).message}`,
       { cause: e },
     );

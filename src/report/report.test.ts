@@ -95,6 +95,7 @@ test('renderReport: curves, stages, Table 1 and layer bars carry the logged numb
     path: 's.json',
     epochs: [],
     stages: [],
+    trials: [],
     result: {
       baseline: 0.98,
       layers: [
@@ -156,4 +157,110 @@ test('renderReport: curves, stages, Table 1 and layer bars carry the logged numb
   // Table 1: 2.00% → 2.50% error, 266,610 parameters, 1066.4 KB → 20.0 KB, 53.3×.
   for (const s of ['2.00%', '2.50%', '266,610', '1066.4 KB', '20.0 KB', '53.3×', '235,500']) assert.ok(html.includes(s), s);
   assert.ok(html.includes('<td class="n">[10×100]</td><td class="n">1,010</td>'), 'the model layer table');
+});
+
+// An optimize log: three trials (trial 1 is dominated by trial 2), trial 3 replayed by a resume.
+const trialLine = (trial: number, valAccuracy: number, bytes: number, latencyMs: number): string =>
+  JSON.stringify({
+    type: 'trial',
+    trial,
+    origin: 'greedy',
+    valAccuracy,
+    bytes,
+    latencyMs,
+    flops: 1000 * bytes,
+    feasible: bytes <= 12_000,
+    lr: 0.01,
+    layers: { fc1: { width: 1, sparsity: 0.9, format: 'k5' } },
+  });
+const SEARCH = [
+  JSON.stringify({ type: 'run', command: 'optimize', model: 'm.onnx', time: '2026-01-01T00:00:00Z' }),
+  trialLine(0, 0.9, 20_000, 0.5),
+  trialLine(1, 0.95, 15_000, 0.4),
+  trialLine(2, 0.93, 9_000, 0.45),
+  trialLine(2, 0.93, 9_000, 0.45),
+].join('\n');
+
+test('optimize trial lines: parsed (JSONL and CSV), a replayed trial once, the front computed from the trials while no result line exists', () => {
+  const run = parseRunLog(`${SEARCH}\n`, 'opt/log.jsonl');
+  assert.deepEqual(
+    run.trials.map((t) => [t.trial, t.valAccuracy, t.bytes, t.latencyMs, t.feasible]),
+    [
+      [0, 0.9, 20_000, 0.5, false],
+      [1, 0.95, 15_000, 0.4, false],
+      [2, 0.93, 9_000, 0.45, true],
+    ],
+  );
+  assert.throws(
+    () => parseRunLog(`${trialLine(0, 0.9, 1, 1).replace('"bytes":1', '"bytes":"x"')}\n`, 'o.jsonl'),
+    /o\.jsonl:1: a trial line needs a number "bytes"/,
+  );
+  const csv = parseRunLog('type,trial,origin,valAccuracy,bytes,latencyMs,feasible\ntrial,4,evolution 1,0.5,100,0.25,true\n', 'o.csv');
+  assert.deepEqual(csv.trials[0], {
+    trial: 4,
+    origin: 'evolution 1',
+    valAccuracy: 0.5,
+    bytes: 100,
+    latencyMs: 0.25,
+    flops: undefined,
+    feasible: true,
+    lr: undefined,
+    layers: undefined,
+  });
+  const c = charts(renderReport({ runs: [run], chartLibrary: '' }));
+  const size = c.find((s) => s.id === 'r0-front-size') as Spec;
+  const byLabel = (label: string): unknown[] | undefined => size.config.data.datasets.find((d) => d.label === label)?.data;
+  assert.equal(byLabel('trials')?.length, 3);
+  assert.deepEqual(byLabel('Pareto front'), [
+    { x: 9_000, y: 93, trial: 3 },
+    { x: 15_000, y: 95, trial: 2 },
+  ]);
+});
+
+test('optimize result: the front, the chosen trial and the input drawn and tabled with their values', () => {
+  const front = [
+    {
+      trial: 2,
+      origin: 'greedy',
+      valAccuracy: 0.93,
+      bytes: 9_000,
+      latencyMs: 0.45,
+      flops: 9e6,
+      feasible: true,
+      lr: 0.01,
+      layers: { fc1: { width: 0.5, sparsity: 0.9, format: 'k5' } },
+    },
+    { trial: 1, origin: 'greedy', valAccuracy: 0.95, bytes: 15_000, latencyMs: 0.4, flops: 15e6, feasible: false, lr: 0.01, layers: {} },
+  ];
+  const result = {
+    target: 'size',
+    budget: 12_000,
+    baseline: { valAccuracy: 0.97, testAccuracy: 0.968, bytes: 200_000, denseBytes: 199_000, latencyMs: 0.6, flops: 1e8 },
+    trialBaseline: 0.96,
+    front,
+    trials: 3,
+    chosen: { ...front[0], met: true },
+    final: { testAccuracy: 0.9412, bytes: 8_800, latencyMs: 0.45 },
+    ratio: { bytes: 22.6, latency: 1.33 },
+  };
+  const run = parseRunLog(`${SEARCH}\n${JSON.stringify({ type: 'result', result })}\n`, 'opt/log.jsonl');
+  const html = renderReport({ runs: [run], chartLibrary: '' });
+  const c = charts(html);
+  for (const [id, key] of [
+    ['r0-front-size', 'bytes'],
+    ['r0-front-latency', 'latencyMs'],
+  ] as const) {
+    const ds = (c.find((s) => s.id === id) as Spec).config.data.datasets;
+    const data = (label: string): unknown[] | undefined => ds.find((d) => d.label === label)?.data;
+    assert.deepEqual(
+      data('Pareto front'),
+      [...front].sort((a, b) => a[key] - b[key]).map((t) => ({ x: t[key], y: 100 * t.valAccuracy, trial: t.trial + 1 })),
+      id,
+    );
+    assert.deepEqual(data('chosen'), [{ x: front[0]?.[key], y: 93, trial: 3 }]);
+    assert.deepEqual(data('input (dense)'), [{ x: result.baseline[key], y: 96, trial: 0 }]);
+  }
+  for (const s of ['<td>3 (chosen)</td>', '93.00%', '9,000 B', '0.450 ms', '15,000 B', 'fc1 w0.5 s0.9 k5', 'test accuracy 94.12% (input 96.80%)', '22.6×'])
+    assert.ok(html.includes(s), s);
+  assert.doesNotMatch(html, /<h3>Pruning per layer<\/h3>/, 'the result is not mistaken for a prune result');
 });

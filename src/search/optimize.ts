@@ -64,6 +64,8 @@ export interface OptimizeOptions {
   /** Also fine-tune the uniform setting (every layer alike) at the chosen model's cost, for comparison. */
   compareUniform?: boolean;
   log?: (line: string) => void;
+  /** Called once per finished trial, in trial order (the CLI's run log). */
+  onTrial?: (t: FrontEntry) => void;
 }
 
 export interface FrontEntry {
@@ -227,6 +229,17 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
       log(
         `optimize: trial ${t.index + 1}/${o.trials} (${origin}) val ${(100 * result.valAccuracy).toFixed(2)}%, ${result.bytes} bytes, ${t.latencyMs.toFixed(3)} ms${feasible(t) ? '' : ' (misses the constraint)'}${todo.includes(task) ? '' : ' [journal]'}`,
       );
+      o.onTrial?.({
+        trial: t.index,
+        origin,
+        valAccuracy: result.valAccuracy,
+        bytes: result.bytes,
+        latencyMs: t.latencyMs,
+        flops: result.flops,
+        feasible: feasible(t),
+        layers: c.layers,
+        lr: c.lr,
+      });
     }
     return out;
   };

@@ -1,4 +1,4 @@
-// Run logs: one line per epoch, stage or result, appended to a JSONL (or CSV) file as the run goes,
+// Run logs: one line per epoch, stage, search trial or result, appended to a JSONL (or CSV) file as the run goes,
 // so a run killed halfway keeps every metric it reached. `whittle report` draws them.
 // Unlike model outputs these files are not written atomically: each line is one write(2) on an
 // open descriptor, which a kill cannot undo; a temp-file-and-rename would lose the whole run.
@@ -15,6 +15,19 @@ export type RunLogLine =
   | ({ type: 'epoch'; phase: string } & EpochRecord)
   /** A pipeline stage's test accuracy (Deep Compression: baseline, pruned, quantized, centroids). */
   | { type: 'stage'; stage: string; accuracy: number; seconds: number }
+  /** One finished `optimize` trial: validation accuracy, file bytes and latency of a candidate (`layers`: its per-layer policy). */
+  | {
+      type: 'trial';
+      trial: number;
+      origin: string;
+      valAccuracy: number;
+      bytes: number;
+      latencyMs: number;
+      flops: number;
+      feasible: boolean;
+      lr: number;
+      layers: Record<string, unknown>;
+    }
   /** The command's final result: the object `--json` prints. */
   | { type: 'result'; result: Record<string, unknown> };
 
@@ -32,6 +45,12 @@ export const CSV_COLUMNS = [
   'lr',
   'seconds',
   'samplesPerSec',
+  'trial',
+  'origin',
+  'bytes',
+  'latencyMs',
+  'flops',
+  'feasible',
   'command',
   'model',
   'time',

@@ -7,8 +7,12 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { loadIdxDataset, splitValidation, subset } from '../../src/data/index.js';
+import { loadModelFile } from '../../src/ir/io.js';
+import { evaluate } from '../../src/train/evaluate.js';
 import { DEEP_COMPRESSION_PRESETS, parseDeepCompressionRecipe } from '../../src/recipe/deep-compression.js';
 import { CLI, tempDir, whittle } from './cli.js';
+import { assertRunLog } from './run-log-check.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -25,7 +29,7 @@ centroids: { epochs: 1, lr: 0.001 }
 encode: { half: true }
 `;
 
-test('compress → decode → eval: bytes are the file size, the decoded ONNX scores what compress reported', () => {
+test('compress → decode → eval: bytes are the file size, the decoded ONNX scores what compress reported', async () => {
   const dir = tempDir();
   const recipe = join(dir, 'quick.yaml');
   writeFileSync(recipe, QUICK);
@@ -54,12 +58,29 @@ test('compress → decode → eval: bytes are the file size, the decoded ONNX sc
   assert.ok(Math.abs((layers[0]?.sparsity ?? 0) - 0.9) < 1e-3);
   assert.deepEqual(j['bits'], { fc1: 5, fc2: 5, fc3: 6 });
   assert.match(c.stderr, /Compressed size/);
+  // DIR/log.jsonl: every pruning/centroid epoch and every stage as they ended, then the result.
+  const log = assertRunLog(join(out, 'log.jsonl'), 'compress', ['epoch', 'stage', 'result']);
+  assert.deepEqual(
+    log.stages.map((s) => [s.stage, s.accuracy]),
+    (j['stages'] as { stage: string; accuracy: number }[]).map((s) => [s.stage, s.accuracy]),
+  );
+  assert.equal(log.result?.['bytes'], bytes);
 
   const e = whittle(['eval', '--model', join(out, 'model.onnx'), '--json']);
   assert.equal(e.code, 0, e.stderr);
   assert.equal(e.json?.['accuracy'], j['accuracy'], 'ORT on the written ONNX reproduces the reported accuracy');
+  // The stages are measured on the validation split (a zoo model: --val-split's default, seeded by
+  // the recipe's seed), which fine-tuning never saw; the test set only on the result.
   const stages = j['stages'] as { stage: string; accuracy: number }[];
-  assert.equal(stages.at(-1)?.accuracy, j['accuracy'], 'the decoded model scores exactly what the in-memory compressed model scored');
+  const split = j['split'] as { source: string; seed: number; fraction: number; samples: number };
+  assert.deepEqual([split.source, split.seed, split.fraction, split.samples], ['default', 0, 0.1, 4000]);
+  const { validation } = splitValidation(subset(loadIdxDataset().train, 0, 4000), 0.1, { seed: 0 });
+  const decodedVal = await evaluate(loadModelFile(join(out, 'model.onnx')), validation, { normalization: 'x/255' });
+  assert.equal(
+    stages.at(-1)?.accuracy,
+    decodedVal.accuracy,
+    'the decoded model scores on the validation split exactly what the in-memory compressed model scored',
+  );
 
   const onnx = join(dir, 'decoded.onnx');
   const d = whittle(['decode', '--model', join(out, 'model.wtl'), '--out', onnx, '--json']);

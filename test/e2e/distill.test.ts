@@ -6,6 +6,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir, whittle } from './cli.js';
+import { assertRunLog } from './run-log-check.js';
 
 const dir = tempDir();
 const teacher = join(dir, 'teacher.onnx');
@@ -46,6 +47,13 @@ test('distill: a 784-30-10 student from the teacher, with a hint; JSON has accur
   assert.equal(j['params'], 784 * 30 + 30 + 30 * 10 + 10, 'hint adapters are not part of the saved student');
   assert.equal(j['bytes'], statSync(out).size);
   assert.match(r.stderr, /distill epoch 1\/1/);
+  // The run log beside --out: the epoch as it ended, then the result --json printed.
+  const log = assertRunLog(`${out}.log.jsonl`, 'distill', ['epoch', 'result']);
+  assert.deepEqual(
+    log.epochs.map((e) => [e.phase, e.epoch]),
+    [['distill', 1]],
+  );
+  assert.equal(log.result?.['accuracy'], j['accuracy']);
 });
 
 test('merge: half of fc1 by activations; grow: widen + deepen keeps the outputs', () => {
@@ -60,6 +68,8 @@ test('merge: half of fc1 by activations; grow: widen + deepen keeps the outputs'
     '0.5',
     '--criterion',
     'activation',
+    '--fine-tune-epochs',
+    '1',
     '--threads',
     '2',
     '--out',
@@ -72,6 +82,19 @@ test('merge: half of fc1 by activations; grow: widen + deepen keeps the outputs'
   assert.equal(mj['params'], 266_610 - 150 * (784 + 1 + 100));
   assert.equal(mj['bytes'], statSync(merged).size);
   assert.ok(Number(mj['maxAbsOutputChange']) > 0 && Number(mj['accuracy']) > 0.8, JSON.stringify(mj));
+  const mlog = assertRunLog(`${merged}.log.jsonl`, 'merge', ['epoch', 'stage', 'result']);
+  assert.deepEqual(
+    mlog.stages.map((st) => [st.stage, st.accuracy]),
+    [
+      ['before', mj['accuracyBeforeMerge']],
+      ['merged', mj['accuracyAfterMerge']],
+      ['fine-tuned', mj['accuracyAfterFineTune']],
+    ],
+  );
+  assert.deepEqual(
+    mlog.epochs.map((e) => [e.phase, e.epoch]),
+    [['fine-tune', 1]],
+  );
 
   const grown = join(dir, 'grown.onnx');
   const g = whittle([
@@ -97,6 +120,17 @@ test('merge: half of fc1 by activations; grow: widen + deepen keeps the outputs'
   assert.ok(Number(gj['maxAbsOutputChange']) <= 1e-5, `max |Δoutput| ${gj['maxAbsOutputChange']}`);
   assert.equal(gj['params'], 784 * 400 + 400 + 400 * 400 + 400 + 400 * 150 + 150 + 150 * 10 + 10);
   assert.equal(gj['bytes'], statSync(grown).size);
+  assert.ok(!existsSync(`${grown}.log.jsonl`), 'growing without training has no epochs to log');
+
+  // grow --when-stuck trains: its epochs and growth events go to the run log.
+  const stuck = join(dir, 'stuck.onnx');
+  const s = whittle(['grow', '--model', 'mlp:784-20-10', '--widen', 'fc1=40', '--when-stuck', ...quick, '--epochs', '2', '--out', stuck, '--json']);
+  assert.equal(s.code, 0, s.stderr);
+  const slog = assertRunLog(`${stuck}.log.jsonl`, 'grow', ['epoch', 'result']);
+  // Each growth restarts the trainer, so the epochs come in segments; every one is logged under 'grow'.
+  assert.ok(slog.epochs.length >= 2, `${slog.epochs.length} epochs logged`);
+  assert.ok(slog.epochs.every((e) => e.phase === 'grow' && Number.isFinite(e.loss)));
+  assert.deepEqual(slog.result?.['events'], s.json?.['events']);
 });
 
 test('bad input: clear error, non-zero exit, inputs untouched, nothing written', () => {

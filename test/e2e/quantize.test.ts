@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { encodeIdx } from '../../src/data/idx.js';
 import { tempDir, whittle } from './cli.js';
+import { assertRunLog } from './run-log-check.js';
 
 let dir: string;
 let model: string;
@@ -124,6 +125,10 @@ test('qat (int8, LSQ scales) with PACT clipping exports QDQ with the learned cli
   ]);
   assert.equal(q['format'], 'qdq');
   assert.ok(Number(q['accuracyDrop']) <= 0.02, `drop ${q['accuracyDrop']}`);
+  // QAT trains, so its run log is beside --out: the epoch and the result --json printed.
+  const log = assertRunLog(`${join(dir, 'qat.onnx')}.log.jsonl`, 'quantize', ['epoch', 'result']);
+  assert.equal(log.epochs.length, 1);
+  assert.equal(log.result?.['accuracy'], q['accuracy']);
   const info = whittle(['info', '--model', join(dir, 'qat.onnx'), '--json']);
   assert.equal(info.code, 0, info.stderr);
   const ops = info.json?.['ops'] as Record<string, number>;

@@ -123,12 +123,13 @@ test('prune --log FILE.csv and train logs → whittle report; bad logs name the 
   const full = readFileSync(`${trained}.log.jsonl`, 'utf8');
   writeFileSync(cut, full.slice(0, full.length - 20));
   const lines = full.trimEnd().split('\n').length;
-  for (const [args, re] of [
-    [[cut], new RegExp(`${cut.replace(/[.]/g, '\\.')}:${lines}: the last line is truncated`)],
-    [[join(dir, 'nope.jsonl')], /nope\.jsonl: no such run log/],
+  // A damaged log is a failure (exit 1); a missing one a missing input, a usage error (exit 2).
+  for (const [args, re, code] of [
+    [[cut], new RegExp(`${cut.replace(/[.]/g, '\\.')}:${lines}: the last line is truncated`), 1],
+    [[join(dir, 'nope.jsonl')], /nope\.jsonl: no such run log/, 2],
   ] as const) {
     const bad = whittle(['report', ...args, '--out', join(dir, 'bad.html')]);
-    assert.equal(bad.code, 1, bad.stderr);
+    assert.equal(bad.code, code, bad.stderr);
     assert.match(bad.stderr, re);
     assert.ok(!existsSync(join(dir, 'bad.html')), 'no report written');
   }

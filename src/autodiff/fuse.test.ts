@@ -1,0 +1,74 @@
+// The fused update against the unfused one: same step, same numbers, fewer nodes.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { randomTensor } from '../../test/gradcheck.js';
+import { createModel } from '../nn/index.js';
+import { Tensor } from '../ir/tensor.js';
+import { Session } from '../runtime/session.js';
+import type { OptimizerConfig } from './optimizer.js';
+import { buildTrainStep } from './train-step.js';
+import type { TrainStep } from './train-step.js';
+
+/** Three steps of `step` on fixed batches; the carried values after them. */
+async function threeSteps(step: TrainStep): Promise<Map<string, Float32Array>> {
+  const session = await Session.create(step.model, { threads: 1 });
+  const state = new Map<string, Tensor>();
+  for (const c of step.carried)
+    state.set(
+      c.input,
+      c.init.kind === 'initializer' ? (step.model.graph.initializers.get(c.init.name) ?? createInit(c.init.name)) : new Tensor(c.dtype, c.dims),
+    );
+  try {
+    for (let s = 0; s < 3; s++) {
+      const feeds: Record<string, Tensor> = {
+        [step.input]: randomTensor('float32', [8, 1, 28, 28], 10 + s, 0, 1),
+        [step.labels]: new Tensor(
+          'int64',
+          [8],
+          BigInt64Array.from({ length: 8 }, (_, i) => BigInt((i * 3 + s) % 10)),
+        ),
+      };
+      for (const name of step.scalars) feeds[name] = Tensor.scalar('float32', 0.05);
+      for (const [k, v] of state) feeds[k] = v;
+      const r = await session.run(feeds);
+      for (const c of step.carried) state.set(c.input, r[c.output] as Tensor);
+    }
+  } finally {
+    await session.release();
+  }
+  return new Map([...state].map(([k, t]) => [k, t.data as Float32Array]));
+}
+
+const MODEL = createModel('lenet-300-100', { seed: 3 });
+function createInit(name: string): Tensor {
+  const t = MODEL.graph.initializers.get(name);
+  if (t === undefined) throw new Error(`no initializer ${name}`);
+  return t;
+}
+
+// [label, optimizer, fusions, what C holds, beta]
+for (const [label, optimizer, expected, cSuffix, beta] of [
+  ['sgd + momentum', { kind: 'sgd', momentum: 0.9 }, 3, '.momentum', 0.9],
+  ['nesterov (momentum read twice: not fused)', { kind: 'sgd', momentum: 0.9, nesterov: true }, 0, '.momentum', 0.9],
+  ['sgd + weight decay (the decay term is folded instead: g + wd·p)', { kind: 'sgd', momentum: 0.9, weightDecay: 1e-3 }, 3, '.weight', 1e-3],
+] as [string, OptimizerConfig, number, string, number][]) {
+  test(`momentum folded into the weight-gradient Gemm: ${label}`, async () => {
+    const fused = buildTrainStep(MODEL, { optimizer });
+    const plain = buildTrainStep(MODEL, { optimizer, fuse: false });
+    const gemmsWithC = fused.model.graph.nodes.filter((n) => n.opType === 'Gemm' && n.inputs[2]?.endsWith(cSuffix) === true);
+    assert.equal(gemmsWithC.length, expected);
+    assert.equal(plain.model.graph.nodes.length - fused.model.graph.nodes.length, 2 * expected, 'each fusion removes a Mul and an Add');
+    for (const n of gemmsWithC) assert.deepEqual(n.attributes['beta'], { type: 'float', value: Math.fround(beta) });
+    const [a, b] = await Promise.all([threeSteps(fused), threeSteps(plain)]);
+    for (const [name, x] of b) {
+      const y = a.get(name) as Float32Array;
+      let worst = 0;
+      for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs((x[i] as number) - (y[i] as number)) / (1e-3 + Math.abs(x[i] as number)));
+      assert.ok(worst < 1e-4, `${name}: fused and unfused updates differ by ${worst} (relative)`);
+    }
+    // The state moved: the comparison is not between two untouched copies.
+    const w = b.get('fc1.weight') as Float32Array;
+    const w0 = createInit('fc1.weight').data as Float32Array;
+    assert.ok(w.some((v, i) => v !== w0[i]));
+  });
+}
