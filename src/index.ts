@@ -30,8 +30,8 @@ export type { ScheduleConfig, ScheduleOptions } from './train/schedule.js';
 export { train } from './train/trainer.js';
 export type { EpochContext, EpochRecord, ProgressEvent, StepContext, TrainCallback, TrainOptions, TrainResult } from './train/trainer.js';
 export type { Recovery } from './train/recovery.js';
-export { evaluate } from './train/evaluate.js';
-export type { EvalOptions, EvalResult } from './train/evaluate.js';
+export { chooseNormalization, evaluate } from './train/evaluate.js';
+export type { EvalOptions, EvalResult, NormalizationTrial } from './train/evaluate.js';
 export { compareModels, evaluateTensors } from './train/compare.js';
 export type { CompareOptions, ModelComparison } from './train/compare.js';
 export type { OutputAgreement } from './train/agreement.js';
@@ -67,7 +67,7 @@ export type {
   PruneReport,
   SensitivityOptions,
 } from './compress/prune/index.js';
-export { groupLassoRegularizer, l1Regularizer } from './compress/regularize/index.js';
+export { groupLassoRegularizer, l1Regularizer, sparsifyVariational, variationalKL, variationalModel } from './compress/regularize/index.js';
 export { distillationStep, distillStudent } from './compress/distill/index.js';
 export type { DistillOptions, Hint } from './compress/distill/index.js';
 export { mergeNeurons } from './compress/merge/index.js';
