@@ -38,7 +38,7 @@ export function isConv(model: Model, layer: string): Node | undefined {
 
 function isGroupProducer(model: Model, layer: string): boolean {
   const node = model.graph.nodes.find((n) => n.name === layer || (n.inputs[1] !== undefined && (n.inputs[1] === layer || n.inputs[1] === `${layer}.weight`)));
-  return node !== undefined && dependencyGroups(model.graph).some((g) => g.producers.includes(node.name));
+  return node !== undefined && dependencyGroups(model.graph).some((g) => g.prunable && g.producers.includes(node.name));
 }
 
 /**
