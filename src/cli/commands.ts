@@ -10,8 +10,9 @@ import { runtimeShapes } from '../runtime/probe.js';
 import { sparseStats } from '../compress/prune/sparse.js';
 import { SHAPE_RULES } from '../ops/index.js';
 import { subset } from '../data/index.js';
-import type { Normalization } from '../data/index.js';
-import { evaluate } from '../train/evaluate.js';
+import type { Dataset, Normalization } from '../data/index.js';
+import { chooseNormalization, evaluate } from '../train/evaluate.js';
+import type { NormalizationTrial } from '../train/evaluate.js';
 import { train } from '../train/trainer.js';
 import { trainableParameters } from '../autodiff/train-step.js';
 import { addTrainFlags, emit, addSummary, toTrainOptions } from './flags.js';
@@ -47,11 +48,38 @@ function frozenParameters(model: Model, freeze: string | undefined): string[] {
   return params.filter((q) => prefixes.some((p) => q.startsWith(p)));
 }
 
+/** Validation samples `chooseNormalization` tries each candidate on. */
+const NORMALIZE_PROBE_SAMPLES = 2000;
+
+/**
+ * The input normalization of a training run: --normalize, else what the model recorded, else for a
+ * trained model file (a foreign export records none) the candidate under which it classifies the
+ * validation split best, else x/255 (a new zoo model).
+ */
+async function trainNormalization(
+  f: TrainFlags,
+  model: Model,
+  fineTuning: boolean,
+  validation: Dataset,
+  label: string,
+): Promise<{ normalization: Normalization; normalizeFrom: 'flag' | 'recorded' | 'validation' | 'default'; normalizeTrials: NormalizationTrial[] | null }> {
+  if (f.normalize !== undefined || model.metadata[NORMALIZE_KEY] !== undefined)
+    return { normalization: resolveNormalization(f.normalize, model), normalizeFrom: f.normalize !== undefined ? 'flag' : 'recorded', normalizeTrials: null };
+  if (!fineTuning) return { normalization: 'x/255', normalizeFrom: 'default', normalizeTrials: null };
+  const probe = subset(validation, 0, Math.min(NORMALIZE_PROBE_SAMPLES, validation.count));
+  const { normalization, trials } = await chooseNormalization(model, probe, { threads: f.threads });
+  process.stderr.write(
+    `${label}: the model records no input normalization; on ${probe.count} validation samples ${trials
+      .map((t) => `${t.normalization} ${(100 * t.accuracy).toFixed(2)}%`)
+      .join(', ')}: training with ${normalization} (--normalize to choose)\n`,
+  );
+  return { normalization, normalizeFrom: 'validation', normalizeTrials: trials };
+}
+
 /** The shared body of `train` and `demo`; `lrGiven`: --lr was on the command line. */
 async function runTrain(f: TrainFlags, lrGiven: boolean, label = 'train', onTrained?: (model: Model) => void, log?: RunLog): Promise<Record<string, unknown>> {
   const data = loadData(f.data);
   const { model, path } = loadModel(f.model, { seed: f.seed, ...zooShapeFor(data.train) });
-  const normalization = resolveNormalization(f.normalize, model);
   const fineTuning = path !== undefined;
   if (fineTuning && !lrGiven) {
     f = { ...f, lr: Number((f.lr * FINE_TUNE_LR_FACTOR).toPrecision(6)) };
@@ -61,6 +89,7 @@ async function runTrain(f: TrainFlags, lrGiven: boolean, label = 'train', onTrai
   const trainData = f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train;
   const held = holdOutValidation(trainData, f, { model: fineTuning ? model : undefined, label });
   const { train: trainSet, validation } = held;
+  const { normalization, normalizeFrom, normalizeTrials } = await trainNormalization(f, model, fineTuning, validation, label);
   const checkpointPath = f.checkpoint ?? (f.out !== undefined ? `${f.out}.ckpt` : undefined);
   if (f.resume && checkpointPath === undefined)
     throw new WhittleError('BAD_ARGUMENT', '--resume needs --checkpoint PATH or --out PATH (the checkpoint is PATH.ckpt)');
@@ -131,6 +160,8 @@ async function runTrain(f: TrainFlags, lrGiven: boolean, label = 'train', onTrai
       out: f.out ?? null,
       bytes: bytes ?? null,
       normalize: normalization,
+      normalizeFrom,
+      normalizeTrials,
       history: result.history,
     };
   } finally {
@@ -183,6 +214,11 @@ export function registerCommands(program: Command): void {
         .join(' ');
       const sig = (v: Signature): string => (v.type !== undefined ? `${v.name} ${v.type}` : `${v.name} ${v.dtype}[${v.shape.join(',')}]`);
       const unknown = s.unknownShapeNodes > 0 ? ` (${s.unknownShapeNodes} node(s) of unknown shape not counted)` : '';
+      const shown = s.flopAssumptions.slice(0, 4).map((a) => `\n    ${a}`);
+      const bodies =
+        s.flopAssumptions.length > 0
+          ? `\n  FLOPs of If/Loop/Scan bodies assume:${shown.join('')}${s.flopAssumptions.length > shown.length ? `\n    … ${s.flopAssumptions.length - shown.length} more (--json: flopAssumptions)` : ''}`
+          : '';
       // Structured pruning's view: which channel groups can go, and what blocks the others.
       const groups = dependencyGroups(model.graph);
       const prunable = groups.filter((g) => g.prunable);
@@ -190,7 +226,7 @@ export function registerCommands(program: Command): void {
       const blocked = groups.filter((g) => !g.prunable && g.producers.length > 0).map((g) => `    ${g.name}: ${g.reason ?? 'not prunable'}`);
       addSummary(
         printableLines(
-          `${f.model}: ${s.params.toLocaleString('en-US')} params (${s.nonzeroParams.toLocaleString('en-US')} nonzero), ${bytes.toLocaleString('en-US')} bytes (weights ${sparse.denseBytes.toLocaleString('en-US')} dense, ${sparse.sparseBytes.toLocaleString('en-US')} sparse), ${(s.flops / 1e6).toFixed(2)} MFLOPs/sample${unknown}\n  inputs: ${s.inputs.map(sig).join(', ')}\n  outputs: ${s.outputs.map(sig).join(', ')}\n  opsets: ${model.opsetImports.map((o) => `${o.domain || 'ai.onnx'} ${o.version}`).join(', ')}\n  ops: ${ops}\n  channel groups: ${prunable.length} prunable of ${groups.length}${byUnit.length > 0 ? ` (${byUnit.map(([u, n]) => `${n} ${u}`).join(', ')})` : ''}${blocked.length > 0 ? `; blocked:\n${blocked.join('\n')}` : ''}`,
+          `${f.model}: ${s.params.toLocaleString('en-US')} params (${s.nonzeroParams.toLocaleString('en-US')} nonzero), ${bytes.toLocaleString('en-US')} bytes (weights ${sparse.denseBytes.toLocaleString('en-US')} dense, ${sparse.sparseBytes.toLocaleString('en-US')} sparse), ${(s.flops / 1e6).toFixed(2)} MFLOPs/sample${unknown}${bodies}\n  inputs: ${s.inputs.map(sig).join(', ')}\n  outputs: ${s.outputs.map(sig).join(', ')}\n  opsets: ${model.opsetImports.map((o) => `${o.domain || 'ai.onnx'} ${o.version}`).join(', ')}\n  ops: ${ops}\n  channel groups: ${prunable.length} prunable of ${groups.length}${byUnit.length > 0 ? ` (${byUnit.map(([u, n]) => `${n} ${u}`).join(', ')})` : ''}${blocked.length > 0 ? `; blocked:\n${blocked.join('\n')}` : ''}`,
         ) + '\n',
       );
       emit(Boolean(f.json), {
@@ -204,6 +240,7 @@ export function registerCommands(program: Command): void {
         flops: s.flops,
         macs: s.macs,
         unknownShapeNodes: s.unknownShapeNodes,
+        flopAssumptions: s.flopAssumptions,
         ops: s.ops,
         opsets: model.opsetImports,
         inputs: s.inputs,

@@ -163,8 +163,8 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
       `the journal in ${o.out} belongs to a search with other settings; resume with the same settings, or choose another output directory`,
     );
   if (journal.header === undefined) appendJournal(journalPath, { type: 'search', settings });
-  else if (!readFileSync(journalPath, 'utf8').endsWith('\n'))
-    writeFileAtomic(journalPath, [new TextEncoder().encode(`${readFileSync(journalPath, 'utf8')}\n`)]);
+  // A torn last line gets its newline, so the next entry starts a line of its own.
+  else if (!journal.text.endsWith('\n')) writeFileAtomic(journalPath, [new TextEncoder().encode(`${journal.text}\n`)]);
   if (journal.results.size > 0) log(`optimize: resuming with ${journal.results.size} finished trials from ${journalPath}`);
 
   const table = new LatencyTable(o.latencyTablePath, model, modelBytes, data.train, o.normalization);

@@ -33,12 +33,19 @@ for (const file of [
   'mnist_mobilenet_v3.opset17.onnx',
   'mnist_vit.opset11.onnx',
 ]) {
-  test(`fine-tune ${file}: the loss falls and test accuracy stays within a point of PyTorch's`, () => {
+  test(`fine-tune ${file} with no flags but size: mnist-mean-std is picked on validation, the loss falls, test accuracy stays within a point of PyTorch's`, () => {
     const out = join(tempDir(), 'tuned.onnx');
-    const args = ['train', '--model', join(CORPUS, file), '--epochs', '2', '--samples', '640', '--normalize', 'mnist-mean-std'];
+    // No --normalize: the file records none, so train tries each normalization on validation samples.
+    const args = ['train', '--model', join(CORPUS, file), '--epochs', '2', '--samples', '640'];
     const r = whittle([...args, '--threads', '1', '--json', '--out', out]);
     assert.equal(r.code, 0, r.stderr);
     const j = r.json ?? {};
+    assert.equal(j['normalize'], 'mnist-mean-std', r.stderr);
+    assert.equal(j['normalizeFrom'], 'validation');
+    assert.match(
+      r.stderr,
+      /train: the model records no input normalization; on 64 validation samples x\/255 [0-9.]+%, mnist-mean-std [0-9.]+%, none [0-9.]+%: training with mnist-mean-std/,
+    );
     const history = j['history'] as Epoch[];
     assert.equal(history.length, 2);
     assert.ok((history[1] as Epoch).loss < (history[0] as Epoch).loss, `training loss ${history.map((h) => h.loss.toFixed(4)).join(' → ')}`);
