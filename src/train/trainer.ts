@@ -46,8 +46,9 @@ export interface TrainOptions {
   stepsPerRun?: number;
   /**
    * On a non-finite loss, or a finite one that blew up (100× every recent one and above the
-   * first), go back to a state kept from before the loss began to climb (48–64 steps back, within
-   * the epoch), halve the learning rate and replay the same batches (default true); false: throw
+   * first), go back to a state kept from before the loss began to climb (the oldest of the last
+   * four runs' starting states, within the epoch: 48–64 steps back at 16 steps per run, up to
+   * four runs back at more), halve the learning rate and replay the same batches (default true); false: throw
    * NAN_LOSS at the first non-finite loss.
    */
   recover?: boolean;
@@ -127,7 +128,7 @@ export interface TrainResult {
  */
 export const DEFAULT_STEPS_PER_RUN = 64;
 
-/** Recovery goes back 48–64 steps: four states before runs, 16 or more steps apart (kept by reference). */
+/** Recovery goes back to the oldest of four states before runs, 16 or more steps apart (kept by reference): 48–64 steps at 16 steps per run, up to 4 runs at more. */
 const SNAPSHOTS = { keep: 4, spacing: 16 };
 
 interface CheckpointMeta {
