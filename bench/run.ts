@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { modelStats } from '../src/ir/stats.js';
 import { SHAPE_RULES } from '../src/ops/index.js';
 import { median } from '../src/runtime/latency.js';
+import { DEFAULT_STEPS_PER_RUN } from '../src/train/trainer.js';
 import { benchModel } from './models.js';
 
 /**
@@ -89,7 +90,7 @@ if (sections.has('train')) {
       process.stderr.write(`bench: round ${rep + 1}/${repeats} ${model} ${threads} thread(s)\n`);
       add(
         `whittle|${model}|${threads}`,
-        run(process.execPath, [join(here, 'train-throughput.js'), model, String(threads), String(warmup), String(timed), '16']),
+        run(process.execPath, [join(here, 'train-throughput.js'), model, String(threads), String(warmup), String(timed), String(DEFAULT_STEPS_PER_RUN)]),
       );
       // OpenBLAS has its own thread pool: pin it too, so "1 thread" means one core for both engines.
       const env = { ...torchEnv, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) };

@@ -2,10 +2,10 @@
 // in-graph update) on real MNIST, batch 64; times the steps after the warm-up. Prints one JSON line.
 // usage: node dist/bench/train-throughput.js MODEL THREADS WARMUP TIMED STEPS_PER_RUN
 import { loadIdxDataset, subset } from '../src/data/index.js';
-import { train } from '../src/train/trainer.js';
+import { DEFAULT_STEPS_PER_RUN, train } from '../src/train/trainer.js';
 import { benchModel } from './models.js';
 
-const [model = 'lenet-300-100', threadsArg = '2', warmupArg = '64', timedArg = '512', kArg = '16'] = process.argv.slice(2);
+const [model = 'lenet-300-100', threadsArg = '2', warmupArg = '64', timedArg = '512', kArg = String(DEFAULT_STEPS_PER_RUN)] = process.argv.slice(2);
 const threads = Number(threadsArg);
 const warmup = Number(warmupArg);
 const timed = Number(timedArg);

@@ -67,7 +67,7 @@ export type {
   PruneReport,
   SensitivityOptions,
 } from './compress/prune/index.js';
-export { groupLassoRegularizer, l1Regularizer } from './compress/regularize/index.js';
+export { groupLassoRegularizer, l1Regularizer, sparsifyVariational, variationalKL, variationalModel } from './compress/regularize/index.js';
 export { distillationStep, distillStudent } from './compress/distill/index.js';
 export type { DistillOptions, Hint } from './compress/distill/index.js';
 export { mergeNeurons } from './compress/merge/index.js';

@@ -214,6 +214,11 @@ export function registerCommands(program: Command): void {
         .join(' ');
       const sig = (v: Signature): string => (v.type !== undefined ? `${v.name} ${v.type}` : `${v.name} ${v.dtype}[${v.shape.join(',')}]`);
       const unknown = s.unknownShapeNodes > 0 ? ` (${s.unknownShapeNodes} node(s) of unknown shape not counted)` : '';
+      const shown = s.flopAssumptions.slice(0, 4).map((a) => `\n    ${a}`);
+      const bodies =
+        s.flopAssumptions.length > 0
+          ? `\n  FLOPs of If/Loop/Scan bodies assume:${shown.join('')}${s.flopAssumptions.length > shown.length ? `\n    … ${s.flopAssumptions.length - shown.length} more (--json: flopAssumptions)` : ''}`
+          : '';
       // Structured pruning's view: which channel groups can go, and what blocks the others.
       const groups = dependencyGroups(model.graph);
       const prunable = groups.filter((g) => g.prunable);
@@ -221,7 +226,7 @@ export function registerCommands(program: Command): void {
       const blocked = groups.filter((g) => !g.prunable && g.producers.length > 0).map((g) => `    ${g.name}: ${g.reason ?? 'not prunable'}`);
       addSummary(
         printableLines(
-          `${f.model}: ${s.params.toLocaleString('en-US')} params (${s.nonzeroParams.toLocaleString('en-US')} nonzero), ${bytes.toLocaleString('en-US')} bytes (weights ${sparse.denseBytes.toLocaleString('en-US')} dense, ${sparse.sparseBytes.toLocaleString('en-US')} sparse), ${(s.flops / 1e6).toFixed(2)} MFLOPs/sample${unknown}\n  inputs: ${s.inputs.map(sig).join(', ')}\n  outputs: ${s.outputs.map(sig).join(', ')}\n  opsets: ${model.opsetImports.map((o) => `${o.domain || 'ai.onnx'} ${o.version}`).join(', ')}\n  ops: ${ops}\n  channel groups: ${prunable.length} prunable of ${groups.length}${byUnit.length > 0 ? ` (${byUnit.map(([u, n]) => `${n} ${u}`).join(', ')})` : ''}${blocked.length > 0 ? `; blocked:\n${blocked.join('\n')}` : ''}`,
+          `${f.model}: ${s.params.toLocaleString('en-US')} params (${s.nonzeroParams.toLocaleString('en-US')} nonzero), ${bytes.toLocaleString('en-US')} bytes (weights ${sparse.denseBytes.toLocaleString('en-US')} dense, ${sparse.sparseBytes.toLocaleString('en-US')} sparse), ${(s.flops / 1e6).toFixed(2)} MFLOPs/sample${unknown}${bodies}\n  inputs: ${s.inputs.map(sig).join(', ')}\n  outputs: ${s.outputs.map(sig).join(', ')}\n  opsets: ${model.opsetImports.map((o) => `${o.domain || 'ai.onnx'} ${o.version}`).join(', ')}\n  ops: ${ops}\n  channel groups: ${prunable.length} prunable of ${groups.length}${byUnit.length > 0 ? ` (${byUnit.map(([u, n]) => `${n} ${u}`).join(', ')})` : ''}${blocked.length > 0 ? `; blocked:\n${blocked.join('\n')}` : ''}`,
         ) + '\n',
       );
       emit(Boolean(f.json), {
@@ -235,6 +240,7 @@ export function registerCommands(program: Command): void {
         flops: s.flops,
         macs: s.macs,
         unknownShapeNodes: s.unknownShapeNodes,
+        flopAssumptions: s.flopAssumptions,
         ops: s.ops,
         opsets: model.opsetImports,
         inputs: s.inputs,

@@ -10,7 +10,7 @@ import { subset } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
 import { encodeModel } from '../ir/onnx.js';
-import { countParameters } from '../nn/index.js';
+import { trainableParameters } from '../autodiff/train-step.js';
 import { distillModel, growModel, mergeModel, withNormalization, withSplit } from '../pipeline/index.js';
 import type { TrainFlags } from './flags.js';
 import { addTrainFlags, emit, addSummary, int, num, toTrainOptions } from './flags.js';
@@ -18,6 +18,11 @@ import { loadData, loadModel, resolveNormalization, saveModel, zooShapeFor } fro
 import { pipelineReporter } from './progress.js';
 import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
 import { holdOutValidation } from './validation.js';
+
+/** Trainable parameter elements, whatever the initializers are called (imported files name them onnx::Conv_203). */
+function countParameters(graph: Model['graph']): number {
+  return trainableParameters(graph).reduce((n, k) => n + (graph.initializers.get(k)?.size ?? 0), 0);
+}
 
 const collect = (v: string, acc: string[]): string[] => [...acc, v];
 

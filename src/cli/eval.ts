@@ -4,10 +4,11 @@ import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { DataForModelOptions, Dataset, Normalization, TensorDataset } from '../data/index.js';
-import { feedInputs, limitTensorDataset, loadDataForModel, randomTensorDataset, tensorDatasetFromImages } from '../data/index.js';
+import { feedInputs, limitTensorDataset, loadDataForModel, tensorDatasetFromImages } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
 import type { OutputAgreement } from '../train/agreement.js';
+import { runnableRandomData } from '../train/random-inputs.js';
 import { compareModels, evaluateTensors } from '../train/compare.js';
 import type { ModelComparison } from '../train/compare.js';
 import { evaluate } from '../train/evaluate.js';
@@ -79,9 +80,10 @@ export function imagesAsTensors(model: Model, images: Dataset, normalization: No
   });
 }
 
-async function evalImageDataset(f: EvalFlags): Promise<Record<string, unknown>> {
+/** `loaded`: the model when the caller has loaded it already (a file: the zoo shape does not apply). */
+async function evalImageDataset(f: EvalFlags, loaded: Model | undefined): Promise<Record<string, unknown>> {
   const data = loadData(f.data);
-  const { model } = loadModel(f.model, zooShapeFor(data.test));
+  const model = loaded ?? loadModel(f.model, zooShapeFor(data.test)).model;
   const normalization = resolveNormalization(f.normalize, model);
   const r = await evaluate(model, data.test, { normalization, threads: f.threads, limit: f.evalLimit, backend: f.runtime });
   addSummary(
@@ -124,7 +126,9 @@ async function evalAnyModel(f: EvalFlags, model: Model): Promise<Record<string, 
   // Random inputs are shaped like the reference's when there is one: it is the model the data was meant for.
   const shapeModel: Model = reference ?? model;
   let data: TensorDataset =
-    f.data !== undefined ? loadDataForModel(shapeModel, f.data, options) : randomTensorDataset(shapeModel, { count: f.evalLimit ?? 64, seed: f.seed });
+    f.data !== undefined
+      ? loadDataForModel(shapeModel, f.data, options)
+      : await runnableRandomData(shapeModel, { count: f.evalLimit ?? 64, seed: f.seed, threads: f.threads });
   if (f.evalLimit !== undefined) data = limitTensorDataset(data, f.evalLimit);
   const inputs = f.data === undefined ? 'random' : 'data';
   const runOptions = { threads: f.threads, backend: f.runtime, batchSize: f.batch };
@@ -189,7 +193,7 @@ export function registerEvalCommands(program: Command): void {
       // Loaded at most once: the image-dataset check may already need it.
       let model: Model | undefined;
       const load = (): Model => (model ??= loadModel(f.model).model);
-      emit(Boolean(f.json), usesImageDataset(f, load) ? await evalImageDataset(f) : await evalAnyModel(f, load()));
+      emit(Boolean(f.json), usesImageDataset(f, load) ? await evalImageDataset(f, model) : await evalAnyModel(f, load()));
     });
 }
 

@@ -8,6 +8,7 @@ import type { Normalization } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import { scheduleFromName, SCHEDULE_NAMES } from '../train/schedule.js';
 import type { TrainOptions } from '../train/trainer.js';
+import { DEFAULT_STEPS_PER_RUN } from '../train/trainer.js';
 import { addValidationFlags } from './validation.js';
 
 export function int(name: string, min: number) {
@@ -104,7 +105,12 @@ export function addTrainFlags(cmd: Command, defaults: { epochs: number; lr: numb
     .option('--normalize <how>', 'input normalization: x/255 | mnist-mean-std | none (default: what the model recorded, else x/255)')
     .option('--patience <epochs>', 'early stopping: stop after this many epochs without a better validation loss', int('--patience', 0))
     .option('--samples <n>', 'train on the first N training samples only (quick runs)', int('--samples', 1))
-    .option('--steps-per-run <k>', 'training steps per onnxruntime call (an ONNX Loop; same result, less overhead)', int('--steps-per-run', 1), 16)
+    .option(
+      '--steps-per-run <k>',
+      'training steps per onnxruntime call (an ONNX Loop; same result, less overhead)',
+      int('--steps-per-run', 1),
+      DEFAULT_STEPS_PER_RUN,
+    )
     .option('--no-recover', 'stop with NAN_LOSS on a non-finite loss instead of going back, halving the learning rate and continuing')
     .option('--json', 'print one JSON object on stdout');
 }

@@ -15,6 +15,8 @@ import { registerReportCommands } from './report.js';
 import { registerExportCommands } from './export.js';
 import { guardPaths } from './guard.js';
 import { registerOptimizeCommands } from './optimize.js';
+import { codecCounts } from '../ir/onnx.js';
+import { sessionsCreated } from '../runtime/session.js';
 
 // --quiet: nothing on stderr but errors; the result still goes to stdout.
 const writeErr = process.stderr.write.bind(process.stderr);
@@ -52,6 +54,11 @@ let active: Command | undefined;
 program.hook('preAction', (_program, cmd) => {
   active = cmd;
 });
+// WHITTLE_PASS_COUNTS=1: the whole-model passes the command paid for (parses, serializations,
+// onnxruntime sessions), one JSON line on stderr at exit; the tests guard these counts.
+if (process.env['WHITTLE_PASS_COUNTS'] === '1') {
+  process.on('exit', () => writeErr(`whittle: passes ${JSON.stringify({ ...codecCounts(), sessions: sessionsCreated() })}\n`));
+}
 // Ctrl-C: a command that can stop cleanly (train) handles SIGINT itself; otherwise exit 130 at once.
 process.on('SIGINT', () => {
   if (process.listenerCount('SIGINT') === 1) process.exit(EXIT.interrupted);

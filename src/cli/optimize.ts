@@ -13,7 +13,7 @@ import { optimize } from '../search/optimize.js';
 import type { TrialRunner } from '../search/pool.js';
 import { LocalPool } from '../search/pool.js';
 import { QueueRunner, runQueueWorker } from '../search/queue.js';
-import type { RuntimeName, Target } from '../search/types.js';
+import type { RuntimeName, SparsityMode, Target } from '../search/types.js';
 import type { RunLog } from '../train/run-log.js';
 import { emit, addSummary, int, num } from './flags.js';
 import { loadData, loadModel, resolveNormalization } from './load.js';
@@ -73,6 +73,7 @@ interface OptimizeFlags {
   population: number;
   valSplit?: number;
   lr: string;
+  modes: string;
   batch: number;
   latencyTable?: string;
   normalize?: string;
@@ -84,7 +85,7 @@ interface OptimizeFlags {
 export function registerOptimizeCommands(program: Command): void {
   addLogFlag(program.command('optimize'))
     .description(
-      'search per-layer width, sparsity and bits (float, fp16, int8, k-means 2–8) against a size, latency or FLOPs budget; trials measured on a validation split',
+      'search per-layer width, sparsity and bits (float, fp16, int8, int4, ternary, k-means 2–8) against a size, latency or FLOPs budget; trials measured on a validation split',
     )
     .requiredOption('--model <file.onnx>', 'the trained model to optimize')
     .requiredOption('--out <dir>', 'output directory: the chosen model, front.json, result.json, journal.jsonl')
@@ -122,6 +123,11 @@ export function registerOptimizeCommands(program: Command): void {
       num('--val-split'),
     )
     .option('--lr <list>', 'fine-tune learning rates the search may choose, comma-separated', '0.01')
+    .option(
+      '--modes <list>',
+      "how trials may sparsify (size target), comma-separated: magnitude (gradual pruning), variational (sparse variational dropout learns it); the first is the greedy path's",
+      'magnitude',
+    )
     .option('--batch <n>', 'mini-batch size', int('--batch', 1), 64)
     .option('--latency-table <file>', 'per-machine latency table (default ~/.cache/whittle/latency-HOST.json)')
     .option('--normalize <how>', 'input normalization (default: what the model recorded, else x/255)')
@@ -135,6 +141,10 @@ export function registerOptimizeCommands(program: Command): void {
       if (f.budget !== undefined && !(f.budget > 0)) throw new WhittleError('BAD_ARGUMENT', `--budget must be > 0, got ${f.budget}`);
       const lrs = f.lr.split(',').map((s) => Number(s));
       if (lrs.some((x) => !(x > 0))) throw new WhittleError('BAD_ARGUMENT', `--lr must list learning rates > 0, got "${f.lr}"`);
+      const modes = f.modes.split(',').map((m) => m.trim());
+      const badMode = modes.find((m) => m !== 'magnitude' && m !== 'variational');
+      if (badMode !== undefined || modes.length === 0)
+        throw new WhittleError('BAD_ARGUMENT', `--modes must list magnitude and/or variational, got "${f.modes}"`);
       const split = searchSplit(f, model);
       const dataRef = {
         dir: f.data === undefined ? undefined : resolve(f.data),
@@ -176,6 +186,7 @@ export function registerOptimizeCommands(program: Command): void {
           population: f.population,
           batchSize: f.batch,
           lrs,
+          modes: modes as SparsityMode[],
           normalization,
           threads: f.threads,
           out: f.out,

@@ -16,6 +16,7 @@ import { proposeForTarget, proposeSparsities, sensitivity } from '../compress/pr
 import { checkPruneOptions, PRUNE_GRANULARITIES, PRUNE_METHODS, PRUNE_SCHEDULES, pruneModel, withSplit } from '../pipeline/index.js';
 import type { PruneGranularity, PruneMethod, PruneSchedule, TrainSettings } from '../pipeline/index.js';
 import { evaluate } from '../train/evaluate.js';
+import { DEFAULT_STEPS_PER_RUN } from '../train/trainer.js';
 import { scheduleFromName, SCHEDULE_NAMES } from '../train/schedule.js';
 import { emit, addSummary, int, num } from './flags.js';
 import { pipelineReporter } from './progress.js';
@@ -247,7 +248,7 @@ export function registerPruneCommands(program: Command): void {
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', int('--threads', 1), availableParallelism())
     .option('--samples <n>', 'fine-tune on the first N training samples only', int('--samples', 1))
     .option('--eval-limit <n>', 'measure accuracy on the first N test samples only', int('--eval-limit', 1))
-    .option('--steps-per-run <k>', 'training steps per onnxruntime call', int('--steps-per-run', 1), 16)
+    .option('--steps-per-run <k>', 'training steps per onnxruntime call', int('--steps-per-run', 1), DEFAULT_STEPS_PER_RUN)
     .option('--normalize <how>', 'input normalization (default: what the model recorded, else x/255)')
     .option('--out <file.onnx>', 'where to write the pruned model')
     .option('--sparse', 'store sparse weights as ONNX sparse initializers (values + int32 positions; onnxruntime densifies them on load)')

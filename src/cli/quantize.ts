@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { Dataset, Normalization, TensorDataset } from '../data/index.js';
-import { limitTensorDataset, loadDataForModel, normalizeBatch, randomTensorDataset, subset } from '../data/index.js';
+import { limitTensorDataset, loadDataForModel, normalizeBatch, sliceTensorDataset, subset } from '../data/index.js';
 import { ACTIVATION_CLIPS, CALIBRATION_METHODS, checkCalibrationShape } from '../compress/quantize/index.js';
 import type { ActivationClip, CalibrationMethod, ModelData } from '../compress/quantize/index.js';
 import { writeKmeansContainer } from '../compress/kmeans/index.js';
@@ -14,8 +14,7 @@ import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
 import { encodeModel } from '../ir/onnx.js';
 import { modelStats } from '../ir/stats.js';
-import { sizeOf, Tensor } from '../ir/tensor.js';
-import type { TensorData } from '../ir/tensor.js';
+import { Tensor } from '../ir/tensor.js';
 import { SHAPE_RULES } from '../ops/index.js';
 import {
   denseParameterBytes,
@@ -30,6 +29,7 @@ import {
 import type { PipelineEvent, QuantFormat, QuantSchemeName } from '../pipeline/index.js';
 import type { ModelComparison } from '../train/compare.js';
 import { evaluate } from '../train/evaluate.js';
+import { runnableRandomData } from '../train/random-inputs.js';
 import type { RunLog } from '../train/run-log.js';
 import type { TrainOptions } from '../train/trainer.js';
 import { flagTerms, flagsOf } from './errors.js';
@@ -121,12 +121,6 @@ async function runKmeans(f: QuantizeFlags, formatGiven: boolean): Promise<Record
   };
 }
 
-/** Samples `start ..` of a dataset (views, no copy). */
-function dropFirst(ds: TensorDataset, start: number): TensorDataset {
-  const inputs = ds.inputs.map((t) => ({ ...t, data: t.data.subarray(start * sizeOf(t.shape)) as TensorData }));
-  return { ...ds, count: ds.count - start, inputs, labels: ds.labels?.subarray(start) };
-}
-
 const list = (v: string | undefined): string[] | undefined =>
   v
     ?.split(',')
@@ -178,11 +172,11 @@ function imageInputs(f: QuantizeFlags, model: Model, fromFile: boolean, scheme: 
   });
   const { train, validation } = held;
   const needsSamples = (scheme === 'ptq' && format === 'qdq') || scheme === 'qat';
+  const trained = scheme === 'qat' || scheme === 'binary' || scheme === 'ternary';
   const samples = needsSamples ? calibrationTensor(model, train, f.calibrationSamples, normalization) : undefined;
   // Calibration data of the wrong shape is reported as such, before anything else reads the images.
   if (samples !== undefined) checkCalibrationShape(model, samples);
   const images = imagesAsTensors(model, data.test, normalization, 'test split');
-  const trained = scheme === 'qat' || scheme === 'binary' || scheme === 'ternary';
   return {
     samples,
     evaluation: limitTensorDataset(images, f.evalLimit ?? images.count),
@@ -196,7 +190,7 @@ function imageInputs(f: QuantizeFlags, model: Model, fromFile: boolean, scheme: 
 }
 
 /** Any model: --data (.npy/.npz/JSONL/images) calibrates, agreement on the rest or on random inputs. */
-function anyInputs(f: QuantizeFlags, model: Model, scheme: QuantSchemeName, format: QuantFormat): QuantizeInputs {
+async function anyInputs(f: QuantizeFlags, model: Model, scheme: QuantSchemeName, format: QuantFormat): Promise<QuantizeInputs> {
   const needsData = scheme === 'ptq' && format === 'qdq';
   const data = f.data !== undefined ? loadDataForModel(model, f.data) : undefined;
   const calib = needsData && data !== undefined ? limitTensorDataset(data, f.calibrationSamples) : undefined;
@@ -205,9 +199,9 @@ function anyInputs(f: QuantizeFlags, model: Model, scheme: QuantSchemeName, form
   let evalFrom: string;
   if (f.evalData !== undefined) [evaluation, evalFrom] = [loadDataForModel(model, f.evalData), 'eval-data'];
   else if (data !== undefined && calib !== undefined && data.count > calib.count)
-    [evaluation, evalFrom] = [dropFirst(data, calib.count), 'data (samples after the calibration ones)'];
+    [evaluation, evalFrom] = [sliceTensorDataset(data, calib.count, data.count), 'data (samples after the calibration ones)'];
   else if (data !== undefined) [evaluation, evalFrom] = [data, calib !== undefined ? 'data (the calibration samples themselves)' : 'data'];
-  else [evaluation, evalFrom] = [randomTensorDataset(model, { count: f.evalLimit ?? 64, seed: f.seed }), 'random'];
+  else [evaluation, evalFrom] = [await runnableRandomData(model, { count: f.evalLimit ?? 64, seed: f.seed, threads: f.threads }), 'random'];
   if (f.evalLimit !== undefined) evaluation = limitTensorDataset(evaluation, f.evalLimit);
   return { samples: calib, evaluation, evalFrom, calibration: calib !== undefined ? { method: f.calibration, samples: calib.count, data: f.data } : null };
 }
@@ -255,7 +249,7 @@ async function runQuantize(f: QuantizeFlags, cmd: Command, log?: RunLog): Promis
     if (e.type === 'note') process.stderr.write(`${flagTerms(e.message, flagsOf(cmd))}\n`);
     else events(e);
   };
-  const inputs = images ? imageInputs(f, model, path !== undefined, scheme, format) : anyInputs(f, model, scheme, format);
+  const inputs = images ? imageInputs(f, model, path !== undefined, scheme, format) : await anyInputs(f, model, scheme, format);
   const fp16Block = list(f.fp16Block);
   const exclude = list(f.exclude);
   const result = await quantizeModel(model, {

@@ -26,6 +26,22 @@ export function parseNormalization(s: string): Normalization {
   throw new WhittleError('BAD_ARGUMENT', `unknown normalization "${s}"; use one of: ${NORMALIZATIONS.join(', ')}`);
 }
 
+/**
+ * A normalization as arithmetic: value = (byte / scale − mean) / std, for graphs that take the
+ * raw bytes and normalize in-graph (the training step: copying bytes is far cheaper than
+ * converting them in JavaScript).
+ *
+ * ```ts
+ * normalizationAffine('x/255'); // { scale: 255, mean: 0, std: 1 }
+ * ```
+ */
+export function normalizationAffine(normalization: Normalization): { scale: number; mean: number; std: number } {
+  if (normalization === 'x/255') return { scale: 255, mean: 0, std: 1 };
+  if (normalization === 'mnist-mean-std') return { scale: 255, mean: MNIST_MEAN, std: MNIST_STD };
+  if (normalization === 'none') return { scale: 1, mean: 0, std: 1 };
+  throw new WhittleError('BAD_ARGUMENT', `unknown normalization "${String(normalization)}"; use one of: ${NORMALIZATIONS.join(', ')}`);
+}
+
 // One 256-entry table per normalization: a byte becomes a float by one lookup, no per-element math.
 const tables = new Map<Normalization, Float32Array>();
 

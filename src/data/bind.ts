@@ -17,7 +17,27 @@ export function feedInputs(model: Model): ValueInfo[] {
 const fmt = (dims: readonly Dim[]): string => `[${dims.join(', ')}]`;
 
 /**
- * The batch size a model's inputs fix (a static first dimension, e.g. 1 in many exports), or
+ * Where each input has its batch axis: 0, unless the batch is a named dimension (the first
+ * input's leading one, e.g. `batch`) that the input holds elsewhere (an LSTM state
+ * [2, batch, 64]: 1); undefined for a scalar input, which has none and is fed as it is.
+ *
+ * ```ts
+ * batchAxes(sileroVad); // Map { input → 0, sr → undefined, h → 1, c → 1 }
+ * ```
+ */
+export function batchAxes(model: Model): Map<string, number | undefined> {
+  const inputs = feedInputs(model);
+  const lead = inputs.map((i) => i.shape[0]).find((d) => typeof d === 'string' && d !== '');
+  const axes = new Map<string, number | undefined>();
+  for (const i of inputs) {
+    const at = lead === undefined ? -1 : i.shape.indexOf(lead);
+    axes.set(i.name, i.shape.length === 0 ? undefined : at >= 0 ? at : 0);
+  }
+  return axes;
+}
+
+/**
+ * The batch size a model's inputs fix (a static batch dimension, e.g. 1 in many exports), or
  * undefined when the batch dimension is dynamic.
  *
  * ```ts
@@ -25,8 +45,30 @@ const fmt = (dims: readonly Dim[]): string => `[${dims.join(', ')}]`;
  * ```
  */
 export function fixedBatchSize(model: Model): number | undefined {
-  for (const i of feedInputs(model)) if (typeof i.shape[0] === 'number') return i.shape[0];
+  const axes = batchAxes(model);
+  for (const i of feedInputs(model)) {
+    const axis = axes.get(i.name);
+    if (axis === undefined) continue;
+    const d = i.shape[axis];
+    if (typeof d === 'number') return d;
+    // A named batch dimension: dynamic.
+    if (d !== '') return undefined;
+  }
   return undefined;
+}
+
+/** `dims` with axis `axis` moved to the front (sample-major data), copying when it is not there. */
+function toSampleMajor(a: NpyArray, axis: number): { dims: number[]; data: TensorData } {
+  if (axis === 0) return { dims: [...a.dims], data: a.data };
+  const n = a.dims[axis] as number;
+  const outer = a.dims.slice(0, axis).reduce((x, y) => x * y, 1);
+  const inner = a.dims.slice(axis + 1).reduce((x, y) => x * y, 1);
+  const out = new (a.data.constructor as new (n: number) => TensorData)(a.data.length);
+  // [outer, n, inner] → [n, outer, inner]
+  for (let o = 0; o < outer; o++)
+    for (let i = 0; i < n; i++)
+      (out as Float32Array).set((a.data as Float32Array).subarray((o * n + i) * inner, (o * n + i + 1) * inner), (i * outer + o) * inner);
+  return { dims: [n, ...a.dims.slice(0, axis), ...a.dims.slice(axis + 1)], data: out };
 }
 
 /**
@@ -69,28 +111,44 @@ export function bindArrays(
     );
   const symbols = new Map<string, { value: number; input: string }>();
   const samples: SampleTensor[] = [];
+  const axes = batchAxes(model);
   let count: number | undefined;
   let countFrom = '';
   for (const info of inputs) {
     const a = byInput.get(info.name) as NpyArray;
     const rank = info.shape.length;
     const expected = `input "${info.name}" expects ${fmt(info.shape)}`;
-    if (rank === 0)
+    const axis = axes.get(info.name);
+    if (axis === undefined) {
+      // A scalar input (no batch axis): one value for every sample.
+      if (a.dims.length !== 0 && !(a.dims.length === 1 && a.dims[0] === 1))
+        throw new WhittleError('SHAPE_MISMATCH', `${source}: ${expected} (a scalar, the same for every sample), found ${fmt(a.dims)}; save it as one value`);
+      samples.push({
+        name: info.name,
+        dtype: info.dtype,
+        shape: [],
+        data: castData(a.data, a.dtype, info.dtype, `${source}: input "${info.name}"`),
+        shared: true,
+      });
+      continue;
+    }
+    // One rank short: a single sample.
+    const laid = a.dims.length === rank - 1 ? { ...a, dims: [...a.dims.slice(0, axis), 1, ...a.dims.slice(axis)] } : a;
+    if (laid.dims.length !== rank)
       throw new WhittleError(
         'SHAPE_MISMATCH',
-        `${source}: ${expected} (a scalar, no batch axis); Whittle feeds batches of samples: re-export the model with a batch axis`,
+        `${source}: ${expected}, found ${fmt(a.dims)}; give the array the model's shape (samples on axis ${axis}, the model's batch axis)`,
       );
-    // One rank short: a single sample.
-    const dims = a.dims.length === rank - 1 ? [1, ...a.dims] : a.dims;
-    if (dims.length !== rank)
-      throw new WhittleError('SHAPE_MISMATCH', `${source}: ${expected}, found ${fmt(a.dims)}; give the array the model's shape (leading axis = samples)`);
+    const { dims, data: sampleMajor } = toSampleMajor(laid, axis);
+    // The model's shape with the batch axis first, as `dims` is.
+    const model = [info.shape[axis] as Dim, ...info.shape.slice(0, axis), ...info.shape.slice(axis + 1)];
     for (let k = 1; k < rank; k++) {
-      const want = info.shape[k] as Dim;
+      const want = model[k] as Dim;
       const have = dims[k] as number;
       if (typeof want === 'number' && want !== have) {
         throw new WhittleError(
           'SHAPE_MISMATCH',
-          `${source}: ${expected} (per sample ${fmt(info.shape.slice(1))}), found ${fmt(dims)}; axis ${k} should be ${want}`,
+          `${source}: ${expected} (per sample ${fmt(model.slice(1))}), found ${fmt(laid.dims)}; axis ${k <= axis ? k - 1 : k} should be ${want}`,
         );
       }
       if (typeof want === 'string' && want !== '') {
@@ -98,7 +156,7 @@ export function bindArrays(
         if (seen !== undefined && seen.value !== have) {
           throw new WhittleError(
             'SHAPE_MISMATCH',
-            `${source}: dimension "${want}" is ${seen.value} in input "${seen.input}" but ${have} in input "${info.name}" (${fmt(dims)}); inputs sharing a dimension need the same size`,
+            `${source}: dimension "${want}" is ${seen.value} in input "${seen.input}" but ${have} in input "${info.name}" (${fmt(laid.dims)}); inputs sharing a dimension need the same size`,
           );
         }
         symbols.set(want, { value: have, input: info.name });
@@ -109,10 +167,10 @@ export function bindArrays(
     else if (n !== count)
       throw new WhittleError(
         'SHAPE_MISMATCH',
-        `${source}: input "${info.name}" has ${n} samples (${fmt(dims)}), input "${countFrom}" has ${count}; every input needs the same number of samples`,
+        `${source}: input "${info.name}" has ${n} samples (${fmt(laid.dims)}), input "${countFrom}" has ${count}; every input needs the same number of samples`,
       );
-    const data = castData(a.data, a.dtype, info.dtype, `${source}: input "${info.name}"`);
-    samples.push({ name: info.name, dtype: info.dtype, shape: dims.slice(1), data });
+    const data = castData(sampleMajor, a.dtype, info.dtype, `${source}: input "${info.name}"`);
+    samples.push({ name: info.name, dtype: info.dtype, shape: dims.slice(1), data, ...(axis !== 0 ? { batchAxis: axis } : {}) });
   }
   const batch = fixedBatchSize(model);
   if (batch !== undefined && (count as number) % batch !== 0) {
@@ -152,13 +210,11 @@ export function randomTensorDataset(model: Model, options: RandomDataOptions = {
   const count = batch === undefined ? wanted : Math.max(batch, Math.floor(wanted / batch) * batch);
   const rng = createRng(options.seed ?? 0);
   const symbols = new Map<string, number>();
+  const axes = batchAxes(model);
   const inputs: SampleTensor[] = feedInputs(model).map((info) => {
-    if (info.shape.length === 0)
-      throw new WhittleError(
-        'SHAPE_MISMATCH',
-        `input "${info.name}" is a scalar (no batch axis); Whittle feeds batches of samples: re-export the model with a batch axis`,
-      );
-    const shape = info.shape.slice(1).map((d) => {
+    const axis = axes.get(info.name);
+    if (axis === undefined) return scalarInput(model, info);
+    const shape = [...info.shape.slice(0, axis), ...info.shape.slice(axis + 1)].map((d) => {
       if (typeof d === 'number') return d;
       const size = symbols.get(d) ?? options.dynamicSize ?? (info.shape.length === 4 ? 32 : 16);
       if (d !== '') symbols.set(d, size);
@@ -172,7 +228,39 @@ export function randomTensorDataset(model: Model, options: RandomDataOptions = {
       if (data instanceof BigInt64Array) data[i] = u < 0.5 ? 0n : 1n;
       else data[i] = isFloat ? u : u < 0.5 ? 0 : 1;
     }
-    return { name: info.name, dtype: info.dtype, shape, data: info.dtype === 'float16' ? castData(data, 'float32', 'float16', info.name) : data };
+    return {
+      name: info.name,
+      dtype: info.dtype,
+      shape,
+      data: info.dtype === 'float16' ? castData(data, 'float32', 'float16', info.name) : data,
+      ...(axis !== 0 ? { batchAxis: axis } : {}),
+    };
   });
   return createTensorDataset({ inputs, source: 'random' });
+}
+
+/**
+ * A value for a scalar input without data: the constant the graph compares it with (Silero VAD
+ * tests `sr == 16000` to pick its 16 kHz branch), else 1.
+ */
+function scalarInput(model: Model, info: ValueInfo): SampleTensor {
+  let value = 1;
+  for (const n of model.graph.nodes) {
+    if (n.opType !== 'Equal' || !n.inputs.includes(info.name)) continue;
+    const other = model.graph.initializers.get(n.inputs.find((i) => i !== info.name) ?? '');
+    if (other !== undefined && other.size === 1) {
+      value = Number(other.data[0]);
+      break;
+    }
+  }
+  const data = allocate(info.dtype === 'float16' ? 'float32' : info.dtype, 1);
+  if (data instanceof BigInt64Array) data[0] = BigInt(Math.round(value));
+  else data[0] = value;
+  return {
+    name: info.name,
+    dtype: info.dtype,
+    shape: [],
+    data: info.dtype === 'float16' ? castData(data, 'float32', 'float16', info.name) : data,
+    shared: true,
+  };
 }

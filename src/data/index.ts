@@ -33,6 +33,7 @@ export {
   epochOrder,
   gatherLabels,
   normalizeBatch,
+  normalizationAffine,
   normalizeValue,
   parseNormalization,
 } from './batches.js';
@@ -47,6 +48,8 @@ export {
   createTensorDataset,
   labelsFromArray,
   limitTensorDataset,
+  sampleFeed,
+  sliceTensorDataset,
   tensorBatch,
   tensorDatasetFromImages,
 } from './tensor-dataset.js';

@@ -10,6 +10,7 @@ import type { Normalization } from './batches.js';
 import { normalizeBatch, parseNormalization } from './batches.js';
 import type { Dataset } from './dataset.js';
 import type { TensorDataset } from './tensor-dataset.js';
+import { sampleFeed } from './tensor-dataset.js';
 
 /** Samples gathered for one run of a model. */
 export interface SampleBatch {
@@ -43,6 +44,11 @@ export interface ImageSourceOptions {
   labelInput?: string;
   /** Gather into buffers kept between calls (the training loop: no allocation per step). */
   reuse?: boolean;
+  /**
+   * Feed the raw pixel bytes as uint8 instead of normalized float32 (a graph that normalizes
+   * in-graph by `normalizationAffine`): a byte copy per sample instead of a per-pixel conversion.
+   */
+  bytes?: boolean;
 }
 
 const BIGINT_BYTES: bigint[] = Array.from({ length: 256 }, (_, v) => BigInt(v));
@@ -75,17 +81,36 @@ export function imageSource(ds: Dataset, o: ImageSourceOptions): BatchSource {
     );
   }
   let xBuf = new Float32Array(0);
+  let bBuf = new Uint8Array(0);
   let yBuf = new BigInt64Array(0);
+  const gatherBytes = (indices: ArrayLike<number>, n: number): Uint8Array => {
+    if (o.reuse === true && bBuf.length < n * per) bBuf = new Uint8Array(n * per);
+    const out = o.reuse === true ? bBuf.subarray(0, n * per) : new Uint8Array(n * per);
+    for (let i = 0; i < n; i++) {
+      const j = indices[i] as number;
+      if (!Number.isInteger(j) || j < 0 || j >= ds.count) {
+        throw new WhittleError(
+          'BAD_ARGUMENT',
+          `sample index ${j} at position ${i} is outside the dataset's ${ds.count} samples; pass indices in 0..${ds.count - 1}`,
+        );
+      }
+      out.set(ds.images.subarray(j * per, (j + 1) * per), i * per);
+    }
+    return out;
+  };
   return {
     count: ds.count,
     gather(indices, lead) {
       const dims = leadOf(indices, lead);
       const n = indices.length;
       if (o.reuse === true && xBuf.length < n * per) xBuf = new Float32Array(n * per);
-      const x = normalizeBatch(ds, indices, o.normalization, o.reuse === true ? xBuf.subarray(0, n * per) : undefined);
+      const x =
+        o.bytes === true
+          ? new Tensor('uint8', [...dims, ...shape], gatherBytes(indices, n))
+          : new Tensor('float32', [...dims, ...shape], normalizeBatch(ds, indices, o.normalization, o.reuse === true ? xBuf.subarray(0, n * per) : undefined));
       const labels = new Int32Array(n);
       for (let i = 0; i < n; i++) labels[i] = ds.labels[indices[i] as number] as number;
-      const feeds: Record<string, Tensor> = { [o.input]: new Tensor('float32', [...dims, ...shape], x) };
+      const feeds: Record<string, Tensor> = { [o.input]: x };
       if (o.labelInput !== undefined) {
         if (o.reuse === true && yBuf.length < n) yBuf = new BigInt64Array(n);
         const y = o.reuse === true ? yBuf.subarray(0, n) : new BigInt64Array(n);
@@ -143,7 +168,7 @@ export function tensorSource(ds: TensorDataset): BatchSource {
       checkIndices(indices, ds.count, ds.source);
       const dims = leadOf(indices, lead);
       const feeds: Record<string, Tensor> = {};
-      for (const t of ds.inputs) feeds[t.name] = new Tensor(t.dtype, [...dims, ...t.shape], rows(t.data, sizeOf(t.shape), indices));
+      for (const t of ds.inputs) feeds[t.name] = sampleFeed(t, dims, t.shared === true ? t.data : rows(t.data, sizeOf(t.shape), indices));
       const labels = ds.labels === undefined ? undefined : (rows(ds.labels, 1, indices) as Int32Array);
       return { feeds, labels, size: indices.length };
     },

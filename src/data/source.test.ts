@@ -207,3 +207,58 @@ test('loadDataForModel picks the source by the path: .npy with labels.npy beside
   writeFileSync(join(dir, 'data.csv'), '1,2');
   assert.throws(() => detectDataSource(join(dir, 'data.csv')), /a file must end in \.npy, \.npz or \.jsonl/);
 });
+
+// Silero VAD's signature: a scalar sample rate compared with 16000, an LSTM state with its batch on axis 1.
+const vadLike = (() => {
+  const m = modelWith([
+    { name: 'input', dtype: 'float32', shape: ['batch', 'sequence'] },
+    { name: 'sr', dtype: 'int64', shape: [] },
+    { name: 'h', dtype: 'float32', shape: [2, 'batch', 3] },
+  ]);
+  m.graph.initializers.set('rate', Tensor.fromArray('int64', [], [16000n]));
+  m.graph.nodes.push({ name: 'is16k', opType: 'Equal', domain: '', inputs: ['sr', 'rate'], outputs: ['flag'], attributes: {} });
+  return m;
+})();
+
+test('a scalar input is one value shared by every batch; a state input gets its samples on its own batch axis', () => {
+  assert.equal(fixedBatchSize(vadLike), undefined, 'the batch is the dynamic "batch", not the state\'s leading 2');
+  // h as the model lays it out: [2, 2 samples, 3], sample s, layer l, unit u = 100 l + 10 s + u.
+  const h = Float32Array.from({ length: 12 }, (_, i) => 100 * Math.floor(i / 6) + 10 * Math.floor((i % 6) / 3) + (i % 3));
+  const ds = bindArrays(
+    vadLike,
+    new Map<string, NpyArray>([
+      ['input', { dtype: 'float32', dims: [2, 4], data: Float32Array.from({ length: 8 }, (_, i) => i) }],
+      ['sr', { dtype: 'int64', dims: [], data: BigInt64Array.of(8000n) }],
+      ['h', { dtype: 'float32', dims: [2, 2, 3], data: h }],
+    ]),
+    { source: 't' },
+  );
+  assert.equal(ds.count, 2);
+  const { feeds } = tensorBatch(ds, 1, 1);
+  assert.deepEqual(feeds['sr']!.dims, []);
+  assert.deepEqual([...feeds['sr']!.data], [8000n]);
+  assert.deepEqual(feeds['h']!.dims, [2, 1, 3]);
+  assert.deepEqual([...feeds['h']!.data], [10, 11, 12, 110, 111, 112]);
+  // Both samples, as the model takes them: the layout the data came in.
+  const both = tensorBatch(ds, 0, 2).feeds['h']!;
+  assert.deepEqual(both.dims, [2, 2, 3]);
+  assert.deepEqual([...both.data], [...h]);
+  assert.throws(
+    () =>
+      bindArrays(
+        vadLike,
+        new Map<string, NpyArray>([
+          ['input', { dtype: 'float32', dims: [1, 4], data: new Float32Array(4) }],
+          ['sr', { dtype: 'int64', dims: [2], data: BigInt64Array.of(1n, 2n) }],
+          ['h', { dtype: 'float32', dims: [2, 1, 3], data: new Float32Array(6) }],
+        ]),
+        { source: 't' },
+      ),
+    /input "sr" expects \[\] \(a scalar, the same for every sample\), found \[2\]/,
+  );
+  const random = randomTensorDataset(vadLike, { count: 4, seed: 1 });
+  const r = tensorBatch(random, 0, 4).feeds;
+  assert.deepEqual([...r['sr']!.data], [16000n], 'the constant the graph compares sr with');
+  assert.deepEqual(r['h']!.dims, [2, 4, 3]);
+  assert.deepEqual(r['input']!.dims, [4, 16]);
+});

@@ -8,13 +8,24 @@ import type { Dataset } from './dataset.js';
 import type { Normalization } from './batches.js';
 import { normalizeBatch } from './batches.js';
 
-/** One named input of a `TensorDataset`: `count` samples of `shape`, stored sample-major. */
+/**
+ * One named input of a `TensorDataset`: `count` samples of `shape`, stored sample-major; or, for
+ * an input with no batch axis (a scalar such as Silero VAD's sample rate `sr`), one value fed
+ * unchanged with every batch.
+ */
 export interface SampleTensor {
   readonly name: string;
   readonly dtype: DType;
-  /** Per-sample shape (no batch axis), e.g. [3, 224, 224]. */
+  /** Per-sample shape (no batch axis), e.g. [3, 224, 224]; for a `shared` input, its whole shape. */
   readonly shape: readonly number[];
   readonly data: TensorData;
+  /**
+   * Where the model's input has its batch axis (default 0): an LSTM state [2, batch, 64] has it
+   * at 1. Feeds put the samples there; the data stays sample-major.
+   */
+  readonly batchAxis?: number;
+  /** True for an input without a batch axis: `data` is the one value every batch gets. */
+  readonly shared?: boolean;
 }
 
 /** Samples for a model with any number of inputs. */
@@ -39,15 +50,25 @@ export interface TensorDataset {
  */
 export function createTensorDataset(parts: { inputs: SampleTensor[]; labels?: Int32Array; classes?: readonly string[]; source: string }): TensorDataset {
   const { inputs, labels, source } = parts;
-  const first = inputs[0];
-  if (first === undefined) throw new WhittleError('BAD_DATA', `${source}: no inputs`);
-  const count = first.data.length / sizeOf(first.shape);
+  if (inputs.length === 0) throw new WhittleError('BAD_DATA', `${source}: no inputs`);
+  const batched = inputs.filter((t) => t.shared !== true);
+  const first = batched[0];
+  // Only shared inputs (a model of scalars): one sample.
+  const count = first === undefined ? 1 : first.data.length / sizeOf(first.shape);
   for (const t of inputs) {
+    if (t.shared === true) {
+      if (t.data.length !== sizeOf(t.shape))
+        throw new WhittleError(
+          'BAD_DATA',
+          `${source}: input "${t.name}" holds ${t.data.length} values, its shape [${t.shape.join(', ')}] needs ${sizeOf(t.shape)}`,
+        );
+      continue;
+    }
     const per = sizeOf(t.shape);
     if (per === 0 || t.data.length % per !== 0 || t.data.length / per !== count) {
       throw new WhittleError(
         'BAD_DATA',
-        `${source}: input "${t.name}" holds ${t.data.length / (per || 1)} samples of [${t.shape.join(', ')}], "${first.name}" holds ${count}; every input needs one entry per sample`,
+        `${source}: input "${t.name}" holds ${t.data.length / (per || 1)} samples of [${t.shape.join(', ')}], "${first?.name ?? t.name}" holds ${count}; every input needs one entry per sample`,
       );
     }
   }
@@ -71,9 +92,50 @@ export function tensorBatch(ds: TensorDataset, start: number, count: number): { 
   const feeds: Record<string, Tensor> = {};
   for (const t of ds.inputs) {
     const per = sizeOf(t.shape);
-    feeds[t.name] = new Tensor(t.dtype, [count, ...t.shape], t.data.subarray(start * per, (start + count) * per) as TensorData);
+    feeds[t.name] = sampleFeed(t, [count], t.shared === true ? t.data : (t.data.subarray(start * per, (start + count) * per) as TensorData));
   }
   return { feeds, labels: ds.labels?.subarray(start, start + count) };
+}
+
+/**
+ * The feed of input `t` for samples `rows` (sample-major, `lead` samples): the samples moved to
+ * the input's batch axis, or the shared value as it is.
+ *
+ * ```ts
+ * sampleFeed({ name: 'h', dtype: 'float32', shape: [2, 64], data, batchAxis: 1 }, [8], rows); // Tensor [2, 8, 64]
+ * ```
+ */
+export function sampleFeed(t: SampleTensor, lead: readonly number[], rows: TensorData): Tensor {
+  if (t.shared === true) return new Tensor(t.dtype, [...t.shape], t.data);
+  const axis = t.batchAxis ?? 0;
+  if (axis === 0) return new Tensor(t.dtype, [...lead, ...t.shape], rows);
+  const n = sizeOf(lead);
+  const outer = sizeOf(t.shape.slice(0, axis));
+  const inner = sizeOf(t.shape.slice(axis));
+  const out = new (rows.constructor as new (n: number) => TensorData)(rows.length);
+  // [n, outer, inner] → [outer, n, inner]
+  for (let i = 0; i < n; i++)
+    for (let o = 0; o < outer; o++)
+      (out as Float32Array).set((rows as Float32Array).subarray((i * outer + o) * inner, (i * outer + o + 1) * inner), (o * n + i) * inner);
+  return new Tensor(t.dtype, [...t.shape.slice(0, axis), ...lead, ...t.shape.slice(axis)], out);
+}
+
+/**
+ * Samples `start .. end-1` (views, no copy; shared inputs stay as they are).
+ *
+ * ```ts
+ * const rest = sliceTensorDataset(ds, 256, ds.count); // all but the first 256
+ * ```
+ */
+export function sliceTensorDataset(ds: TensorDataset, start: number, end: number): TensorDataset {
+  if (start === 0 && end >= ds.count) return ds;
+  const stop = Math.min(end, ds.count);
+  const inputs = ds.inputs.map((t) => {
+    if (t.shared === true) return t;
+    const per = sizeOf(t.shape);
+    return { ...t, data: t.data.subarray(start * per, stop * per) as TensorData };
+  });
+  return { ...ds, count: stop - start, inputs, labels: ds.labels?.subarray(start, stop) };
 }
 
 /**
@@ -84,9 +146,7 @@ export function tensorBatch(ds: TensorDataset, start: number, count: number): { 
  * ```
  */
 export function limitTensorDataset(ds: TensorDataset, count: number): TensorDataset {
-  if (count >= ds.count) return ds;
-  const inputs = ds.inputs.map((t) => ({ ...t, data: t.data.subarray(0, count * sizeOf(t.shape)) as TensorData }));
-  return { ...ds, count, inputs, labels: ds.labels?.subarray(0, count) };
+  return sliceTensorDataset(ds, 0, count);
 }
 
 /**

@@ -83,13 +83,19 @@ export function exportFp16(model: Model, o: Fp16Options = {}): Model {
   return { ...model, graph: g, metadata: { ...model.metadata, 'whittle.quantization': compute ? 'fp16' : 'fp16-weights' } };
 }
 
-/** Every float32 initializer not read only by blocked ops stored as float16, cast back where read. */
+/**
+ * Every float32 initializer not read only by blocked ops stored as float16, cast back where read;
+ * the same inside If/Loop/Scan bodies, whose own weights (Silero VAD keeps both of its models
+ * there) are cast at the top of the body that holds them.
+ */
 function halfWeights(graph: Graph, block: ReadonlySet<string>): Graph {
   const g = graph.clone();
+  for (const n of g.nodes)
+    for (const [key, a] of Object.entries(n.attributes)) if (a.type === 'graph') n.attributes[key] = attr.graph(halfWeights(a.value, block));
   const b = new GraphBuilder(g, 'fp16');
   const casts: Node[] = [];
   for (const [name, t] of [...g.initializers]) {
-    const readers = g.consumersOf(name);
+    const readers = readersOf(g, name);
     // Small tensors (biases of narrow layers, scalars) would save fewer bytes than their Cast costs.
     if (t.dtype !== 'float32' || t.size < 32 || (readers.length > 0 && readers.every((n) => block.has(n.opType) || block.has(n.name)))) continue;
     const half = `${name}.fp16`;
@@ -99,6 +105,16 @@ function halfWeights(graph: Graph, block: ReadonlySet<string>): Graph {
   }
   g.nodes = [...casts, ...g.nodes];
   return g;
+}
+
+/** The nodes reading `name`: the graph's own and those inside its bodies, which see it too. */
+function readersOf(g: Graph, name: string): Node[] {
+  const out: Node[] = [];
+  for (const n of g.nodes) {
+    if (n.inputs.includes(name)) out.push(n);
+    for (const a of Object.values(n.attributes)) if (a.type === 'graph') out.push(...readersOf(a.value, name));
+  }
+  return out;
 }
 
 function hasSubgraph(n: Node): boolean {

@@ -9,6 +9,7 @@ import { attr, Graph, makeModel } from '../ir/graph.js';
 import type { Model, Node } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import { loadModel } from '../load.js';
+import { createModel } from '../nn/index.js';
 import { dependencyGroups } from './dependency.js';
 import { thinChannels } from './thin.js';
 
@@ -163,4 +164,22 @@ test('GroupNormalization with groups of several channels refuses, naming the gro
     () => thinChannels(model, [group as NonNullable<typeof group>], new Map([[group?.id as number, [0, 1]]])),
     /channels of "conv" cannot be removed: GroupNormalization "gn"/,
   );
+});
+
+test("the zoo's vit-tiny: every block's heads and MLP units are groups, and thin exactly", async () => {
+  const model = createModel('vit-tiny:patch=7,depth=2,heads=4,dim=32', { seed: 3 });
+  const groups = dependencyGroups(model.graph).filter((g) => g.prunable);
+  assert.deepEqual(
+    groups.map((g) => [g.name, g.unit, g.channels]),
+    [
+      ['blocks.0.attn.in_proj.matmul', 'head', 4],
+      ['blocks.0.mlp.fc1.matmul', 'channel', 64],
+      ['blocks.1.attn.in_proj.matmul', 'head', 4],
+      ['blocks.1.mlp.fc1.matmul', 'channel', 64],
+    ],
+  );
+  const thin = await checkOracle(model, wave([3, 1, 28, 28], 11));
+  assert.deepEqual(thin.graph.initializers.get('blocks.1.attn.in_proj.weight')?.dims, [32, 48]);
+  assert.deepEqual(thin.graph.initializers.get('blocks.1.attn.out_proj.weight')?.dims, [16, 32]);
+  assert.deepEqual(thin.graph.initializers.get('blocks.1.mlp.fc2.weight')?.dims, [32, 32]);
 });

@@ -33,25 +33,43 @@ export { decodeTensor } from './onnx-tensor.js';
 export type { ExternalReader, ExternalWriter } from './onnx-tensor.js';
 
 const utf8 = new TextEncoder();
+
+const counts = { encodes: 0, decodes: 0 };
+/** How many models this process has serialized and parsed: whole-model passes, counted so tests can guard how often a command pays for one. */
+export function codecCounts(): { encodes: number; decodes: number } {
+  return { ...counts };
+}
 const fromUtf8 = new TextDecoder();
+
+const fieldsBySchema = new WeakMap<DescMessage, Map<string, DescMessage['fields'][number]>>();
+function fieldOf(schema: DescMessage, key: string): DescMessage['fields'][number] | undefined {
+  let m = fieldsBySchema.get(schema);
+  if (m === undefined) fieldsBySchema.set(schema, (m = new Map(schema.fields.map((f) => [f.localName, f]))));
+  return m.get(key);
+}
 
 /**
  * Serializes the fields Whittle does not model (`keys` of `msg`, those the file set, plus fields
  * unknown to this onnx.proto); undefined when there are none.
  */
 function extraOf<D extends DescMessage>(schema: D, msg: MessageShape<D>, keys: readonly string[], emptyKeys: readonly string[] = []): Uint8Array | undefined {
-  const m = create(schema) as Record<string, unknown> & { $unknown?: UnknownField[] };
   const src = msg as unknown as Record<string, unknown> & { $unknown?: UnknownField[] };
-  for (const key of keys) {
-    const field = schema.fields.find((f) => f.localName === key);
-    if (field !== undefined && isFieldSet(msg, field)) m[key] = src[key];
-  }
+  const set = keys.filter((key) => {
+    const field = fieldOf(schema, key);
+    return field !== undefined && isFieldSet(msg, field);
+  });
   // Modeled strings the file set to '' explicitly (withExtra never writes ''): remembered here.
-  for (const key of emptyKeys) {
-    const field = schema.fields.find((f) => f.localName === key);
-    if (field !== undefined && isFieldSet(msg, field) && src[key] === '') m[key] = '';
-  }
-  if (src.$unknown !== undefined && src.$unknown.length > 0) m.$unknown = src.$unknown;
+  const empty = emptyKeys.filter((key) => {
+    const field = fieldOf(schema, key);
+    return field !== undefined && isFieldSet(msg, field) && src[key] === '';
+  });
+  const unknown = src.$unknown !== undefined && src.$unknown.length > 0;
+  // The usual case (a node with nothing beyond what Whittle models) costs no message.
+  if (set.length === 0 && empty.length === 0 && !unknown) return undefined;
+  const m = create(schema) as Record<string, unknown> & { $unknown?: UnknownField[] };
+  for (const key of set) m[key] = src[key];
+  for (const key of empty) m[key] = '';
+  if (unknown) m.$unknown = src.$unknown;
   const bytes = toBinary(schema, m as MessageShape<D>);
   return bytes.length > 0 ? bytes : undefined;
 }
@@ -268,6 +286,7 @@ export interface EncodeOptions {
 
 /** Serializes a model to the bytes of an .onnx file. */
 export function encodeModel(model: Model, options: EncodeOptions = {}): Uint8Array {
+  counts.encodes++;
   const proto = withExtra(ModelProtoSchema, model.extra, {
     irVersion: BigInt(model.irVersion),
     producerName: model.producerName,
@@ -289,6 +308,7 @@ export function encodeModel(model: Model, options: EncodeOptions = {}): Uint8Arr
  * ```
  */
 export function decodeModel(bytes: Uint8Array, source = 'model', ctx: DecodeContext = {}): Model {
+  counts.decodes++;
   let proto: ModelProto;
   try {
     proto = fromBinary(ModelProtoSchema, bytes);

@@ -347,6 +347,25 @@ export class ModelBuilder {
     return this.#emit('Add', n, [a, b], {}, sa ?? sb);
   }
 
+  /**
+   * One node of any op with a single output, for layer kinds built outside this class
+   * (transformer.ts): `shape` is the output's shape where known, `kind` names the layer when
+   * `name` is not given.
+   */
+  node(
+    opType: string,
+    inputs: string[],
+    shape: Dim[] | undefined,
+    options: { name?: string; kind?: string; attributes?: Record<string, Attribute> } = {},
+  ): string {
+    return this.#emit(opType, this.#layerName(options.name, options.kind ?? opType.toLowerCase()), inputs, options.attributes ?? {}, shape);
+  }
+
+  /** An initializer named `${layer}.${role}` (trainable when role ends in 'weight' or 'bias'). */
+  parameter(layer: string, role: string, t: Tensor): string {
+    return this.#param(layer, role, t);
+  }
+
   #unary(opType: string, x: string, name: string, attributes: Record<string, Attribute> = {}): string {
     return this.#emit(opType, name, [x], attributes, this.#shapes.get(x));
   }

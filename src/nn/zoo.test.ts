@@ -149,3 +149,53 @@ test('bad names and options are refused with the list of valid names', () => {
     (e: unknown) => e instanceof WhittleError && e.code === 'SHAPE_MISMATCH' && e.message.includes('conv2'),
   );
 });
+
+test('resnet-20 and resnet-56 have 6n + 2 weighted layers: 3×3 convs and the classifier (projections aside)', () => {
+  for (const [name, depth] of [
+    ['resnet-20', 20],
+    ['resnet-56', 56],
+  ] as const) {
+    const g = createModel(name).graph;
+    const convs3 = g.nodes.filter((n) => n.opType === 'Conv' && g.initializers.get(n.inputs[1] ?? '')?.dims[2] === 3);
+    assert.equal(convs3.length + g.nodes.filter((n) => n.opType === 'Gemm').length, depth, name);
+    assert.deepEqual(g.inputs[0]?.shape, ['N', 3, 32, 32]);
+  }
+  // He et al.'s CIFAR ResNets: 0.27M and 0.85M parameters (1×1 projections where the width doubles).
+  assert.equal(countParameters(createModel('resnet-20').graph), 272_474);
+  assert.equal(countParameters(createModel('resnet-56').graph), 855_770);
+});
+
+test('vit-tiny: a hand count of its parameters, its options from the name or the options object', () => {
+  // patch 4×4 conv 64·16 + 64; position 49·64; per block: 2 LayerNorms 4·64, in-proj 64·192 + 192,
+  // out-proj 64·64 + 64, MLP 64·128 + 128 + 128·64 + 64; final LayerNorm 128; head 64·10 + 10.
+  const block = 4 * 64 + 64 * 192 + 192 + 64 * 64 + 64 + 64 * 128 + 128 + 128 * 64 + 64;
+  assert.equal(countParameters(createModel('vit-tiny').graph), 64 * 16 + 64 + 49 * 64 + 4 * block + 128 + 650);
+  const small = createModel('vit-tiny:patch=7,depth=2,heads=2,dim=32').graph;
+  assert.equal(small.nodes.filter((n) => n.opType === 'Softmax').length, 2);
+  assert.deepEqual(small.initializers.get('patch_embed.weight')?.dims, [32, 1, 7, 7]);
+  const viaOptions = createModel('vit-tiny', { vit: { patch: 7, depth: 2, heads: 2, dim: 32 } });
+  assert.equal(countParameters(viaOptions.graph), countParameters(small));
+  assert.throws(() => createModel('vit-tiny:patch=5'), /patch 5 does not divide the input size 28/);
+  assert.throws(() => createModel('vit-tiny:heads=3'), /3 heads do not divide dim 64/);
+  assert.throws(() => createModel('vit-tiny:width=2'), /key=value pairs of patch, depth, heads, dim/);
+});
+
+test('vit-tiny, resnet-20 and resnet-56 run in onnxruntime and return finite logits [4, 10]', async () => {
+  const cases: [string, Parameters<typeof createModel>[1], number[]][] = [
+    ['vit-tiny:patch=7,depth=2,heads=2,dim=32', {}, [4, 1, 28, 28]],
+    ['vit-tiny', { inChannels: 3, inputSize: 32, vit: { patch: 8, depth: 1 } }, [4, 3, 32, 32]],
+    ['resnet-20', {}, [4, 3, 32, 32]],
+    ['resnet-56', { inChannels: 1, inputSize: 28 }, [4, 1, 28, 28]],
+  ];
+  for (const [name, options, dims] of cases) {
+    const logits = await logitsOf(createModel(name, { seed: 1, ...options }), randomBatch(2, dims));
+    assert.deepEqual(logits.dims, [4, 10], name);
+    assert.ok((logits.data as Float32Array).every(Number.isFinite), `${name} logits are finite`);
+    // Different images give different logits (no constant output from a broken block).
+    const d = logits.data as Float32Array;
+    assert.ok(
+      d.slice(0, 10).some((v, i) => Math.abs(v - (d[10 + i] as number)) > 1e-6),
+      name,
+    );
+  }
+});

@@ -2,7 +2,10 @@
 // weights. Each takes the image input `input` [N, C, S, S] and returns `logits` [N, classes].
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
+import { attr } from '../ir/graph.js';
+import { Tensor } from '../ir/tensor.js';
 import { ModelBuilder } from './layers.js';
+import { gelu, layerNorm, linear, selfAttention } from './transformer.js';
 
 export interface ZooOptions {
   /** Seed for the weights; default 0. Same seed → identical weights. */
@@ -15,15 +18,30 @@ export interface ZooOptions {
   numClasses?: number;
   /** resnet-cifar: basic blocks per stage; default 1. */
   blocks?: number;
+  /** vit-tiny: its shape (also given in the name, e.g. 'vit-tiny:patch=7,depth=2,heads=2,dim=32'). */
+  vit?: VitOptions;
   /** mlp: hidden layer sizes when the name carries none (plain 'mlp'); default [100]. lstm: [hidden size]; default [64]. */
   hidden?: number[];
 }
 
+export interface VitOptions {
+  /** Side of the square patches; must divide the input size. Default 4 (7×7 = 49 tokens on 28×28). */
+  patch?: number;
+  /** Transformer blocks; default 4. */
+  depth?: number;
+  /** Attention heads; must divide dim. Default 4. */
+  heads?: number;
+  /** Token width; default 64 (MLP hidden 2·dim). */
+  dim?: number;
+}
+
 /**
  * Names `createModel` accepts; 'mlp' also takes its sizes inline, e.g. 'mlp:784-300-100-10', and
- * 'mobilenet-v2' its width multiplier, e.g. 'mobilenet-v2:0.35'.
+ * 'mobilenet-v2' its width multiplier, e.g. 'mobilenet-v2:0.35', and 'vit-tiny' its shape, e.g.
+ * 'vit-tiny:patch=7,depth=2,heads=2,dim=32'. 'resnet-20' and 'resnet-56' are CIFAR ResNets of
+ * that depth (6n + 2 layers: n basic blocks per stage); 'resnet-cifar' takes n as `blocks`.
  */
-export const ZOO_NAMES = ['lenet-300-100', 'lenet-5', 'resnet-cifar', 'mlp', 'lstm', 'mobilenet-v2'] as const;
+export const ZOO_NAMES = ['lenet-300-100', 'lenet-5', 'resnet-cifar', 'resnet-20', 'resnet-56', 'mlp', 'lstm', 'mobilenet-v2', 'vit-tiny'] as const;
 export type ZooName = (typeof ZOO_NAMES)[number];
 
 interface Resolved {
@@ -178,6 +196,56 @@ function buildMobilenetV2(name: string, o: Resolved, width: number): Model {
   return b.build({ 'whittle.zoo': name });
 }
 
+/**
+ * A small Vision Transformer (ViT-Tiny's layout, sized for small images): patch embedding by a
+ * strided Conv, learned position embeddings, pre-norm blocks (LayerNorm → multi-head attention →
+ * residual; LayerNorm → Linear → GELU → Linear → residual), a final LayerNorm, the tokens'
+ * mean (no class token) and a Linear head. Attention is laid out as PyTorch exports it, so
+ * `whittle prune --granularity head` finds every block's heads.
+ */
+function buildVitTiny(name: string, o: Resolved, v: Required<VitOptions>): Model {
+  const { patch, depth, heads, dim } = v;
+  if (o.inputSize % patch !== 0)
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `model "${name}": patch ${patch} does not divide the input size ${o.inputSize}; pick a divisor, e.g. patch=${o.inputSize % 4 === 0 ? 4 : 1}`,
+    );
+  if (dim % heads !== 0) throw new WhittleError('BAD_ARGUMENT', `model "${name}": ${heads} heads do not divide dim ${dim}; make dim a multiple of heads`);
+  const { b, x: input } = start(name, o);
+  const tokens = (o.inputSize / patch) ** 2;
+  let x = b.conv2d(input, o.inChannels, dim, patch, { stride: patch, name: 'patch_embed' });
+  x = b.node('Reshape', [x, b.parameter('tokens', 'shape', Tensor.int64([0, dim, tokens]))], ['N', dim, tokens], { name: 'tokens' });
+  x = b.node('Transpose', [x], ['N', tokens, dim], { name: 'tokens_t', attributes: { perm: attr.ints([0, 2, 1]) } });
+  const pos = new Tensor('float32', [1, tokens, dim]);
+  for (let i = 0; i < pos.size; i++) (pos.data as Float32Array)[i] = 0.02 * b.rng.normal();
+  x = b.node('Add', [x, b.parameter('pos_embed', 'weight', pos)], ['N', tokens, dim], { name: 'pos_embed' });
+  for (let i = 0; i < depth; i++) {
+    const p = `blocks.${i}`;
+    x = b.add(x, selfAttention(b, layerNorm(b, x, dim, `${p}.norm1`), dim, heads, `${p}.attn`), `${p}.add1`);
+    const h = gelu(b, linear(b, layerNorm(b, x, dim, `${p}.norm2`), dim, 2 * dim, `${p}.mlp.fc1`), `${p}.mlp.gelu`);
+    x = b.add(x, linear(b, h, 2 * dim, dim, `${p}.mlp.fc2`), `${p}.add2`);
+  }
+  x = layerNorm(b, x, dim, 'norm');
+  x = b.node('ReduceMean', [x], ['N', dim], { name: 'pool', attributes: { axes: attr.ints([1]), keepdims: attr.int(0) } });
+  b.output(b.dense(x, dim, o.numClasses, { name: 'head' }), 'logits');
+  return b.build({ 'whittle.zoo': name });
+}
+
+/** Parses 'patch=7,depth=2' (the part of 'vit-tiny:…' after the colon). */
+function parseVitSpec(spec: string, full: string): VitOptions {
+  const out: Record<string, number> = {};
+  for (const part of spec.split(',')) {
+    const [k = '', v = ''] = part.split('=');
+    if (!['patch', 'depth', 'heads', 'dim'].includes(k.trim()) || !Number.isInteger(Number(v)) || Number(v) < 1)
+      throw new WhittleError(
+        'BAD_ARGUMENT',
+        `model "${full}": write the ViT's shape as key=value pairs of patch, depth, heads, dim (positive integers), e.g. "vit-tiny:patch=7,depth=2"`,
+      );
+    out[k.trim()] = Number(v);
+  }
+  return out;
+}
+
 /** Parses 'mlp:784-300-100-10' into [784, 300, 100, 10]. */
 function parseMlpSizes(spec: string, full: string): number[] {
   const sizes = spec.split('-').map(Number);
@@ -203,13 +271,13 @@ function parseMlpSizes(spec: string, full: string): number[] {
  */
 export function createModel(name: string, options: ZooOptions = {}): Model {
   const [base = '', spec] = name.split(/:(.*)/s);
-  if (!(ZOO_NAMES as readonly string[]).includes(base) || (spec !== undefined && base !== 'mlp' && base !== 'mobilenet-v2')) {
+  if (!(ZOO_NAMES as readonly string[]).includes(base) || (spec !== undefined && !['mlp', 'mobilenet-v2', 'vit-tiny'].includes(base))) {
     throw new WhittleError(
       'BAD_ARGUMENT',
-      `unknown model "${name}"; valid names: ${ZOO_NAMES.join(', ')} (mlp also as "mlp:784-100-10", mobilenet-v2 with a width as "mobilenet-v2:0.5")`,
+      `unknown model "${name}"; valid names: ${ZOO_NAMES.join(', ')} (mlp also as "mlp:784-100-10", mobilenet-v2 with a width as "mobilenet-v2:0.5", vit-tiny with its shape as "vit-tiny:patch=7,depth=2,heads=2")`,
     );
   }
-  const isResnet = base === 'resnet-cifar';
+  const isResnet = base.startsWith('resnet-');
   const o: Resolved = {
     seed: options.seed ?? 0,
     inChannels: positiveInt(options.inChannels ?? (isResnet ? 3 : 1), 'inChannels'),
@@ -224,6 +292,19 @@ export function createModel(name: string, options: ZooOptions = {}): Model {
       return buildLenet5(name, o);
     case 'resnet-cifar':
       return buildResnetCifar(name, o);
+    case 'resnet-20':
+    case 'resnet-56':
+      // 6n + 2 layers: the stem, n two-conv blocks in each of three stages, the classifier.
+      return buildResnetCifar(name, { ...o, blocks: (Number(base.slice('resnet-'.length)) - 2) / 6 });
+    case 'vit-tiny': {
+      const v = { ...(spec === undefined ? {} : parseVitSpec(spec, name)), ...options.vit };
+      return buildVitTiny(name, o, {
+        patch: positiveInt(v.patch ?? 4, 'patch'),
+        depth: positiveInt(v.depth ?? 4, 'depth'),
+        heads: positiveInt(v.heads ?? 4, 'heads'),
+        dim: positiveInt(v.dim ?? 64, 'dim'),
+      });
+    }
     case 'lstm':
       return buildLstm(name, o, positiveInt(options.hidden?.[0] ?? 64, 'hidden size'));
     case 'mobilenet-v2': {

@@ -331,7 +331,9 @@ function searchSection(run: RunData, n: number, charts: ChartSpec[]): string {
     t.feasible === undefined ? '–' : t.feasible ? 'yes' : 'no',
     policyText(t.layers),
   ]);
-  let summary = `<p>${trials.length} trial(s), ${front.length} on the Pareto front${isSearch ? '' : ' (computed from the trial lines: the search has no result line yet)'}.</p>`;
+  // A saved result.json holds the front and the trial count, not the trials themselves.
+  const count = run.trials.length > 0 ? `${run.trials.length}` : `${num(r?.['trials']) ?? '?'} (only the front is in this file)`;
+  let summary = `<p>${count} trial(s), ${front.length} on the Pareto front${isSearch ? '' : ' (computed from the trial lines: the search has no result line yet)'}.</p>`;
   if (isSearch) {
     const f = r['final'] as { testAccuracy?: number; bytes?: number; latencyMs?: number } | undefined;
     const b = r['baseline'] as { testAccuracy?: number; bytes?: number; latencyMs?: number } | undefined;

@@ -263,4 +263,14 @@ test('optimize result: the front, the chosen trial and the input drawn and table
   for (const s of ['<td>3 (chosen)</td>', '93.00%', '9,000 B', '0.450 ms', '15,000 B', 'fc1 w0.5 s0.9 k5', 'test accuracy 94.12% (input 96.80%)', '22.6×'])
     assert.ok(html.includes(s), s);
   assert.doesNotMatch(html, /<h3>Pruning per layer<\/h3>/, 'the result is not mistaken for a prune result');
+  // A saved result.json: the front alone, and the search's trial count.
+  const saved = renderReport({ runs: [parseRunLog(JSON.stringify(result, null, 1), 'opt/result.json')], chartLibrary: '' });
+  assert.ok(saved.includes('3 (only the front is in this file) trial(s), 2 on the Pareto front'));
+  const savedFront = charts(saved)
+    .find((c) => c.id === 'r0-front-size')
+    ?.config.data.datasets.find((d) => d.label === 'Pareto front')?.data;
+  assert.deepEqual(savedFront, [
+    { x: 9_000, y: 93, trial: 3 },
+    { x: 15_000, y: 95, trial: 2 },
+  ]);
 });

@@ -4,6 +4,7 @@
 import * as ort from 'onnxruntime-node';
 import type { Dim, Model, ValueInfo } from '../ir/graph.js';
 import { encodeModel } from '../ir/onnx.js';
+import { countSession } from './session.js';
 import type { ShapeRule, TypeShape } from '../ir/shape.js';
 import { constantValues, inferShapes, opKey } from '../ir/shape.js';
 import type { DType } from '../ir/tensor.js';
@@ -62,6 +63,7 @@ async function runOnce(
     if (t === undefined) return new Map();
     feeds[v.name] = t;
   }
+  countSession();
   const session = await ort.InferenceSession.create(bytes, {
     intraOpNumThreads: 1,
     interOpNumThreads: 1,

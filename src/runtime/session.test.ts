@@ -45,3 +45,29 @@ test('SessionCache: the same graph again reuses its session; other weights or th
   await cache.clear();
   assert.equal(cache.stats.live, 0);
 });
+
+test('SessionCache: a model that differs only in metadata reuses the session, without serializing the model again', async () => {
+  const { codecCounts } = await import('../ir/onnx.js');
+  const cache = new SessionCache();
+  const a = await cache.acquire(gemmModel(), { threads: 1 });
+  await a.release();
+  const encodes = codecCounts().encodes;
+  const tagged = { ...gemmModel(), metadata: { 'whittle.normalize': 'x/255' } };
+  const b = await cache.acquire(tagged, { threads: 1 });
+  assert.equal(b.session, a.session);
+  assert.equal(codecCounts().encodes, encodes, 'a hit costs no encode');
+  await b.release();
+  await cache.clear();
+});
+
+test('threads: more than the cores is capped (a recipe asking for 99 runs); none or a fraction is refused clearly', async () => {
+  const s = await Session.create(gemmModel(), { threads: 99 });
+  const { y } = await s.run({ x: Tensor.fromArray('float32', [1, 3], [1, 0, 0]) });
+  assert.deepEqual([...(y?.data ?? [])], [1.5, 3]);
+  await s.release();
+  for (const threads of [0, -1, 1.5])
+    await assert.rejects(
+      Session.create(gemmModel(), { threads }),
+      (e: Error & { code?: string }) => e.code === 'BAD_ARGUMENT' && /options\.threads/.test(e.message),
+    );
+});

@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
+import { modelFingerprint } from '../ir/fingerprint.js';
 import { encodeModel } from '../ir/onnx.js';
 import type { DType, TensorData } from '../ir/tensor.js';
 import { Tensor } from '../ir/tensor.js';
@@ -17,7 +18,10 @@ export type Backend = 'node' | 'web';
 export const BACKENDS: readonly Backend[] = ['node', 'web'];
 
 export interface SessionOptions {
-  /** Intra-op threads; default: all cores (`web`: one WebAssembly thread, as in a page without cross-origin isolation). */
+  /**
+   * Intra-op threads; default: all cores, and never more than there are (`web`: one WebAssembly
+   * thread, as in a page without cross-origin isolation).
+   */
   threads?: number;
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
   /** Default `node`. */
@@ -66,6 +70,17 @@ export function defaultThreads(): number {
   return availableParallelism();
 }
 
+let created = 0;
+/** How many onnxruntime sessions this process has built (each compiles the whole graph): counted so tests can guard how often a command pays for one. */
+export function sessionsCreated(): number {
+  return created;
+}
+
+/** Counts a session built outside `Session.create` (the shape probe's). */
+export function countSession(): void {
+  created++;
+}
+
 function toOrt(t: Tensor): ort.Tensor {
   if (t.dtype === 'bfloat16') throw new WhittleError('RUNTIME', 'onnxruntime-node cannot take bfloat16 tensors as inputs; Cast them to float32 in the graph');
   return new ort.Tensor(ORT_TYPE[t.dtype], t.data as never, t.dims as number[]);
@@ -110,7 +125,11 @@ export class Session {
 
   static async create(model: Model | Uint8Array, options: SessionOptions = {}): Promise<Session> {
     const bytes = model instanceof Uint8Array ? model : encodeModel(model);
-    const threads = options.threads ?? defaultThreads();
+    // More intra-op threads than cores only makes them fight (a recipe asking for 99 on 2 cores ran for minutes).
+    const threads = Math.min(options.threads ?? defaultThreads(), defaultThreads());
+    if (!Number.isInteger(threads) || threads < 1)
+      throw new WhittleError('BAD_ARGUMENT', `options.threads must be a whole number of threads, 1 or more; got ${options.threads}`);
+    created++;
     const api = options.backend === 'web' ? await loadWeb() : ort;
     try {
       const inner = await api.InferenceSession.create(bytes, {
@@ -192,17 +211,24 @@ export class SessionCache {
     return { created: this.#created, hits: this.#hits, live: this.#entries.size };
   }
 
-  /** A session for `model` under `options`: the cached one when the graph bytes are the same. */
+  /**
+   * A session for `model` under `options`: the cached one when the graph computes the same (same
+   * bytes; for a Model, the same fingerprint apart from metadata, so no encoding on a hit).
+   */
   async acquire(model: Model | Uint8Array, options: SessionOptions = {}): Promise<SessionLease> {
-    const bytes = model instanceof Uint8Array ? model : encodeModel(model);
-    if (bytes.length > this.#maxBytes) {
-      this.#created++;
-      const session = await Session.create(bytes, options);
-      return { session, release: () => session.release() };
-    }
-    const key = `${createHash('sha256').update(bytes).digest('hex')}|${options.threads ?? defaultThreads()}|${options.optimization ?? 'all'}|${options.backend ?? 'node'}`;
+    const settings = `${options.threads ?? defaultThreads()}|${options.optimization ?? 'all'}|${options.backend ?? 'node'}`;
+    const key =
+      model instanceof Uint8Array
+        ? `bytes ${createHash('sha256').update(model).digest('hex')}|${settings}`
+        : `model ${modelFingerprint(model, { computeOnly: true })}|${settings}`;
     let entry = this.#entries.get(key);
     if (entry === undefined) {
+      const bytes = model instanceof Uint8Array ? model : encodeModel(model);
+      if (bytes.length > this.#maxBytes) {
+        this.#created++;
+        const session = await Session.create(bytes, options);
+        return { session, release: () => session.release() };
+      }
       this.#created++;
       entry = { session: Session.create(bytes, options), users: 0, evicted: false };
       this.#entries.set(key, entry);

@@ -6,7 +6,8 @@ import { normalizeBatch } from '../data/index.js';
 import { encodeContainer } from '../compress/codec/index.js';
 import type { SharedWeight } from '../compress/codec/index.js';
 import { denseFromShared, kmeansShareWeights, readCodebooks, resolveWeight, sharedTrainingModel, withSharedValues } from '../compress/kmeans/index.js';
-import { agpPrune, dependencyGroups, magnitudePrune, pruneChannels } from '../compress/prune/index.js';
+import { agpPrune, dependencyGroups, fineTuneMasked, magnitudePrune, masksFromZeros, pruneChannels } from '../compress/prune/index.js';
+import { sparsifyVariational, variationalKL, variationalModel } from '../compress/regularize/index.js';
 import { quantizeStatic } from '../compress/quantize/index.js';
 import { roundToHalf } from '../ir/half.js';
 import type { Model } from '../ir/graph.js';
@@ -14,8 +15,12 @@ import { encodeModel } from '../ir/onnx.js';
 import { Tensor } from '../ir/tensor.js';
 import type { TrainOptions } from '../train/trainer.js';
 import { train } from '../train/trainer.js';
-import type { Candidate } from './types.js';
-import { kmeansBits } from './types.js';
+import { gridShareWeights } from './grid.js';
+import type { Candidate, GridFormat } from './types.js';
+import { isGridFormat, kmeansBits } from './types.js';
+
+/** Adam's step size for sparse variational dropout (the paper's 1e-3). */
+export const VARIATIONAL_LR = 1e-3;
 
 export interface CompressSettings {
   /** Epochs of the fine-tune during which sparsity ramps up (or plain fine-tune after thinning). */
@@ -27,6 +32,11 @@ export interface CompressSettings {
   threads: number;
   /** Epochs of centroid fine-tuning after k-means sharing (default 1 when epochs > 0). */
   centroidEpochs?: number;
+  /**
+   * Variational mode: the KL term's weight per sample, 1 / (samples of the whole training side),
+   * so that a trial on a subset and the final fine-tune optimize the same objective.
+   */
+  klWeight?: number;
   onProgress?: TrainOptions['onProgress'];
 }
 
@@ -79,7 +89,9 @@ export async function compressCandidate(model: Model, c: Candidate, data: Datase
   if (Object.keys(narrow).length > 0) current = (await pruneChannels(current, { perLayer: narrow })).model;
 
   const sparse = Object.fromEntries(entries.filter(([, p]) => p.sparsity > 0).map(([l, p]) => [resolveWeight(current, l).weight, p.sparsity]));
-  if (Object.keys(sparse).length > 0) {
+  if (c.mode === 'variational' && s.epochs > 0) {
+    current = await variationalSparsify(current, sparse, data, s, c.lr);
+  } else if (Object.keys(sparse).length > 0) {
     current =
       s.epochs > 0
         ? (await agpPrune(current, data, { perLayer: sparse }, trainOptions(s, s.epochs, c.lr))).model
@@ -93,19 +105,29 @@ export async function compressCandidate(model: Model, c: Candidate, data: Datase
     const b = kmeansBits(p.format);
     if (b !== undefined) bits.set(resolveWeight(current, l).weight, b);
   }
+  const grid = new Map<string, GridFormat>();
+  for (const [l, p] of entries) if (isGridFormat(p.format)) grid.set(resolveWeight(current, l).weight, p.format);
   const halfLayers = entries.filter(([, p]) => p.format === 'fp16').map(([l]) => resolveWeight(current, l).weight);
-  if (bits.size > 0 || halfLayers.length > 0) {
+  if (bits.size > 0 || grid.size > 0 || halfLayers.length > 0) {
     let shared = new Map<string, SharedWeight>();
     if (bits.size > 0) {
       const q = kmeansShareWeights(current, bits);
       current = q.model;
       shared = q.shared;
-      const centroidEpochs = s.centroidEpochs ?? (s.epochs > 0 ? 1 : 0);
-      if (centroidEpochs > 0) {
-        const res = await train(sharedTrainingModel(current, shared), data, trainOptions(s, centroidEpochs, 0.001));
-        shared = readCodebooks(res.model, shared);
-        current = denseFromShared(res.model, current, shared);
-      }
+    }
+    if (grid.size > 0) {
+      const q = gridShareWeights(current, grid);
+      current = q.model;
+      shared = new Map([...shared, ...q.shared]);
+    }
+    // int4 keeps its uniform grid; k-means codebooks and the ternary ±a are fine-tuned.
+    const tuned = new Map([...shared].filter(([k]) => grid.get(k) !== 'int4'));
+    const centroidEpochs = s.centroidEpochs ?? (s.epochs > 0 ? 1 : 0);
+    if (centroidEpochs > 0 && tuned.size > 0) {
+      const res = await train(sharedTrainingModel(current, tuned), data, trainOptions(s, centroidEpochs, 0.001));
+      const codebooks = readCodebooks(res.model, tuned);
+      current = denseFromShared(res.model, current, tuned);
+      shared = new Map([...shared].map(([k, w]) => [k, codebooks.get(k) ?? w]));
     }
     // The container stores float16 when that is exact: codebooks, biases and float16 layers are
     // rounded (Deep Compression's `half`), and the accuracy measured includes the rounding.
@@ -134,6 +156,23 @@ export async function compressCandidate(model: Model, c: Candidate, data: Datase
     current = (await quantizeStatic(current, { samples, keepFloat, threads: s.threads })).model;
   }
   return { model: current, shared: new Map(), form: 'onnx', file: encodeModel(current) };
+}
+
+/**
+ * Sparse variational dropout for `epochs` (Adam), weights with log α > 3 zeroed; a layer whose
+ * requested sparsity is higher is magnitude-pruned on to it; then a masked fine-tune at `lr`.
+ */
+async function variationalSparsify(model: Model, floor: Record<string, number>, data: Dataset, s: CompressSettings, lr: number): Promise<Model> {
+  const vm = variationalModel(model, { seed: s.seed });
+  const res = await train(vm.model, data, {
+    ...trainOptions(s, s.epochs, VARIATIONAL_LR),
+    optimizer: { kind: 'adam' },
+    step: variationalKL(vm, s.klWeight ?? 1 / data.count),
+  });
+  const learned = sparsifyVariational(res.model, vm);
+  const more = Object.fromEntries(Object.entries(floor).filter(([w, f]) => f > (learned.sparsity[w] ?? 0)));
+  const pruned = Object.keys(more).length > 0 ? magnitudePrune(learned.model, { perLayer: more }).model : learned.model;
+  return (await fineTuneMasked(pruned, masksFromZeros(pruned), data, trainOptions(s, Math.max(1, Math.ceil(s.epochs / 2)), lr))).model;
 }
 
 /** A weight of a layer the candidate keeps in float32 (not rounded to float16 in the container). */

@@ -7,7 +7,7 @@ import { priorDrop } from './prior.js';
 import type { SearchSpace } from './space.js';
 import { candidateKey } from './space.js';
 import type { Candidate, LayerPolicy } from './types.js';
-import { kmeansBits } from './types.js';
+import { sharedBits } from './types.js';
 
 /** The cost the search lowers, estimated from a candidate's decisions (bytes, ms or FLOPs). */
 export type CostEstimate = (c: Candidate) => number;
@@ -21,7 +21,7 @@ export function estimateBytes(space: SearchSpace): CostEstimate {
       const p = c.layers[l.name] as LayerPolicy;
       const n = l.params * p.width * widthIn;
       widthIn = p.width;
-      const b = kmeansBits(p.format);
+      const b = sharedBits(p.format);
       if (b === undefined) bytes += (p.format === 'fp16' ? 2 : p.format === 'int8' ? 1 : 4) * n;
       else {
         const nnz = n * (1 - p.sparsity);
@@ -64,7 +64,7 @@ function neighbours(c: Candidate, space: SearchSpace): Candidate[] {
     const s = next(l.sparsities, p.sparsity);
     const w = next(l.widths, p.width);
     const f = next(l.formats, p.format);
-    if (s !== undefined && kmeansBits(p.format) !== undefined) out.push({ ...c, layers: { ...c.layers, [l.name]: { ...p, sparsity: s as number } } });
+    if (s !== undefined && sharedBits(p.format) !== undefined) out.push({ ...c, layers: { ...c.layers, [l.name]: { ...p, sparsity: s as number } } });
     if (w !== undefined) out.push({ ...c, layers: { ...c.layers, [l.name]: { ...p, width: w as number } } });
     if (f !== undefined) out.push({ ...c, layers: { ...c.layers, [l.name]: { ...p, format: f as LayerPolicy['format'] } } });
   }

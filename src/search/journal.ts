@@ -9,12 +9,16 @@ export interface JournalHeader {
   settings: string;
 }
 
-/** Reads a journal's results by trial key; a torn last line (killed mid-write) is ignored. */
-export function readJournal(path: string): { header: JournalHeader | undefined; results: Map<string, TrialResult> } {
+/**
+ * Reads a journal's results by trial key; a torn last line (killed mid-write) is ignored. `text`
+ * is the file as read ('' when there is none), so the caller need not read it again.
+ */
+export function readJournal(path: string): { header: JournalHeader | undefined; results: Map<string, TrialResult>; text: string } {
   const results = new Map<string, TrialResult>();
   let header: JournalHeader | undefined;
-  if (!existsSync(path)) return { header, results };
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
+  if (!existsSync(path)) return { header, results, text: '' };
+  const text = readFileSync(path, 'utf8');
+  for (const line of text.split('\n')) {
     if (line.trim() === '') continue;
     let v: unknown;
     try {
@@ -26,7 +30,7 @@ export function readJournal(path: string): { header: JournalHeader | undefined; 
     if (o.type === 'search') header = v as JournalHeader;
     else if (o.type === 'trial' && o.result !== undefined) results.set(o.result.key, o.result);
   }
-  return { header, results };
+  return { header, results, text };
 }
 
 /** Appends one line (the write of a short line is one append, then fsync-free: a torn tail is skipped on read). */

@@ -26,7 +26,7 @@ import type { TrialRunner } from './pool.js';
 import { measurePrior } from './prior.js';
 import { candidateKey, crossover, denseCandidate, mutate, searchSpace } from './space.js';
 import type { SearchSpace } from './space.js';
-import type { Candidate, DataRef, LayerPolicy, Target, Trial, TrialResult, TrialTask } from './types.js';
+import type { Candidate, DataRef, LayerPolicy, SparsityMode, Target, Trial, TrialResult, TrialTask } from './types.js';
 import { WHITTLE_VERSION } from './version.js';
 
 export interface OptimizeOptions {
@@ -55,6 +55,8 @@ export interface OptimizeOptions {
   population: number;
   batchSize: number;
   lrs: readonly number[];
+  /** How trials may sparsify (size target); default magnitude pruning only. */
+  modes?: readonly SparsityMode[];
   normalization: Normalization;
   /** ORT threads of the winner's fine-tune and evaluation. */
   threads?: number;
@@ -78,6 +80,7 @@ export interface FrontEntry {
   feasible: boolean;
   layers: Record<string, LayerPolicy>;
   lr: number;
+  mode?: SparsityMode;
 }
 
 export interface OptimizeResult {
@@ -137,7 +140,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
   const model = decodeModel(modelBytes, o.modelPath);
   const data = searchData(o.data);
   const trialVal = subset(data.validation, 0, Math.min(o.data.valSamples, data.validation.count));
-  const space = searchSpace(model, o.target, o.lrs);
+  const space = searchSpace(model, o.target, o.lrs, o.modes);
   const settings = JSON.stringify({
     v: WHITTLE_VERSION,
     model: sha(modelBytes),
@@ -149,6 +152,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
     epochs: o.epochs,
     population: o.population,
     lrs: o.lrs,
+    ...(o.modes !== undefined ? { modes: o.modes } : {}),
     latency: o.latency,
     batch: o.batchSize,
   });
@@ -159,8 +163,8 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
       `the journal in ${o.out} belongs to a search with other settings; resume with the same settings, or choose another output directory`,
     );
   if (journal.header === undefined) appendJournal(journalPath, { type: 'search', settings });
-  else if (!readFileSync(journalPath, 'utf8').endsWith('\n'))
-    writeFileAtomic(journalPath, [new TextEncoder().encode(`${readFileSync(journalPath, 'utf8')}\n`)]);
+  // A torn last line gets its newline, so the next entry starts a line of its own.
+  else if (!journal.text.endsWith('\n')) writeFileAtomic(journalPath, [new TextEncoder().encode(`${journal.text}\n`)]);
   if (journal.results.size > 0) log(`optimize: resuming with ${journal.results.size} finished trials from ${journalPath}`);
 
   const table = new LatencyTable(o.latencyTablePath, model, modelBytes, data.train, o.normalization);
@@ -307,6 +311,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
     feasible: feasible(t),
     layers: t.candidate.layers,
     lr: t.candidate.lr,
+    ...(t.candidate.mode !== undefined ? { mode: t.candidate.mode } : {}),
   });
   if (trials.length === 0) throw new WhittleError('BAD_ARGUMENT', 'the search ran no trial; give --trials ≥ 1 and a --time long enough for one');
   const best = [...trials].sort((a, b) => fitness(b) - fitness(a) || a.index - b.index)[0] as Trial;
@@ -327,6 +332,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
     normalization: o.normalization,
     seed: o.seed,
     threads: o.threads ?? 1,
+    klWeight: 1 / data.train.count,
   });
   const file = join(o.out, final.form === 'container' ? 'model.wtl' : 'model.onnx');
   const onnx = join(o.out, 'model.onnx');
@@ -381,6 +387,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
       normalization: o.normalization,
       seed: o.seed,
       threads: o.threads ?? 1,
+      klWeight: 1 / data.train.count,
     });
     result.uniform = {
       valAccuracy: (await evaluate(uf.model, data.validation, evalOpts)).accuracy,
@@ -413,7 +420,11 @@ async function uniformCandidate(
 ): Promise<Candidate> {
   const formats = Object.values(chosen.layers).map((p) => p.format);
   const format = [...new Set(formats)].sort((a, b) => formats.filter((f) => f === b).length - formats.filter((f) => f === a).length)[0] ?? 'float';
-  const all = (p: LayerPolicy): Candidate => ({ lr: chosen.lr, layers: Object.fromEntries(space.layers.map((l) => [l.name, { ...p }])) });
+  const all = (p: LayerPolicy): Candidate => ({
+    lr: chosen.lr,
+    layers: Object.fromEntries(space.layers.map((l) => [l.name, { ...p }])),
+    ...(chosen.mode !== undefined ? { mode: chosen.mode } : {}),
+  });
   const data = searchData(o.data);
   if (target === 'size') {
     const sparsities = space.layers[0]?.sparsities ?? [0];

@@ -8,7 +8,8 @@ import { sensitivity } from '../compress/prune/index.js';
 import type { Model } from '../ir/graph.js';
 import { evaluate } from '../train/evaluate.js';
 import type { SearchSpace } from './space.js';
-import { kmeansBits } from './types.js';
+import { gridShareWeights } from './grid.js';
+import { isGridFormat, kmeansBits } from './types.js';
 
 export interface LayerPrior {
   name: string;
@@ -50,7 +51,9 @@ export async function measurePrior(model: Model, space: SearchSpace, validation:
     }
     for (const f of l.formats) {
       const b = kmeansBits(f);
-      p.format[f] = b === undefined ? baseline : await acc(kmeansShareWeights(model, new Map([[resolveWeight(model, l.name).weight, b]])).model);
+      const w = resolveWeight(model, l.name).weight;
+      if (isGridFormat(f)) p.format[f] = await acc(gridShareWeights(model, new Map([[w, f]])).model);
+      else p.format[f] = b === undefined ? baseline : await acc(kmeansShareWeights(model, new Map([[w, b]])).model);
     }
     layers.push(p);
   }

@@ -4,7 +4,7 @@ import type { Rng } from '../data/index.js';
 import type { Model } from '../ir/graph.js';
 import { prunableLayers } from '../compress/prune/index.js';
 import { thinnableLayers } from './compress.js';
-import type { Candidate, LayerPolicy, Target, WeightFormat } from './types.js';
+import type { Candidate, LayerPolicy, SparsityMode, Target, WeightFormat } from './types.js';
 
 export interface LayerSpace {
   name: string;
@@ -19,11 +19,13 @@ export interface SearchSpace {
   target: Target;
   layers: LayerSpace[];
   lrs: readonly number[];
+  /** How trials sparsify (size target); the first is the greedy path's. */
+  modes: readonly SparsityMode[];
 }
 
 export const SIZE_SPARSITIES = [0, 0.5, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99] as const;
 export const WIDTHS = [1, 0.875, 0.75, 0.625, 0.5, 0.375, 0.25] as const;
-const SIZE_FORMATS: readonly WeightFormat[] = ['fp16', 'k8', 'k7', 'k6', 'k5', 'k4', 'k3', 'k2'];
+const SIZE_FORMATS: readonly WeightFormat[] = ['fp16', 'k8', 'k7', 'k6', 'k5', 'k4', 'int4', 'k3', 'k2', 'ternary'];
 
 /**
  * The space for a model and target. size: sparsity × k-means bits (or float16) per layer, width
@@ -33,7 +35,7 @@ const SIZE_FORMATS: readonly WeightFormat[] = ['fp16', 'k8', 'k7', 'k6', 'k5', '
  * const space = searchSpace(model, 'size');
  * ```
  */
-export function searchSpace(model: Model, target: Target, lrs: readonly number[] = [0.01]): SearchSpace {
+export function searchSpace(model: Model, target: Target, lrs: readonly number[] = [0.01], modes: readonly SparsityMode[] = ['magnitude']): SearchSpace {
   const thin = thinnableLayers(model);
   const layers = prunableLayers(model.graph).map((l): LayerSpace => {
     const params = l.dims.reduce((a, d) => a * d, 1);
@@ -42,7 +44,7 @@ export function searchSpace(model: Model, target: Target, lrs: readonly number[]
     if (target === 'latency') return { name: l.name, params, widths, sparsities: [0], formats: ['float', 'int8'] };
     return { name: l.name, params, widths, sparsities: [0], formats: ['float'] };
   });
-  return { target, layers, lrs };
+  return { target, layers, lrs, modes: target === 'size' ? modes : ['magnitude'] };
 }
 
 /** The starting point: every layer whole, dense, at its first format (float16 / float). */
@@ -50,6 +52,7 @@ export function denseCandidate(space: SearchSpace): Candidate {
   return {
     layers: Object.fromEntries(space.layers.map((l) => [l.name, { width: 1, sparsity: 0, format: l.formats[0] as WeightFormat }])),
     lr: space.lrs[0] as number,
+    ...(space.modes[0] === 'variational' ? { mode: 'variational' as const } : {}),
   };
 }
 
@@ -61,7 +64,7 @@ export function candidateKey(c: Candidate): string {
       const p = c.layers[k] as LayerPolicy;
       return `${k}:${p.width}/${p.sparsity}/${p.format}`;
     });
-  return `${layers.join(',')}|lr${c.lr}`;
+  return `${layers.join(',')}|lr${c.lr}${c.mode === 'variational' ? '|vd' : ''}`;
 }
 
 function step<T>(values: readonly T[], current: T, delta: number): T {
@@ -71,7 +74,7 @@ function step<T>(values: readonly T[], current: T, delta: number): T {
 
 /** Candidate with one or more decisions moved one notch (seeded). */
 export function mutate(c: Candidate, space: SearchSpace, rng: Rng, rate = 0.35): Candidate {
-  const out: Candidate = { layers: structuredClone(c.layers), lr: c.lr };
+  const out: Candidate = { ...c, layers: structuredClone(c.layers) };
   let changed = false;
   const pick = (n: number): number => Math.floor(rng.next() * n);
   for (let attempt = 0; !changed && attempt < 20; attempt++) {
@@ -91,6 +94,12 @@ export function mutate(c: Candidate, space: SearchSpace, rng: Rng, rate = 0.35):
       out.lr = step(space.lrs, out.lr, rng.next() < 0.5 ? -1 : 1);
       changed = out.lr !== c.lr;
     }
+    if (!changed && space.modes.length > 1 && rng.next() < 0.2) {
+      const mode = space.modes[pick(space.modes.length)];
+      if (mode === 'variational') out.mode = mode;
+      else delete out.mode;
+      changed = (out.mode ?? 'magnitude') !== (c.mode ?? 'magnitude');
+    }
   }
   return out;
 }
@@ -99,5 +108,7 @@ export function mutate(c: Candidate, space: SearchSpace, rng: Rng, rate = 0.35):
 export function crossover(a: Candidate, b: Candidate, rng: Rng): Candidate {
   const layers: Record<string, LayerPolicy> = {};
   for (const k of Object.keys(a.layers)) layers[k] = { ...((rng.next() < 0.5 ? a.layers[k] : b.layers[k]) ?? (a.layers[k] as LayerPolicy)) };
-  return { layers, lr: rng.next() < 0.5 ? a.lr : b.lr };
+  const child: Candidate = { layers, lr: rng.next() < 0.5 ? a.lr : b.lr };
+  const mode = rng.next() < 0.5 ? a.mode : b.mode;
+  return mode === 'variational' ? { ...child, mode } : child;
 }

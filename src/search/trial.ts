@@ -9,7 +9,7 @@ import { modelStats } from '../ir/stats.js';
 import { SHAPE_RULES } from '../ops/index.js';
 import { evaluate } from '../train/evaluate.js';
 import { compressCandidate } from './compress.js';
-import { trialData } from './data.js';
+import { searchData, trialData } from './data.js';
 import type { TrialResult, TrialTask } from './types.js';
 import { WHITTLE_VERSION } from './version.js';
 
@@ -56,6 +56,7 @@ export async function runTrial(task: TrialTask, readBlob?: BlobReader): Promise<
     normalization: task.normalization,
     seed: task.seed,
     threads: 1,
+    klWeight: 1 / searchData(task.data).train.count,
   });
   const { accuracy } = await evaluate(r.model, data.validation, { normalization: task.normalization, threads: 1 });
   const stats = modelStats(r.model, SHAPE_RULES);

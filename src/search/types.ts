@@ -4,9 +4,10 @@ import type { Normalization } from '../data/index.js';
 
 /**
  * How one layer's weights are stored: float32 (kept float), float16, int8 (QDQ, integer kernels in
- * onnxruntime), or k-means shared among 2^b values (Deep Compression's container).
+ * onnxruntime), k-means shared among 2^b values (Deep Compression's container), int4 (a uniform
+ * symmetric 16-level grid, one scale per layer) or ternary (0 and ±a: pruned positions plus one bit).
  */
-export type WeightFormat = 'float' | 'fp16' | 'int8' | 'k2' | 'k3' | 'k4' | 'k5' | 'k6' | 'k7' | 'k8';
+export type WeightFormat = 'float' | 'fp16' | 'int8' | 'int4' | 'ternary' | 'k2' | 'k3' | 'k4' | 'k5' | 'k6' | 'k7' | 'k8';
 
 export const KMEANS_FORMATS: readonly WeightFormat[] = ['k2', 'k3', 'k4', 'k5', 'k6', 'k7', 'k8'];
 
@@ -14,6 +15,24 @@ export const KMEANS_FORMATS: readonly WeightFormat[] = ['k2', 'k3', 'k4', 'k5', 
 export function kmeansBits(f: WeightFormat): number | undefined {
   return f.startsWith('k') ? Number(f.slice(1)) : undefined;
 }
+
+/** The formats stored on a fixed grid in the container (not k-means): int4 and ternary. */
+export type GridFormat = 'int4' | 'ternary';
+
+export function isGridFormat(f: WeightFormat): f is GridFormat {
+  return f === 'int4' || f === 'ternary';
+}
+
+/** Index bits per kept weight of any container-shared format (k-means, int4, ternary); undefined for float, fp16 and int8. */
+export function sharedBits(f: WeightFormat): number | undefined {
+  return f === 'int4' ? 4 : f === 'ternary' ? 1 : kmeansBits(f);
+}
+
+/**
+ * How a trial sparsifies: 'magnitude' (gradual magnitude pruning to each layer's sparsity) or
+ * 'variational' (sparse variational dropout learns the sparsity; each layer's sparsity is then a floor).
+ */
+export type SparsityMode = 'magnitude' | 'variational';
 
 /** What the search decides for one layer. */
 export interface LayerPolicy {
@@ -29,6 +48,8 @@ export interface Candidate {
   layers: Record<string, LayerPolicy>;
   /** The learning rate of the trial's fine-tune. */
   lr: number;
+  /** Absent: 'magnitude'. */
+  mode?: SparsityMode;
 }
 
 export type Target = 'size' | 'latency' | 'flops';

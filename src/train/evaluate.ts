@@ -1,12 +1,11 @@
-import { upgradeToTrainingOpset } from '../autodiff/opset.js';
 import type { Dataset, Normalization } from '../data/index.js';
 import { checkLabelRange, imageSource, NORMALIZATIONS, normalizeBatch, runBatches } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
-import { attr, GraphBuilder, opsetOf } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import type { Backend } from '../runtime/session.js';
 import { sharedSessions } from '../runtime/session.js';
+import { outputValues } from './compare.js';
 
 export interface EvalOptions {
   normalization: Normalization;
@@ -25,28 +24,6 @@ export interface EvalResult {
   correct: number;
 }
 
-/** Adds summed cross-entropy and the count of correct predictions to a copy of the model. */
-export function evalGraph(source: Model): Model {
-  // SoftmaxCrossEntropyLoss exists from opset 12 on; opset-11 models are rewritten to 17.
-  const model = opsetOf(source) === 11 ? upgradeToTrainingOpset(source) : source;
-  const g = model.graph.clone();
-  const out = g.outputs[0];
-  if (out === undefined) throw new WhittleError('INVALID_GRAPH', 'the model has no output');
-  const b = new GraphBuilder(g, 'eval');
-  g.inputs.push({ name: 'labels', dtype: 'int64', shape: ['N'] });
-  const logits = out.dtype === 'float32' ? out.name : b.op1('Cast', [out.name], { to: attr.int(1) });
-  const loss = b.op('SoftmaxCrossEntropyLoss', [logits, 'labels'], { reduction: attr.string('sum') }, ['loss_sum'])[0] as string;
-  const pred = b.op1('ArgMax', [logits], { axis: attr.int(1), keepdims: attr.int(0) });
-  const correct = b.op('ReduceSum', [b.op1('Cast', [b.op1('Equal', [pred, 'labels'])], { to: attr.int(1) })], { keepdims: attr.int(0) }, [
-    'correct',
-  ])[0] as string;
-  g.outputs = [
-    { name: loss, dtype: 'float32', shape: [] },
-    { name: correct, dtype: 'float32', shape: [] },
-  ];
-  return { ...model, graph: g };
-}
-
 /**
  * Accuracy and mean cross-entropy of a classifier on a dataset.
  *
@@ -57,23 +34,59 @@ export function evalGraph(source: Model): Model {
 export async function evaluate(model: Model, ds: Dataset, options: EvalOptions): Promise<EvalResult> {
   const inputInfo = model.graph.inputs[0];
   if (inputInfo === undefined) throw new WhittleError('INVALID_GRAPH', 'the model has no input');
+  const output = model.graph.outputs[0];
+  if (output === undefined) throw new WhittleError('INVALID_GRAPH', 'the model has no output');
   checkInputShape(model, ds);
-  // The same graph evaluated again (validation, then test) reuses its session.
-  const lease = await sharedSessions.acquire(evalGraph(model), { threads: options.threads, backend: options.backend });
+  // The model's own graph, scored here rather than in an extended copy: its session is the one
+  // an output comparison of the same model uses (and the same graph evaluated again, validation
+  // then test, reuses it), where a copy would be a second compilation of the whole graph.
+  const lease = await sharedSessions.acquire(model, { threads: options.threads, backend: options.backend });
   let loss = 0;
   let correct = 0;
   let n = 0;
   try {
-    const source = imageSource(ds, { input: inputInfo.name, normalization: options.normalization, shape: inputDims(model, ds), labelInput: 'labels' });
-    n = await runBatches(source, { batchSize: options.batchSize ?? 1000, limit: options.limit }, async ({ feeds }) => {
-      const r = await lease.session.run(feeds);
-      loss += Number(r['loss_sum']?.data[0]);
-      correct += Number(r['correct']?.data[0]);
+    const source = imageSource(ds, { input: inputInfo.name, normalization: options.normalization, shape: inputDims(model, ds) });
+    n = await runBatches(source, { batchSize: options.batchSize ?? 1000, limit: options.limit }, async ({ feeds, labels }) => {
+      const r = await lease.session.run(feeds, [output.name]);
+      const scores = r[output.name];
+      if (scores === undefined || labels === undefined) throw new WhittleError('RUNTIME', `onnxruntime returned no "${output.name}" for the batch`);
+      const s = scoreBatch(outputValues(scores), labels);
+      loss += s.loss;
+      correct += s.correct;
     });
   } finally {
     await lease.release();
   }
   return { accuracy: correct / n, loss: loss / n, samples: n, correct };
+}
+
+/**
+ * Summed softmax cross-entropy and the count of correct top-1 predictions of a batch of class
+ * scores (`labels.length` rows of equal length), as onnxruntime's SoftmaxCrossEntropyLoss and
+ * ArgMax (first maximum wins) compute them.
+ */
+export function scoreBatch(scores: ArrayLike<number>, labels: ArrayLike<number>): { loss: number; correct: number } {
+  const rows = labels.length;
+  const classes = rows === 0 ? 0 : scores.length / rows;
+  if (!Number.isInteger(classes) || classes < 1)
+    throw new WhittleError('SHAPE_MISMATCH', `the model's first output has ${scores.length} values for ${rows} samples; a classifier's output is [N, classes]`);
+  let loss = 0;
+  let correct = 0;
+  for (let r = 0; r < rows; r++) {
+    const at = r * classes;
+    let best = 0;
+    let max = scores[at] as number;
+    for (let c = 1; c < classes; c++) {
+      const v = scores[at + c] as number;
+      if (v > max) [max, best] = [v, c];
+    }
+    let sum = 0;
+    for (let c = 0; c < classes; c++) sum += Math.exp((scores[at + c] as number) - max);
+    const label = labels[r] as number;
+    loss += max + Math.log(sum) - (scores[at + label] as number);
+    if (best === label) correct++;
+  }
+  return { loss, correct };
 }
 
 /** The per-sample dims the model's input wants, e.g. [1, 28, 28] or [784]. */

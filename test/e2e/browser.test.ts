@@ -107,6 +107,9 @@ test("demo writes a run log and a report; export --web runs the container in hea
     for (const id of ['compressed', 'dense']) assert.match((await page.textContent(`#pred-${id}`)) ?? '', /^1 \(\d+\.\d%\)$/, id);
     await page.screenshot({ path: join(shots, 'page.png'), fullPage: true });
     assert.deepEqual(errors, [], 'no console errors');
+    process.stderr.write(
+      `browser: page ${await page.textContent('#accuracy-compressed')} (whittle eval ${pct(accuracy)}), model.wtl ${server.sent.get('/model.wtl')} bytes downloaded, ${errors.length} console errors\n`,
+    );
 
     // A damaged container: an error message in the page, not a blank screen.
     const badPage = await browser.newPage();

@@ -93,6 +93,9 @@ test('optimize logs every trial; the report draws its accuracy–size–latency 
   const frontOf = (id: string): Point[] | undefined => specs.find((s) => s.id === id)?.config.data.datasets.find((d) => d.label === 'Pareto front')?.data;
   assert.deepEqual(frontOf('r0-front-size'), expected('bytes'));
   assert.deepEqual(frontOf('r0-front-latency'), expected('latencyMs'));
+  process.stderr.write(
+    `report-optimize: ${r.trials} trials, front ${r.front.map((f) => `#${f.trial + 1} ${(100 * f.valAccuracy).toFixed(2)}% ${f.bytes} B ${f.latencyMs.toFixed(3)} ms`).join('; ')}\n`,
+  );
 
   const missing = browserMissing();
   if (missing !== undefined) {

@@ -1,4 +1,7 @@
-// npm run fuzz -- --cases N [--seed S] [--jobs J] [--kinds onnx,wtl,...] [--timeout-s 30] [--max-rss-mb 1024] [--keep]
+// npm run fuzz -- --cases N [--seed S] [--jobs J] [--kinds onnx,wtl,...] [--timeout-s 30] [--wall-s 120] [--max-rss-mb 1024] [--keep]
+// A hang is a case that spends more than --timeout-s of CPU time, or that is killed at --wall-s
+// of wall time twice: once among the others and once run again alone at the end (a loaded machine
+// stretches wall time, not CPU time).
 // Generates N seeded cases over every input kind, runs each through the CLI, prints a table, and
 // exits 1 when any case crashed, printed a stack trace, hung, used too much memory, left a partial
 // file or modified its input. --keep leaves failing cases' folders (named in the output) to replay.
@@ -16,6 +19,7 @@ const { values } = parseArgs({
     jobs: { type: 'string', default: String(Math.min(2, availableParallelism())) },
     kinds: { type: 'string', default: KINDS.join(',') },
     'timeout-s': { type: 'string', default: '30' },
+    'wall-s': { type: 'string' },
     'max-rss-mb': { type: 'string', default: '1024' },
     'max-seconds': { type: 'string' },
     keep: { type: 'boolean', default: false },
@@ -25,7 +29,11 @@ const kinds = String(values.kinds).split(',') as Kind[];
 for (const k of kinds) if (!(KINDS as readonly string[]).includes(k)) throw new Error(`--kinds: unknown kind ${k}; use ${KINDS.join(', ')}`);
 const n = Number(values.cases);
 const seed = Number(values.seed);
-const limits = { timeoutMs: 1000 * Number(values['timeout-s']), maxRssMb: Number(values['max-rss-mb']) };
+const limits = {
+  timeoutMs: 1000 * Number(values['timeout-s']),
+  maxRssMb: Number(values['max-rss-mb']),
+  ...(values['wall-s'] !== undefined ? { wallMs: 1000 * Number(values['wall-s']) } : {}),
+};
 const deadline = values['max-seconds'] === undefined ? Number.POSITIVE_INFINITY : Date.now() + 1000 * Number(values['max-seconds']);
 // Generated as they start (lazily), so a run cut by --max-seconds does not generate the rest.
 const cases = new Proxy([] as FuzzCase[], {
@@ -51,7 +59,9 @@ const results = await runCases(
 );
 const by = new Map<string, CaseResult[]>();
 for (const r of results) by.set(r.case.kind, [...(by.get(r.case.kind) ?? []), r]);
-const rows = [['kind', 'cases', 'exit 0', 'refused', 'failing', 'crashes', 'traces', 'hangs', 'memory', 'partial', 'modified', 'peak MB', 'max s']];
+const rows = [
+  ['kind', 'cases', 'exit 0', 'refused', 'failing', 'crashes', 'traces', 'hangs', 'memory', 'partial', 'modified', 'peak MB', 'max s', 'max CPU s'],
+];
 for (const [kind, rs] of by) {
   const count = (re: RegExp): number => rs.filter((r) => r.failures.some((f) => re.test(f))).length;
   rows.push([
@@ -68,6 +78,7 @@ for (const [kind, rs] of by) {
     String(count(/^modified/)),
     Math.max(0, ...rs.map((r) => r.rssMb ?? 0)).toFixed(0),
     (Math.max(0, ...rs.map((r) => r.ms)) / 1000).toFixed(1),
+    Math.max(0, ...rs.map((r) => r.cpuS ?? 0)).toFixed(1),
   ]);
 }
 const widths = (rows[0] as string[]).map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));

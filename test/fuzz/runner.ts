@@ -15,8 +15,14 @@ const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const TIME = '/usr/bin/time';
 
 export interface RunLimits {
+  /** A case that spends more CPU time (user + sys) than this hangs. */
   timeoutMs: number;
   maxRssMb: number;
+  /**
+   * Wall-clock limit, past which the case is killed (default 4 × timeoutMs): on a loaded machine
+   * wall time says little, so a case killed here is run again alone before it counts as a hang.
+   */
+  wallMs?: number;
 }
 
 export interface CaseResult {
@@ -26,6 +32,10 @@ export interface CaseResult {
   ms: number;
   /** Peak resident memory of the whittle process (MB), when /usr/bin/time could measure it. */
   rssMb: number | undefined;
+  /** CPU seconds (user + sys) of the whittle process, when /usr/bin/time could measure it. */
+  cpuS: number | undefined;
+  /** Killed at the wall-clock limit (before it is judged again alone). */
+  killed: boolean;
   failures: string[];
   stderr: string;
 }
@@ -68,7 +78,9 @@ export async function runCase(c: FuzzCase, limits: RunLimits, keep = false): Pro
   }
   const before = hashTree(dir, 'out');
   const useTime = existsSync(TIME);
-  const [cmd, args] = useTime ? [TIME, ['-f', '\nWHITTLE_FUZZ_MAXRSS_KB %M', process.execPath, CLI, ...c.args]] : [process.execPath, [CLI, ...c.args]];
+  const [cmd, args] = useTime
+    ? [TIME, ['-f', '\nWHITTLE_FUZZ_CPU_S %U %S\nWHITTLE_FUZZ_MAXRSS_KB %M', process.execPath, CLI, ...c.args]]
+    : [process.execPath, [CLI, ...c.args]];
   const t0 = performance.now();
   const child = spawn(cmd, args, {
     cwd: dir,
@@ -81,11 +93,14 @@ export async function runCase(c: FuzzCase, limits: RunLimits, keep = false): Pro
   child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    // The whole process group: /usr/bin/time and whittle under it.
-    if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-  }, limits.timeoutMs);
+  const timer = setTimeout(
+    () => {
+      timedOut = true;
+      // The whole process group: /usr/bin/time and whittle under it.
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+    },
+    limits.wallMs ?? 4 * limits.timeoutMs,
+  );
   const { code, signal } = await new Promise<{ code: number | null; signal: string | null }>((resolve) =>
     child.on('close', (code, signal) => resolve({ code, signal })),
   );
@@ -93,15 +108,18 @@ export async function runCase(c: FuzzCase, limits: RunLimits, keep = false): Pro
   const ms = performance.now() - t0;
   let exit = code;
   let rssMb: number | undefined;
-  const m = /\nWHITTLE_FUZZ_MAXRSS_KB (\d+)\s*$/.exec(stderr);
+  let cpuS: number | undefined;
+  const m = /\nWHITTLE_FUZZ_CPU_S ([\d.]+) ([\d.]+)\nWHITTLE_FUZZ_MAXRSS_KB (\d+)\s*$/.exec(stderr);
   if (m !== null) {
-    rssMb = Number(m[1]) / 1024;
+    cpuS = Number(m[1]) + Number(m[2]);
+    rssMb = Number(m[3]) / 1024;
     stderr = stderr.slice(0, m.index);
   }
   // GNU time reports a signalled child as "Command terminated by signal N" and exits 128+N.
   const sig = /Command terminated by signal (\d+)/.exec(stderr);
   const failures: string[] = [];
-  if (timedOut) failures.push(`hang: no exit within ${limits.timeoutMs / 1000} s`);
+  if (timedOut) failures.push(`hang: no exit within ${(limits.wallMs ?? 4 * limits.timeoutMs) / 1000} s of wall time`);
+  else if (cpuS !== undefined && cpuS > limits.timeoutMs / 1000) failures.push(`hang: ${cpuS.toFixed(1)} s of CPU time > ${limits.timeoutMs / 1000} s`);
   else if (signal !== null || sig !== null) failures.push(`crash: killed by signal ${signal ?? sig?.[1]}`);
   else if (exit !== 0 && exit !== 1 && exit !== 2) failures.push(`crash: exit status ${exit}`);
   if (/^\s+at .*:\d+:\d+\)?$/m.test(stderr) || /internal error/i.test(stderr)) failures.push('stack trace / internal error');
@@ -135,10 +153,14 @@ export async function runCase(c: FuzzCase, limits: RunLimits, keep = false): Pro
   exit ??= -1;
   if (failures.length === 0 || !keep) rmSync(dir, { recursive: true, force: true });
   else writeFileSync(join(dir, 'FUZZ-CASE.txt'), `${c.id} ${c.kind} ${c.mutation}\nwhittle ${c.args.join(' ')}\n${failures.join('\n')}\n\n${stderr}`);
-  return { case: c, code: exit, signal, ms, rssMb, failures, stderr };
+  return { case: c, code: exit, signal, ms, rssMb, cpuS, killed: timedOut, failures, stderr };
 }
 
-/** Runs cases with `jobs` at a time; `onResult` sees each as it ends. */
+/**
+ * Runs cases with `jobs` at a time; `onResult` sees each as it ends. A case killed at the
+ * wall-clock limit (a loaded machine, or several heavy cases at once) runs again alone at the end,
+ * and only its second result counts.
+ */
 export async function runCases(
   cases: readonly FuzzCase[],
   limits: RunLimits,
@@ -148,16 +170,26 @@ export async function runCases(
   deadline = Number.POSITIVE_INFINITY,
 ): Promise<CaseResult[]> {
   const results: CaseResult[] = [];
+  const again: FuzzCase[] = [];
   let next = 0;
   const worker = async (): Promise<void> => {
     // Past the deadline no case starts; those running finish.
     while (next < cases.length && Date.now() < deadline) {
       const c = cases[next++] as FuzzCase;
       const r = await runCase(c, limits, keep);
+      if (r.killed) {
+        again.push(c);
+        continue;
+      }
       results.push(r);
       onResult?.(r);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, jobs) }, worker));
+  for (const c of again) {
+    const r = await runCase(c, limits, keep);
+    results.push(r);
+    onResult?.(r);
+  }
   return results;
 }

@@ -21,8 +21,20 @@ export function channelGroup(model: Model, layer: string): PruneGroup {
   if (g === undefined) throw new WhittleError('BAD_ARGUMENT', `no layer "${layer}" whose channels can grow; candidates: ${valid.join(', ') || '(none)'}`);
   if (!g.prunable)
     throw new WhittleError('BAD_ARGUMENT', `the channels of "${layer}" cannot change: ${g.reason ?? ''}; candidates: ${valid.join(', ') || '(none)'}`);
+  // Reshapes that spell the channel count (attention heads) would need rewriting too.
+  if (g.rewrites.length > 0 || g.unit === 'head')
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `the ${g.unit === 'head' ? 'attention heads' : 'channels'} of "${layer}" are spelled out in reshapes (${g.rewrites.length} to rewrite); widening them is not supported, widen the MLP or convolution layers instead`,
+    );
   for (const m of g.members) {
     const n = model.graph.nodes.find((x) => x.name === m.node);
+    // Their statistics run across the channels: a copied channel changes every channel's output.
+    if (n !== undefined && ['LayerNormalization', 'GroupNormalization', 'InstanceNormalization'].includes(n.opType) && m.role === 'norm')
+      throw new WhittleError(
+        'BAD_ARGUMENT',
+        `the channels of "${layer}" are normalized together by ${n.opType} "${n.name}", so copies would change the function; widen a layer whose channels no normalization spans (e.g. a Transformer MLP's first layer)`,
+      );
     if (n?.opType === 'Conv' && getInt(n, 'group', 1) !== 1)
       throw new WhittleError(
         'BAD_ARGUMENT',

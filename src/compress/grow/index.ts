@@ -7,31 +7,53 @@ import { attr } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import { Rng } from '../../nn/init.js';
 import { denseChain, readChain, writeChain } from '../merge/dense.js';
+import { dependencyGroups } from '../../graph/index.js';
 import { channelGroup, deepenConv, widenChannels } from './channels.js';
 
 export { growWhenStuck } from './policy.js';
 export { channelGroup, deepenConv, widenChannels } from './channels.js';
 
-/** A growable layer's width: a Dense layer's neurons or a Conv's filters (its channel group's). */
+/** A growable layer's width: a Dense layer's neurons, else its channel group's (Conv filters, MatMul units). */
 export function layerWidth(model: Model, layer: string): number {
-  return isConv(model, layer) !== undefined ? channelGroup(model, layer).channels : denseChain(model.graph, layer).width;
+  return denseLayer(model, layer) ? denseChain(model.graph, layer).width : channelGroup(model, layer).channels;
 }
 
 /**
  * The Conv node a layer name (node or weight name) refers to, if it is one; BAD_ARGUMENT listing
- * the layers that can grow when the name is neither a Conv nor a Dense layer.
+ * the layers that can grow when the name is neither a Conv, a Dense layer nor another producer of
+ * a channel group (e.g. a Transformer MLP's MatMul).
  */
 export function isConv(model: Model, layer: string): Node | undefined {
   const named = (opType: string): Node | undefined =>
     model.graph.nodes.find((n) => n.opType === opType && (n.name === layer || n.inputs[1] === layer || n.inputs[1] === `${layer}.weight`));
   const conv = named('Conv');
-  if (conv === undefined && named('Gemm') === undefined) {
+  if (conv === undefined && named('Gemm') === undefined && !isGroupProducer(model, layer)) {
     const layers = model.graph.nodes
-      .filter((n) => (n.opType === 'Conv' || n.opType === 'Gemm') && model.graph.initializers.has(n.inputs[1] ?? ''))
+      .filter((n) => (n.opType === 'Conv' || n.opType === 'Gemm' || n.opType === 'MatMul') && model.graph.initializers.has(n.inputs[1] ?? ''))
       .map((n) => n.name);
     throw new WhittleError('BAD_ARGUMENT', `no Dense or Conv layer "${layer}"; layers: ${layers.join(', ') || '(none)'}`);
   }
   return conv;
+}
+
+function isGroupProducer(model: Model, layer: string): boolean {
+  const node = model.graph.nodes.find((n) => n.name === layer || (n.inputs[1] !== undefined && (n.inputs[1] === layer || n.inputs[1] === `${layer}.weight`)));
+  return node !== undefined && dependencyGroups(model.graph).some((g) => g.producers.includes(node.name));
+}
+
+/**
+ * Whether the Dense-chain rules (Gemm → Relu/LeakyRelu/Sigmoid/Tanh → Gemm) apply to `layer`;
+ * other layers (a Gemm through HardSwish or GELU, a MatMul) grow through their channel group.
+ */
+function denseLayer(model: Model, layer: string): boolean {
+  if (isConv(model, layer) !== undefined) return false;
+  try {
+    denseChain(model.graph, layer);
+    return true;
+  } catch (e) {
+    if (e instanceof WhittleError && e.code === 'BAD_ARGUMENT' && isGroupProducer(model, layer)) return false;
+    throw e;
+  }
 }
 export type { GrowEvent, GrowPolicy, GrowResult } from './policy.js';
 
@@ -63,7 +85,7 @@ export interface WidenOptions {
  * ```
  */
 export function widen(model: Model, options: WidenOptions): Model {
-  if (isConv(model, options.layer)) {
+  if (!denseLayer(model, options.layer)) {
     return widenChannels(model, channelGroup(model, options.layer), {
       width: options.width,
       noise: options.noise ?? 0,

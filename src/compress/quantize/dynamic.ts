@@ -157,7 +157,16 @@ function dynamicLstm(g: Graph, node: Node): LayerReport {
     bytes += q.length + 5 * scale.length;
     params += w.size;
   }
-  const replacement: Node = { ...node, name: node.name, domain: 'com.microsoft', opType: 'DynamicQuantizeLSTM', inputs: [...inputs.slice(0, 8), ...extra] };
+  // DynamicQuantizeLSTM has no `layout` attribute (only layout 0 gets here); opset-14 exports write it.
+  const { layout: _layout, ...attributes } = node.attributes;
+  const replacement: Node = {
+    ...node,
+    name: node.name,
+    domain: 'com.microsoft',
+    opType: 'DynamicQuantizeLSTM',
+    inputs: [...inputs.slice(0, 8), ...extra],
+    attributes,
+  };
   g.nodes.splice(g.nodes.indexOf(node), 1, replacement);
   return { name: node.name, op: 'LSTM', bits: 8, params, bytes };
 }

@@ -67,3 +67,18 @@ export function groupLassoRegularizer(graph: Graph, lambda: number, layers?: rea
     },
   };
 }
+export {
+  KL_K1,
+  KL_K2,
+  KL_K3,
+  type SparsifyResult,
+  type VariationalLayer,
+  type VariationalModel,
+  type VariationalOptions,
+  klApproximation,
+  logAlpha,
+  logSigma2Name,
+  sparsifyVariational,
+  variationalKL,
+  variationalModel,
+} from './variational.js';
