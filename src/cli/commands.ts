@@ -70,8 +70,8 @@ async function trainNormalization(
   const { normalization, trials } = await chooseNormalization(model, probe, { threads: f.threads });
   process.stderr.write(
     `${label}: the model records no input normalization; on ${probe.count} validation samples ${trials
-      .map((t) => `${t.normalization} ${(100 * t.accuracy).toFixed(2)}%`)
-      .join(', ')}: training with ${normalization} (--normalize to choose)\n`,
+      .map((t) => `${t.normalization} ${(100 * t.accuracy).toFixed(2)}% (loss ${t.loss.toFixed(3)})`)
+      .join(', ')}: training with ${normalization}, the lowest loss (--normalize to choose)\n`,
   );
   return { normalization, normalizeFrom: 'validation', normalizeTrials: trials };
 }

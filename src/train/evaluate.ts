@@ -128,9 +128,10 @@ export interface NormalizationTrial {
 }
 
 /**
- * The input normalization under which a trained model that records none classifies best: each of
- * `candidates` evaluated on `validation` (never the test set), the highest accuracy winning, then
- * the lower loss.
+ * The input normalization under which a trained model that records none fits best: each of
+ * `candidates` evaluated on `validation` (never the test set), the lowest cross-entropy winning,
+ * then the higher accuracy. Loss rather than accuracy, because an untrained model is at chance
+ * under every candidate while raw 0–255 pixels blow its loss (and its first steps) up.
  *
  * ```ts
  * const { normalization } = await chooseNormalization(model, split.validation); // 'mnist-mean-std' for a PyTorch export
@@ -150,6 +151,6 @@ export async function chooseNormalization(
     trials.push({ normalization, accuracy: r.accuracy, loss: r.loss });
   }
   let best = trials[0] as NormalizationTrial;
-  for (const t of trials) if (t.accuracy > best.accuracy || (t.accuracy === best.accuracy && t.loss < best.loss)) best = t;
+  for (const t of trials) if (t.loss < best.loss || (t.loss === best.loss && t.accuracy > best.accuracy)) best = t;
   return { normalization: best.normalization, trials };
 }
