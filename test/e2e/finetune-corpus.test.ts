@@ -44,7 +44,7 @@ for (const file of [
     assert.equal(j['normalizeFrom'], 'validation');
     assert.match(
       r.stderr,
-      /train: the model records no input normalization; on 64 validation samples x\/255 [0-9.]+%, mnist-mean-std [0-9.]+%, none [0-9.]+%: training with mnist-mean-std/,
+      /train: the model records no input normalization; on 64 validation samples x\/255 [0-9.]+% \(loss [0-9.]+\), mnist-mean-std [0-9.]+% \(loss [0-9.]+\), none [0-9.]+% \(loss [0-9.]+\): training with mnist-mean-std, the lowest loss/,
     );
     const history = j['history'] as Epoch[];
     assert.equal(history.length, 2);
