@@ -52,7 +52,8 @@ test('a missing output folder is created (mkdir -p); an unwritable one is refuse
 test('a second run writing the same output is refused while the first runs', async () => {
   const dir = tempDir();
   const out = join(dir, 'm.onnx');
-  const first = whittleAsync(['train', '--model', 'mlp:784-16-10', '--epochs', '20', '--samples', '4000', '--out', out]);
+  // Long enough to outlast the second run's start-up on a fast machine (it is killed once that run is refused).
+  const first = whittleAsync(['train', '--model', 'mlp:784-16-10', '--epochs', '1000', '--samples', '4000', '--out', out]);
   // Wait until the first run holds its lock.
   for (let i = 0; i < 300 && !existsSync(`${out}.lock`); i++) await new Promise((r) => setTimeout(r, 100));
   assert.ok(existsSync(`${out}.lock`), 'the first run takes a lock');
