@@ -1,7 +1,9 @@
 // The structured-pruning oracle shared by the thinning tests: make every other channel of each
 // prunable group dead by zeroing its consumers' input slices (math says those channels then
 // change nothing), so thinning them away must leave onnxruntime's outputs unchanged.
+import assert from 'node:assert/strict';
 import type { PruneGroup } from '../src/graph/dependency.js';
+import { thinChannels } from '../src/graph/thin.js';
 import type { Model } from '../src/ir/graph.js';
 import { Tensor } from '../src/ir/tensor.js';
 import { Session } from '../src/runtime/session.js';
@@ -38,4 +40,19 @@ export function silenceOddChannels(model: Model, groups: readonly PruneGroup[]):
     }
   }
   return { model: { ...model, graph: g }, keep };
+}
+
+/**
+ * Silences every other channel of `groups`, thins those channels away and asserts the thinned
+ * model's outputs equal the masked model's within 1e-5 (relative, floored at 1); returns the thinned model.
+ */
+export async function assertThinMatchesMasked(model: Model, groups: readonly PruneGroup[], x: Tensor): Promise<Model> {
+  const { model: masked, keep } = silenceOddChannels(model, groups);
+  const thin = thinChannels(masked, groups, keep);
+  const [a, b] = [await modelOutputs(masked, x), await modelOutputs(thin, x)];
+  assert.equal(a.length, b.length);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs((a[i] as number) - (b[i] as number)) / Math.max(1, Math.abs(a[i] as number)));
+  assert.ok(worst <= 1e-5, `thinned outputs differ from the masked model's by ${worst}`);
+  return thin;
 }
