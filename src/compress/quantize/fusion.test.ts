@@ -45,9 +45,14 @@ for (const [file, data] of [
     // ran in float on dequantized weights before its output was quantized too: 27 of 52 in MobileNetV3-Small.
     assert.equal(ops.filter((o) => o === 'QLinearConv').length, convs, `${convs} convolutions, ops: ${[...new Set(ops)].join(' ')}`);
     assert.ok(!ops.includes('Conv') && !ops.includes('FusedConv'), 'no float convolution left');
-    // Bias scales are s_x·s_w computed by a Mul of two constants, not stored per channel.
+    // Bias scales are s_x·s_w computed by a Mul of two constants, not stored per channel; the
+    // int32 biases are stored in 16 bits or fewer where they fit, widened by a Cast.
     const g = r.model.graph;
-    const biasDq = g.nodes.filter((n) => n.opType === 'DequantizeLinear' && g.initializers.get(n.inputs[0] ?? '')?.dtype === 'int32');
+    const biasDq = g.nodes.filter(
+      (n) =>
+        n.opType === 'DequantizeLinear' && (g.initializers.get(n.inputs[0] ?? '')?.dtype === 'int32' || g.producerOf(n.inputs[0] as string)?.opType === 'Cast'),
+    );
+    assert.ok(biasDq.some((n) => g.producerOf(n.inputs[0] as string)?.opType === 'Cast'));
     assert.equal(biasDq.length, convs + m.graph.nodes.filter((n) => n.opType === 'Gemm').length);
     assert.ok(biasDq.every((n) => g.producerOf(n.inputs[1] as string)?.opType === 'Mul'));
     // Outputs track the float model (the random-weight EfficientNet loosely: its activations are wide).

@@ -42,6 +42,12 @@ export function simulateQdq(model: Model): Model {
       );
       continue;
     }
+    // An int32 bias stored narrow and widened by a Cast (static.ts): folded like onnxruntime does.
+    const cast = n.opType === 'Cast' ? g.initializers.get(n.inputs[0] ?? '') : undefined;
+    if (cast !== undefined && getInt(n, 'to', 0) === 6) {
+      g.initializers.set(n.outputs[0] as string, Tensor.fromArray('int32', cast.dims, cast.data as ArrayLike<number>));
+      continue;
+    }
     if (n.opType === 'DequantizeLinear' && g.initializers.has(n.inputs[0] ?? '')) {
       const q = g.initializers.get(n.inputs[0] as string) as Tensor;
       const s = g.initializers.get(n.inputs[1] ?? '') as Tensor;

@@ -3,7 +3,7 @@
 // into its integer kernels (QLinearConv, QGemm, MatMulIntegerToFloat).
 import { WhittleError } from '../../ir/errors.js';
 import type { Graph, Model, Node } from '../../ir/graph.js';
-import { attr, GraphBuilder, opsetOf } from '../../ir/graph.js';
+import { attr, getInt, GraphBuilder, opsetOf } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import type { QuantParams, QuantScheme } from '../../export/affine.js';
 import { INT8_WEIGHTS, quantizeArray, rangeToParams, weightParams } from '../../export/affine.js';
@@ -110,7 +110,7 @@ function quantizeWeight(g: Graph, b: GraphBuilder, w: WeightedNode, p: QuantPara
       const sc = Math.fround(act.value * (p.scale[perChannel ? c : 0] as number));
       bq[c] = Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, Math.round((w.bias.data[c] as number) / sc)));
     }
-    const qb = b.constant(new Tensor('int32', [n], bq), `${id}b`);
+    const qb = narrowInt32(g, w.node, b, bq, `${id}b`);
     // The bias scale is computed, not stored (4 bytes a channel, 6% of MobileNetV3-Small's int8
     // file): onnxruntime folds this Mul of two constants when it loads the model, before it fuses
     // the QDQ groups into QLinearConv/QGemm, which then read a constant scale.
@@ -120,6 +120,18 @@ function quantizeWeight(g: Graph, b: GraphBuilder, w: WeightedNode, p: QuantPara
     bytes += 4 * n;
   } else if (w.bias !== undefined) bytes += 4 * w.bias.size;
   return { name: w.node.name, op: w.node.opType, bits: p.scheme.bits, params: w.weight.size + (w.bias?.size ?? 0), bytes };
+}
+
+/**
+ * An int32 constant stored as int8/int16 where its values fit, widened by a Cast that onnxruntime
+ * folds when it loads the model (before its QDQ fusion): int32 biases were 7% of an int8
+ * MobileNetV3-Small, and a BatchNorm-folded bias in units of s_x·s_w mostly fits in 16 bits.
+ */
+function narrowInt32(g: Graph, before: Node, b: GraphBuilder, values: Int32Array, hint: string): string {
+  const max = values.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  if (max > 32767) return b.constant(new Tensor('int32', [values.length], values), hint);
+  const narrow = b.constant(Tensor.fromArray(max <= 127 ? 'int8' : 'int16', [values.length], values), hint);
+  return insertBefore(g, before, 'Cast', [narrow], { to: attr.int(6) }, b, `${hint}c`, '');
 }
 
 /** Conv attributes equal to their defaults (the kernel shape is the weight's): the same model, fewer bytes. */
@@ -351,15 +363,28 @@ export async function quantizeStatic(model: Model, o: StaticQuantOptions): Promi
       .filter((w) => !chosen.has(w.node))
       .map((w) => w.node.name),
   );
-  const r = buildQdq(
-    folded,
-    activations,
-    (w) => weightParams(w.weight.data as Float32Array, w.weight.dims, INT8_WEIGHTS, perChannel ? w.channelAxis : undefined),
-    floatLayers,
-    weightOnly ? [] : plan.extra,
-  );
+  const r = buildQdq(folded, activations, (w) => depthwiseAwareParams(w, perChannel), floatLayers, weightOnly ? [] : plan.extra);
   if (inside.layers.length > 0) notes.push(`${inside.layers.length} layer(s) inside If/Loop/Scan bodies got dynamic int8: calibration cannot observe them`);
   return { ...r, layers: [...r.layers, ...inside.layers], skipped: plan.skipped, notes, ranges };
+}
+
+/** How much coarser than its own a depthwise channel's step may get under one scale per tensor. */
+const DEPTHWISE_SHARED_STEP = 4;
+
+/**
+ * Per-channel int8 weight parameters, except one scale for a depthwise Conv whose channels all
+ * keep ≥ 1/4 of their own resolution under it (≤ 2 bits lost on the narrowest channel): its
+ * per-channel scales (and the Mul computing its bias scales) cost 4 bytes a channel for an
+ * op with 9–25 weights a channel.
+ */
+function depthwiseAwareParams(w: WeightedNode, perChannel: boolean): QuantParams {
+  const data = w.weight.data as Float32Array;
+  const own = weightParams(data, w.weight.dims, INT8_WEIGHTS, perChannel ? w.channelAxis : undefined);
+  const depthwise = w.node.opType === 'Conv' && w.weight.dims[1] === 1 && w.weight.dims[0] !== 1 && getInt(w.node, 'group', 1) > 1;
+  if (!perChannel || !depthwise) return own;
+  const shared = weightParams(data, w.weight.dims, INT8_WEIGHTS, undefined);
+  const step = shared.scale[0] as number;
+  return own.scale.every((s) => step <= DEPTHWISE_SHARED_STEP * s) ? shared : own;
 }
 
 /**
