@@ -1,7 +1,7 @@
 // What onnxruntime makes of Whittle's static int8 files: the graph it runs after its QDQ fusions
 // (written with optimizedModelPath), and what the file costs in bytes.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -10,6 +10,7 @@ import { loadDataForModel, tensorBatch } from '../../data/index.js';
 import type { Model } from '../../ir/graph.js';
 import { loadModelFile } from '../../ir/io.js';
 import { encodeModel } from '../../ir/onnx.js';
+import { saveModel } from '../../ir/io.js';
 import { loadModel } from '../../load.js';
 import { quantizeModel } from '../../pipeline/quantize.js';
 import { Session } from '../../runtime/session.js';
@@ -79,3 +80,34 @@ for (const [file, data] of [
     assert.equal(new Set(zeroPoints).size, zeroPoints.length);
   });
 }
+
+test('loadModel asShipped (info, eval, bench) keeps a QDQ file’s DequantizeLinear of int8 weights: the same graph onnxruntime runs from the file', async () => {
+  const m = loadModel(`${CORPUS}mnist_resnet20.opset17.onnx`);
+  const ds = loadDataForModel(m, `${CORPUS}mnist.calib.npy`);
+  const samples = tensorBatch(ds, 0, 16).feeds[m.graph.inputs[0]?.name as string];
+  assert.ok(samples !== undefined);
+  const r = await quantizeModel(m, { scheme: 'ptq', samples, threads: 1 });
+  const dir = mkdtempSync(join(tmpdir(), 'whittle-shipped-'));
+  try {
+    const file = join(dir, 'int8.onnx');
+    saveModel(r.model, file);
+    const shipped = loadModel(file, { asShipped: true });
+    const g = shipped.graph;
+    const int8Weights = g.nodes.filter((n) => n.opType === 'DequantizeLinear' && g.initializers.get(n.inputs[0] ?? '')?.dtype === 'int8');
+    assert.equal(int8Weights.length, r.layers.length, 'every int8 weight still dequantized at run time');
+    assert.ok(![...g.initializers.values()].some((t) => t.dtype === 'float32' && t.size > 64), 'no float weight tensor');
+    // What eval runs is what the file runs: identical outputs.
+    const { feeds } = tensorBatch(ds, 16, 16);
+    const run = async (x: Uint8Array): Promise<Float32Array> => {
+      const s = await Session.create(x, { threads: 1 });
+      try {
+        return (await s.run(feeds))[m.graph.outputs[0]?.name as string]?.data as Float32Array;
+      } finally {
+        await s.release();
+      }
+    };
+    assert.deepEqual(await run(encodeModel(shipped)), await run(new Uint8Array(readFileSync(file))));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
