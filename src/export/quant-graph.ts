@@ -108,10 +108,13 @@ export function skipReason(g: Graph, node: Node): string {
 export function foldWeightTransposes(model: Model): Model {
   const g = model.graph.clone();
   const outputs = new Set(g.outputs.map((o) => o.name));
+  // A weight other nodes read too (a tied embedding/classifier) is not copied: it stays one tensor.
+  const readers = new Map<string, number>();
+  for (const n of g.nodes) for (const i of new Set(n.inputs)) readers.set(i, (readers.get(i) ?? 0) + 1);
   g.nodes = g.nodes.filter((n) => {
     const w = n.opType === 'Transpose' ? g.initializers.get(n.inputs[0] ?? '') : undefined;
     const out = n.outputs[0] as string;
-    if (w === undefined || w.dtype !== 'float32' || outputs.has(out)) return true;
+    if (w === undefined || w.dtype !== 'float32' || outputs.has(out) || (readers.get(n.inputs[0] as string) ?? 0) > 1) return true;
     const perm = getInts(n, 'perm') ?? w.dims.map((_, i) => w.dims.length - 1 - i);
     g.initializers.set(out, transpose(w, perm));
     return false;

@@ -198,6 +198,7 @@ function removeInferenceDropout(graph: Graph): void {
 export function foldConstants(graph: Graph, shapeRules: ReadonlyMap<string, ShapeRule>, options: { keep?: ReadonlySet<string> } = {}): Graph {
   const g = graph.clone();
   removeInferenceDropout(g);
+  aliasSharedInitializers(g);
   const state: FoldState = { consts: new Map(g.initializers), syms: new Map(), types: new Map() };
   for (const v of g.inputs) {
     const ts = typeShapeOf(v);
@@ -250,6 +251,25 @@ export function foldConstants(graph: Graph, shapeRules: ReadonlyMap<string, Shap
     });
   }
   return prune(g, folded, state.consts);
+}
+
+/**
+ * Identity nodes of initializers (how exporters give a shared parameter its second name: a tied
+ * weight, MobileNetV3's shared biases): their readers read the initializer itself, so the weight
+ * stays one tensor through folding, transforms and saving instead of becoming two copies. Kept
+ * where the name is a graph output or read from inside a subgraph.
+ */
+function aliasSharedInitializers(g: Graph): void {
+  const keep = new Set([...g.outputs.map((v) => v.name), ...g.nodes.flatMap((n) => implicitInputs(n))]);
+  const alias = new Map<string, string>();
+  g.nodes = g.nodes.filter((n) => {
+    n.inputs = n.inputs.map((i) => alias.get(i) ?? i);
+    const src = n.inputs[0] ?? '';
+    const out = n.outputs[0] ?? '';
+    if (n.opType !== 'Identity' || n.domain !== '' || !g.initializers.has(src) || out === '' || keep.has(out)) return true;
+    alias.set(out, src);
+    return false;
+  });
 }
 
 function freshName(g: Graph, taken: ReadonlyMap<string, unknown>, hint: string): string {

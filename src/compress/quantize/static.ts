@@ -89,18 +89,39 @@ interface ActScale {
 }
 
 /** Adds DequantizeLinear(int weight) for a weighted node; returns the LayerReport. */
-function quantizeWeight(g: Graph, b: GraphBuilder, w: WeightedNode, p: QuantParams, act: ActScale | undefined, domain: string, id: string): LayerReport {
+function quantizeWeight(
+  g: Graph,
+  b: GraphBuilder,
+  w: WeightedNode,
+  p: QuantParams,
+  act: ActScale | undefined,
+  domain: string,
+  id: string,
+  shared: Map<string, { deq: string; s: string }>,
+): LayerReport {
   const perChannel = p.axis !== undefined;
-  const q = b.constant(Tensor.fromArray('int8', w.weight.dims, quantizeArray(w.weight.data as Float32Array, w.weight.dims, p)), `${id}q`);
   const symmetric = p.zeroPoint.every((z) => z === 0);
-  const dims = perChannel ? [p.scale.length] : [];
-  const s = b.constant(new Tensor('float32', dims, Float32Array.from(p.scale)), `${id}s`);
-  // Symmetric int8 weights leave out their all-zero zero point (DequantizeLinear's default).
-  const z = symmetric ? undefined : b.constant(Tensor.fromArray('int8', dims, p.zeroPoint), `${id}z`);
-  const at: Node['attributes'] = perChannel ? { axis: attr.int(w.channelAxis) } : {};
-  const deq = insertBefore(g, w.node, 'DequantizeLinear', z === undefined ? [q, s] : [q, s, z], at, b, `${id}d`, domain);
-  w.node.inputs[1] = deq;
-  let bytes = w.weight.size + 4 * p.scale.length + (symmetric ? 0 : p.zeroPoint.length);
+  // A weight several layers read (tied or shared parameters) is quantized once: one int8 tensor,
+  // dequantized once, read by each layer (onnxruntime gives each its own copy of the DQ to fuse).
+  const key = `${w.weightName}|${w.channelAxis}`;
+  const before = shared.get(key);
+  let bytes = 0;
+  let s: string;
+  if (before !== undefined) {
+    w.node.inputs[1] = before.deq;
+    s = before.s;
+  } else {
+    const q = b.constant(Tensor.fromArray('int8', w.weight.dims, quantizeArray(w.weight.data as Float32Array, w.weight.dims, p)), `${id}q`);
+    const dims = perChannel ? [p.scale.length] : [];
+    s = b.constant(new Tensor('float32', dims, Float32Array.from(p.scale)), `${id}s`);
+    // Symmetric int8 weights leave out their all-zero zero point (DequantizeLinear's default).
+    const z = symmetric ? undefined : b.constant(Tensor.fromArray('int8', dims, p.zeroPoint), `${id}z`);
+    const at: Node['attributes'] = perChannel ? { axis: attr.int(w.channelAxis) } : {};
+    const deq = insertBefore(g, w.node, 'DequantizeLinear', z === undefined ? [q, s] : [q, s, z], at, b, `${id}d`, domain);
+    w.node.inputs[1] = deq;
+    shared.set(key, { deq, s });
+    bytes = w.weight.size + 4 * p.scale.length + (symmetric ? 0 : p.zeroPoint.length);
+  }
   if (w.bias !== undefined && act !== undefined && w.node.opType !== 'MatMul') {
     // Bias in int32 at scale s_x·s_w: what QLinearConv/QGemm add to their accumulators.
     const n = w.bias.size;
@@ -420,7 +441,8 @@ export function buildQdq(
     return p === undefined ? undefined : { name: actTensors(p)[0], value: p.scale[0] as number };
   };
   // Short generated names (w3q, a7s, ...): long ONNX value names repeated in every Q/DQ input cost more bytes than small layers' weights.
-  const layers = weighted.map((w, i) => quantizeWeight(g, b, w, weightParamsOf(w), actScaleOf(w.node.inputs[0] as string), domain, `w${i}`));
+  const shared = new Map<string, { deq: string; s: string }>();
+  const layers = weighted.map((w, i) => quantizeWeight(g, b, w, weightParamsOf(w), actScaleOf(w.node.inputs[0] as string), domain, `w${i}`, shared));
 
   // Q → DQ right after each activation is produced (or at the start for graph inputs).
   const floatPooled = new Set(
