@@ -151,34 +151,43 @@ function inferNode(node: Node, state: FoldState, rules: ReadonlyMap<string, Shap
   });
 }
 
-/** Renames reads of `from` to `to` in every node (not inside subgraphs). */
-function renameReads(graph: Graph, from: string, to: string): void {
-  for (const n of graph.nodes) n.inputs = n.inputs.map((i) => (i === from ? to : i));
-}
-
 /**
  * Dropout in inference form (no training_mode, or training_mode a constant false) is the
  * identity: bypass it, or turn it into Identity where its output is a graph output or read
- * inside a subgraph. A Dropout whose mask is used is left alone.
+ * inside a subgraph. A Dropout whose mask is used is left alone. One pass over the nodes and
+ * one over their reads, whatever the number of Dropouts (a chain of them used to be quadratic).
  */
 function removeInferenceDropout(graph: Graph): void {
+  if (!graph.nodes.some((n) => n.opType === 'Dropout' && n.domain === '')) return;
   const consts = constantValues(graph);
   const outputs = new Set(graph.outputs.map((v) => v.name));
   const readInSubgraph = new Set(graph.nodes.flatMap(implicitInputs));
+  const read = new Set(graph.nodes.flatMap((n) => n.inputs));
+  // A bypassed Dropout's output → its input (which may itself be a bypassed Dropout's output).
+  const bypassed = new Map<string, string>();
   const kept: Node[] = [];
   for (const node of graph.nodes) {
     const [x, , mode] = node.inputs;
     const [y, mask] = node.outputs;
-    const training = mode !== undefined && mode !== '' && (consts.get(mode) === undefined || values(consts.get(mode) as Tensor).some((v) => Number(v) !== 0));
-    const maskUsed = mask !== undefined && mask !== '' && (outputs.has(mask) || graph.nodes.some((n) => n.inputs.includes(mask)) || readInSubgraph.has(mask));
-    if (node.opType !== 'Dropout' || node.domain !== '' || training || maskUsed || x === undefined || y === undefined) {
+    if (node.opType !== 'Dropout' || node.domain !== '' || x === undefined || y === undefined) {
       kept.push(node);
-    } else if (outputs.has(y) || readInSubgraph.has(y)) {
-      kept.push({ name: node.name, opType: 'Identity', domain: '', inputs: [x], outputs: [y], attributes: {} });
-    } else {
-      renameReads(graph, y, x);
+      continue;
     }
+    const training = mode !== undefined && mode !== '' && (consts.get(mode) === undefined || values(consts.get(mode) as Tensor).some((v) => Number(v) !== 0));
+    const maskUsed = mask !== undefined && mask !== '' && (outputs.has(mask) || read.has(mask) || readInSubgraph.has(mask));
+    if (training || maskUsed) kept.push(node);
+    else if (outputs.has(y) || readInSubgraph.has(y)) kept.push({ name: node.name, opType: 'Identity', domain: '', inputs: [x], outputs: [y], attributes: {} });
+    else bypassed.set(y, x);
   }
+  const source = (name: string): string => {
+    let s = name;
+    // At most one step per bypassed Dropout: a malformed file may make a cycle (Dropout(a) → a).
+    for (let k = 0, next = bypassed.get(s); next !== undefined && k <= bypassed.size; k++, next = bypassed.get(s)) s = next;
+    // Shortcut the chain for later reads of the same name.
+    if (s !== name) bypassed.set(name, s);
+    return s;
+  };
+  if (bypassed.size > 0) for (const n of kept) n.inputs = n.inputs.map((i) => (bypassed.has(i) ? source(i) : i));
   graph.nodes = kept;
 }
 
