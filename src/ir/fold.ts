@@ -2,8 +2,8 @@
 // (Shape → Gather → Unsqueeze → Concat → Reshape around every `x.view(x.size(0), -1)`); Whittle's
 // transforms and gradient rules want those shapes as constants. This pass evaluates what is
 // known before run time, turns it into initializers, and drops the nodes nothing needs anymore.
-import type { Dim, Graph, Node } from './graph.js';
-import { getInt } from './graph.js';
+import type { Dim, Node } from './graph.js';
+import { getInt, Graph } from './graph.js';
 import type { ShapeRule, TypeShape } from './shape.js';
 import { constantValues, typeShapeOf } from './shape.js';
 import type { Tensor } from './tensor.js';
@@ -260,14 +260,21 @@ export function foldConstants(graph: Graph, shapeRules: ReadonlyMap<string, Shap
   return prune(g, folded, state.consts);
 }
 
+/** Graphs' names, scanned once per fold (a scan per folded Reshape target was quadratic). */
+const namesOf = new WeakMap<Graph, Set<string>>();
+
 function freshName(g: Graph, taken: ReadonlyMap<string, unknown>, hint: string): string {
-  const all = g.allNames();
+  let all = namesOf.get(g);
+  if (all === undefined) namesOf.set(g, (all = g.allNames()));
   let name = hint;
   for (let k = 1; all.has(name) || taken.has(name); k++) name = `${hint}_${k}`;
   return name;
 }
 
-/** Keeps the nodes graph outputs need; folded values they read become initializers. */
+/**
+ * Keeps the nodes graph outputs need; folded values they read become initializers. `g` is the
+ * fold's own copy: its nodes and lists are reused, not copied again.
+ */
 function prune(g: Graph, folded: ReadonlySet<Node>, consts: ReadonlyMap<string, Tensor>): Graph {
   const needed = new Set(g.outputs.map((v) => v.name));
   const live = new Set<Node>();
@@ -275,11 +282,15 @@ function prune(g: Graph, folded: ReadonlySet<Node>, consts: ReadonlyMap<string, 
     const node = g.nodes[i] as Node;
     if (folded.has(node) || !node.outputs.some((o) => needed.has(o))) continue;
     live.add(node);
-    for (const n of [...node.inputs, ...implicitInputs(node)]) if (n !== '') needed.add(n);
+    for (const n of node.inputs) if (n !== '') needed.add(n);
+    for (const n of implicitInputs(node)) if (n !== '') needed.add(n);
   }
   const graphOutputs = new Set(g.outputs.map((v) => v.name));
-  const out = g.clone();
-  out.nodes = [];
+  const out = new Graph(g.name);
+  out.inputs = g.inputs;
+  out.outputs = g.outputs;
+  out.opaqueInitializers = g.opaqueInitializers;
+  out.extra = g.extra;
   for (const node of g.nodes) {
     if (live.has(node)) out.nodes.push(node);
     // A graph output computed entirely from constants stays a node output, as a Constant.
@@ -296,12 +307,13 @@ function prune(g: Graph, folded: ReadonlySet<Node>, consts: ReadonlyMap<string, 
       }
     }
   }
-  const produced = new Set(out.nodes.flatMap((n) => n.outputs));
+  const produced = new Set<string>();
+  for (const n of out.nodes) for (const o of n.outputs) produced.add(o);
+  const inputs = new Set(out.inputs.map((v) => v.name));
   // Original initializers first, then folded values in node order: readable diffs of saved files.
-  out.initializers = new Map();
   for (const [name, t] of consts) {
-    if (needed.has(name) && !produced.has(name) && !out.inputs.some((v) => v.name === name)) out.initializers.set(name, t);
+    if (needed.has(name) && !produced.has(name) && !inputs.has(name)) out.initializers.set(name, t);
   }
-  out.valueInfo = new Map([...g.valueInfo].filter(([k]) => produced.has(k)));
+  for (const [k, v] of g.valueInfo) if (produced.has(k)) out.valueInfo.set(k, v);
   return out;
 }
