@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { DataForModelOptions, Dataset, Normalization, TensorDataset } from '../data/index.js';
-import { feedInputs, limitTensorDataset, loadDataForModel, tensorDatasetFromImages } from '../data/index.js';
+import { feedInputs, limitTensorDataset, loadDataForModel, subset, tensorDatasetFromImages } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
 import type { OutputAgreement } from '../train/agreement.js';
@@ -80,6 +80,11 @@ export function imagesAsTensors(model: Model, images: Dataset, normalization: No
   });
 }
 
+/** The first `limit` images (all without one): converted to tensors after the cut, not before. */
+export function firstImages(images: Dataset, limit: number | undefined): Dataset {
+  return limit === undefined || limit >= images.count ? images : subset(images, 0, limit);
+}
+
 /** `loaded`: the model when the caller has loaded it already (a file: the zoo shape does not apply). */
 async function evalImageDataset(f: EvalFlags, loaded: Model | undefined): Promise<Record<string, unknown>> {
   const data = loadData(f.data);
@@ -101,8 +106,8 @@ async function evalImageDataset(f: EvalFlags, loaded: Model | undefined): Promis
   };
   if (f.reference !== undefined) {
     const reference = loadModel(f.reference, { ...zooShapeFor(data.test), asShipped: true }).model;
-    const images = imagesAsTensors(model, data.test, normalization, f.data ?? 'mnist');
-    const cmp = await compareModels(model, reference, limitTensorDataset(images, f.evalLimit ?? images.count), {
+    const images = imagesAsTensors(model, firstImages(data.test, f.evalLimit), normalization, f.data ?? 'mnist');
+    const cmp = await compareModels(model, reference, images, {
       threads: f.threads,
       backend: f.runtime,
       batchSize: f.batch,
@@ -208,7 +213,7 @@ export async function agreementWithInput(
   normalization: Normalization,
   f: { threads: number; evalLimit?: number },
 ): Promise<Record<string, unknown>> {
-  const images = imagesAsTensors(input, test, normalization, 'test split');
-  const cmp = await compareModels(result, input, limitTensorDataset(images, f.evalLimit ?? images.count), { threads: f.threads });
+  const images = imagesAsTensors(input, firstImages(test, f.evalLimit), normalization, 'test split');
+  const cmp = await compareModels(result, input, images, { threads: f.threads });
   return { inputs: 'data', samples: cmp.samples, outputs: agreementJson(cmp.outputs) };
 }
