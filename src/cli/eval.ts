@@ -88,7 +88,7 @@ export function firstImages(images: Dataset, limit: number | undefined): Dataset
 /** `loaded`: the model when the caller has loaded it already (a file: the zoo shape does not apply). */
 async function evalImageDataset(f: EvalFlags, loaded: Model | undefined): Promise<Record<string, unknown>> {
   const data = loadData(f.data);
-  const model = loaded ?? loadModel(f.model, zooShapeFor(data.test)).model;
+  const model = loaded ?? loadModel(f.model, { ...zooShapeFor(data.test), asShipped: true }).model;
   const normalization = resolveNormalization(f.normalize, model);
   const r = await evaluate(model, data.test, { normalization, threads: f.threads, limit: f.evalLimit, backend: f.runtime });
   addSummary(
@@ -105,7 +105,7 @@ async function evalImageDataset(f: EvalFlags, loaded: Model | undefined): Promis
     runtime: f.runtime,
   };
   if (f.reference !== undefined) {
-    const reference = loadModel(f.reference, zooShapeFor(data.test)).model;
+    const reference = loadModel(f.reference, { ...zooShapeFor(data.test), asShipped: true }).model;
     const images = imagesAsTensors(model, firstImages(data.test, f.evalLimit), normalization, f.data ?? 'mnist');
     const cmp = await compareModels(model, reference, images, {
       threads: f.threads,
@@ -121,7 +121,7 @@ async function evalImageDataset(f: EvalFlags, loaded: Model | undefined): Promis
 }
 
 async function evalAnyModel(f: EvalFlags, model: Model): Promise<Record<string, unknown>> {
-  const reference = f.reference === undefined ? undefined : loadModel(f.reference).model;
+  const reference = f.reference === undefined ? undefined : loadModel(f.reference, { asShipped: true }).model;
   const options: DataForModelOptions = {
     ...(f.imageSize ? { size: f.imageSize } : {}),
     ...(f.channels ? { channels: f.channels } : {}),
@@ -197,7 +197,7 @@ export function registerEvalCommands(program: Command): void {
     .action(async (f: EvalFlags) => {
       // Loaded at most once: the image-dataset check may already need it.
       let model: Model | undefined;
-      const load = (): Model => (model ??= loadModel(f.model).model);
+      const load = (): Model => (model ??= loadModel(f.model, { asShipped: true }).model);
       emit(Boolean(f.json), usesImageDataset(f, load) ? await evalImageDataset(f, model) : await evalAnyModel(f, load()));
     });
 }

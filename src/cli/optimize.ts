@@ -77,6 +77,8 @@ interface OptimizeFlags {
   latencyTable?: string;
   normalize?: string;
   uniform?: boolean;
+  fill: boolean;
+  distill: boolean;
   json?: boolean;
   log?: string;
 }
@@ -131,6 +133,8 @@ export function registerOptimizeCommands(program: Command): void {
     .option('--latency-table <file>', 'per-machine latency table (default ~/.cache/whittle/latency-HOST.json)')
     .option('--normalize <how>', 'input normalization (default: what the model recorded, else x/255)')
     .option('--uniform', "also fine-tune one setting for every layer at the chosen model's cost, and report both (key `uniform`)")
+    .option('--no-fill', 'size target with --budget: skip the fill trials that spend the bytes the winner leaves unspent (more weights, more bits)')
+    .option('--no-distill', "fine-tune the chosen model on the labels alone (default: also on the input model's soft targets)")
     .option('--json', 'print one JSON object on stdout')
     .action(async (f: OptimizeFlags) => {
       if (!f.model.endsWith('.onnx')) throw new WhittleError('BAD_ARGUMENT', `--model ${f.model}: optimize needs a trained .onnx file`);
@@ -194,6 +198,8 @@ export function registerOptimizeCommands(program: Command): void {
           resume: Boolean(f.resume),
           runner,
           compareUniform: Boolean(f.uniform),
+          fillBudget: f.fill,
+          distill: f.distill,
           log: (line) => process.stderr.write(`${line}\n`),
           onTrial: (t) => runLog()?.write({ type: 'trial', ...t }),
         });

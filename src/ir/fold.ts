@@ -204,7 +204,7 @@ function removeInferenceDropout(graph: Graph): void {
  * const folded = foldConstants(decodeModel(bytes).graph, SHAPE_RULES);
  * ```
  */
-export function foldConstants(graph: Graph, shapeRules: ReadonlyMap<string, ShapeRule>): Graph {
+export function foldConstants(graph: Graph, shapeRules: ReadonlyMap<string, ShapeRule>, options: { keep?: ReadonlySet<string> } = {}): Graph {
   const g = graph.clone();
   removeInferenceDropout(g);
   const state: FoldState = { consts: new Map(g.initializers), syms: new Map(), types: new Map() };
@@ -217,7 +217,8 @@ export function foldConstants(graph: Graph, shapeRules: ReadonlyMap<string, Shap
   const folded = new Set<Node>();
   const created = new Map<string, Tensor>();
   for (const node of g.nodes) {
-    const evaluate = node.domain === '' ? EVALUATORS.get(node.opType) : undefined;
+    // `keep`: op types left as they are even on constant inputs (DequantizeLinear of int8 weights: the file as shipped).
+    const evaluate = node.domain === '' && options.keep?.has(node.opType) !== true ? EVALUATORS.get(node.opType) : undefined;
     const ins = node.inputs.map((n) => (n === '' ? undefined : state.consts.get(n)));
     let outs: Tensor[] | undefined;
     if (evaluate !== undefined && ins.every((t, i) => t !== undefined || node.inputs[i] === '')) {
