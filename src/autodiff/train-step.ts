@@ -6,6 +6,7 @@ import type { Graph, Model, Node } from '../ir/graph.js';
 import { attr, GraphBuilder, getInt } from '../ir/graph.js';
 import type { DType } from '../ir/tensor.js';
 import { Tensor } from '../ir/tensor.js';
+import { trainableInitializers } from '../ir/params.js';
 import { fuseMomentumIntoGemm } from './fuse.js';
 import { addGradients } from './gradients.js';
 import { upgradeToTrainingOpset } from './opset.js';
@@ -92,29 +93,9 @@ export function maskName(param: string): string {
   return `${param}.mask`;
 }
 
-const FLOATS = new Set<DType>(['float32', 'float64']);
-
-/** Initializer slots that are hyper-parameters or statistics, never trained. */
-function nonTrainableSlots(n: Node): number[] {
-  switch (n.opType) {
-    case 'BatchNormalization':
-      return [3, 4];
-    case 'Dropout':
-    case 'Pow':
-      return [1, 2];
-    case 'Clip':
-      return [1, 2];
-    default:
-      return [];
-  }
-}
-
-/** Float initializers that are weights: what the optimizer updates. */
+/** Float initializers that are weights: what the optimizer updates (float32/float64, non-scalar, not BatchNorm statistics). */
 export function trainableParameters(graph: Graph, frozen: readonly string[] = []): string[] {
-  const excluded = new Set(frozen);
-  for (const n of graph.nodes) for (const i of nonTrainableSlots(n)) if (n.inputs[i]) excluded.add(n.inputs[i] as string);
-  const used = new Set(graph.nodes.flatMap((n) => n.inputs));
-  return [...graph.initializers].filter(([k, t]) => FLOATS.has(t.dtype) && t.dims.length > 0 && used.has(k) && !excluded.has(k)).map(([k]) => k);
+  return trainableInitializers(graph, frozen);
 }
 
 /**

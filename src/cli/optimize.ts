@@ -12,7 +12,6 @@ import { defaultLatencyTablePath } from '../search/latency.js';
 import { optimize } from '../search/optimize.js';
 import type { TrialRunner } from '../search/pool.js';
 import { LocalPool } from '../search/pool.js';
-import { QueueRunner, runQueueWorker } from '../search/queue.js';
 import type { RuntimeName, SparsityMode, Target } from '../search/types.js';
 import type { RunLog } from '../train/run-log.js';
 import { emit, addSummary, int, num } from './flags.js';
@@ -160,6 +159,8 @@ export function registerOptimizeCommands(program: Command): void {
       let runner: TrialRunner;
       let modelRef: { path: string } | { blob: string } = { path: path as string };
       if (f.queue !== undefined) {
+        // Loaded only here: BullMQ and ioredis cost every other command ~0.3 s of CPU at startup.
+        const { QueueRunner } = await import('../search/queue.js');
         const q = await QueueRunner.connect(f.queue, { parallel: f.workers });
         modelRef = await q.storeModel(path as string);
         runner = q;
@@ -225,6 +226,7 @@ export function registerOptimizeCommands(program: Command): void {
     .requiredOption('--queue <redis://host:port>', 'the Redis the search puts its trials on')
     .option('--concurrency <n>', 'trials at once in this process', int('--concurrency', 1), 1)
     .action(async (f: { queue: string; concurrency: number }) => {
+      const { runQueueWorker } = await import('../search/queue.js');
       await runQueueWorker(f.queue, { concurrency: f.concurrency, log: (line) => process.stderr.write(`${line}\n`) });
     });
 }

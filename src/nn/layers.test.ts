@@ -230,3 +230,27 @@ test('marking a graph input as an output goes through an Identity node', async (
   assert.deepEqual([...(y?.data ?? [])], [3, 4]);
   await s.release();
 });
+
+test('countParameters counts weights by role, not by name: imported models count in full', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { decodeModel } = await import('../ir/onnx.js');
+  const corpus = (f: string) => decodeModel(readFileSync(new URL(`../../../test/fixtures/corpus/${f}`, import.meta.url)));
+  // PyTorch's nn.LSTM(28, 64) + nn.Linear(64, 10), exported: the LSTM weights are `onnx::LSTM_*`.
+  assert.equal(countParameters(corpus('mnist_lstm.opset17.onnx').graph), 4 * 64 * (28 + 64) + 2 * 4 * 64 + 64 * 10 + 10);
+  // A ResNet-20 with BatchNorm: every float initializer but the running statistics.
+  const bn = corpus('mnist_resnet20_bn.opset17.onnx').graph;
+  let all = 0;
+  let stats = 0;
+  for (const [k, t] of bn.initializers) {
+    if (t.dtype !== 'float32') continue;
+    all += t.size;
+    if (k.endsWith('running_mean') || k.endsWith('running_var')) stats += t.size;
+  }
+  assert.ok(stats > 0);
+  assert.equal(countParameters(bn), all - stats);
+  // BatchNorm folded into the convolutions, weights renamed `onnx::Conv_*`: the by-name count saw 330;
+  // 68,250 is manifest.json's `params` (corpus_common.py sums its initializers; none is a statistic).
+  const folded = corpus('mnist_resnet20.opset17.onnx').graph;
+  assert.ok(parameterNames(folded).length < 5);
+  assert.equal(countParameters(folded), 68_250);
+});

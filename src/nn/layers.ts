@@ -7,6 +7,7 @@ import type { Attribute, Dim, Model } from '../ir/graph.js';
 import { attr, Graph, makeModel } from '../ir/graph.js';
 import type { DType } from '../ir/tensor.js';
 import { Tensor } from '../ir/tensor.js';
+import { trainableInitializers } from '../ir/params.js';
 import type { InitKind } from './init.js';
 import { filled, initWeight, Rng } from './init.js';
 
@@ -462,7 +463,9 @@ export function parameterNames(graph: Graph): string[] {
 }
 
 /**
- * Total number of trainable parameter elements (what PyTorch's `sum(p.numel())` reports).
+ * Total number of trainable parameter elements (what PyTorch's `sum(p.numel())` reports): the
+ * float initializers training would update, whatever their names, so an imported model (weights
+ * named `onnx::Conv_12`, `fc.0.weight`, ...) counts in full; float16 weights count too.
  *
  * ```ts
  * countParameters(createModel('lenet-5').graph); // 431080
@@ -470,6 +473,8 @@ export function parameterNames(graph: Graph): string[] {
  */
 export function countParameters(graph: Graph): number {
   let n = 0;
-  for (const k of parameterNames(graph)) n += graph.initializers.get(k)?.size ?? 0;
+  for (const k of trainableInitializers(graph, [], COUNTED_DTYPES)) n += graph.initializers.get(k)?.size ?? 0;
   return n;
 }
+
+const COUNTED_DTYPES: ReadonlySet<DType> = new Set<DType>(['float32', 'float64', 'float16']);

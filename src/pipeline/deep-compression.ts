@@ -48,6 +48,7 @@ export interface DeepCompressionOptions {
   normalization: Normalization;
   seed?: number;
   threads?: number;
+  /** Training steps per onnxruntime call; default the trainer's (`DEFAULT_STEPS_PER_RUN`). */
   stepsPerRun?: number;
   /**
    * Validation data for the accuracy after each stage: samples held out of the training data
