@@ -112,9 +112,10 @@ test("optimize: the same seed gives the same front: kill -9 mid-search (one work
   assert.ok(first !== undefined);
   const out = join(dir, 'c');
   const run = whittleAsync([...common(out), '--workers', '1']);
-  // Wait until at least one trial is journaled, then kill the search and its worker hard.
+  // Wait until two trials are journaled (up to 5 minutes: a loaded machine took over one), then
+  // kill the search and its worker hard.
   const journal = join(out, 'journal.jsonl');
-  for (let i = 0; i < 600; i++) {
+  for (let i = 0; i < 3000; i++) {
     if (
       existsSync(journal) &&
       readFileSync(journal, 'utf8')
@@ -172,7 +173,7 @@ test('optimize --queue: two `whittle worker` processes over Redis, one killed mi
     // Once a trial is done the workers hold the next ones: kill one worker hard, mid-trial; its
     // trial's lock expires and the other worker runs it again.
     const journal = join(out, 'journal.jsonl');
-    for (let i = 0; i < 1200; i++) {
+    for (let i = 0; i < 3000; i++) {
       if (existsSync(journal) && readFileSync(journal, 'utf8').includes('"trial"')) break;
       await new Promise((r) => setTimeout(r, 100));
     }
