@@ -13,9 +13,8 @@ import { FP16_DEFAULT_BLOCK } from '../export/fp16.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
 import { encodeModel } from '../ir/onnx.js';
-import { modelStats } from '../ir/stats.js';
+import { parameterStats } from '../ir/stats.js';
 import { Tensor } from '../ir/tensor.js';
-import { SHAPE_RULES } from '../ops/index.js';
 import {
   denseParameterBytes,
   layerBreakdown,
@@ -285,7 +284,7 @@ async function runQuantize(f: QuantizeFlags, cmd: Command, log?: RunLog): Promis
     accuracy = (await evaluate(out, inputs.test, evalOptions)).accuracy;
     baselineAccuracy = (await evaluate(model, inputs.test, evalOptions)).accuracy;
   }
-  const fp32Bytes = 4 * modelStats(model, SHAPE_RULES).params;
+  const fp32Bytes = 4 * parameterStats(model).params;
   const inputBytes = path !== undefined ? statSync(path).size : encodeModel(model).length;
   const shownFormat = scheme === 'binary' || scheme === 'ternary' ? 'packed' : scheme === 'dynamic' ? 'matmulinteger' : format;
   const r = {

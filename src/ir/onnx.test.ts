@@ -52,3 +52,22 @@ test('a truncated file is refused', () => {
     (e: unknown) => e instanceof WhittleError && e.code === 'BAD_ONNX',
   );
 });
+
+test('a declared dim past 2^53 is a named BAD_ONNX error at decode, not an internal error when the model is written again', () => {
+  for (const [dim, ok] of [
+    [2 ** 53 - 1, true],
+    [2 ** 62, false],
+  ] as const) {
+    const g = sample();
+    const out = g.outputs[0];
+    assert.ok(out !== undefined);
+    g.outputs[0] = { ...out, shape: [dim, ...out.shape.slice(1)] };
+    const bytes = encodeModel(makeModel(g));
+    if (ok) assert.deepEqual(encodeModel(decodeModel(bytes)), bytes);
+    else
+      assert.throws(
+        () => decodeModel(bytes, 'big.onnx'),
+        (e: unknown) => e instanceof WhittleError && e.code === 'BAD_ONNX' && e.message.includes(`declares dim ${2n ** 62n} on axis 0`),
+      );
+  }
+});

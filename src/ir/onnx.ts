@@ -148,9 +148,17 @@ function valueInfoFromProto(p: ValueInfoProto): ValueInfo {
   }
   const tt = p.type.value.value;
   let anon = 0;
-  const shape: Dim[] = (tt.shape?.dim ?? []).map((d) =>
-    d.value.case === 'dimValue' ? Number(d.value.value) : d.value.case === 'dimParam' && d.value.value !== '' ? d.value.value : `${p.name}_d${anon++}`,
-  );
+  const shape: Dim[] = (tt.shape?.dim ?? []).map((d, axis) => {
+    if (d.value.case !== 'dimValue') return d.value.case === 'dimParam' && d.value.value !== '' ? d.value.value : `${p.name}_d${anon++}`;
+    const n = Number(d.value.value);
+    // Past 2^53 no tensor has such a dim, and the number cannot be written back exactly.
+    if (!Number.isSafeInteger(n))
+      throw new WhittleError(
+        'BAD_ONNX',
+        `value "${p.name}" declares dim ${d.value.value} on axis ${axis}, larger than any tensor can have; the file is damaged or its exporter wrote the shape wrongly: fix that shape`,
+      );
+    return n;
+  });
   return { ...base, dtype: dtypeFromOnnx(tt.elemType), shape, ...(tt.shape === undefined ? { unranked: true } : {}) };
 }
 

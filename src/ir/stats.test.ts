@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { SHAPE_RULES } from '../ops/index.js';
 import { attr, Graph, makeModel } from './graph.js';
 import type { Node } from './graph.js';
-import { modelStats } from './stats.js';
+import { modelStats, parameterStats } from './stats.js';
 import { Tensor } from './tensor.js';
 
 const node = (name: string, opType: string, inputs: string[], outputs: string[], attributes: Node['attributes'] = {}): Node => ({
@@ -97,4 +97,20 @@ test("a body's own weights count as parameters", () => {
   assert.equal(s.params, 16);
   assert.equal(s.parameterBytes, 64);
   assert.equal(s.macs, 16);
+});
+
+test("parameterStats gives modelStats' parameter counts without the shape pass: float, int8-coded and zero weights", () => {
+  const g = new Graph('p');
+  g.inputs.push({ name: 'x', dtype: 'float32', shape: ['N', 3] });
+  g.initializers.set('w', Tensor.fromArray('float32', [3, 2], [0, 1, 2, 0, 0, 3]));
+  g.initializers.set('q', Tensor.fromArray('int8', [2, 2], [5, 5, 1, 5]));
+  g.initializers.set('s', Tensor.scalar('float32', 0.1));
+  g.initializers.set('z', Tensor.fromArray('int8', [], [5]));
+  g.nodes.push(node('deq', 'DequantizeLinear', ['q', 's', 'z'], ['qf']), node('mm', 'MatMul', ['x', 'w'], ['h']), node('mm2', 'MatMul', ['h', 'qf'], ['y']));
+  g.outputs.push({ name: 'y', dtype: 'float32', shape: ['N', 2] });
+  const m = makeModel(g);
+  const full = modelStats(m, SHAPE_RULES);
+  // 6 float weights (3 nonzero) + the scale; 4 int8 codes, 1 off its zero point.
+  assert.deepEqual(parameterStats(m), { params: 11, nonzeroParams: 5, parameterBytes: 33 });
+  assert.deepEqual(parameterStats(m), { params: full.params, nonzeroParams: full.nonzeroParams, parameterBytes: full.parameterBytes });
 });

@@ -85,7 +85,36 @@ function countPacked(g: Graph, shift: Node, counted: Set<string>, add: (params: 
  * ```
  */
 export function modelStats(model: Model, rules: ReadonlyMap<string, ShapeRule>, options: { known?: ReadonlyMap<string, TypeShape> } = {}): ModelStats {
+  const { params, nonzeroParams: nonzero, parameterBytes: bytes } = parameterStats(model);
   const g = model.graph.clone();
+  const constants = constantValues(g);
+  const shapes = inferShapes(g, rules, constants, { known: options.known, unknown: 'skip' });
+  const cost = graphCost(g, shapes, constants, { rules, ops: {}, unknownShapeNodes: 0, assumptions: [] });
+  return {
+    params,
+    nonzeroParams: nonzero,
+    parameterBytes: bytes,
+    flops: 2 * cost.macs + cost.other,
+    macs: cost.macs,
+    ops: cost.ctx.ops,
+    inputs: g.inputs.map(signature),
+    outputs: g.outputs.map(signature),
+    unknownShapeNodes: cost.ctx.unknownShapeNodes,
+    flopAssumptions: cost.ctx.assumptions,
+  };
+}
+
+/**
+ * The parameter counts of `modelStats` alone (float weights, int8/uint8 codes of quantized
+ * weights, packed 1–2-bit weights, 4-bit MatMulNBits), without its shape inference and FLOP
+ * count: a read of the weights, no pass over the graph's shapes.
+ *
+ * ```ts
+ * const fp32Bytes = 4 * parameterStats(model).params;
+ * ```
+ */
+export function parameterStats(model: Model): Pick<ModelStats, 'params' | 'nonzeroParams' | 'parameterBytes'> {
+  const g = model.graph;
   let params = 0;
   let nonzero = 0;
   let bytes = 0;
@@ -124,21 +153,7 @@ export function modelStats(model: Model, rules: ReadonlyMap<string, ShapeRule>, 
       nonzero += kn;
     }
   }
-  const constants = constantValues(g);
-  const shapes = inferShapes(g, rules, constants, { known: options.known, unknown: 'skip' });
-  const cost = graphCost(g, shapes, constants, { rules, ops: {}, unknownShapeNodes: 0, assumptions: [] });
-  return {
-    params,
-    nonzeroParams: nonzero,
-    parameterBytes: bytes,
-    flops: 2 * cost.macs + cost.other,
-    macs: cost.macs,
-    ops: cost.ctx.ops,
-    inputs: g.inputs.map(signature),
-    outputs: g.outputs.map(signature),
-    unknownShapeNodes: cost.ctx.unknownShapeNodes,
-    flopAssumptions: cost.ctx.assumptions,
-  };
+  return { params, nonzeroParams: nonzero, parameterBytes: bytes };
 }
 
 /** Every initializer of the graph and of its bodies, at any depth. */

@@ -121,7 +121,9 @@ export async function compressCandidate(model: Model, c: Candidate, data: Datase
 
   const sparse = Object.fromEntries(entries.filter(([, p]) => p.sparsity > 0).map(([l, p]) => [resolveWeight(current, l).weight, p.sparsity]));
   if (c.mode === 'variational' && s.epochs > 0) {
-    current = await variationalSparsify(current, sparse, c.exact === true, data, s, c.lr);
+    // Exact: every layer's sparsity is a cap too, a dense one's included (0: variational dropout drops none of it).
+    const caps = c.exact === true ? Object.fromEntries(entries.map(([l, p]) => [resolveWeight(current, l).weight, p.sparsity])) : undefined;
+    current = await variationalSparsify(current, sparse, caps, data, s, c.lr);
   } else if (Object.keys(sparse).length > 0) {
     current =
       s.epochs > 0
@@ -192,13 +194,13 @@ export async function compressCandidate(model: Model, c: Candidate, data: Datase
 
 /**
  * Sparse variational dropout for `epochs` (Adam), weights with log α > 3 zeroed; a layer whose
- * requested sparsity is higher is magnitude-pruned on to it (`exact`: one whose learned sparsity
- * is higher keeps its lowest-log-α weights back to it); then a masked fine-tune at `lr`.
+ * requested sparsity is higher is magnitude-pruned on to it (one whose learned sparsity is above
+ * its cap keeps its lowest-log-α weights back to the cap); then a masked fine-tune at `lr`.
  */
 async function variationalSparsify(
   model: Model,
   floor: Record<string, number>,
-  exact: boolean,
+  caps: Record<string, number> | undefined,
   data: Dataset,
   s: CompressSettings,
   lr: number,
@@ -209,7 +211,7 @@ async function variationalSparsify(
     optimizer: { kind: 'adam' },
     step: combineSteps(variationalKL(vm, s.klWeight ?? 1 / data.count), teacherStep(s, vm.model)),
   });
-  const learned = sparsifyVariational(res.model, vm, exact ? { maxSparsity: floor } : {});
+  const learned = sparsifyVariational(res.model, vm, caps !== undefined ? { maxSparsity: caps } : {});
   const more = Object.fromEntries(Object.entries(floor).filter(([w, f]) => f > (learned.sparsity[w] ?? 0)));
   const pruned = Object.keys(more).length > 0 ? magnitudePrune(learned.model, { perLayer: more }).model : learned.model;
   return (await fineTuneMasked(pruned, masksFromZeros(pruned), data, trainOptions(s, Math.max(1, Math.ceil(s.epochs / 2)), lr, pruned))).model;

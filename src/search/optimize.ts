@@ -126,7 +126,7 @@ export interface OptimizeResult {
 }
 
 /** Fills aim this far under a size budget: fine-tuning moves the entropy-coded bytes a little. */
-const FILL_MARGIN = 0.96;
+const FILL_MARGIN = 0.94;
 
 function sha(s: string | Uint8Array): string {
   return createHash('sha256').update(s).digest('hex').slice(0, 16);
@@ -332,7 +332,8 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
     const probe = subset(data.train, 0, 64);
     const measure = async (c: Candidate): Promise<number> =>
       (await compressCandidate(model, c, probe, { epochs: 0, batchSize: o.batchSize, normalization: o.normalization, seed: o.seed, threads: 1 })).file.length;
-    // 4% under the budget: the fine-tune moves weights, and the entropy coding's bytes with them.
+    // 6% under the budget: the final fine-tune moves the weights, and the entropy-coded bytes with
+    // them (LeNet-300-100: +3% over the structure's bytes after 8 epochs).
     const fills = await budgetFills(winner.candidate, space, prior, measure, { target: FILL_MARGIN * o.budget });
     log(`optimize: ${fills.length} budget fill(s) of trial ${winner.index + 1} (${winner.result.bytes} of ${o.budget} bytes)`);
     const done = await evaluateBatch(fills, 'fill', fills.length);

@@ -362,7 +362,15 @@ export function fuzzCase(seed: number, index: number, kinds: readonly Kind[] = K
       return { id, kind, mutation: mut.mutation, files, args, outputs: cmd === 'quantize' ? ['out/q.onnx'] : [] };
     }
     case 'wtl': {
-      const mut = bombed ?? { files: new Map([['m.wtl', byteMutation(r, b.wtl).bytes]]), mutation: 'bytes' };
+      let mut = bombed;
+      if (mut === undefined) {
+        const m = byteMutation(r, b.wtl);
+        // Half the mutants get their CRC recomputed, as a forger would: without it every mutant
+        // stops at the checksum and the parser behind it is never reached.
+        const forged = r() < 0.5 && m.bytes.length >= 4;
+        if (forged) resum(m.bytes);
+        mut = { files: new Map([['m.wtl', m.bytes]]), mutation: `${m.mutation}${forged ? '+crc' : ''}` };
+      }
       const verify = r() < 0.5 ? ['--verify'] : [];
       return {
         id,

@@ -2,6 +2,10 @@
 // A hang is a case that spends more than --timeout-s of CPU time, or that is killed at --wall-s
 // of wall time twice: once among the others and once run again alone at the end (a loaded machine
 // stretches wall time, not CPU time).
+// Issue 15's target: `npm run fuzz -- --cases 2000` (seed 1, 2 jobs). A case costs about 1–1.5 s of
+// CPU (mostly Node and module start-up; ONNX cases read the fuzzer's 64-image IDX set, not MNIST),
+// bombs and recipes 3–4.5 s: 2000 cases should take ~25 min on 2 idle cores (estimated from CPU
+// time; 500 cases took 20 min on the shared machine at load 25).
 // Generates N seeded cases over every input kind, runs each through the CLI, prints a table, and
 // exits 1 when any case crashed, printed a stack trace, hung, used too much memory, left a partial
 // file or modified its input. --keep leaves failing cases' folders (named in the output) to replay.
