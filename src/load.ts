@@ -9,9 +9,19 @@ import { modelProblems } from './ir/problems.js';
 import { validateGraph } from './ir/validate.js';
 import { SHAPE_RULES } from './ops/index.js';
 
+/** Ops onnxruntime's own constant folding leaves alone, so its QDQ fusion still sees them. */
+const AS_SHIPPED: ReadonlySet<string> = new Set(['DequantizeLinear']);
+
 export interface LoadOptions {
   /** Fold constant subgraphs (shape computations, Constant nodes) into initializers; default true. */
   fold?: boolean;
+  /**
+   * Keep DequantizeLinear of constant (int8/int4/int32) tensors as it is, as onnxruntime does: the
+   * model is the file as shipped, its weights still integer (for `info`, `eval`, `bench`). Without
+   * it, folding turns a QDQ model's quantized weights into float ones (what a transform that
+   * quantizes again wants).
+   */
+  asShipped?: boolean;
   /**
    * What makes the model unusable (an opset onnxruntime cannot run, no outputs, impossible input
    * shapes, NaN/Infinity weights): thrown by default; given this, handed over instead (`info` shows
@@ -39,5 +49,6 @@ export function loadModel(path: string, options: LoadOptions = {}): Model {
   const problems = modelProblems(model, path);
   if (options.onProblems !== undefined) options.onProblems(problems);
   else if (problems[0] !== undefined) throw problems[0];
-  return options.fold === false ? model : { ...model, graph: foldConstants(model.graph, SHAPE_RULES) };
+  if (options.fold === false) return model;
+  return { ...model, graph: foldConstants(model.graph, SHAPE_RULES, options.asShipped === true ? { keep: AS_SHIPPED } : {}) };
 }

@@ -56,7 +56,7 @@ async function runBench(f: BenchFlags): Promise<Record<string, unknown>> {
   const data = loadData(f.data);
   const cases: (LatencyCase & { bytes: number })[] = [];
   for (const [i, spec] of f.model.entries()) {
-    const { model, path } = loadModel(spec, zooShapeFor(data.test));
+    const { model, path } = loadModel(spec, { ...zooShapeFor(data.test), asShipped: true });
     const input = model.graph.inputs[0];
     if (input === undefined || input.dtype !== 'float32')
       throw new WhittleError(

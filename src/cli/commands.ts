@@ -228,7 +228,7 @@ export function registerCommands(program: Command): void {
     .action(async (f: { model: string; json?: boolean }) => {
       // Validated as every command does; what the others would refuse is listed, not thrown.
       let problems: WhittleError[] = [];
-      const { model, path } = loadModel(f.model, { onProblems: (p) => (problems = p) });
+      const { model, path } = loadModel(f.model, { onProblems: (p) => (problems = p), asShipped: true });
       for (const p of problems) process.stderr.write(`info: other commands refuse this model: [${p.code}] ${printable(p.message)}\n`);
       // Ops without a shape rule: onnxruntime tells their shapes, so FLOPs after them count too.
       // (Not for a model onnxruntime would refuse: its shapes come from the rules alone.)

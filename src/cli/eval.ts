@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { DataForModelOptions, Dataset, Normalization, TensorDataset } from '../data/index.js';
-import { feedInputs, limitTensorDataset, loadDataForModel, tensorDatasetFromImages } from '../data/index.js';
+import { feedInputs, limitTensorDataset, loadDataForModel, subset, tensorDatasetFromImages } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
 import type { OutputAgreement } from '../train/agreement.js';
@@ -80,10 +80,15 @@ export function imagesAsTensors(model: Model, images: Dataset, normalization: No
   });
 }
 
+/** The first `limit` images (all without one): converted to tensors after the cut, not before. */
+export function firstImages(images: Dataset, limit: number | undefined): Dataset {
+  return limit === undefined || limit >= images.count ? images : subset(images, 0, limit);
+}
+
 /** `loaded`: the model when the caller has loaded it already (a file: the zoo shape does not apply). */
 async function evalImageDataset(f: EvalFlags, loaded: Model | undefined): Promise<Record<string, unknown>> {
   const data = loadData(f.data);
-  const model = loaded ?? loadModel(f.model, zooShapeFor(data.test)).model;
+  const model = loaded ?? loadModel(f.model, { ...zooShapeFor(data.test), asShipped: true }).model;
   const normalization = resolveNormalization(f.normalize, model);
   const r = await evaluate(model, data.test, { normalization, threads: f.threads, limit: f.evalLimit, backend: f.runtime });
   addSummary(
@@ -100,9 +105,9 @@ async function evalImageDataset(f: EvalFlags, loaded: Model | undefined): Promis
     runtime: f.runtime,
   };
   if (f.reference !== undefined) {
-    const reference = loadModel(f.reference, zooShapeFor(data.test)).model;
-    const images = imagesAsTensors(model, data.test, normalization, f.data ?? 'mnist');
-    const cmp = await compareModels(model, reference, limitTensorDataset(images, f.evalLimit ?? images.count), {
+    const reference = loadModel(f.reference, { ...zooShapeFor(data.test), asShipped: true }).model;
+    const images = imagesAsTensors(model, firstImages(data.test, f.evalLimit), normalization, f.data ?? 'mnist');
+    const cmp = await compareModels(model, reference, images, {
       threads: f.threads,
       backend: f.runtime,
       batchSize: f.batch,
@@ -116,7 +121,7 @@ async function evalImageDataset(f: EvalFlags, loaded: Model | undefined): Promis
 }
 
 async function evalAnyModel(f: EvalFlags, model: Model): Promise<Record<string, unknown>> {
-  const reference = f.reference === undefined ? undefined : loadModel(f.reference).model;
+  const reference = f.reference === undefined ? undefined : loadModel(f.reference, { asShipped: true }).model;
   const options: DataForModelOptions = {
     ...(f.imageSize ? { size: f.imageSize } : {}),
     ...(f.channels ? { channels: f.channels } : {}),
@@ -192,7 +197,7 @@ export function registerEvalCommands(program: Command): void {
     .action(async (f: EvalFlags) => {
       // Loaded at most once: the image-dataset check may already need it.
       let model: Model | undefined;
-      const load = (): Model => (model ??= loadModel(f.model).model);
+      const load = (): Model => (model ??= loadModel(f.model, { asShipped: true }).model);
       emit(Boolean(f.json), usesImageDataset(f, load) ? await evalImageDataset(f, model) : await evalAnyModel(f, load()));
     });
 }
@@ -208,7 +213,7 @@ export async function agreementWithInput(
   normalization: Normalization,
   f: { threads: number; evalLimit?: number },
 ): Promise<Record<string, unknown>> {
-  const images = imagesAsTensors(input, test, normalization, 'test split');
-  const cmp = await compareModels(result, input, limitTensorDataset(images, f.evalLimit ?? images.count), { threads: f.threads });
+  const images = imagesAsTensors(input, firstImages(test, f.evalLimit), normalization, 'test split');
+  const cmp = await compareModels(result, input, images, { threads: f.threads });
   return { inputs: 'data', samples: cmp.samples, outputs: agreementJson(cmp.outputs) };
 }

@@ -12,7 +12,6 @@ import { defaultLatencyTablePath } from '../search/latency.js';
 import { optimize } from '../search/optimize.js';
 import type { TrialRunner } from '../search/pool.js';
 import { LocalPool } from '../search/pool.js';
-import { QueueRunner, runQueueWorker } from '../search/queue.js';
 import type { RuntimeName, SparsityMode, Target } from '../search/types.js';
 import type { RunLog } from '../train/run-log.js';
 import { emit, addSummary, int, num } from './flags.js';
@@ -78,6 +77,8 @@ interface OptimizeFlags {
   latencyTable?: string;
   normalize?: string;
   uniform?: boolean;
+  fill: boolean;
+  distill: boolean;
   json?: boolean;
   log?: string;
 }
@@ -132,6 +133,8 @@ export function registerOptimizeCommands(program: Command): void {
     .option('--latency-table <file>', 'per-machine latency table (default ~/.cache/whittle/latency-HOST.json)')
     .option('--normalize <how>', 'input normalization (default: what the model recorded, else x/255)')
     .option('--uniform', "also fine-tune one setting for every layer at the chosen model's cost, and report both (key `uniform`)")
+    .option('--no-fill', 'size target with --budget: skip the fill trials that spend the bytes the winner leaves unspent (more weights, more bits)')
+    .option('--no-distill', "fine-tune the chosen model on the labels alone (default: also on the input model's soft targets)")
     .option('--json', 'print one JSON object on stdout')
     .action(async (f: OptimizeFlags) => {
       if (!f.model.endsWith('.onnx')) throw new WhittleError('BAD_ARGUMENT', `--model ${f.model}: optimize needs a trained .onnx file`);
@@ -156,6 +159,8 @@ export function registerOptimizeCommands(program: Command): void {
       let runner: TrialRunner;
       let modelRef: { path: string } | { blob: string } = { path: path as string };
       if (f.queue !== undefined) {
+        // Loaded only here: BullMQ and ioredis cost every other command ~0.3 s of CPU at startup.
+        const { QueueRunner } = await import('../search/queue.js');
         const q = await QueueRunner.connect(f.queue, { parallel: f.workers });
         modelRef = await q.storeModel(path as string);
         runner = q;
@@ -193,6 +198,8 @@ export function registerOptimizeCommands(program: Command): void {
           resume: Boolean(f.resume),
           runner,
           compareUniform: Boolean(f.uniform),
+          fillBudget: f.fill,
+          distill: f.distill,
           log: (line) => process.stderr.write(`${line}\n`),
           onTrial: (t) => runLog()?.write({ type: 'trial', ...t }),
         });
@@ -219,6 +226,7 @@ export function registerOptimizeCommands(program: Command): void {
     .requiredOption('--queue <redis://host:port>', 'the Redis the search puts its trials on')
     .option('--concurrency <n>', 'trials at once in this process', int('--concurrency', 1), 1)
     .action(async (f: { queue: string; concurrency: number }) => {
+      const { runQueueWorker } = await import('../search/queue.js');
       await runQueueWorker(f.queue, { concurrency: f.concurrency, log: (line) => process.stderr.write(`${line}\n`) });
     });
 }

@@ -33,7 +33,7 @@ import { runnableRandomData } from '../train/random-inputs.js';
 import type { RunLog } from '../train/run-log.js';
 import type { TrainOptions } from '../train/trainer.js';
 import { flagTerms, flagsOf } from './errors.js';
-import { agreementJson, agreementWithInput, describeAgreement, imagesAsTensors } from './eval.js';
+import { agreementJson, agreementWithInput, describeAgreement, firstImages, imagesAsTensors } from './eval.js';
 import { addTrainFlags, emit, addSummary, int, num, toTrainOptions } from './flags.js';
 import type { TrainFlags } from './flags.js';
 import { loadData, loadModel, resolveNormalization, saveModel, usesImageDataset } from './load.js';
@@ -176,10 +176,10 @@ function imageInputs(f: QuantizeFlags, model: Model, fromFile: boolean, scheme: 
   const samples = needsSamples ? calibrationTensor(model, train, f.calibrationSamples, normalization) : undefined;
   // Calibration data of the wrong shape is reported as such, before anything else reads the images.
   if (samples !== undefined) checkCalibrationShape(model, samples);
-  const images = imagesAsTensors(model, data.test, normalization, 'test split');
+  const images = imagesAsTensors(model, firstImages(data.test, f.evalLimit), normalization, 'test split');
   return {
     samples,
-    evaluation: limitTensorDataset(images, f.evalLimit ?? images.count),
+    evaluation: images,
     evalFrom: 'test split',
     training: trained ? { data: train, options: { ...toTrainOptions(f, normalization, train.count), validation, onProgress: undefined } } : undefined,
     normalization,

@@ -209,6 +209,27 @@ test('inference-form Dropout is bypassed; training Dropout and a used mask are k
   assert.deepEqual(ops(foldConstants(maskUsed, SHAPE_RULES)), ['Relu', 'Dropout', 'Relu']);
 });
 
+test('a chain of Dropouts is bypassed to its source, with every reader rewired, in one pass', () => {
+  // x → Relu → Dropout ×50 → Relu, and the middle of the chain read a second time: both readers see h.
+  const g = new Graph('drops');
+  g.inputs.push({ name: 'x', dtype: 'float32', shape: ['N', 4] });
+  g.nodes.push(node('relu', 'Relu', ['x'], ['d0']));
+  for (let i = 1; i <= 50; i++) g.nodes.push(node(`drop${i}`, 'Dropout', [`d${i - 1}`], [`d${i}`]));
+  g.nodes.push(node('out', 'Relu', ['d50'], ['y']), node('side', 'Add', ['d25', 'd50'], ['z']));
+  g.outputs.push({ name: 'y', dtype: 'float32', shape: ['N', 4] }, { name: 'z', dtype: 'float32', shape: ['N', 4] });
+  const folded = foldConstants(g, SHAPE_RULES);
+  assert.deepEqual(ops(folded), ['Relu', 'Relu', 'Add']);
+  assert.deepEqual(folded.nodes[1]?.inputs, ['d0']);
+  assert.deepEqual(folded.nodes[2]?.inputs, ['d0', 'd0']);
+  validateGraph(folded);
+  // A malformed cycle (a Dropout reading its own output) ends instead of looping.
+  const cyc = new Graph('cycle');
+  cyc.inputs.push({ name: 'x', dtype: 'float32', shape: [4] });
+  cyc.nodes.push(node('a', 'Dropout', ['b'], ['a']), node('b', 'Dropout', ['a'], ['b']), node('out', 'Relu', ['a'], ['y']));
+  cyc.outputs.push({ name: 'y', dtype: 'float32', shape: [4] });
+  assert.deepEqual(ops(foldConstants(cyc, SHAPE_RULES)), ['Relu']);
+});
+
 test('a Dropout that produces a graph output becomes Identity, so the output keeps its name', async () => {
   const g = dropoutGraph(['h', 'ratio'], ['d'], (g) => g.outputs.push({ name: 'd', dtype: 'float32', shape: ['N', 4] }));
   const folded = foldConstants(g, SHAPE_RULES);

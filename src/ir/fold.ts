@@ -2,8 +2,8 @@
 // (Shape → Gather → Unsqueeze → Concat → Reshape around every `x.view(x.size(0), -1)`); Whittle's
 // transforms and gradient rules want those shapes as constants. This pass evaluates what is
 // known before run time, turns it into initializers, and drops the nodes nothing needs anymore.
-import type { Dim, Graph, Node } from './graph.js';
-import { getInt } from './graph.js';
+import type { Dim, Node } from './graph.js';
+import { getInt, Graph } from './graph.js';
 import type { ShapeRule, TypeShape } from './shape.js';
 import { constantValues, typeShapeOf } from './shape.js';
 import type { Tensor } from './tensor.js';
@@ -151,34 +151,43 @@ function inferNode(node: Node, state: FoldState, rules: ReadonlyMap<string, Shap
   });
 }
 
-/** Renames reads of `from` to `to` in every node (not inside subgraphs). */
-function renameReads(graph: Graph, from: string, to: string): void {
-  for (const n of graph.nodes) n.inputs = n.inputs.map((i) => (i === from ? to : i));
-}
-
 /**
  * Dropout in inference form (no training_mode, or training_mode a constant false) is the
  * identity: bypass it, or turn it into Identity where its output is a graph output or read
- * inside a subgraph. A Dropout whose mask is used is left alone.
+ * inside a subgraph. A Dropout whose mask is used is left alone. One pass over the nodes and
+ * one over their reads, whatever the number of Dropouts (a chain of them used to be quadratic).
  */
 function removeInferenceDropout(graph: Graph): void {
+  if (!graph.nodes.some((n) => n.opType === 'Dropout' && n.domain === '')) return;
   const consts = constantValues(graph);
   const outputs = new Set(graph.outputs.map((v) => v.name));
   const readInSubgraph = new Set(graph.nodes.flatMap(implicitInputs));
+  const read = new Set(graph.nodes.flatMap((n) => n.inputs));
+  // A bypassed Dropout's output → its input (which may itself be a bypassed Dropout's output).
+  const bypassed = new Map<string, string>();
   const kept: Node[] = [];
   for (const node of graph.nodes) {
     const [x, , mode] = node.inputs;
     const [y, mask] = node.outputs;
-    const training = mode !== undefined && mode !== '' && (consts.get(mode) === undefined || values(consts.get(mode) as Tensor).some((v) => Number(v) !== 0));
-    const maskUsed = mask !== undefined && mask !== '' && (outputs.has(mask) || graph.nodes.some((n) => n.inputs.includes(mask)) || readInSubgraph.has(mask));
-    if (node.opType !== 'Dropout' || node.domain !== '' || training || maskUsed || x === undefined || y === undefined) {
+    if (node.opType !== 'Dropout' || node.domain !== '' || x === undefined || y === undefined) {
       kept.push(node);
-    } else if (outputs.has(y) || readInSubgraph.has(y)) {
-      kept.push({ name: node.name, opType: 'Identity', domain: '', inputs: [x], outputs: [y], attributes: {} });
-    } else {
-      renameReads(graph, y, x);
+      continue;
     }
+    const training = mode !== undefined && mode !== '' && (consts.get(mode) === undefined || values(consts.get(mode) as Tensor).some((v) => Number(v) !== 0));
+    const maskUsed = mask !== undefined && mask !== '' && (outputs.has(mask) || read.has(mask) || readInSubgraph.has(mask));
+    if (training || maskUsed) kept.push(node);
+    else if (outputs.has(y) || readInSubgraph.has(y)) kept.push({ name: node.name, opType: 'Identity', domain: '', inputs: [x], outputs: [y], attributes: {} });
+    else bypassed.set(y, x);
   }
+  const source = (name: string): string => {
+    let s = name;
+    // At most one step per bypassed Dropout: a malformed file may make a cycle (Dropout(a) → a).
+    for (let k = 0, next = bypassed.get(s); next !== undefined && k <= bypassed.size; k++, next = bypassed.get(s)) s = next;
+    // Shortcut the chain for later reads of the same name.
+    if (s !== name) bypassed.set(name, s);
+    return s;
+  };
+  if (bypassed.size > 0) for (const n of kept) n.inputs = n.inputs.map((i) => (bypassed.has(i) ? source(i) : i));
   graph.nodes = kept;
 }
 
@@ -195,7 +204,7 @@ function removeInferenceDropout(graph: Graph): void {
  * const folded = foldConstants(decodeModel(bytes).graph, SHAPE_RULES);
  * ```
  */
-export function foldConstants(graph: Graph, shapeRules: ReadonlyMap<string, ShapeRule>): Graph {
+export function foldConstants(graph: Graph, shapeRules: ReadonlyMap<string, ShapeRule>, options: { keep?: ReadonlySet<string> } = {}): Graph {
   const g = graph.clone();
   removeInferenceDropout(g);
   const state: FoldState = { consts: new Map(g.initializers), syms: new Map(), types: new Map() };
@@ -208,7 +217,8 @@ export function foldConstants(graph: Graph, shapeRules: ReadonlyMap<string, Shap
   const folded = new Set<Node>();
   const created = new Map<string, Tensor>();
   for (const node of g.nodes) {
-    const evaluate = node.domain === '' ? EVALUATORS.get(node.opType) : undefined;
+    // `keep`: op types left as they are even on constant inputs (DequantizeLinear of int8 weights: the file as shipped).
+    const evaluate = node.domain === '' && options.keep?.has(node.opType) !== true ? EVALUATORS.get(node.opType) : undefined;
     const ins = node.inputs.map((n) => (n === '' ? undefined : state.consts.get(n)));
     let outs: Tensor[] | undefined;
     if (evaluate !== undefined && ins.every((t, i) => t !== undefined || node.inputs[i] === '')) {
@@ -251,14 +261,21 @@ export function foldConstants(graph: Graph, shapeRules: ReadonlyMap<string, Shap
   return prune(g, folded, state.consts);
 }
 
+/** Graphs' names, scanned once per fold (a scan per folded Reshape target was quadratic). */
+const namesOf = new WeakMap<Graph, Set<string>>();
+
 function freshName(g: Graph, taken: ReadonlyMap<string, unknown>, hint: string): string {
-  const all = g.allNames();
+  let all = namesOf.get(g);
+  if (all === undefined) namesOf.set(g, (all = g.allNames()));
   let name = hint;
   for (let k = 1; all.has(name) || taken.has(name); k++) name = `${hint}_${k}`;
   return name;
 }
 
-/** Keeps the nodes graph outputs need; folded values they read become initializers. */
+/**
+ * Keeps the nodes graph outputs need; folded values they read become initializers. `g` is the
+ * fold's own copy: its nodes and lists are reused, not copied again.
+ */
 function prune(g: Graph, folded: ReadonlySet<Node>, consts: ReadonlyMap<string, Tensor>): Graph {
   const needed = new Set(g.outputs.map((v) => v.name));
   const live = new Set<Node>();
@@ -266,11 +283,15 @@ function prune(g: Graph, folded: ReadonlySet<Node>, consts: ReadonlyMap<string, 
     const node = g.nodes[i] as Node;
     if (folded.has(node) || !node.outputs.some((o) => needed.has(o))) continue;
     live.add(node);
-    for (const n of [...node.inputs, ...implicitInputs(node)]) if (n !== '') needed.add(n);
+    for (const n of node.inputs) if (n !== '') needed.add(n);
+    for (const n of implicitInputs(node)) if (n !== '') needed.add(n);
   }
   const graphOutputs = new Set(g.outputs.map((v) => v.name));
-  const out = g.clone();
-  out.nodes = [];
+  const out = new Graph(g.name);
+  out.inputs = g.inputs;
+  out.outputs = g.outputs;
+  out.opaqueInitializers = g.opaqueInitializers;
+  out.extra = g.extra;
   for (const node of g.nodes) {
     if (live.has(node)) out.nodes.push(node);
     // A graph output computed entirely from constants stays a node output, as a Constant.
@@ -287,12 +308,13 @@ function prune(g: Graph, folded: ReadonlySet<Node>, consts: ReadonlyMap<string, 
       }
     }
   }
-  const produced = new Set(out.nodes.flatMap((n) => n.outputs));
+  const produced = new Set<string>();
+  for (const n of out.nodes) for (const o of n.outputs) produced.add(o);
+  const inputs = new Set(out.inputs.map((v) => v.name));
   // Original initializers first, then folded values in node order: readable diffs of saved files.
-  out.initializers = new Map();
   for (const [name, t] of consts) {
-    if (needed.has(name) && !produced.has(name) && !out.inputs.some((v) => v.name === name)) out.initializers.set(name, t);
+    if (needed.has(name) && !produced.has(name) && !inputs.has(name)) out.initializers.set(name, t);
   }
-  out.valueInfo = new Map([...g.valueInfo].filter(([k]) => produced.has(k)));
+  for (const [k, v] of g.valueInfo) if (produced.has(k)) out.valueInfo.set(k, v);
   return out;
 }

@@ -211,10 +211,14 @@ export class GraphBuilder {
   #used: Set<string>;
   #counter = 0;
 
-  constructor(graph: Graph, prefix = 'n') {
+  /**
+   * `used`: the graph's names, shared with (and added to by) other builders over the same graph,
+   * so a transform that makes one builder per layer does not scan every name for each.
+   */
+  constructor(graph: Graph, prefix = 'n', used?: Set<string>) {
     this.graph = graph;
     this.prefix = prefix;
-    this.#used = graph.allNames();
+    this.#used = used ?? graph.allNames();
   }
 
   fresh(hint: string): string {

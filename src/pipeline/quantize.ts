@@ -290,7 +290,7 @@ export async function quantizeModel(model: Model, o: QuantizeOptions): Promise<Q
       });
   }
   // Exporters' long value names are a large share of a small quantized file (40% of an fp16 ViT).
-  result = { ...result, model: compactValueNames(result.model) };
+  result = { ...result, model: compactValueNames(result.model, { dropNodeNames: true }) };
   const comparison = o.evaluation === undefined ? undefined : await compareModels(result.model, model, o.evaluation, { threads: o.threads });
   const keepFloat = keepFloatAuto?.keepFloat ?? (o.keepFloat === 'auto' ? [] : [...(o.keepFloat ?? [])]);
   return { ...result, keepFloat, keepFloatAuto, comparison };

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { WhittleError } from '../ir/errors.js';
 import { attr, Graph, makeModel } from '../ir/graph.js';
+import { decodeModel } from '../ir/onnx.js';
 import { inferShapes } from '../ir/shape.js';
 import { Tensor } from '../ir/tensor.js';
 import { SHAPE_RULES } from '../ops/index.js';
@@ -40,4 +42,26 @@ test('onnxruntime supplies the shapes of ops without rules, the batch dim keepin
   assert.deepEqual(shapes.get('y'), { dtype: 'float32', shape: ['N', 3] });
   // Only the outputs of the ops without a rule were asked of onnxruntime.
   assert.deepEqual([...(await runtimeShapes(m, SHAPE_RULES)).keys()].sort(), ['e', 'h']);
+});
+
+test("the probe's shapes are the same at 'basic' optimization as at 'disabled' (no probed value fused away)", async () => {
+  // Conv + BatchNorm + Relu (fused at 'basic' unless a value is a graph output), Identity and
+  // constant chains, If/Loop bodies, attention and LSTM: every value of each main graph asked for.
+  const files = [
+    'resnet-bn.opset17.onnx',
+    'corpus/mnist_resnet20_bn.opset17.onnx',
+    'corpus/mnist_mobilenet_v3.opset17.onnx',
+    'corpus/mnist_vit.opset17.onnx',
+    'corpus/mnist_lstm.opset17.onnx',
+    'corpus/if_branch.opset17.onnx',
+    'corpus/loop.opset17.onnx',
+  ];
+  for (const file of files) {
+    const m = decodeModel(readFileSync(new URL(`../../../test/fixtures/${file}`, import.meta.url)), file);
+    const basic = await probeShapes(m, { optimization: 'basic' });
+    const disabled = await probeShapes(m, { optimization: 'disabled' });
+    const values = m.graph.nodes.flatMap((n) => n.outputs).filter((o) => o !== '');
+    assert.ok(disabled.size >= values.length / 2, `${file}: ${disabled.size} of ${values.length} values probed`);
+    assert.deepEqual(basic, disabled, file);
+  }
 });

@@ -29,6 +29,13 @@ export interface ProbeOptions {
   dims?: Record<string, number>;
   /** Only these values (default: every value of the main graph); fewer extra outputs keep the runs light on big models. */
   values?: readonly string[];
+  /**
+   * onnxruntime's graph optimization for the probe runs (default 'basic': on a 100,000-node chain
+   * 1.3 s of CPU against 4.7 s 'disabled', which builds a kernel for every node). Optimizers never
+   * drop or fuse away a graph output, and the probe makes every value it asks for one; the tests
+   * compare 'basic' with 'disabled' on the zoo.
+   */
+  optimization?: 'disabled' | 'basic';
 }
 
 /** A sample input: small non-negative values (valid indices, no division by zero in softmax and friends). */
@@ -56,6 +63,7 @@ async function runOnce(
   model: Model,
   size: (d: Dim) => number,
   wanted: readonly string[],
+  optimization: 'disabled' | 'basic',
 ): Promise<Map<string, { dtype: DType; dims: number[] }>> {
   const feeds: Record<string, ort.Tensor> = {};
   for (const v of model.graph.inputs) {
@@ -67,7 +75,7 @@ async function runOnce(
   const session = await ort.InferenceSession.create(bytes, {
     intraOpNumThreads: 1,
     interOpNumThreads: 1,
-    graphOptimizationLevel: 'disabled',
+    graphOptimizationLevel: optimization,
     logSeverityLevel: 4,
   });
   try {
@@ -124,8 +132,9 @@ export async function probeShapes(model: Model, options: ProbeOptions = {}): Pro
   let a: Map<string, { dtype: DType; dims: number[] }>;
   let b: Map<string, { dtype: DType; dims: number[] }>;
   try {
-    a = await runOnce(bytes, model, sized(1), wanted);
-    b = symbols.some((s) => options.dims?.[s] === undefined) ? await runOnce(bytes, model, sized(2), wanted) : a;
+    const level = options.optimization ?? 'basic';
+    a = await runOnce(bytes, model, sized(1), wanted, level);
+    b = symbols.some((s) => options.dims?.[s] === undefined) ? await runOnce(bytes, model, sized(2), wanted, level) : a;
   } catch {
     return new Map();
   }

@@ -26,6 +26,8 @@ export interface SessionOptions {
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
   /** Default `node`. */
   backend?: Backend;
+  /** Where onnxruntime writes the graph it actually runs, after its fusions (to check them). */
+  optimizedModelPath?: string;
 }
 
 let web: Promise<typeof ort> | undefined;
@@ -139,6 +141,7 @@ export class Session {
         executionMode: 'sequential',
         // ORT's own log repeats each failure in colour over several lines; the thrown error carries it as one WhittleError line.
         logSeverityLevel: 4,
+        ...(options.optimizedModelPath === undefined ? {} : { optimizedModelFilePath: options.optimizedModelPath }),
         ...(options.backend === 'web' ? { executionProviders: ['wasm'] } : {}),
       });
       return new Session(inner);

@@ -8,6 +8,8 @@ import type { SharedWeight } from '../compress/codec/index.js';
 import { denseFromShared, kmeansShareWeights, readCodebooks, resolveWeight, sharedTrainingModel, withSharedValues } from '../compress/kmeans/index.js';
 import { agpPrune, dependencyGroups, fineTuneMasked, magnitudePrune, masksFromZeros, pruneChannels } from '../compress/prune/index.js';
 import { sparsifyVariational, variationalKL, variationalModel } from '../compress/regularize/index.js';
+import { distillationStep } from '../compress/distill/index.js';
+import type { StepExtensions } from '../autodiff/train-step.js';
 import { quantizeStatic } from '../compress/quantize/index.js';
 import { roundToHalf } from '../ir/half.js';
 import type { Model } from '../ir/graph.js';
@@ -37,6 +39,11 @@ export interface CompressSettings {
    * so that a trial on a subset and the final fine-tune optimize the same objective.
    */
   klWeight?: number;
+  /**
+   * Distil from this model (the uncompressed input) in every fine-tune of the candidate: Hinton's
+   * soft targets at T = 4, weight 0.7, beside the labels' cross-entropy.
+   */
+  teacher?: Model;
   onProgress?: TrainOptions['onProgress'];
 }
 
@@ -60,8 +67,32 @@ export function thinnableLayers(model: Model): Set<string> {
   );
 }
 
-function trainOptions(s: CompressSettings, epochs: number, lr: number): TrainOptions {
+/** Two sets of training-step extensions in one: both losses (base weights multiplied), both mask lists. */
+function combineSteps(a: StepExtensions | undefined, b: StepExtensions | undefined): StepExtensions | undefined {
+  if (a === undefined || b === undefined) return a ?? b;
   return {
+    ...a,
+    ...b,
+    baseLossWeight: (a.baseLossWeight ?? 1) * (b.baseLossWeight ?? 1),
+    extraLoss: (ctx) => [...(a.extraLoss?.(ctx) ?? []), ...(b.extraLoss?.(ctx) ?? [])],
+    forwardRewrite: (g) => {
+      a.forwardRewrite?.(g);
+      b.forwardRewrite?.(g);
+    },
+    masked: [...new Set([...(a.masked ?? []), ...(b.masked ?? [])])],
+    frozen: [...new Set([...(a.frozen ?? []), ...(b.frozen ?? [])])],
+  };
+}
+
+/** The teacher's soft-target loss for training `student`, when the settings name a teacher. */
+function teacherStep(s: CompressSettings, student: Model): StepExtensions | undefined {
+  return s.teacher === undefined ? undefined : distillationStep(s.teacher, student);
+}
+
+function trainOptions(s: CompressSettings, epochs: number, lr: number, student?: Model): TrainOptions {
+  const step = student === undefined ? undefined : teacherStep(s, student);
+  return {
+    ...(step !== undefined ? { step } : {}),
     epochs,
     lr,
     batchSize: s.batchSize,
@@ -90,14 +121,14 @@ export async function compressCandidate(model: Model, c: Candidate, data: Datase
 
   const sparse = Object.fromEntries(entries.filter(([, p]) => p.sparsity > 0).map(([l, p]) => [resolveWeight(current, l).weight, p.sparsity]));
   if (c.mode === 'variational' && s.epochs > 0) {
-    current = await variationalSparsify(current, sparse, data, s, c.lr);
+    current = await variationalSparsify(current, sparse, c.exact === true, data, s, c.lr);
   } else if (Object.keys(sparse).length > 0) {
     current =
       s.epochs > 0
-        ? (await agpPrune(current, data, { perLayer: sparse }, trainOptions(s, s.epochs, c.lr))).model
+        ? (await agpPrune(current, data, { perLayer: sparse }, trainOptions(s, s.epochs, c.lr, current))).model
         : magnitudePrune(current, { perLayer: sparse }).model;
   } else if (s.epochs > 0 && Object.keys(narrow).length > 0) {
-    current = (await train(current, data, trainOptions(s, s.epochs, c.lr))).model;
+    current = (await train(current, data, trainOptions(s, s.epochs, c.lr, current))).model;
   }
 
   const bits = new Map<string, number>();
@@ -124,7 +155,8 @@ export async function compressCandidate(model: Model, c: Candidate, data: Datase
     const tuned = new Map([...shared].filter(([k]) => grid.get(k) !== 'int4'));
     const centroidEpochs = s.centroidEpochs ?? (s.epochs > 0 ? 1 : 0);
     if (centroidEpochs > 0 && tuned.size > 0) {
-      const res = await train(sharedTrainingModel(current, tuned), data, trainOptions(s, centroidEpochs, 0.001));
+      const student = sharedTrainingModel(current, tuned);
+      const res = await train(student, data, trainOptions(s, centroidEpochs, 0.001, student));
       const codebooks = readCodebooks(res.model, tuned);
       current = denseFromShared(res.model, current, tuned);
       shared = new Map([...shared].map(([k, w]) => [k, codebooks.get(k) ?? w]));
@@ -160,19 +192,27 @@ export async function compressCandidate(model: Model, c: Candidate, data: Datase
 
 /**
  * Sparse variational dropout for `epochs` (Adam), weights with log α > 3 zeroed; a layer whose
- * requested sparsity is higher is magnitude-pruned on to it; then a masked fine-tune at `lr`.
+ * requested sparsity is higher is magnitude-pruned on to it (`exact`: one whose learned sparsity
+ * is higher keeps its lowest-log-α weights back to it); then a masked fine-tune at `lr`.
  */
-async function variationalSparsify(model: Model, floor: Record<string, number>, data: Dataset, s: CompressSettings, lr: number): Promise<Model> {
+async function variationalSparsify(
+  model: Model,
+  floor: Record<string, number>,
+  exact: boolean,
+  data: Dataset,
+  s: CompressSettings,
+  lr: number,
+): Promise<Model> {
   const vm = variationalModel(model, { seed: s.seed });
   const res = await train(vm.model, data, {
     ...trainOptions(s, s.epochs, VARIATIONAL_LR),
     optimizer: { kind: 'adam' },
-    step: variationalKL(vm, s.klWeight ?? 1 / data.count),
+    step: combineSteps(variationalKL(vm, s.klWeight ?? 1 / data.count), teacherStep(s, vm.model)),
   });
-  const learned = sparsifyVariational(res.model, vm);
+  const learned = sparsifyVariational(res.model, vm, exact ? { maxSparsity: floor } : {});
   const more = Object.fromEntries(Object.entries(floor).filter(([w, f]) => f > (learned.sparsity[w] ?? 0)));
   const pruned = Object.keys(more).length > 0 ? magnitudePrune(learned.model, { perLayer: more }).model : learned.model;
-  return (await fineTuneMasked(pruned, masksFromZeros(pruned), data, trainOptions(s, Math.max(1, Math.ceil(s.epochs / 2)), lr))).model;
+  return (await fineTuneMasked(pruned, masksFromZeros(pruned), data, trainOptions(s, Math.max(1, Math.ceil(s.epochs / 2)), lr, pruned))).model;
 }
 
 /** A weight of a layer the candidate keeps in float32 (not rounded to float16 in the container). */

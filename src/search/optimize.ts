@@ -16,6 +16,7 @@ import { evaluate } from '../train/evaluate.js';
 import { denseParameterBytes, withNormalization } from '../pipeline/index.js';
 import { compressCandidate } from './compress.js';
 import { searchData } from './data.js';
+import { budgetFills } from './fill.js';
 import { estimateBytes, estimateFlops, greedyPath } from './greedy.js';
 import type { CostEstimate } from './greedy.js';
 import { appendJournal, readJournal } from './journal.js';
@@ -65,6 +66,14 @@ export interface OptimizeOptions {
   runner: TrialRunner;
   /** Also fine-tune the uniform setting (every layer alike) at the chosen model's cost, for comparison. */
   compareUniform?: boolean;
+  /**
+   * Size target with a budget: after the search, up to three fill trials spend the bytes the
+   * winner leaves unspent (more weights, more bits), and the best on validation is fine-tuned
+   * (default true).
+   */
+  fillBudget?: boolean;
+  /** Distil from the input model during the winner's (and the uniform's) fine-tune (default true). */
+  distill?: boolean;
   log?: (line: string) => void;
   /** Called once per finished trial, in trial order (the CLI's run log). */
   onTrial?: (t: FrontEntry) => void;
@@ -94,6 +103,8 @@ export interface OptimizeResult {
   front: FrontEntry[];
   trials: number;
   chosen: FrontEntry & { met: boolean };
+  /** When the chosen candidate is a budget fill: the search's winner it was grown from. */
+  filledFrom?: FrontEntry;
   /** The winner after its longer fine-tune; `withinBudget`: the written file (size) or its structure (latency, FLOPs) meets --budget. */
   final: {
     valAccuracy: number;
@@ -113,6 +124,9 @@ export interface OptimizeResult {
   latencyTable: { path: string; measured: number; reused: number };
   seconds: number;
 }
+
+/** Fills aim this far under a size budget: fine-tuning moves the entropy-coded bytes a little. */
+const FILL_MARGIN = 0.96;
 
 function sha(s: string | Uint8Array): string {
   return createHash('sha256').update(s).digest('hex').slice(0, 16);
@@ -200,10 +214,8 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
   const deadline = o.timeSeconds !== undefined ? t0 + 1000 * o.timeSeconds : Infinity;
   const remaining = (): number => o.trials - trials.length;
 
-  const evaluateBatch = async (cands: readonly Candidate[], origin: string): Promise<Trial[]> => {
-    const fresh = cands
-      .filter((c, i) => !byKey.has(candidateKey(c)) && cands.findIndex((d) => candidateKey(d) === candidateKey(c)) === i)
-      .slice(0, remaining());
+  const evaluateBatch = async (cands: readonly Candidate[], origin: string, limit = remaining()): Promise<Trial[]> => {
+    const fresh = cands.filter((c, i) => !byKey.has(candidateKey(c)) && cands.findIndex((d) => candidateKey(d) === candidateKey(c)) === i).slice(0, limit);
     const tasks: TrialTask[] = fresh.map((c) => ({
       version: WHITTLE_VERSION,
       key: sha(`${candidateKey(c)}|${settings}`),
@@ -231,7 +243,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
       byKey.set(candidateKey(c), t);
       out.push(t);
       log(
-        `optimize: trial ${t.index + 1}/${o.trials} (${origin}) val ${(100 * result.valAccuracy).toFixed(2)}%, ${result.bytes} bytes, ${t.latencyMs.toFixed(3)} ms${feasible(t) ? '' : ' (misses the constraint)'}${todo.includes(task) ? '' : ' [journal]'}`,
+        `optimize: trial ${t.index < o.trials ? `${t.index + 1}/${o.trials}` : t.index + 1} (${origin}) val ${(100 * result.valAccuracy).toFixed(2)}%, ${result.bytes} bytes, ${t.latencyMs.toFixed(3)} ms${feasible(t) ? '' : ' (misses the constraint)'}${todo.includes(task) ? '' : ' [journal]'}`,
       );
       o.onTrial?.({
         trial: t.index,
@@ -243,6 +255,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
         feasible: feasible(t),
         layers: c.layers,
         lr: c.lr,
+        ...(c.mode !== undefined ? { mode: c.mode } : {}),
       });
     }
     return out;
@@ -300,7 +313,6 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
     generation++;
   }
 
-  const front = paretoFront(trials);
   const entry = (t: Trial): FrontEntry => ({
     trial: t.index,
     origin: t.origin,
@@ -314,7 +326,18 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
     ...(t.candidate.mode !== undefined ? { mode: t.candidate.mode } : {}),
   });
   if (trials.length === 0) throw new WhittleError('BAD_ARGUMENT', 'the search ran no trial; give --trials ≥ 1 and a --time long enough for one');
-  const best = [...trials].sort((a, b) => fitness(b) - fitness(a) || a.index - b.index)[0] as Trial;
+  const winner = [...trials].sort((a, b) => fitness(b) - fitness(a) || a.index - b.index)[0] as Trial;
+  let best = winner;
+  if (o.target === 'size' && o.budget !== undefined && o.fillBudget !== false && feasible(winner)) {
+    const probe = subset(data.train, 0, 64);
+    const measure = async (c: Candidate): Promise<number> =>
+      (await compressCandidate(model, c, probe, { epochs: 0, batchSize: o.batchSize, normalization: o.normalization, seed: o.seed, threads: 1 })).file.length;
+    // 4% under the budget: the fine-tune moves weights, and the entropy coding's bytes with them.
+    const fills = await budgetFills(winner.candidate, space, prior, measure, { target: FILL_MARGIN * o.budget });
+    log(`optimize: ${fills.length} budget fill(s) of trial ${winner.index + 1} (${winner.result.bytes} of ${o.budget} bytes)`);
+    const done = await evaluateBatch(fills, 'fill', fills.length);
+    best = [winner, ...done].filter(feasible).sort((a, b) => b.result.valAccuracy - a.result.valAccuracy || a.index - b.index)[0] ?? winner;
+  }
   const met = feasible(best);
   const message = met
     ? undefined
@@ -326,13 +349,16 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
   // The winner: fine-tuned longer on the training side, written, measured once on the test set.
   log(`optimize: fine-tuning the chosen candidate (trial ${best.index + 1}) for ${o.finalEpochs} epochs`);
   const finalTrain = subset(data.train, 0, Math.min(o.finalTrainSamples ?? data.train.count, data.train.count));
-  const final = await compressCandidate(withNormalization(model, o.normalization), best.candidate, finalTrain, {
+  const input = withNormalization(model, o.normalization);
+  const teacher = o.distill !== false ? { teacher: input } : {};
+  const final = await compressCandidate(input, best.candidate, finalTrain, {
     epochs: o.finalEpochs,
     batchSize: o.batchSize,
     normalization: o.normalization,
     seed: o.seed,
     threads: o.threads ?? 1,
     klWeight: 1 / data.train.count,
+    ...teacher,
   });
   const file = join(o.out, final.form === 'container' ? 'model.wtl' : 'model.onnx');
   const onnx = join(o.out, 'model.onnx');
@@ -351,9 +377,10 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
     maxDrop: o.maxDrop,
     baseline: { valAccuracy: baseVal, testAccuracy: baseTest, bytes: baseBytes, denseBytes, latencyMs: baseLatency, flops: baseFlops },
     trialBaseline: reference,
-    front: front.map(entry),
+    front: paretoFront(trials).map(entry),
     trials: trials.length,
     chosen: { ...entry(best), met },
+    ...(best !== winner ? { filledFrom: entry(winner) } : {}),
     final: {
       valAccuracy: finalVal,
       testAccuracy: finalTest,
@@ -388,6 +415,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
       seed: o.seed,
       threads: o.threads ?? 1,
       klWeight: 1 / data.train.count,
+      ...teacher,
     });
     result.uniform = {
       valAccuracy: (await evaluate(uf.model, data.validation, evalOpts)).accuracy,

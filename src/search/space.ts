@@ -64,7 +64,7 @@ export function candidateKey(c: Candidate): string {
       const p = c.layers[k] as LayerPolicy;
       return `${k}:${p.width}/${p.sparsity}/${p.format}`;
     });
-  return `${layers.join(',')}|lr${c.lr}${c.mode === 'variational' ? '|vd' : ''}`;
+  return `${layers.join(',')}|lr${c.lr}${c.mode === 'variational' ? '|vd' : ''}${c.exact === true ? '|exact' : ''}`;
 }
 
 function step<T>(values: readonly T[], current: T, delta: number): T {

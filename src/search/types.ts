@@ -50,6 +50,11 @@ export interface Candidate {
   lr: number;
   /** Absent: 'magnitude'. */
   mode?: SparsityMode;
+  /**
+   * Variational mode: each layer's sparsity is also a cap (the budget fill: the learned sparsity
+   * may not drop weights the budget has room for). Magnitude sparsities are always exact.
+   */
+  exact?: true;
 }
 
 export type Target = 'size' | 'latency' | 'flops';

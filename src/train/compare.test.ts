@@ -54,3 +54,22 @@ test('a float16 output is decoded before comparing; evaluateTensors reports shap
   assert.deepEqual(r.outputs, [{ name: 'y', dtype: 'float32', dims: [2, 3] }]);
   assert.equal(r.accuracy, 0.5);
 });
+
+test('a recurrent state [layers, N, hidden] gets cosine and errors, not top-1 agreement, even when N equals the layer count', async () => {
+  const g = new Graph('rnn-like');
+  g.inputs.push({ name: 'x', dtype: 'float32', shape: ['N', 4] });
+  g.initializers.set('axes', Tensor.fromArray('int64', [1], [0n]));
+  g.nodes.push({ name: 'y', opType: 'Identity', domain: '', inputs: ['x'], outputs: ['y'], attributes: {} });
+  g.nodes.push({ name: 'u', opType: 'Unsqueeze', domain: '', inputs: ['x', 'axes'], outputs: ['u'], attributes: {} });
+  g.nodes.push({ name: 'hn', opType: 'Concat', domain: '', inputs: ['u', 'u'], outputs: ['hn'], attributes: { axis: attr.int(0) } });
+  g.outputs.push({ name: 'y', dtype: 'float32', shape: ['N', 4] }, { name: 'hn', dtype: 'float32', shape: [2, 'N', 4] });
+  const m = makeModel(g);
+  const ds = createTensorDataset({ source: 'hand', inputs: [{ name: 'x', dtype: 'float32', shape: [4], data: Float32Array.of(1, 2, 3, 4, 4, 3, 2, 1) }] });
+  // Batches of 2: hn is [2, 2, 4], shaped like class scores for 2 samples; its declared fixed 2 says it is not.
+  const cmp = await compareModels(m, m, ds, { threads: 1, batchSize: 2 });
+  const [y, hn] = cmp.outputs;
+  assert.equal(y?.top1, 1);
+  assert.equal(hn?.top1, undefined);
+  assert.equal(hn?.cosine, 1);
+  assert.equal(hn?.maxAbsError, 0);
+});

@@ -41,9 +41,23 @@ export function outputValues(t: Tensor): ArrayLike<number> {
   return t.data as Exclude<typeof t.data, BigInt64Array | BigUint64Array>;
 }
 
-const isClassScores = (t: Tensor): boolean =>
-  (t.dtype === 'float32' || t.dtype === 'float64' || t.dtype === 'float16') && t.dims.length >= 2 && (t.dims[1] as number) >= 2;
-const isPerSample = (t: Tensor): boolean => isClassScores(t) && t.dims.slice(2).every((d) => d === 1);
+/**
+ * Whether output `k` of `model` holds class scores on axis 1 for each sample on axis 0 (so top-1
+ * agreement and accuracy apply): float, [N, C ≥ 2, ...], its axis 0 the batch of `batch` samples,
+ * and not declared with a fixed first dimension where the input's is free. A recurrent state
+ * ([layers, N, hidden], Silero VAD's hn/cn) is not: cosine and errors only.
+ */
+function isClassScores(model: Model, k: number, t: Tensor, batch: number): boolean {
+  if (!(t.dtype === 'float32' || t.dtype === 'float64' || t.dtype === 'float16') || t.dims.length < 2 || (t.dims[1] as number) < 2) return false;
+  if (t.dims[0] !== batch) return false;
+  const declared = model.graph.outputs[k]?.shape[0];
+  const inputBatch = model.graph.inputs[0]?.shape[0];
+  return !(typeof declared === 'number' && declared !== inputBatch);
+}
+const isPerSample = (model: Model, k: number, t: Tensor, batch: number): boolean => isClassScores(model, k, t, batch) && t.dims.slice(2).every((d) => d === 1);
+
+/** Samples in a batch of feeds: the first input's first dimension. */
+const batchOf = (feeds: Record<string, Tensor>): number => Object.values(feeds)[0]?.dims[0] ?? 1;
 
 // Feeds for `model`: the data's inputs by name (else by position), cast to the model's dtypes.
 function feedsFor(model: Model, feeds: Record<string, Tensor>, data: TensorDataset): Record<string, Tensor> {
@@ -71,7 +85,7 @@ async function forEachBatch(
   models: Model[],
   data: TensorDataset,
   options: CompareOptions,
-  visit: (outputs: Record<string, Tensor>[], labels: Int32Array | undefined) => void,
+  visit: (outputs: Record<string, Tensor>[], labels: Int32Array | undefined, batch: number) => void,
 ): Promise<void> {
   const bs = batchSizeFor(models, options);
   // The reference compared against again and again (a keep-float search) keeps its session.
@@ -81,7 +95,7 @@ async function forEachBatch(
     await runBatches(tensorSource(data), { batchSize: bs }, async ({ feeds, labels }) => {
       const outs: Record<string, Tensor>[] = [];
       for (let k = 0; k < sessions.length; k++) outs.push(await (sessions[k] as SessionLease).session.run(feedsFor(models[k] as Model, feeds, data)));
-      visit(outs, labels);
+      visit(outs, labels, batchOf(feeds));
     });
   } finally {
     for (const s of sessions) await s.release();
@@ -111,10 +125,10 @@ export async function compareModels(model: Model, reference: Model, data: Tensor
   let correct = 0;
   let refCorrect = 0;
   let scored: number | undefined;
-  await forEachBatch([model, reference], data, options, ([out, ref], labels) => {
+  await forEachBatch([model, reference], data, options, ([out, ref], labels, batch) => {
     const o = out as Record<string, Tensor>;
     const r = ref as Record<string, Tensor>;
-    meters ??= names.map((n) => new AgreementMeter(n, isClassScores(o[n] as Tensor)));
+    meters ??= names.map((n, k) => new AgreementMeter(n, isClassScores(model, k, o[n] as Tensor, batch)));
     names.forEach((n, k) => {
       const a = o[n] as Tensor;
       const b = r[pair[k] as string] as Tensor;
@@ -126,7 +140,7 @@ export async function compareModels(model: Model, reference: Model, data: Tensor
       (meters as AgreementMeter[])[k]?.add(outputValues(a), outputValues(b), a.dims);
     });
     if (labels !== undefined) {
-      scored ??= names.findIndex((n) => isPerSample(o[n] as Tensor));
+      scored ??= names.findIndex((n, k) => isPerSample(model, k, o[n] as Tensor, batch));
       const n = names[scored];
       if (n !== undefined) {
         const a = o[n] as Tensor;
@@ -162,12 +176,12 @@ export async function evaluateTensors(
   let scored: number | undefined;
   let outputs: { name: string; dtype: string; dims: number[] }[] = [];
   const names = model.graph.outputs.map((o) => o.name);
-  await forEachBatch([model], data, options, ([out], labels) => {
+  await forEachBatch([model], data, options, ([out], labels, batch) => {
     const o = out as Record<string, Tensor>;
     // Per-sample shapes, with the batch axis as the sample count.
     outputs = names.map((n) => ({ name: n, dtype: (o[n] as Tensor).dtype, dims: [data.count, ...(o[n] as Tensor).dims.slice(1)] }));
     if (labels === undefined) return;
-    scored ??= names.findIndex((n) => isPerSample(o[n] as Tensor));
+    scored ??= names.findIndex((n, k) => isPerSample(model, k, o[n] as Tensor, batch));
     const a = o[names[scored] ?? ''];
     if (a !== undefined) correct += correctPredictions(outputValues(a), [a.dims[0] as number, a.dims[1] as number], labels);
   });

@@ -13,6 +13,7 @@ import { CLI, tempDir, whittle, whittleAsync } from './cli.js';
 
 interface Entry {
   trial: number;
+  origin: string;
   valAccuracy: number;
   bytes: number;
   latencyMs: number;
@@ -73,7 +74,11 @@ test('optimize --target size --budget: a Pareto front of the trials, the budget 
   const files = JSON.parse(readFileSync(join(out, 'front.json'), 'utf8')) as { front: Entry[]; trials: Entry[] };
   first = files;
   assert.deepEqual(j.front, files.front);
-  assert.equal(files.trials.length, 6);
+  // The 6 trials of the search, then up to 3 fills of the winner that spend the unspent budget.
+  const fills = files.trials.filter((t) => t.origin === 'fill');
+  assert.equal(files.trials.length - fills.length, 6);
+  assert.ok(fills.length <= 3);
+  for (const t of fills) assert.ok(t.bytes <= BUDGET, `fill trial ${t.trial}: ${t.bytes} bytes`);
   // Pareto: nothing among all trials dominates a front entry, and every non-dominated trial is on it.
   const dominates = (a: Entry, b: Entry): boolean =>
     a.valAccuracy >= b.valAccuracy &&
@@ -95,6 +100,9 @@ test('optimize --target size --budget: a Pareto front of the trials, the budget 
   assert.equal(readFileSync(j.final.file).length, j.final.bytes);
   assert.ok(j.final.testAccuracy > 0.8, `test accuracy ${j.final.testAccuracy}`);
   assert.ok(existsSync(join(out, 'result.json')) && existsSync(join(out, 'journal.jsonl')) && existsSync(join(out, 'model.onnx')));
+  // A chosen fill names the search's winner it grew from, which it beat on validation.
+  const from = (j as { filledFrom?: Entry }).filledFrom;
+  if (from !== undefined) assert.ok(from.valAccuracy <= j.chosen.valAccuracy, `filled from ${from.trial}`);
   // Most accurate within budget: no feasible trial beats the chosen one on validation accuracy.
   for (const t of files.trials) if (t.feasible) assert.ok(t.valAccuracy <= j.chosen.valAccuracy);
 });

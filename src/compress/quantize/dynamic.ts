@@ -31,13 +31,26 @@ export interface DynamicQuantOptions {
   exclude?: readonly string[];
 }
 
+/**
+ * The graph being quantized: its names (one scan, shared by every layer's builder) and the
+ * replacements, applied in one pass at the end. A name scan and an indexOf per layer made a
+ * graph with many layers quadratic in its nodes.
+ */
+const pending = new WeakMap<Graph, { names: Set<string>; replaced: Map<Node, Node[]> }>();
+
+function builderFor(g: Graph): GraphBuilder {
+  return new GraphBuilder(g, 'dq', pending.get(g)?.names);
+}
+
 /** Replaces `node` by `replacement` nodes at the same position. */
 function replaceNode(g: Graph, node: Node, replacement: Node[]): void {
-  g.nodes.splice(g.nodes.indexOf(node), 1, ...replacement);
+  const p = pending.get(g);
+  if (p !== undefined) p.replaced.set(node, replacement);
+  else g.nodes.splice(g.nodes.indexOf(node), 1, ...replacement);
 }
 
 function dynamicGemm(g: Graph, w: WeightedNode): LayerReport {
-  const b = new GraphBuilder(g, 'dq');
+  const b = builderFor(g);
   const saved = g.nodes;
   g.nodes = [];
   const { data, k, n } = weightKN(w);
@@ -64,7 +77,7 @@ function dynamicGemm(g: Graph, w: WeightedNode): LayerReport {
  * output cosine 0.72 against the float model).
  */
 function dynamicConv(g: Graph, w: WeightedNode): LayerReport {
-  const b = new GraphBuilder(g, 'dq');
+  const b = builderFor(g);
   const saved = g.nodes;
   g.nodes = [];
   const m = w.weight.dims[0] as number;
@@ -96,7 +109,7 @@ function dynamicConv(g: Graph, w: WeightedNode): LayerReport {
  * the convolution runs in float.
  */
 function weightOnlyConv(g: Graph, w: WeightedNode): LayerReport {
-  const b = new GraphBuilder(g, 'dq');
+  const b = builderFor(g);
   const p = weightParams(w.weight.data as Float32Array, w.weight.dims, INT8_WEIGHTS, 0);
   const wq = b.constant(Tensor.fromArray('int8', w.weight.dims, quantizeArray(w.weight.data as Float32Array, w.weight.dims, p)), 'w');
   const ws = b.constant(new Tensor('float32', [p.scale.length], Float32Array.from(p.scale)), 's');
@@ -110,7 +123,7 @@ function weightOnlyConv(g: Graph, w: WeightedNode): LayerReport {
     outputs: [deq],
     attributes: { axis: attr.int(0) },
   };
-  g.nodes.splice(g.nodes.indexOf(w.node), 0, node);
+  replaceNode(g, w.node, [node, w.node]);
   w.node.inputs[1] = deq;
   return {
     name: w.node.name,
@@ -141,7 +154,7 @@ function quantizeLstmWeight(w: Tensor): { q: Int8Array; scale: Float32Array; dim
 
 /** LSTM → com.microsoft DynamicQuantizeLSTM: int8 W and R per gate row, activations quantized per run. */
 function dynamicLstm(g: Graph, node: Node): LayerReport {
-  const b = new GraphBuilder(g, 'dq');
+  const b = builderFor(g);
   const inputs = [...node.inputs];
   while (inputs.length < 8) inputs.push('');
   let bytes = 0;
@@ -167,7 +180,7 @@ function dynamicLstm(g: Graph, node: Node): LayerReport {
     inputs: [...inputs.slice(0, 8), ...extra],
     attributes,
   };
-  g.nodes.splice(g.nodes.indexOf(node), 1, replacement);
+  replaceNode(g, node, [replacement]);
   return { name: node.name, op: 'LSTM', bits: 8, params, bytes };
 }
 
@@ -236,11 +249,22 @@ interface DynamicContext {
 
 /** Dynamic quantization of one graph's nodes (subgraphs are visited separately). */
 function quantizeGraphDynamic(g: Graph, types: ReadonlyMap<string, DType | undefined>, ctx: DynamicContext): void {
+  const weighted = new Map(weightedNodes(g).map((w) => [w.node, w]));
+  const edits = { names: g.allNames(), replaced: new Map<Node, Node[]>() };
+  pending.set(g, edits);
+  try {
+    quantizeNodes(g, types, ctx, weighted);
+  } finally {
+    pending.delete(g);
+  }
+  if (edits.replaced.size > 0) g.nodes = g.nodes.flatMap((n) => edits.replaced.get(n) ?? [n]);
+}
+
+function quantizeNodes(g: Graph, types: ReadonlyMap<string, DType | undefined>, ctx: DynamicContext, weighted: ReadonlyMap<Node, WeightedNode>): void {
   const skip = (n: Node, reason: string): void => {
     ctx.skipped.push({ node: n.name, op: n.opType, reason });
   };
-  const weighted = new Map(weightedNodes(g).map((w) => [w.node, w]));
-  for (const node of [...g.nodes]) {
+  for (const node of g.nodes) {
     if (!COMPUTE_OPS.has(node.opType)) continue;
     if (isExcluded(node, ctx.exclude)) {
       skip(node, 'excluded (--exclude)');
@@ -260,7 +284,7 @@ function quantizeGraphDynamic(g: Graph, types: ReadonlyMap<string, DType | undef
     } else ctx.layers.push(ctx.modern ? dynamicGemm(g, w) : dynamicQuantizeMatMul(g, w));
   }
   const tables = new Map<string, [string, string]>();
-  for (const node of [...g.nodes]) {
+  for (const node of g.nodes) {
     const table = node.opType === 'Gather' && !isExcluded(node, ctx.exclude) ? g.initializers.get(node.inputs[0] as string) : undefined;
     if (table === undefined || table.dtype !== 'float32' || table.dims.length !== 2 || table.size < 1024 || getInt(node, 'axis', 0) !== 0) continue;
     ctx.layers.push(quantizeEmbedding(g, node, table, tables));
@@ -273,7 +297,7 @@ function quantizeGraphDynamic(g: Graph, types: ReadonlyMap<string, DType | undef
  * the table, often the largest weight of a Transformer, shrinks to a quarter.
  */
 function quantizeEmbedding(g: Graph, node: Node, table: Tensor, done: Map<string, [string, string]>): LayerReport {
-  const b = new GraphBuilder(g, 'dq');
+  const b = builderFor(g);
   const name = node.inputs[0] as string;
   let made = done.get(name);
   const [rows, cols] = table.dims as [number, number];
@@ -307,7 +331,7 @@ export function quantizeSubgraphsDynamic(model: Model, exclude: ReadonlySet<stri
 
 /** Gemm/MatMul → com.microsoft DynamicQuantizeMatMul (one node; for opsets before 11). */
 function dynamicQuantizeMatMul(g: Graph, w: WeightedNode): LayerReport {
-  const b = new GraphBuilder(g, 'dq');
+  const b = builderFor(g);
   const { data, k, n } = weightKN(w);
   const p = weightParams(data, [k, n], INT8_WEIGHTS, 1);
   const wq = b.constant(Tensor.fromArray('int8', [k, n], quantizeArray(data, [k, n], p)), 'w');
@@ -315,6 +339,6 @@ function dynamicQuantizeMatMul(g: Graph, w: WeightedNode): LayerReport {
   const wz = b.constant(new Tensor('int8', [n]), 'z');
   const inputs = [w.node.inputs[0] as string, wq, ws, wz, ...(w.bias !== undefined ? [w.node.inputs[2] as string] : [])];
   const node: Node = { name: w.node.name, opType: 'DynamicQuantizeMatMul', domain: 'com.microsoft', inputs, outputs: [...w.node.outputs], attributes: {} };
-  g.nodes.splice(g.nodes.indexOf(w.node), 1, node);
+  replaceNode(g, w.node, [node]);
   return { name: w.node.name, op: w.node.opType, bits: 8, params: w.weight.size + (w.bias?.size ?? 0), bytes: w.weight.size + 5 * n + 4 * (w.bias?.size ?? 0) };
 }

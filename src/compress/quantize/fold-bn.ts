@@ -1,6 +1,6 @@
 // BatchNorm folding: Conv → BatchNormalization (inference form) becomes one Conv with rescaled
 // weights and a shifted bias, so quantization sees the weights the model really multiplies by.
-import type { Model } from '../../ir/graph.js';
+import type { Model, Node } from '../../ir/graph.js';
 import { getFloat, GraphBuilder } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import { dropUnusedInitializers } from '../../export/quant-graph.js';
@@ -15,14 +15,26 @@ import { dropUnusedInitializers } from '../../export/quant-graph.js';
  */
 export function foldBatchNorm(model: Model): { model: Model; folded: string[] } {
   const g = model.graph.clone();
-  const b = new GraphBuilder(g, 'fold');
   const folded: string[] = [];
+  if (!g.nodes.some((n) => n.opType === 'BatchNormalization')) {
+    dropUnusedInitializers(g);
+    return { model: { ...model, graph: g, metadata: { ...model.metadata } }, folded };
+  }
+  const b = new GraphBuilder(g, 'fold');
   const outputs = new Set(g.outputs.map((o) => o.name));
-  for (const bn of [...g.nodes]) {
+  // Producers and read counts looked up, not scanned for, per BatchNorm (a scan each was quadratic).
+  const producer = new Map<string, Node>();
+  const reads = new Map<string, number>();
+  for (const n of g.nodes) {
+    for (const o of n.outputs) producer.set(o, n);
+    for (const i of new Set(n.inputs)) reads.set(i, (reads.get(i) ?? 0) + 1);
+  }
+  const removed = new Set<Node>();
+  for (const bn of g.nodes) {
     if (bn.opType !== 'BatchNormalization') continue;
     const x = bn.inputs[0] as string;
-    const conv = g.producerOf(x);
-    if (conv === undefined || conv.opType !== 'Conv' || g.consumersOf(x).length !== 1 || outputs.has(x)) continue;
+    const conv = producer.get(x);
+    if (conv === undefined || conv.opType !== 'Conv' || reads.get(x) !== 1 || outputs.has(x)) continue;
     const [scaleT, biasT, meanT, varT] = bn.inputs.slice(1, 5).map((n) => g.initializers.get(n));
     const w = g.initializers.get(conv.inputs[1] ?? '');
     const convBias = conv.inputs[2] ? g.initializers.get(conv.inputs[2]) : undefined;
@@ -43,9 +55,11 @@ export function foldBatchNorm(model: Model): { model: Model; folded: string[] } 
       b.constant(new Tensor('float32', [m], nb), `${conv.name}.bias_folded`),
     ];
     conv.outputs = [bn.outputs[0] as string];
-    g.nodes = g.nodes.filter((n) => n !== bn);
+    producer.set(bn.outputs[0] as string, conv);
+    removed.add(bn);
     folded.push(bn.name);
   }
+  if (removed.size > 0) g.nodes = g.nodes.filter((n) => !removed.has(n));
   // Drop initializers nothing reads anymore (the old weights and BN statistics); subgraphs' reads count.
   dropUnusedInitializers(g);
   return { model: { ...model, graph: g, metadata: { ...model.metadata } }, folded };

@@ -27,6 +27,27 @@ export function simulateQdq(model: Model): Model {
   const saved = g.nodes;
   g.nodes = emitted;
   for (const n of saved) {
+    // A bias scale computed as s_x·s_w (static.ts stores it as that Mul): folded like onnxruntime does.
+    const [ma, mb] = n.inputs.map((i) => g.initializers.get(i));
+    if (n.opType === 'Mul' && ma?.dtype === 'float32' && mb?.dtype === 'float32' && (ma.size === 1 || mb.size === 1)) {
+      const [one, many] = ma.size === 1 ? [ma, mb] : [mb, ma];
+      const k = one.data[0] as number;
+      g.initializers.set(
+        n.outputs[0] as string,
+        new Tensor(
+          'float32',
+          many.dims,
+          (many.data as Float32Array).map((v) => Math.fround(k * v)),
+        ),
+      );
+      continue;
+    }
+    // An int32 bias stored narrow and widened by a Cast (static.ts): folded like onnxruntime does.
+    const cast = n.opType === 'Cast' ? g.initializers.get(n.inputs[0] ?? '') : undefined;
+    if (cast !== undefined && getInt(n, 'to', 0) === 6) {
+      g.initializers.set(n.outputs[0] as string, Tensor.fromArray('int32', cast.dims, cast.data as ArrayLike<number>));
+      continue;
+    }
     if (n.opType === 'DequantizeLinear' && g.initializers.has(n.inputs[0] ?? '')) {
       const q = g.initializers.get(n.inputs[0] as string) as Tensor;
       const s = g.initializers.get(n.inputs[1] ?? '') as Tensor;

@@ -3,7 +3,7 @@
 // into its integer kernels (QLinearConv, QGemm, MatMulIntegerToFloat).
 import { WhittleError } from '../../ir/errors.js';
 import type { Graph, Model, Node } from '../../ir/graph.js';
-import { attr, GraphBuilder, opsetOf } from '../../ir/graph.js';
+import { attr, getInt, GraphBuilder, opsetOf } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import type { QuantParams, QuantScheme } from '../../export/affine.js';
 import { INT8_WEIGHTS, quantizeArray, rangeToParams, weightParams } from '../../export/affine.js';
@@ -58,49 +58,97 @@ export interface StaticQuantOptions {
   threads?: number;
 }
 
-function paramTensors(
-  b: GraphBuilder,
-  p: { scale: Float32Array; zeroPoint: Int32Array },
-  zeroType: 'int8' | 'uint8' | 'int32',
-  hint: string,
-  scalar: boolean,
-): [string, string] {
-  const dims = scalar ? [] : [p.scale.length];
-  const s = b.constant(new Tensor('float32', dims, Float32Array.from(p.scale)), `${hint}s`);
-  const z = b.constant(Tensor.fromArray(zeroType, dims, p.zeroPoint), `${hint}z`);
-  return [s, z];
+/**
+ * Scalar constants (activation scales and zero points) by value: equal ones are one initializer
+ * (MobileNetV3-Small's 108 activation zero points take a few distinct values).
+ */
+class ScalarPool {
+  readonly #names = new Map<string, string>();
+  readonly #b: GraphBuilder;
+  constructor(b: GraphBuilder) {
+    this.#b = b;
+  }
+  get(dtype: 'float32' | 'uint8', value: number, hint: string): string {
+    const key = `${dtype}:${value}`;
+    let name = this.#names.get(key);
+    if (name === undefined) {
+      name = this.#b.constant(
+        dtype === 'float32' ? new Tensor('float32', [], Float32Array.of(value)) : Tensor.fromArray(dtype, [], Int32Array.of(value)),
+        hint,
+      );
+      this.#names.set(key, name);
+    }
+    return name;
+  }
+}
+
+/** The input activation's scale, as a value of the graph and as a number. */
+interface ActScale {
+  name: string;
+  value: number;
 }
 
 /** Adds DequantizeLinear(int weight) for a weighted node; returns the LayerReport. */
-function quantizeWeight(g: Graph, b: GraphBuilder, w: WeightedNode, p: QuantParams, actScale: number | undefined, domain: string, id: string): LayerReport {
+function quantizeWeight(g: Graph, b: GraphBuilder, w: WeightedNode, p: QuantParams, act: ActScale | undefined, domain: string, id: string): LayerReport {
   const perChannel = p.axis !== undefined;
   const q = b.constant(Tensor.fromArray('int8', w.weight.dims, quantizeArray(w.weight.data as Float32Array, w.weight.dims, p)), `${id}q`);
   const symmetric = p.zeroPoint.every((z) => z === 0);
-  const [s, z] = symmetric
-    ? [b.constant(new Tensor('float32', perChannel ? [p.scale.length] : [], Float32Array.from(p.scale)), `${id}s`), undefined]
-    : paramTensors(b, p, 'int8', id, !perChannel);
-  const at: Node['attributes'] = perChannel ? { axis: attr.int(w.channelAxis) } : {};
+  const dims = perChannel ? [p.scale.length] : [];
+  const s = b.constant(new Tensor('float32', dims, Float32Array.from(p.scale)), `${id}s`);
   // Symmetric int8 weights leave out their all-zero zero point (DequantizeLinear's default).
+  const z = symmetric ? undefined : b.constant(Tensor.fromArray('int8', dims, p.zeroPoint), `${id}z`);
+  const at: Node['attributes'] = perChannel ? { axis: attr.int(w.channelAxis) } : {};
   const deq = insertBefore(g, w.node, 'DequantizeLinear', z === undefined ? [q, s] : [q, s, z], at, b, `${id}d`, domain);
   w.node.inputs[1] = deq;
   let bytes = w.weight.size + 4 * p.scale.length + (symmetric ? 0 : p.zeroPoint.length);
-  if (w.bias !== undefined && actScale !== undefined && w.node.opType !== 'MatMul') {
+  if (w.bias !== undefined && act !== undefined && w.node.opType !== 'MatMul') {
     // Bias in int32 at scale s_x·s_w: what QLinearConv/QGemm add to their accumulators.
     const n = w.bias.size;
-    const bs = new Float32Array(perChannel ? n : 1);
     const bq = new Int32Array(n);
     for (let c = 0; c < n; c++) {
-      const sc = Math.fround(actScale * (p.scale[perChannel ? c : 0] as number));
-      bs[perChannel ? c : 0] = sc;
+      // The float32 product s_x·s_w, as the Mul below computes it (two float32s multiply exactly in a double).
+      const sc = Math.fround(act.value * (p.scale[perChannel ? c : 0] as number));
       bq[c] = Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, Math.round((w.bias.data[c] as number) / sc)));
     }
-    const qb = b.constant(new Tensor('int32', [n], bq), `${id}b`);
-    const bsc = b.constant(new Tensor('float32', perChannel ? [n] : [], bs), `${id}bs`);
+    const qb = narrowInt32(g, w.node, b, bq, `${id}b`);
+    // The bias scale is computed, not stored (4 bytes a channel, 6% of MobileNetV3-Small's int8
+    // file): onnxruntime folds this Mul of two constants when it loads the model, before it fuses
+    // the QDQ groups into QLinearConv/QGemm, which then read a constant scale.
+    const bsc = insertBefore(g, w.node, 'Mul', [act.name, s], {}, b, `${id}m`, '');
     // An int32 DequantizeLinear's zero point can only be 0, its default: left out (4 bytes a channel).
-    w.node.inputs[2] = insertBefore(g, w.node, 'DequantizeLinear', [qb, bsc], perChannel ? { axis: attr.int(0) } : {}, b, `${id}bd`, domain);
+    w.node.inputs[2] = insertBefore(g, w.node, 'DequantizeLinear', [qb, bsc], perChannel ? { axis: attr.int(0) } : {}, b, `${id}d`, domain);
     bytes += 4 * n;
   } else if (w.bias !== undefined) bytes += 4 * w.bias.size;
   return { name: w.node.name, op: w.node.opType, bits: p.scheme.bits, params: w.weight.size + (w.bias?.size ?? 0), bytes };
+}
+
+/**
+ * An int32 constant stored as int8/int16 where its values fit, widened by a Cast that onnxruntime
+ * folds when it loads the model (before its QDQ fusion): int32 biases were 7% of an int8
+ * MobileNetV3-Small, and a BatchNorm-folded bias in units of s_x·s_w mostly fits in 16 bits.
+ */
+function narrowInt32(g: Graph, before: Node, b: GraphBuilder, values: Int32Array, hint: string): string {
+  const max = values.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  if (max > 32767) return b.constant(new Tensor('int32', [values.length], values), hint);
+  const narrow = b.constant(Tensor.fromArray(max <= 127 ? 'int8' : 'int16', [values.length], values), hint);
+  return insertBefore(g, before, 'Cast', [narrow], { to: attr.int(6) }, b, `${hint}c`, '');
+}
+
+/** Conv attributes equal to their defaults (the kernel shape is the weight's): the same model, fewer bytes. */
+function dropDefaultConvAttributes(g: Graph): void {
+  const allAre = (a: Node['attributes'][string] | undefined, v: number): boolean => a?.type === 'ints' && a.value.every((x) => x === v);
+  for (const n of g.nodes) {
+    if (n.opType !== 'Conv' || n.domain !== '') continue;
+    const a = n.attributes;
+    if (allAre(a['dilations'], 1)) delete a['dilations'];
+    if (allAre(a['strides'], 1)) delete a['strides'];
+    if (allAre(a['pads'], 0)) delete a['pads'];
+    if (a['group']?.type === 'int' && a['group'].value === 1) delete a['group'];
+    if (a['auto_pad']?.type === 'string' && a['auto_pad'].value === 'NOTSET') delete a['auto_pad'];
+    const w = g.initializers.get(n.inputs[1] ?? '');
+    const k = a['kernel_shape'];
+    if (w !== undefined && k?.type === 'ints' && k.value.length === w.dims.length - 2 && k.value.every((v, i) => v === w.dims[i + 2])) delete a['kernel_shape'];
+  }
 }
 
 /** Emits a node just before `before` in node order; returns its output. */
@@ -115,7 +163,8 @@ function insertBefore(
   domain: string,
 ): string {
   const out = b.fresh(hint);
-  const node: Node = { name: b.fresh(`${hint}n`), opType, domain, inputs, outputs: [out], attributes };
+  // Unnamed (names are optional in ONNX): 330 generated ones were 1% of an int8 MobileNetV3-Small.
+  const node: Node = { name: '', opType, domain, inputs, outputs: [out], attributes };
   g.nodes.splice(g.nodes.indexOf(before), 0, node);
   return out;
 }
@@ -134,7 +183,12 @@ const ORT_Q_PROPAGATES = new Set(['MaxPool', 'Reshape', 'Transpose', 'Squeeze', 
  * in NCHW layout is onnxruntime's slow generic kernel (2.1 ms against 0.15 ms in float for
  * LeNet-5's pool1). Quantization is monotone, so Q(MaxPool(x)) = MaxPool(Q(x)): the same numbers.
  */
-export function activationGroups(g: Graph, weighted: readonly WeightedNode[], extra: readonly QdqConsumer[] = []): Map<string, string[]> {
+export function activationGroups(
+  g: Graph,
+  weighted: readonly WeightedNode[],
+  extra: readonly QdqConsumer[] = [],
+  o: { convOutputs?: boolean } = {},
+): Map<string, string[]> {
   const consumers: QdqConsumer[] = [...weighted.map((w) => ({ node: w.node, inputs: [w.node.inputs[0] as string] })), ...extra];
   const quantized = new Set(consumers.map((c) => c.node));
   const fromIntegerKernel = (value: string): boolean => {
@@ -158,7 +212,30 @@ export function activationGroups(g: Graph, weighted: readonly WeightedNode[], ex
       groups.set(origin, list);
     }
   }
+  if (o.convOutputs === true) for (const v of unquantizedConvOutputs(g, weighted, groups)) groups.set(v, [v]);
   return groups;
+}
+
+/**
+ * The Conv outputs (after a Relu/Clip onnxruntime folds in) that no quantized consumer reads:
+ * onnxruntime fuses DQ → Conv into QLinearConv only when a QuantizeLinear follows, else the Conv
+ * runs in float on dequantized weights (MobileNetV3's Conv → HardSwish, an SE block's Conv →
+ * Sigmoid/HardSigmoid: 27 of MobileNetV3-Small's 52 convolutions). Graph outputs stay float.
+ */
+function unquantizedConvOutputs(g: Graph, weighted: readonly WeightedNode[], groups: ReadonlyMap<string, string[]>): string[] {
+  const covered = new Set([...groups.values()].flat());
+  const graphOutputs = new Set(g.outputs.map((v) => v.name));
+  const out: string[] = [];
+  for (const w of weighted) {
+    if (w.node.opType !== 'Conv') continue;
+    let v = w.node.outputs[0] as string;
+    const readers = g.consumersOf(v);
+    const only = readers.length === 1 ? readers[0] : undefined;
+    if (only !== undefined && FUSED_ACTIVATIONS.has(only.opType)) v = only.outputs[0] as string;
+    if (covered.has(v) || graphOutputs.has(v) || g.consumersOf(v).length === 0 || out.includes(v)) continue;
+    out.push(v);
+  }
+  return out;
 }
 
 /**
@@ -267,7 +344,7 @@ export async function quantizeStatic(model: Model, o: StaticQuantOptions): Promi
     notes.push(
       `opset ${opsetOf(folded)} < 10: int8 weights only, activations stay float (onnxruntime's QDQ fusion makes opset-10 QLinear ops this model's opset cannot hold); re-export at opset 13+ for int8 compute`,
     );
-  const groups = weightOnly ? new Map<string, string[]>() : activationGroups(folded.graph, plan.weighted, plan.extra);
+  const groups = weightOnly ? new Map<string, string[]>() : activationGroups(folded.graph, plan.weighted, plan.extra, { convOutputs: true });
   const ranges = await calibrate(folded, o.samples, [...groups.keys()], { method: 'minmax', ...o.calibration, threads: o.threads }, UINT8_ACTIVATIONS);
   const activations = new Map<string, { scale: number; zeroPoint: number }>();
   for (const origin of groups.keys()) {
@@ -286,15 +363,28 @@ export async function quantizeStatic(model: Model, o: StaticQuantOptions): Promi
       .filter((w) => !chosen.has(w.node))
       .map((w) => w.node.name),
   );
-  const r = buildQdq(
-    folded,
-    activations,
-    (w) => weightParams(w.weight.data as Float32Array, w.weight.dims, INT8_WEIGHTS, perChannel ? w.channelAxis : undefined),
-    floatLayers,
-    weightOnly ? [] : plan.extra,
-  );
+  const r = buildQdq(folded, activations, (w) => depthwiseAwareParams(w, perChannel), floatLayers, weightOnly ? [] : plan.extra);
   if (inside.layers.length > 0) notes.push(`${inside.layers.length} layer(s) inside If/Loop/Scan bodies got dynamic int8: calibration cannot observe them`);
   return { ...r, layers: [...r.layers, ...inside.layers], skipped: plan.skipped, notes, ranges };
+}
+
+/** How much coarser than its own a depthwise channel's step may get under one scale per tensor. */
+const DEPTHWISE_SHARED_STEP = 4;
+
+/**
+ * Per-channel int8 weight parameters, except one scale for a depthwise Conv whose channels all
+ * keep ≥ 1/4 of their own resolution under it (≤ 2 bits lost on the narrowest channel): its
+ * per-channel scales (and the Mul computing its bias scales) cost 4 bytes a channel for an
+ * op with 9–25 weights a channel.
+ */
+function depthwiseAwareParams(w: WeightedNode, perChannel: boolean): QuantParams {
+  const data = w.weight.data as Float32Array;
+  const own = weightParams(data, w.weight.dims, INT8_WEIGHTS, perChannel ? w.channelAxis : undefined);
+  const depthwise = w.node.opType === 'Conv' && w.weight.dims[1] === 1 && w.weight.dims[0] !== 1 && getInt(w.node, 'group', 1) > 1;
+  if (!perChannel || !depthwise) return own;
+  const shared = weightParams(data, w.weight.dims, INT8_WEIGHTS, undefined);
+  const step = shared.scale[0] as number;
+  return own.scale.every((s) => step <= DEPTHWISE_SHARED_STEP * s) ? shared : own;
 }
 
 /**
@@ -314,7 +404,7 @@ export function buildQdq(
   const weighted = weightedNodes(g).filter((w) => !isExcluded(w.node, keepFloat));
   // `extra` names nodes of model.graph; the clone's nodes sit at the same positions.
   const extraHere = extra.map((c) => ({ node: g.nodes[model.graph.nodes.indexOf(c.node)] as Node, inputs: c.inputs }));
-  const groups = activationGroups(g, weighted, extraHere);
+  const groups = activationGroups(g, weighted, extraHere, { convOutputs: true });
   const b = new GraphBuilder(g, 'q');
   const actParams = new Map<string, QuantParams>();
   for (const [origin, members] of groups) {
@@ -323,8 +413,14 @@ export function buildQdq(
     const params: QuantParams = { scale: Float32Array.of(p.scale), zeroPoint: Int32Array.of(p.zeroPoint), axis: undefined, scheme: UINT8_ACTIVATIONS };
     for (const v of members) actParams.set(v, params);
   }
+  const pool = new ScalarPool(b);
+  const actTensors = (p: QuantParams): [string, string] => [pool.get('float32', p.scale[0] as number, 'as'), pool.get('uint8', p.zeroPoint[0] as number, 'az')];
+  const actScaleOf = (v: string): ActScale | undefined => {
+    const p = actParams.get(v);
+    return p === undefined ? undefined : { name: actTensors(p)[0], value: p.scale[0] as number };
+  };
   // Short generated names (w3q, a7s, ...): long ONNX value names repeated in every Q/DQ input cost more bytes than small layers' weights.
-  const layers = weighted.map((w, i) => quantizeWeight(g, b, w, weightParamsOf(w), actParams.get(w.node.inputs[0] as string)?.scale[0], domain, `w${i}`));
+  const layers = weighted.map((w, i) => quantizeWeight(g, b, w, weightParamsOf(w), actScaleOf(w.node.inputs[0] as string), domain, `w${i}`));
 
   // Q → DQ right after each activation is produced (or at the start for graph inputs).
   const floatPooled = new Set(
@@ -336,7 +432,7 @@ export function buildQdq(
   let k = 0;
   for (const [value, p] of actParams) {
     const id = `a${k++}`;
-    const [s, z] = paramTensors(b, p, 'uint8', id, true);
+    const [s, z] = actTensors(p);
     const qv = b.fresh(`${id}q`);
     const dq = b.fresh(`${id}d`);
     // Max(v, v) = v, an op onnxruntime's QDQ propagation does not pass: the pooling stays in float.
@@ -344,13 +440,14 @@ export function buildQdq(
       ? [{ name: b.fresh(`${id}.barrier`), opType: 'Max', domain: '', inputs: [value, value], outputs: [b.fresh(`${id}f`)], attributes: {} }]
       : [];
     const qInput = barrier[0]?.outputs[0] ?? value;
-    const qNode: Node = { name: b.fresh(`${id}Q`), opType: 'QuantizeLinear', domain, inputs: [qInput, s, z], outputs: [qv], attributes: {} };
-    const dqNode: Node = { name: b.fresh(`${id}D`), opType: 'DequantizeLinear', domain, inputs: [qv, s, z], outputs: [dq], attributes: {} };
+    const qNode: Node = { name: '', opType: 'QuantizeLinear', domain, inputs: [qInput, s, z], outputs: [qv], attributes: {} };
+    const dqNode: Node = { name: '', opType: 'DequantizeLinear', domain, inputs: [qv, s, z], outputs: [dq], attributes: {} };
     for (const n of g.nodes) n.inputs = n.inputs.map((i) => (i === value ? dq : i));
     const producer = g.producerOf(value);
     g.nodes.splice(producer === undefined ? 0 : g.nodes.indexOf(producer) + 1, 0, ...barrier, qNode, dqNode);
   }
   dropUnusedInitializers(g);
+  dropDefaultConvAttributes(g);
   return {
     model: { ...model, graph: g, opsetImports: withMicrosoftDomain(model, g), metadata: { ...model.metadata, 'whittle.quantization': 'qdq-int8' } },
     layers,

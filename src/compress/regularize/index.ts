@@ -71,6 +71,7 @@ export {
   KL_K1,
   KL_K2,
   KL_K3,
+  type SparsifyOptions,
   type SparsifyResult,
   type VariationalLayer,
   type VariationalModel,

@@ -120,7 +120,7 @@ test('local reparameterization: each output is Normal(x·w + b, Σ x²·σ²) (e
     assert.ok(w.length === 18);
   }
   // Back to the inference graph: no noise, same initializers.
-  const back = sparsifyVariational(vm.model, vm, 1e9).model;
+  const back = sparsifyVariational(vm.model, vm, { threshold: 1e9 }).model;
   assert.deepEqual([...(await run(back))], [...mean]);
 });
 
@@ -149,4 +149,32 @@ test('sparsify: exactly the weights with log α > 3 become zero; the graph is th
     after.forEach((v, i) => assert.equal(v, i % 4 >= 2 ? 0 : before[i]));
     assert.ok(Math.abs((sparsity[l.weight] as number) - 0.5) < 0.01);
   }
+});
+
+test('sparsify with maxSparsity: a capped weight keeps the dropped weights of lowest log α back to the cap; others are thresholded as before', () => {
+  const model = createModel('mlp:784-16-10', { seed: 1 });
+  const vm = variationalModel(model);
+  const g = vm.model.graph.clone();
+  for (const l of vm.layers) {
+    const w = (g.initializers.get(l.weight) as Tensor).data as Float32Array;
+    g.initializers.set(
+      l.logSigma2,
+      new Tensor(
+        'float32',
+        [...(g.initializers.get(l.weight) as Tensor).dims],
+        w.map((v, i) => Math.log(v * v + 1e-8) + (i % 4) * 2),
+      ),
+    );
+  }
+  const capped = { ...vm.model, graph: g };
+  // A cap above what log α drops changes nothing.
+  const loose = sparsifyVariational(capped, vm, { maxSparsity: { 'fc1.weight': 0.9 } });
+  assert.ok(Math.abs((loose.sparsity['fc1.weight'] as number) - 0.5) < 0.01);
+  const { model: sparse, sparsity } = sparsifyVariational(capped, vm, { maxSparsity: { 'fc1.weight': 0.25 } });
+  const before = (model.graph.initializers.get('fc1.weight') as Tensor).data as Float32Array;
+  const after = (sparse.graph.initializers.get('fc1.weight') as Tensor).data as Float32Array;
+  // log α = 0, 2, 4, 6 by position: capped at 25%, only the log α = 6 quarter is dropped.
+  after.forEach((v, i) => assert.equal(v, i % 4 === 3 ? 0 : before[i]));
+  assert.equal(sparsity['fc1.weight'], 0.25);
+  assert.ok(Math.abs((sparsity['fc2.weight'] as number) - 0.5) < 0.01);
 });

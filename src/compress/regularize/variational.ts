@@ -170,15 +170,27 @@ export interface SparsifyResult {
   sparsity: Record<string, number>;
 }
 
+/** Options of `sparsifyVariational`. */
+export interface SparsifyOptions {
+  /** Weights with log α above this are dropped (default 3: the paper's, dropout rate above 95%). */
+  threshold?: number;
+  /**
+   * Per weight name, the most of it that may be zeroed: where log α drops more, the dropped
+   * weights with the lowest log α are kept until the fraction is met (a budget that has room).
+   */
+  maxSparsity?: Readonly<Record<string, number>>;
+}
+
 /**
  * Back to the inference graph: trained values copied in, weights with log α > `threshold` (the
- * paper's 3, i.e. dropout rate above 95%) set to exactly zero.
+ * paper's 3, i.e. dropout rate above 95%) set to exactly zero, at most `maxSparsity` of a weight.
  *
  * ```ts
- * const { model, sparsity } = sparsifyVariational(res.model, vm);
+ * const { model, sparsity } = sparsifyVariational(res.model, vm, { maxSparsity: { 'fc1.weight': 0.9 } });
  * ```
  */
-export function sparsifyVariational(trained: Model, vm: VariationalModel, threshold = 3): SparsifyResult {
+export function sparsifyVariational(trained: Model, vm: VariationalModel, o: SparsifyOptions = {}): SparsifyResult {
+  const threshold = o.threshold ?? 3;
   const g: Graph = vm.source.graph.clone();
   for (const k of [...g.initializers.keys()]) {
     const t = trained.graph.initializers.get(k);
@@ -192,9 +204,17 @@ export function sparsifyVariational(trained: Model, vm: VariationalModel, thresh
       throw new WhittleError('BAD_ARGUMENT', `the trained model has no "${l.logSigma2}"; pass the model that training returned for this variational model`);
     const la = logAlpha(w.data as Float32Array, s2.data as Float32Array);
     const data = Float32Array.from(w.data as Float32Array);
+    const cap = o.maxSparsity?.[l.weight];
+    // Dropped weights with the lowest log α come back first, up to the cap's count of nonzeros.
+    let keepAbove = threshold;
+    if (cap !== undefined) {
+      const live = la.filter((_, i) => data[i] !== 0).sort();
+      const keep = Math.min(live.length, Math.ceil((1 - cap) * data.length));
+      if (keep > 0 && (live[keep - 1] as number) > threshold) keepAbove = live[keep - 1] as number;
+    }
     let zeros = 0;
     la.forEach((a, i) => {
-      if (a > threshold || data[i] === 0) {
+      if (a > keepAbove || data[i] === 0) {
         data[i] = 0;
         zeros++;
       }

@@ -1,0 +1,110 @@
+// Issue 10's size and speed targets over the test corpus (PyTorch exports, test/fixtures/corpus),
+// through the CLI a user runs. Sizes: static int8 (QDQ, calibrated on the model's own .npy input
+// file) and fp16 bytes against the fp32 file, for every opset-17 model (targets: int8 ≤ 30%, fp16
+// ≤ 55%). Speed (CNN classifiers): `whittle bench` medians of fresh sessions, fp32 and int8
+// alternating, at batch 1 and 32, onnxruntime-node at 1 and 2 threads; the × column is fp32 ms /
+// int8 ms (> 1.00: int8 faster; target ≥ 1.00 everywhere). Prints tables, never asserts.
+// usage: node dist/bench/quant-corpus.js [sizes] [speed]   (both by default; after node scripts/build.mjs)
+// env: ROUNDS (5 bench rounds), RUNS (200 timed runs per session), OUT (a temp dir), MODELS (comma-separated names)
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+interface ManifestModel {
+  file: string;
+  name: string;
+  opset: number;
+  kind: string;
+  input_file?: string;
+}
+
+const CORPUS = 'test/fixtures/corpus';
+const CLI = 'dist/src/cli/main.js';
+const what = process.argv.slice(2);
+const doSizes = what.length === 0 || what.includes('sizes');
+const doSpeed = what.length === 0 || what.includes('speed');
+const rounds = process.env['ROUNDS'] ?? '5';
+const runs = process.env['RUNS'] ?? '200';
+const out = process.env['OUT'] ?? mkdtempSync(join(tmpdir(), 'whittle-quant-corpus-'));
+const only = process.env['MODELS']?.split(',');
+
+const manifest = JSON.parse(readFileSync(join(CORPUS, 'manifest.json'), 'utf8')) as { models: ManifestModel[] };
+const models = manifest.models.filter((m) => m.opset === 17 && m.input_file !== undefined && (only === undefined || only.includes(m.name)));
+
+function whittle(args: string[]): Record<string, unknown> {
+  const r = spawnSync(process.execPath, [CLI, ...args, '--json'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`whittle ${args.join(' ')} failed (${r.status}): ${r.stderr.trim().split('\n').pop()}`);
+  return JSON.parse(r.stdout) as Record<string, unknown>;
+}
+
+function printTable(title: string, rows: string[][]): void {
+  const widths = (rows[0] as string[]).map((_, i) => Math.max(...rows.map((r) => (r[i] as string).length)));
+  process.stdout.write(`\n${title}\n`);
+  for (const r of rows) process.stdout.write(`${r.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  ')}\n`);
+}
+
+const pct = (a: number, b: number): string => `${((100 * a) / b).toFixed(1)}%`;
+const int8Files = new Map<string, string>();
+const sizeRows = [['model', 'fp32 B', 'int8 B', 'int8 %', '≤30%', 'fp16 B', 'fp16 %', '≤55%', 'int8 agreement']];
+for (const m of models) {
+  const src = join(CORPUS, m.file);
+  const data = join(CORPUS, m.input_file as string);
+  const fp32 = statSync(src).size;
+  const int8 = join(out, `${m.name}.int8.onnx`);
+  const fp16 = join(out, `${m.name}.fp16.onnx`);
+  let q: Record<string, unknown> | undefined;
+  try {
+    q = whittle(['quantize', '--model', src, '--data', data, '--calibration-samples', '16', '--threads', '1', '--out', int8]);
+    int8Files.set(m.name, int8);
+  } catch (e) {
+    process.stderr.write(`${m.name}: ${(e as Error).message}\n`);
+  }
+  if (!doSizes) continue;
+  whittle(['quantize', '--model', src, '--format', 'fp16', '--out', fp16]);
+  const i8 = q === undefined ? undefined : statSync(int8).size;
+  const f16 = statSync(fp16).size;
+  const agreement = (q?.['agreement'] as { outputs?: { name: string; top1?: number; cosine?: number }[] } | undefined)?.outputs?.[0];
+  sizeRows.push([
+    m.name,
+    fp32.toLocaleString('en-US'),
+    i8?.toLocaleString('en-US') ?? 'failed',
+    i8 === undefined ? '' : pct(i8, fp32),
+    i8 !== undefined && i8 <= 0.3 * fp32 ? 'yes' : 'NO',
+    f16.toLocaleString('en-US'),
+    pct(f16, fp32),
+    f16 <= 0.55 * fp32 ? 'yes' : 'NO',
+    agreement === undefined
+      ? ''
+      : `${agreement.top1 !== undefined ? `top-1 ${(100 * agreement.top1).toFixed(1)}%, ` : ''}cos ${agreement.cosine?.toFixed(4) ?? '?'}`,
+  ]);
+}
+if (doSizes) printTable(`File sizes (static int8 QDQ calibrated on 16 samples; fp16), opset 17, files in ${out}`, sizeRows);
+
+if (doSpeed) {
+  const speedRows = [['model', 'batch', 'threads', 'fp32 ms', 'int8 ms', '× (fp32/int8)']];
+  for (const m of models.filter((x) => x.kind === 'classifier' && int8Files.has(x.name))) {
+    for (const batch of ['1', '32']) {
+      const r = whittle([
+        'bench',
+        '--model',
+        join(CORPUS, m.file),
+        '--model',
+        int8Files.get(m.name) as string,
+        '--threads',
+        '1,2',
+        '--batch',
+        batch,
+        '--rounds',
+        rounds,
+        '--runs',
+        runs,
+      ]) as { rows: { model: string; threads: number; msPerBatch: number }[] };
+      for (const threads of [1, 2]) {
+        const [f, q] = [0, 1].map((i) => r.rows.filter((x) => x.threads === threads)[i]?.msPerBatch ?? Number.NaN) as [number, number];
+        speedRows.push([m.name, batch, String(threads), f.toFixed(3), q.toFixed(3), (f / q).toFixed(2)]);
+      }
+    }
+  }
+  printTable(`Inference latency, onnxruntime-node, median of ${rounds} rounds × ${runs} runs (fresh sessions, fp32 and int8 alternating)`, speedRows);
+}
