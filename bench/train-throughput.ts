@@ -21,6 +21,10 @@ let stepEnd = 0;
 // (other processes' turns on the core are not counted), so A/B comparisons use it at 1 thread.
 let cpuWarm = 0;
 let cpuEnd = 0;
+// Minor page faults over the same steps: memory the step touches fresh each time (new buffers)
+// costs a fault per 4 KiB page, which a loaded virtual machine makes expensive.
+let faultsWarm = 0;
+let faultsEnd = 0;
 const cpuMs = (): number => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
@@ -38,14 +42,19 @@ await train(benchModel(model), data, {
     if (stepWarm === 0 && e.step >= warmup) {
       tWarm = performance.now();
       cpuWarm = cpuMs();
+      faultsWarm = process.resourceUsage().minorPageFault;
       stepWarm = e.step;
     }
     tEnd = performance.now();
     cpuEnd = cpuMs();
+    faultsEnd = process.resourceUsage().minorPageFault;
     stepEnd = e.step;
   },
 });
 const samplesPerSec = ((stepEnd - stepWarm) * batch) / ((tEnd - tWarm) / 1000);
 const cpuSamplesPerSec = ((stepEnd - stepWarm) * batch) / ((cpuEnd - cpuWarm) / 1000);
+const faultsPerStep = (faultsEnd - faultsWarm) / Math.max(1, stepEnd - stepWarm);
 const peakRssBytes = process.resourceUsage().maxRSS * 1024;
-process.stdout.write(`${JSON.stringify({ engine: 'whittle', model, threads, stepsPerRun: K, samplesPerSec, cpuSamplesPerSec, peakRssBytes })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ engine: 'whittle', model, threads, stepsPerRun: K, samplesPerSec, cpuSamplesPerSec, faultsPerStep, peakRssBytes })}\n`,
+);

@@ -61,6 +61,58 @@ export function convInputGrad(b: GraphBuilder, dy: string, w: string, c: Correla
 }
 
 /**
+ * dL/dX of Y = Conv(X, W) for stride 1 as a forward Conv: dX = Conv(dY, W′) where W′ swaps W's
+ * channel axes (per group) and flips its kernel, with pads dilation·(k − 1) − the forward pads.
+ * onnxruntime runs Conv as im2col + one well-shaped matrix product per image, where
+ * ConvTranspose multiplies with a short inner dimension and then scatters with a single-threaded
+ * Col2Im. Returns undefined where it does not apply (a stride above 1, or forward pads wider
+ * than the dilated kernel): use convInputGrad there.
+ */
+export function convInputGradFlipped(
+  b: GraphBuilder,
+  dy: string,
+  w: string,
+  c: Correlation,
+  group: number,
+  filters: number,
+  channelsPerGroup: number,
+): string | undefined {
+  if (c.strides.some((s) => s !== 1)) return undefined;
+  const reach = c.kernel.map((k, i) => (c.dilations[i] as number) * (k - 1));
+  const padsBegin = reach.map((r, i) => r - (c.padsBegin[i] as number));
+  const padsEnd = reach.map((r, i) => r - (c.padsEnd[i] as number));
+  if ([...padsBegin, ...padsEnd].some((p) => p < 0)) return undefined;
+  const spatial = c.kernel.length;
+  const kernelAxes = Array.from({ length: spatial }, (_, i) => i + 2);
+  let swapped: string;
+  if (group === 1) swapped = b.op1('Transpose', [w], { perm: attr.ints(swapBatchChannels(spatial + 2)) });
+  else {
+    // [g·M/g, C/g, k…] → [g, M/g, C/g, k…] → [g, C/g, M/g, k…] → [C, M/g, k…].
+    const split = b.op1('Reshape', [w, b.constant(Tensor.int64([group, filters / group, channelsPerGroup, ...c.kernel]), 'shape')]);
+    const moved = b.op1('Transpose', [split], { perm: attr.ints([0, 2, 1, ...kernelAxes.map((a) => a + 1)]) });
+    swapped = b.op1('Reshape', [moved, b.constant(Tensor.int64([group * channelsPerGroup, filters / group, ...c.kernel]), 'shape')]);
+  }
+  const flipAxes = kernelAxes.filter((a) => (c.kernel[a - 2] as number) > 1);
+  const flipped =
+    flipAxes.length === 0
+      ? swapped
+      : b.op1('Slice', [
+          swapped,
+          b.constant(Tensor.int64(flipAxes.map(() => -1)), 'starts'),
+          b.constant(Tensor.int64(flipAxes.map(() => Number.MIN_SAFE_INTEGER)), 'ends'),
+          b.constant(Tensor.int64(flipAxes), 'axes'),
+          b.constant(Tensor.int64(flipAxes.map(() => -1)), 'steps'),
+        ]);
+  const at: Record<string, Attribute> = {
+    kernel_shape: attr.ints(c.kernel),
+    dilations: attr.ints(c.dilations),
+    pads: attr.ints([...padsBegin, ...padsEnd]),
+  };
+  if (group !== 1) at['group'] = attr.int(group);
+  return b.op1('Conv', [dy, flipped], at);
+}
+
+/**
  * dL/dW of Y = Conv(X, W) by the batch-as-channels trick: with batch and channels swapped, X is
  * a batch of C single images with N channels and dY a bank of M filters with N channels, so
  * dW = Transpose(Conv(Xᵀ, dYᵀ, strides = forward dilations, dilations = forward strides)).
@@ -101,6 +153,50 @@ export function convWeightGrad(b: GraphBuilder, x: string, dy: string, c: Correl
   if (group !== 1) at['group'] = attr.int(group);
   const dwt = b.op1('Conv', [xt, dyt], at);
   return b.op1('Transpose', [dwt], { perm: attr.ints(perm) });
+}
+
+/**
+ * dL/dW of Y = Conv(X, W) with group = 1 as one matrix product over the unfolded input:
+ * cols[N·P, K·C] holds, for every output position (P per image, N images) and kernel offset
+ * (K of them), the C input channels that position sees there; then
+ * dW[M, K·C] = dY[M, N·P] · cols, reordered to W's [M, C, kernel…]. cols is one Gather from the
+ * (padded) input in channels-last order, so each gathered row is C contiguous values.
+ * The batch-as-channels Conv (convWeightGrad) computes the same sums as C small products that
+ * each stream all of dY again: several times slower when the kernel is small and the channels
+ * many (ResNet's 3×3 layers on 7×7 maps took 4× the forward conv's time), and a second thread
+ * barely helps it.
+ */
+export function convWeightGradUnfold(b: GraphBuilder, x: string, dy: string, c: Correlation, channels: number, filters: number): string {
+  const spatial = c.inDims.length;
+  const rank = spatial + 2;
+  const padded = c.inDims.map((n, i) => n + (c.padsBegin[i] as number) + (c.padsEnd[i] as number));
+  let xp = x;
+  if ([...c.padsBegin, ...c.padsEnd].some((p) => p !== 0)) xp = b.op1('Pad', [x, b.constant(Tensor.int64([0, 0, ...c.padsBegin, 0, 0, ...c.padsEnd]), 'pads')]);
+  // [N, C, spatial…] → [N, spatial…, C] → [N, positions, C].
+  const last = b.op1('Transpose', [xp], { perm: attr.ints([0, ...Array.from({ length: spatial }, (_, i) => i + 2), 1]) });
+  const flat = b.op1('Reshape', [last, b.constant(Tensor.int64([0, -1, channels]), 'shape')]);
+  // Flat padded position of output position p's window at kernel offset k, in (p, k) order.
+  const strides = padded.map((_, i) => padded.slice(i + 1).reduce((q, d) => q * d, 1));
+  const positions = (dims: readonly number[]): number[][] => {
+    let out: number[][] = [[]];
+    for (const d of dims) out = out.flatMap((o) => Array.from({ length: d }, (_, i) => [...o, i]));
+    return out;
+  };
+  const outPos = positions(c.outDims);
+  const kernelPos = positions(c.kernel);
+  const index: number[] = [];
+  for (const o of outPos)
+    for (const k of kernelPos)
+      index.push(o.reduce((sum, oi, a) => sum + (oi * (c.strides[a] as number) + (k[a] as number) * (c.dilations[a] as number)) * (strides[a] as number), 0));
+  const cols = b.op1('Reshape', [
+    b.op1('Gather', [flat, b.constant(Tensor.int64(index), 'windows')], { axis: attr.int(1) }),
+    b.constant(Tensor.int64([-1, kernelPos.length * channels]), 'shape'),
+  ]);
+  const dyt = b.op1('Reshape', [b.op1('Transpose', [dy], { perm: attr.ints(swapBatchChannels(rank)) }), b.constant(Tensor.int64([filters, -1]), 'shape')]);
+  const dw = b.op1('Gemm', [dyt, cols]);
+  // [M, kernel…, C] → [M, C, kernel…].
+  const split = b.op1('Reshape', [dw, b.constant(Tensor.int64([filters, ...c.kernel, channels]), 'shape')]);
+  return b.op1('Transpose', [split], { perm: attr.ints([0, spatial + 1, ...Array.from({ length: spatial }, (_, i) => i + 1)]) });
 }
 
 /** dL/dB of a per-channel bias added to a [N, C, …] output: ReduceSum over every axis but 1. */
