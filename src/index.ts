@@ -28,6 +28,8 @@ export type { OptimizerConfig } from './autodiff/optimizer.js';
 export { scheduleFromName } from './train/schedule.js';
 export type { ScheduleConfig, ScheduleOptions } from './train/schedule.js';
 export { train } from './train/trainer.js';
+export { trainingDefaults, trainingFamily } from './train/defaults.js';
+export type { TrainingDefaults, TrainingFamily } from './train/defaults.js';
 export type { EpochContext, EpochRecord, ProgressEvent, StepContext, TrainCallback, TrainOptions, TrainResult } from './train/trainer.js';
 export type { Recovery } from './train/recovery.js';
 export { chooseNormalization, evaluate } from './train/evaluate.js';

@@ -14,6 +14,7 @@ import type { Dataset, Normalization } from '../data/index.js';
 import { chooseNormalization, evaluate } from '../train/evaluate.js';
 import type { NormalizationTrial } from '../train/evaluate.js';
 import { train } from '../train/trainer.js';
+import { trainingDefaults } from '../train/defaults.js';
 import { trainableParameters } from '../autodiff/train-step.js';
 import { addTrainFlags, emit, addSummary, toTrainOptions } from './flags.js';
 import type { TrainFlags } from './flags.js';
@@ -54,7 +55,7 @@ const NORMALIZE_PROBE_SAMPLES = 2000;
 /**
  * The input normalization of a training run: --normalize, else what the model recorded, else for a
  * trained model file (a foreign export records none) the candidate under which it classifies the
- * validation split best, else x/255 (a new zoo model).
+ * validation split best, else the model family's default (a new zoo model; `trainingDefaults`).
  */
 async function trainNormalization(
   f: TrainFlags,
@@ -62,10 +63,11 @@ async function trainNormalization(
   fineTuning: boolean,
   validation: Dataset,
   label: string,
+  zooDefault: Normalization,
 ): Promise<{ normalization: Normalization; normalizeFrom: 'flag' | 'recorded' | 'validation' | 'default'; normalizeTrials: NormalizationTrial[] | null }> {
   if (f.normalize !== undefined || model.metadata[NORMALIZE_KEY] !== undefined)
     return { normalization: resolveNormalization(f.normalize, model), normalizeFrom: f.normalize !== undefined ? 'flag' : 'recorded', normalizeTrials: null };
-  if (!fineTuning) return { normalization: 'x/255', normalizeFrom: 'default', normalizeTrials: null };
+  if (!fineTuning) return { normalization: zooDefault, normalizeFrom: 'default', normalizeTrials: null };
   const probe = subset(validation, 0, Math.min(NORMALIZE_PROBE_SAMPLES, validation.count));
   const { normalization, trials } = await chooseNormalization(model, probe, { threads: f.threads });
   process.stderr.write(
@@ -76,20 +78,40 @@ async function trainNormalization(
   return { normalization, normalizeFrom: 'validation', normalizeTrials: trials };
 }
 
-/** The shared body of `train` and `demo`; `lrGiven`: --lr was on the command line. */
-async function runTrain(f: TrainFlags, lrGiven: boolean, label = 'train', onTrained?: (model: Model) => void, log?: RunLog): Promise<Record<string, unknown>> {
+/**
+ * The shared body of `train` and `demo`; `given(flag)`: the flag was on the command line. A new zoo
+ * model takes its family's defaults (`trainingDefaults`) for --batch, --lr, --optimizer and
+ * --normalize where they were not given; a model file keeps the general ones, at a tenth of the lr.
+ */
+async function runTrain(
+  f: TrainFlags,
+  given: (flag: 'lr' | 'batch' | 'optimizer') => boolean,
+  label = 'train',
+  onTrained?: (model: Model) => void,
+  log?: RunLog,
+  announce?: (f: TrainFlags) => void,
+): Promise<Record<string, unknown>> {
   const data = loadData(f.data);
   const { model, path } = loadModel(f.model, { seed: f.seed, ...zooShapeFor(data.train) });
   const fineTuning = path !== undefined;
-  if (fineTuning && !lrGiven) {
+  const family = trainingDefaults(fineTuning ? '' : f.model);
+  if (!fineTuning)
+    f = {
+      ...f,
+      batch: given('batch') ? f.batch : family.batchSize,
+      lr: given('lr') ? f.lr : family.lr,
+      optimizer: given('optimizer') ? f.optimizer : family.optimizer,
+    };
+  if (fineTuning && !given('lr')) {
     f = { ...f, lr: Number((f.lr * FINE_TUNE_LR_FACTOR).toPrecision(6)) };
     process.stderr.write(`${label}: fine-tuning ${f.model} at learning rate ${f.lr} (a tenth of the from-scratch default; --lr to choose)\n`);
   }
+  announce?.(f);
   const frozen = frozenParameters(model, f.freeze);
   const trainData = f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train;
   const held = holdOutValidation(trainData, f, { model: fineTuning ? model : undefined, label });
   const { train: trainSet, validation } = held;
-  const { normalization, normalizeFrom, normalizeTrials } = await trainNormalization(f, model, fineTuning, validation, label);
+  const { normalization, normalizeFrom, normalizeTrials } = await trainNormalization(f, model, fineTuning, validation, label, family.normalization);
   const checkpointPath = f.checkpoint ?? (f.out !== undefined ? `${f.out}.ckpt` : undefined);
   if (f.resume && checkpointPath === undefined)
     throw new WhittleError('BAD_ARGUMENT', '--resume needs --checkpoint PATH or --out PATH (the checkpoint is PATH.ckpt)');
@@ -150,6 +172,9 @@ async function runTrain(f: TrainFlags, lrGiven: boolean, label = 'train', onTrai
       trainSamples: trainSet.count,
       split: held.split,
       lr: f.lr,
+      batch: f.batch,
+      optimizer: f.optimizer,
+      defaults: family.family,
       fineTuning,
       recoveries: result.recoveries,
       trainLoss: last?.loss ?? null,
@@ -173,7 +198,9 @@ export function registerCommands(program: Command): void {
   const trainCmd = addTrainFlags(
     program
       .command('train')
-      .description('train a zoo model or fine-tune an .onnx model on MNIST-format data')
+      .description(
+        "train a zoo model or fine-tune an .onnx model on MNIST-format data (a zoo model takes its family's defaults for --batch, --optimizer, --lr and --normalize: MLPs batch 32, nesterov, lr 0.03, mnist-mean-std)",
+      )
       .requiredOption('--model <zoo|file.onnx>', 'zoo name (lenet-300-100, lenet-5, resnet-cifar, lstm, mobilenet-v2[:width], mlp:784-100-10) or .onnx file'),
     {
       epochs: 10,
@@ -185,7 +212,7 @@ export function registerCommands(program: Command): void {
   addLogFlag(trainCmd).action(async (f: TrainFlags & { log?: string }, cmd: Command) => {
     const log = openCommandLog(resolveLogPath(f.log, f.out), 'train', f.model, { append: f.resume });
     try {
-      const r = await runTrain(f, cmd.getOptionValueSource('lr') === 'cli', 'train', undefined, log);
+      const r = await runTrain(f, (flag) => cmd.getOptionValueSource(flag) === 'cli', 'train', undefined, log);
       log?.write({ type: 'result', result: r });
       emit(Boolean(f.json), r);
     } finally {
@@ -260,15 +287,24 @@ export function registerCommands(program: Command): void {
     .option('--compress-out <dir>', 'where the demo writes model.wtl and model.onnx (default: OUT.dc, else a temporary directory)')
     .option('--report <file.html>', 'the HTML report of the run (default: OUT.report.html, else in a temporary directory)');
   addLogFlag(demoCmd).action(async (f: TrainFlags & { compress: boolean; compressOut?: string; report?: string; log?: string }, cmd: Command) => {
-    process.stderr.write(
-      `whittle demo: training ${f.model} on MNIST for ${f.epochs} epoch(s), batch ${f.batch}, ${f.optimizer} lr ${f.lr}, ${f.threads} thread(s)\n`,
-    );
+    const announce = (g: TrainFlags): void => {
+      process.stderr.write(
+        `whittle demo: training ${g.model} on MNIST for ${g.epochs} epoch(s), batch ${g.batch}, ${g.optimizer} lr ${g.lr}, ${g.threads} thread(s)\n`,
+      );
+    };
     // The demo always keeps a log, so that it can end with a report.
     const scratch = join(tmpdir(), `whittle-demo-${process.pid}`);
     const log = openCommandLog(resolveLogPath(f.log, f.out) ?? join(scratch, 'log.jsonl'), 'demo', f.model);
     try {
       let trained: Model | undefined;
-      const r = await runTrain(f, cmd.getOptionValueSource('lr') === 'cli', 'demo', (m) => (trained = m), log);
+      const r = await runTrain(
+        f,
+        (flag) => cmd.getOptionValueSource(flag) === 'cli',
+        'demo',
+        (m) => (trained = m),
+        log,
+        announce,
+      );
       addSummary(
         `whittle demo: test accuracy ${(100 * Number(r['accuracy'])).toFixed(2)}% after ${String(r['epochs'])} epoch(s), ${String(r['samplesPerSec'])} samples/s${f.out ? `; model written to ${f.out}` : ''}\n`,
       );

@@ -21,7 +21,12 @@ test('train → eval → info on the bundled MNIST: LeNet-300-100, 2 epochs, ≥
   assert.equal(j['valAccuracy'], history[1]?.valAccuracy);
   assert.ok(Number(j['valAccuracy']) >= 0.97 && Number(history[1]?.valLoss) > 0);
   assert.deepEqual(j['recoveries'], []);
-  assert.equal(j['lr'], 0.05);
+  // The MLP family's defaults (src/train/defaults.ts): batch 32, Nesterov at lr 0.03, mean/std inputs.
+  assert.equal(j['lr'], 0.03);
+  assert.equal(j['batch'], 32);
+  assert.equal(j['optimizer'], 'nesterov');
+  assert.equal(j['normalize'], 'mnist-mean-std');
+  assert.equal(j['defaults'], 'mlp');
   assert.equal(j['fineTuning'], false);
   assert.match(t.stderr, /train: test accuracy [0-9.]+% \(10000 samples\)/);
   assert.ok(Number(j['samplesPerSec']) > 0);
@@ -35,7 +40,7 @@ test('train → eval → info on the bundled MNIST: LeNet-300-100, 2 epochs, ≥
   assert.equal(e.code, 0, e.stderr);
   assert.equal(e.json?.['samples'], 10000);
   assert.ok(Math.abs(Number(e.json?.['accuracy']) - Number(j['accuracy'])) < 1e-9, 'eval reproduces the accuracy train reported');
-  assert.equal(e.json?.['normalize'], 'x/255', 'normalization recorded in the model is used');
+  assert.equal(e.json?.['normalize'], 'mnist-mean-std', 'normalization recorded in the model is used');
 
   const i = whittle(['info', '--model', out, '--json']);
   assert.equal(i.code, 0, i.stderr);

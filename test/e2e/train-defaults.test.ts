@@ -1,0 +1,40 @@
+// Per-family training defaults (src/train/defaults.ts) as `whittle train` applies them: a new zoo
+// model takes its family's batch, optimizer, learning rate and input normalization unless the
+// command line gives them; a model file keeps the general ones (a tenth of the learning rate).
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { tempDir, whittle } from './cli.js';
+
+type Json = Record<string, unknown>;
+const quick = ['--epochs', '1', '--samples', '1280', '--threads', '1', '--json'];
+
+function settings(j: Json | undefined): unknown[] {
+  return [j?.['batch'], j?.['optimizer'], j?.['lr'], j?.['normalize'], j?.['defaults']];
+}
+
+test('an MLP trains with its family defaults, LeNet-5 with the general ones, and flags override either', () => {
+  const dir = tempDir();
+  const mlp = whittle(['train', '--model', 'lenet-300-100', ...quick, '--out', join(dir, 'mlp.onnx')]);
+  assert.equal(mlp.code, 0, mlp.stderr);
+  assert.deepEqual(settings(mlp.json), [32, 'nesterov', 0.03, 'mnist-mean-std', 'mlp']);
+  // 1,152 training samples (10% held out) at batch 32: 36 steps, not 18.
+  assert.equal(mlp.json?.['trainSamples'], 1152);
+  const small = whittle(['train', '--model', 'mlp:784-30-10', ...quick]);
+  assert.equal(small.code, 0, small.stderr);
+  assert.deepEqual(settings(small.json), [32, 'nesterov', 0.03, 'mnist-mean-std', 'mlp']);
+
+  const lenet = whittle(['train', '--model', 'lenet-5', ...quick]);
+  assert.equal(lenet.code, 0, lenet.stderr);
+  assert.deepEqual(settings(lenet.json), [64, 'momentum', 0.05, 'x/255', 'default']);
+
+  const given = whittle(['train', '--model', 'lenet-300-100', ...quick, '--batch', '64', '--optimizer', 'momentum', '--lr', '0.05', '--normalize', 'x/255']);
+  assert.equal(given.code, 0, given.stderr);
+  assert.deepEqual(settings(given.json), [64, 'momentum', 0.05, 'x/255', 'mlp']);
+
+  // Fine-tuning the MLP's file: the general defaults at a tenth of the lr, the recorded normalization.
+  const tune = whittle(['train', '--model', join(dir, 'mlp.onnx'), ...quick]);
+  assert.equal(tune.code, 0, tune.stderr);
+  assert.deepEqual(settings(tune.json), [64, 'momentum', 0.005, 'mnist-mean-std', 'default']);
+  assert.equal(tune.json?.['fineTuning'], true);
+});
