@@ -23,6 +23,14 @@ export interface LoadOptions {
    */
   asShipped?: boolean;
   /**
+   * Keep a weight that the file names twice (an Identity of an initializer) as one tensor, for
+   * inference transforms and saving (quantize, fp16, info): no second copy in the output. Without
+   * it (training, pruning) each name gets its own copy: exporters also deduplicate parameters that
+   * merely have equal values, such as fresh BatchNorm statistics of different layers, and those
+   * must stay separate parameters.
+   */
+  shareWeights?: boolean;
+  /**
    * What makes the model unusable (an opset onnxruntime cannot run, no outputs, impossible input
    * shapes, NaN/Infinity weights): thrown by default; given this, handed over instead (`info` shows
    * such a model and says what the other commands would refuse).
@@ -50,5 +58,6 @@ export function loadModel(path: string, options: LoadOptions = {}): Model {
   if (options.onProblems !== undefined) options.onProblems(problems);
   else if (problems[0] !== undefined) throw problems[0];
   if (options.fold === false) return model;
-  return { ...model, graph: foldConstants(model.graph, SHAPE_RULES, options.asShipped === true ? { keep: AS_SHIPPED } : {}) };
+  const shareAliases = options.shareWeights === true;
+  return { ...model, graph: foldConstants(model.graph, SHAPE_RULES, options.asShipped === true ? { keep: AS_SHIPPED, shareAliases } : { shareAliases }) };
 }

@@ -16,7 +16,14 @@ export { NORMALIZE_KEY };
 /** A zoo name (e.g. 'lenet-5', 'mlp:784-100-10') or a path to an .onnx file. */
 export function loadModel(
   spec: string,
-  options: { seed?: number; inChannels?: number; inputSize?: number; onProblems?: (problems: WhittleError[]) => void; asShipped?: boolean } = {},
+  options: {
+    seed?: number;
+    inChannels?: number;
+    inputSize?: number;
+    onProblems?: (problems: WhittleError[]) => void;
+    asShipped?: boolean;
+    shareWeights?: boolean;
+  } = {},
 ): { model: Model; path: string | undefined } {
   const base = spec.split(':')[0] ?? '';
   if ((ZOO_NAMES as readonly string[]).includes(base) && !existsSync(spec)) {
@@ -28,7 +35,9 @@ export function loadModel(
   if (statSync(spec).isDirectory()) throw new WhittleError('BAD_ARGUMENT', `--model ${spec} is a directory; pass an .onnx file`);
   // The library's loader: external data, sparse initializers densified, validated, folded.
   // asShipped (info, eval, bench): DequantizeLinear of int8 weights stays, as onnxruntime runs the file.
-  return { model: loadModelFromFile(spec, { onProblems: options.onProblems, asShipped: options.asShipped }), path: resolve(spec) };
+  // shareWeights (inference commands): a weight named twice stays one tensor; training and pruning get copies.
+  const shareWeights = options.shareWeights ?? options.asShipped;
+  return { model: loadModelFromFile(spec, { onProblems: options.onProblems, asShipped: options.asShipped, shareWeights }), path: resolve(spec) };
 }
 
 /**

@@ -84,7 +84,7 @@ async function runKmeans(f: QuantizeFlags, formatGiven: boolean): Promise<Record
   const bits = f.bits ?? 5;
   if (bits < 1 || bits > 8) throw new WhittleError('BAD_ARGUMENT', `--bits ${bits}: k-means sharing takes 1–8 bits (2–256 centroids per layer)`);
   const data = loadData(f.data);
-  const { model, path } = loadModel(f.model);
+  const { model, path } = loadModel(f.model, { shareWeights: true });
   if (path !== undefined && resolve(f.out) === path)
     throw new WhittleError('BAD_ARGUMENT', `${f.out} is the input model; Whittle never overwrites its input, choose another output path`);
   if (existsSync(f.out) && statSync(f.out).isDirectory())
@@ -221,7 +221,7 @@ async function runQuantize(f: QuantizeFlags, cmd: Command, log?: RunLog): Promis
   const { bits } = resolveQuantizeOptions({ scheme, format, bits: f.bits, clipActivations: f.clipActivations, clipWeights: f.clipWeights, keepFloat });
   // Loaded at most once: the image-dataset check may need it before the checks below.
   let loaded: ReturnType<typeof loadModel> | undefined;
-  const load = (): ReturnType<typeof loadModel> => (loaded ??= loadModel(f.model));
+  const load = (): ReturnType<typeof loadModel> => (loaded ??= loadModel(f.model, { shareWeights: true }));
   const images = usesImageDataset(f, () => load().model);
   if (!images) {
     if (scheme === 'qat' || scheme === 'binary' || scheme === 'ternary')

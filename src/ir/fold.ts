@@ -204,10 +204,14 @@ function removeInferenceDropout(graph: Graph): void {
  * const folded = foldConstants(decodeModel(bytes).graph, SHAPE_RULES);
  * ```
  */
-export function foldConstants(graph: Graph, shapeRules: ReadonlyMap<string, ShapeRule>, options: { keep?: ReadonlySet<string> } = {}): Graph {
+export function foldConstants(
+  graph: Graph,
+  shapeRules: ReadonlyMap<string, ShapeRule>,
+  options: { keep?: ReadonlySet<string>; shareAliases?: boolean } = {},
+): Graph {
   const g = graph.clone();
   removeInferenceDropout(g);
-  aliasSharedInitializers(g);
+  if (options.shareAliases === true) aliasSharedInitializers(g);
   const state: FoldState = { consts: new Map(g.initializers), syms: new Map(), types: new Map() };
   for (const v of g.inputs) {
     const ts = typeShapeOf(v);
@@ -266,7 +270,10 @@ export function foldConstants(graph: Graph, shapeRules: ReadonlyMap<string, Shap
  * Identity nodes of initializers (how exporters give a shared parameter its second name: a tied
  * weight, MobileNetV3's shared biases): their readers read the initializer itself, so the weight
  * stays one tensor through folding, transforms and saving instead of becoming two copies. Kept
- * where the name is a graph output or read from inside a subgraph.
+ * where the name is a graph output or read from inside a subgraph. Only on request
+ * (`shareAliases`): exporters also deduplicate parameters that merely have equal values (fresh
+ * BatchNorm statistics across layers), which training and channel pruning must treat as separate
+ * tensors — without it each Identity folds into its own copy.
  */
 function aliasSharedInitializers(g: Graph): void {
   const keep = new Set([...g.outputs.map((v) => v.name), ...g.nodes.flatMap((n) => implicitInputs(n))]);

@@ -30,7 +30,7 @@ async function logits(m: Model | Uint8Array, feeds: Record<string, Tensor>): Pro
 }
 
 test('a tied/shared weight stays one tensor through load, static int8 and save', async () => {
-  const m = loadModel(FILE);
+  const m = loadModel(FILE, { shareWeights: true });
   const g = m.graph;
   // Load: the Identity's second name is gone; both Gemms read mix.weight itself.
   assert.deepEqual([...g.initializers.keys()].sort(), ['emb.weight', 'mix.bias', 'mix.weight', 'mix2.bias']);
@@ -51,7 +51,7 @@ test('a tied/shared weight stays one tensor through load, static int8 and save',
   try {
     const out = join(dir, 'int8.onnx');
     saveModel(q.model, out);
-    const r = loadModel(out);
+    const r = loadModel(out, { shareWeights: true });
     const int8 = [...r.graph.initializers.values()].filter((t) => t.dtype === 'int8' && t.size > 8);
     assert.equal(int8.length, 1, 'one int8 copy of the shared weight');
     const deqs = r.graph.nodes.filter((n) => n.opType === 'Gemm').map((n) => n.inputs[1]);
