@@ -4,12 +4,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadIdxDataset, subset } from '../../data/index.js';
-import type { Model } from '../../ir/graph.js';
+import type { Graph, Model } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import { createModel } from '../../nn/index.js';
 import { Session } from '../../runtime/session.js';
 import { train } from '../../train/trainer.js';
-import { KL_K1, klApproximation, logAlpha, logSigma2Name, sparsifyVariational, variationalKL, variationalModel } from './index.js';
+import { KL_K1, klApproximation, logAlpha, logSigma2Name, sparsifyVariational, type VariationalModel, variationalKL, variationalModel } from './index.js';
 
 test('KL approximation: the paper’s closed form, decreasing in log α, ≈ 0 once the weight is pure noise', () => {
   const sig = (x: number): number => 1 / (1 + Math.exp(-x));
@@ -124,21 +124,31 @@ test('local reparameterization: each output is Normal(x·w + b, Σ x²·σ²) (e
   assert.deepEqual([...(await run(back))], [...mean]);
 });
 
-test('sparsify: exactly the weights with log α > 3 become zero; the graph is the source graph again', () => {
+/**
+ * An MLP's variational form whose log σ² is set so that log α = 0, 2, 4, 6 by position (i mod 4):
+ * thresholding at 3 drops exactly the last two of every four weights.
+ */
+function logAlphaByPosition(): { model: Model; vm: VariationalModel; g: Graph } {
   const model = createModel('mlp:784-16-10', { seed: 1 });
   const vm = variationalModel(model);
   const g = vm.model.graph.clone();
   for (const l of vm.layers) {
     const w = (g.initializers.get(l.weight) as Tensor).data as Float32Array;
+    const dims = [...(g.initializers.get(l.weight) as Tensor).dims];
     g.initializers.set(
       l.logSigma2,
       new Tensor(
         'float32',
-        [...(g.initializers.get(l.weight) as Tensor).dims],
+        dims,
         w.map((v, i) => Math.log(v * v + 1e-8) + (i % 4) * 2),
       ),
     );
   }
+  return { model, vm, g };
+}
+
+test('sparsify: exactly the weights with log α > 3 become zero; the graph is the source graph again', () => {
+  const { model, vm, g } = logAlphaByPosition();
   const { model: sparse, sparsity } = sparsifyVariational({ ...vm.model, graph: g }, vm);
   assert.equal(sparse.graph.nodes.length, model.graph.nodes.length);
   assert.ok(![...sparse.graph.initializers.keys()].some((k) => k === logSigma2Name('fc1.weight')));
@@ -152,20 +162,7 @@ test('sparsify: exactly the weights with log α > 3 become zero; the graph is th
 });
 
 test('sparsify with maxSparsity: a capped weight keeps the dropped weights of lowest log α back to the cap; others are thresholded as before', () => {
-  const model = createModel('mlp:784-16-10', { seed: 1 });
-  const vm = variationalModel(model);
-  const g = vm.model.graph.clone();
-  for (const l of vm.layers) {
-    const w = (g.initializers.get(l.weight) as Tensor).data as Float32Array;
-    g.initializers.set(
-      l.logSigma2,
-      new Tensor(
-        'float32',
-        [...(g.initializers.get(l.weight) as Tensor).dims],
-        w.map((v, i) => Math.log(v * v + 1e-8) + (i % 4) * 2),
-      ),
-    );
-  }
+  const { model, vm, g } = logAlphaByPosition();
   const capped = { ...vm.model, graph: g };
   // A cap above what log α drops changes nothing.
   const loose = sparsifyVariational(capped, vm, { maxSparsity: { 'fc1.weight': 0.9 } });
