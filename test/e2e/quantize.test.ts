@@ -16,7 +16,29 @@ let baseline: number;
 before(() => {
   dir = tempDir();
   model = join(dir, 'mlp.onnx');
-  const r = whittle(['train', '--model', 'lenet-300-100', '--epochs', '1', '--samples', '8192', '--lr', '0.05', '--threads', '1', '--out', model, '--json']);
+  // The general settings (batch 64, momentum, x/255), pinned: the floors below were set for them.
+  const r = whittle([
+    'train',
+    '--model',
+    'lenet-300-100',
+    '--epochs',
+    '1',
+    '--samples',
+    '8192',
+    '--batch',
+    '64',
+    '--optimizer',
+    'momentum',
+    '--lr',
+    '0.05',
+    '--normalize',
+    'x/255',
+    '--threads',
+    '1',
+    '--out',
+    model,
+    '--json',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   baseline = Number(r.json?.['accuracy']);
   assert.ok(baseline > 0.9, `baseline ${baseline}`);
