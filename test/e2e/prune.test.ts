@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { attr, Graph, makeModel } from '../../src/ir/graph.js';
 import { decodeModel, encodeModel } from '../../src/ir/onnx.js';
-import { tempDir, whittle } from './cli.js';
+import { GENERAL_TRAINING, tempDir, whittle } from './cli.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/', import.meta.url));
 const dir = tempDir();
@@ -27,14 +27,7 @@ function trained(): string {
       '1',
       '--samples',
       '7111',
-      '--batch',
-      '64',
-      '--optimizer',
-      'momentum',
-      '--lr',
-      '0.05',
-      '--normalize',
-      'x/255',
+      ...GENERAL_TRAINING,
       '--threads',
       '1',
       '--out',

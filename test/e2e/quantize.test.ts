@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { encodeIdx } from '../../src/data/idx.js';
-import { tempDir, whittle } from './cli.js';
+import { GENERAL_TRAINING, tempDir, whittle } from './cli.js';
 import { assertRunLog } from './run-log-check.js';
 
 let dir: string;
@@ -25,14 +25,7 @@ before(() => {
     '1',
     '--samples',
     '8192',
-    '--batch',
-    '64',
-    '--optimizer',
-    'momentum',
-    '--lr',
-    '0.05',
-    '--normalize',
-    'x/255',
+    ...GENERAL_TRAINING,
     '--threads',
     '1',
     '--out',
