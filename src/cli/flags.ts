@@ -111,7 +111,10 @@ export function addTrainFlags(cmd: Command, defaults: { epochs: number; lr: numb
       int('--steps-per-run', 1),
       DEFAULT_STEPS_PER_RUN,
     )
-    .option('--no-recover', 'stop with NAN_LOSS on a non-finite loss instead of going back, halving the learning rate and continuing')
+    .option(
+      '--no-recover',
+      'stop with NAN_LOSS on a non-finite loss or a collapse of the training accuracy, instead of going back, halving the learning rate and continuing',
+    )
     .option('--json', 'print one JSON object on stdout');
 }
 

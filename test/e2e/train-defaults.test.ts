@@ -38,3 +38,24 @@ test('an MLP trains with its family defaults, LeNet-5 with the general ones, and
   assert.deepEqual(settings(tune.json), [64, 'momentum', 0.005, 'mnist-mean-std', 'default']);
   assert.equal(tune.json?.['fineTuning'], true);
 });
+
+test('a run that collapses with a finite loss is undone and reported in the JSON; --no-recover stops it with one clear line', () => {
+  // LeNet-300-100 at mean/std inputs, batch 16, lr 0.1: training accuracy climbs past 40%, then
+  // falls back towards chance with no NaN. Measured: the guarded run 79.4% validation, 77.9% test.
+  const collapsing = ['train', '--model', 'lenet-300-100', '--epochs', '1', '--samples', '8192', '--batch', '16', '--lr', '0.1', '--warmup', '20'];
+  const flags = ['--steps-per-run', '16', '--threads', '1', '--json'];
+  const r = whittle([...collapsing, ...flags]);
+  assert.equal(r.code, 0, r.stderr);
+  const recoveries = r.json?.['recoveries'] as { reason: string; accuracy: number; bestAccuracy: number; lr: number }[];
+  assert.ok(
+    recoveries.some((x) => x.reason === 'collapse' && x.accuracy < x.bestAccuracy),
+    JSON.stringify(recoveries),
+  );
+  assert.match(r.stderr, /training accuracy collapsed to [\d.]+% from [\d.]+% \(loss [\d.]+\) at step \d+; went back to step \d+ and halved the learning rate/);
+  assert.ok((r.json?.['valAccuracy'] as number) > 0.6, `validation ${r.json?.['valAccuracy']}`);
+
+  const strict = whittle([...collapsing, ...flags, '--no-recover']);
+  assert.equal(strict.code, 1);
+  assert.match(strict.stderr, /whittle: error \[NAN_LOSS\]: training collapsed at epoch 1, step \d+ .*fell to [\d.]+% from [\d.]+% with a finite loss/);
+  assert.equal(strict.stdout, '');
+});
