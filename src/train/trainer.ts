@@ -13,6 +13,7 @@ import type { Model } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import { Session } from '../runtime/session.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { withLabelSmoothing } from './label-smoothing.js';
 import type { Recovery, TrainSnapshot } from './recovery.js';
 import { BlowUpDetector, CollapseDetector, DEFAULT_MAX_RECOVERIES, SnapshotRing } from './recovery.js';
 import { checkInputShape, evaluate, inputDims } from './evaluate.js';
@@ -57,6 +58,8 @@ export interface TrainOptions {
   maxRecoveries?: number;
   /** Compression hooks in the training graph: masks, extra loss terms, forward rewrites. */
   step?: StepExtensions;
+  /** Label smoothing ε of the cross-entropy, in [0, 1) (default 0: off); see `withLabelSmoothing`. */
+  labelSmoothing?: number;
   /** Initial values of the step's extra inputs (e.g. `${param}.mask`); masks default to all ones. */
   extraFeeds?: ReadonlyMap<string, Tensor>;
   /** Policies run between session runs (pruning schedules, growing, ...). */
@@ -148,7 +151,8 @@ interface CheckpointMeta {
 }
 
 function fingerprint(o: TrainOptions, step: TrainStep): string {
-  return JSON.stringify([o.batchSize, o.lr, o.optimizer, o.schedule, o.seed ?? 0, o.normalization, step.carried.map((c) => [c.input, c.dims])]);
+  const smoothing = o.labelSmoothing ? [o.labelSmoothing] : [];
+  return JSON.stringify([o.batchSize, o.lr, o.optimizer, o.schedule, o.seed ?? 0, o.normalization, step.carried.map((c) => [c.input, c.dims]), ...smoothing]);
 }
 
 function median(xs: number[]): number {
@@ -195,7 +199,7 @@ export async function train(model: Model, data: Dataset, o: TrainOptions): Promi
   if (!(o.batchSize >= 1)) throw new WhittleError('BAD_ARGUMENT', `batch size must be ≥ 1, got ${o.batchSize}`);
   if (!(o.lr > 0)) throw new WhittleError('BAD_ARGUMENT', `learning rate must be > 0, got ${o.lr}`);
   checkInputShape(model, data);
-  const step = buildTrainStep(model, { ...o.step, optimizer: o.optimizer });
+  const step = buildTrainStep(model, { ...withLabelSmoothing(o.step, o.labelSmoothing ?? 0), optimizer: o.optimizer });
   const K = Math.max(1, Math.floor(o.stepsPerRun ?? DEFAULT_STEPS_PER_RUN));
   // Pixels go in as bytes and each step normalizes its own batch in the graph: a byte copy per
   // sample instead of a float conversion per pixel in JavaScript, and the floats stay in cache.
@@ -252,7 +256,7 @@ export async function train(model: Model, data: Dataset, o: TrainOptions): Promi
     if (ck.meta.fingerprint !== meta.fingerprint) {
       throw new WhittleError(
         'BAD_ARGUMENT',
-        `checkpoint ${o.checkpointPath} was written by a run with other settings (model, batch, lr, optimizer, schedule, seed or normalization); rerun with the same flags, or delete it to start over`,
+        `checkpoint ${o.checkpointPath} was written by a run with other settings (model, batch, lr, optimizer, schedule, seed, normalization or label smoothing); rerun with the same flags, or delete it to start over`,
       );
     }
     // Checkpoints written before recovery existed lack its two fields.
