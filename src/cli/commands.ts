@@ -15,6 +15,7 @@ import { chooseNormalization, evaluate } from '../train/evaluate.js';
 import type { NormalizationTrial } from '../train/evaluate.js';
 import { train } from '../train/trainer.js';
 import { trainingDefaults } from '../train/defaults.js';
+import { LABEL_SMOOTHING_KEY } from '../train/label-smoothing.js';
 import { trainableParameters } from '../autodiff/train-step.js';
 import { addTrainFlags, emit, addSummary, toTrainOptions } from './flags.js';
 import type { TrainFlags } from './flags.js';
@@ -152,7 +153,10 @@ async function runTrain(
       );
       process.exitCode = 130;
     }
-    const trained = withSplit({ ...result.model, metadata: { ...result.model.metadata, [NORMALIZE_KEY]: normalization } }, held.record);
+    const metadata: Record<string, string> = { ...result.model.metadata, [NORMALIZE_KEY]: normalization };
+    if (f.labelSmoothing) metadata[LABEL_SMOOTHING_KEY] = String(f.labelSmoothing);
+    else delete metadata[LABEL_SMOOTHING_KEY];
+    const trained = withSplit({ ...result.model, metadata }, held.record);
     if (result.status !== 'interrupted') onTrained?.(trained);
     const last = result.history[result.history.length - 1];
     let bytes: number | undefined;

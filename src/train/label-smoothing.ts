@@ -7,6 +7,12 @@ import { WhittleError } from '../ir/errors.js';
 import { attr } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 
+/**
+ * Model metadata naming the label smoothing a model was trained with (absent: none). A smoothed
+ * teacher's flatter soft targets teach a student less (Müller et al., arXiv 1906.02629).
+ */
+export const LABEL_SMOOTHING_KEY = 'whittle.labelSmoothing';
+
 /** Checks a label-smoothing ε: 0 ≤ ε < 1 (0: off). */
 export function checkLabelSmoothing(epsilon: number): void {
   if (!(epsilon >= 0 && epsilon < 1)) throw new WhittleError('BAD_ARGUMENT', `label smoothing must be in [0, 1), got ${epsilon}; 0.1 is usual`);

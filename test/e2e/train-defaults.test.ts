@@ -43,9 +43,19 @@ test('an MLP trains with its family defaults, LeNet-5 with the general ones, and
     'x/255',
     '--label-smoothing',
     '0',
+    '--out',
+    join(dir, 'given.onnx'),
   ]);
   assert.equal(given.code, 0, given.stderr);
   assert.deepEqual(settings(given.json), [64, 'momentum', 0.05, 'x/255', 0, 'mlp']);
+
+  // The file records its label smoothing; distilling from it says a smoothed teacher teaches less.
+  const student = whittle(['distill', '--teacher', join(dir, 'mlp.onnx'), '--student', 'mlp:784-16-10', ...quick]);
+  assert.equal(student.code, 0, student.stderr);
+  assert.match(student.stderr, /distill: the teacher was trained with label smoothing 0\.1, whose flatter soft targets teach a student less/);
+  const plain = whittle(['distill', '--teacher', join(dir, 'given.onnx'), '--student', 'mlp:784-16-10', ...quick]);
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.doesNotMatch(plain.stderr, /label smoothing/);
 
   // Fine-tuning the MLP's file: the general defaults at a tenth of the lr, the recorded normalization.
   const tune = whittle(['train', '--model', join(dir, 'mlp.onnx'), ...quick]);
