@@ -205,7 +205,7 @@ export function registerCommands(program: Command): void {
     program
       .command('train')
       .description(
-        "train a zoo model or fine-tune an .onnx model on MNIST-format data (a zoo model takes its family's defaults for --batch, --optimizer, --lr, --normalize and --label-smoothing: MLPs batch 32, nesterov, lr 0.07, mnist-mean-std, label smoothing 0.1)",
+        "train a zoo model or fine-tune an .onnx model on MNIST-format data (a zoo model takes its family's defaults for --batch, --optimizer, --lr, --normalize and --label-smoothing: MLPs batch 32, nesterov, lr 0.03, mnist-mean-std)",
       )
       .requiredOption('--model <zoo|file.onnx>', 'zoo name (lenet-300-100, lenet-5, resnet-cifar, lstm, mobilenet-v2[:width], mlp:784-100-10) or .onnx file'),
     {

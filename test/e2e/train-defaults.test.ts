@@ -17,12 +17,12 @@ test('an MLP trains with its family defaults, LeNet-5 with the general ones, and
   const dir = tempDir();
   const mlp = whittle(['train', '--model', 'lenet-300-100', ...quick, '--out', join(dir, 'mlp.onnx')]);
   assert.equal(mlp.code, 0, mlp.stderr);
-  assert.deepEqual(settings(mlp.json), [32, 'nesterov', 0.07, 'mnist-mean-std', 0.1, 'mlp']);
+  assert.deepEqual(settings(mlp.json), [32, 'nesterov', 0.03, 'mnist-mean-std', 0, 'mlp']);
   // 1,152 training samples (10% held out) at batch 32: 36 steps, not 18.
   assert.equal(mlp.json?.['trainSamples'], 1152);
   const small = whittle(['train', '--model', 'mlp:784-30-10', ...quick]);
   assert.equal(small.code, 0, small.stderr);
-  assert.deepEqual(settings(small.json), [32, 'nesterov', 0.07, 'mnist-mean-std', 0.1, 'mlp']);
+  assert.deepEqual(settings(small.json), [32, 'nesterov', 0.03, 'mnist-mean-std', 0, 'mlp']);
 
   const lenet = whittle(['train', '--model', 'lenet-5', ...quick]);
   assert.equal(lenet.code, 0, lenet.stderr);
@@ -50,7 +50,10 @@ test('an MLP trains with its family defaults, LeNet-5 with the general ones, and
   assert.deepEqual(settings(given.json), [64, 'momentum', 0.05, 'x/255', 0, 'mlp']);
 
   // The file records its label smoothing; distilling from it says a smoothed teacher teaches less.
-  const student = whittle(['distill', '--teacher', join(dir, 'mlp.onnx'), '--student', 'mlp:784-16-10', ...quick]);
+  const smoothed = whittle(['train', '--model', 'lenet-300-100', ...quick, '--label-smoothing', '0.1', '--out', join(dir, 'smoothed.onnx')]);
+  assert.equal(smoothed.code, 0, smoothed.stderr);
+  assert.equal(smoothed.json?.['labelSmoothing'], 0.1);
+  const student = whittle(['distill', '--teacher', join(dir, 'smoothed.onnx'), '--student', 'mlp:784-16-10', ...quick]);
   assert.equal(student.code, 0, student.stderr);
   assert.match(student.stderr, /distill: the teacher was trained with label smoothing 0\.1, whose flatter soft targets teach a student less/);
   const plain = whittle(['distill', '--teacher', join(dir, 'given.onnx'), '--student', 'mlp:784-16-10', ...quick]);
