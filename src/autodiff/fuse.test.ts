@@ -10,14 +10,11 @@ import { buildTrainStep } from './train-step.js';
 import type { TrainStep } from './train-step.js';
 
 /** Three steps of `step` on fixed batches; the carried values after them. */
-async function threeSteps(step: TrainStep): Promise<Map<string, Float32Array>> {
+async function threeSteps(step: TrainStep, init: (name: string) => Tensor = createInit): Promise<Map<string, Float32Array>> {
   const session = await Session.create(step.model, { threads: 1 });
   const state = new Map<string, Tensor>();
   for (const c of step.carried)
-    state.set(
-      c.input,
-      c.init.kind === 'initializer' ? (step.model.graph.initializers.get(c.init.name) ?? createInit(c.init.name)) : new Tensor(c.dtype, c.dims),
-    );
+    state.set(c.input, c.init.kind === 'initializer' ? (step.model.graph.initializers.get(c.init.name) ?? init(c.init.name)) : new Tensor(c.dtype, c.dims));
   try {
     for (let s = 0; s < 3; s++) {
       const feeds: Record<string, Tensor> = {
@@ -72,3 +69,32 @@ for (const [label, optimizer, expected, cSuffix, beta] of [
     assert.ok(w.some((v, i) => v !== w0[i]));
   });
 }
+
+test('Convs with more filters than output positions are split into filter groups: same training steps', async () => {
+  // One block per stage on 28×28: the last stage has 64 filters on 7×7 = 49 positions.
+  const model = createModel('resnet-cifar', { seed: 2, inChannels: 1, inputSize: 28, blocks: 1 });
+  const optimizer: OptimizerConfig = { kind: 'sgd', momentum: 0.9 };
+  const split = buildTrainStep(model, { optimizer, threads: 2 });
+  const plain = buildTrainStep(model, { optimizer, threads: 2, fuse: false });
+  const oneThread = buildTrainStep(model, { optimizer, threads: 1 });
+  assert.ok(!oneThread.model.graph.nodes.some((n) => n.opType === 'Split'), 'no split for a 1-thread step');
+  const concats = split.model.graph.nodes.filter((n) => n.opType === 'Concat' && n.inputs.every((i) => i.startsWith('split_conv/')));
+  // layer3's two 3×3 convs forward and conv2's input gradient (a stride-1 Conv with the flipped
+  // kernel); stride-2 input gradients are ConvTransposes, and the 1×1 stride-2 shortcut
+  // (64·49·32 multiply-adds per image) is under the size worth splitting.
+  assert.equal(concats.length, 3);
+  for (const c of concats) assert.equal(c.inputs.length, 2, '64 filters on 49 positions: two groups of 32');
+  const init = (name: string): Tensor => model.graph.initializers.get(name) as Tensor;
+  const [a, b] = await Promise.all([threeSteps(split, init), threeSteps(plain, init)]);
+  for (const [name, x] of b) {
+    const y = a.get(name) as Float32Array;
+    let worst = 0;
+    for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs((x[i] as number) - (y[i] as number)) / (1e-3 + Math.abs(x[i] as number)));
+    assert.ok(worst < 1e-4, `${name}: split and unsplit steps differ by ${worst} (relative)`);
+  }
+  const w = b.get('layer3.0.conv1.weight') as Float32Array;
+  assert.ok(
+    w.some((v, i) => v !== (init('layer3.0.conv1.weight').data as Float32Array)[i]),
+    'the split layer trained',
+  );
+});

@@ -7,7 +7,7 @@ import { attr, GraphBuilder, getInt } from '../ir/graph.js';
 import type { DType } from '../ir/tensor.js';
 import { Tensor } from '../ir/tensor.js';
 import { trainableInitializers } from '../ir/params.js';
-import { fuseMomentumIntoGemm } from './fuse.js';
+import { fuseMomentumIntoGemm, splitWideConvs } from './fuse.js';
 import { addGradients } from './gradients.js';
 import { upgradeToTrainingOpset } from './opset.js';
 import type { OptimizerConfig } from './optimizer.js';
@@ -52,6 +52,12 @@ export interface TrainStepOptions extends StepExtensions {
   loss?: LossKind;
   /** Fold optimizer arithmetic into the gradient kernels where exact (default true; false: one op per update term). */
   fuse?: boolean;
+  /**
+   * The intra-op threads the step will run with (default 1). With 2 or more (and `fuse`), Convs
+   * with more filters than output positions are split into filter groups (splitWideConvs), which
+   * onnxruntime threads over the batch; at 1 thread the split measured slower.
+   */
+  threads?: number;
 }
 
 /** An input fed unchanged to every run, set by the caller (masks, teacher outputs). */
@@ -212,7 +218,10 @@ export function buildTrainStep(source: Model, options: TrainStepOptions): TrainS
   g.outputs = [{ name: objective, dtype, shape: [] }];
   if (correct !== undefined) g.outputs.push({ name: correct, dtype: 'float32', shape: [] });
   for (const c of carried) g.outputs.push({ name: c.output, dtype: c.dtype, shape: c.dims });
-  if (options.fuse !== false) fuseMomentumIntoGemm(g);
+  if (options.fuse !== false) {
+    fuseMomentumIntoGemm(g);
+    if ((options.threads ?? 1) > 1) splitWideConvs(g);
+  }
   return {
     model: { ...model, graph: g, metadata: { ...model.metadata } },
     params,

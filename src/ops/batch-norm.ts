@@ -123,18 +123,22 @@ export const batchNormalization: OpDef = {
     let dScale: string | undefined;
     let dB: string | undefined;
     if (g !== undefined) {
+      // x̂ = (x − μ)·invStd is never formed: every full-size pass saved is a pass over the
+      // activations (ResNet's step is memory-bound outside its convolutions), so the per-channel
+      // factors are folded into [1, C, 1, …] vectors: Σ dY·x̂ is invStd·Σ dY·(x − μ).
+      // (ReduceSumSquare for σ² measured slower in onnxruntime than this Mul + ReduceMean.)
       const batchVar = b.op1('ReduceMean', [b.op1('Mul', [centered, centered])], meanOver);
       const invStd = b.op1('Div', [one, b.op1('Sqrt', [b.op1('Add', [batchVar, eps])])]);
-      const xHat = b.op1('Mul', [centered, invStd]);
       const sumDy = sumOver(b, g, rank, true);
-      const sumDyXHat = sumOver(b, b.op1('Mul', [g, xHat]), rank, true);
+      const sumDyXHat = b.op1('Mul', [sumOver(b, b.op1('Mul', [g, centered]), rank, true), invStd]);
       if (needs[2]) dB = toVector(b, sumDy);
       if (needs[1]) dScale = toVector(b, sumDyXHat);
       if (needs[0]) {
+        // gain·(dY − mean(dY) − x̂·mean(dY·x̂)) = gain·(dY − mean(dY)) − (x − μ)·(gain·invStd·mean(dY·x̂)).
         const gain = b.op1('Mul', [perChannel(b, scale, rank), invStd]);
         const meanDy = b.op1('Mul', [sumDy, invCount]);
-        const meanDyXHat = b.op1('Mul', [sumDyXHat, invCount]);
-        terms.push(b.op1('Mul', [gain, b.op1('Sub', [b.op1('Sub', [g, meanDy]), b.op1('Mul', [xHat, meanDyXHat])])]));
+        const slope = b.op1('Mul', [gain, b.op1('Mul', [invStd, b.op1('Mul', [sumDyXHat, invCount])])]);
+        terms.push(b.op1('Sub', [b.op1('Mul', [b.op1('Sub', [g, meanDy]), gain]), b.op1('Mul', [centered, slope])]));
       }
     }
     const keep = scalar(b, x.dtype, momentum, 'momentum');

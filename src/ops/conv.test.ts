@@ -221,6 +221,19 @@ const CASES: Case[] = [
     padsEnd: [1, 1],
   },
   {
+    // Unfolded weight gradient with padding on one side of each axis (channels-last Pad).
+    name: '8 channels, 2x2 kernel on a larger map, asymmetric pads',
+    spatial: [10, 9],
+    n: 2,
+    c: 8,
+    m: 3,
+    kernel: [2, 2],
+    bias: true,
+    attributes: { pads: attr.ints([1, 0, 0, 1]) },
+    padsBegin: [1, 0],
+    padsEnd: [0, 1],
+  },
+  {
     name: '1-D, 8 channels: kernel 3, stride 2, pads [0, 2]',
     spatial: [9],
     n: 2,

@@ -11,7 +11,7 @@ import { epochOrder, imageSource, normalizationAffine } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
-import { Session } from '../runtime/session.js';
+import { defaultThreads, Session } from '../runtime/session.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { withLabelSmoothing } from './label-smoothing.js';
 import type { Recovery, TrainSnapshot } from './recovery.js';
@@ -199,7 +199,9 @@ export async function train(model: Model, data: Dataset, o: TrainOptions): Promi
   if (!(o.batchSize >= 1)) throw new WhittleError('BAD_ARGUMENT', `batch size must be ≥ 1, got ${o.batchSize}`);
   if (!(o.lr > 0)) throw new WhittleError('BAD_ARGUMENT', `learning rate must be > 0, got ${o.lr}`);
   checkInputShape(model, data);
-  const step = buildTrainStep(model, { ...withLabelSmoothing(o.step, o.labelSmoothing ?? 0), optimizer: o.optimizer });
+  // The threads the session will run with (it never takes more than there are cores).
+  const threads = Math.min(o.threads ?? defaultThreads(), defaultThreads());
+  const step = buildTrainStep(model, { threads, ...withLabelSmoothing(o.step, o.labelSmoothing ?? 0), optimizer: o.optimizer });
   const K = Math.max(1, Math.floor(o.stepsPerRun ?? DEFAULT_STEPS_PER_RUN));
   // Pixels go in as bytes and each step normalizes its own batch in the graph: a byte copy per
   // sample instead of a float conversion per pixel in JavaScript, and the floats stay in cache.
