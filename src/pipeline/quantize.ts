@@ -20,6 +20,13 @@ import { compareLatency } from '../runtime/latency.js';
 import type { LatencyCase } from '../runtime/latency.js';
 import type { Feeds } from '../runtime/session.js';
 import { collectFeeds } from '../compress/quantize/feeds.js';
+import { availableParallelism } from 'node:os';
+import { profileNodes } from '../runtime/profile.js';
+import type { NodeProfile } from '../runtime/profile.js';
+import type { ActivationRange } from '../compress/quantize/calibrate.js';
+import { planQdq } from '../compress/quantize/static.js';
+import type { SpeedTarget, UnitTiming } from './quantize-speed.js';
+import { chooseInt8Units, feedsOfBatch } from './quantize-speed.js';
 import type { PipelineListener } from './events.js';
 import type { DistillOptions } from '../compress/distill/index.js';
 import { distillStudent } from '../compress/distill/index.js';
@@ -64,11 +71,15 @@ export interface QuantizeOptions {
    */
   teacher?: { model: Model } & Omit<DistillOptions, 'hints'>;
   /**
-   * ptq/qat/binary/ternary: layers (node names) left in float32. 'auto' (static int8 only): times
-   * the all-int8 form against leaving each few-input-channel convolution in float, on this machine
-   * at `threads`, with a batch of 64 calibration samples, and keeps the fastest.
+   * ptq/qat/binary/ternary: layers (node names) left in float32. 'auto' (static int8 only): profiles
+   * the float and all-int8 models with onnxruntime-node at `speedTargets` and runs each layer (and
+   * Add/Mul/Concat/pool) in int8 only where its int8 kernel is not slower than its float one; the
+   * layers left in float compute from int8-stored weights (the file stays int8-sized). The mix is
+   * timed whole against all-int8 and all-float-compute and the fastest kept.
    */
   keepFloat?: readonly string[] | 'auto';
+  /** keepFloat 'auto': the batch sizes and thread counts to be fast at; default batch 1 and 32 at 1 and 2 threads. */
+  speedTargets?: SpeedTarget[];
   /** Compare the result with the input model on these samples (agreement; accuracy with labels). */
   evaluation?: TensorDataset;
   /** Training progress (when options.training has no onProgress), the keep-float timings, hints. */
@@ -95,10 +106,19 @@ export interface QuantizeModelResult extends QuantizeResult {
   comparison?: ModelComparison;
 }
 
+export type KeepFloatForm = 'all-int8' | 'measured' | 'float-compute';
+
 export interface KeepFloatChoice {
+  /** The layers (float compute on int8-stored weights) and QDQ nodes left in float. */
   keepFloat: string[];
-  candidates: string[];
-  rows: { keepFloat: string[]; msPerBatch: number }[];
+  /** The form kept: all-int8, the per-node measured mix, or every layer in float (int8 storage only). */
+  form: KeepFloatForm;
+  /** The settings timed. */
+  targets: SpeedTarget[];
+  /** Each layer's and QDQ node's profiled kernel time in int8 and in float, and the choice. */
+  units: UnitTiming[];
+  /** The whole models timed: ms per run at each target, and the geometric-mean speed-up over fp32. */
+  rows: { form: KeepFloatForm | 'fp32'; keepFloat: string[]; ms: number[]; vsFp32: number }[];
 }
 
 const TRAINED = new Set<QuantSchemeName>(['qat', 'binary', 'ternary']);
@@ -159,8 +179,8 @@ export function resolveQuantizeOptions(o: Pick<QuantizeOptions, 'scheme' | 'form
 /** One quantization with a fixed list of float layers. */
 async function quantizeOnce(
   model: Model,
-  o: QuantizeOptions & { keepFloat?: readonly string[] },
-): Promise<Omit<QuantizeModelResult, 'keepFloat' | 'keepFloatAuto' | 'comparison'>> {
+  o: QuantizeOptions & { keepFloat?: readonly string[]; floatCompute?: readonly string[]; ranges?: ReadonlyMap<string, ActivationRange> },
+): Promise<Omit<QuantizeModelResult, 'keepFloat' | 'keepFloatAuto' | 'comparison'> & { ranges?: Map<string, ActivationRange> }> {
   const { format, bits } = resolveQuantizeOptions(o);
   if (o.samples instanceof Tensor) checkCalibrationShape(model, o.samples);
   if (TRAINED.has(o.scheme) && o.training === undefined)
@@ -223,8 +243,10 @@ async function quantizeOnce(
     threads: o.threads,
     keepFloat: o.keepFloat,
     exclude: o.exclude,
+    floatCompute: o.floatCompute,
+    ranges: o.ranges,
   });
-  return { ...base, model: r.model, layers: r.layers, skipped: r.skipped, notes: r.notes };
+  return { ...base, model: r.model, layers: r.layers, skipped: r.skipped, notes: r.notes, ranges: r.ranges };
 }
 
 /** Ungrouped Conv layers reading at most 4 channels (a grayscale or RGB first layer). */
@@ -238,33 +260,92 @@ export function fewInputChannelConvs(model: Model): string[] {
     .map((n) => n.name);
 }
 
+/** The settings keepFloat 'auto' times by default: batch 1 and 32, one and two threads (as many as there are cores). */
+export function defaultSpeedTargets(): SpeedTarget[] {
+  const threads = availableParallelism() >= 2 ? [1, 2] : [1];
+  return [1, 32].flatMap((batch) => threads.map((t) => ({ batch, threads: t })));
+}
+
+type Once = Awaited<ReturnType<typeof quantizeOnce>>;
+
 /**
- * Times the all-int8 form against each candidate layer (and all of them) left in float, on this
- * machine at `threads`, with a batch of 64 calibration samples, and returns the fastest choice.
+ * keepFloat 'auto': profiles the float model and the all-int8 one at each target setting, sends
+ * each layer and QDQ node to int8 only where its int8 kernel is not slower than its float one
+ * (layers left in float keep int8-stored weights), then times that mix whole against all-int8 and
+ * against every layer in float (int8 storage only) and keeps the fastest of the three.
  */
-async function fastestKeepFloat(model: Model, o: QuantizeOptions): Promise<{ result: Awaited<ReturnType<typeof quantizeOnce>>; choice: KeepFloatChoice }> {
-  const candidates = fewInputChannelConvs(model);
-  if (candidates.length === 0) {
-    o.onEvent?.({ type: 'note', message: 'keep-float auto: no few-input-channel convolution to consider; every layer goes to int8' });
-    return { result: await quantizeOnce(model, { ...o, keepFloat: [] }), choice: { keepFloat: [], candidates, rows: [] } };
+async function fastestKeepFloat(model: Model, o: QuantizeOptions): Promise<{ result: Once; choice: KeepFloatChoice }> {
+  if (o.samples === undefined) {
+    const result = await quantizeOnce(model, { ...o, keepFloat: [] }); // throws: static int8 needs samples
+    return { result, choice: { keepFloat: [], form: 'all-int8', targets: [], units: [], rows: [] } };
   }
-  if (o.samples === undefined) return { result: await quantizeOnce(model, { ...o, keepFloat: [] }), choice: { keepFloat: [], candidates, rows: [] } };
-  const options = [[], ...candidates.map((c) => [c]), ...(candidates.length > 1 ? [candidates] : [])];
-  const feeds = (await collectFeeds(model, o.samples, 64))[0] as Feeds;
-  const results: Awaited<ReturnType<typeof quantizeOnce>>[] = [];
-  for (const keep of options) results.push(await quantizeOnce(model, { ...o, keepFloat: keep }));
-  const cases: LatencyCase[] = results.map((r, i) => ({ name: options[i]?.join(',') || '(all int8)', model: r.model, feeds }));
-  const threads = o.threads ?? 1;
-  const rows = await compareLatency(cases, [{ backend: 'node', threads }], { rounds: 3, warmup: 30, runs: 100 });
-  const timed = rows.map((r, i) => ({ keepFloat: options[i] ?? [], msPerBatch: r.ms }));
-  const best = timed.reduce((a, b) => (b.msPerBatch < a.msPerBatch ? b : a));
-  const batch = Object.values(feeds)[0]?.dims[0] ?? 0;
-  for (const t of timed)
+  const batches = await collectFeeds(model, o.samples, 256);
+  const targets = o.speedTargets ?? defaultSpeedTargets();
+  const first = batches[0] as Feeds;
+  const feeds = targets.map((t) => feedsOfBatch(first, t.batch));
+  const allInt8 = await quantizeOnce(model, { ...o, samples: batches, keepFloat: [] });
+  const ranges = allInt8.ranges;
+  // The units: every layer and QDQ node quantized in the all-int8 form, by node name.
+  const prepared = foldBatchNorm(model).model;
+  const plan = planQdq(prepared, new Set([...(o.exclude ?? [])]));
+  const layers = plan.weighted.map((w) => w.node.name).filter((n) => n !== '');
+  const extras = plan.extra.map((c) => c.node.name).filter((n) => n !== '');
+  const units = [...layers, ...extras];
+  const profile = { warmup: 10, runs: 30 };
+  const floatProfiles: NodeProfile[] = [];
+  const int8Profiles: NodeProfile[] = [];
+  for (const [i, t] of targets.entries()) {
+    floatProfiles.push(await profileNodes(prepared, feeds[i] as Feeds, { threads: t.threads, ...profile }));
+    int8Profiles.push(await profileNodes(allInt8.model, feeds[i] as Feeds, { threads: t.threads, ...profile }));
+  }
+  const timings = chooseInt8Units(prepared.graph, units, int8Profiles, floatProfiles);
+  const floatUnits = timings.filter((u) => !u.int8).map((u) => u.name);
+  const split = (names: readonly string[]): { floatCompute: string[]; exclude: string[] } => ({
+    floatCompute: names.filter((n) => layers.includes(n)),
+    exclude: [...(o.exclude ?? []), ...names.filter((n) => extras.includes(n))],
+  });
+  const forms: { form: KeepFloatForm; keepFloat: string[] }[] = [
+    { form: 'all-int8', keepFloat: [] },
+    ...(floatUnits.length > 0 && floatUnits.length < units.length ? [{ form: 'measured' as const, keepFloat: floatUnits }] : []),
+    { form: 'float-compute', keepFloat: units },
+  ];
+  const results: Once[] = [];
+  for (const f of forms)
+    results.push(f.keepFloat.length === 0 ? allInt8 : await quantizeOnce(model, { ...o, samples: batches, keepFloat: [], ranges, ...split(f.keepFloat) }));
+  const msRows: number[][] = [[], ...forms.map(() => [])];
+  for (const [i, t] of targets.entries()) {
+    const cases: LatencyCase[] = [
+      { name: 'fp32', model: prepared, feeds: feeds[i] as Feeds },
+      ...forms.map((f, k) => ({ name: f.form, model: (results[k] as Once).model, feeds: feeds[i] as Feeds })),
+    ];
+    const rows = await compareLatency(cases, [{ backend: 'node', threads: t.threads }], {
+      rounds: 3,
+      warmup: 10,
+      runs: Math.max(10, Math.round(40 / Math.sqrt(t.batch))),
+    });
+    for (const [k, r] of rows.entries()) msRows[k]?.push(r.ms);
+  }
+  const fp32 = msRows[0] as number[];
+  const geoSpeedup = (ms: readonly number[]): number => Math.exp(ms.reduce((a, m, i) => a + Math.log((fp32[i] as number) / m), 0) / ms.length);
+  const rows: KeepFloatChoice['rows'] = [
+    { form: 'fp32', keepFloat: units, ms: fp32, vsFp32: 1 },
+    ...forms.map((f, k) => ({ form: f.form, keepFloat: f.keepFloat, ms: msRows[k + 1] as number[], vsFp32: geoSpeedup(msRows[k + 1] as number[]) })),
+  ];
+  // Ties (within 2%) go to the form with more int8 compute: the earlier one.
+  let best = 1;
+  for (let k = 2; k < rows.length; k++)
+    if ((rows[k] as KeepFloatChoice['rows'][number]).vsFp32 > 1.02 * (rows[best] as KeepFloatChoice['rows'][number]).vsFp32) best = k;
+  const kept = rows[best] as KeepFloatChoice['rows'][number];
+  const at = targets.map((t) => `b${t.batch}/${t.threads}T`).join(', ');
+  for (const r of rows)
     o.onEvent?.({
       type: 'note',
-      message: `keep-float auto: ${t.keepFloat.join(',') || '(all int8)'} ${t.msPerBatch.toFixed(3)} ms per batch of ${batch} at ${threads} thread(s)${t === best ? '  ← kept' : ''}`,
+      message: `keep-float auto: ${r.form}${r.form === 'measured' ? ` (${r.keepFloat.length} of ${units.length} float)` : ''} ${r.ms.map((m) => m.toFixed(3)).join(' / ')} ms at ${at}${r.form === 'fp32' ? '' : `, ${r.vsFp32.toFixed(2)}× fp32`}${r === kept ? '  ← kept' : ''}`,
     });
-  return { result: results[timed.indexOf(best)] as Awaited<ReturnType<typeof quantizeOnce>>, choice: { keepFloat: best.keepFloat, candidates, rows: timed } };
+  return {
+    result: results[best - 1] as Once,
+    choice: { keepFloat: kept.form === 'all-int8' ? [] : kept.keepFloat, form: kept.form as KeepFloatForm, targets, units: timings, rows },
+  };
 }
 
 /**
@@ -290,7 +371,8 @@ export async function quantizeModel(model: Model, o: QuantizeOptions): Promise<Q
       });
   }
   // Exporters' long value names are a large share of a small quantized file (40% of an fp16 ViT).
-  result = { ...result, model: compactValueNames(result.model, { dropNodeNames: true }) };
+  const { ranges: _ranges, ...kept } = result;
+  result = { ...kept, model: compactValueNames(result.model, { dropNodeNames: true }) };
   const comparison = o.evaluation === undefined ? undefined : await compareModels(result.model, model, o.evaluation, { threads: o.threads });
   const keepFloat = keepFloatAuto?.keepFloat ?? (o.keepFloat === 'auto' ? [] : [...(o.keepFloat ?? [])]);
   return { ...result, keepFloat, keepFloatAuto, comparison };

@@ -236,13 +236,15 @@ test('ptq of a conv net with a one-channel first conv hints at --keep-float, and
   assert.doesNotMatch(kept.stderr, /hint:/);
 });
 
-test('ptq --keep-float auto times the forms on this machine and keeps the fastest', () => {
+test('ptq --keep-float auto profiles each layer, times the forms on this machine and keeps the fastest', () => {
   const r = whittle([
     'quantize',
     '--model',
     'lenet-5',
     '--keep-float',
     'auto',
+    '--speed-at',
+    '64x1',
     '--calibration-samples',
     '64',
     '--eval-limit',
@@ -254,20 +256,32 @@ test('ptq --keep-float auto times the forms on this machine and keeps the fastes
     '--json',
   ]);
   assert.equal(r.code, 0, r.stderr);
-  const auto = r.json?.['keepFloatAuto'] as { keepFloat: string[]; candidates: string[]; rows: { keepFloat: string[]; msPerBatch: number }[] };
-  assert.deepEqual(auto.candidates, ['conv1']);
+  type Row = { form: string; keepFloat: string[]; ms: number[]; vsFp32: number };
+  const auto = r.json?.['keepFloatAuto'] as { keepFloat: string[]; form: string; targets: unknown[]; rows: Row[]; units: { name: string; int8: boolean }[] };
+  assert.deepEqual(auto.targets, [{ batch: 64, threads: 1 }]);
   assert.deepEqual(
-    auto.rows.map((x) => x.keepFloat),
-    [[], ['conv1']],
+    auto.units.map((u) => u.name).filter((n) => ['conv1', 'conv2', 'fc1', 'fc2'].includes(n)),
+    ['conv1', 'conv2', 'fc1', 'fc2'],
   );
-  const fastest = auto.rows.reduce((a, b) => (b.msPerBatch < a.msPerBatch ? b : a));
-  assert.deepEqual(auto.keepFloat, fastest.keepFloat);
-  const quantized = (r.json?.['layers'] as { name: string }[]).map((l) => l.name);
   assert.deepEqual(
-    quantized,
-    ['conv1', 'conv2', 'fc1', 'fc2'].filter((n) => !auto.keepFloat.includes(n)),
+    auto.rows.map((x) => x.form).filter((f) => f !== 'measured'),
+    ['fp32', 'all-int8', 'float-compute'],
   );
+  const kept = auto.rows.find((x) => x.form === auto.form) as Row;
+  // The kept form is the fastest; one within 2% of a form with more int8 compute loses the tie.
+  for (const x of auto.rows.slice(1)) assert.ok(x === kept || x.vsFp32 <= 1.02 * kept.vsFp32, `${x.form} ${x.vsFp32} vs kept ${kept.vsFp32}`);
+  assert.deepEqual(auto.keepFloat, auto.form === 'all-int8' ? [] : kept.keepFloat);
+  // Whatever form won, every layer is stored in 8 bits (float-compute layers as int8 weights × scale).
+  const quantized = (r.json?.['layers'] as { name: string; bits: number }[]).map((l) => l.name).sort();
+  assert.deepEqual(quantized, ['conv1', 'conv2', 'fc1', 'fc2']);
   assert.equal(r.json?.['keepFloat'], auto.keepFloat.length === 0 ? null : auto.keepFloat.join(','));
+  assert.ok((r.json?.['accuracyDrop'] as number) <= 0.01, `drop ${r.json?.['accuracyDrop']}`);
+  const badAt = whittle(['quantize', '--model', 'lenet-5', '--keep-float', 'auto', '--speed-at', '32', '--out', join(dir, 'x.onnx')]);
+  assert.equal(badAt.code, 2, badAt.stderr);
+  assert.match(badAt.stderr, /--speed-at '32' is not BATCHxTHREADS/);
+  const noAuto = whittle(['quantize', '--model', 'lenet-5', '--speed-at', '1x1', '--out', join(dir, 'x.onnx')]);
+  assert.equal(noAuto.code, 2, noAuto.stderr);
+  assert.match(noAuto.stderr, /--speed-at sets what --keep-float auto times/);
   const bad = whittle(['quantize', '--model', 'lenet-5', '--scheme', 'dynamic', '--keep-float', 'auto', '--out', join(dir, 'x.onnx')]);
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr, /--keep-float auto times static int8 forms.*--scheme ptq/);
