@@ -162,6 +162,7 @@ if (doSpeed) {
           ...(withAllInt8 ? [Number.isNaN(a) ? '' : a.toFixed(3), Number.isNaN(a) ? '' : (f / a).toFixed(2)] : []),
           choice.form,
           shownFloat,
+          pct(statSync(auto).size, statSync(src).size),
         ]);
       }
     }

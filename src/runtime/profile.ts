@@ -19,7 +19,7 @@ export interface NodeTime {
 export interface NodeProfile {
   /** Wall milliseconds per run (profiling on). */
   msPerRun: number;
-  /** Kernel time per node, µs per run, slowest first. */
+  /** Kernel time per node, µs per run (the median of its profiled runs), slowest first. */
   nodes: NodeTime[];
 }
 
@@ -78,13 +78,22 @@ export async function profileNodes(
     // Runs are "model_run" Session events: node events from the first profiled run on.
     const modelRuns = events.filter((e) => e.cat === 'Session' && e.name === 'model_run').sort((a, b) => a.ts - b.ts);
     const from = modelRuns[warmup]?.ts ?? 0;
-    const byNode = new Map<string, NodeTime>();
+    // The median of each node's times, not the mean: a run the scheduler preempted (a busy
+    // machine) inflates one node's duration tenfold, and the choice between kernels must not follow it.
+    const durations = new Map<string, { op: string; us: number[] }>();
     for (const e of events) {
       if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || e.ts < from) continue;
       const name = e.name.slice(0, -'_kernel_time'.length);
-      const t = byNode.get(name) ?? { name, op: e.args?.op_name ?? '?', us: 0 };
-      t.us += e.dur / runs;
-      byNode.set(name, t);
+      const d = durations.get(name) ?? { op: e.args?.op_name ?? '?', us: [] };
+      d.us.push(e.dur);
+      durations.set(name, d);
+    }
+    const byNode = new Map<string, NodeTime>();
+    for (const [name, d] of durations) {
+      const sorted = d.us.sort((a, b) => a - b);
+      const median = ((sorted[(sorted.length - 1) >> 1] as number) + (sorted[sorted.length >> 1] as number)) / 2;
+      // A node run k times per run (inside a Loop) counts k times.
+      byNode.set(name, { name, op: d.op, us: (median * sorted.length) / runs });
     }
     return { msPerRun, nodes: [...byNode.values()].sort((a, b) => b.us - a.us) };
   } finally {
