@@ -8,7 +8,7 @@ import { Tensor } from '../ir/tensor.js';
 import { loadModel } from '../load.js';
 import type { NodeProfile } from '../runtime/profile.js';
 import { quantizeModel } from './quantize.js';
-import { attributeTimes, chooseInt8Units, feedsOfBatch } from './quantize-speed.js';
+import { attributeTimes, chooseInt8Units, feedsOfBatch, runnableTargets } from './quantize-speed.js';
 
 const CORPUS = fileURLToPath(new URL('../../../test/fixtures/corpus/', import.meta.url));
 const resnet = (): ReturnType<typeof loadModel> => loadModel(`${CORPUS}mnist_resnet20.opset17.onnx`);
@@ -64,9 +64,26 @@ test('feedsOfBatch repeats the rows it has to fill the batch', () => {
   const ids = new Tensor('int64', [2, 1], BigInt64Array.of(7n, 8n));
   const f = feedsOfBatch({ x, ids }, 5);
   assert.deepEqual(f['x']?.dims, [5, 3]);
-  assert.deepEqual([...(f['x']?.data as Float32Array)], [1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6, 1, 2, 3]);
-  assert.deepEqual([...(f['ids']?.data as BigInt64Array)], [7n, 8n, 7n, 8n, 7n]);
+  assert.deepEqual([...((f['x'] as Tensor).data as Float32Array)], [1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6, 1, 2, 3]);
+  assert.deepEqual([...((f['ids'] as Tensor).data as BigInt64Array)], [7n, 8n, 7n, 8n, 7n]);
   assert.deepEqual(feedsOfBatch({ x }, 1)['x']?.dims, [1, 3]);
+  assert.equal(feedsOfBatch({ x, ids }, 4, (name) => name === 'x')['ids'], ids, 'an input that is not batched is passed as it is');
+});
+
+test('runnableTargets: a model whose input fixes batch 1 is timed at batch 1 only', () => {
+  const m = resnet();
+  const targets = [
+    { batch: 1, threads: 1 },
+    { batch: 32, threads: 1 },
+    { batch: 32, threads: 2 },
+  ];
+  assert.deepEqual(runnableTargets(m, targets), targets, 'dynamic batch: as asked');
+  const fixed = { ...m, graph: m.graph.clone() };
+  fixed.graph.inputs = fixed.graph.inputs.map((i) => ({ ...i, shape: [1, ...i.shape.slice(1)] }));
+  assert.deepEqual(runnableTargets(fixed, targets), [
+    { batch: 1, threads: 1 },
+    { batch: 1, threads: 2 },
+  ]);
 });
 
 test("keepFloat 'auto' on a trained MNIST ResNet-20: profiles, times the forms, keeps the fastest, and stays accurate", async () => {

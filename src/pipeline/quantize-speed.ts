@@ -4,7 +4,7 @@
 // Concat, pools) goes to int8 only where its int8 kernel is not slower than its float one. The
 // chosen mix is then timed whole against all-int8 and all-float-compute, and the fastest is kept
 // (the per-node view misses the QuantizeLinear/DequantizeLinear nodes between the two domains).
-import type { Graph } from '../ir/graph.js';
+import type { Graph, Model } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import type { NodeProfile } from '../runtime/profile.js';
 import type { Feeds } from '../runtime/session.js';
@@ -94,18 +94,37 @@ export function chooseInt8Units(g: Graph, units: readonly string[], int8Profiles
 }
 
 /**
- * `feeds` with every input's first dimension made `batch`, its rows repeated as needed (a batch of
- * 32 from 16 calibration samples).
+ * `feeds` with each batched input's first dimension made `batch`, its rows repeated as needed (a
+ * batch of 32 from 16 calibration samples); inputs `batched` rejects (a fixed-size or 0-d input)
+ * are passed as they are.
  */
-export function feedsOfBatch(feeds: Feeds, batch: number): Feeds {
+export function feedsOfBatch(feeds: Feeds, batch: number, batched: (input: string) => boolean = () => true): Feeds {
   const out: Feeds = {};
   for (const [name, t] of Object.entries(feeds)) {
-    const rows = t.dims[0] ?? 1;
-    const row = rows === 0 ? 0 : t.size / rows;
+    const rows = t.dims[0];
+    if (rows === undefined || rows === 0 || !batched(name)) {
+      out[name] = t;
+      continue;
+    }
+    const row = t.size / rows;
     const data = t.data;
     const dst = new (data.constructor as new (n: number) => typeof data)(batch * row);
     for (let i = 0; i < batch; i++) (dst as Float32Array).set((data as Float32Array).subarray((i % rows) * row, ((i % rows) + 1) * row), i * row);
     out[name] = new Tensor(t.dtype, [batch, ...t.dims.slice(1)], dst);
+  }
+  return out;
+}
+
+/**
+ * The targets a model can run: where an input fixes its first dimension (a batch-1 export), every
+ * target takes that batch (duplicates dropped).
+ */
+export function runnableTargets(model: Model, targets: readonly SpeedTarget[]): SpeedTarget[] {
+  const fixed = model.graph.inputs.map((i) => i.shape[0]).find((d): d is number => typeof d === 'number' && d > 0);
+  const out: SpeedTarget[] = [];
+  for (const t of targets) {
+    const batch = fixed ?? t.batch;
+    if (!out.some((o) => o.batch === batch && o.threads === t.threads)) out.push({ batch, threads: t.threads });
   }
   return out;
 }

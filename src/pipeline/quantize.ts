@@ -26,7 +26,7 @@ import type { NodeProfile } from '../runtime/profile.js';
 import type { ActivationRange } from '../compress/quantize/calibrate.js';
 import { planQdq } from '../compress/quantize/static.js';
 import type { SpeedTarget, UnitTiming } from './quantize-speed.js';
-import { chooseInt8Units, feedsOfBatch } from './quantize-speed.js';
+import { chooseInt8Units, feedsOfBatch, runnableTargets } from './quantize-speed.js';
 import type { PipelineListener } from './events.js';
 import type { DistillOptions } from '../compress/distill/index.js';
 import { distillStudent } from '../compress/distill/index.js';
@@ -280,9 +280,11 @@ async function fastestKeepFloat(model: Model, o: QuantizeOptions): Promise<{ res
     return { result, choice: { keepFloat: [], form: 'all-int8', targets: [], units: [], rows: [] } };
   }
   const batches = await collectFeeds(model, o.samples, 256);
-  const targets = o.speedTargets ?? defaultSpeedTargets();
+  const targets = runnableTargets(model, o.speedTargets ?? defaultSpeedTargets());
   const first = batches[0] as Feeds;
-  const feeds = targets.map((t) => feedsOfBatch(first, t.batch));
+  // Inputs with a dynamic first dimension take each target's batch; fixed or 0-d ones stay as they are.
+  const dynamic = new Set(model.graph.inputs.filter((i) => i.shape.length > 0 && typeof i.shape[0] !== 'number').map((i) => i.name));
+  const feeds = targets.map((t) => feedsOfBatch(first, t.batch, (name) => dynamic.has(name)));
   const allInt8 = await quantizeOnce(model, { ...o, samples: batches, keepFloat: [] });
   const ranges = allInt8.ranges;
   // The units: every layer and QDQ node quantized in the all-int8 form, by node name.
