@@ -387,7 +387,7 @@ export function registerQuantizeCommands(program: Command): void {
     .option('--fp16-block <ops>', `fp16: op types or node names kept in float32, added to the defaults (${FP16_DEFAULT_BLOCK.join(', ')})`)
     .option(
       '--keep-float <layers>',
-      'ptq/qat/binary/ternary: comma-separated layer names left in float32 (e.g. conv1, whose int8 kernel is slow with one input channel); ptq: auto profiles the float and int8 models with onnxruntime-node here (at --speed-at) and runs each layer in int8 only where its int8 kernel is not slower (the others compute in float from int8-stored weights), then keeps the fastest of that mix, all-int8 and all-float-compute',
+      'ptq/qat/binary/ternary: comma-separated layer names left in float32 (e.g. conv1, whose int8 kernel is slow with one input channel); ptq: auto profiles the float and int8 models with onnxruntime-node here (at --speed-at) and runs each layer in int8 only where its int8 kernel is not slower (the others compute in float from int8-stored weights), then times that mix and all-int8 against all-float-compute (fp32 speed, int8 file) and keeps an int8 form only where it is clearly faster',
     )
     .option(
       '--speed-at <BxT,...>',

@@ -75,7 +75,8 @@ export interface QuantizeOptions {
    * the float and all-int8 models with onnxruntime-node at `speedTargets` and runs each layer (and
    * Add/Mul/Concat/pool) in int8 only where its int8 kernel is not slower than its float one; the
    * layers left in float compute from int8-stored weights (the file stays int8-sized). The mix is
-   * timed whole against all-int8 and all-float-compute and the fastest kept.
+   * timed whole against all-int8 and all-float-compute (fp32's speed); an int8 form is kept only
+   * where it is clearly faster (KeepFloatChoice.margin), else all-float-compute.
    */
   keepFloat?: readonly string[] | 'auto';
   /** keepFloat 'auto': the batch sizes and thread counts to be fast at; default batch 1 and 32 at 1 and 2 threads. */
@@ -119,6 +120,11 @@ export interface KeepFloatChoice {
   units: UnitTiming[];
   /** The whole models timed: ms per run at each target, and the geometric-mean speed-up over fp32. */
   rows: { form: KeepFloatForm | 'fp32'; keepFloat: string[]; ms: number[]; vsFp32: number }[];
+  /**
+   * The factor an int8 form had to beat float-compute by to be kept: 1.03, or the largest gap
+   * between fp32 and float-compute (the same graph in onnxruntime: the timing noise) if larger.
+   */
+  margin: number;
 }
 
 const TRAINED = new Set<QuantSchemeName>(['qat', 'binary', 'ternary']);
@@ -272,12 +278,13 @@ type Once = Awaited<ReturnType<typeof quantizeOnce>>;
  * keepFloat 'auto': profiles the float model and the all-int8 one at each target setting, sends
  * each layer and QDQ node to int8 only where its int8 kernel is not slower than its float one
  * (layers left in float keep int8-stored weights), then times that mix whole against all-int8 and
- * against every layer in float (int8 storage only) and keeps the fastest of the three.
+ * against every layer in float (int8 storage only), and keeps an int8 form only where it is
+ * clearly faster than all-float-compute (which runs at fp32's speed).
  */
 async function fastestKeepFloat(model: Model, o: QuantizeOptions): Promise<{ result: Once; choice: KeepFloatChoice }> {
   if (o.samples === undefined) {
     const result = await quantizeOnce(model, { ...o, keepFloat: [] }); // throws: static int8 needs samples
-    return { result, choice: { keepFloat: [], form: 'all-int8', targets: [], units: [], rows: [] } };
+    return { result, choice: { keepFloat: [], form: 'all-int8', targets: [], units: [], rows: [], margin: 1 } };
   }
   const batches = await collectFeeds(model, o.samples, 256);
   const targets = runnableTargets(model, o.speedTargets ?? defaultSpeedTargets());
@@ -333,10 +340,19 @@ async function fastestKeepFloat(model: Model, o: QuantizeOptions): Promise<{ res
     { form: 'fp32', keepFloat: units, ms: fp32, vsFp32: 1 },
     ...forms.map((f, k) => ({ form: f.form, keepFloat: f.keepFloat, ms: msRows[k + 1] as number[], vsFp32: geoSpeedup(msRows[k + 1] as number[]) })),
   ];
-  // Ties (within 2%) go to the form with more int8 compute: the earlier one.
-  let best = 1;
-  for (let k = 2; k < rows.length; k++)
-    if ((rows[k] as KeepFloatChoice['rows'][number]).vsFp32 > 1.02 * (rows[best] as KeepFloatChoice['rows'][number]).vsFp32) best = k;
+  // float-compute runs the very graph fp32 runs (onnxruntime folds its Cast × scale away), so the
+  // gap between their timings is this machine's noise. An int8 form is kept only where it beats
+  // float-compute by more than that (and by 3%) overall and is not slower by more than that at
+  // any target: same speed goes to float-compute, whose activations stay float (more accurate).
+  const fcIndex = rows.length - 1;
+  const fc = rows[fcIndex] as KeepFloatChoice['rows'][number];
+  const margin = Math.max(Math.log(1.03), ...fc.ms.map((m, i) => Math.abs(Math.log(m / (fp32[i] as number)))));
+  let best = fcIndex;
+  for (let k = 1; k < fcIndex; k++) {
+    const r = rows[k] as KeepFloatChoice['rows'][number];
+    const clearlyFaster = Math.log(r.vsFp32 / fc.vsFp32) > margin && r.ms.every((m, i) => Math.log(m / (fc.ms[i] as number)) <= margin);
+    if (clearlyFaster && r.vsFp32 > (rows[best] as KeepFloatChoice['rows'][number]).vsFp32) best = k;
+  }
   const kept = rows[best] as KeepFloatChoice['rows'][number];
   const at = targets.map((t) => `b${t.batch}/${t.threads}T`).join(', ');
   for (const r of rows)
@@ -346,7 +362,14 @@ async function fastestKeepFloat(model: Model, o: QuantizeOptions): Promise<{ res
     });
   return {
     result: results[best - 1] as Once,
-    choice: { keepFloat: kept.form === 'all-int8' ? [] : kept.keepFloat, form: kept.form as KeepFloatForm, targets, units: timings, rows },
+    choice: {
+      keepFloat: kept.form === 'all-int8' ? [] : kept.keepFloat,
+      form: kept.form as KeepFloatForm,
+      targets,
+      units: timings,
+      rows,
+      margin: Math.exp(margin),
+    },
   };
 }
 
