@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { encodeIdx } from '../../src/data/idx.js';
 import { GENERAL_TRAINING, tempDir, whittle } from './cli.js';
 import { assertRunLog } from './run-log-check.js';
@@ -296,4 +297,39 @@ test('ptq --keep-float auto profiles each layer, times the forms on this machine
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr, /--keep-float auto times static int8 forms.*--scheme ptq/);
   assert.ok(!existsSync(join(dir, 'x.onnx')));
+});
+
+test('--keep-float auto on any model with --data: a corpus CNN stays int8-sized and agrees with its float original', () => {
+  const corpus = fileURLToPath(new URL('../../../test/fixtures/corpus', import.meta.url));
+  const out = join(dir, 'resnet20-auto.onnx');
+  const src = `${corpus}/mnist_resnet20.opset17.onnx`;
+  const r = whittle([
+    'quantize',
+    '--model',
+    src,
+    '--data',
+    `${corpus}/mnist.calib.npy`,
+    '--calibration-samples',
+    '16',
+    '--keep-float',
+    'auto',
+    '--speed-at',
+    '1x1,8x1',
+    '--out',
+    out,
+    '--json',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const auto = r.json?.['keepFloatAuto'] as { form: string; targets: unknown[]; rows: { form: string; ms: number[] }[] };
+  assert.deepEqual(auto.targets, [
+    { batch: 1, threads: 1 },
+    { batch: 8, threads: 1 },
+  ]);
+  assert.ok(auto.rows.every((x) => x.ms.length === 2 && x.ms.every((m) => m > 0)));
+  assert.ok(['all-int8', 'measured', 'float-compute'].includes(auto.form));
+  assert.match(r.stderr, /keep-float auto: float-compute .*← kept|keep-float auto: (all-int8|measured).*← kept/);
+  // Issue 10's size target holds whichever form was kept: float layers keep int8-stored weights.
+  assert.ok(statSync(out).size <= 0.3 * statSync(src).size, `${statSync(out).size} of ${statSync(src).size} bytes`);
+  const agreement = (r.json?.['agreement'] as { outputs: { top1: number }[] }).outputs[0];
+  assert.ok((agreement?.top1 ?? 0) >= 0.99, `top-1 agreement ${agreement?.top1}`);
 });
