@@ -300,6 +300,11 @@ async function fastestKeepFloat(model: Model, o: QuantizeOptions): Promise<{ res
   const layers = plan.weighted.map((w) => w.node.name).filter((n) => n !== '');
   const extras = plan.extra.map((c) => c.node.name).filter((n) => n !== '');
   const units = [...layers, ...extras];
+  if (units.length === 0) {
+    // Profiles name nodes after the model's node names: unnamed layers cannot be told apart.
+    o.onEvent?.({ type: 'note', message: 'keep-float auto: the layers have no node names to profile them by; every layer goes to int8' });
+    return { result: allInt8, choice: { keepFloat: [], form: 'all-int8', targets, units: [], rows: [], margin: 1 } };
+  }
   const profile = { warmup: 10, runs: 30 };
   const floatProfiles: NodeProfile[] = [];
   const int8Profiles: NodeProfile[] = [];
