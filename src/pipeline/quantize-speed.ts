@@ -5,10 +5,20 @@
 // chosen mix is then timed whole against all-int8 and all-float-compute (the per-node view misses
 // the QuantizeLinear/DequantizeLinear nodes between the two domains), and an int8 form is kept only
 // where it is clearly faster than all-float-compute, which runs at fp32's speed.
+import { availableParallelism } from 'node:os';
+import type { ActivationRange } from '../compress/quantize/calibrate.js';
+import type { ModelData } from '../compress/quantize/feeds.js';
+import { collectFeeds } from '../compress/quantize/feeds.js';
+import { foldBatchNorm } from '../compress/quantize/fold-bn.js';
+import { planQdq } from '../compress/quantize/static.js';
 import type { Graph, Model } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
+import { compareLatency } from '../runtime/latency.js';
+import type { LatencyCase } from '../runtime/latency.js';
 import type { NodeProfile } from '../runtime/profile.js';
+import { profileNodes } from '../runtime/profile.js';
 import type { Feeds } from '../runtime/session.js';
+import type { PipelineListener } from './events.js';
 
 /** A setting the choice is made for: a batch size and onnxruntime-node's intra-op threads. */
 export interface SpeedTarget {
@@ -128,4 +138,154 @@ export function runnableTargets(model: Model, targets: readonly SpeedTarget[]): 
     if (!out.some((o) => o.batch === batch && o.threads === t.threads)) out.push({ batch, threads: t.threads });
   }
   return out;
+}
+
+/** What the search needs of a quantized form: its model and (all-int8) the calibrated ranges. */
+export interface QuantizedForm {
+  model: Model;
+  ranges?: ReadonlyMap<string, ActivationRange>;
+}
+
+/** One form to quantize: the calibration batches, the layers computed in float, the nodes excluded. */
+export interface FormOptions {
+  samples: Feeds[];
+  floatCompute?: string[];
+  exclude?: string[];
+  ranges?: ReadonlyMap<string, ActivationRange>;
+}
+
+export interface KeepFloatSearchOptions {
+  samples: ModelData;
+  exclude?: readonly string[];
+  speedTargets?: SpeedTarget[];
+  onEvent?: PipelineListener;
+}
+
+export type KeepFloatForm = 'all-int8' | 'measured' | 'float-compute';
+
+export interface KeepFloatChoice {
+  /** The layers (float compute on int8-stored weights) and QDQ nodes left in float. */
+  keepFloat: string[];
+  /** The form kept: all-int8, the per-node measured mix, or every layer in float (int8 storage only). */
+  form: KeepFloatForm;
+  /** The settings timed. */
+  targets: SpeedTarget[];
+  /** Each layer's and QDQ node's profiled kernel time in int8 and in float, and the choice. */
+  units: UnitTiming[];
+  /** The whole models timed: ms per run at each target, and the geometric-mean speed-up over fp32. */
+  rows: { form: KeepFloatForm | 'fp32'; keepFloat: string[]; ms: number[]; vsFp32: number }[];
+  /**
+   * The factor an int8 form had to beat float-compute by to be kept: 1.03, or the largest gap
+   * between fp32 and float-compute (the same graph in onnxruntime: the timing noise) if larger.
+   */
+  margin: number;
+}
+
+/** The settings keepFloat 'auto' times by default: batch 1 and 32, one and two threads (as many as there are cores). */
+export function defaultSpeedTargets(): SpeedTarget[] {
+  const threads = availableParallelism() >= 2 ? [1, 2] : [1];
+  return [1, 32].flatMap((batch) => threads.map((t) => ({ batch, threads: t })));
+}
+
+/**
+ * keepFloat 'auto': profiles the float model and the all-int8 one at each target setting, sends
+ * each layer and QDQ node to int8 only where its int8 kernel is not slower than its float one
+ * (layers left in float keep int8-stored weights), then times that mix whole against all-int8 and
+ * against every layer in float (int8 storage only), and keeps an int8 form only where it is
+ * clearly faster than all-float-compute (which runs at fp32's speed).
+ */
+export async function measuredKeepFloat<R extends QuantizedForm>(
+  model: Model,
+  o: KeepFloatSearchOptions,
+  quantize: (form: FormOptions) => Promise<R>,
+): Promise<{ result: R; choice: KeepFloatChoice }> {
+  const batches = await collectFeeds(model, o.samples, 256);
+  const targets = runnableTargets(model, o.speedTargets ?? defaultSpeedTargets());
+  const first = batches[0] as Feeds;
+  // Inputs with a dynamic first dimension take each target's batch; fixed or 0-d ones stay as they are.
+  const dynamic = new Set(model.graph.inputs.filter((i) => i.shape.length > 0 && typeof i.shape[0] !== 'number').map((i) => i.name));
+  const feeds = targets.map((t) => feedsOfBatch(first, t.batch, (name) => dynamic.has(name)));
+  const allInt8 = await quantize({ samples: batches, floatCompute: [], exclude: [...(o.exclude ?? [])] });
+  const ranges = allInt8.ranges;
+  // The units: every layer and QDQ node quantized in the all-int8 form, by node name.
+  const prepared = foldBatchNorm(model).model;
+  const plan = planQdq(prepared, new Set([...(o.exclude ?? [])]));
+  const layers = plan.weighted.map((w) => w.node.name).filter((n) => n !== '');
+  const extras = plan.extra.map((c) => c.node.name).filter((n) => n !== '');
+  const units = [...layers, ...extras];
+  if (units.length === 0) {
+    // Profiles name nodes after the model's node names: unnamed layers cannot be told apart.
+    o.onEvent?.({ type: 'note', message: 'keep-float auto: the layers have no node names to profile them by; every layer goes to int8' });
+    return { result: allInt8, choice: { keepFloat: [], form: 'all-int8', targets, units: [], rows: [], margin: 1 } };
+  }
+  const profile = { warmup: 10, runs: 30 };
+  const floatProfiles: NodeProfile[] = [];
+  const int8Profiles: NodeProfile[] = [];
+  for (const [i, t] of targets.entries()) {
+    floatProfiles.push(await profileNodes(prepared, feeds[i] as Feeds, { threads: t.threads, ...profile }));
+    int8Profiles.push(await profileNodes(allInt8.model, feeds[i] as Feeds, { threads: t.threads, ...profile }));
+  }
+  const timings = chooseInt8Units(prepared.graph, units, int8Profiles, floatProfiles);
+  const floatUnits = timings.filter((u) => !u.int8).map((u) => u.name);
+  const split = (names: readonly string[]): { floatCompute: string[]; exclude: string[] } => ({
+    floatCompute: names.filter((n) => layers.includes(n)),
+    exclude: [...(o.exclude ?? []), ...names.filter((n) => extras.includes(n))],
+  });
+  const forms: { form: KeepFloatForm; keepFloat: string[] }[] = [
+    { form: 'all-int8', keepFloat: [] },
+    ...(floatUnits.length > 0 && floatUnits.length < units.length ? [{ form: 'measured' as const, keepFloat: floatUnits }] : []),
+    { form: 'float-compute', keepFloat: units },
+  ];
+  const results: R[] = [];
+  for (const f of forms) results.push(f.keepFloat.length === 0 ? allInt8 : await quantize({ samples: batches, ranges, ...split(f.keepFloat) }));
+  const msRows: number[][] = [[], ...forms.map(() => [])];
+  for (const [i, t] of targets.entries()) {
+    const cases: LatencyCase[] = [
+      { name: 'fp32', model: prepared, feeds: feeds[i] as Feeds },
+      ...forms.map((f, k) => ({ name: f.form, model: (results[k] as R).model, feeds: feeds[i] as Feeds })),
+    ];
+    const rows = await compareLatency(cases, [{ backend: 'node', threads: t.threads }], {
+      rounds: 3,
+      warmup: 10,
+      runs: Math.max(10, Math.round(40 / Math.sqrt(t.batch))),
+    });
+    for (const [k, r] of rows.entries()) msRows[k]?.push(r.ms);
+  }
+  const fp32 = msRows[0] as number[];
+  const geoSpeedup = (ms: readonly number[]): number => Math.exp(ms.reduce((a, m, i) => a + Math.log((fp32[i] as number) / m), 0) / ms.length);
+  const rows: KeepFloatChoice['rows'] = [
+    { form: 'fp32', keepFloat: units, ms: fp32, vsFp32: 1 },
+    ...forms.map((f, k) => ({ form: f.form, keepFloat: f.keepFloat, ms: msRows[k + 1] as number[], vsFp32: geoSpeedup(msRows[k + 1] as number[]) })),
+  ];
+  // float-compute runs the very graph fp32 runs (onnxruntime folds its Cast × scale away), so the
+  // gap between their timings is this machine's noise. An int8 form is kept only where it beats
+  // float-compute by more than that (and by 3%) overall and is not slower by more than that at
+  // any target: same speed goes to float-compute, whose activations stay float (more accurate).
+  const fcIndex = rows.length - 1;
+  const fc = rows[fcIndex] as KeepFloatChoice['rows'][number];
+  const margin = Math.max(Math.log(1.03), ...fc.ms.map((m, i) => Math.abs(Math.log(m / (fp32[i] as number)))));
+  let best = fcIndex;
+  for (let k = 1; k < fcIndex; k++) {
+    const r = rows[k] as KeepFloatChoice['rows'][number];
+    const clearlyFaster = Math.log(r.vsFp32 / fc.vsFp32) > margin && r.ms.every((m, i) => Math.log(m / (fc.ms[i] as number)) <= margin);
+    if (clearlyFaster && r.vsFp32 > (rows[best] as KeepFloatChoice['rows'][number]).vsFp32) best = k;
+  }
+  const kept = rows[best] as KeepFloatChoice['rows'][number];
+  const at = targets.map((t) => `b${t.batch}/${t.threads}T`).join(', ');
+  for (const r of rows)
+    o.onEvent?.({
+      type: 'note',
+      message: `keep-float auto: ${r.form}${r.form === 'measured' ? ` (${r.keepFloat.length} of ${units.length} float)` : ''} ${r.ms.map((m) => m.toFixed(3)).join(' / ')} ms at ${at}${r.form === 'fp32' ? '' : `, ${r.vsFp32.toFixed(2)}× fp32`}${r === kept ? '  ← kept' : ''}`,
+    });
+  return {
+    result: results[best - 1] as R,
+    choice: {
+      keepFloat: kept.form === 'all-int8' ? [] : kept.keepFloat,
+      form: kept.form as KeepFloatForm,
+      targets,
+      units: timings,
+      rows,
+      margin: Math.exp(margin),
+    },
+  };
 }

@@ -16,17 +16,10 @@ import type { ProgressEvent } from '../train/trainer.js';
 import type { TensorDataset } from '../data/index.js';
 import { compareModels } from '../train/compare.js';
 import type { ModelComparison } from '../train/compare.js';
-import { compareLatency } from '../runtime/latency.js';
-import type { LatencyCase } from '../runtime/latency.js';
-import type { Feeds } from '../runtime/session.js';
-import { collectFeeds } from '../compress/quantize/feeds.js';
-import { availableParallelism } from 'node:os';
-import { profileNodes } from '../runtime/profile.js';
-import type { NodeProfile } from '../runtime/profile.js';
 import type { ActivationRange } from '../compress/quantize/calibrate.js';
-import { planQdq } from '../compress/quantize/static.js';
-import type { SpeedTarget, UnitTiming } from './quantize-speed.js';
-import { chooseInt8Units, feedsOfBatch, runnableTargets } from './quantize-speed.js';
+import type { KeepFloatChoice, SpeedTarget } from './quantize-speed.js';
+import { measuredKeepFloat } from './quantize-speed.js';
+export type { KeepFloatChoice, KeepFloatForm } from './quantize-speed.js';
 import type { PipelineListener } from './events.js';
 import type { DistillOptions } from '../compress/distill/index.js';
 import { distillStudent } from '../compress/distill/index.js';
@@ -105,26 +98,6 @@ export interface QuantizeModelResult extends QuantizeResult {
   keepFloatAuto?: KeepFloatChoice;
   /** With options.evaluation: the result against the input model. */
   comparison?: ModelComparison;
-}
-
-export type KeepFloatForm = 'all-int8' | 'measured' | 'float-compute';
-
-export interface KeepFloatChoice {
-  /** The layers (float compute on int8-stored weights) and QDQ nodes left in float. */
-  keepFloat: string[];
-  /** The form kept: all-int8, the per-node measured mix, or every layer in float (int8 storage only). */
-  form: KeepFloatForm;
-  /** The settings timed. */
-  targets: SpeedTarget[];
-  /** Each layer's and QDQ node's profiled kernel time in int8 and in float, and the choice. */
-  units: UnitTiming[];
-  /** The whole models timed: ms per run at each target, and the geometric-mean speed-up over fp32. */
-  rows: { form: KeepFloatForm | 'fp32'; keepFloat: string[]; ms: number[]; vsFp32: number }[];
-  /**
-   * The factor an int8 form had to beat float-compute by to be kept: 1.03, or the largest gap
-   * between fp32 and float-compute (the same graph in onnxruntime: the timing noise) if larger.
-   */
-  margin: number;
 }
 
 const TRAINED = new Set<QuantSchemeName>(['qat', 'binary', 'ternary']);
@@ -266,117 +239,7 @@ export function fewInputChannelConvs(model: Model): string[] {
     .map((n) => n.name);
 }
 
-/** The settings keepFloat 'auto' times by default: batch 1 and 32, one and two threads (as many as there are cores). */
-export function defaultSpeedTargets(): SpeedTarget[] {
-  const threads = availableParallelism() >= 2 ? [1, 2] : [1];
-  return [1, 32].flatMap((batch) => threads.map((t) => ({ batch, threads: t })));
-}
-
 type Once = Awaited<ReturnType<typeof quantizeOnce>>;
-
-/**
- * keepFloat 'auto': profiles the float model and the all-int8 one at each target setting, sends
- * each layer and QDQ node to int8 only where its int8 kernel is not slower than its float one
- * (layers left in float keep int8-stored weights), then times that mix whole against all-int8 and
- * against every layer in float (int8 storage only), and keeps an int8 form only where it is
- * clearly faster than all-float-compute (which runs at fp32's speed).
- */
-async function fastestKeepFloat(model: Model, o: QuantizeOptions): Promise<{ result: Once; choice: KeepFloatChoice }> {
-  if (o.samples === undefined) {
-    const result = await quantizeOnce(model, { ...o, keepFloat: [] }); // throws: static int8 needs samples
-    return { result, choice: { keepFloat: [], form: 'all-int8', targets: [], units: [], rows: [], margin: 1 } };
-  }
-  const batches = await collectFeeds(model, o.samples, 256);
-  const targets = runnableTargets(model, o.speedTargets ?? defaultSpeedTargets());
-  const first = batches[0] as Feeds;
-  // Inputs with a dynamic first dimension take each target's batch; fixed or 0-d ones stay as they are.
-  const dynamic = new Set(model.graph.inputs.filter((i) => i.shape.length > 0 && typeof i.shape[0] !== 'number').map((i) => i.name));
-  const feeds = targets.map((t) => feedsOfBatch(first, t.batch, (name) => dynamic.has(name)));
-  const allInt8 = await quantizeOnce(model, { ...o, samples: batches, keepFloat: [] });
-  const ranges = allInt8.ranges;
-  // The units: every layer and QDQ node quantized in the all-int8 form, by node name.
-  const prepared = foldBatchNorm(model).model;
-  const plan = planQdq(prepared, new Set([...(o.exclude ?? [])]));
-  const layers = plan.weighted.map((w) => w.node.name).filter((n) => n !== '');
-  const extras = plan.extra.map((c) => c.node.name).filter((n) => n !== '');
-  const units = [...layers, ...extras];
-  if (units.length === 0) {
-    // Profiles name nodes after the model's node names: unnamed layers cannot be told apart.
-    o.onEvent?.({ type: 'note', message: 'keep-float auto: the layers have no node names to profile them by; every layer goes to int8' });
-    return { result: allInt8, choice: { keepFloat: [], form: 'all-int8', targets, units: [], rows: [], margin: 1 } };
-  }
-  const profile = { warmup: 10, runs: 30 };
-  const floatProfiles: NodeProfile[] = [];
-  const int8Profiles: NodeProfile[] = [];
-  for (const [i, t] of targets.entries()) {
-    floatProfiles.push(await profileNodes(prepared, feeds[i] as Feeds, { threads: t.threads, ...profile }));
-    int8Profiles.push(await profileNodes(allInt8.model, feeds[i] as Feeds, { threads: t.threads, ...profile }));
-  }
-  const timings = chooseInt8Units(prepared.graph, units, int8Profiles, floatProfiles);
-  const floatUnits = timings.filter((u) => !u.int8).map((u) => u.name);
-  const split = (names: readonly string[]): { floatCompute: string[]; exclude: string[] } => ({
-    floatCompute: names.filter((n) => layers.includes(n)),
-    exclude: [...(o.exclude ?? []), ...names.filter((n) => extras.includes(n))],
-  });
-  const forms: { form: KeepFloatForm; keepFloat: string[] }[] = [
-    { form: 'all-int8', keepFloat: [] },
-    ...(floatUnits.length > 0 && floatUnits.length < units.length ? [{ form: 'measured' as const, keepFloat: floatUnits }] : []),
-    { form: 'float-compute', keepFloat: units },
-  ];
-  const results: Once[] = [];
-  for (const f of forms)
-    results.push(f.keepFloat.length === 0 ? allInt8 : await quantizeOnce(model, { ...o, samples: batches, keepFloat: [], ranges, ...split(f.keepFloat) }));
-  const msRows: number[][] = [[], ...forms.map(() => [])];
-  for (const [i, t] of targets.entries()) {
-    const cases: LatencyCase[] = [
-      { name: 'fp32', model: prepared, feeds: feeds[i] as Feeds },
-      ...forms.map((f, k) => ({ name: f.form, model: (results[k] as Once).model, feeds: feeds[i] as Feeds })),
-    ];
-    const rows = await compareLatency(cases, [{ backend: 'node', threads: t.threads }], {
-      rounds: 3,
-      warmup: 10,
-      runs: Math.max(10, Math.round(40 / Math.sqrt(t.batch))),
-    });
-    for (const [k, r] of rows.entries()) msRows[k]?.push(r.ms);
-  }
-  const fp32 = msRows[0] as number[];
-  const geoSpeedup = (ms: readonly number[]): number => Math.exp(ms.reduce((a, m, i) => a + Math.log((fp32[i] as number) / m), 0) / ms.length);
-  const rows: KeepFloatChoice['rows'] = [
-    { form: 'fp32', keepFloat: units, ms: fp32, vsFp32: 1 },
-    ...forms.map((f, k) => ({ form: f.form, keepFloat: f.keepFloat, ms: msRows[k + 1] as number[], vsFp32: geoSpeedup(msRows[k + 1] as number[]) })),
-  ];
-  // float-compute runs the very graph fp32 runs (onnxruntime folds its Cast × scale away), so the
-  // gap between their timings is this machine's noise. An int8 form is kept only where it beats
-  // float-compute by more than that (and by 3%) overall and is not slower by more than that at
-  // any target: same speed goes to float-compute, whose activations stay float (more accurate).
-  const fcIndex = rows.length - 1;
-  const fc = rows[fcIndex] as KeepFloatChoice['rows'][number];
-  const margin = Math.max(Math.log(1.03), ...fc.ms.map((m, i) => Math.abs(Math.log(m / (fp32[i] as number)))));
-  let best = fcIndex;
-  for (let k = 1; k < fcIndex; k++) {
-    const r = rows[k] as KeepFloatChoice['rows'][number];
-    const clearlyFaster = Math.log(r.vsFp32 / fc.vsFp32) > margin && r.ms.every((m, i) => Math.log(m / (fc.ms[i] as number)) <= margin);
-    if (clearlyFaster && r.vsFp32 > (rows[best] as KeepFloatChoice['rows'][number]).vsFp32) best = k;
-  }
-  const kept = rows[best] as KeepFloatChoice['rows'][number];
-  const at = targets.map((t) => `b${t.batch}/${t.threads}T`).join(', ');
-  for (const r of rows)
-    o.onEvent?.({
-      type: 'note',
-      message: `keep-float auto: ${r.form}${r.form === 'measured' ? ` (${r.keepFloat.length} of ${units.length} float)` : ''} ${r.ms.map((m) => m.toFixed(3)).join(' / ')} ms at ${at}${r.form === 'fp32' ? '' : `, ${r.vsFp32.toFixed(2)}× fp32`}${r === kept ? '  ← kept' : ''}`,
-    });
-  return {
-    result: results[best - 1] as Once,
-    choice: {
-      keepFloat: kept.form === 'all-int8' ? [] : kept.keepFloat,
-      form: kept.form as KeepFloatForm,
-      targets,
-      units: timings,
-      rows,
-      margin: Math.exp(margin),
-    },
-  };
-}
 
 /**
  * Quantizes a float model with any scheme Whittle supports: calibration (ptq, qat), training
@@ -391,13 +254,19 @@ export async function quantizeModel(model: Model, o: QuantizeOptions): Promise<Q
   const { format } = resolveQuantizeOptions(o);
   let result: Awaited<ReturnType<typeof quantizeOnce>>;
   let keepFloatAuto: KeepFloatChoice | undefined;
-  if (o.keepFloat === 'auto') ({ result, choice: keepFloatAuto } = await fastestKeepFloat(model, o));
-  else result = await quantizeOnce(model, { ...o, keepFloat: o.keepFloat });
+  if (o.keepFloat === 'auto') {
+    if (o.samples === undefined)
+      result = await quantizeOnce(model, { ...o, keepFloat: [] }); // throws: static int8 needs samples
+    else
+      ({ result, choice: keepFloatAuto } = await measuredKeepFloat<Once>(model, { ...o, samples: o.samples }, (form) =>
+        quantizeOnce(model, { ...o, keepFloat: [], ...form }),
+      ));
+  } else result = await quantizeOnce(model, { ...o, keepFloat: o.keepFloat });
   if ((o.scheme === 'ptq' || o.scheme === 'qat') && format === 'qdq' && o.keepFloat === undefined) {
     for (const name of fewInputChannelConvs(model))
       o.onEvent?.({
         type: 'note',
-        message: `hint: ${name} has few input channels, where onnxruntime's int8 convolution is slower than float32 (LeNet-5's conv1: 0.86 vs 0.24 ms per batch of 64); options.keepFloat '${name}' made that model 2.0× faster than fp32 at 2 threads instead of 1.4×; options.keepFloat 'auto' times both forms here and keeps the faster`,
+        message: `hint: ${name} has few input channels, where onnxruntime's int8 convolution is slower than float32 (LeNet-5's conv1: 0.86 vs 0.24 ms per batch of 64); options.keepFloat '${name}' made that model 2.0× faster than fp32 at 2 threads instead of 1.4×; options.keepFloat 'auto' profiles every layer on this machine and keeps int8 only where it is faster`,
       });
   }
   // Exporters' long value names are a large share of a small quantized file (40% of an fp16 ViT).
