@@ -59,6 +59,33 @@ test('chooseInt8Units: int8 only where not slower over the settings, each weight
   assert.deepEqual(byName.get(b)?.int8Us, [300, 30]);
 });
 
+test('chooseInt8Units: a residual Add fused away in float follows the int8 layer that feeds it', () => {
+  const g = resnet().graph;
+  const add = g.nodes.find((n) => n.opType === 'Add');
+  assert.ok(add !== undefined);
+  // The Add's inputs come from convolutions (one through a Relu, or the block's input).
+  const convs = add.inputs.map((v) => g.producerOf(v)).filter((p) => p?.opType === 'Conv');
+  const conv = convs[0]?.name as string;
+  assert.ok(conv !== undefined);
+  const p = (times: Record<string, number>): NodeProfile => ({
+    msPerRun: 1,
+    nodes: [...Object.entries(times).map(([name, us]) => ({ name, op: 'X', us })), { name: 'Other', op: 'Other', us: 500 }],
+  });
+  // Float: the Add fused into the conv (no time of its own). Int8: the conv is faster, the QLinearAdd costs 5 µs.
+  const fast = chooseInt8Units(g, [conv, add.name], [p({ [conv]: 10, [add.name]: 5 })], [p({ [conv]: 50 })]);
+  assert.deepEqual(
+    fast.map((u) => u.int8),
+    [true, true],
+    'conv int8, so the Add stays int8 too',
+  );
+  const slow = chooseInt8Units(g, [conv, add.name], [p({ [conv]: 90, [add.name]: 5 })], [p({ [conv]: 50 })]);
+  assert.deepEqual(
+    slow.map((u) => u.int8),
+    [false, false],
+    'conv float: the Add is free fused into it',
+  );
+});
+
 test('feedsOfBatch repeats the rows it has to fill the batch', () => {
   const x = new Tensor('float32', [2, 3], Float32Array.of(1, 2, 3, 4, 5, 6));
   const ids = new Tensor('int64', [2, 1], BigInt64Array.of(7n, 8n));

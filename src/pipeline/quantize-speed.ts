@@ -95,13 +95,29 @@ export function chooseInt8Units(g: Graph, units: readonly string[], int8Profiles
     ),
   );
   const ops = new Map(g.nodes.map((n) => [n.name, n.opType]));
-  return units.map((name) => {
+  const timings = units.map((name) => {
     const int8Us = int8.map((m) => m.get(name) ?? 0);
     const floatUs = float.map((m) => m.get(name) ?? 0);
     const cost = int8Us.reduce((a, t, i) => a + (t - (floatUs[i] ?? 0)) / (totals[i] as number), 0);
     const ranAsInt8 = int8Us.some((t) => t > 0);
     return { name, op: ops.get(name) ?? '?', int8Us, floatUs, cost, int8: !ranAsInt8 || cost <= 0 };
   });
+  // A node that costs nothing in float only because onnxruntime fused it into the layer before it
+  // (a residual Add into the NCHWc Conv) costs its own kernel again once that layer runs in int8:
+  // it follows the layer, and an int8 chain (QLinearConv → QLinearAdd) is not broken for nothing.
+  const byName = new Map(timings.map((t) => [t.name, t]));
+  const byNode = new Map(g.nodes.map((n) => [n.name, n]));
+  for (const t of timings) {
+    const node = byNode.get(t.name);
+    if (t.int8 || node === undefined || t.floatUs.some((us) => us > 0)) continue;
+    const fedByInt8 = node.inputs.some((v) => {
+      let p = g.producerOf(v);
+      if (p !== undefined && FUSED_AFTER.has(p.opType) && p.opType !== 'Add') p = g.producerOf(p.inputs[0] as string);
+      return p !== undefined && byName.get(p.name)?.int8 === true && p.name !== t.name;
+    });
+    if (fedByInt8) t.int8 = true;
+  }
+  return timings;
 }
 
 /**
