@@ -89,6 +89,8 @@ if (doSizes) printTable(`File sizes (static int8 QDQ calibrated on 16 samples; f
 
 interface AutoChoice {
   form: string;
+  margin: number;
+  rows: { form: string; vsFp32: number }[];
   keepFloat: string[];
   units: { name: string; op: string; int8: boolean }[];
 }
@@ -176,7 +178,9 @@ if (doSpeed) {
   process.stdout.write(
     `\nint8 (auto) at least as fast as fp32 (× ≥ 1.00) in ${ratios.filter((x) => x >= 1).length} of ${ratios.length} cells; within 5% (× ≥ 0.95) in ${ratios.filter((x) => x >= 0.95).length}; median × ${med.toFixed(2)}\n`,
   );
-  process.stdout.write('\nLayers and QDQ nodes left in float (computed from int8-stored weights) by --keep-float auto:\n');
+  process.stdout.write(
+    '\nLayers and QDQ nodes left in float (computed from int8-stored weights) by --keep-float auto (its margin is max(1.03, the fp32 / float-compute gap: the same graph, so the noise)):\n',
+  );
   for (const [name, c] of kept) {
     const floats = c.units.filter((u) => !u.int8);
     const list =
@@ -185,6 +189,11 @@ if (doSpeed) {
         : c.form === 'float-compute'
           ? 'all (int8 storage only: no int8 kernel was faster here)'
           : floats.map((u) => `${u.op} ${u.name}`).join(', ');
-    process.stdout.write(`  ${name} (${c.form}): ${list}\n`);
+    // What auto measured itself (geometric mean over its targets) and the margin an int8 form needed over float-compute.
+    const seen = c.rows
+      .slice(1)
+      .map((r) => `${r.form} ${r.vsFp32.toFixed(2)}×`)
+      .join(', ');
+    process.stdout.write(`  ${name} (${c.form}; auto timed ${seen} fp32, int8 needed > ${c.margin.toFixed(2)}× float-compute): ${list}\n`);
   }
 }
