@@ -3,9 +3,14 @@
 // file) and fp16 bytes against the fp32 file, for every opset-17 model (targets: int8 ≤ 30%, fp16
 // ≤ 55%). Speed (CNN classifiers): `whittle bench` medians of fresh sessions, fp32 and int8
 // alternating, at batch 1 and 32, onnxruntime-node at 1 and 2 threads; the × column is fp32 ms /
-// int8 ms (> 1.00: int8 faster; target ≥ 1.00 everywhere). Prints tables, never asserts.
+// int8 ms (> 1.00: int8 faster; target ≥ 1.00 everywhere). The int8 model of the speed table is
+// `quantize --keep-float auto` (each layer in int8 only where onnxruntime's int8 kernel is not
+// slower here; see src/pipeline/quantize-speed.ts): the table says which form it kept and how many
+// layers/QDQ nodes stayed float; the plain all-int8 file is timed beside it (ALL_INT8=0 leaves it
+// out). Prints tables, never asserts.
 // usage: node dist/bench/quant-corpus.js [sizes] [speed]   (both by default; after node scripts/build.mjs)
-// env: ROUNDS (5 bench rounds), RUNS (200 timed runs per session), OUT (a temp dir), MODELS (comma-separated names)
+// env: ROUNDS (5 bench rounds), RUNS (200 timed runs per session), OUT (a temp dir), MODELS (comma-separated names),
+//      ALL_INT8 (1: also time the all-int8 file), SPEED_AT (--speed-at for --keep-float auto; default its own 1x1,1x2,32x1,32x2)
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -48,6 +53,7 @@ const pct = (a: number, b: number): string => `${((100 * a) / b).toFixed(1)}%`;
 const int8Files = new Map<string, string>();
 const sizeRows = [['model', 'fp32 B', 'int8 B', 'int8 %', '≤30%', 'fp16 B', 'fp16 %', '≤55%', 'int8 agreement']];
 for (const m of models) {
+  if (!doSizes && m.kind !== 'classifier') continue;
   const src = join(CORPUS, m.file);
   const data = join(CORPUS, m.input_file as string);
   const fp32 = statSync(src).size;
@@ -81,30 +87,113 @@ for (const m of models) {
 }
 if (doSizes) printTable(`File sizes (static int8 QDQ calibrated on 16 samples; fp16), opset 17, files in ${out}`, sizeRows);
 
+interface AutoChoice {
+  form: string;
+  margin: number;
+  rows: { form: string; vsFp32: number }[];
+  keepFloat: string[];
+  units: { name: string; op: string; int8: boolean }[];
+}
+
 if (doSpeed) {
-  const speedRows = [['model', 'batch', 'threads', 'fp32 ms', 'int8 ms', '× (fp32/int8)']];
-  for (const m of models.filter((x) => x.kind === 'classifier' && int8Files.has(x.name))) {
+  const withAllInt8 = (process.env['ALL_INT8'] ?? '1') !== '0';
+  const header = [
+    'model',
+    'batch',
+    'threads',
+    'fp32 ms',
+    'int8 ms',
+    '× (fp32/int8)',
+    ...(withAllInt8 ? ['all-int8 ms', '× all-int8'] : []),
+    'form kept',
+    'float / units',
+  ];
+  const speedRows = [header];
+  const ratios: number[] = [];
+  const kept = new Map<string, AutoChoice>();
+  for (const m of models.filter((x) => x.kind === 'classifier')) {
+    const src = join(CORPUS, m.file);
+    const auto = join(out, `${m.name}.int8-auto.onnx`);
+    let choice: AutoChoice;
+    const t0 = performance.now();
+    try {
+      const q = whittle([
+        'quantize',
+        '--model',
+        src,
+        '--data',
+        join(CORPUS, m.input_file as string),
+        '--calibration-samples',
+        '16',
+        '--keep-float',
+        'auto',
+        ...(process.env['SPEED_AT'] === undefined ? [] : ['--speed-at', process.env['SPEED_AT']]),
+        '--quiet',
+        '--out',
+        auto,
+      ]);
+      choice = q['keepFloatAuto'] as AutoChoice;
+    } catch (e) {
+      process.stderr.write(`${m.name}: ${(e as Error).message}\n`);
+      continue;
+    }
+    kept.set(m.name, choice);
+    process.stderr.write(`${m.name}: --keep-float auto kept ${choice.form} in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+    const floatCount = choice.units.filter((u) => !u.int8).length;
+    const shownFloat =
+      choice.form === 'all-int8'
+        ? `0 / ${choice.units.length}`
+        : choice.form === 'float-compute'
+          ? `all ${choice.units.length}`
+          : `${floatCount} / ${choice.units.length}`;
     for (const batch of ['1', '32']) {
-      const r = whittle([
-        'bench',
-        '--model',
-        join(CORPUS, m.file),
-        '--model',
-        int8Files.get(m.name) as string,
-        '--threads',
-        '1,2',
-        '--batch',
-        batch,
-        '--rounds',
-        rounds,
-        '--runs',
-        runs,
-      ]) as { rows: { model: string; threads: number; msPerBatch: number }[] };
+      const files = [src, auto, ...(withAllInt8 && int8Files.has(m.name) ? [int8Files.get(m.name) as string] : [])];
+      const r = whittle(['bench', ...files.flatMap((f) => ['--model', f]), '--threads', '1,2', '--batch', batch, '--rounds', rounds, '--runs', runs]) as {
+        rows: { model: string; threads: number; msPerBatch: number }[];
+      };
       for (const threads of [1, 2]) {
-        const [f, q] = [0, 1].map((i) => r.rows.filter((x) => x.threads === threads)[i]?.msPerBatch ?? Number.NaN) as [number, number];
-        speedRows.push([m.name, batch, String(threads), f.toFixed(3), q.toFixed(3), (f / q).toFixed(2)]);
+        const [f, q, a] = [0, 1, 2].map((i) => r.rows.filter((x) => x.threads === threads)[i]?.msPerBatch ?? Number.NaN) as [number, number, number];
+        ratios.push(f / q);
+        speedRows.push([
+          m.name,
+          batch,
+          String(threads),
+          f.toFixed(3),
+          q.toFixed(3),
+          (f / q).toFixed(2),
+          ...(withAllInt8 ? [Number.isNaN(a) ? '' : a.toFixed(3), Number.isNaN(a) ? '' : (f / a).toFixed(2)] : []),
+          choice.form,
+          shownFloat,
+          pct(statSync(auto).size, statSync(src).size),
+        ]);
       }
     }
   }
-  printTable(`Inference latency, onnxruntime-node, median of ${rounds} rounds × ${runs} runs (fresh sessions, fp32 and int8 alternating)`, speedRows);
+  printTable(
+    `Inference latency, onnxruntime-node, median of ${rounds} rounds × ${runs} runs (fresh sessions, models alternating); int8 = quantize --keep-float auto`,
+    speedRows,
+  );
+  const sorted = [...ratios].sort((a, b) => a - b);
+  const med = sorted.length === 0 ? Number.NaN : ((sorted[(sorted.length - 1) >> 1] as number) + (sorted[sorted.length >> 1] as number)) / 2;
+  process.stdout.write(
+    `\nint8 (auto) at least as fast as fp32 (× ≥ 1.00) in ${ratios.filter((x) => x >= 1).length} of ${ratios.length} cells; within 5% (× ≥ 0.95) in ${ratios.filter((x) => x >= 0.95).length}; median × ${med.toFixed(2)}\n`,
+  );
+  process.stdout.write(
+    '\nLayers and QDQ nodes left in float (computed from int8-stored weights) by --keep-float auto (its margin is max(1.03, the fp32 / float-compute gap: the same graph, so the noise)):\n',
+  );
+  for (const [name, c] of kept) {
+    const floats = c.units.filter((u) => !u.int8);
+    const list =
+      c.form === 'all-int8'
+        ? 'none'
+        : c.form === 'float-compute'
+          ? 'all (int8 storage only: no int8 kernel was faster here)'
+          : floats.map((u) => `${u.op} ${u.name}`).join(', ');
+    // What auto measured itself (geometric mean over its targets) and the margin an int8 form needed over float-compute.
+    const seen = c.rows
+      .slice(1)
+      .map((r) => `${r.form} ${r.vsFp32.toFixed(2)}×`)
+      .join(', ');
+    process.stdout.write(`  ${name} (${c.form}; auto timed ${seen} fp32, int8 needed > ${c.margin.toFixed(2)}× float-compute): ${list}\n`);
+  }
 }

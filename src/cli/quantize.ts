@@ -54,6 +54,7 @@ interface QuantizeFlags extends TrainFlags {
   blockSize: number;
   evalLimit?: number;
   keepFloat?: string;
+  speedAt?: string;
   exclude?: string;
   evalData?: string;
   fp16Block?: string;
@@ -211,6 +212,17 @@ async function anyInputs(f: QuantizeFlags, model: Model, scheme: QuantSchemeName
   return { samples: calib, evaluation, evalFrom, calibration: calib !== undefined ? { method: f.calibration, samples: calib.count, data: f.data } : null };
 }
 
+/** `--speed-at 1x1,32x2` → batch/threads pairs. */
+function parseSpeedAt(text: string): { batch: number; threads: number }[] {
+  return text.split(',').map((item) => {
+    const m = /^\s*(\d+)x(\d+)\s*$/.exec(item);
+    const [batch, threads] = [Number(m?.[1]), Number(m?.[2])];
+    if (m === null || !(batch >= 1) || !(threads >= 1))
+      throw new WhittleError('BAD_ARGUMENT', `--speed-at '${item}' is not BATCHxTHREADS (e.g. --speed-at 1x1,32x2)`);
+    return { batch, threads };
+  });
+}
+
 async function runQuantize(f: QuantizeFlags, cmd: Command, log?: RunLog): Promise<Record<string, unknown>> {
   const formatGiven = cmd.getOptionValueSource('format') !== 'default';
   if (f.scheme === 'kmeans') return runKmeans(f, formatGiven);
@@ -223,6 +235,9 @@ async function runQuantize(f: QuantizeFlags, cmd: Command, log?: RunLog): Promis
   const scheme = f.scheme as QuantSchemeName;
   const format = f.format as QuantFormat;
   const keepFloat = f.keepFloat === 'auto' ? 'auto' : list(f.keepFloat);
+  if (f.speedAt !== undefined && keepFloat !== 'auto')
+    throw new WhittleError('BAD_ARGUMENT', '--speed-at sets what --keep-float auto times; add --keep-float auto, or leave --speed-at out');
+  const speedTargets = f.speedAt === undefined ? undefined : parseSpeedAt(f.speedAt);
   // Everything checkable is checked before loading data or training.
   const { bits } = resolveQuantizeOptions({ scheme, format, bits: f.bits, clipActivations: f.clipActivations, clipWeights: f.clipWeights, keepFloat });
   // Loaded at most once: the image-dataset check may need it before the checks below.
@@ -235,8 +250,6 @@ async function runQuantize(f: QuantizeFlags, cmd: Command, log?: RunLog): Promis
         'BAD_ARGUMENT',
         `--scheme ${scheme} trains on labelled images (IDX/CIFAR --data); for this model use --scheme ptq (with --data) or dynamic, or --format fp16 / int4`,
       );
-    if (keepFloat === 'auto')
-      throw new WhittleError('BAD_ARGUMENT', '--keep-float auto times MNIST/CIFAR batches; name the nodes or op types to keep float with --exclude');
     if (f.teacher !== undefined || f.clipActivations !== undefined)
       throw new WhittleError('BAD_ARGUMENT', '--teacher and --clip-activations belong to training schemes (qat, binary, ternary) on image datasets');
     if (scheme === 'ptq' && format === 'qdq' && f.data === undefined)
@@ -268,6 +281,7 @@ async function runQuantize(f: QuantizeFlags, cmd: Command, log?: RunLog): Promis
     clipActivations: f.clipActivations,
     blockSize: f.blockSize,
     keepFloat,
+    speedTargets,
     exclude,
     fp16: { mode: f.fp16Mode, block: [...FP16_DEFAULT_BLOCK, ...(fp16Block ?? [])] },
     teacher,
@@ -335,7 +349,7 @@ async function runQuantize(f: QuantizeFlags, cmd: Command, log?: RunLog): Promis
       ? `accuracy ${(100 * accuracy).toFixed(2)}% (input model ${(100 * (baselineAccuracy ?? 0)).toFixed(2)}%, drop ${(100 * (r.accuracyDrop ?? 0)).toFixed(2)} points), `
       : '';
   addSummary(
-    `quantize ${scheme}/${shownFormat} ${bits}-bit: ${acc}${result.layers.length} layers quantized, ${r.skipped.length} left float; ${bytes.toLocaleString('en-US')} bytes (${r.compressionRatio.toFixed(2)}× vs fp32 parameters, ${(100 * r.sizeRatio).toFixed(1)}% of the input file) → ${f.out}\n` +
+    `quantize ${scheme}/${shownFormat} ${bits}-bit: ${acc}${result.layers.length} layers quantized, ${r.skipped.length} left float${result.keepFloatAuto === undefined ? '' : ` (keep-float auto kept the ${result.keepFloatAuto.form} form)`}; ${bytes.toLocaleString('en-US')} bytes (${r.compressionRatio.toFixed(2)}× vs fp32 parameters, ${(100 * r.sizeRatio).toFixed(1)}% of the input file) → ${f.out}\n` +
       `agreement with the input model on ${cmp.samples} ${inputs.evalFrom === 'random' ? 'random inputs (no --data)' : `samples (${inputs.evalFrom})`}:\n${describeAgreement(cmp)}`,
   );
   return r;
@@ -379,7 +393,11 @@ export function registerQuantizeCommands(program: Command): void {
     .option('--fp16-block <ops>', `fp16: op types or node names kept in float32, added to the defaults (${FP16_DEFAULT_BLOCK.join(', ')})`)
     .option(
       '--keep-float <layers>',
-      'ptq/qat/binary/ternary: comma-separated layer names left in float32 (e.g. conv1, whose int8 kernel is slow with one input channel); ptq: auto times all-int8 against leaving each few-input-channel conv in float on this machine (--threads) and keeps the fastest',
+      'ptq/qat/binary/ternary: comma-separated layer names left in float32 (e.g. conv1, whose int8 kernel is slow with one input channel); ptq: auto profiles the float and int8 models with onnxruntime-node here (at --speed-at) and runs each layer in int8 only where its int8 kernel is not slower (the others compute in float from int8-stored weights), then times that mix and all-int8 against all-float-compute (fp32 speed, int8 file) and keeps an int8 form only where it is clearly faster',
+    )
+    .option(
+      '--speed-at <BxT,...>',
+      'with --keep-float auto: the batch sizes and thread counts to be fast at (default 1x1,1x2,32x1,32x2; threads up to the cores)',
     );
   addLogFlag(addTrainFlags(cmd, { epochs: 3, lr: 0.01, optimizer: 'momentum' })).action(async (f: QuantizeFlags & { log?: string }, c: Command) => {
     // Only the training schemes have epochs to log by default; post-training quantization logs with --log.

@@ -16,10 +16,10 @@ import type { ProgressEvent } from '../train/trainer.js';
 import type { TensorDataset } from '../data/index.js';
 import { compareModels } from '../train/compare.js';
 import type { ModelComparison } from '../train/compare.js';
-import { compareLatency } from '../runtime/latency.js';
-import type { LatencyCase } from '../runtime/latency.js';
-import type { Feeds } from '../runtime/session.js';
-import { collectFeeds } from '../compress/quantize/feeds.js';
+import type { ActivationRange } from '../compress/quantize/calibrate.js';
+import type { KeepFloatChoice, SpeedTarget } from './quantize-speed.js';
+import { measuredKeepFloat } from './quantize-speed.js';
+export type { KeepFloatChoice, KeepFloatForm } from './quantize-speed.js';
 import type { PipelineListener } from './events.js';
 import type { DistillOptions } from '../compress/distill/index.js';
 import { distillStudent } from '../compress/distill/index.js';
@@ -64,11 +64,16 @@ export interface QuantizeOptions {
    */
   teacher?: { model: Model } & Omit<DistillOptions, 'hints'>;
   /**
-   * ptq/qat/binary/ternary: layers (node names) left in float32. 'auto' (static int8 only): times
-   * the all-int8 form against leaving each few-input-channel convolution in float, on this machine
-   * at `threads`, with a batch of 64 calibration samples, and keeps the fastest.
+   * ptq/qat/binary/ternary: layers (node names) left in float32. 'auto' (static int8 only): profiles
+   * the float and all-int8 models with onnxruntime-node at `speedTargets` and runs each layer (and
+   * Add/Mul/Concat/pool) in int8 only where its int8 kernel is not slower than its float one; the
+   * layers left in float compute from int8-stored weights (the file stays int8-sized). The mix is
+   * timed whole against all-int8 and all-float-compute (fp32's speed); an int8 form is kept only
+   * where it is clearly faster (KeepFloatChoice.margin), else all-float-compute.
    */
   keepFloat?: readonly string[] | 'auto';
+  /** keepFloat 'auto': the batch sizes and thread counts to be fast at; default batch 1 and 32 at 1 and 2 threads. */
+  speedTargets?: SpeedTarget[];
   /** Compare the result with the input model on these samples (agreement; accuracy with labels). */
   evaluation?: TensorDataset;
   /** Training progress (when options.training has no onProgress), the keep-float timings, hints. */
@@ -93,12 +98,6 @@ export interface QuantizeModelResult extends QuantizeResult {
   keepFloatAuto?: KeepFloatChoice;
   /** With options.evaluation: the result against the input model. */
   comparison?: ModelComparison;
-}
-
-export interface KeepFloatChoice {
-  keepFloat: string[];
-  candidates: string[];
-  rows: { keepFloat: string[]; msPerBatch: number }[];
 }
 
 const TRAINED = new Set<QuantSchemeName>(['qat', 'binary', 'ternary']);
@@ -159,8 +158,8 @@ export function resolveQuantizeOptions(o: Pick<QuantizeOptions, 'scheme' | 'form
 /** One quantization with a fixed list of float layers. */
 async function quantizeOnce(
   model: Model,
-  o: QuantizeOptions & { keepFloat?: readonly string[] },
-): Promise<Omit<QuantizeModelResult, 'keepFloat' | 'keepFloatAuto' | 'comparison'>> {
+  o: QuantizeOptions & { keepFloat?: readonly string[]; floatCompute?: readonly string[]; ranges?: ReadonlyMap<string, ActivationRange> },
+): Promise<Omit<QuantizeModelResult, 'keepFloat' | 'keepFloatAuto' | 'comparison'> & { ranges?: Map<string, ActivationRange> }> {
   const { format, bits } = resolveQuantizeOptions(o);
   if (o.samples instanceof Tensor) checkCalibrationShape(model, o.samples);
   if (TRAINED.has(o.scheme) && o.training === undefined)
@@ -223,8 +222,10 @@ async function quantizeOnce(
     threads: o.threads,
     keepFloat: o.keepFloat,
     exclude: o.exclude,
+    floatCompute: o.floatCompute,
+    ranges: o.ranges,
   });
-  return { ...base, model: r.model, layers: r.layers, skipped: r.skipped, notes: r.notes };
+  return { ...base, model: r.model, layers: r.layers, skipped: r.skipped, notes: r.notes, ranges: r.ranges };
 }
 
 /** Ungrouped Conv layers reading at most 4 channels (a grayscale or RGB first layer). */
@@ -238,34 +239,7 @@ export function fewInputChannelConvs(model: Model): string[] {
     .map((n) => n.name);
 }
 
-/**
- * Times the all-int8 form against each candidate layer (and all of them) left in float, on this
- * machine at `threads`, with a batch of 64 calibration samples, and returns the fastest choice.
- */
-async function fastestKeepFloat(model: Model, o: QuantizeOptions): Promise<{ result: Awaited<ReturnType<typeof quantizeOnce>>; choice: KeepFloatChoice }> {
-  const candidates = fewInputChannelConvs(model);
-  if (candidates.length === 0) {
-    o.onEvent?.({ type: 'note', message: 'keep-float auto: no few-input-channel convolution to consider; every layer goes to int8' });
-    return { result: await quantizeOnce(model, { ...o, keepFloat: [] }), choice: { keepFloat: [], candidates, rows: [] } };
-  }
-  if (o.samples === undefined) return { result: await quantizeOnce(model, { ...o, keepFloat: [] }), choice: { keepFloat: [], candidates, rows: [] } };
-  const options = [[], ...candidates.map((c) => [c]), ...(candidates.length > 1 ? [candidates] : [])];
-  const feeds = (await collectFeeds(model, o.samples, 64))[0] as Feeds;
-  const results: Awaited<ReturnType<typeof quantizeOnce>>[] = [];
-  for (const keep of options) results.push(await quantizeOnce(model, { ...o, keepFloat: keep }));
-  const cases: LatencyCase[] = results.map((r, i) => ({ name: options[i]?.join(',') || '(all int8)', model: r.model, feeds }));
-  const threads = o.threads ?? 1;
-  const rows = await compareLatency(cases, [{ backend: 'node', threads }], { rounds: 3, warmup: 30, runs: 100 });
-  const timed = rows.map((r, i) => ({ keepFloat: options[i] ?? [], msPerBatch: r.ms }));
-  const best = timed.reduce((a, b) => (b.msPerBatch < a.msPerBatch ? b : a));
-  const batch = Object.values(feeds)[0]?.dims[0] ?? 0;
-  for (const t of timed)
-    o.onEvent?.({
-      type: 'note',
-      message: `keep-float auto: ${t.keepFloat.join(',') || '(all int8)'} ${t.msPerBatch.toFixed(3)} ms per batch of ${batch} at ${threads} thread(s)${t === best ? '  ← kept' : ''}`,
-    });
-  return { result: results[timed.indexOf(best)] as Awaited<ReturnType<typeof quantizeOnce>>, choice: { keepFloat: best.keepFloat, candidates, rows: timed } };
-}
+type Once = Awaited<ReturnType<typeof quantizeOnce>>;
 
 /**
  * Quantizes a float model with any scheme Whittle supports: calibration (ptq, qat), training
@@ -280,17 +254,24 @@ export async function quantizeModel(model: Model, o: QuantizeOptions): Promise<Q
   const { format } = resolveQuantizeOptions(o);
   let result: Awaited<ReturnType<typeof quantizeOnce>>;
   let keepFloatAuto: KeepFloatChoice | undefined;
-  if (o.keepFloat === 'auto') ({ result, choice: keepFloatAuto } = await fastestKeepFloat(model, o));
-  else result = await quantizeOnce(model, { ...o, keepFloat: o.keepFloat });
+  if (o.keepFloat === 'auto') {
+    if (o.samples === undefined)
+      result = await quantizeOnce(model, { ...o, keepFloat: [] }); // throws: static int8 needs samples
+    else
+      ({ result, choice: keepFloatAuto } = await measuredKeepFloat<Once>(model, { ...o, samples: o.samples }, (form) =>
+        quantizeOnce(model, { ...o, keepFloat: [], ...form }),
+      ));
+  } else result = await quantizeOnce(model, { ...o, keepFloat: o.keepFloat });
   if ((o.scheme === 'ptq' || o.scheme === 'qat') && format === 'qdq' && o.keepFloat === undefined) {
     for (const name of fewInputChannelConvs(model))
       o.onEvent?.({
         type: 'note',
-        message: `hint: ${name} has few input channels, where onnxruntime's int8 convolution is slower than float32 (LeNet-5's conv1: 0.86 vs 0.24 ms per batch of 64); options.keepFloat '${name}' made that model 2.0× faster than fp32 at 2 threads instead of 1.4×; options.keepFloat 'auto' times both forms here and keeps the faster`,
+        message: `hint: ${name} has few input channels, where onnxruntime's int8 convolution is slower than float32 (LeNet-5's conv1: 0.86 vs 0.24 ms per batch of 64); options.keepFloat '${name}' made that model 2.0× faster than fp32 at 2 threads instead of 1.4×; options.keepFloat 'auto' profiles every layer on this machine and keeps int8 only where it is faster`,
       });
   }
   // Exporters' long value names are a large share of a small quantized file (40% of an fp16 ViT).
-  result = { ...result, model: compactValueNames(result.model, { dropNodeNames: true }) };
+  const { ranges: _ranges, ...kept } = result;
+  result = { ...kept, model: compactValueNames(result.model, { dropNodeNames: true }) };
   const comparison = o.evaluation === undefined ? undefined : await compareModels(result.model, model, o.evaluation, { threads: o.threads });
   const keepFloat = keepFloatAuto?.keepFloat ?? (o.keepFloat === 'auto' ? [] : [...(o.keepFloat ?? [])]);
   return { ...result, keepFloat, keepFloatAuto, comparison };

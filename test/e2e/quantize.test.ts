@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { encodeIdx } from '../../src/data/idx.js';
 import { GENERAL_TRAINING, tempDir, whittle } from './cli.js';
 import { assertRunLog } from './run-log-check.js';
@@ -236,13 +237,15 @@ test('ptq of a conv net with a one-channel first conv hints at --keep-float, and
   assert.doesNotMatch(kept.stderr, /hint:/);
 });
 
-test('ptq --keep-float auto times the forms on this machine and keeps the fastest', () => {
+test('ptq --keep-float auto profiles each layer, times the forms on this machine, keeps int8 only where clearly faster', () => {
   const r = whittle([
     'quantize',
     '--model',
     'lenet-5',
     '--keep-float',
     'auto',
+    '--speed-at',
+    '64x1',
     '--calibration-samples',
     '64',
     '--eval-limit',
@@ -254,22 +257,79 @@ test('ptq --keep-float auto times the forms on this machine and keeps the fastes
     '--json',
   ]);
   assert.equal(r.code, 0, r.stderr);
-  const auto = r.json?.['keepFloatAuto'] as { keepFloat: string[]; candidates: string[]; rows: { keepFloat: string[]; msPerBatch: number }[] };
-  assert.deepEqual(auto.candidates, ['conv1']);
+  type Row = { form: string; keepFloat: string[]; ms: number[]; vsFp32: number };
+  const auto = r.json?.['keepFloatAuto'] as {
+    keepFloat: string[];
+    form: string;
+    targets: unknown[];
+    rows: Row[];
+    units: { name: string; int8: boolean }[];
+    margin: number;
+  };
+  assert.deepEqual(auto.targets, [{ batch: 64, threads: 1 }]);
   assert.deepEqual(
-    auto.rows.map((x) => x.keepFloat),
-    [[], ['conv1']],
+    auto.units.map((u) => u.name).filter((n) => ['conv1', 'conv2', 'fc1', 'fc2'].includes(n)),
+    ['conv1', 'conv2', 'fc1', 'fc2'],
   );
-  const fastest = auto.rows.reduce((a, b) => (b.msPerBatch < a.msPerBatch ? b : a));
-  assert.deepEqual(auto.keepFloat, fastest.keepFloat);
-  const quantized = (r.json?.['layers'] as { name: string }[]).map((l) => l.name);
   assert.deepEqual(
-    quantized,
-    ['conv1', 'conv2', 'fc1', 'fc2'].filter((n) => !auto.keepFloat.includes(n)),
+    auto.rows.map((x) => x.form).filter((f) => f !== 'measured'),
+    ['fp32', 'all-int8', 'float-compute'],
   );
+  const kept = auto.rows.find((x) => x.form === auto.form) as Row;
+  // An int8 form is kept only when it beats all-float-compute (fp32's graph) by the margin.
+  const fc = auto.rows.at(-1) as Row;
+  if (kept !== fc) assert.ok(kept.vsFp32 > fc.vsFp32 * auto.margin, `${kept.form} ${kept.vsFp32} vs float-compute ${fc.vsFp32} × ${auto.margin}`);
+  for (const x of auto.rows.slice(1, -1)) assert.ok(x === kept || x.vsFp32 <= kept.vsFp32 || x.vsFp32 <= fc.vsFp32 * auto.margin, x.form);
+  assert.deepEqual(auto.keepFloat, auto.form === 'all-int8' ? [] : kept.keepFloat);
+  // Whatever form won, every layer is stored in 8 bits (float-compute layers as int8 weights × scale).
+  const quantized = (r.json?.['layers'] as { name: string; bits: number }[]).map((l) => l.name).sort();
+  assert.deepEqual(quantized, ['conv1', 'conv2', 'fc1', 'fc2']);
   assert.equal(r.json?.['keepFloat'], auto.keepFloat.length === 0 ? null : auto.keepFloat.join(','));
+  // 200 evaluation samples: one is 0.5 points.
+  assert.ok((r.json?.['accuracyDrop'] as number) <= 0.02, `drop ${r.json?.['accuracyDrop']}`);
+  const badAt = whittle(['quantize', '--model', 'lenet-5', '--keep-float', 'auto', '--speed-at', '32', '--out', join(dir, 'x.onnx')]);
+  assert.equal(badAt.code, 2, badAt.stderr);
+  assert.match(badAt.stderr, /--speed-at '32' is not BATCHxTHREADS/);
+  const noAuto = whittle(['quantize', '--model', 'lenet-5', '--speed-at', '1x1', '--out', join(dir, 'x.onnx')]);
+  assert.equal(noAuto.code, 2, noAuto.stderr);
+  assert.match(noAuto.stderr, /--speed-at sets what --keep-float auto times/);
   const bad = whittle(['quantize', '--model', 'lenet-5', '--scheme', 'dynamic', '--keep-float', 'auto', '--out', join(dir, 'x.onnx')]);
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr, /--keep-float auto times static int8 forms.*--scheme ptq/);
   assert.ok(!existsSync(join(dir, 'x.onnx')));
+});
+
+test('--keep-float auto on any model with --data: a corpus CNN stays int8-sized and agrees with its float original', () => {
+  const corpus = fileURLToPath(new URL('../../../test/fixtures/corpus', import.meta.url));
+  const out = join(dir, 'resnet20-auto.onnx');
+  const src = `${corpus}/mnist_resnet20.opset17.onnx`;
+  const r = whittle([
+    'quantize',
+    '--model',
+    src,
+    '--data',
+    `${corpus}/mnist.calib.npy`,
+    '--calibration-samples',
+    '16',
+    '--keep-float',
+    'auto',
+    '--speed-at',
+    '1x1,8x1',
+    '--out',
+    out,
+    '--json',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const auto = r.json?.['keepFloatAuto'] as { form: string; targets: unknown[]; rows: { form: string; ms: number[] }[] };
+  assert.deepEqual(auto.targets, [
+    { batch: 1, threads: 1 },
+    { batch: 8, threads: 1 },
+  ]);
+  assert.ok(auto.rows.every((x) => x.ms.length === 2 && x.ms.every((m) => m > 0)));
+  assert.ok(['all-int8', 'measured', 'float-compute'].includes(auto.form));
+  assert.match(r.stderr, /keep-float auto: float-compute .*← kept|keep-float auto: (all-int8|measured).*← kept/);
+  // Issue 10's size target holds whichever form was kept: float layers keep int8-stored weights.
+  assert.ok(statSync(out).size <= 0.3 * statSync(src).size, `${statSync(out).size} of ${statSync(src).size} bytes`);
+  const agreement = (r.json?.['agreement'] as { outputs: { top1: number }[] }).outputs[0];
+  assert.ok((agreement?.top1 ?? 0) >= 0.99, `top-1 agreement ${agreement?.top1}`);
 });

@@ -55,6 +55,15 @@ export interface StaticQuantOptions {
   keepFloat?: readonly string[];
   /** Node names or op types left in float32 (the same as keepFloat, which names layers). */
   exclude?: readonly string[];
+  /**
+   * Conv layers computed in float32 from int8-stored weights: Cast(int8) × per-channel scale,
+   * constants onnxruntime folds into a float32 weight when it loads the model, so the layer runs
+   * onnxruntime's float kernel (its NCHWc convolution) while the file keeps one byte a weight.
+   * For layers whose int8 kernel is slower than the float one (see quantizeModel's keepFloat 'auto').
+   */
+  floatCompute?: readonly string[];
+  /** Activation ranges from an earlier calibration of the same model and samples, reused where they cover a value. */
+  ranges?: ReadonlyMap<string, ActivationRange>;
   threads?: number;
 }
 
@@ -141,6 +150,23 @@ function quantizeWeight(
     bytes += 4 * n;
   } else if (w.bias !== undefined) bytes += 4 * w.bias.size;
   return { name: w.node.name, op: w.node.opType, bits: p.scheme.bits, params: w.weight.size + (w.bias?.size ?? 0), bytes };
+}
+
+/**
+ * A float layer's weight stored as int8 (symmetric, per output channel) and rebuilt in the graph
+ * as Cast(int8) × scale: both nodes read only constants, so onnxruntime folds them into a float32
+ * initializer at load (a DequantizeLinear it would keep, and run on every call), and the layer
+ * keeps its float kernel (NCHWc convolution, which needs a constant weight).
+ */
+function storeWeightInt8(g: Graph, b: GraphBuilder, w: WeightedNode, id: string): LayerReport {
+  const p = weightParams(w.weight.data as Float32Array, w.weight.dims, INT8_WEIGHTS, w.channelAxis);
+  const q = b.constant(Tensor.fromArray('int8', w.weight.dims, quantizeArray(w.weight.data as Float32Array, w.weight.dims, p)), `${id}q`);
+  const scaleDims = w.weight.dims.map((d, i) => (i === w.channelAxis ? d : 1));
+  const s = b.constant(new Tensor('float32', scaleDims, Float32Array.from(p.scale)), `${id}s`);
+  const cast = insertBefore(g, w.node, 'Cast', [q], { to: attr.int(1) }, b, `${id}c`, '');
+  w.node.inputs[1] = insertBefore(g, w.node, 'Mul', [cast, s], {}, b, `${id}m`, '');
+  const biasBytes = 4 * (w.bias?.size ?? 0);
+  return { name: w.node.name, op: w.node.opType, bits: 8, params: w.weight.size + (w.bias?.size ?? 0), bytes: w.weight.size + 4 * p.scale.length + biasBytes };
 }
 
 /**
@@ -327,14 +353,16 @@ export function planQdq(model: Model, exclude: ReadonlySet<string>, withExtra = 
  */
 export async function quantizeStatic(model: Model, o: StaticQuantOptions): Promise<QuantizeResult & { ranges: Map<string, ActivationRange> }> {
   if (o.samples instanceof Tensor) checkCalibrationShape(model, o.samples);
-  const exclude = new Set([...(o.keepFloat ?? []), ...(o.exclude ?? [])]);
+  const floatCompute = new Set(o.floatCompute ?? []);
+  const exclude = new Set([...(o.keepFloat ?? []), ...(o.exclude ?? []), ...floatCompute]);
   const prepared = foldBatchNorm(foldWeightTransposes(model)).model;
   // Calibration cannot see inside If/Loop/Scan bodies: their layers get dynamic int8.
   const inside = quantizeSubgraphsDynamic(prepared, exclude);
   const folded: Model = { ...prepared, graph: inside.graph };
   const plan = planQdq(folded, exclude);
+  for (const s of plan.skipped) if (floatCompute.has(s.node)) s.reason = 'computed in float32 from int8-stored weights (its int8 kernel is not faster here)';
   plan.skipped.push(...inside.skipped);
-  if (plan.weighted.length === 0 && inside.layers.length > 0) {
+  if (plan.weighted.length === 0 && floatCompute.size === 0 && inside.layers.length > 0) {
     const g = folded.graph.clone();
     dropUnusedInitializers(g);
     const notes = ['the layers are inside If/Loop/Scan bodies, which calibration cannot observe: they got dynamic int8 (activations quantized per run)'];
@@ -346,7 +374,7 @@ export async function quantizeStatic(model: Model, o: StaticQuantOptions): Promi
       ranges: new Map(),
     };
   }
-  if (plan.weighted.length === 0)
+  if (plan.weighted.length === 0 && floatCompute.size === 0)
     throw new WhittleError(
       'BAD_ARGUMENT',
       `the model has no Conv, Gemm or MatMul with constant float32 weights to quantize${
@@ -366,7 +394,13 @@ export async function quantizeStatic(model: Model, o: StaticQuantOptions): Promi
       `opset ${opsetOf(folded)} < 10: int8 weights only, activations stay float (onnxruntime's QDQ fusion makes opset-10 QLinear ops this model's opset cannot hold); re-export at opset 13+ for int8 compute`,
     );
   const groups = weightOnly ? new Map<string, string[]>() : activationGroups(folded.graph, plan.weighted, plan.extra, { convOutputs: true });
-  const ranges = await calibrate(folded, o.samples, [...groups.keys()], { method: 'minmax', ...o.calibration, threads: o.threads }, UINT8_ACTIVATIONS);
+  const known = o.ranges ?? new Map<string, ActivationRange>();
+  const missing = [...groups.keys()].filter((v) => !known.has(v));
+  const measured =
+    missing.length === 0
+      ? new Map<string, ActivationRange>()
+      : await calibrate(folded, o.samples, missing, { method: 'minmax', ...o.calibration, threads: o.threads }, UINT8_ACTIVATIONS);
+  const ranges = new Map([...groups.keys()].map((v) => [v, (measured.get(v) ?? known.get(v)) as ActivationRange]));
   const activations = new Map<string, { scale: number; zeroPoint: number }>();
   for (const origin of groups.keys()) {
     const r = ranges.get(origin) as ActivationRange;
@@ -384,7 +418,7 @@ export async function quantizeStatic(model: Model, o: StaticQuantOptions): Promi
       .filter((w) => !chosen.has(w.node))
       .map((w) => w.node.name),
   );
-  const r = buildQdq(folded, activations, (w) => depthwiseAwareParams(w, perChannel), floatLayers, weightOnly ? [] : plan.extra);
+  const r = buildQdq(folded, activations, (w) => depthwiseAwareParams(w, perChannel), floatLayers, weightOnly ? [] : plan.extra, floatCompute);
   if (inside.layers.length > 0) notes.push(`${inside.layers.length} layer(s) inside If/Loop/Scan bodies got dynamic int8: calibration cannot observe them`);
   return { ...r, layers: [...r.layers, ...inside.layers], skipped: plan.skipped, notes, ranges };
 }
@@ -419,6 +453,7 @@ export function buildQdq(
   weightParamsOf: (w: WeightedNode) => QuantParams,
   keepFloat: ReadonlySet<string> = new Set(),
   extra: readonly QdqConsumer[] = [],
+  floatCompute: ReadonlySet<string> = new Set(),
 ): QuantizeResult {
   const g = model.graph.clone();
   const domain = qdqDomain(model);
@@ -443,6 +478,7 @@ export function buildQdq(
   // Short generated names (w3q, a7s, ...): long ONNX value names repeated in every Q/DQ input cost more bytes than small layers' weights.
   const shared = new Map<string, { deq: string; s: string }>();
   const layers = weighted.map((w, i) => quantizeWeight(g, b, w, weightParamsOf(w), actScaleOf(w.node.inputs[0] as string), domain, `w${i}`, shared));
+  for (const [i, w] of weightedNodes(g).entries()) if (floatCompute.has(w.node.name)) layers.push(storeWeightInt8(g, b, w, `f${i}`));
 
   // Q → DQ right after each activation is produced (or at the start for graph inputs).
   const floatPooled = new Set(
