@@ -386,7 +386,6 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
   if (message !== undefined) log(`optimize: ${message}`);
 
   // The winner: fine-tuned longer on the training side, written, measured once on the test set.
-  log(`optimize: fine-tuning the chosen candidate (trial ${best.index + 1}) for ${o.finalEpochs} epochs`);
   const finalTrain = subset(data.train, 0, Math.min(o.finalTrainSamples ?? data.train.count, data.train.count));
   const input = withNormalization(model, o.normalization);
   const evalOpts = { normalization: o.normalization, threads: o.threads };
@@ -419,6 +418,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
   }
   const chosenDistill = distillation?.chosen;
   const teacher = chosenDistill !== undefined && chosenDistill.alpha > 0 ? { teacher: input, distill: chosenDistill } : {};
+  log(`optimize: fine-tuning the chosen candidate (trial ${best.index + 1}) for ${o.finalEpochs} epochs`);
   let final = await compressCandidate(input, best.candidate, finalTrain, {
     epochs: o.finalEpochs,
     batchSize: o.batchSize,
@@ -430,7 +430,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
   });
   let finalVal = (await evaluate(final.model, data.validation, evalOpts)).accuracy;
   let trimmed: OptimizeResult['trimmed'];
-  if (o.target === 'size' && o.budget !== undefined && final.file.length > o.budget && final.form === 'container') {
+  if (met && o.target === 'size' && o.budget !== undefined && final.file.length > o.budget && final.form === 'container') {
     const before = { bytes: final.file.length, val: finalVal };
     const fit = await trimToBudget(final.model, best.candidate, o.budget, subset(data.train, 0, 64), o);
     if (fit !== undefined) {
