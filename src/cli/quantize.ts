@@ -164,15 +164,18 @@ function calibrationTensor(model: Model, data: Dataset, count: number, normaliza
 function imageInputs(f: QuantizeFlags, model: Model, fromFile: boolean, scheme: QuantSchemeName, format: QuantFormat): QuantizeInputs {
   const data = loadData(f.data);
   const normalization = resolveNormalization(f.normalize, model);
-  // Calibration and training see only the training side; the validation side makes the choices.
-  const held = holdOutValidation(f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train, f, {
-    model: fromFile ? model : undefined,
-    label: 'quantize',
-  });
-  const { train, validation } = held;
   const needsSamples = (scheme === 'ptq' && format === 'qdq') || scheme === 'qat';
   const trained = scheme === 'qat' || scheme === 'binary' || scheme === 'ternary';
-  const samples = needsSamples ? calibrationTensor(model, train, f.calibrationSamples, normalization) : undefined;
+  // Calibration and training see only the training side; the validation side makes the choices.
+  // A scheme that does neither (dynamic, fp16, int4 weights, k-means) holds nothing out.
+  const held =
+    needsSamples || trained
+      ? holdOutValidation(f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train, f, {
+          model: fromFile ? model : undefined,
+          label: 'quantize',
+        })
+      : undefined;
+  const samples = needsSamples && held !== undefined ? calibrationTensor(model, held.train, f.calibrationSamples, normalization) : undefined;
   // Calibration data of the wrong shape is reported as such, before anything else reads the images.
   if (samples !== undefined) checkCalibrationShape(model, samples);
   const images = imagesAsTensors(model, firstImages(data.test, f.evalLimit), normalization, 'test split');
@@ -180,11 +183,14 @@ function imageInputs(f: QuantizeFlags, model: Model, fromFile: boolean, scheme: 
     samples,
     evaluation: images,
     evalFrom: 'test split',
-    training: trained ? { data: train, options: { ...toTrainOptions(f, normalization, train.count), validation, onProgress: undefined } } : undefined,
+    training:
+      trained && held !== undefined
+        ? { data: held.train, options: { ...toTrainOptions(f, normalization, held.train.count), validation: held.validation, onProgress: undefined } }
+        : undefined,
     normalization,
     test: data.test,
     calibration: samples !== undefined ? { method: f.calibration, samples: samples.dims[0] ?? 0 } : null,
-    held: { split: held.split, record: held.record },
+    held: held === undefined ? undefined : { split: held.split, record: held.record },
   };
 }
 

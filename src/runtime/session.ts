@@ -5,6 +5,7 @@ import * as ort from 'onnxruntime-node';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
 import { modelFingerprint } from '../ir/fingerprint.js';
+import { withoutIdentities } from '../ir/elide-identity.js';
 import { encodeModel } from '../ir/onnx.js';
 import type { DType, TensorData } from '../ir/tensor.js';
 import { Tensor } from '../ir/tensor.js';
@@ -126,7 +127,7 @@ export class Session {
   }
 
   static async create(model: Model | Uint8Array, options: SessionOptions = {}): Promise<Session> {
-    const bytes = model instanceof Uint8Array ? model : encodeModel(model);
+    const bytes = model instanceof Uint8Array ? model : encodeModel(withoutIdentities(model));
     // More intra-op threads than cores only makes them fight (a recipe asking for 99 on 2 cores ran for minutes).
     const threads = Math.min(options.threads ?? defaultThreads(), defaultThreads());
     if (!Number.isInteger(threads) || threads < 1)
@@ -226,7 +227,7 @@ export class SessionCache {
         : `model ${modelFingerprint(model, { computeOnly: true })}|${settings}`;
     let entry = this.#entries.get(key);
     if (entry === undefined) {
-      const bytes = model instanceof Uint8Array ? model : encodeModel(model);
+      const bytes = model instanceof Uint8Array ? model : encodeModel(withoutIdentities(model));
       if (bytes.length > this.#maxBytes) {
         this.#created++;
         const session = await Session.create(bytes, options);
