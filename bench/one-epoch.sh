@@ -3,13 +3,15 @@
 # the previous general defaults (batch 64, momentum, lr 0.05, x/255), interleaved in fresh
 # processes; prints each run and the median of the per-round ratios (new / old wall time, > 1.00 =
 # the new defaults take longer) and the test accuracy both reached.
-# usage: sh bench/one-epoch.sh [MODEL]   (after node scripts/build.mjs; env ROUNDS (3), THREADS (2))
+# usage: sh bench/one-epoch.sh [MODEL]   (after node scripts/build.mjs; env ROUNDS (3), THREADS (2),
+#        OLD: the flags of the "old" run, e.g. OLD="--lr 0.03 --label-smoothing 0" for the MLP
+#        defaults before label smoothing)
 set -e
 MODEL=${1:-lenet-300-100}
 ROUNDS=${ROUNDS:-3}
 THREADS=${THREADS:-2}
 W="node dist/src/cli/main.js"
-OLD="--batch 64 --optimizer momentum --lr 0.05 --normalize x/255"
+OLD=${OLD:-"--batch 64 --optimizer momentum --lr 0.05 --normalize x/255 --label-smoothing 0"}
 PICK='const r=JSON.parse(require("fs").readFileSync(0));console.log(r.seconds.toFixed(2),r.samplesPerSec,(100*r.accuracy).toFixed(2),r.batch,r.optimizer,r.lr,r.normalize)'
 i=1
 ratios=""

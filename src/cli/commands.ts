@@ -15,6 +15,7 @@ import { chooseNormalization, evaluate } from '../train/evaluate.js';
 import type { NormalizationTrial } from '../train/evaluate.js';
 import { train } from '../train/trainer.js';
 import { trainingDefaults } from '../train/defaults.js';
+import { LABEL_SMOOTHING_KEY } from '../train/label-smoothing.js';
 import { trainableParameters } from '../autodiff/train-step.js';
 import { addTrainFlags, emit, addSummary, toTrainOptions } from './flags.js';
 import type { TrainFlags } from './flags.js';
@@ -80,12 +81,12 @@ async function trainNormalization(
 
 /**
  * The shared body of `train` and `demo`; `given(flag)`: the flag was on the command line. A new zoo
- * model takes its family's defaults (`trainingDefaults`) for --batch, --lr, --optimizer and
+ * model takes its family's defaults (`trainingDefaults`) for --batch, --lr, --optimizer, --label-smoothing and
  * --normalize where they were not given; a model file keeps the general ones, at a tenth of the lr.
  */
 async function runTrain(
   f: TrainFlags,
-  given: (flag: 'lr' | 'batch' | 'optimizer') => boolean,
+  given: (flag: 'lr' | 'batch' | 'optimizer' | 'labelSmoothing') => boolean,
   label = 'train',
   onTrained?: (model: Model) => void,
   log?: RunLog,
@@ -101,6 +102,7 @@ async function runTrain(
       batch: given('batch') ? f.batch : family.batchSize,
       lr: given('lr') ? f.lr : family.lr,
       optimizer: given('optimizer') ? f.optimizer : family.optimizer,
+      labelSmoothing: given('labelSmoothing') ? f.labelSmoothing : family.labelSmoothing,
     };
   if (fineTuning && !given('lr')) {
     f = { ...f, lr: Number((f.lr * FINE_TUNE_LR_FACTOR).toPrecision(6)) };
@@ -151,7 +153,10 @@ async function runTrain(
       );
       process.exitCode = 130;
     }
-    const trained = withSplit({ ...result.model, metadata: { ...result.model.metadata, [NORMALIZE_KEY]: normalization } }, held.record);
+    const metadata: Record<string, string> = { ...result.model.metadata, [NORMALIZE_KEY]: normalization };
+    if (f.labelSmoothing) metadata[LABEL_SMOOTHING_KEY] = String(f.labelSmoothing);
+    else delete metadata[LABEL_SMOOTHING_KEY];
+    const trained = withSplit({ ...result.model, metadata }, held.record);
     if (result.status !== 'interrupted') onTrained?.(trained);
     const last = result.history[result.history.length - 1];
     let bytes: number | undefined;
@@ -174,6 +179,7 @@ async function runTrain(
       lr: f.lr,
       batch: f.batch,
       optimizer: f.optimizer,
+      labelSmoothing: f.labelSmoothing ?? 0,
       defaults: family.family,
       fineTuning,
       recoveries: result.recoveries,
@@ -199,7 +205,7 @@ export function registerCommands(program: Command): void {
     program
       .command('train')
       .description(
-        "train a zoo model or fine-tune an .onnx model on MNIST-format data (a zoo model takes its family's defaults for --batch, --optimizer, --lr and --normalize: MLPs batch 32, nesterov, lr 0.03, mnist-mean-std)",
+        "train a zoo model or fine-tune an .onnx model on MNIST-format data (a zoo model takes its family's defaults for --batch, --optimizer, --lr, --normalize and --label-smoothing: MLPs batch 32, nesterov, lr 0.07, mnist-mean-std, label smoothing 0.1)",
       )
       .requiredOption('--model <zoo|file.onnx>', 'zoo name (lenet-300-100, lenet-5, resnet-cifar, lstm, mobilenet-v2[:width], mlp:784-100-10) or .onnx file'),
     {

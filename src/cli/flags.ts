@@ -58,6 +58,8 @@ export interface TrainFlags {
   optimizer: string;
   lr: number;
   weightDecay?: number;
+  /** Undefined: none, or the model family's (`train`). */
+  labelSmoothing?: number;
   lrSchedule: string;
   /** Undefined: the default warm-up (see defaultWarmupSteps). */
   warmup?: number;
@@ -95,6 +97,7 @@ export function addTrainFlags(cmd: Command, defaults: { epochs: number; lr: numb
     .addOption(new Option('--optimizer <name>', 'optimizer').choices([...OPTIMIZER_NAMES]).default(defaults.optimizer))
     .option('--lr <x>', 'learning rate', num('--lr'), defaults.lr)
     .option('--weight-decay <x>', 'L2 weight decay (default 0; decoupled for adamw, whose default is 0.01)', num('--weight-decay'))
+    .option('--label-smoothing <x>', 'label smoothing ε of the cross-entropy, 0 to <1 (default 0; 0.1 for MLPs trained by `train`)', num('--label-smoothing'))
     .addOption(new Option('--lr-schedule <name>', 'learning-rate schedule').choices([...SCHEDULE_NAMES]).default('cosine'))
     .option('--warmup <steps>', `linear warm-up steps (0: none; default ${DEFAULT_WARMUP_STEPS}, at most a tenth of the run)`, int('--warmup', 0))
     .option('--seed <n>', 'seed for weights and shuffling', int('--seed', 0), 0)
@@ -111,7 +114,10 @@ export function addTrainFlags(cmd: Command, defaults: { epochs: number; lr: numb
       int('--steps-per-run', 1),
       DEFAULT_STEPS_PER_RUN,
     )
-    .option('--no-recover', 'stop with NAN_LOSS on a non-finite loss instead of going back, halving the learning rate and continuing')
+    .option(
+      '--no-recover',
+      'stop with NAN_LOSS on a non-finite loss or a collapse of the training accuracy, instead of going back, halving the learning rate and continuing',
+    )
     .option('--json', 'print one JSON object on stdout');
 }
 
@@ -125,7 +131,18 @@ export function toTrainOptions(
   trainCount: number,
 ): Pick<
   TrainOptions,
-  'epochs' | 'batchSize' | 'lr' | 'optimizer' | 'schedule' | 'normalization' | 'seed' | 'threads' | 'earlyStoppingPatience' | 'stepsPerRun' | 'recover'
+  | 'epochs'
+  | 'batchSize'
+  | 'lr'
+  | 'optimizer'
+  | 'schedule'
+  | 'normalization'
+  | 'seed'
+  | 'threads'
+  | 'earlyStoppingPatience'
+  | 'stepsPerRun'
+  | 'recover'
+  | 'labelSmoothing'
 > {
   return {
     epochs: f.epochs,
@@ -142,5 +159,6 @@ export function toTrainOptions(
     earlyStoppingPatience: f.patience,
     stepsPerRun: f.stepsPerRun,
     recover: f.recover,
+    labelSmoothing: f.labelSmoothing ?? 0,
   };
 }

@@ -5,6 +5,15 @@ import type { PipelineEvent, PipelineListener } from '../pipeline/events.js';
 import type { RunLog } from '../train/run-log.js';
 import { logEpochs } from '../train/run-log.js';
 import type { ProgressEvent } from '../train/trainer.js';
+import type { Recovery } from '../train/recovery.js';
+
+/** One recovery's cause, for the progress line. */
+function whatWentWrong(r: Recovery): string {
+  if (r.reason === 'blow-up') return `loss blew up to ${r.loss.toPrecision(3)}`;
+  if (r.reason === 'collapse')
+    return `training accuracy collapsed to ${(100 * (r.accuracy ?? 0)).toFixed(1)}% from ${(100 * (r.bestAccuracy ?? 0)).toFixed(1)}% (loss ${r.loss.toPrecision(3)})`;
+  return 'non-finite loss';
+}
 
 export interface Reporter {
   (e: ProgressEvent): void;
@@ -43,7 +52,7 @@ export function createReporter(options: { quiet?: boolean; label?: string } = {}
       bar = undefined;
       const r = e.recovery;
       process.stderr.write(
-        `${label}: ${r.reason === 'blow-up' ? `loss blew up to ${r.loss.toPrecision(3)}` : 'non-finite loss'} at step ${r.step}; went back to step ${r.restoredStep} and halved the learning rate to ${r.lr.toPrecision(3)}\n`,
+        `${label}: ${whatWentWrong(r)} at step ${r.step}; went back to step ${r.restoredStep} and halved the learning rate to ${r.lr.toPrecision(3)}\n`,
       );
     } else if (e.type === 'epoch') {
       bar?.stop();

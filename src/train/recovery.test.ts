@@ -7,12 +7,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { createRng } from '../data/rng.js';
 import { loadIdxDataset, subset } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import { Tensor } from '../ir/tensor.js';
 import { createModel } from '../nn/zoo.js';
 import { loadCheckpoint } from './checkpoint.js';
-import { BLOW_UP_FACTOR, BlowUpDetector } from './recovery.js';
+import { BLOW_UP_FACTOR, BlowUpDetector, CollapseDetector } from './recovery.js';
 import type { TrainCallback, TrainOptions } from './trainer.js';
 import { train } from './trainer.js';
 
@@ -164,4 +165,74 @@ test('BlowUpDetector: a ×100 jump over the recent losses and above the first is
   const early = new BlowUpDetector();
   assert.equal(early.check(1), false);
   assert.equal(early.check(1000), false);
+});
+
+// LeNet-300-100 at mean/std inputs, batch 16, lr 0.1 on 8,192 samples: training accuracy climbs to
+// ~60%, then falls back to ~20% with a finite loss (the network dies); unguarded it ends at 10.1%
+// on the held-out samples (measured with the collapse check switched off), with no NaN to catch.
+const collapsing: TrainOptions = {
+  epochs: 1,
+  batchSize: 16,
+  lr: 0.1,
+  optimizer: { kind: 'sgd', momentum: 0.9, nesterov: true },
+  normalization: 'mnist-mean-std',
+  schedule: { schedule: { kind: 'cosine' }, warmupSteps: 20 },
+  threads: 1,
+  stepsPerRun: 16,
+  seed: 0,
+};
+const collapseData = subset(mnist.train, 0, 8192);
+const collapseVal = subset(mnist.train, 50_000, 2000);
+
+test('a silent collapse (finite loss, accuracy back to chance) is undone: back, half the rate, and the run learns', async () => {
+  const r = await train(createModel('lenet-300-100', { seed: 0 }), collapseData, { ...collapsing, validation: collapseVal });
+  const collapses = r.recoveries.filter((x) => x.reason === 'collapse');
+  assert.ok(collapses.length >= 1 && r.recoveries.length <= 8, JSON.stringify(r.recoveries));
+  for (const x of collapses) {
+    assert.ok(Number.isFinite(x.loss) && x.restoredStep < x.step, JSON.stringify(x));
+    assert.ok((x.accuracy ?? 1) - 0.1 < ((x.bestAccuracy ?? 0) - 0.1) / 2, 'lost more than half its gain over chance');
+  }
+  assert.equal(r.recoveries.at(-1)?.lr, 0.1 / 2 ** r.recoveries.length);
+  assert.ok((r.history[0]?.valAccuracy ?? 0) > 0.85, `validation ${r.history[0]?.valAccuracy} (collapsed: 0.10)`);
+});
+
+test('recover: false stops a collapsing run with NAN_LOSS naming the collapse', async () => {
+  await assert.rejects(train(createModel('lenet-300-100', { seed: 0 }), collapseData, { ...collapsing, recover: false }), (e: unknown) => {
+    assert.ok(e instanceof WhittleError);
+    assert.equal(e.code, 'NAN_LOSS');
+    assert.match(
+      e.message,
+      /^training collapsed at epoch 1, step \d+ .*: the training accuracy \(last 32 steps\) fell to [\d.]+% from [\d.]+% with a finite loss/,
+    );
+    return true;
+  });
+});
+
+test('CollapseDetector: losing over half the gain over chance is a collapse; noise, slow starts and near-chance runs are not', () => {
+  const rng = createRng(5);
+  const feed = (d: CollapseDetector, mean: number, spread: number, steps: number): number => {
+    for (let i = 0; i < steps; i++) if (d.check(Math.min(1, Math.max(0, mean + spread * (rng.next() - 0.5))))) return i;
+    return -1;
+  };
+  // Learns to ~80%, then falls to 20%: flagged on the way down, once the 32-step average is below (0.8 + 0.1) / 2.
+  const d = new CollapseDetector(10);
+  assert.equal(feed(d, 0.8, 0.2, 200), -1);
+  const at = feed(d, 0.2, 0.2, 200);
+  assert.ok(at > 5 && at < 40, `flagged after ${at} steps`);
+  assert.ok(d.best > 0.75 && d.level - 0.1 < (d.best - 0.1) / 2 && d.level > 0.3, `level ${d.level}, best ${d.best}`);
+  // A well-fit model fine-tuning (96–100% per batch, dips to 85%) never is.
+  const fine = new CollapseDetector(10);
+  assert.equal(feed(fine, 0.98, 0.04, 2000), -1);
+  assert.equal(feed(fine, 0.9, 0.1, 200), -1);
+  // A run that never learned (best under a quarter of the way from chance) has nothing to lose.
+  const near = new CollapseDetector(10);
+  assert.equal(feed(near, 0.3, 0.2, 200), -1);
+  assert.equal(feed(near, 0.1, 0.1, 200), -1);
+  // After reset (gone back, or a callback pruned) the history starts again.
+  d.reset();
+  assert.equal(feed(d, 0.2, 0.2, 200), -1);
+  // Chance is 1 / classes: two classes at 50% have learned nothing.
+  const binary = new CollapseDetector(2);
+  assert.equal(feed(binary, 0.9, 0.1, 200), -1);
+  assert.ok(feed(binary, 0.55, 0.1, 200) >= 0, '0.55 after 0.9 with two classes');
 });

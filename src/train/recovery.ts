@@ -1,22 +1,29 @@
-// Recovery from a non-finite loss: the trainer keeps the state before each of its last few
-// session runs (references only: a run returns new tensors and callbacks replace entries, so
-// nothing is copied); on NaN/Inf it goes back to a state whose loss was still finite, halves the
-// learning rate and runs the same batches again.
+// Recovery from a diverging run: the trainer keeps the state before each of its last few session
+// runs (references only: a run returns new tensors and callbacks replace entries, so nothing is
+// copied); on NaN/Inf, a finite blow-up or a collapse of the training accuracy it goes back to a
+// state from before, halves the learning rate and runs the same batches again.
 import type { Tensor } from '../ir/tensor.js';
 
-/** One recovery: where the loss went non-finite or blew up, and the learning rate training continued with. */
+/** One recovery: where the loss went non-finite, blew up or collapsed, and the learning rate training continued with. */
 export interface Recovery {
   epoch: number;
   /** The global step (1-based) whose loss was not finite, or blew up. */
   step: number;
-  /** `non-finite`: NaN or ±Infinity; `blow-up`: finite but `BLOW_UP_FACTOR` × the recent loss and above the run's first. */
-  reason: 'non-finite' | 'blow-up';
+  /**
+   * `non-finite`: NaN or ±Infinity; `blow-up`: finite but `BLOW_UP_FACTOR` × the recent loss and
+   * above the run's first; `collapse`: the smoothed training accuracy lost more than half of what
+   * it had gained over chance (`CollapseDetector`).
+   */
+  reason: 'non-finite' | 'blow-up' | 'collapse';
   /** The loss at `step` (null in JSON when not finite). */
   loss: number;
   /** The global step training went back to (steps completed at the restored state). */
   restoredStep: number;
   /** The base learning rate from then on (the schedule scales it as before). */
   lr: number;
+  /** `collapse` only: the smoothed training accuracy at `step`, and the best it had reached. */
+  accuracy?: number;
+  bestAccuracy?: number;
 }
 
 /** Halvings of the learning rate before a run that keeps producing NaN gives up. */
@@ -51,6 +58,59 @@ export class BlowUpDetector {
   /** After going back: the window refills from the replayed steps (the first loss stays). */
   reset(): void {
     this.#recent = [];
+  }
+}
+
+/**
+ * Watches the training accuracy for a silent collapse: a run whose loss stays finite but whose
+ * accuracy falls back towards chance (LeNet-300-100 at mean/std inputs, batch 16 lr 0.05, one
+ * epoch: the 32-step training accuracy reached 80%, fell under 45% as the loss climbed back to
+ * ~2.3, and the run ended at 45.4% on validation, with no NaN for the loss checks to see). Accuracy, unlike the loss, is on one scale
+ * whatever extra loss terms a run adds, and bounded, so its noise at a well-fit level (fine-tuning,
+ * 99%) is far from a collapse. Collapsed: the accuracy, averaged over the last `SPAN` steps
+ * (exponentially), once above chance by `LEARNED` of the way to 100%, has lost more than half its
+ * gain over chance.
+ */
+export class CollapseDetector {
+  /** Steps averaged (an exponential moving average of span `SPAN`), and seen before the check starts. */
+  static readonly SPAN = 32;
+  /** The part of the way from chance to 100% the best average must have reached before a collapse counts. */
+  static readonly LEARNED = 0.25;
+  readonly #chance: number;
+  #seen = 0;
+  #level = 0;
+  #best = 0;
+
+  /** `classes`: the number of classes (chance is 1 / classes). */
+  constructor(classes: number) {
+    this.#chance = 1 / Math.max(1, classes);
+  }
+
+  /** The smoothed accuracy and the best it reached (after `check`). */
+  get level(): number {
+    return this.#level;
+  }
+  get best(): number {
+    return this.#best;
+  }
+
+  /** True when the accuracy collapsed with this step (`accuracy`: the step's batch accuracy, 0–1). */
+  check(accuracy: number): boolean {
+    const n = CollapseDetector.SPAN;
+    this.#seen++;
+    // The first SPAN steps seed the average with their plain mean.
+    this.#level += (accuracy - this.#level) / Math.min(this.#seen, n);
+    if (this.#seen < n) return false;
+    this.#best = Math.max(this.#best, this.#level);
+    const c = this.#chance;
+    return this.#best - c >= CollapseDetector.LEARNED * (1 - c) && this.#level - c < (this.#best - c) / 2;
+  }
+
+  /** Forgets the history: after going back to an earlier state, or when a callback changed the weights or masks. */
+  reset(): void {
+    this.#seen = 0;
+    this.#level = 0;
+    this.#best = 0;
   }
 }
 

@@ -13,8 +13,9 @@ import type { Model } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import { Session } from '../runtime/session.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { withLabelSmoothing } from './label-smoothing.js';
 import type { Recovery, TrainSnapshot } from './recovery.js';
-import { BlowUpDetector, DEFAULT_MAX_RECOVERIES, SnapshotRing } from './recovery.js';
+import { BlowUpDetector, CollapseDetector, DEFAULT_MAX_RECOVERIES, SnapshotRing } from './recovery.js';
 import { checkInputShape, evaluate, inputDims } from './evaluate.js';
 import type { PlateauState, ScheduleOptions } from './schedule.js';
 import { initialPlateauState, learningRate, updatePlateau } from './schedule.js';
@@ -45,17 +46,20 @@ export interface TrainOptions {
    */
   stepsPerRun?: number;
   /**
-   * On a non-finite loss, or a finite one that blew up (100× every recent one and above the
-   * first), go back to a state kept from before the loss began to climb (the oldest of the last
-   * four runs' starting states, within the epoch: 48–64 steps back at 16 steps per run, up to
-   * four runs back at more), halve the learning rate and replay the same batches (default true); false: throw
-   * NAN_LOSS at the first non-finite loss.
+   * On a non-finite loss, a finite one that blew up (100× every recent one and above the first),
+   * or a collapse of the training accuracy towards chance with a finite loss (`CollapseDetector`;
+   * cross-entropy runs), go back to a state kept from before (the oldest of the last four runs'
+   * starting states, within the epoch: 48–64 steps back at 16 steps per run, up to four runs back
+   * at more), halve the learning rate and replay the same batches (default true); false: throw
+   * NAN_LOSS at the first non-finite loss or collapse.
    */
   recover?: boolean;
   /** Halvings of the learning rate before a recurring non-finite loss stops training (default 8). */
   maxRecoveries?: number;
   /** Compression hooks in the training graph: masks, extra loss terms, forward rewrites. */
   step?: StepExtensions;
+  /** Label smoothing ε of the cross-entropy, in [0, 1) (default 0: off); see `withLabelSmoothing`. */
+  labelSmoothing?: number;
   /** Initial values of the step's extra inputs (e.g. `${param}.mask`); masks default to all ones. */
   extraFeeds?: ReadonlyMap<string, Tensor>;
   /** Policies run between session runs (pruning schedules, growing, ...). */
@@ -147,7 +151,8 @@ interface CheckpointMeta {
 }
 
 function fingerprint(o: TrainOptions, step: TrainStep): string {
-  return JSON.stringify([o.batchSize, o.lr, o.optimizer, o.schedule, o.seed ?? 0, o.normalization, step.carried.map((c) => [c.input, c.dims])]);
+  const smoothing = o.labelSmoothing ? [o.labelSmoothing] : [];
+  return JSON.stringify([o.batchSize, o.lr, o.optimizer, o.schedule, o.seed ?? 0, o.normalization, step.carried.map((c) => [c.input, c.dims]), ...smoothing]);
 }
 
 function median(xs: number[]): number {
@@ -155,6 +160,20 @@ function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+function pct(x: number): string {
+  return `${(100 * x).toFixed(1)}%`;
+}
+
+function sameValues(a: readonly Tensor[], b: readonly Tensor[]): boolean {
+  return a.length === b.length && a.every((t, i) => t === b[i]);
+}
+
+/** A collapse watch for a cross-entropy step (it counts correct predictions) over a known number of classes. */
+function collapseDetector(model: Model, step: TrainStep): CollapseDetector | undefined {
+  const classes = model.graph.outputs[0]?.shape.at(-1);
+  return step.correct !== undefined && typeof classes === 'number' && classes >= 2 ? new CollapseDetector(classes) : undefined;
 }
 
 /** The model with `state`'s parameter and BatchNorm values as its initializers. */
@@ -180,7 +199,7 @@ export async function train(model: Model, data: Dataset, o: TrainOptions): Promi
   if (!(o.batchSize >= 1)) throw new WhittleError('BAD_ARGUMENT', `batch size must be ≥ 1, got ${o.batchSize}`);
   if (!(o.lr > 0)) throw new WhittleError('BAD_ARGUMENT', `learning rate must be > 0, got ${o.lr}`);
   checkInputShape(model, data);
-  const step = buildTrainStep(model, { ...o.step, optimizer: o.optimizer });
+  const step = buildTrainStep(model, { ...withLabelSmoothing(o.step, o.labelSmoothing ?? 0), optimizer: o.optimizer });
   const K = Math.max(1, Math.floor(o.stepsPerRun ?? DEFAULT_STEPS_PER_RUN));
   // Pixels go in as bytes and each step normalizes its own batch in the graph: a byte copy per
   // sample instead of a float conversion per pixel in JavaScript, and the floats stay in cache.
@@ -237,7 +256,7 @@ export async function train(model: Model, data: Dataset, o: TrainOptions): Promi
     if (ck.meta.fingerprint !== meta.fingerprint) {
       throw new WhittleError(
         'BAD_ARGUMENT',
-        `checkpoint ${o.checkpointPath} was written by a run with other settings (model, batch, lr, optimizer, schedule, seed or normalization); rerun with the same flags, or delete it to start over`,
+        `checkpoint ${o.checkpointPath} was written by a run with other settings (model, batch, lr, optimizer, schedule, seed, normalization or label smoothing); rerun with the same flags, or delete it to start over`,
       );
     }
     // Checkpoints written before recovery existed lack its two fields.
@@ -252,6 +271,7 @@ export async function train(model: Model, data: Dataset, o: TrainOptions): Promi
   };
   const snapshots = new SnapshotRing(SNAPSHOTS);
   const blowUp = new BlowUpDetector();
+  const collapse = collapseDetector(model, step);
   const maxRecoveries = o.maxRecoveries ?? DEFAULT_MAX_RECOVERIES;
   /** Puts the run back where `back` was; the maps are the ones callbacks hold, so refill them. */
   const restore = (back: TrainSnapshot): void => {
@@ -308,32 +328,52 @@ export async function train(model: Model, data: Dataset, o: TrainOptions): Promi
         const r = await session.run(feeds);
         const losses = r[loop?.losses ?? step.loss]?.data as Float32Array;
         const corrects = (loop?.corrects ?? step.correct) !== undefined ? (r[(loop?.corrects ?? step.correct) as string]?.data as Float32Array) : undefined;
-        const bad = losses.subarray(0, k).findIndex((l) => !Number.isFinite(l) || (o.recover !== false && blowUp.check(l)));
-        if (bad >= 0) {
+        let reason: Recovery['reason'] | undefined;
+        const bad = losses.subarray(0, k).findIndex((l, j) => {
+          if (!Number.isFinite(l)) reason = 'non-finite';
+          else if (o.recover !== false && blowUp.check(l)) reason = 'blow-up';
+          else if (collapse?.check((corrects?.[j] ?? 0) / bs) === true) reason = 'collapse';
+          return reason !== undefined;
+        });
+        if (bad >= 0 && reason !== undefined) {
           const where = `at epoch ${epoch + 1}, step ${s + bad + 1} (learning rate ${lrs[bad]})`;
           const badLoss = losses[bad] as number;
-          const reason = Number.isFinite(badLoss) ? 'blow-up' : 'non-finite';
+          const fell =
+            collapse !== undefined
+              ? `the training accuracy (last ${CollapseDetector.SPAN} steps) fell to ${pct(collapse.level)} from ${pct(collapse.best)} with a finite loss (${badLoss.toPrecision(3)})`
+              : '';
+          const fix = `lower the learning rate (e.g. ${o.lr / 10}), add warm-up steps, or let training recover`;
           if (o.recover === false)
             throw new WhittleError(
               'NAN_LOSS',
-              `the loss became ${losses[bad]} ${where}; lower the learning rate (e.g. ${o.lr / 10}), add warm-up steps, or let training recover`,
+              reason === 'collapse' ? `training collapsed ${where}: ${fell}; ${fix}` : `the loss became ${losses[bad]} ${where}; ${fix}`,
             );
+          const collapsed = reason === 'collapse' && collapse !== undefined ? { accuracy: collapse.level, bestAccuracy: collapse.best } : {};
           const failedStep = meta.globalStep + bad + 1;
           // Back to a state from before the loss started to climb, then the same batches at half the rate.
           restore(snapshots.rollback());
           blowUp.reset();
+          collapse?.reset();
           s = meta.stepInEpoch;
           if (meta.recoveries.length >= maxRecoveries) {
             save();
             throw new WhittleError(
               'NAN_LOSS',
-              `the loss ${reason === 'blow-up' ? 'blew up to' : 'became'} ${badLoss} ${where} again after ${maxRecoveries} halvings of the learning rate; ` +
+              `${reason === 'collapse' ? `training collapsed ${where} (${fell})` : `the loss ${reason === 'blow-up' ? 'blew up to' : 'became'} ${badLoss} ${where}`} again after ${maxRecoveries} halvings of the learning rate; ` +
                 `${o.checkpointPath !== undefined ? `the last good state (step ${meta.globalStep}) is saved in ${o.checkpointPath}; ` : ''}` +
                 'lower the learning rate further, add warm-up steps, or check the data and the model',
             );
           }
           meta.lrScale /= 2;
-          const recovery: Recovery = { epoch: epoch + 1, step: failedStep, reason, loss: badLoss, restoredStep: meta.globalStep, lr: o.lr * meta.lrScale };
+          const recovery: Recovery = {
+            epoch: epoch + 1,
+            step: failedStep,
+            reason,
+            loss: badLoss,
+            restoredStep: meta.globalStep,
+            lr: o.lr * meta.lrScale,
+            ...collapsed,
+          };
           meta.recoveries.push(recovery);
           o.onProgress?.({ type: 'recovery', recovery });
           continue;
@@ -349,7 +389,10 @@ export async function train(model: Model, data: Dataset, o: TrainOptions): Promi
         meta.stepInEpoch = s;
         meta.globalStep += k;
         lr = lrs[k - 1] as number;
+        const before = collapse !== undefined && o.callbacks?.length ? [...state.values(), ...extraFeeds.values()] : undefined;
         for (const cb of o.callbacks ?? []) await cb.onStepEnd?.(context(epoch));
+        // A callback that changed weights or masks (pruning, growing) moves the accuracy on purpose.
+        if (before !== undefined && !sameValues(before, [...state.values(), ...extraFeeds.values()])) collapse?.reset();
         o.onProgress?.({
           type: 'step',
           epoch,

@@ -22,11 +22,11 @@ function parse(code: number | null, stdout: string, stderr: string): CliResult {
 }
 
 /**
- * The general training settings (batch 64, momentum, lr 0.05, x/255), before the MLP family got its
+ * The general training settings (batch 64, momentum, lr 0.05, x/255, no label smoothing), before the MLP family got its
  * own defaults (src/train/defaults.ts): tests whose accuracy floors were set on models trained
  * this way pin them.
  */
-export const GENERAL_TRAINING = ['--batch', '64', '--optimizer', 'momentum', '--lr', '0.05', '--normalize', 'x/255'];
+export const GENERAL_TRAINING = ['--batch', '64', '--optimizer', 'momentum', '--lr', '0.05', '--normalize', 'x/255', '--label-smoothing', '0'];
 
 export function whittle(args: string[], options: { timeoutMs?: number } = {}): CliResult {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: options.timeoutMs ?? 300_000 });

@@ -21,8 +21,9 @@ test('train → eval → info on the bundled MNIST: LeNet-300-100, 2 epochs, ≥
   assert.equal(j['valAccuracy'], history[1]?.valAccuracy);
   assert.ok(Number(j['valAccuracy']) >= 0.97 && Number(history[1]?.valLoss) > 0);
   assert.deepEqual(j['recoveries'], []);
-  // The MLP family's defaults (src/train/defaults.ts): batch 32, Nesterov at lr 0.03, mean/std inputs.
-  assert.equal(j['lr'], 0.03);
+  // The MLP family's defaults (src/train/defaults.ts): batch 32, Nesterov at lr 0.07, mean/std inputs, label smoothing 0.1.
+  assert.equal(j['lr'], 0.07);
+  assert.equal(j['labelSmoothing'], 0.1);
   assert.equal(j['batch'], 32);
   assert.equal(j['optimizer'], 'nesterov');
   assert.equal(j['normalize'], 'mnist-mean-std');
