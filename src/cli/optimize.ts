@@ -101,7 +101,12 @@ export function registerOptimizeCommands(program: Command): void {
     )
     .addOption(new Option('--runtime <rt>', 'runtime whose latency is measured').choices(['node', 'web']).default('node'))
     .option('--threads <n>', 'ONNX Runtime threads for latency and the final fine-tune', int('--threads', 1), 1)
-    .option('--trials <n>', 'trials to spend', int('--trials', 1), 32)
+    .option(
+      '--trials <n>',
+      'search trials to spend; with --target size and --budget, up to 3 fill trials follow them (not counted here; --no-fill skips them)',
+      int('--trials', 1),
+      32,
+    )
     .option('--time <seconds>', 'stop proposing trials after this long (the front then depends on the machine)', num('--time'))
     .option('--seed <n>', 'seed of the fine-tunes and the search', int('--seed', 0), 0)
     .option(
@@ -134,7 +139,10 @@ export function registerOptimizeCommands(program: Command): void {
     .option('--normalize <how>', 'input normalization (default: what the model recorded, else x/255)')
     .option('--uniform', "also fine-tune one setting for every layer at the chosen model's cost, and report both (key `uniform`)")
     .option('--no-fill', 'size target with --budget: skip the fill trials that spend the bytes the winner leaves unspent (more weights, more bits)')
-    .option('--no-distill', "fine-tune the chosen model on the labels alone (default: also on the input model's soft targets)")
+    .option(
+      '--no-distill',
+      "fine-tune the chosen model on the labels alone (default: on the input model's soft targets too, temperature and weight chosen on validation)",
+    )
     .option('--json', 'print one JSON object on stdout')
     .action(async (f: OptimizeFlags) => {
       if (!f.model.endsWith('.onnx')) throw new WhittleError('BAD_ARGUMENT', `--model ${f.model}: optimize needs a trained .onnx file`);
@@ -208,6 +216,9 @@ export function registerOptimizeCommands(program: Command): void {
         addSummary(
           `optimize: chosen trial ${r.chosen.trial + 1}: test error ${pct(1 - r.final.testAccuracy)} (input ${pct(1 - r.baseline.testAccuracy)}), ` +
             `${r.final.bytes} bytes (${r.ratio.bytes.toFixed(1)}× smaller than dense float32), ${r.final.latencyMs.toFixed(3)} ms/batch (${r.ratio.latency.toFixed(2)}× faster) → ${r.final.file}\n`,
+        );
+        process.stderr.write(
+          `optimize: ${r.trials} trials: ${r.trials - r.fillTrials} of the search (--trials ${f.trials})${r.fillTrials > 0 ? ` + ${r.fillTrials} budget fill(s)` : ''}\n`,
         );
         if (r.uniform !== undefined)
           process.stderr.write(

@@ -41,9 +41,11 @@ export interface CompressSettings {
   klWeight?: number;
   /**
    * Distil from this model (the uncompressed input) in every fine-tune of the candidate: Hinton's
-   * soft targets at T = 4, weight 0.7, beside the labels' cross-entropy.
+   * soft targets (`distill`, default T = 4, weight 0.7) beside the labels' cross-entropy.
    */
   teacher?: Model;
+  /** Soft-target temperature and weight of the teacher's term (default T = 4, α = 0.7). */
+  distill?: { temperature: number; alpha: number };
   onProgress?: TrainOptions['onProgress'];
 }
 
@@ -86,7 +88,7 @@ function combineSteps(a: StepExtensions | undefined, b: StepExtensions | undefin
 
 /** The teacher's soft-target loss for training `student`, when the settings name a teacher. */
 function teacherStep(s: CompressSettings, student: Model): StepExtensions | undefined {
-  return s.teacher === undefined ? undefined : distillationStep(s.teacher, student);
+  return s.teacher === undefined ? undefined : distillationStep(s.teacher, student, s.distill ?? {});
 }
 
 function trainOptions(s: CompressSettings, epochs: number, lr: number, student?: Model): TrainOptions {

@@ -15,7 +15,7 @@ import { SHAPE_RULES } from '../ops/index.js';
 import { evaluate } from '../train/evaluate.js';
 import { denseParameterBytes, withNormalization } from '../pipeline/index.js';
 import { compressCandidate } from './compress.js';
-import { searchData } from './data.js';
+import { searchData, trialData } from './data.js';
 import { budgetFills } from './fill.js';
 import { estimateBytes, estimateFlops, greedyPath } from './greedy.js';
 import type { CostEstimate } from './greedy.js';
@@ -23,6 +23,7 @@ import { appendJournal, readJournal } from './journal.js';
 import type { LatencySettings } from './latency.js';
 import { LatencyTable } from './latency.js';
 import { paretoFront } from './pareto.js';
+import { trimToBudget } from './trim.js';
 import type { TrialRunner } from './pool.js';
 import { measurePrior } from './prior.js';
 import { candidateKey, crossover, denseCandidate, mutate, searchSpace } from './space.js';
@@ -72,7 +73,11 @@ export interface OptimizeOptions {
    * (default true).
    */
   fillBudget?: boolean;
-  /** Distil from the input model during the winner's (and the uniform's) fine-tune (default true). */
+  /**
+   * Distil from the input model during the winner's (and the uniform's) fine-tune (default true):
+   * the soft targets' temperature and weight, or the labels alone, chosen among DISTILL_CHOICES
+   * by the winner's validation accuracy after a trial-sized fine-tune.
+   */
   distill?: boolean;
   log?: (line: string) => void;
   /** Called once per finished trial, in trial order (the CLI's run log). */
@@ -101,10 +106,23 @@ export interface OptimizeResult {
   /** Validation accuracy of the dense input on the trials' validation samples. */
   trialBaseline: number;
   front: FrontEntry[];
+  /** Trials run: the search's (`--trials`) and, after them, the fill trials (`fillTrials` of them). */
   trials: number;
+  fillTrials: number;
   chosen: FrontEntry & { met: boolean };
   /** When the chosen candidate is a budget fill: the search's winner it was grown from. */
   filledFrom?: FrontEntry;
+  /**
+   * How the final fine-tune was distilled: each setting's validation accuracy after a trial-sized
+   * fine-tune of the chosen candidate (alpha 0: the labels alone, the trial itself), and the one used.
+   */
+  distillation?: { probes: DistillProbe[]; chosen: DistillChoice };
+  /**
+   * Size target with a budget, when the final file came out over it: the fraction of each layer's
+   * remaining weights pruned (smallest first, codebooks re-fitted, no further fine-tune) to fit,
+   * and the bytes before.
+   */
+  trimmed?: { fraction: number; bytesBefore: number; valAccuracyBefore: number };
   /** The winner after its longer fine-tune; `withinBudget`: the written file (size) or its structure (latency, FLOPs) meets --budget. */
   final: {
     valAccuracy: number;
@@ -125,8 +143,33 @@ export interface OptimizeResult {
   seconds: number;
 }
 
-/** Fills aim this far under a size budget: fine-tuning moves the entropy-coded bytes a little. */
+/**
+ * Fills aim this far under a size budget: the final fine-tune moves the entropy-coded bytes
+ * (LeNet-300-100: +5% over the fill trial's after 16 epochs, +7% after 8), and a final that still
+ * lands over the budget is pruned to it without a fine-tune (trim.ts), which costs more than
+ * starting from fewer weights.
+ */
 const FILL_MARGIN = 0.94;
+
+export interface DistillChoice {
+  temperature: number;
+  /** Weight of the soft term (0: the labels alone, no teacher). */
+  alpha: number;
+}
+export interface DistillProbe extends DistillChoice {
+  valAccuracy: number;
+}
+
+/**
+ * The final fine-tune's distillation settings, tried in this order on the chosen candidate (a tie
+ * keeps the earlier): the library's default, Hinton's low-temperature / high-weight corner, and
+ * the labels alone (the candidate's own trial).
+ */
+export const DISTILL_CHOICES: readonly DistillChoice[] = [
+  { temperature: 4, alpha: 0.7 },
+  { temperature: 2, alpha: 0.9 },
+  { temperature: 4, alpha: 0 },
+];
 
 function sha(s: string | Uint8Array): string {
   return createHash('sha256').update(s).digest('hex').slice(0, 16);
@@ -348,11 +391,40 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
   if (message !== undefined) log(`optimize: ${message}`);
 
   // The winner: fine-tuned longer on the training side, written, measured once on the test set.
-  log(`optimize: fine-tuning the chosen candidate (trial ${best.index + 1}) for ${o.finalEpochs} epochs`);
   const finalTrain = subset(data.train, 0, Math.min(o.finalTrainSamples ?? data.train.count, data.train.count));
   const input = withNormalization(model, o.normalization);
-  const teacher = o.distill !== false ? { teacher: input } : {};
-  const final = await compressCandidate(input, best.candidate, finalTrain, {
+  const evalOpts = { normalization: o.normalization, threads: o.threads };
+  let distillation: OptimizeResult['distillation'];
+  if (o.distill !== false && o.finalEpochs > 0) {
+    // Chosen on validation: the candidate fine-tuned as its trial was (same samples, epochs, seed),
+    // distilled with each setting; alpha 0 is the trial itself.
+    const td = trialData(o.data);
+    const probes: DistillProbe[] = [];
+    for (const d of DISTILL_CHOICES) {
+      let valAccuracy = best.result.valAccuracy;
+      if (d.alpha > 0) {
+        const r = await compressCandidate(input, best.candidate, td.train, {
+          epochs: o.epochs,
+          batchSize: o.batchSize,
+          normalization: o.normalization,
+          seed: o.seed,
+          threads: 1,
+          klWeight: 1 / data.train.count,
+          teacher: input,
+          distill: d,
+        });
+        valAccuracy = (await evaluate(r.model, td.validation, { normalization: o.normalization, threads: 1 })).accuracy;
+      }
+      probes.push({ ...d, valAccuracy });
+      log(`optimize: distillation T = ${d.temperature}, alpha = ${d.alpha}: validation ${(100 * valAccuracy).toFixed(2)}% after a trial-sized fine-tune`);
+    }
+    const top = probes.reduce((a, b) => (b.valAccuracy > a.valAccuracy ? b : a));
+    distillation = { probes, chosen: { temperature: top.temperature, alpha: top.alpha } };
+  }
+  const chosenDistill = distillation?.chosen;
+  const teacher = chosenDistill !== undefined && chosenDistill.alpha > 0 ? { teacher: input, distill: chosenDistill } : {};
+  log(`optimize: fine-tuning the chosen candidate (trial ${best.index + 1}) for ${o.finalEpochs} epochs`);
+  let final = await compressCandidate(input, best.candidate, finalTrain, {
     epochs: o.finalEpochs,
     batchSize: o.batchSize,
     normalization: o.normalization,
@@ -361,12 +433,24 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
     klWeight: 1 / data.train.count,
     ...teacher,
   });
+  let finalVal = (await evaluate(final.model, data.validation, evalOpts)).accuracy;
+  let trimmed: OptimizeResult['trimmed'];
+  if (met && o.target === 'size' && o.budget !== undefined && final.file.length > o.budget && final.form === 'container') {
+    const before = { bytes: final.file.length, val: finalVal };
+    const fit = await trimToBudget(final.model, best.candidate, o.budget, subset(data.train, 0, 64), o);
+    if (fit !== undefined) {
+      final = fit.compressed;
+      finalVal = (await evaluate(final.model, data.validation, evalOpts)).accuracy;
+      trimmed = { fraction: fit.fraction, bytesBefore: before.bytes, valAccuracyBefore: before.val };
+      log(
+        `optimize: the final file (${before.bytes} bytes) was over the budget; ${(100 * fit.fraction).toFixed(2)}% of each layer's remaining weights pruned: ${final.file.length} bytes, validation ${(100 * before.val).toFixed(2)}% → ${(100 * finalVal).toFixed(2)}%`,
+      );
+    }
+  }
   const file = join(o.out, final.form === 'container' ? 'model.wtl' : 'model.onnx');
   const onnx = join(o.out, 'model.onnx');
   writeFileAtomic(file, [final.file]);
   if (final.form === 'container') writeFileAtomic(onnx, [encodeModel(final.model)]);
-  const evalOpts = { normalization: o.normalization, threads: o.threads };
-  const finalVal = (await evaluate(final.model, data.validation, evalOpts)).accuracy;
   const finalTest = (await evaluate(final.model, data.test, evalOpts)).accuracy;
   const baseVal = (await evaluate(model, data.validation, evalOpts)).accuracy;
   const baseTest = (await evaluate(model, data.test, evalOpts)).accuracy;
@@ -380,8 +464,11 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
     trialBaseline: reference,
     front: paretoFront(trials).map(entry),
     trials: trials.length,
+    fillTrials: trials.filter((t) => t.origin === 'fill').length,
     chosen: { ...entry(best), met },
     ...(best !== winner ? { filledFrom: entry(winner) } : {}),
+    ...(distillation !== undefined ? { distillation } : {}),
+    ...(trimmed !== undefined ? { trimmed } : {}),
     final: {
       valAccuracy: finalVal,
       testAccuracy: finalTest,

@@ -79,6 +79,17 @@ test('optimize --target size --budget: a Pareto front of the trials, the budget 
   const fills = files.trials.filter((t) => t.origin === 'fill');
   assert.equal(files.trials.length - fills.length, 6);
   assert.ok(fills.length <= 3);
+  // The counts say which trials were the search's and which the fills.
+  assert.equal((j as { trials?: number }).trials, files.trials.length);
+  assert.equal((j as { fillTrials?: number }).fillTrials, fills.length);
+  // The final's distillation: chosen on validation among the settings tried (a tie keeps the first).
+  const d = (j as { distillation?: { probes: { temperature: number; alpha: number; valAccuracy: number }[]; chosen: { temperature: number; alpha: number } } })
+    .distillation;
+  assert.ok(d !== undefined && d.probes.length === 3, JSON.stringify(d));
+  const top = d.probes.find((p) => p.valAccuracy === Math.max(...d.probes.map((q) => q.valAccuracy)));
+  assert.deepEqual(d.chosen, { temperature: top?.temperature, alpha: top?.alpha });
+  // The labels-alone setting is the chosen candidate's own trial.
+  assert.equal(d.probes.find((p) => p.alpha === 0)?.valAccuracy, (j.chosen as Entry).valAccuracy);
   for (const t of fills) assert.ok(t.bytes <= BUDGET, `fill trial ${t.trial}: ${t.bytes} bytes`);
   // Pareto: nothing among all trials dominates a front entry, and every non-dominated trial is on it.
   const dominates = (a: Entry, b: Entry): boolean =>
