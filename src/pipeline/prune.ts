@@ -54,6 +54,8 @@ export interface PruneModelOptions {
   lambda?: number;
   /** activation/apoz: training samples the activations are measured on; default 1024. */
   calibrationSamples?: number;
+  /** Structured: keep a multiple of this many channels per group (`ChannelPruneOptions.roundTo`). */
+  roundTo?: number;
   /** Trainer settings of every fine-tuning run. */
   train: TrainSettings;
   onEvent?: PipelineListener;
@@ -198,6 +200,7 @@ export async function pruneModel(model: Model, data: PruneModelData, options: Pr
       layers: global ? groupNames : undefined,
       importance,
       calibration: { data: data.train, normalization, samples: options.calibrationSamples ?? 1024, threads },
+      roundTo: options.roundTo,
     });
     return { model: r.model, groups: r.groups };
   };
@@ -212,11 +215,12 @@ export async function pruneModel(model: Model, data: PruneModelData, options: Pr
     });
   }
   // Names and feasibility are checked on the model before any training.
-  if (structured && scope === 'global') await pruneChannels(model, { sparsity, scope: 'global', layers: groupNames });
+  if (structured && scope === 'global') await pruneChannels(model, { sparsity, scope: 'global', layers: groupNames, roundTo: options.roundTo });
   else if (structured)
     await pruneChannels(model, {
       sparsity,
       perLayer: perLayer ?? (groupNames && sparsity !== undefined ? Object.fromEntries(groupNames.map((n) => [n, sparsity as number])) : undefined),
+      roundTo: options.roundTo,
     });
   else magnitudePrune(model, { sparsity, perLayer, scope });
 

@@ -27,6 +27,14 @@ export interface ChannelPruneOptions {
   /** Default 'l1'. 'activation' and 'apoz' need `calibration`. */
   importance?: ImportanceKind;
   calibration?: { data: Dataset } & CalibrationOptions;
+  /**
+   * Keep a multiple of this many channels in each group, rounding the kept count up (default 1:
+   * no rounding; a group where the rounded count would exceed its channels keeps the unrounded
+   * one). onnxruntime's x86 convolutions run in a blocked layout (8 or 16 channels) only for
+   * channel counts it divides: MobileNetV3's 5×5 depthwise convs thinned to 75 channels ran 2.1×
+   * slower than unpruned, at 80 they ran 1.28× faster. 8 or 16 suits x86 CPUs.
+   */
+  roundTo?: number;
 }
 
 export interface GroupResult {
@@ -118,11 +126,16 @@ export async function pruneChannels(model: Model, o: ChannelPruneOptions): Promi
   } else {
     for (const [g, s] of targets) keepCounts.set(g, g.channels - Math.round(s * g.channels));
   }
+  const roundTo = o.roundTo ?? 1;
+  if (!Number.isInteger(roundTo) || roundTo < 1)
+    throw new WhittleError('BAD_ARGUMENT', `roundTo must be a whole number of channels, 1 or more (e.g. 8); got ${o.roundTo}`);
   const keep = new Map<number, number[]>();
   const results: GroupResult[] = [];
   for (const g of all) {
-    const keepCount = keepCounts.get(g);
-    if (keepCount === undefined) continue;
+    const counted = keepCounts.get(g);
+    if (counted === undefined) continue;
+    const rounded = Math.ceil(counted / roundTo) * roundTo;
+    const keepCount = counted >= 1 && rounded <= g.channels ? rounded : counted;
     if (keepCount < 1)
       throw new WhittleError(
         'BAD_ARGUMENT',

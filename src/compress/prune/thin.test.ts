@@ -175,6 +175,26 @@ test('pruneChannels on LeNet-5: exact shapes and parameter count, and the input 
   keptSorted.forEach((c, j) => assert.deepEqual([...thinW.subarray(j * 25, j * 25 + 25)], [...origW.subarray(c * 25, c * 25 + 25)]));
 });
 
+test('pruneChannels roundTo: each kept count rounds up to a multiple, never past the group', async () => {
+  const model = createModel('lenet-5', { seed: 2 });
+  // 20 → 10 → 16; 50 → 20 → 24; 500 → 200 stays (a multiple already); fc1 at 0.99 keeps 5 → 8.
+  const r = await pruneChannels(model, { perLayer: { conv1: 0.5, conv2: 0.6, fc1: 0.6 }, roundTo: 8 });
+  const dims = (m: typeof model, n: string): readonly number[] | undefined => m.graph.initializers.get(n)?.dims;
+  assert.deepEqual(dims(r.model, 'conv1.weight'), [16, 1, 5, 5]);
+  assert.deepEqual(dims(r.model, 'conv2.weight'), [24, 16, 5, 5]);
+  assert.deepEqual(dims(r.model, 'fc1.weight'), [200, 24 * 16]);
+  assert.deepEqual(
+    r.groups.map((g) => g.channelsAfter),
+    [16, 24, 200],
+  );
+  const small = await pruneChannels(model, { perLayer: { fc1: 0.99 }, roundTo: 8 });
+  assert.deepEqual(dims(small.model, 'fc1.weight'), [8, 800]);
+  // A multiple past the group's own size keeps the unrounded count: 20 channels, keep 10, roundTo 32.
+  const big = await pruneChannels(model, { perLayer: { conv1: 0.5 }, roundTo: 32 });
+  assert.deepEqual(dims(big.model, 'conv1.weight'), [10, 1, 5, 5]);
+  await assert.rejects(pruneChannels(model, { sparsity: 0.5, roundTo: 0 }), /roundTo must be a whole number/);
+});
+
 test('bad input: removing every channel, an unknown group, the output group', async () => {
   const model = createModel('lenet-5');
   await assert.rejects(pruneChannels(model, { perLayer: { conv1: 0.99 } }), /would disconnect the graph/);
