@@ -224,7 +224,7 @@ export function registerPruneCommands(program: Command): void {
     .option('--flops <fraction>', 'neurons/filters: keep at most this fraction of the FLOPs per sample (e.g. 0.25); the sparsity is searched', num('--flops'))
     .option(
       '--round-to <n>',
-      "neurons/filters: keep a multiple of n per layer, rounding up (8 or 16 keeps x86 convolutions on onnxruntime's fast blocked layout)",
+      "neurons/filters, oneshot and iterative schedules: keep a multiple of n per layer, rounding up (8 or 16 keeps x86 convolutions on onnxruntime's fast blocked layout)",
       int('--round-to', 1),
     )
     .addOption(
