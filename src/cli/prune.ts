@@ -158,6 +158,15 @@ async function runPrune(f: PruneFlags, log?: RunLog): Promise<Record<string, unk
     if (f.out !== undefined) writeFileAtomic(f.out, [encoded]);
     bytes = encoded.length;
   } else if (f.out !== undefined) bytes = saveModel(result, f.out, path);
+  // Rounding is not the default (it removes fewer channels than asked, and only onnxruntime's x86
+  // blocked convolutions gain from it), so say when a thinned convolution fell off that layout.
+  const convs = new Set(model.graph.nodes.filter((n) => n.opType === 'Conv').map((n) => n.name));
+  const odd =
+    f.roundTo === undefined ? (r.groups ?? []).filter((g) => convs.has(g.name) && g.channelsAfter !== g.channelsBefore && g.channelsAfter % 8 !== 0) : [];
+  if (odd[0] !== undefined)
+    process.stderr.write(
+      `prune: ${odd.length} thinned convolution group(s) keep a channel count that is not a multiple of 8 (e.g. "${odd[0].name}": ${odd[0].channelsAfter}); on x86, onnxruntime's fast blocked convolutions need multiples of 8 or 16: --round-to 8 keeps them there\n`,
+    );
   const report = pruneReport(model, result, bytes);
   const { accuracy, accuracyBefore, accuracyPruned } = r;
   addSummary(
