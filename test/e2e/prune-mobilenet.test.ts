@@ -48,6 +48,10 @@ test('the MobileNetV3 recipe removes ≥ 50% of the channels, keeps ≤ 55% of t
   // Nearest rounding: 72 → 27 → 24 rather than 32.
   const nearest = prune(perLayer, ['--round-to', '8', '--rounding', 'nearest']);
   assert.equal(nearest.groups.find((g) => g.name === '/features/features.3/block/block.0/block.0.0/Conv')?.channelsAfter, 24);
+  // Weights have no channel count to round: refused before any work.
+  const weights = whittle(['prune', '--model', MODEL, '--sparsity', '0.5', '--round-to', '8', '--json']);
+  assert.equal(weights.code, 2);
+  assert.match(weights.stderr, /--round-to rounds the neurons\/filters each layer keeps: set --granularity to 'neuron', 'filter' or 'channel'/);
 });
 
 test('sensitivity --round-to measures the rounded models prune builds, on the validation split', () => {
