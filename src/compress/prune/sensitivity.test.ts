@@ -1,7 +1,10 @@
 // Proposals from sensitivity curves, against hand-worked answers.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { dependencyGroups } from '../../graph/dependency.js';
 import type { Model } from '../../ir/graph.js';
+import { loadModelFile } from '../../ir/io.js';
 import { createModel } from '../../nn/index.js';
 import { proposeForTarget, proposeSparsities, sensitivity } from './sensitivity.js';
 import { pruneChannels } from './structured.js';
@@ -72,4 +75,17 @@ test('channel sensitivity with roundTo measures the models prune --round-to buil
   const plain = await sensitivity(model, { sparsities: [0.5], granularity: 'channel', layers: ['conv1'], evaluate });
   assert.equal(plain.layers[0]?.points[0]?.accuracy, 10);
   await assert.rejects(sensitivity(model, { sparsities: [0.5], roundTo: 8, evaluate }), /roundTo applies to channel granularity/);
+});
+
+test('channel sensitivity measures each coupled group once: MobileNetV3 has 16 groups, not one row per layer', async () => {
+  const model = loadModelFile(fileURLToPath(new URL('../../../../test/fixtures/corpus/mnist_mobilenet_v3.opset17.onnx', import.meta.url)));
+  const groups = dependencyGroups(model.graph)
+    .filter((g) => g.prunable)
+    .map((g) => g.name);
+  const r = await sensitivity(model, { sparsities: [0.5], granularity: 'channel', roundTo: 8, evaluate: async () => 1 });
+  assert.equal(groups.length, 16);
+  assert.deepEqual(
+    r.layers.map((l) => l.name),
+    groups,
+  );
 });

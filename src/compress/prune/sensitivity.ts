@@ -51,6 +51,8 @@ export async function sensitivity(model: Model, o: SensitivityOptions): Promise<
   const layers = o.layers !== undefined ? resolveLayers(model.graph, o.layers) : requirePrunableLayers(model.graph);
   const baseline = await o.evaluate(model);
   const out: LayerSensitivity[] = [];
+  // Channel groups already measured: a layer coupled into one (an SE block's fc2) would repeat its curve.
+  const measured = new Set<string>();
   for (const l of layers) {
     const points: SensitivityPoint[] = [];
     for (const s of o.sparsities) {
@@ -60,6 +62,9 @@ export async function sensitivity(model: Model, o: SensitivityOptions): Promise<
       else {
         try {
           const r = await pruneChannels(model, { perLayer: { [l.name]: s }, roundTo: o.roundTo, rounding: o.rounding });
+          const group = r.groups[0]?.name ?? l.name;
+          if (o.layers === undefined && points.length === 0 && measured.has(group)) break;
+          measured.add(group);
           pruned = r.model;
           channels = r.groups[0]?.channelsAfter;
         } catch (e) {
