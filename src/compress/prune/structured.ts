@@ -32,7 +32,8 @@ export interface ChannelPruneOptions {
    * no rounding; a group where the rounded count would exceed its channels keeps the unrounded
    * one). onnxruntime's x86 convolutions run in a blocked layout (8 or 16 channels) only for
    * channel counts it divides: MobileNetV3's 5×5 depthwise convs thinned to 75 channels ran 2.1×
-   * slower than unpruned, at 80 they ran 1.28× faster. 8 or 16 suits x86 CPUs.
+   * slower than unpruned, at 80 they ran 1.28× faster. 8 or 16 suits x86 CPUs. Not the default:
+   * it removes fewer channels than asked, and the measured gain is onnxruntime's x86 layout.
    */
   roundTo?: number;
   /**
