@@ -13,6 +13,8 @@ import type { Model } from '../ir/graph.js';
 import { checkSparsity } from '../compress/prune/layers.js';
 import { pruneReport } from '../compress/prune/report.js';
 import { proposeForTarget, proposeSparsities, sensitivity } from '../compress/prune/sensitivity.js';
+import type { ChannelRounding } from '../compress/prune/structured.js';
+import { CHANNEL_ROUNDINGS } from '../compress/prune/structured.js';
 import { checkPruneOptions, PRUNE_GRANULARITIES, PRUNE_METHODS, PRUNE_SCHEDULES, pruneModel, withSplit } from '../pipeline/index.js';
 import type { PruneGranularity, PruneMethod, PruneSchedule, TrainSettings } from '../pipeline/index.js';
 import { evaluate } from '../train/evaluate.js';
@@ -33,6 +35,7 @@ interface PruneFlags {
   sparsity?: number;
   perLayer?: string;
   roundTo?: number;
+  rounding?: ChannelRounding;
   scope: 'layer' | 'global';
   schedule: PruneSchedule;
   fineTuneEpochs: number;
@@ -105,6 +108,7 @@ async function runPrune(f: PruneFlags, log?: RunLog): Promise<Record<string, unk
     sparsity: f.sparsity,
     perLayer,
     roundTo: f.roundTo,
+    rounding: f.rounding,
     flops: f.flops,
     scope: f.scope,
     schedule: f.schedule,
@@ -154,6 +158,15 @@ async function runPrune(f: PruneFlags, log?: RunLog): Promise<Record<string, unk
     if (f.out !== undefined) writeFileAtomic(f.out, [encoded]);
     bytes = encoded.length;
   } else if (f.out !== undefined) bytes = saveModel(result, f.out, path);
+  // Rounding is not the default (it removes fewer channels than asked, and only onnxruntime's x86
+  // blocked convolutions gain from it), so say when a thinned convolution fell off that layout.
+  const convs = new Set(model.graph.nodes.filter((n) => n.opType === 'Conv').map((n) => n.name));
+  const odd =
+    f.roundTo === undefined ? (r.groups ?? []).filter((g) => convs.has(g.name) && g.channelsAfter !== g.channelsBefore && g.channelsAfter % 8 !== 0) : [];
+  if (odd[0] !== undefined)
+    process.stderr.write(
+      `prune: ${odd.length} thinned convolution group(s) keep a channel count that is not a multiple of 8 (e.g. "${odd[0].name}": ${odd[0].channelsAfter}); on x86, onnxruntime's fast blocked convolutions need multiples of 8 or 16: --round-to 8 keeps them there\n`,
+    );
   const report = pruneReport(model, result, bytes);
   const { accuracy, accuracyBefore, accuracyPruned } = r;
   addSummary(
@@ -189,6 +202,8 @@ interface SensitivityFlags {
   data?: string;
   sparsities: string;
   granularity: 'weight' | 'channel';
+  roundTo?: number;
+  rounding?: ChannelRounding;
   layers?: string;
   evalLimit: number;
   maxDrop: number;
@@ -224,9 +239,10 @@ export function registerPruneCommands(program: Command): void {
     .option('--flops <fraction>', 'neurons/filters: keep at most this fraction of the FLOPs per sample (e.g. 0.25); the sparsity is searched', num('--flops'))
     .option(
       '--round-to <n>',
-      "neurons/filters, oneshot and iterative schedules: keep a multiple of n per layer, rounding up (8 or 16 keeps x86 convolutions on onnxruntime's fast blocked layout)",
+      "neurons/filters: keep a multiple of n per layer, rounding up (see --rounding; 8 or 16 keeps x86 convolutions on onnxruntime's fast blocked layout)",
       int('--round-to', 1),
     )
+    .addOption(new Option('--rounding <how>', '--round-to: up (never removes more than asked) | nearest multiple (at least n)').choices([...CHANNEL_ROUNDINGS]))
     .addOption(
       new Option(
         '--scope <s>',
@@ -278,6 +294,12 @@ export function registerPruneCommands(program: Command): void {
     .option('--data <dir>', 'MNIST-format IDX or CIFAR-10 binary directory (default: the bundled MNIST)')
     .option('--sparsities <list>', 'sparsities to try, comma-separated', '0.5,0.7,0.8,0.9,0.95')
     .addOption(new Option('--granularity <g>', 'weight (magnitude) or channel (L1 filters/neurons, thinned)').choices(['weight', 'channel']).default('weight'))
+    .option(
+      '--round-to <n>',
+      'channel: keep a multiple of n channels per group, as prune --round-to n (so the curve measures what prune will apply)',
+      int('--round-to', 1),
+    )
+    .addOption(new Option('--rounding <how>', '--round-to: up | nearest, as prune --rounding').choices([...CHANNEL_ROUNDINGS]))
     .option('--layers <list>', 'layers to analyse (default: all prunable)')
     .option('--eval-limit <n>', 'validation samples per evaluation', int('--eval-limit', 1), 2000)
     .option('--max-drop <x>', 'proposal: largest sparsity per layer losing at most this accuracy (0..1)', num('--max-drop'), 0.005)
@@ -293,6 +315,8 @@ export function registerPruneCommands(program: Command): void {
   // Proposals are choices: measured on samples held out of the training data, not on the test split.
   addLogFlag(addValidationFlags(sensitivityCmd)).action(async (f: SensitivityFlags & { log?: string }) => {
     const sparsities = f.sparsities.split(',').map((s) => checkSparsity(num('--sparsities')(s.trim()), '--sparsities entry'));
+    if ((f.roundTo !== undefined || f.rounding !== undefined) && f.granularity !== 'channel')
+      throw new WhittleError('BAD_ARGUMENT', '--round-to and --rounding round the channels a group keeps: add --granularity channel');
     const data = loadData(f.data);
     const { model, path } = loadModel(f.model, zooShapeFor(data.test));
     const normalization = resolveNormalization(f.normalize, model);
@@ -301,15 +325,20 @@ export function registerPruneCommands(program: Command): void {
     const r = await sensitivity(model, {
       sparsities,
       granularity: f.granularity,
+      roundTo: f.roundTo,
+      rounding: f.rounding,
       layers: f.layers?.split(',').map((s) => s.trim()),
       evaluate: async (m) => (await evaluate(m, held, { normalization, threads: f.threads })).accuracy,
     });
     const proposed = f.target !== undefined ? proposeForTarget(r, f.target) : proposeSparsities(r, f.maxDrop);
+    // With rounding, the channels each sparsity keeps: the curve's x axis as prune will apply it.
+    const kept = (l: (typeof r.layers)[number]): string =>
+      f.roundTo !== undefined && l.points.some((p) => p.channels !== undefined) ? `   kept ${l.points.map((p) => p.channels ?? '-').join('/')}` : '';
     const head = `layer${' '.repeat(14)}${sparsities.map((s) => `${(100 * s).toFixed(0)}%`.padStart(8)).join('')}   proposed`;
     addSummary(`sensitivity of ${f.model} (baseline ${(100 * r.baseline).toFixed(2)}% on ${held.count} validation samples)\n${head}\n`);
     for (const l of r.layers) {
       addSummary(
-        `${l.name.padEnd(19)}${l.points.map((p) => `${(100 * p.accuracy).toFixed(2)}`.padStart(8)).join('')}   ${(100 * (proposed[l.name] ?? 0)).toFixed(0)}%\n`,
+        `${l.name.padEnd(19)}${l.points.map((p) => `${(100 * p.accuracy).toFixed(2)}`.padStart(8)).join('')}   ${(100 * (proposed[l.name] ?? 0)).toFixed(0)}%${kept(l)}\n`,
       );
     }
     if (f.target !== undefined)
@@ -318,7 +347,17 @@ export function registerPruneCommands(program: Command): void {
           .map(([k, v]) => `${k}=${v}`)
           .join(',')}\n`,
       );
-    const result = { model: f.model, granularity: f.granularity, baseline: r.baseline, samples: held.count, split, layers: r.layers, proposed };
+    const result = {
+      model: f.model,
+      granularity: f.granularity,
+      roundTo: f.roundTo ?? 1,
+      rounding: f.rounding ?? 'up',
+      baseline: r.baseline,
+      samples: held.count,
+      split,
+      layers: r.layers,
+      proposed,
+    };
     // A log only with --log: sensitivity writes no model beside which to put one.
     const log = openCommandLog(f.log, 'sensitivity', f.model);
     log?.write({ type: 'result', result });

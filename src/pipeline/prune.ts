@@ -10,8 +10,8 @@ import { checkSparsity, requirePrunableLayers } from '../compress/prune/layers.j
 import { magnitudePrune } from '../compress/prune/magnitude.js';
 import { agpChannelPrune, agpPrune, fineTuneMasked, iterativePrune } from '../compress/prune/schedule.js';
 import type { IterationRecord, PruneStep } from '../compress/prune/schedule.js';
-import { pruneChannels } from '../compress/prune/structured.js';
-import type { GroupResult } from '../compress/prune/structured.js';
+import { checkRounding, pruneChannels } from '../compress/prune/structured.js';
+import type { ChannelRounding, GroupResult } from '../compress/prune/structured.js';
 import { sparsityForFlops } from '../compress/prune/budget.js';
 import type { FlopsBudgetResult } from '../compress/prune/budget.js';
 import { groupLassoRegularizer, l1Regularizer } from '../compress/regularize/index.js';
@@ -56,6 +56,8 @@ export interface PruneModelOptions {
   calibrationSamples?: number;
   /** Structured: keep a multiple of this many channels per group (`ChannelPruneOptions.roundTo`). */
   roundTo?: number;
+  /** Structured: 'up' (default) or 'nearest' multiple of `roundTo` (`ChannelPruneOptions.rounding`). */
+  rounding?: ChannelRounding;
   /** Trainer settings of every fine-tuning run. */
   train: TrainSettings;
   onEvent?: PipelineListener;
@@ -139,6 +141,12 @@ export function checkPruneOptions(o: Omit<PruneModelOptions, 'train' | 'onEvent'
       'BAD_ARGUMENT',
       "options.schedule 'agp' for neurons/filters ranks them by magnitude within each layer: use options.method 'magnitude' and options.scope 'layer'",
     );
+  checkRounding(o.roundTo, o.rounding);
+  if (((o.roundTo ?? 1) !== 1 || o.rounding !== undefined) && !structured)
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      "options.roundTo rounds the neurons/filters each layer keeps: set options.granularity to 'neuron', 'filter' or 'channel'",
+    );
   if (o.sparsity !== undefined) checkSparsity(o.sparsity, 'options.sparsity');
   for (const [name, s] of Object.entries(o.perLayer ?? {})) checkSparsity(s, `options.perLayer ${name}`);
   if (o.flops !== undefined && !structured)
@@ -201,6 +209,7 @@ export async function pruneModel(model: Model, data: PruneModelData, options: Pr
       importance,
       calibration: { data: data.train, normalization, samples: options.calibrationSamples ?? 1024, threads },
       roundTo: options.roundTo,
+      rounding: options.rounding,
     });
     return { model: r.model, groups: r.groups };
   };
@@ -215,12 +224,14 @@ export async function pruneModel(model: Model, data: PruneModelData, options: Pr
     });
   }
   // Names and feasibility are checked on the model before any training.
-  if (structured && scope === 'global') await pruneChannels(model, { sparsity, scope: 'global', layers: groupNames, roundTo: options.roundTo });
+  if (structured && scope === 'global')
+    await pruneChannels(model, { sparsity, scope: 'global', layers: groupNames, roundTo: options.roundTo, rounding: options.rounding });
   else if (structured)
     await pruneChannels(model, {
       sparsity,
       perLayer: perLayer ?? (groupNames && sparsity !== undefined ? Object.fromEntries(groupNames.map((n) => [n, sparsity as number])) : undefined),
       roundTo: options.roundTo,
+      rounding: options.rounding,
     });
   else magnitudePrune(model, { sparsity, perLayer, scope });
 
@@ -253,7 +264,7 @@ export async function pruneModel(model: Model, data: PruneModelData, options: Pr
     const r = await agpChannelPrune(
       current,
       data.train,
-      { sparsity: perLayer === undefined ? sparsity : undefined, perLayer, layers: groupNames },
+      { sparsity: perLayer === undefined ? sparsity : undefined, perLayer, layers: groupNames, roundTo: options.roundTo, rounding: options.rounding },
       tuning(tuneEpochs, 'agp'),
     );
     groups = r.groups;

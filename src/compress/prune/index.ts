@@ -11,10 +11,10 @@ export { activationImportance, magnitudeImportance, topChannels } from './import
 export type { ActivationStats, ImportanceKind } from './importance.js';
 export { activationStats } from './activations.js';
 export type { CalibrationOptions } from './activations.js';
-export { pruneChannels, pruneChannels as channels } from './structured.js';
+export { CHANNEL_ROUNDINGS, checkRounding, pruneChannels, pruneChannels as channels, roundedKeep } from './structured.js';
 export { sparsityForFlops } from './budget.js';
 export type { FlopsBudgetResult } from './budget.js';
-export type { ChannelPruneOptions, ChannelPruneResult, GroupResult } from './structured.js';
+export type { ChannelPruneOptions, ChannelPruneResult, ChannelRounding, GroupResult } from './structured.js';
 export { agpCallback, agpChannelPrune, agpMaskedWeights, agpPrune, agpSparsity, fineTuneMasked, iterativePrune } from './schedule.js';
 export type { AgpChannelOptions, AgpOptions, IterationRecord, IterativeOptions, PruneStep } from './schedule.js';
 export { proposeForTarget, proposeSparsities, sensitivity } from './sensitivity.js';

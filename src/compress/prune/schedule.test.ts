@@ -89,3 +89,25 @@ for (const [label, make, sparsity] of [
     assert.ok(r.training.history.length === 1);
   });
 }
+
+test('channel AGP with roundTo ramps to rounded counts: every group ends on a multiple, masked and thinned agree', async () => {
+  const model = createModel('lenet-5', { seed: 2 });
+  // conv1 20 → keep 10 → 16; conv2 50 → keep 15 → 16 (nearest: 10 → 8, 15 → 16).
+  const perLayer = { conv1: 0.5, conv2: 0.7 };
+  const up = await agpChannelPrune(model, data, { perLayer, roundTo: 8 }, { ...opts, lr: 0.01, stepsPerRun: 8 });
+  assert.deepEqual(
+    up.groups.map((g) => [g.name, g.channelsAfter]),
+    [
+      ['conv1', 16],
+      ['conv2', 16],
+    ],
+  );
+  assert.deepEqual(up.model.graph.initializers.get('conv2.weight')?.dims, [16, 16, 5, 5]);
+  assert.ok((await maxAbsOutputChange(up.training.model, up.model, val, { normalization: 'x/255', threads: 1 })) <= 1e-4);
+  const nearest = await agpChannelPrune(model, subset(data, 0, 256), { perLayer, roundTo: 8, rounding: 'nearest' }, { ...opts, lr: 0.01, stepsPerRun: 4 });
+  assert.deepEqual(
+    nearest.groups.map((g) => g.channelsAfter),
+    [8, 16],
+  );
+  await assert.rejects(agpChannelPrune(model, data, { perLayer, roundTo: 0 }, opts), /roundTo must be a whole number/);
+});

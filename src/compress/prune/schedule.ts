@@ -15,7 +15,8 @@ import { checkSparsity } from './layers.js';
 import type { PruneGroup } from '../../graph/dependency.js';
 import { dependencyGroups } from '../../graph/dependency.js';
 import { magnitudeImportance, topChannels } from './importance.js';
-import type { GroupResult } from './structured.js';
+import type { ChannelRounding, GroupResult } from './structured.js';
+import { checkRounding, roundedKeep } from './structured.js';
 import { thinChannels } from '../../graph/thin.js';
 
 /**
@@ -197,6 +198,10 @@ export interface AgpChannelOptions {
   perLayer?: Readonly<Record<string, number>>;
   /** Groups to prune with `sparsity` (default every prunable group). */
   layers?: readonly string[];
+  /** The final kept count of each group is a multiple of this (`ChannelPruneOptions.roundTo`); the masks ramp towards it. */
+  roundTo?: number;
+  /** 'up' (default) or 'nearest', as `ChannelPruneOptions.rounding`. */
+  rounding?: ChannelRounding;
   startStep?: number;
   endStep?: number;
   every?: number;
@@ -232,7 +237,11 @@ export async function agpChannelPrune(
     for (const g of o.layers !== undefined ? o.layers.map(byName) : all.filter((x) => x.prunable)) if (!targets.has(g)) targets.set(g, o.sparsity);
   }
   if (targets.size === 0) throw new WhittleError('BAD_ARGUMENT', 'give a sparsity or per-layer sparsities');
+  checkRounding(o.roundTo, o.rounding);
+  // Channels each group drops by the end; the ramp removes `fraction` of them.
+  const finalDrop = new Map<PruneGroup, number>();
   for (const [g, s] of targets) {
+    finalDrop.set(g, g.channels - roundedKeep(g.channels - Math.round(s * g.channels), g.channels, o.roundTo ?? 1, o.rounding));
     if (g.channels - Math.round(s * g.channels) < 1)
       throw new WhittleError(
         'BAD_ARGUMENT',
@@ -286,7 +295,9 @@ export async function agpChannelPrune(
       fraction = frac;
       const current = ctx.currentModel();
       for (const [g, s] of targets) {
-        const keep = new Set(topChannels(magnitudeImportance(current.graph, g, 'l1'), g.channels - Math.round(s * frac * g.channels)));
+        // Without rounding the historical count, so unrounded runs keep their figures.
+        const drop = (o.roundTo ?? 1) === 1 ? Math.round(s * frac * g.channels) : Math.round(frac * (finalDrop.get(g) as number));
+        const keep = new Set(topChannels(magnitudeImportance(current.graph, g, 'l1'), g.channels - drop));
         dropped.set(
           g,
           Array.from({ length: g.channels }, (_, c) => c).filter((c) => !keep.has(c)),

@@ -4,11 +4,15 @@ import { WhittleError } from '../../ir/errors.js';
 import type { Model } from '../../ir/graph.js';
 import { checkSparsity, requirePrunableLayers, resolveLayers } from './layers.js';
 import { magnitudePrune } from './magnitude.js';
-import { pruneChannels } from './structured.js';
+import type { ChannelRounding } from './structured.js';
+import { checkRounding, pruneChannels } from './structured.js';
 
 export interface SensitivityPoint {
+  /** The sparsity asked for; with `roundTo` the group keeps `channels`, as `pruneChannels` would. */
   sparsity: number;
   accuracy: number;
+  /** 'channel' granularity: the channels the group kept (after rounding). */
+  channels?: number;
 }
 
 export interface LayerSensitivity {
@@ -23,6 +27,10 @@ export interface SensitivityOptions {
   layers?: readonly string[];
   /** 'weight': magnitude pruning; 'channel': L1 filter/neuron pruning with thinning. Default 'weight'. */
   granularity?: 'weight' | 'channel';
+  /** 'channel': keep a multiple of this many channels, as `ChannelPruneOptions.roundTo` (so prune applies what was measured). */
+  roundTo?: number;
+  /** 'channel': how `roundTo` rounds ('up' default, or 'nearest'), as `ChannelPruneOptions.rounding`. */
+  rounding?: ChannelRounding;
   /** Accuracy of a candidate model (e.g. on a held-out subset). */
   evaluate: (model: Model) => Promise<number>;
 }
@@ -37,24 +45,37 @@ export interface SensitivityOptions {
 export async function sensitivity(model: Model, o: SensitivityOptions): Promise<{ baseline: number; layers: LayerSensitivity[] }> {
   if (o.sparsities.length === 0) throw new WhittleError('BAD_ARGUMENT', 'give at least one sparsity to try');
   o.sparsities.forEach((s) => checkSparsity(s));
+  checkRounding(o.roundTo, o.rounding);
+  if ((o.granularity ?? 'weight') === 'weight' && (o.roundTo ?? 1) !== 1)
+    throw new WhittleError('BAD_ARGUMENT', "roundTo applies to channel granularity; set granularity 'channel' or drop roundTo");
   const layers = o.layers !== undefined ? resolveLayers(model.graph, o.layers) : requirePrunableLayers(model.graph);
   const baseline = await o.evaluate(model);
   const out: LayerSensitivity[] = [];
+  // Channel groups already measured: a layer coupled into one (an SE block's fc2) would repeat its curve.
+  const measured = new Set<string>();
   for (const l of layers) {
     const points: SensitivityPoint[] = [];
     for (const s of o.sparsities) {
       let pruned: Model | undefined;
+      let channels: number | undefined;
       if ((o.granularity ?? 'weight') === 'weight') pruned = magnitudePrune(model, { perLayer: { [l.name]: s } }).model;
       else {
         try {
-          pruned = (await pruneChannels(model, { perLayer: { [l.name]: s } })).model;
+          const r = await pruneChannels(model, { perLayer: { [l.name]: s }, roundTo: o.roundTo, rounding: o.rounding });
+          const group = r.groups[0]?.name ?? l.name;
+          if (o.layers === undefined && points.length === 0 && measured.has(group)) break;
+          measured.add(group);
+          pruned = r.model;
+          channels = r.groups[0]?.channelsAfter;
         } catch (e) {
           // Layers whose channels cannot go (the output layer) have no channel curve.
           if (o.layers === undefined) break;
           throw e;
         }
       }
-      points.push({ sparsity: s, accuracy: await o.evaluate(pruned) });
+      // Rounding can map two sparsities to one model: measure it once.
+      const same = channels !== undefined ? points.find((p) => p.channels === channels) : undefined;
+      points.push({ sparsity: s, accuracy: same?.accuracy ?? (await o.evaluate(pruned)), ...(channels !== undefined ? { channels } : {}) });
     }
     if (points.length > 0) out.push({ name: l.name, params: l.dims.reduce((a, d) => a * d, 1), points });
   }

@@ -20,7 +20,7 @@ import { Session } from '../../runtime/session.js';
 import type { PruneGroup } from '../../graph/dependency.js';
 import { dependencyGroups } from '../../graph/dependency.js';
 import { magnitudeImportance } from './importance.js';
-import { pruneChannels } from './structured.js';
+import { pruneChannels, roundedKeep } from './structured.js';
 import { thinChannels } from '../../graph/thin.js';
 
 const FIXTURE = fileURLToPath(new URL('../../../../test/fixtures/cnn.opset17.onnx', import.meta.url));
@@ -193,6 +193,43 @@ test('pruneChannels roundTo: each kept count rounds up to a multiple, never past
   const big = await pruneChannels(model, { perLayer: { conv1: 0.5 }, roundTo: 32 });
   assert.deepEqual(dims(big.model, 'conv1.weight'), [10, 1, 5, 5]);
   await assert.rejects(pruneChannels(model, { sparsity: 0.5, roundTo: 0 }), /roundTo must be a whole number/);
+});
+
+test('roundedKeep: up never keeps fewer than counted, nearest picks the closest multiple inside the group', () => {
+  // [counted, channels, roundTo] → [up, nearest]
+  const cases: [number, number, number, number, number][] = [
+    [27, 72, 8, 32, 24],
+    [45, 120, 8, 48, 48],
+    [45, 120, 16, 48, 48],
+    [20, 50, 8, 24, 24], // a tie keeps more
+    [3, 24, 8, 8, 8], // nearest never rounds to zero
+    [13, 14, 8, 13, 8], // up past the group keeps the count; nearest takes the multiple below
+    [3, 6, 8, 3, 3], // no multiple fits
+    [20, 20, 8, 20, 20], // nothing removed stays whole
+    [10, 20, 1, 10, 10],
+  ];
+  for (const [counted, channels, n, up, nearest] of cases) {
+    assert.equal(roundedKeep(counted, channels, n, 'up'), up, `up ${counted}/${channels} to ${n}`);
+    assert.equal(roundedKeep(counted, channels, n, 'nearest'), nearest, `nearest ${counted}/${channels} to ${n}`);
+  }
+  assert.throws(() => roundedKeep(10, 20, 8, 'down' as 'up'), /rounding must be 'up' or 'nearest'/);
+  assert.throws(() => roundedKeep(10, 20, 2.5), /roundTo must be a whole number/);
+});
+
+test('pruneChannels rounding nearest: kept counts go to the closest multiple, so more can go than asked', async () => {
+  const model = createModel('lenet-5', { seed: 2 });
+  // 20 → 10 → 8; 50 → 15 → 16; 500 → 150 → 152.
+  const r = await pruneChannels(model, { perLayer: { conv1: 0.5, conv2: 0.7, fc1: 0.7 }, roundTo: 8, rounding: 'nearest' });
+  assert.deepEqual(
+    r.groups.map((g) => g.channelsAfter),
+    [8, 16, 152],
+  );
+  assert.deepEqual(r.model.graph.initializers.get('conv1.weight')?.dims, [8, 1, 5, 5]);
+  const up = await pruneChannels(model, { perLayer: { conv1: 0.5, conv2: 0.7, fc1: 0.7 }, roundTo: 8 });
+  assert.deepEqual(
+    up.groups.map((g) => g.channelsAfter),
+    [16, 16, 152],
+  );
 });
 
 test('bad input: removing every channel, an unknown group, the output group', async () => {
