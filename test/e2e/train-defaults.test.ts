@@ -10,23 +10,23 @@ type Json = Record<string, unknown>;
 const quick = ['--epochs', '1', '--samples', '1280', '--threads', '1', '--json'];
 
 function settings(j: Json | undefined): unknown[] {
-  return [j?.['batch'], j?.['optimizer'], j?.['lr'], j?.['normalize'], j?.['labelSmoothing'], j?.['defaults']];
+  return [j?.['batch'], j?.['optimizer'], j?.['lr'], j?.['lrSchedule'], j?.['normalize'], j?.['labelSmoothing'], j?.['defaults']];
 }
 
 test('an MLP trains with its family defaults, LeNet-5 with the general ones, and flags override either', () => {
   const dir = tempDir();
   const mlp = whittle(['train', '--model', 'lenet-300-100', ...quick, '--out', join(dir, 'mlp.onnx')]);
   assert.equal(mlp.code, 0, mlp.stderr);
-  assert.deepEqual(settings(mlp.json), [32, 'nesterov', 0.03, 'mnist-mean-std', 0, 'mlp']);
+  assert.deepEqual(settings(mlp.json), [32, 'nesterov', 0.03, 'linear', 'mnist-mean-std', 0, 'mlp']);
   // 1,152 training samples (10% held out) at batch 32: 36 steps, not 18.
   assert.equal(mlp.json?.['trainSamples'], 1152);
   const small = whittle(['train', '--model', 'mlp:784-30-10', ...quick]);
   assert.equal(small.code, 0, small.stderr);
-  assert.deepEqual(settings(small.json), [32, 'nesterov', 0.03, 'mnist-mean-std', 0, 'mlp']);
+  assert.deepEqual(settings(small.json), [32, 'nesterov', 0.03, 'linear', 'mnist-mean-std', 0, 'mlp']);
 
   const lenet = whittle(['train', '--model', 'lenet-5', ...quick]);
   assert.equal(lenet.code, 0, lenet.stderr);
-  assert.deepEqual(settings(lenet.json), [64, 'momentum', 0.05, 'x/255', 0, 'default']);
+  assert.deepEqual(settings(lenet.json), [64, 'momentum', 0.05, 'cosine', 'x/255', 0, 'default']);
 
   const given = whittle([
     'train',
@@ -43,11 +43,13 @@ test('an MLP trains with its family defaults, LeNet-5 with the general ones, and
     'x/255',
     '--label-smoothing',
     '0',
+    '--lr-schedule',
+    'cosine',
     '--out',
     join(dir, 'given.onnx'),
   ]);
   assert.equal(given.code, 0, given.stderr);
-  assert.deepEqual(settings(given.json), [64, 'momentum', 0.05, 'x/255', 0, 'mlp']);
+  assert.deepEqual(settings(given.json), [64, 'momentum', 0.05, 'cosine', 'x/255', 0, 'mlp']);
 
   // The file records its label smoothing; distilling from it says a smoothed teacher teaches less.
   const smoothed = whittle(['train', '--model', 'lenet-300-100', ...quick, '--label-smoothing', '0.1', '--out', join(dir, 'smoothed.onnx')]);
@@ -63,7 +65,7 @@ test('an MLP trains with its family defaults, LeNet-5 with the general ones, and
   // Fine-tuning the MLP's file: the general defaults at a tenth of the lr, the recorded normalization.
   const tune = whittle(['train', '--model', join(dir, 'mlp.onnx'), ...quick]);
   assert.equal(tune.code, 0, tune.stderr);
-  assert.deepEqual(settings(tune.json), [64, 'momentum', 0.005, 'mnist-mean-std', 0, 'default']);
+  assert.deepEqual(settings(tune.json), [64, 'momentum', 0.005, 'cosine', 'mnist-mean-std', 0, 'default']);
   assert.equal(tune.json?.['fineTuning'], true);
 });
 
