@@ -70,7 +70,7 @@ test('an MLP trains with its family defaults, LeNet-5 with the general ones, and
 });
 
 test('a run that collapses with a finite loss is undone and reported in the JSON; --no-recover stops it with one clear line', () => {
-  // LeNet-300-100 at mean/std inputs, batch 16, lr 0.1: training accuracy climbs past 40%, then
+  // LeNet-300-100 at mean/std inputs, batch 16, lr 0.1, cosine decay: training accuracy climbs past 40%, then
   // falls back towards chance with no NaN. Measured: the guarded run 79.4% validation, 77.9% test.
   const collapsing = [
     'train',
@@ -88,6 +88,8 @@ test('a run that collapses with a finite loss is undone and reported in the JSON
     '20',
     '--label-smoothing',
     '0',
+    '--lr-schedule',
+    'cosine',
   ];
   const flags = ['--steps-per-run', '16', '--threads', '1', '--json'];
   const r = whittle([...collapsing, ...flags]);
