@@ -20,6 +20,10 @@ test('an MLP trains with its family defaults, LeNet-5 with the general ones, and
   assert.deepEqual(settings(mlp.json), [32, 'nesterov', 0.03, 'linear', 'mnist-mean-std', 0, 'mlp']);
   // 1,152 training samples (10% held out) at batch 32: 36 steps, not 18.
   assert.equal(mlp.json?.['trainSamples'], 1152);
+  // The schedule is applied, not only reported: the last of 36 steps (index 35) runs at
+  // 0.03 · (1 − 35/36) decaying linearly; cosine would give 0.03 · (1 + cos(35π/36))/2 ≈ 5.7e-5.
+  const lastLr = (j: Json | undefined): number => Number((j?.['history'] as { lr: number }[] | undefined)?.[0]?.lr);
+  assert.ok(Math.abs(lastLr(mlp.json) - 0.03 / 36) < 1e-9, `last lr ${lastLr(mlp.json)}`);
   const small = whittle(['train', '--model', 'mlp:784-30-10', ...quick]);
   assert.equal(small.code, 0, small.stderr);
   assert.deepEqual(settings(small.json), [32, 'nesterov', 0.03, 'linear', 'mnist-mean-std', 0, 'mlp']);
@@ -50,6 +54,8 @@ test('an MLP trains with its family defaults, LeNet-5 with the general ones, and
   ]);
   assert.equal(given.code, 0, given.stderr);
   assert.deepEqual(settings(given.json), [64, 'momentum', 0.05, 'cosine', 'x/255', 0, 'mlp']);
+  // 18 steps at batch 64: the last at 0.05 · (1 + cos(17π/18))/2.
+  assert.ok(Math.abs(lastLr(given.json) - (0.05 * (1 + Math.cos((17 * Math.PI) / 18))) / 2) < 1e-9, `last lr ${lastLr(given.json)}`);
 
   // The file records its label smoothing; distilling from it says a smoothed teacher teaches less.
   const smoothed = whittle(['train', '--model', 'lenet-300-100', ...quick, '--label-smoothing', '0.1', '--out', join(dir, 'smoothed.onnx')]);
