@@ -65,7 +65,8 @@ const BASE: Omit<TrainingDefaults, 'family'> = {
  * of 98%: nothing tried moved the validation mean by more than 0.4 points, so one pass over 54,000
  * images bounds this 784-300-100-10 net near 97.6% (it reaches 98.5% in 15 epochs).
  *
- * Third sweep (the second's defaults without smoothing: 97.31%, seeds 0–5 97.27%, 0–9 97.22%):
+ * Third sweep (the library at 1 thread, seeds 0–2 unless noted, each seed on its own validation
+ * split; the second's defaults without smoothing: 97.31%, seeds 0–5 97.27%, 0–9 97.22%):
  * - inputs, as a frozen 784×784 layer before fc1 that folds into fc1 after training: ZCA whitening
  *   with ε = 0.001 / 0.01 / 0.1 / 1 × the mean eigenvalue 92.78 / 93.39 / 94.69 / 96.06% (ε 0.1 at
  *   lr 0.01 92.96%; ε 1 / 5 at lr 0.1 95.99 / 97.15%): whitening lifts the near-empty pixel
@@ -94,20 +95,23 @@ const BASE: Omit<TrainingDefaults, 'family'> = {
  * linear decay, lr 0.03.
  * Confirmed once on the test set, one epoch, seeds 0–9 (`whittle train --model lenet-300-100
  * --epochs 1 --seed S`, 2 threads): 97.24–97.52% (median 97.40%; was 97.19–97.40%, median 97.27%),
- * short of 98%. It costs nothing elsewhere: a 784-30-10 student distilled from it (the e2e's 4,096
+ * short of 98%. No harm measured elsewhere: a 784-30-10 student distilled from it (the e2e's 4,096
  * samples, T 4, α 0.7, seeds 1–4) 85.75% test, 85.61% validation, from the cosine teacher 85.51 /
  * 86.04% (410 validation samples: within noise); seed 1, one epoch, cosine → linear: the model
  * 97.27 → 97.52% test, int8 PTQ of it 97.26 → 97.49%, one-shot magnitude pruning without
  * fine-tuning to 80 / 90 / 95% 91.75 / 65.63 / 37.25% → 89.85 / 72.19 / 43.00% (one seed, mixed);
- * the step is the same graph, so the epoch's wall time is too.
- * Every cheap per-step change lands within ±0.2 points of 97.3% validation; what
- * bounds one epoch is SGD's progress per sample (curvature-aware updates such as K-FAC or Muon
- * cost several times this net's step, and whitening, their cheapest form, hurt above).
+ * the step is the same graph (`OLD="--lr-schedule cosine" sh bench/one-epoch.sh`, 3 rounds on a
+ * loaded 2-core machine: median new/old wall time 1.08×, single runs 6.6–10.6 s either way).
+ * Every change that did not hurt landed within ±0.2 points of 97.3% validation: what bounds one
+ * epoch is first-order SGD's progress per sample. Curvature-aware updates (K-FAC, Shampoo, Muon)
+ * would cost, by their FLOPs, tens of times this net's step (Muon's 5 Newton–Schulz iterations on
+ * fc1 alone ≈ 850M multiply-adds against ≈ 26M for a batch-32 step), and input whitening, the
+ * fixed-statistics form of K-FAC's input factor, hurt above.
  *
  * Not the default: a smoothed teacher teaches less (Müller et al. 2019). A 784-30-10 student
  * distilled (T 4, α 0.7, 4,096 samples) from a 1-epoch LeNet-300-100 reached 79.5% test from the
  * teacher trained with label smoothing 0.1 at lr 0.07, 84.6% from the same teacher without
- * smoothing, 85.4% from one at these defaults: +0.3 points of one-epoch accuracy do not pay for
+ * smoothing, 85.4% from one at these defaults (then with the cosine decay): +0.3 points of one-epoch accuracy do not pay for
  * 5–6 points lost by every student distilled from such a model. `--label-smoothing 0.1 --lr 0.07`
  * (or `labelSmoothing: 0.1, lr: 0.07`) gives them to a model that will not be a teacher.
  */
