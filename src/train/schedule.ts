@@ -7,7 +7,7 @@ export type ScheduleConfig =
   | { kind: 'step'; stepEpochs: number; gamma: number }
   | { kind: 'exponential'; gamma: number }
   | { kind: 'cosine'; minLr?: number }
-  /** Straight line from the base rate at step 0 to `minLr` (default 0) at the run's last step. */
+  /** Straight line from the base rate at step 0 down to `minLr` (default 0), reached at step `totalSteps` (the run's end). */
   | { kind: 'linear'; minLr?: number }
   | { kind: 'plateau'; factor: number; patience: number; minLr?: number };
 
