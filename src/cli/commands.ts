@@ -81,12 +81,12 @@ async function trainNormalization(
 
 /**
  * The shared body of `train` and `demo`; `given(flag)`: the flag was on the command line. A new zoo
- * model takes its family's defaults (`trainingDefaults`) for --batch, --lr, --optimizer, --label-smoothing and
- * --normalize where they were not given; a model file keeps the general ones, at a tenth of the lr.
+ * model takes its family's defaults (`trainingDefaults`) for --batch, --lr, --optimizer, --label-smoothing,
+ * --lr-schedule and --normalize where they were not given; a model file keeps the general ones, at a tenth of the lr.
  */
 async function runTrain(
   f: TrainFlags,
-  given: (flag: 'lr' | 'batch' | 'optimizer' | 'labelSmoothing') => boolean,
+  given: (flag: 'lr' | 'batch' | 'optimizer' | 'labelSmoothing' | 'lrSchedule') => boolean,
   label = 'train',
   onTrained?: (model: Model) => void,
   log?: RunLog,
@@ -103,6 +103,7 @@ async function runTrain(
       lr: given('lr') ? f.lr : family.lr,
       optimizer: given('optimizer') ? f.optimizer : family.optimizer,
       labelSmoothing: given('labelSmoothing') ? f.labelSmoothing : family.labelSmoothing,
+      lrSchedule: given('lrSchedule') ? f.lrSchedule : family.schedule,
     };
   if (fineTuning && !given('lr')) {
     f = { ...f, lr: Number((f.lr * FINE_TUNE_LR_FACTOR).toPrecision(6)) };
@@ -180,6 +181,7 @@ async function runTrain(
       batch: f.batch,
       optimizer: f.optimizer,
       labelSmoothing: f.labelSmoothing ?? 0,
+      lrSchedule: f.lrSchedule,
       defaults: family.family,
       fineTuning,
       recoveries: result.recoveries,
@@ -205,7 +207,7 @@ export function registerCommands(program: Command): void {
     program
       .command('train')
       .description(
-        "train a zoo model or fine-tune an .onnx model on MNIST-format data (a zoo model takes its family's defaults for --batch, --optimizer, --lr, --normalize and --label-smoothing: MLPs batch 32, nesterov, lr 0.03, mnist-mean-std)",
+        "train a zoo model or fine-tune an .onnx model on MNIST-format data (a zoo model takes its family's defaults for --batch, --optimizer, --lr, --lr-schedule, --normalize and --label-smoothing: MLPs batch 32, nesterov, lr 0.03, linear, mnist-mean-std)",
       )
       .requiredOption('--model <zoo|file.onnx>', 'zoo name (lenet-300-100, lenet-5, resnet-cifar, lstm, mobilenet-v2[:width], mlp:784-100-10) or .onnx file'),
     {

@@ -97,8 +97,12 @@ export function addTrainFlags(cmd: Command, defaults: { epochs: number; lr: numb
     .addOption(new Option('--optimizer <name>', 'optimizer').choices([...OPTIMIZER_NAMES]).default(defaults.optimizer))
     .option('--lr <x>', 'learning rate', num('--lr'), defaults.lr)
     .option('--weight-decay <x>', 'L2 weight decay (default 0; decoupled for adamw, whose default is 0.01)', num('--weight-decay'))
-    .option('--label-smoothing <x>', 'label smoothing ε of the cross-entropy, 0 to <1 (default 0; 0.1 for MLPs trained by `train`)', num('--label-smoothing'))
-    .addOption(new Option('--lr-schedule <name>', 'learning-rate schedule').choices([...SCHEDULE_NAMES]).default('cosine'))
+    .option('--label-smoothing <x>', 'label smoothing ε of the cross-entropy, 0 to <1 (default 0)', num('--label-smoothing'))
+    .addOption(
+      new Option('--lr-schedule <name>', "learning-rate schedule after the warm-up (a new zoo model: its family's, linear for MLPs)")
+        .choices([...SCHEDULE_NAMES])
+        .default('cosine'),
+    )
     .option('--warmup <steps>', `linear warm-up steps (0: none; default ${DEFAULT_WARMUP_STEPS}, at most a tenth of the run)`, int('--warmup', 0))
     .option('--seed <n>', 'seed for weights and shuffling', int('--seed', 0), 0)
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', int('--threads', 1), availableParallelism())

@@ -52,6 +52,23 @@ test('cosine: base at the start, (base + min)/2 half-way, min at the end', () =>
   near(learningRate(0.1, { schedule: { kind: 'cosine' } }, at(100)), 0, 'end, default min 0');
 });
 
+test('linear: base at the start, falls by the same amount every step, min at the end', () => {
+  const o: ScheduleOptions = { schedule: { kind: 'linear', minLr: 0.001 } };
+  near(learningRate(0.1, o, at(0)), 0.1, 'start');
+  near(learningRate(0.1, o, at(25)), 0.1 - 0.099 * 0.25, 'a quarter');
+  near(learningRate(0.1, o, at(50)), 0.0505, 'half-way');
+  near(learningRate(0.1, o, at(99)), 0.001 + 0.099 * 0.01, 'last step');
+  near(learningRate(0.1, o, at(100)), 0.001, 'end');
+  near(learningRate(0.1, o, at(150)), 0.001, 'past the end stays at min');
+  near(learningRate(0.2, { schedule: { kind: 'linear' } }, at(75)), 0.05, 'default min 0');
+  // Below cosine before half-way, above it after: (1 − t) vs (1 + cos πt)/2 at t = 0.25 and 0.75.
+  const cos = (step: number): number => learningRate(0.1, { schedule: { kind: 'cosine' } }, at(step));
+  const lin = (step: number): number => learningRate(0.1, { schedule: { kind: 'linear' } }, at(step));
+  assert.ok(lin(25) < cos(25) && lin(75) > cos(75), `linear ${lin(25)}, ${lin(75)} vs cosine ${cos(25)}, ${cos(75)}`);
+  // Warm-up scales it as it scales every schedule.
+  near(learningRate(0.1, { schedule: { kind: 'linear' }, warmupSteps: 10 }, at(4)), 0.5 * 0.1 * 0.96, 'warm-up step 4');
+});
+
 test('linear warm-up: (step + 1)/warmupSteps of the scheduled rate, then the schedule itself', () => {
   const constant: ScheduleOptions = { schedule: { kind: 'constant' }, warmupSteps: 4 };
   const expected = [0.05, 0.1, 0.15, 0.2, 0.2, 0.2];
@@ -94,12 +111,13 @@ test('scheduleFromName: PyTorch-like defaults; an unknown name lists the valid o
   assert.deepEqual(scheduleFromName('step', 9), { kind: 'step', stepEpochs: 3, gamma: 0.1 });
   assert.deepEqual(scheduleFromName('step', 1), { kind: 'step', stepEpochs: 1, gamma: 0.1 });
   assert.deepEqual(scheduleFromName('cosine', 5), { kind: 'cosine', minLr: 0 });
+  assert.deepEqual(scheduleFromName('linear', 5), { kind: 'linear', minLr: 0 });
   assert.deepEqual(scheduleFromName('plateau', 5), { kind: 'plateau', factor: 0.1, patience: 2 });
   assert.throws(
     () => scheduleFromName('onecycle', 10),
     (e: unknown) =>
       e instanceof WhittleError &&
       e.code === 'BAD_ARGUMENT' &&
-      e.message === 'unknown schedule "onecycle"; choose one of constant, step, exponential, cosine, plateau',
+      e.message === 'unknown schedule "onecycle"; choose one of constant, step, exponential, cosine, linear, plateau',
   );
 });

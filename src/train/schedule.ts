@@ -7,6 +7,8 @@ export type ScheduleConfig =
   | { kind: 'step'; stepEpochs: number; gamma: number }
   | { kind: 'exponential'; gamma: number }
   | { kind: 'cosine'; minLr?: number }
+  /** Straight line from the base rate at step 0 down to `minLr` (default 0), reached at step `totalSteps` (the run's end). */
+  | { kind: 'linear'; minLr?: number }
   | { kind: 'plateau'; factor: number; patience: number; minLr?: number };
 
 export interface ScheduleOptions {
@@ -21,7 +23,7 @@ export interface PlateauState {
   scale: number;
 }
 
-export const SCHEDULE_NAMES = ['constant', 'step', 'exponential', 'cosine', 'plateau'] as const;
+export const SCHEDULE_NAMES = ['constant', 'step', 'exponential', 'cosine', 'linear', 'plateau'] as const;
 
 /** Parses a learning-rate schedule name (`--lr-schedule`) with PyTorch-like defaults: step = ×0.1 every 1/3 of the run, exponential ×0.9/epoch, plateau ×0.1 after 2 epochs. */
 export function scheduleFromName(name: string, epochs: number): ScheduleConfig {
@@ -34,6 +36,8 @@ export function scheduleFromName(name: string, epochs: number): ScheduleConfig {
       return { kind: 'exponential', gamma: 0.9 };
     case 'cosine':
       return { kind: 'cosine', minLr: 0 };
+    case 'linear':
+      return { kind: 'linear', minLr: 0 };
     case 'plateau':
       return { kind: 'plateau', factor: 0.1, patience: 2 };
     default:
@@ -75,6 +79,12 @@ export function learningRate(
       const min = s.minLr ?? 0;
       const t = Math.min(1, at.step / Math.max(1, at.totalSteps));
       lr = min + ((base - min) * (1 + Math.cos(Math.PI * t))) / 2;
+      break;
+    }
+    case 'linear': {
+      const min = s.minLr ?? 0;
+      const t = Math.min(1, at.step / Math.max(1, at.totalSteps));
+      lr = base - (base - min) * t;
       break;
     }
     case 'plateau':

@@ -21,8 +21,9 @@ test('train → eval → info on the bundled MNIST: LeNet-300-100, 2 epochs, ≥
   assert.equal(j['valAccuracy'], history[1]?.valAccuracy);
   assert.ok(Number(j['valAccuracy']) >= 0.97 && Number(history[1]?.valLoss) > 0);
   assert.deepEqual(j['recoveries'], []);
-  // The MLP family's defaults (src/train/defaults.ts): batch 32, Nesterov at lr 0.03, mean/std inputs, no label smoothing.
+  // The MLP family's defaults (src/train/defaults.ts): batch 32, Nesterov at lr 0.03 decaying linearly, mean/std inputs, no label smoothing.
   assert.equal(j['lr'], 0.03);
+  assert.equal(j['lrSchedule'], 'linear');
   assert.equal(j['labelSmoothing'], 0);
   assert.equal(j['batch'], 32);
   assert.equal(j['optimizer'], 'nesterov');
