@@ -162,3 +162,47 @@ test('a Gemm whose output stays float (the classifier head) computes from int8-s
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('ShuffleNet’s channel shuffle and split (Reshape → Transpose → Reshape → Slice) run on uint8 between integer kernels; Shape reads the uint8 value', async () => {
+  const m = loadModel(`${CORPUS}shufflenet_v2.opset17.onnx`);
+  const ds = loadDataForModel(m, `${CORPUS}images32.input.npy`);
+  const samples = tensorBatch(ds, 0, 16).feeds[m.graph.inputs[0]?.name as string];
+  assert.ok(samples !== undefined);
+  const r = await quantizeModel(m, { scheme: 'ptq', samples, threads: 1 });
+  const dir = mkdtempSync(join(tmpdir(), 'whittle-shuffle-'));
+  try {
+    const path = join(dir, 'optimized.onnx');
+    await (await Session.create(r.model, { threads: 1, optimizedModelPath: path })).release();
+    const g = loadModelFile(path).graph;
+    const count = (op: string): number => g.nodes.filter((n) => n.opType === op).length;
+    const convs = m.graph.nodes.filter((n) => n.opType === 'Conv').length;
+    assert.equal(count('QLinearConv'), convs);
+    // Before: the shuffle ran in float between a DequantizeLinear and a QuantizeLinear, and each
+    // Shape of a quantized value read a DequantizeLinear of its own (74 of them).
+    assert.ok(count('DequantizeLinear') <= 1, `${count('DequantizeLinear')} DequantizeLinear left (the head's input only)`);
+    assert.ok(count('QuantizeLinear') <= 1, `${count('QuantizeLinear')} QuantizeLinear left (the graph input only)`);
+    const producers = new Map(g.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
+    for (const n of g.nodes.filter((x) => x.opType === 'Slice'))
+      assert.notEqual(producers.get(n.inputs[0] as string)?.opType, 'DequantizeLinear', 'a Slice reads uint8');
+    // The file tracks the float model as before the change (random weights, wide activations: cosine 0.83 either way).
+    const { feeds } = tensorBatch(ds, 16, ds.count - 16);
+    const run = async (x: Model | Uint8Array): Promise<Float32Array> => {
+      const s = await Session.create(x, { threads: 1 });
+      try {
+        return (await s.run(feeds))[m.graph.outputs[0]?.name as string]?.data as Float32Array;
+      } finally {
+        await s.release();
+      }
+    };
+    const [a, b] = [await run(m), await run(encodeModel(r.model))];
+    let [ab, aa, bb] = [0, 0, 0];
+    for (let i = 0; i < a.length; i++) {
+      ab += (a[i] as number) * (b[i] as number);
+      aa += (a[i] as number) ** 2;
+      bb += (b[i] as number) ** 2;
+    }
+    assert.ok(ab / Math.sqrt(aa * bb) > 0.8, `cosine ${ab / Math.sqrt(aa * bb)}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

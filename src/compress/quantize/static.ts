@@ -40,8 +40,11 @@ export interface QdqConsumer {
   inputs: string[];
 }
 
+/** Ops that read only a value's shape (an export's dynamic Reshape targets): a quantized value serves them as well. */
+const SHAPE_READERS = new Set(['Shape', 'Size']);
+
 /** Ops that move values without changing them: they share their input's quantization. */
-const PASS_THROUGH = new Set(['MaxPool', 'Flatten', 'Reshape', 'Transpose', 'Squeeze', 'Unsqueeze']);
+const PASS_THROUGH = new Set(['MaxPool', 'Flatten', 'Reshape', 'Transpose', 'Squeeze', 'Unsqueeze', 'Slice']);
 
 export const UINT8_ACTIVATIONS: QuantScheme = { bits: 8, signed: false, symmetric: false };
 
@@ -243,6 +246,17 @@ export function activationGroups(
     if (p !== undefined && FUSED_ACTIVATIONS.has(p.opType)) p = g.producerOf(p.inputs[0] as string);
     return p !== undefined && quantized.has(p);
   };
+  // Whether every reader of `value` is quantized, directly or through pass-through ops (a
+  // ShuffleNet's channel split: Reshape → Transpose → Reshape → two Slices → Conv and Concat).
+  const readAsQuantized = (value: string, depth = 0): boolean =>
+    g
+      .consumersOf(value)
+      .every(
+        (r) =>
+          quantized.has(r) ||
+          SHAPE_READERS.has(r.opType) ||
+          (depth < 8 && PASS_THROUGH.has(r.opType) && readAsQuantized(r.outputs[0] as string, depth + 1)),
+      );
   const groups = new Map<string, string[]>();
   for (const c of consumers) {
     for (const input of c.inputs) {
@@ -250,7 +264,7 @@ export function activationGroups(
       for (;;) {
         const p = g.producerOf(chain[chain.length - 1] as string);
         const readers = p === undefined ? [] : g.consumersOf(p.outputs[0] as string);
-        if (p === undefined || !PASS_THROUGH.has(p.opType) || (readers.length !== 1 && !readers.every((r) => quantized.has(r)))) break;
+        if (p === undefined || !PASS_THROUGH.has(p.opType) || (readers.length !== 1 && !readAsQuantized(p.outputs[0] as string))) break;
         chain.push(p.inputs[0] as string);
       }
       const origin = chain[chain.length - 1] as string;
@@ -530,7 +544,9 @@ export function buildQdq(
     const qInput = barrier[0]?.outputs[0] ?? value;
     const qNode: Node = { name: '', opType: 'QuantizeLinear', domain, inputs: [qInput, s, z], outputs: [qv], attributes: {} };
     const dqNode: Node = { name: '', opType: 'DequantizeLinear', domain, inputs: [qv, s, z], outputs: [dq], attributes: {} };
-    for (const n of g.nodes) n.inputs = n.inputs.map((i) => (i === value ? dq : i));
+    // Shape readers take the uint8 value: reading the DequantizeLinear's would make onnxruntime run
+    // one (duplicated per reader) just for its shape: 74 DequantizeLinear nodes, 546 µs of a ShuffleNet's 3,200 at batch 1.
+    for (const n of g.nodes) n.inputs = n.inputs.map((i) => (i === value ? (SHAPE_READERS.has(n.opType) ? qv : dq) : i));
     const producer = g.producerOf(value);
     g.nodes.splice(producer === undefined ? 0 : g.nodes.indexOf(producer) + 1, 0, ...barrier, qNode, dqNode);
   }
