@@ -253,9 +253,7 @@ export function activationGroups(
       .consumersOf(value)
       .every(
         (r) =>
-          quantized.has(r) ||
-          SHAPE_READERS.has(r.opType) ||
-          (depth < 8 && PASS_THROUGH.has(r.opType) && readAsQuantized(r.outputs[0] as string, depth + 1)),
+          quantized.has(r) || SHAPE_READERS.has(r.opType) || (depth < 8 && PASS_THROUGH.has(r.opType) && readAsQuantized(r.outputs[0] as string, depth + 1)),
       );
   const groups = new Map<string, string[]>();
   for (const c of consumers) {
