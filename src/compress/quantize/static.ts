@@ -11,6 +11,7 @@ import type { ActivationRange, CalibrationOptions } from './calibrate.js';
 import { calibrate, checkCalibrationShape } from './calibrate.js';
 import type { ModelData } from './feeds.js';
 import { foldBatchNorm } from './fold-bn.js';
+import { foldHardSigmoid } from './fold-hardsigmoid.js';
 import type { LayerReport, QuantizeResult, SkippedNode, WeightedNode } from '../../export/quant-graph.js';
 export type { LayerReport, QuantizeResult } from '../../export/quant-graph.js';
 import {
@@ -367,7 +368,7 @@ export async function quantizeStatic(model: Model, o: StaticQuantOptions): Promi
   if (o.samples instanceof Tensor) checkCalibrationShape(model, o.samples);
   const floatCompute = new Set(o.floatCompute ?? []);
   const exclude = new Set([...(o.keepFloat ?? []), ...(o.exclude ?? []), ...floatCompute]);
-  const prepared = foldBatchNorm(foldWeightTransposes(model)).model;
+  const prepared = foldHardSigmoid(foldBatchNorm(foldWeightTransposes(model)).model).model;
   // Calibration cannot see inside If/Loop/Scan bodies: their layers get dynamic int8.
   const inside = quantizeSubgraphsDynamic(prepared, exclude);
   const folded: Model = { ...prepared, graph: inside.graph };
