@@ -11,6 +11,7 @@ import type { ActivationRange, CalibrationOptions } from './calibrate.js';
 import { calibrate, checkCalibrationShape } from './calibrate.js';
 import type { ModelData } from './feeds.js';
 import { foldBatchNorm } from './fold-bn.js';
+import { foldHardSigmoid } from './fold-hardsigmoid.js';
 import type { LayerReport, QuantizeResult, SkippedNode, WeightedNode } from '../../export/quant-graph.js';
 export type { LayerReport, QuantizeResult } from '../../export/quant-graph.js';
 import {
@@ -40,8 +41,11 @@ export interface QdqConsumer {
   inputs: string[];
 }
 
+/** Ops that read only a value's shape (an export's dynamic Reshape targets): a quantized value serves them as well. */
+const SHAPE_READERS = new Set(['Shape', 'Size']);
+
 /** Ops that move values without changing them: they share their input's quantization. */
-const PASS_THROUGH = new Set(['MaxPool', 'Flatten', 'Reshape', 'Transpose', 'Squeeze', 'Unsqueeze']);
+const PASS_THROUGH = new Set(['MaxPool', 'Flatten', 'Reshape', 'Transpose', 'Squeeze', 'Unsqueeze', 'Slice']);
 
 export const UINT8_ACTIVATIONS: QuantScheme = { bits: 8, signed: false, symmetric: false };
 
@@ -243,6 +247,15 @@ export function activationGroups(
     if (p !== undefined && FUSED_ACTIVATIONS.has(p.opType)) p = g.producerOf(p.inputs[0] as string);
     return p !== undefined && quantized.has(p);
   };
+  // Whether every reader of `value` is quantized, directly or through pass-through ops (a
+  // ShuffleNet's channel split: Reshape → Transpose → Reshape → two Slices → Conv and Concat).
+  const readAsQuantized = (value: string, depth = 0): boolean =>
+    g
+      .consumersOf(value)
+      .every(
+        (r) =>
+          quantized.has(r) || SHAPE_READERS.has(r.opType) || (depth < 8 && PASS_THROUGH.has(r.opType) && readAsQuantized(r.outputs[0] as string, depth + 1)),
+      );
   const groups = new Map<string, string[]>();
   for (const c of consumers) {
     for (const input of c.inputs) {
@@ -250,7 +263,7 @@ export function activationGroups(
       for (;;) {
         const p = g.producerOf(chain[chain.length - 1] as string);
         const readers = p === undefined ? [] : g.consumersOf(p.outputs[0] as string);
-        if (p === undefined || !PASS_THROUGH.has(p.opType) || (readers.length !== 1 && !readers.every((r) => quantized.has(r)))) break;
+        if (p === undefined || !PASS_THROUGH.has(p.opType) || (readers.length !== 1 && !readAsQuantized(p.outputs[0] as string))) break;
         chain.push(p.inputs[0] as string);
       }
       const origin = chain[chain.length - 1] as string;
@@ -355,7 +368,7 @@ export async function quantizeStatic(model: Model, o: StaticQuantOptions): Promi
   if (o.samples instanceof Tensor) checkCalibrationShape(model, o.samples);
   const floatCompute = new Set(o.floatCompute ?? []);
   const exclude = new Set([...(o.keepFloat ?? []), ...(o.exclude ?? []), ...floatCompute]);
-  const prepared = foldBatchNorm(foldWeightTransposes(model)).model;
+  const prepared = foldHardSigmoid(foldBatchNorm(foldWeightTransposes(model)).model).model;
   // Calibration cannot see inside If/Loop/Scan bodies: their layers get dynamic int8.
   const inside = quantizeSubgraphsDynamic(prepared, exclude);
   const folded: Model = { ...prepared, graph: inside.graph };
@@ -393,6 +406,18 @@ export async function quantizeStatic(model: Model, o: StaticQuantOptions): Promi
     notes.push(
       `opset ${opsetOf(folded)} < 10: int8 weights only, activations stay float (onnxruntime's QDQ fusion makes opset-10 QLinear ops this model's opset cannot hold); re-export at opset 13+ for int8 compute`,
     );
+  if (!weightOnly) {
+    for (const w of floatOutputGemms(folded.graph, plan)) {
+      plan.weighted.splice(plan.weighted.indexOf(w), 1);
+      floatCompute.add(w.node.name);
+      plan.skipped.push({
+        node: w.node.name,
+        op: 'Gemm',
+        reason:
+          'computed in float32 from int8-stored weights: its output stays float, and onnxruntime fuses a QDQ Gemm into its integer QGemm only with a quantized output (else it dequantizes the weights on every run)',
+      });
+    }
+  }
   const groups = weightOnly ? new Map<string, string[]>() : activationGroups(folded.graph, plan.weighted, plan.extra, { convOutputs: true });
   const known = o.ranges ?? new Map<string, ActivationRange>();
   const missing = [...groups.keys()].filter((v) => !known.has(v));
@@ -421,6 +446,24 @@ export async function quantizeStatic(model: Model, o: StaticQuantOptions): Promi
   const r = buildQdq(folded, activations, (w) => depthwiseAwareParams(w, perChannel), floatLayers, weightOnly ? [] : plan.extra, floatCompute);
   if (inside.layers.length > 0) notes.push(`${inside.layers.length} layer(s) inside If/Loop/Scan bodies got dynamic int8: calibration cannot observe them`);
   return { ...r, layers: [...r.layers, ...inside.layers], skipped: plan.skipped, notes, ranges };
+}
+
+/**
+ * The planned Gemm layers whose output no quantized node reads (a classifier's last layer, read by
+ * the graph output or a Softmax): onnxruntime's QDQ fusion makes QGemm only where a QuantizeLinear
+ * follows, so in int8 such a Gemm ran onnxruntime's float Gemm on an input, a weight and a bias
+ * each dequantized on every run (three DequantizeLinear nodes: 21 µs against the Gemm's 7 µs in
+ * resnet18 at batch 1, one thread). Named nodes with unshared weights only (floatCompute is by name).
+ */
+function floatOutputGemms(g: Graph, plan: QdqPlan): WeightedNode[] {
+  const covered = new Set([...activationGroups(g, plan.weighted, plan.extra, { convOutputs: true }).values()].flat());
+  return plan.weighted.filter((w) => {
+    if (w.node.opType !== 'Gemm' || w.node.name === '' || g.consumersOf(w.weightName).length !== 1) return false;
+    const v = w.node.outputs[0] as string;
+    const readers = g.consumersOf(v);
+    const after = readers.length === 1 && FUSED_ACTIVATIONS.has((readers[0] as Node).opType) ? ((readers[0] as Node).outputs[0] as string) : undefined;
+    return !covered.has(v) && (after === undefined || !covered.has(after));
+  });
 }
 
 /** How much coarser than its own a depthwise channel's step may get under one scale per tensor. */
@@ -500,7 +543,9 @@ export function buildQdq(
     const qInput = barrier[0]?.outputs[0] ?? value;
     const qNode: Node = { name: '', opType: 'QuantizeLinear', domain, inputs: [qInput, s, z], outputs: [qv], attributes: {} };
     const dqNode: Node = { name: '', opType: 'DequantizeLinear', domain, inputs: [qv, s, z], outputs: [dq], attributes: {} };
-    for (const n of g.nodes) n.inputs = n.inputs.map((i) => (i === value ? dq : i));
+    // Shape readers take the uint8 value: reading the DequantizeLinear's would make onnxruntime run
+    // one (duplicated per reader) just for its shape: 74 DequantizeLinear nodes, 546 µs of a ShuffleNet's 3,200 at batch 1.
+    for (const n of g.nodes) n.inputs = n.inputs.map((i) => (i === value ? (SHAPE_READERS.has(n.opType) ? qv : dq) : i));
     const producer = g.producerOf(value);
     g.nodes.splice(producer === undefined ? 0 : g.nodes.indexOf(producer) + 1, 0, ...barrier, qNode, dqNode);
   }
