@@ -222,7 +222,8 @@ export function registerOptimizeCommands(program: Command): void {
         );
         if (r.uniform !== undefined)
           process.stderr.write(
-            `optimize: uniform (every layer ${JSON.stringify(Object.values(r.uniform.layers)[0])}): test error ${pct(1 - r.uniform.testAccuracy)}, ${r.uniform.bytes} bytes, ${r.uniform.latencyMs.toFixed(3)} ms/batch\n`,
+            `optimize: uniform (every layer ${JSON.stringify(Object.values(r.uniform.layers)[0])}${r.uniform.mode !== undefined ? `, ${r.uniform.mode}` : ''}): test error ${pct(1 - r.uniform.testAccuracy)} ` +
+              `(searched: ${pct(1 - r.final.testAccuracy)}), validation ${pct(r.uniform.valAccuracy)} (searched: ${pct(r.final.valAccuracy)}), ${r.uniform.bytes} bytes (searched: ${r.final.bytes}), ${r.uniform.latencyMs.toFixed(3)} ms/batch\n`,
           );
         emit(Boolean(f.json), { ...r, split });
       } finally {
