@@ -65,7 +65,7 @@ let first: { front: Entry[]; trials: Entry[] } | undefined;
 test('optimize --target size --budget: a Pareto front of the trials, the budget respected, the winner measured once on the test set', () => {
   const out = join(dir, 'a');
   // The default 5 minutes ran out on a 2-core machine shared with other jobs (load 20).
-  const r = whittle([...common(out), '--workers', '2'], { timeoutMs: 900_000 });
+  const r = whittle([...common(out), '--workers', '2', '--uniform'], { timeoutMs: 900_000 });
   assert.equal(r.code, 0, r.stderr);
   const j = r.json as Record<string, unknown> & {
     front: Entry[];
@@ -117,6 +117,17 @@ test('optimize --target size --budget: a Pareto front of the trials, the budget 
   if (from !== undefined) assert.ok(from.valAccuracy <= j.chosen.valAccuracy, `filled from ${from.trial}`);
   // Most accurate within budget: no feasible trial beats the chosen one on validation accuracy.
   for (const t of files.trials) if (t.feasible) assert.ok(t.valAccuracy <= j.chosen.valAccuracy);
+  // --uniform: one setting for every layer, within the budget, spending about the chosen model's
+  // bytes (sized to the chosen structure on the writer's bytes, not a notch of the sparsity grid).
+  const u = (j as { uniform?: { bytes: number; testAccuracy: number; layers: Record<string, { width: number; sparsity: number; format: string }> } }).uniform;
+  assert.ok(u !== undefined, 'no uniform comparison');
+  const settings = Object.values(u.layers);
+  assert.equal(settings.length, Object.keys(j.chosen.layers).length);
+  for (const p of settings) assert.deepEqual(p, settings[0]);
+  assert.ok(u.bytes <= BUDGET, `uniform ${u.bytes} bytes`);
+  assert.ok(u.bytes >= 0.9 * j.final.bytes, `uniform ${u.bytes} bytes, searched ${j.final.bytes}: not the same budget`);
+  assert.ok(u.testAccuracy > 0.5, `uniform test accuracy ${u.testAccuracy}`);
+  assert.match(r.stderr, /optimize: uniform \(every layer .*searched: /);
 });
 
 test("optimize: the same seed gives the same front: kill -9 mid-search (one worker), then --resume reaches the first run's front", async () => {
