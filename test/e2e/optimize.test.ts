@@ -121,6 +121,8 @@ test('optimize --target size --budget: a Pareto front of the trials, the budget 
   // bytes (sized to the chosen structure on the writer's bytes, not a notch of the sparsity grid).
   const u = (j as { uniform?: { bytes: number; testAccuracy: number; layers: Record<string, { width: number; sparsity: number; format: string }> } }).uniform;
   assert.ok(u !== undefined, 'no uniform comparison');
+  // Only the latency target re-times its answer.
+  assert.equal((j as { latencyCheck?: unknown }).latencyCheck, undefined);
   const settings = Object.values(u.layers);
   assert.equal(settings.length, Object.keys(j.chosen.layers).length);
   for (const p of settings) assert.deepEqual(p, settings[0]);
@@ -236,4 +238,53 @@ test('optimize: an impossible budget ends with the closest candidates and a clea
   assert.equal(j.chosen.met, false);
   assert.match(j.message, /no trial met the budget 10/);
   assert.ok(j.front.length >= 1);
+});
+
+test('optimize --target latency: the written model and the input are re-timed side by side, the table figure kept apart', () => {
+  const out = join(dir, 'latency');
+  const r = whittle([
+    'optimize',
+    '--model',
+    model,
+    '--out',
+    out,
+    '--target',
+    'latency',
+    '--runtime',
+    'node',
+    '--threads',
+    '1',
+    '--max-drop',
+    '0.05',
+    '--trials',
+    '2',
+    '--population',
+    '2',
+    '--workers',
+    '1',
+    '--train-samples',
+    '500',
+    '--val-samples',
+    '300',
+    '--final-epochs',
+    '0',
+    '--latency-table',
+    table,
+    '--seed',
+    '3',
+    '--json',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const j = r.json as {
+    latencyCheck?: { inputMs: number; chosenMs: number; speedup: number; rounds: number };
+    ratio: { latency: number };
+    final: { file: string };
+  };
+  const c = j.latencyCheck;
+  assert.ok(c !== undefined, 'no side-by-side timing');
+  assert.equal(c.rounds, 5);
+  assert.ok(c.inputMs > 0 && c.chosenMs > 0 && Number.isFinite(c.speedup));
+  assert.ok(Math.abs(c.speedup - c.inputMs / c.chosenMs) < 1e-9 * c.speedup);
+  assert.ok(j.final.file.endsWith('model.onnx'));
+  assert.match(r.stderr, /re-timed side by side: input [\d.]+ ms\/batch, chosen [\d.]+ ms\/batch = [\d.]+× faster \(the table said [\d.]+×\)/);
 });
