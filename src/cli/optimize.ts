@@ -220,9 +220,14 @@ export function registerOptimizeCommands(program: Command): void {
         process.stderr.write(
           `optimize: ${r.trials} trials: ${r.trials - r.fillTrials} of the search (--trials ${f.trials})${r.fillTrials > 0 ? ` + ${r.fillTrials} budget fill(s)` : ''}\n`,
         );
+        if (r.latencyCheck !== undefined)
+          process.stderr.write(
+            `optimize: re-timed side by side: input ${r.latencyCheck.inputMs.toFixed(3)} ms/batch, chosen ${r.latencyCheck.chosenMs.toFixed(3)} ms/batch = ${r.latencyCheck.speedup.toFixed(2)}× faster (the table said ${r.ratio.latency.toFixed(2)}×)\n`,
+          );
         if (r.uniform !== undefined)
           process.stderr.write(
-            `optimize: uniform (every layer ${JSON.stringify(Object.values(r.uniform.layers)[0])}): test error ${pct(1 - r.uniform.testAccuracy)}, ${r.uniform.bytes} bytes, ${r.uniform.latencyMs.toFixed(3)} ms/batch\n`,
+            `optimize: uniform (every layer ${JSON.stringify(Object.values(r.uniform.layers)[0])}${r.uniform.mode !== undefined ? `, ${r.uniform.mode}` : ''}): test error ${pct(1 - r.uniform.testAccuracy)} ` +
+              `(searched: ${pct(1 - r.final.testAccuracy)}), validation ${pct(r.uniform.valAccuracy)} (searched: ${pct(r.final.valAccuracy)}), ${r.uniform.bytes} bytes (searched: ${r.final.bytes}), ${r.uniform.latencyMs.toFixed(3)} ms/batch\n`,
           );
         emit(Boolean(f.json), { ...r, split });
       } finally {

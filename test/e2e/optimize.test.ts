@@ -65,7 +65,7 @@ let first: { front: Entry[]; trials: Entry[] } | undefined;
 test('optimize --target size --budget: a Pareto front of the trials, the budget respected, the winner measured once on the test set', () => {
   const out = join(dir, 'a');
   // The default 5 minutes ran out on a 2-core machine shared with other jobs (load 20).
-  const r = whittle([...common(out), '--workers', '2'], { timeoutMs: 900_000 });
+  const r = whittle([...common(out), '--workers', '2', '--uniform'], { timeoutMs: 900_000 });
   assert.equal(r.code, 0, r.stderr);
   const j = r.json as Record<string, unknown> & {
     front: Entry[];
@@ -117,6 +117,19 @@ test('optimize --target size --budget: a Pareto front of the trials, the budget 
   if (from !== undefined) assert.ok(from.valAccuracy <= j.chosen.valAccuracy, `filled from ${from.trial}`);
   // Most accurate within budget: no feasible trial beats the chosen one on validation accuracy.
   for (const t of files.trials) if (t.feasible) assert.ok(t.valAccuracy <= j.chosen.valAccuracy);
+  // --uniform: one setting for every layer, within the budget, spending about the chosen model's
+  // bytes (sized to the chosen structure on the writer's bytes, not a notch of the sparsity grid).
+  const u = (j as { uniform?: { bytes: number; testAccuracy: number; layers: Record<string, { width: number; sparsity: number; format: string }> } }).uniform;
+  assert.ok(u !== undefined, 'no uniform comparison');
+  // Only the latency target re-times its answer.
+  assert.equal((j as { latencyCheck?: unknown }).latencyCheck, undefined);
+  const settings = Object.values(u.layers);
+  assert.equal(settings.length, Object.keys(j.chosen.layers).length);
+  for (const p of settings) assert.deepEqual(p, settings[0]);
+  assert.ok(u.bytes <= BUDGET, `uniform ${u.bytes} bytes`);
+  assert.ok(u.bytes >= 0.9 * j.final.bytes, `uniform ${u.bytes} bytes, searched ${j.final.bytes}: not the same budget`);
+  assert.ok(u.testAccuracy > 0.5, `uniform test accuracy ${u.testAccuracy}`);
+  assert.match(r.stderr, /optimize: uniform \(every layer .*searched: /);
 });
 
 test("optimize: the same seed gives the same front: kill -9 mid-search (one worker), then --resume reaches the first run's front", async () => {
@@ -225,4 +238,53 @@ test('optimize: an impossible budget ends with the closest candidates and a clea
   assert.equal(j.chosen.met, false);
   assert.match(j.message, /no trial met the budget 10/);
   assert.ok(j.front.length >= 1);
+});
+
+test('optimize --target latency: the written model and the input are re-timed side by side, the table figure kept apart', () => {
+  const out = join(dir, 'latency');
+  const r = whittle([
+    'optimize',
+    '--model',
+    model,
+    '--out',
+    out,
+    '--target',
+    'latency',
+    '--runtime',
+    'node',
+    '--threads',
+    '1',
+    '--max-drop',
+    '0.05',
+    '--trials',
+    '2',
+    '--population',
+    '2',
+    '--workers',
+    '1',
+    '--train-samples',
+    '500',
+    '--val-samples',
+    '300',
+    '--final-epochs',
+    '0',
+    '--latency-table',
+    table,
+    '--seed',
+    '3',
+    '--json',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const j = r.json as {
+    latencyCheck?: { inputMs: number; chosenMs: number; speedup: number; rounds: number };
+    ratio: { latency: number };
+    final: { file: string };
+  };
+  const c = j.latencyCheck;
+  assert.ok(c !== undefined, 'no side-by-side timing');
+  assert.equal(c.rounds, 5);
+  assert.ok(c.inputMs > 0 && c.chosenMs > 0 && Number.isFinite(c.speedup));
+  assert.ok(Math.abs(c.speedup - c.inputMs / c.chosenMs) < 1e-9 * c.speedup);
+  assert.ok(j.final.file.endsWith('model.onnx'));
+  assert.match(r.stderr, /re-timed side by side: input [\d.]+ ms\/batch, chosen [\d.]+ ms\/batch = [\d.]+× faster \(the table said [\d.]+×\)/);
 });
