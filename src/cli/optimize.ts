@@ -77,6 +77,7 @@ interface OptimizeFlags {
   latencyTable?: string;
   normalize?: string;
   uniform?: boolean;
+  rerank: number;
   fill: boolean;
   distill: boolean;
   json?: boolean;
@@ -137,6 +138,12 @@ export function registerOptimizeCommands(program: Command): void {
     .option('--batch <n>', 'mini-batch size', int('--batch', 1), 64)
     .option('--latency-table <file>', 'per-machine latency table (default ~/.cache/whittle/latency-HOST.json)')
     .option('--normalize <how>', 'input normalization (default: what the model recorded, else x/255)')
+    .option(
+      '--rerank <n>',
+      'latency target without --budget: re-time the n fastest feasible structures side by side and take the fastest (key `reranked`; 1: the table alone)',
+      int('--rerank', 1),
+      3,
+    )
     .option('--uniform', "also fine-tune one setting for every layer at the chosen model's cost, and report both (key `uniform`)")
     .option('--no-fill', 'size target with --budget: skip the fill trials that spend the bytes the winner leaves unspent (more weights, more bits)')
     .option(
@@ -206,6 +213,7 @@ export function registerOptimizeCommands(program: Command): void {
           resume: Boolean(f.resume),
           runner,
           compareUniform: Boolean(f.uniform),
+          rerank: f.rerank,
           fillBudget: f.fill,
           distill: f.distill,
           log: (line) => process.stderr.write(`${line}\n`),

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Normalization } from '../data/index.js';
+import type { Dataset, Normalization } from '../data/index.js';
 import { createRng, deriveSeed, normalizeBatch, subset } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
@@ -69,6 +69,12 @@ export interface OptimizeOptions {
   runner: TrialRunner;
   /** Also fine-tune the uniform setting (every layer alike) at the chosen model's cost, for comparison. */
   compareUniform?: boolean;
+  /**
+   * Latency target without a budget: how many of the fastest feasible structures (by the latency
+   * table) are re-timed side by side before one is chosen, the fastest of them winning (default 3;
+   * 1 or 0: take the table's fastest).
+   */
+  rerank?: number;
   /**
    * Size target with a budget: after the search, up to three fill trials spend the bytes the
    * winner leaves unspent (more weights, more bits), and the best on validation is fine-tuned
@@ -143,6 +149,12 @@ export interface OptimizeResult {
    * each round, medians of `rounds`) on validation images; `ratio.latency` is the table's.
    */
   latencyCheck?: { inputMs: number; chosenMs: number; speedup: number; rounds: number };
+  /**
+   * Latency target without a budget: the fastest feasible structures by the table, re-timed side by
+   * side (alternating within each round, medians); the fastest of them is the one chosen. `trial`
+   * counts from 0, as in `front`.
+   */
+  reranked?: { trial: number; tableMs: number; ms: number }[];
   /** With `compareUniform`: one setting for every layer at the chosen model's cost, fine-tuned the same. */
   uniform?: {
     valAccuracy: number;
@@ -399,6 +411,50 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
     const done = await evaluateBatch(fills, 'fill', fills.length);
     best = [winner, ...done].filter(feasible).sort((a, b) => b.result.valAccuracy - a.result.valAccuracy || a.index - b.index)[0] ?? winner;
   }
+  // The table's entries are single timings taken whenever each structure first came up; with a
+  // latency target the few fastest feasible structures are timed again side by side (each
+  // compressed untrained: latency does not depend on the weights' values) and the fastest is taken.
+  let reranked: OptimizeResult['reranked'];
+  const rerankCount = o.rerank ?? 3;
+  if (o.target === 'latency' && o.budget === undefined && rerankCount > 1 && feasible(winner)) {
+    const seen = new Set<string>();
+    const top = [...trials]
+      .filter(feasible)
+      .sort((a, b) => fitness(b) - fitness(a) || a.index - b.index)
+      .filter((t) => {
+        const key = JSON.stringify([t.candidate.layers, t.candidate.mode ?? '']);
+        if (seen.has(key)) return false;
+        seen.add(key);
+        return true;
+      })
+      .slice(0, rerankCount);
+    if (top.length > 1) {
+      const probe = subset(data.train, 0, 64);
+      const x = latencyInput(data.validation, o.latency.batch, o.normalization);
+      const cases = [];
+      for (const t of top) {
+        const r = await compressCandidate(model, t.candidate, probe, {
+          epochs: 0,
+          batchSize: o.batchSize,
+          normalization: o.normalization,
+          seed: o.seed,
+          threads: 1,
+        });
+        cases.push({ name: `trial ${t.index + 1}`, model: r.model, feeds: { [r.model.graph.inputs[0]?.name ?? 'input']: x } });
+      }
+      const rows = await compareLatency(cases, [{ backend: o.latency.runtime, threads: o.latency.threads }], {
+        rounds: o.latency.rounds ?? 5,
+        warmup: 20,
+        runs: 60,
+      });
+      reranked = top.map((t, i) => ({ trial: t.index, tableMs: t.latencyMs, ms: rows[i]?.ms ?? Number.POSITIVE_INFINITY }));
+      const fastest = reranked.reduce((a, b, i) => (b.ms < (reranked?.[a]?.ms ?? Number.POSITIVE_INFINITY) ? i : a), 0);
+      best = top[fastest] ?? winner;
+      log(
+        `optimize: the ${top.length} fastest feasible structures re-timed side by side: ${reranked.map((r) => `trial ${r.trial + 1} ${r.ms.toFixed(3)} ms (table ${r.tableMs.toFixed(3)})`).join(', ')} → trial ${best.index + 1}`,
+      );
+    }
+  }
   const met = feasible(best);
   const message = met
     ? undefined
@@ -478,16 +534,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
   // alternating within each round) on validation images.
   let latencyCheck: OptimizeResult['latencyCheck'];
   if (o.target === 'latency' && final.form === 'onnx') {
-    const n = Math.min(o.latency.batch, data.validation.count);
-    const x = new Tensor(
-      'float32',
-      [n, ...data.validation.shape],
-      normalizeBatch(
-        data.validation,
-        Array.from({ length: n }, (_, i) => i),
-        o.normalization,
-      ),
-    );
+    const x = latencyInput(data.validation, o.latency.batch, o.normalization);
     const feeds = (m: Model) => ({ [m.graph.inputs[0]?.name ?? 'input']: x });
     const rounds = o.latency.rounds ?? 5;
     const rows = await compareLatency(
@@ -532,6 +579,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
     },
     ratio: { bytes: denseBytes / final.file.length, latency: baseLatency / finalLatency, flops: baseFlops / finalFlops },
     ...(latencyCheck !== undefined ? { latencyCheck } : {}),
+    ...(reranked !== undefined ? { reranked } : {}),
     message,
     latencyTable: { path: table.path, measured: table.measured, reused: table.hits },
     seconds: (performance.now() - t0) / 1000,
@@ -652,3 +700,17 @@ async function latencyEstimate(space: SearchSpace, dense: Candidate, table: Late
 }
 
 export type { Model };
+
+/** The first `batch` validation images (fewer if there are fewer), normalized: the input latency is timed on. */
+function latencyInput(validation: Dataset, batch: number, normalization: Normalization): Tensor {
+  const n = Math.min(batch, validation.count);
+  return new Tensor(
+    'float32',
+    [n, ...validation.shape],
+    normalizeBatch(
+      validation,
+      Array.from({ length: n }, (_, i) => i),
+      normalization,
+    ),
+  );
+}

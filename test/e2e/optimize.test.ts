@@ -288,3 +288,55 @@ test('optimize --target latency: the written model and the input are re-timed si
   assert.ok(j.final.file.endsWith('model.onnx'));
   assert.match(r.stderr, /re-timed side by side: input [\d.]+ ms\/batch, chosen [\d.]+ ms\/batch = [\d.]+× faster \(the table said [\d.]+×\)/);
 });
+
+test('optimize --target latency: the fastest feasible structures are re-timed side by side and the fastest of them is chosen', () => {
+  const out = join(dir, 'rerank');
+  const r = whittle([
+    'optimize',
+    '--model',
+    model,
+    '--out',
+    out,
+    '--target',
+    'latency',
+    '--runtime',
+    'node',
+    '--threads',
+    '1',
+    '--max-drop',
+    '99',
+    '--trials',
+    '4',
+    '--population',
+    '2',
+    '--workers',
+    '1',
+    '--train-samples',
+    '500',
+    '--val-samples',
+    '300',
+    '--final-epochs',
+    '0',
+    '--rerank',
+    '3',
+    '--latency-table',
+    table,
+    '--seed',
+    '3',
+    '--json',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const j = r.json as {
+    reranked?: { trial: number; tableMs: number; ms: number }[];
+    chosen: { trial: number; met: boolean };
+    front: { trial: number }[];
+  };
+  const rr = j.reranked;
+  assert.ok(rr !== undefined && rr.length >= 2 && rr.length <= 3, `reranked: ${JSON.stringify(rr)}`);
+  assert.equal(new Set(rr.map((x) => x.trial)).size, rr.length, 'a structure re-timed twice');
+  for (const x of rr) assert.ok(x.ms > 0 && x.tableMs > 0);
+  const fastest = rr.reduce((a, b) => (b.ms < a.ms ? b : a));
+  assert.equal(j.chosen.trial, fastest.trial);
+  assert.ok(j.chosen.met);
+  assert.match(r.stderr, /fastest feasible structures re-timed side by side: trial \d+ [\d.]+ ms \(table [\d.]+\)/);
+});
