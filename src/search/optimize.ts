@@ -444,8 +444,6 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
       }
       const rows = await compareLatency(cases, [{ backend: o.latency.runtime, threads: o.latency.threads }], {
         rounds: o.latency.rounds ?? 5,
-        warmup: 20,
-        runs: 60,
       });
       reranked = top.map((t, i) => ({ trial: t.index, tableMs: t.latencyMs, ms: rows[i]?.ms ?? Number.POSITIVE_INFINITY }));
       const fastest = reranked.reduce((a, b, i) => (b.ms < (reranked?.[a]?.ms ?? Number.POSITIVE_INFINITY) ? i : a), 0);
@@ -543,7 +541,8 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
         { name: 'chosen', model: final.model, feeds: feeds(final.model) },
       ],
       [{ backend: o.latency.runtime, threads: o.latency.threads }],
-      { rounds, warmup: 20, runs: 60 },
+      // `whittle bench`'s warm-up and runs: onnxruntime-web's WebAssembly needs the longer warm-up.
+      { rounds },
     );
     const [a, b] = rows;
     if (a !== undefined && b !== undefined) {
