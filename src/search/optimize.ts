@@ -446,8 +446,8 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
         rounds: o.latency.rounds ?? 5,
       });
       reranked = top.map((t, i) => ({ trial: t.index, tableMs: t.latencyMs, ms: rows[i]?.ms ?? Number.POSITIVE_INFINITY }));
-      const fastest = reranked.reduce((a, b, i) => (b.ms < (reranked?.[a]?.ms ?? Number.POSITIVE_INFINITY) ? i : a), 0);
-      best = top[fastest] ?? winner;
+      const times = reranked.map((r) => r.ms);
+      best = top[times.indexOf(Math.min(...times))] ?? winner;
       log(
         `optimize: the ${top.length} fastest feasible structures re-timed side by side: ${reranked.map((r) => `trial ${r.trial + 1} ${r.ms.toFixed(3)} ms (table ${r.tableMs.toFixed(3)})`).join(', ')} → trial ${best.index + 1}`,
       );

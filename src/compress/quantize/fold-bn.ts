@@ -1,9 +1,20 @@
 // BatchNorm folding: Conv → BatchNormalization (inference form) becomes one Conv with rescaled
 // weights and a shifted bias, so quantization sees the weights the model really multiplies by.
-import type { Model, Node } from '../../ir/graph.js';
+import type { Graph, Model, Node } from '../../ir/graph.js';
 import { getFloat, GraphBuilder } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import { dropUnusedInitializers } from '../../export/quant-graph.js';
+
+/** Each value's producing node, and how many nodes read each value (a node reading it twice counts once). */
+export function producersAndReads(g: Graph): { producer: Map<string, Node>; reads: Map<string, number> } {
+  const producer = new Map<string, Node>();
+  const reads = new Map<string, number>();
+  for (const n of g.nodes) {
+    for (const o of n.outputs) producer.set(o, n);
+    for (const i of new Set(n.inputs)) reads.set(i, (reads.get(i) ?? 0) + 1);
+  }
+  return { producer, reads };
+}
 
 /**
  * Folds every BatchNormalization whose input is a Conv used only by it; returns a new model and
@@ -23,12 +34,7 @@ export function foldBatchNorm(model: Model): { model: Model; folded: string[] } 
   const b = new GraphBuilder(g, 'fold');
   const outputs = new Set(g.outputs.map((o) => o.name));
   // Producers and read counts looked up, not scanned for, per BatchNorm (a scan each was quadratic).
-  const producer = new Map<string, Node>();
-  const reads = new Map<string, number>();
-  for (const n of g.nodes) {
-    for (const o of n.outputs) producer.set(o, n);
-    for (const i of new Set(n.inputs)) reads.set(i, (reads.get(i) ?? 0) + 1);
-  }
+  const { producer, reads } = producersAndReads(g);
   const removed = new Set<Node>();
   for (const bn of g.nodes) {
     if (bn.opType !== 'BatchNormalization') continue;

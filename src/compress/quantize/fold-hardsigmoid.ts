@@ -3,10 +3,11 @@
 // range lies inside [0, 1] into one QLinearConv. onnxruntime has no integer HardSigmoid: each
 // squeeze-excitation gate of a MobileNetV3 ran DequantizeLinear → HardSigmoid → QuantizeLinear
 // after its QLinearConv.
-import type { Model, Node } from '../../ir/graph.js';
+import type { Model } from '../../ir/graph.js';
 import { attr, getFloat, GraphBuilder, opsetOf } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import { dropUnusedInitializers } from '../../export/quant-graph.js';
+import { producersAndReads } from './fold-bn.js';
 
 /**
  * Folds every HardSigmoid whose input is a Conv (constant float32 weight and bias, read only by
@@ -23,12 +24,7 @@ export function foldHardSigmoid(model: Model): { model: Model; folded: string[] 
   if (!g.nodes.some((n) => n.opType === 'HardSigmoid')) return { model: { ...model, graph: g }, folded };
   const b = new GraphBuilder(g, 'hsig');
   const outputs = new Set(g.outputs.map((o) => o.name));
-  const producer = new Map<string, Node>();
-  const reads = new Map<string, number>();
-  for (const n of g.nodes) {
-    for (const o of n.outputs) producer.set(o, n);
-    for (const i of new Set(n.inputs)) reads.set(i, (reads.get(i) ?? 0) + 1);
-  }
+  const { producer, reads } = producersAndReads(g);
   const attributeClip = opsetOf(model) < 11;
   let bounds: [string, string] | undefined;
   for (const hs of g.nodes) {
