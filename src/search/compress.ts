@@ -47,7 +47,12 @@ export interface CompressSettings {
   /** Soft-target temperature and weight of the teacher's term (default T = 4, α = 0.7). */
   distill?: { temperature: number; alpha: number };
   onProgress?: TrainOptions['onProgress'];
+  /** Called with the model after each stage (sparsified and fine-tuned; weights shared; centroids tuned), e.g. to measure what each costs. */
+  onStage?: (stage: CompressStage, model: Model) => void | Promise<void>;
 }
+
+/** The stages `compressCandidate` reports: the sparse float model, right after weight sharing, after the centroid fine-tune. */
+export type CompressStage = 'sparse' | 'shared' | 'tuned';
 
 export interface CompressedCandidate {
   /** The runnable model (dense float32 values of shared weights, or the int8 QDQ graph). */
@@ -135,6 +140,8 @@ export async function compressCandidate(model: Model, c: Candidate, data: Datase
     current = (await train(current, data, trainOptions(s, s.epochs, c.lr, current))).model;
   }
 
+  await s.onStage?.('sparse', current);
+
   const bits = new Map<string, number>();
   for (const [l, p] of entries) {
     const b = kmeansBits(p.format);
@@ -158,6 +165,7 @@ export async function compressCandidate(model: Model, c: Candidate, data: Datase
     // int4 keeps its uniform grid; k-means codebooks and the ternary ±a are fine-tuned.
     const tuned = new Map([...shared].filter(([k]) => grid.get(k) !== 'int4'));
     const centroidEpochs = s.centroidEpochs ?? (s.epochs > 0 ? 1 : 0);
+    await s.onStage?.('shared', withSharedValues(current, shared));
     if (centroidEpochs > 0 && tuned.size > 0) {
       const student = sharedTrainingModel(current, tuned);
       const res = await train(student, data, trainOptions(s, centroidEpochs, 0.001, student));
@@ -173,6 +181,7 @@ export async function compressCandidate(model: Model, c: Candidate, data: Datase
       if (t.dtype === 'float32' && t.dims.length > 0 && !shared.has(k) && !isFloatKept(k, c, current))
         g.initializers.set(k, new Tensor('float32', t.dims, roundToHalf(t.data as Float32Array)));
     current = withSharedValues({ ...current, graph: g }, shared);
+    await s.onStage?.('tuned', current);
     return { model: current, shared, form: 'container', file: encodeContainer(current, shared, { gapBits: 'auto' }).bytes };
   }
 

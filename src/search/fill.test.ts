@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createModel } from '../nn/index.js';
-import { budgetFills } from './fill.js';
+import { budgetFills, keepMoreFill } from './fill.js';
 import { estimateBytes } from './greedy.js';
 import type { Prior } from './prior.js';
 import { searchSpace } from './space.js';
@@ -68,4 +68,24 @@ test('budgetFills: no room means no fill that only adds; magnitude candidates st
   const magnitude: Candidate = { layers: best.layers, lr: best.lr };
   const fills = await budgetFills(magnitude, space, prior, measure, { target: 1.5 * estimate(best) });
   assert.ok(fills.length > 0 && fills.every((f) => f.exact === undefined && f.mode === undefined));
+});
+
+test('keepMoreFill: the final grown to the budget — fill (1) alone, tight, none when there is no room', async () => {
+  const target = 1.3 * estimate(best);
+  const grown = await keepMoreFill(best, space, measure, { target, steps: 12 });
+  assert.ok(grown !== undefined);
+  assert.ok(estimate(grown) <= target, `${estimate(grown)} > ${target}`);
+  const [all] = await budgetFills(best, space, prior, measure, { target, steps: 12 });
+  assert.deepEqual(grown, all);
+  const factor = kept(grown, 'fc1') / kept(best, 'fc1');
+  assert.ok(factor > 1.1);
+  for (const l of ['fc2', 'fc3']) assert.ok(Math.abs(kept(grown, l) / kept(best, l) - factor) < 0.01, l);
+  const bigger: Candidate = {
+    ...grown,
+    layers: Object.fromEntries(Object.entries(best.layers).map(([l, p]) => [l, { ...p, sparsity: 1 - (1 - p.sparsity) * factor * 1.02 }])),
+  };
+  assert.ok(estimate(bigger) > target);
+  assert.equal(await keepMoreFill(best, space, measure, { target: estimate(best) }), undefined);
+  const floatOnly: Candidate = { ...best, layers: Object.fromEntries(Object.entries(best.layers).map(([l, p]) => [l, { ...p, format: 'float' as const }])) };
+  assert.equal(await keepMoreFill(floatOnly, space, measure, { target: 10 * estimate(best) }), undefined);
 });

@@ -64,6 +64,24 @@ async function largestFitting(
 }
 
 /**
+ * Fill (1) alone: `best` with every shared layer's kept fraction multiplied by the largest factor
+ * whose structure fits `o.target` bytes (every sparsity exact); undefined when no shared layer can
+ * keep more or even `best` does not fit. The final fine-tune spends the budget with it.
+ *
+ * ```ts
+ * const grown = await keepMoreFill(best, space, (c) => bytesOf(c), { target: 0.94 * 17000 });
+ * ```
+ */
+export async function keepMoreFill(best: Candidate, space: SearchSpace, measure: MeasureBytes, o: FillOptions): Promise<Candidate | undefined> {
+  const shared = space.layers.map((l) => l.name).filter((n) => sharedBits((best.layers[n] as LayerPolicy).format) !== undefined);
+  if (shared.length === 0) return undefined;
+  // The factor that makes every shared layer dense.
+  const dense = Math.max(...shared.map((n) => 1 / Math.max(1e-4, 1 - (best.layers[n] as LayerPolicy).sparsity)));
+  const c = await largestFitting((f) => keepMore(best, shared, f), measure, o.target, 1, dense, o.steps ?? 8);
+  return c === undefined || JSON.stringify(c.layers) === JSON.stringify(best.layers) ? undefined : c;
+}
+
+/**
  * Up to three candidates that spend the bytes `best` leaves under `o.target`: (1) every layer
  * keeps more weights, (2) every layer one format notch more bits, then keeps as many weights as
  * still fit, (3) the layer the prior finds most hurt by its setting keeps more weights alone.
@@ -88,7 +106,7 @@ export async function budgetFills(best: Candidate, space: SearchSpace, prior: Pr
     out.push(c);
   };
 
-  add(await largestFitting((f) => keepMore(best, shared, f), measure, o.target, 1, dense, steps));
+  add(await keepMoreFill(best, space, measure, o));
 
   const bits: Candidate = { ...best, layers: structuredClone(best.layers) };
   for (const l of space.layers) {

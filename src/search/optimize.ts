@@ -18,7 +18,7 @@ import { evaluate } from '../train/evaluate.js';
 import { denseParameterBytes, withNormalization } from '../pipeline/index.js';
 import { compressCandidate } from './compress.js';
 import { searchData, trialData } from './data.js';
-import { budgetFills } from './fill.js';
+import { budgetFills, keepMoreFill } from './fill.js';
 import { estimateBytes, estimateFlops, greedyPath } from './greedy.js';
 import type { CostEstimate } from './greedy.js';
 import { appendJournal, readJournal } from './journal.js';
@@ -87,6 +87,12 @@ export interface OptimizeOptions {
    * by the winner's validation accuracy after a trial-sized fine-tune.
    */
   distill?: boolean;
+  /**
+   * Size target with a budget: the final fine-tunes the chosen candidate with every shared layer
+   * keeping more weights, as many as fit the budget (fill (1), sized as the fill trials are), since
+   * a trial-sized fine-tune cannot show what a long one makes of them (default true).
+   */
+  finalFill?: boolean;
   log?: (line: string) => void;
   /** Called once per finished trial, in trial order (the CLI's run log). */
   onTrial?: (t: FrontEntry) => void;
@@ -120,6 +126,12 @@ export interface OptimizeResult {
   chosen: FrontEntry & { met: boolean };
   /** When the chosen candidate is a budget fill: the search's winner it was grown from. */
   filledFrom?: FrontEntry;
+  /**
+   * With `finalFill`, when the chosen candidate left bytes of the budget unspent: the per-layer
+   * policy the final fine-tuned instead (every shared layer keeping more weights) and its
+   * structure's bytes, untrained.
+   */
+  finalCandidate?: { layers: Record<string, LayerPolicy>; bytes: number };
   /**
    * How the final fine-tune was distilled: each setting's validation accuracy after a trial-sized
    * fine-tune of the chosen candidate (alpha 0: the labels alone, the trial itself), and the one used.
@@ -400,10 +412,11 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
   if (trials.length === 0) throw new WhittleError('BAD_ARGUMENT', 'the search ran no trial; give --trials ≥ 1 and a --time long enough for one');
   const winner = [...trials].sort((a, b) => fitness(b) - fitness(a) || a.index - b.index)[0] as Trial;
   let best = winner;
+  const probe64 = subset(data.train, 0, 64);
+  // Bytes of a candidate's structure, untrained, as the writer counts them.
+  const measure = async (c: Candidate): Promise<number> =>
+    (await compressCandidate(model, c, probe64, { epochs: 0, batchSize: o.batchSize, normalization: o.normalization, seed: o.seed, threads: 1 })).file.length;
   if (o.target === 'size' && o.budget !== undefined && o.fillBudget !== false && feasible(winner)) {
-    const probe = subset(data.train, 0, 64);
-    const measure = async (c: Candidate): Promise<number> =>
-      (await compressCandidate(model, c, probe, { epochs: 0, batchSize: o.batchSize, normalization: o.normalization, seed: o.seed, threads: 1 })).file.length;
     // 6% under the budget: the final fine-tune moves the weights, and the entropy-coded bytes with
     // them (LeNet-300-100: +3% over the structure's bytes after 8 epochs).
     const fills = await budgetFills(winner.candidate, space, prior, measure, { target: FILL_MARGIN * o.budget });
@@ -462,6 +475,18 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
   if (message !== undefined) log(`optimize: ${message}`);
 
   // The winner: fine-tuned longer on the training side, written, measured once on the test set.
+  let finalCandidate = best.candidate;
+  let grown: OptimizeResult['finalCandidate'];
+  if (o.target === 'size' && o.budget !== undefined && o.finalFill !== false && met && o.finalEpochs > 0) {
+    const more = await keepMoreFill(best.candidate, space, measure, { target: FILL_MARGIN * o.budget });
+    if (more !== undefined) {
+      finalCandidate = more;
+      grown = { layers: more.layers, bytes: await measure(more) };
+      log(
+        `optimize: the final spends the budget: every layer keeps more weights, ${best.result.bytes} → ${grown.bytes} bytes untrained (${JSON.stringify(more.layers)})`,
+      );
+    }
+  }
   const finalTrain = subset(data.train, 0, Math.min(o.finalTrainSamples ?? data.train.count, data.train.count));
   const input = withNormalization(model, o.normalization);
   const evalOpts = { normalization: o.normalization, threads: o.threads };
@@ -473,16 +498,15 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
     const probes: DistillProbe[] = [];
     for (const d of DISTILL_CHOICES) {
       let valAccuracy = best.result.valAccuracy;
-      if (d.alpha > 0) {
-        const r = await compressCandidate(input, best.candidate, td.train, {
+      if (d.alpha > 0 || finalCandidate !== best.candidate) {
+        const r = await compressCandidate(input, finalCandidate, td.train, {
           epochs: o.epochs,
           batchSize: o.batchSize,
           normalization: o.normalization,
           seed: o.seed,
           threads: 1,
           klWeight: 1 / data.train.count,
-          teacher: input,
-          distill: d,
+          ...(d.alpha > 0 ? { teacher: input, distill: d } : {}),
         });
         valAccuracy = (await evaluate(r.model, td.validation, { normalization: o.normalization, threads: 1 })).accuracy;
       }
@@ -495,7 +519,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
   const chosenDistill = distillation?.chosen;
   const teacher = chosenDistill !== undefined && chosenDistill.alpha > 0 ? { teacher: input, distill: chosenDistill } : {};
   log(`optimize: fine-tuning the chosen candidate (trial ${best.index + 1}) for ${o.finalEpochs} epochs`);
-  let final = await compressCandidate(input, best.candidate, finalTrain, {
+  let final = await compressCandidate(input, finalCandidate, finalTrain, {
     epochs: o.finalEpochs,
     batchSize: o.batchSize,
     normalization: o.normalization,
@@ -508,7 +532,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
   let trimmed: OptimizeResult['trimmed'];
   if (met && o.target === 'size' && o.budget !== undefined && final.file.length > o.budget && final.form === 'container') {
     const before = { bytes: final.file.length, val: finalVal };
-    const fit = await trimToBudget(final.model, best.candidate, o.budget, subset(data.train, 0, 64), o);
+    const fit = await trimToBudget(final.model, finalCandidate, o.budget, probe64, o);
     if (fit !== undefined) {
       final = fit.compressed;
       finalVal = (await evaluate(final.model, data.validation, evalOpts)).accuracy;
@@ -525,7 +549,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
   const finalTest = (await evaluate(final.model, data.test, evalOpts)).accuracy;
   const baseVal = (await evaluate(model, data.validation, evalOpts)).accuracy;
   const baseTest = (await evaluate(model, data.test, evalOpts)).accuracy;
-  const finalLatency = await table.lookup(best.candidate, o.latency);
+  const finalLatency = await table.lookup(finalCandidate, o.latency);
   const finalFlops = modelStats(final.model, SHAPE_RULES).flops;
   // The table's entries were timed whenever each structure first came up, under whatever load the
   // machine had then; the latency target's answer is re-timed side by side (the two models
@@ -563,6 +587,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
     fillTrials: trials.filter((t) => t.origin === 'fill').length,
     chosen: { ...entry(best), met },
     ...(best !== winner ? { filledFrom: entry(winner) } : {}),
+    ...(grown !== undefined ? { finalCandidate: grown } : {}),
     ...(distillation !== undefined ? { distillation } : {}),
     ...(trimmed !== undefined ? { trimmed } : {}),
     final: {
@@ -589,7 +614,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
     const probe = subset(data.train, 0, 64);
     const structureBytes = async (c: Candidate): Promise<number> =>
       (await compressCandidate(input, c, probe, { epochs: 0, batchSize: o.batchSize, normalization: o.normalization, seed: o.seed, threads: 1 })).file.length;
-    const u = await uniformCandidate(space, best.candidate, o.target, { bytes: structureBytes, latencyMs: finalLatency, flops: finalFlops }, table, o);
+    const u = await uniformCandidate(space, finalCandidate, o.target, { bytes: structureBytes, latencyMs: finalLatency, flops: finalFlops }, table, o);
     log(`optimize: uniform comparison — every layer ${JSON.stringify(Object.values(u.layers)[0])}, fine-tuned for ${o.finalEpochs} epochs`);
     let uf = await compressCandidate(input, u, finalTrain, {
       epochs: o.finalEpochs,
