@@ -79,6 +79,7 @@ interface OptimizeFlags {
   uniform?: boolean;
   rerank: number;
   fill: boolean;
+  finalFill: boolean;
   distill: boolean;
   json?: boolean;
   log?: string;
@@ -146,6 +147,10 @@ export function registerOptimizeCommands(program: Command): void {
     )
     .option('--uniform', "also fine-tune one setting for every layer at the chosen model's cost, and report both (key `uniform`)")
     .option('--no-fill', 'size target with --budget: skip the fill trials that spend the bytes the winner leaves unspent (more weights, more bits)')
+    .option(
+      '--no-final-fill',
+      "size target with --budget: fine-tune the chosen candidate as it is (default: every layer keeps more weights, as many as the budget's bytes allow; key `finalCandidate`)",
+    )
     .option(
       '--no-distill',
       "fine-tune the chosen model on the labels alone (default: on the input model's soft targets too, temperature and weight chosen on validation)",
@@ -215,6 +220,7 @@ export function registerOptimizeCommands(program: Command): void {
           compareUniform: Boolean(f.uniform),
           rerank: f.rerank,
           fillBudget: f.fill,
+          finalFill: f.finalFill,
           distill: f.distill,
           log: (line) => process.stderr.write(`${line}\n`),
           onTrial: (t) => runLog()?.write({ type: 'trial', ...t }),

@@ -24,6 +24,9 @@ import { isGridFormat, kmeansBits } from './types.js';
 /** Adam's step size for sparse variational dropout (the paper's 1e-3). */
 export const VARIATIONAL_LR = 1e-3;
 
+/** SGD step size of the centroid fine-tune after k-means sharing (each centroid gets its members' summed gradient). */
+export const CENTROID_LR = 1e-3;
+
 export interface CompressSettings {
   /** Epochs of the fine-tune during which sparsity ramps up (or plain fine-tune after thinning). */
   epochs: number;
@@ -34,6 +37,8 @@ export interface CompressSettings {
   threads: number;
   /** Epochs of centroid fine-tuning after k-means sharing (default 1 when epochs > 0). */
   centroidEpochs?: number;
+  /** Learning rate of the centroid fine-tune (default CENTROID_LR). */
+  centroidLr?: number;
   /**
    * Variational mode: the KL term's weight per sample, 1 / (samples of the whole training side),
    * so that a trial on a subset and the final fine-tune optimize the same objective.
@@ -168,7 +173,7 @@ export async function compressCandidate(model: Model, c: Candidate, data: Datase
     await s.onStage?.('shared', withSharedValues(current, shared));
     if (centroidEpochs > 0 && tuned.size > 0) {
       const student = sharedTrainingModel(current, tuned);
-      const res = await train(student, data, trainOptions(s, centroidEpochs, 0.001, student));
+      const res = await train(student, data, trainOptions(s, centroidEpochs, s.centroidLr ?? CENTROID_LR, student));
       const codebooks = readCodebooks(res.model, tuned);
       current = denseFromShared(res.model, current, tuned);
       shared = new Map([...shared].map(([k, w]) => [k, codebooks.get(k) ?? w]));

@@ -88,8 +88,20 @@ test('optimize --target size --budget: a Pareto front of the trials, the budget 
   assert.ok(d !== undefined && d.probes.length === 3, JSON.stringify(d));
   const top = d.probes.find((p) => p.valAccuracy === Math.max(...d.probes.map((q) => q.valAccuracy)));
   assert.deepEqual(d.chosen, { temperature: top?.temperature, alpha: top?.alpha });
-  // The labels-alone setting is the chosen candidate's own trial.
-  assert.equal(d.probes.find((p) => p.alpha === 0)?.valAccuracy, (j.chosen as Entry).valAccuracy);
+  // The final spends the budget: the chosen candidate grown (every shared layer keeps more, none
+  // fewer; its structure within 94% of the budget), or — with no room left — the candidate itself,
+  // whose labels-alone setting is then its own trial.
+  const grown = (j as { finalCandidate?: { layers: Entry['layers']; bytes: number } }).finalCandidate;
+  if (grown === undefined) assert.equal(d.probes.find((p) => p.alpha === 0)?.valAccuracy, (j.chosen as Entry).valAccuracy);
+  else {
+    assert.ok(grown.bytes > j.chosen.bytes && grown.bytes <= 0.94 * BUDGET, `grown to ${grown.bytes} bytes from ${j.chosen.bytes}`);
+    for (const [l, p] of Object.entries(grown.layers)) {
+      const c = j.chosen.layers[l];
+      assert.ok(c !== undefined && p.width === c.width && p.format === c.format && p.sparsity <= c.sparsity, l);
+    }
+    assert.ok(Object.entries(grown.layers).some(([l, p]) => p.sparsity < (j.chosen.layers[l]?.sparsity ?? 0)));
+    assert.match(r.stderr, /the final spends the budget/);
+  }
   for (const t of fills) assert.ok(t.bytes <= BUDGET, `fill trial ${t.trial}: ${t.bytes} bytes`);
   // Pareto: nothing among all trials dominates a front entry, and every non-dominated trial is on it.
   const dominates = (a: Entry, b: Entry): boolean =>
