@@ -85,15 +85,14 @@ test('optimize --target size --budget: a Pareto front of the trials, the budget 
   // The final's distillation: chosen on validation among the settings tried (a tie keeps the first).
   const d = (j as { distillation?: { probes: { temperature: number; alpha: number; valAccuracy: number }[]; chosen: { temperature: number; alpha: number } } })
     .distillation;
-  assert.ok(d !== undefined && d.probes.length === 3, JSON.stringify(d));
+  // Two teacher settings; the labels alone only with --no-distill (a long final overfits on them).
+  assert.ok(d !== undefined && d.probes.length === 2 && d.probes.every((p) => p.alpha > 0), JSON.stringify(d));
   const top = d.probes.find((p) => p.valAccuracy === Math.max(...d.probes.map((q) => q.valAccuracy)));
   assert.deepEqual(d.chosen, { temperature: top?.temperature, alpha: top?.alpha });
   // The final spends the budget: the chosen candidate grown (every shared layer keeps more, none
-  // fewer; its structure within 94% of the budget), or — with no room left — the candidate itself,
-  // whose labels-alone setting is then its own trial.
+  // fewer; its structure within 94% of the budget), or — with no room left — the candidate itself.
   const grown = (j as { finalCandidate?: { layers: Entry['layers']; bytes: number } }).finalCandidate;
-  if (grown === undefined) assert.equal(d.probes.find((p) => p.alpha === 0)?.valAccuracy, (j.chosen as Entry).valAccuracy);
-  else {
+  if (grown !== undefined) {
     assert.ok(grown.bytes > j.chosen.bytes && grown.bytes <= 0.94 * BUDGET, `grown to ${grown.bytes} bytes from ${j.chosen.bytes}`);
     for (const [l, p] of Object.entries(grown.layers)) {
       const c = j.chosen.layers[l];
