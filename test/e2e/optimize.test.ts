@@ -90,10 +90,11 @@ test('optimize --target size --budget: a Pareto front of the trials, the budget 
   const top = d.probes.find((p) => p.valAccuracy === Math.max(...d.probes.map((q) => q.valAccuracy)));
   assert.deepEqual(d.chosen, { temperature: top?.temperature, alpha: top?.alpha });
   // The final spends the budget: the chosen candidate grown (every shared layer keeps more, none
-  // fewer; its structure within 94% of the budget), or — with no room left — the candidate itself.
+  // fewer; its structure within 97% of the budget, 94% for variational dropout's), or — with no
+  // room left — the candidate itself.
   const grown = (j as { finalCandidate?: { layers: Entry['layers']; bytes: number } }).finalCandidate;
   if (grown !== undefined) {
-    assert.ok(grown.bytes > j.chosen.bytes && grown.bytes <= 0.94 * BUDGET, `grown to ${grown.bytes} bytes from ${j.chosen.bytes}`);
+    assert.ok(grown.bytes > j.chosen.bytes && grown.bytes <= 0.97 * BUDGET, `grown to ${grown.bytes} bytes from ${j.chosen.bytes}`);
     for (const [l, p] of Object.entries(grown.layers)) {
       const c = j.chosen.layers[l];
       assert.ok(c !== undefined && p.width === c.width && p.format === c.format && p.sparsity <= c.sparsity, l);
