@@ -120,7 +120,12 @@ export function registerOptimizeCommands(program: Command): void {
     .option('--queue <redis://host:port>', 'put trials on a BullMQ queue on Redis; run `whittle worker --queue URL` processes to run them')
     .option('--resume', 'continue the search in --out from its journal')
     .option('--epochs <n>', 'fine-tune epochs of each trial', int('--epochs', 0), 1)
-    .option('--final-epochs <n>', 'fine-tune epochs of the chosen candidate', int('--final-epochs', 0), 4)
+    .option(
+      '--final-epochs <n>',
+      'fine-tune epochs of the chosen candidate (distilled from the input; see recipes/optimize-lenet.md for 4 vs 20 vs 40)',
+      int('--final-epochs', 0),
+      20,
+    )
     .option('--train-samples <n>', 'training samples of each trial', int('--train-samples', 1), 10000)
     .option('--val-samples <n>', 'validation samples each trial is measured on', int('--val-samples', 1), 5000)
     .option('--final-samples <n>', 'training samples of the final fine-tune (default: all)', int('--final-samples', 1))
