@@ -228,3 +228,97 @@ export function convTransposeAsMatMul(g: Graph): number {
   });
   return rewritten;
 }
+
+/**
+ * Conv `n` as two half-kernel Convs in one group-2 Conv, or undefined: a group-1 Conv over a
+ * single image (static batch 1) whose output is small (filters × positions under 2¹²) but whose
+ * reduction is long (2¹⁸ multiply-adds or more), e.g. the weight gradient of a Conv on a
+ * single-channel input (the batch-as-channels form: the batch is the reduction). onnxruntime
+ * threads such a Conv inside one narrow matrix product and barely gains from a second thread;
+ * with two groups it runs one per thread.
+ */
+function halfKernelPlan(n: Node, shapes: ReadonlyMap<string, TypeShape>): { kernel: number[]; dilation: number; stride: number } | undefined {
+  if (n.opType !== 'Conv' || n.domain !== '' || getInt(n, 'group', 1) !== 1) return undefined;
+  if (n.attributes['auto_pad'] !== undefined && getString(n, 'auto_pad', 'NOTSET') !== 'NOTSET') return undefined;
+  const x = shapes.get(n.inputs[0] ?? '')?.shape;
+  const w = shapes.get(n.inputs[1] ?? '')?.shape;
+  const y = shapes.get(n.outputs[0] ?? '')?.shape;
+  if (x === undefined || w === undefined || y === undefined || x.length !== 4 || x[0] !== 1 || w.length !== 4) return undefined;
+  const [filters, , kh, kw] = w;
+  const [, , oh, ow] = y;
+  if (typeof filters !== 'number' || typeof kh !== 'number' || typeof kw !== 'number' || typeof oh !== 'number' || typeof ow !== 'number') return undefined;
+  if (kh % 2 !== 0 || (getInts(n, 'pads') ?? []).some((p) => p !== 0)) return undefined;
+  const channels = typeof x[1] === 'number' ? x[1] : 64;
+  if (filters * oh * ow >= 2 ** 12 || filters * oh * ow * channels * kh * kw < 2 ** 18) return undefined;
+  return { kernel: [kh, kw], dilation: getInts(n, 'dilations')?.[0] ?? 1, stride: getInts(n, 'strides')?.[0] ?? 1 };
+}
+
+/**
+ * Every Conv that halfKernelPlan picks becomes one Conv with group 2 over [top rows; bottom rows]
+ * of the input (concatenated on the channel axis) and the kernel's top and bottom halves (as the
+ * two groups' filters), then the two groups' outputs are summed: the same sums in a different
+ * order. Where the kernel is a Transpose(T, [1, 0, 2, 3]) read only there (the batch-as-channels
+ * weight gradient), the halves come from T with one Transpose. Returns how many were rewritten.
+ *
+ * ```ts
+ * splitLongConvs(step.model.graph); // lenet-5: conv1's weight gradient
+ * ```
+ */
+export function splitLongConvs(g: Graph): number {
+  const recorded = new Map(g.valueInfo);
+  const shapes = inferShapes(g, SHAPE_RULES, constantValues(g), { unknown: 'skip' });
+  g.valueInfo = recorded;
+  const plans = g.nodes.map((n) => halfKernelPlan(n, shapes));
+  if (plans.every((p) => p === undefined)) return 0;
+  const producer = new Map<string, Node>();
+  for (const n of g.nodes) for (const o of n.outputs) producer.set(o, n);
+  const reads = new Map<string, number>();
+  for (const n of g.nodes) for (const i of n.inputs) reads.set(i, (reads.get(i) ?? 0) + 1);
+  const graphOutputs = new Set(g.outputs.map((o) => o.name));
+  const b = new GraphBuilder(g, 'half_kernel');
+  const original = g.nodes;
+  g.nodes = [];
+  let rewritten = 0;
+  const i64 = (v: number[], hint: string): string => b.constant(Tensor.int64(v), hint);
+  original.forEach((n, at) => {
+    const p = plans[at];
+    if (p === undefined) {
+      g.nodes.push(n);
+      return;
+    }
+    rewritten++;
+    const [kh, kw] = p.kernel as [number, number];
+    const half = kh / 2;
+    const [x, w] = n.inputs as [string, string];
+    const xDims = shapes.get(x)?.shape as (number | string)[];
+    const rows = xDims[2] as number;
+    const oh = shapes.get(n.outputs[0] as string)?.shape[2] as number;
+    // Input rows the top half reads, and where the bottom half's start.
+    const span = (oh - 1) * p.stride + (half - 1) * p.dilation + 1;
+    const top = b.op1('Slice', [x, i64([0], 'starts'), i64([span], 'ends'), i64([2], 'axes')]);
+    const bottom = b.op1('Slice', [x, i64([half * p.dilation], 'starts'), i64([Math.min(rows, half * p.dilation + span)], 'ends'), i64([2], 'axes')]);
+    const stacked = b.op1('Concat', [top, bottom], { axis: attr.int(1) });
+    // [M, C, 2, kh/2, kw] → [2, M, C, kh/2, kw], or from T [C, M, …] when W = Transpose(T).
+    const t = producer.get(w);
+    const fromT =
+      t?.opType === 'Transpose' && t.domain === '' && getInts(t, 'perm')?.join() === '1,0,2,3' && reads.get(w) === 1 && !graphOutputs.has(w) ? t : undefined;
+    const halves = fromT
+      ? b.op1('Transpose', [b.op1('Reshape', [fromT.inputs[0] as string, i64([0, 0, 2, half, kw], 'shape')])], { perm: attr.ints([2, 1, 0, 3, 4]) })
+      : b.op1('Transpose', [b.op1('Reshape', [w, i64([0, 0, 2, half, kw], 'shape')])], { perm: attr.ints([2, 0, 1, 3, 4]) });
+    const filters = shapes.get(w)?.shape[0] as number;
+    const weights = b.op1('Reshape', [halves, i64([2 * filters, -1, half, kw], 'shape')]);
+    const { kernel_shape: _kernel, group: _group, ...rest } = n.attributes;
+    const both = b.op1('Conv', [stacked, weights], { ...rest, kernel_shape: attr.ints([half, kw]), group: attr.int(2) });
+    const bias = n.inputs[2];
+    const y = n.outputs[0] as string;
+    const [sum] = b.op(
+      'ReduceSum',
+      [b.op1('Reshape', [both, i64([2, 1, filters, oh, -1], 'shape')]), i64([0], 'axes')],
+      { keepdims: attr.int(0) },
+      bias ? 1 : [y],
+    );
+    if (bias) b.op('Add', [sum as string, b.op1('Reshape', [bias, i64([filters, 1, 1], 'shape')])], {}, [y]);
+    if (fromT) g.nodes = g.nodes.filter((m) => m !== fromT);
+  });
+  return rewritten;
+}

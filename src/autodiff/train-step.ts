@@ -7,7 +7,7 @@ import { attr, GraphBuilder, getInt } from '../ir/graph.js';
 import type { DType } from '../ir/tensor.js';
 import { Tensor } from '../ir/tensor.js';
 import { trainableInitializers } from '../ir/params.js';
-import { convTransposeAsMatMul, fuseMomentumIntoGemm, splitWideConvs } from './fuse.js';
+import { convTransposeAsMatMul, fuseMomentumIntoGemm, splitLongConvs, splitWideConvs } from './fuse.js';
 import { addGradients } from './gradients.js';
 import { raiseToOpset18, upgradeToTrainingOpset } from './opset.js';
 import type { OptimizerConfig } from './optimizer.js';
@@ -225,6 +225,7 @@ export function buildTrainStep(source: Model, options: TrainStepOptions): TrainS
     fuseMomentumIntoGemm(g);
     if ((options.threads ?? 1) > 1) {
       splitWideConvs(g);
+      splitLongConvs(g);
       if (convTransposeAsMatMul(g) > 0) stepModel = raiseToOpset18(stepModel);
     }
   }
