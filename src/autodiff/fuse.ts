@@ -229,6 +229,8 @@ export function convTransposeAsMatMul(g: Graph): number {
   return rewritten;
 }
 
+const ASSUMED_BATCH = 64;
+
 /**
  * Conv `n` as two half-kernel Convs in one group-2 Conv, or undefined: a group-1 Conv over a
  * single image (static batch 1) whose output is small (filters × positions under 2¹²) but whose
@@ -248,7 +250,8 @@ function halfKernelPlan(n: Node, shapes: ReadonlyMap<string, TypeShape>): { kern
   const [, , oh, ow] = y;
   if (typeof filters !== 'number' || typeof kh !== 'number' || typeof kw !== 'number' || typeof oh !== 'number' || typeof ow !== 'number') return undefined;
   if (kh % 2 !== 0 || (getInts(n, 'pads') ?? []).some((p) => p !== 0)) return undefined;
-  const channels = typeof x[1] === 'number' ? x[1] : 64;
+  // A symbolic channel count is the batch (a weight gradient's reduction): sized as a batch of 64.
+  const channels = typeof x[1] === 'number' ? x[1] : ASSUMED_BATCH;
   if (filters * oh * ow >= 2 ** 12 || filters * oh * ow * channels * kh * kw < 2 ** 18) return undefined;
   return { kernel: [kh, kw], dilation: getInts(n, 'dilations')?.[0] ?? 1, stride: getInts(n, 'strides')?.[0] ?? 1 };
 }
