@@ -3,6 +3,9 @@
 // kernel time per op type and the slowest nodes, per training step (warm-up runs excluded).
 // usage: node dist/bench/profile-train.js MODEL [THREADS=1] [K=16] [RUNS=8] [WARMUP_RUNS=4]
 // ORT_OPTS='{"extra":{"session":{"intra_op.allow_spinning":"0"}}}' merges extra session options.
+// STEP_THREADS=1 builds the step as for 1 thread and runs it with THREADS: an A/B of the rewrites a
+// 2+-thread step gets (autodiff/fuse.ts: Col2Im input gradients, split Convs), e.g. on LeNet-5
+//   NO_PROFILE=1 node dist/bench/profile-train.js lenet-5 2 64 40 8   (then with STEP_THREADS=1).
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +26,7 @@ const runs = Number(runsArg);
 const warm = Number(warmArg);
 const batch = 64;
 const model = benchModel(name);
-const step = buildTrainStep(model, { optimizer: { kind: 'sgd', momentum: 0.9 }, threads });
+const step = buildTrainStep(model, { optimizer: { kind: 'sgd', momentum: 0.9 }, threads: Number(process.env['STEP_THREADS'] ?? threads) });
 const g = step.model.graph.clone();
 const pixels = byteInput(g, step.input, normalizationAffine('x/255'));
 const runStep = { ...step, model: { ...step.model, graph: g }, input: pixels };
@@ -76,7 +79,9 @@ for (let r = 0; r < warm + runs; r++) {
 }
 times.sort((a, b) => a - b);
 const msPerStep = (times[times.length >> 1] as number) / K;
-process.stdout.write(`${name} threads=${threads} K=${K}: median ${msPerStep.toFixed(3)} ms/step, ${Math.round((batch * 1000) / msPerStep)} samples/s\n`);
+process.stdout.write(
+  `${name} threads=${threads}${process.env['STEP_THREADS'] === undefined ? '' : ` (step built for ${process.env['STEP_THREADS']})`} K=${K}: median ${msPerStep.toFixed(3)} ms/step, ${Math.round((batch * 1000) / msPerStep)} samples/s\n`,
+);
 if (process.env['NO_PROFILE'] !== undefined) process.exit(0);
 
 session.endProfiling();

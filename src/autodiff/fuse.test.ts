@@ -8,6 +8,10 @@ import { Session } from '../runtime/session.js';
 import type { OptimizerConfig } from './optimizer.js';
 import { buildTrainStep } from './train-step.js';
 import type { TrainStep } from './train-step.js';
+import type { Attribute, Model } from '../ir/graph.js';
+import { attr, Graph, makeModel, opsetOf } from '../ir/graph.js';
+import { convTransposeAsMatMul, splitLongConvs } from './fuse.js';
+import { raiseToOpset18 } from './opset.js';
 
 /** Three steps of `step` on fixed batches; the carried values after them. */
 async function threeSteps(step: TrainStep, init: (name: string) => Tensor = createInit): Promise<Map<string, Float32Array>> {
@@ -97,4 +101,143 @@ test('Convs with more filters than output positions are split into filter groups
     w.some((v, i) => v !== (init('layer3.0.conv1.weight').data as Float32Array)[i]),
     'the split layer trained',
   );
+});
+
+test('ConvTranspose as a batched MatMul and Col2Im: same outputs (strides, dilations, pads, output_padding, bias)', async () => {
+  // [label, x dims, w dims, attributes, bias]
+  const cases: [string, number[], number[], Record<string, Attribute>, boolean][] = [
+    ["LeNet-5 conv2's input gradient", [3, 5, 4, 4], [5, 2, 5, 5], {}, false],
+    [
+      'stride 2, pads, output_padding 1, bias',
+      [2, 3, 4, 3],
+      [3, 4, 3, 3],
+      { strides: attr.ints([2, 2]), pads: attr.ints([1, 0, 1, 1]), output_padding: attr.ints([1, 0]) },
+      true,
+    ],
+    ['dilations [2, 1], strides [1, 3], 1-row kernel', [2, 2, 3, 4], [2, 3, 1, 2], { strides: attr.ints([1, 3]), dilations: attr.ints([2, 1]) }, true],
+    ['1-D, stride 2', [2, 3, 5], [3, 2, 3], { strides: attr.ints([2]), pads: attr.ints([1, 0]) }, false],
+  ];
+  for (const [label, xDims, wDims, attributes, bias] of cases) {
+    const g = new Graph('ct');
+    g.inputs.push({ name: 'x', dtype: 'float32', shape: ['N', ...xDims.slice(1)] }, { name: 'w', dtype: 'float32', shape: wDims });
+    if (bias) g.inputs.push({ name: 'b', dtype: 'float32', shape: [wDims[1] as number] });
+    g.nodes.push({ name: 'ct', opType: 'ConvTranspose', domain: '', inputs: bias ? ['x', 'w', 'b'] : ['x', 'w'], outputs: ['y'], attributes });
+    g.outputs.push({ name: 'y', dtype: 'float32', shape: [] });
+    const rewritten = g.clone();
+    assert.equal(convTransposeAsMatMul(rewritten), 1, label);
+    assert.ok(!rewritten.nodes.some((n) => n.opType === 'ConvTranspose'), `${label}: no ConvTranspose left`);
+    const feeds: Record<string, Tensor> = { x: randomTensor('float32', xDims, 1), w: randomTensor('float32', wDims, 2) };
+    if (bias) feeds['b'] = randomTensor('float32', [wDims[1] as number], 3);
+    const run = async (model: Model): Promise<Tensor> => {
+      const s = await Session.create(model, { threads: 1 });
+      try {
+        return (await s.run(feeds))['y'] as Tensor;
+      } finally {
+        await s.release();
+      }
+    };
+    const want = await run(makeModel(g));
+    const got = await run(raiseToOpset18(makeModel(rewritten)));
+    assert.deepEqual([...got.dims], [...want.dims], `${label}: shape`);
+    let worst = 0;
+    for (let i = 0; i < want.size; i++) worst = Math.max(worst, Math.abs((want.data[i] as number) - (got.data[i] as number)));
+    assert.ok(worst < 1e-5, `${label}: max |ConvTranspose − MatMul·Col2Im| = ${worst}`);
+  }
+  // auto_pad and output_shape derive pads from the output size: left to ConvTranspose.
+  const same = new Graph('same');
+  same.inputs.push({ name: 'x', dtype: 'float32', shape: [1, 2, 3, 3] }, { name: 'w', dtype: 'float32', shape: [2, 2, 3, 3] });
+  same.nodes.push({ name: 'ct', opType: 'ConvTranspose', domain: '', inputs: ['x', 'w'], outputs: ['y'], attributes: { auto_pad: attr.string('SAME_UPPER') } });
+  same.outputs.push({ name: 'y', dtype: 'float32', shape: [] });
+  assert.equal(convTransposeAsMatMul(same), 0);
+});
+
+test('a 2-thread LeNet-5 step (conv2’s input gradient as MatMul + Col2Im at opset 18, conv1’s weight gradient in two halves): same training steps as the 1-thread step', async () => {
+  const model = createModel('lenet-5', { seed: 4 });
+  const optimizer: OptimizerConfig = { kind: 'sgd', momentum: 0.9 };
+  const two = buildTrainStep(model, { optimizer, threads: 2 });
+  const one = buildTrainStep(model, { optimizer, threads: 1 });
+  assert.equal(opsetOf(two.model), 18);
+  assert.equal(opsetOf(one.model), 17);
+  assert.equal(two.model.graph.nodes.filter((n) => n.opType === 'Col2Im').length, 1, "conv2's input gradient (conv1's is not needed)");
+  assert.ok(!two.model.graph.nodes.some((n) => n.opType === 'ConvTranspose'));
+  assert.ok(one.model.graph.nodes.some((n) => n.opType === 'ConvTranspose'));
+  assert.equal(two.model.graph.nodes.filter((n) => n.opType === 'Conv' && n.attributes['group']?.value === 2).length, 1, "conv1's weight gradient");
+  assert.ok(!one.model.graph.nodes.some((n) => n.opType === 'Conv' && n.attributes['group']?.value === 2));
+  const init = (name: string): Tensor => model.graph.initializers.get(name) as Tensor;
+  const [a, b] = await Promise.all([threeSteps(two, init), threeSteps(one, init)]);
+  for (const [name, x] of b) {
+    const y = a.get(name) as Float32Array;
+    let worst = 0;
+    for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs((x[i] as number) - (y[i] as number)) / (1e-3 + Math.abs(x[i] as number)));
+    assert.ok(worst < 1e-4, `${name}: Col2Im and ConvTranspose steps differ by ${worst} (relative)`);
+  }
+  const w = b.get('conv1.weight') as Float32Array;
+  assert.ok(
+    w.some((v, i) => v !== (init('conv1.weight').data as Float32Array)[i]),
+    'conv1 trained (through conv2’s input gradient)',
+  );
+});
+
+test('a long single-image Conv as two half-kernel groups: same outputs (stride, dilation, bias, a transposed kernel)', async () => {
+  // [label, x dims, w dims (or the dims of T when the kernel is Transpose(T)), attributes, bias, transposed]
+  const cases: [string, number[], number[], Record<string, Attribute>, boolean, boolean][] = [
+    ["LeNet-5 conv1's weight gradient (kernel = Transpose(dY))", [1, 16, 28, 28], [16, 20, 24, 24], {}, false, true],
+    ['stride 2, dilation 2, bias', [1, 32, 30, 20], [6, 32, 6, 5], { strides: attr.ints([2, 1]), dilations: attr.ints([2, 3]) }, true, false],
+  ];
+  for (const [label, xDims, wDims, attributes, bias, transposed] of cases) {
+    const g = new Graph('long');
+    g.inputs.push({ name: 'x', dtype: 'float32', shape: xDims }, { name: transposed ? 't' : 'w', dtype: 'float32', shape: wDims });
+    if (transposed) g.nodes.push({ name: 'tr', opType: 'Transpose', domain: '', inputs: ['t'], outputs: ['w'], attributes: { perm: attr.ints([1, 0, 2, 3]) } });
+    const filters = (transposed ? wDims[1] : wDims[0]) as number;
+    if (bias) g.inputs.push({ name: 'b', dtype: 'float32', shape: [filters] });
+    g.nodes.push({ name: 'conv', opType: 'Conv', domain: '', inputs: bias ? ['x', 'w', 'b'] : ['x', 'w'], outputs: ['y'], attributes });
+    g.outputs.push({ name: 'y', dtype: 'float32', shape: [] });
+    const rewritten = g.clone();
+    assert.equal(splitLongConvs(rewritten), 1, label);
+    const convs = rewritten.nodes.filter((n) => n.opType === 'Conv');
+    assert.equal(convs.length, 1);
+    assert.deepEqual(convs[0]?.attributes['group'], { type: 'int', value: 2 });
+    if (transposed) assert.ok(!rewritten.nodes.some((n) => n.name === 'tr'), `${label}: the kernel's Transpose is folded into the halves' one`);
+    const feeds: Record<string, Tensor> = { x: randomTensor('float32', xDims, 1), [transposed ? 't' : 'w']: randomTensor('float32', wDims, 2) };
+    if (bias) feeds['b'] = randomTensor('float32', [filters], 3);
+    const run = async (graph: Graph): Promise<Tensor> => {
+      const s = await Session.create(makeModel(graph), { threads: 1 });
+      try {
+        return (await s.run(feeds))['y'] as Tensor;
+      } finally {
+        await s.release();
+      }
+    };
+    const [want, got] = [await run(g), await run(rewritten)];
+    assert.deepEqual([...got.dims], [...want.dims], `${label}: shape`);
+    // Sums of thousands of products in another order: float32 rounding, relative to the largest value.
+    let worst = 0;
+    let scale = 0;
+    for (let i = 0; i < want.size; i++) {
+      worst = Math.max(worst, Math.abs((want.data[i] as number) - (got.data[i] as number)));
+      scale = Math.max(scale, Math.abs(want.data[i] as number));
+    }
+    assert.ok(scale > 1 && worst < 1e-5 * scale, `${label}: max difference ${worst} at values up to ${scale}`);
+  }
+  // Batch above 1, an odd kernel, or a short reduction: left alone.
+  for (const [xDims, wDims] of [
+    [
+      [2, 16, 28, 28],
+      [20, 16, 24, 24],
+    ],
+    [
+      [1, 16, 28, 28],
+      [20, 16, 23, 24],
+    ],
+    [
+      [1, 2, 8, 8],
+      [4, 2, 4, 4],
+    ],
+  ] as [number[], number[]][]) {
+    const g = new Graph('kept');
+    g.inputs.push({ name: 'x', dtype: 'float32', shape: xDims }, { name: 'w', dtype: 'float32', shape: wDims });
+    g.nodes.push({ name: 'conv', opType: 'Conv', domain: '', inputs: ['x', 'w'], outputs: ['y'], attributes: {} });
+    g.outputs.push({ name: 'y', dtype: 'float32', shape: [] });
+    assert.equal(splitLongConvs(g), 0, `x [${xDims}], w [${wDims}]`);
+  }
 });

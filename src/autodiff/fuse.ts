@@ -1,7 +1,7 @@
 // Rewrites of a finished training-step graph that cut whole passes over the weights without
 // changing what is computed: fewer, larger kernels (the in-graph update is memory-bound).
 import type { Graph, Node } from '../ir/graph.js';
-import { attr, GraphBuilder, getFloat, getInt, getInts } from '../ir/graph.js';
+import { attr, GraphBuilder, getFloat, getInt, getInts, getString } from '../ir/graph.js';
 import type { TypeShape } from '../ir/shape.js';
 import { constantValues, inferShapes } from '../ir/shape.js';
 import { Tensor } from '../ir/tensor.js';
@@ -134,4 +134,194 @@ export function splitWideConvs(g: Graph): number {
     b.op('Concat', ys, { axis: attr.int(1) }, [n.outputs[0] as string]);
   });
   return split;
+}
+
+/** The Col2Im form of ConvTranspose `n` (group 1, explicit pads), or undefined where it does not apply. */
+interface Col2ImPlan {
+  inChannels: number;
+  outChannels: number;
+  kernel: number[];
+  outDims: number[];
+  strides: number[];
+  dilations: number[];
+  pads: number[];
+}
+
+function col2ImPlan(n: Node, shapes: ReadonlyMap<string, TypeShape>): Col2ImPlan | undefined {
+  if (n.opType !== 'ConvTranspose' || n.domain !== '' || getInt(n, 'group', 1) !== 1) return undefined;
+  // auto_pad and output_shape derive the pads from the output size: left to ConvTranspose.
+  if ((n.attributes['auto_pad'] !== undefined && getString(n, 'auto_pad', 'NOTSET') !== 'NOTSET') || n.attributes['output_shape'] !== undefined)
+    return undefined;
+  const x = shapes.get(n.inputs[0] ?? '')?.shape;
+  const w = shapes.get(n.inputs[1] ?? '')?.shape;
+  const y = shapes.get(n.outputs[0] ?? '')?.shape;
+  if (x === undefined || w === undefined || y === undefined || x.length < 3 || w.length !== x.length || y.length !== x.length) return undefined;
+  const spatial = x.length - 2;
+  const numbers = (dims: readonly (number | string)[]): dims is number[] => dims.every((d) => typeof d === 'number');
+  const [inChannels, outChannels, ...kernel] = w;
+  const outDims = y.slice(2);
+  if (!numbers(w) || !numbers(outDims) || typeof inChannels !== 'number' || typeof outChannels !== 'number' || !numbers(x.slice(1))) return undefined;
+  const ones = Array.from({ length: spatial }, () => 1);
+  const strides = getInts(n, 'strides') ?? ones;
+  const dilations = getInts(n, 'dilations') ?? ones;
+  const pads = getInts(n, 'pads') ?? [...ones, ...ones].map(() => 0);
+  const outputPadding = getInts(n, 'output_padding') ?? ones.map(() => 0);
+  // Col2Im finds the input's positions from the output size: exact while output_padding < stride.
+  if (outputPadding.some((p, i) => p >= (strides[i] as number))) return undefined;
+  return { inChannels, outChannels, kernel: kernel as number[], outDims, strides, dilations, pads };
+}
+
+/**
+ * Every group-1 ConvTranspose with explicit pads becomes one batched matrix product and a
+ * Col2Im: cols[N, Cout·k, L] = Wᵀ[Cout·k, Cin] · X[N, Cin, L], then Col2Im sums the columns into
+ * the output image, and the bias is added. The same sums as ConvTranspose, which onnxruntime runs
+ * image by image (a small threaded product and a scatter per image, each a thread-pool round trip)
+ * and which therefore did not run faster at 2 threads than at 1 (LeNet-5's conv2 input gradient:
+ * ~1.6 ms per step either way); the batched product is one threaded kernel
+ * (0.87 + 0.37 ms of Col2Im at 2 threads, in a loaded machine's fastest runs), while at 1 thread
+ * the pair is ~10% slower than ConvTranspose. Col2Im is an opset-18 op: the caller raises the
+ * graph's opset (raiseToOpset18). Returns how many were rewritten.
+ *
+ * ```ts
+ * convTransposeAsMatMul(step.model.graph); // lenet-5: conv2's input gradient
+ * ```
+ */
+export function convTransposeAsMatMul(g: Graph): number {
+  const recorded = new Map(g.valueInfo);
+  const shapes = inferShapes(g, SHAPE_RULES, constantValues(g), { unknown: 'skip' });
+  g.valueInfo = recorded;
+  const plans = g.nodes.map((n) => col2ImPlan(n, shapes));
+  if (plans.every((p) => p === undefined)) return 0;
+  const b = new GraphBuilder(g, 'col2im');
+  const original = g.nodes;
+  g.nodes = [];
+  let rewritten = 0;
+  original.forEach((n, at) => {
+    const p = plans[at];
+    if (p === undefined) {
+      g.nodes.push(n);
+      return;
+    }
+    rewritten++;
+    const block = p.kernel.reduce((a, k) => a * k, 1);
+    // W [Cin, Cout, k…] → [Cin, Cout·k] → its transpose (onnxruntime folds it into the product).
+    const wt = b.op1('Transpose', [b.op1('Reshape', [n.inputs[1] as string, b.constant(Tensor.int64([p.inChannels, p.outChannels * block]), 'shape')])], {
+      perm: attr.ints([1, 0]),
+    });
+    const x = b.op1('Reshape', [n.inputs[0] as string, b.constant(Tensor.int64([0, p.inChannels, -1]), 'shape')]);
+    const cols = b.op1('MatMul', [wt, x]);
+    const bias = n.inputs[2];
+    const image = b.op(
+      'Col2Im',
+      [cols, b.constant(Tensor.int64(p.outDims), 'image_shape'), b.constant(Tensor.int64(p.kernel), 'block_shape')],
+      {
+        strides: attr.ints(p.strides),
+        dilations: attr.ints(p.dilations),
+        pads: attr.ints(p.pads),
+      },
+      bias ? 1 : [n.outputs[0] as string],
+    )[0] as string;
+    if (bias) {
+      const perChannel = b.op1('Reshape', [bias, b.constant(Tensor.int64([p.outChannels, ...p.outDims.map(() => 1)]), 'shape')]);
+      b.op('Add', [image, perChannel], {}, [n.outputs[0] as string]);
+    }
+  });
+  return rewritten;
+}
+
+const ASSUMED_BATCH = 64;
+
+/**
+ * Conv `n` as two half-kernel Convs in one group-2 Conv, or undefined: a group-1 Conv over a
+ * single image (static batch 1) whose output is small (filters × positions under 2¹²) but whose
+ * reduction is long (2¹⁸ multiply-adds or more), e.g. the weight gradient of a Conv on a
+ * single-channel input (the batch-as-channels form: the batch is the reduction). onnxruntime
+ * threads such a Conv inside one narrow matrix product and barely gains from a second thread;
+ * with two groups it runs one per thread.
+ */
+function halfKernelPlan(n: Node, shapes: ReadonlyMap<string, TypeShape>): { kernel: number[]; dilation: number; stride: number } | undefined {
+  if (n.opType !== 'Conv' || n.domain !== '' || getInt(n, 'group', 1) !== 1) return undefined;
+  if (n.attributes['auto_pad'] !== undefined && getString(n, 'auto_pad', 'NOTSET') !== 'NOTSET') return undefined;
+  const x = shapes.get(n.inputs[0] ?? '')?.shape;
+  const w = shapes.get(n.inputs[1] ?? '')?.shape;
+  const y = shapes.get(n.outputs[0] ?? '')?.shape;
+  if (x === undefined || w === undefined || y === undefined || x.length !== 4 || x[0] !== 1 || w.length !== 4) return undefined;
+  const [filters, , kh, kw] = w;
+  const [, , oh, ow] = y;
+  if (typeof filters !== 'number' || typeof kh !== 'number' || typeof kw !== 'number' || typeof oh !== 'number' || typeof ow !== 'number') return undefined;
+  if (kh % 2 !== 0 || (getInts(n, 'pads') ?? []).some((p) => p !== 0)) return undefined;
+  // A symbolic channel count is the batch (a weight gradient's reduction): sized as a batch of 64.
+  const channels = typeof x[1] === 'number' ? x[1] : ASSUMED_BATCH;
+  if (filters * oh * ow >= 2 ** 12 || filters * oh * ow * channels * kh * kw < 2 ** 18) return undefined;
+  return { kernel: [kh, kw], dilation: getInts(n, 'dilations')?.[0] ?? 1, stride: getInts(n, 'strides')?.[0] ?? 1 };
+}
+
+/**
+ * Every Conv that halfKernelPlan picks becomes one Conv with group 2 over [top rows; bottom rows]
+ * of the input (concatenated on the channel axis) and the kernel's top and bottom halves (as the
+ * two groups' filters), then the two groups' outputs are summed: the same sums in a different
+ * order. Where the kernel is a Transpose(T, [1, 0, 2, 3]) read only there (the batch-as-channels
+ * weight gradient), the halves come from T with one Transpose. Returns how many were rewritten.
+ *
+ * ```ts
+ * splitLongConvs(step.model.graph); // lenet-5: conv1's weight gradient
+ * ```
+ */
+export function splitLongConvs(g: Graph): number {
+  const recorded = new Map(g.valueInfo);
+  const shapes = inferShapes(g, SHAPE_RULES, constantValues(g), { unknown: 'skip' });
+  g.valueInfo = recorded;
+  const plans = g.nodes.map((n) => halfKernelPlan(n, shapes));
+  if (plans.every((p) => p === undefined)) return 0;
+  const producer = new Map<string, Node>();
+  for (const n of g.nodes) for (const o of n.outputs) producer.set(o, n);
+  const reads = new Map<string, number>();
+  for (const n of g.nodes) for (const i of n.inputs) reads.set(i, (reads.get(i) ?? 0) + 1);
+  const graphOutputs = new Set(g.outputs.map((o) => o.name));
+  const b = new GraphBuilder(g, 'half_kernel');
+  const original = g.nodes;
+  g.nodes = [];
+  let rewritten = 0;
+  const i64 = (v: number[], hint: string): string => b.constant(Tensor.int64(v), hint);
+  original.forEach((n, at) => {
+    const p = plans[at];
+    if (p === undefined) {
+      g.nodes.push(n);
+      return;
+    }
+    rewritten++;
+    const [kh, kw] = p.kernel as [number, number];
+    const half = kh / 2;
+    const [x, w] = n.inputs as [string, string];
+    const xDims = shapes.get(x)?.shape as (number | string)[];
+    const rows = xDims[2] as number;
+    const oh = shapes.get(n.outputs[0] as string)?.shape[2] as number;
+    // Input rows the top half reads, and where the bottom half's start.
+    const span = (oh - 1) * p.stride + (half - 1) * p.dilation + 1;
+    const top = b.op1('Slice', [x, i64([0], 'starts'), i64([span], 'ends'), i64([2], 'axes')]);
+    const bottom = b.op1('Slice', [x, i64([half * p.dilation], 'starts'), i64([Math.min(rows, half * p.dilation + span)], 'ends'), i64([2], 'axes')]);
+    const stacked = b.op1('Concat', [top, bottom], { axis: attr.int(1) });
+    // [M, C, 2, kh/2, kw] → [2, M, C, kh/2, kw], or from T [C, M, …] when W = Transpose(T).
+    const t = producer.get(w);
+    const fromT =
+      t?.opType === 'Transpose' && t.domain === '' && getInts(t, 'perm')?.join() === '1,0,2,3' && reads.get(w) === 1 && !graphOutputs.has(w) ? t : undefined;
+    const halves = fromT
+      ? b.op1('Transpose', [b.op1('Reshape', [fromT.inputs[0] as string, i64([0, 0, 2, half, kw], 'shape')])], { perm: attr.ints([2, 1, 0, 3, 4]) })
+      : b.op1('Transpose', [b.op1('Reshape', [w, i64([0, 0, 2, half, kw], 'shape')])], { perm: attr.ints([2, 0, 1, 3, 4]) });
+    const filters = shapes.get(w)?.shape[0] as number;
+    const weights = b.op1('Reshape', [halves, i64([2 * filters, -1, half, kw], 'shape')]);
+    const { kernel_shape: _kernel, group: _group, ...rest } = n.attributes;
+    const both = b.op1('Conv', [stacked, weights], { ...rest, kernel_shape: attr.ints([half, kw]), group: attr.int(2) });
+    const bias = n.inputs[2];
+    const y = n.outputs[0] as string;
+    const [sum] = b.op(
+      'ReduceSum',
+      [b.op1('Reshape', [both, i64([2, 1, filters, oh, -1], 'shape')]), i64([0], 'axes')],
+      { keepdims: attr.int(0) },
+      bias ? 1 : [y],
+    );
+    if (bias) b.op('Add', [sum as string, b.op1('Reshape', [bias, i64([filters, 1, 1], 'shape')])], {}, [y]);
+    if (fromT) g.nodes = g.nodes.filter((m) => m !== fromT);
+  });
+  return rewritten;
 }

@@ -8,7 +8,7 @@ import type { Model } from '../ir/graph.js';
 import { attr, Graph, makeModel, opsetOf } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import { Session } from '../runtime/session.js';
-import { TRAINING_OPSET, upgradeToTrainingOpset } from './opset.js';
+import { raiseToOpset18, TRAINING_OPSET, upgradeToTrainingOpset } from './opset.js';
 
 function atOpset(g: Graph, version: number): Model {
   return { ...makeModel(g), opsetImports: [{ domain: '', version }], irVersion: 6 };
@@ -109,4 +109,48 @@ test('opsets older than 11 are refused with the fix named; 17 and newer are kept
   );
   assert.equal(upgradeToTrainingOpset(atOpset(g, 17)).graph, g);
   assert.equal(upgradeToTrainingOpset(atOpset(g, 18)).graph, g);
+});
+
+test('raiseToOpset18: reductions with axes attributes and an even Split (in a Loop body too) compute the same at 18', async () => {
+  const body = new Graph('body');
+  body.inputs.push({ name: 'i', dtype: 'int64', shape: [] }, { name: 'c', dtype: 'bool', shape: [] }, { name: 'acc', dtype: 'float32', shape: [2, 3] });
+  body.nodes.push(
+    { name: 'cid', opType: 'Identity', domain: '', inputs: ['c'], outputs: ['c_out'], attributes: {} },
+    { name: 'bmax', opType: 'ReduceMax', domain: '', inputs: ['acc'], outputs: ['m'], attributes: { axes: attr.ints([1]), keepdims: attr.int(1) } },
+    { name: 'bsub', opType: 'Sub', domain: '', inputs: ['acc', 'm'], outputs: ['acc_out'], attributes: {} },
+  );
+  body.outputs.push({ name: 'c_out', dtype: 'bool', shape: [] }, { name: 'acc_out', dtype: 'float32', shape: [2, 3] });
+  const g = new Graph('r18');
+  g.inputs.push({ name: 'x', dtype: 'float32', shape: [2, 4] }, { name: 'z', dtype: 'float32', shape: [2, 3] });
+  g.initializers.set('trip', Tensor.fromArray('int64', [], [2]));
+  g.nodes.push(
+    { name: 'mean', opType: 'ReduceMean', domain: '', inputs: ['x'], outputs: ['mean'], attributes: { axes: attr.ints([0]), keepdims: attr.int(0) } },
+    { name: 'l2', opType: 'ReduceL2', domain: '', inputs: ['x'], outputs: ['l2'], attributes: { axes: attr.ints([-1]) } },
+    { name: 'all', opType: 'ReduceProd', domain: '', inputs: ['x'], outputs: ['prod'], attributes: { keepdims: attr.int(0) } },
+    { name: 'sp', opType: 'Split', domain: '', inputs: ['x'], outputs: ['p', 'q'], attributes: { axis: attr.int(1) } },
+    { name: 'loop', opType: 'Loop', domain: '', inputs: ['trip', '', 'z'], outputs: ['y'], attributes: { body: attr.graph(body) } },
+  );
+  g.outputs.push(
+    { name: 'mean', dtype: 'float32', shape: [4] },
+    { name: 'l2', dtype: 'float32', shape: [2, 1] },
+    { name: 'prod', dtype: 'float32', shape: [] },
+    { name: 'p', dtype: 'float32', shape: [2, 2] },
+    { name: 'q', dtype: 'float32', shape: [2, 2] },
+    { name: 'y', dtype: 'float32', shape: [2, 3] },
+  );
+  const model = atOpset(g, 17);
+  const up = raiseToOpset18(model);
+  assert.equal(opsetOf(up), 18);
+  assert.ok(!up.graph.nodes.some((n) => n.attributes['axes'] !== undefined), 'no axes attribute left');
+  const feeds = { x: randomTensor('float32', [2, 4], 5, 0.5, 2), z: randomTensor('float32', [2, 3], 6, -2, 2) };
+  const [want, got] = [await runOnce(model, feeds), await runOnce(up, feeds)];
+  for (const o of g.outputs) {
+    const a = want[o.name] as Tensor;
+    const b = got[o.name] as Tensor;
+    assert.deepEqual([...b.dims], [...a.dims], `${o.name} shape`);
+    for (let i = 0; i < a.size; i++) assert.ok(Math.abs(Number(a.data[i]) - Number(b.data[i])) < 1e-6, `${o.name}[${i}]: ${a.data[i]} vs ${b.data[i]}`);
+  }
+  // Opset 17 itself refuses the opset-18 form: the rewrite is what makes the graph valid there.
+  await assert.rejects(runOnce({ ...up, opsetImports: [{ domain: '', version: 17 }] }, feeds));
+  assert.equal(raiseToOpset18(up), up);
 });

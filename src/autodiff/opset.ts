@@ -135,3 +135,60 @@ function upgradeSoftmax(node: Node, b: GraphBuilder, ranks: ReadonlyMap<string, 
     { name: b.fresh(`${node.name}/Reshape`), opType: 'Reshape', domain: '', inputs: [normed, shape], outputs: [y], attributes: {} },
   ];
 }
+
+/** Reductions whose `axes` became an input at opset 18 (ReduceSum's did at 13). */
+const AXES_INPUT_AT_18 = new Set([
+  'ReduceMean',
+  'ReduceMax',
+  'ReduceMin',
+  'ReduceProd',
+  'ReduceL1',
+  'ReduceL2',
+  'ReduceLogSum',
+  'ReduceLogSumExp',
+  'ReduceSumSquare',
+]);
+
+function raiseGraphTo18(graph: Graph, constant: (t: Tensor, hint: string) => string): void {
+  graph.nodes = graph.nodes.map((node) => {
+    const attributes = { ...node.attributes };
+    for (const [k, a] of Object.entries(attributes)) {
+      if (a.type !== 'graph') continue;
+      const body = a.value.clone();
+      raiseGraphTo18(body, constant);
+      attributes[k] = attr.graph(body);
+    }
+    const n = { ...node, attributes };
+    if (n.domain !== '' && n.domain !== 'ai.onnx') return n;
+    if (AXES_INPUT_AT_18.has(n.opType)) return attributeToInput(n, 'axes', 1, constant);
+    // From 18 an even Split (no `split` input) says how many parts it makes.
+    if (n.opType === 'Split' && !n.inputs[1] && n.attributes['num_outputs'] === undefined)
+      return { ...n, attributes: { ...n.attributes, num_outputs: attr.int(n.outputs.length) } };
+    return n;
+  });
+}
+
+/**
+ * `model` (at opset 13–17) in its opset-18 form, for graphs that use an opset-18 op (Col2Im):
+ * the reductions' `axes` attributes become inputs and an even Split names its part count; every
+ * other op the training graphs use reads the same at 18. A model at 18 or newer is returned as
+ * it is.
+ *
+ * ```ts
+ * const m18 = raiseToOpset18(step.model);
+ * ```
+ */
+export function raiseToOpset18(model: Model): Model {
+  const from = opsetOf(model);
+  if (from >= 18) return model;
+  if (from < 13)
+    throw new WhittleError(
+      'UNSUPPORTED_OPSET',
+      `raising a model to opset 18 needs opset 13 or newer, this one is at ${from}; upgrade it first (upgradeToTrainingOpset)`,
+    );
+  const graph = model.graph.clone();
+  const b = new GraphBuilder(graph, 'opset18');
+  raiseGraphTo18(graph, (t, hint) => b.constant(t, hint));
+  const opsetImports = model.opsetImports.map((o) => (o.domain === '' || o.domain === 'ai.onnx' ? { domain: o.domain, version: 18 } : o));
+  return { ...model, graph, opsetImports, irVersion: Math.max(model.irVersion, TRAINING_IR_VERSION) };
+}

@@ -7,9 +7,9 @@ import { attr, GraphBuilder, getInt } from '../ir/graph.js';
 import type { DType } from '../ir/tensor.js';
 import { Tensor } from '../ir/tensor.js';
 import { trainableInitializers } from '../ir/params.js';
-import { fuseMomentumIntoGemm, splitWideConvs } from './fuse.js';
+import { convTransposeAsMatMul, fuseMomentumIntoGemm, splitLongConvs, splitWideConvs } from './fuse.js';
 import { addGradients } from './gradients.js';
-import { upgradeToTrainingOpset } from './opset.js';
+import { raiseToOpset18, upgradeToTrainingOpset } from './opset.js';
 import type { OptimizerConfig } from './optimizer.js';
 import { Optimizer } from './optimizer.js';
 
@@ -55,7 +55,9 @@ export interface TrainStepOptions extends StepExtensions {
   /**
    * The intra-op threads the step will run with (default 1). With 2 or more (and `fuse`), Convs
    * with more filters than output positions are split into filter groups (splitWideConvs), which
-   * onnxruntime threads over the batch; at 1 thread the split measured slower.
+   * onnxruntime threads over the batch, and ConvTransposes (Conv input gradients) become one
+   * batched MatMul and a Col2Im (convTransposeAsMatMul; the graph goes to opset 18); at 1 thread
+   * both measured slower.
    */
   threads?: number;
 }
@@ -218,12 +220,17 @@ export function buildTrainStep(source: Model, options: TrainStepOptions): TrainS
   g.outputs = [{ name: objective, dtype, shape: [] }];
   if (correct !== undefined) g.outputs.push({ name: correct, dtype: 'float32', shape: [] });
   for (const c of carried) g.outputs.push({ name: c.output, dtype: c.dtype, shape: c.dims });
+  let stepModel: Model = { ...model, graph: g, metadata: { ...model.metadata } };
   if (options.fuse !== false) {
     fuseMomentumIntoGemm(g);
-    if ((options.threads ?? 1) > 1) splitWideConvs(g);
+    if ((options.threads ?? 1) > 1) {
+      splitWideConvs(g);
+      splitLongConvs(g);
+      if (convTransposeAsMatMul(g) > 0) stepModel = raiseToOpset18(stepModel);
+    }
   }
   return {
-    model: { ...model, graph: g, metadata: { ...model.metadata } },
+    model: stepModel,
     params,
     carried,
     input,

@@ -12,7 +12,9 @@ import { layerChannels } from './channels.js';
  * dY with the flipped kernel for "same"-padded stride-1 convs (convInputGradFlipped); dW as one
  * matrix product over the unfolded input (convWeightGradUnfold) for group 1 with 8 or more
  * input channels, else by the batch-as-channels trick (convWeightGrad); dB = ReduceSum(dY) over
- * N and space.
+ * N and space. A training step built for 2+ threads rewrites some of these for onnxruntime's
+ * threading (autodiff/fuse.ts): ConvTranspose as MatMul + Col2Im, and a single-image
+ * batch-as-channels Conv in two half-kernel groups.
  */
 export const conv: OpDef = {
   op: 'Conv',
