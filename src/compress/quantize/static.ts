@@ -402,10 +402,17 @@ export async function quantizeStatic(model: Model, o: StaticQuantOptions): Promi
   const notes: string[] = [];
   // onnxruntime fuses QDQ into QLinearConv & co. of opset 10; an opset-9 model cannot hold them.
   const weightOnly = opsetOf(folded) < 10;
-  if (weightOnly)
+  if (weightOnly) {
     notes.push(
-      `opset ${opsetOf(folded)} < 10: int8 weights only, activations stay float (onnxruntime's QDQ fusion makes opset-10 QLinear ops this model's opset cannot hold); re-export at opset 13+ for int8 compute`,
+      `opset ${opsetOf(folded)} < 10: int8 weights only, computed in float32 (onnxruntime expands them at load, so it runs at fp32 speed; its QDQ fusion makes opset-10 QLinear ops this model's opset cannot hold); re-export at opset 13+ for int8 compute`,
     );
+    // A DequantizeLinear of each weight would run on every call (0.6-0.7x fp32's speed on PaddleOCR's
+    // opset-9 cls/rec): int8-stored weights as Cast × scale, which onnxruntime folds when it loads the model.
+    for (const w of floatComputeAll(folded.graph, plan)) {
+      floatCompute.add(w.node.name);
+      plan.skipped.push({ node: w.node.name, op: w.node.opType, reason: 'computed in float32 from int8-stored weights (opset < 10: no integer kernel)' });
+    }
+  }
   if (!weightOnly) {
     for (const w of floatOutputGemms(folded.graph, plan)) {
       plan.weighted.splice(plan.weighted.indexOf(w), 1);
@@ -464,6 +471,23 @@ function floatOutputGemms(g: Graph, plan: QdqPlan): WeightedNode[] {
     const after = readers.length === 1 && FUSED_ACTIVATIONS.has((readers[0] as Node).opType) ? ((readers[0] as Node).outputs[0] as string) : undefined;
     return !covered.has(v) && (after === undefined || !covered.has(after));
   });
+}
+
+/**
+ * Every planned layer, taken out of the plan to be computed in float32 from int8-stored weights
+ * (floatCompute goes by node name: unnamed layers get a fresh one).
+ */
+function floatComputeAll(g: Graph, plan: QdqPlan): WeightedNode[] {
+  const names = new Set(g.nodes.map((n) => n.name));
+  const out = plan.weighted.splice(0, plan.weighted.length);
+  for (const [i, w] of out.entries()) {
+    if (w.node.name !== '') continue;
+    let name = `${w.node.opType}_int8_weights_${i}`;
+    while (names.has(name)) name += '_';
+    names.add(name);
+    w.node.name = name;
+  }
+  return out;
 }
 
 /** How much coarser than its own a depthwise channel's step may get under one scale per tensor. */
