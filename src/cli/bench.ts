@@ -17,6 +17,7 @@ import { emit, addSummary, int } from './flags.js';
 import { loadData, loadModel, resolveNormalization, zooShapeFor } from './load.js';
 import { randomTensorDataset, tensorBatch } from '../data/index.js';
 import { sizeOf } from '../ir/tensor.js';
+import { formatTable } from './table.js';
 
 interface BenchFlags {
   model: string[];
@@ -110,9 +111,9 @@ async function runBench(f: BenchFlags): Promise<Record<string, unknown>> {
       Math.round((1000 * f.batch) / r.ms).toLocaleString('en-US'),
       r.speedup.toFixed(2),
     ]);
-  const widths = (table[0] as string[]).map((_, i) => Math.max(...table.map((row) => (row[i] as string).length)));
-  const lines = table.map((row) => row.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  '));
-  addSummary(`Inference latency, batch ${f.batch}, median of ${f.rounds} rounds × ${f.runs} runs (fresh sessions, models alternating)\n${lines.join('\n')}\n`);
+  addSummary(
+    `Inference latency, batch ${f.batch}, median of ${f.rounds} rounds × ${f.runs} runs (fresh sessions, models alternating)\n${formatTable(table)}\n`,
+  );
   return {
     batch: f.batch,
     rounds: f.rounds,

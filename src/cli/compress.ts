@@ -21,6 +21,7 @@ import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
 import { checkRecipeModel, resolveRecipePath } from './recipes.js';
 import type { SplitInfo } from './validation.js';
 import { holdOutValidation } from './validation.js';
+import { formatTable } from './table.js';
 
 /** A recipe on `model`: the recipe's pipeline call, with progress on stderr and stages in the log. */
 async function runDeepCompression(
@@ -83,11 +84,7 @@ export function compressionTable(name: string, run: ContainerRun): string {
     ]),
     ['(graph + framing)', '', '', '', '', '', '', '', '', `${run.breakdown.graph + run.breakdown.framing} B`],
   ];
-  const fmt = (table: string[][]): string => {
-    const widths = table[0]!.map((_, c) => Math.max(...table.map((r) => (r[c] ?? '').length)));
-    return table.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ')).join('\n');
-  };
-  return `${fmt(rows)}\n\n${fmt(layerRows)}\n`;
+  return `${formatTable(rows)}\n\n${formatTable(layerRows)}\n`;
 }
 
 /** The JSON a compression run reports. */

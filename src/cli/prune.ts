@@ -22,6 +22,7 @@ import { DEFAULT_STEPS_PER_RUN } from '../train/trainer.js';
 import { scheduleFromName, SCHEDULE_NAMES } from '../train/schedule.js';
 import { emit, addSummary, int, num } from './flags.js';
 import { pipelineReporter } from './progress.js';
+import { formatTable } from './table.js';
 import { loadData, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel, zooShapeFor } from './load.js';
 import type { RunLog } from '../train/run-log.js';
 import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
@@ -332,15 +333,16 @@ export function registerPruneCommands(program: Command): void {
     });
     const proposed = f.target !== undefined ? proposeForTarget(r, f.target) : proposeSparsities(r, f.maxDrop);
     // With rounding, the channels each sparsity keeps: the curve's x axis as prune will apply it.
-    const kept = (l: (typeof r.layers)[number]): string =>
-      f.roundTo !== undefined && l.points.some((p) => p.channels !== undefined) ? `   kept ${l.points.map((p) => p.channels ?? '-').join('/')}` : '';
-    const head = `layer${' '.repeat(14)}${sparsities.map((s) => `${(100 * s).toFixed(0)}%`.padStart(8)).join('')}   proposed`;
-    addSummary(`sensitivity of ${f.model} (baseline ${(100 * r.baseline).toFixed(2)}% on ${held.count} validation samples)\n${head}\n`);
-    for (const l of r.layers) {
-      addSummary(
-        `${l.name.padEnd(19)}${l.points.map((p) => `${(100 * p.accuracy).toFixed(2)}`.padStart(8)).join('')}   ${(100 * (proposed[l.name] ?? 0)).toFixed(0)}%${kept(l)}\n`,
-      );
-    }
+    const showKept = f.roundTo !== undefined && r.layers.some((l) => l.points.some((p) => p.channels !== undefined));
+    const table = [['layer', ...sparsities.map((s) => `${(100 * s).toFixed(0)}%`), 'proposed', ...(showKept ? ['kept'] : [])]];
+    for (const l of r.layers)
+      table.push([
+        l.name,
+        ...l.points.map((p) => (100 * p.accuracy).toFixed(2)),
+        `${(100 * (proposed[l.name] ?? 0)).toFixed(0)}%`,
+        ...(showKept ? [l.points.map((p) => p.channels ?? '-').join('/')] : []),
+      ]);
+    addSummary(`sensitivity of ${f.model} (baseline ${(100 * r.baseline).toFixed(2)}% on ${held.count} validation samples)\n${formatTable(table)}\n`);
     if (f.target !== undefined)
       addSummary(
         `proposed for ${(100 * f.target).toFixed(1)}% overall: --per-layer ${Object.entries(proposed)
