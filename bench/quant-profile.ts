@@ -6,9 +6,10 @@
 // One model: each op type's µs in every form and the slowest nodes. Several (comma-separated, or
 // `all`: every opset-17 corpus classifier): one line per model and form, op types by time.
 // usage: node dist/bench/quant-profile.js [MODEL=mobilenet_v3_small|all|a,b] [BATCH=32] [THREADS=1]   (after node scripts/build.mjs)
-// env: ROUNDS (2), TOP (12 slowest nodes, one model)
+//   MODEL may also be a file (DIR/resnet18.onnx of the speed corpus, bench/export-speed-corpus.py), fed from DATA
+// env: ROUNDS (2), TOP (12 slowest nodes, one model), DATA (a .npy of inputs for a MODEL file; default its folder's images224.npy)
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { foldBatchNorm } from '../src/compress/quantize/fold-bn.js';
 import { loadDataForModel, tensorBatch } from '../src/data/index.js';
 import type { Model } from '../src/ir/graph.js';
@@ -43,12 +44,14 @@ const byOp = (p: NodeProfile): Map<string, number> => {
 
 async function profileForms(name: string): Promise<[string, NodeProfile][]> {
   const entry = manifest.models.find((m) => m.name === name && m.opset === 17);
-  if (entry?.input_file === undefined) throw new Error(`no opset-17 corpus model '${name}' with an input file`);
-  const model = loadModel(join(CORPUS, entry.file));
-  const ds = loadDataForModel(model, join(CORPUS, entry.input_file));
+  const isFile = name.endsWith('.onnx');
+  if (!isFile && entry?.input_file === undefined) throw new Error(`no opset-17 corpus model '${name}' with an input file`);
+  const model = loadModel(isFile ? name : join(CORPUS, entry?.file as string));
+  const ds = loadDataForModel(model, isFile ? (process.env['DATA'] ?? join(dirname(name), 'images224.npy')) : join(CORPUS, entry?.input_file as string));
   const input = model.graph.inputs[0]?.name as string;
   const samples = tensorBatch(ds, 0, Math.min(16, ds.count)).feeds[input] as Tensor;
   const feeds = feedsOfBatch({ [input]: samples }, Number(batchArg));
+  if (isFile) process.stderr.write(`${name}: quantizing (16 calibration samples)\n`);
   const graphs: Model[] = [];
   for (const f of forms)
     graphs.push(

@@ -8,7 +8,7 @@ import { Tensor } from '../ir/tensor.js';
 import { loadModel } from '../load.js';
 import type { NodeProfile } from '../runtime/profile.js';
 import { quantizeModel } from './quantize.js';
-import { attributeTimes, chooseInt8Units, feedsOfBatch, runnableTargets } from './quantize-speed.js';
+import { attributeTimes, chooseInt8Units, feedsOfBatch, runnableTargets, UNIT_NOISE } from './quantize-speed.js';
 
 const CORPUS = fileURLToPath(new URL('../../../test/fixtures/corpus/', import.meta.url));
 const resnet = (): ReturnType<typeof loadModel> => loadModel(`${CORPUS}mnist_resnet20.opset17.onnx`);
@@ -57,6 +57,27 @@ test('chooseInt8Units: int8 only where not slower over the settings, each weight
   assert.equal(byName.get(b)?.int8, false, 'slower in int8 at both settings: float');
   assert.equal(byName.get(c)?.int8, true, 'not run as an int8 node of its own: left as it was');
   assert.deepEqual(byName.get(b)?.int8Us, [300, 30]);
+});
+
+test('chooseInt8Units: a kernel within the profile noise of its float time stays int8; clearly slower goes float', () => {
+  const g = resnet().graph;
+  const [a, b] = g.nodes.filter((n) => n.opType === 'Conv').map((n) => n.name) as [string, string];
+  const p = (times: Record<string, number>): NodeProfile => ({
+    msPerRun: 1,
+    nodes: [...Object.entries(times).map(([name, us]) => ({ name, op: 'Conv', us })), { name: 'Other', op: 'Other', us: 800 }],
+  });
+  // a: 5% slower in int8 (noise); b: 25% slower at both settings.
+  const near = 1 + UNIT_NOISE / 2;
+  const u = chooseInt8Units(
+    g,
+    [a, b],
+    [p({ [a]: 100 * near, [b]: 125 }), p({ [a]: 100 * near, [b]: 125 })],
+    [p({ [a]: 100, [b]: 100 }), p({ [a]: 100, [b]: 100 })],
+  );
+  const byName = new Map(u.map((x) => [x.name, x]));
+  assert.ok((byName.get(a)?.cost ?? 0) > 0, 'a is (slightly) slower in int8');
+  assert.equal(byName.get(a)?.int8, true, 'within the noise: int8');
+  assert.equal(byName.get(b)?.int8, false, 'clearly slower: float');
 });
 
 test('chooseInt8Units: a residual Add fused away in float follows the int8 layer that feeds it', () => {

@@ -80,10 +80,14 @@ export function attributeTimes(g: Graph, units: readonly string[], profile: Node
   return out;
 }
 
+/** How much slower (relative) a unit's int8 kernel may time than its float one and still count as not slower: profile noise. */
+export const UNIT_NOISE = 0.1;
+
 /**
- * Decides per unit: int8 where Σ over settings of (int8 µs − float µs) / float model µs ≤ 0, i.e.
- * not slower on the settings taken together, each weighted by its own model time (so batch 32
- * does not outvote batch 1). A unit onnxruntime did not run as its own int8 node stays int8.
+ * Decides per unit: int8 where Σ over settings of (int8 µs − float µs) / float model µs is at most
+ * UNIT_NOISE × Σ float µs / float model µs, i.e. not clearly slower on the settings taken together,
+ * each weighted by its own model time (so batch 32 does not outvote batch 1). A unit onnxruntime
+ * did not run as its own int8 node stays int8.
  */
 export function chooseInt8Units(g: Graph, units: readonly string[], int8Profiles: readonly NodeProfile[], floatProfiles: readonly NodeProfile[]): UnitTiming[] {
   const int8 = int8Profiles.map((p) => attributeTimes(g, units, p));
@@ -100,7 +104,10 @@ export function chooseInt8Units(g: Graph, units: readonly string[], int8Profiles
     const floatUs = float.map((m) => m.get(name) ?? 0);
     const cost = int8Us.reduce((a, t, i) => a + (t - (floatUs[i] ?? 0)) / (totals[i] as number), 0);
     const ranAsInt8 = int8Us.some((t) => t > 0);
-    return { name, op: ops.get(name) ?? '?', int8Us, floatUs, cost, int8: !ranAsInt8 || cost <= 0 };
+    // Float only where int8 is clearly slower: a kernel timed within UNIT_NOISE of its float time
+    // (on a busy machine, a few µs either way from one profile to the next) stays int8.
+    const floatShare = floatUs.reduce((a, t, i) => a + t / (totals[i] as number), 0);
+    return { name, op: ops.get(name) ?? '?', int8Us, floatUs, cost, int8: !ranAsInt8 || cost <= UNIT_NOISE * floatShare };
   });
   // A node that costs nothing in float only because onnxruntime fused it into the layer before it
   // (a residual Add into the NCHWc Conv) costs its own kernel again once that layer runs in int8:

@@ -159,6 +159,15 @@ test('static QDQ on depthwise/residual CNNs: Add and pools quantized, runs in on
   const q9 = await quantizeStatic(old, { samples: calib, threads: 1 });
   assert.ok(!q9.model.graph.nodes.some((n) => n.opType === 'QuantizeLinear'), 'no activation Q at opset 9');
   assert.match(q9.notes?.join(' ') ?? '', /opset 9 < 10/);
+  // No DequantizeLinear left to run on every call: each weight is Cast(int8) × scale, which onnxruntime folds at load.
+  assert.ok(!q9.model.graph.nodes.some((n) => n.opType === 'DequantizeLinear'), 'no per-run DequantizeLinear at opset 9');
+  const convs9 = q9.model.graph.nodes.filter((n) => n.opType === 'Conv');
+  assert.ok(convs9.length > 0 && convs9.every((n) => q9.model.graph.producerOf(n.inputs[1] as string)?.opType === 'Mul'), 'conv weights are Cast × scale');
+  const stored = convs9.map((n) => {
+    const cast = q9.model.graph.producerOf(q9.model.graph.producerOf(n.inputs[1] as string)?.inputs[0] as string);
+    return q9.model.graph.initializers.get(cast?.inputs[0] as string)?.dtype;
+  });
+  assert.deepEqual(new Set(stored), new Set(['int8']), 'conv weights stored int8');
   assert.ok((await cosine(q9.model, old, calib)) >= 0.99);
 });
 

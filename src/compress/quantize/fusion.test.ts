@@ -206,3 +206,51 @@ test('ShuffleNet’s channel shuffle and split (Reshape → Transpose → Reshap
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('HardSwish between int8 values runs as QLinearAdd + QLinearMul (onnxruntime has no integer HardSwish); the trained MobileNetV3 keeps its accuracy', async () => {
+  const m = loadModel(`${CORPUS}mnist_mobilenet_v3.opset17.onnx`);
+  const calib = loadDataForModel(m, `${CORPUS}mnist.calib.npy`);
+  const samples = tensorBatch(calib, 0, 16).feeds[m.graph.inputs[0]?.name as string];
+  assert.ok(samples !== undefined);
+  const r = await quantizeModel(m, { scheme: 'ptq', samples, threads: 1 });
+  const hardSwish = m.graph.nodes.filter((n) => n.opType === 'HardSwish').length;
+  assert.ok(hardSwish > 0);
+  // In the file: each HardSwish fed by a DequantizeLinear and read by a QuantizeLinear is x · DQ(Q(x + 3)).
+  const g = r.model.graph;
+  const left = g.nodes.filter((n) => n.opType === 'HardSwish').length;
+  assert.ok(left < hardSwish, `${left} of ${hardSwish} HardSwish left`);
+  const sixth = g.nodes.filter(
+    (n) => n.opType === 'DequantizeLinear' && Math.abs((g.initializers.get(n.inputs[1] as string)?.data[0] as number) - 1 / 255) < 1e-9,
+  );
+  assert.equal(sixth.length, hardSwish - left, 'one hardsigmoid read back at a sixth of its scale per rewritten HardSwish');
+  // What onnxruntime runs: no float HardSigmoid/Mul pair (its expansion of HardSwish) on dequantized values.
+  const ops = await optimizedOps(r.model);
+  const count = (op: string): number => ops.filter((o) => o === op).length;
+  assert.equal(count('HardSigmoid'), left, `ops: ${[...new Set(ops)].join(' ')}`);
+  assert.ok(count('QLinearAdd') >= hardSwish - left, `${count('QLinearAdd')} QLinearAdd`);
+  assert.ok(count('QLinearMul') >= hardSwish - left, `${count('QLinearMul')} QLinearMul`);
+  // Accuracy on 2,000 labelled MNIST test images: within 0.5 points of float, ≥ 99% top-1 agreement.
+  const test = loadDataForModel(m, `${CORPUS}mnist.test2000.npz`);
+  const { feeds, labels } = tensorBatch(test, 0, test.count);
+  assert.ok(labels !== undefined);
+  // Raw uint8 pixels (as cast to float32): standardized as the model was trained (MNIST mean/std, as mnist.calib.npy).
+  for (const t of Object.values(feeds)) for (let i = 0; i < t.size; i++) t.data[i] = ((t.data[i] as number) / 255 - 0.1307) / 0.3081;
+  const predict = async (x: Model | Uint8Array): Promise<number[]> => {
+    const s = await Session.create(x, { threads: 1 });
+    try {
+      const out = (await s.run(feeds))[m.graph.outputs[0]?.name as string]?.data as Float32Array;
+      const k = out.length / test.count;
+      return Array.from({ length: test.count }, (_, i) => {
+        const row = out.subarray(k * i, k * i + k);
+        return row.indexOf(Math.max(...row));
+      });
+    } finally {
+      await s.release();
+    }
+  };
+  const [a, b] = [await predict(m), await predict(encodeModel(r.model))];
+  const acc = (p: number[]): number => p.filter((c, i) => c === labels[i]).length / p.length;
+  const agree = a.filter((c, i) => c === b[i]).length / a.length;
+  assert.ok(agree >= 0.99, `top-1 agreement ${agree}, accuracy ${acc(a)} → ${acc(b)}`);
+  assert.ok(acc(a) - acc(b) <= 0.005, `accuracy ${acc(a)} → ${acc(b)}`);
+});

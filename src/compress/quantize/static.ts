@@ -202,6 +202,49 @@ function dropDefaultConvAttributes(g: Graph): void {
   }
 }
 
+/**
+ * HardSwish between quantized values (DequantizeLinear → HardSwish → QuantizeLinear: MobileNetV3's
+ * Conv → HardSwish) rewritten into ops onnxruntime has integer kernels for, since it has none for
+ * HardSwish (its float one then ran on a dequantized copy, with a Q/DQ pass each side: 27% of an
+ * int8 MobileNetV3-Small's kernel time at batch 32):
+ *   hardsigmoid(x) = relu6(x + 3) / 6 = DQ(Q(x + 3; scale 6/255, zero 0); scale 1/255)
+ * (the uint8 saturation of that Q is the relu6, and reading it back at a sixth of its scale the
+ * division), then HardSwish(x) = x · hardsigmoid(x): onnxruntime fuses the Add and the Mul with their
+ * Q/DQ into QLinearAdd and QLinearMul, both on uint8 values.
+ */
+function integerHardSwish(g: Graph, pool: ScalarPool, domain: string): void {
+  for (const n of [...g.nodes]) {
+    if (n.opType !== 'HardSwish' || n.domain !== '') continue;
+    const x = n.inputs[0] as string;
+    const y = n.outputs[0] as string;
+    const dq = g.producerOf(x);
+    const readers = g.consumersOf(y);
+    if (dq?.opType !== 'DequantizeLinear' || readers.length === 0 || !readers.every((r) => r.opType === 'QuantizeLinear')) continue;
+    const b = new GraphBuilder(g, 'hs');
+    const zero = pool.get('uint8', 0, 'az');
+    const three = b.fresh('hs3');
+    const sum = b.fresh('hsa');
+    const q6 = b.fresh('hsq');
+    const hsig = b.fresh('hsd');
+    const node = (opType: string, inputs: string[], output: string): Node => ({
+      name: '',
+      opType,
+      domain: opType === 'Add' || opType === 'Mul' ? '' : domain,
+      inputs,
+      outputs: [output],
+      attributes: {},
+    });
+    const replacement = [
+      node('DequantizeLinear', [pool.get('uint8', 255, 'az'), pool.get('float32', Math.fround(3 / 255), 'as'), zero], three),
+      node('Add', [x, three], sum),
+      node('QuantizeLinear', [sum, pool.get('float32', Math.fround(6 / 255), 'as'), zero], q6),
+      node('DequantizeLinear', [q6, pool.get('float32', Math.fround(1 / 255), 'as'), zero], hsig),
+      { ...node('Mul', [x, hsig], y), name: n.name },
+    ];
+    g.nodes.splice(g.nodes.indexOf(n), 1, ...replacement);
+  }
+}
+
 /** Emits a node just before `before` in node order; returns its output. */
 function insertBefore(
   g: Graph,
@@ -402,10 +445,17 @@ export async function quantizeStatic(model: Model, o: StaticQuantOptions): Promi
   const notes: string[] = [];
   // onnxruntime fuses QDQ into QLinearConv & co. of opset 10; an opset-9 model cannot hold them.
   const weightOnly = opsetOf(folded) < 10;
-  if (weightOnly)
+  if (weightOnly) {
     notes.push(
-      `opset ${opsetOf(folded)} < 10: int8 weights only, activations stay float (onnxruntime's QDQ fusion makes opset-10 QLinear ops this model's opset cannot hold); re-export at opset 13+ for int8 compute`,
+      `opset ${opsetOf(folded)} < 10: int8 weights only, computed in float32 (onnxruntime expands them at load, so it runs at fp32 speed; its QDQ fusion makes opset-10 QLinear ops this model's opset cannot hold); re-export at opset 13+ for int8 compute`,
     );
+    // A DequantizeLinear of each weight would run on every call (0.6-0.7x fp32's speed on PaddleOCR's
+    // opset-9 cls/rec): int8-stored weights as Cast × scale, which onnxruntime folds when it loads the model.
+    for (const w of floatComputeAll(folded.graph, plan)) {
+      floatCompute.add(w.node.name);
+      plan.skipped.push({ node: w.node.name, op: w.node.opType, reason: 'computed in float32 from int8-stored weights (opset < 10: no integer kernel)' });
+    }
+  }
   if (!weightOnly) {
     for (const w of floatOutputGemms(folded.graph, plan)) {
       plan.weighted.splice(plan.weighted.indexOf(w), 1);
@@ -464,6 +514,23 @@ function floatOutputGemms(g: Graph, plan: QdqPlan): WeightedNode[] {
     const after = readers.length === 1 && FUSED_ACTIVATIONS.has((readers[0] as Node).opType) ? ((readers[0] as Node).outputs[0] as string) : undefined;
     return !covered.has(v) && (after === undefined || !covered.has(after));
   });
+}
+
+/**
+ * Every planned layer, taken out of the plan to be computed in float32 from int8-stored weights
+ * (floatCompute goes by node name: unnamed layers get a fresh one).
+ */
+function floatComputeAll(g: Graph, plan: QdqPlan): WeightedNode[] {
+  const names = new Set(g.nodes.map((n) => n.name));
+  const out = plan.weighted.splice(0, plan.weighted.length);
+  for (const [i, w] of out.entries()) {
+    if (w.node.name !== '') continue;
+    let name = `${w.node.opType}_int8_weights_${i}`;
+    while (names.has(name)) name += '_';
+    names.add(name);
+    w.node.name = name;
+  }
+  return out;
 }
 
 /** How much coarser than its own a depthwise channel's step may get under one scale per tensor. */
@@ -549,6 +616,7 @@ export function buildQdq(
     const producer = g.producerOf(value);
     g.nodes.splice(producer === undefined ? 0 : g.nodes.indexOf(producer) + 1, 0, ...barrier, qNode, dqNode);
   }
+  integerHardSwish(g, pool, domain);
   dropUnusedInitializers(g);
   dropDefaultConvAttributes(g);
   return {
