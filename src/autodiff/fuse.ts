@@ -96,6 +96,35 @@ function convFilterGroups(n: Node, shapes: ReadonlyMap<string, TypeShape>): numb
   return pointwise || perImage < 2 ** 18 ? 1 : Math.ceil(filters / positions);
 }
 
+/** Every value's shape by Whittle's rules; inference records shapes in valueInfo, so the graph keeps only what it had. */
+function shapesOf(g: Graph): Map<string, TypeShape> {
+  const recorded = new Map(g.valueInfo);
+  const shapes = inferShapes(g, SHAPE_RULES, constantValues(g), { unknown: 'skip' });
+  g.valueInfo = recorded;
+  return shapes;
+}
+
+/**
+ * Rebuilds g's node list in order: a node whose plan is undefined stays, every other is replaced by
+ * what `rewrite` emits through one GraphBuilder (names from `hint`). Returns how many were replaced.
+ */
+function rewriteNodes<P>(g: Graph, plans: readonly (P | undefined)[], hint: string, rewrite: (b: GraphBuilder, n: Node, plan: P) => void): number {
+  if (plans.every((p) => p === undefined)) return 0;
+  const b = new GraphBuilder(g, hint);
+  const original = g.nodes;
+  g.nodes = [];
+  let rewritten = 0;
+  original.forEach((n, at) => {
+    const p = plans[at];
+    if (p === undefined) g.nodes.push(n);
+    else {
+      rewritten++;
+      rewrite(b, n, p);
+    }
+  });
+  return rewritten;
+}
+
 /**
  * Every group-1 Conv with more filters than output positions becomes that many Convs over
  * slices of its filters (Split of W and B), their outputs concatenated on the channel axis, so
@@ -107,23 +136,12 @@ function convFilterGroups(n: Node, shapes: ReadonlyMap<string, TypeShape>): numb
  * ```
  */
 export function splitWideConvs(g: Graph): number {
-  // Shape inference records every value's shape in valueInfo; the graph keeps only what it had.
-  const recorded = new Map(g.valueInfo);
-  const shapes = inferShapes(g, SHAPE_RULES, constantValues(g), { unknown: 'skip' });
-  g.valueInfo = recorded;
-  const groups = g.nodes.map((n) => convFilterGroups(n, shapes));
-  if (groups.every((k) => k <= 1)) return 0;
-  const b = new GraphBuilder(g, 'split_conv');
-  const original = g.nodes;
-  g.nodes = [];
-  let split = 0;
-  original.forEach((n, at) => {
-    const parts = groups[at] as number;
-    if (parts <= 1) {
-      g.nodes.push(n);
-      return;
-    }
-    split++;
+  const shapes = shapesOf(g);
+  const groups = g.nodes.map((n) => {
+    const k = convFilterGroups(n, shapes);
+    return k > 1 ? k : undefined;
+  });
+  return rewriteNodes(g, groups, 'split_conv', (b, n, parts) => {
     const filters = shapes.get(n.inputs[1] as string)?.shape[0] as number;
     const sizes = Array.from({ length: parts }, (_, i) => Math.floor(filters / parts) + (i < filters % parts ? 1 : 0));
     const sizeInput = b.constant(Tensor.int64(sizes), 'filters');
@@ -133,7 +151,6 @@ export function splitWideConvs(g: Graph): number {
     const ys = ws.map((w, i) => b.op1('Conv', [n.inputs[0] as string, w, ...(bs === undefined ? [] : [bs[i] as string])], { ...n.attributes }));
     b.op('Concat', ys, { axis: attr.int(1) }, [n.outputs[0] as string]);
   });
-  return split;
 }
 
 /** The Col2Im form of ConvTranspose `n` (group 1, explicit pads), or undefined where it does not apply. */
@@ -187,46 +204,36 @@ function col2ImPlan(n: Node, shapes: ReadonlyMap<string, TypeShape>): Col2ImPlan
  * ```
  */
 export function convTransposeAsMatMul(g: Graph): number {
-  const recorded = new Map(g.valueInfo);
-  const shapes = inferShapes(g, SHAPE_RULES, constantValues(g), { unknown: 'skip' });
-  g.valueInfo = recorded;
-  const plans = g.nodes.map((n) => col2ImPlan(n, shapes));
-  if (plans.every((p) => p === undefined)) return 0;
-  const b = new GraphBuilder(g, 'col2im');
-  const original = g.nodes;
-  g.nodes = [];
-  let rewritten = 0;
-  original.forEach((n, at) => {
-    const p = plans[at];
-    if (p === undefined) {
-      g.nodes.push(n);
-      return;
-    }
-    rewritten++;
-    const block = p.kernel.reduce((a, k) => a * k, 1);
-    // W [Cin, Cout, k…] → [Cin, Cout·k] → its transpose (onnxruntime folds it into the product).
-    const wt = b.op1('Transpose', [b.op1('Reshape', [n.inputs[1] as string, b.constant(Tensor.int64([p.inChannels, p.outChannels * block]), 'shape')])], {
-      perm: attr.ints([1, 0]),
-    });
-    const x = b.op1('Reshape', [n.inputs[0] as string, b.constant(Tensor.int64([0, p.inChannels, -1]), 'shape')]);
-    const cols = b.op1('MatMul', [wt, x]);
-    const bias = n.inputs[2];
-    const image = b.op(
-      'Col2Im',
-      [cols, b.constant(Tensor.int64(p.outDims), 'image_shape'), b.constant(Tensor.int64(p.kernel), 'block_shape')],
-      {
-        strides: attr.ints(p.strides),
-        dilations: attr.ints(p.dilations),
-        pads: attr.ints(p.pads),
-      },
-      bias ? 1 : [n.outputs[0] as string],
-    )[0] as string;
-    if (bias) {
-      const perChannel = b.op1('Reshape', [bias, b.constant(Tensor.int64([p.outChannels, ...p.outDims.map(() => 1)]), 'shape')]);
-      b.op('Add', [image, perChannel], {}, [n.outputs[0] as string]);
-    }
-  });
-  return rewritten;
+  const shapes = shapesOf(g);
+  return rewriteNodes(
+    g,
+    g.nodes.map((n) => col2ImPlan(n, shapes)),
+    'col2im',
+    (b, n, p) => {
+      const block = p.kernel.reduce((a, k) => a * k, 1);
+      // W [Cin, Cout, k…] → [Cin, Cout·k] → its transpose (onnxruntime folds it into the product).
+      const wt = b.op1('Transpose', [b.op1('Reshape', [n.inputs[1] as string, b.constant(Tensor.int64([p.inChannels, p.outChannels * block]), 'shape')])], {
+        perm: attr.ints([1, 0]),
+      });
+      const x = b.op1('Reshape', [n.inputs[0] as string, b.constant(Tensor.int64([0, p.inChannels, -1]), 'shape')]);
+      const cols = b.op1('MatMul', [wt, x]);
+      const bias = n.inputs[2];
+      const image = b.op(
+        'Col2Im',
+        [cols, b.constant(Tensor.int64(p.outDims), 'image_shape'), b.constant(Tensor.int64(p.kernel), 'block_shape')],
+        {
+          strides: attr.ints(p.strides),
+          dilations: attr.ints(p.dilations),
+          pads: attr.ints(p.pads),
+        },
+        bias ? 1 : [n.outputs[0] as string],
+      )[0] as string;
+      if (bias) {
+        const perChannel = b.op1('Reshape', [bias, b.constant(Tensor.int64([p.outChannels, ...p.outDims.map(() => 1)]), 'shape')]);
+        b.op('Add', [image, perChannel], {}, [n.outputs[0] as string]);
+      }
+    },
+  );
 }
 
 const ASSUMED_BATCH = 64;
@@ -268,9 +275,7 @@ function halfKernelPlan(n: Node, shapes: ReadonlyMap<string, TypeShape>): { kern
  * ```
  */
 export function splitLongConvs(g: Graph): number {
-  const recorded = new Map(g.valueInfo);
-  const shapes = inferShapes(g, SHAPE_RULES, constantValues(g), { unknown: 'skip' });
-  g.valueInfo = recorded;
+  const shapes = shapesOf(g);
   const plans = g.nodes.map((n) => halfKernelPlan(n, shapes));
   if (plans.every((p) => p === undefined)) return 0;
   const producer = new Map<string, Node>();
@@ -278,18 +283,8 @@ export function splitLongConvs(g: Graph): number {
   const reads = new Map<string, number>();
   for (const n of g.nodes) for (const i of n.inputs) reads.set(i, (reads.get(i) ?? 0) + 1);
   const graphOutputs = new Set(g.outputs.map((o) => o.name));
-  const b = new GraphBuilder(g, 'half_kernel');
-  const original = g.nodes;
-  g.nodes = [];
-  let rewritten = 0;
-  const i64 = (v: number[], hint: string): string => b.constant(Tensor.int64(v), hint);
-  original.forEach((n, at) => {
-    const p = plans[at];
-    if (p === undefined) {
-      g.nodes.push(n);
-      return;
-    }
-    rewritten++;
+  return rewriteNodes(g, plans, 'half_kernel', (b, n, p) => {
+    const i64 = (v: number[], hint: string): string => b.constant(Tensor.int64(v), hint);
     const [kh, kw] = p.kernel as [number, number];
     const half = kh / 2;
     const [x, w] = n.inputs as [string, string];
@@ -323,5 +318,4 @@ export function splitLongConvs(g: Graph): number {
     if (bias) b.op('Add', [sum as string, b.op1('Reshape', [bias, i64([filters, 1, 1], 'shape')])], {}, [y]);
     if (fromT) g.nodes = g.nodes.filter((m) => m !== fromT);
   });
-  return rewritten;
 }
