@@ -13,13 +13,17 @@ import { compareLatency } from '../runtime/latency.js';
 import type { Backend } from '../runtime/session.js';
 import { BACKENDS } from '../runtime/session.js';
 import { inputBatch } from '../train/evaluate.js';
-import { emit, addSummary, int } from './flags.js';
-import { loadData, loadModel, resolveNormalization, zooShapeFor } from './load.js';
-import { randomTensorDataset, tensorBatch } from '../data/index.js';
-import { sizeOf } from '../ir/tensor.js';
+import type { ImageFlags } from './flags.js';
+import { addImageFlags, addSummary, emit, imageOptions, int } from './flags.js';
+import { loadData, loadModel, resolveNormalization, usesImageDataset, zooShapeFor } from './load.js';
+import type { DataForModelOptions, TensorDataset } from '../data/index.js';
+import { detectDataSource, feedInputs, fixedBatchSize, loadDataForModel, tensorBatch } from '../data/index.js';
+import type { Model } from '../ir/graph.js';
+import type { Tensor } from '../ir/tensor.js';
+import { runnableRandomData } from '../train/random-inputs.js';
 import { formatTable } from './table.js';
 
-interface BenchFlags {
+interface BenchFlags extends ImageFlags {
   model: string[];
   data?: string;
   runtime: string;
@@ -51,32 +55,55 @@ function settingsFor(f: BenchFlags): LatencySetting[] {
   return backends.flatMap((backend): LatencySetting[] => (backend === 'web' ? [{ backend, threads: 1 }] : threads.map((t) => ({ backend, threads: t }))));
 }
 
+/**
+ * One batch of inputs for `spec`: MNIST/CIFAR images (IDX/CIFAR --data, or the bundled MNIST for a
+ * zoo model or a 784-input model), else the model's samples of --data (.npy, .npz, JSONL, images),
+ * else seeded random inputs shaped like the model's own that it runs on.
+ */
+async function feedsFor(
+  spec: string,
+  f: BenchFlags,
+  options: DataForModelOptions,
+): Promise<{ loaded: { model: Model; path: string | undefined }; feeds: Record<string, Tensor> }> {
+  const images = f.data === undefined || ['idx', 'cifar'].includes(detectDataSource(f.data)) ? loadData(f.data) : undefined;
+  const loaded = loadModel(spec, { ...(images !== undefined ? zooShapeFor(images.test) : {}), asShipped: true });
+  const { model } = loaded;
+  const fixed = fixedBatchSize(model);
+  if (fixed !== undefined && fixed !== f.batch)
+    throw new WhittleError('BAD_ARGUMENT', `${spec}: the model's inputs have a fixed batch of ${fixed}; pass --batch ${fixed}`);
+  if (images !== undefined && usesImageDataset({ model: spec, ...(f.data !== undefined ? { data: f.data } : {}) }, () => model)) {
+    const input = feedInputs(model)[0];
+    if (input === undefined || input.dtype !== 'float32')
+      throw new WhittleError('BAD_ARGUMENT', `${spec}: MNIST/CIFAR images feed one float32 input; the model's input is ${input?.dtype ?? 'missing'}`);
+    return { loaded, feeds: { [input.name]: inputBatch(model, images.test, f.batch, resolveNormalization(undefined, model)) } };
+  }
+  const ds: TensorDataset =
+    f.data !== undefined && images === undefined
+      ? loadDataForModel(model, f.data, options)
+      : await runnableRandomData(model, { count: f.batch, seed: 0, threads: 1 });
+  if (ds.count < f.batch)
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `${spec}: --data ${f.data ?? ''} has ${ds.count} samples, fewer than --batch ${f.batch}; pass --batch ${ds.count} or more data`,
+    );
+  return { loaded, feeds: tensorBatch(ds, 0, f.batch).feeds };
+}
+
 async function runBench(f: BenchFlags): Promise<Record<string, unknown>> {
   if (f.model.length === 0) throw new WhittleError('BAD_ARGUMENT', 'give at least one --model (repeat it to compare models side by side)');
   const settings = settingsFor(f);
-  const data = loadData(f.data);
+  const options = imageOptions(f);
   const cases: (LatencyCase & { bytes: number })[] = [];
   for (const [i, spec] of f.model.entries()) {
-    const { model, path } = loadModel(spec, { ...zooShapeFor(data.test), asShipped: true });
-    const input = model.graph.inputs[0];
-    if (input === undefined || input.dtype !== 'float32')
-      throw new WhittleError(
-        'BAD_ARGUMENT',
-        `${spec}: bench feeds one float32 input of images; the model's input is ${input === undefined ? 'missing' : input.dtype}`,
-      );
-    // A model not made for the images (a corpus CNN on 3×32×32): seeded random inputs shaped like its own.
-    const per = input.shape.slice(1);
-    const fitsImages = f.data !== undefined || (per.every((d) => typeof d === 'number') && sizeOf(per as number[]) === sizeOf(data.test.shape));
-    const feeds = fitsImages
-      ? { [input.name]: inputBatch(model, data.test, f.batch, resolveNormalization(undefined, model)) }
-      : tensorBatch(randomTensorDataset(model, { count: f.batch, seed: 0 }), 0, f.batch).feeds;
+    const feeds = await feedsFor(spec, f, options);
+    const { model, path } = feeds.loaded;
     // The file as shipped, not the loaded model: loading folds constants, and folding a QDQ
     // model's DequantizeLinear of its int8 weights into float weights would time a different
     // (slower) graph than onnxruntime gets from the file.
     const bytes = path !== undefined ? new Uint8Array(readFileSync(path)) : encodeModel(model);
     // The same file twice still gets two rows.
     const name = f.model.indexOf(spec) === i ? spec : `${spec} (#${i + 1})`;
-    cases.push({ name, model: bytes, feeds, bytes: path !== undefined ? statSync(path).size : bytes.length });
+    cases.push({ name, model: bytes, feeds: feeds.feeds, bytes: path !== undefined ? statSync(path).size : bytes.length });
   }
   const total = f.rounds * settings.length * cases.length;
   const bar =
@@ -133,11 +160,21 @@ async function runBench(f: BenchFlags): Promise<Record<string, unknown>> {
 }
 
 export function registerBenchCommands(program: Command): void {
-  program
-    .command('bench')
-    .description('inference latency of models side by side (onnxruntime-node and/or onnxruntime-web), medians of fresh sessions')
-    .option('--model <file.onnx>', 'a model to time (repeat to compare; the first is the reference)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .option('--data <dir>', 'where the input images come from (default: the bundled MNIST test set)')
+  addImageFlags(
+    program
+      .command('bench')
+      .description('inference latency of models side by side (onnxruntime-node and/or onnxruntime-web), medians of fresh sessions')
+      .option(
+        '--model <file.onnx>',
+        'a model to time (repeat to compare; the first is the reference)',
+        (v: string, acc: string[]) => [...acc, v],
+        [] as string[],
+      )
+      .option(
+        '--data <path>',
+        'inputs: MNIST-format IDX or CIFAR-10 directory; or for any model .npy, .npz (keys = input names), a directory of .npy, a folder of images, a .jsonl of named inputs (default: the bundled MNIST for MNIST-shaped models, else seeded random inputs)',
+      ),
+  )
     .option('--runtime <list>', 'node, web, or node,web', 'node')
     .option('--threads <list>', 'onnxruntime-node intra-op threads, e.g. 1,2 (default: 1 and all cores)')
     .option('--batch <n>', 'images per run', int('--batch', 1), 64)

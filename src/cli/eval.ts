@@ -3,9 +3,8 @@
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import type { DataForModelOptions, Dataset, Normalization, TensorDataset } from '../data/index.js';
+import type { Dataset, Normalization, TensorDataset } from '../data/index.js';
 import { feedInputs, limitTensorDataset, loadDataForModel, subset, tensorDatasetFromImages } from '../data/index.js';
-import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
 import type { OutputAgreement } from '../train/agreement.js';
 import { runnableRandomData } from '../train/random-inputs.js';
@@ -14,10 +13,11 @@ import type { ModelComparison } from '../train/compare.js';
 import { evaluate } from '../train/evaluate.js';
 import { BACKENDS } from '../runtime/session.js';
 import type { Backend } from '../runtime/session.js';
-import { emit, addSummary, int } from './flags.js';
+import type { ImageFlags } from './flags.js';
+import { addImageFlags, addSummary, emit, imageOptions, int } from './flags.js';
 import { loadData, loadModel, resolveNormalization, usesImageDataset, zooShapeFor } from './load.js';
 
-interface EvalFlags {
+interface EvalFlags extends ImageFlags {
   model: string;
   reference?: string;
   data?: string;
@@ -26,22 +26,8 @@ interface EvalFlags {
   evalLimit?: number;
   batch: number;
   seed: number;
-  imageSize?: [number, number];
-  channels?: 'rgb' | 'bgr' | 'gray';
-  mean?: number[];
-  std?: number[];
   runtime: Backend;
   json?: boolean;
-}
-
-function numbers(flag: string, count?: number) {
-  return (v: string): number[] => {
-    const xs = v.split(',').map((s) => Number(s.trim()));
-    if (xs.some((x) => !Number.isFinite(x)) || (count !== undefined && xs.length !== count)) {
-      throw new WhittleError('BAD_ARGUMENT', `${flag} takes ${count ?? 'one or more'} comma-separated number${count === 1 ? '' : 's'}, got "${v}"`);
-    }
-    return xs;
-  };
 }
 
 /** Agreement figures as JSON: no Infinity (identical outputs have `sqnrDb: null`, `exact: true`). */
@@ -122,12 +108,7 @@ async function evalImageDataset(f: EvalFlags, loaded: Model | undefined): Promis
 
 async function evalAnyModel(f: EvalFlags, model: Model): Promise<Record<string, unknown>> {
   const reference = f.reference === undefined ? undefined : loadModel(f.reference, { asShipped: true }).model;
-  const options: DataForModelOptions = {
-    ...(f.imageSize ? { size: f.imageSize } : {}),
-    ...(f.channels ? { channels: f.channels } : {}),
-    ...(f.mean ? { mean: f.mean } : {}),
-    ...(f.std ? { std: f.std } : {}),
-  };
+  const options = imageOptions(f);
   // Random inputs are shaped like the reference's when there is one: it is the model the data was meant for.
   const shapeModel: Model = reference ?? model;
   let data: TensorDataset =
@@ -160,26 +141,20 @@ async function evalAnyModel(f: EvalFlags, model: Model): Promise<Record<string, 
 }
 
 export function registerEvalCommands(program: Command): void {
-  program
-    .command('eval')
-    .description('accuracy of a model on the test split, or its outputs on any data; --reference: agreement with another model (no labels needed)')
-    .requiredOption('--model <file.onnx>', 'model to evaluate (or a zoo name, untrained)')
-    .option(
-      '--reference <file.onnx>',
-      'compare the outputs with this model (e.g. the float original of a quantized model): top-1 agreement, cosine, max/mean |error|, SQNR',
-    )
-    .option(
-      '--data <path>',
-      'MNIST-format IDX or CIFAR-10 directory; or for any model: .npy, .npz (keys = input names), a directory of .npy, a folder of PNG/JPEG images (class sub-folders), a .jsonl of named inputs; labels from labels.npy / a labels key / "label" (default: the bundled MNIST, or random inputs for other models)',
-    )
-    .option(
-      '--image-size <H,W>',
-      "image folders: resize to H×W (bilinear; default: the model's input size)",
-      (v: string) => numbers('--image-size', 2)(v) as [number, number],
-    )
-    .addOption(new Option('--channels <order>', 'image folders: channel order (default: gray for 1-channel inputs, else rgb)').choices(['rgb', 'bgr', 'gray']))
-    .option('--mean <m>', 'image folders: per-channel mean on the 0..1 scale, e.g. 0.485,0.456,0.406', numbers('--mean'))
-    .option('--std <s>', 'image folders: per-channel std on the 0..1 scale, e.g. 0.229,0.224,0.225', numbers('--std'))
+  addImageFlags(
+    program
+      .command('eval')
+      .description('accuracy of a model on the test split, or its outputs on any data; --reference: agreement with another model (no labels needed)')
+      .requiredOption('--model <file.onnx>', 'model to evaluate (or a zoo name, untrained)')
+      .option(
+        '--reference <file.onnx>',
+        'compare the outputs with this model (e.g. the float original of a quantized model): top-1 agreement, cosine, max/mean |error|, SQNR',
+      )
+      .option(
+        '--data <path>',
+        'MNIST-format IDX or CIFAR-10 directory; or for any model: .npy, .npz (keys = input names), a directory of .npy, a folder of PNG/JPEG images (class sub-folders), a .jsonl of named inputs; labels from labels.npy / a labels key / "label" (default: the bundled MNIST, or random inputs for other models)',
+      ),
+  )
     .option('--normalize <how>', 'MNIST/CIFAR input normalization (default: what the model recorded, else x/255)')
     .option('--threads <n>', 'ONNX Runtime threads', int('--threads', 1), availableParallelism())
     .option('--eval-limit <n>', 'evaluate only the first N samples (random inputs: how many, default 64)', int('--eval-limit', 1))

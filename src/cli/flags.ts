@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { optimizerFromName, OPTIMIZER_NAMES } from '../autodiff/optimizer.js';
-import type { Normalization } from '../data/index.js';
+import type { DataForModelOptions, Normalization } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import { scheduleFromName, SCHEDULE_NAMES } from '../train/schedule.js';
 import type { TrainOptions } from '../train/trainer.js';
@@ -164,5 +164,47 @@ export function toTrainOptions(
     stepsPerRun: f.stepsPerRun,
     recover: f.recover,
     labelSmoothing: f.labelSmoothing ?? 0,
+  };
+}
+
+/** A parser of comma-separated numbers (exactly `count` of them when given) for flag `flag`. */
+export function numbers(flag: string, count?: number) {
+  return (v: string): number[] => {
+    const xs = v.split(',').map((s) => Number(s.trim()));
+    if (xs.some((x) => !Number.isFinite(x)) || (count !== undefined && xs.length !== count)) {
+      throw new WhittleError('BAD_ARGUMENT', `${flag} takes ${count ?? 'one or more'} comma-separated number${count === 1 ? '' : 's'}, got "${v}"`);
+    }
+    return xs;
+  };
+}
+
+/** The flags of an image-folder --data: `--image-size`, `--channels`, `--mean`, `--std`. */
+export interface ImageFlags {
+  imageSize?: [number, number];
+  channels?: 'rgb' | 'bgr' | 'gray';
+  mean?: number[];
+  std?: number[];
+}
+
+/** Adds the image-folder flags to `command`. */
+export function addImageFlags(command: Command): Command {
+  return command
+    .option(
+      '--image-size <H,W>',
+      "image folders: resize to H×W (bilinear; default: the model's input size)",
+      (v: string) => numbers('--image-size', 2)(v) as [number, number],
+    )
+    .addOption(new Option('--channels <order>', 'image folders: channel order (default: gray for 1-channel inputs, else rgb)').choices(['rgb', 'bgr', 'gray']))
+    .option('--mean <m>', 'image folders: per-channel mean on the 0..1 scale, e.g. 0.485,0.456,0.406', numbers('--mean'))
+    .option('--std <s>', 'image folders: per-channel std on the 0..1 scale, e.g. 0.229,0.224,0.225', numbers('--std'));
+}
+
+/** The image-folder flags as `loadDataForModel`'s options. */
+export function imageOptions(f: ImageFlags): DataForModelOptions {
+  return {
+    ...(f.imageSize ? { size: f.imageSize } : {}),
+    ...(f.channels ? { channels: f.channels } : {}),
+    ...(f.mean ? { mean: f.mean } : {}),
+    ...(f.std ? { std: f.std } : {}),
   };
 }
