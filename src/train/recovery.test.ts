@@ -231,6 +231,17 @@ test('CollapseDetector: losing over half the gain over chance is a collapse; noi
   // After reset (gone back, or a callback pruned) the history starts again.
   d.reset();
   assert.equal(feed(d, 0.2, 0.2, 200), -1);
+  // A fine-tune that starts well fit and falls to chance within its first 32 steps is flagged there
+  // (a check that started at step 32 would take the fallen level for the best).
+  const early = new CollapseDetector(10);
+  assert.equal(feed(early, 0.98, 0.04, 4), -1);
+  const fell = feed(early, 0.1, 0.05, 40);
+  assert.ok(fell >= 0 && 4 + fell < 32, `flagged at step ${4 + fell}`);
+  assert.ok(early.best > 0.5, `best ${early.best}`);
+  // Nor are the first steps of a run from scratch, whatever one batch scores.
+  const start = new CollapseDetector(10);
+  assert.equal(start.check(0.5), false);
+  assert.equal(feed(start, 0.1, 0.1, 64), -1);
   // Chance is 1 / classes: two classes at 50% have learned nothing.
   const binary = new CollapseDetector(2);
   assert.equal(feed(binary, 0.9, 0.1, 200), -1);

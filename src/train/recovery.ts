@@ -76,6 +76,8 @@ export class CollapseDetector {
   static readonly SPAN = 32;
   /** The part of the way from chance to 100% the best average must have reached before a collapse counts. */
   static readonly LEARNED = 0.25;
+  /** Steps averaged before the first check: enough that one lucky batch is not taken for learning. */
+  static readonly FIRST = 8;
   readonly #chance: number;
   #seen = 0;
   #level = 0;
@@ -100,7 +102,10 @@ export class CollapseDetector {
     this.#seen++;
     // The first SPAN steps seed the average with their plain mean.
     this.#level += (accuracy - this.#level) / Math.min(this.#seen, n);
-    if (this.#seen < n) return false;
+    // Judged from FIRST steps on, not SPAN: a fine-tune starts well fit and can fall to chance
+    // within its first 32 steps (a centroid fine-tune at too high a rate did), where a check that
+    // began at step 32 would take the collapsed level for the best.
+    if (this.#seen < CollapseDetector.FIRST) return false;
     this.#best = Math.max(this.#best, this.#level);
     const c = this.#chance;
     return this.#best - c >= CollapseDetector.LEARNED * (1 - c) && this.#level - c < (this.#best - c) / 2;
