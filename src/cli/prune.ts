@@ -4,8 +4,8 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { optimizerFromName, OPTIMIZER_NAMES } from '../autodiff/optimizer.js';
-import type { Normalization } from '../data/index.js';
-import { subset } from '../data/index.js';
+import type { Normalization, TensorDataset } from '../data/index.js';
+import { limitTensorDataset, loadDataForModel, subset } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import { writeFileAtomic } from '../ir/io.js';
 import { encodeSparseOnnx } from '../compress/prune/sparse-onnx.js';
@@ -15,15 +15,18 @@ import { pruneReport } from '../compress/prune/report.js';
 import { proposeForTarget, proposeSparsities, sensitivity } from '../compress/prune/sensitivity.js';
 import type { ChannelRounding } from '../compress/prune/structured.js';
 import { CHANNEL_ROUNDINGS } from '../compress/prune/structured.js';
-import { checkPruneOptions, PRUNE_GRANULARITIES, PRUNE_METHODS, PRUNE_SCHEDULES, pruneModel, withSplit } from '../pipeline/index.js';
+import { checkPruneOptions, PRUNE_GRANULARITIES, PRUNE_METHODS, PRUNE_SCHEDULES, pruneModel, pruneWithoutData, withSplit } from '../pipeline/index.js';
 import type { PruneGranularity, PruneMethod, PruneSchedule, TrainSettings } from '../pipeline/index.js';
+import { compareModels } from '../train/compare.js';
 import { evaluate } from '../train/evaluate.js';
+import { runnableRandomData } from '../train/random-inputs.js';
 import { DEFAULT_STEPS_PER_RUN } from '../train/trainer.js';
 import { scheduleFromName, SCHEDULE_NAMES } from '../train/schedule.js';
 import { emit, addSummary, int, num } from './flags.js';
 import { pipelineReporter } from './progress.js';
 import { formatTable } from './table.js';
-import { loadData, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel, zooShapeFor } from './load.js';
+import { agreementJson, describeAgreement } from './eval.js';
+import { loadData, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel, usesImageDataset, zooShapeFor } from './load.js';
 import type { RunLog } from '../train/run-log.js';
 import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
 import { addValidationFlags, holdOutValidation } from './validation.js';
@@ -122,6 +125,7 @@ async function runPrune(f: PruneFlags, log?: RunLog): Promise<Record<string, unk
   };
   // Every combination is checked before the data is read or anything trains.
   checkPruneOptions(options);
+  if (!usesImageDataset(f)) return pruneAnyModel(f, perLayer, t0);
   const data = loadData(f.data);
   const { model, path } = loadModel(f.model, { seed: f.seed, ...zooShapeFor(data.train) });
   if (f.out !== undefined && path !== undefined && resolve(f.out) === path)
@@ -218,12 +222,78 @@ interface SensitivityFlags {
   json?: boolean;
 }
 
+/**
+ * Any model (not MNIST-shaped, or --data given as .npy/.npz/JSONL/images): one-shot magnitude
+ * pruning reads no data, so it needs none; what it cost is the agreement with the input on
+ * --data (accuracy too with labels) or on random inputs shaped like the model's.
+ */
+async function pruneAnyModel(f: PruneFlags, perLayer: Record<string, number> | undefined, t0: number): Promise<Record<string, unknown>> {
+  const trains = [
+    f.method !== 'magnitude' && `--method ${f.method}`,
+    f.schedule !== 'oneshot' && `--schedule ${f.schedule}`,
+    f.fineTuneEpochs > 0 && `--fine-tune-epochs ${f.fineTuneEpochs}`,
+    f.floor !== undefined && '--floor',
+  ].filter((x): x is string => typeof x === 'string');
+  if (trains.length > 0)
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `${trains.join(', ')} train${trains.length === 1 ? 's' : ''} or probe${trains.length === 1 ? 's' : ''} on labelled images (IDX/CIFAR --data); for a model that does not read them, prune without training: --method magnitude --schedule oneshot --fine-tune-epochs 0 (the defaults), with --data (.npy, .npz, a directory of .npy, JSONL or images) or random inputs for the agreement figures`,
+    );
+  const { model, path } = loadModel(f.model);
+  if (f.out !== undefined && path !== undefined && resolve(f.out) === path)
+    throw new WhittleError('BAD_ARGUMENT', `${f.out} is the input model; Whittle never overwrites its input, choose another output path`);
+  let evaluation: TensorDataset =
+    f.data !== undefined ? loadDataForModel(model, f.data) : await runnableRandomData(model, { count: f.evalLimit ?? 64, seed: f.seed, threads: f.threads });
+  if (f.evalLimit !== undefined) evaluation = limitTensorDataset(evaluation, f.evalLimit);
+  const r = await pruneWithoutData(model, {
+    granularity: f.granularity,
+    sparsity: f.sparsity,
+    perLayer,
+    flops: f.flops,
+    scope: f.scope,
+    roundTo: f.roundTo,
+    rounding: f.rounding,
+  });
+  const cmp = await compareModels(r.model, model, evaluation, { threads: f.threads });
+  let bytes: number | undefined;
+  if (f.sparse) {
+    const encoded = encodeSparseOnnx(r.model);
+    if (f.out !== undefined) writeFileAtomic(f.out, [encoded]);
+    bytes = encoded.length;
+  } else if (f.out !== undefined) bytes = saveModel(r.model, f.out, path);
+  const report = pruneReport(model, r.model, bytes);
+  const from = f.data !== undefined ? 'data' : 'random';
+  addSummary(
+    `prune ${r.granularity} (magnitude, no training): params ${report.paramsBefore.toLocaleString('en-US')} → ${report.params.toLocaleString('en-US')} (${report.nonzeroParams.toLocaleString('en-US')} nonzero), ` +
+      `FLOPs ${(report.flopsBefore / 1e6).toFixed(2)}M → ${(report.flops / 1e6).toFixed(2)}M, .onnx ${report.bytes.toLocaleString('en-US')} bytes (${report.compressionRatio.toFixed(2)}×)${f.out !== undefined ? ` → ${f.out}` : ''}\n` +
+      `agreement with the input model on ${cmp.samples} ${from === 'data' ? `samples of ${f.data}` : 'random inputs (no --data)'}${cmp.accuracy !== undefined ? `; accuracy ${(100 * (cmp.referenceAccuracy ?? 0)).toFixed(2)}% → ${(100 * cmp.accuracy).toFixed(2)}%` : ''}:\n${describeAgreement(cmp)}`,
+  );
+  return {
+    model: f.model,
+    method: 'magnitude',
+    granularity: r.granularity,
+    schedule: 'oneshot',
+    accuracy: cmp.accuracy ?? null,
+    accuracyBefore: cmp.referenceAccuracy ?? null,
+    agreement: { inputs: from, samples: cmp.samples, outputs: agreementJson(cmp.outputs) },
+    flopsBudget: f.flops ?? null,
+    sparsity: r.sparsity ?? null,
+    ...report,
+    groups: r.groups ?? null,
+    out: f.out ?? null,
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
+
 export function registerPruneCommands(program: Command): void {
   const pruneCmd = program
     .command('prune')
     .description('prune a model (unstructured weights or whole neurons/filters), fine-tune, and report size, FLOPs and accuracy')
     .requiredOption('--model <file.onnx>', 'model to prune (a trained .onnx, or a zoo name)')
-    .option('--data <dir>', 'MNIST-format IDX or CIFAR-10 binary directory (default: the bundled MNIST)')
+    .option(
+      '--data <path>',
+      'MNIST-format IDX or CIFAR-10 binary directory (default: the bundled MNIST); for any other model, samples for the agreement figures (.npy, .npz, a directory of .npy, JSONL or images; default: random inputs): it is pruned without training',
+    )
     .addOption(
       new Option('--method <m>', 'importance: magnitude | activation | apoz | l1 (λ·Σ|w| training) | group-lasso (λ·Σ‖w_g‖ training)')
         .choices([...PRUNE_METHODS])

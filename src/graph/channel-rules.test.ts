@@ -177,3 +177,94 @@ test("the zoo's vit-tiny: every block's heads and MLP units are groups, and thin
   assert.deepEqual(thin.graph.initializers.get('blocks.1.attn.out_proj.weight')?.dims, [16, 32]);
   assert.deepEqual(thin.graph.initializers.get('blocks.1.mlp.fc2.weight')?.dims, [32, 32]);
 });
+
+/** conv [N,4,6,6] → AveragePool 2×2 → [N,4,3,3] → `resize` back to 6×6 (bilinear). */
+function resizeModel(resize: (g: Graph) => Node, opset = 17): Model {
+  const model = convModel((g) => {
+    g.nodes.push(node('pool', 'AveragePool', ['conv'], { kernel_shape: attr.ints([2, 2]), strides: attr.ints([2, 2]) }));
+    g.nodes.push(resize(g));
+    return { out: 'up', cin: 4 };
+  }, opset);
+  // Gemm's bias is required before opset 11.
+  const fc = model.graph.nodes.find((n) => n.name === 'fc');
+  if (opset < 11 && fc !== undefined) {
+    model.graph.initializers.set('fc.bias', wave([10], 6));
+    fc.inputs.push('fc.bias');
+  }
+  return model;
+}
+const linear = { mode: attr.string('linear') };
+
+test('Resize by scales of 1 on the channel axis passes the channels (opset 10 and 17 forms)', async () => {
+  for (const opset of [10, 17]) {
+    const model = resizeModel((g) => {
+      g.initializers.set('scales', Tensor.fromArray('float32', [4], [1, 1, 2, 2]));
+      return node('up', 'Resize', opset === 10 ? ['pool', 'scales'] : ['pool', '', 'scales'], opset === 10 ? {} : linear);
+    }, opset);
+    const thin = await checkOracle(model, images());
+    assert.deepEqual(thin.graph.initializers.get('conv2.weight')?.dims, [1, 2, 3, 3], `opset ${opset}`);
+  }
+});
+
+test("Resize to sizes computed from the input's own shape (PyTorch's interpolate(x, size=…)) passes the channels", async () => {
+  const model = resizeModel((g) => {
+    g.nodes.push(node('shape', 'Shape', ['pool']));
+    for (const [k, v] of [
+      ['s0', [0]],
+      ['s2', [2]],
+      ['ax', [0]],
+      ['hw', [6, 6]],
+    ] as const)
+      g.initializers.set(k, Tensor.int64([...v]));
+    g.nodes.push(node('nc', 'Slice', ['shape', 's0', 's2', 'ax']));
+    g.nodes.push(node('sizes', 'Concat', ['nc', 'hw'], { axis: attr.int(0) }));
+    return node('up', 'Resize', ['pool', '', '', 'sizes'], linear);
+  });
+  const thin = await checkOracle(model, images());
+  // conv's channels thin through the Resize (conv2's own stay: its output's spatial size is computed).
+  assert.deepEqual(thin.graph.initializers.get('conv.weight')?.dims, [2, 1, 3, 3]);
+  assert.equal(thin.graph.initializers.get('conv2.weight')?.dims[1], 2);
+});
+
+test('Resize to constant sizes: the channel entry is rewritten when the channels are thinned', async () => {
+  const model = resizeModel((g) => {
+    g.initializers.set('sizes', Tensor.int64([3, 4, 6, 6]));
+    return node('up', 'Resize', ['pool', '', '', 'sizes'], linear);
+  });
+  const thin = await checkOracle(model, images());
+  const sizes = thin.graph.nodes.find((n) => n.name === 'up')?.inputs[3] ?? '';
+  assert.deepEqual(thin.graph.initializers.get(sizes)?.toNumbers().map(Number), [3, 2, 6, 6]);
+});
+
+test('Resize that scales the channel axis, or takes its sizes from another tensor, blocks them, naming the node', () => {
+  const scaled = resizeModel((g) => {
+    g.initializers.set('scales', Tensor.fromArray('float32', [4], [1, 2, 2, 2]));
+    return node('up', 'Resize', ['pool', '', 'scales'], linear);
+  });
+  const other = resizeModel((g) => {
+    g.nodes.push(node('shape', 'Shape', ['conv']));
+    g.initializers.set('hw', Tensor.int64([6, 6]));
+    g.initializers.set('s0', Tensor.int64([0]));
+    g.initializers.set('s2', Tensor.int64([2]));
+    g.nodes.push(node('nc', 'Slice', ['shape', 's0', 's2']));
+    g.nodes.push(node('sizes', 'Concat', ['nc', 'hw'], { axis: attr.int(0) }));
+    return node('up', 'Resize', ['pool', '', '', 'sizes'], linear);
+  });
+  for (const [model, reason] of [
+    [scaled, /Resize "up" resizes the channel axis/],
+    [other, /Resize "up" computes its sizes in a way Whittle cannot tell keeps axis 1/],
+  ] as const) {
+    const group = dependencyGroups(model.graph).find((g) => g.name === 'conv');
+    assert.equal(group?.prunable, false);
+    assert.match(group?.reason ?? '', reason);
+  }
+});
+
+test('Upsample (opset 9) by scales of 1 on the channel axis passes the channels', async () => {
+  const model = resizeModel((g) => {
+    g.initializers.set('scales', Tensor.fromArray('float32', [4], [1, 1, 2, 2]));
+    return node('up', 'Upsample', ['pool', 'scales'], linear);
+  }, 9);
+  const thin = await checkOracle(model, images());
+  assert.deepEqual(thin.graph.initializers.get('conv2.weight')?.dims, [1, 2, 3, 3]);
+});

@@ -4,11 +4,13 @@
 // scaling rule.
 import { WhittleError } from '../ir/errors.js';
 import type { Dim, GraphBuilder, Node } from '../ir/graph.js';
-import { attr, getString } from '../ir/graph.js';
+import { attr, getInt, getString } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import type { TypeShape } from '../ir/shape.js';
+import { constantValues } from '../ir/shape.js';
+import { blockAll } from './channels.js';
 import { constantInts, formatShape, shapeError, unknownDim } from './dims.js';
-import type { OpDef } from './types.js';
+import type { ChannelContext, ChannelLayout, OpDef } from './types.js';
 import { input } from './util.js';
 
 /** floor(input · scale) per axis; symbolic dims scaled by anything but 1 become unknown. */
@@ -43,8 +45,64 @@ function axisWeights(b: GraphBuilder, node: Node, inDim: number, dtype: Tensor['
   return b.op1('Resize', [I, '', '', sizes], attributes);
 }
 
+/**
+ * True when the computed `sizes` of `ctx`'s Resize take axis `axis` from the resized input's own
+ * shape: `Concat(Slice(Shape(X), [0], [k]), …)` with k > axis, as PyTorch exports
+ * `F.interpolate(x, size=(h, w))`, or `Concat(Shape(X, end=k), …)`.
+ */
+function sizesKeepAxis(ctx: ChannelContext, axis: number): boolean {
+  const concat = ctx.producer(3);
+  if (concat?.opType !== 'Concat' || concat.inputs[0] === undefined) return false;
+  const graph = ctx.graph;
+  const lead = graph.nodes.find((n) => n.outputs.includes(concat.inputs[0] as string));
+  const x = ctx.node.inputs[0];
+  if (lead?.opType === 'Shape') return lead.inputs[0] === x && getInt(lead, 'start', 0) === 0 && getInt(lead, 'end', Number.MAX_SAFE_INTEGER) > axis;
+  if (lead?.opType !== 'Slice') return false;
+  const shape = graph.nodes.find((n) => n.outputs.includes(lead.inputs[0] ?? ''));
+  if (shape?.opType !== 'Shape' || shape.inputs[0] !== x || getInt(shape, 'start', 0) !== 0) return false;
+  const constants = constantValues(graph);
+  const value = (i: number): number[] | undefined => {
+    const name = lead.inputs[i];
+    return name ? constants.get(name)?.toNumbers().map(Number) : undefined;
+  };
+  const [starts, ends, axes, steps] = [value(1), value(2), value(3), value(4)];
+  return (
+    starts?.length === 1 &&
+    starts[0] === 0 &&
+    (ends?.[0] ?? 0) > axis &&
+    (lead.inputs[3] ? axes?.length === 1 && axes[0] === 0 : true) &&
+    (lead.inputs[4] ? steps?.length === 1 && steps[0] === 1 : true)
+  );
+}
+
+/**
+ * Resize keeps the channels of its traced input when it does not resize their axis: a scale of 1
+ * there, a constant size equal to the channel count (rewritten when they are thinned), or sizes
+ * computed from the input's own shape on that axis (PyTorch's `interpolate(x, size=…)`).
+ */
+function resizeChannels(ctx: ChannelContext): (ChannelLayout | undefined)[] {
+  const l = ctx.layout(0);
+  const what = `Resize "${ctx.node.name}"`;
+  if (l === undefined || ctx.traced.length !== 1) return blockAll(ctx, `${what} reads them as its scales or sizes`);
+  if (ctx.node.attributes['axes'] !== undefined) return blockAll(ctx, `${what} has an axes attribute, which Whittle has no channel rule for`);
+  const a = l.axis;
+  if (ctx.node.inputs[3]) {
+    const sizes = ctx.constant(3)?.toNumbers().map(Number);
+    if (sizes === undefined) return sizesKeepAxis(ctx, a) ? [l] : blockAll(ctx, `${what} computes its sizes in a way Whittle cannot tell keeps axis ${a}`);
+    const seg = l.segs[0];
+    if (sizes[a] !== ctx.inputs[0]?.shape[a]) return blockAll(ctx, `${what} resizes the channel axis ${a}`);
+    if (l.segs.length !== 1 || seg === undefined || seg.repeat !== 1) return blockAll(ctx, `${what} has constant sizes and channels from several layers`);
+    ctx.rewriteInput(seg.src, ctx.node.name, 3, (kept) => Tensor.int64(sizes.map((d, i) => (i === a ? kept : d))));
+    return [l];
+  }
+  const scalesAt = ctx.node.inputs.length === 2 ? 1 : 2;
+  const scale = ctx.constant(scalesAt)?.toNumbers().map(Number)[a];
+  return scale === 1 ? [l] : blockAll(ctx, `${what} ${scale === undefined ? 'computes its scales' : 'resizes the channel axis'}`);
+}
+
 /** Output dims: the constant `sizes`, or floor(input · scale) for constant `scales`. */
 export const resize: OpDef = {
+  channels: resizeChannels,
   op: 'Resize',
   inferShape({ node, inputs, constant }) {
     const x = input(node, inputs, 0);

@@ -27,11 +27,14 @@ export {
   type PruneModelOptions,
   type PruneModelResult,
   type PruneSchedule,
+  type PruneWithoutDataOptions,
+  type PruneWithoutDataResult,
   PRUNE_GRANULARITIES,
   PRUNE_METHODS,
   PRUNE_SCHEDULES,
   checkPruneOptions,
   pruneModel,
+  pruneWithoutData,
 } from './prune.js';
 export { type ContainerLayer, type ContainerOptions, type ContainerRun, compressToContainer, denseParameterBytes, layerBreakdown } from './container.js';
 export { NORMALIZE_KEY, recordedSplit, SPLIT_KEY, withNormalization, withSplit } from './metadata.js';

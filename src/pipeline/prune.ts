@@ -319,3 +319,56 @@ export async function pruneModel(model: Model, data: PruneModelData, options: Pr
   stage('final', accuracy);
   return { model: current, method, granularity, schedule, accuracyBefore, accuracyPruned, accuracy, sparsity, budget, groups, history };
 }
+
+export type PruneWithoutDataOptions = Pick<PruneModelOptions, 'granularity' | 'sparsity' | 'perLayer' | 'flops' | 'scope' | 'roundTo' | 'rounding'>;
+
+export interface PruneWithoutDataResult {
+  model: Model;
+  granularity: PruneGranularity;
+  /** The sparsity asked for, or the one the FLOPs search chose. */
+  sparsity: number | undefined;
+  budget: FlopsBudgetResult | undefined;
+  /** Structured: channels before and after per group. */
+  groups: GroupResult[] | undefined;
+}
+
+/**
+ * One-shot magnitude pruning that reads no data: the smallest weights (unstructured), or the
+ * neurons/filters with the smallest L1 norm (structured, thinned away), of any model with
+ * prunable layers. What it costs is measured by comparing the result with the input
+ * (`compareModels`), with or without labels.
+ *
+ * ```ts
+ * const r = await pruneWithoutData(loadModel('segmenter.onnx'), { granularity: 'channel', sparsity: 0.25 });
+ * ```
+ */
+export async function pruneWithoutData(model: Model, options: PruneWithoutDataOptions): Promise<PruneWithoutDataResult> {
+  const granularity = checkPruneOptions({ ...options, method: 'magnitude', schedule: 'oneshot' });
+  requirePrunableLayers(model.graph);
+  const scope = options.scope ?? 'layer';
+  if (granularity === 'weight') {
+    if (options.flops !== undefined) throw new WhittleError('BAD_ARGUMENT', 'a FLOPs budget removes whole neurons/filters: choose a structured granularity');
+    const r = magnitudePrune(model, { sparsity: options.sparsity, perLayer: options.perLayer, scope });
+    return { model: r.model, granularity, sparsity: options.sparsity, budget: undefined, groups: undefined };
+  }
+  const groupNames = groupFilter(model, granularity);
+  const global = scope === 'global';
+  const step = async (s: number | undefined) => {
+    const per = global
+      ? undefined
+      : (options.perLayer ?? (groupNames !== undefined && s !== undefined ? Object.fromEntries(groupNames.map((n) => [n, s])) : undefined));
+    return pruneChannels(model, {
+      sparsity: per === undefined ? s : undefined,
+      perLayer: per,
+      scope: global ? 'global' : 'layer',
+      layers: global ? groupNames : undefined,
+      importance: 'l1',
+      roundTo: options.roundTo,
+      rounding: options.rounding,
+    });
+  };
+  const budget = options.flops === undefined ? undefined : await sparsityForFlops(model, options.flops, async (s) => (await step(s)).model);
+  const sparsity = budget?.sparsity ?? options.sparsity;
+  const r = await step(sparsity);
+  return { model: r.model, granularity, sparsity, budget, groups: r.groups };
+}
