@@ -16,7 +16,7 @@ import { SHAPE_RULES } from '../ops/index.js';
 import { checkTeacher } from '../compress/distill/index.js';
 import { compareLatency } from '../runtime/latency.js';
 import { evaluate } from '../train/evaluate.js';
-import { denseParameterBytes, NORMALIZE_KEY, withNormalization } from '../pipeline/index.js';
+import { denseParameterBytes, NORMALIZE_KEY, recordedSplit, withNormalization } from '../pipeline/index.js';
 import { compressCandidate } from './compress.js';
 import { searchData, trialData } from './data.js';
 import { budgetFills, keepMoreFill } from './fill.js';
@@ -151,7 +151,17 @@ export interface OptimizeResult {
    */
   distillation?: { probes: DistillProbe[]; chosen: DistillChoice };
   /** The teachers the final distilled from (absent: the input), with the normalization each was fed and its validation accuracy. */
-  teachers?: { path: string; normalization: Normalization; valAccuracy: number }[];
+  teachers?: {
+    path: string;
+    normalization: Normalization;
+    valAccuracy: number;
+    /**
+     * 'same': the teacher records this search's validation split, so it never trained on the
+     * validation samples the final is chosen on; 'other' / 'unrecorded': it may have (a warning
+     * is logged).
+     */
+    split: 'same' | 'other' | 'unrecorded';
+  }[];
   /**
    * With `shifts`: the trial-sized probe of the chosen distillation with the training images
    * shifted by up to `shift` pixels, against the same without; `used`: the final shifted them.
@@ -536,8 +546,19 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
     teachers = [];
     for (const t of loaded) {
       const valAccuracy = (await evaluate(t.model, data.validation, { normalization: t.normalization, threads: o.threads })).accuracy;
-      teachers.push({ path: t.path, normalization: t.normalization, valAccuracy });
+      const r = recordedSplit(t.model);
+      const split =
+        r === undefined
+          ? 'unrecorded'
+          : 'seed' in r && r.seed === o.data.splitSeed && r.fraction === o.data.valSplit && r.samples === data.train.count + data.validation.count
+            ? 'same'
+            : 'other';
+      teachers.push({ path: t.path, normalization: t.normalization, valAccuracy, split });
       log(`optimize: teacher ${t.path} (inputs ${t.normalization}): validation ${(100 * valAccuracy).toFixed(2)}%`);
+      if (split !== 'same')
+        log(
+          `optimize: warning: teacher ${t.path} ${split === 'unrecorded' ? 'records no training split' : 'was trained with another validation split'}; it may have trained on the validation samples the final is chosen on — train it with --split-seed ${o.data.splitSeed} --val-split ${o.data.valSplit}`,
+        );
     }
     teacherSet = { teacher: loaded.map((t) => t.model), teacherNormalization: loaded.map((t) => t.normalization) };
   }
