@@ -6,11 +6,13 @@
 // usage: node dist/bench/optimize-final.js CONFIG.json
 // CONFIG: { "name", "model": "lenet-300-100.onnx", "epochs": 16, "candidate": { layers, lr, mode?, exact? },
 //   "distill"?: { "temperature": 4, "alpha": 0.7 }, "centroidEpochs"?, "centroidLr"?, "seed"? (1),
-//   "splitSeed"? (1), "normalization"? ("x/255") }
+//   "splitSeed"? (1), "normalization"? ("x/255"), "teachers"? (["lenet-5.onnx", …]: distil from these instead of the
+//   model, each fed the normalization it recorded), "shift"? (px: training images shifted) }
 import { readFileSync } from 'node:fs';
 import type { Normalization } from '../src/data/index.js';
+import { parseNormalization } from '../src/data/index.js';
 import { decodeModel } from '../src/ir/onnx.js';
-import { withNormalization } from '../src/pipeline/index.js';
+import { NORMALIZE_KEY, withNormalization } from '../src/pipeline/index.js';
 import { compressCandidate } from '../src/search/compress.js';
 import { searchData } from '../src/search/data.js';
 import type { Candidate } from '../src/search/types.js';
@@ -27,6 +29,8 @@ interface Config {
   seed?: number;
   splitSeed?: number;
   normalization?: Normalization;
+  teachers?: string[];
+  shift?: number;
 }
 
 const path = process.argv[2];
@@ -35,6 +39,11 @@ const cfg = JSON.parse(readFileSync(path, 'utf8')) as Config;
 const normalization = cfg.normalization ?? 'x/255';
 const data = searchData({ valSplit: 0.1, splitSeed: cfg.splitSeed ?? 1, trainSamples: 0, valSamples: 0 });
 const model = withNormalization(decodeModel(readFileSync(cfg.model), cfg.model), normalization);
+const teachers = (cfg.teachers ?? []).map((p) => decodeModel(readFileSync(p), p));
+const teacherSet =
+  teachers.length > 0
+    ? { teacher: teachers, teacherNormalization: teachers.map((t) => parseNormalization(t.metadata[NORMALIZE_KEY] ?? normalization)) }
+    : { teacher: model };
 const t0 = performance.now();
 const at = (): string => `${((performance.now() - t0) / 1000).toFixed(0)} s`;
 const val = async (m: typeof model): Promise<string> => `${(100 * (await evaluate(m, data.validation, { normalization, threads: 1 })).accuracy).toFixed(2)}%`;
@@ -47,7 +56,8 @@ const r = await compressCandidate(model, cfg.candidate, data.train, {
   klWeight: 1 / data.train.count,
   ...(cfg.centroidEpochs !== undefined ? { centroidEpochs: cfg.centroidEpochs } : {}),
   ...(cfg.centroidLr !== undefined ? { centroidLr: cfg.centroidLr } : {}),
-  ...(cfg.distill !== undefined ? { teacher: model, distill: cfg.distill } : {}),
+  ...(cfg.distill !== undefined ? { ...teacherSet, distill: cfg.distill } : {}),
+  ...(cfg.shift !== undefined ? { shift: cfg.shift } : {}),
   onProgress: (e) => {
     if (e.type === 'epoch')
       console.log(`${cfg.name} epoch ${e.record.epoch} loss ${e.record.loss.toFixed(4)} train ${(100 * e.record.trainAccuracy).toFixed(2)}% at ${at()}`);

@@ -14,7 +14,7 @@ import { trainableParameters } from '../autodiff/train-step.js';
 import { distillModel, growModel, mergeModel, withNormalization, withSplit } from '../pipeline/index.js';
 import type { TrainFlags } from './flags.js';
 import { addTrainFlags, emit, addSummary, int, num, toTrainOptions } from './flags.js';
-import { loadData, loadModel, resolveNormalization, saveModel, zooShapeFor } from './load.js';
+import { loadData, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel, zooShapeFor } from './load.js';
 import { pipelineReporter } from './progress.js';
 import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
 import { holdOutValidation } from './validation.js';
@@ -107,6 +107,8 @@ function registerDistill(program: Command): void {
           hints: f.hint.map(parseHint),
           keepZeros: f.keepZeros,
           baseline: f.baseline,
+          // The teacher is fed the inputs it recorded training on, whatever --normalize the student takes.
+          teacherNormalization: teacher.metadata[NORMALIZE_KEY] !== undefined ? resolveNormalization(undefined, teacher) : normalization,
           onEvent: events,
         },
       );

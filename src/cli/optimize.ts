@@ -1,5 +1,6 @@
 // `whittle optimize` (the search over per-layer structure, sparsity and bits against a budget,
 // trials on a local pool or a BullMQ queue) and `whittle worker` (runs queued trials).
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -81,6 +82,8 @@ interface OptimizeFlags {
   fill: boolean;
   finalFill: boolean;
   distill: boolean;
+  teacher?: string;
+  shifts: number;
   json?: boolean;
   log?: string;
 }
@@ -160,6 +163,16 @@ export function registerOptimizeCommands(program: Command): void {
       '--no-distill',
       "fine-tune the chosen model on the labels alone (default: on the input model's soft targets too, temperature and weight chosen on validation)",
     )
+    .option(
+      '--teacher <files>',
+      'the final distils from these .onnx models (comma-separated; their soft targets averaged) instead of the input, each fed the training images in the normalization it recorded (key `teachers`)',
+    )
+    .option(
+      '--shifts <px>',
+      'the final trains on images shifted by up to this many pixels when a trial-sized probe with the shifts scores higher on validation than without (key `shiftProbe`; 0: off)',
+      int('--shifts', 0),
+      0,
+    )
     .option('--json', 'print one JSON object on stdout')
     .action(async (f: OptimizeFlags) => {
       if (!f.model.endsWith('.onnx')) throw new WhittleError('BAD_ARGUMENT', `--model ${f.model}: optimize needs a trained .onnx file`);
@@ -173,6 +186,12 @@ export function registerOptimizeCommands(program: Command): void {
       const badMode = modes.find((m) => m !== 'magnitude' && m !== 'variational');
       if (badMode !== undefined || modes.length === 0)
         throw new WhittleError('BAD_ARGUMENT', `--modes must list magnitude and/or variational, got "${f.modes}"`);
+      const teacherPaths = f.teacher === undefined ? undefined : f.teacher.split(',').map((p) => resolve(p.trim()));
+      for (const p of teacherPaths ?? []) {
+        if (!p.endsWith('.onnx')) throw new WhittleError('BAD_ARGUMENT', `--teacher ${p}: a teacher must be a trained .onnx file`);
+        if (!existsSync(p)) throw new WhittleError('IO', `--teacher ${p} does not exist; pass the path of a trained .onnx model`);
+      }
+      if (teacherPaths !== undefined && !f.distill) throw new WhittleError('BAD_ARGUMENT', '--teacher needs distillation; drop --no-distill');
       const split = searchSplit(f, model);
       const dataRef = {
         dir: f.data === undefined ? undefined : resolve(f.data),
@@ -227,6 +246,8 @@ export function registerOptimizeCommands(program: Command): void {
           fillBudget: f.fill,
           finalFill: f.finalFill,
           distill: f.distill,
+          ...(teacherPaths !== undefined ? { teacherPaths } : {}),
+          shifts: f.shifts,
           log: (line) => process.stderr.write(`${line}\n`),
           onTrial: (t) => runLog()?.write({ type: 'trial', ...t }),
         });

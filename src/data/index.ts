@@ -23,6 +23,7 @@ export { type IdxArray, decodeIdx, encodeIdx, readIdx } from './idx.js';
 export { IDX_DATASET_FILES, defaultMnistDir, loadIdxDataset } from './mnist.js';
 export { CIFAR10_SHAPE, CIFAR10_TEST_FILE, CIFAR10_TRAIN_FILES, loadCifar10, parseCifar10 } from './cifar.js';
 export { type Rng, createRng, deriveSeed, shuffledIndices } from './rng.js';
+export { shiftImages } from './augment.js';
 export {
   type Batch,
   type BatchOptions,

@@ -1,7 +1,7 @@
 // Knowledge distillation as one library call: the student trained on the teacher's soft targets
 // (and hint layers), optionally beside the same student trained alone, both measured on the test
 // split; settings are compared on the validation accuracy, never on the test one.
-import type { Dataset } from '../data/index.js';
+import type { Dataset, Normalization } from '../data/index.js';
 import { distillStudent } from '../compress/distill/index.js';
 import type { Hint } from '../compress/distill/index.js';
 import { masksFromZeros } from '../compress/prune/magnitude.js';
@@ -21,6 +21,11 @@ export interface DistillModelOptions {
   alpha?: number;
   /** Student tensors matched to teacher tensors through learned adapters. */
   hints?: readonly Hint[];
+  /**
+   * The input normalization the teacher was trained with, when it differs from the student's
+   * (`train.normalization`): each batch is converted to it for the teacher. Default: the student's.
+   */
+  teacherNormalization?: Normalization;
   /** A pruned student: hold its zero weights at zero while distilling. */
   keepZeros?: boolean;
   /** Also train the student alone (same seed, epochs, optimizer) for comparison. */
@@ -80,6 +85,7 @@ export async function distillModel(
       temperature: options.temperature,
       alpha: options.alpha,
       hints: options.hints,
+      ...(options.teacherNormalization !== undefined ? { normalization: { student: options.train.normalization, teacher: options.teacherNormalization } } : {}),
     }),
   );
   if (!options.baseline) return distilled;

@@ -48,9 +48,16 @@ export interface CompressSettings {
    * Distil from this model (the uncompressed input) in every fine-tune of the candidate: Hinton's
    * soft targets (`distill`, default T = 4, weight 0.7) beside the labels' cross-entropy.
    */
-  teacher?: Model;
+  teacher?: Model | readonly Model[];
+  /**
+   * The input normalization each teacher was trained with (one for all, or one per teacher;
+   * default: `normalization`, the student's): each teacher is fed the training batch in its own.
+   */
+  teacherNormalization?: Normalization | readonly Normalization[];
   /** Soft-target temperature and weight of the teacher's term (default T = 4, α = 0.7). */
   distill?: { temperature: number; alpha: number };
+  /** Augmentation in every fine-tune: training images shifted by up to this many pixels (default 0: none). */
+  shift?: number;
   onProgress?: TrainOptions['onProgress'];
   /** Called with the model after each stage (sparsified and fine-tuned; weights shared; centroids tuned), e.g. to measure what each costs. */
   onStage?: (stage: CompressStage, model: Model) => void | Promise<void>;
@@ -98,7 +105,9 @@ function combineSteps(a: StepExtensions | undefined, b: StepExtensions | undefin
 
 /** The teacher's soft-target loss for training `student`, when the settings name a teacher. */
 function teacherStep(s: CompressSettings, student: Model): StepExtensions | undefined {
-  return s.teacher === undefined ? undefined : distillationStep(s.teacher, student, s.distill ?? {});
+  if (s.teacher === undefined) return undefined;
+  const normalization = s.teacherNormalization === undefined ? {} : { normalization: { student: s.normalization, teacher: s.teacherNormalization } };
+  return distillationStep(s.teacher, student, { ...(s.distill ?? {}), ...normalization });
 }
 
 function trainOptions(s: CompressSettings, epochs: number, lr: number, student?: Model): TrainOptions {
@@ -113,6 +122,7 @@ function trainOptions(s: CompressSettings, epochs: number, lr: number, student?:
     seed: s.seed,
     threads: s.threads,
     schedule: { schedule: { kind: 'cosine' } },
+    ...(s.shift !== undefined && s.shift > 0 ? { shift: s.shift } : {}),
     onProgress: s.onProgress,
   };
 }

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Dataset, Normalization } from '../data/index.js';
-import { createRng, deriveSeed, normalizeBatch, subset } from '../data/index.js';
+import { createRng, deriveSeed, normalizeBatch, parseNormalization, subset } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
 import { writeFileAtomic } from '../ir/io.js';
@@ -13,9 +13,10 @@ import { decodeModel, encodeModel } from '../ir/onnx.js';
 import { modelStats } from '../ir/stats.js';
 import { Tensor } from '../ir/tensor.js';
 import { SHAPE_RULES } from '../ops/index.js';
+import { checkTeacher } from '../compress/distill/index.js';
 import { compareLatency } from '../runtime/latency.js';
 import { evaluate } from '../train/evaluate.js';
-import { denseParameterBytes, withNormalization } from '../pipeline/index.js';
+import { denseParameterBytes, NORMALIZE_KEY, recordedSplit, withNormalization } from '../pipeline/index.js';
 import { compressCandidate } from './compress.js';
 import { searchData, trialData } from './data.js';
 import { budgetFills, keepMoreFill } from './fill.js';
@@ -88,6 +89,18 @@ export interface OptimizeOptions {
    */
   distill?: boolean;
   /**
+   * Models the final distils from instead of the input (their soft targets averaged): e.g. a
+   * stronger CNN teaching an MLP student. Each is fed the training batch in the normalization it
+   * recorded (`whittle.normalize`; else the student's). Default: the input alone.
+   */
+  teacherPaths?: readonly string[];
+  /**
+   * Augmentation of the final (and its probes): training images shifted by up to this many
+   * pixels, kept only when a trial-sized probe with it scores higher on validation than without
+   * (default 0: no probe, no shifts).
+   */
+  shifts?: number;
+  /**
    * Size target with a budget: the final fine-tunes the chosen candidate with every shared layer
    * keeping more weights, as many as fit the budget (fill (1), sized as the fill trials are), since
    * a trial-sized fine-tune cannot show what a long one makes of them (default true).
@@ -137,6 +150,23 @@ export interface OptimizeResult {
    * fine-tune of the chosen candidate, and the one used.
    */
   distillation?: { probes: DistillProbe[]; chosen: DistillChoice };
+  /** The teachers the final distilled from (absent: the input), with the normalization each was fed and its validation accuracy. */
+  teachers?: {
+    path: string;
+    normalization: Normalization;
+    valAccuracy: number;
+    /**
+     * 'same': the teacher records this search's validation split, so it never trained on the
+     * validation samples the final is chosen on; 'other' / 'unrecorded': it may have (a warning
+     * is logged).
+     */
+    split: 'same' | 'other' | 'unrecorded';
+  }[];
+  /**
+   * With `shifts`: the trial-sized probe of the chosen distillation with the training images
+   * shifted by up to `shift` pixels, against the same without; `used`: the final shifted them.
+   */
+  shiftProbe?: { shift: number; valAccuracy: number; without: number; used: boolean };
   /**
    * Size target with a budget, when the final file came out over it: the fraction of each layer's
    * remaining weights pruned (smallest first, codebooks re-fitted, no further fine-tune) to fit,
@@ -246,6 +276,14 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
 
   const modelBytes = readFileSync(o.modelPath);
   const model = decodeModel(modelBytes, o.modelPath);
+  // Teachers are read and checked against the input before any trial runs.
+  const loaded = (o.teacherPaths ?? []).map((p) => {
+    const m = decodeModel(readFileSync(p), p);
+    checkTeacher(m, model);
+    const recorded = m.metadata[NORMALIZE_KEY];
+    const normalization = recorded !== undefined ? parseNormalization(recorded) : o.normalization;
+    return { path: p, model: m, normalization };
+  });
   const data = searchData(o.data);
   const trialVal = subset(data.validation, 0, Math.min(o.data.valSamples, data.validation.count));
   const space = searchSpace(model, o.target, o.lrs, o.modes);
@@ -501,13 +539,36 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
   const finalTrain = subset(data.train, 0, Math.min(o.finalTrainSamples ?? data.train.count, data.train.count));
   const input = withNormalization(model, o.normalization);
   const evalOpts = { normalization: o.normalization, threads: o.threads };
+  // The final's teachers: the input, or the --teacher models, each fed its own normalization.
+  let teachers: OptimizeResult['teachers'];
+  let teacherSet: { teacher: Model | Model[]; teacherNormalization?: Normalization[] } = { teacher: input };
+  if (loaded.length > 0) {
+    teachers = [];
+    for (const t of loaded) {
+      const valAccuracy = (await evaluate(t.model, data.validation, { normalization: t.normalization, threads: o.threads })).accuracy;
+      const r = recordedSplit(t.model);
+      const split =
+        r === undefined
+          ? 'unrecorded'
+          : 'seed' in r && r.seed === o.data.splitSeed && r.fraction === o.data.valSplit && r.samples === data.train.count + data.validation.count
+            ? 'same'
+            : 'other';
+      teachers.push({ path: t.path, normalization: t.normalization, valAccuracy, split });
+      log(`optimize: teacher ${t.path} (inputs ${t.normalization}): validation ${(100 * valAccuracy).toFixed(2)}%`);
+      if (split !== 'same')
+        log(
+          `optimize: warning: teacher ${t.path} ${split === 'unrecorded' ? 'records no training split' : 'was trained with another validation split'}; it may have trained on the validation samples the final is chosen on — train it with --split-seed ${o.data.splitSeed} --val-split ${o.data.valSplit}`,
+        );
+    }
+    teacherSet = { teacher: loaded.map((t) => t.model), teacherNormalization: loaded.map((t) => t.normalization) };
+  }
   let distillation: OptimizeResult['distillation'];
+  let shiftProbe: OptimizeResult['shiftProbe'];
   if (o.distill !== false && o.finalEpochs > 0) {
     // Chosen on validation: the final's candidate fine-tuned as a trial is (same samples, epochs,
     // seed), distilled with each setting.
     const td = trialData(o.data);
-    const probes: DistillProbe[] = [];
-    for (const d of DISTILL_CHOICES) {
+    const probe = async (d: DistillChoice, shift: number): Promise<number> => {
       const r = await compressCandidate(input, finalCandidate, td.train, {
         epochs: o.epochs,
         batchSize: o.batchSize,
@@ -515,18 +576,34 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
         seed: o.seed,
         threads: 1,
         klWeight: 1 / data.train.count,
-        teacher: input,
+        ...teacherSet,
         distill: d,
+        ...(shift > 0 ? { shift } : {}),
       });
-      const valAccuracy = (await evaluate(r.model, td.validation, { normalization: o.normalization, threads: 1 })).accuracy;
+      return (await evaluate(r.model, td.validation, { normalization: o.normalization, threads: 1 })).accuracy;
+    };
+    const probes: DistillProbe[] = [];
+    for (const d of DISTILL_CHOICES) {
+      const valAccuracy = await probe(d, 0);
       probes.push({ ...d, valAccuracy });
       log(`optimize: distillation T = ${d.temperature}, alpha = ${d.alpha}: validation ${(100 * valAccuracy).toFixed(2)}% after a trial-sized fine-tune`);
     }
     const top = probes.reduce((a, b) => (b.valAccuracy > a.valAccuracy ? b : a));
     distillation = { probes, chosen: { temperature: top.temperature, alpha: top.alpha } };
+    if ((o.shifts ?? 0) > 0) {
+      const shift = o.shifts as number;
+      const valAccuracy = await probe(distillation.chosen, shift);
+      shiftProbe = { shift, valAccuracy, without: top.valAccuracy, used: valAccuracy > top.valAccuracy };
+      log(
+        `optimize: images shifted by up to ${shift} px: validation ${(100 * valAccuracy).toFixed(2)}% vs ${(100 * top.valAccuracy).toFixed(2)}% without → ${shiftProbe.used ? 'shifted' : 'not shifted'}`,
+      );
+    }
   }
   const chosenDistill = distillation?.chosen;
-  const teacher = chosenDistill !== undefined && chosenDistill.alpha > 0 ? { teacher: input, distill: chosenDistill } : {};
+  const teacher = {
+    ...(chosenDistill !== undefined && chosenDistill.alpha > 0 ? { ...teacherSet, distill: chosenDistill } : {}),
+    ...(shiftProbe?.used === true ? { shift: shiftProbe.shift } : {}),
+  };
   log(`optimize: fine-tuning the chosen candidate (trial ${best.index + 1}) for ${o.finalEpochs} epochs`);
   let final = await compressCandidate(input, finalCandidate, finalTrain, {
     epochs: o.finalEpochs,
@@ -598,6 +675,8 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
     ...(best !== winner ? { filledFrom: entry(winner) } : {}),
     ...(grown !== undefined ? { finalCandidate: grown } : {}),
     ...(distillation !== undefined ? { distillation } : {}),
+    ...(teachers !== undefined ? { teachers } : {}),
+    ...(shiftProbe !== undefined ? { shiftProbe } : {}),
     ...(trimmed !== undefined ? { trimmed } : {}),
     final: {
       valAccuracy: finalVal,

@@ -5,13 +5,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { createDataset, loadIdxDataset, subset } from '../data/index.js';
+import { createDataset, epochOrder, loadIdxDataset, shiftImages, subset } from '../data/index.js';
 import type { Dataset } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Tensor } from '../ir/tensor.js';
 import { createModel } from '../nn/zoo.js';
 import { evaluate } from './evaluate.js';
-import { train } from './trainer.js';
+import { shiftRng, train } from './trainer.js';
 import type { TrainOptions } from './trainer.js';
 
 const mnist = loadIdxDataset();
@@ -91,6 +91,30 @@ test('stepsPerRun 1 and 8 give bit-identical parameters (lenet-300-100, 1024 sam
   }
   assert.equal(eight.history[0]?.loss, one.history[0]?.loss);
   assert.equal(eight.history[0]?.trainAccuracy, one.history[0]?.trainAccuracy);
+});
+
+test('shift: training on images shifted in the graph feed = training on the same images shifted beforehand; stepsPerRun does not change the shifts', async () => {
+  const data = subset(mnist.train, 0, 512);
+  const o: TrainOptions = { epochs: 1, batchSize: 64, lr: 1e-3, optimizer: { kind: 'adam' }, normalization: 'x/255', threads: 1, seed: 5 };
+  const shifted = await train(createModel('lenet-300-100'), data, { ...o, shift: 2, stepsPerRun: 1 });
+  const looped = await train(createModel('lenet-300-100'), data, { ...o, shift: 2, stepsPerRun: 4 });
+  // The reference: each epoch-order batch shifted with the step's generator, then trained without shifts.
+  const order = epochOrder(data.count, { shuffle: true, seed: 5, epoch: 0 });
+  const images = new Uint8Array(data.images); // a copy (the IDX images may be a Buffer, whose slice is a view)
+  const per = 784;
+  for (let s = 0; s < 8; s++) {
+    const bytes = new Uint8Array(64 * per);
+    for (let i = 0; i < 64; i++) bytes.set(data.images.subarray((order[s * 64 + i] as number) * per, ((order[s * 64 + i] as number) + 1) * per), i * per);
+    shiftImages(bytes, 64, data.shape, 2, shiftRng(5, 0, s));
+    for (let i = 0; i < 64; i++) images.set(bytes.subarray(i * per, (i + 1) * per), (order[s * 64 + i] as number) * per);
+  }
+  const pre = createDataset({ images, labels: data.labels, shape: [...data.shape] });
+  const reference = await train(createModel('lenet-300-100'), pre, { ...o, stepsPerRun: 1 });
+  const plain = await train(createModel('lenet-300-100'), data, { ...o, stepsPerRun: 1 });
+  const w = (r: { model: { graph: { initializers: Map<string, Tensor> } } }) => floats(r.model.graph.initializers.get('fc1.weight'), 'fc1.weight');
+  assert.deepEqual(w(shifted), w(reference));
+  assert.deepEqual(w(looped), w(shifted));
+  assert.notDeepEqual(w(shifted), w(plain), 'the shifts changed what was trained');
 });
 
 test('a run that diverges at any rate (lr 1e6) stops with NAN_LOSS after 8 halvings, naming the epoch and step', async () => {

@@ -7,7 +7,8 @@ import { buildTrainStep } from '../autodiff/train-step.js';
 import { buildLoopTrainStep } from '../autodiff/loop.js';
 import { byteInput } from '../autodiff/byte-input.js';
 import type { Dataset, Normalization } from '../data/index.js';
-import { epochOrder, imageSource, normalizationAffine } from '../data/index.js';
+import type { Rng } from '../data/index.js';
+import { createRng, deriveSeed, epochOrder, imageSource, normalizationAffine, shiftImages } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
@@ -58,6 +59,12 @@ export interface TrainOptions {
   maxRecoveries?: number;
   /** Compression hooks in the training graph: masks, extra loss terms, forward rewrites. */
   step?: StepExtensions;
+  /**
+   * Augmentation: every training image translated by up to this many pixels in x and y (each
+   * image its own random shift, seeded by seed, epoch and step; border filled with 0). Default 0:
+   * none. Validation images are never shifted.
+   */
+  shift?: number;
   /** Label smoothing ε of the cross-entropy, in [0, 1) (default 0: off); see `withLabelSmoothing`. */
   labelSmoothing?: number;
   /** Initial values of the step's extra inputs (e.g. `${param}.mask`); masks default to all ones. */
@@ -132,6 +139,21 @@ export interface TrainResult {
  */
 export const DEFAULT_STEPS_PER_RUN = 64;
 
+/** The random stream of the image shifts (per epoch: SHIFT_STREAM + epoch), apart from the shuffle's. */
+const SHIFT_STREAM = 0x5f1f7;
+
+/**
+ * The generator of the image shifts of step `step` (counted within the epoch) of epoch `epoch`
+ * (from 0): `TrainOptions.shift` draws each batch's shifts from it with `shiftImages`.
+ *
+ * ```ts
+ * shiftImages(bytes, 64, [1, 28, 28], 2, shiftRng(seed, 0, 0)); // the shifts of the first batch
+ * ```
+ */
+export function shiftRng(seed: number, epoch: number, step: number): Rng {
+  return createRng(deriveSeed(deriveSeed(seed, SHIFT_STREAM + epoch), step));
+}
+
 /** Recovery goes back to the oldest of four states before runs, 16 or more steps apart (kept by reference): 48–64 steps at 16 steps per run, up to 4 runs at more. */
 const SNAPSHOTS = { keep: 4, spacing: 16 };
 
@@ -152,7 +174,18 @@ interface CheckpointMeta {
 
 function fingerprint(o: TrainOptions, step: TrainStep): string {
   const smoothing = o.labelSmoothing ? [o.labelSmoothing] : [];
-  return JSON.stringify([o.batchSize, o.lr, o.optimizer, o.schedule, o.seed ?? 0, o.normalization, step.carried.map((c) => [c.input, c.dims]), ...smoothing]);
+  const shift = o.shift ? [{ shift: o.shift }] : [];
+  return JSON.stringify([
+    o.batchSize,
+    o.lr,
+    o.optimizer,
+    o.schedule,
+    o.seed ?? 0,
+    o.normalization,
+    step.carried.map((c) => [c.input, c.dims]),
+    ...smoothing,
+    ...shift,
+  ]);
 }
 
 function median(xs: number[]): number {
@@ -216,6 +249,8 @@ export async function train(model: Model, data: Dataset, o: TrainOptions): Promi
   const totalSteps = stepsPerEpoch * o.epochs;
   const dims = inputDims(model, data);
   const seed = o.seed ?? 0;
+  const shift = o.shift ?? 0;
+  if (!(Number.isInteger(shift) && shift >= 0)) throw new WhittleError('BAD_ARGUMENT', `shift must be a whole number of pixels ≥ 0, got ${shift}`);
 
   const state = new Map<string, Tensor>();
   for (const c of step.carried) {
@@ -317,6 +352,12 @@ export async function train(model: Model, data: Dataset, o: TrainOptions): Promi
         for (let j = 0; j < k; j++)
           lrs.push(meta.lrScale * learningRate(o.lr, schedule, { step: meta.globalStep + j, epoch, stepsPerEpoch, totalSteps }, meta.plateau));
         const batch = source.gather(order.subarray(s * bs, (s + k) * bs), loop !== undefined ? [k, bs] : [bs]);
+        if (shift > 0) {
+          // One stream per step (not per run): the shifts do not depend on stepsPerRun.
+          const x = (batch.feeds[loop?.stackedInput ?? pixelInput] as Tensor).data as Uint8Array;
+          const per = x.length / (k * bs);
+          for (let j = 0; j < k; j++) shiftImages(x.subarray(j * bs * per, (j + 1) * bs * per), bs, data.shape, shift, shiftRng(seed, epoch, s + j));
+        }
         const scalars = step.optimizer.scalarFeeds(step.scalars, lrs, meta.globalStep + 1);
         const feeds: Record<string, Tensor> = { ...batch.feeds };
         for (const [name, t] of state) feeds[name] = t;

@@ -3,7 +3,8 @@
 // α·T²·KL(softmax(z_t/T) ‖ softmax(z_s/T)) and, per hint, an MSE between a learned adapter of a
 // student tensor and a teacher tensor; the built-in cross-entropy is weighted 1 − α.
 import type { LossContext, StepExtensions } from '../../autodiff/train-step.js';
-import type { Dataset } from '../../data/index.js';
+import type { Dataset, Normalization } from '../../data/index.js';
+import { normalizationAffine } from '../../data/index.js';
 import { WhittleError } from '../../ir/errors.js';
 import type { Dim, Model } from '../../ir/graph.js';
 import { attr } from '../../ir/graph.js';
@@ -11,7 +12,7 @@ import { Tensor } from '../../ir/tensor.js';
 import { initWeight, Rng } from '../../nn/init.js';
 import type { TrainOptions, TrainResult } from '../../train/trainer.js';
 import { train } from '../../train/trainer.js';
-import { checkTeacher, mergeTeacher, tensorNames, valueShapes } from './teacher.js';
+import { checkTeacher, mergeTeacher, TEACHER_PREFIX, tensorNames, valueShapes } from './teacher.js';
 
 export { checkTeacher, mergeTeacher, TEACHER_PREFIX, tensorNames } from './teacher.js';
 
@@ -29,6 +30,13 @@ export interface DistillOptions {
   /** Weight α of the soft (KD) term; the labels' cross-entropy gets 1 − α. Default 0.7 (best of those tried on MNIST, 784-100-10 from LeNet-5). */
   alpha?: number;
   hints?: readonly Hint[];
+  /**
+   * The input normalization the student is trained with and the one each teacher was trained with
+   * (one per teacher, or one for all): a teacher trained on other inputs (e.g. mean/std where the
+   * student takes x/255) gets the student's batch converted to its own. Absent: the teacher is fed
+   * the student's input as it is.
+   */
+  normalization?: { student: Normalization; teacher: Normalization | readonly Normalization[] };
 }
 
 const ADAPTER = 'hint';
@@ -115,17 +123,49 @@ export function removeHintAdapters(model: Model): Model {
   return { ...model, graph: g, metadata: { ...model.metadata } };
 }
 
-/** α·T²·mean_batch Σ_c p_t (log p_t − log p_s), all at temperature T. */
-function kdTerm(ctx: LossContext, teacherLogits: string, temperature: number, alpha: number): string {
+/**
+ * α·T²·mean_batch Σ_c p_t (log p_t − log p_s), all at temperature T; with several teachers p_t is
+ * the mean of their softened distributions.
+ */
+function kdTerm(ctx: LossContext, teacherLogits: readonly string[], temperature: number, alpha: number): string {
   const { b, dtype } = ctx;
   const invT = b.constant(Tensor.scalar(dtype, 1 / temperature), 'kd_inv_t');
-  const zt = b.op1('Mul', [teacherLogits, invT]);
   const zs = b.op1('Mul', [ctx.logits, invT]);
-  const pt = b.op1('Softmax', [zt], { axis: attr.int(-1) });
-  const diff = b.op1('Sub', [b.op1('LogSoftmax', [zt], { axis: attr.int(-1) }), b.op1('LogSoftmax', [zs], { axis: attr.int(-1) })]);
+  let pt: string;
+  let logPt: string;
+  if (teacherLogits.length === 1) {
+    const zt = b.op1('Mul', [teacherLogits[0] as string, invT]);
+    pt = b.op1('Softmax', [zt], { axis: attr.int(-1) });
+    logPt = b.op1('LogSoftmax', [zt], { axis: attr.int(-1) });
+  } else {
+    const ps = teacherLogits.map((z) => b.op1('Softmax', [b.op1('Mul', [z, invT])], { axis: attr.int(-1) }));
+    pt = b.op1('Mul', [b.op1('Sum', ps), b.constant(Tensor.scalar(dtype, 1 / ps.length), 'kd_inv_teachers')]);
+    logPt = b.op1('Log', [pt]);
+  }
+  const diff = b.op1('Sub', [logPt, b.op1('LogSoftmax', [zs], { axis: attr.int(-1) })]);
   const perSample = b.op1('ReduceSum', [b.op1('Mul', [pt, diff]), b.constant(Tensor.int64([-1]), 'kd_axes')], { keepdims: attr.int(0) });
   const kl = b.op1('ReduceMean', [perSample], { keepdims: attr.int(0) });
   return b.op('Mul', [kl, b.constant(Tensor.scalar(dtype, alpha * temperature * temperature), 'kd_weight')], {}, ['kd_loss'])[0] as string;
+}
+
+/**
+ * The affine map from the student's normalized input to teacher `i`'s (value = scale·x + shift),
+ * or undefined when they are the same normalization (or none is given). A byte b is
+ * (b / s − m) / d under each normalization, so x_t = x_s·(d_s·s_s)/(s_t·d_t) + (m_s·s_s/s_t − m_t)/d_t.
+ */
+export function teacherInputAffine(student: Normalization, teacher: Normalization): { scale: number; shift: number } | undefined {
+  if (student === teacher) return undefined;
+  const s = normalizationAffine(student);
+  const t = normalizationAffine(teacher);
+  return { scale: (s.std * s.scale) / (t.scale * t.std), shift: ((s.mean * s.scale) / t.scale - t.mean) / t.std };
+}
+
+function inputConversion(n: DistillOptions['normalization'], i: number, count: number): { scale: number; shift: number } | undefined {
+  if (n === undefined) return undefined;
+  const list: readonly Normalization[] = typeof n.teacher === 'string' ? [n.teacher] : n.teacher;
+  if (list.length !== 1 && list.length !== count)
+    throw new WhittleError('BAD_ARGUMENT', `normalization lists ${list.length} teacher normalizations for ${count} teachers; give one, or one per teacher`);
+  return teacherInputAffine(n.student, (list.length === 1 ? list[0] : list[i]) as Normalization);
 }
 
 /**
@@ -138,17 +178,38 @@ function kdTerm(ctx: LossContext, teacherLogits: string, temperature: number, al
  * await train(student, mnist.train, { ...options, step });
  * ```
  */
-export function distillationStep(teacher: Model, student: Model, options: DistillOptions = {}, hintOutputs: readonly string[] = []): StepExtensions {
+export function distillationStep(
+  teacher: Model | readonly Model[],
+  student: Model,
+  options: DistillOptions = {},
+  hintOutputs: readonly string[] = [],
+): StepExtensions {
   const { temperature, alpha } = resolveOptions(options);
-  checkTeacher(teacher, student);
+  const teachers: readonly Model[] = Array.isArray(teacher) ? teacher : [teacher as Model];
+  if (teachers.length === 0) throw new WhittleError('BAD_ARGUMENT', 'distillation needs at least one teacher');
+  for (const t of teachers) checkTeacher(t, student);
   const hints = options.hints ?? [];
+  if (hints.length > 0 && teachers.length > 1)
+    throw new WhittleError('BAD_ARGUMENT', `hints match one teacher's tensors; ${teachers.length} teachers were given — pass one teacher with hints`);
   const studentInputShape: Dim[] = student.graph.inputs[0]?.shape ?? [];
-  const teacherOut = teacher.graph.outputs[0]?.name as string;
+  const converts = teachers.map((_, i) => inputConversion(options.normalization, i, teachers.length));
   return {
     baseLossWeight: 1 - alpha,
     extraLoss: (ctx) => {
-      const name = mergeTeacher(ctx.graph, teacher, ctx.input, studentInputShape);
-      const terms = alpha > 0 ? [kdTerm(ctx, name(teacherOut), temperature, alpha)] : [];
+      const names = teachers.map((t, i) => {
+        const c = converts[i];
+        const input =
+          c === undefined
+            ? ctx.input
+            : ctx.b.op1('Add', [
+                ctx.b.op1('Mul', [ctx.input, ctx.b.constant(Tensor.scalar(ctx.dtype, c.scale), 'teacher_input_scale')]),
+                ctx.b.constant(Tensor.scalar(ctx.dtype, c.shift), 'teacher_input_shift'),
+              ]);
+        return mergeTeacher(ctx.graph, t, input, studentInputShape, i === 0 ? TEACHER_PREFIX : `teacher${i}/`);
+      });
+      const name = names[0] as (v: string) => string;
+      const outs = teachers.map((t, i) => (names[i] as (v: string) => string)(t.graph.outputs[0]?.name as string));
+      const terms = alpha > 0 ? [kdTerm(ctx, outs, temperature, alpha)] : [];
       hints.forEach((h, i) => {
         const out = hintOutputs[i];
         if (out === undefined) throw new WhittleError('BAD_ARGUMENT', `hint ${h.teacher}:${h.student} has no adapter; build the student with addHintAdapters`);
@@ -162,7 +223,7 @@ export function distillationStep(teacher: Model, student: Model, options: Distil
 }
 
 /**
- * Trains `student` on `data` distilled from `teacher`: Hinton's soft-target loss plus optional
+ * Trains `student` on `data` distilled from `teacher` (or several, their softened distributions averaged): Hinton's soft-target loss plus optional
  * hints. `train` options pass through (a `step.masked` list composes: a pruned student keeps its
  * zeros). Returns the trained student without hint adapters.
  *
@@ -174,13 +235,16 @@ export function distillationStep(teacher: Model, student: Model, options: Distil
  * ```
  */
 export async function distillStudent(
-  teacher: Model,
+  teacher: Model | readonly Model[],
   student: Model,
   data: Dataset,
   trainOptions: TrainOptions,
   options: DistillOptions = {},
 ): Promise<TrainResult> {
-  const { model: withAdapters, outputs } = addHintAdapters(student, teacher, options.hints ?? [], trainOptions.seed ?? 0);
+  const first = (Array.isArray(teacher) ? teacher[0] : teacher) as Model | undefined;
+  const hints = first === undefined ? [] : (options.hints ?? []);
+  const { model: withAdapters, outputs } =
+    first === undefined ? { model: student, outputs: [] } : addHintAdapters(student, first, hints, trainOptions.seed ?? 0);
   const kd = distillationStep(teacher, withAdapters, options, outputs);
   const base = trainOptions.step;
   const step: StepExtensions = {

@@ -70,15 +70,21 @@ export function checkTeacher(teacher: Model, student: Model): void {
 }
 
 /**
- * Copies the teacher's nodes into `graph` under TEACHER_PREFIX, reading `input` (reshaped when
+ * Copies the teacher's nodes into `graph` under `prefix` (default TEACHER_PREFIX), reading `input` (reshaped when
  * the teacher wants another sample layout), with its initializers as constants. Returns the
  * in-graph name of a teacher value: `name(teacherValue)`.
  */
-export function mergeTeacher(graph: Graph, teacher: Model, input: string, studentInputShape: readonly Dim[]): (teacherValue: string) => string {
+export function mergeTeacher(
+  graph: Graph,
+  teacher: Model,
+  input: string,
+  studentInputShape: readonly Dim[],
+  prefix: string = TEACHER_PREFIX,
+): (teacherValue: string) => string {
   const tg = teacher.graph;
   const tInput = tg.inputs[0];
   if (tInput === undefined) throw new WhittleError('BAD_ARGUMENT', 'the teacher has no input');
-  const b = new GraphBuilder(graph, 'teacher');
+  const b = new GraphBuilder(graph, prefix.replace(/\/$/, ''));
   let source = input;
   const same = tInput.shape.length === studentInputShape.length && tInput.shape.every((d, i) => i === 0 || d === studentInputShape[i]);
   if (!same) {
@@ -91,13 +97,13 @@ export function mergeTeacher(graph: Graph, teacher: Model, input: string, studen
     }
     source = b.op1('Reshape', [input, b.constant(Tensor.int64([-1, ...dims]), 'input_shape')]);
   }
-  const name = (v: string): string => (v === '' ? '' : v === tInput.name ? source : TEACHER_PREFIX + v);
+  const name = (v: string): string => (v === '' ? '' : v === tInput.name ? source : prefix + v);
   for (const [k, t] of tg.initializers) graph.initializers.set(name(k), t);
   for (const n of tg.nodes) {
     if (Object.values(n.attributes).some((a) => a.type === 'graph')) {
       throw new WhittleError('UNSUPPORTED_OP', `teacher node ${n.opType} "${n.name}" has a subgraph; Whittle merges teachers made of plain ops only`);
     }
-    const copy: Node = { ...n, name: TEACHER_PREFIX + n.name, inputs: n.inputs.map(name), outputs: n.outputs.map(name), attributes: { ...n.attributes } };
+    const copy: Node = { ...n, name: prefix + n.name, inputs: n.inputs.map(name), outputs: n.outputs.map(name), attributes: { ...n.attributes } };
     graph.nodes.push(copy);
   }
   return name;
