@@ -14,6 +14,7 @@ import { calibrate, checkCalibrationShape } from './calibrate.js';
 import type { ModelData } from './feeds.js';
 import { foldBatchNorm } from './fold-bn.js';
 import { foldHardSigmoid } from './fold-hardsigmoid.js';
+import { foldHardSwish } from './fold-hardswish.js';
 import type { LayerReport, QuantizeResult, SkippedNode, WeightedNode } from '../../export/quant-graph.js';
 export type { LayerReport, QuantizeResult } from '../../export/quant-graph.js';
 import {
@@ -432,7 +433,7 @@ export async function quantizeStatic(model: Model, o: StaticQuantOptions): Promi
     notes.push(
       `opset ${own} upgraded to ${target} first (same math; onnxruntime's int8 kernels need opset 10, per-channel QuantizeLinear/DequantizeLinear 13); options.opset ${own} keeps the model's opset${own < 10 ? ', with int8-stored weights computed in float32' : ''}`,
     );
-  const prepared = foldHardSigmoid(foldBatchNorm(foldWeightTransposes(upgraded)).model).model;
+  const prepared = foldHardSwish(foldHardSigmoid(foldBatchNorm(foldWeightTransposes(upgraded)).model).model).model;
   // Calibration cannot see inside If/Loop/Scan bodies: their layers get dynamic int8.
   const inside = quantizeSubgraphsDynamic(prepared, exclude);
   const folded: Model = { ...prepared, graph: inside.graph };
