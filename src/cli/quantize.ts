@@ -343,7 +343,8 @@ async function runQuantize(f: QuantizeFlags, cmd: Command, log?: RunLog): Promis
     fp16Mode: format === 'fp16' ? f.fp16Mode : null,
     fp16Block: format === 'fp16' ? [...FP16_DEFAULT_BLOCK, ...(fp16Block ?? [])] : null,
     skipped: result.skipped ?? [],
-    notes: result.notes ?? [],
+    // Notes speak in options like the library's errors; on the command line they name the flags.
+    notes: (result.notes ?? []).map((n) => flagTerms(n, flagsOf(cmd))),
     seconds: (performance.now() - t0) / 1000,
     normalize: inputs.normalization ?? null,
     split: inputs.held?.split ?? null,
