@@ -278,3 +278,22 @@ test('forms with no equivalent at the target are one UNSUPPORTED_OPSET error nam
     (e: unknown) => e instanceof WhittleError && /BatchNormalization "bn_elem".*spatial = 0/.test(e.message),
   );
 });
+
+test('opset 9 ImageScaler (experimental, removed at 10) computes the same at 17 as Mul + Add', async () => {
+  const g = new Graph('is');
+  g.inputs.push({ name: 'x', dtype: 'float32', shape: [2, 3, 2, 2] });
+  g.nodes.push({
+    name: 'sc',
+    opType: 'ImageScaler',
+    domain: '',
+    inputs: ['x'],
+    outputs: ['y'],
+    attributes: { scale: attr.float(0.5), bias: attr.floats([1, -2, 3]) },
+  });
+  g.outputs.push({ name: 'y', dtype: 'float32', shape: [2, 3, 2, 2] });
+  const up = await assertSameOutputs(atOpset(g, 9), { x: randomTensor('float32', [2, 3, 2, 2], 11, -2, 2) });
+  assert.deepEqual(
+    up.graph.nodes.map((n) => n.opType),
+    ['Mul', 'Add'],
+  );
+});
