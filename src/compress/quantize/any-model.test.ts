@@ -206,3 +206,22 @@ test('int4 MatMulNBits for the Transformer’s 3-D MatMuls', async () => {
   assert.equal(q.model.graph.nodes.filter((n) => n.opType === 'MatMulNBits').length, q.layers.length);
   assert.ok((await cosine(q.model, m, data(m, 'transformer_encoder.input.npy', 16))) >= 0.99);
 });
+
+test('static int8 of an opset-13 MobileNetV3 (HardSwish spelled x·HardSigmoid(x)) upgrades it to 14: every HardSwish between int8 layers runs in integer ops; opset 13 kept leaves them float', async () => {
+  const m = load('mobilenet_v3_small.opset13.onnx');
+  const calib = data(m, 'images32.input.npy', 16);
+  const q = await quantizeStatic(m, { samples: calib, threads: 1 });
+  assert.equal(opsetOf(q.model), 14);
+  assert.match(q.notes?.join(' ') ?? '', /opset 13 upgraded to 14/);
+  const g = q.model.graph;
+  assert.ok(!g.nodes.some((n) => n.opType === 'HardSigmoid'));
+  // A HardSwish left as one is in a float region (the classifier head after a float-output Gemm), never between int8 values.
+  const left = g.nodes.filter((n) => n.opType === 'HardSwish');
+  assert.ok(left.length <= 1 && left.every((n) => g.producerOf(n.inputs[0] as string)?.opType !== 'DequantizeLinear'), `${left.length} HardSwish left`);
+  const kept = await quantizeStatic(m, { samples: calib, threads: 1, opset: 13 });
+  assert.equal(opsetOf(kept.model), 13);
+  assert.ok(kept.model.graph.nodes.some((n) => n.opType === 'HardSigmoid'));
+  // A random-weight network: the integer HardSwish may cost a little agreement, not more.
+  const [upCos, keptCos] = [await cosine(q.model, m, calib), await cosine(kept.model, m, calib)];
+  assert.ok(upCos >= keptCos - 0.02 && upCos > 0.5, `cosine ${upCos} (opset 13 kept: ${keptCos})`);
+});

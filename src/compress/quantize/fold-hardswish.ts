@@ -11,7 +11,7 @@ import { dropUnusedInitializers } from '../../export/quant-graph.js';
 import { producersAndReads } from './fold-bn.js';
 
 /** HardSwish exists from this opset on. */
-const HARDSWISH_OPSET = 14;
+export const HARDSWISH_OPSET = 14;
 
 function scalarOf(t: Tensor | undefined): number | undefined {
   return t !== undefined && t.size === 1 && t.dtype === 'float32' ? (t.data[0] as number) : undefined;
