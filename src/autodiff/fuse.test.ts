@@ -11,7 +11,7 @@ import type { TrainStep } from './train-step.js';
 import type { Attribute, Model } from '../ir/graph.js';
 import { attr, Graph, makeModel, opsetOf } from '../ir/graph.js';
 import { convTransposeAsMatMul, splitLongConvs } from './fuse.js';
-import { raiseToOpset18 } from './opset.js';
+import { upgradeOpset } from '../ir/opset.js';
 
 /** Three steps of `step` on fixed batches; the carried values after them. */
 async function threeSteps(step: TrainStep, init: (name: string) => Tensor = createInit): Promise<Map<string, Float32Array>> {
@@ -137,7 +137,7 @@ test('ConvTranspose as a batched MatMul and Col2Im: same outputs (strides, dilat
       }
     };
     const want = await run(makeModel(g));
-    const got = await run(raiseToOpset18(makeModel(rewritten)));
+    const got = await run(upgradeOpset(makeModel(rewritten), 18));
     assert.deepEqual([...got.dims], [...want.dims], `${label}: shape`);
     let worst = 0;
     for (let i = 0; i < want.size; i++) worst = Math.max(worst, Math.abs((want.data[i] as number) - (got.data[i] as number)));

@@ -197,7 +197,7 @@ function col2ImPlan(n: Node, shapes: ReadonlyMap<string, TypeShape>): Col2ImPlan
  * ~1.6 ms per step either way); the batched product is one threaded kernel
  * (0.87 + 0.37 ms of Col2Im at 2 threads, in a loaded machine's fastest runs), while at 1 thread
  * the pair is ~10% slower than ConvTranspose. Col2Im is an opset-18 op: the caller raises the
- * graph's opset (raiseToOpset18). Returns how many were rewritten.
+ * graph's opset (upgradeOpset to 18). Returns how many were rewritten.
  *
  * ```ts
  * convTransposeAsMatMul(step.model.graph); // lenet-5: conv2's input gradient

