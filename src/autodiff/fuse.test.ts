@@ -57,6 +57,9 @@ for (const [label, optimizer, expected, cSuffix, beta] of [
   test(`momentum folded into the weight-gradient Gemm: ${label}`, async () => {
     const fused = buildTrainStep(MODEL, { optimizer });
     const plain = buildTrainStep(MODEL, { optimizer, fuse: false });
+    // 2 threads keep it for weights under 2¹⁸ elements (fc1 is 300 × 784).
+    const twoThreads = buildTrainStep(MODEL, { optimizer, threads: 2 });
+    assert.equal(twoThreads.model.graph.nodes.filter((n) => n.opType === 'Gemm' && n.inputs[2]?.endsWith(cSuffix) === true).length, expected);
     const gemmsWithC = fused.model.graph.nodes.filter((n) => n.opType === 'Gemm' && n.inputs[2]?.endsWith(cSuffix) === true);
     assert.equal(gemmsWithC.length, expected);
     assert.equal(plain.model.graph.nodes.length - fused.model.graph.nodes.length, 2 * expected, 'each fusion removes a Mul and an Add');
@@ -169,6 +172,11 @@ test('a 2-thread LeNet-5 step (conv2’s input gradient as MatMul + Col2Im at op
     !two.model.graph.nodes.some((n) => n.opType === 'Conv' && n.attributes['group']?.value === 2),
     'no batch-as-channels weight gradient left to split',
   );
+  // Momentum in the weight-gradient Gemm: fc2 at both, fc1 (400k weights) only at 1 thread.
+  const momentumGemms = (step: TrainStep): string[] =>
+    step.model.graph.nodes.filter((n) => n.opType === 'Gemm' && n.inputs[2]?.endsWith('.momentum') === true).map((n) => n.inputs[2] as string);
+  assert.deepEqual(momentumGemms(one).sort(), ['fc1.weight.momentum', 'fc2.weight.momentum']);
+  assert.deepEqual(momentumGemms(two), ['fc2.weight.momentum']);
   const init = (name: string): Tensor => model.graph.initializers.get(name) as Tensor;
   const [a, b] = await Promise.all([threeSteps(two, init), threeSteps(one, init)]);
   for (const [name, x] of b) {

@@ -226,7 +226,7 @@ export function buildTrainStep(source: Model, options: TrainStepOptions): TrainS
   for (const c of carried) g.outputs.push({ name: c.output, dtype: c.dtype, shape: c.dims });
   let stepModel: Model = { ...model, graph: g, metadata: { ...model.metadata } };
   if (options.fuse !== false) {
-    fuseMomentumIntoGemm(g);
+    fuseMomentumIntoGemm(g, options.threads ?? 1);
     if ((options.threads ?? 1) > 1) {
       splitWideConvs(g);
       splitLongConvs(g);
