@@ -6,6 +6,8 @@
 // STEP_THREADS=1 builds the step as for 1 thread and runs it with THREADS: an A/B of the rewrites a
 // 2+-thread step gets (autodiff/fuse.ts: Col2Im input gradients, split Convs), e.g. on LeNet-5
 //   NO_PROFILE=1 node dist/bench/profile-train.js lenet-5 2 64 40 8   (then with STEP_THREADS=1).
+// UNFOLD=0 / UNFOLD=1 sets the step's unfoldInputConvs (Convs on the single-channel input as a
+// product over its unfold) instead of its default.
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +28,12 @@ const runs = Number(runsArg);
 const warm = Number(warmArg);
 const batch = 64;
 const model = benchModel(name);
-const step = buildTrainStep(model, { optimizer: { kind: 'sgd', momentum: 0.9 }, threads: Number(process.env['STEP_THREADS'] ?? threads) });
+const unfold = process.env['UNFOLD'] === undefined ? undefined : process.env['UNFOLD'] !== '0';
+const step = buildTrainStep(model, {
+  optimizer: { kind: 'sgd', momentum: 0.9 },
+  threads: Number(process.env['STEP_THREADS'] ?? threads),
+  ...(unfold === undefined ? {} : { unfoldInputConvs: unfold }),
+});
 const g = step.model.graph.clone();
 const pixels = byteInput(g, step.input, normalizationAffine('x/255'));
 const runStep = { ...step, model: { ...step.model, graph: g }, input: pixels };
@@ -80,7 +87,7 @@ for (let r = 0; r < warm + runs; r++) {
 times.sort((a, b) => a - b);
 const msPerStep = (times[times.length >> 1] as number) / K;
 process.stdout.write(
-  `${name} threads=${threads}${process.env['STEP_THREADS'] === undefined ? '' : ` (step built for ${process.env['STEP_THREADS']})`} K=${K}: median ${msPerStep.toFixed(3)} ms/step, ${Math.round((batch * 1000) / msPerStep)} samples/s\n`,
+  `${name} threads=${threads}${process.env['STEP_THREADS'] === undefined ? '' : ` (step built for ${process.env['STEP_THREADS']})`}${unfold === undefined ? '' : ` unfold=${unfold ? 1 : 0}`} K=${K}: median ${msPerStep.toFixed(3)} ms/step, ${Math.round((batch * 1000) / msPerStep)} samples/s\n`,
 );
 if (process.env['NO_PROFILE'] !== undefined) process.exit(0);
 

@@ -10,7 +10,8 @@ import { buildTrainStep } from './train-step.js';
 import type { TrainStep } from './train-step.js';
 import type { Attribute, Model } from '../ir/graph.js';
 import { attr, Graph, makeModel, opsetOf } from '../ir/graph.js';
-import { convTransposeAsMatMul, splitLongConvs } from './fuse.js';
+import { convTransposeAsMatMul, splitLongConvs, unfoldSingleChannelConvs } from './fuse.js';
+import { addGradients } from './gradients.js';
 import { upgradeOpset } from '../ir/opset.js';
 
 /** Three steps of `step` on fixed batches; the carried values after them. */
@@ -56,6 +57,9 @@ for (const [label, optimizer, expected, cSuffix, beta] of [
   test(`momentum folded into the weight-gradient Gemm: ${label}`, async () => {
     const fused = buildTrainStep(MODEL, { optimizer });
     const plain = buildTrainStep(MODEL, { optimizer, fuse: false });
+    // 2 threads keep it for weights under 2¹⁸ elements (fc1 is 300 × 784).
+    const twoThreads = buildTrainStep(MODEL, { optimizer, threads: 2 });
+    assert.equal(twoThreads.model.graph.nodes.filter((n) => n.opType === 'Gemm' && n.inputs[2]?.endsWith(cSuffix) === true).length, expected);
     const gemmsWithC = fused.model.graph.nodes.filter((n) => n.opType === 'Gemm' && n.inputs[2]?.endsWith(cSuffix) === true);
     assert.equal(gemmsWithC.length, expected);
     assert.equal(plain.model.graph.nodes.length - fused.model.graph.nodes.length, 2 * expected, 'each fusion removes a Mul and an Add');
@@ -151,7 +155,7 @@ test('ConvTranspose as a batched MatMul and Col2Im: same outputs (strides, dilat
   assert.equal(convTransposeAsMatMul(same), 0);
 });
 
-test('a 2-thread LeNet-5 step (conv2’s input gradient as MatMul + Col2Im at opset 18, conv1’s weight gradient in two halves): same training steps as the 1-thread step', async () => {
+test('a 2-thread LeNet-5 step (conv2’s input gradient as MatMul + Col2Im at opset 18, conv1 as a product over the unfolded input): same training steps as the 1-thread step', async () => {
   const model = createModel('lenet-5', { seed: 4 });
   const optimizer: OptimizerConfig = { kind: 'sgd', momentum: 0.9 };
   const two = buildTrainStep(model, { optimizer, threads: 2 });
@@ -161,8 +165,18 @@ test('a 2-thread LeNet-5 step (conv2’s input gradient as MatMul + Col2Im at op
   assert.equal(two.model.graph.nodes.filter((n) => n.opType === 'Col2Im').length, 1, "conv2's input gradient (conv1's is not needed)");
   assert.ok(!two.model.graph.nodes.some((n) => n.opType === 'ConvTranspose'));
   assert.ok(one.model.graph.nodes.some((n) => n.opType === 'ConvTranspose'));
-  assert.equal(two.model.graph.nodes.filter((n) => n.opType === 'Conv' && n.attributes['group']?.value === 2).length, 1, "conv1's weight gradient");
-  assert.ok(!one.model.graph.nodes.some((n) => n.opType === 'Conv' && n.attributes['group']?.value === 2));
+  // conv1 reads the single-channel input: a product over its unfold, weight gradient included.
+  assert.ok(!two.model.graph.nodes.some((n) => n.opType === 'Conv' && n.inputs[1] === 'conv1.weight'), 'conv1 unfolded');
+  assert.ok(one.model.graph.nodes.some((n) => n.opType === 'Conv' && n.inputs[1] === 'conv1.weight'));
+  assert.ok(
+    !two.model.graph.nodes.some((n) => n.opType === 'Conv' && n.attributes['group']?.value === 2),
+    'no batch-as-channels weight gradient left to split',
+  );
+  // Momentum in the weight-gradient Gemm: fc2 at both, fc1 (400k weights) only at 1 thread.
+  const momentumGemms = (step: TrainStep): string[] =>
+    step.model.graph.nodes.filter((n) => n.opType === 'Gemm' && n.inputs[2]?.endsWith('.momentum') === true).map((n) => n.inputs[2] as string);
+  assert.deepEqual(momentumGemms(one).sort(), ['fc1.weight.momentum', 'fc2.weight.momentum']);
+  assert.deepEqual(momentumGemms(two), ['fc2.weight.momentum']);
   const init = (name: string): Tensor => model.graph.initializers.get(name) as Tensor;
   const [a, b] = await Promise.all([threeSteps(two, init), threeSteps(one, init)]);
   for (const [name, x] of b) {
@@ -241,3 +255,84 @@ test('a long single-image Conv as two half-kernel groups: same outputs (stride, 
     assert.equal(splitLongConvs(g), 0, `x [${xDims}], w [${wDims}]`);
   }
 });
+
+test('a Conv on the single-channel input as a product over its unfold: same outputs, weight and bias gradients (stride, pads, dilation, 1-D, no bias)', async () => {
+  // [label, x dims, w dims, attributes, bias]
+  const cases: [string, number[], number[], Record<string, Attribute>, boolean][] = [
+    ["LeNet-5's conv1", [4, 1, 28, 28], [20, 1, 5, 5], {}, true],
+    [
+      'stride [2, 1], pads, dilations [2, 1]',
+      [3, 1, 11, 9],
+      [4, 1, 3, 2],
+      { strides: attr.ints([2, 1]), pads: attr.ints([1, 0, 2, 1]), dilations: attr.ints([2, 1]) },
+      true,
+    ],
+    ['1-D, no bias', [2, 1, 10], [3, 1, 4], {}, false],
+  ];
+  for (const [label, xDims, wDims, attributes, bias] of cases) {
+    const g = new Graph('unfold');
+    g.inputs.push({ name: 'x', dtype: 'float32', shape: xDims });
+    g.initializers.set('w', randomTensor('float32', wDims, 2));
+    if (bias) g.initializers.set('b', randomTensor('float32', [wDims[0] as number], 3));
+    g.nodes.push({ name: 'conv', opType: 'Conv', domain: '', inputs: bias ? ['x', 'w', 'b'] : ['x', 'w'], outputs: ['y'], attributes });
+    // loss = Σ y · r with a fixed random r: dL/dy = r, so the gradients see every output position.
+    const plain = g.clone();
+    const yDims = (await runGraph(plain, { x: randomTensor('float32', xDims, 1) }, ['y']))['y']?.dims as number[];
+    const steps = (graph: Graph): Graph => {
+      graph.initializers.set('r', randomTensor('float32', yDims, 4));
+      graph.nodes.push({ name: 'weigh', opType: 'Mul', domain: '', inputs: ['y', 'r'], outputs: ['yr'], attributes: {} });
+      graph.nodes.push({ name: 'sum', opType: 'ReduceSum', domain: '', inputs: ['yr'], outputs: ['loss'], attributes: { keepdims: attr.int(0) } });
+      return graph;
+    };
+    const rewritten = steps(g.clone());
+    assert.equal(unfoldSingleChannelConvs(rewritten, 'x'), 1, label);
+    assert.ok(!rewritten.nodes.some((n) => n.opType === 'Conv' && n.inputs[1] === 'w'), `${label}: the weights go to a MatMul`);
+    const params = bias ? ['w', 'b'] : ['w'];
+    const fetch = (graph: Graph): string[] => {
+      const grads = addGradients(graph, 'loss', params);
+      const names = ['y', ...params.map((p) => grads.get(p) as string)];
+      for (const n of names) graph.outputs.push({ name: n, dtype: 'float32', shape: [] });
+      return names;
+    };
+    const reference = steps(plain);
+    const feeds = { x: randomTensor('float32', xDims, 1) };
+    const want = await runGraph(reference, feeds, fetch(reference));
+    const got = await runGraph(rewritten, feeds, fetch(rewritten));
+    ['y', ...params.map((p) => `d${p}`)].forEach((what, i) => {
+      const [a, b] = [Object.values(want)[i] as Tensor, Object.values(got)[i] as Tensor];
+      assert.deepEqual([...b.dims], [...a.dims], `${label}: ${what} shape`);
+      let worst = 0;
+      let scale = 0;
+      for (let j = 0; j < a.size; j++) {
+        worst = Math.max(worst, Math.abs((a.data[j] as number) - (b.data[j] as number)));
+        scale = Math.max(scale, Math.abs(a.data[j] as number));
+      }
+      assert.ok(scale > 0.1 && worst < 1e-5 * Math.max(1, scale), `${label}: ${what} differs by ${worst} (values up to ${scale})`);
+    });
+  }
+  // Two input channels, or a Conv that does not read the input: left alone.
+  for (const [label, channels, reads] of [
+    ['two channels', 2, 'x'],
+    ['not on the input', 1, 'relu'],
+  ] as [string, number, string][]) {
+    const g = new Graph('kept');
+    g.inputs.push({ name: 'x', dtype: 'float32', shape: ['N', channels, 8, 8] }, { name: 'w', dtype: 'float32', shape: [3, channels, 3, 3] });
+    g.nodes.push({ name: 'relu', opType: 'Relu', domain: '', inputs: ['x'], outputs: ['relu'], attributes: {} });
+    g.nodes.push({ name: 'conv', opType: 'Conv', domain: '', inputs: [reads, 'w'], outputs: ['y'], attributes: {} });
+    g.outputs.push({ name: 'y', dtype: 'float32', shape: [] });
+    assert.equal(unfoldSingleChannelConvs(g, 'x'), 0, label);
+  }
+});
+
+/** Runs `graph` (opset 17) once; the named values, in order. */
+async function runGraph(graph: Graph, feeds: Record<string, Tensor>, names: string[]): Promise<Record<string, Tensor>> {
+  const g = graph.clone();
+  g.outputs = names.map((name) => ({ name, dtype: 'float32', shape: [] }));
+  const s = await Session.create(makeModel(g), { threads: 1 });
+  try {
+    const r = await s.run(feeds);
+    return Object.fromEntries(names.map((n) => [n, r[n] as Tensor]));
+  } finally {
+    await s.release();
+  }
+}

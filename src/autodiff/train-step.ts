@@ -7,7 +7,7 @@ import { attr, GraphBuilder, getInt } from '../ir/graph.js';
 import type { DType } from '../ir/tensor.js';
 import { Tensor } from '../ir/tensor.js';
 import { trainableInitializers } from '../ir/params.js';
-import { convTransposeAsMatMul, fuseMomentumIntoGemm, splitLongConvs, splitWideConvs } from './fuse.js';
+import { convTransposeAsMatMul, fuseMomentumIntoGemm, splitLongConvs, splitWideConvs, unfoldSingleChannelConvs } from './fuse.js';
 import { addGradients } from './gradients.js';
 import { upgradeOpset } from '../ir/opset.js';
 import { upgradeToTrainingOpset } from './opset.js';
@@ -55,12 +55,15 @@ export interface TrainStepOptions extends StepExtensions {
   fuse?: boolean;
   /**
    * The intra-op threads the step will run with (default 1). With 2 or more (and `fuse`), Convs
-   * with more filters than output positions are split into filter groups (splitWideConvs), which
-   * onnxruntime threads over the batch, and ConvTransposes (Conv input gradients) become one
-   * batched MatMul and a Col2Im (convTransposeAsMatMul; the graph goes to opset 18); at 1 thread
-   * both measured slower.
+   * on a single-channel model input become a product over the input's unfold
+   * (unfoldSingleChannelConvs), Convs with more filters than output positions are split into
+   * filter groups (splitWideConvs), which onnxruntime threads over the batch, and ConvTransposes
+   * (Conv input gradients) become one batched MatMul and a Col2Im (convTransposeAsMatMul; the
+   * graph goes to opset 18); at 1 thread each measured slower.
    */
   threads?: number;
+  /** Overrides whether Convs on a single-channel model input are unfolded (default: from 2 threads, with `fuse`); for A/B measurements. */
+  unfoldInputConvs?: boolean;
 }
 
 /** An input fed unchanged to every run, set by the caller (masks, teacher outputs). */
@@ -191,6 +194,7 @@ export function buildTrainStep(source: Model, options: TrainStepOptions): TrainS
     const base = weight === 1 ? loss : b.op1('Mul', [loss, b.constant(Tensor.scalar(out.dtype, weight), 'base_loss_weight')]);
     objective = terms.length === 0 ? base : (b.op('Sum', [base, ...terms], {}, ['objective'])[0] as string);
   }
+  if (options.fuse !== false && (options.unfoldInputConvs ?? (options.threads ?? 1) > 1)) unfoldSingleChannelConvs(g, input);
   const grads = addGradients(g, objective, params);
 
   const optimizer = options.optimizer instanceof Optimizer ? options.optimizer : new Optimizer(options.optimizer);
@@ -223,7 +227,7 @@ export function buildTrainStep(source: Model, options: TrainStepOptions): TrainS
   for (const c of carried) g.outputs.push({ name: c.output, dtype: c.dtype, shape: c.dims });
   let stepModel: Model = { ...model, graph: g, metadata: { ...model.metadata } };
   if (options.fuse !== false) {
-    fuseMomentumIntoGemm(g);
+    fuseMomentumIntoGemm(g, options.threads ?? 1);
     if ((options.threads ?? 1) > 1) {
       splitWideConvs(g);
       splitLongConvs(g);
