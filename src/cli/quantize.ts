@@ -389,7 +389,7 @@ export function registerQuantizeCommands(program: Command): void {
     )
     .option(
       '--opset <n>',
-      'write the model at this default-domain opset, upgrading an older model first (never downgrading); static int8 upgrades a model below 13 to 17 unless this says otherwise (e.g. --opset 9 keeps an opset-9 model: int8 weights, float compute)',
+      'write the model at this default-domain opset, upgrading an older model first (never downgrading); static int8 upgrades a model below 13 to 17 (an opset-13 one with HardSwish spelled out to 14) unless this says otherwise (e.g. --opset 9 keeps an opset-9 model: int8 weights, float compute)',
       int('--opset', 7),
     )
     .option('--eval-data <path>', 'any model: data for the agreement figures (default: the --data samples calibration did not use, else random inputs)')

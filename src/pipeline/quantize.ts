@@ -90,7 +90,8 @@ export interface QuantizeOptions {
   /**
    * The default-domain opset to write, an older model being upgraded first (upgradeOpset; never
    * downgraded). Static int8 upgrades models below opset 13 to 17 by default (its int8 kernels and
-   * per-channel scales need them); the other schemes keep the model's opset by default.
+   * per-channel scales need them), and an opset-13 one with HardSwish spelled out to 14; the other
+   * schemes keep the model's opset by default.
    */
   opset?: number;
 }

@@ -75,7 +75,8 @@ export interface StaticQuantOptions {
   /**
    * The default-domain opset the result is written at; an older model is upgraded to it first
    * (upgradeOpset), a newer one keeps its own. Default: the model's own from opset 13 on, else 17
-   * (onnxruntime's QLinear kernels need opset 10, per-channel QuantizeLinear/DequantizeLinear 13).
+   * (onnxruntime's QLinear kernels need opset 10, per-channel QuantizeLinear/DequantizeLinear 13);
+   * 14 for an opset-13 model with HardSwish spelled out (an op from 14 on, with an integer form).
    */
   opset?: number;
 }
