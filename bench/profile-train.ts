@@ -6,8 +6,8 @@
 // STEP_THREADS=1 builds the step as for 1 thread and runs it with THREADS: an A/B of the rewrites a
 // 2+-thread step gets (autodiff/fuse.ts: Col2Im input gradients, split Convs), e.g. on LeNet-5
 //   NO_PROFILE=1 node dist/bench/profile-train.js lenet-5 2 64 40 8   (then with STEP_THREADS=1).
-// UNFOLD=0 / UNFOLD=1 sets the step's unfoldInputConvs (Convs on the single-channel input as a
-// product over its unfold) instead of its default.
+// UNFOLD=1 (or 0) sets the step's unfoldInputConvs (Convs on the single-channel input as a
+// product over its unfold; default off).
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

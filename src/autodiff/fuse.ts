@@ -280,7 +280,8 @@ function unfoldPlan(n: Node, input: string, shapes: ReadonlyMap<string, TypeShap
  * Conv form needs a batch-as-channels Conv (a long, narrow product that a second thread barely
  * speeds up) and a ReduceSum over dY; the input needs no gradient. The same sums in another
  * order. LeNet-5's conv1 at 2 threads: 1.09 → 0.99 ms per step of kernel time (each node at its
- * fastest, loaded machine); at 1 thread 1.35 → 1.52, so the caller applies it from 2 threads.
+ * fastest, loaded machine); at 1 thread 1.35 → 1.52. buildTrainStep applies it on request
+ * (`unfoldInputConvs`).
  * Returns how many Convs were rewritten.
  *
  * ```ts

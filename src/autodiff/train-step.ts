@@ -55,14 +55,19 @@ export interface TrainStepOptions extends StepExtensions {
   fuse?: boolean;
   /**
    * The intra-op threads the step will run with (default 1). With 2 or more (and `fuse`), Convs
-   * on a single-channel model input become a product over the input's unfold
-   * (unfoldSingleChannelConvs), Convs with more filters than output positions are split into
-   * filter groups (splitWideConvs), which onnxruntime threads over the batch, and ConvTransposes
-   * (Conv input gradients) become one batched MatMul and a Col2Im (convTransposeAsMatMul; the
-   * graph goes to opset 18); at 1 thread each measured slower.
+   * with more filters than output positions are split into filter groups (splitWideConvs), which
+   * onnxruntime threads over the batch, and ConvTransposes (Conv input gradients) become one
+   * batched MatMul and a Col2Im (convTransposeAsMatMul; the graph goes to opset 18); at 1 thread
+   * both measured slower.
    */
   threads?: number;
-  /** Overrides whether Convs on a single-channel model input are unfolded (default: from 2 threads, with `fuse`); for A/B measurements. */
+  /**
+   * Convs on a single-channel model input as a product over the input's unfold
+   * (unfoldSingleChannelConvs; needs `fuse`). Default off: ~0.1 ms per LeNet-5 step at 2 threads
+   * (kernel time, loaded machine, not yet confirmed in wall time), slower at 1 thread, and it
+   * changes float rounding enough to move a short chaotic run (the MobileNetV2 e2e test's
+   * 50-step accuracy 38% → 21%, gradients equal to 1e-6 relative).
+   */
   unfoldInputConvs?: boolean;
 }
 
@@ -194,7 +199,7 @@ export function buildTrainStep(source: Model, options: TrainStepOptions): TrainS
     const base = weight === 1 ? loss : b.op1('Mul', [loss, b.constant(Tensor.scalar(out.dtype, weight), 'base_loss_weight')]);
     objective = terms.length === 0 ? base : (b.op('Sum', [base, ...terms], {}, ['objective'])[0] as string);
   }
-  if (options.fuse !== false && (options.unfoldInputConvs ?? (options.threads ?? 1) > 1)) unfoldSingleChannelConvs(g, input);
+  if (options.fuse !== false && options.unfoldInputConvs === true) unfoldSingleChannelConvs(g, input);
   const grads = addGradients(g, objective, params);
 
   const optimizer = options.optimizer instanceof Optimizer ? options.optimizer : new Optimizer(options.optimizer);
