@@ -125,9 +125,11 @@ async function runPrune(f: PruneFlags, log?: RunLog): Promise<Record<string, unk
   };
   // Every combination is checked before the data is read or anything trains.
   checkPruneOptions(options);
-  if (!usesImageDataset(f)) return pruneAnyModel(f, perLayer, t0);
+  // A model file read to tell which kind of data it takes is not read again.
+  let file: ReturnType<typeof loadModel> | undefined;
+  if (!usesImageDataset(f, () => (file ??= loadModel(f.model)).model)) return pruneAnyModel(f, file ?? loadModel(f.model), perLayer, t0);
   const data = loadData(f.data);
-  const { model, path } = loadModel(f.model, { seed: f.seed, ...zooShapeFor(data.train) });
+  const { model, path } = file ?? loadModel(f.model, { seed: f.seed, ...zooShapeFor(data.train) });
   if (f.out !== undefined && path !== undefined && resolve(f.out) === path)
     throw new WhittleError('BAD_ARGUMENT', `${f.out} is the input model; Whittle never overwrites its input, choose another output path`);
   const normalization = resolveNormalization(f.normalize, model);
@@ -157,12 +159,7 @@ async function runPrune(f: PruneFlags, log?: RunLog): Promise<Record<string, unk
       `iterative: sparsity ${(100 * h.sparsity).toFixed(1)}% → validation accuracy ${(100 * h.accuracy).toFixed(2)}%${h.accepted ? '' : ' (below the floor; kept the previous model)'}\n`,
     );
   const result: Model = withSplit({ ...r.model, metadata: { ...r.model.metadata, [NORMALIZE_KEY]: normalization } }, held.record);
-  let bytes: number | undefined;
-  if (f.sparse) {
-    const encoded = encodeSparseOnnx(result);
-    if (f.out !== undefined) writeFileAtomic(f.out, [encoded]);
-    bytes = encoded.length;
-  } else if (f.out !== undefined) bytes = saveModel(result, f.out, path);
+  const bytes = writePruned(result, f, path);
   // Rounding is not the default (it removes fewer channels than asked, and only onnxruntime's x86
   // blocked convolutions gain from it), so say when a thinned convolution fell off that layout.
   const convs = new Set(model.graph.nodes.filter((n) => n.opType === 'Conv').map((n) => n.name));
@@ -227,7 +224,22 @@ interface SensitivityFlags {
  * pruning reads no data, so it needs none; what it cost is the agreement with the input on
  * --data (accuracy too with labels) or on random inputs shaped like the model's.
  */
-async function pruneAnyModel(f: PruneFlags, perLayer: Record<string, number> | undefined, t0: number): Promise<Record<string, unknown>> {
+/** Writes `--out` (sparse initializers with --sparse) and returns its bytes; with --sparse and no --out, the bytes it would have. */
+function writePruned(result: Model, f: PruneFlags, inputPath: string | undefined): number | undefined {
+  if (f.sparse) {
+    const encoded = encodeSparseOnnx(result);
+    if (f.out !== undefined) writeFileAtomic(f.out, [encoded]);
+    return encoded.length;
+  }
+  return f.out !== undefined ? saveModel(result, f.out, inputPath) : undefined;
+}
+
+async function pruneAnyModel(
+  f: PruneFlags,
+  { model, path }: ReturnType<typeof loadModel>,
+  perLayer: Record<string, number> | undefined,
+  t0: number,
+): Promise<Record<string, unknown>> {
   const trains = [
     f.method !== 'magnitude' && `--method ${f.method}`,
     f.schedule !== 'oneshot' && `--schedule ${f.schedule}`,
@@ -239,9 +251,6 @@ async function pruneAnyModel(f: PruneFlags, perLayer: Record<string, number> | u
       'BAD_ARGUMENT',
       `${trains.join(', ')} train${trains.length === 1 ? 's' : ''} or probe${trains.length === 1 ? 's' : ''} on labelled images (IDX/CIFAR --data); for a model that does not read them, prune without training: --method magnitude --schedule oneshot --fine-tune-epochs 0 (the defaults), with --data (.npy, .npz, a directory of .npy, JSONL or images) or random inputs for the agreement figures`,
     );
-  const { model, path } = loadModel(f.model);
-  if (f.out !== undefined && path !== undefined && resolve(f.out) === path)
-    throw new WhittleError('BAD_ARGUMENT', `${f.out} is the input model; Whittle never overwrites its input, choose another output path`);
   let evaluation: TensorDataset =
     f.data !== undefined ? loadDataForModel(model, f.data) : await runnableRandomData(model, { count: f.evalLimit ?? 64, seed: f.seed, threads: f.threads });
   if (f.evalLimit !== undefined) evaluation = limitTensorDataset(evaluation, f.evalLimit);
@@ -255,13 +264,7 @@ async function pruneAnyModel(f: PruneFlags, perLayer: Record<string, number> | u
     rounding: f.rounding,
   });
   const cmp = await compareModels(r.model, model, evaluation, { threads: f.threads });
-  let bytes: number | undefined;
-  if (f.sparse) {
-    const encoded = encodeSparseOnnx(r.model);
-    if (f.out !== undefined) writeFileAtomic(f.out, [encoded]);
-    bytes = encoded.length;
-  } else if (f.out !== undefined) bytes = saveModel(r.model, f.out, path);
-  const report = pruneReport(model, r.model, bytes);
+  const report = pruneReport(model, r.model, writePruned(r.model, f, path));
   const from = f.data !== undefined ? 'data' : 'random';
   addSummary(
     `prune ${r.granularity} (magnitude, no training): params ${report.paramsBefore.toLocaleString('en-US')} → ${report.params.toLocaleString('en-US')} (${report.nonzeroParams.toLocaleString('en-US')} nonzero), ` +

@@ -11,7 +11,7 @@ import { magnitudePrune } from '../compress/prune/magnitude.js';
 import { agpChannelPrune, agpPrune, fineTuneMasked, iterativePrune } from '../compress/prune/schedule.js';
 import type { IterationRecord, PruneStep } from '../compress/prune/schedule.js';
 import { checkRounding, pruneChannels } from '../compress/prune/structured.js';
-import type { ChannelRounding, GroupResult } from '../compress/prune/structured.js';
+import type { ChannelPruneOptions, ChannelRounding, GroupResult } from '../compress/prune/structured.js';
 import { sparsityForFlops } from '../compress/prune/budget.js';
 import type { FlopsBudgetResult } from '../compress/prune/budget.js';
 import { groupLassoRegularizer, l1Regularizer } from '../compress/regularize/index.js';
@@ -91,6 +91,29 @@ export interface PruneModelResult {
   groups: GroupResult[] | undefined;
   /** Iterative: each step's sparsity and validation accuracy. */
   history: IterationRecord[] | undefined;
+}
+
+/**
+ * What one structured step removes: `s` of every group named by the granularity (or of all of
+ * them, ranked together, with scope 'global'), unless `perLayer` names the sparsities.
+ */
+function channelTargets(
+  o: Pick<PruneModelOptions, 'scope' | 'perLayer' | 'roundTo' | 'rounding'>,
+  groupNames: string[] | undefined,
+  s: number | undefined,
+): Pick<ChannelPruneOptions, 'sparsity' | 'perLayer' | 'scope' | 'layers' | 'roundTo' | 'rounding'> {
+  const global = o.scope === 'global';
+  const per = global
+    ? undefined
+    : (o.perLayer ?? (groupNames !== undefined && s !== undefined ? Object.fromEntries(groupNames.map((n) => [n, s])) : undefined));
+  return {
+    sparsity: per === undefined ? s : undefined,
+    perLayer: per,
+    scope: global ? 'global' : 'layer',
+    layers: global ? groupNames : undefined,
+    roundTo: o.roundTo,
+    rounding: o.rounding,
+  };
 }
 
 /** Sparsities of the iterative schedule: equal ratios of the remaining density. */
@@ -198,18 +221,11 @@ export async function pruneModel(model: Model, data: PruneModelData, options: Pr
   const { normalization, threads } = settings;
 
   const structuredStep = async (m: Model, s: number): Promise<{ model: Model; groups: GroupResult[] }> => {
-    const global = scope === 'global';
-    const per = global ? undefined : (perLayer ?? (groupNames !== undefined ? Object.fromEntries(groupNames.map((n) => [n, s])) : undefined));
     const importance = method === 'activation' || method === 'apoz' ? method : method === 'group-lasso' ? 'l2' : 'l1';
     const r = await pruneChannels(m, {
-      sparsity: per === undefined ? s : undefined,
-      perLayer: per,
-      scope: global ? 'global' : 'layer',
-      layers: global ? groupNames : undefined,
+      ...channelTargets(options, groupNames, s),
       importance,
       calibration: { data: data.train, normalization, samples: options.calibrationSamples ?? 1024, threads },
-      roundTo: options.roundTo,
-      rounding: options.rounding,
     });
     return { model: r.model, groups: r.groups };
   };
@@ -352,21 +368,7 @@ export async function pruneWithoutData(model: Model, options: PruneWithoutDataOp
     return { model: r.model, granularity, sparsity: options.sparsity, budget: undefined, groups: undefined };
   }
   const groupNames = groupFilter(model, granularity);
-  const global = scope === 'global';
-  const step = async (s: number | undefined) => {
-    const per = global
-      ? undefined
-      : (options.perLayer ?? (groupNames !== undefined && s !== undefined ? Object.fromEntries(groupNames.map((n) => [n, s])) : undefined));
-    return pruneChannels(model, {
-      sparsity: per === undefined ? s : undefined,
-      perLayer: per,
-      scope: global ? 'global' : 'layer',
-      layers: global ? groupNames : undefined,
-      importance: 'l1',
-      roundTo: options.roundTo,
-      rounding: options.rounding,
-    });
-  };
+  const step = (s: number | undefined) => pruneChannels(model, { ...channelTargets(options, groupNames, s), importance: 'l1' });
   const budget = options.flops === undefined ? undefined : await sparsityForFlops(model, options.flops, async (s) => (await step(s)).model);
   const sparsity = budget?.sparsity ?? options.sparsity;
   const r = await step(sparsity);
