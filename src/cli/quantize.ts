@@ -55,7 +55,6 @@ interface QuantizeFlags extends TrainFlags {
   blockSize: number;
   evalLimit?: number;
   keepFloat?: string;
-  fewChannelConvs?: 'float' | 'int8';
   speedAt?: string;
   exclude?: string;
   opset?: number;
@@ -284,7 +283,6 @@ async function runQuantize(f: QuantizeFlags, cmd: Command, log?: RunLog): Promis
     clipActivations: f.clipActivations,
     blockSize: f.blockSize,
     keepFloat,
-    floatFewChannelConvs: f.fewChannelConvs !== 'int8',
     speedTargets,
     exclude,
     opset: f.opset,
@@ -407,14 +405,6 @@ export function registerQuantizeCommands(program: Command): void {
     .option(
       '--keep-float <layers>',
       'ptq/qat/binary/ternary: comma-separated layer names left in float32 (e.g. conv1, whose int8 kernel is slow with one input channel); ptq: auto profiles the float and int8 models with onnxruntime-node here (at --speed-at) and runs each layer in int8 only where its int8 kernel is not slower (the others compute in float from int8-stored weights), then times that mix and all-int8 against all-float-compute (fp32 speed, int8 file) and keeps an int8 form only where it is clearly faster',
-    )
-    .addOption(
-      new Option(
-        '--few-channel-convs <form>',
-        "ptq: ungrouped Convs reading at most 4 channels through a window larger than 1×1 (an RGB or grayscale first layer): float computes them in float32 from int8-stored weights (onnxruntime's int8 convolution is 2-3.5× slower there), int8 quantizes them like the rest; --keep-float auto measures them instead",
-      )
-        .choices(['float', 'int8'])
-        .default('float'),
     )
     .option(
       '--speed-at <BxT,...>',

@@ -74,13 +74,6 @@ export interface QuantizeOptions {
    * where it is clearly faster (KeepFloatChoice.margin), else all-float-compute.
    */
   keepFloat?: readonly string[] | 'auto';
-  /**
-   * ptq (static int8): ungrouped Convs reading at most 4 channels through a window larger than 1×1 (a grayscale or RGB first layer)
-   * compute in float32 from int8-stored weights (default true; onnxruntime's int8 convolution is
-   * 2-3.5× slower than its float one there). false: int8 like every other layer. keepFloat 'auto'
-   * measures them instead.
-   */
-  floatFewChannelConvs?: boolean;
   /** keepFloat 'auto': the batch sizes and thread counts to be fast at; default batch 1 and 32 at 1 and 2 threads. */
   speedTargets?: SpeedTarget[];
   /** Compare the result with the input model on these samples (agreement; accuracy with labels). */
@@ -241,7 +234,6 @@ async function quantizeOnce(
     keepFloat: o.keepFloat,
     exclude: o.exclude,
     floatCompute: o.floatCompute,
-    floatFewChannelConvs: o.floatFewChannelConvs,
     ranges: o.ranges,
     opset: o.opset,
   });
@@ -279,10 +271,10 @@ export async function quantizeModel(model: Model, o: QuantizeOptions): Promise<Q
       result = await quantizeOnce(model, { ...o, keepFloat: [] }); // throws: static int8 needs samples
     else
       ({ result, choice: keepFloatAuto } = await measuredKeepFloat<Once>(model, { ...o, samples: o.samples }, (form) =>
-        quantizeOnce(model, { ...o, keepFloat: [], floatFewChannelConvs: false, ...form }),
+        quantizeOnce(model, { ...o, keepFloat: [], ...form }),
       ));
   } else result = await quantizeOnce(model, { ...o, keepFloat: o.keepFloat });
-  if (o.scheme === 'qat' && format === 'qdq' && o.keepFloat === undefined) {
+  if ((o.scheme === 'ptq' || o.scheme === 'qat') && format === 'qdq' && o.keepFloat === undefined) {
     for (const name of fewInputChannelConvs(model))
       o.onEvent?.({
         type: 'note',

@@ -226,24 +226,15 @@ test('bad input: unsupported bits, wrong-shape calibration data, impossible comb
   );
 });
 
-test('ptq of a conv net computes its one-channel first conv in float from int8-stored weights by default, in int8 with --few-channel-convs int8', () => {
-  const base = ['quantize', '--model', 'lenet-5', '--calibration-samples', '64', '--eval-limit', '200', '--threads', '1', '--json'];
-  type Out = { layers: { name: string }[]; skipped: { node: string; reason: string }[] };
+test('ptq of a conv net with a one-channel first conv hints at --keep-float, and not once it is given', () => {
+  const base = ['quantize', '--model', 'lenet-5', '--calibration-samples', '64', '--eval-limit', '200', '--threads', '1'];
   const plain = whittle([...base, '--out', join(dir, 'l5-plain.onnx')]);
   assert.equal(plain.code, 0, plain.stderr);
-  const p = plain.json as Out;
-  assert.match(p.skipped.find((s) => s.node === 'conv1')?.reason ?? '', /computed in float32 from int8-stored weights: 1 input channel/);
-  assert.ok(!p.skipped.some((s) => s.node === 'conv2'), 'conv2 reads 20 channels');
-  // The file stores conv1's weight in int8 (Cast × scale, which onnxruntime folds at load).
-  const int8 = whittle([...base, '--few-channel-convs', 'int8', '--out', join(dir, 'l5-int8.onnx')]);
-  assert.equal(int8.code, 0, int8.stderr);
-  assert.ok(!(int8.json as Out).skipped.some((s) => s.node === 'conv1'));
-  const bytes = (f: string): number => statSync(join(dir, f)).size;
-  assert.ok(Math.abs(bytes('l5-plain.onnx') - bytes('l5-int8.onnx')) < 600, `${bytes('l5-plain.onnx')} vs ${bytes('l5-int8.onnx')} bytes: both int8-sized`);
-  const bad = whittle([...base, '--few-channel-convs', 'half', '--out', join(dir, 'l5-bad.onnx')]);
-  assert.notEqual(bad.code, 0);
-  assert.match(bad.stderr, /--few-channel-convs.*half/);
-  assert.ok(!existsSync(join(dir, 'l5-bad.onnx')));
+  assert.match(plain.stderr, /hint: conv1 has few input channels.*--keep-float conv1.*--keep-float auto/);
+  assert.doesNotMatch(plain.stderr, /hint: conv2/, 'conv2 reads 20 channels');
+  const kept = whittle([...base, '--keep-float', 'conv1', '--out', join(dir, 'l5-kept.onnx')]);
+  assert.equal(kept.code, 0, kept.stderr);
+  assert.doesNotMatch(kept.stderr, /hint:/);
 });
 
 test('ptq --keep-float auto profiles each layer, times the forms on this machine, keeps int8 only where clearly faster', () => {

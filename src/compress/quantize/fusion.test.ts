@@ -44,12 +44,8 @@ for (const [file, data] of [
     const ops = await optimizedOps(r.model);
     // A Conv whose output no int8 consumer reads (Conv → HardSwish, an SE block's Conv → Sigmoid)
     // ran in float on dequantized weights before its output was quantized too: 27 of 52 in MobileNetV3-Small.
-    // The stem (3 or 1 input channels, 3×3) computes in float from int8-stored weights by default
-    // (floatFewChannelConvs): onnxruntime's int8 kernel is slower there. Every other Conv is int8.
-    const stems = (r.skipped ?? []).filter((s) => s.op === 'Conv' && s.reason.includes('input channel'));
-    assert.equal(stems.length, 1, 'the stem alone computes in float');
-    assert.equal(ops.filter((o) => o === 'QLinearConv').length, convs - 1, `${convs} convolutions, ops: ${[...new Set(ops)].join(' ')}`);
-    assert.equal(ops.filter((o) => o === 'Conv' || o === 'FusedConv').length, 1, 'one float convolution: the stem');
+    assert.equal(ops.filter((o) => o === 'QLinearConv').length, convs, `${convs} convolutions, ops: ${[...new Set(ops)].join(' ')}`);
+    assert.ok(!ops.includes('Conv') && !ops.includes('FusedConv'), 'no float convolution left');
     // Bias scales are s_x·s_w computed by a Mul of two constants, not stored per channel; the
     // int32 biases are stored in 16 bits or fewer where they fit, widened by a Cast.
     const g = r.model.graph;
@@ -60,7 +56,7 @@ for (const [file, data] of [
     assert.ok(biasDq.some((n) => g.producerOf(n.inputs[0] as string)?.opType === 'Cast'));
     // A Gemm whose output stays float (the classifier head) keeps int8-stored weights but no bias DQ: see the test below.
     const floatGemms = (r.skipped ?? []).filter((s) => s.op === 'Gemm' && s.reason.startsWith('computed in float32')).length;
-    assert.equal(biasDq.length, convs - 1 + m.graph.nodes.filter((n) => n.opType === 'Gemm').length - floatGemms);
+    assert.equal(biasDq.length, convs + m.graph.nodes.filter((n) => n.opType === 'Gemm').length - floatGemms);
     assert.ok(biasDq.every((n) => g.producerOf(n.inputs[1] as string)?.opType === 'Mul'));
     // Outputs track the float model (the random-weight EfficientNet loosely: its activations are wide).
     const { feeds } = tensorBatch(ds, 16, ds.count - 16);
@@ -100,17 +96,13 @@ test('loadModel asShipped (info, eval, bench) keeps a QDQ file’s DequantizeLin
     const shipped = loadModel(file, { asShipped: true });
     const g = shipped.graph;
     const int8Weights = g.nodes.filter((n) => n.opType === 'DequantizeLinear' && g.initializers.get(n.inputs[0] ?? '')?.dtype === 'int8');
-    // The 1-channel stem (floatFewChannelConvs) and the last Gemm compute in float from int8-stored
-    // weights (Cast × scale): no DequantizeLinear of their own.
-    assert.equal(int8Weights.length, r.layers.length - 2, 'every int8 weight but the stem’s and the float-output Gemm’s still dequantized at run time');
-    // No float weight tensor but those two, which loading folds from Cast(int8) × scale as onnxruntime does.
+    // The last Gemm computes in float from int8-stored weights (Cast × scale): no DequantizeLinear of its own.
+    assert.equal(int8Weights.length, r.layers.length - 1, 'every int8 weight but the float-output Gemm’s still dequantized at run time');
+    // No float weight tensor but the head's, which loading folds from Cast(int8) × scale as onnxruntime does.
     const floatWeights = [...g.initializers.values()].filter((t) => t.dtype === 'float32' && t.size > 64);
     assert.deepEqual(
-      floatWeights.map((t) => t.dims).sort((a, b) => a.length - b.length),
-      [
-        [10, 32],
-        [8, 1, 3, 3],
-      ],
+      floatWeights.map((t) => t.dims),
+      [[10, 32]],
     );
     // What eval runs is what the file runs: identical outputs.
     const { feeds } = tensorBatch(ds, 16, 16);
@@ -184,12 +176,11 @@ test('ShuffleNet’s channel shuffle and split (Reshape → Transpose → Reshap
     const g = loadModelFile(path).graph;
     const count = (op: string): number => g.nodes.filter((n) => n.opType === op).length;
     const convs = m.graph.nodes.filter((n) => n.opType === 'Conv').length;
-    // Every Conv but the 3-channel stem (float from int8-stored weights: floatFewChannelConvs).
-    assert.equal(count('QLinearConv'), convs - 1);
+    assert.equal(count('QLinearConv'), convs);
     // Before: the shuffle ran in float between a DequantizeLinear and a QuantizeLinear, and each
     // Shape of a quantized value read a DequantizeLinear of its own (74 of them).
     assert.ok(count('DequantizeLinear') <= 1, `${count('DequantizeLinear')} DequantizeLinear left (the head's input only)`);
-    assert.ok(count('QuantizeLinear') <= 1, `${count('QuantizeLinear')} QuantizeLinear left (the stem's output only)`);
+    assert.ok(count('QuantizeLinear') <= 1, `${count('QuantizeLinear')} QuantizeLinear left (the graph input only)`);
     const producers = new Map(g.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
     for (const n of g.nodes.filter((x) => x.opType === 'Slice'))
       assert.notEqual(producers.get(n.inputs[0] as string)?.opType, 'DequantizeLinear', 'a Slice reads uint8');
@@ -235,10 +226,7 @@ test('HardSwish between int8 values runs as QLinearAdd + QLinearMul (onnxruntime
   // What onnxruntime runs: no float HardSigmoid/Mul pair (its expansion of HardSwish) on dequantized values.
   const ops = await optimizedOps(r.model);
   const count = (op: string): number => ops.filter((o) => o === op).length;
-  // The stem's HardSwish follows a float convolution (floatFewChannelConvs) and is fused into it.
-  const afterFloatConv = g.nodes.filter((n) => n.opType === 'HardSwish' && g.producerOf(n.inputs[0] as string)?.opType === 'Conv').length;
-  assert.equal(afterFloatConv, 1);
-  assert.equal(count('HardSigmoid'), left - afterFloatConv, `ops: ${[...new Set(ops)].join(' ')}`);
+  assert.equal(count('HardSigmoid'), left, `ops: ${[...new Set(ops)].join(' ')}`);
   assert.ok(count('QLinearAdd') >= hardSwish - left, `${count('QLinearAdd')} QLinearAdd`);
   assert.ok(count('QLinearMul') >= hardSwish - left, `${count('QLinearMul')} QLinearMul`);
   // Accuracy on 2,000 labelled MNIST test images: within 0.5 points of float, ≥ 99% top-1 agreement.

@@ -91,8 +91,7 @@ test('static PTQ: ORT’s integer kernels agree with the fake-quant twin within 
 
 test('static PTQ of a conv net (QLinearConv, uint8 MaxPool): every quantized activation within one step of the twin', async () => {
   const lenet = createModel('lenet-5', { seed: 2 });
-  // conv1 in int8 too (its default is float compute: one input channel), so every layer is checked.
-  const { model: q } = await quantizeStatic(lenet, { samples, calibration: { method: 'percentile' }, threads: 1, floatFewChannelConvs: false });
+  const { model: q } = await quantizeStatic(lenet, { samples, calibration: { method: 'percentile' }, threads: 1 });
   const dqs = q.graph.nodes.filter((n) => n.opType === 'DequantizeLinear' && q.graph.producerOf(n.inputs[0] as string)?.opType === 'QuantizeLinear');
   assert.ok(dqs.length >= 6, `${dqs.length} quantized activations`);
   const x = new Tensor('float32', [32, 1, 28, 28], (samples.data as Float32Array).subarray(0, 32 * 784));

@@ -69,14 +69,6 @@ export interface StaticQuantOptions {
    * For layers whose int8 kernel is slower than the float one (see quantizeModel's keepFloat 'auto').
    */
   floatCompute?: readonly string[];
-  /**
-   * Ungrouped Convs reading at most 4 channels through a window larger than 1×1 (a grayscale or RGB
-   * first layer) computed in float32 from int8-stored weights, as floatCompute does (default true):
-   * onnxruntime's int8 convolution is 2-3.5× slower than its float NCHWc one there
-   * (MobileNetV3-Small 224's stem at batch 1: 284 vs 141 µs; LeNet-5's conv1 at batch 64: 0.86 vs
-   * 0.24 ms), and the input then needs no QuantizeLinear. false: they get int8 compute like every other layer.
-   */
-  floatFewChannelConvs?: boolean;
   /** Activation ranges from an earlier calibration of the same model and samples, reused where they cover a value. */
   ranges?: ReadonlyMap<string, ActivationRange>;
   threads?: number;
@@ -503,17 +495,6 @@ export async function quantizeStatic(model: Model, o: StaticQuantOptions): Promi
       });
     }
   }
-  if (!weightOnly && (o.floatFewChannelConvs ?? true)) {
-    for (const w of fewChannelConvs(folded.graph, plan)) {
-      plan.weighted.splice(plan.weighted.indexOf(w), 1);
-      floatCompute.add(w.node.name);
-      plan.skipped.push({
-        node: w.node.name,
-        op: 'Conv',
-        reason: `computed in float32 from int8-stored weights: ${w.weight.dims[1]} input channel(s), where onnxruntime's int8 convolution is slower than its float one (floatFewChannelConvs false: int8)`,
-      });
-    }
-  }
   const groups = weightOnly ? new Map<string, string[]>() : activationGroups(folded.graph, plan.weighted, plan.extra, { convOutputs: true });
   const known = o.ranges ?? new Map<string, ActivationRange>();
   const missing = [...groups.keys()].filter((v) => !known.has(v));
@@ -563,39 +544,19 @@ function floatOutputGemms(g: Graph, plan: QdqPlan): WeightedNode[] {
 }
 
 /**
- * The planned ungrouped Convs with at most 4 input channels and a window larger than 1×1 (an image's
- * first layer; not a squeeze-excite 1×1 on a few pooled values) (`StaticQuantOptions.floatFewChannelConvs`),
- * unnamed ones given a fresh name (floatCompute goes by node name).
- */
-function fewChannelConvs(g: Graph, plan: QdqPlan): WeightedNode[] {
-  const few = plan.weighted.filter((w) => {
-    const group = w.node.attributes['group'];
-    const window = w.weight.dims.slice(2).reduce((a, d) => a * d, 1);
-    return w.node.opType === 'Conv' && (group?.type !== 'int' || group.value === 1) && (w.weight.dims[1] ?? Number.POSITIVE_INFINITY) <= 4 && window > 1;
-  });
-  nameUnnamed(g, few, () => 'Conv_float_compute');
-  return few;
-}
-
-/** Gives each unnamed layer a fresh node name (`<prefix>_<i>`). */
-function nameUnnamed(g: Graph, layers: readonly WeightedNode[], prefix: (w: WeightedNode) => string): void {
-  const names = new Set(g.nodes.map((n) => n.name));
-  for (const [i, w] of layers.entries()) {
-    if (w.node.name !== '') continue;
-    let name = `${prefix(w)}_${i}`;
-    while (names.has(name)) name += '_';
-    names.add(name);
-    w.node.name = name;
-  }
-}
-
-/**
  * Every planned layer, taken out of the plan to be computed in float32 from int8-stored weights
  * (floatCompute goes by node name: unnamed layers get a fresh one).
  */
 function floatComputeAll(g: Graph, plan: QdqPlan): WeightedNode[] {
+  const names = new Set(g.nodes.map((n) => n.name));
   const out = plan.weighted.splice(0, plan.weighted.length);
-  nameUnnamed(g, out, (w) => `${w.node.opType}_int8_weights`);
+  for (const [i, w] of out.entries()) {
+    if (w.node.name !== '') continue;
+    let name = `${w.node.opType}_int8_weights_${i}`;
+    while (names.has(name)) name += '_';
+    names.add(name);
+    w.node.name = name;
+  }
   return out;
 }
 
