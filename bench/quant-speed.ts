@@ -11,7 +11,7 @@
 //   make DIR first: /usr/bin/python3 bench/export-speed-corpus.py DIR
 // env: MODELS (comma-separated names), BATCHES (1,32), THREADS (1,2), ROUNDS (3), CELL_S (12: seconds one
 //      cell's timed runs may take, which sizes its runs), AUTO (1: also time --keep-float auto at SPEED_AT,
-//      default 1x1,1x2), CALIB (32 calibration images; the agreement is over the rest), NPM (0: leave out the npm models)
+//      default 1x1,1x2; the CLI's own default is 1x1,1x2,32x1,32x2), CALIB (32 calibration images; the agreement is over the rest), NPM (0: leave out the npm models)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -91,6 +91,7 @@ const header = [
   '× (fp32/int8)',
   ...(withAuto ? ['auto ms', '× auto'] : []),
   'int8 size',
+  ...(withAuto ? ['auto size'] : []),
   'int8 agreement',
 ];
 const rows = [header];
@@ -113,14 +114,16 @@ for (const e of entries) {
         ...['--model', e.file, '--data', e.data, '--calibration-samples', calib, '--keep-float', 'auto'],
         ...['--speed-at', process.env['SPEED_AT'] ?? '1x1,1x2', '--quiet', '--out', auto],
       ]);
-      process.stderr.write(`${e.name}: --keep-float auto kept ${(qa['keepFloatAuto'] as { form: string }).form}\n`);
+      const kept = qa['keepFloatAuto'] as { form: string; keepFloat: string[] };
+      process.stderr.write(`${e.name}: --keep-float auto kept ${kept.form}${kept.form === 'measured' ? ` (${kept.keepFloat.length} layers float)` : ''}\n`);
     }
   } catch (err) {
     process.stderr.write(`${e.name}: ${(err as Error).message}\n`);
     continue;
   }
   const files = [e.file, int8, ...(withAuto ? [auto] : [])];
-  const size = `${((100 * statSync(int8).size) / statSync(e.file).size).toFixed(1)}%`;
+  const percent = (f: string): string => `${((100 * statSync(f).size) / statSync(e.file).size).toFixed(1)}%`;
+  const size = percent(int8);
   for (const batch of batches) {
     const feeds = feedsOf(e.file, e.data, batch);
     const { runs, warmup } = await sizeRuns(e.file, feeds, files.length);
@@ -145,6 +148,7 @@ for (const e of entries) {
         (f / q).toFixed(2),
         ...(withAuto ? [a.toFixed(2), (f / a).toFixed(2)] : []),
         size,
+        ...(withAuto ? [percent(auto)] : []),
         agreement,
       ]);
       process.stderr.write(`${rows[rows.length - 1]?.join('  ')}\n`);
