@@ -219,11 +219,6 @@ interface SensitivityFlags {
   json?: boolean;
 }
 
-/**
- * Any model (not MNIST-shaped, or --data given as .npy/.npz/JSONL/images): one-shot magnitude
- * pruning reads no data, so it needs none; what it cost is the agreement with the input on
- * --data (accuracy too with labels) or on random inputs shaped like the model's.
- */
 /** Writes `--out` (sparse initializers with --sparse) and returns its bytes; with --sparse and no --out, the bytes it would have. */
 function writePruned(result: Model, f: PruneFlags, inputPath: string | undefined): number | undefined {
   if (f.sparse) {
@@ -234,6 +229,11 @@ function writePruned(result: Model, f: PruneFlags, inputPath: string | undefined
   return f.out !== undefined ? saveModel(result, f.out, inputPath) : undefined;
 }
 
+/**
+ * Any model (not MNIST-shaped, or --data given as .npy/.npz/JSONL/images): one-shot magnitude
+ * pruning reads no data, so it needs none; what it cost is the agreement with the input on
+ * --data (accuracy too with labels) or on random inputs shaped like the model's.
+ */
 async function pruneAnyModel(
   f: PruneFlags,
   { model, path }: ReturnType<typeof loadModel>,
