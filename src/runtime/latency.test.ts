@@ -33,8 +33,17 @@ test('compareLatency: one row per case and setting, medians of the rounds, speed
     ],
     { rounds: 3, warmup: 2, runs: 5, onMeasure: (m) => seen.push(`${m.round}:${m.setting.backend}:${m.name}`) },
   );
-  // Cases alternate inside each round, settings inside rounds.
-  assert.deepEqual(seen.slice(0, 4), ['0:node:wide', '0:node:narrow', '0:web:wide', '0:web:narrow']);
+  // Cases alternate inside each round, settings inside rounds; each round starts one case later.
+  assert.deepEqual(seen.slice(0, 8), [
+    '0:node:wide',
+    '0:node:narrow',
+    '0:web:wide',
+    '0:web:narrow',
+    '1:node:narrow',
+    '1:node:wide',
+    '1:web:narrow',
+    '1:web:wide',
+  ]);
   assert.equal(seen.length, 12);
   assert.deepEqual(
     rows.map((r) => `${r.backend}:${r.name}`),

@@ -64,7 +64,8 @@ export async function timeSession(
 }
 
 /**
- * Side-by-side latency of several models under several runtime settings.
+ * Side-by-side latency of several models under several runtime settings: rounds of fresh sessions,
+ * every case once per setting per round, in an order that rotates by one case each round.
  *
  * ```ts
  * const rows = await compareLatency(
@@ -79,7 +80,10 @@ export async function compareLatency(cases: readonly LatencyCase[], settings: re
   const key = (name: string, s: LatencySetting): string => `${name}|${s.backend}|${s.threads}`;
   for (let round = 0; round < rounds; round++) {
     for (const setting of settings) {
-      for (const c of cases) {
+      // The case timed first in a round is the one a slowly drifting machine favours or penalizes
+      // most: each round starts one case later, so every case takes every position in turn.
+      for (let i = 0; i < cases.length; i++) {
+        const c = cases[(round + i) % cases.length] as LatencyCase;
         const ms = await timeSession(c.model, c.feeds, setting, o);
         const list = samples.get(key(c.name, setting)) ?? [];
         list.push(ms);
