@@ -40,17 +40,11 @@ function parseHint(v: string): Hint {
   return { teacher: v.slice(0, i), student: v.slice(i + 1) };
 }
 
-/** Refuses an --out that is one of the input files (checked before any work is done). */
-function checkOut(out: string | undefined, inputs: readonly (string | undefined)[]): void {
-  for (const p of inputs)
-    if (out !== undefined && p !== undefined && resolve(out) === p)
-      throw new WhittleError('BAD_ARGUMENT', `${out} is an input model; Whittle never overwrites its input, choose another output path`);
-}
-
 function save(model: Model, out: string | undefined, inputs: readonly (string | undefined)[], normalization: Normalization): number | null {
   if (out === undefined) return null;
-  checkOut(out, inputs);
-  return saveModel(withNormalization(model, normalization), out, undefined);
+  // The command guard refused an --out that is an input before any work; saveModel refuses it again at write time.
+  const clash = inputs.find((p) => p !== undefined && resolve(p) === resolve(out));
+  return saveModel(withNormalization(model, normalization), out, clash);
 }
 
 interface DistillFlags extends Omit<TrainFlags, 'model'> {
@@ -82,7 +76,6 @@ function registerDistill(program: Command): void {
       if (teacherPath === undefined)
         throw new WhittleError('BAD_ARGUMENT', `--teacher ${f.teacher}: pass a trained .onnx file (a zoo name would be an untrained teacher)`);
       const { model: student, path: studentPath } = loadModel(f.student, { seed: f.seed, ...zooShapeFor(data.train) });
-      checkOut(f.out, [teacherPath, studentPath]);
       const normalization = resolveNormalization(f.normalize, teacher);
       const smoothed = teacher.metadata[LABEL_SMOOTHING_KEY];
       if (smoothed !== undefined && Number(smoothed) > 0)
@@ -198,7 +191,6 @@ function registerMerge(program: Command): void {
   addLogFlag(cmd).action(async (f: MergeFlags & { log?: string }) => {
     const data = loadData(f.data);
     const { model, path } = loadModel(f.model, zooShapeFor(data.test));
-    checkOut(f.out, [path]);
     const normalization = resolveNormalization(f.normalize, model);
     const log = openCommandLog(resolveLogPath(f.log, f.out), 'merge', f.model);
     try {
@@ -299,7 +291,6 @@ function registerGrow(program: Command): void {
       throw new WhittleError('BAD_ARGUMENT', 'say how to grow: --widen LAYER=WIDTH and/or --deepen-after LAYER');
     const data = loadData(f.data);
     const { model, path } = loadModel(f.model, { seed: f.seed, ...zooShapeFor(data.train) });
-    checkOut(f.out, [path]);
     const normalization = resolveNormalization(f.normalize, model);
     const trainData = f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train;
     const held = f.whenStuck ? holdOutValidation(trainData, f, { model: path !== undefined ? model : undefined, label: 'grow' }) : undefined;

@@ -1,6 +1,5 @@
 // `whittle prune` and `whittle sensitivity`: parse flags, call src/compress/prune, report.
 import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { optimizerFromName, OPTIMIZER_NAMES } from '../autodiff/optimizer.js';
@@ -130,8 +129,6 @@ async function runPrune(f: PruneFlags, log?: RunLog): Promise<Record<string, unk
   if (!usesImageDataset(f, () => (file ??= loadModel(f.model)).model)) return pruneAnyModel(f, file ?? loadModel(f.model), perLayer, t0);
   const data = loadData(f.data);
   const { model, path } = file ?? loadModel(f.model, { seed: f.seed, ...zooShapeFor(data.train) });
-  if (f.out !== undefined && path !== undefined && resolve(f.out) === path)
-    throw new WhittleError('BAD_ARGUMENT', `${f.out} is the input model; Whittle never overwrites its input, choose another output path`);
   const normalization = resolveNormalization(f.normalize, model);
   // Fine-tuning and calibration on the training side; the iterative floor and schedules on the validation side.
   const held = holdOutValidation(f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train, f, {

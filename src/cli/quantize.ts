@@ -1,7 +1,6 @@
 // `whittle quantize`: post-training (static QDQ int8, dynamic int8, fp16, int4) and
 // quantization-aware (uniform, binary, ternary) quantization with clipping flags.
 import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { Dataset, Normalization, TensorDataset } from '../data/index.js';
@@ -88,8 +87,6 @@ async function runKmeans(f: QuantizeFlags, formatGiven: boolean): Promise<Record
   if (bits < 1 || bits > 8) throw new WhittleError('BAD_ARGUMENT', `--bits ${bits}: k-means sharing takes 1–8 bits (2–256 centroids per layer)`);
   const data = loadData(f.data);
   const { model, path } = loadModel(f.model, { shareWeights: true });
-  if (path !== undefined && resolve(f.out) === path)
-    throw new WhittleError('BAD_ARGUMENT', `${f.out} is the input model; Whittle never overwrites its input, choose another output path`);
   if (existsSync(f.out) && statSync(f.out).isDirectory())
     throw new WhittleError('BAD_ARGUMENT', `--out ${f.out} is a directory; pass a file name such as model.wtl`);
   const normalization = resolveNormalization(f.normalize, model);

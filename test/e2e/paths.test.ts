@@ -34,6 +34,26 @@ test('train refuses a checkpoint on the input model, and a link to it as --out, 
   assert.deepEqual(readFileSync(input), before);
 });
 
+test('prune, quantize, distill, merge and grow refuse --out on an input model before any work', () => {
+  const dir = tempDir();
+  const input = model(dir);
+  const before = readFileSync(input);
+  const runs: [string, string[]][] = [
+    ['--model', ['prune', '--model', input, '--sparsity', '0.5', '--samples', '64', '--out', input]],
+    ['--model', ['quantize', '--model', input, '--scheme', 'dynamic', '--out', input]],
+    ['--teacher', ['distill', '--teacher', input, '--student', 'mlp:784-8-10', '--epochs', '1', '--samples', '64', '--out', input]],
+    ['--model', ['merge', '--model', input, '--layer', 'fc1', '--count', '4', '--out', input]],
+    ['--model', ['grow', '--model', input, '--widen', 'fc1=32', '--out', input]],
+  ];
+  for (const [flag, args] of runs) {
+    const r = whittle(args);
+    assert.equal(r.code, 2, `${args[0]}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`BAD_ARGUMENT.*--out .*in\\.onnx is the input ${flag}`), args[0]);
+    assert.doesNotMatch(r.stderr, /epoch|accuracy/, `${args[0]} refused before any work`);
+    assert.deepEqual(readFileSync(input), before, `${args[0]} left the input as it was`);
+  }
+});
+
 test('a missing output folder is created (mkdir -p); an unwritable one is refused before any work', () => {
   const dir = tempDir();
   const input = model(dir);
