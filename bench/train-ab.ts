@@ -4,7 +4,9 @@
 // per-pair ratios, with each side's median ms/step and process CPU ms/step beside it.
 // usage: node dist/bench/train-ab.js MODEL [THREADS=1] [K=64] [PAIRS=30] [WARMUP=4]
 //   A='{"unfoldInputConvs":false}' B='{"unfoldInputConvs":true}' pick the buildTrainStep options
-//   of each side (default: A = the defaults, B = unfoldInputConvs on).
+//   of each side (default: A = the defaults, B = unfoldInputConvs on). B='{}' is an A/A run: two
+//   sessions of one graph read 0.98-1.04 here (LeNet-5 at 2 threads 0.980; LeNet-300-100 at 1 and
+//   2 threads 1.015 and 1.041), so a ratio within ~4% of 1 is no difference.
 import * as ort from 'onnxruntime-node';
 import { byteInput } from '../src/autodiff/byte-input.js';
 import { buildLoopTrainStep } from '../src/autodiff/loop.js';
