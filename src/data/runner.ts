@@ -161,18 +161,35 @@ function checkIndices(indices: ArrayLike<number>, count: number, what: string): 
  * const { feeds, labels } = tensorSource(loadDataForModel(model, 'val.npz')).gather([0, 1]);
  * ```
  */
-export function tensorSource(ds: TensorDataset): BatchSource {
+export function tensorSource(ds: TensorDataset, o: TensorSourceOptions = {}): BatchSource {
+  const rename = o.inputs ?? {};
+  if (o.labelInput !== undefined && ds.labels === undefined)
+    throw new WhittleError('BAD_DATA', `${ds.source} has no labels; training needs one class label per sample`);
   return {
     count: ds.count,
     gather(indices, lead) {
       checkIndices(indices, ds.count, ds.source);
       const dims = leadOf(indices, lead);
       const feeds: Record<string, Tensor> = {};
-      for (const t of ds.inputs) feeds[t.name] = sampleFeed(t, dims, t.shared === true ? t.data : rows(t.data, sizeOf(t.shape), indices));
+      for (const t of ds.inputs) feeds[rename[t.name] ?? t.name] = sampleFeed(t, dims, t.shared === true ? t.data : rows(t.data, sizeOf(t.shape), indices));
       const labels = ds.labels === undefined ? undefined : (rows(ds.labels, 1, indices) as Int32Array);
+      if (o.labelInput !== undefined && labels !== undefined)
+        feeds[o.labelInput] = new Tensor(
+          'int64',
+          dims,
+          BigInt64Array.from(labels, (l) => BigInt(l)),
+        );
       return { feeds, labels, size: indices.length };
     },
   };
+}
+
+/** Options of `tensorSource`. */
+export interface TensorSourceOptions {
+  /** Feed dataset inputs under other names: { datasetName: feedName } (a training step's stacked input). */
+  inputs?: Readonly<Record<string, string>>;
+  /** Also feed the labels as int64 [...lead] under this input name (training and loss graphs). */
+  labelInput?: string;
 }
 
 /**

@@ -41,6 +41,14 @@ export interface TensorDataset {
 }
 
 /**
+ * Whether `data` is a `TensorDataset` (named inputs of any dtype) rather than an image `Dataset`
+ * (MNIST/CIFAR bytes): the functions that take either tell them apart with it.
+ */
+export function isTensorDataset(data: TensorDataset | Dataset): data is TensorDataset {
+  return 'inputs' in data;
+}
+
+/**
  * Builds a `TensorDataset`, checking that every input and the labels hold `count` samples.
  *
  * ```ts

@@ -1,5 +1,5 @@
-import type { Dataset, Normalization } from '../data/index.js';
-import { checkLabelRange, imageSource, NORMALIZATIONS, normalizeBatch, runBatches } from '../data/index.js';
+import type { Dataset, Normalization, TensorDataset } from '../data/index.js';
+import { checkLabelRange, imageSource, isTensorDataset, NORMALIZATIONS, normalizeBatch, runBatches, tensorSource } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
@@ -8,6 +8,7 @@ import { sharedSessions } from '../runtime/session.js';
 import { outputValues } from './compare.js';
 
 export interface EvalOptions {
+  /** How image bytes become floats; a `TensorDataset`'s values are fed as they are. */
   normalization: Normalization;
   batchSize?: number;
   threads?: number;
@@ -25,13 +26,14 @@ export interface EvalResult {
 }
 
 /**
- * Accuracy and mean cross-entropy of a classifier on a dataset.
+ * Accuracy and mean cross-entropy of a classifier on a dataset: image bytes (MNIST, CIFAR) or a
+ * labelled `TensorDataset` (an .npz, an image folder with class sub-folders).
  *
  * ```ts
  * const { accuracy } = await evaluate(model, mnist.test, { normalization: 'x/255' });
  * ```
  */
-export async function evaluate(model: Model, ds: Dataset, options: EvalOptions): Promise<EvalResult> {
+export async function evaluate(model: Model, ds: Dataset | TensorDataset, options: EvalOptions): Promise<EvalResult> {
   const inputInfo = model.graph.inputs[0];
   if (inputInfo === undefined) throw new WhittleError('INVALID_GRAPH', 'the model has no input');
   const output = model.graph.outputs[0];
@@ -45,7 +47,9 @@ export async function evaluate(model: Model, ds: Dataset, options: EvalOptions):
   let correct = 0;
   let n = 0;
   try {
-    const source = imageSource(ds, { input: inputInfo.name, normalization: options.normalization, shape: inputDims(model, ds) });
+    const source = isTensorDataset(ds)
+      ? tensorSource(ds)
+      : imageSource(ds, { input: inputInfo.name, normalization: options.normalization, shape: inputDims(model, ds) });
     n = await runBatches(source, { batchSize: options.batchSize ?? 1000, limit: options.limit }, async ({ feeds, labels }) => {
       const r = await lease.session.run(feeds, [output.name]);
       const scores = r[output.name];
@@ -90,11 +94,17 @@ export function scoreBatch(scores: ArrayLike<number>, labels: ArrayLike<number>)
 }
 
 /** The per-sample dims the model's input wants, e.g. [1, 28, 28] or [784]. */
-export function inputDims(model: Model, ds: Dataset): number[] {
+export function inputDims(model: Model, ds: Dataset | TensorDataset): number[] {
   const shape = model.graph.inputs[0]?.shape ?? [];
   const per = shape.slice(1);
   if (per.every((d): d is number => typeof d === 'number')) return per;
-  return [...ds.shape];
+  return [...sampleShape(ds)];
+}
+
+/** The per-sample shape of an image dataset, or of a `TensorDataset`'s one batched input. */
+function sampleShape(ds: Dataset | TensorDataset): readonly number[] {
+  if (!isTensorDataset(ds)) return ds.shape;
+  return ds.inputs.find((t) => t.shared !== true)?.shape ?? [];
 }
 
 /** The first `count` samples of `ds` (cycled if it has fewer), shaped for the model's input. */
@@ -104,20 +114,33 @@ export function inputBatch(model: Model, ds: Dataset, count: number, normalizati
 }
 
 /** Throws a clear SHAPE_MISMATCH when the data cannot feed the model's input. */
-export function checkInputShape(model: Model, ds: Dataset): void {
+export function checkInputShape(model: Model, ds: Dataset | TensorDataset): void {
   const info = model.graph.inputs[0];
   if (info === undefined) return;
+  if (isTensorDataset(ds)) {
+    // Classifiers take one input here (training and this evaluation): it must be the dataset's.
+    const batched = ds.inputs.filter((t) => t.shared !== true);
+    const mine = batched.length === 1 ? batched[0] : undefined;
+    if (model.graph.inputs.length !== 1 || mine === undefined || mine.name !== info.name)
+      throw new WhittleError(
+        'BAD_DATA',
+        `${ds.source}: a classifier's data is one input named after the model's ("${info.name}"); the data has ${batched.map((t) => `"${t.name}"`).join(', ') || 'none'}`,
+      );
+    if (ds.labels === undefined)
+      throw new WhittleError('BAD_DATA', `${ds.source} has no labels; give one class label per sample (an .npz's y, or class sub-folders)`);
+  }
+  const shape = sampleShape(ds);
   const per = info.shape.slice(1);
   const want = per.reduce<number>((a, d) => a * (typeof d === 'number' ? d : 1), 1);
-  const have = ds.shape.reduce((a, b) => a * b, 1);
+  const have = shape.reduce((a, b) => a * b, 1);
   if (per.every((d) => typeof d === 'number') && want !== have) {
     throw new WhittleError(
       'SHAPE_MISMATCH',
-      `model input "${info.name}" expects samples of shape [${per.join(', ')}] (${want} values) but the data has [${ds.shape.join(', ')}] (${have}); use a model made for this dataset`,
+      `model input "${info.name}" expects samples of shape [${per.join(', ')}] (${want} values) but the data has [${shape.join(', ')}] (${have}); use a model made for this dataset`,
     );
   }
   const classes = model.graph.outputs[0]?.shape.at(-1);
-  if (typeof classes === 'number' && classes > 0) checkLabelRange(ds.labels, classes, 'the data');
+  if (typeof classes === 'number' && classes > 0) checkLabelRange(ds.labels ?? [], classes, 'the data');
 }
 
 /** One candidate of `chooseNormalization`: its accuracy and mean loss on the samples tried. */

@@ -5,12 +5,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { createDataset, epochOrder, loadIdxDataset, shiftImages, subset } from '../data/index.js';
-import type { Dataset } from '../data/index.js';
+import { createDataset, epochOrder, loadIdxDataset, shiftImages, subset, tensorDatasetFromImages } from '../data/index.js';
+import type { Dataset, Normalization, SampleTensor, TensorDataset } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Tensor } from '../ir/tensor.js';
 import { createModel } from '../nn/zoo.js';
-import { evaluate } from './evaluate.js';
+import { evaluate, inputDims } from './evaluate.js';
 import { shiftRng, train } from './trainer.js';
 import type { TrainOptions } from './trainer.js';
 
@@ -202,4 +202,62 @@ test('interrupt in epoch 1 + resume = one uninterrupted run, validation bookkeep
   const comparable = (r: typeof whole) => r.history.map(({ seconds: _s, samplesPerSec: _p, ...rest }) => rest);
   assert.deepEqual(comparable(resumed), comparable(whole));
   for (const [name, t] of whole.model.graph.initializers) assert.deepEqual(resumed.model.graph.initializers.get(name)?.data, t.data, name);
+});
+
+test('a TensorDataset of the same images, normalized in JavaScript, trains to the byte path weights and scores the same', async () => {
+  const mnist = loadIdxDataset();
+  const part = subset(mnist.train, 0, 1024);
+  const held = subset(mnist.train, 1024, 512);
+  const model = createModel('lenet-300-100', { seed: 2 });
+  const input = model.graph.inputs[0]?.name as string;
+  const dims = inputDims(model, part);
+  const floats = (ds: Dataset, normalization: Normalization) => tensorDatasetFromImages(ds, { name: input, normalization, shape: dims, source: 'floats' });
+  // x/255: the graph's Div and JavaScript's v / 255 round alike, so the two paths see the very
+  // same floats (mnist-mean-std's in-graph affine rounds differently in the last bit, and 32 SGD
+  // steps amplify that to ~3e-3).
+  const o: TrainOptions = { epochs: 1, batchSize: 32, lr: 0.05, optimizer: { kind: 'sgd', momentum: 0.9 }, normalization: 'x/255', seed: 5, threads: 1 };
+  // K = 1 and the Loop form both: the stacked input and labels are renamed feeds.
+  for (const stepsPerRun of [1, 8]) {
+    const bytes = await train(model, part, { ...o, stepsPerRun, validation: held });
+    const tensors = await train(model, floats(part, 'x/255'), { ...o, stepsPerRun, validation: floats(held, 'x/255') });
+    let worst = 0;
+    for (const [name, w] of bytes.model.graph.initializers) {
+      const v = tensors.model.graph.initializers.get(name) as Tensor;
+      const a = w.data as Float32Array;
+      const b = v.data as Float32Array;
+      for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs((a[i] as number) - (b[i] as number)));
+    }
+    assert.ok(worst < 1e-6, `K=${stepsPerRun}: weights differ by ${worst}`);
+    // The same validation samples scored the same way, bytes or floats.
+    const vb = bytes.history[0]?.valAccuracy as number;
+    const vt = tensors.history[0]?.valAccuracy as number;
+    assert.ok(vb > 0.6, `validation accuracy ${vb} after one epoch on 1,024 images (chance: 0.1)`);
+    assert.ok(Math.abs(vb - vt) <= 2 / 512, `validation ${vb} (bytes) vs ${vt} (floats)`);
+  }
+  const trained = (await train(model, floats(part, 'x/255'), o)).model;
+  const a = await evaluate(trained, mnist.test, { normalization: 'x/255', limit: 1000 });
+  const b = await evaluate(trained, floats(subset(mnist.test, 0, 1000), 'x/255'), { normalization: 'none' });
+  assert.equal(b.samples, 1000);
+  assert.equal(b.correct, a.correct);
+  assert.ok(Math.abs(a.loss - b.loss) < 1e-5);
+});
+
+test('a TensorDataset that cannot train says why: no labels, another input name, float64, shift', async () => {
+  const mnist = subset(loadIdxDataset().train, 0, 64);
+  const model = createModel('lenet-300-100');
+  const input = model.graph.inputs[0]?.name as string;
+  const ds = tensorDatasetFromImages(mnist, { name: input, normalization: 'x/255', shape: inputDims(model, mnist), source: 'mine.npz' });
+  const o: TrainOptions = { epochs: 1, batchSize: 32, lr: 0.05, optimizer: { kind: 'sgd', momentum: 0.9 }, normalization: 'x/255', threads: 1 };
+  const x = ds.inputs[0] as SampleTensor;
+  const cases: [TensorDataset, TrainOptions, RegExp][] = [
+    [{ ...ds, labels: undefined }, o, /mine\.npz has no labels/],
+    [{ ...ds, inputs: [{ ...x, name: 'pixels' }] }, o, /named after the model's \("input"\); the data has "pixels"/],
+    [{ ...ds, inputs: [{ ...x, dtype: 'float64', data: Float64Array.from(x.data as Float32Array) }] }, o, /float32 samples, "input" holds float64/],
+    [ds, { ...o, shift: 2 }, /shift augments image bytes/],
+  ];
+  for (const [data, opts, message] of cases)
+    await assert.rejects(
+      () => train(model, data, opts),
+      (e: unknown) => e instanceof WhittleError && message.test(e.message),
+    );
 });

@@ -6,9 +6,9 @@ import type { StepExtensions, TrainStep } from '../autodiff/train-step.js';
 import { buildTrainStep } from '../autodiff/train-step.js';
 import { buildLoopTrainStep } from '../autodiff/loop.js';
 import { byteInput } from '../autodiff/byte-input.js';
-import type { Dataset, Normalization } from '../data/index.js';
+import type { Dataset, Normalization, TensorDataset } from '../data/index.js';
 import type { Rng } from '../data/index.js';
-import { createRng, deriveSeed, epochOrder, imageSource, normalizationAffine, shiftImages } from '../data/index.js';
+import { createRng, deriveSeed, epochOrder, imageSource, isTensorDataset, normalizationAffine, shiftImages, tensorSource } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
@@ -27,6 +27,7 @@ export interface TrainOptions {
   lr: number;
   optimizer: OptimizerConfig;
   schedule?: ScheduleOptions;
+  /** How image bytes become floats (in the step's graph); a `TensorDataset`'s values are fed as they are. */
   normalization: Normalization;
   seed?: number;
   threads?: number;
@@ -34,7 +35,7 @@ export interface TrainOptions {
    * Held-out samples evaluated after every epoch (accuracy, loss; drives plateau schedules and
    * early stopping). Hold them out of the training data (`splitValidation`), never the test set.
    */
-  validation?: Dataset;
+  validation?: Dataset | TensorDataset;
   /** Stop when validation loss has not improved for this many epochs. */
   earlyStoppingPatience?: number;
   /** Written atomically after every epoch and on interruption. */
@@ -219,7 +220,9 @@ function materialize(model: Model, step: TrainStep, state: Map<string, Tensor>):
 }
 
 /**
- * Trains a classifier with an in-graph optimizer.
+ * Trains a classifier with an in-graph optimizer, on image bytes (MNIST, CIFAR: normalized in the
+ * step's graph) or on a labelled `TensorDataset` of the model's one float32 input (an .npz of
+ * x and y, an image folder with class sub-folders, read already normalized).
  *
  * ```ts
  * const { model: trained } = await train(createModel('lenet-300-100'), mnist.train, {
@@ -227,19 +230,29 @@ function materialize(model: Model, step: TrainStep, state: Map<string, Tensor>):
  * });
  * ```
  */
-export async function train(model: Model, data: Dataset, o: TrainOptions): Promise<TrainResult> {
+export async function train(model: Model, data: Dataset | TensorDataset, o: TrainOptions): Promise<TrainResult> {
   if (!(o.epochs >= 1)) throw new WhittleError('BAD_ARGUMENT', `epochs must be ≥ 1, got ${o.epochs}`);
   if (!(o.batchSize >= 1)) throw new WhittleError('BAD_ARGUMENT', `batch size must be ≥ 1, got ${o.batchSize}`);
   if (!(o.lr > 0)) throw new WhittleError('BAD_ARGUMENT', `learning rate must be > 0, got ${o.lr}`);
   checkInputShape(model, data);
+  const tensors = isTensorDataset(data) ? data : undefined;
+  const floatInput = tensors?.inputs.find((t) => t.shared !== true);
+  if (floatInput !== undefined && floatInput.dtype !== 'float32')
+    throw new WhittleError(
+      'BAD_DATA',
+      `${tensors?.source}: training feeds float32 samples, "${floatInput.name}" holds ${floatInput.dtype}; convert it (x.astype('float32'))`,
+    );
+  if (tensors !== undefined && (o.shift ?? 0) > 0)
+    throw new WhittleError('BAD_ARGUMENT', `shift augments image bytes (MNIST, CIFAR); ${tensors.source} holds float samples: train it without shift`);
   // The threads the session will run with (it never takes more than there are cores).
   const threads = Math.min(o.threads ?? defaultThreads(), defaultThreads());
   const step = buildTrainStep(model, { threads, ...withLabelSmoothing(o.step, o.labelSmoothing ?? 0), optimizer: o.optimizer });
   const K = Math.max(1, Math.floor(o.stepsPerRun ?? DEFAULT_STEPS_PER_RUN));
   // Pixels go in as bytes and each step normalizes its own batch in the graph: a byte copy per
   // sample instead of a float conversion per pixel in JavaScript, and the floats stay in cache.
+  // A TensorDataset's floats go in as they are.
   const stepGraph = step.model.graph.clone();
-  const pixelInput = byteInput(stepGraph, step.input, normalizationAffine(o.normalization));
+  const pixelInput = tensors !== undefined ? step.input : byteInput(stepGraph, step.input, normalizationAffine(o.normalization));
   const runStep: TrainStep = { ...step, model: { ...step.model, graph: stepGraph }, input: pixelInput };
   const loop = K > 1 ? buildLoopTrainStep(runStep) : undefined;
   const session = await Session.create(loop?.step.model ?? runStep.model, { threads: o.threads });
@@ -325,14 +338,20 @@ export async function train(model: Model, data: Dataset, o: TrainOptions): Promi
   const speeds: number[] = [];
   let status: TrainResult['status'] = 'completed';
   // The Loop form takes K batches stacked [K, B, ...]; the single step one batch [B, ...].
-  const source = imageSource(data, {
-    input: loop?.stackedInput ?? pixelInput,
-    labelInput: loop?.stackedLabels ?? step.labels,
-    normalization: o.normalization,
-    shape: dims,
-    reuse: true,
-    bytes: true,
-  });
+  const source =
+    tensors !== undefined
+      ? tensorSource(tensors, {
+          inputs: { [floatInput?.name ?? step.input]: loop?.stackedInput ?? pixelInput },
+          labelInput: loop?.stackedLabels ?? step.labels,
+        })
+      : imageSource(data as Dataset, {
+          input: loop?.stackedInput ?? pixelInput,
+          labelInput: loop?.stackedLabels ?? step.labels,
+          normalization: o.normalization,
+          shape: dims,
+          reuse: true,
+          bytes: true,
+        });
   try {
     epochs: while (meta.epoch < o.epochs) {
       const epoch = meta.epoch;
@@ -356,7 +375,8 @@ export async function train(model: Model, data: Dataset, o: TrainOptions): Promi
           // One stream per step (not per run): the shifts do not depend on stepsPerRun.
           const x = (batch.feeds[loop?.stackedInput ?? pixelInput] as Tensor).data as Uint8Array;
           const per = x.length / (k * bs);
-          for (let j = 0; j < k; j++) shiftImages(x.subarray(j * bs * per, (j + 1) * bs * per), bs, data.shape, shift, shiftRng(seed, epoch, s + j));
+          for (let j = 0; j < k; j++)
+            shiftImages(x.subarray(j * bs * per, (j + 1) * bs * per), bs, (data as Dataset).shape, shift, shiftRng(seed, epoch, s + j));
         }
         const scalars = step.optimizer.scalarFeeds(step.scalars, lrs, meta.globalStep + 1);
         const feeds: Record<string, Tensor> = { ...batch.feeds };
