@@ -1,6 +1,6 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { WhittleError } from '../ir/errors.js';
 import { encodeModel } from '../ir/onnx.js';
@@ -9,16 +9,16 @@ import type { Signature } from '../ir/stats.js';
 import { runtimeShapes } from '../runtime/probe.js';
 import { sparseStats } from '../compress/prune/sparse.js';
 import { SHAPE_RULES } from '../ops/index.js';
-import { subset } from '../data/index.js';
-import type { Dataset, Normalization } from '../data/index.js';
+import { detectDataSource, limitTensorDataset, loadDataForModel, subset } from '../data/index.js';
+import type { Dataset, Normalization, TensorDataset } from '../data/index.js';
 import { chooseNormalization, evaluate } from '../train/evaluate.js';
 import type { NormalizationTrial } from '../train/evaluate.js';
 import { train } from '../train/trainer.js';
 import { trainingDefaults } from '../train/defaults.js';
 import { LABEL_SMOOTHING_KEY } from '../train/label-smoothing.js';
 import { trainableParameters } from '../autodiff/train-step.js';
-import { addTrainFlags, emit, addSummary, toTrainOptions } from './flags.js';
-import type { TrainFlags } from './flags.js';
+import { addImageFlags, addTrainFlags, emit, addSummary, imageOptions, toTrainOptions } from './flags.js';
+import type { ImageFlags, TrainFlags } from './flags.js';
 import type { Model } from '../ir/graph.js';
 import { demoCompression } from './compress.js';
 import { createReporter } from './progress.js';
@@ -92,6 +92,7 @@ async function runTrain(
   log?: RunLog,
   announce?: (f: TrainFlags) => void,
 ): Promise<Record<string, unknown>> {
+  if (ownData(f.data)) return runTrainOnOwnData(f, given, label, log);
   const data = loadData(f.data);
   const { model, path } = loadModel(f.model, { seed: f.seed, ...zooShapeFor(data.train) });
   const fineTuning = path !== undefined;
@@ -202,12 +203,131 @@ async function runTrain(
   }
 }
 
+/** Whether --data names the user's own samples (.npy/.npz/JSONL, an image folder) rather than an MNIST/CIFAR directory. */
+function ownData(data: string | undefined): boolean {
+  return data !== undefined && existsSync(data) && !['idx', 'cifar'].includes(detectDataSource(data));
+}
+
+/**
+ * `train --model FILE --data OWN`: fine-tunes a model file on the user's labelled samples (an .npz
+ * with a `labels` array, .npy files beside a labels.npy, JSONL with `label`, an image folder with
+ * class sub-folders), read as the model takes them (image folders: --image-size, --mean, --std),
+ * so no --normalize applies. Validation is held out of them as for MNIST; the test figure comes
+ * from --test-data, evaluated once at the end, and is null without it.
+ */
+async function runTrainOnOwnData(
+  f: TrainFlags & ImageFlags & { testData?: string },
+  given: (flag: 'lr' | 'batch' | 'optimizer' | 'labelSmoothing' | 'lrSchedule') => boolean,
+  label: string,
+  log: RunLog | undefined,
+): Promise<Record<string, unknown>> {
+  const data = f.data as string;
+  const { model, path } = loadModel(f.model);
+  if (path === undefined)
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `--data ${data} holds your own samples: fine-tune a model file on them (--model model.onnx); zoo models train on MNIST-format or CIFAR-10 directories`,
+    );
+  if (f.normalize !== undefined)
+    throw new WhittleError('BAD_ARGUMENT', `--normalize applies to MNIST/CIFAR bytes; ${data} is fed as read (image folders: --mean and --std)`);
+  const read = (p: string): TensorDataset => loadDataForModel(model, p, imageOptions(f));
+  const all = read(data);
+  if (all.labels === undefined)
+    throw new WhittleError(
+      'BAD_DATA',
+      `${data} has no labels; training needs one class label per sample (an .npz "labels" array, labels.npy beside .npy inputs, a JSONL "label" field, or class sub-folders)`,
+    );
+  if (!given('lr')) {
+    f = { ...f, lr: Number((f.lr * FINE_TUNE_LR_FACTOR).toPrecision(6)) };
+    process.stderr.write(`${label}: fine-tuning ${f.model} at learning rate ${f.lr} (a tenth of the from-scratch default; --lr to choose)\n`);
+  }
+  const trainData = f.samples !== undefined ? limitTensorDataset(all, Math.min(f.samples, all.count)) : all;
+  const held = holdOutValidation(trainData, f, { model, label, loadValidation: read });
+  const test = f.testData !== undefined ? read(f.testData) : undefined;
+  const frozen = frozenParameters(model, f.freeze);
+  const checkpointPath = f.checkpoint ?? (f.out !== undefined ? `${f.out}.ckpt` : undefined);
+  if (f.resume && checkpointPath === undefined)
+    throw new WhittleError('BAD_ARGUMENT', '--resume needs --checkpoint PATH or --out PATH (the checkpoint is PATH.ckpt)');
+  let stop = false;
+  const onSigint = (): void => {
+    if (stop) process.exit(130);
+    stop = true;
+    process.stderr.write('\nwhittle: interrupted; saving a checkpoint (Ctrl-C again to quit at once)\n');
+  };
+  process.on('SIGINT', onSigint);
+  const reporter = createReporter({ label });
+  const t0 = performance.now();
+  try {
+    const result = await train(model, held.train, {
+      ...toTrainOptions(f, 'none', held.train.count),
+      validation: held.validation,
+      checkpointPath,
+      resume: f.resume,
+      shouldStop: () => stop,
+      onProgress: logEpochs(log, label, reporter),
+      ...(frozen.length > 0 ? { step: { frozen } } : {}),
+    });
+    reporter.stop();
+    if (result.status === 'interrupted') {
+      process.stderr.write(
+        `whittle: stopped at epoch ${result.epochs + 1}; checkpoint ${checkpointPath ?? '(none: pass --out or --checkpoint)'}; continue with the same command plus --resume\n`,
+      );
+      process.exitCode = 130;
+    }
+    const metadata: Record<string, string> = { ...result.model.metadata };
+    if (f.labelSmoothing) metadata[LABEL_SMOOTHING_KEY] = String(f.labelSmoothing);
+    const trained = withSplit({ ...result.model, metadata }, held.record);
+    const last = result.history[result.history.length - 1];
+    const bytes = f.out !== undefined && result.status !== 'interrupted' ? saveModel(trained, f.out, path) : undefined;
+    const scored =
+      test !== undefined && result.status !== 'interrupted' ? await evaluate(trained, test, { normalization: 'none', threads: f.threads }) : undefined;
+    addSummary(
+      scored !== undefined
+        ? `${label}: test accuracy ${(100 * scored.accuracy).toFixed(2)}% (${scored.samples} samples of ${f.testData}), loss ${scored.loss.toFixed(4)}\n`
+        : `${label}: validation accuracy ${last?.valAccuracy !== undefined ? `${(100 * last.valAccuracy).toFixed(2)}%` : 'n/a'} (${held.validation.count} held-out samples); no --test-data, so no test figure\n`,
+    );
+    return {
+      model: f.model,
+      data,
+      testData: f.testData ?? null,
+      status: result.status,
+      accuracy: scored?.accuracy ?? null,
+      loss: scored?.loss ?? null,
+      testSamples: scored?.samples ?? null,
+      valAccuracy: last?.valAccuracy ?? null,
+      valLoss: last?.valLoss ?? null,
+      valSamples: held.validation.count,
+      trainSamples: held.train.count,
+      split: held.split,
+      lr: f.lr,
+      batch: f.batch,
+      optimizer: f.optimizer,
+      labelSmoothing: f.labelSmoothing ?? 0,
+      lrSchedule: f.lrSchedule,
+      fineTuning: true,
+      recoveries: result.recoveries,
+      trainLoss: last?.loss ?? null,
+      trainAccuracy: last?.trainAccuracy ?? null,
+      epochs: result.epochs,
+      samplesPerSec: Math.round(result.samplesPerSec),
+      seconds: (performance.now() - t0) / 1000,
+      out: f.out ?? null,
+      bytes: bytes ?? null,
+      normalize: null,
+      normalizeFrom: 'data',
+      history: result.history,
+    };
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
 export function registerCommands(program: Command): void {
   const trainCmd = addTrainFlags(
     program
       .command('train')
       .description(
-        "train a zoo model or fine-tune an .onnx model on MNIST-format data (a zoo model takes its family's defaults for --batch, --optimizer, --lr, --lr-schedule, --normalize and --label-smoothing: MLPs batch 32, nesterov, lr 0.03, linear, mnist-mean-std)",
+        "train a zoo model or fine-tune an .onnx model on MNIST-format data, or fine-tune an .onnx model on your own labelled --data (.npz, .npy + labels.npy, JSONL, an image folder with class sub-folders; --test-data for the test figure) (a zoo model takes its family's defaults for --batch, --optimizer, --lr, --lr-schedule, --normalize and --label-smoothing: MLPs batch 32, nesterov, lr 0.03, linear, mnist-mean-std)",
       )
       .requiredOption('--model <zoo|file.onnx>', 'zoo name (lenet-300-100, lenet-5, resnet-cifar, lstm, mobilenet-v2[:width], mlp:784-100-10) or .onnx file'),
     {
@@ -217,6 +337,11 @@ export function registerCommands(program: Command): void {
     },
   );
   trainCmd.option('--freeze <names>', 'parameters to keep fixed: names or name prefixes, comma-separated (e.g. the layers before an op without a gradient)');
+  trainCmd.option(
+    '--test-data <path>',
+    'with your own --data (.npz, .npy, JSONL, an image folder): labelled samples of the same kind, evaluated once at the end for the test figure',
+  );
+  addImageFlags(trainCmd);
   addLogFlag(trainCmd).action(async (f: TrainFlags & { log?: string }, cmd: Command) => {
     const log = openCommandLog(resolveLogPath(f.log, f.out), 'train', f.model, { append: f.resume });
     try {

@@ -4,8 +4,16 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { Dataset, SplitRecord } from '../data/index.js';
-import { concatDatasets, DEFAULT_VALIDATION_FRACTION, datasetFingerprint, defaultMnistDir, splitByRecord, splitValidation } from '../data/index.js';
+import type { Dataset, SplitRecord, TensorDataset } from '../data/index.js';
+import {
+  concatDatasets,
+  DEFAULT_VALIDATION_FRACTION,
+  datasetFingerprint,
+  defaultMnistDir,
+  isTensorDataset,
+  splitByRecord,
+  splitValidation,
+} from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
 import { recordedSplit } from '../pipeline/index.js';
@@ -38,9 +46,9 @@ export interface SplitInfo {
   note: string | null;
 }
 
-export interface HeldOut {
-  train: Dataset;
-  validation: Dataset;
+export interface HeldOut<D extends Dataset | TensorDataset = Dataset> {
+  train: D;
+  validation: D;
   split: SplitInfo;
   /**
    * What the model this command writes may record, if it trains on `train`: this split when the
@@ -99,7 +107,7 @@ function loadValData(dir: string, train: Dataset, f: ValidationFlags): Dataset {
   return concatDatasets(given.train, given.test);
 }
 
-function seededSplit(train: Dataset, valSplit: number, seed: number): { train: Dataset; validation: Dataset } {
+function seededSplit<D extends Dataset | TensorDataset>(train: D, valSplit: number, seed: number): { train: D; validation: D } {
   try {
     return splitValidation(train, valSplit, { seed });
   } catch (e) {
@@ -116,7 +124,18 @@ function seededSplit(train: Dataset, valSplit: number, seed: number): { train: D
  * validation samples may include the model's training samples. `model`: the input model when it
  * comes from a file (a new zoo model has seen nothing); `label` prefixes the note.
  */
-export function holdOutValidation(train: Dataset, f: ValidationFlags, o: { model?: Model; label?: string } = {}): HeldOut {
+export function holdOutValidation<D extends Dataset | TensorDataset = Dataset>(
+  train: D,
+  f: ValidationFlags,
+  o: { model?: Model; label?: string; loadValidation?: (path: string) => D } = {},
+): HeldOut<D> {
+  const valDataOfPath = (dir: string): D => {
+    if (!isTensorDataset(train)) return loadValData(dir, train, f) as D;
+    if (o.loadValidation === undefined) throw new WhittleError('BAD_ARGUMENT', `--val-data ${dir}: this command reads no validation data of this kind`);
+    if (resolve(dir) === resolve(f.data ?? ''))
+      throw new WhittleError('BAD_ARGUMENT', `--val-data ${dir} is the --data itself; pass other samples, or leave --val-data out to hold out --val-split`);
+    return o.loadValidation(dir);
+  };
   const label = o.label ?? 'whittle';
   const recorded = o.model !== undefined ? recordedSplit(o.model) : undefined;
   const explicit = f.valSplit !== undefined || f.splitSeed !== undefined || f.valData !== undefined;
@@ -130,7 +149,7 @@ export function holdOutValidation(train: Dataset, f: ValidationFlags, o: { model
   if (!explicit && recorded !== undefined) {
     if ('valData' in recorded) {
       if (existsSync(recorded.valData) && recorded.samples === train.count && recorded.fingerprint === fingerprint) {
-        const validation = loadValData(recorded.valData, train, f);
+        const validation = valDataOfPath(recorded.valData);
         return { train, validation, split: info('recorded', null, null, recorded.valData, null), record: recorded };
       }
     } else {
@@ -139,8 +158,7 @@ export function holdOutValidation(train: Dataset, f: ValidationFlags, o: { model
     }
   }
   const seed = f.splitSeed ?? f.seed;
-  const held =
-    f.valData !== undefined ? { train, validation: loadValData(f.valData, train, f) } : seededSplit(train, f.valSplit ?? DEFAULT_VALIDATION_FRACTION, seed);
+  const held = f.valData !== undefined ? { train, validation: valDataOfPath(f.valData) } : seededSplit(train, f.valSplit ?? DEFAULT_VALIDATION_FRACTION, seed);
   const mine: SplitRecord =
     f.valData !== undefined
       ? { valData: resolve(f.valData), samples: train.count, fingerprint }

@@ -4,6 +4,12 @@ import { createHash } from 'node:crypto';
 import { WhittleError } from '../ir/errors.js';
 import { concatDatasets, type Dataset, sampleSize, subset } from './dataset.js';
 import { createRng, deriveSeed, shuffledIndices } from './rng.js';
+import type { TensorDataset } from './tensor-dataset.js';
+import { concatTensorDatasets, isTensorDataset, selectTensorDataset, sliceTensorDataset } from './tensor-dataset.js';
+import { sizeOf } from '../ir/tensor.js';
+
+/** Either kind of labelled data a split is held out of: image bytes or a `TensorDataset`. */
+type SplitData = Dataset | TensorDataset;
 
 /** The generator stream of the split; epochs shuffle with streams 0, 1, 2, … of the same seed. */
 const SPLIT_STREAM = -1;
@@ -12,7 +18,22 @@ const SPLIT_STREAM = -1;
 export const DEFAULT_VALIDATION_FRACTION = 0.1;
 
 /** The samples of `ds` at `indices`, in that order (copied). */
-function gather(ds: Dataset, indices: Uint32Array): Dataset {
+function gather<D extends SplitData>(ds: D, indices: Uint32Array): D {
+  return (isTensorDataset(ds) ? selectTensorDataset(ds, indices) : gatherImages(ds, indices)) as D;
+}
+
+/** The first `count` samples of `ds`, then the rest: views. */
+function head<D extends SplitData>(ds: D, count: number): D {
+  return (isTensorDataset(ds) ? sliceTensorDataset(ds, 0, count) : subset(ds, 0, count)) as D;
+}
+function tail<D extends SplitData>(ds: D, start: number): D {
+  return (isTensorDataset(ds) ? sliceTensorDataset(ds, start, ds.count) : subset(ds, start, ds.count - start)) as D;
+}
+function concat<D extends SplitData>(a: D, b: D): D {
+  return (isTensorDataset(a) ? concatTensorDatasets(a, b as TensorDataset) : concatDatasets(a, b as Dataset)) as D;
+}
+
+function gatherImages(ds: Dataset, indices: Uint32Array): Dataset {
   const size = sampleSize(ds.shape);
   const images = new Uint8Array(indices.length * size);
   const labels = new Uint8Array(indices.length);
@@ -35,7 +56,7 @@ function gather(ds: Dataset, indices: Uint32Array): Dataset {
  * const split = splitValidation(mnist.train, 5000);                               // 55000 + 5000, seed 0
  * ```
  */
-export function splitValidation(ds: Dataset, sizeOrFraction: number, options: { seed?: number } = {}): { train: Dataset; validation: Dataset } {
+export function splitValidation<D extends SplitData>(ds: D, sizeOrFraction: number, options: { seed?: number } = {}): { train: D; validation: D } {
   let n: number;
   if (sizeOrFraction > 0 && sizeOrFraction < 1) n = Math.round(ds.count * sizeOrFraction);
   else if (Number.isInteger(sizeOrFraction) && sizeOrFraction >= 1) n = sizeOrFraction;
@@ -63,7 +84,18 @@ export function splitValidation(ds: Dataset, sizeOrFraction: number, options: { 
 export type SplitRecord = { seed: number; fraction: number; samples: number; fingerprint: string } | { valData: string; samples: number; fingerprint: string };
 
 /** A short content hash of the first `count` samples of `ds`: shape, classes, labels and pixels. */
-export function datasetFingerprint(ds: Dataset, count = ds.count): string {
+export function datasetFingerprint(ds: SplitData, count = ds.count): string {
+  if (isTensorDataset(ds)) {
+    const h = createHash('sha256');
+    h.update(`${ds.inputs.map((t) => `${t.name}:${t.dtype}[${t.shape.join(',')}]`).join(' ')}/${count}/`);
+    if (ds.labels !== undefined) h.update(new Uint8Array(ds.labels.buffer, ds.labels.byteOffset, count * 4));
+    for (const t of ds.inputs) {
+      const n = t.shared === true ? t.data.length : count * sizeOf(t.shape);
+      const bytes = (t.data as Float32Array).BYTES_PER_ELEMENT;
+      h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, n * bytes));
+    }
+    return h.digest('hex').slice(0, 16);
+  }
   const size = sampleSize(ds.shape);
   const h = createHash('sha256');
   h.update(`${ds.shape.join('x')}/${ds.numClasses}/${count}/`);
@@ -73,7 +105,7 @@ export function datasetFingerprint(ds: Dataset, count = ds.count): string {
 }
 
 /** The record of `splitValidation(ds, fraction, { seed })`. */
-export function splitRecord(ds: Dataset, fraction: number, seed: number): SplitRecord {
+export function splitRecord(ds: SplitData, fraction: number, seed: number): SplitRecord {
   return { seed, fraction, samples: ds.count, fingerprint: datasetFingerprint(ds) };
 }
 
@@ -88,13 +120,13 @@ export function splitRecord(ds: Dataset, fraction: number, seed: number): SplitR
  * const again = splitByRecord(mnist.train, record);       // the same 6000 validation images
  * ```
  */
-export function splitByRecord(ds: Dataset, record: SplitRecord): { train: Dataset; validation: Dataset } | undefined {
+export function splitByRecord<D extends SplitData>(ds: D, record: SplitRecord): { train: D; validation: D } | undefined {
   if ('valData' in record) return undefined;
   if (ds.count < record.samples || datasetFingerprint(ds, record.samples) !== record.fingerprint) return undefined;
-  const head = record.samples === ds.count ? ds : subset(ds, 0, record.samples);
-  const split = splitValidation(head, record.fraction, { seed: record.seed });
+  const first = record.samples === ds.count ? ds : head(ds, record.samples);
+  const split = splitValidation(first, record.fraction, { seed: record.seed });
   if (record.samples === ds.count) return split;
-  return { train: concatDatasets(split.train, subset(ds, record.samples, ds.count - record.samples)), validation: split.validation };
+  return { train: concat(split.train, tail(ds, record.samples)), validation: split.validation };
 }
 
 /** Parses a record as stored in model metadata; undefined when it is not one. */

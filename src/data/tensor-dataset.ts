@@ -238,3 +238,67 @@ export function labelsFromArray(array: { dtype: DType; dims: readonly number[]; 
   }
   return labels;
 }
+
+/** `count × per` values of a typed array's kind. */
+function allocLike(data: TensorData, n: number): TensorData {
+  return new (data.constructor as new (n: number) => TensorData)(n);
+}
+
+/**
+ * The samples at `indices`, in that order (copied); shared inputs and class names carry over.
+ *
+ * ```ts
+ * const firstAndLast = selectTensorDataset(ds, [0, ds.count - 1]);
+ * ```
+ */
+export function selectTensorDataset(ds: TensorDataset, indices: ArrayLike<number>): TensorDataset {
+  for (let i = 0; i < indices.length; i++) {
+    const j = indices[i] as number;
+    if (!(Number.isInteger(j) && j >= 0 && j < ds.count))
+      throw new WhittleError('BAD_ARGUMENT', `sample index ${j} is outside the ${ds.count} samples of ${ds.source}; pass indices in 0..${ds.count - 1}`);
+  }
+  const inputs = ds.inputs.map((t) => {
+    if (t.shared === true) return t;
+    const per = sizeOf(t.shape);
+    const out = allocLike(t.data, indices.length * per);
+    for (let i = 0; i < indices.length; i++) {
+      const j = indices[i] as number;
+      (out as Float32Array).set((t.data as Float32Array).subarray(j * per, (j + 1) * per), i * per);
+    }
+    return { ...t, data: out };
+  });
+  const labels = ds.labels === undefined ? undefined : Int32Array.from({ length: indices.length }, (_, i) => ds.labels?.[indices[i] as number] as number);
+  return { count: indices.length, inputs, labels, ...(ds.classes !== undefined ? { classes: ds.classes } : {}), source: ds.source };
+}
+
+/**
+ * The samples of `a` then those of `b`: the same inputs (names, dtypes, per-sample shapes), both
+ * labelled or neither.
+ *
+ * ```ts
+ * const all = concatTensorDatasets(train, validation);
+ * ```
+ */
+export function concatTensorDatasets(a: TensorDataset, b: TensorDataset): TensorDataset {
+  const kind = (ds: TensorDataset): string => ds.inputs.map((t) => `${t.name}:${t.dtype}[${t.shape.join(',')}]${t.shared === true ? 'shared' : ''}`).join(' ');
+  if (kind(a) !== kind(b) || (a.labels === undefined) !== (b.labels === undefined))
+    throw new WhittleError(
+      'SHAPE_MISMATCH',
+      `cannot join ${a.source} (${kind(a)}${a.labels ? ', labelled' : ''}) and ${b.source} (${kind(b)}${b.labels ? ', labelled' : ''}); they must match`,
+    );
+  const inputs = a.inputs.map((t, k) => {
+    if (t.shared === true) return t;
+    const other = (b.inputs[k] as SampleTensor).data;
+    const out = allocLike(t.data, t.data.length + other.length);
+    (out as Float32Array).set(t.data as Float32Array);
+    (out as Float32Array).set(other as Float32Array, t.data.length);
+    return { ...t, data: out };
+  });
+  let labels: Int32Array | undefined;
+  if (a.labels !== undefined && b.labels !== undefined) {
+    labels = new Int32Array(a.count + b.count);
+    labels.set(a.labels);
+    labels.set(b.labels, a.count);
+  }
+  return { count: a.count + b.count, inputs, labels, ...(a.classes !== undefined ? { classes: a.classes } : {}), source: a.source };
+}

@@ -1,0 +1,100 @@
+// `whittle train --model FILE --data OWN`: fine-tuning a PyTorch export on the user's own labelled
+// samples (.npy + labels.npy, an image folder with class sub-folders) rather than an MNIST/CIFAR
+// directory; validation held out of them, the test figure from --test-data, once.
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { PNG } from 'pngjs';
+import type { Dataset } from '../../src/data/index.js';
+import { loadIdxDataset, subset } from '../../src/data/index.js';
+import { encodeNpy } from '../../src/data/npy.js';
+import { tempDir, whittle } from './cli.js';
+
+// A PyTorch export (torch.onnx, opset 17) with untrained weights: input [batch, 1, 28, 28], 10 logits.
+const MODEL = 'test/fixtures/mlp.opset17.onnx';
+const mnist = loadIdxDataset();
+
+/** The images as the user's own .npy (x / 255, float32) beside a labels.npy (int64). */
+function npyDir(dir: string, ds: Dataset, labels = true): string {
+  mkdirSync(dir, { recursive: true });
+  const x = Float32Array.from(ds.images, (v) => v / 255);
+  writeFileSync(join(dir, 'input.npy'), encodeNpy({ dtype: 'float32', dims: [ds.count, 1, 28, 28], data: x }));
+  if (labels) writeFileSync(join(dir, 'labels.npy'), encodeNpy({ dtype: 'int64', dims: [ds.count], data: BigInt64Array.from(ds.labels, (l) => BigInt(l)) }));
+  return dir;
+}
+
+function json(stdout: string): Record<string, unknown> {
+  return JSON.parse(stdout) as Record<string, unknown>;
+}
+
+test('train fine-tunes a PyTorch export on .npy samples, holds out validation from them, and scores --test-data as eval does', () => {
+  const dir = tempDir();
+  const trainDir = npyDir(join(dir, 'train'), subset(mnist.train, 0, 3000));
+  const testDir = npyDir(join(dir, 'test'), subset(mnist.test, 0, 1000));
+  const out = join(dir, 'ft.onnx');
+  const r = whittle(['train', '--model', MODEL, '--data', trainDir, '--test-data', testDir, '--epochs', '2', '--lr', '0.05', '--out', out, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const j = json(r.stdout);
+  assert.equal(j['trainSamples'], 2700);
+  assert.equal(j['valSamples'], 300);
+  assert.equal(j['testSamples'], 1000);
+  assert.equal(j['normalizeFrom'], 'data');
+  // Untrained (chance: 10%); two epochs of 2,700 samples reach 85% here.
+  assert.ok((j['accuracy'] as number) > 0.75, `test accuracy ${String(j['accuracy'])}`);
+  assert.ok((j['valAccuracy'] as number) > 0.75, `validation accuracy ${String(j['valAccuracy'])}`);
+  assert.match(r.stderr, /train epoch 2\/2: .*val loss/);
+  // The test figure is the written model's accuracy on --test-data, as `whittle eval` reads it.
+  const e = whittle(['eval', '--model', out, '--data', testDir, '--json']);
+  assert.equal(e.code, 0, e.stderr);
+  assert.equal(json(e.stdout)['accuracy'], j['accuracy']);
+  // The export records no training split: the held-out samples may include ones it was trained on, and it says so.
+  assert.equal((j['split'] as { source: string }).source, 'unrecorded');
+  assert.match(r.stderr, /the model records no training split; holding out --val-split 0\.1 --split-seed 0/);
+});
+
+test('train reads an image folder with class sub-folders as labelled samples', () => {
+  const dir = tempDir();
+  const root = join(dir, 'digits');
+  const ds = subset(mnist.train, 0, 400);
+  for (let i = 0; i < ds.count; i++) {
+    const png = new PNG({ width: 28, height: 28, colorType: 0, inputColorType: 0, inputHasAlpha: false });
+    const px = ds.images.subarray(i * 784, (i + 1) * 784);
+    for (let k = 0; k < 784; k++) {
+      const v = px[k] as number;
+      png.data[4 * k] = v;
+      png.data[4 * k + 1] = v;
+      png.data[4 * k + 2] = v;
+      png.data[4 * k + 3] = 255;
+    }
+    const cls = join(root, `digit-${ds.labels[i] as number}`);
+    mkdirSync(cls, { recursive: true });
+    writeFileSync(join(cls, `${i}.png`), PNG.sync.write(png, { colorType: 0 }));
+  }
+  const r = whittle(['train', '--model', MODEL, '--data', root, '--epochs', '3', '--lr', '0.05', '--val-split', '0.25', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const j = json(r.stdout);
+  assert.equal(j['trainSamples'], 300);
+  assert.equal(j['valSamples'], 100);
+  // Folder names sort digit-0 … digit-9, so the class indices are the digits: it learns them.
+  assert.ok((j['valAccuracy'] as number) > 0.3, `validation accuracy ${String(j['valAccuracy'])} (chance 10%; 44% here)`);
+  assert.match(r.stderr, /no --test-data, so no test figure/);
+});
+
+test('train on own data: no labels, a zoo model, --normalize each get one clear line and a non-zero exit', () => {
+  const dir = tempDir();
+  const unlabelled = npyDir(join(dir, 'x'), subset(mnist.train, 0, 64), false);
+  const labelled = npyDir(join(dir, 'y'), subset(mnist.train, 0, 64));
+  // Bad data exits 1, a bad combination of flags 2 (usage), as every command does.
+  const cases: [string[], number, RegExp][] = [
+    [['--model', MODEL, '--data', unlabelled], 1, /BAD_DATA.*has no labels; training needs one class label per sample/],
+    [['--model', 'lenet-5', '--data', labelled], 2, /fine-tune a model file on them \(--model model\.onnx\)/],
+    [['--model', MODEL, '--data', labelled, '--normalize', 'x/255'], 2, /--normalize applies to MNIST\/CIFAR bytes/],
+  ];
+  for (const [args, code, message] of cases) {
+    const r = whittle(['train', ...args, '--epochs', '1']);
+    assert.equal(r.code, code, r.stderr);
+    assert.match(r.stderr, message);
+    assert.doesNotMatch(r.stderr, /epoch 1\/1/);
+  }
+});
