@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { WhittleError } from '../ir/errors.js';
 import { concatDatasets, createDataset } from './dataset.js';
 import { datasetFingerprint, parseSplitRecord, splitByRecord, splitRecord, splitValidation } from './split.js';
+import { concatTensorDatasets, selectTensorDataset, tensorDatasetFromImages } from './tensor-dataset.js';
 
 /** `n` samples of shape [1, 2, 2]; sample i has all pixels = i, label i % 3. */
 function numbered(n: number) {
@@ -148,4 +149,35 @@ test('parseSplitRecord: refuses what is not a record', () => {
   for (const text of ['', 'not json', 'null', '{}', '{"seed":1,"fraction":0.1,"samples":100}', '{"seed":-0.5,"fraction":0.1,"samples":100,"fingerprint":"ab"}'])
     assert.equal(parseSplitRecord(text), undefined, text);
   assert.deepEqual(parseSplitRecord('{"valData":"/v","samples":100,"fingerprint":"ab"}'), { valData: '/v', samples: 100, fingerprint: 'ab' });
+});
+
+test('a TensorDataset splits as its images do: the same samples each side, a record that finds them again', () => {
+  const images = Uint8Array.from({ length: 50 * 4 }, (_, i) => (i * 37) % 251);
+  const labels = Uint8Array.from({ length: 50 }, (_, i) => i % 7);
+  const bytes = createDataset({ images, labels, shape: [1, 2, 2], numClasses: 7 });
+  const floats = tensorDatasetFromImages(bytes, { name: 'x', normalization: 'x/255', source: 'floats' });
+  const a = splitValidation(bytes, 0.2, { seed: 4 });
+  const b = splitValidation(floats, 0.2, { seed: 4 });
+  assert.equal(b.validation.count, 10);
+  assert.equal(b.train.count, 40);
+  assert.deepEqual([...(b.validation.labels ?? [])], [...a.validation.labels]);
+  assert.deepEqual(
+    [...(b.train.inputs[0]?.data ?? [])],
+    [...a.train.images].map((v) => Math.fround(v / 255)),
+  );
+  // The record of the float data finds the same split again, also with samples appended after it.
+  const record = splitRecord(floats, 0.2, 4);
+  const more = concatTensorDatasets(floats, selectTensorDataset(floats, [0, 1, 2]));
+  const again = splitByRecord(more, record);
+  assert.ok(again !== undefined);
+  assert.deepEqual([...(again.validation.labels ?? [])], [...(b.validation.labels ?? [])]);
+  assert.equal(again.train.count, 43);
+  // Any change to the values or labels is another fingerprint, so another dataset.
+  const relabelled = { ...floats, labels: Int32Array.from(floats.labels ?? [], (l, i) => (i === 3 ? (l + 1) % 7 : l)) };
+  assert.notEqual(datasetFingerprint(relabelled), datasetFingerprint(floats));
+  assert.equal(splitByRecord(relabelled, record), undefined);
+  assert.throws(
+    () => concatTensorDatasets(floats, { ...floats, labels: undefined }),
+    (e: unknown) => e instanceof WhittleError && /cannot join floats .* and floats .*; they must match/.test(e.message),
+  );
 });
