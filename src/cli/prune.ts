@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { optimizerFromName, OPTIMIZER_NAMES } from '../autodiff/optimizer.js';
-import type { Normalization, TensorDataset } from '../data/index.js';
+import type { Dataset, Normalization, TensorDataset } from '../data/index.js';
 import { limitTensorDataset, loadDataForModel, subset } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import { writeFileAtomic } from '../ir/io.js';
@@ -28,6 +28,7 @@ import { agreementJson, describeAgreement } from './eval.js';
 import { loadData, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel, usesImageDataset, zooShapeFor } from './load.js';
 import type { RunLog } from '../train/run-log.js';
 import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
+import type { HeldOut } from './validation.js';
 import { addValidationFlags, holdOutValidation } from './validation.js';
 
 interface PruneFlags {
@@ -55,6 +56,8 @@ interface PruneFlags {
   seed: number;
   threads: number;
   samples?: number;
+  /** Own --data with training: the labelled samples the accuracy before and after is measured on. */
+  testData?: string;
   evalLimit?: number;
   stepsPerRun: number;
   normalize?: string;
@@ -126,7 +129,11 @@ async function runPrune(f: PruneFlags, log?: RunLog): Promise<Record<string, unk
   checkPruneOptions(options);
   // A model file read to tell which kind of data it takes is not read again.
   let file: ReturnType<typeof loadModel> | undefined;
-  if (!usesImageDataset(f, () => (file ??= loadModel(f.model)).model)) return pruneAnyModel(f, file ?? loadModel(f.model), perLayer, t0);
+  if (!usesImageDataset(f, () => (file ??= loadModel(f.model)).model)) {
+    const any = file ?? loadModel(f.model);
+    const trains = f.fineTuneEpochs > 0 || f.schedule !== 'oneshot' || f.method !== 'magnitude' || f.floor !== undefined;
+    return f.data !== undefined && trains ? pruneOwnData(f, any, options, log, t0) : pruneAnyModel(f, any, perLayer, t0);
+  }
   const data = loadData(f.data);
   const { model, path } = file ?? loadModel(f.model, { seed: f.seed, ...zooShapeFor(data.train) });
   const normalization = resolveNormalization(f.normalize, model);
@@ -137,25 +144,93 @@ async function runPrune(f: PruneFlags, log?: RunLog): Promise<Record<string, unk
   });
   const { train: trainSet, validation } = held;
   const test = f.evalLimit !== undefined ? subset(data.test, 0, Math.min(f.evalLimit, data.test.count)) : data.test;
+  const r = await pruneOnData(f, model, { train: trainSet, validation, test }, options, normalization, log);
+  const result: Model = withSplit({ ...r.model, metadata: { ...r.model.metadata, [NORMALIZE_KEY]: normalization } }, held.record);
+  return prunedSummary(f, model, path, r, result, held.split, t0);
+}
+
+/** The options runPrune checked, as pruneModel takes them (without its train settings). */
+type PruneRunOptions = Omit<Parameters<typeof pruneModel>[2], 'train' | 'onEvent'>;
+
+/** pruneModel with the command's progress: the accuracy before, every stage's events. */
+async function pruneOnData(
+  f: PruneFlags,
+  model: Model,
+  data: Parameters<typeof pruneModel>[1],
+  options: PruneRunOptions,
+  normalization: Normalization,
+  log: RunLog | undefined,
+): Promise<Awaited<ReturnType<typeof pruneModel>>> {
   const events = pipelineReporter('prune', log);
-  const r = await pruneModel(
-    model,
-    { train: trainSet, validation, test },
-    {
-      ...options,
-      train: trainSettings(f, normalization),
-      onEvent: (e) => {
-        if (e.type === 'stage' && e.stage === 'before') process.stderr.write(`prune ${f.model}: accuracy before ${(100 * e.accuracy).toFixed(2)}%\n`);
-        events(e);
-      },
+  const r = await pruneModel(model, data, {
+    ...options,
+    train: trainSettings(f, normalization),
+    onEvent: (e) => {
+      if (e.type === 'stage' && e.stage === 'before') process.stderr.write(`prune ${f.model}: accuracy before ${(100 * e.accuracy).toFixed(2)}%\n`);
+      events(e);
     },
-  );
+  });
   events.stop();
+  return r;
+}
+
+/**
+ * `prune --model FILE --data OWN` with training (fine-tuning, a gradual schedule, an l1/group-lasso
+ * penalty, a floor): the user's labelled samples (any form `eval --data` reads) fine-tune and are
+ * where validation is held out; --test-data gives the accuracy before and after, read once each.
+ */
+async function pruneOwnData(
+  f: PruneFlags,
+  { model, path }: ReturnType<typeof loadModel>,
+  options: PruneRunOptions,
+  log: RunLog | undefined,
+  t0: number,
+): Promise<Record<string, unknown>> {
+  const data = f.data as string;
+  if (path === undefined)
+    throw new WhittleError('BAD_ARGUMENT', `--data ${data} holds your own samples: prune a model file trained on them (--model model.onnx)`);
+  if (f.normalize !== undefined) throw new WhittleError('BAD_ARGUMENT', `--normalize applies to MNIST/CIFAR bytes; ${data} is fed as read`);
+  if (f.testData === undefined)
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `pruning with training on ${data} reports the accuracy before and after on labelled test samples: pass --test-data (samples of the same kind, never trained or chosen on)`,
+    );
+  const read = (p: string): TensorDataset => {
+    const ds = loadDataForModel(model, p);
+    if (ds.labels === undefined)
+      throw new WhittleError(
+        'BAD_DATA',
+        `${p} has no labels; pruning with training needs one class label per sample (an .npz "labels" array, labels.npy, a JSONL "label", class sub-folders)`,
+      );
+    return ds;
+  };
+  const all = read(data);
+  const held = holdOutValidation(f.samples !== undefined ? limitTensorDataset(all, Math.min(f.samples, all.count)) : all, f, {
+    model,
+    label: 'prune',
+    loadValidation: read,
+  });
+  const fullTest = read(f.testData);
+  const test = f.evalLimit !== undefined ? limitTensorDataset(fullTest, Math.min(f.evalLimit, fullTest.count)) : fullTest;
+  const r = await pruneOnData(f, model, { train: held.train, validation: held.validation, test }, options, 'none', log);
+  const result: Model = withSplit(r.model, held.record);
+  return prunedSummary(f, model, path, r, result, held.split, t0);
+}
+
+/** Writes the pruned model and returns the command's JSON (and prints its summary). */
+function prunedSummary(
+  f: PruneFlags,
+  model: Model,
+  path: string | undefined,
+  r: Awaited<ReturnType<typeof pruneModel>>,
+  result: Model,
+  split: HeldOut<Dataset | TensorDataset>['split'],
+  t0: number,
+): Record<string, unknown> {
   for (const h of r.history ?? [])
     addSummary(
       `iterative: sparsity ${(100 * h.sparsity).toFixed(1)}% → validation accuracy ${(100 * h.accuracy).toFixed(2)}%${h.accepted ? '' : ' (below the floor; kept the previous model)'}\n`,
     );
-  const result: Model = withSplit({ ...r.model, metadata: { ...r.model.metadata, [NORMALIZE_KEY]: normalization } }, held.record);
   const bytes = writePruned(result, f, path);
   // Rounding is not the default (it removes fewer channels than asked, and only onnxruntime's x86
   // blocked convolutions gain from it), so say when a thinned convolution fell off that layout.
@@ -190,7 +265,7 @@ async function runPrune(f: PruneFlags, log?: RunLog): Promise<Record<string, unk
     ...report,
     groups: r.groups ?? null,
     history: r.history ?? null,
-    split: held.split,
+    split,
     out: f.out ?? null,
     seconds: (performance.now() - t0) / 1000,
   };
@@ -246,7 +321,7 @@ async function pruneAnyModel(
   if (trains.length > 0)
     throw new WhittleError(
       'BAD_ARGUMENT',
-      `${trains.join(', ')} train${trains.length === 1 ? 's' : ''} or probe${trains.length === 1 ? 's' : ''} on labelled images (IDX/CIFAR --data); for a model that does not read them, prune without training: --method magnitude --schedule oneshot --fine-tune-epochs 0 (the defaults), with --data (.npy, .npz, a directory of .npy, JSONL or images) or random inputs for the agreement figures`,
+      `${trains.join(', ')} train${trains.length === 1 ? 's' : ''} or probe${trains.length === 1 ? 's' : ''} on labelled samples: pass --data (IDX/CIFAR, or your own labelled .npy, .npz, JSONL or image folder with --test-data); without data, prune without training: --method magnitude --schedule oneshot --fine-tune-epochs 0 (the defaults), measured on random inputs`,
     );
   let evaluation: TensorDataset =
     f.data !== undefined ? loadDataForModel(model, f.data) : await runnableRandomData(model, { count: f.evalLimit ?? 64, seed: f.seed, threads: f.threads });
@@ -292,8 +367,9 @@ export function registerPruneCommands(program: Command): void {
     .requiredOption('--model <file.onnx>', 'model to prune (a trained .onnx, or a zoo name)')
     .option(
       '--data <path>',
-      'MNIST-format IDX or CIFAR-10 binary directory (default: the bundled MNIST); for any other model, samples for the agreement figures (.npy, .npz, a directory of .npy, JSONL or images; default: random inputs): it is pruned without training',
+      'MNIST-format IDX or CIFAR-10 binary directory (default: the bundled MNIST); for any other model, your own samples (.npy, .npz, a directory of .npy, JSONL or images; default: random inputs): without training flags they measure the agreement of a one-shot prune, with them (and labels) they fine-tune, validation held out of them',
     )
+    .option('--test-data <path>', 'with your own labelled --data and training: samples of the same kind the accuracy before and after is measured on')
     .addOption(
       new Option('--method <m>', 'importance: magnitude | activation | apoz | l1 (λ·Σ|w| training) | group-lasso (λ·Σ‖w_g‖ training)')
         .choices([...PRUNE_METHODS])

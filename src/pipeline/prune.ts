@@ -1,7 +1,8 @@
 // Pruning with its fine-tuning schedule as one library call: unstructured weights or whole
 // neurons/filters, one-shot, iterative or gradual (AGP), optionally after sparsity-inducing
 // training (L1 / group lasso), optionally to a FLOPs budget.
-import type { Dataset } from '../data/index.js';
+import type { Dataset, TensorDataset } from '../data/index.js';
+import { isTensorDataset } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
 import { dependencyGroups } from '../graph/dependency.js';
@@ -65,11 +66,11 @@ export interface PruneModelOptions {
 
 export interface PruneModelData {
   /** Fine-tuning and calibration samples. */
-  train: Dataset;
+  train: Dataset | TensorDataset;
   /** What the schedules choose on (the iterative floor, AGP's and fine-tuning's validation). */
-  validation: Dataset;
+  validation: Dataset | TensorDataset;
   /** Accuracy before and after, reported only (never chosen on). */
-  test: Dataset;
+  test: Dataset | TensorDataset;
 }
 
 export interface PruneModelResult {
@@ -219,13 +220,18 @@ export async function pruneModel(model: Model, data: PruneModelData, options: Pr
   requirePrunableLayers(model.graph);
   const groupNames = structured ? groupFilter(model, granularity) : undefined;
   const { normalization, threads } = settings;
+  if (isTensorDataset(data.train) && (method === 'activation' || method === 'apoz'))
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `options.method '${method}' probes activations on image data (MNIST, CIFAR); on a TensorDataset use 'magnitude', 'l1' or 'group-lasso'`,
+    );
 
   const structuredStep = async (m: Model, s: number): Promise<{ model: Model; groups: GroupResult[] }> => {
     const importance = method === 'activation' || method === 'apoz' ? method : method === 'group-lasso' ? 'l2' : 'l1';
     const r = await pruneChannels(m, {
       ...channelTargets(options, groupNames, s),
       importance,
-      calibration: { data: data.train, normalization, samples: options.calibrationSamples ?? 1024, threads },
+      ...(isTensorDataset(data.train) ? {} : { calibration: { data: data.train, normalization, samples: options.calibrationSamples ?? 1024, threads } }),
     });
     return { model: r.model, groups: r.groups };
   };

@@ -70,7 +70,7 @@ test('prune asking for training on a model that does not read MNIST is one clear
   const out = join(dir, 'never.onnx');
   const r = whittle(['prune', '--model', MODEL, '--sparsity', '0.5', '--fine-tune-epochs', '2', '--out', out]);
   assert.notEqual(r.code, 0);
-  assert.match(r.stderr, /--fine-tune-epochs 2 trains or probes on labelled images .*prune without training/);
+  assert.match(r.stderr, /--fine-tune-epochs 2 trains or probes on labelled samples: pass --data .*without data, prune without training/);
   assert.doesNotMatch(r.stderr, /\n\s+at /);
   assert.throws(() => statSync(out));
 });

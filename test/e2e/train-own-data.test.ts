@@ -98,3 +98,27 @@ test('train on own data: no labels, a zoo model, --normalize each get one clear 
     assert.doesNotMatch(r.stderr, /epoch 1\/1/);
   }
 });
+
+test('prune fine-tunes on the same own data: accuracy before is the trained model on --test-data, and stays above a floor after thinning', () => {
+  const dir = tempDir();
+  const trainDir = npyDir(join(dir, 'train'), subset(mnist.train, 0, 3000));
+  const testDir = npyDir(join(dir, 'test'), subset(mnist.test, 0, 1000));
+  const tuned = join(dir, 'tuned.onnx');
+  const t = whittle(['train', '--model', MODEL, '--data', trainDir, '--test-data', testDir, '--epochs', '2', '--lr', '0.05', '--out', tuned, '--json']);
+  assert.equal(t.code, 0, t.stderr);
+  const before = json(t.stdout)['accuracy'] as number;
+  const out = join(dir, 'pruned.onnx');
+  const args = ['prune', '--model', tuned, '--data', trainDir, '--granularity', 'neuron', '--sparsity', '0.5', '--fine-tune-epochs', '1', '--lr', '0.01'];
+  const p = whittle([...args, '--test-data', testDir, '--out', out, '--json']);
+  assert.equal(p.code, 0, p.stderr);
+  const j = json(p.stdout);
+  assert.equal(j['accuracyBefore'], before, 'the same model on the same test samples');
+  assert.ok((j['params'] as number) < 0.6 * (j['paramsBefore'] as number), `params ${String(j['params'])} of ${String(j['paramsBefore'])}`);
+  assert.ok((j['accuracy'] as number) > before - 0.1, `accuracy ${String(j['accuracy'])} after halving the hidden layer, from ${before}`);
+  const e = whittle(['eval', '--model', out, '--data', testDir, '--json']);
+  assert.equal(json(e.stdout)['accuracy'], j['accuracy']);
+  // Training on own data needs labelled test samples for its before/after figures.
+  const missing = whittle(args);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /pass --test-data/);
+});

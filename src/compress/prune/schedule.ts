@@ -2,7 +2,7 @@
 // prune → fine-tune → evaluate loop with an accuracy floor, and gradual pruning (AGP, Zhu & Gupta
 // 2017) of weights or of whole channels as a training callback.
 import { maskName } from '../../autodiff/train-step.js';
-import type { Dataset } from '../../data/index.js';
+import type { Dataset, TensorDataset } from '../../data/index.js';
 import { WhittleError } from '../../ir/errors.js';
 import type { Model } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
@@ -28,7 +28,12 @@ import { thinChannels } from '../../graph/thin.js';
  * const { model: tuned } = await fineTuneMasked(sparse, masks, mnist.train, { epochs: 3, batchSize: 64, lr: 0.01, optimizer: { kind: 'sgd', momentum: 0.9 }, normalization: 'x/255' });
  * ```
  */
-export async function fineTuneMasked(model: Model, masks: ReadonlyMap<string, Tensor>, data: Dataset, options: TrainOptions): Promise<TrainResult> {
+export async function fineTuneMasked(
+  model: Model,
+  masks: ReadonlyMap<string, Tensor>,
+  data: Dataset | TensorDataset,
+  options: TrainOptions,
+): Promise<TrainResult> {
   const masked = [...new Set([...(options.step?.masked ?? []), ...masks.keys()])];
   const extraFeeds = new Map(options.extraFeeds ?? []);
   for (const [w, m] of masks) extraFeeds.set(maskName(w), m);
@@ -114,7 +119,7 @@ export function agpMaskedWeights(model: Model, o: AgpOptions): string[] {
  */
 export async function agpPrune(
   model: Model,
-  data: Dataset,
+  data: Dataset | TensorDataset,
   o: Omit<AgpOptions, 'startStep' | 'endStep'> & Partial<Pick<AgpOptions, 'startStep' | 'endStep'>>,
   options: TrainOptions,
 ): Promise<TrainResult> {
@@ -147,7 +152,7 @@ export interface IterativeOptions {
   /** Fine-tuning after each step (epochs: per step). */
   train: TrainOptions;
   /** Where accuracy is measured after each step: held out of the training data, never the test set. */
-  validation: Dataset;
+  validation: Dataset | TensorDataset;
   /** Stop, keeping the last model at or above it, when accuracy falls below this floor. */
   accuracyFloor?: number;
 }
@@ -169,7 +174,7 @@ export interface IterationRecord {
  */
 export async function iterativePrune(
   model: Model,
-  data: Dataset,
+  data: Dataset | TensorDataset,
   step: PruneStep,
   o: IterativeOptions,
 ): Promise<{ model: Model; accuracy: number; history: IterationRecord[] }> {
@@ -218,7 +223,7 @@ export interface AgpChannelOptions {
  */
 export async function agpChannelPrune(
   model: Model,
-  data: Dataset,
+  data: Dataset | TensorDataset,
   o: AgpChannelOptions,
   options: TrainOptions,
 ): Promise<{ model: Model; groups: GroupResult[]; training: TrainResult }> {
