@@ -342,6 +342,10 @@ export function registerCommands(program: Command): void {
     'with your own --data (.npz, .npy, JSONL, an image folder): labelled samples of the same kind, evaluated once at the end for the test figure',
   );
   addImageFlags(trainCmd);
+  const dataFlag = trainCmd.options.find((o) => o.long === '--data');
+  if (dataFlag !== undefined)
+    dataFlag.description =
+      'MNIST-format IDX or CIFAR-10 binary directory (default: the bundled MNIST), or, to fine-tune a model file, your own labelled samples: an .npz with "labels", .npy files beside a labels.npy, JSONL with "label", an image folder with class sub-folders';
   addLogFlag(trainCmd).action(async (f: TrainFlags & { log?: string }, cmd: Command) => {
     const log = openCommandLog(resolveLogPath(f.log, f.out), 'train', f.model, { append: f.resume });
     try {
