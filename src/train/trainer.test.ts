@@ -5,7 +5,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { createDataset, epochOrder, loadIdxDataset, shiftImages, subset, tensorDatasetFromImages } from '../data/index.js';
+import { createDataset, createRng, createTensorDataset, epochOrder, loadIdxDataset, shiftImages, subset, tensorDatasetFromImages } from '../data/index.js';
+import { trainableParameters } from '../autodiff/train-step.js';
+import { loadModel } from '../load.js';
 import type { Dataset, Normalization, SampleTensor, TensorDataset } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Tensor } from '../ir/tensor.js';
@@ -260,4 +262,31 @@ test('a TensorDataset that cannot train says why: no labels, another input name,
       () => train(model, data, opts),
       (e: unknown) => e instanceof WhittleError && message.test(e.message),
     );
+});
+
+test('a model whose gradient needs run-time shapes (ShuffleNetV2 channel shuffle) trains with its batch fixed, and keeps its symbolic batch', async () => {
+  // torchvision's ShuffleNetV2 exported with a dynamic batch: its channel shuffles reshape to
+  // shapes computed from Shape ops, so conv5's input height and width are symbolic until the batch is known.
+  const model = loadModel('test/fixtures/corpus/shufflenet_v2.opset17.onnx');
+  assert.equal(typeof model.graph.inputs[0]?.shape[0], 'string');
+  const count = 64;
+  const rng = createRng(3);
+  const ds = createTensorDataset({
+    source: 'noise',
+    inputs: [{ name: 'input', dtype: 'float32', shape: [3, 32, 32], data: Float32Array.from({ length: count * 3 * 32 * 32 }, () => rng.next() - 0.5) }],
+    labels: Int32Array.from({ length: count }, (_, i) => i % 10),
+  });
+  const r = await train(model, ds, { epochs: 1, batchSize: 16, lr: 0.001, optimizer: { kind: 'sgd', momentum: 0.9 }, normalization: 'none', threads: 1 });
+  assert.equal(r.status, 'completed');
+  assert.equal(r.model.graph.inputs[0]?.shape[0], model.graph.inputs[0]?.shape[0], 'the written model keeps its symbolic batch');
+  const name = trainableParameters(model.graph)[0] as string;
+  const before = model.graph.initializers.get(name)?.data as Float32Array;
+  const after = r.model.graph.initializers.get(name)?.data as Float32Array;
+  assert.ok(
+    after.some((v, i) => v !== before[i]),
+    `${name} was trained`,
+  );
+  // The trained model runs at another batch size than the one it trained with.
+  const scored = await evaluate(r.model, ds, { normalization: 'none', batchSize: 5 });
+  assert.equal(scored.samples, count);
 });

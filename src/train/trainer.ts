@@ -2,8 +2,10 @@
 // statistics) into the training-step graph, reads the next state back, and checkpoints.
 import { existsSync } from 'node:fs';
 import type { OptimizerConfig } from '../autodiff/optimizer.js';
-import type { StepExtensions, TrainStep } from '../autodiff/train-step.js';
-import { buildTrainStep } from '../autodiff/train-step.js';
+import type { StepExtensions, TrainStep, TrainStepOptions } from '../autodiff/train-step.js';
+import { buildTrainStep, trainableParameters } from '../autodiff/train-step.js';
+import { foldConstants } from '../ir/fold.js';
+import { SHAPE_RULES } from '../ops/index.js';
 import { buildLoopTrainStep } from '../autodiff/loop.js';
 import { byteInput } from '../autodiff/byte-input.js';
 import type { Dataset, Normalization, TensorDataset } from '../data/index.js';
@@ -220,6 +222,36 @@ function materialize(model: Model, step: TrainStep, state: Map<string, Tensor>):
 }
 
 /**
+ * The training step; where a gradient needs spatial sizes that the graph computes at run time
+ * (a ShuffleNet's channel shuffle: Reshape to a shape made of Shape/Gather/Concat of a value with
+ * a symbolic batch), it is built again for inputs whose batch is fixed to the training batch
+ * (every step's batch has that size) with those shape computations folded to constants. The
+ * parameters keep their names, so the trained values go back into the model as given.
+ */
+function buildStepAnyShape(model: Model, batch: number, options: TrainStepOptions): TrainStep {
+  try {
+    return buildTrainStep(model, options);
+  } catch (e) {
+    if (!(e instanceof WhittleError && e.code === 'UNSUPPORTED_OP' && e.message.includes('needs fixed spatial sizes'))) throw e;
+    const g = model.graph.clone();
+    const symbolic = g.inputs.filter((i) => !g.initializers.has(i.name) && typeof i.shape[0] !== 'number');
+    if (symbolic.length === 0) throw e;
+    for (const i of symbolic) i.shape = [batch, ...i.shape.slice(1)];
+    const fixed: Model = { ...model, graph: foldConstants(g, SHAPE_RULES) };
+    const params = new Set(trainableParameters(model.graph));
+    let step: TrainStep;
+    try {
+      step = buildTrainStep(fixed, options);
+    } catch {
+      throw e;
+    }
+    // Only shape computations may fold: a parameter that became another constant would be lost.
+    if (!trainableParameters(fixed.graph).every((p) => params.has(p))) throw e;
+    return step;
+  }
+}
+
+/**
  * Trains a classifier with an in-graph optimizer, on image bytes (MNIST, CIFAR: normalized in the
  * step's graph) or on a labelled `TensorDataset` of the model's one float32 input (an .npz of
  * x and y, an image folder with class sub-folders, read already normalized).
@@ -246,7 +278,8 @@ export async function train(model: Model, data: Dataset | TensorDataset, o: Trai
     throw new WhittleError('BAD_ARGUMENT', `shift augments image bytes (MNIST, CIFAR); ${tensors.source} holds float samples: train it without shift`);
   // The threads the session will run with (it never takes more than there are cores).
   const threads = Math.min(o.threads ?? defaultThreads(), defaultThreads());
-  const step = buildTrainStep(model, { threads, ...withLabelSmoothing(o.step, o.labelSmoothing ?? 0), optimizer: o.optimizer });
+  const bsFixed = Math.min(o.batchSize, data.count);
+  const step = buildStepAnyShape(model, bsFixed, { threads, ...withLabelSmoothing(o.step, o.labelSmoothing ?? 0), optimizer: o.optimizer });
   const K = Math.max(1, Math.floor(o.stepsPerRun ?? DEFAULT_STEPS_PER_RUN));
   // Pixels go in as bytes and each step normalizes its own batch in the graph: a byte copy per
   // sample instead of a float conversion per pixel in JavaScript, and the floats stay in cache.
