@@ -122,3 +122,57 @@ test('prune fine-tunes on the same own data: accuracy before is the trained mode
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /pass --test-data/);
 });
+
+test('train fine-tunes a torchvision ShuffleNetV2 export on RGB image folders with --mean/--std', () => {
+  const dir = tempDir();
+  // Three classes told apart by their dominant colour, as PNGs of another size than the model's 32×32.
+  let seed = 7;
+  const noise = (): number => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed / 2147483648;
+  };
+  const folder = (name: string, perClass: number): string => {
+    const root = join(dir, name);
+    for (const [c, cls] of ['red', 'green', 'blue'].entries()) {
+      mkdirSync(join(root, cls), { recursive: true });
+      for (let i = 0; i < perClass; i++) {
+        const png = new PNG({ width: 40, height: 40 });
+        for (let k = 0; k < 1600; k++) {
+          for (let ch = 0; ch < 3; ch++) png.data[4 * k + ch] = Math.min(255, Math.floor(noise() * 150 + (ch === c ? 100 : 0)));
+          png.data[4 * k + 3] = 255;
+        }
+        writeFileSync(join(root, cls, `${i}.png`), PNG.sync.write(png));
+      }
+    }
+    return root;
+  };
+  const train = folder('train', 60);
+  const test = folder('test', 20);
+  const imagenet = ['--mean', '0.485,0.456,0.406', '--std', '0.229,0.224,0.225'];
+  const out = join(dir, 'shuffle.onnx');
+  const r = whittle([
+    'train',
+    '--model',
+    'test/fixtures/corpus/shufflenet_v2.opset17.onnx',
+    '--data',
+    train,
+    '--test-data',
+    test,
+    ...imagenet,
+    '--epochs',
+    '3',
+    '--batch',
+    '16',
+    '--out',
+    out,
+    '--json',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const j = json(r.stdout);
+  assert.equal(j['trainSamples'], 162);
+  assert.equal(j['testSamples'], 60);
+  assert.ok((j['accuracy'] as number) > 0.8, `test accuracy ${String(j['accuracy'])} (chance 33%)`);
+  const e = whittle(['eval', '--model', out, '--data', test, ...imagenet, '--json']);
+  assert.equal(e.code, 0, e.stderr);
+  assert.equal(json(e.stdout)['accuracy'], j['accuracy']);
+});
