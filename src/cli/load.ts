@@ -46,8 +46,36 @@ export function loadModel(
  */
 export function loadData(dir: string | undefined): { train: Dataset; test: Dataset } {
   if (dir !== undefined && [dir, join(dir, 'cifar-10-batches-bin')].some((d) => existsSync(join(d, CIFAR10_TEST_FILE)))) return loadCifar10(dir);
+  refuseOwnData(dir);
   return loadIdxDataset(dir);
 }
+
+/**
+ * For commands that train on MNIST-format IDX or CIFAR-10 directories only: the user's own samples
+ * are a valid --data elsewhere, so say which commands take them, rather than list the MNIST files
+ * the path lacks.
+ */
+export function refuseOwnData(dir: string | undefined): void {
+  let kind: string | undefined;
+  try {
+    kind = dir !== undefined && existsSync(dir) ? detectDataSource(dir) : undefined;
+  } catch {
+    kind = undefined;
+  }
+  if (dir !== undefined && kind !== undefined && kind !== 'idx' && kind !== 'cifar')
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `--data ${dir} holds your own samples (${OWN_KINDS[kind] ?? kind}); this command reads MNIST-format IDX or CIFAR-10 directories. Your own samples work with train and prune (a model file; labelled), quantize --scheme ptq, eval and bench`,
+    );
+}
+
+const OWN_KINDS: Record<string, string> = {
+  npy: 'a .npy file',
+  npz: 'an .npz archive',
+  jsonl: 'a JSONL file',
+  'npy-dir': 'a folder of .npy files',
+  images: 'an image folder',
+};
 
 /** Zoo models are built for the data's sample shape ([C, S, S]); files are taken as they are. */
 export function zooShapeFor(data: Dataset): { inChannels?: number; inputSize?: number } {

@@ -16,7 +16,7 @@ import { LocalPool } from '../search/pool.js';
 import type { RuntimeName, SparsityMode, Target } from '../search/types.js';
 import type { RunLog } from '../train/run-log.js';
 import { emit, addSummary, int, num } from './flags.js';
-import { loadData, loadModel, resolveNormalization } from './load.js';
+import { loadData, loadModel, refuseOwnData, resolveNormalization } from './load.js';
 import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
 
 /**
@@ -176,6 +176,7 @@ export function registerOptimizeCommands(program: Command): void {
     .option('--json', 'print one JSON object on stdout')
     .action(async (f: OptimizeFlags) => {
       if (!f.model.endsWith('.onnx')) throw new WhittleError('BAD_ARGUMENT', `--model ${f.model}: optimize needs a trained .onnx file`);
+      refuseOwnData(f.data);
       const { model, path } = loadModel(f.model);
       const normalization = resolveNormalization(f.normalize, model);
       if (!(f.maxDrop >= 0 && f.maxDrop < 100)) throw new WhittleError('BAD_ARGUMENT', `--max-drop must be in [0, 100) points, got ${f.maxDrop}`);

@@ -176,3 +176,21 @@ test('train fine-tunes a torchvision ShuffleNetV2 export on RGB image folders wi
   assert.equal(e.code, 0, e.stderr);
   assert.equal(json(e.stdout)['accuracy'], j['accuracy']);
 });
+
+test('commands that train on MNIST/CIFAR directories only say which commands take your own samples', () => {
+  const dir = tempDir();
+  const own = npyDir(join(dir, 'own'), subset(mnist.train, 0, 64));
+  for (const args of [
+    ['distill', '--teacher', MODEL, '--student', 'mlp:784-8-10', '--epochs', '1'],
+    ['optimize', '--model', MODEL, '--out', join(dir, 'opt')],
+    ['merge', '--model', MODEL, '--layer', '/fc1/Gemm', '--count', '2'],
+    ['sensitivity', '--model', MODEL],
+  ]) {
+    const r = whittle([...args, '--data', own]);
+    assert.equal(r.code, 2, `${args[0]}: ${r.stderr}`);
+    assert.match(
+      r.stderr,
+      /holds your own samples \(a folder of \.npy files\); this command reads MNIST-format IDX or CIFAR-10 directories\. Your own samples work with train and prune/,
+    );
+  }
+});
