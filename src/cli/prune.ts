@@ -21,7 +21,8 @@ import { evaluate } from '../train/evaluate.js';
 import { runnableRandomData } from '../train/random-inputs.js';
 import { DEFAULT_STEPS_PER_RUN } from '../train/trainer.js';
 import { scheduleFromName, SCHEDULE_NAMES } from '../train/schedule.js';
-import { emit, addSummary, int, num } from './flags.js';
+import { addImageFlags, emit, addSummary, imageOptions, int, num } from './flags.js';
+import type { ImageFlags } from './flags.js';
 import { pipelineReporter } from './progress.js';
 import { formatTable } from './table.js';
 import { agreementJson, describeAgreement } from './eval.js';
@@ -31,7 +32,7 @@ import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
 import type { HeldOut } from './validation.js';
 import { addValidationFlags, holdOutValidation } from './validation.js';
 
-interface PruneFlags {
+interface PruneFlags extends ImageFlags {
   model: string;
   data?: string;
   method: PruneMethod;
@@ -196,7 +197,7 @@ async function pruneOwnData(
       `pruning with training on ${data} reports the accuracy before and after on labelled test samples: pass --test-data (samples of the same kind, never trained or chosen on)`,
     );
   const read = (p: string): TensorDataset => {
-    const ds = loadDataForModel(model, p);
+    const ds = loadDataForModel(model, p, imageOptions(f));
     if (ds.labels === undefined)
       throw new WhittleError(
         'BAD_DATA',
@@ -324,7 +325,9 @@ async function pruneAnyModel(
       `${trains.join(', ')} train${trains.length === 1 ? 's' : ''} or probe${trains.length === 1 ? 's' : ''} on labelled samples: pass --data (IDX/CIFAR, or your own labelled .npy, .npz, JSONL or image folder with --test-data); without data, prune without training: --method magnitude --schedule oneshot --fine-tune-epochs 0 (the defaults), measured on random inputs`,
     );
   let evaluation: TensorDataset =
-    f.data !== undefined ? loadDataForModel(model, f.data) : await runnableRandomData(model, { count: f.evalLimit ?? 64, seed: f.seed, threads: f.threads });
+    f.data !== undefined
+      ? loadDataForModel(model, f.data, imageOptions(f))
+      : await runnableRandomData(model, { count: f.evalLimit ?? 64, seed: f.seed, threads: f.threads });
   if (f.evalLimit !== undefined) evaluation = limitTensorDataset(evaluation, f.evalLimit);
   const r = await pruneWithoutData(model, {
     granularity: f.granularity,
@@ -423,7 +426,7 @@ export function registerPruneCommands(program: Command): void {
     .option('--out <file.onnx>', 'where to write the pruned model')
     .option('--sparse', 'store sparse weights as ONNX sparse initializers (values + int32 positions; onnxruntime densifies them on load)')
     .option('--json', 'print one JSON object on stdout');
-  addLogFlag(addValidationFlags(pruneCmd)).action(async (f: PruneFlags & { log?: string }) => {
+  addLogFlag(addValidationFlags(addImageFlags(pruneCmd))).action(async (f: PruneFlags & { log?: string }) => {
     const log = openCommandLog(resolveLogPath(f.log, f.out), 'prune', f.model);
     try {
       const r = await runPrune(f, log);

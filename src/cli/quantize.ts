@@ -33,15 +33,15 @@ import type { RunLog } from '../train/run-log.js';
 import type { TrainOptions } from '../train/trainer.js';
 import { flagTerms, flagsOf } from './errors.js';
 import { agreementJson, agreementWithInput, describeAgreement, firstImages, imagesAsTensors } from './eval.js';
-import { addTrainFlags, emit, addSummary, int, num, toTrainOptions } from './flags.js';
-import type { TrainFlags } from './flags.js';
+import { addImageFlags, addTrainFlags, emit, addSummary, imageOptions, int, num, toTrainOptions } from './flags.js';
+import type { ImageFlags, TrainFlags } from './flags.js';
 import { loadData, loadModel, resolveNormalization, saveModel, usesImageDataset } from './load.js';
 import { pipelineReporter } from './progress.js';
 import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
 import type { HeldOut } from './validation.js';
 import { holdOutValidation } from './validation.js';
 
-interface QuantizeFlags extends TrainFlags {
+interface QuantizeFlags extends TrainFlags, ImageFlags {
   scheme: string;
   bits?: number;
   perChannel: boolean;
@@ -197,12 +197,12 @@ function imageInputs(f: QuantizeFlags, model: Model, fromFile: boolean, scheme: 
 /** Any model: --data (.npy/.npz/JSONL/images) calibrates, agreement on the rest or on random inputs. */
 async function anyInputs(f: QuantizeFlags, model: Model, scheme: QuantSchemeName, format: QuantFormat): Promise<QuantizeInputs> {
   const needsData = scheme === 'ptq' && format === 'qdq';
-  const data = f.data !== undefined ? loadDataForModel(model, f.data) : undefined;
+  const data = f.data !== undefined ? loadDataForModel(model, f.data, imageOptions(f)) : undefined;
   const calib = needsData && data !== undefined ? limitTensorDataset(data, f.calibrationSamples) : undefined;
   // Agreement on samples calibration did not see when there are any.
   let evaluation: TensorDataset;
   let evalFrom: string;
-  if (f.evalData !== undefined) [evaluation, evalFrom] = [loadDataForModel(model, f.evalData), 'eval-data'];
+  if (f.evalData !== undefined) [evaluation, evalFrom] = [loadDataForModel(model, f.evalData, imageOptions(f)), 'eval-data'];
   else if (data !== undefined && calib !== undefined && data.count > calib.count)
     [evaluation, evalFrom] = [sliceTensorDataset(data, calib.count, data.count), 'data (samples after the calibration ones)'];
   else if (data !== undefined) [evaluation, evalFrom] = [data, calib !== undefined ? 'data (the calibration samples themselves)' : 'data'];
@@ -407,16 +407,18 @@ export function registerQuantizeCommands(program: Command): void {
       '--speed-at <BxT,...>',
       'with --keep-float auto: the batch sizes and thread counts to be fast at (default 1x1,1x2,32x1,32x2; threads up to the cores)',
     );
-  addLogFlag(addTrainFlags(cmd, { epochs: 3, lr: 0.01, optimizer: 'momentum' })).action(async (f: QuantizeFlags & { log?: string }, c: Command) => {
-    // Only the training schemes have epochs to log by default; post-training quantization logs with --log.
-    const trains = f.scheme === 'qat' || f.scheme === 'binary' || f.scheme === 'ternary';
-    const log = openCommandLog(resolveLogPath(f.log, trains ? f.out : undefined), 'quantize', f.model);
-    try {
-      const r = await runQuantize(f, c, log);
-      log?.write({ type: 'result', result: r });
-      emit(Boolean(f.json), r);
-    } finally {
-      log?.close();
-    }
-  });
+  addLogFlag(addImageFlags(addTrainFlags(cmd, { epochs: 3, lr: 0.01, optimizer: 'momentum' }))).action(
+    async (f: QuantizeFlags & { log?: string }, c: Command) => {
+      // Only the training schemes have epochs to log by default; post-training quantization logs with --log.
+      const trains = f.scheme === 'qat' || f.scheme === 'binary' || f.scheme === 'ternary';
+      const log = openCommandLog(resolveLogPath(f.log, trains ? f.out : undefined), 'quantize', f.model);
+      try {
+        const r = await runQuantize(f, c, log);
+        log?.write({ type: 'result', result: r });
+        emit(Boolean(f.json), r);
+      } finally {
+        log?.close();
+      }
+    },
+  );
 }

@@ -175,6 +175,12 @@ test('train fine-tunes a torchvision ShuffleNetV2 export on RGB image folders wi
   const e = whittle(['eval', '--model', out, '--data', test, ...imagenet, '--json']);
   assert.equal(e.code, 0, e.stderr);
   assert.equal(json(e.stdout)['accuracy'], j['accuracy']);
+  // Then static int8, calibrated on the same folder read the same way (--mean/--std), scored on the test folder.
+  const q = whittle(['quantize', '--model', out, '--data', train, ...imagenet, '--eval-data', test, '--out', join(dir, 'int8.onnx'), '--json']);
+  assert.equal(q.code, 0, q.stderr);
+  const qj = json(q.stdout);
+  assert.ok((qj['sizeRatio'] as number) < 0.35, `int8 file ${String(qj['sizeRatio'])} of the float one`);
+  assert.ok((qj['accuracyDrop'] as number) <= 0.05, `accuracy drop ${String(qj['accuracyDrop'])}`);
 });
 
 test('commands that train on MNIST/CIFAR directories only say which commands take your own samples', () => {
