@@ -116,6 +116,81 @@ async function runTrain(
   const held = holdOutValidation(trainData, f, { model: fineTuning ? model : undefined, label });
   const { train: trainSet, validation } = held;
   const { normalization, normalizeFrom, normalizeTrials } = await trainNormalization(f, model, fineTuning, validation, label, family.normalization);
+  const t0 = performance.now();
+  const result = await trainWithCheckpoints(f, label, log, model, trainSet, validation, normalization, frozen);
+  const metadata: Record<string, string> = { ...result.model.metadata, [NORMALIZE_KEY]: normalization };
+  if (f.labelSmoothing) metadata[LABEL_SMOOTHING_KEY] = String(f.labelSmoothing);
+  else delete metadata[LABEL_SMOOTHING_KEY];
+  const trained = withSplit({ ...result.model, metadata }, held.record);
+  if (result.status !== 'interrupted') onTrained?.(trained);
+  const last = result.history[result.history.length - 1];
+  let bytes: number | undefined;
+  if (f.out !== undefined && result.status !== 'interrupted') bytes = saveModel(trained, f.out, path);
+  // The test split, once, on the final model (an interrupted run is not final).
+  const test = result.status === 'interrupted' ? undefined : await evaluate(trained, data.test, { normalization, threads: f.threads });
+  if (test !== undefined) addSummary(`${label}: test accuracy ${(100 * test.accuracy).toFixed(2)}% (${test.samples} samples), loss ${test.loss.toFixed(4)}\n`);
+  return {
+    model: f.model,
+    status: result.status,
+    accuracy: test?.accuracy ?? null,
+    loss: test?.loss ?? null,
+    testSamples: test?.samples ?? null,
+    valAccuracy: last?.valAccuracy ?? null,
+    valLoss: last?.valLoss ?? null,
+    ...runJson(f, result, held, t0, bytes),
+    defaults: family.family,
+    fineTuning,
+    normalize: normalization,
+    normalizeFrom,
+    normalizeTrials,
+    history: result.history,
+  };
+}
+
+/** The JSON keys every training run reports: its split, settings, progress and output. */
+function runJson(
+  f: TrainFlags,
+  result: Awaited<ReturnType<typeof train>>,
+  held: { train: { count: number }; validation: { count: number }; split: unknown },
+  t0: number,
+  bytes: number | undefined,
+): Record<string, unknown> {
+  const last = result.history[result.history.length - 1];
+  return {
+    valSamples: held.validation.count,
+    trainSamples: held.train.count,
+    split: held.split,
+    lr: f.lr,
+    batch: f.batch,
+    optimizer: f.optimizer,
+    labelSmoothing: f.labelSmoothing ?? 0,
+    lrSchedule: f.lrSchedule,
+    recoveries: result.recoveries,
+    trainLoss: last?.loss ?? null,
+    trainAccuracy: last?.trainAccuracy ?? null,
+    epochs: result.epochs,
+    samplesPerSec: Math.round(result.samplesPerSec),
+    seconds: (performance.now() - t0) / 1000,
+    out: f.out ?? null,
+    bytes: bytes ?? null,
+  };
+}
+
+/**
+ * The training run of `train` and `demo`: the checkpoint (--checkpoint, else OUT.ckpt) written
+ * every epoch and on Ctrl-C, --resume from it, progress on stderr and in the run log; an
+ * interrupted run says how to continue and exits 130.
+ */
+async function trainWithCheckpoints(
+  f: TrainFlags,
+  label: string,
+  log: RunLog | undefined,
+  model: Model,
+  trainSet: Dataset | TensorDataset,
+  validation: Dataset | TensorDataset,
+  normalization: Normalization,
+  frozen: string[],
+): Promise<Awaited<ReturnType<typeof train>>> {
   const checkpointPath = f.checkpoint ?? (f.out !== undefined ? `${f.out}.ckpt` : undefined);
   if (f.resume && checkpointPath === undefined)
     throw new WhittleError('BAD_ARGUMENT', '--resume needs --checkpoint PATH or --out PATH (the checkpoint is PATH.ckpt)');
@@ -127,7 +202,6 @@ async function runTrain(
   };
   process.on('SIGINT', onSigint);
   const reporter = createReporter({ label });
-  const t0 = performance.now();
   try {
     const result = await train(model, trainSet, {
       ...toTrainOptions(f, normalization, trainSet.count),
@@ -155,49 +229,7 @@ async function runTrain(
       );
       process.exitCode = 130;
     }
-    const metadata: Record<string, string> = { ...result.model.metadata, [NORMALIZE_KEY]: normalization };
-    if (f.labelSmoothing) metadata[LABEL_SMOOTHING_KEY] = String(f.labelSmoothing);
-    else delete metadata[LABEL_SMOOTHING_KEY];
-    const trained = withSplit({ ...result.model, metadata }, held.record);
-    if (result.status !== 'interrupted') onTrained?.(trained);
-    const last = result.history[result.history.length - 1];
-    let bytes: number | undefined;
-    if (f.out !== undefined && result.status !== 'interrupted') bytes = saveModel(trained, f.out, path);
-    // The test split, once, on the final model (an interrupted run is not final).
-    const test = result.status === 'interrupted' ? undefined : await evaluate(trained, data.test, { normalization, threads: f.threads });
-    if (test !== undefined)
-      addSummary(`${label}: test accuracy ${(100 * test.accuracy).toFixed(2)}% (${test.samples} samples), loss ${test.loss.toFixed(4)}\n`);
-    return {
-      model: f.model,
-      status: result.status,
-      accuracy: test?.accuracy ?? null,
-      loss: test?.loss ?? null,
-      testSamples: test?.samples ?? null,
-      valAccuracy: last?.valAccuracy ?? null,
-      valLoss: last?.valLoss ?? null,
-      valSamples: validation.count,
-      trainSamples: trainSet.count,
-      split: held.split,
-      lr: f.lr,
-      batch: f.batch,
-      optimizer: f.optimizer,
-      labelSmoothing: f.labelSmoothing ?? 0,
-      lrSchedule: f.lrSchedule,
-      defaults: family.family,
-      fineTuning,
-      recoveries: result.recoveries,
-      trainLoss: last?.loss ?? null,
-      trainAccuracy: last?.trainAccuracy ?? null,
-      epochs: result.epochs,
-      samplesPerSec: Math.round(result.samplesPerSec),
-      seconds: (performance.now() - t0) / 1000,
-      out: f.out ?? null,
-      bytes: bytes ?? null,
-      normalize: normalization,
-      normalizeFrom,
-      normalizeTrials,
-      history: result.history,
-    };
+    return result;
   } finally {
     process.off('SIGINT', onSigint);
   }
@@ -245,81 +277,36 @@ async function runTrainOnOwnData(
   const held = holdOutValidation(trainData, f, { model, label, loadValidation: read });
   const test = f.testData !== undefined ? read(f.testData) : undefined;
   const frozen = frozenParameters(model, f.freeze);
-  const checkpointPath = f.checkpoint ?? (f.out !== undefined ? `${f.out}.ckpt` : undefined);
-  if (f.resume && checkpointPath === undefined)
-    throw new WhittleError('BAD_ARGUMENT', '--resume needs --checkpoint PATH or --out PATH (the checkpoint is PATH.ckpt)');
-  let stop = false;
-  const onSigint = (): void => {
-    if (stop) process.exit(130);
-    stop = true;
-    process.stderr.write('\nwhittle: interrupted; saving a checkpoint (Ctrl-C again to quit at once)\n');
-  };
-  process.on('SIGINT', onSigint);
-  const reporter = createReporter({ label });
   const t0 = performance.now();
-  try {
-    const result = await train(model, held.train, {
-      ...toTrainOptions(f, 'none', held.train.count),
-      validation: held.validation,
-      checkpointPath,
-      resume: f.resume,
-      shouldStop: () => stop,
-      onProgress: logEpochs(log, label, reporter),
-      ...(frozen.length > 0 ? { step: { frozen } } : {}),
-    });
-    reporter.stop();
-    if (result.status === 'interrupted') {
-      process.stderr.write(
-        `whittle: stopped at epoch ${result.epochs + 1}; checkpoint ${checkpointPath ?? '(none: pass --out or --checkpoint)'}; continue with the same command plus --resume\n`,
-      );
-      process.exitCode = 130;
-    }
-    const metadata: Record<string, string> = { ...result.model.metadata };
-    if (f.labelSmoothing) metadata[LABEL_SMOOTHING_KEY] = String(f.labelSmoothing);
-    const trained = withSplit({ ...result.model, metadata }, held.record);
-    const last = result.history[result.history.length - 1];
-    const bytes = f.out !== undefined && result.status !== 'interrupted' ? saveModel(trained, f.out, path) : undefined;
-    const scored =
-      test !== undefined && result.status !== 'interrupted' ? await evaluate(trained, test, { normalization: 'none', threads: f.threads }) : undefined;
-    addSummary(
-      scored !== undefined
-        ? `${label}: test accuracy ${(100 * scored.accuracy).toFixed(2)}% (${scored.samples} samples of ${f.testData}), loss ${scored.loss.toFixed(4)}\n`
-        : `${label}: validation accuracy ${last?.valAccuracy !== undefined ? `${(100 * last.valAccuracy).toFixed(2)}%` : 'n/a'} (${held.validation.count} held-out samples); no --test-data, so no test figure\n`,
-    );
-    return {
-      model: f.model,
-      data,
-      testData: f.testData ?? null,
-      status: result.status,
-      accuracy: scored?.accuracy ?? null,
-      loss: scored?.loss ?? null,
-      testSamples: scored?.samples ?? null,
-      valAccuracy: last?.valAccuracy ?? null,
-      valLoss: last?.valLoss ?? null,
-      valSamples: held.validation.count,
-      trainSamples: held.train.count,
-      split: held.split,
-      lr: f.lr,
-      batch: f.batch,
-      optimizer: f.optimizer,
-      labelSmoothing: f.labelSmoothing ?? 0,
-      lrSchedule: f.lrSchedule,
-      fineTuning: true,
-      recoveries: result.recoveries,
-      trainLoss: last?.loss ?? null,
-      trainAccuracy: last?.trainAccuracy ?? null,
-      epochs: result.epochs,
-      samplesPerSec: Math.round(result.samplesPerSec),
-      seconds: (performance.now() - t0) / 1000,
-      out: f.out ?? null,
-      bytes: bytes ?? null,
-      normalize: null,
-      normalizeFrom: 'data',
-      history: result.history,
-    };
-  } finally {
-    process.off('SIGINT', onSigint);
-  }
+  const result = await trainWithCheckpoints(f, label, log, model, held.train, held.validation, 'none', frozen);
+  const metadata: Record<string, string> = { ...result.model.metadata };
+  if (f.labelSmoothing) metadata[LABEL_SMOOTHING_KEY] = String(f.labelSmoothing);
+  const trained = withSplit({ ...result.model, metadata }, held.record);
+  const last = result.history[result.history.length - 1];
+  const bytes = f.out !== undefined && result.status !== 'interrupted' ? saveModel(trained, f.out, path) : undefined;
+  const scored =
+    test !== undefined && result.status !== 'interrupted' ? await evaluate(trained, test, { normalization: 'none', threads: f.threads }) : undefined;
+  addSummary(
+    scored !== undefined
+      ? `${label}: test accuracy ${(100 * scored.accuracy).toFixed(2)}% (${scored.samples} samples of ${f.testData}), loss ${scored.loss.toFixed(4)}\n`
+      : `${label}: validation accuracy ${last?.valAccuracy !== undefined ? `${(100 * last.valAccuracy).toFixed(2)}%` : 'n/a'} (${held.validation.count} held-out samples); no --test-data, so no test figure\n`,
+  );
+  return {
+    model: f.model,
+    data,
+    testData: f.testData ?? null,
+    status: result.status,
+    accuracy: scored?.accuracy ?? null,
+    loss: scored?.loss ?? null,
+    testSamples: scored?.samples ?? null,
+    valAccuracy: last?.valAccuracy ?? null,
+    valLoss: last?.valLoss ?? null,
+    ...runJson(f, result, held, t0, bytes),
+    fineTuning: true,
+    normalize: null,
+    normalizeFrom: 'data',
+    history: result.history,
+  };
 }
 
 export function registerCommands(program: Command): void {
