@@ -1,6 +1,6 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { existsSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { WhittleError } from '../ir/errors.js';
 import { encodeModel } from '../ir/onnx.js';
@@ -9,7 +9,7 @@ import type { Signature } from '../ir/stats.js';
 import { runtimeShapes } from '../runtime/probe.js';
 import { sparseStats } from '../compress/prune/sparse.js';
 import { SHAPE_RULES } from '../ops/index.js';
-import { detectDataSource, limitTensorDataset, loadDataForModel, subset } from '../data/index.js';
+import { limitTensorDataset, loadDataForModel, subset } from '../data/index.js';
 import type { Dataset, Normalization, TensorDataset } from '../data/index.js';
 import { chooseNormalization, evaluate } from '../train/evaluate.js';
 import type { NormalizationTrial } from '../train/evaluate.js';
@@ -22,7 +22,7 @@ import type { ImageFlags, TrainFlags } from './flags.js';
 import type { Model } from '../ir/graph.js';
 import { demoCompression } from './compress.js';
 import { createReporter } from './progress.js';
-import { loadData, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel, zooShapeFor } from './load.js';
+import { isOwnData, loadData, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel, zooShapeFor } from './load.js';
 import { logEpochs } from '../train/run-log.js';
 import type { RunLog } from '../train/run-log.js';
 import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
@@ -92,7 +92,7 @@ async function runTrain(
   log?: RunLog,
   announce?: (f: TrainFlags) => void,
 ): Promise<Record<string, unknown>> {
-  if (ownData(f.data)) return runTrainOnOwnData(f, given, label, log);
+  if (isOwnData(f.data)) return runTrainOnOwnData(f, given, label, log);
   const data = loadData(f.data);
   const { model, path } = loadModel(f.model, { seed: f.seed, ...zooShapeFor(data.train) });
   const fineTuning = path !== undefined;
@@ -233,11 +233,6 @@ async function trainWithCheckpoints(
   } finally {
     process.off('SIGINT', onSigint);
   }
-}
-
-/** Whether --data names the user's own samples (.npy/.npz/JSONL, an image folder) rather than an MNIST/CIFAR directory. */
-function ownData(data: string | undefined): boolean {
-  return data !== undefined && existsSync(data) && !['idx', 'cifar'].includes(detectDataSource(data));
 }
 
 /**

@@ -5,18 +5,19 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { Hint } from '../compress/distill/index.js';
-import type { Normalization } from '../data/index.js';
-import { subset } from '../data/index.js';
+import type { Dataset, Normalization, TensorDataset } from '../data/index.js';
+import { limitTensorDataset, loadDataForModel, subset } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
 import { encodeModel } from '../ir/onnx.js';
 import { trainableParameters } from '../autodiff/train-step.js';
 import { distillModel, growModel, mergeModel, withNormalization, withSplit } from '../pipeline/index.js';
-import type { TrainFlags } from './flags.js';
-import { addTrainFlags, emit, addSummary, int, num, toTrainOptions } from './flags.js';
-import { loadData, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel, zooShapeFor } from './load.js';
+import type { ImageFlags, TrainFlags } from './flags.js';
+import { addImageFlags, addTrainFlags, emit, addSummary, imageOptions, int, num, toTrainOptions } from './flags.js';
+import { isOwnData, loadData, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel, zooShapeFor } from './load.js';
 import { pipelineReporter } from './progress.js';
 import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
+import type { HeldOut } from './validation.js';
 import { holdOutValidation } from './validation.js';
 import { LABEL_SMOOTHING_KEY } from '../train/label-smoothing.js';
 
@@ -40,11 +41,11 @@ function parseHint(v: string): Hint {
   return { teacher: v.slice(0, i), student: v.slice(i + 1) };
 }
 
-function save(model: Model, out: string | undefined, inputs: readonly (string | undefined)[], normalization: Normalization): number | null {
+function save(model: Model, out: string | undefined, inputs: readonly (string | undefined)[], normalization: Normalization | undefined): number | null {
   if (out === undefined) return null;
   // The command guard refused an --out that is an input before any work; saveModel refuses it again at write time.
   const clash = inputs.find((p) => p !== undefined && resolve(p) === resolve(out));
-  return saveModel(withNormalization(model, normalization), out, clash);
+  return saveModel(normalization !== undefined ? withNormalization(model, normalization) : model, out, clash);
 }
 
 interface DistillFlags extends Omit<TrainFlags, 'model'> {
@@ -57,6 +58,78 @@ interface DistillFlags extends Omit<TrainFlags, 'model'> {
   keepZeros?: boolean;
 }
 
+/** What a distillation run needs, from MNIST/CIFAR bytes or from the user's own samples. */
+interface DistillData {
+  teacher: Model;
+  teacherPath: string;
+  student: Model;
+  studentPath: string | undefined;
+  held: HeldOut<Dataset | TensorDataset>;
+  test: Dataset | TensorDataset;
+  /** The student's byte normalization; undefined for own samples, fed as read. */
+  normalization: Normalization | undefined;
+  /** The teacher's, when it recorded one (each batch converted for it). */
+  teacherNormalization: Normalization | undefined;
+}
+
+function loadTeacher(f: DistillFlags): { teacher: Model; teacherPath: string } {
+  const { model: teacher, path: teacherPath } = loadModel(f.teacher);
+  if (teacherPath === undefined)
+    throw new WhittleError('BAD_ARGUMENT', `--teacher ${f.teacher}: pass a trained .onnx file (a zoo name would be an untrained teacher)`);
+  const smoothed = teacher.metadata[LABEL_SMOOTHING_KEY];
+  if (smoothed !== undefined && Number(smoothed) > 0)
+    process.stderr.write(
+      `distill: the teacher was trained with label smoothing ${smoothed}, whose flatter soft targets teach a student less (a 784-30-10 student of a 1-epoch LeNet-300-100: 79.5% test, 84.6% from the same teacher trained without); train teachers with --label-smoothing 0\n`,
+    );
+  return { teacher, teacherPath };
+}
+
+function distillMnistData(f: DistillFlags): DistillData {
+  const data = loadData(f.data);
+  const { teacher, teacherPath } = loadTeacher(f);
+  const { model: student, path: studentPath } = loadModel(f.student, { seed: f.seed, ...zooShapeFor(data.train) });
+  const normalization = resolveNormalization(f.normalize, teacher);
+  const trainData = f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train;
+  // Settings (temperature, alpha, hints) are compared on valAccuracy; accuracy is the test split's.
+  // The teacher's recorded split: the student then chooses on samples the teacher never trained on.
+  const held = holdOutValidation(trainData, f, { model: teacher, label: 'distill' });
+  // The teacher is fed the inputs it recorded training on, whatever --normalize the student takes.
+  const teacherNormalization = teacher.metadata[NORMALIZE_KEY] !== undefined ? resolveNormalization(undefined, teacher) : normalization;
+  return { teacher, teacherPath, student, studentPath, held, test: data.test, normalization, teacherNormalization };
+}
+
+/**
+ * The user's own labelled samples (.npy, .npz, JSONL, an image folder), read as the teacher takes
+ * them and fed as read to both models; validation held out of --data, the test figure from
+ * --test-data. A zoo student is built for the samples' [C, S, S] shape.
+ */
+function distillOwnData(f: DistillFlags & ImageFlags & { testData?: string }): DistillData {
+  const data = f.data as string;
+  const { teacher, teacherPath } = loadTeacher(f);
+  if (f.normalize !== undefined) throw new WhittleError('BAD_ARGUMENT', `--normalize applies to MNIST/CIFAR bytes; ${data} is fed as read`);
+  if (f.testData === undefined)
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `distilling on ${data} reports the student's accuracy on labelled test samples: pass --test-data (samples of the same kind, never trained or chosen on)`,
+    );
+  const read = (p: string): TensorDataset => {
+    const ds = loadDataForModel(teacher, p, imageOptions(f));
+    if (ds.labels === undefined)
+      throw new WhittleError(
+        'BAD_DATA',
+        `${p} has no labels; distillation here needs one class label per sample (an .npz "labels" array, labels.npy, a JSONL "label", class sub-folders)`,
+      );
+    return ds;
+  };
+  const all = read(data);
+  const [c, h, w] = all.inputs.find((t) => t.shared !== true)?.shape ?? [];
+  const shape = c !== undefined && h !== undefined && h === w ? { inChannels: c, inputSize: h } : {};
+  const { model: student, path: studentPath } = loadModel(f.student, { seed: f.seed, ...shape });
+  const trainData = f.samples !== undefined ? limitTensorDataset(all, Math.min(f.samples, all.count)) : all;
+  const held = holdOutValidation(trainData, f, { model: teacher, label: 'distill', loadValidation: read });
+  return { teacher, teacherPath, student, studentPath, held, test: read(f.testData), normalization: undefined, teacherNormalization: undefined };
+}
+
 function registerDistill(program: Command): void {
   const cmd = program
     .command('distill')
@@ -67,41 +140,29 @@ function registerDistill(program: Command): void {
     .option('--alpha <a>', 'weight of the soft-target loss (labels get 1 − alpha)', num('--alpha'), 0.7)
     .option('--hint <teacher:student>', 'also match a student tensor to a teacher tensor through a learned adapter (repeatable)', collect, [])
     .option('--baseline', 'also train the student alone (same seed, epochs, optimizer) and report both error counts')
-    .option('--keep-zeros', 'a pruned student: hold its zero weights at zero while distilling');
-  addLogFlag(addTrainFlags(cmd, { epochs: 10, lr: 0.05, optimizer: 'momentum' })).action(async (f: DistillFlags & { log?: string }) => {
+    .option('--keep-zeros', 'a pruned student: hold its zero weights at zero while distilling')
+    .option('--test-data <path>', "with your own labelled --data (.npy, .npz, JSONL, an image folder): samples of the same kind for the student's test figure");
+  addLogFlag(addImageFlags(addTrainFlags(cmd, { epochs: 10, lr: 0.05, optimizer: 'momentum' }))).action(async (f: DistillFlags & { log?: string }) => {
     const log = openCommandLog(resolveLogPath(f.log, f.out), 'distill', f.student);
     try {
-      const data = loadData(f.data);
-      const { model: teacher, path: teacherPath } = loadModel(f.teacher);
-      if (teacherPath === undefined)
-        throw new WhittleError('BAD_ARGUMENT', `--teacher ${f.teacher}: pass a trained .onnx file (a zoo name would be an untrained teacher)`);
-      const { model: student, path: studentPath } = loadModel(f.student, { seed: f.seed, ...zooShapeFor(data.train) });
-      const normalization = resolveNormalization(f.normalize, teacher);
-      const smoothed = teacher.metadata[LABEL_SMOOTHING_KEY];
-      if (smoothed !== undefined && Number(smoothed) > 0)
-        process.stderr.write(
-          `distill: the teacher was trained with label smoothing ${smoothed}, whose flatter soft targets teach a student less (a 784-30-10 student of a 1-epoch LeNet-300-100: 79.5% test, 84.6% from the same teacher trained without); train teachers with --label-smoothing 0\n`,
-        );
-      const trainData = f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train;
-      // Settings (temperature, alpha, hints) are compared on valAccuracy; accuracy is the test split's.
-      // The teacher's recorded split: the student then chooses on samples the teacher never trained on.
-      const held = holdOutValidation(trainData, f, { model: teacher, label: 'distill' });
+      const { teacher, teacherPath, student, studentPath, held, test, normalization, teacherNormalization } = isOwnData(f.data)
+        ? distillOwnData(f)
+        : distillMnistData(f);
       const { train: trainSet, validation } = held;
       const t0 = performance.now();
       const events = pipelineReporter('distill', log);
       const r = await distillModel(
         teacher,
         student,
-        { train: trainSet, validation, test: data.test },
+        { train: trainSet, validation, test },
         {
-          train: toTrainOptions({ ...f, model: f.student }, normalization, trainSet.count),
+          train: toTrainOptions({ ...f, model: f.student }, normalization ?? 'none', trainSet.count),
           temperature: f.temperature,
           alpha: f.alpha,
           hints: f.hint.map(parseHint),
           keepZeros: f.keepZeros,
           baseline: f.baseline,
-          // The teacher is fed the inputs it recorded training on, whatever --normalize the student takes.
-          teacherNormalization: teacher.metadata[NORMALIZE_KEY] !== undefined ? resolveNormalization(undefined, teacher) : normalization,
+          ...(teacherNormalization !== undefined ? { teacherNormalization } : {}),
           onEvent: events,
         },
       );

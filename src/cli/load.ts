@@ -65,7 +65,7 @@ export function refuseOwnData(dir: string | undefined): void {
   if (dir !== undefined && kind !== undefined && kind !== 'idx' && kind !== 'cifar')
     throw new WhittleError(
       'BAD_ARGUMENT',
-      `--data ${dir} holds your own samples (${OWN_KINDS[kind] ?? kind}); this command reads MNIST-format IDX or CIFAR-10 directories. Your own samples work with train and prune (a model file; labelled), quantize --scheme ptq, eval and bench`,
+      `--data ${dir} holds your own samples (${OWN_KINDS[kind] ?? kind}); this command reads MNIST-format IDX or CIFAR-10 directories. Your own samples work with train, prune and distill (model files; labelled, with --test-data), quantize --scheme ptq, eval and bench`,
     );
 }
 
@@ -76,6 +76,11 @@ const OWN_KINDS: Record<string, string> = {
   'npy-dir': 'a folder of .npy files',
   images: 'an image folder',
 };
+
+/** Whether --data names the user's own samples (.npy/.npz/JSONL, an image folder) rather than an MNIST/CIFAR directory. */
+export function isOwnData(data: string | undefined): boolean {
+  return data !== undefined && existsSync(data) && !['idx', 'cifar'].includes(detectDataSource(data));
+}
 
 /** Zoo models are built for the data's sample shape ([C, S, S]); files are taken as they are. */
 export function zooShapeFor(data: Dataset): { inChannels?: number; inputSize?: number } {

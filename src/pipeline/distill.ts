@@ -1,7 +1,7 @@
 // Knowledge distillation as one library call: the student trained on the teacher's soft targets
 // (and hint layers), optionally beside the same student trained alone, both measured on the test
 // split; settings are compared on the validation accuracy, never on the test one.
-import type { Dataset, Normalization } from '../data/index.js';
+import type { Dataset, Normalization, TensorDataset } from '../data/index.js';
 import { distillStudent } from '../compress/distill/index.js';
 import type { Hint } from '../compress/distill/index.js';
 import { masksFromZeros } from '../compress/prune/magnitude.js';
@@ -63,7 +63,7 @@ export interface DistillModelResult extends StudentResult {
 export async function distillModel(
   teacher: Model,
   student: Model,
-  data: { train: Dataset; validation: Dataset; test: Dataset },
+  data: { train: Dataset | TensorDataset; validation: Dataset | TensorDataset; test: Dataset | TensorDataset },
   options: DistillModelOptions,
 ): Promise<DistillModelResult> {
   const masks = options.keepZeros ? masksFromZeros(student) : new Map<string, Tensor>();

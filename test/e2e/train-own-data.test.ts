@@ -187,7 +187,6 @@ test('commands that train on MNIST/CIFAR directories only say which commands tak
   const dir = tempDir();
   const own = npyDir(join(dir, 'own'), subset(mnist.train, 0, 64));
   for (const args of [
-    ['distill', '--teacher', MODEL, '--student', 'mlp:784-8-10', '--epochs', '1'],
     ['optimize', '--model', MODEL, '--out', join(dir, 'opt')],
     ['merge', '--model', MODEL, '--layer', '/fc1/Gemm', '--count', '2'],
     ['sensitivity', '--model', MODEL],
@@ -196,7 +195,42 @@ test('commands that train on MNIST/CIFAR directories only say which commands tak
     assert.equal(r.code, 2, `${args[0]}: ${r.stderr}`);
     assert.match(
       r.stderr,
-      /holds your own samples \(a folder of \.npy files\); this command reads MNIST-format IDX or CIFAR-10 directories\. Your own samples work with train and prune/,
+      /holds your own samples \(a folder of \.npy files\); this command reads MNIST-format IDX or CIFAR-10 directories\. Your own samples work with train, prune and distill/,
     );
   }
+});
+
+test('distill teaches a zoo student from a PyTorch export on your own labelled samples, scored on --test-data', () => {
+  const dir = tempDir();
+  const trainDir = npyDir(join(dir, 'train'), subset(mnist.train, 0, 3000));
+  const testDir = npyDir(join(dir, 'test'), subset(mnist.test, 0, 1000));
+  const teacher = join(dir, 'teacher.onnx');
+  const t = whittle(['train', '--model', MODEL, '--data', trainDir, '--epochs', '2', '--lr', '0.05', '--out', teacher, '--json']);
+  assert.equal(t.code, 0, t.stderr);
+  const out = join(dir, 'student.onnx');
+  const d = whittle([
+    'distill',
+    '--teacher',
+    teacher,
+    '--student',
+    'mlp:784-16-10',
+    '--data',
+    trainDir,
+    '--test-data',
+    testDir,
+    '--epochs',
+    '2',
+    '--out',
+    out,
+    '--json',
+  ]);
+  assert.equal(d.code, 0, d.stderr);
+  const j = json(d.stdout);
+  assert.equal(j['valSamples'], 300);
+  assert.ok((j['accuracy'] as number) > 0.7, `student test accuracy ${String(j['accuracy'])} (chance 10%)`);
+  const e = whittle(['eval', '--model', out, '--data', testDir, '--json']);
+  assert.equal(json(e.stdout)['accuracy'], j['accuracy']);
+  const missing = whittle(['distill', '--teacher', teacher, '--student', 'mlp:784-16-10', '--data', trainDir, '--epochs', '1']);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /pass --test-data/);
 });

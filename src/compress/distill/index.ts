@@ -3,7 +3,7 @@
 // α·T²·KL(softmax(z_t/T) ‖ softmax(z_s/T)) and, per hint, an MSE between a learned adapter of a
 // student tensor and a teacher tensor; the built-in cross-entropy is weighted 1 − α.
 import type { LossContext, StepExtensions } from '../../autodiff/train-step.js';
-import type { Dataset, Normalization } from '../../data/index.js';
+import type { Dataset, Normalization, TensorDataset } from '../../data/index.js';
 import { normalizationAffine } from '../../data/index.js';
 import { WhittleError } from '../../ir/errors.js';
 import type { Dim, Model } from '../../ir/graph.js';
@@ -237,7 +237,7 @@ export function distillationStep(
 export async function distillStudent(
   teacher: Model | readonly Model[],
   student: Model,
-  data: Dataset,
+  data: Dataset | TensorDataset,
   trainOptions: TrainOptions,
   options: DistillOptions = {},
 ): Promise<TrainResult> {
