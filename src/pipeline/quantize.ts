@@ -59,7 +59,7 @@ export interface QuantizeOptions {
   clipWeights?: number;
   clipActivations?: ActivationClip;
   /** qat/binary/ternary: the data and trainer settings. */
-  training?: { data: Dataset; options: TrainOptions };
+  training?: { data: Dataset | TensorDataset; options: TrainOptions };
   /**
    * qat/binary/ternary: distill from this teacher while training (typically the float model the
    * quantized one comes from): the loss is α·T²·KL(teacher ‖ student) + (1 − α)·CE(labels).
@@ -185,7 +185,7 @@ async function quantizeOnce(
   const base = { scheme: o.scheme, format, bits };
 
   if (TRAINED.has(o.scheme)) {
-    const training = o.training as { data: Dataset; options: TrainOptions };
+    const training = o.training as { data: Dataset | TensorDataset; options: TrainOptions };
     const onEvent = o.onEvent;
     const onProgress =
       training.options.onProgress ?? (onEvent === undefined ? undefined : (event: ProgressEvent) => onEvent({ type: 'train', stage: o.scheme, event }));

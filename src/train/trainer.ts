@@ -237,8 +237,18 @@ function buildStepAnyShape(model: Model, batch: number, options: TrainStepOption
     const symbolic = g.inputs.filter((i) => !g.initializers.has(i.name) && typeof i.shape[0] !== 'number');
     if (symbolic.length === 0) throw e;
     for (const i of symbolic) i.shape = [batch, ...i.shape.slice(1)];
-    const fixed: Model = { ...model, graph: foldConstants(g, SHAPE_RULES) };
+    // The parameters are values at run time, not constants: held out of the fold (as inputs), so a
+    // computation on weights alone (QAT's fake quantization of a weight) stays in the graph.
     const params = new Set(trainableParameters(model.graph));
+    const held = new Map([...params].map((p) => [p, g.initializers.get(p) as Tensor]));
+    for (const [p, t] of held) {
+      g.initializers.delete(p);
+      g.inputs.push({ name: p, dtype: t.dtype, shape: [...t.dims] });
+    }
+    const folded = foldConstants(g, SHAPE_RULES);
+    folded.inputs = folded.inputs.filter((i) => !held.has(i.name));
+    for (const [p, t] of held) folded.initializers.set(p, t);
+    const fixed: Model = { ...model, graph: folded };
     let step: TrainStep;
     try {
       step = buildTrainStep(fixed, options);
