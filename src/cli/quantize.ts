@@ -35,7 +35,7 @@ import { flagTerms, flagsOf } from './errors.js';
 import { agreementJson, agreementWithInput, describeAgreement, firstImages, imagesAsTensors } from './eval.js';
 import { addImageFlags, addTrainFlags, emit, addSummary, imageOptions, int, num, toTrainOptions } from './flags.js';
 import type { ImageFlags, TrainFlags } from './flags.js';
-import { loadData, loadModel, resolveNormalization, saveModel, usesImageDataset } from './load.js';
+import { isOwnData, loadData, loadModel, resolveNormalization, saveModel, usesImageDataset } from './load.js';
 import { pipelineReporter } from './progress.js';
 import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
 import type { HeldOut } from './validation.js';
@@ -132,13 +132,13 @@ interface QuantizeInputs {
   evaluation: TensorDataset;
   /** Where the evaluation samples come from, in words. */
   evalFrom: string;
-  training?: { data: Dataset; options: TrainOptions };
+  training?: { data: Dataset | TensorDataset; options: TrainOptions };
   normalization?: Normalization;
   /** MNIST/CIFAR: the labelled test images accuracy is measured on. */
   test?: Dataset;
   calibration: Record<string, unknown> | null;
   /** MNIST/CIFAR: the validation split held out, and what a model trained on its training side may record. */
-  held?: Pick<HeldOut, 'split' | 'record'>;
+  held?: Pick<HeldOut<Dataset | TensorDataset>, 'split' | 'record'>;
 }
 
 /**
@@ -211,6 +211,53 @@ async function anyInputs(f: QuantizeFlags, model: Model, scheme: QuantSchemeName
   return { samples: calib, evaluation, evalFrom, calibration: calib !== undefined ? { method: f.calibration, samples: calib.count, data: f.data } : null };
 }
 
+/**
+ * qat/binary/ternary on the user's own labelled samples (--data: .npy, .npz, JSONL, an image
+ * folder): read as the model takes them and fed as read; validation held out of them, calibration
+ * from the training side, and the accuracy before and after on --eval-data (required: samples
+ * nothing was trained or chosen on).
+ */
+function ownTrainingInputs(f: QuantizeFlags, model: Model, scheme: QuantSchemeName): QuantizeInputs {
+  const data = f.data as string;
+  if (f.normalize !== undefined) throw new WhittleError('BAD_ARGUMENT', `--normalize applies to MNIST/CIFAR bytes; ${data} is fed as read`);
+  if (f.evalData === undefined)
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `--scheme ${scheme} on ${data} reports the accuracy before and after on labelled samples nothing trained on: pass --eval-data (samples of the same kind)`,
+    );
+  const read = (p: string): TensorDataset => {
+    const ds = loadDataForModel(model, p, imageOptions(f));
+    if (ds.labels === undefined)
+      throw new WhittleError(
+        'BAD_DATA',
+        `${p} has no labels; --scheme ${scheme} trains on one class label per sample (an .npz "labels" array, labels.npy, a JSONL "label", class sub-folders)`,
+      );
+    return ds;
+  };
+  const all = read(data);
+  const held = holdOutValidation(f.samples !== undefined ? limitTensorDataset(all, Math.min(f.samples, all.count)) : all, f, {
+    model,
+    label: 'quantize',
+    loadValidation: read,
+  });
+  const x = held.train.inputs.find((t) => t.shared !== true);
+  let samples: Tensor | undefined;
+  if (scheme === 'qat' && x !== undefined) {
+    const n = Math.min(f.calibrationSamples, held.train.count);
+    const per = x.shape.reduce((a, d) => a * d, 1);
+    samples = new Tensor('float32', [n, ...x.shape], (x.data as Float32Array).slice(0, n * per));
+  }
+  const evaluation = read(f.evalData);
+  return {
+    samples,
+    evaluation: f.evalLimit !== undefined ? limitTensorDataset(evaluation, f.evalLimit) : evaluation,
+    evalFrom: 'eval-data',
+    training: { data: held.train, options: { ...toTrainOptions(f, 'none', held.train.count), validation: held.validation, onProgress: undefined } },
+    calibration: samples !== undefined ? { method: f.calibration, samples: samples.dims[0] ?? 0, data } : null,
+    held: { split: held.split, record: held.record },
+  };
+}
+
 /** `--speed-at 1x1,32x2` → batch/threads pairs. */
 function parseSpeedAt(text: string): { batch: number; threads: number }[] {
   return text.split(',').map((item) => {
@@ -243,11 +290,12 @@ async function runQuantize(f: QuantizeFlags, cmd: Command, log?: RunLog): Promis
   let loaded: ReturnType<typeof loadModel> | undefined;
   const load = (): ReturnType<typeof loadModel> => (loaded ??= loadModel(f.model, { shareWeights: true }));
   const images = usesImageDataset(f, () => load().model);
-  if (!images) {
+  const trainsOnOwn = !images && (scheme === 'qat' || scheme === 'binary' || scheme === 'ternary') && isOwnData(f.data);
+  if (!images && !trainsOnOwn) {
     if (scheme === 'qat' || scheme === 'binary' || scheme === 'ternary')
       throw new WhittleError(
         'BAD_ARGUMENT',
-        `--scheme ${scheme} trains on labelled images (IDX/CIFAR --data); for this model use --scheme ptq (with --data) or dynamic, or --format fp16 / int4`,
+        `--scheme ${scheme} trains on labelled samples (IDX/CIFAR --data, or your own labelled .npy/.npz/JSONL/image folder with --eval-data); for this model use --scheme ptq (with --data) or dynamic, or --format fp16 / int4`,
       );
     if (f.teacher !== undefined || f.clipActivations !== undefined)
       throw new WhittleError('BAD_ARGUMENT', '--teacher and --clip-activations belong to training schemes (qat, binary, ternary) on image datasets');
@@ -266,7 +314,11 @@ async function runQuantize(f: QuantizeFlags, cmd: Command, log?: RunLog): Promis
     if (e.type === 'note') process.stderr.write(`${flagTerms(e.message, flagsOf(cmd))}\n`);
     else events(e);
   };
-  const inputs = images ? imageInputs(f, model, path !== undefined, scheme, format) : await anyInputs(f, model, scheme, format);
+  const inputs = images
+    ? imageInputs(f, model, path !== undefined, scheme, format)
+    : trainsOnOwn
+      ? ownTrainingInputs(f, model, scheme)
+      : await anyInputs(f, model, scheme, format);
   const fp16Block = list(f.fp16Block);
   const exclude = list(f.exclude);
   const result = await quantizeModel(model, {

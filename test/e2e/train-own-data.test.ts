@@ -181,6 +181,18 @@ test('train fine-tunes a torchvision ShuffleNetV2 export on RGB image folders wi
   const qj = json(q.stdout);
   assert.ok((qj['sizeRatio'] as number) < 0.35, `int8 file ${String(qj['sizeRatio'])} of the float one`);
   assert.ok((qj['accuracyDrop'] as number) <= 0.05, `accuracy drop ${String(qj['accuracyDrop'])}`);
+  // Quantization-aware training on the same folder: validation held out of it, the figures from --eval-data.
+  const qatArgs = ['quantize', '--model', out, '--scheme', 'qat', '--data', train, ...imagenet, '--epochs', '1', '--lr', '0.001', '--batch', '16'];
+  const qat = whittle([...qatArgs, '--eval-data', test, '--out', join(dir, 'qat.onnx'), '--json']);
+  assert.equal(qat.code, 0, qat.stderr);
+  const qa = json(qat.stdout);
+  assert.equal(qa['evalSamples'], 60);
+  assert.equal(qa['epochs'], 1);
+  assert.ok((qa['sizeRatio'] as number) < 0.35, `QAT file ${String(qa['sizeRatio'])} of the float one`);
+  assert.ok((qa['accuracyDrop'] as number) <= 0.1, `QAT accuracy drop ${String(qa['accuracyDrop'])}`);
+  const noEval = whittle([...qatArgs, '--out', join(dir, 'never.onnx')]);
+  assert.equal(noEval.code, 2);
+  assert.match(noEval.stderr, /pass --eval-data/);
 });
 
 test('commands that train on MNIST/CIFAR directories only say which commands take your own samples', () => {
