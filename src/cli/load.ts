@@ -65,7 +65,7 @@ export function refuseOwnData(dir: string | undefined): void {
   if (dir !== undefined && kind !== undefined && kind !== 'idx' && kind !== 'cifar')
     throw new WhittleError(
       'BAD_ARGUMENT',
-      `--data ${dir} holds your own samples (${OWN_KINDS[kind] ?? kind}); this command reads MNIST-format IDX or CIFAR-10 directories. Your own samples work with train, prune and distill (model files; labelled, with --test-data), quantize --scheme ptq, eval and bench`,
+      `--data ${dir} holds your own samples (${OWN_KINDS[kind] ?? kind}); this command reads MNIST-format IDX or CIFAR-10 directories. Your own samples work with train, prune and distill (model files; labelled, with --test-data), quantize (ptq; qat, binary and ternary with labels and --eval-data), eval and bench`,
     );
 }
 
