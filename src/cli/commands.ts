@@ -9,7 +9,7 @@ import type { Signature } from '../ir/stats.js';
 import { runtimeShapes } from '../runtime/probe.js';
 import { sparseStats } from '../compress/prune/sparse.js';
 import { SHAPE_RULES } from '../ops/index.js';
-import { limitTensorDataset, loadDataForModel, subset } from '../data/index.js';
+import { limitTensorDataset, subset } from '../data/index.js';
 import type { Dataset, Normalization, TensorDataset } from '../data/index.js';
 import { chooseNormalization, evaluate } from '../train/evaluate.js';
 import type { NormalizationTrial } from '../train/evaluate.js';
@@ -22,7 +22,7 @@ import type { ImageFlags, TrainFlags } from './flags.js';
 import type { Model } from '../ir/graph.js';
 import { demoCompression } from './compress.js';
 import { createReporter } from './progress.js';
-import { isOwnData, loadData, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel, zooShapeFor } from './load.js';
+import { isOwnData, loadData, loadLabelled, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel, zooShapeFor } from './load.js';
 import { logEpochs } from '../train/run-log.js';
 import type { RunLog } from '../train/run-log.js';
 import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
@@ -257,13 +257,8 @@ async function runTrainOnOwnData(
     );
   if (f.normalize !== undefined)
     throw new WhittleError('BAD_ARGUMENT', `--normalize applies to MNIST/CIFAR bytes; ${data} is fed as read (image folders: --mean and --std)`);
-  const read = (p: string): TensorDataset => loadDataForModel(model, p, imageOptions(f));
+  const read = (p: string): TensorDataset => loadLabelled(model, p, imageOptions(f), 'training');
   const all = read(data);
-  if (all.labels === undefined)
-    throw new WhittleError(
-      'BAD_DATA',
-      `${data} has no labels; training needs one class label per sample (an .npz "labels" array, labels.npy beside .npy inputs, a JSONL "label" field, or class sub-folders)`,
-    );
   if (!given('lr')) {
     f = { ...f, lr: Number((f.lr * FINE_TUNE_LR_FACTOR).toPrecision(6)) };
     process.stderr.write(`${label}: fine-tuning ${f.model} at learning rate ${f.lr} (a tenth of the from-scratch default; --lr to choose)\n`);

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { Hint } from '../compress/distill/index.js';
 import type { Dataset, Normalization, TensorDataset } from '../data/index.js';
-import { limitTensorDataset, loadDataForModel, subset } from '../data/index.js';
+import { limitTensorDataset, subset } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
 import { encodeModel } from '../ir/onnx.js';
@@ -14,7 +14,7 @@ import { trainableParameters } from '../autodiff/train-step.js';
 import { distillModel, growModel, mergeModel, withNormalization, withSplit } from '../pipeline/index.js';
 import type { ImageFlags, TrainFlags } from './flags.js';
 import { addImageFlags, addTrainFlags, emit, addSummary, imageOptions, int, num, toTrainOptions } from './flags.js';
-import { isOwnData, loadData, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel, zooShapeFor } from './load.js';
+import { isOwnData, loadData, loadLabelled, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel, zooShapeFor } from './load.js';
 import { pipelineReporter } from './progress.js';
 import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
 import type { HeldOut } from './validation.js';
@@ -112,15 +112,7 @@ function distillOwnData(f: DistillFlags & ImageFlags & { testData?: string }): D
       'BAD_ARGUMENT',
       `distilling on ${data} reports the student's accuracy on labelled test samples: pass --test-data (samples of the same kind, never trained or chosen on)`,
     );
-  const read = (p: string): TensorDataset => {
-    const ds = loadDataForModel(teacher, p, imageOptions(f));
-    if (ds.labels === undefined)
-      throw new WhittleError(
-        'BAD_DATA',
-        `${p} has no labels; distillation here needs one class label per sample (an .npz "labels" array, labels.npy, a JSONL "label", class sub-folders)`,
-      );
-    return ds;
-  };
+  const read = (p: string): TensorDataset => loadLabelled(teacher, p, imageOptions(f), 'distillation here');
   const all = read(data);
   const [c, h, w] = all.inputs.find((t) => t.shared !== true)?.shape ?? [];
   const shape = c !== undefined && h !== undefined && h === w ? { inChannels: c, inputSize: h } : {};

@@ -1,8 +1,8 @@
 // Resolving --model and --data into library objects, with the errors a user can act on.
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Dataset, Normalization } from '../data/index.js';
-import { CIFAR10_TEST_FILE, detectDataSource, feedInputs, loadCifar10, loadIdxDataset, parseNormalization } from '../data/index.js';
+import type { Dataset, DataForModelOptions, Normalization, TensorDataset } from '../data/index.js';
+import { CIFAR10_TEST_FILE, detectDataSource, feedInputs, loadCifar10, loadDataForModel, loadIdxDataset, parseNormalization } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
 import { saveModel as saveModelFile } from '../ir/io.js';
@@ -76,6 +76,20 @@ const OWN_KINDS: Record<string, string> = {
   'npy-dir': 'a folder of .npy files',
   images: 'an image folder',
 };
+
+/**
+ * The user's own samples (.npy, .npz, JSONL, an image folder) as `model` takes them, refused
+ * without labels: `why` names what needs them ("training", "--scheme qat", ...).
+ */
+export function loadLabelled(model: Model, path: string, options: DataForModelOptions, why: string): TensorDataset {
+  const ds = loadDataForModel(model, path, options);
+  if (ds.labels === undefined)
+    throw new WhittleError(
+      'BAD_DATA',
+      `${path} has no labels; ${why} needs one class label per sample (an .npz "labels" array, labels.npy beside the inputs, a JSONL "label" field, or class sub-folders)`,
+    );
+  return ds;
+}
 
 /** Whether --data names the user's own samples (.npy/.npz/JSONL, an image folder) rather than an MNIST/CIFAR directory. */
 export function isOwnData(data: string | undefined): boolean {

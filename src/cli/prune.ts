@@ -26,7 +26,7 @@ import type { ImageFlags } from './flags.js';
 import { pipelineReporter } from './progress.js';
 import { formatTable } from './table.js';
 import { agreementJson, describeAgreement } from './eval.js';
-import { loadData, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel, usesImageDataset, zooShapeFor } from './load.js';
+import { loadData, loadLabelled, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel, usesImageDataset, zooShapeFor } from './load.js';
 import type { RunLog } from '../train/run-log.js';
 import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
 import type { HeldOut } from './validation.js';
@@ -196,15 +196,7 @@ async function pruneOwnData(
       'BAD_ARGUMENT',
       `pruning with training on ${data} reports the accuracy before and after on labelled test samples: pass --test-data (samples of the same kind, never trained or chosen on)`,
     );
-  const read = (p: string): TensorDataset => {
-    const ds = loadDataForModel(model, p, imageOptions(f));
-    if (ds.labels === undefined)
-      throw new WhittleError(
-        'BAD_DATA',
-        `${p} has no labels; pruning with training needs one class label per sample (an .npz "labels" array, labels.npy, a JSONL "label", class sub-folders)`,
-      );
-    return ds;
-  };
+  const read = (p: string): TensorDataset => loadLabelled(model, p, imageOptions(f), 'pruning with training');
   const all = read(data);
   const held = holdOutValidation(f.samples !== undefined ? limitTensorDataset(all, Math.min(f.samples, all.count)) : all, f, {
     model,

@@ -35,7 +35,7 @@ import { flagTerms, flagsOf } from './errors.js';
 import { agreementJson, agreementWithInput, describeAgreement, firstImages, imagesAsTensors } from './eval.js';
 import { addImageFlags, addTrainFlags, emit, addSummary, imageOptions, int, num, toTrainOptions } from './flags.js';
 import type { ImageFlags, TrainFlags } from './flags.js';
-import { isOwnData, loadData, loadModel, resolveNormalization, saveModel, usesImageDataset } from './load.js';
+import { isOwnData, loadData, loadLabelled, loadModel, resolveNormalization, saveModel, usesImageDataset } from './load.js';
 import { pipelineReporter } from './progress.js';
 import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
 import type { HeldOut } from './validation.js';
@@ -225,15 +225,7 @@ function ownTrainingInputs(f: QuantizeFlags, model: Model, scheme: QuantSchemeNa
       'BAD_ARGUMENT',
       `--scheme ${scheme} on ${data} reports the accuracy before and after on labelled samples nothing trained on: pass --eval-data (samples of the same kind)`,
     );
-  const read = (p: string): TensorDataset => {
-    const ds = loadDataForModel(model, p, imageOptions(f));
-    if (ds.labels === undefined)
-      throw new WhittleError(
-        'BAD_DATA',
-        `${p} has no labels; --scheme ${scheme} trains on one class label per sample (an .npz "labels" array, labels.npy, a JSONL "label", class sub-folders)`,
-      );
-    return ds;
-  };
+  const read = (p: string): TensorDataset => loadLabelled(model, p, imageOptions(f), `--scheme ${scheme}`);
   const all = read(data);
   const held = holdOutValidation(f.samples !== undefined ? limitTensorDataset(all, Math.min(f.samples, all.count)) : all, f, {
     model,
