@@ -9,7 +9,7 @@ import type { Signature } from '../ir/stats.js';
 import { runtimeShapes } from '../runtime/probe.js';
 import { sparseStats } from '../compress/prune/sparse.js';
 import { SHAPE_RULES } from '../ops/index.js';
-import { limitTensorDataset, subset } from '../data/index.js';
+import { subset } from '../data/index.js';
 import type { Dataset, Normalization, TensorDataset } from '../data/index.js';
 import { chooseNormalization, evaluate } from '../train/evaluate.js';
 import type { NormalizationTrial } from '../train/evaluate.js';
@@ -22,12 +22,12 @@ import type { ImageFlags, TrainFlags } from './flags.js';
 import type { Model } from '../ir/graph.js';
 import { demoCompression } from './compress.js';
 import { createReporter } from './progress.js';
-import { isOwnData, loadData, loadLabelled, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel, zooShapeFor } from './load.js';
+import { isOwnData, loadData, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel, zooShapeFor } from './load.js';
 import { logEpochs } from '../train/run-log.js';
 import type { RunLog } from '../train/run-log.js';
 import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
 import { demoReport } from './report.js';
-import { holdOutValidation } from './validation.js';
+import { holdOutOwnData, holdOutValidation } from './validation.js';
 import { withSplit } from '../pipeline/index.js';
 import { dependencyGroups } from '../graph/dependency.js';
 import { printable, printableLines } from '../ir/text.js';
@@ -79,6 +79,14 @@ async function trainNormalization(
   return { normalization, normalizeFrom: 'validation', normalizeTrials: trials };
 }
 
+/** A model file starts from trained weights: a tenth of the from-scratch rate unless --lr was given, said on stderr. */
+function fineTuneLr<F extends TrainFlags>(f: F, given: (flag: 'lr') => boolean, label: string): F {
+  if (given('lr')) return f;
+  const lr = Number((f.lr * FINE_TUNE_LR_FACTOR).toPrecision(6));
+  process.stderr.write(`${label}: fine-tuning ${f.model} at learning rate ${lr} (a tenth of the from-scratch default; --lr to choose)\n`);
+  return { ...f, lr };
+}
+
 /**
  * The shared body of `train` and `demo`; `given(flag)`: the flag was on the command line. A new zoo
  * model takes its family's defaults (`trainingDefaults`) for --batch, --lr, --optimizer, --label-smoothing,
@@ -106,10 +114,7 @@ async function runTrain(
       labelSmoothing: given('labelSmoothing') ? f.labelSmoothing : family.labelSmoothing,
       lrSchedule: given('lrSchedule') ? f.lrSchedule : family.schedule,
     };
-  if (fineTuning && !given('lr')) {
-    f = { ...f, lr: Number((f.lr * FINE_TUNE_LR_FACTOR).toPrecision(6)) };
-    process.stderr.write(`${label}: fine-tuning ${f.model} at learning rate ${f.lr} (a tenth of the from-scratch default; --lr to choose)\n`);
-  }
+  if (fineTuning) f = fineTuneLr(f, given, label);
   announce?.(f);
   const frozen = frozenParameters(model, f.freeze);
   const trainData = f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train;
@@ -255,16 +260,8 @@ async function runTrainOnOwnData(
       'BAD_ARGUMENT',
       `--data ${data} holds your own samples: fine-tune a model file on them (--model model.onnx); zoo models train on MNIST-format or CIFAR-10 directories`,
     );
-  if (f.normalize !== undefined)
-    throw new WhittleError('BAD_ARGUMENT', `--normalize applies to MNIST/CIFAR bytes; ${data} is fed as read (image folders: --mean and --std)`);
-  const read = (p: string): TensorDataset => loadLabelled(model, p, imageOptions(f), 'training');
-  const all = read(data);
-  if (!given('lr')) {
-    f = { ...f, lr: Number((f.lr * FINE_TUNE_LR_FACTOR).toPrecision(6)) };
-    process.stderr.write(`${label}: fine-tuning ${f.model} at learning rate ${f.lr} (a tenth of the from-scratch default; --lr to choose)\n`);
-  }
-  const trainData = f.samples !== undefined ? limitTensorDataset(all, Math.min(f.samples, all.count)) : all;
-  const held = holdOutValidation(trainData, f, { model, label, loadValidation: read });
+  const { held, read } = holdOutOwnData(model, f, imageOptions(f), { label, why: 'training' });
+  f = fineTuneLr(f, given, label);
   const test = f.testData !== undefined ? read(f.testData) : undefined;
   const frozen = frozenParameters(model, f.freeze);
   const t0 = performance.now();

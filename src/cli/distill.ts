@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { Hint } from '../compress/distill/index.js';
 import type { Dataset, Normalization, TensorDataset } from '../data/index.js';
-import { limitTensorDataset, subset } from '../data/index.js';
+import { subset } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
 import { encodeModel } from '../ir/onnx.js';
@@ -14,11 +14,11 @@ import { trainableParameters } from '../autodiff/train-step.js';
 import { distillModel, growModel, mergeModel, withNormalization, withSplit } from '../pipeline/index.js';
 import type { ImageFlags, TrainFlags } from './flags.js';
 import { addImageFlags, addTrainFlags, emit, addSummary, imageOptions, int, num, toTrainOptions } from './flags.js';
-import { isOwnData, loadData, loadLabelled, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel, zooShapeFor } from './load.js';
+import { isOwnData, loadData, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel, zooShapeFor } from './load.js';
 import { pipelineReporter } from './progress.js';
 import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
 import type { HeldOut } from './validation.js';
-import { holdOutValidation } from './validation.js';
+import { holdOutOwnData, holdOutValidation } from './validation.js';
 import { LABEL_SMOOTHING_KEY } from '../train/label-smoothing.js';
 
 /** Trainable parameter elements, whatever the initializers are called (imported files name them onnx::Conv_203). */
@@ -106,19 +106,15 @@ function distillMnistData(f: DistillFlags): DistillData {
 function distillOwnData(f: DistillFlags & ImageFlags & { testData?: string }): DistillData {
   const data = f.data as string;
   const { teacher, teacherPath } = loadTeacher(f);
-  if (f.normalize !== undefined) throw new WhittleError('BAD_ARGUMENT', `--normalize applies to MNIST/CIFAR bytes; ${data} is fed as read`);
   if (f.testData === undefined)
     throw new WhittleError(
       'BAD_ARGUMENT',
       `distilling on ${data} reports the student's accuracy on labelled test samples: pass --test-data (samples of the same kind, never trained or chosen on)`,
     );
-  const read = (p: string): TensorDataset => loadLabelled(teacher, p, imageOptions(f), 'distillation here');
-  const all = read(data);
+  const { all, held, read } = holdOutOwnData(teacher, f, imageOptions(f), { label: 'distill', why: 'distillation here' });
   const [c, h, w] = all.inputs.find((t) => t.shared !== true)?.shape ?? [];
   const shape = c !== undefined && h !== undefined && h === w ? { inChannels: c, inputSize: h } : {};
   const { model: student, path: studentPath } = loadModel(f.student, { seed: f.seed, ...shape });
-  const trainData = f.samples !== undefined ? limitTensorDataset(all, Math.min(f.samples, all.count)) : all;
-  const held = holdOutValidation(trainData, f, { model: teacher, label: 'distill', loadValidation: read });
   return { teacher, teacherPath, student, studentPath, held, test: read(f.testData), normalization: undefined, teacherNormalization: undefined };
 }
 

@@ -56,13 +56,8 @@ export function loadData(dir: string | undefined): { train: Dataset; test: Datas
  * the path lacks.
  */
 export function refuseOwnData(dir: string | undefined): void {
-  let kind: string | undefined;
-  try {
-    kind = dir !== undefined && existsSync(dir) ? detectDataSource(dir) : undefined;
-  } catch {
-    kind = undefined;
-  }
-  if (dir !== undefined && kind !== undefined && kind !== 'idx' && kind !== 'cifar')
+  const kind = ownDataKind(dir);
+  if (dir !== undefined && kind !== undefined)
     throw new WhittleError(
       'BAD_ARGUMENT',
       `--data ${dir} holds your own samples (${OWN_KINDS[kind] ?? kind}); this command reads MNIST-format IDX or CIFAR-10 directories. Your own samples work with train, prune and distill (model files; labelled, with --test-data), quantize (ptq; qat, binary and ternary with labels and --eval-data), eval and bench`,
@@ -91,9 +86,25 @@ export function loadLabelled(model: Model, path: string, options: DataForModelOp
   return ds;
 }
 
+/**
+ * What kind of the user's own samples --data names (.npy, .npz, JSONL, a folder of .npy or
+ * images); undefined for an MNIST/CIFAR directory, a missing path or one Whittle cannot read
+ * (the MNIST loader then says what it lacks).
+ */
+function ownDataKind(data: string | undefined): string | undefined {
+  if (data === undefined || !existsSync(data)) return undefined;
+  let kind: string;
+  try {
+    kind = detectDataSource(data);
+  } catch {
+    return undefined;
+  }
+  return kind === 'idx' || kind === 'cifar' ? undefined : kind;
+}
+
 /** Whether --data names the user's own samples (.npy/.npz/JSONL, an image folder) rather than an MNIST/CIFAR directory. */
 export function isOwnData(data: string | undefined): boolean {
-  return data !== undefined && existsSync(data) && !['idx', 'cifar'].includes(detectDataSource(data));
+  return ownDataKind(data) !== undefined;
 }
 
 /** Zoo models are built for the data's sample shape ([C, S, S]); files are taken as they are. */

@@ -26,11 +26,11 @@ import type { ImageFlags } from './flags.js';
 import { pipelineReporter } from './progress.js';
 import { formatTable } from './table.js';
 import { agreementJson, describeAgreement } from './eval.js';
-import { loadData, loadLabelled, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel, usesImageDataset, zooShapeFor } from './load.js';
+import { loadData, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel, usesImageDataset, zooShapeFor } from './load.js';
 import type { RunLog } from '../train/run-log.js';
 import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
 import type { HeldOut } from './validation.js';
-import { addValidationFlags, holdOutValidation } from './validation.js';
+import { addValidationFlags, holdOutOwnData, holdOutValidation } from './validation.js';
 
 interface PruneFlags extends ImageFlags {
   model: string;
@@ -132,8 +132,7 @@ async function runPrune(f: PruneFlags, log?: RunLog): Promise<Record<string, unk
   let file: ReturnType<typeof loadModel> | undefined;
   if (!usesImageDataset(f, () => (file ??= loadModel(f.model)).model)) {
     const any = file ?? loadModel(f.model);
-    const trains = f.fineTuneEpochs > 0 || f.schedule !== 'oneshot' || f.method !== 'magnitude' || f.floor !== undefined;
-    return f.data !== undefined && trains ? pruneOwnData(f, any, options, log, t0) : pruneAnyModel(f, any, perLayer, t0);
+    return f.data !== undefined && trainingFlags(f).length > 0 ? pruneOwnData(f, any, options, log, t0) : pruneAnyModel(f, any, perLayer, t0);
   }
   const data = loadData(f.data);
   const { model, path } = file ?? loadModel(f.model, { seed: f.seed, ...zooShapeFor(data.train) });
@@ -148,6 +147,16 @@ async function runPrune(f: PruneFlags, log?: RunLog): Promise<Record<string, unk
   const r = await pruneOnData(f, model, { train: trainSet, validation, test }, options, normalization, log);
   const result: Model = withSplit({ ...r.model, metadata: { ...r.model.metadata, [NORMALIZE_KEY]: normalization } }, held.record);
   return prunedSummary(f, model, path, r, result, held.split, t0);
+}
+
+/** The flags that make prune train or probe on labelled samples, as the user wrote them. */
+function trainingFlags(f: PruneFlags): string[] {
+  return [
+    f.method !== 'magnitude' && `--method ${f.method}`,
+    f.schedule !== 'oneshot' && `--schedule ${f.schedule}`,
+    f.fineTuneEpochs > 0 && `--fine-tune-epochs ${f.fineTuneEpochs}`,
+    f.floor !== undefined && '--floor',
+  ].filter((x): x is string => typeof x === 'string');
 }
 
 /** The options runPrune checked, as pruneModel takes them (without its train settings). */
@@ -190,19 +199,12 @@ async function pruneOwnData(
   const data = f.data as string;
   if (path === undefined)
     throw new WhittleError('BAD_ARGUMENT', `--data ${data} holds your own samples: prune a model file trained on them (--model model.onnx)`);
-  if (f.normalize !== undefined) throw new WhittleError('BAD_ARGUMENT', `--normalize applies to MNIST/CIFAR bytes; ${data} is fed as read`);
   if (f.testData === undefined)
     throw new WhittleError(
       'BAD_ARGUMENT',
       `pruning with training on ${data} reports the accuracy before and after on labelled test samples: pass --test-data (samples of the same kind, never trained or chosen on)`,
     );
-  const read = (p: string): TensorDataset => loadLabelled(model, p, imageOptions(f), 'pruning with training');
-  const all = read(data);
-  const held = holdOutValidation(f.samples !== undefined ? limitTensorDataset(all, Math.min(f.samples, all.count)) : all, f, {
-    model,
-    label: 'prune',
-    loadValidation: read,
-  });
+  const { held, read } = holdOutOwnData(model, f, imageOptions(f), { label: 'prune', why: 'pruning with training' });
   const fullTest = read(f.testData);
   const test = f.evalLimit !== undefined ? limitTensorDataset(fullTest, Math.min(f.evalLimit, fullTest.count)) : fullTest;
   const r = await pruneOnData(f, model, { train: held.train, validation: held.validation, test }, options, 'none', log);
@@ -305,12 +307,7 @@ async function pruneAnyModel(
   perLayer: Record<string, number> | undefined,
   t0: number,
 ): Promise<Record<string, unknown>> {
-  const trains = [
-    f.method !== 'magnitude' && `--method ${f.method}`,
-    f.schedule !== 'oneshot' && `--schedule ${f.schedule}`,
-    f.fineTuneEpochs > 0 && `--fine-tune-epochs ${f.fineTuneEpochs}`,
-    f.floor !== undefined && '--floor',
-  ].filter((x): x is string => typeof x === 'string');
+  const trains = trainingFlags(f);
   if (trains.length > 0)
     throw new WhittleError(
       'BAD_ARGUMENT',

@@ -35,11 +35,11 @@ import { flagTerms, flagsOf } from './errors.js';
 import { agreementJson, agreementWithInput, describeAgreement, firstImages, imagesAsTensors } from './eval.js';
 import { addImageFlags, addTrainFlags, emit, addSummary, imageOptions, int, num, toTrainOptions } from './flags.js';
 import type { ImageFlags, TrainFlags } from './flags.js';
-import { isOwnData, loadData, loadLabelled, loadModel, resolveNormalization, saveModel, usesImageDataset } from './load.js';
+import { isOwnData, loadData, loadModel, resolveNormalization, saveModel, usesImageDataset } from './load.js';
 import { pipelineReporter } from './progress.js';
 import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
 import type { HeldOut } from './validation.js';
-import { holdOutValidation } from './validation.js';
+import { holdOutOwnData, holdOutValidation } from './validation.js';
 
 interface QuantizeFlags extends TrainFlags, ImageFlags {
   scheme: string;
@@ -219,19 +219,12 @@ async function anyInputs(f: QuantizeFlags, model: Model, scheme: QuantSchemeName
  */
 function ownTrainingInputs(f: QuantizeFlags, model: Model, scheme: QuantSchemeName): QuantizeInputs {
   const data = f.data as string;
-  if (f.normalize !== undefined) throw new WhittleError('BAD_ARGUMENT', `--normalize applies to MNIST/CIFAR bytes; ${data} is fed as read`);
   if (f.evalData === undefined)
     throw new WhittleError(
       'BAD_ARGUMENT',
       `--scheme ${scheme} on ${data} reports the accuracy before and after on labelled samples nothing trained on: pass --eval-data (samples of the same kind)`,
     );
-  const read = (p: string): TensorDataset => loadLabelled(model, p, imageOptions(f), `--scheme ${scheme}`);
-  const all = read(data);
-  const held = holdOutValidation(f.samples !== undefined ? limitTensorDataset(all, Math.min(f.samples, all.count)) : all, f, {
-    model,
-    label: 'quantize',
-    loadValidation: read,
-  });
+  const { held, read } = holdOutOwnData(model, f, imageOptions(f), { label: 'quantize', why: `--scheme ${scheme}` });
   const x = held.train.inputs.find((t) => t.shared !== true);
   let samples: Tensor | undefined;
   if (scheme === 'qat' && x !== undefined) {

@@ -4,20 +4,21 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { Dataset, SplitRecord, TensorDataset } from '../data/index.js';
+import type { DataForModelOptions, Dataset, SplitRecord, TensorDataset } from '../data/index.js';
 import {
   concatDatasets,
   DEFAULT_VALIDATION_FRACTION,
   datasetFingerprint,
   defaultMnistDir,
   isTensorDataset,
+  limitTensorDataset,
   splitByRecord,
   splitValidation,
 } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
 import { recordedSplit } from '../pipeline/index.js';
-import { loadData } from './load.js';
+import { loadData, loadLabelled } from './load.js';
 
 export interface ValidationFlags {
   /** Undefined: the model's recorded split, else DEFAULT_VALIDATION_FRACTION. */
@@ -198,4 +199,25 @@ export function holdOutValidation<D extends Dataset | TensorDataset = Dataset>(
     ),
     record: undefined,
   };
+}
+
+/**
+ * The user's own labelled --data (.npy, .npz, JSONL, an image folder) read as `model` takes it and
+ * fed as read (--normalize, which converts MNIST/CIFAR bytes, is refused), its first --samples,
+ * and the validation split held out of it; `read` loads --val-data, --test-data or --eval-data
+ * the same way. `why` names what needs the labels.
+ */
+export function holdOutOwnData(
+  model: Model,
+  f: ValidationFlags & { samples?: number; normalize?: string },
+  options: DataForModelOptions,
+  o: { label: string; why: string },
+): { all: TensorDataset; held: HeldOut<TensorDataset>; read: (path: string) => TensorDataset } {
+  const data = f.data as string;
+  if (f.normalize !== undefined)
+    throw new WhittleError('BAD_ARGUMENT', `--normalize applies to MNIST/CIFAR bytes; ${data} is fed as read (image folders: --mean and --std)`);
+  const read = (path: string): TensorDataset => loadLabelled(model, path, options, o.why);
+  const all = read(data);
+  const train = f.samples !== undefined ? limitTensorDataset(all, Math.min(f.samples, all.count)) : all;
+  return { all, held: holdOutValidation(train, f, { model, label: o.label, loadValidation: read }), read };
 }

@@ -288,8 +288,8 @@ export async function train(model: Model, data: Dataset | TensorDataset, o: Trai
     throw new WhittleError('BAD_ARGUMENT', `shift augments image bytes (MNIST, CIFAR); ${tensors.source} holds float samples: train it without shift`);
   // The threads the session will run with (it never takes more than there are cores).
   const threads = Math.min(o.threads ?? defaultThreads(), defaultThreads());
-  const bsFixed = Math.min(o.batchSize, data.count);
-  const step = buildStepAnyShape(model, bsFixed, { threads, ...withLabelSmoothing(o.step, o.labelSmoothing ?? 0), optimizer: o.optimizer });
+  const bs = Math.min(o.batchSize, data.count);
+  const step = buildStepAnyShape(model, bs, { threads, ...withLabelSmoothing(o.step, o.labelSmoothing ?? 0), optimizer: o.optimizer });
   const K = Math.max(1, Math.floor(o.stepsPerRun ?? DEFAULT_STEPS_PER_RUN));
   // Pixels go in as bytes and each step normalizes its own batch in the graph: a byte copy per
   // sample instead of a float conversion per pixel in JavaScript, and the floats stay in cache.
@@ -300,7 +300,6 @@ export async function train(model: Model, data: Dataset | TensorDataset, o: Trai
   const loop = K > 1 ? buildLoopTrainStep(runStep) : undefined;
   const session = await Session.create(loop?.step.model ?? runStep.model, { threads: o.threads });
   const schedule: ScheduleOptions = o.schedule ?? { schedule: { kind: 'constant' } };
-  const bs = Math.min(o.batchSize, data.count);
   const stepsPerEpoch = Math.floor(data.count / bs);
   const totalSteps = stepsPerEpoch * o.epochs;
   const dims = inputDims(model, data);
