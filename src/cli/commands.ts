@@ -128,7 +128,6 @@ async function runTrain(
   else delete metadata[LABEL_SMOOTHING_KEY];
   const trained = withSplit({ ...result.model, metadata }, held.record);
   if (result.status !== 'interrupted') onTrained?.(trained);
-  const last = result.history[result.history.length - 1];
   let bytes: number | undefined;
   if (f.out !== undefined && result.status !== 'interrupted') bytes = saveModel(trained, f.out, path);
   // The test split, once, on the final model (an interrupted run is not final).
@@ -136,13 +135,7 @@ async function runTrain(
   if (test !== undefined) addSummary(`${label}: test accuracy ${(100 * test.accuracy).toFixed(2)}% (${test.samples} samples), loss ${test.loss.toFixed(4)}\n`);
   return {
     model: f.model,
-    status: result.status,
-    accuracy: test?.accuracy ?? null,
-    loss: test?.loss ?? null,
-    testSamples: test?.samples ?? null,
-    valAccuracy: last?.valAccuracy ?? null,
-    valLoss: last?.valLoss ?? null,
-    ...runJson(f, result, held, t0, bytes),
+    ...runJson(f, result, held, t0, bytes, test),
     defaults: family.family,
     fineTuning,
     normalize: normalization,
@@ -152,16 +145,23 @@ async function runTrain(
   };
 }
 
-/** The JSON keys every training run reports: its split, settings, progress and output. */
+/** The JSON keys every training run reports: its test and last validation figures, split, settings, progress and output. */
 function runJson(
   f: TrainFlags,
   result: Awaited<ReturnType<typeof train>>,
   held: { train: { count: number }; validation: { count: number }; split: unknown },
   t0: number,
   bytes: number | undefined,
+  test: Awaited<ReturnType<typeof evaluate>> | undefined,
 ): Record<string, unknown> {
   const last = result.history[result.history.length - 1];
   return {
+    status: result.status,
+    accuracy: test?.accuracy ?? null,
+    loss: test?.loss ?? null,
+    testSamples: test?.samples ?? null,
+    valAccuracy: last?.valAccuracy ?? null,
+    valLoss: last?.valLoss ?? null,
     valSamples: held.validation.count,
     trainSamples: held.train.count,
     split: held.split,
@@ -282,13 +282,7 @@ async function runTrainOnOwnData(
     model: f.model,
     data,
     testData: f.testData ?? null,
-    status: result.status,
-    accuracy: scored?.accuracy ?? null,
-    loss: scored?.loss ?? null,
-    testSamples: scored?.samples ?? null,
-    valAccuracy: last?.valAccuracy ?? null,
-    valLoss: last?.valLoss ?? null,
-    ...runJson(f, result, held, t0, bytes),
+    ...runJson(f, result, held, t0, bytes, scored),
     fineTuning: true,
     normalize: null,
     normalizeFrom: 'data',
