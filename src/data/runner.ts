@@ -4,13 +4,12 @@
 // normalized on the fly, `TensorDataset` rows, rows of one tensor); the runner owns the order,
 // the limit and the batch boundaries. Running the model is the caller's (data/ knows no runtime).
 import { WhittleError } from '../ir/errors.js';
-import type { TensorData } from '../ir/tensor.js';
 import { sizeOf, Tensor } from '../ir/tensor.js';
 import type { Normalization } from './batches.js';
 import { normalizeBatch, parseNormalization } from './batches.js';
 import type { Dataset } from './dataset.js';
 import type { TensorDataset } from './tensor-dataset.js';
-import { sampleFeed } from './tensor-dataset.js';
+import { checkIndices, rows, sampleFeed } from './tensor-dataset.js';
 
 /** Samples gathered for one run of a model. */
 export interface SampleBatch {
@@ -123,36 +122,6 @@ export function imageSource(ds: Dataset, o: ImageSourceOptions): BatchSource {
 }
 
 /** True when `indices` is start, start+1, … (a contiguous run: rows can be views). */
-function contiguous(indices: ArrayLike<number>): boolean {
-  const first = indices[0] ?? 0;
-  for (let i = 1; i < indices.length; i++) if (indices[i] !== first + i) return false;
-  return true;
-}
-
-/** Rows `indices` of sample-major `data` with `per` values per sample (a view when contiguous). */
-function rows(data: TensorData, per: number, indices: ArrayLike<number>): TensorData {
-  const n = indices.length;
-  if (contiguous(indices)) {
-    const s = (indices[0] ?? 0) * per;
-    return data.subarray(s, s + n * per) as TensorData;
-  }
-  const out = new (data.constructor as new (n: number) => TensorData)(n * per);
-  for (let i = 0; i < n; i++) {
-    const s = (indices[i] as number) * per;
-    (out as Float32Array).set((data as Float32Array).subarray(s, s + per), i * per);
-  }
-  return out;
-}
-
-function checkIndices(indices: ArrayLike<number>, count: number, what: string): void {
-  for (let i = 0; i < indices.length; i++) {
-    const j = indices[i] as number;
-    if (!Number.isInteger(j) || j < 0 || j >= count) {
-      throw new WhittleError('BAD_ARGUMENT', `sample index ${j} at position ${i} is outside the ${count} samples of ${what}; pass indices in 0..${count - 1}`);
-    }
-  }
-}
-
 /**
  * A `TensorDataset` (any number of named inputs, any dtypes) as a batch source; contiguous
  * batches are views, no copy.

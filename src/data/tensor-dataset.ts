@@ -239,35 +239,48 @@ export function labelsFromArray(array: { dtype: DType; dims: readonly number[]; 
   return labels;
 }
 
-/** `count × per` values of a typed array's kind. */
-function allocLike(data: TensorData, n: number): TensorData {
-  return new (data.constructor as new (n: number) => TensorData)(n);
+function contiguous(indices: ArrayLike<number>): boolean {
+  const first = indices[0] ?? 0;
+  for (let i = 1; i < indices.length; i++) if (indices[i] !== first + i) return false;
+  return true;
+}
+
+/** Rows `indices` of sample-major `data` with `per` values per sample (a view when contiguous). */
+export function rows(data: TensorData, per: number, indices: ArrayLike<number>): TensorData {
+  const n = indices.length;
+  if (contiguous(indices)) {
+    const s = (indices[0] ?? 0) * per;
+    return data.subarray(s, s + n * per) as TensorData;
+  }
+  const out = new (data.constructor as new (n: number) => TensorData)(n * per);
+  for (let i = 0; i < n; i++) {
+    const s = (indices[i] as number) * per;
+    (out as Float32Array).set((data as Float32Array).subarray(s, s + per), i * per);
+  }
+  return out;
+}
+
+export function checkIndices(indices: ArrayLike<number>, count: number, what: string): void {
+  for (let i = 0; i < indices.length; i++) {
+    const j = indices[i] as number;
+    if (!Number.isInteger(j) || j < 0 || j >= count) {
+      throw new WhittleError('BAD_ARGUMENT', `sample index ${j} at position ${i} is outside the ${count} samples of ${what}; pass indices in 0..${count - 1}`);
+    }
+  }
 }
 
 /**
- * The samples at `indices`, in that order (copied); shared inputs and class names carry over.
+ * The samples at `indices`, in that order (views of `ds` where the indices run contiguously, else
+ * copies); shared inputs and class names carry over.
  *
  * ```ts
  * const firstAndLast = selectTensorDataset(ds, [0, ds.count - 1]);
  * ```
  */
 export function selectTensorDataset(ds: TensorDataset, indices: ArrayLike<number>): TensorDataset {
-  for (let i = 0; i < indices.length; i++) {
-    const j = indices[i] as number;
-    if (!(Number.isInteger(j) && j >= 0 && j < ds.count))
-      throw new WhittleError('BAD_ARGUMENT', `sample index ${j} is outside the ${ds.count} samples of ${ds.source}; pass indices in 0..${ds.count - 1}`);
-  }
-  const inputs = ds.inputs.map((t) => {
-    if (t.shared === true) return t;
-    const per = sizeOf(t.shape);
-    const out = allocLike(t.data, indices.length * per);
-    for (let i = 0; i < indices.length; i++) {
-      const j = indices[i] as number;
-      (out as Float32Array).set((t.data as Float32Array).subarray(j * per, (j + 1) * per), i * per);
-    }
-    return { ...t, data: out };
-  });
-  const labels = ds.labels === undefined ? undefined : Int32Array.from({ length: indices.length }, (_, i) => ds.labels?.[indices[i] as number] as number);
+  checkIndices(indices, ds.count, ds.source);
+  const inputs = ds.inputs.map((t) => (t.shared === true ? t : { ...t, data: rows(t.data, sizeOf(t.shape), indices) }));
+  const labels = ds.labels === undefined ? undefined : (rows(ds.labels, 1, indices) as Int32Array);
   return { count: indices.length, inputs, labels, ...(ds.classes !== undefined ? { classes: ds.classes } : {}), source: ds.source };
 }
 
@@ -289,7 +302,7 @@ export function concatTensorDatasets(a: TensorDataset, b: TensorDataset): Tensor
   const inputs = a.inputs.map((t, k) => {
     if (t.shared === true) return t;
     const other = (b.inputs[k] as SampleTensor).data;
-    const out = allocLike(t.data, t.data.length + other.length);
+    const out = new (t.data.constructor as new (n: number) => TensorData)(t.data.length + other.length);
     (out as Float32Array).set(t.data as Float32Array);
     (out as Float32Array).set(other as Float32Array, t.data.length);
     return { ...t, data: out };
