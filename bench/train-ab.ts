@@ -7,6 +7,10 @@
 //   of each side (default: A = the defaults, B = unfoldInputConvs on). B='{}' is an A/A run: two
 //   sessions of one graph read 0.98-1.04 here (LeNet-5 at 2 threads 0.980; LeNet-300-100 at 1 and
 //   2 threads 1.015 and 1.041), so a ratio within ~4% of 1 is no difference.
+// SA / SB merge onnxruntime session options into each side's, e.g. B='{}'
+//   SB='{"executionMode":"parallel","interOpNumThreads":2,"intraOpNumThreads":1}': LeNet-300-100's step
+//   at 2 threads read A/B 0.846 (K=64) and 0.840 (K=1) — inter-op parallelism over the step's
+//   independent branches is slower than the default intra-op threads; intra 1 sequential: 0.833.
 import * as ort from 'onnxruntime-node';
 import { byteInput } from '../src/autodiff/byte-input.js';
 import { buildLoopTrainStep } from '../src/autodiff/loop.js';
@@ -31,7 +35,7 @@ const order = epochOrder(mnist.train.count, { shuffle: true, seed: 0, epoch: 0 }
 const toOrt = (t: Tensor): ort.Tensor => new ort.Tensor(t.dtype as 'float32', t.data as Float32Array, t.dims as number[]);
 
 /** One side: its Loop session, its own weights and optimizer state, and one run at a time. */
-async function side(options: Partial<TrainStepOptions>) {
+async function side(options: Partial<TrainStepOptions>, sessionOptions: Partial<ort.InferenceSession.SessionOptions>) {
   const step = buildTrainStep(model, { optimizer: { kind: 'sgd', momentum: 0.9 }, threads, ...options });
   const g = step.model.graph.clone();
   const pixels = byteInput(g, step.input, normalizationAffine('x/255'));
@@ -42,6 +46,7 @@ async function side(options: Partial<TrainStepOptions>) {
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
     logSeverityLevel: 4,
+    ...sessionOptions,
   });
   const source = imageSource(mnist.train, {
     input: loop.stackedInput,
@@ -81,8 +86,10 @@ const spec = (v: string | undefined, fallback: Partial<TrainStepOptions>): Parti
   v === undefined ? fallback : (JSON.parse(v) as Partial<TrainStepOptions>);
 const optsA = spec(process.env['A'], {});
 const optsB = spec(process.env['B'], { unfoldInputConvs: true });
-const runA = await side(optsA);
-const runB = await side(optsB);
+const sessA = JSON.parse(process.env['SA'] ?? '{}') as Partial<ort.InferenceSession.SessionOptions>;
+const sessB = JSON.parse(process.env['SB'] ?? '{}') as Partial<ort.InferenceSession.SessionOptions>;
+const runA = await side(optsA, sessA);
+const runB = await side(optsB, sessB);
 for (let i = 0; i < warm; i++) {
   await runA();
   await runB();
