@@ -133,21 +133,30 @@ function torchReference(cfg: OptimizerConfig, size: number): Reference {
   }
 }
 
-/** Parameters after each step, and the loss each step saw, per the float64 reference. */
-function referenceRun(cfg: OptimizerConfig): { params: Params[]; losses: number[] } {
+/**
+ * Parameters after each step, and the loss each step saw, per the float64 reference; with
+ * `clipNorm`, both gradients scaled by min(1, clipNorm / ‖(dw, db)‖) first (torch.nn.utils.clip_grad_norm_).
+ */
+function referenceRun(cfg: OptimizerConfig, clipNorm?: number): { params: Params[]; losses: number[]; norms: number[] } {
   const p: Params = { w: Float64Array.from(W0), b: Float64Array.from(B0) };
   const updW = torchReference(cfg, C * F);
   const updB = torchReference(cfg, C);
   const params: Params[] = [];
   const losses: number[] = [];
+  const norms: number[] = [];
   BATCHES.forEach((batch, s) => {
     const { loss, dw, db } = lossAndGradient(p, batch);
     losses.push(loss);
+    const norm = Math.sqrt([...dw, ...db].reduce((a, g) => a + g * g, 0));
+    norms.push(norm);
+    if (clipNorm !== undefined && norm > clipNorm) {
+      for (const g of [dw, db]) for (let i = 0; i < g.length; i++) g[i] = ((g[i] as number) * clipNorm) / norm;
+    }
     updW(p.w, dw, LRS[s] as number, s + 1);
     updB(p.b, db, LRS[s] as number, s + 1);
     params.push({ w: p.w.slice(), b: p.b.slice() });
   });
-  return { params, losses };
+  return { params, losses, norms };
 }
 
 function initialState(step: TrainStep, model: Model): Map<string, Tensor> {
@@ -163,9 +172,9 @@ function labels(batch: Batch): Tensor {
 }
 
 /** Three single-step runs, carrying state as the trainer does; the state after each step. */
-async function runSteps(cfg: OptimizerConfig): Promise<{ states: Map<string, Tensor>[]; losses: number[] }> {
+async function runSteps(cfg: OptimizerConfig, clipNorm?: number): Promise<{ states: Map<string, Tensor>[]; losses: number[] }> {
   const model = linearClassifier();
-  const step = buildTrainStep(model, { optimizer: cfg });
+  const step = buildTrainStep(model, { optimizer: cfg, ...(clipNorm !== undefined ? { clipNorm } : {}) });
   const session = await Session.create(step.model, { threads: 1 });
   let state = initialState(step, model);
   const states: Map<string, Tensor>[] = [];
@@ -266,6 +275,33 @@ for (const [label, cfg] of CONFIGS) {
     );
   });
 }
+
+test('clipNorm scales the gradient to its global norm before the update, as clip_grad_norm_ does, and leaves smaller ones alone', async () => {
+  const cfg: OptimizerConfig = { kind: 'sgd', momentum: 0.9 };
+  const { norms } = referenceRun(cfg);
+  // A limit between the steps' norms: some steps are clipped, some are not.
+  const sorted = [...norms].sort((a, b) => a - b);
+  const clip = ((sorted[0] as number) + (sorted[STEPS - 1] as number)) / 2;
+  assert.ok(norms.some((n) => n > clip) && norms.some((n) => n < clip), `norms ${norms.join(', ')} around ${clip}`);
+  const ref = referenceRun(cfg, clip);
+  const unclipped = referenceRun(cfg);
+  const { states } = await runSteps(cfg, clip);
+  for (let s = 0; s < STEPS; s++) {
+    assertClose(states[s]?.get('w'), (ref.params[s] as Params).w, `w after step ${s + 1}`);
+    assertClose(states[s]?.get('b'), (ref.params[s] as Params).b, `b after step ${s + 1}`);
+  }
+  // The clipped trajectory is not the unclipped one (the test would pass without clipping otherwise).
+  const last = (unclipped.params[STEPS - 1] as Params).w;
+  const got = states[STEPS - 1]?.get('w')?.data as Float32Array;
+  assert.ok(
+    got.some((v, i) => Math.abs(v - (last[i] as number)) > 1e-3),
+    'clipping changed nothing',
+  );
+  assert.throws(
+    () => buildTrainStep(linearClassifier(), { optimizer: cfg, clipNorm: 0 }),
+    (e: Error & { code?: string }) => e.code === 'BAD_ARGUMENT' && /clipNorm/.test(e.message),
+  );
+});
 
 test('optimizerFromName: PyTorch defaults per name; unknown names list the valid ones', () => {
   assert.deepEqual(optimizerFromName('nesterov'), { kind: 'sgd', momentum: 0.9, nesterov: true, weightDecay: 0 });

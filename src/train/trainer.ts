@@ -29,6 +29,8 @@ export interface TrainOptions {
   lr: number;
   optimizer: OptimizerConfig;
   schedule?: ScheduleOptions;
+  /** Clip each step's gradient to this global L2 norm before the update (PyTorch's `clip_grad_norm_`); default none. */
+  clipNorm?: number;
   /** How image bytes become floats (in the step's graph); a `TensorDataset`'s values are fed as they are. */
   normalization: Normalization;
   seed?: number;
@@ -178,6 +180,7 @@ interface CheckpointMeta {
 function fingerprint(o: TrainOptions, step: TrainStep): string {
   const smoothing = o.labelSmoothing ? [o.labelSmoothing] : [];
   const shift = o.shift ? [{ shift: o.shift }] : [];
+  const clip = o.clipNorm !== undefined ? [{ clipNorm: o.clipNorm }] : [];
   return JSON.stringify([
     o.batchSize,
     o.lr,
@@ -188,6 +191,7 @@ function fingerprint(o: TrainOptions, step: TrainStep): string {
     step.carried.map((c) => [c.input, c.dims]),
     ...smoothing,
     ...shift,
+    ...clip,
   ]);
 }
 
@@ -292,7 +296,12 @@ export async function train(model: Model, data: Dataset | TensorDataset, o: Trai
   // The threads the session will run with (it never takes more than there are cores).
   const threads = Math.min(o.threads ?? defaultThreads(), defaultThreads());
   const bs = Math.min(o.batchSize, data.count);
-  const step = buildStepAnyShape(model, bs, inputDims(model, data), { threads, ...withLabelSmoothing(o.step, o.labelSmoothing ?? 0), optimizer: o.optimizer });
+  const step = buildStepAnyShape(model, bs, inputDims(model, data), {
+    threads,
+    ...withLabelSmoothing(o.step, o.labelSmoothing ?? 0),
+    optimizer: o.optimizer,
+    ...(o.clipNorm !== undefined ? { clipNorm: o.clipNorm } : {}),
+  });
   const K = Math.max(1, Math.floor(o.stepsPerRun ?? DEFAULT_STEPS_PER_RUN));
   // Pixels go in as bytes and each step normalizes its own batch in the graph: a byte copy per
   // sample instead of a float conversion per pixel in JavaScript, and the floats stay in cache.
