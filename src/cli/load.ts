@@ -1,8 +1,8 @@
 // Resolving --model and --data into library objects, with the errors a user can act on.
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Dataset, DataForModelOptions, Normalization, TensorDataset } from '../data/index.js';
-import { CIFAR10_TEST_FILE, detectDataSource, feedInputs, loadCifar10, loadDataForModel, loadIdxDataset, parseNormalization } from '../data/index.js';
+import type { Dataset, Normalization } from '../data/index.js';
+import { CIFAR10_TEST_FILE, detectDataSource, feedInputs, loadCifar10, loadIdxDataset, parseNormalization } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
 import { saveModel as saveModelFile } from '../ir/io.js';
@@ -60,7 +60,7 @@ export function refuseOwnData(dir: string | undefined): void {
   if (dir !== undefined && kind !== undefined)
     throw new WhittleError(
       'BAD_ARGUMENT',
-      `--data ${dir} holds your own samples (${OWN_KINDS[kind] ?? kind}); this command reads MNIST-format IDX or CIFAR-10 directories. Your own samples work with train, prune and distill (model files; labelled, with --test-data), quantize (ptq; qat, binary and ternary with labels and --eval-data), eval and bench`,
+      `--data ${dir} holds your own samples (${OWN_KINDS[kind] ?? kind}); this command reads MNIST-format IDX or CIFAR-10 directories. Your own samples work with train, prune, distill and optimize (model files; labelled, with --test-data), quantize (ptq; qat, binary and ternary with labels and --eval-data), eval and bench`,
     );
 }
 
@@ -71,20 +71,6 @@ const OWN_KINDS: Record<string, string> = {
   'npy-dir': 'a folder of .npy files',
   images: 'an image folder',
 };
-
-/**
- * The user's own samples (.npy, .npz, JSONL, an image folder) as `model` takes them, refused
- * without labels: `why` names what needs them ("training", "--scheme qat", ...).
- */
-export function loadLabelled(model: Model, path: string, options: DataForModelOptions, why: string): TensorDataset {
-  const ds = loadDataForModel(model, path, options);
-  if (ds.labels === undefined)
-    throw new WhittleError(
-      'BAD_DATA',
-      `${path} has no labels; ${why} needs one class label per sample (an .npz "labels" array, labels.npy beside the inputs, a JSONL "label" field, or class sub-folders)`,
-    );
-  return ds;
-}
 
 /**
  * What kind of the user's own samples --data names (.npy, .npz, JSONL, a folder of .npy or

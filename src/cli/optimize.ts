@@ -6,17 +6,19 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { WhittleError } from '../ir/errors.js';
-import { DEFAULT_VALIDATION_FRACTION, datasetFingerprint } from '../data/index.js';
+import type { Dataset, TensorDataset } from '../data/index.js';
+import { DEFAULT_VALIDATION_FRACTION, datasetFingerprint, loadLabelledForModel } from '../data/index.js';
 import type { Model } from '../ir/graph.js';
 import { recordedSplit } from '../pipeline/index.js';
 import { defaultLatencyTablePath } from '../search/latency.js';
-import { optimize } from '../search/optimize.js';
+import { DEFAULT_LR_PROBE, optimize } from '../search/optimize.js';
 import type { TrialRunner } from '../search/pool.js';
 import { LocalPool } from '../search/pool.js';
-import type { RuntimeName, SparsityMode, Target } from '../search/types.js';
+import type { OwnDataRef, RuntimeName, SparsityMode, Target } from '../search/types.js';
 import type { RunLog } from '../train/run-log.js';
-import { emit, addSummary, int, num } from './flags.js';
-import { loadData, loadModel, refuseOwnData, resolveNormalization } from './load.js';
+import type { ImageFlags } from './flags.js';
+import { addImageFlags, emit, addSummary, imageOptions, int, num } from './flags.js';
+import { isOwnData, loadData, loadModel, resolveNormalization } from './load.js';
 import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
 
 /**
@@ -24,8 +26,9 @@ import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
  * record is of all of this training data; else --val-split / --split-seed (default --seed).
  */
 function searchSplit(
-  f: { valSplit?: number; splitSeed?: number; seed: number; data?: string },
+  f: { valSplit?: number; splitSeed?: number; seed: number },
   model: Model,
+  trainingData: () => Dataset | TensorDataset,
 ): { source: 'recorded' | 'flags' | 'unrecorded' | 'mismatch'; seed: number; fraction: number; note: string | null } {
   const seed = f.splitSeed ?? f.seed;
   const fraction = f.valSplit ?? DEFAULT_VALIDATION_FRACTION;
@@ -40,7 +43,7 @@ function searchSplit(
       'unrecorded',
       `the model records no training split; holding out --val-split ${fraction} --split-seed ${seed}, which may include samples it was trained on`,
     );
-  const train = loadData(f.data).train;
+  const train = trainingData();
   if ('valData' in r || r.samples !== train.count || datasetFingerprint(train) !== r.fingerprint)
     return say(
       'mismatch',
@@ -49,9 +52,10 @@ function searchSplit(
   return { source: 'recorded', seed: r.seed, fraction: r.fraction, note: null };
 }
 
-interface OptimizeFlags {
+interface OptimizeFlags extends ImageFlags {
   model: string;
   data?: string;
+  testData?: string;
   target: Target;
   budget?: number;
   maxDrop: number;
@@ -72,7 +76,7 @@ interface OptimizeFlags {
   finalSamples?: number;
   population: number;
   valSplit?: number;
-  lr: string;
+  lr?: string;
   modes: string;
   batch: number;
   latencyTable?: string;
@@ -88,14 +92,42 @@ interface OptimizeFlags {
   log?: string;
 }
 
+/**
+ * The user's own labelled samples when --data names them: --test-data required (the test figure
+ * comes from it, once), fed as read (--normalize and --shifts refused); undefined for an
+ * MNIST/CIFAR directory, which takes neither --test-data nor the image flags.
+ */
+function ownSearchData(f: OptimizeFlags, model: Model): OwnDataRef | undefined {
+  if (!isOwnData(f.data)) {
+    if (f.testData !== undefined)
+      throw new WhittleError('BAD_ARGUMENT', '--test-data goes with your own --data samples; an MNIST/CIFAR directory brings its own test split');
+    return undefined;
+  }
+  const data = f.data as string;
+  if (f.testData === undefined)
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `--data ${data} holds your own samples; pass --test-data with your test samples (the chosen model is scored on them once)`,
+    );
+  if (!existsSync(f.testData)) throw new WhittleError('IO', `--test-data ${f.testData} does not exist; pass your labelled test samples`);
+  if (f.normalize !== undefined)
+    throw new WhittleError('BAD_ARGUMENT', `--normalize applies to MNIST/CIFAR bytes; ${data} is fed as read (image folders: --mean and --std)`);
+  if (f.shifts > 0) throw new WhittleError('BAD_ARGUMENT', `--shifts moves MNIST/CIFAR pixels; ${data} is fed as read — drop --shifts`);
+  return { train: resolve(data), test: resolve(f.testData), options: imageOptions(f) };
+}
+
 export function registerOptimizeCommands(program: Command): void {
-  addLogFlag(program.command('optimize'))
+  const command = addLogFlag(program.command('optimize'))
     .description(
       'search per-layer width, sparsity and bits (float, fp16, int8, int4, ternary, k-means 2–8) against a size, latency or FLOPs budget; trials measured on a validation split',
     )
     .requiredOption('--model <file.onnx>', 'the trained model to optimize')
     .requiredOption('--out <dir>', 'output directory: the chosen model, front.json, result.json, journal.jsonl')
-    .option('--data <dir>', 'MNIST-format IDX or CIFAR-10 directory (default: the bundled MNIST)')
+    .option(
+      '--data <path>',
+      'MNIST-format IDX or CIFAR-10 directory (default: the bundled MNIST), or your own labelled samples (.npz, .npy + labels.npy, JSONL, an image folder with class sub-folders; with --test-data)',
+    )
+    .option('--test-data <path>', 'with your own --data: the test samples the chosen model and the input are scored on, once')
     .addOption(new Option('--target <what>', 'what to lower').choices(['size', 'latency', 'flops']).default('size'))
     .option('--budget <x>', 'the most accurate model within this: bytes (size), ms per batch (latency) or a FLOPs fraction (flops)', num('--budget'))
     .option(
@@ -138,7 +170,10 @@ export function registerOptimizeCommands(program: Command): void {
       `fraction of the training data held out for every choice (default: the split the model recorded, else ${DEFAULT_VALIDATION_FRACTION})`,
       num('--val-split'),
     )
-    .option('--lr <list>', 'fine-tune learning rates the search may choose, comma-separated', '0.01')
+    .option(
+      '--lr <list>',
+      `fine-tune learning rates the search may choose, comma-separated (default: the one of ${DEFAULT_LR_PROBE.join(', ')} the greedy path's middle candidate scores highest with on validation; key \`lrProbe\`)`,
+    )
     .option(
       '--modes <list>',
       "how trials may sparsify (size target), comma-separated: magnitude (gradual pruning), variational (sparse variational dropout learns it); the first is the greedy path's",
@@ -173,109 +208,109 @@ export function registerOptimizeCommands(program: Command): void {
       int('--shifts', 0),
       0,
     )
-    .option('--json', 'print one JSON object on stdout')
-    .action(async (f: OptimizeFlags) => {
-      if (!f.model.endsWith('.onnx')) throw new WhittleError('BAD_ARGUMENT', `--model ${f.model}: optimize needs a trained .onnx file`);
-      refuseOwnData(f.data);
-      const { model, path } = loadModel(f.model);
-      const normalization = resolveNormalization(f.normalize, model);
-      if (!(f.maxDrop >= 0 && f.maxDrop < 100)) throw new WhittleError('BAD_ARGUMENT', `--max-drop must be in [0, 100) points, got ${f.maxDrop}`);
-      if (f.budget !== undefined && !(f.budget > 0)) throw new WhittleError('BAD_ARGUMENT', `--budget must be > 0, got ${f.budget}`);
-      const lrs = f.lr.split(',').map((s) => Number(s));
-      if (lrs.some((x) => !(x > 0))) throw new WhittleError('BAD_ARGUMENT', `--lr must list learning rates > 0, got "${f.lr}"`);
-      const modes = f.modes.split(',').map((m) => m.trim());
-      const badMode = modes.find((m) => m !== 'magnitude' && m !== 'variational');
-      if (badMode !== undefined || modes.length === 0)
-        throw new WhittleError('BAD_ARGUMENT', `--modes must list magnitude and/or variational, got "${f.modes}"`);
-      const teacherPaths = f.teacher === undefined ? undefined : f.teacher.split(',').map((p) => resolve(p.trim()));
-      for (const p of teacherPaths ?? []) {
-        if (!p.endsWith('.onnx')) throw new WhittleError('BAD_ARGUMENT', `--teacher ${p}: a teacher must be a trained .onnx file`);
-        if (!existsSync(p)) throw new WhittleError('IO', `--teacher ${p} does not exist; pass the path of a trained .onnx model`);
-      }
-      if (teacherPaths !== undefined && !f.distill) throw new WhittleError('BAD_ARGUMENT', '--teacher needs distillation; drop --no-distill');
-      const split = searchSplit(f, model);
-      const dataRef = {
-        dir: f.data === undefined ? undefined : resolve(f.data),
-        valSplit: split.fraction,
-        splitSeed: split.seed,
-        trainSamples: f.trainSamples,
-        valSamples: f.valSamples,
-      };
-      let runner: TrialRunner;
-      let modelRef: { path: string } | { blob: string } = { path: path as string };
-      if (f.queue !== undefined) {
-        // Loaded only here: BullMQ and ioredis cost every other command ~0.3 s of CPU at startup.
-        const { QueueRunner } = await import('../search/queue.js');
-        const q = await QueueRunner.connect(f.queue, { parallel: f.workers });
-        modelRef = await q.storeModel(path as string);
-        runner = q;
-      } else runner = new LocalPool(f.workers);
-      // Opened at the first trial, once the search has accepted --out (an existing search's log is
-      // never truncated by a refused run); a resumed search replays its journal, so the log starts afresh.
-      let log: RunLog | undefined;
-      const runLog = (): RunLog | undefined => {
-        log ??= openCommandLog(resolveLogPath(f.log, f.out, true), 'optimize', f.model);
-        return log;
-      };
-      try {
-        const r = await optimize({
-          modelPath: path as string,
-          modelRef,
-          data: dataRef,
-          target: f.target,
-          budget: f.budget,
-          maxDrop: f.maxDrop / 100,
-          latency: { runtime: f.runtime, threads: f.threads, batch: 64 },
-          latencyTablePath: f.latencyTable ?? defaultLatencyTablePath(),
-          trials: f.trials,
-          timeSeconds: f.time,
-          seed: f.seed,
-          epochs: f.epochs,
-          finalEpochs: f.finalEpochs,
-          finalTrainSamples: f.finalSamples,
-          population: f.population,
-          batchSize: f.batch,
-          lrs,
-          modes: modes as SparsityMode[],
-          normalization,
-          threads: f.threads,
-          out: f.out,
-          resume: Boolean(f.resume),
-          runner,
-          compareUniform: Boolean(f.uniform),
-          rerank: f.rerank,
-          fillBudget: f.fill,
-          finalFill: f.finalFill,
-          distill: f.distill,
-          ...(teacherPaths !== undefined ? { teacherPaths } : {}),
-          shifts: f.shifts,
-          log: (line) => process.stderr.write(`${line}\n`),
-          onTrial: (t) => runLog()?.write({ type: 'trial', ...t }),
-        });
-        runLog()?.write({ type: 'result', result: { ...r } });
-        const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
-        addSummary(
-          `optimize: chosen trial ${r.chosen.trial + 1}: test error ${pct(1 - r.final.testAccuracy)} (input ${pct(1 - r.baseline.testAccuracy)}), ` +
-            `${r.final.bytes} bytes (${r.ratio.bytes.toFixed(1)}× smaller than dense float32), ${r.final.latencyMs.toFixed(3)} ms/batch (${r.ratio.latency.toFixed(2)}× faster) → ${r.final.file}\n`,
-        );
+    .option('--json', 'print one JSON object on stdout');
+  addImageFlags(command).action(async (f: OptimizeFlags) => {
+    if (!f.model.endsWith('.onnx')) throw new WhittleError('BAD_ARGUMENT', `--model ${f.model}: optimize needs a trained .onnx file`);
+    const { model, path } = loadModel(f.model);
+    const own = ownSearchData(f, model);
+    const normalization = resolveNormalization(f.normalize, model);
+    if (!(f.maxDrop >= 0 && f.maxDrop < 100)) throw new WhittleError('BAD_ARGUMENT', `--max-drop must be in [0, 100) points, got ${f.maxDrop}`);
+    if (f.budget !== undefined && !(f.budget > 0)) throw new WhittleError('BAD_ARGUMENT', `--budget must be > 0, got ${f.budget}`);
+    const lrs = f.lr === undefined ? [...DEFAULT_LR_PROBE] : f.lr.split(',').map((s) => Number(s));
+    if (lrs.some((x) => !(x > 0))) throw new WhittleError('BAD_ARGUMENT', `--lr must list learning rates > 0, got "${f.lr}"`);
+    const modes = f.modes.split(',').map((m) => m.trim());
+    const badMode = modes.find((m) => m !== 'magnitude' && m !== 'variational');
+    if (badMode !== undefined || modes.length === 0) throw new WhittleError('BAD_ARGUMENT', `--modes must list magnitude and/or variational, got "${f.modes}"`);
+    const teacherPaths = f.teacher === undefined ? undefined : f.teacher.split(',').map((p) => resolve(p.trim()));
+    for (const p of teacherPaths ?? []) {
+      if (!p.endsWith('.onnx')) throw new WhittleError('BAD_ARGUMENT', `--teacher ${p}: a teacher must be a trained .onnx file`);
+      if (!existsSync(p)) throw new WhittleError('IO', `--teacher ${p} does not exist; pass the path of a trained .onnx model`);
+    }
+    if (teacherPaths !== undefined && !f.distill) throw new WhittleError('BAD_ARGUMENT', '--teacher needs distillation; drop --no-distill');
+    const split = searchSplit(f, model, () => (own === undefined ? loadData(f.data).train : loadLabelledForModel(model, own.train, own.options, 'a search')));
+    const dataRef = {
+      ...(own !== undefined ? { own } : { dir: f.data === undefined ? undefined : resolve(f.data) }),
+      valSplit: split.fraction,
+      splitSeed: split.seed,
+      trainSamples: f.trainSamples,
+      valSamples: f.valSamples,
+    };
+    let runner: TrialRunner;
+    let modelRef: { path: string } | { blob: string } = { path: path as string };
+    if (f.queue !== undefined) {
+      // Loaded only here: BullMQ and ioredis cost every other command ~0.3 s of CPU at startup.
+      const { QueueRunner } = await import('../search/queue.js');
+      const q = await QueueRunner.connect(f.queue, { parallel: f.workers });
+      modelRef = await q.storeModel(path as string);
+      runner = q;
+    } else runner = new LocalPool(f.workers);
+    // Opened at the first trial, once the search has accepted --out (an existing search's log is
+    // never truncated by a refused run); a resumed search replays its journal, so the log starts afresh.
+    let log: RunLog | undefined;
+    const runLog = (): RunLog | undefined => {
+      log ??= openCommandLog(resolveLogPath(f.log, f.out, true), 'optimize', f.model);
+      return log;
+    };
+    try {
+      const r = await optimize({
+        modelPath: path as string,
+        modelRef,
+        data: dataRef,
+        target: f.target,
+        budget: f.budget,
+        maxDrop: f.maxDrop / 100,
+        latency: { runtime: f.runtime, threads: f.threads, batch: 64 },
+        latencyTablePath: f.latencyTable ?? defaultLatencyTablePath(),
+        trials: f.trials,
+        timeSeconds: f.time,
+        seed: f.seed,
+        epochs: f.epochs,
+        finalEpochs: f.finalEpochs,
+        finalTrainSamples: f.finalSamples,
+        population: f.population,
+        batchSize: f.batch,
+        lrs,
+        ...(f.lr === undefined ? { lrProbe: DEFAULT_LR_PROBE } : {}),
+        modes: modes as SparsityMode[],
+        normalization,
+        threads: f.threads,
+        out: f.out,
+        resume: Boolean(f.resume),
+        runner,
+        compareUniform: Boolean(f.uniform),
+        rerank: f.rerank,
+        fillBudget: f.fill,
+        finalFill: f.finalFill,
+        distill: f.distill,
+        ...(teacherPaths !== undefined ? { teacherPaths } : {}),
+        shifts: f.shifts,
+        log: (line) => process.stderr.write(`${line}\n`),
+        onTrial: (t) => runLog()?.write({ type: 'trial', ...t }),
+      });
+      runLog()?.write({ type: 'result', result: { ...r } });
+      const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
+      addSummary(
+        `optimize: chosen trial ${r.chosen.trial + 1}: test error ${pct(1 - r.final.testAccuracy)} (input ${pct(1 - r.baseline.testAccuracy)}), ` +
+          `${r.final.bytes} bytes (${r.ratio.bytes.toFixed(1)}× smaller than dense float32), ${r.final.latencyMs.toFixed(3)} ms/batch (${r.ratio.latency.toFixed(2)}× faster) → ${r.final.file}\n`,
+      );
+      process.stderr.write(
+        `optimize: ${r.trials} trials: ${r.lrProbe !== undefined ? `${r.lrProbe.rates.length} of the rate probe + ` : ''}${r.trials - r.fillTrials - (r.lrProbe?.rates.length ?? 0)} of the search (--trials ${f.trials})${r.fillTrials > 0 ? ` + ${r.fillTrials} budget fill(s)` : ''}\n`,
+      );
+      if (r.latencyCheck !== undefined)
         process.stderr.write(
-          `optimize: ${r.trials} trials: ${r.trials - r.fillTrials} of the search (--trials ${f.trials})${r.fillTrials > 0 ? ` + ${r.fillTrials} budget fill(s)` : ''}\n`,
+          `optimize: re-timed side by side: input ${r.latencyCheck.inputMs.toFixed(3)} ms/batch, chosen ${r.latencyCheck.chosenMs.toFixed(3)} ms/batch = ${r.latencyCheck.speedup.toFixed(2)}× faster (the table said ${r.ratio.latency.toFixed(2)}×)\n`,
         );
-        if (r.latencyCheck !== undefined)
-          process.stderr.write(
-            `optimize: re-timed side by side: input ${r.latencyCheck.inputMs.toFixed(3)} ms/batch, chosen ${r.latencyCheck.chosenMs.toFixed(3)} ms/batch = ${r.latencyCheck.speedup.toFixed(2)}× faster (the table said ${r.ratio.latency.toFixed(2)}×)\n`,
-          );
-        if (r.uniform !== undefined)
-          process.stderr.write(
-            `optimize: uniform (every layer ${JSON.stringify(Object.values(r.uniform.layers)[0])}${r.uniform.mode !== undefined ? `, ${r.uniform.mode}` : ''}): test error ${pct(1 - r.uniform.testAccuracy)} ` +
-              `(searched: ${pct(1 - r.final.testAccuracy)}), validation ${pct(r.uniform.valAccuracy)} (searched: ${pct(r.final.valAccuracy)}), ${r.uniform.bytes} bytes (searched: ${r.final.bytes}), ${r.uniform.latencyMs.toFixed(3)} ms/batch\n`,
-          );
-        emit(Boolean(f.json), { ...r, split });
-      } finally {
-        log?.close();
-        await runner.close();
-      }
-    });
+      if (r.uniform !== undefined)
+        process.stderr.write(
+          `optimize: uniform (every layer ${JSON.stringify(Object.values(r.uniform.layers)[0])}${r.uniform.mode !== undefined ? `, ${r.uniform.mode}` : ''}): test error ${pct(1 - r.uniform.testAccuracy)} ` +
+            `(searched: ${pct(1 - r.final.testAccuracy)}), validation ${pct(r.uniform.valAccuracy)} (searched: ${pct(r.final.valAccuracy)}), ${r.uniform.bytes} bytes (searched: ${r.final.bytes}), ${r.uniform.latencyMs.toFixed(3)} ms/batch\n`,
+        );
+      emit(Boolean(f.json), { ...r, split, ...(own !== undefined ? { data: own.train, testData: own.test } : {}) });
+    } finally {
+      log?.close();
+      await runner.close();
+    }
+  });
 
   program
     .command('worker')

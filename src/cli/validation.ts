@@ -12,13 +12,14 @@ import {
   defaultMnistDir,
   isTensorDataset,
   limitTensorDataset,
+  loadLabelledForModel,
   splitByRecord,
   splitValidation,
 } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
 import { recordedSplit } from '../pipeline/index.js';
-import { loadData, loadLabelled } from './load.js';
+import { loadData } from './load.js';
 
 export interface ValidationFlags {
   /** Undefined: the model's recorded split, else DEFAULT_VALIDATION_FRACTION. */
@@ -216,7 +217,7 @@ export function holdOutOwnData(
   const data = f.data as string;
   if (f.normalize !== undefined)
     throw new WhittleError('BAD_ARGUMENT', `--normalize applies to MNIST/CIFAR bytes; ${data} is fed as read (image folders: --mean and --std)`);
-  const read = (path: string): TensorDataset => loadLabelled(model, path, options, o.why);
+  const read = (path: string): TensorDataset => loadLabelledForModel(model, path, options, o.why);
   const all = read(data);
   const train = f.samples !== undefined ? limitTensorDataset(all, Math.min(f.samples, all.count)) : all;
   return { all, held: holdOutValidation(train, f, { model, label: o.label, loadValidation: read }), read };

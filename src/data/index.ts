@@ -14,6 +14,7 @@ export {
   type SplitRecord,
   DEFAULT_VALIDATION_FRACTION,
   datasetFingerprint,
+  firstSamples,
   parseSplitRecord,
   splitByRecord,
   splitRecord,
@@ -58,7 +59,7 @@ export {
   tensorDatasetFromImages,
 } from './tensor-dataset.js';
 export { type RandomDataOptions, bindArrays, feedInputs, fixedBatchSize, randomTensorDataset } from './bind.js';
-export { type DataForModelOptions, type DataSourceKind, detectDataSource, loadDataForModel } from './source.js';
+export { type DataForModelOptions, type DataSourceKind, detectDataSource, loadDataForModel, loadLabelledForModel } from './source.js';
 export {
   type BatchPosition,
   type BatchSource,

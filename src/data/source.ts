@@ -163,3 +163,21 @@ export function loadDataForModel(model: Model, path: string, options: DataForMod
     }
   }
 }
+
+/**
+ * `loadDataForModel` for work that needs labels (training, a search, quantization-aware training):
+ * refused, with where labels go, when the samples have none. `why` names that work.
+ *
+ * ```ts
+ * const train = loadLabelledForModel(model, 'train/', { size: [40, 40] }, 'training');
+ * ```
+ */
+export function loadLabelledForModel(model: Model, path: string, options: DataForModelOptions, why: string): TensorDataset {
+  const ds = loadDataForModel(model, path, options);
+  if (ds.labels === undefined)
+    throw new WhittleError(
+      'BAD_DATA',
+      `${path} has no labels; ${why} needs one class label per sample (an .npz "labels" array, labels.npy beside the inputs, a JSONL "label" field, or class sub-folders)`,
+    );
+  return ds;
+}

@@ -22,10 +22,19 @@ function gather<D extends SplitData>(ds: D, indices: Uint32Array): D {
   return (isTensorDataset(ds) ? selectTensorDataset(ds, indices) : gatherImages(ds, indices)) as D;
 }
 
-/** The first `count` samples of `ds`, then the rest: views. */
-function head<D extends SplitData>(ds: D, count: number): D {
-  return (isTensorDataset(ds) ? sliceTensorDataset(ds, 0, count) : subset(ds, 0, count)) as D;
+/**
+ * The first `count` samples of either kind of labelled data (all of them when it has fewer):
+ * views, no copy.
+ *
+ * ```ts
+ * const trialTrain = firstSamples(split.train, 1000);
+ * ```
+ */
+export function firstSamples<D extends SplitData>(ds: D, count: number): D {
+  const n = Math.min(count, ds.count);
+  return (isTensorDataset(ds) ? sliceTensorDataset(ds, 0, n) : subset(ds, 0, n)) as D;
 }
+/** The samples of `ds` from `start` on: views. */
 function tail<D extends SplitData>(ds: D, start: number): D {
   return (isTensorDataset(ds) ? sliceTensorDataset(ds, start, ds.count) : subset(ds, start, ds.count - start)) as D;
 }
@@ -123,7 +132,7 @@ export function splitRecord(ds: SplitData, fraction: number, seed: number): Spli
 export function splitByRecord<D extends SplitData>(ds: D, record: SplitRecord): { train: D; validation: D } | undefined {
   if ('valData' in record) return undefined;
   if (ds.count < record.samples || datasetFingerprint(ds, record.samples) !== record.fingerprint) return undefined;
-  const first = record.samples === ds.count ? ds : head(ds, record.samples);
+  const first = record.samples === ds.count ? ds : firstSamples(ds, record.samples);
   const split = splitValidation(first, record.fraction, { seed: record.seed });
   if (record.samples === ds.count) return split;
   return { train: concat(split.train, tail(ds, record.samples)), validation: split.validation };

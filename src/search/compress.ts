@@ -1,8 +1,7 @@
 // One candidate applied to a model with the library's transforms: thin channels (structured
 // width), gradual magnitude pruning during a fine-tune, k-means sharing with a centroid fine-tune,
 // float16 rounding, int8 QDQ; then the bytes of the file the real writer produces.
-import type { Dataset, Normalization } from '../data/index.js';
-import { normalizeBatch } from '../data/index.js';
+import type { Dataset, Normalization, TensorDataset } from '../data/index.js';
 import { encodeContainer } from '../compress/codec/index.js';
 import type { SharedWeight } from '../compress/codec/index.js';
 import { denseFromShared, kmeansShareWeights, readCodebooks, resolveWeight, sharedTrainingModel, withSharedValues } from '../compress/kmeans/index.js';
@@ -16,6 +15,7 @@ import type { Model } from '../ir/graph.js';
 import { encodeModel } from '../ir/onnx.js';
 import { Tensor } from '../ir/tensor.js';
 import type { TrainOptions } from '../train/trainer.js';
+import { inputBatch } from '../train/evaluate.js';
 import { train } from '../train/trainer.js';
 import { gridShareWeights } from './grid.js';
 import type { Candidate, GridFormat } from './types.js';
@@ -23,6 +23,14 @@ import { isGridFormat, kmeansBits } from './types.js';
 
 /** Adam's step size for sparse variational dropout (the paper's 1e-3). */
 export const VARIATIONAL_LR = 1e-3;
+
+/**
+ * The global gradient norm the candidate's SGD fine-tunes clip to (not the centroid or variational
+ * phases). A PyTorch ResNet-20 export (BatchNorms folded) with four layers thinned, 500 samples, one
+ * epoch at 0.01: 44% validation → 11% unclipped (mean loss 6.3), 87% clipped at 1, 91% at 5;
+ * LeNet-5 (conv2 and fc1 at half width) is the same to the last digit with or without.
+ */
+export const FINE_TUNE_CLIP_NORM = 5;
 
 /** SGD step size of the centroid fine-tune after k-means sharing (each centroid gets its members' summed gradient). */
 export const CENTROID_LR = 1e-3;
@@ -56,6 +64,8 @@ export interface CompressSettings {
   teacherNormalization?: Normalization | readonly Normalization[];
   /** Soft-target temperature and weight of the teacher's term (default T = 4, α = 0.7). */
   distill?: { temperature: number; alpha: number };
+  /** Gradient-norm clip of the candidate's SGD fine-tunes (default FINE_TUNE_CLIP_NORM). */
+  clipNorm?: number;
   /** Augmentation in every fine-tune: training images shifted by up to this many pixels (default 0: none). */
   shift?: number;
   onProgress?: TrainOptions['onProgress'];
@@ -110,7 +120,7 @@ function teacherStep(s: CompressSettings, student: Model): StepExtensions | unde
   return distillationStep(s.teacher, student, { ...(s.distill ?? {}), ...normalization });
 }
 
-function trainOptions(s: CompressSettings, epochs: number, lr: number, student?: Model): TrainOptions {
+function trainOptions(s: CompressSettings, epochs: number, lr: number, student?: Model, clip = false): TrainOptions {
   const step = student === undefined ? undefined : teacherStep(s, student);
   return {
     ...(step !== undefined ? { step } : {}),
@@ -122,6 +132,7 @@ function trainOptions(s: CompressSettings, epochs: number, lr: number, student?:
     seed: s.seed,
     threads: s.threads,
     schedule: { schedule: { kind: 'cosine' } },
+    ...(clip ? { clipNorm: s.clipNorm ?? FINE_TUNE_CLIP_NORM } : {}),
     ...(s.shift !== undefined && s.shift > 0 ? { shift: s.shift } : {}),
     onProgress: s.onProgress,
   };
@@ -135,7 +146,7 @@ function trainOptions(s: CompressSettings, epochs: number, lr: number, student?:
  * r.file.length; // bytes of the Deep Compression container
  * ```
  */
-export async function compressCandidate(model: Model, c: Candidate, data: Dataset, s: CompressSettings): Promise<CompressedCandidate> {
+export async function compressCandidate(model: Model, c: Candidate, data: Dataset | TensorDataset, s: CompressSettings): Promise<CompressedCandidate> {
   let current = model;
   const entries = Object.entries(c.layers);
   const narrow = Object.fromEntries(entries.filter(([, p]) => p.width < 1).map(([l, p]) => [l, 1 - p.width]));
@@ -149,10 +160,10 @@ export async function compressCandidate(model: Model, c: Candidate, data: Datase
   } else if (Object.keys(sparse).length > 0) {
     current =
       s.epochs > 0
-        ? (await agpPrune(current, data, { perLayer: sparse }, trainOptions(s, s.epochs, c.lr, current))).model
+        ? (await agpPrune(current, data, { perLayer: sparse }, trainOptions(s, s.epochs, c.lr, current, true))).model
         : magnitudePrune(current, { perLayer: sparse }).model;
   } else if (s.epochs > 0 && Object.keys(narrow).length > 0) {
-    current = (await train(current, data, trainOptions(s, s.epochs, c.lr, current))).model;
+    current = (await train(current, data, trainOptions(s, s.epochs, c.lr, current, true))).model;
   }
 
   await s.onStage?.('sparse', current);
@@ -203,16 +214,7 @@ export async function compressCandidate(model: Model, c: Candidate, data: Datase
   const int8 = entries.filter(([, p]) => p.format === 'int8').map(([l]) => l);
   if (int8.length > 0) {
     const keepFloat = entries.filter(([, p]) => p.format !== 'int8').map(([l]) => l);
-    const n = Math.min(256, data.count);
-    const samples = new Tensor(
-      'float32',
-      [n, ...data.shape],
-      normalizeBatch(
-        data,
-        Array.from({ length: n }, (_, i) => i),
-        s.normalization,
-      ),
-    );
+    const samples = inputBatch(current, data, Math.min(256, data.count), s.normalization);
     current = (await quantizeStatic(current, { samples, keepFloat, threads: s.threads })).model;
   }
   return { model: current, shared: new Map(), form: 'onnx', file: encodeModel(current) };
@@ -227,7 +229,7 @@ async function variationalSparsify(
   model: Model,
   floor: Record<string, number>,
   caps: Record<string, number> | undefined,
-  data: Dataset,
+  data: Dataset | TensorDataset,
   s: CompressSettings,
   lr: number,
 ): Promise<Model> {
@@ -240,7 +242,7 @@ async function variationalSparsify(
   const learned = sparsifyVariational(res.model, vm, caps !== undefined ? { maxSparsity: caps } : {});
   const more = Object.fromEntries(Object.entries(floor).filter(([w, f]) => f > (learned.sparsity[w] ?? 0)));
   const pruned = Object.keys(more).length > 0 ? magnitudePrune(learned.model, { perLayer: more }).model : learned.model;
-  return (await fineTuneMasked(pruned, masksFromZeros(pruned), data, trainOptions(s, Math.max(1, Math.ceil(s.epochs / 2)), lr, pruned))).model;
+  return (await fineTuneMasked(pruned, masksFromZeros(pruned), data, trainOptions(s, Math.max(1, Math.ceil(s.epochs / 2)), lr, pruned, true))).model;
 }
 
 /** A weight of a layer the candidate keeps in float32 (not rounded to float16 in the container). */

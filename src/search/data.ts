@@ -1,19 +1,22 @@
 // The samples a trial sees, rebuilt identically in every worker process from a DataRef: the same
 // seeded validation split the coordinator made, then the first N samples of each side.
-import type { Dataset } from '../data/index.js';
-import { loadCifar10, loadIdxDataset, splitValidation, subset } from '../data/index.js';
-import { CIFAR10_TEST_FILE } from '../data/index.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Dataset, TensorDataset } from '../data/index.js';
+import { CIFAR10_TEST_FILE, firstSamples, loadCifar10, loadIdxDataset, loadLabelledForModel, splitValidation } from '../data/index.js';
+import type { Model } from '../ir/graph.js';
 import type { DataRef } from './types.js';
+
+/** Labelled samples of either kind: image bytes (MNIST/CIFAR) or the user's own tensors. */
+export type SearchSamples = Dataset | TensorDataset;
 
 export interface SearchData {
   /** Training side of the split (all of it). */
-  train: Dataset;
+  train: SearchSamples;
   /** Held-out validation side: every choice is made on it. */
-  validation: Dataset;
+  validation: SearchSamples;
   /** The test split: evaluated once, on the winner, at the end. */
-  test: Dataset;
+  test: SearchSamples;
 }
 
 const cache = new Map<string, SearchData>();
@@ -24,12 +27,22 @@ export function loadDatasetDir(dir: string | undefined): { train: Dataset; test:
   return loadIdxDataset(dir);
 }
 
-/** Train/validation/test of a DataRef, loaded once per process. */
-export function searchData(ref: DataRef): SearchData {
-  const k = JSON.stringify([ref.dir ?? '', ref.valSplit, ref.splitSeed]);
+/**
+ * Train/validation/test of a DataRef, loaded once per process. `model` (the search's input) says
+ * how the user's own samples are read: its input's name, shape and dtype.
+ */
+export function searchData(ref: DataRef, model: Model): SearchData {
+  const k = JSON.stringify([ref.dir ?? '', ref.own ?? null, ref.valSplit, ref.splitSeed]);
   let d = cache.get(k);
   if (d === undefined) {
-    const all = loadDatasetDir(ref.dir);
+    const own = ref.own;
+    const all: { train: SearchSamples; test: SearchSamples } =
+      own === undefined
+        ? loadDatasetDir(ref.dir)
+        : {
+            train: loadLabelledForModel(model, own.train, own.options, 'a search'),
+            test: loadLabelledForModel(model, own.test, own.options, 'a search'),
+          };
     const { train, validation } = splitValidation(all.train, ref.valSplit, { seed: ref.splitSeed });
     d = { train, validation, test: all.test };
     cache.set(k, d);
@@ -38,10 +51,7 @@ export function searchData(ref: DataRef): SearchData {
 }
 
 /** The samples one trial fine-tunes on and is measured on. */
-export function trialData(ref: DataRef): { train: Dataset; validation: Dataset } {
-  const d = searchData(ref);
-  return {
-    train: subset(d.train, 0, Math.min(ref.trainSamples, d.train.count)),
-    validation: subset(d.validation, 0, Math.min(ref.valSamples, d.validation.count)),
-  };
+export function trialData(ref: DataRef, model: Model): { train: SearchSamples; validation: SearchSamples } {
+  const d = searchData(ref, model);
+  return { train: firstSamples(d.train, ref.trainSamples), validation: firstSamples(d.validation, ref.valSamples) };
 }

@@ -6,8 +6,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { cpus, homedir, hostname, platform } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { Dataset, Normalization } from '../data/index.js';
-import { normalizeBatch } from '../data/index.js';
+import type { Dataset, Normalization, TensorDataset } from '../data/index.js';
+import { inputBatch } from '../train/evaluate.js';
 import { pruneChannels } from '../compress/prune/index.js';
 import { quantizeStatic } from '../compress/quantize/index.js';
 import type { Model } from '../ir/graph.js';
@@ -70,20 +70,11 @@ export class LatencyTable {
   hits = 0;
   measured = 0;
 
-  constructor(path: string, model: Model, modelBytes: Uint8Array, data: Dataset, normalization: Normalization) {
+  constructor(path: string, model: Model, modelBytes: Uint8Array, data: Dataset | TensorDataset, normalization: Normalization) {
     this.path = path;
     this.#model = model;
     this.#modelId = createHash('sha256').update(modelBytes).digest('hex').slice(0, 16);
-    const n = Math.min(64, data.count);
-    this.#calibration = new Tensor(
-      'float32',
-      [n, ...data.shape],
-      normalizeBatch(
-        data,
-        Array.from({ length: n }, (_, i) => i),
-        normalization,
-      ),
-    );
+    this.#calibration = inputBatch(model, data, Math.min(64, data.count), normalization);
     let file: TableFile = { machine: machineId(), entries: {} };
     if (existsSync(path)) {
       try {

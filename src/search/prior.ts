@@ -1,7 +1,7 @@
 // The prior: each layer changed alone, without fine-tuning, measured on validation samples
 // (`sensitivity`'s curves for sparsity and width, the same for k-means bits and int8). The greedy
 // allocator reads the cost of each decision from these curves.
-import type { Dataset, Normalization } from '../data/index.js';
+import type { Dataset, Normalization, TensorDataset } from '../data/index.js';
 import { resolveWeight } from '../compress/kmeans/index.js';
 import { kmeansShareWeights } from '../compress/kmeans/index.js';
 import { sensitivity } from '../compress/prune/index.js';
@@ -33,7 +33,7 @@ export interface Prior {
  * const prior = await measurePrior(model, space, validation, 'x/255');
  * ```
  */
-export async function measurePrior(model: Model, space: SearchSpace, validation: Dataset, normalization: Normalization): Promise<Prior> {
+export async function measurePrior(model: Model, space: SearchSpace, validation: Dataset | TensorDataset, normalization: Normalization): Promise<Prior> {
   const acc = async (m: Model): Promise<number> => (await evaluate(m, validation, { normalization, threads: 1 })).accuracy;
   const baseline = await acc(model);
   const layers: LayerPrior[] = [];

@@ -1,6 +1,6 @@
 // The final model pruned on until its file fits a size budget: the longer final fine-tune moves
 // the entropy-coded bytes (a few percent over the trial's), and a budget is a promise.
-import type { Dataset, Normalization } from '../data/index.js';
+import type { Dataset, Normalization, TensorDataset } from '../data/index.js';
 import { resolveWeight } from '../compress/kmeans/index.js';
 import type { Model } from '../ir/graph.js';
 import type { CompressedCandidate } from './compress.js';
@@ -25,7 +25,7 @@ export async function trimToBudget(
   model: Model,
   c: Candidate,
   budget: number,
-  probe: Dataset,
+  probe: Dataset | TensorDataset,
   s: { batchSize: number; normalization: Normalization; seed: number },
 ): Promise<{ compressed: CompressedCandidate; fraction: number } | undefined> {
   const kept = new Map<string, number>();

@@ -1,6 +1,6 @@
 // The search's vocabulary: a candidate is one policy per layer plus the fine-tune to spend; a
 // trial is a candidate fine-tuned briefly and measured on the validation split.
-import type { Normalization } from '../data/index.js';
+import type { DataForModelOptions, Normalization } from '../data/index.js';
 
 /**
  * How one layer's weights are stored: float32 (kept float), float16, int8 (QDQ, integer kernels in
@@ -60,9 +60,26 @@ export interface Candidate {
 export type Target = 'size' | 'latency' | 'flops';
 export type RuntimeName = 'node' | 'web';
 
-/** Where a worker finds the data: a dataset directory (the bundled MNIST when absent), split as the coordinator did. */
+/**
+ * The user's own labelled samples (.npy, .npz, JSONL or an image folder with class sub-folders)
+ * a search reads instead of a dataset directory, fed to the model as read.
+ */
+export interface OwnDataRef {
+  /** The training samples; the validation split is held out of them. */
+  train: string;
+  /** The test samples: the final model (and the input) are scored on them once. */
+  test: string;
+  /** How image folders are read (size, channels, mean, std); plain JSON. */
+  options: DataForModelOptions;
+}
+
+/**
+ * Where a worker finds the data: a dataset directory (the bundled MNIST when absent) or the
+ * user's own samples (`own`), split as the coordinator did.
+ */
 export interface DataRef {
   dir?: string;
+  own?: OwnDataRef;
   /** Fraction held out for validation, seeded by `splitSeed`. */
   valSplit: number;
   splitSeed: number;

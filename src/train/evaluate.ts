@@ -1,5 +1,15 @@
 import type { Dataset, Normalization, TensorDataset } from '../data/index.js';
-import { checkLabelRange, imageSource, isTensorDataset, NORMALIZATIONS, normalizeBatch, runBatches, tensorSource } from '../data/index.js';
+import {
+  checkLabelRange,
+  imageSource,
+  isTensorDataset,
+  NORMALIZATIONS,
+  normalizeBatch,
+  runBatches,
+  selectTensorDataset,
+  tensorBatch,
+  tensorSource,
+} from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
@@ -107,9 +117,18 @@ function sampleShape(ds: Dataset | TensorDataset): readonly number[] {
   return ds.inputs.find((t) => t.shared !== true)?.shape ?? [];
 }
 
-/** The first `count` samples of `ds` (cycled if it has fewer), shaped for the model's input. */
-export function inputBatch(model: Model, ds: Dataset, count: number, normalization: Normalization): Tensor {
+/**
+ * The first `count` samples of `ds` (cycled if it has fewer), shaped for the model's input: images
+ * normalized by `normalization`, a `TensorDataset`'s one batched input as read.
+ */
+export function inputBatch(model: Model, ds: Dataset | TensorDataset, count: number, normalization: Normalization): Tensor {
   const idx = Int32Array.from({ length: count }, (_, i) => i % ds.count);
+  if (isTensorDataset(ds)) {
+    const name = model.graph.inputs[0]?.name ?? '';
+    const feed = tensorBatch(selectTensorDataset(ds, idx), 0, count).feeds[name];
+    if (feed === undefined) throw new WhittleError('BAD_DATA', `${ds.source} has no input named "${name}", the model's; name the data's input after it`);
+    return feed;
+  }
   return new Tensor('float32', [count, ...inputDims(model, ds)], normalizeBatch(ds, idx, normalization));
 }
 

@@ -75,9 +75,12 @@ test('optimize --target size --budget: a Pareto front of the trials, the budget 
   const files = JSON.parse(readFileSync(join(out, 'front.json'), 'utf8')) as { front: Entry[]; trials: Entry[] };
   first = files;
   assert.deepEqual(j.front, files.front);
-  // The 6 trials of the search, then up to 3 fills of the winner that spend the unspent budget.
+  // The rate probe's 3 trials (no --lr: one candidate at each default rate), the 6 trials of the
+  // search, then up to 3 fills of the winner that spend the unspent budget.
   const fills = files.trials.filter((t) => t.origin === 'fill');
-  assert.equal(files.trials.length - fills.length, 6);
+  const probes = files.trials.filter((t) => t.origin === 'lr probe');
+  assert.equal(probes.length, 3);
+  assert.equal(files.trials.length - fills.length - probes.length, 6);
   assert.ok(fills.length <= 3);
   // The counts say which trials were the search's and which the fills.
   assert.equal((j as { trials?: number }).trials, files.trials.length);

@@ -1,0 +1,123 @@
+// `whittle optimize --data OWN --test-data T`: the search over a PyTorch export fine-tuned on the
+// user's own labelled .npy samples, its validation split held out of them, the trials' fine-tune
+// rate chosen on that split, and the test figure read once from --test-data.
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, test } from 'node:test';
+import type { Dataset } from '../../src/data/index.js';
+import { loadIdxDataset, subset } from '../../src/data/index.js';
+import { encodeNpy } from '../../src/data/npy.js';
+import { tempDir, whittle } from './cli.js';
+
+// A PyTorch export (torch.onnx, opset 17) with untrained weights: input [batch, 1, 28, 28], 10 logits.
+const EXPORT = 'test/fixtures/mlp.opset17.onnx';
+const mnist = loadIdxDataset();
+const dir = tempDir();
+const trainDir = join(dir, 'train');
+const testDir = join(dir, 'test');
+const model = join(dir, 'mlp.onnx');
+
+/** The images as the user's own .npy (x / 255, float32) beside a labels.npy (int64). */
+function npyDir(path: string, ds: Dataset): void {
+  mkdirSync(path, { recursive: true });
+  writeFileSync(join(path, 'input.npy'), encodeNpy({ dtype: 'float32', dims: [ds.count, 1, 28, 28], data: Float32Array.from(ds.images, (v) => v / 255) }));
+  writeFileSync(join(path, 'labels.npy'), encodeNpy({ dtype: 'int64', dims: [ds.count], data: BigInt64Array.from(ds.labels, (l) => BigInt(l)) }));
+}
+
+before(() => {
+  npyDir(trainDir, subset(mnist.train, 0, 3000));
+  npyDir(testDir, subset(mnist.test, 0, 1000));
+  const r = whittle(['train', '--model', EXPORT, '--data', trainDir, '--test-data', testDir, '--epochs', '8', '--lr', '0.05', '--out', model, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+});
+
+interface Result {
+  lrProbe: { rates: { lr: number; trial: number; valAccuracy: number }[]; chosen: number };
+  front: { trial: number; valAccuracy: number; bytes: number }[];
+  baseline: { valAccuracy: number; testAccuracy: number };
+  final: { valAccuracy: number; testAccuracy: number; bytes: number; onnx: string };
+  trials: number;
+  data: string;
+  testData: string;
+  split: { source: string; seed: number; fraction: number };
+}
+
+test('optimize searches a model file on your own .npy samples: rate chosen on validation, test read from --test-data as eval reads it', () => {
+  const out = join(dir, 'opt');
+  const r = whittle([
+    'optimize',
+    '--model',
+    model,
+    '--data',
+    trainDir,
+    '--test-data',
+    testDir,
+    '--out',
+    out,
+    '--target',
+    'size',
+    '--max-drop',
+    '2',
+    '--trials',
+    '4',
+    '--population',
+    '2',
+    '--workers',
+    '1',
+    '--train-samples',
+    '1000',
+    '--val-samples',
+    '300',
+    '--final-epochs',
+    '2',
+    '--latency-table',
+    join(dir, 'latency.json'),
+    '--seed',
+    '3',
+    '--json',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const j = r.json as unknown as Result;
+  assert.equal(j.testData, testDir);
+  assert.equal(j.data, trainDir);
+  // Held out of the 3,000 own samples: the export was fine-tuned without a recorded split it vouches for.
+  assert.equal(j.split.source, 'unrecorded');
+  assert.equal(j.split.fraction, 0.1);
+  // The probe: each default rate once, on one candidate; the one scoring highest is the search's.
+  assert.deepEqual(
+    j.lrProbe.rates.map((p) => p.lr),
+    [0.01, 0.003, 0.001],
+  );
+  const best = Math.max(...j.lrProbe.rates.map((p) => p.valAccuracy));
+  assert.equal(j.lrProbe.chosen, j.lrProbe.rates.find((p) => p.valAccuracy === best)?.lr);
+  assert.equal(j.trials, 4 + 3);
+  assert.match(r.stderr, /optimize: fine-tune rate [\d.]+ for the trials/);
+  // Smaller than the input (dense float32), still far above chance on the own test samples.
+  assert.ok(j.final.bytes < 51_000, `final ${j.final.bytes} bytes`);
+  assert.ok(j.final.testAccuracy > 0.75, `final test accuracy ${j.final.testAccuracy}`);
+  assert.ok(j.baseline.testAccuracy > 0.8, `input test accuracy ${j.baseline.testAccuracy}`);
+  // The reported test figure is the written model's accuracy on --test-data, as `whittle eval` reads it.
+  const e = whittle(['eval', '--model', j.final.onnx, '--data', testDir, '--json']);
+  assert.equal(e.code, 0, e.stderr);
+  assert.equal((e.json as { accuracy: number }).accuracy, j.final.testAccuracy);
+  const e0 = whittle(['eval', '--model', model, '--data', testDir, '--json']);
+  assert.equal((e0.json as { accuracy: number }).accuracy, j.baseline.testAccuracy);
+});
+
+test('optimize on own samples: no --test-data, --normalize, --shifts, or --test-data with an MNIST directory, each one clear line', () => {
+  const base = ['optimize', '--model', model, '--out', join(dir, 'bad'), '--trials', '1'];
+  const cases: [string[], RegExp][] = [
+    [['--data', trainDir], /holds your own samples; pass --test-data/],
+    [['--data', trainDir, '--test-data', testDir, '--normalize', 'x/255'], /--normalize applies to MNIST\/CIFAR bytes/],
+    [['--data', trainDir, '--test-data', testDir, '--shifts', '2'], /--shifts moves MNIST\/CIFAR pixels/],
+    [['--test-data', testDir], /--test-data goes with your own --data samples/],
+    [['--data', trainDir, '--test-data', join(dir, 'missing')], /--test-data .*missing does not exist/],
+  ];
+  for (const [flags, message] of cases) {
+    const r = whittle([...base, ...flags]);
+    assert.notEqual(r.code, 0, flags.join(' '));
+    assert.match(r.stderr, message);
+    assert.equal(r.stdout, '');
+  }
+});
