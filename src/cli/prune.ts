@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { optimizerFromName, OPTIMIZER_NAMES } from '../autodiff/optimizer.js';
 import type { Dataset, Normalization, TensorDataset } from '../data/index.js';
-import { limitTensorDataset, loadDataForModel, subset } from '../data/index.js';
+import { firstSamples, limitTensorDataset, loadDataForModel, subset } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import { writeFileAtomic } from '../ir/io.js';
 import { encodeSparseOnnx } from '../compress/prune/sparse-onnx.js';
@@ -26,7 +26,7 @@ import type { ImageFlags } from './flags.js';
 import { pipelineReporter } from './progress.js';
 import { formatTable } from './table.js';
 import { agreementJson, describeAgreement } from './eval.js';
-import { loadData, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel, usesImageDataset, zooShapeFor } from './load.js';
+import { isOwnData, loadData, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel, usesImageDataset, zooShapeFor } from './load.js';
 import type { RunLog } from '../train/run-log.js';
 import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
 import type { HeldOut } from './validation.js';
@@ -266,7 +266,7 @@ function prunedSummary(
   };
 }
 
-interface SensitivityFlags {
+interface SensitivityFlags extends ImageFlags {
   model: string;
   data?: string;
   sparsities: string;
@@ -430,7 +430,10 @@ export function registerPruneCommands(program: Command): void {
     .command('sensitivity')
     .description('prune each layer alone at several sparsities and report the accuracy curve per layer')
     .requiredOption('--model <file.onnx>', 'trained model')
-    .option('--data <dir>', 'MNIST-format IDX or CIFAR-10 binary directory (default: the bundled MNIST)')
+    .option(
+      '--data <path>',
+      'MNIST-format IDX or CIFAR-10 binary directory (default: the bundled MNIST), or your own labelled samples (.npz, .npy + labels.npy, JSONL, image class folders) the validation split is held out of',
+    )
     .option('--sparsities <list>', 'sparsities to try, comma-separated', '0.5,0.7,0.8,0.9,0.95')
     .addOption(new Option('--granularity <g>', 'weight (magnitude) or channel (L1 filters/neurons, thinned)').choices(['weight', 'channel']).default('weight'))
     .option(
@@ -452,15 +455,33 @@ export function registerPruneCommands(program: Command): void {
     .option('--seed <n>', 'seed of the validation split', int('--seed', 0), 0)
     .option('--json', 'print one JSON object on stdout');
   // Proposals are choices: measured on samples held out of the training data, not on the test split.
-  addLogFlag(addValidationFlags(sensitivityCmd)).action(async (f: SensitivityFlags & { log?: string }) => {
+  addLogFlag(addValidationFlags(addImageFlags(sensitivityCmd))).action(async (f: SensitivityFlags & { log?: string }) => {
     const sparsities = f.sparsities.split(',').map((s) => checkSparsity(num('--sparsities')(s.trim()), '--sparsities entry'));
     if ((f.roundTo !== undefined || f.rounding !== undefined) && f.granularity !== 'channel')
       throw new WhittleError('BAD_ARGUMENT', '--round-to and --rounding round the channels a group keeps: add --granularity channel');
-    const data = loadData(f.data);
-    const { model, path } = loadModel(f.model, zooShapeFor(data.test));
-    const normalization = resolveNormalization(f.normalize, model);
-    const { validation, split } = holdOutValidation(data.train, f, { model: path !== undefined ? model : undefined, label: 'sensitivity' });
-    const held = subset(validation, 0, Math.min(f.evalLimit, validation.count));
+    let held: Dataset | TensorDataset;
+    let model: Model;
+    let normalization: Normalization;
+    let split: HeldOut<Dataset>['split'];
+    if (isOwnData(f.data)) {
+      // The user's own labelled samples, fed as read: the curves are measured on the split held out of them.
+      const loaded = loadModel(f.model);
+      if (loaded.path === undefined)
+        throw new WhittleError('BAD_ARGUMENT', `--data ${f.data} holds your own samples: pass the model file they fit (--model model.onnx)`);
+      model = loaded.model;
+      const own = holdOutOwnData(model, f, imageOptions(f), { label: 'sensitivity', why: 'a sensitivity curve' });
+      held = firstSamples(own.held.validation, f.evalLimit);
+      normalization = 'none';
+      split = own.held.split;
+    } else {
+      const data = loadData(f.data);
+      const loaded = loadModel(f.model, zooShapeFor(data.test));
+      model = loaded.model;
+      normalization = resolveNormalization(f.normalize, model);
+      const h = holdOutValidation(data.train, f, { model: loaded.path !== undefined ? model : undefined, label: 'sensitivity' });
+      held = subset(h.validation, 0, Math.min(f.evalLimit, h.validation.count));
+      split = h.split;
+    }
     const r = await sensitivity(model, {
       sparsities,
       granularity: f.granularity,

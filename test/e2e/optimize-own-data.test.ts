@@ -121,3 +121,26 @@ test('optimize on own samples: no --test-data, --normalize, --shifts, or --test-
     assert.equal(r.stdout, '');
   }
 });
+
+test('sensitivity measures each layer on your own validation samples: its baseline and a point equal eval of the same models', () => {
+  const valDir = join(dir, 'val');
+  npyDir(valDir, subset(mnist.train, 3000, 500));
+  const r = whittle(['sensitivity', '--model', model, '--data', trainDir, '--val-data', valDir, '--sparsities', '0.5,0.9', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const j = r.json as { baseline: number; samples: number; layers: { name: string; points: { sparsity: number; accuracy: number }[] }[] };
+  assert.equal(j.samples, 500);
+  const e = whittle(['eval', '--model', model, '--data', valDir, '--json']);
+  assert.equal(j.baseline, (e.json as { accuracy: number }).accuracy);
+  assert.ok(j.layers.length >= 2 && j.layers.every((l) => l.points.length === 2));
+  // The curve's first point is the model with that one layer pruned to 50% by magnitude.
+  const layer = j.layers[0] as (typeof j.layers)[number];
+  const pruned = join(dir, 'half.onnx');
+  const p = whittle(['prune', '--model', model, '--per-layer', `${layer.name}=0.5`, '--out', pruned, '--json']);
+  assert.equal(p.code, 0, p.stderr);
+  const ep = whittle(['eval', '--model', pruned, '--data', valDir, '--json']);
+  assert.equal(layer.points[0]?.accuracy, (ep.json as { accuracy: number }).accuracy);
+  // Own samples are fed as read.
+  const n = whittle(['sensitivity', '--model', model, '--data', trainDir, '--normalize', 'x/255']);
+  assert.notEqual(n.code, 0);
+  assert.match(n.stderr, /--normalize applies to MNIST\/CIFAR bytes/);
+});
