@@ -38,7 +38,7 @@ if (path === undefined) throw new Error('usage: node dist/bench/optimize-final.j
 const cfg = JSON.parse(readFileSync(path, 'utf8')) as Config;
 const normalization = cfg.normalization ?? 'x/255';
 const model = withNormalization(decodeModel(readFileSync(cfg.model), cfg.model), normalization);
-const data = searchData({ valSplit: 0.1, splitSeed: cfg.splitSeed ?? 1, trainSamples: 0, valSamples: 0 }, model);
+const data = await searchData({ valSplit: 0.1, splitSeed: cfg.splitSeed ?? 1, trainSamples: 0, valSamples: 0 }, model);
 const teachers = (cfg.teachers ?? []).map((p) => decodeModel(readFileSync(p), p));
 const teacherSet =
   teachers.length > 0

@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { WhittleError } from '../ir/errors.js';
 import type { Dataset, TensorDataset } from '../data/index.js';
-import { DEFAULT_VALIDATION_FRACTION, datasetFingerprint, loadLabelledForModel } from '../data/index.js';
+import { DEFAULT_VALIDATION_FRACTION, datasetFingerprint, loadDataForModel } from '../data/index.js';
 import type { Model } from '../ir/graph.js';
 import { recordedSplit } from '../pipeline/index.js';
 import { defaultLatencyTablePath } from '../search/latency.js';
@@ -109,11 +109,16 @@ function ownSearchData(f: OptimizeFlags, model: Model): OwnDataRef | undefined {
       'BAD_ARGUMENT',
       `--data ${data} holds your own samples; pass --test-data with your test samples (the chosen model is scored on them once)`,
     );
-  if (!existsSync(f.testData)) throw new WhittleError('IO', `--test-data ${f.testData} does not exist; pass your labelled test samples`);
+  if (!existsSync(f.testData)) throw new WhittleError('IO', `--test-data ${f.testData} does not exist; pass your test samples`);
   if (f.normalize !== undefined)
     throw new WhittleError('BAD_ARGUMENT', `--normalize applies to MNIST/CIFAR bytes; ${data} is fed as read (image folders: --mean and --std)`);
   if (f.shifts > 0) throw new WhittleError('BAD_ARGUMENT', `--shifts moves MNIST/CIFAR pixels; ${data} is fed as read — drop --shifts`);
-  return { train: resolve(data), test: resolve(f.testData), options: imageOptions(f) };
+  const options = imageOptions(f);
+  if (loadDataForModel(model, data, options).labels !== undefined) return { train: resolve(data), test: resolve(f.testData), options };
+  process.stderr.write(
+    `optimize: ${data} has no labels: the input model's top-1 predictions label it and --test-data, so every accuracy below is agreement with the input model\n`,
+  );
+  return { train: resolve(data), test: resolve(f.testData), options, labels: 'model' };
 }
 
 export function registerOptimizeCommands(program: Command): void {
@@ -125,7 +130,7 @@ export function registerOptimizeCommands(program: Command): void {
     .requiredOption('--out <dir>', 'output directory: the chosen model, front.json, result.json, journal.jsonl')
     .option(
       '--data <path>',
-      'MNIST-format IDX or CIFAR-10 directory (default: the bundled MNIST), or your own labelled samples (.npz, .npy + labels.npy, JSONL, an image folder with class sub-folders; with --test-data)',
+      "MNIST-format IDX or CIFAR-10 directory (default: the bundled MNIST), or your own samples (.npz, .npy + labels.npy, JSONL, an image folder with class sub-folders; with --test-data; without labels, the input model's top-1 predictions are the labels and every accuracy is agreement with it)",
     )
     .option('--test-data <path>', 'with your own --data: the test samples the chosen model and the input are scored on, once')
     .addOption(new Option('--target <what>', 'what to lower').choices(['size', 'latency', 'flops']).default('size'))
@@ -227,7 +232,7 @@ export function registerOptimizeCommands(program: Command): void {
       if (!existsSync(p)) throw new WhittleError('IO', `--teacher ${p} does not exist; pass the path of a trained .onnx model`);
     }
     if (teacherPaths !== undefined && !f.distill) throw new WhittleError('BAD_ARGUMENT', '--teacher needs distillation; drop --no-distill');
-    const split = searchSplit(f, model, () => (own === undefined ? loadData(f.data).train : loadLabelledForModel(model, own.train, own.options, 'a search')));
+    const split = searchSplit(f, model, () => (own === undefined ? loadData(f.data).train : loadDataForModel(model, own.train, own.options)));
     const dataRef = {
       ...(own !== undefined ? { own } : { dir: f.data === undefined ? undefined : resolve(f.data) }),
       valSplit: split.fraction,
@@ -290,7 +295,11 @@ export function registerOptimizeCommands(program: Command): void {
       runLog()?.write({ type: 'result', result: { ...r } });
       const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
       addSummary(
-        `optimize: chosen trial ${r.chosen.trial + 1}: test error ${pct(1 - r.final.testAccuracy)} (input ${pct(1 - r.baseline.testAccuracy)}), ` +
+        `optimize: chosen trial ${r.chosen.trial + 1}: ${
+          own?.labels === 'model'
+            ? `top-1 agreement with the input ${pct(r.final.testAccuracy)} on the test samples`
+            : `test error ${pct(1 - r.final.testAccuracy)} (input ${pct(1 - r.baseline.testAccuracy)})`
+        }, ` +
           `${r.final.bytes} bytes (${r.ratio.bytes.toFixed(1)}× smaller than dense float32), ${r.final.latencyMs.toFixed(3)} ms/batch (${r.ratio.latency.toFixed(2)}× faster) → ${r.final.file}\n`,
       );
       process.stderr.write(
@@ -305,7 +314,7 @@ export function registerOptimizeCommands(program: Command): void {
           `optimize: uniform (every layer ${JSON.stringify(Object.values(r.uniform.layers)[0])}${r.uniform.mode !== undefined ? `, ${r.uniform.mode}` : ''}): test error ${pct(1 - r.uniform.testAccuracy)} ` +
             `(searched: ${pct(1 - r.final.testAccuracy)}), validation ${pct(r.uniform.valAccuracy)} (searched: ${pct(r.final.valAccuracy)}), ${r.uniform.bytes} bytes (searched: ${r.final.bytes}), ${r.uniform.latencyMs.toFixed(3)} ms/batch\n`,
         );
-      emit(Boolean(f.json), { ...r, split, ...(own !== undefined ? { data: own.train, testData: own.test } : {}) });
+      emit(Boolean(f.json), { ...r, split, ...(own !== undefined ? { data: own.train, testData: own.test, labels: own.labels ?? 'data' } : {}) });
     } finally {
       log?.close();
       await runner.close();

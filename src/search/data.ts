@@ -3,9 +3,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Dataset, TensorDataset } from '../data/index.js';
-import { CIFAR10_TEST_FILE, firstSamples, loadCifar10, loadIdxDataset, loadLabelledForModel, splitValidation } from '../data/index.js';
+import { CIFAR10_TEST_FILE, firstSamples, loadCifar10, loadDataForModel, loadIdxDataset, loadLabelledForModel, splitValidation } from '../data/index.js';
 import type { Model } from '../ir/graph.js';
-import type { DataRef } from './types.js';
+import { predictLabels } from '../train/evaluate.js';
+import type { DataRef, OwnDataRef } from './types.js';
 
 /** Labelled samples of either kind: image bytes (MNIST/CIFAR) or the user's own tensors. */
 export type SearchSamples = Dataset | TensorDataset;
@@ -19,7 +20,7 @@ export interface SearchData {
   test: SearchSamples;
 }
 
-const cache = new Map<string, SearchData>();
+const cache = new Map<string, Promise<SearchData>>();
 
 /** The dataset in `dir` (CIFAR-10 batches or MNIST-format IDX; the bundled MNIST when absent). */
 export function loadDatasetDir(dir: string | undefined): { train: Dataset; test: Dataset } {
@@ -28,30 +29,40 @@ export function loadDatasetDir(dir: string | undefined): { train: Dataset; test:
 }
 
 /**
- * Train/validation/test of a DataRef, loaded once per process. `model` (the search's input) says
- * how the user's own samples are read: its input's name, shape and dtype.
+ * The user's own samples at `path`: with their labels, or (`labels: 'model'`) labelled with the
+ * input model's top-1 predictions, computed at one thread so that every worker derives the same.
  */
-export function searchData(ref: DataRef, model: Model): SearchData {
+async function ownSamples(model: Model, path: string, own: OwnDataRef): Promise<TensorDataset> {
+  if (own.labels !== 'model') return loadLabelledForModel(model, path, own.options, 'a search');
+  const ds = loadDataForModel(model, path, own.options);
+  return { ...ds, labels: await predictLabels(model, ds, { threads: 1 }) };
+}
+
+/**
+ * Train/validation/test of a DataRef, loaded once per process. `model` (the search's input) says
+ * how the user's own samples are read (its input's name, shape and dtype) and labels them when
+ * they come without labels.
+ */
+export function searchData(ref: DataRef, model: Model): Promise<SearchData> {
   const k = JSON.stringify([ref.dir ?? '', ref.own ?? null, ref.valSplit, ref.splitSeed]);
   let d = cache.get(k);
   if (d === undefined) {
-    const own = ref.own;
-    const all: { train: SearchSamples; test: SearchSamples } =
-      own === undefined
-        ? loadDatasetDir(ref.dir)
-        : {
-            train: loadLabelledForModel(model, own.train, own.options, 'a search'),
-            test: loadLabelledForModel(model, own.test, own.options, 'a search'),
-          };
-    const { train, validation } = splitValidation(all.train, ref.valSplit, { seed: ref.splitSeed });
-    d = { train, validation, test: all.test };
+    d = (async () => {
+      const own = ref.own;
+      const all: { train: SearchSamples; test: SearchSamples } =
+        own === undefined ? loadDatasetDir(ref.dir) : { train: await ownSamples(model, own.train, own), test: await ownSamples(model, own.test, own) };
+      const { train, validation } = splitValidation(all.train, ref.valSplit, { seed: ref.splitSeed });
+      return { train, validation, test: all.test };
+    })();
     cache.set(k, d);
+    // A failed load is not kept: the next call tries again and throws its own error.
+    d.catch(() => cache.delete(k));
   }
   return d;
 }
 
 /** The samples one trial fine-tunes on and is measured on. */
-export function trialData(ref: DataRef, model: Model): { train: SearchSamples; validation: SearchSamples } {
-  const d = searchData(ref, model);
+export async function trialData(ref: DataRef, model: Model): Promise<{ train: SearchSamples; validation: SearchSamples }> {
+  const d = await searchData(ref, model);
   return { train: firstSamples(d.train, ref.trainSamples), validation: firstSamples(d.validation, ref.valSamples) };
 }

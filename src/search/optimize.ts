@@ -311,7 +311,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
     const normalization = recorded !== undefined && !own ? parseNormalization(recorded) : o.normalization;
     return { path: p, model: m, normalization };
   });
-  const data = searchData(o.data, model);
+  const data = await searchData(o.data, model);
   const trialVal = firstSamples(data.validation, o.data.valSamples);
   let space = searchSpace(model, o.target, o.lrs, o.modes);
   const settings = JSON.stringify({
@@ -623,7 +623,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
   if (o.distill !== false && o.finalEpochs > 0) {
     // Chosen on validation: the final's candidate fine-tuned as a trial is (same samples, epochs,
     // seed), distilled with each setting.
-    const td = trialData(o.data, model);
+    const td = await trialData(o.data, model);
     const probe = async (d: DistillChoice, shift: number): Promise<number> => {
       const r = await compressCandidate(input, finalCandidate, td.train, {
         epochs: o.epochs,

@@ -49,14 +49,14 @@ export async function runTrial(task: TrialTask, readBlob?: BlobReader): Promise<
     );
   const t0 = performance.now();
   const model = await taskModel(task, readBlob);
-  const data = trialData(task.data, model);
+  const data = await trialData(task.data, model);
   const r = await compressCandidate(model, task.candidate, data.train, {
     epochs: task.epochs,
     batchSize: task.batchSize,
     normalization: task.normalization,
     seed: task.seed,
     threads: 1,
-    klWeight: 1 / searchData(task.data, model).train.count,
+    klWeight: 1 / (await searchData(task.data, model)).train.count,
   });
   const { accuracy } = await evaluate(r.model, data.validation, { normalization: task.normalization, threads: 1 });
   const stats = modelStats(r.model, SHAPE_RULES);

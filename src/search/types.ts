@@ -71,6 +71,11 @@ export interface OwnDataRef {
   test: string;
   /** How image folders are read (size, channels, mean, std); plain JSON. */
   options: DataForModelOptions;
+  /**
+   * 'model': the samples carry no labels; the input model's top-1 predictions are their labels, so
+   * every accuracy of the search is top-1 agreement with the input. Absent: the samples' own labels.
+   */
+  labels?: 'model';
 }
 
 /**

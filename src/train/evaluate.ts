@@ -15,6 +15,7 @@ import type { Model } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import type { Backend } from '../runtime/session.js';
 import { sharedSessions } from '../runtime/session.js';
+import { argmaxStrided } from './agreement.js';
 import { outputValues } from './compare.js';
 
 export interface EvalOptions {
@@ -72,6 +73,37 @@ export async function evaluate(model: Model, ds: Dataset | TensorDataset, option
     await lease.release();
   }
   return { accuracy: correct / n, loss: loss / n, samples: n, correct };
+}
+
+/**
+ * The model's top-1 class for every sample of `ds` (the first maximum on ties, as ONNX ArgMax):
+ * labels for samples that come without any, so that accuracy against them is the top-1 agreement
+ * with this model. A classifier's first output, [N, classes].
+ *
+ * ```ts
+ * const labelled = { ...unlabelled, labels: await predictLabels(teacher, unlabelled, { threads: 1 }) };
+ * ```
+ */
+export async function predictLabels(model: Model, ds: TensorDataset, options: { threads?: number; backend?: Backend } = {}): Promise<Int32Array> {
+  const output = model.graph.outputs[0];
+  if (output === undefined) throw new WhittleError('INVALID_GRAPH', 'the model has no output');
+  const out = new Int32Array(ds.count);
+  const lease = await sharedSessions.acquire(model, { threads: options.threads, backend: options.backend });
+  let at = 0;
+  try {
+    await runBatches(tensorSource({ ...ds, labels: undefined }), { batchSize: 1000 }, async ({ feeds }) => {
+      const scores = (await lease.session.run(feeds, [output.name]))[output.name];
+      const [n, classes] = scores?.dims ?? [];
+      if (scores === undefined || scores.dims.length !== 2 || n === undefined || classes === undefined)
+        throw new WhittleError('BAD_ARGUMENT', `labels from "${output.name}" need class scores [N, classes]; it gave [${scores?.dims.join(', ') ?? ''}]`);
+      const v = outputValues(scores);
+      for (let i = 0; i < n; i++) out[at + i] = argmaxStrided(v, i * classes, classes, 1);
+      at += n;
+    });
+  } finally {
+    await lease.release();
+  }
+  return out;
 }
 
 /**

@@ -105,6 +105,60 @@ test('optimize searches a model file on your own .npy samples: rate chosen on va
   assert.equal((e0.json as { accuracy: number }).accuracy, j.baseline.testAccuracy);
 });
 
+test('optimize on unlabelled samples: the input model labels them, and the test figure is its top-1 agreement as eval --reference measures it', () => {
+  const unlabelled = (name: string, ds: Dataset): string => {
+    const path = join(dir, name);
+    mkdirSync(path, { recursive: true });
+    writeFileSync(join(path, 'input.npy'), encodeNpy({ dtype: 'float32', dims: [ds.count, 1, 28, 28], data: Float32Array.from(ds.images, (v) => v / 255) }));
+    return path;
+  };
+  const train = unlabelled('nolabels-train', subset(mnist.train, 0, 3000));
+  const testSet = unlabelled('nolabels-test', subset(mnist.test, 0, 1000));
+  const out = join(dir, 'opt-nolabels');
+  const r = whittle([
+    'optimize',
+    '--model',
+    model,
+    '--data',
+    train,
+    '--test-data',
+    testSet,
+    '--out',
+    out,
+    '--lr',
+    '0.01',
+    '--max-drop',
+    '2',
+    '--trials',
+    '3',
+    '--population',
+    '3',
+    '--workers',
+    '1',
+    '--train-samples',
+    '1000',
+    '--val-samples',
+    '300',
+    '--final-epochs',
+    '1',
+    '--latency-table',
+    join(dir, 'latency.json'),
+    '--json',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /has no labels: the input model's top-1 predictions label it and --test-data/);
+  assert.match(r.stderr, /top-1 agreement with the input [\d.]+% on the test samples/);
+  const j = r.json as unknown as Result & { labels: string };
+  assert.equal(j.labels, 'model');
+  // Against its own predictions the input agrees with itself.
+  assert.equal(j.baseline.valAccuracy, 1);
+  assert.equal(j.baseline.testAccuracy, 1);
+  assert.ok(j.final.testAccuracy > 0.8, `agreement ${j.final.testAccuracy}`);
+  const e = whittle(['eval', '--model', j.final.onnx, '--reference', model, '--data', testSet, '--json']);
+  assert.equal(e.code, 0, e.stderr);
+  assert.equal((e.json as { agreement: { top1: number }[] }).agreement[0]?.top1, j.final.testAccuracy);
+});
+
 test('optimize on own samples: no --test-data, --normalize, --shifts, or --test-data with an MNIST directory, each one clear line', () => {
   const base = ['optimize', '--model', model, '--out', join(dir, 'bad'), '--trials', '1'];
   const cases: [string[], RegExp][] = [
