@@ -2,7 +2,6 @@
 // neurons/filters, one-shot, iterative or gradual (AGP), optionally after sparsity-inducing
 // training (L1 / group lasso), optionally to a FLOPs budget.
 import type { Dataset, TensorDataset } from '../data/index.js';
-import { isTensorDataset } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
 import { dependencyGroups } from '../graph/dependency.js';
@@ -220,18 +219,13 @@ export async function pruneModel(model: Model, data: PruneModelData, options: Pr
   requirePrunableLayers(model.graph);
   const groupNames = structured ? groupFilter(model, granularity) : undefined;
   const { normalization, threads } = settings;
-  if (isTensorDataset(data.train) && (method === 'activation' || method === 'apoz'))
-    throw new WhittleError(
-      'BAD_ARGUMENT',
-      `options.method '${method}' probes activations on image data (MNIST, CIFAR); on a TensorDataset use 'magnitude', 'l1' or 'group-lasso'`,
-    );
 
   const structuredStep = async (m: Model, s: number): Promise<{ model: Model; groups: GroupResult[] }> => {
     const importance = method === 'activation' || method === 'apoz' ? method : method === 'group-lasso' ? 'l2' : 'l1';
     const r = await pruneChannels(m, {
       ...channelTargets(options, groupNames, s),
       importance,
-      ...(isTensorDataset(data.train) ? {} : { calibration: { data: data.train, normalization, samples: options.calibrationSamples ?? 1024, threads } }),
+      calibration: { data: data.train, normalization, samples: options.calibrationSamples ?? 1024, threads },
     });
     return { model: r.model, groups: r.groups };
   };

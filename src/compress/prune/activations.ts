@@ -1,7 +1,7 @@
 // Activation statistics over a calibration set: one ONNX Runtime pass with each group's probe
 // value added as an output.
-import type { Dataset, Normalization } from '../../data/index.js';
-import { imageSource, runBatches } from '../../data/index.js';
+import type { Dataset, Normalization, TensorDataset } from '../../data/index.js';
+import { imageSource, isTensorDataset, runBatches, tensorSource } from '../../data/index.js';
 import type { Model } from '../../ir/graph.js';
 import { inferShapes } from '../../ir/shape.js';
 import type { Tensor } from '../../ir/tensor.js';
@@ -12,6 +12,7 @@ import type { PruneGroup } from '../../graph/dependency.js';
 import type { ActivationStats } from './importance.js';
 
 export interface CalibrationOptions {
+  /** How image bytes become the model's input; a `TensorDataset` is fed as read. */
   normalization: Normalization;
   /** Samples used (the first ones); default 1024. */
   samples?: number;
@@ -29,7 +30,7 @@ export interface CalibrationOptions {
 export async function activationStats(
   model: Model,
   groups: readonly PruneGroup[],
-  data: Dataset,
+  data: Dataset | TensorDataset,
   o: CalibrationOptions,
 ): Promise<Map<number, ActivationStats>> {
   const probed = groups.filter((g) => g.probe !== undefined);
@@ -50,7 +51,9 @@ export async function activationStats(
   const session = lease.session;
   const stats = new Map<number, { abs: Float64Array; zeros: Float64Array; per: number }>();
   for (const p of probed) stats.set(p.id, { abs: new Float64Array(p.channels), zeros: new Float64Array(p.channels), per: 0 });
-  const source = imageSource(data, { input: model.graph.inputs[0]?.name ?? 'input', normalization: o.normalization, shape: inputDims(model, data) });
+  const source = isTensorDataset(data)
+    ? tensorSource({ ...data, labels: undefined })
+    : imageSource(data, { input: model.graph.inputs[0]?.name ?? 'input', normalization: o.normalization, shape: inputDims(model, data) });
   try {
     await runBatches(source, { batchSize: o.batchSize ?? 256, limit: o.samples ?? 1024 }, async ({ feeds }) => {
       const r = await session.run(

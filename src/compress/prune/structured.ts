@@ -1,5 +1,5 @@
 // Structured pruning: score each coupled group's channels, keep the best, thin the model.
-import type { Dataset } from '../../data/index.js';
+import type { Dataset, TensorDataset } from '../../data/index.js';
 import { WhittleError } from '../../ir/errors.js';
 import type { Model } from '../../ir/graph.js';
 import type { CalibrationOptions } from './activations.js';
@@ -26,7 +26,7 @@ export interface ChannelPruneOptions {
   perLayer?: Readonly<Record<string, number>>;
   /** Default 'l1'. 'activation' and 'apoz' need `calibration`. */
   importance?: ImportanceKind;
-  calibration?: { data: Dataset } & CalibrationOptions;
+  calibration?: { data: Dataset | TensorDataset } & CalibrationOptions;
   /**
    * Keep a multiple of this many channels in each group, rounding the kept count up (default 1:
    * no rounding; a group where the rounded count would exceed its channels keeps the unrounded

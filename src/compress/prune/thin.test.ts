@@ -12,13 +12,14 @@ import { encodeModel, decodeModel } from '../../ir/onnx.js';
 import { modelStats } from '../../ir/stats.js';
 import { Tensor } from '../../ir/tensor.js';
 import { modelOutputs, silenceOddChannels } from '../../../test/channel-oracle.js';
-import { loadIdxDataset, subset } from '../../data/index.js';
+import { loadIdxDataset, subset, tensorDatasetFromImages } from '../../data/index.js';
 import { createModel } from '../../nn/index.js';
 import { countParameters } from '../../nn/layers.js';
 import { SHAPE_RULES } from '../../ops/index.js';
 import { Session } from '../../runtime/session.js';
 import type { PruneGroup } from '../../graph/dependency.js';
 import { dependencyGroups } from '../../graph/dependency.js';
+import { activationStats } from './activations.js';
 import { magnitudeImportance } from './importance.js';
 import { pruneChannels, roundedKeep } from './structured.js';
 import { thinChannels } from '../../graph/thin.js';
@@ -278,6 +279,27 @@ for (const importance of ['apoz', 'activation'] as const) {
     kept.forEach((row, j) => assert.deepEqual(w1.subarray(j * 784, (j + 1) * 784), w0.subarray(row * 784, (row + 1) * 784)));
   });
 }
+
+test('activation statistics of own samples (a TensorDataset) equal those of the same images as bytes', async () => {
+  const model = createModel('lenet-5', { seed: 1 });
+  const images = subset(loadIdxDataset().train, 0, 96);
+  const groups = dependencyGroups(model.graph);
+  const own = tensorDatasetFromImages(images, { name: model.graph.inputs[0]?.name ?? 'input', normalization: 'x/255', shape: [1, 28, 28], source: 'own.npy' });
+  const fromBytes = await activationStats(model, groups, images, { normalization: 'x/255', threads: 1 });
+  // 'none' would feed raw bytes: the floats must be taken as they are, not normalized again.
+  const fromTensors = await activationStats(model, groups, own, { normalization: 'none', threads: 1 });
+  assert.ok(fromBytes.size >= 3);
+  for (const [id, s] of fromBytes) {
+    const t = fromTensors.get(id);
+    assert.ok(t !== undefined, `group ${id}`);
+    assert.deepEqual([...t.meanAbs], [...s.meanAbs], `mean |a| of group ${id}`);
+    assert.deepEqual([...t.zeroFraction], [...s.zeroFraction], `APoZ of group ${id}`);
+  }
+  // And the same channels go.
+  const a = await pruneChannels(model, { sparsity: 0.5, importance: 'apoz', calibration: { data: images, normalization: 'x/255', threads: 1 } });
+  const b = await pruneChannels(model, { sparsity: 0.5, importance: 'apoz', calibration: { data: own, normalization: 'none', threads: 1 } });
+  assert.deepEqual(b.model.graph.initializers.get('conv2.weight')?.data, a.model.graph.initializers.get('conv2.weight')?.data);
+});
 
 test('a depthwise convolution joins its input group and keeps its group count right', async () => {
   const g = new Graph('dw');
