@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { Hint } from '../compress/distill/index.js';
 import type { Dataset, Normalization, TensorDataset } from '../data/index.js';
-import { subset } from '../data/index.js';
+import { loadLabelledForModel, subset } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
 import { encodeModel } from '../ir/onnx.js';
@@ -196,8 +196,9 @@ function registerDistill(program: Command): void {
   });
 }
 
-interface MergeFlags {
+interface MergeFlags extends ImageFlags {
   model: string;
+  testData?: string;
   layer: string;
   count?: number;
   ratio?: number;
@@ -212,6 +213,33 @@ interface MergeFlags {
   seed: number;
   out?: string;
   json?: boolean;
+}
+
+/**
+ * The model and samples `merge` works on: an MNIST/CIFAR directory (the model's recorded
+ * normalization), or a model file with the user's own labelled --data and --test-data, fed as read.
+ */
+function mergeInputs(f: MergeFlags): {
+  model: Model;
+  path: string | undefined;
+  data: { train: Dataset | TensorDataset; test: Dataset | TensorDataset };
+  normalization: Normalization;
+} {
+  if (!isOwnData(f.data)) {
+    if (f.testData !== undefined)
+      throw new WhittleError('BAD_ARGUMENT', '--test-data goes with your own --data samples; an MNIST/CIFAR directory brings its own test split');
+    const data = loadData(f.data);
+    const { model, path } = loadModel(f.model, zooShapeFor(data.test));
+    return { model, path, data, normalization: resolveNormalization(f.normalize, model) };
+  }
+  const { model, path } = loadModel(f.model);
+  if (path === undefined) throw new WhittleError('BAD_ARGUMENT', `--data ${f.data} holds your own samples: pass the model file they fit (--model model.onnx)`);
+  if (f.testData === undefined)
+    throw new WhittleError('BAD_ARGUMENT', `--data ${f.data} holds your own samples; pass --test-data with labelled test samples for the accuracy figures`);
+  if (f.normalize !== undefined)
+    throw new WhittleError('BAD_ARGUMENT', `--normalize applies to MNIST/CIFAR bytes; ${f.data} is fed as read (image folders: --mean and --std)`);
+  const read = (p: string): TensorDataset => loadLabelledForModel(model, p, imageOptions(f), 'merging (its accuracy figures and fine-tune)');
+  return { model, path, data: { train: read(f.data as string), test: read(f.testData) }, normalization: 'none' };
 }
 
 function registerMerge(program: Command): void {
@@ -231,16 +259,18 @@ function registerMerge(program: Command): void {
     .option('--calibration-samples <n>', 'training samples for the activation criterion', int('--calibration-samples', 2), 2000)
     .option('--fine-tune-epochs <n>', 'fine-tune the merged model for this many epochs', int('--fine-tune-epochs', 0), 0)
     .option('--lr <x>', 'fine-tuning learning rate (momentum SGD, cosine schedule, batch 64)', num('--lr'), 0.01)
-    .option('--data <dir>', 'MNIST-format IDX or CIFAR-10 binary directory (default: the bundled MNIST)')
+    .option(
+      '--data <path>',
+      'MNIST-format IDX or CIFAR-10 binary directory (default: the bundled MNIST), or your own labelled samples (.npz, .npy + labels.npy, JSONL, image class folders; with --test-data): calibration and fine-tuning read them',
+    )
+    .option('--test-data <path>', 'with your own --data: the labelled samples the accuracy before and after is measured on')
     .option('--normalize <how>', 'input normalization (default: what the model recorded, else x/255)')
     .option('--threads <n>', 'ONNX Runtime threads', int('--threads', 1), availableParallelism())
     .option('--seed <n>', 'seed for fine-tuning', int('--seed', 0), 0)
     .option('--out <file.onnx>', 'where to write the merged model')
     .option('--json', 'print one JSON object on stdout');
-  addLogFlag(cmd).action(async (f: MergeFlags & { log?: string }) => {
-    const data = loadData(f.data);
-    const { model, path } = loadModel(f.model, zooShapeFor(data.test));
-    const normalization = resolveNormalization(f.normalize, model);
+  addLogFlag(addImageFlags(cmd)).action(async (f: MergeFlags & { log?: string }) => {
+    const { model, path, data, normalization } = mergeInputs(f);
     const log = openCommandLog(resolveLogPath(f.log, f.out), 'merge', f.model);
     try {
       const t0 = performance.now();
@@ -270,7 +300,8 @@ function registerMerge(program: Command): void {
       log?.write({ type: 'stage', stage: 'merged', accuracy: r.accuracyMerged, seconds });
       if (r.accuracyFineTuned !== undefined) log?.write({ type: 'stage', stage: 'fine-tuned', accuracy: r.accuracyFineTuned, seconds });
       // Fine-tuning here trains on every training sample: no split holds out anything the model has not seen.
-      const bytes = save(f.fineTuneEpochs > 0 ? withSplit(r.model, undefined) : r.model, f.out, [path], normalization) ?? encodeModel(r.model).length;
+      const recorded = isOwnData(f.data) ? undefined : normalization;
+      const bytes = save(f.fineTuneEpochs > 0 ? withSplit(r.model, undefined) : r.model, f.out, [path], recorded) ?? encodeModel(r.model).length;
       const accuracy = r.accuracyFineTuned ?? r.accuracyMerged;
       const change = r.maxAbsOutputChange;
       addSummary(

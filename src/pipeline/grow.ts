@@ -1,7 +1,7 @@
 // Growing and merging as library calls: function-preserving growth (Net2WiderNet/Net2DeeperNet)
 // or training that grows when validation accuracy plateaus; neuron merging with optional
 // fine-tuning. Each measures the change of the outputs and the test accuracy it reports.
-import type { Dataset } from '../data/index.js';
+import type { Dataset, TensorDataset } from '../data/index.js';
 import { deepen, growWhenStuck, widen } from '../compress/grow/index.js';
 import type { GrowResult } from '../compress/grow/index.js';
 import { maxAbsOutputChange, mergeNeurons } from '../compress/merge/index.js';
@@ -123,7 +123,11 @@ export interface MergeModelResult {
  * const r = await mergeModel(model, { train, test }, { layer: 'fc1', ratio: 0.5, train: { batchSize: 64, lr: 0.01, optimizer: { kind: 'sgd', momentum: 0.9 }, normalization: 'x/255' } });
  * ```
  */
-export async function mergeModel(model: Model, data: { train: Dataset; test: Dataset }, o: MergeModelOptions): Promise<MergeModelResult> {
+export async function mergeModel(
+  model: Model,
+  data: { train: Dataset | TensorDataset; test: Dataset | TensorDataset },
+  o: MergeModelOptions,
+): Promise<MergeModelResult> {
   const { calibrationSamples, fineTuneEpochs = 0, train: settings, onEvent, ...merge } = o;
   const run = { normalization: settings.normalization, threads: settings.threads };
   const r = await mergeNeurons(model, { ...merge, calibration: { data: data.train, ...run, samples: calibrationSamples ?? 2000 } });

@@ -1,4 +1,4 @@
-import type { Dataset, Normalization, TensorDataset } from '../data/index.js';
+import type { BatchSource, Dataset, Normalization, TensorDataset } from '../data/index.js';
 import {
   checkLabelRange,
   imageSource,
@@ -58,9 +58,7 @@ export async function evaluate(model: Model, ds: Dataset | TensorDataset, option
   let correct = 0;
   let n = 0;
   try {
-    const source = isTensorDataset(ds)
-      ? tensorSource(ds)
-      : imageSource(ds, { input: inputInfo.name, normalization: options.normalization, shape: inputDims(model, ds) });
+    const source = batchSource(model, ds, options.normalization);
     n = await runBatches(source, { batchSize: options.batchSize ?? 1000, limit: options.limit }, async ({ feeds, labels }) => {
       const r = await lease.session.run(feeds, [output.name]);
       const scores = r[output.name];
@@ -104,6 +102,21 @@ export async function predictLabels(model: Model, ds: TensorDataset, options: { 
     await lease.release();
   }
   return out;
+}
+
+/**
+ * The one batch runner's source for feeding `model` from either kind of data: image bytes
+ * normalized in JS and shaped for the model's input, or a `TensorDataset`'s tensors as they are
+ * (its labels along, when it has them).
+ *
+ * ```ts
+ * await runBatches(batchSource(model, ds, 'x/255'), { batchSize: 256 }, async ({ feeds }) => session.run(feeds));
+ * ```
+ */
+export function batchSource(model: Model, ds: Dataset | TensorDataset, normalization: Normalization): BatchSource {
+  return isTensorDataset(ds)
+    ? tensorSource(ds)
+    : imageSource(ds, { input: model.graph.inputs[0]?.name ?? 'input', normalization, shape: inputDims(model, ds) });
 }
 
 /**

@@ -1,14 +1,14 @@
 // Running a model on data to read an intermediate value (calibration for activation-based
 // merging) or to compare two models' outputs (the function-preservation check of merge and grow).
-import type { Dataset, Normalization } from '../../data/index.js';
-import { imageSource, runBatches } from '../../data/index.js';
+import type { Dataset, Normalization, TensorDataset } from '../../data/index.js';
+import { runBatches } from '../../data/index.js';
 import { WhittleError } from '../../ir/errors.js';
 import type { Model } from '../../ir/graph.js';
 import { inferShapes } from '../../ir/shape.js';
 import type { Tensor } from '../../ir/tensor.js';
 import { SHAPE_RULES } from '../../ops/index.js';
 import { sharedSessions } from '../../runtime/session.js';
-import { inputDims } from '../../train/evaluate.js';
+import { batchSource } from '../../train/evaluate.js';
 
 export interface RunOptions {
   normalization: Normalization;
@@ -19,7 +19,12 @@ export interface RunOptions {
 }
 
 /** Runs `model` on the first samples of `data`, fetching `value`; returns it flattened per sample. */
-async function collect(model: Model, value: string, data: Dataset, o: RunOptions): Promise<{ values: Float32Array; perSample: number; n: number }> {
+async function collect(
+  model: Model,
+  value: string,
+  data: Dataset | TensorDataset,
+  o: RunOptions,
+): Promise<{ values: Float32Array; perSample: number; n: number }> {
   const input = model.graph.inputs[0];
   if (input === undefined) throw new WhittleError('INVALID_GRAPH', 'the model has no input');
   const g = model.graph.clone();
@@ -36,7 +41,7 @@ async function collect(model: Model, value: string, data: Dataset, o: RunOptions
   const n = Math.min(o.limit ?? data.count, data.count);
   let values = new Float32Array(0);
   let perSample = 0;
-  const source = imageSource(data, { input: input.name, normalization: o.normalization, shape: inputDims(model, data) });
+  const source = batchSource(model, data, o.normalization);
   try {
     await runBatches(source, { batchSize: o.batchSize ?? 500, limit: n }, async ({ feeds, size }, { start }) => {
       const r = await session.run(feeds, [value]);
@@ -61,7 +66,7 @@ async function collect(model: Model, value: string, data: Dataset, o: RunOptions
  * const h = await activationsOf(model, 'relu1', mnist.train, { normalization: 'x/255', limit: 1000 });
  * ```
  */
-export async function activationsOf(model: Model, value: string, data: Dataset, o: RunOptions): Promise<Float32Array> {
+export async function activationsOf(model: Model, value: string, data: Dataset | TensorDataset, o: RunOptions): Promise<Float32Array> {
   return (await collect(model, value, data, o)).values;
 }
 
@@ -73,7 +78,7 @@ export async function activationsOf(model: Model, value: string, data: Dataset, 
  * const d = await maxAbsOutputChange(before, after, mnist.test, { normalization: 'x/255', limit: 1000 });
  * ```
  */
-export async function maxAbsOutputChange(a: Model, b: Model, data: Dataset, o: RunOptions): Promise<number> {
+export async function maxAbsOutputChange(a: Model, b: Model, data: Dataset | TensorDataset, o: RunOptions): Promise<number> {
   const oa = a.graph.outputs[0]?.name;
   const ob = b.graph.outputs[0]?.name;
   if (oa === undefined || ob === undefined) throw new WhittleError('INVALID_GRAPH', 'both models need an output');

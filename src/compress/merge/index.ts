@@ -1,7 +1,7 @@
 // Neuron merging: find pairs of units of a Dense layer that compute (nearly) the same thing,
 // keep one, fold the other's outgoing weights into it, and thin both layers. Scoring (which pairs,
 // what scale) is separate from the mutation (fold + thin), as in structured pruning.
-import type { Dataset, Normalization } from '../../data/index.js';
+import type { Dataset, Normalization, TensorDataset } from '../../data/index.js';
 import { WhittleError } from '../../ir/errors.js';
 import type { Model } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
@@ -39,7 +39,7 @@ export interface MergeOptions {
   /** For 'weight': cosine (default; a scaled copy merges exactly through ReLU) or L2 distance. */
   similarity?: 'cosine' | 'l2';
   /** Samples whose activations score and scale the pairs ('activation' only). */
-  calibration?: { data: Dataset; normalization: Normalization; samples?: number; threads?: number };
+  calibration?: { data: Dataset | TensorDataset; normalization: Normalization; samples?: number; threads?: number };
 }
 
 /** One merge: unit `removed` (original index) folded into unit `kept` with this scale. */

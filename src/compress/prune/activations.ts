@@ -1,13 +1,13 @@
 // Activation statistics over a calibration set: one ONNX Runtime pass with each group's probe
 // value added as an output.
 import type { Dataset, Normalization, TensorDataset } from '../../data/index.js';
-import { imageSource, isTensorDataset, runBatches, tensorSource } from '../../data/index.js';
+import { runBatches } from '../../data/index.js';
 import type { Model } from '../../ir/graph.js';
 import { inferShapes } from '../../ir/shape.js';
 import type { Tensor } from '../../ir/tensor.js';
 import { SHAPE_RULES } from '../../ops/index.js';
 import { sharedSessions } from '../../runtime/session.js';
-import { inputDims } from '../../train/evaluate.js';
+import { batchSource } from '../../train/evaluate.js';
 import type { PruneGroup } from '../../graph/dependency.js';
 import type { ActivationStats } from './importance.js';
 
@@ -51,9 +51,7 @@ export async function activationStats(
   const session = lease.session;
   const stats = new Map<number, { abs: Float64Array; zeros: Float64Array; per: number }>();
   for (const p of probed) stats.set(p.id, { abs: new Float64Array(p.channels), zeros: new Float64Array(p.channels), per: 0 });
-  const source = isTensorDataset(data)
-    ? tensorSource({ ...data, labels: undefined })
-    : imageSource(data, { input: model.graph.inputs[0]?.name ?? 'input', normalization: o.normalization, shape: inputDims(model, data) });
+  const source = batchSource(model, data, o.normalization);
   try {
     await runBatches(source, { batchSize: o.batchSize ?? 256, limit: o.samples ?? 1024 }, async ({ feeds }) => {
       const r = await session.run(

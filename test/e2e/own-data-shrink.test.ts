@@ -1,6 +1,7 @@
-// `whittle optimize --data OWN --test-data T`: the search over a PyTorch export fine-tuned on the
-// user's own labelled .npy samples, its validation split held out of them, the trials' fine-tune
-// rate chosen on that split, and the test figure read once from --test-data.
+// Shrinking a model file on the user's own samples: `whittle optimize --data OWN --test-data T`
+// (the search over a PyTorch export fine-tuned on own .npy samples, its validation split held out
+// of them, the trials' fine-tune rate chosen on that split, the test figure read once from
+// --test-data; unlabelled samples labelled by the input model), `sensitivity` and `merge` on them.
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -197,4 +198,37 @@ test('sensitivity measures each layer on your own validation samples: its baseli
   const n = whittle(['sensitivity', '--model', model, '--data', trainDir, '--normalize', 'x/255']);
   assert.notEqual(n.code, 0);
   assert.match(n.stderr, /--normalize applies to MNIST\/CIFAR bytes/);
+});
+
+test('merge pairs neurons by their activations on your own samples; its accuracies are eval of the input and of the written model on --test-data', () => {
+  const out = join(dir, 'merged.onnx');
+  const r = whittle([
+    'merge',
+    '--model',
+    model,
+    '--layer',
+    '/fc1/Gemm',
+    '--count',
+    '4',
+    '--criterion',
+    'activation',
+    '--data',
+    trainDir,
+    '--test-data',
+    testDir,
+    '--out',
+    out,
+    '--json',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const j = r.json as { widthBefore: number; widthAfter: number; accuracyBeforeMerge: number; accuracyAfterMerge: number; accuracy: number };
+  assert.equal(j.widthAfter, j.widthBefore - 4);
+  const before = whittle(['eval', '--model', model, '--data', testDir, '--json']);
+  const after = whittle(['eval', '--model', out, '--data', testDir, '--json']);
+  assert.equal(j.accuracyBeforeMerge, (before.json as { accuracy: number }).accuracy);
+  assert.equal(j.accuracyAfterMerge, (after.json as { accuracy: number }).accuracy);
+  assert.ok(j.accuracyAfterMerge > 0.5, `merged accuracy ${j.accuracyAfterMerge}`);
+  const noTest = whittle(['merge', '--model', model, '--layer', '/fc1/Gemm', '--count', '4', '--data', trainDir]);
+  assert.notEqual(noTest.code, 0);
+  assert.match(noTest.stderr, /pass --test-data with labelled test samples/);
 });
