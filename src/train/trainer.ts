@@ -256,15 +256,14 @@ function buildStepAnyShape(model: Model, batch: number, sample: readonly number[
     folded.inputs = folded.inputs.filter((i) => !held.has(i.name));
     for (const [p, t] of held) folded.initializers.set(p, t);
     const fixed: Model = { ...model, graph: folded };
-    let step: TrainStep;
+    // A float value the fold computed from constants alone (k-means sharing's Unsqueeze of its
+    // codebook layout) is a constant of the graph, as it was before folding: frozen, not trained.
+    const computed = trainableParameters(fixed.graph).filter((p) => !params.has(p));
     try {
-      step = buildTrainStep(fixed, options);
+      return buildTrainStep(fixed, computed.length > 0 ? { ...options, frozen: [...(options.frozen ?? []), ...computed] } : options);
     } catch {
       throw e;
     }
-    // Only shape computations may fold: a parameter that became another constant would be lost.
-    if (!trainableParameters(fixed.graph).every((p) => params.has(p))) throw e;
-    return step;
   }
 }
 

@@ -15,7 +15,10 @@ import { readContainer } from '../codec/index.js';
 import { writeKmeansContainer } from './container.js';
 import { kmeans1d } from './kmeans.js';
 import { magnitudePrune } from '../prune/index.js';
-import { kmeansShareWeights, sharedTrainingModel } from './share.js';
+import { kmeansShareWeights, readCodebooks, sharedTrainingModel } from './share.js';
+import { createRng, createTensorDataset } from '../../data/index.js';
+import { loadModel } from '../../load.js';
+import { train } from '../../train/trainer.js';
 
 test('kmeans1d: linear init over [min, max], converges to the cluster means', () => {
   const v = Float32Array.of(-1, -0.9, -0.8, 0.1, 0.2, 0.9, 1.0);
@@ -118,4 +121,29 @@ test('writeKmeansContainer: every layer shares ≤ 2^bits values, the file decod
     assert.ok(new Set(values).size <= 8, `${w} has ${new Set(values).size} distinct values`);
     assert.deepEqual([...((d.model.graph.initializers.get(w) as Tensor).data as Float32Array)], [...values]);
   }
+});
+
+test('centroid fine-tune of a model whose gradient needs run-time shapes (ShuffleNetV2): the codebook trains, the computed constants stay', async () => {
+  // The trainer rebuilds ShuffleNetV2's step with its batch fixed and its shape computations
+  // folded; the shared-weight graph's own constant Unsqueeze folds too and must stay a constant.
+  const model = loadModel('test/fixtures/corpus/shufflenet_v2.opset17.onnx');
+  const conv = model.graph.nodes.find((n) => n.opType === 'Conv' && n.name.includes('stage3'))?.inputs[1] as string;
+  const { model: quantized, shared } = kmeansShareWeights(model, new Map([[conv, 4]]));
+  const student = sharedTrainingModel(quantized, shared);
+  const rng = createRng(5);
+  const count = 32;
+  const ds = createTensorDataset({
+    source: 'noise',
+    inputs: [{ name: 'input', dtype: 'float32', shape: [3, 32, 32], data: Float32Array.from({ length: count * 3 * 32 * 32 }, () => rng.next() - 0.5) }],
+    labels: Int32Array.from({ length: count }, (_, i) => i % 10),
+  });
+  const r = await train(student, ds, { epochs: 1, batchSize: 16, lr: 0.01, optimizer: { kind: 'sgd', momentum: 0.9 }, normalization: 'none', threads: 1 });
+  assert.equal(r.status, 'completed');
+  const before = (shared.get(conv) as { codebook: Float32Array }).codebook;
+  const after = readCodebooks(r.model, shared).get(conv)?.codebook as Float32Array;
+  assert.equal(after.length, 16);
+  assert.ok(
+    after.some((v, i) => v !== before[i]),
+    'the codebook was trained',
+  );
 });
