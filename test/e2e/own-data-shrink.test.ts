@@ -44,39 +44,19 @@ interface Result {
   split: { source: string; seed: number; fraction: number };
 }
 
+/** A small search of the trained export on `data`, scored on `test`: one worker, trial-sized samples. */
+function search(data: string, test: string, out: string): string[] {
+  return [
+    ...['optimize', '--model', model, '--data', data, '--test-data', test, '--out', out, '--max-drop', '2', '--workers', '1'],
+    ...['--train-samples', '1000', '--val-samples', '300', '--latency-table', join(dir, 'latency.json')],
+  ];
+}
+
 test('optimize searches a model file on your own .npy samples: rate chosen on validation, test read from --test-data as eval reads it', () => {
   const out = join(dir, 'opt');
   const r = whittle([
-    'optimize',
-    '--model',
-    model,
-    '--data',
-    trainDir,
-    '--test-data',
-    testDir,
-    '--out',
-    out,
-    '--target',
-    'size',
-    '--max-drop',
-    '2',
-    '--trials',
-    '4',
-    '--population',
-    '2',
-    '--workers',
-    '1',
-    '--train-samples',
-    '1000',
-    '--val-samples',
-    '300',
-    '--final-epochs',
-    '2',
-    '--latency-table',
-    join(dir, 'latency.json'),
-    '--seed',
-    '3',
-    '--json',
+    ...search(trainDir, testDir, out),
+    ...['--target', 'size', '--trials', '4', '--population', '2', '--final-epochs', '2', '--seed', '3', '--json'],
   ]);
   assert.equal(r.code, 0, r.stderr);
   const j = r.json as unknown as Result;
@@ -116,36 +96,7 @@ test('optimize on unlabelled samples: the input model labels them, and the test 
   const train = unlabelled('nolabels-train', subset(mnist.train, 0, 3000));
   const testSet = unlabelled('nolabels-test', subset(mnist.test, 0, 1000));
   const out = join(dir, 'opt-nolabels');
-  const r = whittle([
-    'optimize',
-    '--model',
-    model,
-    '--data',
-    train,
-    '--test-data',
-    testSet,
-    '--out',
-    out,
-    '--lr',
-    '0.01',
-    '--max-drop',
-    '2',
-    '--trials',
-    '3',
-    '--population',
-    '3',
-    '--workers',
-    '1',
-    '--train-samples',
-    '1000',
-    '--val-samples',
-    '300',
-    '--final-epochs',
-    '1',
-    '--latency-table',
-    join(dir, 'latency.json'),
-    '--json',
-  ]);
+  const r = whittle([...search(train, testSet, out), ...['--lr', '0.01', '--trials', '3', '--population', '3', '--final-epochs', '1', '--json']]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /has no labels: the input model's top-1 predictions label it and --test-data/);
   assert.match(r.stderr, /top-1 agreement with the input [\d.]+% on the test samples/);
