@@ -114,9 +114,20 @@ export async function predictLabels(model: Model, ds: TensorDataset, options: { 
  * ```
  */
 export function batchSource(model: Model, ds: Dataset | TensorDataset, normalization: Normalization): BatchSource {
-  return isTensorDataset(ds)
-    ? tensorSource(ds)
-    : imageSource(ds, { input: model.graph.inputs[0]?.name ?? 'input', normalization, shape: inputDims(model, ds) });
+  const input = model.graph.inputs[0]?.name ?? 'input';
+  if (!isTensorDataset(ds)) return imageSource(ds, { input, normalization, shape: inputDims(model, ds) });
+  return tensorSource(ds, { inputs: classifierFeedName(model, ds) });
+}
+
+/**
+ * A one-input model fed from a dataset of one batched input under another name (samples read for
+ * a teacher, fed to its student): that input under the model's name. Empty otherwise.
+ */
+function classifierFeedName(model: Model, ds: TensorDataset): Record<string, string> {
+  const batched = ds.inputs.filter((t) => t.shared !== true);
+  const input = model.graph.inputs[0]?.name;
+  const only = batched.length === 1 ? batched[0] : undefined;
+  return model.graph.inputs.length === 1 && only !== undefined && input !== undefined && only.name !== input ? { [only.name]: input } : {};
 }
 
 /**
@@ -170,7 +181,8 @@ export function inputBatch(model: Model, ds: Dataset | TensorDataset, count: num
   const idx = Int32Array.from({ length: count }, (_, i) => i % ds.count);
   if (isTensorDataset(ds)) {
     const name = model.graph.inputs[0]?.name ?? '';
-    const feed = tensorBatch(selectTensorDataset(ds, idx), 0, count).feeds[name];
+    const feeds = tensorBatch(selectTensorDataset(ds, idx), 0, count).feeds;
+    const feed = feeds[name] ?? feeds[Object.keys(classifierFeedName(model, ds))[0] ?? ''];
     if (feed === undefined) throw new WhittleError('BAD_DATA', `${ds.source} has no input named "${name}", the model's; name the data's input after it`);
     return feed;
   }
@@ -182,13 +194,13 @@ export function checkInputShape(model: Model, ds: Dataset | TensorDataset): void
   const info = model.graph.inputs[0];
   if (info === undefined) return;
   if (isTensorDataset(ds)) {
-    // Classifiers take one input here (training and this evaluation): it must be the dataset's.
+    // Classifiers take one input here (training and this evaluation): the dataset's one batched
+    // input, fed under the model's input name (samples read for a teacher feed its student).
     const batched = ds.inputs.filter((t) => t.shared !== true);
-    const mine = batched.length === 1 ? batched[0] : undefined;
-    if (model.graph.inputs.length !== 1 || mine === undefined || mine.name !== info.name)
+    if (model.graph.inputs.length !== 1 || batched.length !== 1)
       throw new WhittleError(
         'BAD_DATA',
-        `${ds.source}: a classifier's data is one input named after the model's ("${info.name}"); the data has ${batched.map((t) => `"${t.name}"`).join(', ') || 'none'}`,
+        `${ds.source}: a classifier's data is one input, fed as the model's "${info.name}"; the data has ${batched.map((t) => `"${t.name}"`).join(', ') || 'none'}`,
       );
     if (ds.labels === undefined)
       throw new WhittleError('BAD_DATA', `${ds.source} has no labels; give one class label per sample (an .npz's y, or class sub-folders)`);

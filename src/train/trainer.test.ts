@@ -244,7 +244,23 @@ test('a TensorDataset of the same images, normalized in JavaScript, trains to th
   assert.ok(Math.abs(a.loss - b.loss) < 1e-5);
 });
 
-test('a TensorDataset that cannot train says why: no labels, another input name, float64, shift', async () => {
+test('samples whose one input has another name (read for a teacher) train and score a student exactly as under its own name', async () => {
+  const mnist = subset(loadIdxDataset().train, 0, 256);
+  const model = createModel('lenet-300-100', { seed: 2 });
+  const input = model.graph.inputs[0]?.name as string;
+  const ds = tensorDatasetFromImages(mnist, { name: input, normalization: 'x/255', shape: inputDims(model, mnist), source: 'mine.npz' });
+  const renamed: TensorDataset = { ...ds, inputs: ds.inputs.map((t) => ({ ...t, name: 'x' })) };
+  const o: TrainOptions = { epochs: 1, batchSize: 32, lr: 0.05, optimizer: { kind: 'sgd', momentum: 0.9 }, normalization: 'none', threads: 1 };
+  const a = await train(model, ds, o);
+  const b = await train(model, renamed, o);
+  for (const p of trainableParameters(model.graph)) assert.deepEqual(b.model.graph.initializers.get(p)?.data, a.model.graph.initializers.get(p)?.data, p);
+  const ea = await evaluate(a.model, ds, { normalization: 'none' });
+  const eb = await evaluate(a.model, renamed, { normalization: 'none' });
+  assert.equal(eb.correct, ea.correct);
+  assert.ok(ea.correct > 0);
+});
+
+test('a TensorDataset that cannot train says why: no labels, two inputs, float64, shift', async () => {
   const mnist = subset(loadIdxDataset().train, 0, 64);
   const model = createModel('lenet-300-100');
   const input = model.graph.inputs[0]?.name as string;
@@ -253,7 +269,7 @@ test('a TensorDataset that cannot train says why: no labels, another input name,
   const x = ds.inputs[0] as SampleTensor;
   const cases: [TensorDataset, TrainOptions, RegExp][] = [
     [{ ...ds, labels: undefined }, o, /mine\.npz has no labels/],
-    [{ ...ds, inputs: [{ ...x, name: 'pixels' }] }, o, /named after the model's \("input"\); the data has "pixels"/],
+    [{ ...ds, inputs: [x, { ...x, name: 'pixels' }] }, o, /one input, fed as the model's "input"; the data has "input", "pixels"/],
     [{ ...ds, inputs: [{ ...x, dtype: 'float64', data: Float64Array.from(x.data as Float32Array) }] }, o, /float32 samples, "input" holds float64/],
     [ds, { ...o, shift: 2 }, /shift augments image bytes/],
   ];
