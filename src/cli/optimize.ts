@@ -69,7 +69,7 @@ interface OptimizeFlags extends ImageFlags {
   workers: number;
   queue?: string;
   resume?: boolean;
-  epochs: number;
+  epochs?: number;
   finalEpochs: number;
   trainSamples: number;
   valSamples: number;
@@ -159,7 +159,7 @@ export function registerOptimizeCommands(program: Command): void {
     .option('--workers <n>', 'local worker processes', int('--workers', 1), Math.min(2, availableParallelism()))
     .option('--queue <redis://host:port>', 'put trials on a BullMQ queue on Redis; run `whittle worker --queue URL` processes to run them')
     .option('--resume', 'continue the search in --out from its journal')
-    .option('--epochs <n>', 'fine-tune epochs of each trial', int('--epochs', 0), 1)
+    .option('--epochs <n>', 'fine-tune epochs of each trial (default: 1, or as many as 100 SGD steps need on fewer training samples)', int('--epochs', 0))
     .option(
       '--final-epochs <n>',
       'fine-tune epochs of the chosen candidate (distilled from the input; see recipes/optimize-lenet.md for 4 vs 20 vs 40)',
