@@ -332,7 +332,8 @@ function registerMerge(program: Command): void {
   });
 }
 
-interface GrowFlags extends TrainFlags {
+interface GrowFlags extends TrainFlags, ImageFlags {
+  testData?: string;
   widen: string[];
   deepenAfter?: string;
   noise: number;
@@ -341,6 +342,41 @@ interface GrowFlags extends TrainFlags {
   growSteps: number;
   checksPerEpoch: number;
   growBy?: number;
+}
+
+/**
+ * What `grow` reads: an MNIST/CIFAR directory (a zoo model built for it), or a model file with the
+ * user's own labelled --data (validation held out of it for --when-stuck) and --test-data, fed
+ * as read.
+ */
+function growInputs(f: GrowFlags): {
+  model: Model;
+  path: string | undefined;
+  test: Dataset | TensorDataset;
+  held: HeldOut<Dataset | TensorDataset> | undefined;
+  normalization: Normalization;
+} {
+  if (!isOwnData(f.data)) {
+    if (f.testData !== undefined)
+      throw new WhittleError('BAD_ARGUMENT', '--test-data goes with your own --data samples; an MNIST/CIFAR directory brings its own test split');
+    const data = loadData(f.data);
+    const { model, path } = loadModel(f.model, { seed: f.seed, ...zooShapeFor(data.train) });
+    const trainData = f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train;
+    const held = f.whenStuck ? holdOutValidation(trainData, f, { model: path !== undefined ? model : undefined, label: 'grow' }) : undefined;
+    return { model, path, test: data.test, held, normalization: resolveNormalization(f.normalize, model) };
+  }
+  const { model, path } = loadModel(f.model);
+  if (path === undefined) throw new WhittleError('BAD_ARGUMENT', `--data ${f.data} holds your own samples: pass the model file they fit (--model model.onnx)`);
+  if (f.testData === undefined)
+    throw new WhittleError('BAD_ARGUMENT', `--data ${f.data} holds your own samples; pass --test-data with labelled test samples for the accuracy`);
+  const options = imageOptions(f);
+  if (!f.whenStuck) {
+    if (f.normalize !== undefined)
+      throw new WhittleError('BAD_ARGUMENT', `--normalize applies to MNIST/CIFAR bytes; ${f.data} is fed as read (image folders: --mean and --std)`);
+    return { model, path, test: loadLabelledForModel(model, f.testData, options, 'the accuracy figure'), held: undefined, normalization: 'none' };
+  }
+  const { held, read } = holdOutOwnData(model, f, options, { label: 'grow', why: 'growing while training' });
+  return { model, path, test: read(f.testData), held, normalization: 'none' };
 }
 
 function registerGrow(program: Command): void {
@@ -364,22 +400,19 @@ function registerGrow(program: Command): void {
       '--grow-by <epoch>',
       'with --when-stuck: every growth event has happened by this epoch (default: half the epochs); plateaus are detected on --val-split',
       num('--grow-by'),
-    );
-  addLogFlag(addTrainFlags(cmd, { epochs: 15, lr: 0.05, optimizer: 'momentum' })).action(async (f: GrowFlags & { log?: string }) => {
+    )
+    .option('--test-data <path>', 'with your own labelled --data (.npy, .npz, JSONL, an image folder): samples of the same kind for the accuracy');
+  addLogFlag(addImageFlags(addTrainFlags(cmd, { epochs: 15, lr: 0.05, optimizer: 'momentum' }))).action(async (f: GrowFlags & { log?: string }) => {
     const widths = f.widen.map((v) => parseAssignment('--widen', v));
     if (widths.length === 0 && f.deepenAfter === undefined)
       throw new WhittleError('BAD_ARGUMENT', 'say how to grow: --widen LAYER=WIDTH and/or --deepen-after LAYER');
-    const data = loadData(f.data);
-    const { model, path } = loadModel(f.model, { seed: f.seed, ...zooShapeFor(data.train) });
-    const normalization = resolveNormalization(f.normalize, model);
-    const trainData = f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train;
-    const held = f.whenStuck ? holdOutValidation(trainData, f, { model: path !== undefined ? model : undefined, label: 'grow' }) : undefined;
+    const { model, path, test, held, normalization } = growInputs(f);
     const split = held !== undefined ? { train: held.train, validation: held.validation } : undefined;
     const log = f.whenStuck ? openCommandLog(resolveLogPath(f.log, f.out), 'grow', f.model) : undefined;
     const events = pipelineReporter('grow', log);
     const r = await growModel(
       model,
-      { ...split, test: data.test },
+      { ...split, test },
       {
         widen: Object.fromEntries(widths),
         deepenAfter: f.deepenAfter,
@@ -406,7 +439,8 @@ function registerGrow(program: Command): void {
     }
     log?.close();
     const params = countParameters(r.model.graph);
-    const bytes = save(held !== undefined ? withSplit(r.model, held.record) : r.model, f.out, [path], normalization) ?? encodeModel(r.model).length;
+    const recorded = isOwnData(f.data) ? undefined : normalization;
+    const bytes = save(held !== undefined ? withSplit(r.model, held.record) : r.model, f.out, [path], recorded) ?? encodeModel(r.model).length;
     addSummary(
       `grow: ${countParameters(model.graph).toLocaleString('en-US')} → ${params.toLocaleString('en-US')} params, accuracy ${(100 * r.accuracy).toFixed(2)}%${r.maxAbsOutputChange !== undefined ? `, max |Δoutput| ${r.maxAbsOutputChange.toExponential(2)}` : ''}\n`,
     );

@@ -13,6 +13,7 @@ export {
 export {
   type SplitRecord,
   DEFAULT_VALIDATION_FRACTION,
+  concatSamples,
   datasetFingerprint,
   firstSamples,
   parseSplitRecord,

@@ -38,7 +38,15 @@ export function firstSamples<D extends SplitData>(ds: D, count: number): D {
 function tail<D extends SplitData>(ds: D, start: number): D {
   return (isTensorDataset(ds) ? sliceTensorDataset(ds, start, ds.count) : subset(ds, start, ds.count - start)) as D;
 }
-function concat<D extends SplitData>(a: D, b: D): D {
+/**
+ * The samples of `a` then those of `b`, of either kind (both image datasets of one shape, or both
+ * `TensorDataset`s of the same inputs).
+ *
+ * ```ts
+ * const all = concatSamples(split.train, split.validation);
+ * ```
+ */
+export function concatSamples<D extends SplitData>(a: D, b: D): D {
   return (isTensorDataset(a) ? concatTensorDatasets(a, b as TensorDataset) : concatDatasets(a, b as Dataset)) as D;
 }
 
@@ -135,7 +143,7 @@ export function splitByRecord<D extends SplitData>(ds: D, record: SplitRecord): 
   const first = record.samples === ds.count ? ds : firstSamples(ds, record.samples);
   const split = splitValidation(first, record.fraction, { seed: record.seed });
   if (record.samples === ds.count) return split;
-  return { train: concat(split.train, tail(ds, record.samples)), validation: split.validation };
+  return { train: concatSamples(split.train, tail(ds, record.samples)), validation: split.validation };
 }
 
 /** Parses a record as stored in model metadata; undefined when it is not one. */

@@ -57,7 +57,11 @@ export interface GrowModelResult {
  * console.log(r.maxAbsOutputChange); // ~1e-6
  * ```
  */
-export async function growModel(model: Model, data: { train?: Dataset; validation?: Dataset; test: Dataset }, o: GrowModelOptions): Promise<GrowModelResult> {
+export async function growModel(
+  model: Model,
+  data: { train?: Dataset | TensorDataset; validation?: Dataset | TensorDataset; test: Dataset | TensorDataset },
+  o: GrowModelOptions,
+): Promise<GrowModelResult> {
   const widths = Object.entries(o.widen ?? {});
   if (widths.length === 0 && o.deepenAfter === undefined)
     throw new WhittleError('BAD_ARGUMENT', 'say how to grow: options.widen { layer: width } and/or options.deepenAfter');

@@ -183,3 +183,26 @@ test('merge pairs neurons by their activations on your own samples; its accuraci
   assert.notEqual(noTest.code, 0);
   assert.match(noTest.stderr, /pass --test-data with labelled test samples/);
 });
+
+test('grow widens a model file and trains it on your own samples: function kept, the accuracy is eval of the written model on --test-data', () => {
+  const wide = join(dir, 'wide.onnx');
+  const r = whittle(['grow', '--model', model, '--widen', '/fc1/Gemm=24', '--data', trainDir, '--test-data', testDir, '--out', wide, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const j = r.json as { accuracy: number; maxAbsOutputChange: number; params: number; paramsBefore: number };
+  assert.ok(j.maxAbsOutputChange < 1e-4, `output change ${j.maxAbsOutputChange}`);
+  assert.ok(j.params > j.paramsBefore);
+  const e = whittle(['eval', '--model', wide, '--data', testDir, '--json']);
+  assert.equal(j.accuracy, (e.json as { accuracy: number }).accuracy);
+  assert.equal(j.accuracy, (whittle(['eval', '--model', model, '--data', testDir, '--json']).json as { accuracy: number }).accuracy);
+  // --when-stuck trains on the samples, validation held out of them.
+  const stuck = join(dir, 'stuck.onnx');
+  const s = whittle([
+    ...['grow', '--model', model, '--widen', '/fc1/Gemm=24', '--when-stuck', '--epochs', '2', '--lr', '0.01'],
+    ...['--data', trainDir, '--test-data', testDir, '--out', stuck, '--json'],
+  ]);
+  assert.equal(s.code, 0, s.stderr);
+  const k = s.json as { accuracy: number; split: { fraction: number } };
+  assert.equal(k.split.fraction, 0.1);
+  assert.equal(k.accuracy, (whittle(['eval', '--model', stuck, '--data', testDir, '--json']).json as { accuracy: number }).accuracy);
+  assert.ok(k.accuracy > 0.8, `accuracy ${k.accuracy}`);
+});

@@ -198,12 +198,12 @@ test('train fine-tunes a torchvision ShuffleNetV2 export on RGB image folders wi
 test('commands that train on MNIST/CIFAR directories only say which commands take your own samples', () => {
   const dir = tempDir();
   const own = npyDir(join(dir, 'own'), subset(mnist.train, 0, 64));
-  for (const args of [['grow', '--model', MODEL, '--widen', '/fc1/Gemm=32']]) {
+  for (const args of [['quantize', '--model', MODEL, '--scheme', 'kmeans', '--out', join(dir, 'k.wtl')]]) {
     const r = whittle([...args, '--data', own]);
     assert.equal(r.code, 2, `${args[0]}: ${r.stderr}`);
     assert.match(
       r.stderr,
-      /holds your own samples \(a folder of \.npy files\); this command reads MNIST-format IDX or CIFAR-10 directories\. Your own samples work with train, prune, distill, merge, sensitivity and optimize/,
+      /holds your own samples \(a folder of \.npy files\); this command reads MNIST-format IDX or CIFAR-10 directories\. Your own samples work with train, prune, distill, merge, grow, sensitivity and optimize/,
     );
   }
 });

@@ -7,8 +7,8 @@
 // than mutating a live session: the trainer's state map and Loop graph are built for fixed
 // shapes. A phase change costs one session build (~50 ms) and restarts the momentum buffers; the
 // learning-rate schedule restarts from the current rate over the epochs left.
-import type { Dataset } from '../../data/index.js';
-import { concatDatasets } from '../../data/index.js';
+import type { Dataset, TensorDataset } from '../../data/index.js';
+import { concatSamples } from '../../data/index.js';
 import { WhittleError } from '../../ir/errors.js';
 import type { Model } from '../../ir/graph.js';
 import { evaluate } from '../../train/evaluate.js';
@@ -20,7 +20,7 @@ export interface GrowPolicy {
   /** Target width of each layer to grow, e.g. { fc1: 300, fc2: 100 }. */
   targets: Record<string, number>;
   /** Decides when training is stuck (the training set is not used for it). */
-  validation: Dataset;
+  validation: Dataset | TensorDataset;
   /** Growth events to go from the start widths to the targets; default 3. */
   steps?: number;
   /** Validation checks per epoch (growth can happen at any check); default 1. */
@@ -73,7 +73,7 @@ function widthsOf(model: Model, layers: readonly string[]): Record<string, numbe
  * });
  * ```
  */
-export async function growWhenStuck(model: Model, data: Dataset, options: TrainOptions, policy: GrowPolicy): Promise<GrowResult> {
+export async function growWhenStuck(model: Model, data: Dataset | TensorDataset, options: TrainOptions, policy: GrowPolicy): Promise<GrowResult> {
   const layers = Object.keys(policy.targets);
   if (layers.length === 0) throw new WhittleError('BAD_ARGUMENT', 'name at least one layer to grow in targets, e.g. { fc1: 300 }');
   const start = widthsOf(model, layers);
@@ -105,7 +105,7 @@ export async function growWhenStuck(model: Model, data: Dataset, options: TrainO
     const left = steps - events.length;
     // Fully grown: the held-out samples train too, for the epochs left (no more checks).
     const final = left === 0 && (policy.reuseValidation ?? true);
-    const phaseData = final ? concatDatasets(data, policy.validation) : data;
+    const phaseData = final ? concatSamples<Dataset | TensorDataset>(data, policy.validation) : data;
     const phaseBudget = final
       ? Math.round(((budget - done) / spe) * Math.floor(phaseData.count / Math.min(options.batchSize, phaseData.count)))
       : budget - done;
