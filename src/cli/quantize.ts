@@ -4,7 +4,7 @@ import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { Dataset, Normalization, TensorDataset } from '../data/index.js';
-import { limitTensorDataset, loadDataForModel, normalizeBatch, sliceTensorDataset, subset } from '../data/index.js';
+import { isTensorDataset, limitTensorDataset, loadDataForModel, normalizeBatch, sliceTensorDataset, subset } from '../data/index.js';
 import { ACTIVATION_CLIPS, CALIBRATION_METHODS, checkCalibrationShape } from '../compress/quantize/index.js';
 import type { ActivationClip, CalibrationMethod, ModelData } from '../compress/quantize/index.js';
 import { writeKmeansContainer } from '../compress/kmeans/index.js';
@@ -27,6 +27,7 @@ import {
 } from '../pipeline/index.js';
 import type { PipelineEvent, QuantFormat, QuantSchemeName } from '../pipeline/index.js';
 import type { ModelComparison } from '../train/compare.js';
+import { compareModels } from '../train/compare.js';
 import { evaluate } from '../train/evaluate.js';
 import { runnableRandomData } from '../train/random-inputs.js';
 import type { RunLog } from '../train/run-log.js';
@@ -85,20 +86,31 @@ async function runKmeans(f: QuantizeFlags, formatGiven: boolean): Promise<Record
     );
   const bits = f.bits ?? 5;
   if (bits < 1 || bits > 8) throw new WhittleError('BAD_ARGUMENT', `--bits ${bits}: k-means sharing takes 1–8 bits (2–256 centroids per layer)`);
-  const data = loadData(f.data);
+  // The user's own samples (--eval-data, or own --data) are fed as read; else an MNIST/CIFAR test split.
+  const ownPath = f.evalData ?? (isOwnData(f.data) ? f.data : undefined);
   const { model, path } = loadModel(f.model, { shareWeights: true });
   if (existsSync(f.out) && statSync(f.out).isDirectory())
     throw new WhittleError('BAD_ARGUMENT', `--out ${f.out} is a directory; pass a file name such as model.wtl`);
-  const normalization = resolveNormalization(f.normalize, model);
+  if (ownPath !== undefined && f.normalize !== undefined)
+    throw new WhittleError('BAD_ARGUMENT', `--normalize applies to MNIST/CIFAR bytes; ${ownPath} is fed as read (image folders: --mean and --std)`);
+  const normalization = ownPath !== undefined ? 'none' : resolveNormalization(f.normalize, model);
+  const test: Dataset | TensorDataset =
+    ownPath !== undefined
+      ? limitTensorDataset(loadDataForModel(model, ownPath, imageOptions(f)), f.evalLimit ?? Number.MAX_SAFE_INTEGER)
+      : loadData(f.data).test;
   const t0 = performance.now();
-  const { model: shared, breakdown } = writeKmeansContainer(withNormalization(model, normalization), f.out, { bits });
+  const { model: shared, breakdown } = writeKmeansContainer(ownPath !== undefined ? model : withNormalization(model, normalization), f.out, { bits });
   const evalOptions = { normalization, threads: f.threads, limit: f.evalLimit };
-  const baseline = await evaluate(model, data.test, evalOptions);
-  const quantized = await evaluate(shared, data.test, evalOptions);
-  const agreement = await agreementWithInput(shared, model, data.test, normalization, f);
+  const labelled = !isTensorDataset(test) || test.labels !== undefined;
+  const baseline = labelled ? await evaluate(model, test, evalOptions) : undefined;
+  const quantized = labelled ? await evaluate(shared, test, evalOptions) : undefined;
+  const agreement = isTensorDataset(test)
+    ? await compareModels(shared, model, test, { threads: f.threads }).then((c) => ({ inputs: 'data', samples: c.samples, outputs: agreementJson(c.outputs) }))
+    : await agreementWithInput(shared, model, test, normalization, f);
   const fp32Bytes = denseParameterBytes(model);
+  const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
   addSummary(
-    `quantize kmeans/container ${bits}-bit: accuracy ${(100 * quantized.accuracy).toFixed(2)}% (fp32 ${(100 * baseline.accuracy).toFixed(2)}%), ${breakdown.bytes.toLocaleString('en-US')} bytes (${(fp32Bytes / breakdown.bytes).toFixed(2)}× vs fp32 parameters) → ${f.out}\n`,
+    `quantize kmeans/container ${bits}-bit: ${quantized !== undefined && baseline !== undefined ? `accuracy ${pct(quantized.accuracy)} (fp32 ${pct(baseline.accuracy)})` : 'no labels, no accuracy'}, ${breakdown.bytes.toLocaleString('en-US')} bytes (${(fp32Bytes / breakdown.bytes).toFixed(2)}× vs fp32 parameters) → ${f.out}\n`,
   );
   return {
     model: f.model,
@@ -109,14 +121,14 @@ async function runKmeans(f: QuantizeFlags, formatGiven: boolean): Promise<Record
     bytes: breakdown.bytes,
     fp32Bytes,
     compressionRatio: fp32Bytes / breakdown.bytes,
-    accuracy: quantized.accuracy,
-    baselineAccuracy: baseline.accuracy,
-    accuracyDrop: baseline.accuracy - quantized.accuracy,
-    evalSamples: quantized.samples,
+    accuracy: quantized?.accuracy ?? null,
+    baselineAccuracy: baseline?.accuracy ?? null,
+    accuracyDrop: quantized !== undefined && baseline !== undefined ? baseline.accuracy - quantized.accuracy : null,
+    evalSamples: agreement.samples,
     agreement,
     layers: layerBreakdown(shared, breakdown).map((l) => ({ name: l.name, bits: l.bits, params: l.params, sparsity: l.sparsity, bytes: l.bytes.total })),
     seconds: (performance.now() - t0) / 1000,
-    normalize: normalization,
+    normalize: ownPath !== undefined ? null : normalization,
   };
 }
 

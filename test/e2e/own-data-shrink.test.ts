@@ -206,3 +206,16 @@ test('grow widens a model file and trains it on your own samples: function kept,
   assert.equal(k.accuracy, (whittle(['eval', '--model', stuck, '--data', testDir, '--json']).json as { accuracy: number }).accuracy);
   assert.ok(k.accuracy > 0.8, `accuracy ${k.accuracy}`);
 });
+
+test('quantize --scheme kmeans scores the container on your own --eval-data: the accuracy is eval of its decoded model', () => {
+  const wtl = join(dir, 'k.wtl');
+  const r = whittle(['quantize', '--model', model, '--scheme', 'kmeans', '--bits', '4', '--eval-data', testDir, '--out', wtl, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const j = r.json as { accuracy: number; baselineAccuracy: number; bytes: number; normalize: string | null; agreement: { outputs: { top1: number }[] } };
+  assert.equal(j.normalize, null);
+  assert.equal(j.baselineAccuracy, (whittle(['eval', '--model', model, '--data', testDir, '--json']).json as { accuracy: number }).accuracy);
+  const decoded = join(dir, 'k.onnx');
+  assert.equal(whittle(['decode', '--model', wtl, '--out', decoded]).code, 0);
+  assert.equal(j.accuracy, (whittle(['eval', '--model', decoded, '--data', testDir, '--json']).json as { accuracy: number }).accuracy);
+  assert.ok((j.agreement.outputs[0]?.top1 ?? 0) > 0.9);
+});

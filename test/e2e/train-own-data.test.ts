@@ -198,7 +198,7 @@ test('train fine-tunes a torchvision ShuffleNetV2 export on RGB image folders wi
 test('commands that train on MNIST/CIFAR directories only say which commands take your own samples', () => {
   const dir = tempDir();
   const own = npyDir(join(dir, 'own'), subset(mnist.train, 0, 64));
-  for (const args of [['quantize', '--model', MODEL, '--scheme', 'kmeans', '--out', join(dir, 'k.wtl')]]) {
+  for (const args of [['export', '--web', join(dir, 'web'), '--model', MODEL]]) {
     const r = whittle([...args, '--data', own]);
     assert.equal(r.code, 2, `${args[0]}: ${r.stderr}`);
     assert.match(
