@@ -174,6 +174,8 @@ export interface OptimizeResult {
   finalCandidate?: { layers: Record<string, LayerPolicy>; bytes: number };
   /** Fine-tune epochs of each trial: `epochs` as given, or as MIN_TRIAL_STEPS asked. */
   trialEpochs: number;
+  /** Fine-tune epochs of the final: `finalEpochs`, or a trial's when that is more. */
+  finalEpochs: number;
   /** With `lrProbe`: the trial (counting from 0, as in `front`) of each rate and its validation accuracy, and the rate chosen. */
   lrProbe?: { rates: { lr: number; trial: number; valAccuracy: number }[]; chosen: number };
   /**
@@ -327,6 +329,10 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
   const epochs = o.epochs ?? Math.max(1, Math.ceil(MIN_TRIAL_STEPS / trialSteps));
   if (o.epochs === undefined && epochs > 1)
     log(`optimize: trials fine-tune ${epochs} epochs (${trialSteps} steps each, at least ${MIN_TRIAL_STEPS} in all; --epochs to choose)`);
+  // The final is the longer fine-tune: never fewer epochs than the trial that chose it.
+  const finalEpochs = o.finalEpochs > 0 ? Math.max(o.finalEpochs, epochs) : 0;
+  if (finalEpochs > o.finalEpochs && o.finalEpochs > 0)
+    log(`optimize: the final fine-tunes ${finalEpochs} epochs, as many as a trial (asked: ${o.finalEpochs})`);
   const trialVal = firstSamples(data.validation, o.data.valSamples);
   let space = searchSpace(model, o.target, o.lrs, o.modes);
   const settings = JSON.stringify({
@@ -594,7 +600,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
   // The winner: fine-tuned longer on the training side, written, measured once on the test set.
   let finalCandidate = best.candidate;
   let grown: OptimizeResult['finalCandidate'];
-  if (o.target === 'size' && o.budget !== undefined && o.finalFill !== false && met && o.finalEpochs > 0) {
+  if (o.target === 'size' && o.budget !== undefined && o.finalFill !== false && met && finalEpochs > 0) {
     const margin = best.candidate.mode === 'variational' ? FILL_MARGIN : FINAL_MARGIN_MAGNITUDE;
     const more = await keepMoreFill(best.candidate, space, measure, { target: margin * o.budget });
     if (more !== undefined) {
@@ -635,7 +641,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
   }
   let distillation: OptimizeResult['distillation'];
   let shiftProbe: OptimizeResult['shiftProbe'];
-  if (o.distill !== false && o.finalEpochs > 0) {
+  if (o.distill !== false && finalEpochs > 0) {
     // Chosen on validation: the final's candidate fine-tuned as a trial is (same samples, epochs,
     // seed), distilled with each setting.
     const td = await trialData(o.data, model);
@@ -675,9 +681,9 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
     ...(chosenDistill !== undefined && chosenDistill.alpha > 0 ? { ...teacherSet, distill: chosenDistill } : {}),
     ...(shiftProbe?.used === true ? { shift: shiftProbe.shift } : {}),
   };
-  log(`optimize: fine-tuning the chosen candidate (trial ${best.index + 1}) for ${o.finalEpochs} epochs`);
+  log(`optimize: fine-tuning the chosen candidate (trial ${best.index + 1}) for ${finalEpochs} epochs`);
   let final = await compressCandidate(input, finalCandidate, finalTrain, {
-    epochs: o.finalEpochs,
+    epochs: finalEpochs,
     batchSize: o.batchSize,
     normalization: o.normalization,
     seed: o.seed,
@@ -743,6 +749,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
     trials: trials.length,
     fillTrials: trials.filter((t) => t.origin === 'fill').length,
     trialEpochs: epochs,
+    finalEpochs,
     ...(lrProbe !== undefined ? { lrProbe } : {}),
     chosen: { ...entry(best), met },
     ...(best !== winner ? { filledFrom: entry(winner) } : {}),
@@ -776,9 +783,9 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
     const structureBytes = async (c: Candidate): Promise<number> =>
       (await compressCandidate(input, c, probe, { epochs: 0, batchSize: o.batchSize, normalization: o.normalization, seed: o.seed, threads: 1 })).file.length;
     const u = await uniformCandidate(space, finalCandidate, o.target, { bytes: structureBytes, latencyMs: finalLatency, flops: finalFlops }, table, o);
-    log(`optimize: uniform comparison — every layer ${JSON.stringify(Object.values(u.layers)[0])}, fine-tuned for ${o.finalEpochs} epochs`);
+    log(`optimize: uniform comparison — every layer ${JSON.stringify(Object.values(u.layers)[0])}, fine-tuned for ${finalEpochs} epochs`);
     let uf = await compressCandidate(input, u, finalTrain, {
-      epochs: o.finalEpochs,
+      epochs: finalEpochs,
       batchSize: o.batchSize,
       normalization: o.normalization,
       seed: o.seed,
