@@ -66,11 +66,14 @@ export class LatencyTable {
   #model: Model;
   #modelId: string;
   #calibration: Tensor;
+  /** Thinned layers keep a multiple of this many channels (compressCandidate's roundTo). */
+  #roundTo: number;
   /** Lookups answered from the file and measurements made in this run. */
   hits = 0;
   measured = 0;
 
-  constructor(path: string, model: Model, modelBytes: Uint8Array, data: Dataset | TensorDataset, normalization: Normalization) {
+  constructor(path: string, model: Model, modelBytes: Uint8Array, data: Dataset | TensorDataset, normalization: Normalization, roundTo = 1) {
+    this.#roundTo = roundTo;
     this.path = path;
     this.#model = model;
     this.#modelId = createHash('sha256').update(modelBytes).digest('hex').slice(0, 16);
@@ -89,7 +92,7 @@ export class LatencyTable {
   }
 
   #key(c: Candidate, s: LatencySettings): string {
-    return `${this.#modelId}|${s.runtime}|t${s.threads}|b${s.batch}|${structureKey(c)}`;
+    return `${this.#modelId}|${s.runtime}|t${s.threads}|b${s.batch}|${structureKey(c)}${this.#roundTo > 1 ? `|r${this.#roundTo}` : ''}`;
   }
 
   /** Whether this structure is already in the table. */
@@ -132,7 +135,7 @@ export class LatencyTable {
         .filter(([, p]) => p.width < 1)
         .map(([l, p]) => [l, 1 - p.width]),
     );
-    if (Object.keys(narrow).length > 0) m = (await pruneChannels(m, { perLayer: narrow })).model;
+    if (Object.keys(narrow).length > 0) m = (await pruneChannels(m, { perLayer: narrow, roundTo: this.#roundTo })).model;
     const layers = Object.entries(c.layers);
     if (layers.some(([, p]) => p.format === 'int8')) {
       const keepFloat = layers.filter(([, p]) => p.format !== 'int8').map(([l]) => l);

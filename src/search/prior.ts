@@ -33,7 +33,13 @@ export interface Prior {
  * const prior = await measurePrior(model, space, validation, 'x/255');
  * ```
  */
-export async function measurePrior(model: Model, space: SearchSpace, validation: Dataset | TensorDataset, normalization: Normalization): Promise<Prior> {
+export async function measurePrior(
+  model: Model,
+  space: SearchSpace,
+  validation: Dataset | TensorDataset,
+  normalization: Normalization,
+  roundTo = 1,
+): Promise<Prior> {
   const acc = async (m: Model): Promise<number> => (await evaluate(m, validation, { normalization, threads: 1 })).accuracy;
   const baseline = await acc(model);
   const layers: LayerPrior[] = [];
@@ -46,7 +52,7 @@ export async function measurePrior(model: Model, space: SearchSpace, validation:
     }
     const narrower = l.widths.filter((w) => w < 1);
     if (narrower.length > 0) {
-      const curve = await sensitivity(model, { sparsities: narrower.map((w) => 1 - w), layers: [l.name], granularity: 'channel', evaluate: acc });
+      const curve = await sensitivity(model, { sparsities: narrower.map((w) => 1 - w), layers: [l.name], granularity: 'channel', roundTo, evaluate: acc });
       for (const pt of curve.layers[0]?.points ?? []) p.width[String(Math.round((1 - pt.sparsity) * 1000) / 1000)] = pt.accuracy;
     }
     for (const f of l.formats) {

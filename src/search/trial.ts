@@ -56,6 +56,7 @@ export async function runTrial(task: TrialTask, readBlob?: BlobReader): Promise<
     normalization: task.normalization,
     seed: task.seed,
     threads: 1,
+    ...(task.roundTo !== undefined ? { roundTo: task.roundTo } : {}),
     klWeight: 1 / (await searchData(task.data, model)).train.count,
   });
   const { accuracy } = await evaluate(r.model, data.validation, { normalization: task.normalization, threads: 1 });

@@ -109,6 +109,8 @@ export interface TrialTask {
   epochs: number;
   batchSize: number;
   seed: number;
+  /** Thinned layers keep a multiple of this many channels (absent: 1). */
+  roundTo?: number;
 }
 
 export interface TrialResult {

@@ -136,8 +136,9 @@ test('optimize --target size --budget: a Pareto front of the trials, the budget 
   // bytes (sized to the chosen structure on the writer's bytes, not a notch of the sparsity grid).
   const u = (j as { uniform?: { bytes: number; testAccuracy: number; layers: Record<string, { width: number; sparsity: number; format: string }> } }).uniform;
   assert.ok(u !== undefined, 'no uniform comparison');
-  // Only the latency target re-times its answer.
-  assert.equal((j as { latencyCheck?: unknown }).latencyCheck, undefined);
+  // Every target re-times its answer side by side with the input.
+  const check = (j as { latencyCheck?: { inputMs: number; chosenMs: number; speedup: number; rounds: number } }).latencyCheck;
+  assert.ok(check !== undefined && check.rounds === 5 && Math.abs(check.speedup - check.inputMs / check.chosenMs) < 1e-9 * check.speedup);
   const settings = Object.values(u.layers);
   assert.equal(settings.length, Object.keys(j.chosen.layers).length);
   for (const p of settings) assert.deepEqual(p, settings[0]);

@@ -3,12 +3,13 @@
 // of them, the trials' fine-tune rate chosen on that split, the test figure read once from
 // --test-data; unlabelled samples labelled by the input model), `sensitivity` and `merge` on them.
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import type { Dataset } from '../../src/data/index.js';
 import { loadIdxDataset, subset } from '../../src/data/index.js';
 import { encodeNpy } from '../../src/data/npy.js';
+import { decodeModel } from '../../src/ir/onnx.js';
 import { tempDir, whittle } from './cli.js';
 
 // A PyTorch export (torch.onnx, opset 17) with untrained weights: input [batch, 1, 28, 28], 10 logits.
@@ -74,6 +75,10 @@ test('optimize searches a model file on your own .npy samples: rate chosen on va
   assert.equal(j.lrProbe.chosen, j.lrProbe.rates.find((p) => p.valAccuracy === best)?.lr);
   assert.equal(j.trials, 4 + 3);
   assert.match(r.stderr, /optimize: fine-tune rate [\d.]+ for the trials/);
+  // Whatever the target, the written model and the input are timed side by side.
+  const c = (r.json as { latencyCheck?: { inputMs: number; chosenMs: number; speedup: number } }).latencyCheck;
+  assert.ok(c !== undefined && Math.abs(c.speedup - c.inputMs / c.chosenMs) < 1e-9 * c.speedup, JSON.stringify(c));
+  assert.match(r.stderr, /ms\/batch \([\d.]+× the input's speed, timed side by side\)/);
   // Smaller than the input (dense float32), still far above chance on the own test samples.
   assert.ok(j.final.bytes < 51_000, `final ${j.final.bytes} bytes`);
   assert.ok(j.final.testAccuracy > 0.75, `final test accuracy ${j.final.testAccuracy}`);
@@ -218,4 +223,26 @@ test('quantize --scheme kmeans scores the container on your own --eval-data: the
   assert.equal(whittle(['decode', '--model', wtl, '--out', decoded]).code, 0);
   assert.equal(j.accuracy, (whittle(['eval', '--model', decoded, '--data', testDir, '--json']).json as { accuracy: number }).accuracy);
   assert.ok((j.agreement.outputs[0]?.top1 ?? 0) > 0.9);
+});
+
+test('optimize --round-to 8: every thinned layer keeps a multiple of 8 neurons', () => {
+  const out = join(dir, 'opt-round');
+  const r = whittle([
+    ...search(trainDir, testDir, out),
+    ...['--target', 'flops', '--max-drop', '30', '--round-to', '8', '--lr', '0.01', '--trials', '4', '--final-epochs', '1', '--json'],
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const j = r.json as unknown as Result & { chosen: { layers: Record<string, { width: number }> } };
+  const written = decodeModel(readFileSync(j.final.onnx), j.final.onnx);
+  const hidden = written.graph.nodes.filter((n) => n.opType === 'Gemm').slice(0, -1);
+  assert.ok(hidden.length > 0);
+  for (const n of hidden) {
+    const w = written.graph.initializers.get(n.inputs[1] as string);
+    assert.ok(w !== undefined && (w.dims[0] as number) % 8 === 0, `${n.name}: ${w?.dims.join('×')}`);
+  }
+  // The search thinned at least one layer (the 30-point drop allows it), so the rounding was exercised.
+  assert.ok(
+    Object.values(j.chosen.layers).some((p) => p.width < 1),
+    JSON.stringify(j.chosen.layers),
+  );
 });
