@@ -94,9 +94,10 @@ interface OptimizeFlags extends ImageFlags {
 }
 
 /**
- * The user's own labelled samples when --data names them: --test-data required (the test figure
- * comes from it, once), fed as read (--normalize and --shifts refused); undefined for an
- * MNIST/CIFAR directory, which takes neither --test-data nor the image flags.
+ * The user's own samples when --data names them: --test-data required (the test figure comes from
+ * it, once), fed as read (--normalize and --shifts refused); without labels in --data, the input
+ * model's predictions label both (`labels: 'model'`). Undefined for an MNIST/CIFAR directory, which
+ * takes neither --test-data nor the image flags.
  */
 function ownSearchData(f: OptimizeFlags, model: Model): OwnDataRef | undefined {
   if (!isOwnData(f.data)) {

@@ -89,7 +89,7 @@ export async function predictLabels(model: Model, ds: TensorDataset, options: { 
   const lease = await sharedSessions.acquire(model, { threads: options.threads, backend: options.backend });
   let at = 0;
   try {
-    await runBatches(tensorSource({ ...ds, labels: undefined }), { batchSize: 1000 }, async ({ feeds }) => {
+    await runBatches(tensorSource({ ...ds, labels: undefined }, { inputs: classifierFeedName(model, ds) }), { batchSize: 1000 }, async ({ feeds }) => {
       const scores = (await lease.session.run(feeds, [output.name]))[output.name];
       const [n, classes] = scores?.dims ?? [];
       if (scores === undefined || scores.dims.length !== 2 || n === undefined || classes === undefined)
