@@ -14,7 +14,7 @@ import { trainableParameters } from '../autodiff/train-step.js';
 import { distillModel, growModel, mergeModel, withNormalization, withSplit } from '../pipeline/index.js';
 import type { ImageFlags, TrainFlags } from './flags.js';
 import { addImageFlags, addTrainFlags, emit, addSummary, imageOptions, int, num, toTrainOptions } from './flags.js';
-import { isOwnData, loadData, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel, zooShapeFor } from './load.js';
+import { checkOwnDataFlags, isOwnData, loadData, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel, zooShapeFor } from './load.js';
 import { pipelineReporter } from './progress.js';
 import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
 import type { HeldOut } from './validation.js';
@@ -226,20 +226,15 @@ function mergeInputs(f: MergeFlags): {
   normalization: Normalization;
 } {
   if (!isOwnData(f.data)) {
-    if (f.testData !== undefined)
-      throw new WhittleError('BAD_ARGUMENT', '--test-data goes with your own --data samples; an MNIST/CIFAR directory brings its own test split');
+    checkOwnDataFlags(f, undefined);
     const data = loadData(f.data);
     const { model, path } = loadModel(f.model, zooShapeFor(data.test));
     return { model, path, data, normalization: resolveNormalization(f.normalize, model) };
   }
   const { model, path } = loadModel(f.model);
-  if (path === undefined) throw new WhittleError('BAD_ARGUMENT', `--data ${f.data} holds your own samples: pass the model file they fit (--model model.onnx)`);
-  if (f.testData === undefined)
-    throw new WhittleError('BAD_ARGUMENT', `--data ${f.data} holds your own samples; pass --test-data with labelled test samples for the accuracy figures`);
-  if (f.normalize !== undefined)
-    throw new WhittleError('BAD_ARGUMENT', `--normalize applies to MNIST/CIFAR bytes; ${f.data} is fed as read (image folders: --mean and --std)`);
+  checkOwnDataFlags(f, path, { test: 'labelled test samples for the accuracy figures' });
   const read = (p: string): TensorDataset => loadLabelledForModel(model, p, imageOptions(f), 'merging (its accuracy figures and fine-tune)');
-  return { model, path, data: { train: read(f.data as string), test: read(f.testData) }, normalization: 'none' };
+  return { model, path, data: { train: read(f.data as string), test: read(f.testData as string) }, normalization: 'none' };
 }
 
 function registerMerge(program: Command): void {
@@ -357,8 +352,7 @@ function growInputs(f: GrowFlags): {
   normalization: Normalization;
 } {
   if (!isOwnData(f.data)) {
-    if (f.testData !== undefined)
-      throw new WhittleError('BAD_ARGUMENT', '--test-data goes with your own --data samples; an MNIST/CIFAR directory brings its own test split');
+    checkOwnDataFlags(f, undefined);
     const data = loadData(f.data);
     const { model, path } = loadModel(f.model, { seed: f.seed, ...zooShapeFor(data.train) });
     const trainData = f.samples !== undefined ? subset(data.train, 0, Math.min(f.samples, data.train.count)) : data.train;
@@ -366,17 +360,13 @@ function growInputs(f: GrowFlags): {
     return { model, path, test: data.test, held, normalization: resolveNormalization(f.normalize, model) };
   }
   const { model, path } = loadModel(f.model);
-  if (path === undefined) throw new WhittleError('BAD_ARGUMENT', `--data ${f.data} holds your own samples: pass the model file they fit (--model model.onnx)`);
-  if (f.testData === undefined)
-    throw new WhittleError('BAD_ARGUMENT', `--data ${f.data} holds your own samples; pass --test-data with labelled test samples for the accuracy`);
+  checkOwnDataFlags(f, path, { test: 'labelled test samples for the accuracy' });
   const options = imageOptions(f);
   if (!f.whenStuck) {
-    if (f.normalize !== undefined)
-      throw new WhittleError('BAD_ARGUMENT', `--normalize applies to MNIST/CIFAR bytes; ${f.data} is fed as read (image folders: --mean and --std)`);
-    return { model, path, test: loadLabelledForModel(model, f.testData, options, 'the accuracy figure'), held: undefined, normalization: 'none' };
+    return { model, path, test: loadLabelledForModel(model, f.testData as string, options, 'the accuracy figure'), held: undefined, normalization: 'none' };
   }
   const { held, read } = holdOutOwnData(model, f, options, { label: 'grow', why: 'growing while training' });
-  return { model, path, test: read(f.testData), held, normalization: 'none' };
+  return { model, path, test: read(f.testData as string), held, normalization: 'none' };
 }
 
 function registerGrow(program: Command): void {

@@ -88,6 +88,27 @@ function ownDataKind(data: string | undefined): string | undefined {
   return kind === 'idx' || kind === 'cifar' ? undefined : kind;
 }
 
+/**
+ * The flags a command checks before reading the user's own --data: --test-data only with own
+ * samples (an MNIST/CIFAR directory brings its own test split); with them, a model file (`path`;
+ * zoo models are built for MNIST/CIFAR), --test-data when `test` names what it is for, and no
+ * --normalize (own samples are fed as read). Returns whether --data is the user's own samples.
+ */
+export function checkOwnDataFlags(f: { data?: string; testData?: string; normalize?: string }, path: string | undefined, o: { test?: string } = {}): boolean {
+  if (!isOwnData(f.data)) {
+    if (f.testData !== undefined)
+      throw new WhittleError('BAD_ARGUMENT', '--test-data goes with your own --data samples; an MNIST/CIFAR directory brings its own test split');
+    return false;
+  }
+  if (path === undefined) throw new WhittleError('BAD_ARGUMENT', `--data ${f.data} holds your own samples: pass the model file they fit (--model model.onnx)`);
+  if (o.test !== undefined && f.testData === undefined)
+    throw new WhittleError('BAD_ARGUMENT', `--data ${f.data} holds your own samples; pass --test-data with ${o.test}`);
+  if (f.testData !== undefined && !existsSync(f.testData)) throw new WhittleError('IO', `--test-data ${f.testData} does not exist; pass your test samples`);
+  if (f.normalize !== undefined)
+    throw new WhittleError('BAD_ARGUMENT', `--normalize applies to MNIST/CIFAR bytes; ${f.data} is fed as read (image folders: --mean and --std)`);
+  return true;
+}
+
 /** Whether --data names the user's own samples (.npy/.npz/JSONL, an image folder) rather than an MNIST/CIFAR directory. */
 export function isOwnData(data: string | undefined): boolean {
   return ownDataKind(data) !== undefined;

@@ -18,7 +18,7 @@ import type { OwnDataRef, RuntimeName, SparsityMode, Target } from '../search/ty
 import type { RunLog } from '../train/run-log.js';
 import type { ImageFlags } from './flags.js';
 import { addImageFlags, emit, addSummary, imageOptions, int, num } from './flags.js';
-import { isOwnData, loadData, loadModel, resolveNormalization } from './load.js';
+import { checkOwnDataFlags, loadData, loadModel, resolveNormalization } from './load.js';
 import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
 
 /**
@@ -99,28 +99,17 @@ interface OptimizeFlags extends ImageFlags {
  * model's predictions label both (`labels: 'model'`). Undefined for an MNIST/CIFAR directory, which
  * takes neither --test-data nor the image flags.
  */
-function ownSearchData(f: OptimizeFlags, model: Model): OwnDataRef | undefined {
-  if (!isOwnData(f.data)) {
-    if (f.testData !== undefined)
-      throw new WhittleError('BAD_ARGUMENT', '--test-data goes with your own --data samples; an MNIST/CIFAR directory brings its own test split');
-    return undefined;
-  }
+function ownSearchData(f: OptimizeFlags, model: Model, path: string | undefined): OwnDataRef | undefined {
+  if (!checkOwnDataFlags(f, path, { test: 'your test samples (the chosen model is scored on them once)' })) return undefined;
   const data = f.data as string;
-  if (f.testData === undefined)
-    throw new WhittleError(
-      'BAD_ARGUMENT',
-      `--data ${data} holds your own samples; pass --test-data with your test samples (the chosen model is scored on them once)`,
-    );
-  if (!existsSync(f.testData)) throw new WhittleError('IO', `--test-data ${f.testData} does not exist; pass your test samples`);
-  if (f.normalize !== undefined)
-    throw new WhittleError('BAD_ARGUMENT', `--normalize applies to MNIST/CIFAR bytes; ${data} is fed as read (image folders: --mean and --std)`);
+  const testData = f.testData as string;
   if (f.shifts > 0) throw new WhittleError('BAD_ARGUMENT', `--shifts moves MNIST/CIFAR pixels; ${data} is fed as read — drop --shifts`);
   const options = imageOptions(f);
-  if (loadDataForModel(model, data, options).labels !== undefined) return { train: resolve(data), test: resolve(f.testData), options };
+  if (loadDataForModel(model, data, options).labels !== undefined) return { train: resolve(data), test: resolve(testData), options };
   process.stderr.write(
     `optimize: ${data} has no labels: the input model's top-1 predictions label it and --test-data, so every accuracy below is agreement with the input model\n`,
   );
-  return { train: resolve(data), test: resolve(f.testData), options, labels: 'model' };
+  return { train: resolve(data), test: resolve(testData), options, labels: 'model' };
 }
 
 export function registerOptimizeCommands(program: Command): void {
@@ -224,7 +213,7 @@ export function registerOptimizeCommands(program: Command): void {
   addImageFlags(command).action(async (f: OptimizeFlags) => {
     if (!f.model.endsWith('.onnx')) throw new WhittleError('BAD_ARGUMENT', `--model ${f.model}: optimize needs a trained .onnx file`);
     const { model, path } = loadModel(f.model);
-    const own = ownSearchData(f, model);
+    const own = ownSearchData(f, model, path);
     const normalization = resolveNormalization(f.normalize, model);
     if (!(f.maxDrop >= 0 && f.maxDrop < 100)) throw new WhittleError('BAD_ARGUMENT', `--max-drop must be in [0, 100) points, got ${f.maxDrop}`);
     if (f.budget !== undefined && !(f.budget > 0)) throw new WhittleError('BAD_ARGUMENT', `--budget must be > 0, got ${f.budget}`);

@@ -26,7 +26,7 @@ import type { ImageFlags } from './flags.js';
 import { pipelineReporter } from './progress.js';
 import { formatTable } from './table.js';
 import { agreementJson, describeAgreement } from './eval.js';
-import { isOwnData, loadData, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel, usesImageDataset, zooShapeFor } from './load.js';
+import { checkOwnDataFlags, isOwnData, loadData, loadModel, NORMALIZE_KEY, resolveNormalization, saveModel, usesImageDataset, zooShapeFor } from './load.js';
 import type { RunLog } from '../train/run-log.js';
 import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
 import type { HeldOut } from './validation.js';
@@ -466,8 +466,7 @@ export function registerPruneCommands(program: Command): void {
     if (isOwnData(f.data)) {
       // The user's own labelled samples, fed as read: the curves are measured on the split held out of them.
       const loaded = loadModel(f.model);
-      if (loaded.path === undefined)
-        throw new WhittleError('BAD_ARGUMENT', `--data ${f.data} holds your own samples: pass the model file they fit (--model model.onnx)`);
+      checkOwnDataFlags(f, loaded.path);
       model = loaded.model;
       const own = holdOutOwnData(model, f, imageOptions(f), { label: 'sensitivity', why: 'a sensitivity curve' });
       held = firstSamples(own.held.validation, f.evalLimit);
