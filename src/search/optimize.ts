@@ -11,14 +11,12 @@ import type { Model } from '../ir/graph.js';
 import { writeFileAtomic } from '../ir/io.js';
 import { decodeModel, encodeModel } from '../ir/onnx.js';
 import { modelStats } from '../ir/stats.js';
-import { Tensor } from '../ir/tensor.js';
 import { SHAPE_RULES } from '../ops/index.js';
 import { checkTeacher } from '../compress/distill/index.js';
 import { compareLatency } from '../runtime/latency.js';
 import { evaluate, inputBatch } from '../train/evaluate.js';
 import { denseParameterBytes, NORMALIZE_KEY, recordedSplit, withNormalization } from '../pipeline/index.js';
 import { compressCandidate } from './compress.js';
-import type { SearchSamples } from './data.js';
 import { searchData, trialData } from './data.js';
 import { budgetFills, keepMoreFill } from './fill.js';
 import { estimateBytes, estimateFlops, greedyPath } from './greedy.js';
@@ -577,7 +575,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
       .slice(0, rerankCount);
     if (top.length > 1) {
       const probe = firstSamples(data.train, 64);
-      const x = latencyInput(model, data.validation, o.latency.batch, o.normalization);
+      const x = inputBatch(model, data.validation, Math.min(o.latency.batch, data.validation.count), o.normalization);
       const cases = [];
       for (const t of top) {
         const r = await compressCandidate(model, t.candidate, probe, {
@@ -735,7 +733,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
   // Every target: a size or FLOPs search may still make the model slower (thinned layers whose
   // channel counts run on slower kernels), and the table's entries were timed apart.
   {
-    const x = latencyInput(model, data.validation, o.latency.batch, o.normalization);
+    const x = inputBatch(model, data.validation, Math.min(o.latency.batch, data.validation.count), o.normalization);
     const feeds = (m: Model) => ({ [m.graph.inputs[0]?.name ?? 'input']: x });
     const rounds = o.latency.rounds ?? 5;
     const rows = await compareLatency(
@@ -914,8 +912,3 @@ async function latencyEstimate(space: SearchSpace, dense: Candidate, table: Late
 }
 
 export type { Model };
-
-/** The first `batch` validation samples (fewer if there are fewer), as the model takes them: the input latency is timed on. */
-function latencyInput(model: Model, validation: SearchSamples, batch: number, normalization: Normalization): Tensor {
-  return inputBatch(model, validation, Math.min(batch, validation.count), normalization);
-}

@@ -1,18 +1,8 @@
 import type { BatchSource, Dataset, Normalization, TensorDataset } from '../data/index.js';
-import {
-  checkLabelRange,
-  imageSource,
-  isTensorDataset,
-  NORMALIZATIONS,
-  normalizeBatch,
-  runBatches,
-  selectTensorDataset,
-  tensorBatch,
-  tensorSource,
-} from '../data/index.js';
+import { checkLabelRange, imageSource, isTensorDataset, NORMALIZATIONS, runBatches, tensorSource } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
-import { Tensor } from '../ir/tensor.js';
+import type { Tensor } from '../ir/tensor.js';
 import type { Backend } from '../runtime/session.js';
 import { sharedSessions } from '../runtime/session.js';
 import { argmaxStrided } from './agreement.js';
@@ -178,15 +168,14 @@ function sampleShape(ds: Dataset | TensorDataset): readonly number[] {
  * normalized by `normalization`, a `TensorDataset`'s one batched input as read.
  */
 export function inputBatch(model: Model, ds: Dataset | TensorDataset, count: number, normalization: Normalization): Tensor {
-  const idx = Int32Array.from({ length: count }, (_, i) => i % ds.count);
-  if (isTensorDataset(ds)) {
-    const name = model.graph.inputs[0]?.name ?? '';
-    const feeds = tensorBatch(selectTensorDataset(ds, idx), 0, count).feeds;
-    const feed = feeds[name] ?? feeds[Object.keys(classifierFeedName(model, ds))[0] ?? ''];
-    if (feed === undefined) throw new WhittleError('BAD_DATA', `${ds.source} has no input named "${name}", the model's; name the data's input after it`);
-    return feed;
-  }
-  return new Tensor('float32', [count, ...inputDims(model, ds)], normalizeBatch(ds, idx, normalization));
+  const name = model.graph.inputs[0]?.name ?? 'input';
+  const feed = batchSource(model, ds, normalization).gather(Int32Array.from({ length: count }, (_, i) => i % ds.count)).feeds[name];
+  if (feed === undefined)
+    throw new WhittleError(
+      'BAD_DATA',
+      `${isTensorDataset(ds) ? ds.source : 'the images'} have no input named "${name}", the model's; name the data's input after it`,
+    );
+  return feed;
 }
 
 /** Throws a clear SHAPE_MISMATCH when the data cannot feed the model's input. */
