@@ -3,14 +3,13 @@
 // of them, the trials' fine-tune rate chosen on that split, the test figure read once from
 // --test-data; unlabelled samples labelled by the input model), `sensitivity` and `merge` on them.
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import type { Dataset } from '../../src/data/index.js';
 import { loadIdxDataset, subset } from '../../src/data/index.js';
-import { encodeNpy } from '../../src/data/npy.js';
 import { decodeModel } from '../../src/ir/onnx.js';
 import { tempDir, whittle } from './cli.js';
+import { npyDir } from './own-data.js';
 
 // A PyTorch export (torch.onnx, opset 17) with untrained weights: input [batch, 1, 28, 28], 10 logits.
 const EXPORT = 'test/fixtures/mlp.opset17.onnx';
@@ -19,13 +18,6 @@ const dir = tempDir();
 const trainDir = join(dir, 'train');
 const testDir = join(dir, 'test');
 const model = join(dir, 'mlp.onnx');
-
-/** The images as the user's own .npy (x / 255, float32) beside a labels.npy (int64). */
-function npyDir(path: string, ds: Dataset): void {
-  mkdirSync(path, { recursive: true });
-  writeFileSync(join(path, 'input.npy'), encodeNpy({ dtype: 'float32', dims: [ds.count, 1, 28, 28], data: Float32Array.from(ds.images, (v) => v / 255) }));
-  writeFileSync(join(path, 'labels.npy'), encodeNpy({ dtype: 'int64', dims: [ds.count], data: BigInt64Array.from(ds.labels, (l) => BigInt(l)) }));
-}
 
 before(() => {
   npyDir(trainDir, subset(mnist.train, 0, 3000));
@@ -92,14 +84,8 @@ test('optimize searches a model file on your own .npy samples: rate chosen on va
 });
 
 test('optimize on unlabelled samples: the input model labels them, and the test figure is its top-1 agreement as eval --reference measures it', () => {
-  const unlabelled = (name: string, ds: Dataset): string => {
-    const path = join(dir, name);
-    mkdirSync(path, { recursive: true });
-    writeFileSync(join(path, 'input.npy'), encodeNpy({ dtype: 'float32', dims: [ds.count, 1, 28, 28], data: Float32Array.from(ds.images, (v) => v / 255) }));
-    return path;
-  };
-  const train = unlabelled('nolabels-train', subset(mnist.train, 0, 3000));
-  const testSet = unlabelled('nolabels-test', subset(mnist.test, 0, 1000));
+  const train = npyDir(join(dir, 'nolabels-train'), subset(mnist.train, 0, 3000), false);
+  const testSet = npyDir(join(dir, 'nolabels-test'), subset(mnist.test, 0, 1000), false);
   const out = join(dir, 'opt-nolabels');
   const r = whittle([...search(train, testSet, out), ...['--lr', '0.01', '--trials', '3', '--population', '3', '--final-epochs', '1', '--json']]);
   assert.equal(r.code, 0, r.stderr);

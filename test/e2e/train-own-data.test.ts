@@ -6,23 +6,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { PNG } from 'pngjs';
-import type { Dataset } from '../../src/data/index.js';
 import { loadIdxDataset, subset } from '../../src/data/index.js';
-import { encodeNpy } from '../../src/data/npy.js';
 import { tempDir, whittle } from './cli.js';
+import { npyDir } from './own-data.js';
 
 // A PyTorch export (torch.onnx, opset 17) with untrained weights: input [batch, 1, 28, 28], 10 logits.
 const MODEL = 'test/fixtures/mlp.opset17.onnx';
 const mnist = loadIdxDataset();
-
-/** The images as the user's own .npy (x / 255, float32) beside a labels.npy (int64). */
-function npyDir(dir: string, ds: Dataset, labels = true): string {
-  mkdirSync(dir, { recursive: true });
-  const x = Float32Array.from(ds.images, (v) => v / 255);
-  writeFileSync(join(dir, 'input.npy'), encodeNpy({ dtype: 'float32', dims: [ds.count, 1, 28, 28], data: x }));
-  if (labels) writeFileSync(join(dir, 'labels.npy'), encodeNpy({ dtype: 'int64', dims: [ds.count], data: BigInt64Array.from(ds.labels, (l) => BigInt(l)) }));
-  return dir;
-}
 
 function json(stdout: string): Record<string, unknown> {
   return JSON.parse(stdout) as Record<string, unknown>;
