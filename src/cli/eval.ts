@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { Dataset, Normalization, TensorDataset } from '../data/index.js';
-import { feedInputs, limitTensorDataset, loadDataForModel, subset, tensorDatasetFromImages } from '../data/index.js';
+import { feedInputs, firstSamples, loadDataForModel, subset, tensorDatasetFromImages } from '../data/index.js';
 import type { Model } from '../ir/graph.js';
 import type { OutputAgreement } from '../train/agreement.js';
 import { runnableRandomData } from '../train/random-inputs.js';
@@ -115,7 +115,7 @@ async function evalAnyModel(f: EvalFlags, model: Model): Promise<Record<string, 
     f.data !== undefined
       ? loadDataForModel(shapeModel, f.data, options)
       : await runnableRandomData(shapeModel, { count: f.evalLimit ?? 64, seed: f.seed, threads: f.threads });
-  if (f.evalLimit !== undefined) data = limitTensorDataset(data, f.evalLimit);
+  if (f.evalLimit !== undefined) data = firstSamples(data, f.evalLimit);
   const inputs = f.data === undefined ? 'random' : 'data';
   const runOptions = { threads: f.threads, backend: f.runtime, batchSize: f.batch };
   const base = { model: f.model, data: f.data ?? null, inputs, samples: data.count, runtime: f.runtime };

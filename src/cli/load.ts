@@ -104,9 +104,14 @@ export function checkOwnDataFlags(f: { data?: string; testData?: string; normali
   if (o.test !== undefined && f.testData === undefined)
     throw new WhittleError('BAD_ARGUMENT', `--data ${f.data} holds your own samples; pass --test-data with ${o.test}`);
   if (f.testData !== undefined && !existsSync(f.testData)) throw new WhittleError('IO', `--test-data ${f.testData} does not exist; pass your test samples`);
-  if (f.normalize !== undefined)
-    throw new WhittleError('BAD_ARGUMENT', `--normalize applies to MNIST/CIFAR bytes; ${f.data} is fed as read (image folders: --mean and --std)`);
+  refuseNormalize(f.normalize, f.data as string);
   return true;
+}
+
+/** Own samples are fed as read: --normalize, which converts MNIST/CIFAR bytes, is an error there. */
+export function refuseNormalize(normalize: string | undefined, data: string): void {
+  if (normalize !== undefined)
+    throw new WhittleError('BAD_ARGUMENT', `--normalize applies to MNIST/CIFAR bytes; ${data} is fed as read (image folders: --mean and --std)`);
 }
 
 /** Whether --data names the user's own samples (.npy/.npz/JSONL, an image folder) rather than an MNIST/CIFAR directory. */

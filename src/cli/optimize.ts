@@ -20,6 +20,7 @@ import type { ImageFlags } from './flags.js';
 import { addImageFlags, emit, addSummary, imageOptions, int, num } from './flags.js';
 import { checkOwnDataFlags, loadData, loadModel, resolveNormalization } from './load.js';
 import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
+import type { ChannelRoundTo } from '../compress/prune/index.js';
 
 /**
  * The split the search holds out: the one the model recorded when no split flag is given and the
@@ -77,7 +78,7 @@ interface OptimizeFlags extends ImageFlags {
   population: number;
   valSplit?: number;
   lr?: string;
-  roundTo?: number;
+  roundTo?: ChannelRoundTo;
   modes: string;
   batch: number;
   latencyTable?: string;
@@ -176,9 +177,15 @@ export function registerOptimizeCommands(program: Command): void {
       'magnitude',
     )
     .option(
-      '--round-to <n>',
-      "thinned layers keep a multiple of n channels, rounding up (8 keeps x86 convolutions on onnxruntime's fast blocked kernels; default 1)",
-      int('--round-to', 1),
+      '--round-to <n|auto>',
+      "thinned layers keep a multiple of n channels, rounding up; auto (default): a convolution's channels multiples of 8, which keeps x86 convolutions on onnxruntime's fast blocked kernels (odd counts can run slower than the unpruned model), fully connected layers unrounded; 1: no rounding",
+      (v: string): ChannelRoundTo => {
+        if (v === 'auto') return 'auto';
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1)
+          throw new WhittleError('BAD_ARGUMENT', `--round-to must be auto or a whole number of channels ≥ 1 (e.g. 8), got "${v}"`);
+        return n;
+      },
     )
     .option('--batch <n>', 'mini-batch size', int('--batch', 1), 64)
     .option('--latency-table <file>', 'per-machine latency table (default ~/.cache/whittle/latency-HOST.json)')

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { optimizerFromName, OPTIMIZER_NAMES } from '../autodiff/optimizer.js';
 import type { Dataset, Normalization, TensorDataset } from '../data/index.js';
-import { firstSamples, limitTensorDataset, loadDataForModel, subset } from '../data/index.js';
+import { firstSamples, loadDataForModel, subset } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import { writeFileAtomic } from '../ir/io.js';
 import { encodeSparseOnnx } from '../compress/prune/sparse-onnx.js';
@@ -206,7 +206,7 @@ async function pruneOwnData(
     );
   const { held, read } = holdOutOwnData(model, f, imageOptions(f), { label: 'prune', why: 'pruning with training' });
   const fullTest = read(f.testData);
-  const test = f.evalLimit !== undefined ? limitTensorDataset(fullTest, Math.min(f.evalLimit, fullTest.count)) : fullTest;
+  const test = f.evalLimit !== undefined ? firstSamples(fullTest, Math.min(f.evalLimit, fullTest.count)) : fullTest;
   const r = await pruneOnData(f, model, { train: held.train, validation: held.validation, test }, options, 'none', log);
   const result: Model = withSplit(r.model, held.record);
   return prunedSummary(f, model, path, r, result, held.split, t0);
@@ -317,7 +317,7 @@ async function pruneAnyModel(
     f.data !== undefined
       ? loadDataForModel(model, f.data, imageOptions(f))
       : await runnableRandomData(model, { count: f.evalLimit ?? 64, seed: f.seed, threads: f.threads });
-  if (f.evalLimit !== undefined) evaluation = limitTensorDataset(evaluation, f.evalLimit);
+  if (f.evalLimit !== undefined) evaluation = firstSamples(evaluation, f.evalLimit);
   const r = await pruneWithoutData(model, {
     granularity: f.granularity,
     sparsity: f.sparsity,

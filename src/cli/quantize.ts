@@ -4,7 +4,7 @@ import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { Dataset, Normalization, TensorDataset } from '../data/index.js';
-import { isTensorDataset, limitTensorDataset, loadDataForModel, normalizeBatch, sliceTensorDataset, subset } from '../data/index.js';
+import { firstSamples, isTensorDataset, loadDataForModel, normalizeBatch, sliceTensorDataset, subset } from '../data/index.js';
 import { ACTIVATION_CLIPS, CALIBRATION_METHODS, checkCalibrationShape } from '../compress/quantize/index.js';
 import type { ActivationClip, CalibrationMethod, ModelData } from '../compress/quantize/index.js';
 import { writeKmeansContainer } from '../compress/kmeans/index.js';
@@ -46,6 +46,7 @@ interface QuantizeFlags extends TrainFlags, ImageFlags {
   scheme: string;
   bits?: number;
   perChannel: boolean;
+  reduceRange: boolean;
   calibration: CalibrationMethod;
   percentile: number;
   calibrationSamples: number;
@@ -95,9 +96,7 @@ async function runKmeans(f: QuantizeFlags, formatGiven: boolean): Promise<Record
     throw new WhittleError('BAD_ARGUMENT', `--normalize applies to MNIST/CIFAR bytes; ${ownPath} is fed as read (image folders: --mean and --std)`);
   const normalization = ownPath !== undefined ? 'none' : resolveNormalization(f.normalize, model);
   const test: Dataset | TensorDataset =
-    ownPath !== undefined
-      ? limitTensorDataset(loadDataForModel(model, ownPath, imageOptions(f)), f.evalLimit ?? Number.MAX_SAFE_INTEGER)
-      : loadData(f.data).test;
+    ownPath !== undefined ? firstSamples(loadDataForModel(model, ownPath, imageOptions(f)), f.evalLimit ?? Number.MAX_SAFE_INTEGER) : loadData(f.data).test;
   const t0 = performance.now();
   const { model: shared, breakdown } = writeKmeansContainer(ownPath !== undefined ? model : withNormalization(model, normalization), f.out, { bits });
   const evalOptions = { normalization, threads: f.threads, limit: f.evalLimit };
@@ -210,7 +209,7 @@ function imageInputs(f: QuantizeFlags, model: Model, fromFile: boolean, scheme: 
 async function anyInputs(f: QuantizeFlags, model: Model, scheme: QuantSchemeName, format: QuantFormat): Promise<QuantizeInputs> {
   const needsData = scheme === 'ptq' && format === 'qdq';
   const data = f.data !== undefined ? loadDataForModel(model, f.data, imageOptions(f)) : undefined;
-  const calib = needsData && data !== undefined ? limitTensorDataset(data, f.calibrationSamples) : undefined;
+  const calib = needsData && data !== undefined ? firstSamples(data, f.calibrationSamples) : undefined;
   // Agreement on samples calibration did not see when there are any.
   let evaluation: TensorDataset;
   let evalFrom: string;
@@ -219,7 +218,7 @@ async function anyInputs(f: QuantizeFlags, model: Model, scheme: QuantSchemeName
     [evaluation, evalFrom] = [sliceTensorDataset(data, calib.count, data.count), 'data (samples after the calibration ones)'];
   else if (data !== undefined) [evaluation, evalFrom] = [data, calib !== undefined ? 'data (the calibration samples themselves)' : 'data'];
   else [evaluation, evalFrom] = [await runnableRandomData(model, { count: f.evalLimit ?? 64, seed: f.seed, threads: f.threads }), 'random'];
-  if (f.evalLimit !== undefined) evaluation = limitTensorDataset(evaluation, f.evalLimit);
+  if (f.evalLimit !== undefined) evaluation = firstSamples(evaluation, f.evalLimit);
   return { samples: calib, evaluation, evalFrom, calibration: calib !== undefined ? { method: f.calibration, samples: calib.count, data: f.data } : null };
 }
 
@@ -247,7 +246,7 @@ function ownTrainingInputs(f: QuantizeFlags, model: Model, scheme: QuantSchemeNa
   const evaluation = read(f.evalData);
   return {
     samples,
-    evaluation: f.evalLimit !== undefined ? limitTensorDataset(evaluation, f.evalLimit) : evaluation,
+    evaluation: f.evalLimit !== undefined ? firstSamples(evaluation, f.evalLimit) : evaluation,
     evalFrom: 'eval-data',
     training: { data: held.train, options: { ...toTrainOptions(f, 'none', held.train.count), validation: held.validation, onProgress: undefined } },
     calibration: samples !== undefined ? { method: f.calibration, samples: samples.dims[0] ?? 0, data } : null,
@@ -323,6 +322,7 @@ async function runQuantize(f: QuantizeFlags, cmd: Command, log?: RunLog): Promis
     format,
     bits,
     perChannel: f.perChannel,
+    reduceRange: f.reduceRange,
     calibration: { method: f.calibration, percentile: f.percentile },
     samples: inputs.samples,
     clipWeights: f.clipWeights,
@@ -375,6 +375,7 @@ async function runQuantize(f: QuantizeFlags, cmd: Command, log?: RunLog): Promis
     agreement: { inputs: inputs.evalFrom === 'random' ? 'random' : 'data', from: inputs.evalFrom, samples: cmp.samples, outputs: agreementJson(cmp.outputs) },
     calibration: inputs.calibration,
     perChannel: f.perChannel,
+    reduceRange: f.reduceRange,
     clipWeights: f.clipWeights ?? null,
     clipActivations: f.clipActivations ?? null,
     keepFloat: result.keepFloat.length === 0 ? null : result.keepFloat.join(','),
@@ -418,6 +419,10 @@ export function registerQuantizeCommands(program: Command): void {
     .option('--bits <b>', 'weight bits (ptq/dynamic 8; qat 8|4|2; int4 format 4; binary 1; ternary 2; kmeans 1–8, default 5)', int('--bits', 1))
     .option('--per-channel', 'one weight scale per output channel (default)', true)
     .option('--no-per-channel', 'one weight scale per tensor')
+    .option(
+      '--no-reduce-range',
+      'int8: full 8-bit weights instead of 7 (the default keeps them in 7 bits so that onnxruntime computes the file correctly on x86 CPUs without VNNI, whose uint8×int8 products saturate; full range only for CPUs with VNNI, or ARM)',
+    )
     .addOption(new Option('--calibration <method>', 'activation range calibration').choices([...CALIBRATION_METHODS]).default('minmax'))
     .option('--percentile <p>', 'percentile calibration: share of values kept, in percent', num('--percentile'), 99.99)
     .option('--calibration-samples <n>', 'samples used for calibration', int('--calibration-samples', 1), 512)

@@ -10,8 +10,8 @@ import {
   DEFAULT_VALIDATION_FRACTION,
   datasetFingerprint,
   defaultMnistDir,
+  firstSamples,
   isTensorDataset,
-  limitTensorDataset,
   loadLabelledForModel,
   splitByRecord,
   splitValidation,
@@ -19,7 +19,7 @@ import {
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
 import { recordedSplit } from '../pipeline/index.js';
-import { loadData } from './load.js';
+import { loadData, refuseNormalize } from './load.js';
 
 export interface ValidationFlags {
   /** Undefined: the model's recorded split, else DEFAULT_VALIDATION_FRACTION. */
@@ -215,10 +215,9 @@ export function holdOutOwnData(
   o: { label: string; why: string },
 ): { all: TensorDataset; held: HeldOut<TensorDataset>; read: (path: string) => TensorDataset } {
   const data = f.data as string;
-  if (f.normalize !== undefined)
-    throw new WhittleError('BAD_ARGUMENT', `--normalize applies to MNIST/CIFAR bytes; ${data} is fed as read (image folders: --mean and --std)`);
+  refuseNormalize(f.normalize, data);
   const read = (path: string): TensorDataset => loadLabelledForModel(model, path, options, o.why);
   const all = read(data);
-  const train = f.samples !== undefined ? limitTensorDataset(all, Math.min(f.samples, all.count)) : all;
+  const train = f.samples !== undefined ? firstSamples(all, f.samples) : all;
   return { all, held: holdOutValidation(train, f, { model, label: o.label, loadValidation: read }), read };
 }

@@ -52,7 +52,6 @@ export {
   createTensorDataset,
   isTensorDataset,
   labelsFromArray,
-  limitTensorDataset,
   sampleFeed,
   selectTensorDataset,
   sliceTensorDataset,

@@ -147,17 +147,6 @@ export function sliceTensorDataset(ds: TensorDataset, start: number, end: number
 }
 
 /**
- * The first `count` samples (views, no copy).
- *
- * ```ts
- * const first100 = limitTensorDataset(ds, 100);
- * ```
- */
-export function limitTensorDataset(ds: TensorDataset, count: number): TensorDataset {
-  return sliceTensorDataset(ds, 0, count);
-}
-
-/**
  * The image dataset's samples, normalized to float32, as the model input `name` of per-sample
  * `shape` (default the dataset's own; a flat shape of the same size takes the images flattened).
  *

@@ -12,10 +12,19 @@ export interface QuantScheme {
   signed: boolean;
   /** Zero point fixed at 0 (signed) or the middle of the range (unsigned). */
   symmetric: boolean;
+  /**
+   * Signed 8-bit codes kept in [-64, 63] (7 bits). x86 CPUs without VNNI multiply uint8
+   * activations by int8 weights in pairs summed into 16 bits (vpmaddubsw), which saturates for
+   * full-range weights (2·255·128 > 32767) and silently corrupts int8 Conv/MatMul outputs there;
+   * 7-bit weights cannot overflow it (2·255·64 ≤ 32767). onnxruntime's tool calls it reduce_range.
+   */
+  reduceRange?: boolean;
 }
 
 /** Weights as int8 with the zero point at 0: what static (QDQ) and dynamic int8 both store. */
 export const INT8_WEIGHTS: QuantScheme = { bits: 8, signed: true, symmetric: true };
+/** INT8_WEIGHTS in 7 bits, for weights an integer kernel multiplies with uint8 activations (see QuantScheme.reduceRange). */
+export const INT8_WEIGHTS_REDUCED: QuantScheme = { ...INT8_WEIGHTS, reduceRange: true };
 
 /** Quantization parameters: one scale and zero point per channel along `axis`, or one (axis undefined). */
 export interface QuantParams {
@@ -34,7 +43,8 @@ export function checkBits(bits: number, supported: readonly number[] = SUPPORTED
 }
 
 /** The integer range [qmin, qmax] of a scheme, e.g. int8 → [-128, 127]. */
-export function quantRange(s: Pick<QuantScheme, 'bits' | 'signed'>): [number, number] {
+export function quantRange(s: Pick<QuantScheme, 'bits' | 'signed' | 'reduceRange'>): [number, number] {
+  if (s.reduceRange === true && s.signed && s.bits === 8) return [-64, 63];
   return s.signed ? [-(2 ** (s.bits - 1)), 2 ** (s.bits - 1) - 1] : [0, 2 ** s.bits - 1];
 }
 

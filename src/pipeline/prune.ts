@@ -10,6 +10,7 @@ import { checkSparsity, requirePrunableLayers } from '../compress/prune/layers.j
 import { magnitudePrune } from '../compress/prune/magnitude.js';
 import { agpChannelPrune, agpPrune, fineTuneMasked, iterativePrune } from '../compress/prune/schedule.js';
 import type { IterationRecord, PruneStep } from '../compress/prune/schedule.js';
+import type { ChannelRoundTo } from '../compress/prune/structured.js';
 import { checkRounding, pruneChannels } from '../compress/prune/structured.js';
 import type { ChannelPruneOptions, ChannelRounding, GroupResult } from '../compress/prune/structured.js';
 import { sparsityForFlops } from '../compress/prune/budget.js';
@@ -55,7 +56,7 @@ export interface PruneModelOptions {
   /** activation/apoz: training samples the activations are measured on; default 1024. */
   calibrationSamples?: number;
   /** Structured: keep a multiple of this many channels per group (`ChannelPruneOptions.roundTo`). */
-  roundTo?: number;
+  roundTo?: ChannelRoundTo;
   /** Structured: 'up' (default) or 'nearest' multiple of `roundTo` (`ChannelPruneOptions.rounding`). */
   rounding?: ChannelRounding;
   /** Trainer settings of every fine-tuning run. */

@@ -49,6 +49,11 @@ export interface QuantizeOptions {
   /** Weight bits; default per scheme (8; 4 for int4; 16 for fp16; 1 binary; 2 ternary). */
   bits?: number;
   perChannel?: boolean;
+  /**
+   * int8 weights that integer kernels multiply with uint8 activations in 7 bits (default true), so
+   * that the file computes correctly on x86 CPUs without VNNI too (StaticQuantOptions.reduceRange).
+   */
+  reduceRange?: boolean;
   calibration?: CalibrationOptions;
   /**
    * Calibration inputs (ptq, qat): float32 [N, ...] in the model's normalization for a
@@ -220,7 +225,7 @@ async function quantizeOnce(
     return { ...base, model: q, layers: [], skipped: [], notes: [] };
   }
   if (format === 'int4') return { ...base, ...exportInt4(m, { blockSize: o.blockSize, exclude: o.exclude }) };
-  if (o.scheme === 'dynamic') return { ...base, ...quantizeDynamic(m, { exclude: o.exclude }) };
+  if (o.scheme === 'dynamic') return { ...base, ...quantizeDynamic(m, { exclude: o.exclude, reduceRange: o.reduceRange }) };
   if (o.samples === undefined)
     throw new WhittleError(
       'BAD_ARGUMENT',
@@ -230,6 +235,7 @@ async function quantizeOnce(
     samples: o.samples,
     calibration: o.calibration,
     perChannel: o.perChannel,
+    reduceRange: o.reduceRange,
     threads: o.threads,
     keepFloat: o.keepFloat,
     exclude: o.exclude,

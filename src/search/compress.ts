@@ -20,6 +20,7 @@ import { train } from '../train/trainer.js';
 import { gridShareWeights } from './grid.js';
 import type { Candidate, GridFormat } from './types.js';
 import { isGridFormat, kmeansBits } from './types.js';
+import type { ChannelRoundTo } from '../compress/prune/index.js';
 
 /** Adam's step size for sparse variational dropout (the paper's 1e-3). */
 export const VARIATIONAL_LR = 1e-3;
@@ -65,10 +66,10 @@ export interface CompressSettings {
   /** Soft-target temperature and weight of the teacher's term (default T = 4, α = 0.7). */
   distill?: { temperature: number; alpha: number };
   /**
-   * Thinned layers keep a multiple of this many channels, rounding up (pruneChannels' roundTo;
-   * default 1): 8 keeps x86 convolutions on onnxruntime's fast blocked kernels.
+   * Thinned layers keep a multiple of this many channels, rounding up (pruneChannels' roundTo,
+   * 'auto' included; default 1): 8 keeps x86 convolutions on onnxruntime's fast blocked kernels.
    */
-  roundTo?: number;
+  roundTo?: ChannelRoundTo;
   /** Gradient-norm clip of the candidate's SGD fine-tunes (default FINE_TUNE_CLIP_NORM). */
   clipNorm?: number;
   /** Augmentation in every fine-tune: training images shifted by up to this many pixels (default 0: none). */

@@ -20,12 +20,36 @@ export interface SearchData {
   test: SearchSamples;
 }
 
-const cache = new Map<string, Promise<SearchData>>();
+const trainCache = new Map<string, Promise<Omit<SearchData, 'test'>>>();
+const testCache = new Map<string, Promise<SearchSamples>>();
+
+/** `load()` once per key and process; a failed load is not kept, so the next call tries again and throws its own error. */
+function once<T>(cache: Map<string, Promise<T>>, key: string, load: () => Promise<T>): Promise<T> {
+  let p = cache.get(key);
+  if (p === undefined) {
+    p = load();
+    cache.set(key, p);
+    p.catch(() => cache.delete(key));
+  }
+  return p;
+}
 
 /** The dataset in `dir` (CIFAR-10 batches or MNIST-format IDX; the bundled MNIST when absent). */
 export function loadDatasetDir(dir: string | undefined): { train: Dataset; test: Dataset } {
   if (dir !== undefined && [dir, join(dir, 'cifar-10-batches-bin')].some((d) => existsSync(join(d, CIFAR10_TEST_FILE)))) return loadCifar10(dir);
   return loadIdxDataset(dir);
+}
+
+/** loadDatasetDir once per directory and process (the split and the test side both read it). */
+const dirCache = new Map<string, { train: Dataset; test: Dataset }>();
+function datasetDir(dir: string | undefined): { train: Dataset; test: Dataset } {
+  const key = dir ?? '';
+  let d = dirCache.get(key);
+  if (d === undefined) {
+    d = loadDatasetDir(dir);
+    dirCache.set(key, d);
+  }
+  return d;
 }
 
 /**
@@ -43,26 +67,28 @@ async function ownSamples(model: Model, path: string, own: OwnDataRef): Promise<
  * how the user's own samples are read (its input's name, shape and dtype) and labels them when
  * they come without labels.
  */
-export function searchData(ref: DataRef, model: Model): Promise<SearchData> {
-  const k = JSON.stringify([ref.dir ?? '', ref.own ?? null, ref.valSplit, ref.splitSeed]);
-  let d = cache.get(k);
-  if (d === undefined) {
-    d = (async () => {
-      const own = ref.own;
-      const all: { train: SearchSamples; test: SearchSamples } =
-        own === undefined ? loadDatasetDir(ref.dir) : { train: await ownSamples(model, own.train, own), test: await ownSamples(model, own.test, own) };
-      const { train, validation } = splitValidation(all.train, ref.valSplit, { seed: ref.splitSeed });
-      return { train, validation, test: all.test };
-    })();
-    cache.set(k, d);
-    // A failed load is not kept: the next call tries again and throws its own error.
-    d.catch(() => cache.delete(k));
-  }
-  return d;
+export async function searchData(ref: DataRef, model: Model): Promise<SearchData> {
+  const [split, test] = await Promise.all([splitData(ref, model), testData(ref, model)]);
+  return { ...split, test };
+}
+
+/** Train and validation of a DataRef (what a trial needs: workers never read the test samples). */
+function splitData(ref: DataRef, model: Model): Promise<Omit<SearchData, 'test'>> {
+  return once(trainCache, JSON.stringify([ref.dir ?? '', ref.own ?? null, ref.valSplit, ref.splitSeed]), async () => {
+    const all = ref.own === undefined ? datasetDir(ref.dir).train : await ownSamples(model, ref.own.train, ref.own);
+    return splitValidation(all, ref.valSplit, { seed: ref.splitSeed });
+  });
+}
+
+/** The test side of a DataRef. */
+function testData(ref: DataRef, model: Model): Promise<SearchSamples> {
+  return once(testCache, JSON.stringify([ref.dir ?? '', ref.own ?? null]), async () =>
+    ref.own === undefined ? datasetDir(ref.dir).test : ownSamples(model, ref.own.test, ref.own),
+  );
 }
 
 /** The samples one trial fine-tunes on and is measured on. */
 export async function trialData(ref: DataRef, model: Model): Promise<{ train: SearchSamples; validation: SearchSamples }> {
-  const d = await searchData(ref, model);
+  const d = await splitData(ref, model);
   return { train: firstSamples(d.train, ref.trainSamples), validation: firstSamples(d.validation, ref.valSamples) };
 }

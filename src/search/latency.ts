@@ -15,6 +15,7 @@ import { writeFileAtomic } from '../ir/io.js';
 import { Tensor } from '../ir/tensor.js';
 import { median, timeSession } from '../runtime/latency.js';
 import type { Candidate, LayerPolicy, RuntimeName } from './types.js';
+import type { ChannelRoundTo } from '../compress/prune/index.js';
 
 interface TableFile {
   machine: string;
@@ -67,12 +68,12 @@ export class LatencyTable {
   #modelId: string;
   #calibration: Tensor;
   /** Thinned layers keep a multiple of this many channels (compressCandidate's roundTo). */
-  #roundTo: number;
+  #roundTo: ChannelRoundTo;
   /** Lookups answered from the file and measurements made in this run. */
   hits = 0;
   measured = 0;
 
-  constructor(path: string, model: Model, modelBytes: Uint8Array, data: Dataset | TensorDataset, normalization: Normalization, roundTo = 1) {
+  constructor(path: string, model: Model, modelBytes: Uint8Array, data: Dataset | TensorDataset, normalization: Normalization, roundTo: ChannelRoundTo = 1) {
     this.#roundTo = roundTo;
     this.path = path;
     this.#model = model;
@@ -92,7 +93,7 @@ export class LatencyTable {
   }
 
   #key(c: Candidate, s: LatencySettings): string {
-    return `${this.#modelId}|${s.runtime}|t${s.threads}|b${s.batch}|${structureKey(c)}${this.#roundTo > 1 ? `|r${this.#roundTo}` : ''}`;
+    return `${this.#modelId}|${s.runtime}|t${s.threads}|b${s.batch}|${structureKey(c)}${this.#roundTo !== 1 ? `|r${this.#roundTo}` : ''}`;
   }
 
   /** Whether this structure is already in the table. */

@@ -32,6 +32,8 @@ import { candidateKey, crossover, denseCandidate, mutate, searchSpace } from './
 import type { SearchSpace } from './space.js';
 import type { Candidate, DataRef, LayerPolicy, SparsityMode, Target, Trial, TrialResult, TrialTask } from './types.js';
 import { WHITTLE_VERSION } from './version.js';
+import type { ChannelRoundTo } from '../compress/prune/index.js';
+import { autoRoundsAny, checkRounding } from '../compress/prune/index.js';
 
 /**
  * The trial fine-tune rates `whittle optimize` chooses among on validation unless told its rates:
@@ -85,11 +87,12 @@ export interface OptimizeOptions {
    */
   lrProbe?: readonly number[];
   /**
-   * Thinned layers keep a multiple of this many channels, rounding up (default 1): 8 keeps x86
-   * convolutions on onnxruntime's fast blocked kernels, where a size search's odd channel counts
-   * can make the model slower than its input.
+   * Thinned layers keep a multiple of this many channels, rounding up. Default 'auto': a
+   * convolution's channels multiples of 8 (AUTO_CONV_ROUND_TO), which keeps x86 convolutions on
+   * onnxruntime's fast blocked kernels where odd channel counts can make the model slower than
+   * its input; fully connected layers unrounded. 1: no rounding anywhere.
    */
-  roundTo?: number;
+  roundTo?: ChannelRoundTo;
   /** How trials may sparsify (size target); default magnitude pruning only. */
   modes?: readonly SparsityMode[];
   /** How MNIST/CIFAR pixel bytes become the model's input; unused for `data.own` (fed as read). */
@@ -159,6 +162,8 @@ export interface OptimizeResult {
   target: Target;
   budget: number | null;
   maxDrop: number;
+  /** The channel rounding thinned layers kept: a multiple, or 'auto' (a model without convolutions to thin gets 1). */
+  roundTo: ChannelRoundTo;
   /** The input: `bytes` its ONNX file, `denseBytes` its float parameters as float32 (the ratio's numerator, as Deep Compression counts). */
   baseline: { valAccuracy: number; testAccuracy: number; bytes: number; denseBytes: number; latencyMs: number; flops: number };
   /** Validation accuracy of the dense input on the trials' validation samples. */
@@ -313,8 +318,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
 
   // The user's own samples are fed as read: no image normalization, no pixel shifts.
   const own = o.data.own !== undefined;
-  const roundTo = o.roundTo ?? 1;
-  if (!Number.isInteger(roundTo) || roundTo < 1) throw new WhittleError('BAD_ARGUMENT', `roundTo must be a positive integer, got ${roundTo}`);
+  checkRounding(o.roundTo, undefined);
   if (own && (o.shifts ?? 0) > 0)
     throw new WhittleError(
       'BAD_ARGUMENT',
@@ -322,6 +326,8 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
     );
   const modelBytes = readFileSync(o.modelPath);
   const model = decodeModel(modelBytes, o.modelPath);
+  // 'auto' on a model without convolution channels to thin rounds nothing: the same search as 1.
+  const roundTo: ChannelRoundTo = (o.roundTo ?? 'auto') === 'auto' && !autoRoundsAny(model.graph) ? 1 : (o.roundTo ?? 'auto');
   // Teachers are read and checked against the input before any trial runs.
   const loaded = (o.teacherPaths ?? []).map((p) => {
     const m = decodeModel(readFileSync(p), p);
@@ -353,7 +359,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
     population: o.population,
     lrs: o.lrs,
     ...(o.lrProbe !== undefined ? { lrProbe: o.lrProbe } : {}),
-    ...(roundTo > 1 ? { roundTo } : {}),
+    ...(roundTo !== 1 ? { roundTo } : {}),
     ...(o.modes !== undefined ? { modes: o.modes } : {}),
     latency: o.latency,
     batch: o.batchSize,
@@ -378,7 +384,20 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
   const denseBytes = denseParameterBytes(model);
 
   log(`optimize: prior — each of ${space.layers.length} layers changed alone, on ${trialVal.count} validation samples`);
-  const prior = await measurePrior(model, space, trialVal, o.normalization, roundTo);
+  const priorStart = performance.now();
+  let priorLogged = priorStart;
+  const prior = await measurePrior(model, space, trialVal, o.normalization, {
+    roundTo,
+    // A line every ~10 s on a long prior (dozens of layers of a foreign CNN), with the time left.
+    onLayer: (done, total, name) => {
+      const now = performance.now();
+      if (done === total || now - priorLogged < 10_000) return;
+      priorLogged = now;
+      const eta = ((now - priorStart) / done) * (total - done);
+      log(`optimize: prior ${done}/${total} layers (last: ${name}), about ${Math.ceil(eta / 1000)} s left`);
+    },
+  });
+  log(`optimize: prior measured in ${((performance.now() - priorStart) / 1000).toFixed(1)} s`);
   const reference = prior.baseline;
   log(
     `optimize: input validation accuracy ${(100 * reference).toFixed(2)}%, ${baseBytes} bytes, ${baseLatency.toFixed(3)} ms/batch (${o.latency.runtime}, ${o.latency.threads} thread(s))`,
@@ -417,7 +436,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
       epochs,
       batchSize: o.batchSize,
       seed: o.seed,
-      ...(roundTo > 1 ? { roundTo } : {}),
+      ...(roundTo !== 1 ? { roundTo } : {}),
     }));
     const todo = tasks.filter((t) => !journal.results.has(t.key));
     if (todo.length > 0)
@@ -753,12 +772,13 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeResult> {
       );
       if (o.target !== 'latency' && b.speedup < 0.95)
         log(
-          `optimize: note: the chosen model runs at ${b.speedup.toFixed(2)}× the input's speed (${o.latency.runtime}, ${o.latency.threads} thread(s), batch ${o.latency.batch}); --round-to 8 keeps thinned convolutions on the fast kernels, --target latency searches for speed`,
+          `optimize: note: the chosen model runs at ${b.speedup.toFixed(2)}× the input's speed (${o.latency.runtime}, ${o.latency.threads} thread(s), batch ${o.latency.batch}); ${roundTo === 1 ? '--round-to auto (the default) or 8 keeps thinned convolutions on the fast kernels, ' : ''}--target latency searches for speed`,
         );
     }
   }
   const result: OptimizeResult = {
     target: o.target,
+    roundTo,
     budget: o.budget ?? null,
     maxDrop: o.maxDrop,
     baseline: { valAccuracy: baseVal, testAccuracy: baseTest, bytes: baseBytes, denseBytes, latencyMs: baseLatency, flops: baseFlops },

@@ -10,6 +10,7 @@ import { evaluate } from '../train/evaluate.js';
 import type { SearchSpace } from './space.js';
 import { gridShareWeights } from './grid.js';
 import { isGridFormat, kmeansBits } from './types.js';
+import type { ChannelRoundTo } from '../compress/prune/index.js';
 
 export interface LayerPrior {
   name: string;
@@ -38,8 +39,14 @@ export async function measurePrior(
   space: SearchSpace,
   validation: Dataset | TensorDataset,
   normalization: Normalization,
-  roundTo = 1,
+  options: {
+    /** Thinned layers keep multiples of this (as the trials will). */
+    roundTo?: ChannelRoundTo;
+    /** Called after each layer is measured: `done` of `total` layers, `name` the one just measured. */
+    onLayer?: (done: number, total: number, name: string) => void;
+  } = {},
 ): Promise<Prior> {
+  const roundTo = options.roundTo ?? 1;
   const acc = async (m: Model): Promise<number> => (await evaluate(m, validation, { normalization, threads: 1 })).accuracy;
   const baseline = await acc(model);
   const layers: LayerPrior[] = [];
@@ -62,6 +69,7 @@ export async function measurePrior(
       else p.format[f] = b === undefined ? baseline : await acc(kmeansShareWeights(model, new Map([[w, b]])).model);
     }
     layers.push(p);
+    options.onLayer?.(layers.length, space.layers.length, l.name);
   }
   return { baseline, layers };
 }

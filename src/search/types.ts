@@ -1,6 +1,7 @@
 // The search's vocabulary: a candidate is one policy per layer plus the fine-tune to spend; a
 // trial is a candidate fine-tuned briefly and measured on the validation split.
 import type { DataForModelOptions, Normalization } from '../data/index.js';
+import type { ChannelRoundTo } from '../compress/prune/index.js';
 
 /**
  * How one layer's weights are stored: float32 (kept float), float16, int8 (QDQ, integer kernels in
@@ -110,7 +111,7 @@ export interface TrialTask {
   batchSize: number;
   seed: number;
   /** Thinned layers keep a multiple of this many channels (absent: 1). */
-  roundTo?: number;
+  roundTo?: ChannelRoundTo;
 }
 
 export interface TrialResult {

@@ -55,6 +55,8 @@ test('optimize searches a model file on your own .npy samples: rate chosen on va
   const j = r.json as unknown as Result;
   assert.equal(j.testData, testDir);
   assert.equal(j.data, trainDir);
+  // The default --round-to auto rounds convolution channels; this export has none, so nothing is rounded.
+  assert.equal((r.json as { roundTo?: unknown }).roundTo, 1);
   // Held out of the 3,000 own samples: the export was fine-tuned without a recorded split it vouches for.
   assert.equal(j.split.source, 'unrecorded');
   assert.equal(j.split.fraction, 0.1);
@@ -102,7 +104,7 @@ test('optimize on unlabelled samples: the input model labels them, and the test 
   assert.equal((e.json as { agreement: { top1: number }[] }).agreement[0]?.top1, j.final.testAccuracy);
 });
 
-test('optimize on own samples: no --test-data, --normalize, --shifts, or --test-data with an MNIST directory, each one clear line', () => {
+test('optimize on own samples: no --test-data, --normalize, --shifts, --test-data with an MNIST directory, or a bad --round-to, each one clear line', () => {
   const base = ['optimize', '--model', model, '--out', join(dir, 'bad'), '--trials', '1'];
   const cases: [string[], RegExp][] = [
     [['--data', trainDir], /holds your own samples; pass --test-data/],
@@ -110,6 +112,10 @@ test('optimize on own samples: no --test-data, --normalize, --shifts, or --test-
     [['--data', trainDir, '--test-data', testDir, '--shifts', '2'], /--shifts moves MNIST\/CIFAR pixels/],
     [['--test-data', testDir], /--test-data goes with your own --data samples/],
     [['--data', trainDir, '--test-data', join(dir, 'missing')], /--test-data .*missing does not exist/],
+    [
+      ['--data', trainDir, '--test-data', testDir, '--round-to', 'eight'],
+      /--round-to must be auto or a whole number of channels ≥ 1 \(e\.g\. 8\), got "eight"/,
+    ],
   ];
   for (const [flags, message] of cases) {
     const r = whittle([...base, ...flags]);
@@ -219,6 +225,7 @@ test('optimize --round-to 8: every thinned layer keeps a multiple of 8 neurons',
   ]);
   assert.equal(r.code, 0, r.stderr);
   const j = r.json as unknown as Result & { chosen: { layers: Record<string, { width: number }> } };
+  assert.equal((r.json as { roundTo?: unknown }).roundTo, 8);
   const written = decodeModel(readFileSync(j.final.onnx), j.final.onnx);
   const hidden = written.graph.nodes.filter((n) => n.opType === 'Gemm').slice(0, -1);
   assert.ok(hidden.length > 0);

@@ -11,10 +11,19 @@ export { activationImportance, magnitudeImportance, topChannels } from './import
 export type { ActivationStats, ImportanceKind } from './importance.js';
 export { activationStats } from './activations.js';
 export type { CalibrationOptions } from './activations.js';
-export { CHANNEL_ROUNDINGS, checkRounding, pruneChannels, pruneChannels as channels, roundedKeep } from './structured.js';
+export {
+  AUTO_CONV_ROUND_TO,
+  autoRoundsAny,
+  CHANNEL_ROUNDINGS,
+  checkRounding,
+  groupRoundTo,
+  pruneChannels,
+  pruneChannels as channels,
+  roundedKeep,
+} from './structured.js';
 export { sparsityForFlops } from './budget.js';
 export type { FlopsBudgetResult } from './budget.js';
-export type { ChannelPruneOptions, ChannelPruneResult, ChannelRounding, GroupResult } from './structured.js';
+export type { ChannelPruneOptions, ChannelPruneResult, ChannelRoundTo, ChannelRounding, GroupResult } from './structured.js';
 export { agpCallback, agpChannelPrune, agpMaskedWeights, agpPrune, agpSparsity, fineTuneMasked, iterativePrune } from './schedule.js';
 export type { AgpChannelOptions, AgpOptions, IterationRecord, IterativeOptions, PruneStep } from './schedule.js';
 export { proposeForTarget, proposeSparsities, sensitivity } from './sensitivity.js';

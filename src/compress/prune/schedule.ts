@@ -16,7 +16,8 @@ import type { PruneGroup } from '../../graph/dependency.js';
 import { dependencyGroups } from '../../graph/dependency.js';
 import { magnitudeImportance, topChannels } from './importance.js';
 import type { ChannelRounding, GroupResult } from './structured.js';
-import { checkRounding, roundedKeep } from './structured.js';
+import type { ChannelRoundTo } from './structured.js';
+import { checkRounding, groupRoundTo, roundedKeep } from './structured.js';
 import { thinChannels } from '../../graph/thin.js';
 
 /**
@@ -204,7 +205,7 @@ export interface AgpChannelOptions {
   /** Groups to prune with `sparsity` (default every prunable group). */
   layers?: readonly string[];
   /** The final kept count of each group is a multiple of this (`ChannelPruneOptions.roundTo`); the masks ramp towards it. */
-  roundTo?: number;
+  roundTo?: ChannelRoundTo;
   /** 'up' (default) or 'nearest', as `ChannelPruneOptions.rounding`. */
   rounding?: ChannelRounding;
   startStep?: number;
@@ -246,7 +247,7 @@ export async function agpChannelPrune(
   // Channels each group drops by the end; the ramp removes `fraction` of them.
   const finalDrop = new Map<PruneGroup, number>();
   for (const [g, s] of targets) {
-    finalDrop.set(g, g.channels - roundedKeep(g.channels - Math.round(s * g.channels), g.channels, o.roundTo ?? 1, o.rounding));
+    finalDrop.set(g, g.channels - roundedKeep(g.channels - Math.round(s * g.channels), g.channels, groupRoundTo(model.graph, g, o.roundTo), o.rounding));
     if (g.channels - Math.round(s * g.channels) < 1)
       throw new WhittleError(
         'BAD_ARGUMENT',
@@ -301,7 +302,7 @@ export async function agpChannelPrune(
       const current = ctx.currentModel();
       for (const [g, s] of targets) {
         // Without rounding the historical count, so unrounded runs keep their figures.
-        const drop = (o.roundTo ?? 1) === 1 ? Math.round(s * frac * g.channels) : Math.round(frac * (finalDrop.get(g) as number));
+        const drop = groupRoundTo(model.graph, g, o.roundTo) === 1 ? Math.round(s * frac * g.channels) : Math.round(frac * (finalDrop.get(g) as number));
         const keep = new Set(topChannels(magnitudeImportance(current.graph, g, 'l1'), g.channels - drop));
         dropped.set(
           g,

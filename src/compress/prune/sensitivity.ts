@@ -5,6 +5,7 @@ import type { Model } from '../../ir/graph.js';
 import { checkSparsity, requirePrunableLayers, resolveLayers } from './layers.js';
 import { magnitudePrune } from './magnitude.js';
 import type { ChannelRounding } from './structured.js';
+import type { ChannelRoundTo } from './structured.js';
 import { checkRounding, pruneChannels } from './structured.js';
 
 export interface SensitivityPoint {
@@ -28,7 +29,7 @@ export interface SensitivityOptions {
   /** 'weight': magnitude pruning; 'channel': L1 filter/neuron pruning with thinning. Default 'weight'. */
   granularity?: 'weight' | 'channel';
   /** 'channel': keep a multiple of this many channels, as `ChannelPruneOptions.roundTo` (so prune applies what was measured). */
-  roundTo?: number;
+  roundTo?: ChannelRoundTo;
   /** 'channel': how `roundTo` rounds ('up' default, or 'nearest'), as `ChannelPruneOptions.rounding`. */
   rounding?: ChannelRounding;
   /** Accuracy of a candidate model (e.g. on a held-out subset). */

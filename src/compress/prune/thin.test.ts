@@ -21,7 +21,7 @@ import type { PruneGroup } from '../../graph/dependency.js';
 import { dependencyGroups } from '../../graph/dependency.js';
 import { activationStats } from './activations.js';
 import { magnitudeImportance } from './importance.js';
-import { pruneChannels, roundedKeep } from './structured.js';
+import { AUTO_CONV_ROUND_TO, autoRoundsAny, groupRoundTo, pruneChannels, roundedKeep } from './structured.js';
 import { thinChannels } from '../../graph/thin.js';
 
 const FIXTURE = fileURLToPath(new URL('../../../../test/fixtures/cnn.opset17.onnx', import.meta.url));
@@ -196,6 +196,30 @@ test('pruneChannels roundTo: each kept count rounds up to a multiple, never past
   await assert.rejects(pruneChannels(model, { sparsity: 0.5, roundTo: 0 }), /roundTo must be a whole number/);
 });
 
+test("pruneChannels roundTo 'auto': convolution channels to multiples of 8, fully connected neurons as counted", async () => {
+  const model = createModel('lenet-5', { seed: 2 });
+  // conv1 20 → 10 → 16, conv2 50 → 20 → 24 (Conv producers); fc1 500 → 0.63 → 185 stays 185 (a Gemm).
+  const r = await pruneChannels(model, { perLayer: { conv1: 0.5, conv2: 0.6, fc1: 0.63 }, roundTo: 'auto' });
+  assert.deepEqual(
+    r.groups.map((g) => [g.name, g.channelsAfter]),
+    [
+      ['conv1', 16],
+      ['conv2', 24],
+      ['fc1', 185],
+    ],
+  );
+  const byName = new Map(dependencyGroups(model.graph).map((g) => [g.name, g]));
+  assert.equal(groupRoundTo(model.graph, byName.get('conv2') as PruneGroup, 'auto'), AUTO_CONV_ROUND_TO);
+  assert.equal(groupRoundTo(model.graph, byName.get('fc1') as PruneGroup, 'auto'), 1);
+  assert.equal(groupRoundTo(model.graph, byName.get('fc1') as PruneGroup, 4), 4);
+  // A model without convolutions: 'auto' rounds nothing, so a search keeps its unrounded figures.
+  assert.equal(autoRoundsAny(model.graph), true);
+  assert.equal(autoRoundsAny(createModel('lenet-300-100', { seed: 2 }).graph), false);
+  await assert.rejects(
+    pruneChannels(model, { sparsity: 0.5, roundTo: 'eight' as never }),
+    /roundTo must be a whole number of channels, 1 or more \(e\.g\. 8\), or 'auto'/,
+  );
+});
 test('roundedKeep: up never keeps fewer than counted, nearest picks the closest multiple inside the group', () => {
   // [counted, channels, roundTo] → [up, nearest]
   const cases: [number, number, number, number, number][] = [

@@ -7,7 +7,7 @@ import type { Graph, Model, Node } from '../../ir/graph.js';
 import { attr, getInt, GraphBuilder, opsetOf } from '../../ir/graph.js';
 import type { DType } from '../../ir/tensor.js';
 import { Tensor } from '../../ir/tensor.js';
-import { INT8_WEIGHTS, quantizeArray, weightParams } from '../../export/affine.js';
+import { INT8_WEIGHTS, INT8_WEIGHTS_REDUCED, quantizeArray, weightParams } from '../../export/affine.js';
 import { foldBatchNorm } from './fold-bn.js';
 import type { SkippedNode, WeightedNode } from '../../export/quant-graph.js';
 import {
@@ -29,6 +29,11 @@ export interface DynamicQuantOptions {
   conv?: boolean;
   /** Node names or op types left in float32. */
   exclude?: readonly string[];
+  /**
+   * Gemm/MatMul and LSTM weights (multiplied by uint8 activations in integer kernels) in 7 bits,
+   * default true: see StaticQuantOptions.reduceRange. ConvInteger's uint8 weights need no reduction.
+   */
+  reduceRange?: boolean;
 }
 
 /**
@@ -49,12 +54,12 @@ function replaceNode(g: Graph, node: Node, replacement: Node[]): void {
   else g.nodes.splice(g.nodes.indexOf(node), 1, ...replacement);
 }
 
-function dynamicGemm(g: Graph, w: WeightedNode): LayerReport {
+function dynamicGemm(g: Graph, w: WeightedNode, reduceRange: boolean): LayerReport {
   const b = builderFor(g);
   const saved = g.nodes;
   g.nodes = [];
   const { data, k, n } = weightKN(w);
-  const p = weightParams(data, [k, n], INT8_WEIGHTS, 1);
+  const p = weightParams(data, [k, n], reduceRange ? INT8_WEIGHTS_REDUCED : INT8_WEIGHTS, 1);
   const wq = b.constant(Tensor.fromArray('int8', [k, n], quantizeArray(data, [k, n], p)), 'w');
   const wz = b.constant(new Tensor('int8', [n]), 'z');
   const ws = b.constant(new Tensor('float32', [n], Float32Array.from(p.scale)), 's');
@@ -135,7 +140,7 @@ function weightOnlyConv(g: Graph, w: WeightedNode): LayerReport {
 }
 
 /** ONNX LSTM weight [dirs, 4h, in] → DynamicQuantizeLSTM's int8 [dirs, in, 4h], scales [dirs, 4h]. */
-function quantizeLstmWeight(w: Tensor): { q: Int8Array; scale: Float32Array; dims: number[] } {
+function quantizeLstmWeight(w: Tensor, qmax: number): { q: Int8Array; scale: Float32Array; dims: number[] } {
   const [dirs, rows, cols] = w.dims as [number, number, number];
   const d = w.data as Float32Array;
   const q = new Int8Array(d.length);
@@ -144,16 +149,16 @@ function quantizeLstmWeight(w: Tensor): { q: Int8Array; scale: Float32Array; dim
     for (let r = 0; r < rows; r++) {
       let amax = 0;
       for (let c = 0; c < cols; c++) amax = Math.max(amax, Math.abs(d[(k * rows + r) * cols + c] as number));
-      const s = amax > 0 ? amax / 127 : 1;
+      const s = amax > 0 ? amax / qmax : 1;
       scale[k * rows + r] = s;
-      for (let c = 0; c < cols; c++) q[(k * cols + c) * rows + r] = Math.max(-127, Math.min(127, Math.round((d[(k * rows + r) * cols + c] as number) / s)));
+      for (let c = 0; c < cols; c++) q[(k * cols + c) * rows + r] = Math.max(-qmax, Math.min(qmax, Math.round((d[(k * rows + r) * cols + c] as number) / s)));
     }
   }
   return { q, scale, dims: [dirs, cols, rows] };
 }
 
 /** LSTM → com.microsoft DynamicQuantizeLSTM: int8 W and R per gate row, activations quantized per run. */
-function dynamicLstm(g: Graph, node: Node): LayerReport {
+function dynamicLstm(g: Graph, node: Node, reduceRange: boolean): LayerReport {
   const b = builderFor(g);
   const inputs = [...node.inputs];
   while (inputs.length < 8) inputs.push('');
@@ -163,7 +168,7 @@ function dynamicLstm(g: Graph, node: Node): LayerReport {
   for (const i of [1, 2]) {
     const name = node.inputs[i] as string;
     const w = g.initializers.get(name) as Tensor;
-    const { q, scale, dims } = quantizeLstmWeight(w);
+    const { q, scale, dims } = quantizeLstmWeight(w, reduceRange ? 63 : 127);
     inputs[i] = b.constant(new Tensor('int8', dims, q), 'w');
     const sdims = [dims[0] as number, dims[2] as number];
     extra.push(b.constant(new Tensor('float32', sdims, scale), 's'), b.constant(new Tensor('int8', sdims), 'z'));
@@ -213,7 +218,7 @@ export function quantizeDynamic(model: Model, o: DynamicQuantOptions = {}): Quan
     : [
         `opset ${opsetOf(folded)} < 11 has no DynamicQuantizeLinear: Gemm/MatMul use com.microsoft's DynamicQuantizeMatMul, Conv keeps int8 weights dequantized in front of a float Conv`,
       ];
-  const ctx: DynamicContext = { exclude: new Set(o.exclude ?? []), conv: o.conv ?? true, modern, layers: [], skipped: [] };
+  const ctx: DynamicContext = { exclude: new Set(o.exclude ?? []), conv: o.conv ?? true, modern, reduceRange: o.reduceRange ?? true, layers: [], skipped: [] };
   const types = valueTypes(folded);
   quantizeGraphDynamic(g, types, ctx);
   forEachSubgraph(g, types, (sub, subTypes) => quantizeGraphDynamic(sub, subTypes, ctx));
@@ -243,6 +248,8 @@ interface DynamicContext {
   exclude: ReadonlySet<string>;
   conv: boolean;
   modern: boolean;
+  /** Weights of uint8×int8 kernels (Gemm/MatMul, LSTM) in 7 bits. */
+  reduceRange: boolean;
   layers: LayerReport[];
   skipped: SkippedNode[];
 }
@@ -273,7 +280,7 @@ function quantizeNodes(g: Graph, types: ReadonlyMap<string, DType | undefined>, 
     const w = weighted.get(node);
     if (node.opType === 'LSTM') {
       const why = lstmSkipReason(g, node);
-      if (why === undefined) ctx.layers.push(dynamicLstm(g, node));
+      if (why === undefined) ctx.layers.push(dynamicLstm(g, node, ctx.reduceRange));
       else skip(node, why);
     } else if (w === undefined)
       skip(node, node.opType === 'GRU' || node.opType === 'RNN' ? `onnxruntime has no integer ${node.opType} kernel` : skipReason(g, node));
@@ -281,7 +288,7 @@ function quantizeNodes(g: Graph, types: ReadonlyMap<string, DType | undefined>, 
     else if (node.opType === 'Conv') {
       if (!ctx.conv) skip(node, 'Conv quantization turned off');
       else ctx.layers.push(ctx.modern ? dynamicConv(g, w) : weightOnlyConv(g, w));
-    } else ctx.layers.push(ctx.modern ? dynamicGemm(g, w) : dynamicQuantizeMatMul(g, w));
+    } else ctx.layers.push(ctx.modern ? dynamicGemm(g, w, ctx.reduceRange) : dynamicQuantizeMatMul(g, w, ctx.reduceRange));
   }
   const tables = new Map<string, [string, string]>();
   for (const node of g.nodes) {
@@ -322,18 +329,22 @@ function quantizeEmbedding(g: Graph, node: Node, table: Tensor, done: Map<string
  * Dynamic int8 for the layers inside subgraphs (If/Loop/Scan bodies), which static calibration
  * cannot observe; returns the graph with them quantized.
  */
-export function quantizeSubgraphsDynamic(model: Model, exclude: ReadonlySet<string>): { graph: Graph; layers: LayerReport[]; skipped: SkippedNode[] } {
+export function quantizeSubgraphsDynamic(
+  model: Model,
+  exclude: ReadonlySet<string>,
+  reduceRange = true,
+): { graph: Graph; layers: LayerReport[]; skipped: SkippedNode[] } {
   const g = model.graph.clone();
-  const ctx: DynamicContext = { exclude, conv: true, modern: opsetOf(model) >= 11, layers: [], skipped: [] };
+  const ctx: DynamicContext = { exclude, conv: true, modern: opsetOf(model) >= 11, reduceRange, layers: [], skipped: [] };
   forEachSubgraph(g, valueTypes(model), (sub, subTypes) => quantizeGraphDynamic(sub, subTypes, ctx));
   return { graph: g, layers: ctx.layers, skipped: ctx.skipped };
 }
 
 /** Gemm/MatMul → com.microsoft DynamicQuantizeMatMul (one node; for opsets before 11). */
-function dynamicQuantizeMatMul(g: Graph, w: WeightedNode): LayerReport {
+function dynamicQuantizeMatMul(g: Graph, w: WeightedNode, reduceRange: boolean): LayerReport {
   const b = builderFor(g);
   const { data, k, n } = weightKN(w);
-  const p = weightParams(data, [k, n], INT8_WEIGHTS, 1);
+  const p = weightParams(data, [k, n], reduceRange ? INT8_WEIGHTS_REDUCED : INT8_WEIGHTS, 1);
   const wq = b.constant(Tensor.fromArray('int8', [k, n], quantizeArray(data, [k, n], p)), 'w');
   const ws = b.constant(new Tensor('float32', [n], Float32Array.from(p.scale)), 's');
   const wz = b.constant(new Tensor('int8', [n]), 'z');

@@ -184,7 +184,9 @@ test('ShuffleNet’s channel shuffle and split (Reshape → Transpose → Reshap
     const producers = new Map(g.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
     for (const n of g.nodes.filter((x) => x.opType === 'Slice'))
       assert.notEqual(producers.get(n.inputs[0] as string)?.opType, 'DequantizeLinear', 'a Slice reads uint8');
-    // The file tracks the float model as before the change (random weights, wide activations: cosine 0.83 either way).
+    // The file tracks the float model (random weights, wide activations). With 7-bit weights (reduceRange, the
+    // default) 0.72 on any x86 CPU; full-range weights gave 0.83 on a CPU with VNNI but 0.36 on an AVX2 one
+    // without, where onnxruntime's uint8×int8 products saturate.
     const { feeds } = tensorBatch(ds, 16, ds.count - 16);
     const run = async (x: Model | Uint8Array): Promise<Float32Array> => {
       const s = await Session.create(x, { threads: 1 });
@@ -201,7 +203,7 @@ test('ShuffleNet’s channel shuffle and split (Reshape → Transpose → Reshap
       aa += (a[i] as number) ** 2;
       bb += (b[i] as number) ** 2;
     }
-    assert.ok(ab / Math.sqrt(aa * bb) > 0.8, `cosine ${ab / Math.sqrt(aa * bb)}`);
+    assert.ok(ab / Math.sqrt(aa * bb) > 0.7, `cosine ${ab / Math.sqrt(aa * bb)}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -8,7 +8,7 @@ import { upgradeOpset } from '../../ir/opset.js';
 import { SHAPE_RULES } from '../../ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
 import type { QuantParams, QuantScheme } from '../../export/affine.js';
-import { INT8_WEIGHTS, quantizeArray, rangeToParams, weightParams } from '../../export/affine.js';
+import { INT8_WEIGHTS, INT8_WEIGHTS_REDUCED, quantizeArray, rangeToParams, weightParams } from '../../export/affine.js';
 import type { ActivationRange, CalibrationOptions } from './calibrate.js';
 import { calibrate, checkCalibrationShape } from './calibrate.js';
 import type { ModelData } from './feeds.js';
@@ -58,6 +58,13 @@ export interface StaticQuantOptions {
   calibration?: CalibrationOptions;
   /** One scale per output channel of each weight (default) or one per tensor. */
   perChannel?: boolean;
+  /**
+   * Weights an integer kernel reads kept in 7 bits (default true): correct on every x86 CPU,
+   * including those without VNNI, where full-range int8 weights saturate onnxruntime's uint8×int8
+   * products (QuantScheme.reduceRange). false: full 8-bit weights, for models that will only run
+   * on CPUs with VNNI or on ARM.
+   */
+  reduceRange?: boolean;
   /** Layers (node names) left in float32, e.g. a sensitive or memory-bound first conv. */
   keepFloat?: readonly string[];
   /** Node names or op types left in float32 (the same as keepFloat, which names layers). */
@@ -441,7 +448,7 @@ export async function quantizeStatic(model: Model, o: StaticQuantOptions): Promi
     );
   const prepared = foldHardSwish(foldHardSigmoid(foldBatchNorm(foldWeightTransposes(upgraded)).model).model).model;
   // Calibration cannot see inside If/Loop/Scan bodies: their layers get dynamic int8.
-  const inside = quantizeSubgraphsDynamic(prepared, exclude);
+  const inside = quantizeSubgraphsDynamic(prepared, exclude, o.reduceRange ?? true);
   const folded: Model = { ...prepared, graph: inside.graph };
   const plan = planQdq(folded, exclude);
   for (const s of plan.skipped) if (floatCompute.has(s.node)) s.reason = 'computed in float32 from int8-stored weights (its int8 kernel is not faster here)';
@@ -520,7 +527,9 @@ export async function quantizeStatic(model: Model, o: StaticQuantOptions): Promi
       .filter((w) => !chosen.has(w.node))
       .map((w) => w.node.name),
   );
-  const r = buildQdq(folded, activations, (w) => depthwiseAwareParams(w, perChannel), floatLayers, weightOnly ? [] : plan.extra, floatCompute);
+  // Weight-only layers compute in float32: only integer kernels need the 7-bit weights.
+  const scheme = (o.reduceRange ?? true) && !weightOnly ? INT8_WEIGHTS_REDUCED : INT8_WEIGHTS;
+  const r = buildQdq(folded, activations, (w) => depthwiseAwareParams(w, perChannel, scheme), floatLayers, weightOnly ? [] : plan.extra, floatCompute);
   if (inside.layers.length > 0) notes.push(`${inside.layers.length} layer(s) inside If/Loop/Scan bodies got dynamic int8: calibration cannot observe them`);
   return { ...r, layers: [...r.layers, ...inside.layers], skipped: plan.skipped, notes, ranges };
 }
@@ -569,12 +578,12 @@ const DEPTHWISE_SHARED_STEP = 4;
  * per-channel scales (and the Mul computing its bias scales) cost 4 bytes a channel for an
  * op with 9–25 weights a channel.
  */
-function depthwiseAwareParams(w: WeightedNode, perChannel: boolean): QuantParams {
+function depthwiseAwareParams(w: WeightedNode, perChannel: boolean, scheme: QuantScheme = INT8_WEIGHTS): QuantParams {
   const data = w.weight.data as Float32Array;
-  const own = weightParams(data, w.weight.dims, INT8_WEIGHTS, perChannel ? w.channelAxis : undefined);
+  const own = weightParams(data, w.weight.dims, scheme, perChannel ? w.channelAxis : undefined);
   const depthwise = w.node.opType === 'Conv' && w.weight.dims[1] === 1 && w.weight.dims[0] !== 1 && getInt(w.node, 'group', 1) > 1;
   if (!perChannel || !depthwise) return own;
-  const shared = weightParams(data, w.weight.dims, INT8_WEIGHTS, undefined);
+  const shared = weightParams(data, w.weight.dims, scheme, undefined);
   const step = shared.scale[0] as number;
   return own.scale.every((s) => step <= DEPTHWISE_SHARED_STEP * s) ? shared : own;
 }
