@@ -118,12 +118,17 @@ export function finalizeQat(trained: Model, plan: QatPlan = qatPlanOf(trained)):
         const w = byWeight.get(wn.weightName);
         if (w?.scaleParam === undefined || w.gradScale === undefined) throw new WhittleError('INVALID_GRAPH', `no learned scale for "${wn.weightName}"`);
         const scale = learned(g, w.scaleParam, w.gradScale);
-        return { scale, zeroPoint: new Int32Array(scale.length), axis: w.axis, scheme: { bits, signed: true, symmetric: true } };
+        return {
+          scale,
+          zeroPoint: new Int32Array(scale.length),
+          axis: w.axis,
+          scheme: { bits, signed: true, symmetric: true, reduceRange: plan.reduceRange === true },
+        };
       },
       keepFloat,
     );
     for (const k of scaleParams.keys()) result.model.graph.initializers.delete(k);
-    const [qmin, qmax] = quantRange({ bits, signed: true });
+    const [qmin, qmax] = quantRange({ bits, signed: true, reduceRange: plan.reduceRange === true });
     const tops = new Map(plan.activations.filter((a) => a.zeroPoint === 0).map((a) => [a.value, 255 * (learned(g, a.scaleParam, a.gradScale)[0] as number)]));
     const model = pactToClip(result.model, tops);
     return { ...result, model: { ...model, metadata: { ...result.model.metadata, 'whittle.quantization': `qat-qdq-int${bits} [${qmin}, ${qmax}]` } } };

@@ -31,12 +31,20 @@ export interface QatOptions {
   threads?: number;
   /** Layers (node names) left in float32, e.g. the first conv, as XNOR-Net and DoReFa do. */
   keepFloat?: readonly string[];
+  /**
+   * 'uniform' 8-bit with activations (integer kernels in the export): weights trained and written
+   * in 7 bits, default true, so that the file computes correctly on x86 CPUs without VNNI
+   * (StaticQuantOptions.reduceRange).
+   */
+  reduceRange?: boolean;
 }
 
 /** Where each fake-quantized weight and activation lives in the QAT model. */
 export interface QatPlan {
   scheme: QatScheme;
   bits: number;
+  /** 8-bit weights in [-64, 63] (QatOptions.reduceRange). */
+  reduceRange?: boolean;
   /** Per layer: the float weight, its channel axis, and for 'uniform' the learned scale s = param · gradScale. */
   weights: { node: string; weight: string; axis: number; scaleParam?: string; gradScale?: number }[];
   /** Per quantized activation: the value, its fake-quantized twin, the learned scale and the zero point. */
@@ -65,7 +73,7 @@ function reduceAxesExcept(rank: number, axis: number | undefined): number[] {
 }
 
 /** Emits the fake-quantized weight of `w` and points the layer at it. */
-function fakeQuantWeight(g: Graph, b: GraphBuilder, w: WeightedNode, scheme: QatScheme, bits: Bits): QatPlan['weights'][number] {
+function fakeQuantWeight(g: Graph, b: GraphBuilder, w: WeightedNode, scheme: QatScheme, bits: Bits, reduceRange: boolean): QatPlan['weights'][number] {
   const W = w.weightName;
   const rank = w.weight.dims.length;
   const keep = { keepdims: attr.int(1) };
@@ -95,7 +103,7 @@ function fakeQuantWeight(g: Graph, b: GraphBuilder, w: WeightedNode, scheme: Qat
     out = b.op1('Mul', [t, alpha]);
   } else {
     // Uniform b-bit, symmetric per channel, LSQ-learned scale initialized from max |W|.
-    const [qmin, qmax] = quantRange({ bits, signed: true });
+    const [qmin, qmax] = quantRange({ bits, signed: true, reduceRange });
     const { lo, hi } = channelRanges(w.weight.data as Float32Array, w.weight.dims, w.channelAxis);
     const gk = gradScale(w.weight.size / (channelShape[w.channelAxis] ?? 1), qmax);
     k = gk;
@@ -136,10 +144,12 @@ export async function prepareQat(model: Model, o: QatOptions): Promise<{ model: 
     if (!g.nodes.some((n) => n.name === k)) throw new WhittleError('BAD_ARGUMENT', `cannot keep layer "${k}" in float: the model has no node of that name`);
   const weighted = weightedNodes(g).filter((w) => !keep.has(w.node.name));
   if (weighted.length === 0) throw new WhittleError('BAD_ARGUMENT', 'the model has no Conv, Gemm or MatMul with constant float32 weights to quantize');
-  const plan: QatPlan = { scheme: o.scheme, bits: o.scheme === 'binary' ? 1 : o.scheme === 'ternary' ? 2 : bits, weights: [], activations: [] };
   const withActivations = o.scheme === 'uniform' && (o.activations ?? true);
+  // Integer kernels read the export's weights only when its activations are quantized too.
+  const reduceRange = withActivations && bits === 8 && (o.reduceRange ?? true);
+  const plan: QatPlan = { scheme: o.scheme, bits: o.scheme === 'binary' ? 1 : o.scheme === 'ternary' ? 2 : bits, reduceRange, weights: [], activations: [] };
   const groups = withActivations ? activationGroups(g, weighted) : new Map<string, string[]>();
-  for (const w of weighted) plan.weights.push(fakeQuantWeight(g, b, w, o.scheme, bits));
+  for (const w of weighted) plan.weights.push(fakeQuantWeight(g, b, w, o.scheme, bits, reduceRange));
   if (withActivations) {
     if (o.samples === undefined)
       throw new WhittleError('BAD_ARGUMENT', 'quantization-aware training of activations needs calibration samples to initialize their scales');

@@ -237,4 +237,17 @@ test('QAT (uniform int8): the QDQ export agrees with the trained fake-quant mode
   const [a, b] = [await evaluate(qat, test2k, opts), await evaluate(q, test2k, opts)];
   assert.ok(Math.abs(a.accuracy - b.accuracy) <= 0.002, `fake-quant ${a.accuracy} vs QDQ ${b.accuracy}`);
   assert.ok(b.accuracy >= fp32Accuracy - 0.01);
+  // Trained and written in 7 bits by default (integer kernels on x86 without VNNI saturate on full-range int8 weights).
+  assert.equal(plan.reduceRange, true);
+  const codes = q.graph.nodes
+    .filter((n) => n.opType === 'DequantizeLinear')
+    .map((n) => q.graph.initializers.get(n.inputs[0] as string))
+    .filter((t) => t?.dtype === 'int8');
+  assert.ok(codes.length > 0);
+  let widest = 0;
+  for (const t of codes) for (const v of t?.data as Int8Array) widest = Math.max(widest, Math.abs(v));
+  // Codes in [-64, 63]; the learned scales use that range, not a quarter of it.
+  assert.ok(widest <= 64 && widest > 32, `largest |code| ${widest}`);
+  const full = await prepareQat(fp32, { scheme: 'uniform', bits: 8, samples, threads: 1, reduceRange: false });
+  assert.equal(full.plan.reduceRange, false);
 });
