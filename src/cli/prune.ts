@@ -206,7 +206,7 @@ async function pruneOwnData(
     );
   const { held, read } = holdOutOwnData(model, f, imageOptions(f), { label: 'prune', why: 'pruning with training' });
   const fullTest = read(f.testData);
-  const test = f.evalLimit !== undefined ? firstSamples(fullTest, Math.min(f.evalLimit, fullTest.count)) : fullTest;
+  const test = f.evalLimit !== undefined ? firstSamples(fullTest, f.evalLimit) : fullTest;
   const r = await pruneOnData(f, model, { train: held.train, validation: held.validation, test }, options, 'none', log);
   const result: Model = withSplit(r.model, held.record);
   return prunedSummary(f, model, path, r, result, held.split, t0);

@@ -36,7 +36,7 @@ import { flagTerms, flagsOf } from './errors.js';
 import { agreementJson, agreementWithInput, describeAgreement, firstImages, imagesAsTensors } from './eval.js';
 import { addImageFlags, addTrainFlags, emit, addSummary, imageOptions, int, num, toTrainOptions } from './flags.js';
 import type { ImageFlags, TrainFlags } from './flags.js';
-import { isOwnData, loadData, loadModel, resolveNormalization, saveModel, usesImageDataset } from './load.js';
+import { isOwnData, loadData, loadModel, refuseNormalize, resolveNormalization, saveModel, usesImageDataset } from './load.js';
 import { pipelineReporter } from './progress.js';
 import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
 import type { HeldOut } from './validation.js';
@@ -92,8 +92,7 @@ async function runKmeans(f: QuantizeFlags, formatGiven: boolean): Promise<Record
   const { model, path } = loadModel(f.model, { shareWeights: true });
   if (existsSync(f.out) && statSync(f.out).isDirectory())
     throw new WhittleError('BAD_ARGUMENT', `--out ${f.out} is a directory; pass a file name such as model.wtl`);
-  if (ownPath !== undefined && f.normalize !== undefined)
-    throw new WhittleError('BAD_ARGUMENT', `--normalize applies to MNIST/CIFAR bytes; ${ownPath} is fed as read (image folders: --mean and --std)`);
+  if (ownPath !== undefined) refuseNormalize(f.normalize, ownPath);
   const normalization = ownPath !== undefined ? 'none' : resolveNormalization(f.normalize, model);
   const test: Dataset | TensorDataset =
     ownPath !== undefined ? firstSamples(loadDataForModel(model, ownPath, imageOptions(f)), f.evalLimit ?? Number.MAX_SAFE_INTEGER) : loadData(f.data).test;

@@ -26,6 +26,11 @@ export const INT8_WEIGHTS: QuantScheme = { bits: 8, signed: true, symmetric: tru
 /** INT8_WEIGHTS in 7 bits, for weights an integer kernel multiplies with uint8 activations (see QuantScheme.reduceRange). */
 export const INT8_WEIGHTS_REDUCED: QuantScheme = { ...INT8_WEIGHTS, reduceRange: true };
 
+/** The int8 weight scheme: INT8_WEIGHTS_REDUCED when `reduceRange`, else INT8_WEIGHTS. */
+export function int8Weights(reduceRange: boolean): QuantScheme {
+  return reduceRange ? INT8_WEIGHTS_REDUCED : INT8_WEIGHTS;
+}
+
 /** Quantization parameters: one scale and zero point per channel along `axis`, or one (axis undefined). */
 export interface QuantParams {
   scale: Float32Array;

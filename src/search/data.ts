@@ -41,15 +41,9 @@ export function loadDatasetDir(dir: string | undefined): { train: Dataset; test:
 }
 
 /** loadDatasetDir once per directory and process (the split and the test side both read it). */
-const dirCache = new Map<string, { train: Dataset; test: Dataset }>();
-function datasetDir(dir: string | undefined): { train: Dataset; test: Dataset } {
-  const key = dir ?? '';
-  let d = dirCache.get(key);
-  if (d === undefined) {
-    d = loadDatasetDir(dir);
-    dirCache.set(key, d);
-  }
-  return d;
+const dirCache = new Map<string, Promise<{ train: Dataset; test: Dataset }>>();
+function datasetDir(dir: string | undefined): Promise<{ train: Dataset; test: Dataset }> {
+  return once(dirCache, dir ?? '', async () => loadDatasetDir(dir));
 }
 
 /**
@@ -75,7 +69,7 @@ export async function searchData(ref: DataRef, model: Model): Promise<SearchData
 /** Train and validation of a DataRef (what a trial needs: workers never read the test samples). */
 function splitData(ref: DataRef, model: Model): Promise<Omit<SearchData, 'test'>> {
   return once(trainCache, JSON.stringify([ref.dir ?? '', ref.own ?? null, ref.valSplit, ref.splitSeed]), async () => {
-    const all = ref.own === undefined ? datasetDir(ref.dir).train : await ownSamples(model, ref.own.train, ref.own);
+    const all = ref.own === undefined ? (await datasetDir(ref.dir)).train : await ownSamples(model, ref.own.train, ref.own);
     return splitValidation(all, ref.valSplit, { seed: ref.splitSeed });
   });
 }
@@ -83,7 +77,7 @@ function splitData(ref: DataRef, model: Model): Promise<Omit<SearchData, 'test'>
 /** The test side of a DataRef. */
 function testData(ref: DataRef, model: Model): Promise<SearchSamples> {
   return once(testCache, JSON.stringify([ref.dir ?? '', ref.own ?? null]), async () =>
-    ref.own === undefined ? datasetDir(ref.dir).test : ownSamples(model, ref.own.test, ref.own),
+    ref.own === undefined ? (await datasetDir(ref.dir)).test : ownSamples(model, ref.own.test, ref.own),
   );
 }
 

@@ -17,7 +17,7 @@ import { dependencyGroups } from '../../graph/dependency.js';
 import { magnitudeImportance, topChannels } from './importance.js';
 import type { ChannelRounding, GroupResult } from './structured.js';
 import type { ChannelRoundTo } from './structured.js';
-import { checkRounding, groupRoundTo, roundedKeep } from './structured.js';
+import { checkRounding, roundedKeep, roundToOf } from './structured.js';
 import { thinChannels } from '../../graph/thin.js';
 
 /**
@@ -244,10 +244,11 @@ export async function agpChannelPrune(
   }
   if (targets.size === 0) throw new WhittleError('BAD_ARGUMENT', 'give a sparsity or per-layer sparsities');
   checkRounding(o.roundTo, o.rounding);
+  const multiple = roundToOf(model.graph, o.roundTo);
   // Channels each group drops by the end; the ramp removes `fraction` of them.
   const finalDrop = new Map<PruneGroup, number>();
   for (const [g, s] of targets) {
-    finalDrop.set(g, g.channels - roundedKeep(g.channels - Math.round(s * g.channels), g.channels, groupRoundTo(model.graph, g, o.roundTo), o.rounding));
+    finalDrop.set(g, g.channels - roundedKeep(g.channels - Math.round(s * g.channels), g.channels, multiple(g), o.rounding));
     if (g.channels - Math.round(s * g.channels) < 1)
       throw new WhittleError(
         'BAD_ARGUMENT',
@@ -302,7 +303,7 @@ export async function agpChannelPrune(
       const current = ctx.currentModel();
       for (const [g, s] of targets) {
         // Without rounding the historical count, so unrounded runs keep their figures.
-        const drop = groupRoundTo(model.graph, g, o.roundTo) === 1 ? Math.round(s * frac * g.channels) : Math.round(frac * (finalDrop.get(g) as number));
+        const drop = multiple(g) === 1 ? Math.round(s * frac * g.channels) : Math.round(frac * (finalDrop.get(g) as number));
         const keep = new Set(topChannels(magnitudeImportance(current.graph, g, 'l1'), g.channels - drop));
         dropped.set(
           g,

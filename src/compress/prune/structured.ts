@@ -71,14 +71,20 @@ export const AUTO_CONV_ROUND_TO = 8;
  * ```
  */
 export function groupRoundTo(graph: Graph, g: PruneGroup, roundTo: ChannelRoundTo | undefined): number {
-  if (roundTo !== 'auto') return roundTo ?? 1;
+  return roundToOf(graph, roundTo)(g);
+}
+
+/** groupRoundTo for every group of `graph`, the graph's convolutions found once (for loops over groups). */
+export function roundToOf(graph: Graph, roundTo: ChannelRoundTo | undefined): (g: PruneGroup) => number {
+  if (roundTo !== 'auto') return () => roundTo ?? 1;
   const convs = new Set(graph.nodes.filter((n) => (n.opType === 'Conv' || n.opType === 'ConvTranspose') && n.domain === '').map((n) => n.name));
-  return g.producers.some((p) => convs.has(p)) ? AUTO_CONV_ROUND_TO : 1;
+  return (g) => (g.producers.some((p) => convs.has(p)) ? AUTO_CONV_ROUND_TO : 1);
 }
 
 /** True when 'auto' rounding rounds some prunable group of `graph` (a convolution's channels). */
 export function autoRoundsAny(graph: Graph): boolean {
-  return dependencyGroups(graph).some((g) => g.prunable && groupRoundTo(graph, g, 'auto') > 1);
+  const multiple = roundToOf(graph, 'auto');
+  return dependencyGroups(graph).some((g) => g.prunable && multiple(g) > 1);
 }
 export const CHANNEL_ROUNDINGS: readonly ChannelRounding[] = ['up', 'nearest'];
 
@@ -201,12 +207,13 @@ export async function pruneChannels(model: Model, o: ChannelPruneOptions): Promi
     for (const [g, s] of targets) keepCounts.set(g, g.channels - Math.round(s * g.channels));
   }
   checkRounding(o.roundTo, o.rounding);
+  const multiple = roundToOf(model.graph, o.roundTo);
   const keep = new Map<number, number[]>();
   const results: GroupResult[] = [];
   for (const g of all) {
     const counted = keepCounts.get(g);
     if (counted === undefined) continue;
-    const keepCount = roundedKeep(counted, g.channels, groupRoundTo(model.graph, g, o.roundTo), o.rounding);
+    const keepCount = roundedKeep(counted, g.channels, multiple(g), o.rounding);
     if (keepCount < 1)
       throw new WhittleError(
         'BAD_ARGUMENT',

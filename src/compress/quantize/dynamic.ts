@@ -7,7 +7,7 @@ import type { Graph, Model, Node } from '../../ir/graph.js';
 import { attr, getInt, GraphBuilder, opsetOf } from '../../ir/graph.js';
 import type { DType } from '../../ir/tensor.js';
 import { Tensor } from '../../ir/tensor.js';
-import { INT8_WEIGHTS, INT8_WEIGHTS_REDUCED, quantizeArray, weightParams } from '../../export/affine.js';
+import { INT8_WEIGHTS, int8Weights, quantizeArray, quantRange, weightParams } from '../../export/affine.js';
 import { foldBatchNorm } from './fold-bn.js';
 import type { SkippedNode, WeightedNode } from '../../export/quant-graph.js';
 import {
@@ -59,7 +59,7 @@ function dynamicGemm(g: Graph, w: WeightedNode, reduceRange: boolean): LayerRepo
   const saved = g.nodes;
   g.nodes = [];
   const { data, k, n } = weightKN(w);
-  const p = weightParams(data, [k, n], reduceRange ? INT8_WEIGHTS_REDUCED : INT8_WEIGHTS, 1);
+  const p = weightParams(data, [k, n], int8Weights(reduceRange), 1);
   const wq = b.constant(Tensor.fromArray('int8', [k, n], quantizeArray(data, [k, n], p)), 'w');
   const wz = b.constant(new Tensor('int8', [n]), 'z');
   const ws = b.constant(new Tensor('float32', [n], Float32Array.from(p.scale)), 's');
@@ -168,7 +168,7 @@ function dynamicLstm(g: Graph, node: Node, reduceRange: boolean): LayerReport {
   for (const i of [1, 2]) {
     const name = node.inputs[i] as string;
     const w = g.initializers.get(name) as Tensor;
-    const { q, scale, dims } = quantizeLstmWeight(w, reduceRange ? 63 : 127);
+    const { q, scale, dims } = quantizeLstmWeight(w, quantRange(int8Weights(reduceRange))[1]);
     inputs[i] = b.constant(new Tensor('int8', dims, q), 'w');
     const sdims = [dims[0] as number, dims[2] as number];
     extra.push(b.constant(new Tensor('float32', sdims, scale), 's'), b.constant(new Tensor('int8', sdims), 'z'));
@@ -344,7 +344,7 @@ export function quantizeSubgraphsDynamic(
 function dynamicQuantizeMatMul(g: Graph, w: WeightedNode, reduceRange: boolean): LayerReport {
   const b = builderFor(g);
   const { data, k, n } = weightKN(w);
-  const p = weightParams(data, [k, n], reduceRange ? INT8_WEIGHTS_REDUCED : INT8_WEIGHTS, 1);
+  const p = weightParams(data, [k, n], int8Weights(reduceRange), 1);
   const wq = b.constant(Tensor.fromArray('int8', [k, n], quantizeArray(data, [k, n], p)), 'w');
   const ws = b.constant(new Tensor('float32', [n], Float32Array.from(p.scale)), 's');
   const wz = b.constant(new Tensor('int8', [n]), 'z');

@@ -8,7 +8,7 @@ import { upgradeOpset } from '../../ir/opset.js';
 import { SHAPE_RULES } from '../../ops/index.js';
 import { Tensor } from '../../ir/tensor.js';
 import type { QuantParams, QuantScheme } from '../../export/affine.js';
-import { INT8_WEIGHTS, INT8_WEIGHTS_REDUCED, quantizeArray, rangeToParams, weightParams } from '../../export/affine.js';
+import { INT8_WEIGHTS, int8Weights, quantizeArray, rangeToParams, weightParams } from '../../export/affine.js';
 import type { ActivationRange, CalibrationOptions } from './calibrate.js';
 import { calibrate, checkCalibrationShape } from './calibrate.js';
 import type { ModelData } from './feeds.js';
@@ -528,7 +528,7 @@ export async function quantizeStatic(model: Model, o: StaticQuantOptions): Promi
       .map((w) => w.node.name),
   );
   // Weight-only layers compute in float32: only integer kernels need the 7-bit weights.
-  const scheme = (o.reduceRange ?? true) && !weightOnly ? INT8_WEIGHTS_REDUCED : INT8_WEIGHTS;
+  const scheme = int8Weights((o.reduceRange ?? true) && !weightOnly);
   const r = buildQdq(folded, activations, (w) => depthwiseAwareParams(w, perChannel, scheme), floatLayers, weightOnly ? [] : plan.extra, floatCompute);
   if (inside.layers.length > 0) notes.push(`${inside.layers.length} layer(s) inside If/Loop/Scan bodies got dynamic int8: calibration cannot observe them`);
   return { ...r, layers: [...r.layers, ...inside.layers], skipped: plan.skipped, notes, ranges };
