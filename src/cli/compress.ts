@@ -4,7 +4,7 @@ import { existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import type { Dataset, Normalization } from '../data/index.js';
+import type { Dataset, Normalization, TensorDataset } from '../data/index.js';
 import { subset } from '../data/index.js';
 import { readContainer } from '../compress/codec/index.js';
 import { WhittleError } from '../ir/errors.js';
@@ -13,27 +13,33 @@ import { compressToContainer, denseParameterBytes, layerBreakdown, NORMALIZE_KEY
 import type { ContainerRun, PipelineEvent } from '../pipeline/index.js';
 import type { DeepCompressionRecipe } from '../recipe/deep-compression.js';
 import { containerOptions, DEEP_COMPRESSION_PRESETS, loadDeepCompressionRecipe } from '../recipe/deep-compression.js';
-import { emit, addSummary, int } from './flags.js';
+import type { ImageFlags } from './flags.js';
+import { addImageFlags, emit, addSummary, imageOptions, int } from './flags.js';
 import { pipelineReporter } from './progress.js';
-import { loadData, loadModel, resolveNormalization, saveModel, zooShapeFor } from './load.js';
+import { checkOwnDataFlags, loadData, loadModel, resolveNormalization, saveModel, zooShapeFor } from './load.js';
 import type { RunLog } from '../train/run-log.js';
 import { addLogFlag, openCommandLog, resolveLogPath } from './run-log.js';
 import { checkRecipeModel, resolveRecipePath } from './recipes.js';
-import type { SplitInfo } from './validation.js';
-import { holdOutValidation } from './validation.js';
+import type { HeldOut, SplitInfo, ValidationFlags } from './validation.js';
+import { addValidationFlags, holdOutOwnData, holdOutValidation } from './validation.js';
 import { formatTable } from './table.js';
+
+/**
+ * The recipe's training samples (its first `samples`), split into training and validation: MNIST
+ * or CIFAR by the model's recorded split (else the recipe's seed), the user's own samples the same
+ * way through `holdOutOwnData`.
+ */
+type CompressData = { held: HeldOut<Dataset | TensorDataset>; test: Dataset | TensorDataset };
 
 /** A recipe on `model`: the recipe's pipeline call, with progress on stderr and stages in the log. */
 async function runDeepCompression(
   model: Model,
-  data: { train: Dataset; test: Dataset },
+  data: CompressData,
   recipe: DeepCompressionRecipe,
-  o: { out: string; normalization: Normalization; threads?: number; label?: string; log?: RunLog; fromFile: boolean },
+  o: { out: string; normalization: Normalization; threads?: number; label?: string; log?: RunLog },
 ): Promise<ContainerRun & { split: SplitInfo }> {
   const label = o.label ?? 'compress';
-  const all = recipe.samples !== undefined ? subset(data.train, 0, Math.min(recipe.samples, data.train.count)) : data.train;
-  // Fine-tuning on the training side of the model's own split, each stage measured on its validation side.
-  const held = holdOutValidation(all, { seed: recipe.seed, data: recipe.data }, { model: o.fromFile ? model : undefined, label });
+  const { held } = data;
   const events = pipelineReporter(label, o.log, { prefix: true });
   const onEvent = (e: PipelineEvent): void => {
     if (e.type === 'stage')
@@ -52,6 +58,20 @@ async function runDeepCompression(
   } finally {
     events.stop();
   }
+}
+
+/** MNIST/CIFAR for a recipe: its first `samples` training images, the model's split held out of them. */
+function imageData(
+  model: Model,
+  data: { train: Dataset; test: Dataset },
+  recipe: DeepCompressionRecipe,
+  o: { fromFile: boolean; label: string },
+  f: Partial<ValidationFlags> = {},
+): CompressData {
+  const all = recipe.samples !== undefined ? subset(data.train, 0, Math.min(recipe.samples, data.train.count)) : data.train;
+  // Fine-tuning on the training side of the model's own split, each stage measured on its validation side.
+  const held = holdOutValidation(all, { ...f, seed: recipe.seed, data: recipe.data }, { model: o.fromFile ? model : undefined, label: o.label });
+  return { held, test: data.test };
 }
 
 const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
@@ -129,19 +149,29 @@ export async function demoCompression(
   const out = o.out ?? join(tmpdir(), `whittle-demo-${process.pid}`);
   const recipe = { ...preset, model: zoo, seed: o.seed ?? preset.seed, samples: o.samples ?? preset.samples };
   process.stderr.write(`whittle demo: Deep Compression of ${zoo}: prune → fine-tune → k-means → fine-tune centroids → Huffman\n`);
-  const run = await runDeepCompression(model, loadData(o.data), recipe, {
+  const label = 'demo compress';
+  const run = await runDeepCompression(model, imageData(model, loadData(o.data), recipe, { fromFile: true, label }), recipe, {
     out,
     normalization: o.normalization,
     threads: o.threads,
-    label: 'demo compress',
+    label,
     log: o.log,
-    fromFile: true,
   });
   addSummary(`\n${compressionTable(zoo, run)}\ncontainer ${run.container}, runnable ONNX ${run.onnx}\n`);
   return compressionJson(run, recipe);
 }
 
-type CompressFlags = { recipe: string; out: string; model?: string; threads?: number; samples?: number; json?: boolean; log?: string };
+type CompressFlags = ImageFlags &
+  Omit<ValidationFlags, 'seed'> & {
+    recipe: string;
+    out: string;
+    model?: string;
+    testData?: string;
+    threads?: number;
+    samples?: number;
+    json?: boolean;
+    log?: string;
+  };
 
 export function registerCompressCommands(program: Command): void {
   const compressCmd = program
@@ -153,23 +183,45 @@ export function registerCompressCommands(program: Command): void {
     )
     .requiredOption('--out <dir>', 'output directory')
     .option('--model <zoo|file.onnx>', "override the recipe's model")
+    .option(
+      '--data <path>',
+      "override the recipe's data: an MNIST/CIFAR directory, or your own labelled samples (.npy, .npz, JSONL, an image folder) for a model file, with --test-data",
+    )
+    .option('--test-data <path>', 'with your own --data: labelled samples of the same kind the compressed file is tested on, once')
     .option('--threads <n>', "ONNX Runtime threads (default: the recipe's, else all cores)", int('--threads', 1))
     .option('--samples <n>', "train on the first N training samples only (quick runs; default: the recipe's, else all)", int('--samples', 1))
     .option('--json', 'print one JSON object on stdout');
-  addLogFlag(compressCmd).action(async (f: CompressFlags) => {
+  addLogFlag(addValidationFlags(addImageFlags(compressCmd))).action(async (f: CompressFlags) => {
     const recipe = loadDeepCompressionRecipe(resolveRecipePath(f.recipe));
     if (f.model !== undefined) recipe.model = f.model;
     else checkRecipeModel(f.recipe, recipe.model);
     if (f.samples !== undefined) recipe.samples = f.samples;
-    const data = loadData(recipe.data);
-    const { model, path } = loadModel(recipe.model, { seed: recipe.seed, ...zooShapeFor(data.train) });
-    const normalization = resolveNormalization(recipe.normalize, model);
+    if (f.data !== undefined) recipe.data = f.data;
+    const flags = { ...f, data: recipe.data, seed: recipe.seed, samples: recipe.samples, normalize: recipe.normalize };
+    let data: CompressData;
+    let model: Model;
+    let normalization: Normalization;
+    const fromModelFile = (spec: string): ReturnType<typeof loadModel> => loadModel(spec, { seed: recipe.seed });
+    const own = recipe.model.endsWith('.onnx') ? fromModelFile(recipe.model) : undefined;
+    if (checkOwnDataFlags(flags, own?.path, { test: 'the samples the compressed file is tested on' })) {
+      // The user's own samples, fed as read: the model file takes them as they are.
+      model = (own as ReturnType<typeof loadModel>).model;
+      const { held, read } = holdOutOwnData(model, flags, imageOptions(f), { label: 'compress', why: 'Deep Compression (it fine-tunes)' });
+      data = { held, test: read(f.testData as string) };
+      normalization = 'none';
+    } else {
+      const images = loadData(recipe.data);
+      const loaded = own ?? loadModel(recipe.model, { seed: recipe.seed, ...zooShapeFor(images.train) });
+      model = loaded.model;
+      data = imageData(model, images, recipe, { fromFile: loaded.path !== undefined, label: 'compress' }, f);
+      normalization = resolveNormalization(recipe.normalize, model);
+    }
     const t0 = performance.now();
     if (existsSync(f.out) && !statSync(f.out).isDirectory())
       throw new WhittleError('BAD_ARGUMENT', `--out ${f.out} is a file; pass a directory (it is created if missing)`);
     const log = openCommandLog(resolveLogPath(f.log, f.out, true), 'compress', recipe.model);
     try {
-      const run = await runDeepCompression(model, data, recipe, { out: f.out, normalization, threads: f.threads, log, fromFile: path !== undefined });
+      const run = await runDeepCompression(model, data, recipe, { out: f.out, normalization, threads: f.threads, log });
       addSummary(
         `\n${compressionTable(recipe.model, run)}\nwrote ${run.container} (${run.breakdown.bytes} bytes) and ${run.onnx} in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`,
       );

@@ -60,7 +60,7 @@ export function refuseOwnData(dir: string | undefined): void {
   if (dir !== undefined && kind !== undefined)
     throw new WhittleError(
       'BAD_ARGUMENT',
-      `--data ${dir} holds your own samples (${OWN_KINDS[kind] ?? kind}); this command reads MNIST-format IDX or CIFAR-10 directories. Your own samples work with train, prune, distill, merge, grow, sensitivity and optimize (model files; labelled, with --test-data for the test figure; optimize also unlabelled), quantize (ptq and kmeans; qat, binary and ternary with labels and --eval-data), eval and bench`,
+      `--data ${dir} holds your own samples (${OWN_KINDS[kind] ?? kind}); this command reads MNIST-format IDX or CIFAR-10 directories. Your own samples work with train, prune, distill, merge, grow, sensitivity, compress and optimize (model files; labelled, with --test-data for the test figure; optimize also unlabelled), quantize (ptq and kmeans; qat, binary and ternary with labels and --eval-data), eval and bench`,
     );
 }
 

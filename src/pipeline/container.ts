@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { readContainer, writeContainer } from '../compress/codec/index.js';
 import type { ContainerBreakdown } from '../compress/codec/index.js';
-import type { Dataset } from '../data/index.js';
+import type { Dataset, TensorDataset } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
 import { loadModelFile, saveModel } from '../ir/io.js';
@@ -107,7 +107,7 @@ export interface ContainerOptions extends Omit<DeepCompressionOptions, 'validati
  */
 export async function compressToContainer(
   model: Model,
-  data: { train: Dataset; validation: Dataset; test: Dataset },
+  data: { train: Dataset | TensorDataset; validation: Dataset | TensorDataset; test: Dataset | TensorDataset },
   o: ContainerOptions,
 ): Promise<ContainerRun> {
   if (existsSync(o.out) && !statSync(o.out).isDirectory())

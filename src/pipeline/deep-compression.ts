@@ -1,7 +1,7 @@
 // Deep Compression (Han, Mao, Dally 2016) as one library call: magnitude pruning with masked
 // fine-tuning, k-means weight sharing, centroid fine-tuning in the graph, then the container.
 import type { OptimizerConfig } from '../autodiff/optimizer.js';
-import type { Dataset, Normalization } from '../data/index.js';
+import type { Dataset, Normalization, TensorDataset } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
@@ -16,7 +16,12 @@ import { denseFromShared, kmeansShareWeights, readCodebooks, resolveWeight, shar
 
 /** What to do to one layer's weight. */
 export interface LayerPlan {
-  /** A node name (its weight is input 1: Gemm, Conv, MatMul) or a weight initializer name. */
+  /**
+   * A node name (its weight is input 1: Gemm, Conv, MatMul) or a weight initializer name; or a
+   * pattern with `*` (any run of characters) over the names of those nodes, so that a model
+   * Whittle did not build can be planned without listing its layers (`'*'`: all of them). A
+   * named layer takes its own entry; among patterns, the first that matches a layer plans it.
+   */
   layer: string;
   /** Fraction of the weights to prune, in [0, 1). */
   sparsity: number;
@@ -52,9 +57,10 @@ export interface DeepCompressionOptions {
   stepsPerRun?: number;
   /**
    * Validation data for the accuracy after each stage: samples held out of the training data
-   * (`splitValidation`), so that the test set is evaluated once, on the result.
+   * (`splitValidation`), so that the test set is evaluated once, on the result. The same kind as
+   * the training data: image bytes (MNIST, CIFAR) or the model's own input tensors.
    */
-  validation: Dataset;
+  validation: Dataset | TensorDataset;
   /** Each stage's validation accuracy, and the progress of each fine-tuning run (its stage says which). */
   onEvent?: PipelineListener;
 }
@@ -96,6 +102,52 @@ function baseTrain(o: DeepCompressionOptions, epochs: number, lr: number): Train
   };
 }
 
+/** Nodes whose weight (input 1) Deep Compression can prune and share. */
+const PLANNABLE = new Set(['Gemm', 'Conv', 'MatMul']);
+
+function globRegExp(pattern: string): RegExp {
+  return new RegExp(
+    `^${pattern
+      .split('*')
+      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
+}
+
+/**
+ * `layers` with every pattern (`*` in the name) replaced by one plan per layer it matches: the
+ * Gemm, Conv and MatMul nodes whose weight is an initializer, in graph order. A layer named by its
+ * own entry keeps that entry; otherwise the first pattern that matches it plans it. A pattern
+ * that matches no layer is an error that lists the model's layers.
+ *
+ * ```ts
+ * expandLayerPlans(model, [{ layer: '*', sparsity: 0.6, bits: 5 }, { layer: 'conv1', sparsity: 0.2, bits: 8 }]);
+ * ```
+ */
+export function expandLayerPlans(model: Model, layers: readonly LayerPlan[]): LayerPlan[] {
+  const g = model.graph;
+  const candidates = g.nodes.filter((n) => PLANNABLE.has(n.opType) && n.inputs[1] !== undefined && g.initializers.has(n.inputs[1])).map((n) => n.name);
+  const patterns = layers.filter((p) => p.layer.includes('*'));
+  if (patterns.length === 0) return [...layers];
+  const named = layers.filter((p) => !p.layer.includes('*'));
+  const taken = new Set(named.map((p) => resolveWeight(model, p.layer).layer));
+  const matched = patterns.map((p) => ({ plan: p, re: globRegExp(p.layer), used: false }));
+  const expanded: LayerPlan[] = [];
+  for (const name of candidates) {
+    const hit = matched.find((m) => m.re.test(name));
+    if (hit === undefined) continue;
+    hit.used = true;
+    if (!taken.has(name)) expanded.push({ ...hit.plan, layer: name });
+  }
+  const unused = matched.find((m) => !m.used);
+  if (unused !== undefined)
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `layer pattern "${unused.plan.layer}" matches no Gemm/Conv/MatMul node with a weight initializer; layers of this model: ${candidates.join(', ') || '(none)'}`,
+    );
+  return [...named, ...expanded];
+}
+
 /**
  * Prune → fine-tune → k-means share → fine-tune centroids. Encode the result with
  * `encodeContainer(result.model, result.shared)`.
@@ -105,10 +157,10 @@ function baseTrain(o: DeepCompressionOptions, epochs: number, lr: number): Train
  * const r = await deepCompress(model, train, { layers: [{ layer: 'fc1', sparsity: 0.92, bits: 6 }], validation, ... });
  * ```
  */
-export async function deepCompress(model: Model, data: Dataset, o: DeepCompressionOptions): Promise<DeepCompressionResult> {
+export async function deepCompress(model: Model, data: Dataset | TensorDataset, o: DeepCompressionOptions): Promise<DeepCompressionResult> {
   const rounds = o.prune.rounds ?? 1;
   if (!(Number.isInteger(rounds) && rounds >= 1)) throw new WhittleError('BAD_ARGUMENT', `prune rounds must be an integer ≥ 1, got ${rounds}`);
-  const plan = o.layers.map((p) => ({ ...p, ...resolveWeight(model, p.layer) }));
+  const plan = expandLayerPlans(model, o.layers).map((p) => ({ ...p, ...resolveWeight(model, p.layer) }));
   const layerOf = new Map(plan.map((p) => [p.weight, p.layer]));
   const stages: StageEvent[] = [];
   let t0 = performance.now();

@@ -8,6 +8,7 @@ export {
   type StageEvent,
   type StageName,
   deepCompress,
+  expandLayerPlans,
 } from './deep-compression.js';
 export {
   type QuantFormat,

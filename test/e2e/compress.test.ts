@@ -12,6 +12,7 @@ import { loadModelFile } from '../../src/ir/io.js';
 import { evaluate } from '../../src/train/evaluate.js';
 import { DEEP_COMPRESSION_PRESETS, parseDeepCompressionRecipe } from '../../src/recipe/deep-compression.js';
 import { CLI, tempDir, whittle } from './cli.js';
+import { npyDir } from './own-data.js';
 import { assertRunLog } from './run-log-check.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -139,4 +140,61 @@ test('a shipped recipe whose model is not trained yet says which file and how to
     /recipe deep-compression-lenet-5 starts from the model runs\/lenet-5\.onnx, which does not exist: train it first \(whittle train --model lenet-5 /,
   );
   assert.ok(!existsSync(join(dir, 'd')), 'the refused run leaves no --out folder');
+});
+
+test('compress a PyTorch export on your own .npy samples: every layer planned by a pattern, tested once on --test-data as eval reads it', async () => {
+  const dir = tempDir();
+  // torch.onnx export (opset 17, BatchNorms folded), trained on MNIST fed as (x / 255 − mean) / std: 21 Convs and a Gemm.
+  const trainDir = npyDir(join(dir, 'train'), subset(loadIdxDataset().train, 0, 2000), true, true);
+  const testDir = npyDir(join(dir, 'test'), subset(loadIdxDataset().test, 0, 500), true, true);
+  const model = 'test/fixtures/corpus/mnist_resnet20.opset17.onnx';
+  const recipe = join(dir, 'any.yaml');
+  writeFileSync(
+    recipe,
+    `model: model.onnx
+threads: 2
+layers:
+  - { layer: '*', sparsity: 0.5, bits: 6 }
+  - { layer: /fc/Gemm, sparsity: 0.2, bits: 8 }
+prune: { method: agp, epochs: 1, lr: 0.01 }
+centroids: { epochs: 1, lr: 0.001 }
+encode: { half: true }
+`,
+  );
+  const out = join(dir, 'dc');
+  const args = ['compress', '--recipe', recipe, '--model', model, '--data', trainDir, '--out', out];
+  // Own samples need a file model and --test-data; the error says so, before any work.
+  const noTest = whittle(args);
+  assert.equal(noTest.code, 2, noTest.stderr);
+  assert.match(noTest.stderr, /holds your own samples; pass --test-data/);
+  assert.ok(!existsSync(out));
+  const zoo = whittle(['compress', '--recipe', recipe, '--model', 'lenet-5', '--data', trainDir, '--test-data', testDir, '--out', out]);
+  assert.equal(zoo.code, 2, zoo.stderr);
+  assert.match(zoo.stderr, /pass the model file they fit/);
+
+  const c = whittle([...args, '--test-data', testDir, '--json']);
+  assert.equal(c.code, 0, c.stderr);
+  const j = c.json as Record<string, unknown>;
+  const layers = j['layers'] as { name: string; bits: number; sparsity: number }[];
+  const src = loadModelFile(model).graph;
+  const weighted = src.nodes.filter((n) => ['Conv', 'Gemm'].includes(n.opType)).map((n) => n.name);
+  assert.equal(weighted.length, 22);
+  assert.deepEqual(new Set(layers.map((l) => l.name)), new Set(weighted), 'every Conv and the Gemm are compressed');
+  for (const l of layers) {
+    const [sparsity, bits] = l.name === '/fc/Gemm' ? [0.2, 8] : [0.5, 6];
+    assert.equal(l.bits, bits, l.name);
+    assert.ok(Math.abs(l.sparsity - sparsity) < 0.02, `${l.name}: sparsity ${l.sparsity}`);
+  }
+  assert.equal(j['bytes'], statSync(join(out, 'model.wtl')).size);
+  assert.ok(Number(j['compressionRatio']) > 5, `ratio ${j['compressionRatio']}`);
+  // Validation held out of the 2,000 own samples (the export records no split); the test samples read once.
+  const split = j['split'] as { source: string; fraction: number; samples: number };
+  assert.deepEqual([split.source, split.fraction, split.samples], ['unrecorded', 0.1, 2000]);
+  assert.ok(Number(j['baselineAccuracy']) > 0.95, `input ${j['baselineAccuracy']}`);
+  assert.ok(Number(j['accuracy']) > 0.85, `compressed ${j['accuracy']}`);
+  // The file is fed as read (no normalization recorded that eval would apply), and eval on --test-data reproduces the figure.
+  assert.equal(loadModelFile(join(out, 'model.onnx')).metadata['whittle.normalize'], 'none');
+  const e = whittle(['eval', '--model', join(out, 'model.onnx'), '--data', testDir, '--json']);
+  assert.equal(e.code, 0, e.stderr);
+  assert.equal(e.json?.['accuracy'], j['accuracy']);
 });

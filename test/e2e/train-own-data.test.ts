@@ -193,7 +193,7 @@ test('commands that train on MNIST/CIFAR directories only say which commands tak
     assert.equal(r.code, 2, `${args[0]}: ${r.stderr}`);
     assert.match(
       r.stderr,
-      /holds your own samples \(a folder of \.npy files\); this command reads MNIST-format IDX or CIFAR-10 directories\. Your own samples work with train, prune, distill, merge, grow, sensitivity and optimize/,
+      /holds your own samples \(a folder of \.npy files\); this command reads MNIST-format IDX or CIFAR-10 directories\. Your own samples work with train, prune, distill, merge, grow, sensitivity, compress and optimize/,
     );
   }
 });
