@@ -3,6 +3,7 @@
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { readContainer, writeContainer } from '../compress/codec/index.js';
+import { prunableLayers } from '../compress/prune/index.js';
 import type { ContainerBreakdown } from '../compress/codec/index.js';
 import type { Dataset, TensorDataset } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
@@ -33,13 +34,20 @@ export interface ContainerLayer {
   bytes: { weights: number; indices: number; codebook: number; huffmanTables: number; biases: number; headers: number; total: number };
 }
 
-/** The container's bytes grouped by layer (the node that reads each tensor). */
+/**
+ * The container's bytes grouped by layer: a weight under the layer pruning names it by (a node;
+ * an LSTM/GRU/RNN's `NODE.W` and `NODE.R`), any other tensor under the node that reads it (a
+ * recurrent node's bias under its `NODE.W`).
+ */
 export function layerBreakdown(model: Model, b: ContainerBreakdown): ContainerLayer[] {
   const byLayer = new Map<string, ContainerLayer>();
+  const layerOfWeight = new Map(prunableLayers(model.graph).map((l) => [l.weight, l]));
   for (const t of b.tensors) {
     const node = model.graph.nodes.find((n) => n.inputs.includes(t.name));
-    const name = node?.name ?? t.name;
-    const isWeight = node !== undefined ? node.inputs[1] === t.name : t.kind === 'shared';
+    const layer = layerOfWeight.get(t.name);
+    const owner = node !== undefined ? layerOfWeight.get(node.inputs[1] ?? '') : undefined;
+    const name = layer?.name ?? owner?.name ?? node?.name ?? t.name;
+    const isWeight = layer !== undefined || (node !== undefined ? node.inputs[1] === t.name : t.kind === 'shared');
     let r = byLayer.get(name);
     if (r === undefined) {
       r = {

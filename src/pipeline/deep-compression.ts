@@ -11,7 +11,7 @@ import { train } from '../train/trainer.js';
 import type { PipelineListener } from './events.js';
 import type { SharedWeight } from '../compress/codec/container.js';
 import { roundToHalf } from '../ir/half.js';
-import { agpPrune, fineTuneMasked, magnitudePrune } from '../compress/prune/index.js';
+import { agpPrune, fineTuneMasked, magnitudePrune, prunableLayers } from '../compress/prune/index.js';
 import { denseFromShared, kmeansShareWeights, readCodebooks, resolveWeight, sharedTrainingModel, withSharedValues } from '../compress/kmeans/share.js';
 
 /** What to do to one layer's weight. */
@@ -102,9 +102,6 @@ function baseTrain(o: DeepCompressionOptions, epochs: number, lr: number): Train
   };
 }
 
-/** Nodes whose weight (input 1) Deep Compression can prune and share. */
-const PLANNABLE = new Set(['Gemm', 'Conv', 'MatMul']);
-
 function globRegExp(pattern: string): RegExp {
   return new RegExp(
     `^${pattern
@@ -116,7 +113,8 @@ function globRegExp(pattern: string): RegExp {
 
 /**
  * `layers` with every pattern (`*` in the name) replaced by one plan per layer it matches: the
- * Gemm, Conv and MatMul nodes whose weight is an initializer, in graph order. A layer named by its
+ * layers pruning names (`prunableLayers`: Gemm, Conv and MatMul nodes whose weight is an
+ * initializer; an LSTM, GRU or RNN node's `NODE.W` and `NODE.R`), in graph order. A layer named by its
  * own entry keeps that entry; otherwise the first pattern that matches it plans it. A pattern
  * that matches no layer is an error that lists the model's layers.
  *
@@ -125,25 +123,24 @@ function globRegExp(pattern: string): RegExp {
  * ```
  */
 export function expandLayerPlans(model: Model, layers: readonly LayerPlan[]): LayerPlan[] {
-  const g = model.graph;
-  const candidates = g.nodes.filter((n) => PLANNABLE.has(n.opType) && n.inputs[1] !== undefined && g.initializers.has(n.inputs[1])).map((n) => n.name);
   const patterns = layers.filter((p) => p.layer.includes('*'));
   if (patterns.length === 0) return [...layers];
+  const candidates = prunableLayers(model.graph);
   const named = layers.filter((p) => !p.layer.includes('*'));
-  const taken = new Set(named.map((p) => resolveWeight(model, p.layer).layer));
+  const taken = new Set(named.map((p) => resolveWeight(model, p.layer).weight));
   const matched = patterns.map((p) => ({ plan: p, re: globRegExp(p.layer), used: false }));
   const expanded: LayerPlan[] = [];
-  for (const name of candidates) {
-    const hit = matched.find((m) => m.re.test(name));
+  for (const l of candidates) {
+    const hit = matched.find((m) => m.re.test(l.name));
     if (hit === undefined) continue;
     hit.used = true;
-    if (!taken.has(name)) expanded.push({ ...hit.plan, layer: name });
+    if (!taken.has(l.weight)) expanded.push({ ...hit.plan, layer: l.name });
   }
   const unused = matched.find((m) => !m.used);
   if (unused !== undefined)
     throw new WhittleError(
       'BAD_ARGUMENT',
-      `layer pattern "${unused.plan.layer}" matches no Gemm/Conv/MatMul node with a weight initializer; layers of this model: ${candidates.join(', ') || '(none)'}`,
+      `layer pattern "${unused.plan.layer}" matches no layer with a weight initializer (Gemm, Conv, MatMul; LSTM/GRU/RNN as NODE.W and NODE.R); layers of this model: ${candidates.map((l) => l.name).join(', ') || '(none)'}`,
     );
   return [...named, ...expanded];
 }

@@ -2,7 +2,7 @@
 // starting point, a stable key for a candidate, and the seeded mutation the population uses.
 import type { Rng } from '../data/index.js';
 import type { Model } from '../ir/graph.js';
-import { prunableLayers } from '../compress/prune/index.js';
+import { isLinearLayer, prunableLayers } from '../compress/prune/index.js';
 import { thinnableLayers } from './compress.js';
 import type { Candidate, LayerPolicy, SparsityMode, Target, WeightFormat } from './types.js';
 
@@ -37,13 +37,16 @@ const SIZE_FORMATS: readonly WeightFormat[] = ['fp16', 'k8', 'k7', 'k6', 'k5', '
  */
 export function searchSpace(model: Model, target: Target, lrs: readonly number[] = [0.01], modes: readonly SparsityMode[] = ['magnitude']): SearchSpace {
   const thin = thinnableLayers(model);
-  const layers = prunableLayers(model.graph).map((l): LayerSpace => {
-    const params = l.dims.reduce((a, d) => a * d, 1);
-    const widths = thin.has(l.name) ? [...WIDTHS] : [1];
-    if (target === 'size') return { name: l.name, params, widths, sparsities: [...SIZE_SPARSITIES], formats: SIZE_FORMATS };
-    if (target === 'latency') return { name: l.name, params, widths, sparsities: [0], formats: ['float', 'int8'] };
-    return { name: l.name, params, widths, sparsities: [0], formats: ['float'] };
-  });
+  // Recurrent weights (LSTM/GRU/RNN) are not searched yet: the trial's surgery plans Gemm/MatMul/Conv layers.
+  const layers = prunableLayers(model.graph)
+    .filter(isLinearLayer)
+    .map((l): LayerSpace => {
+      const params = l.dims.reduce((a, d) => a * d, 1);
+      const widths = thin.has(l.name) ? [...WIDTHS] : [1];
+      if (target === 'size') return { name: l.name, params, widths, sparsities: [...SIZE_SPARSITIES], formats: SIZE_FORMATS };
+      if (target === 'latency') return { name: l.name, params, widths, sparsities: [0], formats: ['float', 'int8'] };
+      return { name: l.name, params, widths, sparsities: [0], formats: ['float'] };
+    });
   return { target, layers, lrs, modes: target === 'size' ? modes : ['magnitude'] };
 }
 

@@ -6,6 +6,7 @@ import { attr, GraphBuilder } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import type { SharedWeight } from '../codec/container.js';
 import { MAX_INDEX_BITS, sharedValues } from '../codec/container.js';
+import { prunableLayers } from '../prune/layers.js';
 import { kmeans1d } from './kmeans.js';
 
 /** Suffix of the trainable codebook initializer in the shared-weight training model. */
@@ -108,20 +109,21 @@ export function denseFromShared(trained: Model, original: Model, shared: Readonl
   return withSharedValues({ ...original, graph: g }, readCodebooks(trained, shared));
 }
 
-/** The weight initializer a plan entry names: a node's input 1 or an initializer itself. */
+/**
+ * The weight initializer a plan entry names: a layer as pruning names it (a Gemm/Conv/MatMul node,
+ * whose weight is input 1; a recurrent node's `NODE.W` or `NODE.R`) or an initializer itself.
+ */
 export function resolveWeight(model: Model, layer: string): { weight: string; layer: string } {
   if (model.graph.initializers.has(layer)) {
     const node = model.graph.nodes.find((n) => n.inputs.includes(layer));
     return { weight: layer, layer: node?.name ?? layer };
   }
-  const node = model.graph.nodes.find((n) => n.name === layer);
-  const w = node?.inputs[1];
-  if (node === undefined || w === undefined || !model.graph.initializers.has(w)) {
-    const names = model.graph.nodes.filter((n) => ['Gemm', 'Conv', 'MatMul'].includes(n.opType)).map((n) => n.name);
+  const layers = prunableLayers(model.graph);
+  const l = layers.find((x) => x.name === layer);
+  if (l === undefined)
     throw new WhittleError(
       'BAD_ARGUMENT',
-      `layer "${layer}" is not a Gemm/Conv/MatMul node with a weight initializer; layers of this model: ${names.join(', ')}`,
+      `layer "${layer}" is not a Gemm/Conv/MatMul node with a weight initializer, nor a recurrent weight (NODE.W, NODE.R); layers of this model: ${layers.map((x) => x.name).join(', ')}`,
     );
-  }
-  return { weight: w, layer };
+  return { weight: l.weight, layer: l.name };
 }

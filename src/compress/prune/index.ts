@@ -2,7 +2,7 @@
 // pruning over coupled groups with thinning, schedules, sensitivity analysis, sparse storage.
 export { magnitudePrune, magnitudePrune as magnitude, masksFromZeros, layerSparsity } from './magnitude.js';
 export type { LayerSparsity, MagnitudeOptions, MaskedModel, PruneScope } from './magnitude.js';
-export { checkSparsity, prunableLayers, resolveLayers } from './layers.js';
+export { checkSparsity, isLinearLayer, prunableLayers, resolveLayers } from './layers.js';
 export type { PrunableLayer } from './layers.js';
 export { dependencyGroups } from '../../graph/dependency.js';
 export type { GroupMember, PruneGroup } from '../../graph/dependency.js';

@@ -1,12 +1,14 @@
-// The layers pruning can act on: Gemm, MatMul and Conv nodes whose weight is an initializer.
-// Layers are named after their node (zoo models: 'fc1', 'conv2'; PyTorch exports: '/fc/Gemm').
+// The layers pruning can act on: Gemm, MatMul and Conv nodes whose weight is an initializer, and
+// the input (W) and recurrent (R) weights of LSTM, GRU and RNN nodes. Layers are named after their
+// node (zoo models: 'fc1', 'conv2'; PyTorch exports: '/fc/Gemm'; a recurrent node's two weights:
+// '/lstm/LSTM.W', '/lstm/LSTM.R').
 import { WhittleError } from '../../ir/errors.js';
 import type { Graph } from '../../ir/graph.js';
 
 export interface PrunableLayer {
   /** The node's name, the name users give on the command line. */
   name: string;
-  opType: 'Gemm' | 'MatMul' | 'Conv';
+  opType: 'Gemm' | 'MatMul' | 'Conv' | 'LSTM' | 'GRU' | 'RNN';
   /** Initializer holding the weight. */
   weight: string;
   bias: string | undefined;
@@ -14,6 +16,12 @@ export interface PrunableLayer {
 }
 
 const PRUNABLE = new Set(['Gemm', 'MatMul', 'Conv']);
+const RECURRENT = new Set(['LSTM', 'GRU', 'RNN']);
+
+/** Whether a layer is a Gemm, MatMul or Conv (whose weight has output channels), not a recurrent weight. */
+export function isLinearLayer(l: PrunableLayer): boolean {
+  return PRUNABLE.has(l.opType);
+}
 
 /**
  * The weight layers of a graph, in node order.
@@ -24,10 +32,32 @@ const PRUNABLE = new Set(['Gemm', 'MatMul', 'Conv']);
  */
 export function prunableLayers(graph: Graph): PrunableLayer[] {
   const out: PrunableLayer[] = [];
+  const isFloat = (name: string | undefined) => {
+    const w = graph.initializers.get(name ?? '');
+    return w !== undefined && (w.dtype === 'float32' || w.dtype === 'float64') && w.dims.length >= 2 ? w : undefined;
+  };
   for (const n of graph.nodes) {
+    if (RECURRENT.has(n.opType) && n.domain === '') {
+      // W [directions, gates·hidden, input] and R [directions, gates·hidden, hidden]; the bias B packs both.
+      for (const [slot, suffix] of [
+        [1, 'W'],
+        [2, 'R'],
+      ] as const) {
+        const w = isFloat(n.inputs[slot]);
+        if (w !== undefined)
+          out.push({
+            name: `${n.name}.${suffix}`,
+            opType: n.opType as PrunableLayer['opType'],
+            weight: n.inputs[slot] as string,
+            bias: undefined,
+            dims: [...w.dims],
+          });
+      }
+      continue;
+    }
     if (!PRUNABLE.has(n.opType)) continue;
-    const w = graph.initializers.get(n.inputs[1] ?? '');
-    if (w === undefined || (w.dtype !== 'float32' && w.dtype !== 'float64') || w.dims.length < 2) continue;
+    const w = isFloat(n.inputs[1]);
+    if (w === undefined) continue;
     const b = n.inputs[2] ? n.inputs[2] : undefined;
     out.push({
       name: n.name,
@@ -44,7 +74,7 @@ export function prunableLayers(graph: Graph): PrunableLayer[] {
 export function requirePrunableLayers(graph: Graph): PrunableLayer[] {
   const layers = prunableLayers(graph);
   if (layers.length === 0) {
-    throw new WhittleError('BAD_ARGUMENT', `model "${graph.name}" has no prunable layers (Gemm, MatMul or Conv with a constant float weight)`);
+    throw new WhittleError('BAD_ARGUMENT', `model "${graph.name}" has no prunable layers (Gemm, MatMul, Conv, LSTM, GRU or RNN with a constant float weight)`);
   }
   return layers;
 }

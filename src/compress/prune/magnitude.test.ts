@@ -3,9 +3,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { WhittleError } from '../../ir/errors.js';
+import type { Model } from '../../ir/graph.js';
 import { Graph, makeModel } from '../../ir/graph.js';
+import { loadModelFile } from '../../ir/io.js';
 import { Tensor } from '../../ir/tensor.js';
 import { createModel } from '../../nn/index.js';
+import { Session } from '../../runtime/session.js';
+import { isLinearLayer, prunableLayers } from './layers.js';
 import { magnitudePrune, masksFromZeros } from './magnitude.js';
 import { decodeSparse, encodeSparse, sparseStats } from './sparse.js';
 
@@ -122,4 +126,46 @@ test('sparse storage round-trips and counts bytes exactly', () => {
   assert.equal(s.tensors.find((t) => t.name === 'ones')?.form, 'dense');
   assert.equal(s.tensors.find((t) => t.name === 'ones')?.sparseBytes, 405);
   assert.equal(s.tensors.find((t) => t.name === 'runs')?.form, 'relative');
+});
+
+test("a PyTorch LSTM export: the LSTM's input and recurrent weights are layers (NODE.W, NODE.R), pruned by magnitude, and onnxruntime runs the result", async () => {
+  const model = loadModelFile('test/fixtures/corpus/mnist_lstm.opset17.onnx');
+  const layers = prunableLayers(model.graph);
+  assert.deepEqual(
+    layers.map((l) => [l.name, l.opType, l.dims]),
+    [
+      ['/lstm/LSTM.W', 'LSTM', [1, 256, 28]],
+      ['/lstm/LSTM.R', 'LSTM', [1, 256, 64]],
+      ['/fc/Gemm', 'Gemm', [10, 64]],
+    ],
+  );
+  const { model: pruned } = magnitudePrune(model, { perLayer: { '/lstm/LSTM.R': 0.8, '/lstm/LSTM.W': 0.5 } });
+  const w = (m: Model, name: string): Float32Array => m.graph.initializers.get(layers.find((l) => l.name === name)?.weight ?? '')?.data as Float32Array;
+  assert.equal(zeros(w(pruned, '/lstm/LSTM.R')), Math.round(0.8 * 256 * 64));
+  assert.equal(zeros(w(pruned, '/lstm/LSTM.W')), Math.round(0.5 * 256 * 28));
+  assert.equal(zeros(w(pruned, '/fc/Gemm')), 0);
+  assert.ok(orderHolds([w(pruned, '/lstm/LSTM.R')]));
+  // Still a valid LSTM: onnxruntime runs it, and its outputs moved (the weights it reads changed).
+  const x = Tensor.fromArray(
+    'float32',
+    [2, 1, 28, 28],
+    Array.from({ length: 2 * 28 * 28 }, (_, i) => Math.sin(i)),
+  );
+  const run = async (m: Model): Promise<Float32Array> => {
+    const s = await Session.create(m, { threads: 1 });
+    const out = await s.run({ [m.graph.inputs[0]?.name ?? '']: x });
+    await s.release();
+    return Object.values(out)[0]?.data as Float32Array;
+  };
+  const [a, b] = [await run(model), await run(pruned)];
+  assert.equal(a.length, 20);
+  assert.ok(b.every(Number.isFinite));
+  assert.ok(a.some((v, i) => v !== b[i]));
+  // Group lasso and variational dropout act on output channels: they keep to Gemm/MatMul/Conv.
+  assert.deepEqual(
+    prunableLayers(model.graph)
+      .filter(isLinearLayer)
+      .map((l) => l.name),
+    ['/fc/Gemm'],
+  );
 });

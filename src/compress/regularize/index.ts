@@ -6,7 +6,7 @@ import { WhittleError } from '../../ir/errors.js';
 import type { Graph } from '../../ir/graph.js';
 import { attr } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
-import { prunableLayers } from '../prune/layers.js';
+import { isLinearLayer, prunableLayers } from '../prune/layers.js';
 
 const EPS = 1e-8;
 
@@ -14,7 +14,7 @@ function checkLambda(lambda: number): void {
   if (!(Number.isFinite(lambda) && lambda >= 0)) throw new WhittleError('BAD_ARGUMENT', `the regularization strength λ must be ≥ 0, got ${lambda}`);
 }
 
-/** Weights regularized by default: every Gemm/MatMul/Conv weight. */
+/** Weights regularized by default: every layer's weight (Gemm/MatMul/Conv; LSTM/GRU/RNN W and R). */
 function defaultWeights(graph: Graph): string[] {
   return prunableLayers(graph).map((l) => l.weight);
 }
@@ -48,7 +48,13 @@ export function l1Regularizer(graph: Graph, lambda: number, weights = defaultWei
  */
 export function groupLassoRegularizer(graph: Graph, lambda: number, layers?: readonly string[]): StepExtensions {
   checkLambda(lambda);
-  const chosen = prunableLayers(graph).filter((l) => layers === undefined || layers.includes(l.name));
+  // Groups are output channels: Gemm, MatMul and Conv weights (a recurrent weight's rows are gates).
+  const chosen = prunableLayers(graph).filter((l) => isLinearLayer(l) && (layers === undefined || layers.includes(l.name)));
+  if (chosen.length === 0)
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `group lasso has no Gemm, MatMul or Conv layer to act on${layers !== undefined ? ` among ${layers.join(', ') || '(none given)'}` : ''} (a recurrent node's hidden units are not regularized by it); prune those by magnitude instead`,
+    );
   return {
     extraLoss: (ctx: LossContext) => {
       const { b, dtype } = ctx;

@@ -10,7 +10,7 @@ import { attr, GraphBuilder } from '../../ir/graph.js';
 import { inferShapes } from '../../ir/shape.js';
 import { Tensor } from '../../ir/tensor.js';
 import { SHAPE_RULES } from '../../ops/index.js';
-import { prunableLayers } from '../prune/layers.js';
+import { isLinearLayer, prunableLayers } from '../prune/layers.js';
 
 /** The constants of the paper's KL approximation: −KL ≈ k1·σ(k2 + k3·log α) − ½·log(1 + 1/α) − k1. */
 export const KL_K1 = 0.63576;
@@ -70,15 +70,14 @@ export function klApproximation(la: number): number {
  * ```
  */
 export function variationalModel(model: Model, o: VariationalOptions = {}): VariationalModel {
-  const chosen = prunableLayers(model.graph).filter((l) => o.layers === undefined || o.layers.includes(l.name));
+  const linear = prunableLayers(model.graph).filter(isLinearLayer);
+  const chosen = linear.filter((l) => o.layers === undefined || o.layers.includes(l.name));
   if (o.layers !== undefined) {
     const missing = o.layers.filter((n) => !chosen.some((l) => l.name === n));
     if (missing.length > 0)
       throw new WhittleError(
         'BAD_ARGUMENT',
-        `variational dropout: no Gemm/MatMul/Conv layer named ${missing.join(', ')} (layers: ${prunableLayers(model.graph)
-          .map((l) => l.name)
-          .join(', ')})`,
+        `variational dropout: no Gemm/MatMul/Conv layer named ${missing.join(', ')} (layers: ${linear.map((l) => l.name).join(', ')})`,
       );
   }
   if (chosen.length === 0) throw new WhittleError('BAD_ARGUMENT', 'variational dropout needs at least one Gemm/MatMul/Conv layer with an initializer weight');
