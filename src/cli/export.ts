@@ -1,6 +1,7 @@
 // `whittle export --web DIR --model M.wtl|M.onnx`: a static page that runs the model in the
 // browser with onnxruntime-web — the Deep Compression container decoded in the page, the dense
-// ONNX beside it, the test set shipped compressed to measure accuracy there.
+// ONNX beside it, the test set (MNIST/CIFAR bytes, or the user's own samples as float32) shipped
+// compressed to measure accuracy there.
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
@@ -8,14 +9,15 @@ import { fileURLToPath } from 'node:url';
 import { deflateRawSync } from 'node:zlib';
 import type { Command } from 'commander';
 import { readContainer } from '../compress/codec/index.js';
-import { normalizeValue, subset } from '../data/index.js';
+import type { TensorDataset } from '../data/index.js';
+import { firstSamples, loadDataForModel, normalizeValue, subset } from '../data/index.js';
 import { WhittleError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
 import { writeFileAtomic } from '../ir/io.js';
 import { encodeModel } from '../ir/onnx.js';
 import type { WebManifest } from '../web/manifest.js';
 import { emit, addSummary, int } from './flags.js';
-import { loadData, loadModel, resolveNormalization } from './load.js';
+import { isOwnData, loadData, loadModel, refuseNormalize, resolveNormalization } from './load.js';
 
 /** The bundled page (scripts/build.mjs writes it): dist/src/cli → dist/web. */
 const PAGE_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
@@ -94,30 +96,73 @@ export function exportWebPage(dir: string, f: Omit<ExportFlags, 'web' | 'json'>)
       `${f.model}: the page feeds image batches, but the model's input is ${input === undefined ? 'missing' : `${input.name} [${input.shape.join(', ')}]`}; export a model with one input [N, ...sample shape]`,
     );
   }
-  const normalization = resolveNormalization(f.normalize, model);
-  const data = loadData(f.data).test;
-  const test = f.evalLimit !== undefined ? subset(data, 0, Math.min(f.evalLimit, data.count)) : data;
   const sampleSize = inputShape.reduce((a, d) => a * d, 1);
-  if (sampleSize !== test.images.length / test.count)
-    throw new WhittleError(
-      'BAD_ARGUMENT',
-      `${f.model} takes ${sampleSize} values per sample but the test set's samples have ${test.images.length / test.count}; pass the matching --data`,
-    );
-  // Level 6: 1.64 MB for MNIST's test set in 0.3 s; level 9 saves 2% and takes 20 times longer.
-  const testBytes = deflateRawSync(Buffer.concat([test.images.subarray(0, test.count * sampleSize), test.labels.subarray(0, test.count)]), { level: 6 });
-  writeFileAtomic(join(dir, 'test-set.bin'), [testBytes]);
+  const own = isOwnData(f.data);
+  if (own) refuseNormalize(f.normalize, f.data as string);
+  const normalization = own ? 'none' : resolveNormalization(f.normalize, model);
+  const shipped = own ? ownTestSet(model, f.data as string, sampleSize, f.evalLimit) : imageTestSet(f.model, f.data, sampleSize, f.evalLimit);
+  writeFileAtomic(join(dir, 'test-set.bin'), [shipped.bytes]);
   const manifest: WebManifest = {
     title: `Whittle: ${basename(f.model)} in the browser`,
     models,
     inputShape,
     normalization: { name: normalization, table: Array.from({ length: 256 }, (_, v) => normalizeValue(v, normalization)) },
-    test: { file: 'test-set.bin', count: test.count, sampleSize, bytes: testBytes.length },
+    test: { file: 'test-set.bin', count: shipped.count, sampleSize, bytes: shipped.bytes.length, dtype: shipped.dtype, labelled: shipped.labelled },
+    // The drawing pad makes MNIST-like digits: 28×28 bytes of one channel.
+    drawable: !own && inputShape.join('x') === '1x28x28',
   };
   writeFileAtomic(join(dir, 'manifest.json'), [new TextEncoder().encode(`${JSON.stringify(manifest, null, 1)}\n`)]);
   for (const file of ['index.html', 'whittle-web.js']) copy(join(PAGE_DIR, file), join(dir, file));
   let runtimeBytes = 0;
   for (const file of ORT_FILES) runtimeBytes += copy(join(ortDir, file), join(dir, file));
-  return { out: dir, page: join(dir, 'index.html'), models, testSamples: test.count, testBytes: testBytes.length, runtimeBytes, normalize: normalization };
+  return {
+    out: dir,
+    page: join(dir, 'index.html'),
+    models,
+    testSamples: shipped.count,
+    testBytes: shipped.bytes.length,
+    testDtype: shipped.dtype,
+    labelled: shipped.labelled,
+    runtimeBytes,
+    normalize: normalization,
+  };
+}
+
+interface ShippedSamples {
+  bytes: Uint8Array;
+  count: number;
+  dtype: 'uint8' | 'float32';
+  labelled: boolean;
+}
+
+/** MNIST/CIFAR test images as bytes, each followed by its label byte; deflated. */
+function imageTestSet(modelPath: string, dataDir: string | undefined, sampleSize: number, limit: number | undefined): ShippedSamples {
+  const data = loadData(dataDir).test;
+  const test = limit !== undefined ? subset(data, 0, Math.min(limit, data.count)) : data;
+  if (sampleSize !== test.images.length / test.count)
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `${modelPath} takes ${sampleSize} values per sample but the test set's samples have ${test.images.length / test.count}; pass the matching --data`,
+    );
+  // Level 6: 1.64 MB for MNIST's test set in 0.3 s; level 9 saves 2% and takes 20 times longer.
+  const bytes = deflateRawSync(Buffer.concat([test.images.subarray(0, test.count * sampleSize), test.labels.subarray(0, test.count)]), { level: 6 });
+  return { bytes, count: test.count, dtype: 'uint8', labelled: true };
+}
+
+/** The user's own samples as the model reads them: float32, then int32 labels when they have them (little-endian); deflated. */
+function ownTestSet(model: Model, path: string, sampleSize: number, limit: number | undefined): ShippedSamples {
+  const all: TensorDataset = loadDataForModel(model, path);
+  const ds = limit !== undefined ? firstSamples(all, limit) : all;
+  const input = ds.inputs[0];
+  if (ds.inputs.length !== 1 || input === undefined || input.dtype !== 'float32')
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `--data ${path}: the page feeds one float32 input; these samples hold ${ds.inputs.map((t) => `${t.name} (${t.dtype})`).join(', ')}`,
+    );
+  const floats = (input.data as Float32Array).subarray(0, ds.count * sampleSize);
+  const parts = [new Uint8Array(floats.buffer, floats.byteOffset, floats.byteLength)];
+  if (ds.labels !== undefined) parts.push(new Uint8Array(ds.labels.buffer, ds.labels.byteOffset, 4 * ds.count));
+  return { bytes: deflateRawSync(Buffer.concat(parts), { level: 6 }), count: ds.count, dtype: 'float32', labelled: ds.labels !== undefined };
 }
 
 export function registerExportCommands(program: Command): void {
@@ -126,8 +171,11 @@ export function registerExportCommands(program: Command): void {
     .description('deployment forms; --web DIR: a static page that runs the model in the browser (onnxruntime-web), the container decoded in the page')
     .requiredOption('--model <file.wtl|file.onnx>', 'a Deep Compression container (whittle compress) or an .onnx model')
     .option('--web <dir>', 'write a static page to DIR: pick or draw a digit, see the prediction, bytes and latency, compressed vs dense')
-    .option('--data <dir>', 'the test set shipped with the page (default: the bundled MNIST)')
-    .option('--eval-limit <n>', 'ship only the first N test samples', int('--eval-limit', 1))
+    .option(
+      '--data <path>',
+      "the samples shipped with the page: an MNIST/CIFAR directory's test split (default: the bundled MNIST), or your own samples (.npy, .npz, JSONL, an image folder) as the model reads them, fed as read",
+    )
+    .option('--eval-limit <n>', 'ship only the first N samples', int('--eval-limit', 1))
     .option('--normalize <how>', 'input normalization (default: what the model recorded, else x/255)')
     .option('--json', 'print one JSON object on stdout')
     .action((f: ExportFlags) => {

@@ -44,9 +44,9 @@ export function loadModel(
  * The dataset in `dir`: CIFAR-10 binary batches when it holds them, else MNIST-format IDX files;
  * the bundled MNIST when `dir` is undefined.
  */
-export function loadData(dir: string | undefined): { train: Dataset; test: Dataset } {
+export function loadData(dir: string | undefined, flag = '--data'): { train: Dataset; test: Dataset } {
   if (dir !== undefined && [dir, join(dir, 'cifar-10-batches-bin')].some((d) => existsSync(join(d, CIFAR10_TEST_FILE)))) return loadCifar10(dir);
-  refuseOwnData(dir);
+  refuseOwnData(dir, flag);
   return loadIdxDataset(dir);
 }
 
@@ -55,12 +55,12 @@ export function loadData(dir: string | undefined): { train: Dataset; test: Datas
  * are a valid --data elsewhere, so say which commands take them, rather than list the MNIST files
  * the path lacks.
  */
-export function refuseOwnData(dir: string | undefined): void {
+export function refuseOwnData(dir: string | undefined, flag = '--data'): void {
   const kind = ownDataKind(dir);
   if (dir !== undefined && kind !== undefined)
     throw new WhittleError(
       'BAD_ARGUMENT',
-      `--data ${dir} holds your own samples (${OWN_KINDS[kind] ?? kind}); this command reads MNIST-format IDX or CIFAR-10 directories. Your own samples work with train, prune, distill, merge, grow, sensitivity, compress and optimize (model files; labelled, with --test-data for the test figure; optimize also unlabelled), quantize (ptq and kmeans; qat, binary and ternary with labels and --eval-data), eval and bench`,
+      `${flag} ${dir} holds your own samples (${OWN_KINDS[kind] ?? kind}); ${flag === '--data' ? 'this command reads' : `with MNIST/CIFAR training data, ${flag} is read as`} MNIST-format IDX or CIFAR-10 directories. Your own samples work with train, prune, distill, merge, grow, sensitivity, compress and optimize (model files; labelled, with --test-data for the test figure; optimize also unlabelled), quantize (ptq and kmeans; qat, binary and ternary with labels and --eval-data), eval, bench and export --web`,
     );
 }
 

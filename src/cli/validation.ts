@@ -99,7 +99,7 @@ function loadValData(dir: string, train: Dataset, f: ValidationFlags): Dataset {
       `--val-data ${dir} is the --data directory, whose test split must stay unseen until the end; pass another directory, or leave --val-data out to hold out --val-split of the training data`,
     );
   }
-  const given = loadData(dir);
+  const given = loadData(dir, '--val-data');
   if (given.train.shape.join('x') !== train.shape.join('x') || given.train.numClasses !== train.numClasses) {
     throw new WhittleError(
       'BAD_ARGUMENT',

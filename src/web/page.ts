@@ -1,7 +1,8 @@
 // The demo page `whittle export --web` writes: loads the Deep Compression container, decodes it to
 // ONNX in memory, runs it with onnxruntime-web (global `ort`, from ort.wasm.min.js beside the
-// page), classifies the whole MNIST test set and the digit you pick or draw, with the dense ONNX
-// model beside it for comparison. Bundled by esbuild at build time (scripts/build.mjs).
+// page), classifies the whole MNIST test set (or the user's own float samples, fed as read) and
+// the sample you pick or the digit you draw, with the dense ONNX model beside it for comparison.
+// Bundled by esbuild at build time (scripts/build.mjs).
 import type * as Ort from 'onnxruntime-web';
 import { containerToOnnx, inflateRaw } from './decode.js';
 import type { WebManifest } from './manifest.js';
@@ -40,17 +41,20 @@ function showError(e: unknown): void {
 
 let manifest: WebManifest;
 const sessions = new Map<string, Loaded>();
-let testImages: Uint8Array | undefined;
-let testLabels: Uint8Array | undefined;
+/** MNIST/CIFAR bytes, normalized here; or the user's own float samples, fed as read. */
+type Samples = Uint8Array | Float32Array;
+let testImages: Samples | undefined;
+let testLabels: Uint8Array | Int32Array | undefined;
 
-function toInput(pixels: Uint8Array, n: number): Ort.Tensor {
+function toInput(pixels: Samples, n: number): Ort.Tensor {
+  if (pixels instanceof Float32Array) return new ort.Tensor('float32', pixels.slice(), [n, ...manifest.inputShape]);
   const table = Float32Array.from(manifest.normalization.table);
   const x = new Float32Array(pixels.length);
   for (let i = 0; i < pixels.length; i++) x[i] = table[pixels[i] as number] as number;
   return new ort.Tensor('float32', x, [n, ...manifest.inputShape]);
 }
 
-async function logits(session: Ort.InferenceSession, pixels: Uint8Array, n: number): Promise<Float32Array> {
+async function logits(session: Ort.InferenceSession, pixels: Samples, n: number): Promise<Float32Array> {
   const out = await session.run({ [session.inputNames[0] as string]: toInput(pixels, n) });
   return out[session.outputNames[0] as string]!.data as Float32Array;
 }
@@ -85,7 +89,7 @@ async function loadModel(id: string): Promise<Loaded> {
 
 /** Median single-image latency over a few runs, then the whole test set in batches. */
 async function measure(id: string, loaded: Loaded): Promise<void> {
-  if (testImages === undefined || testLabels === undefined || manifest.test === undefined) return;
+  if (testImages === undefined || manifest.test === undefined) return;
   const size = manifest.test.sampleSize;
   const one = testImages.subarray(0, size);
   await logits(loaded.session, one, 1);
@@ -105,14 +109,20 @@ async function measure(id: string, loaded: Loaded): Promise<void> {
     const n = Math.min(batch, count - s);
     const out = await logits(loaded.session, testImages.subarray(s * size, (s + n) * size), n);
     const k = out.length / n;
-    for (let i = 0; i < n; i++) if (argmax(out, i * k, k) === testLabels[s + i]) correct++;
+    if (testLabels !== undefined) for (let i = 0; i < n; i++) if (argmax(out, i * k, k) === testLabels[s + i]) correct++;
   }
   const ms = performance.now() - t0;
+  const speed = `${(ms / 1000).toFixed(2)} s (${fmt(Math.round((count * 1000) / ms))} samples/s)`;
+  if (testLabels === undefined) {
+    setText(`accuracy-${id}`, 'no labels');
+    setText(`correct-${id}`, `${fmt(count)} samples classified, ${speed}`);
+    return;
+  }
   setText(`accuracy-${id}`, `${((100 * correct) / count).toFixed(2)}%`);
-  setText(`correct-${id}`, `${fmt(correct)} / ${fmt(count)} correct, ${(ms / 1000).toFixed(2)} s (${fmt(Math.round((count * 1000) / ms))} images/s)`);
+  setText(`correct-${id}`, `${fmt(correct)} / ${fmt(count)} correct, ${speed}`);
 }
 
-async function predict(pixels: Uint8Array): Promise<void> {
+async function predict(pixels: Samples): Promise<void> {
   for (const [id, loaded] of sessions) {
     const out = await logits(loaded.session, pixels, 1);
     const max = Math.max(...out);
@@ -128,9 +138,41 @@ async function pick(i: number): Promise<void> {
   if (testImages === undefined || manifest.test === undefined) return;
   const size = manifest.test.sampleSize;
   const px = testImages.subarray(i * size, (i + 1) * size);
-  drawPixels(px);
-  setText('label', `test image #${i}, label ${testLabels?.[i] ?? '?'}`);
+  if (px instanceof Uint8Array) drawPixels(px);
+  else drawSample(px);
+  setText('label', `test sample #${i}${testLabels !== undefined ? `, label ${testLabels[i]}` : ''}`);
   await predict(px);
+}
+
+/**
+ * An own float sample as a picture, when its shape is one (C × H × W with C of 1 or 3): each
+ * channel stretched from its smallest to its largest value; otherwise the canvas is hidden.
+ */
+function drawSample(x: Float32Array): void {
+  const c = $<HTMLCanvasElement>('digit');
+  const [ch, h, w] = manifest.inputShape;
+  if (manifest.inputShape.length !== 3 || (ch !== 1 && ch !== 3) || h === undefined || w === undefined) {
+    c.hidden = true;
+    return;
+  }
+  const plane = h * w;
+  const img = new ImageData(w, h);
+  for (let k = 0; k < 3; k++) {
+    const off = (ch === 3 ? k : 0) * plane;
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let i = 0; i < plane; i++) (lo = Math.min(lo, x[off + i] as number)), (hi = Math.max(hi, x[off + i] as number));
+    const scale = hi > lo ? 255 / (hi - lo) : 0;
+    for (let i = 0; i < plane; i++) img.data[4 * i + k] = ((x[off + i] as number) - lo) * scale;
+  }
+  for (let i = 0; i < plane; i++) img.data[4 * i + 3] = 255;
+  const tmp = document.createElement('canvas');
+  tmp.width = w;
+  tmp.height = h;
+  tmp.getContext('2d')!.putImageData(img, 0, 0);
+  const ctx = c.getContext('2d')!;
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(tmp, 0, 0, c.width, c.height);
 }
 
 function drawPixels(px: Uint8Array): void {
@@ -243,17 +285,26 @@ async function main(): Promise<void> {
   document.title = manifest.title;
   setText('title', manifest.title);
   buildColumns();
-  setUpDrawing();
+  if (manifest.drawable === false) $('draw-box').hidden = true;
+  else setUpDrawing();
   for (const m of manifest.models) setText(`file-${m.id}`, `${m.file}: ${fmt(m.bytes)} bytes`);
   setText('status', 'loading the model…');
   const first = manifest.models[0]!;
   const loaded = await loadModel(first.id);
   if (manifest.test !== undefined) {
-    setText('status', `loading ${fmt(manifest.test.count)} test images (${fmt(manifest.test.bytes)} bytes compressed)…`);
+    const { count, sampleSize, dtype, labelled } = manifest.test;
+    setText('status', `loading ${fmt(count)} test samples (${fmt(manifest.test.bytes)} bytes compressed)…`);
     const all = await inflateRaw(await fetchBytes(manifest.test.file));
-    const n = manifest.test.count * manifest.test.sampleSize;
-    testImages = all.subarray(0, n);
-    testLabels = all.subarray(n, n + manifest.test.count);
+    const n = count * sampleSize;
+    if (dtype === 'float32') {
+      // Little-endian floats then int32 labels, as written (every browser is little-endian).
+      const buffer = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength);
+      testImages = new Float32Array(buffer, 0, n);
+      testLabels = labelled === false ? undefined : new Int32Array(buffer, 4 * n, count);
+    } else {
+      testImages = all.subarray(0, n);
+      testLabels = all.subarray(n, n + count);
+    }
     setText('status', 'classifying the test set…');
     await measure(first.id, loaded);
     await pick(0);

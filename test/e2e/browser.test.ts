@@ -6,9 +6,11 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { loadIdxDataset, subset } from '../../src/data/index.js';
 import { readRunLog } from '../../src/report/index.js';
 import { browserMissing, launchChromium, serveStatic } from './browser.js';
 import { tempDir, whittle } from './cli.js';
+import { npyDir } from './own-data.js';
 
 const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
 
@@ -136,6 +138,56 @@ test("demo writes a run log and a report; export --web runs the container in hea
       mkdirSync(keep, { recursive: true });
       for (const f of ['page.png', 'report.png']) copyFileSync(join(shots, f), join(keep, f));
     }
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+});
+
+test('export --web with your own .npy samples: a PyTorch export scored in headless Chromium as whittle eval scores it, no drawing pad', async (t) => {
+  const dir = tempDir();
+  // torch.onnx ResNet-20 (opset 17), trained on MNIST fed as (x / 255 − mean) / std: own samples in that form.
+  const model = 'test/fixtures/corpus/mnist_resnet20.opset17.onnx';
+  const own = npyDir(join(dir, 'own'), subset(loadIdxDataset().test, 0, 400), true, true);
+  const site = join(dir, 'site');
+  const x = whittle(['export', '--web', site, '--model', model, '--data', own, '--json']);
+  assert.equal(x.code, 0, x.stderr);
+  assert.deepEqual([x.json?.['testSamples'], x.json?.['testDtype'], x.json?.['labelled'], x.json?.['normalize']], [400, 'float32', true, 'none']);
+  const manifest = JSON.parse(readFileSync(join(site, 'manifest.json'), 'utf8')) as { drawable: boolean; test: { bytes: number } };
+  assert.equal(manifest.drawable, false);
+  assert.equal(manifest.test.bytes, statSync(join(site, 'test-set.bin')).size);
+  // --normalize converts MNIST/CIFAR bytes; own samples are fed as read.
+  const n = whittle(['export', '--web', join(dir, 'site2'), '--model', model, '--data', own, '--normalize', 'x/255']);
+  assert.equal(n.code, 2, n.stderr);
+  assert.match(n.stderr, /--normalize applies to MNIST\/CIFAR bytes/);
+  const e = whittle(['eval', '--model', model, '--data', own, '--json']);
+  assert.equal(e.code, 0, e.stderr);
+  const accuracy = e.json?.['accuracy'] as number;
+  assert.ok(accuracy > 0.95, `eval ${accuracy}`);
+
+  const missing = browserMissing();
+  if (missing !== undefined) {
+    process.stderr.write(`SKIP browser part: ${missing}\n`);
+    t.skip(missing);
+    return;
+  }
+  const server = await serveStatic(site, new Map());
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    page.on('pageerror', (err) => errors.push(err.message));
+    await page.goto(`${server.url}/index.html`);
+    await page.waitForFunction("document.body.dataset.state !== 'loading'", undefined, { timeout: 40_000 });
+    assert.equal(await page.textContent('#error'), '', 'no error shown');
+    assert.equal(await page.textContent('#accuracy-dense'), pct(accuracy), 'the page scores the 400 own samples as whittle eval does');
+    assert.match((await page.textContent('#correct-dense')) ?? '', new RegExp(`^${Math.round(accuracy * 400)} / 400 correct`));
+    assert.equal(await page.isVisible('#draw'), false, 'no drawing pad for own samples');
+    assert.equal(await page.isVisible('#digit'), true, 'a one-channel 28×28 sample is shown');
+    assert.match((await page.textContent('#label')) ?? '', /^test sample #0, label \d$/);
+    assert.match((await page.textContent('#pred-dense')) ?? '', /^\d \(\d+\.\d%\)$/);
+    assert.deepEqual(errors, [], 'no console errors');
   } finally {
     await browser.close();
     await server.close();

@@ -2,7 +2,7 @@
 // samples (.npy + labels.npy, an image folder with class sub-folders) rather than an MNIST/CIFAR
 // directory; validation held out of them, the test figure from --test-data, once.
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { PNG } from 'pngjs';
@@ -185,17 +185,16 @@ test('train fine-tunes a torchvision ShuffleNetV2 export on RGB image folders wi
   assert.match(noEval.stderr, /pass --eval-data/);
 });
 
-test('commands that train on MNIST/CIFAR directories only say which commands take your own samples', () => {
+test('own samples where MNIST/CIFAR is read (--val-data beside MNIST training) say so, naming the flag and the commands that take them', () => {
   const dir = tempDir();
   const own = npyDir(join(dir, 'own'), subset(mnist.train, 0, 64));
-  for (const args of [['export', '--web', join(dir, 'web'), '--model', MODEL]]) {
-    const r = whittle([...args, '--data', own]);
-    assert.equal(r.code, 2, `${args[0]}: ${r.stderr}`);
-    assert.match(
-      r.stderr,
-      /holds your own samples \(a folder of \.npy files\); this command reads MNIST-format IDX or CIFAR-10 directories\. Your own samples work with train, prune, distill, merge, grow, sensitivity, compress and optimize/,
-    );
-  }
+  const r = whittle(['train', '--model', 'lenet-5', '--epochs', '1', '--samples', '256', '--val-data', own, '--out', join(dir, 'm.onnx')]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(
+    r.stderr,
+    /--val-data \S+ holds your own samples \(a folder of \.npy files\); with MNIST\/CIFAR training data, --val-data is read as MNIST-format IDX or CIFAR-10 directories\. Your own samples work with train, prune, distill, merge, grow, sensitivity, compress and optimize .* eval, bench and export --web/,
+  );
+  assert.ok(!existsSync(join(dir, 'm.onnx')));
 });
 
 test('distill teaches a zoo student from a PyTorch export on your own labelled samples, scored on --test-data', () => {
