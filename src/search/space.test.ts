@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createRng } from '../data/index.js';
+import { resolveWeight } from '../compress/kmeans/index.js';
+import { createDataset, createRng } from '../data/index.js';
+import { loadModelFile } from '../ir/io.js';
 import { createModel } from '../nn/index.js';
+import { compressCandidate } from './compress.js';
 import { estimateBytes, estimatedDrop, greedyPath } from './greedy.js';
 import type { Prior } from './prior.js';
 import { candidateKey, denseCandidate, mutate, searchSpace } from './space.js';
@@ -53,4 +56,43 @@ test('greedyPath: every step lowers the estimated bytes, and the cheapest-drop l
   const firstSparse = path.find((c) => Object.values(c.layers).some((p) => p.sparsity > 0));
   assert.equal(Object.entries(firstSparse?.layers ?? {}).find(([, p]) => p.sparsity > 0)?.[0], 'fc1');
   assert.ok(estimatedDrop(prior, path.at(-1) as never) >= estimatedDrop(prior, path[1] as never));
+});
+
+test("searchSpace on a PyTorch LSTM export: the size target searches the LSTM's W and R (sparsity, bits; never width), the others leave them out", async () => {
+  const lstm = loadModelFile('test/fixtures/corpus/mnist_lstm.opset17.onnx');
+  const size = searchSpace(lstm, 'size');
+  assert.deepEqual(
+    size.layers.map((l) => [l.name, l.params, l.widths]),
+    [
+      ['/lstm/LSTM.W', 256 * 28, [1]],
+      ['/lstm/LSTM.R', 256 * 64, [1]],
+      ['/fc/Gemm', 640, [1]],
+    ],
+  );
+  assert.deepEqual(
+    searchSpace(lstm, 'latency').layers.map((l) => l.name),
+    ['/fc/Gemm'],
+  );
+  // A candidate's surgery reaches them: 50% of R pruned, W and R shared in 4 bits, in the file written.
+  const probe = createDataset({
+    images: Uint8Array.from({ length: 8 * 784 }, (_, i) => (i * 37) % 256),
+    labels: Uint8Array.from({ length: 8 }, (_, i) => i % 10),
+    shape: [1, 28, 28],
+    numClasses: 10,
+  });
+  const r = await compressCandidate(
+    lstm,
+    { layers: { '/lstm/LSTM.W': { width: 1, sparsity: 0, format: 'k4' }, '/lstm/LSTM.R': { width: 1, sparsity: 0.5, format: 'k4' } }, lr: 0.01 },
+    probe,
+    { batchSize: 8, normalization: 'x/255', seed: 1, epochs: 0, threads: 1 },
+  );
+  assert.equal(r.form, 'container');
+  const weight = (name: string): Float32Array => r.model.graph.initializers.get(resolveWeight(r.model, name).weight)?.data as Float32Array;
+  const R = weight('/lstm/LSTM.R');
+  assert.equal(
+    R.reduce((n, v) => n + (v === 0 ? 1 : 0), 0),
+    (256 * 64) / 2,
+  );
+  for (const name of ['/lstm/LSTM.W', '/lstm/LSTM.R']) assert.ok(new Set(weight(name)).size <= 16, `${name}: ≤ 16 distinct values`);
+  assert.ok(r.file.length < 0.4 * 98_856, `${r.file.length} bytes`);
 });

@@ -37,9 +37,10 @@ const SIZE_FORMATS: readonly WeightFormat[] = ['fp16', 'k8', 'k7', 'k6', 'k5', '
  */
 export function searchSpace(model: Model, target: Target, lrs: readonly number[] = [0.01], modes: readonly SparsityMode[] = ['magnitude']): SearchSpace {
   const thin = thinnableLayers(model);
-  // Recurrent weights (LSTM/GRU/RNN) are not searched yet: the trial's surgery plans Gemm/MatMul/Conv layers.
+  // Recurrent weights (an LSTM's NODE.W and NODE.R) take sparsity and k-means bits (size); they are
+  // never thinned, and latency's int8 and the FLOPs target act on Gemm/MatMul/Conv layers only.
   const layers = prunableLayers(model.graph)
-    .filter(isLinearLayer)
+    .filter((l) => target === 'size' || isLinearLayer(l))
     .map((l): LayerSpace => {
       const params = l.dims.reduce((a, d) => a * d, 1);
       const widths = thin.has(l.name) ? [...WIDTHS] : [1];
