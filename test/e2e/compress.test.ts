@@ -127,6 +127,15 @@ test('the shipped Deep Compression recipes parse, start with their command and r
   }
 });
 
+test('the shipped deep-compression-any recipe parses, starts with its command and result, and plans every layer by a pattern', () => {
+  const path = join(ROOT, 'recipes', 'deep-compression-any.yaml');
+  const text = readFileSync(path, 'utf8');
+  assert.match(text.split('\n')[0] ?? '', /^# whittle compress --recipe deep-compression-any --model model\.onnx --data \S+ --test-data \S+ --out /);
+  assert.match(text, /# result: /);
+  const r = parseDeepCompressionRecipe(parse(text), path);
+  assert.deepEqual(r.layers, [{ layer: '*', sparsity: 0.5, bits: 6 }]);
+});
+
 test('a shipped recipe whose model is not trained yet says which file and how to make it (exit 2, nothing written)', () => {
   const dir = tempDir();
   const r = spawnSync(process.execPath, [CLI, 'compress', '--recipe', 'deep-compression-lenet-5', '--out', 'd'], {

@@ -3,13 +3,14 @@
 import type { Model } from '../../ir/graph.js';
 import type { ContainerBreakdown, EncodeOptions, SharedWeight } from '../codec/container.js';
 import { writeContainer } from '../codec/container.js';
+import { prunableLayers } from '../prune/layers.js';
 import { resolveWeight } from './share.js';
 import { kmeansShareWeights } from './share.js';
 
 export interface KmeansContainerOptions extends EncodeOptions {
   /** Index bits per weight: 2^bits shared values per layer. */
   bits: number;
-  /** Layers (node or weight names) to share; default every Gemm, Conv and MatMul weight. */
+  /** Layers (node or weight names) to share; default every layer pruning names (`prunableLayers`: Gemm, Conv, MatMul; LSTM/GRU/RNN W and R). */
   layers?: readonly string[];
 }
 
@@ -27,11 +28,7 @@ export function writeKmeansContainer(
   path: string,
   o: KmeansContainerOptions,
 ): { model: Model; shared: Map<string, SharedWeight>; breakdown: ContainerBreakdown } {
-  const layers =
-    o.layers ??
-    model.graph.nodes
-      .filter((n) => ['Gemm', 'Conv', 'MatMul'].includes(n.opType) && n.inputs[1] !== undefined && model.graph.initializers.has(n.inputs[1]))
-      .map((n) => n.name);
+  const layers = o.layers ?? prunableLayers(model.graph).map((l) => l.name);
   const bits = new Map(layers.map((l) => [resolveWeight(model, l).weight, o.bits]));
   const { model: quantized, shared } = kmeansShareWeights(model, bits);
   const breakdown = writeContainer(path, quantized, shared, o);

@@ -123,6 +123,25 @@ test('writeKmeansContainer: every layer shares ≤ 2^bits values, the file decod
   }
 });
 
+test("writeKmeansContainer's default layers take a PyTorch LSTM export's input and recurrent weights beside its Gemm", (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'whittle-km-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'lstm.wtl');
+  const model = loadModel('test/fixtures/corpus/mnist_lstm.opset17.onnx');
+  const lstm = model.graph.nodes.find((n) => n.opType === 'LSTM');
+  const { model: q, shared } = writeKmeansContainer(model, path, { bits: 4 });
+  const weights = [lstm?.inputs[1], lstm?.inputs[2], 'fc.weight'] as string[];
+  assert.deepEqual([...shared.keys()].sort(), [...weights].sort());
+  const d = readContainer(path);
+  for (const w of weights) {
+    const values = (q.graph.initializers.get(w) as Tensor).data as Float32Array;
+    assert.ok(new Set(values).size <= 16, `${w} has ${new Set(values).size} distinct values`);
+    assert.deepEqual([...((d.model.graph.initializers.get(w) as Tensor).data as Float32Array)], [...values]);
+  }
+  // 4-bit indices in place of 32-bit floats: the file is far below the dense 24,714 parameters × 4 bytes.
+  assert.ok(statSync(path).size < 0.2 * 24_714 * 4, `${statSync(path).size} bytes`);
+});
+
 test('centroid fine-tune of a model whose gradient needs run-time shapes (ShuffleNetV2): the codebook trains, the computed constants stay', async () => {
   // The trainer rebuilds ShuffleNetV2's step with its batch fixed and its shape computations
   // folded; the shared-weight graph's own constant Unsqueeze folds too and must stay a constant.
