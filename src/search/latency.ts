@@ -111,12 +111,12 @@ export class LatencyTable {
     }
     const model = await this.structure(c);
     const input = model.graph.inputs[0];
-    const dims = [s.batch, ...this.#calibration.dims.slice(1)];
-    const x = new Tensor(
-      'float32',
-      dims,
-      new Float32Array(dims.reduce((a, d) => a * d, 1)).map((_, i) => ((i * 7919) % 255) / 255),
-    );
+    // Real samples (the calibration batch, repeated to fill `batch`): token ids stay valid ids, and
+    // a float input times as it will run.
+    const cal = this.#calibration;
+    const dims = [s.batch, ...cal.dims.slice(1)];
+    const x = new Tensor(cal.dtype, dims);
+    for (let i = 0; i < x.size; i++) x.data[i] = cal.data[i % cal.size] as never;
     const samples: number[] = [];
     for (let r = 0; r < (s.rounds ?? 5); r++)
       samples.push(await timeSession(model, { [input?.name ?? 'input']: x }, { backend: s.runtime, threads: s.threads }, { warmup: 20, runs: 60 }));

@@ -285,10 +285,13 @@ export async function train(model: Model, data: Dataset | TensorDataset, o: Trai
   checkInputShape(model, data);
   const tensors = isTensorDataset(data) ? data : undefined;
   const floatInput = tensors?.inputs.find((t) => t.shared !== true);
-  if (floatInput !== undefined && floatInput.dtype !== 'float32')
+  // Float samples, or integer ids where the model takes them (token ids into an embedding Gather).
+  const wanted = model.graph.inputs[0]?.dtype;
+  const ids = wanted === 'int64' || wanted === 'int32';
+  if (floatInput !== undefined && floatInput.dtype !== (ids ? wanted : 'float32'))
     throw new WhittleError(
       'BAD_DATA',
-      `${tensors?.source}: training feeds float32 samples, "${floatInput.name}" holds ${floatInput.dtype}; convert it (x.astype('float32'))`,
+      `${tensors?.source}: the model's input "${model.graph.inputs[0]?.name}" takes ${ids ? wanted : 'float32'}, "${floatInput.name}" holds ${floatInput.dtype}; convert it (x.astype('${ids ? wanted : 'float32'}'))`,
     );
   if (tensors !== undefined && (o.shift ?? 0) > 0)
     throw new WhittleError('BAD_ARGUMENT', `shift augments image bytes (MNIST, CIFAR); ${tensors.source} holds float samples: train it without shift`);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadIdxDataset, subset } from '../../src/data/index.js';
 import { readRunLog } from '../../src/report/index.js';
-import { browserMissing, launchChromium, serveStatic } from './browser.js';
+import { browserMissing, launchChromium, openExportedPage, serveStatic } from './browser.js';
 import { tempDir, whittle } from './cli.js';
 import { npyDir } from './own-data.js';
 
@@ -78,12 +78,7 @@ test("demo writes a run log and a report; export --web runs the container in hea
   const browser = await launchChromium();
   const shots = tempDir();
   try {
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-    page.on('pageerror', (err) => errors.push(err.message));
-    await page.goto(`${server.url}/index.html`);
-    await page.waitForFunction("document.body.dataset.state !== 'loading'", undefined, { timeout: 40_000 });
+    const { page, errors } = await openExportedPage(browser, `${server.url}/index.html`);
     assert.equal(await page.textContent('#error'), '', 'no error shown');
     assert.equal(await page.getAttribute('body', 'data-state'), 'ready');
     assert.equal(await page.textContent('#accuracy-compressed'), pct(accuracy), 'the page scores the 10,000 test images as whittle eval does');
@@ -174,12 +169,7 @@ test('export --web with your own .npy samples: a PyTorch export scored in headle
   const server = await serveStatic(site, new Map());
   const browser = await launchChromium();
   try {
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-    page.on('pageerror', (err) => errors.push(err.message));
-    await page.goto(`${server.url}/index.html`);
-    await page.waitForFunction("document.body.dataset.state !== 'loading'", undefined, { timeout: 40_000 });
+    const { page, errors } = await openExportedPage(browser, `${server.url}/index.html`);
     assert.equal(await page.textContent('#error'), '', 'no error shown');
     assert.equal(await page.textContent('#accuracy-dense'), pct(accuracy), 'the page scores the 400 own samples as whittle eval does');
     assert.match((await page.textContent('#correct-dense')) ?? '', new RegExp(`^${Math.round(accuracy * 400)} / 400 correct`));

@@ -4,7 +4,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize } from 'node:path';
-import type { BrowserContext } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { tempDir } from './cli.js';
 
 export const CHROMIUM = process.env['WHITTLE_CHROMIUM'] ?? '/usr/bin/chromium';
@@ -76,4 +76,18 @@ export async function launchChromium(): Promise<BrowserContext> {
       '--disable-sync',
     ],
   });
+}
+
+/**
+ * Opens the page `whittle export --web` wrote at `url` in a new tab, collecting its console and
+ * page errors, and waits until it has left its loading state (ready or failed).
+ */
+export async function openExportedPage(browser: BrowserContext, url: string): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser.newPage();
+  const errors: string[] = [];
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  page.on('pageerror', (err) => errors.push(err.message));
+  await page.goto(url);
+  await page.waitForFunction("document.body.dataset.state !== 'loading'", undefined, { timeout: 40_000 });
+  return { page, errors };
 }

@@ -1,14 +1,16 @@
-// The layers pruning can act on: Gemm, MatMul and Conv nodes whose weight is an initializer, and
-// the input (W) and recurrent (R) weights of LSTM, GRU and RNN nodes. Layers are named after their
-// node (zoo models: 'fc1', 'conv2'; PyTorch exports: '/fc/Gemm'; a recurrent node's two weights:
-// '/lstm/LSTM.W', '/lstm/LSTM.R').
+// The layers pruning can act on: Gemm, MatMul and Conv nodes whose weight is an initializer, the
+// input (W) and recurrent (R) weights of LSTM, GRU and RNN nodes, and embedding tables (a Gather
+// of rows of a float initializer). Layers are named after their node (zoo models: 'fc1', 'conv2';
+// PyTorch exports: '/fc/Gemm', '/embed/Gather'; a recurrent node's two weights: '/lstm/LSTM.W',
+// '/lstm/LSTM.R').
 import { WhittleError } from '../../ir/errors.js';
 import type { Graph } from '../../ir/graph.js';
+import { getInt } from '../../ir/graph.js';
 
 export interface PrunableLayer {
   /** The node's name, the name users give on the command line. */
   name: string;
-  opType: 'Gemm' | 'MatMul' | 'Conv' | 'LSTM' | 'GRU' | 'RNN';
+  opType: 'Gemm' | 'MatMul' | 'Conv' | 'LSTM' | 'GRU' | 'RNN' | 'Gather';
   /** Initializer holding the weight. */
   weight: string;
   bias: string | undefined;
@@ -55,6 +57,14 @@ export function prunableLayers(graph: Graph): PrunableLayer[] {
       }
       continue;
     }
+    if (n.opType === 'Gather' && n.domain === '') {
+      // An embedding: rows of a float table picked by ids (axis 0).
+      const table = isFloat(n.inputs[0]);
+      const axis = getInt(n, 'axis', 0);
+      if (table !== undefined && axis === 0)
+        out.push({ name: n.name, opType: 'Gather', weight: n.inputs[0] as string, bias: undefined, dims: [...table.dims] });
+      continue;
+    }
     if (!PRUNABLE.has(n.opType)) continue;
     const w = isFloat(n.inputs[1]);
     if (w === undefined) continue;
@@ -74,7 +84,10 @@ export function prunableLayers(graph: Graph): PrunableLayer[] {
 export function requirePrunableLayers(graph: Graph): PrunableLayer[] {
   const layers = prunableLayers(graph);
   if (layers.length === 0) {
-    throw new WhittleError('BAD_ARGUMENT', `model "${graph.name}" has no prunable layers (Gemm, MatMul, Conv, LSTM, GRU or RNN with a constant float weight)`);
+    throw new WhittleError(
+      'BAD_ARGUMENT',
+      `model "${graph.name}" has no prunable layers (Gemm, MatMul, Conv, LSTM, GRU or RNN with a constant float weight, or an embedding Gather)`,
+    );
   }
   return layers;
 }
