@@ -201,8 +201,8 @@ export function registerCompressCommands(program: Command): void {
     let data: CompressData;
     let model: Model;
     let normalization: Normalization;
-    const fromModelFile = (spec: string): ReturnType<typeof loadModel> => loadModel(spec, { seed: recipe.seed });
-    const own = recipe.model.endsWith('.onnx') ? fromModelFile(recipe.model) : undefined;
+    // A model file is read once, whichever data it meets; a zoo model is built for the MNIST/CIFAR shape.
+    const own = recipe.model.endsWith('.onnx') ? loadModel(recipe.model, { seed: recipe.seed }) : undefined;
     if (checkOwnDataFlags(flags, own?.path, { test: 'the samples the compressed file is tested on' })) {
       // The user's own samples, fed as read: the model file takes them as they are.
       model = (own as ReturnType<typeof loadModel>).model;

@@ -260,7 +260,7 @@ test('samples whose one input has another name (read for a teacher) train and sc
   assert.ok(ea.correct > 0);
 });
 
-test('a TensorDataset that cannot train says why: no labels, two inputs, float64, shift', async () => {
+test('a TensorDataset that cannot train says why: no labels, two inputs, float64 for a float32 input, shift', async () => {
   const mnist = subset(loadIdxDataset().train, 0, 64);
   const model = createModel('lenet-300-100');
   const input = model.graph.inputs[0]?.name as string;
@@ -270,7 +270,11 @@ test('a TensorDataset that cannot train says why: no labels, two inputs, float64
   const cases: [TensorDataset, TrainOptions, RegExp][] = [
     [{ ...ds, labels: undefined }, o, /mine\.npz has no labels/],
     [{ ...ds, inputs: [x, { ...x, name: 'pixels' }] }, o, /one input, fed as the model's "input"; the data has "input", "pixels"/],
-    [{ ...ds, inputs: [{ ...x, dtype: 'float64', data: Float64Array.from(x.data as Float32Array) }] }, o, /float32 samples, "input" holds float64/],
+    [
+      { ...ds, inputs: [{ ...x, dtype: 'float64', data: Float64Array.from(x.data as Float32Array) }] },
+      o,
+      /the model's input "input" takes float32, "input" holds float64; convert it \(x\.astype\('float32'\)\)/,
+    ],
     [ds, { ...o, shift: 2 }, /shift augments image bytes/],
   ];
   for (const [data, opts, message] of cases)

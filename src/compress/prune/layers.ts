@@ -8,7 +8,7 @@ import type { Graph } from '../../ir/graph.js';
 import { getInt } from '../../ir/graph.js';
 
 export interface PrunableLayer {
-  /** The node's name, the name users give on the command line. */
+  /** The node's name (a recurrent node's weights: `NODE.W`, `NODE.R`), the name users give on the command line. */
   name: string;
   opType: 'Gemm' | 'MatMul' | 'Conv' | 'LSTM' | 'GRU' | 'RNN' | 'Gather';
   /** Initializer holding the weight. */
@@ -20,7 +20,7 @@ export interface PrunableLayer {
 const PRUNABLE = new Set(['Gemm', 'MatMul', 'Conv']);
 const RECURRENT = new Set(['LSTM', 'GRU', 'RNN']);
 
-/** Whether a layer is a Gemm, MatMul or Conv (whose weight has output channels), not a recurrent weight. */
+/** Whether a layer is a Gemm, MatMul or Conv (whose weight has output channels), not a recurrent weight or an embedding table. */
 export function isLinearLayer(l: PrunableLayer): boolean {
   return PRUNABLE.has(l.opType);
 }
