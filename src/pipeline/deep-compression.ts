@@ -17,10 +17,11 @@ import { denseFromShared, kmeansShareWeights, readCodebooks, resolveWeight, shar
 /** What to do to one layer's weight. */
 export interface LayerPlan {
   /**
-   * A node name (its weight is input 1: Gemm, Conv, MatMul) or a weight initializer name; or a
-   * pattern with `*` (any run of characters) over the names of those nodes, so that a model
-   * Whittle did not build can be planned without listing its layers (`'*'`: all of them). A
-   * named layer takes its own entry; among patterns, the first that matches a layer plans it.
+   * A layer as pruning names it (`prunableLayers`: a Gemm, Conv or MatMul node; an LSTM/GRU/RNN's
+   * `NODE.W` or `NODE.R`; an embedding's Gather node) or a weight initializer name; or a pattern
+   * with `*` (any run of characters) over those layer names, so that a model Whittle did not build
+   * can be planned without listing its layers (`'*'`: all of them). A named layer takes its own
+   * entry; among patterns, the first that matches a layer plans it.
    */
   layer: string;
   /** Fraction of the weights to prune, in [0, 1). */
@@ -114,8 +115,9 @@ function globRegExp(pattern: string): RegExp {
 /**
  * `layers` with every pattern (`*` in the name) replaced by one plan per layer it matches: the
  * layers pruning names (`prunableLayers`: Gemm, Conv and MatMul nodes whose weight is an
- * initializer; an LSTM, GRU or RNN node's `NODE.W` and `NODE.R`), in graph order. A layer named by its
- * own entry keeps that entry; otherwise the first pattern that matches it plans it. A pattern
+ * initializer; an LSTM, GRU or RNN node's `NODE.W` and `NODE.R`; an embedding's Gather), in graph
+ * order, each weight once (a weight two layers share is planned by the first). A layer named by
+ * its own entry keeps that entry; otherwise the first pattern that matches it plans it. A pattern
  * that matches no layer is an error that lists the model's layers.
  *
  * ```ts
@@ -135,12 +137,13 @@ export function expandLayerPlans(model: Model, layers: readonly LayerPlan[]): La
     if (hit === undefined) continue;
     hit.used = true;
     if (!taken.has(l.weight)) expanded.push({ ...hit.plan, layer: l.name });
+    taken.add(l.weight);
   }
   const unused = matched.find((m) => !m.used);
   if (unused !== undefined)
     throw new WhittleError(
       'BAD_ARGUMENT',
-      `layer pattern "${unused.plan.layer}" matches no layer with a weight initializer (Gemm, Conv, MatMul; LSTM/GRU/RNN as NODE.W and NODE.R); layers of this model: ${candidates.map((l) => l.name).join(', ') || '(none)'}`,
+      `layer pattern "${unused.plan.layer}" matches no layer with a weight initializer (Gemm, Conv, MatMul; LSTM/GRU/RNN as NODE.W and NODE.R; embedding Gathers); layers of this model: ${candidates.map((l) => l.name).join(', ') || '(none)'}`,
     );
   return [...named, ...expanded];
 }

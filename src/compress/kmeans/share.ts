@@ -111,7 +111,8 @@ export function denseFromShared(trained: Model, original: Model, shared: Readonl
 
 /**
  * The weight initializer a plan entry names: a layer as pruning names it (a Gemm/Conv/MatMul node,
- * whose weight is input 1; a recurrent node's `NODE.W` or `NODE.R`) or an initializer itself.
+ * whose weight is input 1; a recurrent node's `NODE.W` or `NODE.R`; an embedding's Gather node,
+ * whose table is input 0) or an initializer itself.
  */
 export function resolveWeight(model: Model, layer: string): { weight: string; layer: string } {
   if (model.graph.initializers.has(layer)) {
@@ -123,7 +124,7 @@ export function resolveWeight(model: Model, layer: string): { weight: string; la
   if (l === undefined)
     throw new WhittleError(
       'BAD_ARGUMENT',
-      `layer "${layer}" is not a Gemm/Conv/MatMul node with a weight initializer, nor a recurrent weight (NODE.W, NODE.R); layers of this model: ${layers.map((x) => x.name).join(', ')}`,
+      `layer "${layer}" is not a Gemm/Conv/MatMul node with a weight initializer, a recurrent weight (NODE.W, NODE.R) or an embedding Gather; layers of this model: ${layers.map((x) => x.name).join(', ')}`,
     );
   return { weight: l.weight, layer: l.name };
 }

@@ -14,7 +14,7 @@ function checkLambda(lambda: number): void {
   if (!(Number.isFinite(lambda) && lambda >= 0)) throw new WhittleError('BAD_ARGUMENT', `the regularization strength λ must be ≥ 0, got ${lambda}`);
 }
 
-/** Weights regularized by default: every layer's weight (Gemm/MatMul/Conv; LSTM/GRU/RNN W and R). */
+/** Weights regularized by default: every layer's weight (Gemm/MatMul/Conv; LSTM/GRU/RNN W and R; embedding tables). */
 function defaultWeights(graph: Graph): string[] {
   return prunableLayers(graph).map((l) => l.weight);
 }
