@@ -118,3 +118,29 @@ test("deepCompress on a PyTorch LSTM export: '*' plans the LSTM's W and R beside
   // Still a working classifier after one short epoch of each stage (the input scores ~0.97 here).
   assert.ok(run.accuracy > 0.8, `accuracy ${run.accuracy} (input ${run.baselineAccuracy})`);
 });
+
+test('expandLayerPlans: a weight two layers read (tied) is planned once, by the first layer that reads it', () => {
+  const model = createModel('lenet-300-100', { seed: 1 });
+  const g = model.graph.clone();
+  // fc2 reads fc1's weight too (shapes aside: planning reads names, not values).
+  const fc2 = g.nodes.find((n) => n.name === 'fc2');
+  const fc1w = g.nodes.find((n) => n.name === 'fc1')?.inputs[1] ?? '';
+  assert.ok(fc2 !== undefined && fc1w !== '');
+  fc2.inputs = [fc2.inputs[0] as string, fc1w, ...fc2.inputs.slice(2)];
+  const tied = { ...model, graph: g };
+  assert.deepEqual(
+    expandLayerPlans(tied, [{ layer: '*', sparsity: 0.5, bits: 5 }]).map((p) => p.layer),
+    ['fc1', 'fc3'],
+  );
+  // Named by the second reader, the weight keeps that entry and no pattern plans it again.
+  assert.deepEqual(
+    expandLayerPlans(tied, [
+      { layer: '*', sparsity: 0.5, bits: 5 },
+      { layer: 'fc2', sparsity: 0.9, bits: 4 },
+    ]).map((p) => [p.layer, p.bits]),
+    [
+      ['fc2', 4],
+      ['fc3', 5],
+    ],
+  );
+});
