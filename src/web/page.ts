@@ -166,25 +166,26 @@ function drawSample(x: Float32Array): void {
     for (let i = 0; i < plane; i++) img.data[4 * i + k] = ((x[off + i] as number) - lo) * scale;
   }
   for (let i = 0; i < plane; i++) img.data[4 * i + 3] = 255;
-  const tmp = document.createElement('canvas');
-  tmp.width = w;
-  tmp.height = h;
-  tmp.getContext('2d')!.putImageData(img, 0, 0);
-  const ctx = c.getContext('2d')!;
-  ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(tmp, 0, 0, c.width, c.height);
+  showImage(img);
 }
 
+/** A 28×28 grey digit (MNIST bytes). */
 function drawPixels(px: Uint8Array): void {
-  const c = $<HTMLCanvasElement>('digit');
-  const ctx = c.getContext('2d')!;
-  const img = ctx.createImageData(28, 28);
+  const img = new ImageData(28, 28);
   for (let i = 0; i < 784; i++) {
     img.data.set([px[i] as number, px[i] as number, px[i] as number, 255], 4 * i);
   }
+  showImage(img);
+}
+
+/** `img` scaled up, unsmoothed, to fill the sample canvas. */
+function showImage(img: ImageData): void {
+  const c = $<HTMLCanvasElement>('digit');
   const tmp = document.createElement('canvas');
-  tmp.width = tmp.height = 28;
+  tmp.width = img.width;
+  tmp.height = img.height;
   tmp.getContext('2d')!.putImageData(img, 0, 0);
+  const ctx = c.getContext('2d')!;
   ctx.imageSmoothingEnabled = false;
   ctx.drawImage(tmp, 0, 0, c.width, c.height);
 }

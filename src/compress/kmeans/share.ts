@@ -6,7 +6,8 @@ import { attr, GraphBuilder } from '../../ir/graph.js';
 import { Tensor } from '../../ir/tensor.js';
 import type { SharedWeight } from '../codec/container.js';
 import { MAX_INDEX_BITS, sharedValues } from '../codec/container.js';
-import { prunableLayers } from '../prune/layers.js';
+import type { PrunableLayer } from '../prune/layers.js';
+import { resolveLayers } from '../prune/layers.js';
 import { kmeans1d } from './kmeans.js';
 
 /** Suffix of the trainable codebook initializer in the shared-weight training model. */
@@ -119,12 +120,7 @@ export function resolveWeight(model: Model, layer: string): { weight: string; la
     const node = model.graph.nodes.find((n) => n.inputs.includes(layer));
     return { weight: layer, layer: node?.name ?? layer };
   }
-  const layers = prunableLayers(model.graph);
-  const l = layers.find((x) => x.name === layer);
-  if (l === undefined)
-    throw new WhittleError(
-      'BAD_ARGUMENT',
-      `layer "${layer}" is not a Gemm/Conv/MatMul node with a weight initializer, a recurrent weight (NODE.W, NODE.R) or an embedding Gather; layers of this model: ${layers.map((x) => x.name).join(', ')}`,
-    );
+  // A layer name: the same lookup (and message listing the layers) as pruning's.
+  const l = resolveLayers(model.graph, [layer])[0] as PrunableLayer;
   return { weight: l.weight, layer: l.name };
 }

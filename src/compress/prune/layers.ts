@@ -34,7 +34,7 @@ export function isLinearLayer(l: PrunableLayer): boolean {
  */
 export function prunableLayers(graph: Graph): PrunableLayer[] {
   const out: PrunableLayer[] = [];
-  const isFloat = (name: string | undefined) => {
+  const floatWeight = (name: string | undefined) => {
     const w = graph.initializers.get(name ?? '');
     return w !== undefined && (w.dtype === 'float32' || w.dtype === 'float64') && w.dims.length >= 2 ? w : undefined;
   };
@@ -45,7 +45,7 @@ export function prunableLayers(graph: Graph): PrunableLayer[] {
         [1, 'W'],
         [2, 'R'],
       ] as const) {
-        const w = isFloat(n.inputs[slot]);
+        const w = floatWeight(n.inputs[slot]);
         if (w !== undefined)
           out.push({
             name: `${n.name}.${suffix}`,
@@ -59,14 +59,14 @@ export function prunableLayers(graph: Graph): PrunableLayer[] {
     }
     if (n.opType === 'Gather' && n.domain === '') {
       // An embedding: rows of a float table picked by ids (axis 0).
-      const table = isFloat(n.inputs[0]);
+      const table = floatWeight(n.inputs[0]);
       const axis = getInt(n, 'axis', 0);
       if (table !== undefined && axis === 0)
         out.push({ name: n.name, opType: 'Gather', weight: n.inputs[0] as string, bias: undefined, dims: [...table.dims] });
       continue;
     }
     if (!PRUNABLE.has(n.opType)) continue;
-    const w = isFloat(n.inputs[1]);
+    const w = floatWeight(n.inputs[1]);
     if (w === undefined) continue;
     const b = n.inputs[2] ? n.inputs[2] : undefined;
     out.push({
